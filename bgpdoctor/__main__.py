@@ -1,0 +1,3 @@
+from bgpdoctor.cli import main
+
+main()

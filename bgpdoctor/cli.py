@@ -1,0 +1,177 @@
+"""The `bgpdoctor` command line. Heavy imports happen inside the commands, so --help is fast.
+
+Exit codes: 0 no findings, 1 findings, 2 usage or inventory error, 3 could not check.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bgpdoctor import __version__
+from bgpdoctor.errors import BgpDoctorError
+
+EXIT_CODES_HELP = "Exit codes: 0 no findings, 1 findings, 2 usage or inventory error, 3 could not check."
+
+
+def _fail(exc: BgpDoctorError) -> None:
+    click.echo(f"bgpdoctor: {exc}", err=True)
+    sys.exit(exc.exit_code)
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BgpDoctorError as exc:
+            _fail(exc)
+
+
+@click.group(cls=_Group, epilog=EXIT_CODES_HELP)
+@click.version_option(__version__, prog_name="bgpdoctor")
+def main() -> None:
+    """Find why BGP-routed pod networks do not work, across nodes and routers, and how to fix it."""
+    if os.environ.get("NO_COLOR"):
+        click.get_current_context().color = False
+
+
+@main.command(epilog=EXIT_CODES_HELP)
+@click.option("--inventory", "-i", "inventory_path", required=True, type=click.Path(dir_okay=False),
+              help="Inventory YAML (see docs/inventory.md); `bgpdoctor lab up` prints the lab's.")
+@click.option("--node", "nodes", multiple=True, help="Scope to this node, its peers and the routers on its paths.")
+@click.option("--output", "-o", type=click.Choice(["text", "json", "md"]), default="text", show_default=True)
+@click.option("--report", "report_path", type=click.Path(dir_okay=False),
+              help="Also write the report to this file (.json or .md).")
+@click.option("--accept-new-host-keys", is_flag=True, help="Trust and save unknown SSH host keys.")
+@click.option("--capture-seconds", type=float, default=12.0, show_default=True,
+              help="How long to capture BGP SYNs at both ends of a session that is down.")
+@click.option("--no-capture", is_flag=True, help="Do not capture packets.")
+@click.option("--no-mtu", is_flag=True, help="Skip the path MTU sweep.")
+@click.option("--timeout", "command_timeout", type=float, default=10.0, show_default=True,
+              help="Timeout of each command on a host, in seconds.")
+@click.option("--ping-wait", type=float, default=1.0, show_default=True, help="Seconds to wait for each ping reply.")
+@click.option("--checks", "extra_checks", multiple=True, type=click.Path(file_okay=False),
+              help="Extra folder of check definitions (YAML).")
+@click.option("--playbooks", "extra_playbooks", multiple=True, type=click.Path(file_okay=False),
+              help="Extra folder of playbooks (root causes, YAML).")
+@click.option("--verbose", "-v", is_flag=True, help="Show every check result, not only findings.")
+def run(inventory_path: str, nodes: tuple[str, ...], output: str, report_path: str | None,
+        accept_new_host_keys: bool, capture_seconds: float, no_capture: bool, no_mtu: bool,
+        command_timeout: float, ping_wait: float, extra_checks: tuple[str, ...],
+        extra_playbooks: tuple[str, ...], verbose: bool) -> None:
+    """Diagnose the hosts of an inventory over SSH and name the root causes.
+
+    Example: bgpdoctor run -i /var/lib/bgpdoctor/lab/inventory.yaml --node yuuko-k8s
+    """
+    from bgpdoctor.engine.active import ProbeSettings
+    from bgpdoctor.engine.run import RunOptions, run_diagnosis
+    from bgpdoctor.inventory import load_inventory, scope_hosts
+    from bgpdoctor.transport.factory import open_connection
+
+    inv = load_inventory(inventory_path)
+    scope = scope_hosts(inv, list(nodes))
+    options = RunOptions(
+        nodes=list(nodes), accept_new_host_keys=accept_new_host_keys, command_timeout=command_timeout,
+        probes=ProbeSettings(capture_seconds=capture_seconds, ping_wait=ping_wait,
+                             command_timeout=command_timeout, mtu_sweep=not no_mtu, capture=not no_capture),
+        extra_checks=list(extra_checks), extra_playbooks=list(extra_playbooks))
+
+    def progress(message: str) -> None:
+        click.echo(f"[bgpdoctor] {message}", err=True)
+
+    def connect(name: str) -> Any:
+        return open_connection(name, inv, accept_new_host_keys=accept_new_host_keys)
+
+    report = run_diagnosis(inv, str(inventory_path), scope, connect, options, progress)
+    _emit(report, output, verbose)
+    if report_path:
+        _write_report(report, Path(report_path))
+        progress(f"report written to {report_path}")
+    sys.exit(report.summary.exit_code)
+
+
+def _emit(report: Any, output: str, verbose: bool) -> None:
+    if output == "json":
+        click.echo(report.model_dump_json(indent=2))
+    elif output == "md":
+        from bgpdoctor.report.markdown import render_markdown
+
+        click.echo(render_markdown(report))
+    else:
+        from bgpdoctor.report.text import render_text
+
+        click.echo(render_text(report, verbose=verbose))
+
+
+def _write_report(report: Any, path: Path) -> None:
+    if path.suffix == ".md":
+        from bgpdoctor.report.markdown import render_markdown
+
+        path.write_text(render_markdown(report))
+    else:
+        path.write_text(report.model_dump_json(indent=2) + "\n")
+
+
+@main.group()
+def schema() -> None:
+    """Print the JSON Schema of bgpdoctor's formats."""
+
+
+@schema.command("report")
+def schema_report() -> None:
+    """JSON Schema (draft 2020-12) of the JSON report."""
+    from bgpdoctor.report.model import report_json_schema
+
+    click.echo(json.dumps(report_json_schema(), indent=2))
+
+
+@main.group("checks")
+def checks_group() -> None:
+    """The checks bgpdoctor runs (data in checks/)."""
+
+
+@checks_group.command("list")
+def checks_list() -> None:
+    """One line per check: id, subject, title."""
+    from bgpdoctor.engine.rules import load_checks
+
+    for c in sorted(load_checks(), key=lambda c: c.id):
+        click.echo(f"{c.id:32} {c.subject:8} {c.title}")
+
+
+@main.command()
+@click.argument("item_id")
+def explain(item_id: str) -> None:
+    """Explain a check or a root cause by its id."""
+    from bgpdoctor.engine.rules import load_checks, load_playbooks
+    from bgpdoctor.errors import UsageError
+
+    for c in load_checks():
+        if c.id == item_id:
+            click.echo(f"check {c.id} ({c.subject}): {c.title}\n\n{c.description.strip()}\n")
+            click.echo(f"fact: {c.fact}; root causes: {', '.join(c.root_causes) or '-'}\nsource: {c.source}")
+            return
+    for p in load_playbooks():
+        if p.id == item_id:
+            click.echo(f"root cause {p.id}: {p.title}\n\n{p.explanation.strip()}\n")
+            if p.next_steps:
+                click.echo("next steps:\n" + "\n".join(f"  - {s}" for s in p.next_steps))
+            click.echo(f"fix platforms: {', '.join(f.platform for f in p.fixes)}\nsource: {p.source}")
+            return
+    raise UsageError(f"no check or root cause with id '{item_id}' (see `bgpdoctor checks list`)")
+
+
+def _attach_optional_groups() -> None:
+    from bgpdoctor.inventory_cli import inventory
+    from bgpdoctor.lab.cli import lab
+
+    main.add_command(inventory)
+    main.add_command(lab)
+
+
+_attach_optional_groups()

@@ -1,0 +1,160 @@
+"""Phase 2: active probes that need several hosts at once, run concurrently.
+
+- SYN captures at both ends of every session that is not Established (what source really arrives);
+- pod-to-pod pings and the DF-ping MTU sweep for every pair of nodes;
+- TCP + TLS to every kubelet from the metrics-server vantage point.
+All raw outputs are stored in the hosts' HostFacts, so they become evidence like phase-1 facts.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from bgpdoctor.engine.collect import HostFacts
+from bgpdoctor.engine.sessions import established
+from bgpdoctor.engine.world import Session, World
+from bgpdoctor.parsers.ping import PingResult, parse_ping
+from bgpdoctor.probes.capture import syn_capture_command
+from bgpdoctor.probes.kubelet import KubeletProbe, kubelet_command, parse_kubelet_probe
+from bgpdoctor.probes.mtu import SweepResult, run_sweep
+
+
+@dataclass
+class ProbeSettings:
+    capture_seconds: float = 12.0
+    ping_wait: float = 1.0
+    command_timeout: float = 10.0
+    mtu_sweep: bool = True
+    capture: bool = True
+
+
+@dataclass
+class NodePair:
+    source: str
+    destination: str
+    src_ip: str
+    dst_ip: str
+    dst_cidr: str
+
+
+@dataclass
+class ActiveResults:
+    captures: dict[str, bytes] = field(default_factory=dict)  # host -> pcap bytes
+    capture_errors: dict[str, str] = field(default_factory=dict)
+    pings: dict[str, tuple[PingResult, str, str]] = field(default_factory=dict)  # pair -> (res, cmd, raw)
+    sweeps: dict[str, SweepResult] = field(default_factory=dict)
+    kubelets: dict[str, tuple[KubeletProbe, str, str]] = field(default_factory=dict)  # node -> (res, cmd, raw)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def mtu_probe_count(self) -> int:
+        return sum(len(s.probes) for s in self.sweeps.values())
+
+
+def node_pairs(world: World, scope: list[str], focus: list[str]) -> list[NodePair]:
+    """Ordered pairs of nodes with a pod probe address; with --node, pairs that involve it."""
+    nodes = [n for n in scope if world.inv.hosts[n].role == "node" and world.inv.hosts[n].pod_probe_ip]
+    pairs = []
+    for a in nodes:
+        for b in nodes:
+            if a == b or (focus and a not in focus and b not in focus):
+                continue
+            ha, hb = world.inv.hosts[a], world.inv.hosts[b]
+            cidr = next((str(c) for c in hb.pod_cidrs if hb.pod_probe_ip in c), str(hb.pod_probe_ip) + "/32")
+            pairs.append(NodePair(a, b, str(ha.pod_probe_ip), str(hb.pod_probe_ip), cidr))
+    return pairs
+
+
+def _run(facts: HostFacts, key: str, command: str, timeout: float) -> tuple[str, int | None, bytes]:
+    result = facts.run(key, command, timeout)
+    if result is None:
+        return (f"[host unusable: {facts.error}]", None, b"")
+    return (result.stdout + result.stderr, result.exit_status, result.stdout_bytes)
+
+
+def run_active(world: World, sessions: list[Session], pairs: list[NodePair], settings: ProbeSettings,
+               progress: Callable[[str], None]) -> ActiveResults:
+    out = ActiveResults()
+    inv = world.inv
+    usable = {n for n, f in world.facts.items() if f.reachable}
+    capture_hosts: set[str] = set()
+    if settings.capture:
+        for s in sessions:
+            if s.b is None or established(s.a) and established(s.b):
+                continue
+            capture_hosts.update(e.host for e in s.ends if e.host in usable)
+    jobs: dict[str, Future[None]] = {}
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        def capture(host: str) -> None:
+            cmd = syn_capture_command(settings.capture_seconds)
+            _text, status, data = _run(world.facts[host], "capture.syn", cmd, settings.capture_seconds + 10)
+            if status == 127 or (status not in (0, 124) and not data):
+                out.capture_errors[host] = f"tcpdump failed (exit {status})"
+            out.captures[host] = data
+
+        def ping(pair: NodePair) -> None:
+            cmd = (f"ping -n -c 2 -i 0.3 -W {settings.ping_wait:g} -I {shlex.quote(pair.src_ip)} "
+                   f"{shlex.quote(pair.dst_ip)}")
+            text, _status, _data = _run(world.facts[pair.source], f"ping.{pair.destination}", cmd,
+                                         settings.command_timeout)
+            out.pings[f"{pair.source}->{pair.destination}"] = (parse_ping(text), cmd, text)
+
+        def sweep(pair: NodePair) -> None:
+            facts = world.facts[pair.source]
+            start = _start_mtu(world, pair.source, pair.dst_ip)
+
+            def run(command: str) -> tuple[str, int | None]:
+                text, status, _ = _run(facts, f"mtu.{pair.destination}", command,
+                                       settings.ping_wait + settings.command_timeout)
+                return text, status
+
+            out.sweeps[f"{pair.source}->{pair.destination}"] = run_sweep(
+                run, pair.src_ip, pair.dst_ip, start, settings.ping_wait)
+
+        def kubelet(vantage: str, node: str, address: str, port: int) -> None:
+            cmd = kubelet_command(address, port, min(5.0, settings.command_timeout))
+            text, _status, _ = _run(world.facts[vantage], f"kubelet.{node}", cmd, settings.command_timeout)
+            out.kubelets[node] = (parse_kubelet_probe(text, f"{address}:{port}"), cmd, text)
+
+        for host in sorted(capture_hosts):
+            progress(f"{host}: capturing BGP SYNs for {settings.capture_seconds:g}s")
+            jobs[f"capture {host}"] = pool.submit(capture, host)
+        for pair in pairs:
+            if pair.source in usable:
+                jobs[f"ping {pair.source}->{pair.destination}"] = pool.submit(ping, pair)
+        vantage = inv.vantage.metrics_server
+        if vantage and vantage in usable:
+            for name in world.facts:
+                host = inv.hosts[name]
+                if host.role == "node" and host.internal_ip:
+                    jobs[f"kubelet {name}"] = pool.submit(kubelet, vantage, name, str(host.internal_ip),
+                                                          inv.vantage.kubelet_port)
+        # sweeps run after the pings of the same source so their probes do not interleave
+        for key in list(jobs):
+            if key.startswith("ping "):
+                jobs[key].result()
+        if settings.mtu_sweep:
+            for pair in pairs:
+                if pair.source in usable:
+                    jobs[f"mtu {pair.source}->{pair.destination}"] = pool.submit(sweep, pair)
+        for key, job in jobs.items():
+            try:
+                job.result()
+            except Exception as exc:  # one broken probe becomes an error result, not a crash
+                out.errors[key] = f"{type(exc).__name__}: {exc}"
+                progress(f"probe {key} failed: {exc}")
+    return out
+
+
+def _start_mtu(world: World, host: str, dst_ip: str) -> int:
+    route = world.lookup(host, dst_ip)
+    dev = route.dev if route else None
+    if route is not None and route.mtu:
+        return route.mtu
+    for address in world.addresses(host):
+        if address.ifname == dev and address.mtu:
+            return address.mtu
+    return 1500

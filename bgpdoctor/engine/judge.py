@@ -1,0 +1,125 @@
+"""Judge checks on subjects, then reach diagnoses from playbooks and group symptoms under them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jinja2 import Environment, StrictUndefined, TemplateError
+
+from bgpdoctor.engine.rules import CheckDef, Condition, PlaybookDef, holds
+from bgpdoctor.engine.subjects import Subject
+from bgpdoctor.errors import BgpDoctorError
+from bgpdoctor.report.model import CheckResult, Diagnosis, Evidence, FixSnippet
+
+_ENV = Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+
+
+class TemplateValueError(BgpDoctorError):
+    """A playbook template refers to a value the run does not have (never render an empty string)."""
+
+
+def render(template: str, values: dict[str, Any], where: str) -> str:
+    try:
+        return _ENV.from_string(template).render(**values).strip()
+    except TemplateError as exc:
+        raise TemplateValueError(f"{where}: {exc}") from exc
+
+
+def _text(template: str, facts: dict[str, Any], where: str) -> str:
+    try:
+        return render(template, facts, where)
+    except TemplateValueError as exc:
+        return f"[{exc}]"
+
+
+def judge(checks: list[CheckDef], subjects: list[Subject]) -> list[CheckResult]:
+    results = []
+    for check in checks:
+        for s in (x for x in subjects if x.kind == check.subject):
+            results.append(judge_one(check, s))
+    return results
+
+
+def judge_one(check: CheckDef, s: Subject) -> CheckResult:
+    def result(status: str, reason: str, actual: Any = None, expected: Any = None) -> CheckResult:
+        evidence = list(s.evidence.get(check.fact, []))
+        return CheckResult(check=check.id, title=check.title, host=s.label, hosts=s.hosts,
+                           status=status, actual=actual, expected=expected, reason=reason,  # type: ignore[arg-type]
+                           evidence=evidence)
+
+    for cond in check.when:
+        ok = holds(cond, s.facts)
+        if not ok:
+            return result("skip", f"not applicable ({cond.fact} {cond.op} {cond.value!r} is "
+                                  f"{'unknown' if ok is None else 'false'})")
+    expect = check.expect or Condition(fact=check.fact, op="true")
+    actual = s.facts.get(check.fact)
+    verdict = holds(Condition(fact=check.fact, op=expect.op, value=expect.value), s.facts)
+    expected = f"{expect.op} {expect.value!r}" if expect.value is not None else expect.op
+    if verdict is None:
+        problem = s.problems.get(check.fact)
+        if problem:
+            return result("error", f"could not check: {problem}", None, expected)
+        return result("skip", f"not measured on {s.label}", None, expected)
+    if verdict:
+        return result("pass", _text(check.reason_pass, s.facts, check.id), actual, expected)
+    return result(check.on_miss, _text(check.reason_fail, s.facts, check.id), actual, expected)
+
+
+def _matches(pb: PlaybookDef, s: Subject) -> bool:
+    return all(holds(c, s.facts) for c in pb.match)
+
+
+def _why_not(pb: PlaybookDef, s: Subject) -> str:
+    for c in pb.match:
+        ok = holds(c, s.facts)
+        if not ok:
+            actual = s.facts.get(c.fact)
+            return f"{pb.id}: {c.fact} is {'unknown' if ok is None else repr(actual)} on {s.label}"
+    return f"{pb.id}: ranked lower"
+
+
+def diagnose(playbooks: list[PlaybookDef], subjects: list[Subject], results: list[CheckResult],
+             checks: list[CheckDef]) -> list[Diagnosis]:
+    """Match playbooks against subjects, dedupe by (cause, culprit), rank, group symptoms."""
+    found: dict[tuple[str, str], tuple[PlaybookDef, Subject, str]] = {}
+    for pb in sorted(playbooks, key=lambda p: (p.priority, p.id)):
+        for s in subjects:
+            if s.kind != pb.subject or not _matches(pb, s):
+                continue
+            culprit = _text(pb.culprit, s.facts, pb.id)
+            found.setdefault((pb.id, culprit), (pb, s, culprit))
+    check_causes = {c.id: c.root_causes for c in checks}
+    related_by_label = {x.label: set(x.related) | set(x.hosts) for x in subjects}
+    failures = [r for r in results if r.status in ("fail", "warn")]
+    diagnoses: list[Diagnosis] = []
+    ordered = sorted(found.values(), key=lambda t: (t[0].priority, t[0].id, t[2]))
+    for rank, (pb, s, culprit) in enumerate(ordered, start=1):
+        culprits = [c.strip() for c in culprit.split(",") if c.strip()]
+        related = set(s.related) | set(culprits)
+        proven = [f"{r.check}@{r.host}" for r in failures if r.host == s.label]
+        symptoms = []
+        for r in failures:
+            if r.explained_by is None and r.check in pb.explains and related & related_by_label.get(r.host, set(r.hosts)):
+                r.explained_by = pb.id
+                symptoms.append(f"{r.check}@{r.host}")
+        evidence: list[Evidence] = []
+        for fact in pb.evidence_facts:
+            for ev in s.evidence.get(fact, []):
+                if ev not in evidence:
+                    evidence.append(ev)
+        candidates = {c for r in failures if r.explained_by == pb.id for c in check_causes.get(r.check, [])}
+        others = {p.id: p for p in playbooks}
+        ruled_out = [_why_not(others[c], s) for c in sorted(candidates - {pb.id})
+                     if c in others and others[c].subject == s.kind and not _matches(others[c], s)]
+        fixes = [FixSnippet(platform=f.platform, title=_text(f.title, s.facts, pb.id),
+                            host=_text(f.host, s.facts, pb.id) if f.host else None,
+                            text=_text(f.template, s.facts, f"{pb.id} fix {f.platform}"))
+                 for f in pb.fixes]
+        diagnoses.append(Diagnosis(
+            root_cause=pb.id, title=pb.title, rank=rank,
+            summary=_text(pb.summary, s.facts, pb.id),
+            explanation=pb.explanation.strip(), hosts=sorted(related if not culprits else set(culprits)),
+            evidence=evidence, proven_by=proven or [f"{s.kind}@{s.label}"], symptoms=symptoms,
+            ruled_out=ruled_out, next_steps=[_text(n, s.facts, pb.id) for n in pb.next_steps], fixes=fixes))
+    return diagnoses

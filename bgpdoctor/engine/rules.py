@@ -1,0 +1,155 @@
+"""Load check and playbook definitions (YAML data in checks/ and playbooks/) and test conditions.
+
+Conditions use a small closed set of operators, kube-bench style:
+eq, ne, in, not_in, gt, gte, lt, lte, true, false, empty, not_empty.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bgpdoctor.errors import UsageError
+
+Op = Literal["eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "true", "false", "empty", "not_empty"]
+SubjectKind = Literal["host", "session", "path", "kubelet"]
+
+
+class Data(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Condition(Data):
+    fact: str
+    op: Op = "eq"
+    value: Any = None
+
+
+class CheckDef(Data):
+    """A check: which fact of which subject is compared with what is expected (checks/*.yaml)."""
+
+    id: str
+    title: str
+    subject: SubjectKind
+    description: str = ""
+    when: list[Condition] = Field(default_factory=list)
+    fact: str
+    expect: Condition | None = None  # defaults to {fact: <fact>, op: true}
+    on_miss: Literal["fail", "warn", "error"] = "fail"
+    reason_pass: str
+    reason_fail: str
+    root_causes: list[str] = Field(default_factory=list)
+    source: str = ""
+
+
+class FixDef(Data):
+    platform: str
+    title: str
+    host: str | None = None
+    template: str
+
+
+class PlaybookDef(Data):
+    """A root cause: when it is proven, what it means, how to fix it (playbooks/*.yaml)."""
+
+    id: str
+    title: str
+    priority: int = 50  # lower ranks first when several causes match
+    subject: SubjectKind
+    match: list[Condition]
+    culprit: str  # template naming the host(s) at fault
+    summary: str
+    explanation: str
+    evidence_facts: list[str] = Field(default_factory=list)
+    explains: list[str] = Field(default_factory=list)  # check ids whose failures are its symptoms
+    next_steps: list[str] = Field(default_factory=list)
+    fixes: list[FixDef] = Field(default_factory=list)
+    references: list[str] = Field(default_factory=list)
+    source: str = ""
+
+
+def project_root() -> Path:
+    return Path(__file__).resolve().parents[2]
+
+
+def data_dirs(kind: str, extra: list[str] | None = None) -> list[Path]:
+    """Built-in data folder plus user folders (BGPDOCTOR_CHECKS / BGPDOCTOR_PLAYBOOKS, --checks)."""
+    dirs = [project_root() / kind]
+    env = os.environ.get(f"BGPDOCTOR_{kind.upper()}")
+    if env:
+        dirs += [Path(p) for p in env.split(os.pathsep) if p]
+    dirs += [Path(p) for p in extra or []]
+    return dirs
+
+
+def _load(kind: str, model: type[BaseModel], extra: list[str] | None) -> list[Any]:
+    items: dict[str, Any] = {}
+    for folder in data_dirs(kind, extra):
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.glob("*.yaml")):
+            try:
+                docs = yaml.safe_load(path.read_text())
+            except yaml.YAMLError as exc:
+                mark = getattr(exc, "problem_mark", None)
+                line = f":{mark.line + 1}" if mark else ""
+                raise UsageError(f"{path}{line}: not valid YAML: {exc}") from exc
+            entries = docs.get(kind, []) if isinstance(docs, dict) and kind in docs else [docs]
+            for entry in entries:
+                try:
+                    item = model.model_validate({**entry, "source": str(path)})
+                except (ValidationError, TypeError) as exc:
+                    first = str(exc).splitlines()
+                    raise UsageError(f"{path}: invalid {kind[:-1]} definition: "
+                                     f"{' '.join(first[:3])}") from exc
+                items[item.id] = item  # type: ignore[attr-defined]
+    return list(items.values())
+
+
+def load_checks(extra: list[str] | None = None) -> list[CheckDef]:
+    return _load("checks", CheckDef, extra)
+
+
+def load_playbooks(extra: list[str] | None = None) -> list[PlaybookDef]:
+    return _load("playbooks", PlaybookDef, extra)
+
+
+_MISSING = object()
+
+
+def holds(cond: Condition, facts: dict[str, Any]) -> bool | None:
+    """True/False, or None when the fact is not known for this subject."""
+    actual = facts.get(cond.fact, _MISSING)
+    if actual is _MISSING or actual is None:
+        return None
+    v = cond.value
+    match cond.op:
+        case "eq":
+            return bool(actual == v)
+        case "ne":
+            return bool(actual != v)
+        case "in":
+            return actual in (v or [])
+        case "not_in":
+            return actual not in (v or [])
+        case "gt":
+            return bool(actual > v)
+        case "gte":
+            return bool(actual >= v)
+        case "lt":
+            return bool(actual < v)
+        case "lte":
+            return bool(actual <= v)
+        case "true":
+            return bool(actual)
+        case "false":
+            return not actual
+        case "empty":
+            return not actual
+        case "not_empty":
+            return bool(actual)
+    return None

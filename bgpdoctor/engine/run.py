@@ -1,0 +1,86 @@
+"""One diagnostic run: collect, probe, judge, diagnose, report."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from bgpdoctor import __version__
+from bgpdoctor.engine.active import ProbeSettings, node_pairs, run_active
+from bgpdoctor.engine.collect import collect_all
+from bgpdoctor.engine.judge import diagnose, judge
+from bgpdoctor.engine.rules import load_checks, load_playbooks
+from bgpdoctor.engine.sessions import expected_sessions
+from bgpdoctor.engine.subjects import host_subjects, kubelet_subjects, path_subjects, session_subjects
+from bgpdoctor.engine.world import World
+from bgpdoctor.inventory_model import Inventory
+from bgpdoctor.report.model import HostReport, Report, Summary, Timing
+from bgpdoctor.transport.base import Connection
+
+
+@dataclass
+class RunOptions:
+    nodes: list[str] = field(default_factory=list)
+    accept_new_host_keys: bool = False
+    command_timeout: float = 10.0
+    probes: ProbeSettings = field(default_factory=ProbeSettings)
+    extra_checks: list[str] = field(default_factory=list)
+    extra_playbooks: list[str] = field(default_factory=list)
+    workers: int = 8
+
+
+def exit_code_for(findings: int, errors: int, reachable: int) -> int:
+    """0 no findings, 1 findings, 3 could not check (nothing reachable, or errors and no findings)."""
+    if reachable == 0:
+        return 3
+    if findings:
+        return 1
+    return 3 if errors else 0
+
+
+def run_diagnosis(inv: Inventory, inventory_path: str, scope: list[str],
+                  connect: Callable[[str], Connection], options: RunOptions,
+                  progress: Callable[[str], None]) -> Report:
+    started = datetime.now(UTC)
+    t0 = time.monotonic()
+    checks = load_checks(options.extra_checks)
+    playbooks = load_playbooks(options.extra_playbooks)
+    progress(f"collecting facts from {len(scope)} hosts")
+    facts = collect_all(scope, inv, connect, options.command_timeout, progress, options.workers)
+    try:
+        world = World(inv, facts)
+        sessions = expected_sessions(world, scope)
+        pairs = node_pairs(world, scope, options.nodes)
+        progress(f"{len(sessions)} BGP sessions, {len(pairs)} pod paths; running active probes")
+        active = run_active(world, sessions, pairs, options.probes, progress)
+        subjects = (host_subjects(world, scope) + session_subjects(world, sessions, active)
+                    + path_subjects(world, pairs, active) + kubelet_subjects(world, active))
+        results = judge(checks, subjects)
+        diagnoses = diagnose(playbooks, subjects, results, checks)
+    finally:
+        for f in facts.values():
+            if f.connection is not None:
+                f.connection.close()
+    hosts = [HostReport(name=n, role=inv.hosts[n].role, speaker=inv.hosts[n].speaker,
+                        reachable=facts[n].reachable and facts[n].error is None,
+                        error_kind=facts[n].error.kind if facts[n].error else None,
+                        error=facts[n].error.message if facts[n].error else None,
+                        commands_run=len(facts[n].outputs)) for n in scope]
+    count = {s: sum(1 for r in results if r.status == s) for s in ("pass", "fail", "warn", "error", "skip")}
+    unexplained = sum(1 for r in results if r.status == "fail" and r.explained_by is None)
+    findings = len(diagnoses) + unexplained
+    reachable = sum(1 for h in hosts if h.reachable)
+    code = exit_code_for(findings, count["error"], reachable)
+    finished = datetime.now(UTC)
+    return Report(
+        tool_version=__version__, inventory=inventory_path, scope=scope, hosts=hosts, results=results,
+        diagnoses=diagnoses,
+        summary=Summary(hosts=len(hosts), unreachable_hosts=len(hosts) - reachable, checks=len(results),
+                        passed=count["pass"], failed=count["fail"], warnings=count["warn"],
+                        errors=count["error"], skipped=count["skip"], diagnoses=len(diagnoses),
+                        findings=findings, exit_code=code),
+        timing=Timing(started=started.isoformat(timespec="seconds"),
+                      finished=finished.isoformat(timespec="seconds"),
+                      wall_seconds=round(time.monotonic() - t0, 2), mtu_probes=active.mtu_probe_count))

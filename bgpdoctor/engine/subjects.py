@@ -1,0 +1,360 @@
+"""Turn collected facts into subjects with named facts that checks/ and playbooks/ refer to.
+
+A subject is what a check judges: a host, a BGP session (both ends), a path between two nodes'
+pods, or a kubelet. Its facts are plain values (bool, int, str, list) so that checks and
+playbooks stay data. Every fact can carry the raw evidence it was derived from.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any
+
+from bgpdoctor.engine.active import ActiveResults, NodePair
+from bgpdoctor.engine.sessions import established
+from bgpdoctor.engine.world import Path, Session, SessionEnd, World, effective_rp_filter
+from bgpdoctor.parsers import nft
+from bgpdoctor.parsers.pcap import syn_sources
+from bgpdoctor.report.model import Evidence
+
+DIALING_STATES = ("active", "connect", "opensent", "openconfirm")
+
+
+@dataclass
+class Subject:
+    kind: str  # host, session, path, kubelet
+    label: str
+    hosts: list[str]  # hosts the subject is about
+    related: list[str]  # hosts + transit hosts whose faults can cause this subject's symptoms
+    facts: dict[str, Any] = field(default_factory=dict)
+    evidence: dict[str, list[Evidence]] = field(default_factory=dict)
+    problems: dict[str, str] = field(default_factory=dict)  # fact -> why it could not be known
+
+    def add(self, fact: str, value: Any, *evidence: Evidence | None) -> None:
+        self.facts[fact] = value
+        found = [e for e in evidence if e is not None]
+        if found:
+            self.evidence.setdefault(fact, []).extend(found)
+
+
+def _pcap_evidence(world: World, host: str, data: bytes, syns: list[Any]) -> Evidence:
+    lines = [f"{s.src}:{s.sport} -> {s.dst}:{s.dport} ttl={s.ttl}" + (f" on {s.iface}" if s.iface else "")
+             for s in syns]
+    result = world.facts[host].outputs.get("capture.syn")
+    command = result.command if result else "tcpdump"
+    text = "\n".join(lines) if lines else "(no BGP SYN seen during the capture)"
+    return Evidence(host=host, command=command, output=f"{len(data)} bytes of pcap decoded:\n{text}",
+                    note="TCP SYNs to/from port 179, decoded with scapy")
+
+
+def host_subjects(world: World, scope: list[str]) -> list[Subject]:
+    out = []
+    for name in scope:
+        host = world.inv.hosts[name]
+        facts = world.facts.get(name)
+        s = Subject("host", name, [name], [name])
+        reachable = facts is not None and facts.reachable
+        s.add("host", name)
+        s.add("reachable", reachable)
+        if not reachable:
+            err = facts.error if facts else None
+            s.problems["reachable"] = f"{err.kind}: {err.message}" if err else "not collected"
+            s.add("host_error_kind", err.kind if err else "unknown")
+            out.append(s)
+            continue
+        s.add("role", host.role)
+        values = world.sysctl(name)
+        if values:
+            s.add("ip_forward", int(values.get("net.ipv4.ip_forward", "-1")),
+                  world.evidence(name, "sysctl"))
+        else:
+            s.problems["ip_forward"] = world.command_problem(name, "sysctl") or "no sysctl values"
+        if host.speaker == "gobgp":
+            rib = world.gobgp_rib(name)
+            if rib is None:
+                s.problems["advertises_pod_cidrs"] = world.command_problem(name, "gobgp.rib") or "no rib"
+            elif host.pod_cidrs:
+                prefixes = {p.prefix for p in rib}
+                missing = [str(c) for c in host.pod_cidrs if str(c) not in prefixes]
+                s.add("advertises_pod_cidrs", not missing, world.evidence(name, "gobgp.rib"))
+                s.add("unadvertised_pod_cidrs", missing)
+                s.add("pod_cidr", ", ".join(str(c) for c in host.pod_cidrs))
+        if host.speaker != "none":
+            fact = "bird.protocols" if host.speaker.startswith("bird") else "gobgp.neighbors"
+            problem = world.command_problem(name, fact)
+            s.add("speaker_answers", problem is None, world.evidence(name, fact))
+            if problem:
+                s.add("speaker_problem", problem)
+        out.append(s)
+    return out
+
+
+def _dialer_and_listener(session: Session) -> tuple[SessionEnd | None, SessionEnd | None]:
+    """Which end connects (sends the SYN) and which one should accept it."""
+    ends = session.ends
+    for end in ends:
+        if end.last_error and "refused" in end.last_error.lower():
+            return end, next((e for e in ends if e is not end), None)
+    dialers = [e for e in ends if e.passive is False or (e.passive is None and e.state in DIALING_STATES)]
+    listeners = [e for e in ends if e.passive]
+    if listeners and len(ends) == 2:
+        listener = listeners[0]
+        return next(e for e in ends if e is not listener), listener
+    if dialers and len(ends) == 2:
+        dialer = dialers[0]
+        return dialer, next(e for e in ends if e is not dialer)
+    return None, None
+
+
+def session_subjects(world: World, sessions: list[Session], active: ActiveResults) -> list[Subject]:
+    out = []
+    for session in sessions:
+        transit: list[str] = []
+        s = Subject("session", session.label, session.hosts, list(session.hosts))
+        a, b = session.a, session.b
+        s.add("a", a.host)
+        s.add("b", b.host if b else str(a.peer.address if a.peer else "?"))
+        s.add("a_state", a.state or "unknown", *a.evidence[:1])
+        s.add("b_state", (b.state or "unknown") if b else "not in inventory")
+        errors = [f"{e.host}: {e.last_error}" for e in session.ends if e.last_error]
+        s.add("last_errors", "; ".join(errors) if errors else "none")
+        ends_known = all(e.state not in (None, "unknown") for e in session.ends)
+        if not ends_known:
+            for e in session.ends:
+                fact = "bird.protocols" if world.inv.hosts[e.host].speaker.startswith("bird") else "gobgp.neighbors"
+                if (p := world.command_problem(e.host, fact)) is not None:
+                    s.problems["established"] = f"{e.host}: {p}"
+        up = all(established(e) for e in session.ends)
+        s.add("established", up if ends_known or up else None, *[ev for e in session.ends for ev in e.evidence])
+        s.add("both_configured", all(e.peer is not None for e in session.ends))
+        dialer, listener = _dialer_and_listener(session)
+        if dialer is not None and listener is not None and dialer.peer is not None:
+            s.add("dialer", dialer.host)
+            s.add("listener", listener.host)
+            s.add("listener_address", str(dialer.peer.address))  # where the dialer connects to
+            listener_ip = str(listener.peer.address) if listener.peer else None
+            s.add("dialer_address", listener_ip)  # the dialer's address as the listener configured it
+            s.add("expected_source", listener_ip)
+            s.add("listener_protocol", listener.peer.name if listener.peer and listener.peer.name else "")
+            s.add("dialer_protocol", dialer.peer.name or "")
+            s.add("listener_listens", listener.listens, *listener.evidence[:1])
+            s.add("dialer_asn", dialer.asn)
+            s.add("listener_asn", listener.asn)
+            refused = bool(dialer.last_error and "refused" in dialer.last_error.lower())
+            s.add("refused_by_non_listener",
+                  (not up) and refused and listener.listens is False, *dialer.evidence, *listener.evidence)
+            # the source the dialer's kernel picks, against what the listener expects
+            if dialer.source_address and listener_ip:
+                s.add("dialer_source", dialer.source_address,
+                      world.evidence(dialer.host, f"route.get.{dialer.peer.address}"))
+                s.add("source_matches", dialer.source_address == listener_ip)
+                route = world.route_get(dialer.host, str(dialer.peer.address))
+                if route is not None:
+                    s.add("dialer_source_interface", route.dev or "")
+                    s.add("dialer_route_gateway", route.gateway or "")
+                if dialer.source_address != listener_ip:
+                    s.add("dialer_expected_interface",
+                          world.interface_holding(dialer.host, listener_ip) or "")
+            # path from the dialer to the address it dials, for transit hosts and NAT
+            if dialer.source_address:
+                path = world.trace(dialer.host, dialer.source_address, str(dialer.peer.address),
+                                   str(dialer.peer.address) + "/32", listener.host)
+                transit = path.transit
+                s.add("transit", transit)
+                nat = _nat_on_path(world, path) if not up else []
+                s.add("nat_hosts_on_path", [h for h, _r in nat])
+                if nat:
+                    host, rule = nat[0]
+                    s.add("nat_host", host, world.evidence(host, "nft.ruleset", rule.matches))
+                    s.add("nat_rule", rule.matches)
+                    s.add("nat_interface", _nat_iface(rule.matches))
+                    s.add("nat_table", f"{rule.family} {rule.table}")
+                    s.add("nat_chain", rule.chain)
+            # multihop: eBGP to a peer that is not on a connected subnet needs TTL > 1
+            ebgp = dialer.asn is not None and listener.asn is not None and dialer.asn != listener.asn
+            s.add("ebgp", ebgp)
+            if ebgp and dialer.route_gateway is not None:
+                s.add("peer_hops_away", True)
+                s.add("multihop_ok", (dialer.multihop_ttl or 1) > 1, *dialer.evidence)
+                s.add("dialer_gateway", dialer.route_gateway)
+                s.add("multihop_needed", 2 + len(transit))
+            # SYN capture at both ends (only for sessions that are not up)
+            if not up:
+                _syn_facts(world, s, dialer, listener, listener_ip, active)
+                culprit = s.facts.get("nat_host") or (
+                    s.facts.get("syn_source_owner") if s.facts.get("syn_rewritten") else None)
+                if culprit and culprit != "unknown":
+                    s.add("nat_culprit", culprit)
+        s.related = sorted(set(session.hosts) | set(transit))
+        out.append(s)
+    return out
+
+
+def _nat_iface(rule: str) -> str:
+    if 'oifname "' in rule:
+        return rule.split('oifname "', 1)[1].split('"', 1)[0]
+    return ""
+
+
+def _nat_on_path(world: World, path: Path) -> list[tuple[str, nft.Rule]]:
+    found = []
+    for hop in path.hops[:-1] if path.complete else path.hops:
+        ruleset = world.ruleset(hop.host)
+        if ruleset is None:
+            continue
+        for rule in nft.masquerade_rules(ruleset):
+            iface = _nat_iface(rule.matches)
+            if not iface or iface == hop.oif:
+                found.append((hop.host, rule))
+    return found
+
+
+def _syn_facts(world: World, s: Subject, dialer: SessionEnd, listener: SessionEnd, listener_ip: str | None,
+               active: ActiveResults) -> None:
+    dialed = str(dialer.peer.address) if dialer.peer else None
+    for end, role in ((listener, "received"), (dialer, "sent")):
+        data = active.captures.get(end.host)
+        if data is None:
+            continue
+        if end.host in active.capture_errors:
+            s.problems[f"syn_{role}"] = active.capture_errors[end.host]
+            continue
+        try:
+            syns = [x for x in syn_sources(data) if x.dst == dialed]
+        except Exception as exc:  # a truncated pcap (capture cut short) must not end the run
+            s.problems[f"syn_{role}"] = f"could not decode capture: {exc}"
+            continue
+        ev = _pcap_evidence(world, end.host, data, syns)
+        sources = sorted({x.src for x in syns})
+        s.add(f"syn_{role}_sources", sources, ev)
+        if syns:
+            s.add(f"syn_{role}_ttl", min(x.ttl for x in syns))
+    received = s.facts.get("syn_received_sources")
+    if received and listener_ip:
+        unexpected = [x for x in received if x != listener_ip]
+        s.add("syn_source_matches", not unexpected)
+        if unexpected:
+            s.add("syn_source_seen", unexpected[0])
+            owner = world.owner_of(unexpected[0])
+            s.add("syn_source_owner", owner or "unknown")
+            s.add("syn_rewritten", unexpected[0] != dialer.source_address)
+    sent = s.facts.get("syn_sent_sources")
+    if sent is not None and not received and s.facts.get("syn_sent_ttl") is not None:
+        s.add("syn_lost_in_transit", True)
+
+
+def path_subjects(world: World, pairs: list[NodePair], active: ActiveResults) -> list[Subject]:
+    out = []
+    for pair in pairs:
+        path = world.trace(pair.source, pair.src_ip, pair.dst_ip, pair.dst_cidr, pair.destination)
+        hosts = [h.host for h in path.hops]
+        s = Subject("path", path.label, [pair.source, pair.destination],
+                    sorted(set(hosts) | {pair.source, pair.destination}))
+        s.add("source", pair.source)
+        s.add("destination", pair.destination)
+        s.add("cluster_pod_cidr", str(world.inv.pod_cidr) if world.inv.pod_cidr else pair.dst_cidr)
+        s.add("src_ip", pair.src_ip)
+        s.add("dst_ip", pair.dst_ip)
+        s.add("dst_cidr", pair.dst_cidr)
+        s.add("hops", " -> ".join(f"{h.host}({h.iif or '-'}>{h.oif or '-'})" for h in path.hops))
+        s.add("route_complete", path.complete, *[world.evidence(h.host, "ip.route") for h in path.hops])
+        if not path.complete:
+            last = path.hops[-1].host if path.hops else pair.source
+            s.add("route_missing_on", last)
+            s.add("route_stop_reason", path.stop_reason)
+        # rp_filter at every hop that receives the packet (transit and destination)
+        drops = []
+        for hop in path.hops[1:]:
+            if hop.iif is None:
+                continue
+            values = world.sysctl(hop.host)
+            rp = effective_rp_filter(values, hop.iif)
+            back = world.lookup(hop.host, pair.src_ip)
+            back_dev = back.dev if back else None
+            if rp == 1 and back_dev != hop.iif or rp == 2 and back is None:
+                drops.append((hop.host, hop.iif, back_dev, rp))
+        s.add("rp_filter_ok", not drops)
+        if drops:
+            host, iif, back_dev, rp = drops[0]
+            s.add("rp_filter_host", host, world.evidence(host, "sysctl"), world.evidence(host, "ip.route"))
+            s.add("rp_filter_iif", iif)
+            s.add("rp_filter_return_dev", back_dev or "none")
+            s.add("rp_filter_value", rp)
+        forwarding_off = [h.host for h in path.hops[1:-1]
+                          if world.sysctl(h.host).get("net.ipv4.ip_forward") == "0"]
+        s.add("forwarding_ok", not forwarding_off)
+        ping = active.pings.get(path.label)
+        if ping is not None:
+            result, cmd, raw = ping
+            s.add("pod_ping_ok", result.received > 0,
+                  Evidence(host=pair.source, command=cmd, output=raw.rstrip()))
+            s.add("pod_ping_outcome", result.outcome)
+        sweep = active.sweeps.get(path.label)
+        if sweep is not None:
+            raw = "\n".join(p.raw for p in sweep.probes)
+            ev = Evidence(host=pair.source, command=f"ping -M do sweep ({len(sweep.probes)} probes)",
+                          output=raw, note="binary search of the largest DF packet that gets a reply")
+            s.add("mtu_probes", len(sweep.probes), ev)
+            s.add("path_mtu", sweep.path_mtu)
+            s.add("mtu_start", sweep.start)
+            s.add("mtu_blackhole", sweep.blackhole)
+            if sweep.silent_above:
+                s.add("mtu_silent_above", sweep.silent_above)
+            if sweep.frag_needed_from:
+                s.add("frag_needed_from", sweep.frag_needed_from)
+        if not path.complete or (ping and ping[0].received == 0):
+            _firewall_facts(world, s, path, pair)
+        out.append(s)
+    return out
+
+
+def _firewall_facts(world: World, s: Subject, path: Path, pair: NodePair) -> None:
+    """Routers on the path whose forward hook drops by default and accept nothing for the pod CIDR."""
+    cluster = world.inv.pod_cidr
+    cidrs = [str(cluster)] if cluster else []
+    cidrs += [pair.dst_cidr]
+    for hop in path.hops[1:-1]:
+        ruleset = world.ruleset(hop.host)
+        if ruleset is None or not nft.forward_policy_drop(ruleset):
+            continue
+        matching = [r for c in cidrs for r in nft.rules_matching_network(ruleset, c)]
+        if not matching:
+            s.add("firewall_host", hop.host, world.evidence(hop.host, "nft.ruleset", "forward policy drop, "
+                                                           "no rule for the pod CIDR"))
+            chain = next(c for c in ruleset.chains if c.hook == "forward" and c.policy == "drop")
+            s.add("firewall_table", f"{chain.family} {chain.table}")
+            s.add("firewall_chain", chain.name)
+            s.add("firewall_in", hop.iif or "")
+            s.add("firewall_out", hop.oif or "")
+            return
+
+
+def kubelet_subjects(world: World, active: ActiveResults) -> list[Subject]:
+    out = []
+    vantage = world.inv.vantage.metrics_server
+    for node, (probe, cmd, raw) in sorted(active.kubelets.items()):
+        s = Subject("kubelet", f"{vantage}->{node}:{world.inv.vantage.kubelet_port}", [node],
+                    [node, vantage or node])
+        ev = Evidence(host=vantage or "?", command=cmd.split(";")[0][:120] + " ...", output=raw.strip())
+        s.add("node", node)
+        s.add("vantage", vantage)
+        s.add("target", probe.target)
+        address = probe.target.rsplit(":", 1)[0]
+        s.add("address", address)
+        s.add("tcp", probe.tcp or "unknown", ev)
+        s.add("kubelet_reachable", probe.tcp == "ok" and probe.tls in ("ok", None), ev)
+        s.add("tls", probe.tls or "not tried")
+        s.add("probe_error", probe.error or "")
+        source_net = next((str(c) for c in world.inv.hosts[vantage].pod_cidrs), "") if vantage else ""
+        s.add("source", probe.source or source_net)
+        s.add("cluster_pod_cidr", str(world.inv.pod_cidr) if world.inv.pod_cidr else source_net or "0.0.0.0/0")
+        host = world.inv.hosts[node]
+        try:
+            site = world.inv.sites.get(host.site or "")
+            s.add("node_lan", str(site.lan) if site and site.lan else str(ipaddress.ip_network(
+                f"{address}/24", strict=False)))
+        except ValueError:
+            s.add("node_lan", address)
+        out.append(s)
+    return out

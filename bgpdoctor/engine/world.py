@@ -1,0 +1,275 @@
+"""A parsed view of everything collected: who owns which address, routes, sessions, paths.
+
+Pure code over the raw outputs in HostFacts; parse failures become recorded errors, never crashes.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from bgpdoctor.engine.collect import HostFacts
+from bgpdoctor.errors import BgpDoctorError
+from bgpdoctor.inventory_model import Inventory, Peer
+from bgpdoctor.parsers import bird, gobgp, iproute, nft, ss
+from bgpdoctor.report.model import Evidence
+
+T = TypeVar("T")
+
+
+def parse_proc_sysctl(text: str) -> dict[str, str]:
+    """`grep -H . /proc/sys/net/ipv4/...` output to sysctl keys.
+
+    Example: "/proc/sys/net/ipv4/conf/all/rp_filter:1" -> {"net.ipv4.conf.all.rp_filter": "1"}
+    """
+    values: dict[str, str] = {}
+    for line in text.splitlines():
+        path, sep, value = line.partition(":")
+        if not sep or not path.startswith("/proc/sys/"):
+            continue
+        values[path[len("/proc/sys/") :].replace("/", ".")] = value.strip()
+    return values
+
+
+def effective_rp_filter(values: dict[str, str], interface: str) -> int | None:
+    """The kernel uses max(conf.all.rp_filter, conf.<iface>.rp_filter)."""
+    found = [values.get(f"net.ipv4.conf.{k}.rp_filter") for k in ("all", interface)]
+    numbers = [int(v) for v in found if v is not None and v.isdigit()]
+    return max(numbers) if numbers else None
+
+
+@dataclass
+class SessionEnd:
+    host: str
+    peer: Peer | None  # this end's configuration for the other end (None: not configured)
+    state: str | None = None  # established, active, connect, idle, passive, opensent, ..., missing
+    last_error: str | None = None
+    listens: bool | None = None
+    passive: bool | None = None
+    multihop_ttl: int | None = None
+    neighbor_address_runtime: str | None = None
+    source_address: str | None = None  # source the kernel picks towards the peer
+    route_gateway: str | None = None  # None: the peer is on a directly connected subnet
+    asn: int | None = None
+    evidence: list[Evidence] = field(default_factory=list)
+
+
+@dataclass
+class Session:
+    a: SessionEnd
+    b: SessionEnd | None  # None when the other end is not in the inventory
+
+    @property
+    def label(self) -> str:
+        other = self.b.host if self.b else str(self.a.peer.address if self.a.peer else "?")
+        return f"{self.a.host}<->{other}"
+
+    @property
+    def ends(self) -> list[SessionEnd]:
+        return [self.a] + ([self.b] if self.b else [])
+
+    @property
+    def hosts(self) -> list[str]:
+        return [e.host for e in self.ends]
+
+
+@dataclass
+class Hop:
+    host: str
+    iif: str | None  # interface the packet arrives on (None at the source)
+    oif: str | None  # interface it leaves through (None at the destination)
+    gateway: str | None
+    route: str | None  # the matching route's destination, or None when there is none
+
+
+@dataclass
+class Path:
+    source: str
+    destination: str
+    src_ip: str
+    dst_ip: str
+    dst_cidr: str
+    hops: list[Hop]
+    complete: bool
+    stop_reason: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.source}->{self.destination}"
+
+    @property
+    def transit(self) -> list[str]:
+        return [h.host for h in self.hops[1:-1]] if self.complete else [h.host for h in self.hops[1:]]
+
+
+class World:
+    """Parsed facts of all hosts plus the inventory, with the lookups checks need."""
+
+    def __init__(self, inv: Inventory, facts: dict[str, HostFacts]) -> None:
+        self.inv = inv
+        self.facts = facts
+        self.parse_errors: dict[tuple[str, str], str] = {}
+        self._cache: dict[tuple[str, str], Any] = {}
+
+    # -- parsing with memo and error capture --------------------------------------------------
+    def parsed(self, host: str, fact: str, parser: Callable[[str], T]) -> T | None:
+        key = (host, fact)
+        if key in self._cache:
+            return self._cache[key]  # type: ignore[no-any-return]
+        result = self.facts[host].outputs.get(fact) if host in self.facts else None
+        value: T | None = None
+        if result is not None and result.ok:
+            try:
+                value = parser(result.stdout)
+            except (BgpDoctorError, ValueError) as exc:
+                self.parse_errors[key] = str(exc)
+        self._cache[key] = value
+        return value
+
+    def evidence(self, host: str, fact: str, note: str | None = None) -> Evidence | None:
+        facts = self.facts.get(host)
+        result = facts.outputs.get(fact) if facts else None
+        if result is None:
+            return None
+        output = result.stdout if result.stdout.strip() or not result.stderr else result.stderr
+        if result.timed_out:
+            output += "\n[timed out]"
+        return Evidence(host=host, command=result.command, output=output.rstrip(),
+                        exit_status=result.exit_status, note=note)
+
+    def command_problem(self, host: str, fact: str) -> str | None:
+        """Why a fact is unusable (host unreachable, command missing, failed), or None."""
+        facts = self.facts.get(host)
+        if facts is None:
+            return "host not in scope"
+        if fact not in facts.outputs:
+            return f"host unusable: {facts.error}" if facts.error else "not collected"
+        result = facts.outputs[fact]
+        if result.timed_out:
+            return f"`{result.command}` timed out"
+        if result.command_missing:
+            return f"command not found: `{result.command.split()[0]}`"
+        if result.exit_status != 0:
+            text = (result.stderr or result.stdout).strip().splitlines()
+            return f"`{result.command}` failed: {text[-1] if text else result.exit_status}"
+        if (host, fact) in self.parse_errors:
+            return f"could not parse `{result.command}`: {self.parse_errors[(host, fact)]}"
+        return None
+
+    # -- per-host views ------------------------------------------------------------------------
+    def routes(self, host: str) -> list[iproute.Route]:
+        return self.parsed(host, "ip.route", iproute.parse_routes) or []
+
+    def addresses(self, host: str) -> list[iproute.Address]:
+        return self.parsed(host, "ip.addr", iproute.parse_addresses) or []
+
+    def sysctl(self, host: str) -> dict[str, str]:
+        return self.parsed(host, "sysctl", parse_proc_sysctl) or {}
+
+    def listening_179(self, host: str) -> bool | None:
+        sockets = self.parsed(host, "ss.listen", ss.parse_ss)
+        if sockets is None:
+            return None
+        return any(s.local_port == 179 for s in sockets)
+
+    def bird_protocols(self, host: str) -> list[bird.BirdProtocol] | None:
+        return self.parsed(host, "bird.protocols", bird.parse_show_protocols_all)
+
+    def gobgp_neighbors(self, host: str) -> list[gobgp.GobgpNeighbor] | None:
+        return self.parsed(host, "gobgp.neighbors", gobgp.parse_neighbors)
+
+    def gobgp_rib(self, host: str) -> list[gobgp.GobgpPath] | None:
+        return self.parsed(host, "gobgp.rib", gobgp.parse_rib)
+
+    def ruleset(self, host: str) -> nft.Ruleset | None:
+        return self.parsed(host, "nft.ruleset", nft.parse_ruleset)
+
+    def route_get(self, host: str, address: str) -> iproute.RouteGet | None:
+        return self.parsed(host, f"route.get.{address}", iproute.parse_route_get)
+
+    def owner_of(self, address: str) -> str | None:
+        """The inventory host that owns an address (collected addresses first, then inventory)."""
+        for name in self.facts:
+            if any(a.address == address for a in self.addresses(name)):
+                return name
+        for name, host in self.inv.hosts.items():
+            if any(str(a) == address for a in host.addresses):
+                return name
+            if host.internal_ip and str(host.internal_ip) == address:
+                return name
+        return None
+
+    def interface_for_subnet(self, host: str, address: str) -> str | None:
+        ip = ipaddress.ip_address(address)
+        for a in self.addresses(host):
+            try:
+                net = ipaddress.ip_network(f"{a.address}/{a.prefixlen}", strict=False)
+            except ValueError:
+                continue
+            if ip in net and net.prefixlen < 32:
+                return a.ifname
+        return None
+
+    def lookup(self, host: str, address: str) -> iproute.Route | None:
+        """Longest-prefix match in the host's main table (what the kernel would pick)."""
+        ip = ipaddress.ip_address(address)
+        best: iproute.Route | None = None
+        best_len = -1
+        best_metric = 0
+        for r in self.routes(host):
+            try:
+                net = ipaddress.ip_network(r.dst, strict=False)
+            except ValueError:
+                continue
+            if ip not in net:
+                continue
+            metric = r.metric or 0
+            if net.prefixlen > best_len or (net.prefixlen == best_len and metric < best_metric):
+                best, best_len, best_metric = r, net.prefixlen, metric
+        return best
+
+    def interface_holding(self, host: str, address: str) -> str | None:
+        for a in self.addresses(host):
+            if a.address == address:
+                return a.ifname
+        return None
+
+    def is_local(self, host: str, address: str) -> bool:
+        return any(a.address == address for a in self.addresses(host))
+
+    # -- paths ---------------------------------------------------------------------------------
+    def trace(self, source: str, src_ip: str, dst_ip: str, dst_cidr: str, destination: str) -> Path:
+        """Follow the kernel FIBs hop by hop from `source` towards `dst_ip`."""
+        hops: list[Hop] = []
+        current: str | None = source
+        iif: str | None = None
+        seen: set[str] = set()
+        while current is not None:
+            if current in seen:
+                return Path(source, destination, src_ip, dst_ip, dst_cidr, hops, False, "routing loop")
+            seen.add(current)
+            if current not in self.facts or not self.facts[current].reachable:
+                hops.append(Hop(current, iif, None, None, None))
+                return Path(source, destination, src_ip, dst_ip, dst_cidr, hops, False,
+                            f"no facts from {current}")
+            if self.is_local(current, dst_ip):
+                hops.append(Hop(current, iif, None, None, dst_cidr))
+                return Path(source, destination, src_ip, dst_ip, dst_cidr, hops, True)
+            route = self.lookup(current, dst_ip)
+            if route is None or route.type in ("unreachable", "blackhole", "prohibit"):
+                hops.append(Hop(current, iif, None, None, route.dst if route else None))
+                return Path(source, destination, src_ip, dst_ip, dst_cidr, hops, False,
+                            f"no route to {dst_ip} on {current}")
+            gateway = route.gateway or (route.nexthops[0][0] if route.nexthops else None)
+            oif = route.dev or (route.nexthops[0][1] if route.nexthops else None)
+            hops.append(Hop(current, iif, oif, gateway, route.dst))
+            next_address = gateway or dst_ip
+            nxt = self.owner_of(next_address)
+            if nxt is None:
+                return Path(source, destination, src_ip, dst_ip, dst_cidr, hops, False,
+                            f"next hop {next_address} of {current} is not an inventory host")
+            iif = self.interface_holding(nxt, next_address)
+            current = nxt
+        return Path(source, destination, src_ip, dst_ip, dst_cidr, hops, False, "empty")

@@ -1,0 +1,116 @@
+"""The inventory: sites, hosts, how to reach each host, and the BGP intent.
+
+Documented with a full example in docs/inventory.md. Loaded and validated by
+bgpdoctor.inventory.load_inventory(), which reports errors as FILE:LINE: message.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv4Network
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Role = Literal["router", "node", "vantage"]
+# What answers BGP questions on the host: BIRD 2 (birdc), BIRD 1.6 as Calico embeds it (birdcl),
+# GoBGP (gobgp CLI, the way the lab and Cilium's embedded GoBGP are configured), or none.
+Speaker = Literal["bird2", "bird1", "gobgp", "none"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SshTarget(Strict):
+    """SSH fields, named like ~/.ssh/config keys."""
+
+    host: str | None = None  # HostName; defaults to the inventory host name (an ssh_config alias)
+    port: int | None = Field(default=None, ge=1, le=65535)
+    user: str | None = None
+    identity_file: str | None = None
+    proxy_jump: str | None = None  # "user@host:port,host2" or an inventory/ssh_config host name
+    known_hosts: str | None = None  # UserKnownHostsFile
+    ssh_config: str | None = None  # file to read Host aliases from (default ~/.ssh/config)
+    password_env: str | None = None  # name of an environment variable that holds a password
+    connect_timeout: float | None = Field(default=None, gt=0)
+
+
+class Connect(Strict):
+    """Exactly one of ssh / netns / local."""
+
+    ssh: SshTarget | None = None
+    netns: str | None = None  # a network namespace on this machine (ip netns exec)
+    local: bool = False
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Connect:
+        kinds = [self.ssh is not None, self.netns is not None, self.local]
+        if sum(kinds) != 1:
+            raise ValueError("connect needs exactly one of: ssh, netns, local")
+        return self
+
+
+class Peer(Strict):
+    """A BGP neighbor as configured on this host."""
+
+    host: str | None = None  # the inventory host at the other end, if it is in the inventory
+    address: IPv4Address  # the neighbor address configured on this end
+    asn: int = Field(ge=1, le=4294967295)
+    passive: bool | None = None  # this end only waits for the other to connect
+    multihop: int | None = Field(default=None, ge=1, le=255)
+    name: str | None = None  # protocol name in BIRD (e.g. yuuko_k8s), for matching output
+
+
+class Host(Strict):
+    role: Role
+    site: str | None = None
+    speaker: Speaker = "none"
+    connect: Connect
+    asn: int | None = Field(default=None, ge=1, le=4294967295)
+    router_id: IPv4Address | None = None
+    addresses: list[IPv4Address] = Field(default_factory=list)  # addresses the host owns
+    pod_cidrs: list[IPv4Network] = Field(default_factory=list)
+    pod_probe_ip: IPv4Address | None = None  # an address inside the pod CIDR to ping to/from
+    internal_ip: IPv4Address | None = None  # the kubelet address (Node InternalIP)
+    listens: bool | None = None  # expected to accept BGP on TCP 179 (Cilium: false)
+    peers: list[Peer] = Field(default_factory=list)
+    control_socket: str | None = None  # birdc/birdcl -s path, when not the default
+    gobgp_api: str | None = None  # host:port of gobgpd's API, when not the default
+
+
+class Site(Strict):
+    description: str | None = None
+    lan: IPv4Network | None = None
+
+
+class Vantage(Strict):
+    """Where metrics-server runs: the host that must reach every kubelet on 10250."""
+
+    metrics_server: str | None = None
+    kubelet_port: int = Field(default=10250, ge=1, le=65535)
+
+
+class Defaults(Strict):
+    ssh: SshTarget = Field(default_factory=SshTarget)
+    command_timeout: float = Field(default=10.0, gt=0)
+    accept_new_host_keys: bool = False
+
+
+class LabGuard(Strict):
+    """Set by `bgpdoctor lab up`: every SSH target must route through an interface with this prefix.
+
+    bgpdoctor refuses to connect to a lab host whose route leaves through any other interface, so
+    lab traffic can never escape the namespaces and bridges the lab created.
+    """
+
+    interface_prefix: str
+
+
+class Inventory(Strict):
+    version: Literal[1] = 1
+    lab: LabGuard | None = None
+    defaults: Defaults = Field(default_factory=Defaults)
+    sites: dict[str, Site] = Field(default_factory=dict)
+    hosts: dict[str, Host]
+    vantage: Vantage = Field(default_factory=Vantage)
+    pod_cidr: IPv4Network | None = None  # the cluster-wide pod range (e.g. 10.42.0.0/16)

@@ -1,0 +1,149 @@
+"""Probes of the running lab (all run inside its namespaces) and the overall health verdict."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from bgpdoctor.lab.procs import ns_run, proc_alive
+from bgpdoctor.lab.state import LabState
+from bgpdoctor.lab.topology import (
+    KUBELET_PORT,
+    MS_POD_IP,
+    NODE,
+    NODES,
+    POD,
+    ROUTERS,
+    LabSettings,
+)
+
+STUB = str(Path(__file__).with_name("kubelet_stub.py"))
+# gobgp's session_state enum (api.PeerState.SessionState)
+GOBGP_STATES = {0: "UNKNOWN", 1: "IDLE", 2: "CONNECT", 3: "ACTIVE", 4: "OPENSENT", 5: "OPENCONFIRM",
+                6: "ESTABLISHED"}
+
+
+def birdc(s: LabSettings, router: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """birdc on the router's own control socket.
+
+    Example: birdc(s, "router-mine", "show", "protocols").stdout -> "BIRD 2.0.12 ready.\\nName ..."
+    """
+    return ns_run(s.ns(router), ["birdc", "-s", str(s.bird_socket(router)), *args], check=False, timeout=10)
+
+
+def bird_bgp_states(s: LabSettings, router: str) -> dict[str, str]:
+    """BGP protocol -> Info column of `show protocols` (default short time format: one Since field).
+
+    Example: {"sakamoto": "Established", "yuuko_k8s": "Active        Socket: Connection refused"}
+    """
+    out: dict[str, str] = {}
+    cp = birdc(s, router, "show", "protocols")
+    for line in cp.stdout.splitlines():
+        f = line.split(None, 5)
+        if len(f) >= 5 and f[1] == "BGP":
+            out[f[0]] = f[5].strip() if len(f) > 5 else f[3]
+    return out
+
+
+def gobgp(s: LabSettings, node: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return ns_run(s.ns(node), ["gobgp", "-u", "127.0.0.1", "-p", "50051", *args], check=False, timeout=10)
+
+
+def gobgp_states(s: LabSettings, node: str) -> dict[str, str]:
+    """Neighbor address -> session state name. Example: {"192.168.0.1": "ESTABLISHED"}"""
+    cp = gobgp(s, node, "neighbor", "-j")
+    try:
+        data = json.loads(cp.stdout or "[]")
+    except json.JSONDecodeError:
+        return {}
+    out: dict[str, str] = {}
+    for nb in data or []:
+        addr = nb.get("conf", {}).get("neighbor_address", "?")
+        out[addr] = GOBGP_STATES.get(int(nb.get("state", {}).get("session_state", 0)), "UNKNOWN")
+    return out
+
+
+def kernel_prefixes(s: LabSettings, host: str) -> set[str]:
+    """IPv4 unicast destinations in the main table. Example: {"10.42.0.0/24", "192.168.0.0/24", ...}"""
+    from pyroute2 import IPRoute
+
+    with IPRoute(netns=s.ns(host)) as ipr:
+        return {f"{r.get('dst') or '0.0.0.0'}/{r['dst_len']}" for r in ipr.get_routes(family=2, table=254)}
+
+
+def ping(s: LabSettings, host: str, dst: str, src: str | None = None, size: int | None = None,
+         df: bool = False, count: int = 1, wait: float = 1.0) -> subprocess.CompletedProcess[str]:
+    argv = ["ping", "-n", "-c", str(count), "-W", str(wait), "-i", "0.2"]
+    if src:
+        argv += ["-I", src]
+    if size is not None:
+        argv += ["-s", str(size)]
+    if df:
+        argv += ["-M", "do"]
+    return ns_run(s.ns(host), [*argv, dst], check=False, timeout=count * wait + 5)
+
+
+def tls_probe(s: LabSettings, host: str, target: str, timeout: float = 2.0) -> subprocess.CompletedProcess[str]:
+    """TLS GET /healthz from a lab namespace. stdout on success: "TLSv1.3 ok"."""
+    return ns_run(s.ns(host), [sys.executable, STUB, "probe", target, "--port", str(KUBELET_PORT),
+                               "--timeout", str(timeout)], check=False, timeout=timeout + 10)
+
+
+def proc_net(s: LabSettings, host: str, table: str, key: str) -> int:
+    """A counter from /proc/net/snmp or /proc/net/netstat of a namespace.
+
+    Example: proc_net(s, "router-home", "TcpExt", "IPReversePathFilter") -> 4
+    """
+    cp = ns_run(s.ns(host), ["cat", "/proc/net/snmp", "/proc/net/netstat"], check=False)
+    rows = [ln.split() for ln in cp.stdout.splitlines() if ln.startswith(table + ":")]
+    for names, values in zip(rows[::2], rows[1::2], strict=False):
+        if key in names:
+            return int(values[names.index(key)])
+    return 0
+
+
+def health_problems(s: LabSettings, st: LabState) -> list[str]:
+    """Every deviation from the healthy baseline, as short lines; [] when healthy.
+
+    Example: ["router-mine: BGP yuuko_k8s is 'Active  Socket: Connection refused'",
+              "ping 10.42.0.1 -> 10.42.3.1 from sakamoto fails"]
+    """
+    from pyroute2 import netns
+
+    problems: list[str] = []
+    have = set(netns.listnetns())
+    missing = [n for n in st.namespaces if n not in have]
+    if missing:
+        return [f"namespace {n} missing" for n in missing]
+    for key, rec in st.procs.items():
+        if not proc_alive(rec):
+            problems.append(f"{key} (pid {rec.pid}) not running")
+    for router in ROUTERS:
+        states = bird_bgp_states(s, router)
+        if not states:
+            problems.append(f"{router}: birdc show protocols gave no BGP protocols")
+        for name, info in states.items():
+            if not info.startswith("Established"):
+                problems.append(f"{router}: BGP {name} is {info!r}")
+    for node in NODES:
+        gs = gobgp_states(s, node)
+        if not gs:
+            problems.append(f"{node}: gobgp neighbor gave nothing")
+        for addr, state in gs.items():
+            if state != "ESTABLISHED":
+                problems.append(f"{node}: GoBGP neighbor {addr} is {state}")
+    for router in ROUTERS:
+        pfx = kernel_prefixes(s, router)
+        for node in NODES:
+            if NODE[node].pod_cidr not in pfx:
+                problems.append(f"{router}: kernel has no route to {NODE[node].pod_cidr}")
+    for a, b in (("sakamoto", "yuuko-k8s"), ("yuuko-k8s", "sakamoto")):
+        src, dst = NODE[a].pod_ip, NODE[b].pod_ip
+        if ping(s, a, dst, src=src).returncode != 0:
+            problems.append(f"ping {src} -> {dst} from {a} fails")
+    for node in NODES:
+        if tls_probe(s, POD, NODE[node].lan_ip).returncode != 0:
+            problems.append(f"kubelet {NODE[node].lan_ip}:{KUBELET_PORT} unreachable from {POD} ({MS_POD_IP})")
+    return problems

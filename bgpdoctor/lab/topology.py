@@ -1,0 +1,144 @@
+"""The lab's fixed topology (seed 001 plus the seed-000 multihop session) and its settings.
+
+Everything the other lab modules need to know about hosts, addresses and AS numbers lives here,
+so the configs, the inventory and the health checks can never disagree.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network
+from pathlib import Path
+
+DEFAULT_RUN_DIR = "/var/lib/bgpdoctor/lab"
+DEFAULT_PREFIX = "bdl-"
+DEFAULT_MGMT_NET = "172.31.254.0/24"
+
+ROUTERS = ("router-mine", "router-home")
+NODES = ("sakamoto", "yuuko-k8s")
+POD = "metrics-server"
+SWITCH = "zt"
+HOSTS = (*ROUTERS, *NODES, POD)  # hosts with sshd and a mgmt0 interface
+NAMESPACES = (*HOSTS, SWITCH)
+
+NODE_ASN = 64514
+POD_CIDR = "10.42.0.0/16"
+KUBELET_PORT = 10250
+ZT_MTU = 1420
+
+
+@dataclass(frozen=True)
+class RouterSpec:
+    asn: int
+    router_id: str
+    lan_ip: str
+    lan: str
+    site: str
+    zt_ip: str
+    bk_ip: str
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    lan_ip: str
+    gateway: str
+    pod_cidr: str
+    pod_ip: str  # cilium_host
+    site: str
+    router: str
+
+
+ROUTER = {
+    "router-mine": RouterSpec(64513, "192.168.6.1", "192.168.6.1", "192.168.6.0/24", "mine",
+                              "192.168.191.12", "10.255.255.1"),
+    "router-home": RouterSpec(64515, "192.168.191.10", "192.168.0.1", "192.168.0.0/24", "home",
+                              "192.168.191.10", "10.255.255.2"),
+}
+NODE = {
+    "sakamoto": NodeSpec("192.168.6.80", "192.168.6.1", "10.42.0.0/24", "10.42.0.1", "mine", "router-mine"),
+    "yuuko-k8s": NodeSpec("192.168.0.81", "192.168.0.1", "10.42.3.0/24", "10.42.3.1", "home", "router-home"),
+}
+MS_POD_IP = "10.42.0.10"
+MS_NODE = "sakamoto"
+MGMT_ID = {"router-mine": 11, "router-home": 12, "sakamoto": 21, "yuuko-k8s": 22, "metrics-server": 31}
+YUUKO_ZT_IP = "192.168.191.81"  # only with the unexpected-source-address fault
+YUUKO_ZT_MAC = "02:5a:74:00:00:81"
+
+
+@dataclass(frozen=True)
+class LabSettings:
+    """Where the lab lives and how its names are prefixed.
+
+    Example: LabSettings(run_dir=Path("/var/lib/bgpdoctor/lab"), prefix="bdl-",
+    mgmt_net=IPv4Network("172.31.254.0/24"))
+    """
+
+    run_dir: Path
+    prefix: str = DEFAULT_PREFIX
+    mgmt_net: IPv4Network = IPv4Network(DEFAULT_MGMT_NET)
+
+    def ns(self, host: str) -> str:
+        return f"{self.prefix}{host}"
+
+    @property
+    def mgmt_bridge(self) -> str:
+        return f"{self.prefix}mgmt"
+
+    def mgmt_veth(self, host: str) -> str:
+        return f"{self.prefix}m{MGMT_ID[host]}"
+
+    def mgmt_ip(self, host: str) -> str:
+        return str(self.mgmt_net.network_address + MGMT_ID[host])
+
+    @property
+    def mgmt_gw(self) -> str:
+        return str(self.mgmt_net.network_address + 1)
+
+    def host_dir(self, host: str) -> Path:
+        return self.run_dir / host
+
+    def bird_socket(self, router: str) -> Path:
+        return self.host_dir(router) / "bird.ctl"
+
+    @property
+    def inventory_path(self) -> Path:
+        return self.run_dir / "inventory.yaml"
+
+    @property
+    def state_path(self) -> Path:
+        return self.run_dir / "state.json"
+
+
+def settings_from_env(run_dir: str | os.PathLike[str] | None = None) -> LabSettings:
+    """Settings from arguments and BGPDOCTOR_LAB_DIR / _PREFIX / _MGMT_NET.
+
+    Example: settings_from_env("/tmp/lab") -> LabSettings(run_dir=Path("/tmp/lab"), prefix="bdl-", ...)
+    """
+    from bgpdoctor.errors import LabError
+
+    rd = Path(run_dir or os.environ.get("BGPDOCTOR_LAB_DIR") or DEFAULT_RUN_DIR).absolute()
+    prefix = os.environ.get("BGPDOCTOR_LAB_PREFIX") or DEFAULT_PREFIX
+    if not (1 <= len(prefix) <= 8) or not all(c.isalnum() or c in "-_" for c in prefix):
+        raise LabError(f"bad lab prefix {prefix!r}: 1-8 characters of [A-Za-z0-9_-]")
+    try:
+        net = IPv4Network(os.environ.get("BGPDOCTOR_LAB_MGMT_NET") or DEFAULT_MGMT_NET)
+    except ValueError as exc:
+        raise LabError(f"bad BGPDOCTOR_LAB_MGMT_NET: {exc}") from exc
+    if net.prefixlen > 24:
+        raise LabError("BGPDOCTOR_LAB_MGMT_NET must be a /24 or larger")
+    return LabSettings(run_dir=rd, prefix=prefix, mgmt_net=net)
+
+
+def host_addresses(host: str) -> list[IPv4Address]:
+    """Data-plane addresses a host owns (mgmt excluded).
+
+    Example: host_addresses("sakamoto") -> [IPv4Address("192.168.6.80"), IPv4Address("10.42.0.1")]
+    """
+    if host in ROUTER:
+        r = ROUTER[host]
+        return [IPv4Address(a) for a in (r.lan_ip, r.zt_ip, r.bk_ip)]
+    if host in NODE:
+        n = NODE[host]
+        return [IPv4Address(n.lan_ip), IPv4Address(n.pod_ip)]
+    return [IPv4Address(MS_POD_IP)]

@@ -1,0 +1,187 @@
+"""Parsers for iproute2 JSON output: ``ip -j route show [table all]``, ``ip -j addr``,
+``ip -j route get X``.
+
+``ip -j route show`` input (one element)::
+
+    {"dst":"10.42.3.0/24","gateway":"10.0.4.2","dev":"r2-mid","protocol":"bird","metric":32,"flags":[]}
+
+Output: ``Route(dst="10.42.3.0/24", gateway="10.0.4.2", dev="r2-mid", protocol="bird",
+scope=None, type="unicast", metric=32, prefsrc=None, mtu=None, nexthops=[], table="main")``.
+``"default"`` becomes ``0.0.0.0/0`` (``::/0`` for IPv6), a bare address gets ``/32`` (``/128``),
+ECMP routes list ``nexthops=[("10.0.1.2", "r2-g1"), ("10.0.3.2", "r2-g2")]``.
+
+``ip -j route get`` either prints JSON or, on failure, only ``RTNETLINK answers: <reason>`` on
+stderr; pass that text in and get ``RouteGet(..., error="Network is unreachable")``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from bgpdoctor.parsers import ParseError
+
+
+@dataclass
+class Route:
+    """One route; ``type`` is unicast, unreachable, blackhole, prohibit, local, broadcast..."""
+
+    dst: str
+    gateway: str | None = None
+    dev: str | None = None
+    protocol: str | None = None
+    scope: str | None = None
+    type: str = "unicast"
+    metric: int | None = None
+    prefsrc: str | None = None
+    mtu: int | None = None
+    nexthops: list[tuple[str | None, str | None]] = field(default_factory=list)
+    table: str = "main"
+
+
+@dataclass
+class Address:
+    """One address of ``ip -j addr``; ``mtu`` and ``state`` (operstate) come from its link."""
+
+    ifname: str
+    address: str
+    prefixlen: int
+    mtu: int | None
+    state: str | None
+    family: str = "inet"
+
+
+@dataclass
+class RouteGet:
+    """``ip -j route get``; ``error`` holds the RTNETLINK reason when the kernel refused."""
+
+    dst: str | None
+    gateway: str | None = None
+    dev: str | None = None
+    prefsrc: str | None = None
+    mtu: int | None = None
+    error: str | None = None
+    type: str = "unicast"
+    expires: int | None = None
+
+
+def _load_list(json_text: str, what: str) -> list[dict[str, Any]]:
+    try:
+        data = json.loads(json_text)
+    except json.JSONDecodeError as exc:
+        raise ParseError("iproute", f"{what}: not JSON ({exc.msg}): {json_text[:80]!r}") from exc
+    if not isinstance(data, list) or not all(isinstance(x, dict) for x in data):
+        raise ParseError("iproute", f"{what}: expected a JSON list of objects")
+    return data
+
+
+def _int(value: Any, what: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError) as exc:
+        raise ParseError("iproute", f"{what}: not a number: {value!r}") from exc
+
+
+def _mtu(entry: dict[str, Any]) -> int | None:
+    for metric in entry.get("metrics") or []:
+        if isinstance(metric, dict) and "mtu" in metric:
+            return _int(metric["mtu"], "mtu")
+    return _int(entry.get("mtu"), "mtu")
+
+
+def _normalise_dst(entry: dict[str, Any]) -> str:
+    dst = entry.get("dst")
+    if not isinstance(dst, str) or not dst:
+        raise ParseError("iproute", f"route without dst: {entry!r}")
+    v6 = ":" in dst or ":" in str(entry.get("gateway", "")) or ":" in str(entry.get("prefsrc", ""))
+    if dst == "default":
+        return "::/0" if v6 else "0.0.0.0/0"
+    if "/" not in dst:
+        return f"{dst}/{128 if ':' in dst else 32}"
+    return dst
+
+
+def parse_routes(json_text: str) -> list[Route]:
+    """Parse ``ip -j route show [table all]`` (also ``ip -6 -j route``).
+
+    Example: [Route(dst="203.0.113.0/24", gateway=None, dev=None, protocol="bird", scope=None,
+    type="blackhole", metric=32, prefsrc=None, mtu=None, nexthops=[], table="main")]
+    """
+    routes: list[Route] = []
+    for entry in _load_list(json_text, "route"):
+        hops = [
+            (h.get("gateway"), h.get("dev")) for h in entry.get("nexthops") or [] if isinstance(h, dict)
+        ]
+        routes.append(
+            Route(
+                dst=_normalise_dst(entry),
+                gateway=entry.get("gateway"),
+                dev=entry.get("dev"),
+                protocol=entry.get("protocol"),
+                scope=entry.get("scope"),
+                type=entry.get("type", "unicast"),
+                metric=_int(entry.get("metric"), "metric"),
+                prefsrc=entry.get("prefsrc"),
+                mtu=_mtu(entry),
+                nexthops=hops,
+                table=str(entry.get("table", "main")),
+            )
+        )
+    return routes
+
+
+def parse_addresses(json_text: str) -> list[Address]:
+    """Parse ``ip -j addr [show]`` into one entry per address.
+
+    Example: [Address(ifname="r2-mid", address="10.0.4.1", prefixlen=24, mtu=1500, state="UP",
+    family="inet")]
+    """
+    out: list[Address] = []
+    for link in _load_list(json_text, "addr"):
+        ifname = link.get("ifname")
+        if not isinstance(ifname, str):
+            raise ParseError("iproute", f"addr: link without ifname: {link!r}")
+        for info in link.get("addr_info") or []:
+            if not isinstance(info, dict) or "local" not in info:
+                continue  # entries without a local address only carry lifetimes
+            prefixlen = _int(info.get("prefixlen"), "prefixlen")
+            out.append(
+                Address(
+                    ifname=ifname,
+                    address=str(info["local"]),
+                    prefixlen=prefixlen if prefixlen is not None else 32,
+                    mtu=_int(link.get("mtu"), "mtu"),
+                    state=link.get("operstate"),
+                    family=str(info.get("family", "inet")),
+                )
+            )
+    return out
+
+
+def parse_route_get(json_text: str) -> RouteGet:
+    """Parse ``ip -j route get X`` output or its ``RTNETLINK answers: ...`` error text.
+
+    Examples: RouteGet(dst="10.0.5.2", gateway="10.0.1.1", dev="g1-r2", prefsrc="10.0.1.2",
+    mtu=1400, error=None, type="unicast", expires=599)   # after a Frag needed
+    RouteGet(dst=None, error="Network is unreachable")
+    """
+    stripped = json_text.strip()
+    for line in stripped.splitlines():
+        if line.startswith("RTNETLINK answers:"):
+            return RouteGet(dst=None, error=line.split(":", 1)[1].strip())
+    entries = _load_list(stripped, "route get")
+    if not entries:
+        raise ParseError("iproute", "route get: empty answer")
+    e = entries[0]
+    return RouteGet(
+        dst=e.get("dst"),
+        gateway=e.get("gateway"),
+        dev=e.get("dev"),
+        prefsrc=e.get("prefsrc"),
+        mtu=_mtu(e),
+        type=e.get("type", "unicast"),
+        expires=_int(e.get("expires"), "expires"),
+    )

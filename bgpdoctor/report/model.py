@@ -1,0 +1,119 @@
+"""The JSON report a run produces (documented in docs/report.md; `bgpdoctor schema report`).
+
+A report names every host, every check result with the raw output it was judged on, and the
+diagnoses (root causes from playbooks/) the run reached, with fix snippets rendered from real values.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = "1.0"
+Status = Literal["pass", "fail", "warn", "error", "skip"]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Evidence(Model):
+    """Raw output a verdict rests on: which host, which command, what it printed."""
+
+    host: str
+    command: str
+    output: str
+    exit_status: int | None = None
+    note: str | None = None
+
+
+class CheckResult(Model):
+    """One check judged on one subject (a host, a BGP session, a path or a kubelet)."""
+
+    check: str
+    title: str
+    host: str  # the subject's label: "router-mine", "router-mine<->yuuko-k8s", "sakamoto->yuuko-k8s"
+    hosts: list[str]  # every host the verdict involves
+    status: Status
+    actual: Any = None
+    expected: Any = None
+    reason: str
+    evidence: list[Evidence] = Field(default_factory=list)
+    explained_by: str | None = None  # id of the diagnosis this failure is a symptom of
+
+
+class FixSnippet(Model):
+    platform: str  # cilium, calico, bird2, bird1, openwrt, nftables, sysctl, routeros
+    title: str
+    host: str | None = None
+    text: str
+
+
+class Diagnosis(Model):
+    """A root cause the run reached, the evidence that proves it and how to fix it."""
+
+    root_cause: str  # a playbook id, e.g. "nat-rewrites-bgp-source"
+    title: str
+    rank: int
+    summary: str  # one sentence with the real addresses
+    explanation: str
+    hosts: list[str]
+    evidence: list[Evidence]
+    proven_by: list[str]  # "check@subject" entries that prove it
+    symptoms: list[str]  # "check@subject" failures grouped under this cause
+    ruled_out: list[str] = Field(default_factory=list)
+    next_steps: list[str] = Field(default_factory=list)
+    fixes: list[FixSnippet]
+
+
+class HostReport(Model):
+    name: str
+    role: str
+    speaker: str
+    reachable: bool
+    error_kind: str | None = None  # unreachable, auth, hostkey, timeout, command-missing, ...
+    error: str | None = None
+    commands_run: int = 0
+
+
+class Timing(Model):
+    started: str
+    finished: str
+    wall_seconds: float
+    mtu_probes: int = 0
+
+
+class Summary(Model):
+    hosts: int
+    unreachable_hosts: int
+    checks: int
+    passed: int
+    failed: int
+    warnings: int
+    errors: int
+    skipped: int
+    diagnoses: int
+    findings: int  # diagnoses + failures not explained by any diagnosis
+    exit_code: int
+
+
+class Report(Model):
+    schema_version: str = SCHEMA_VERSION
+    tool: str = "bgpdoctor"
+    tool_version: str
+    inventory: str
+    scope: list[str]
+    hosts: list[HostReport]
+    results: list[CheckResult]
+    diagnoses: list[Diagnosis]
+    summary: Summary
+    timing: Timing
+
+
+def report_json_schema() -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) of the report, as printed by `bgpdoctor schema report`."""
+    schema = Report.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = f"https://bgpdoctor.dev/schema/report-{SCHEMA_VERSION}.json"
+    return schema

@@ -1,0 +1,333 @@
+"""The namespace lab for real: BIRD, GoBGP, sshd and the kubelet stub in namespaces this test creates.
+
+Uses its own prefix (bdt-), management /24 and a tmp run dir, so it never touches a user's lab.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = [
+    pytest.mark.lab,
+    pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
+    pytest.mark.skipif(shutil.which("bird") is None or shutil.which("gobgpd") is None,
+                       reason="bird2/gobgpd missing (scripts/install-deps.sh)"),
+]
+
+PREFIX = "bdt-"
+MGMT_NET = "172.31.253.0/24"
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Lab:
+    run_dir: Path
+    inventory_path: Path
+    fresh_up_s: float
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    from bgpdoctor.lab import lab_down, lab_up
+
+    run_dir = tmp_path_factory.mktemp("bdlab")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("BGPDOCTOR_LAB_PREFIX", PREFIX)
+    mp.setenv("BGPDOCTOR_LAB_MGMT_NET", MGMT_NET)
+    try:
+        t0 = time.monotonic()
+        info = lab_up(run_dir)
+        yield Lab(run_dir, info.inventory_path, time.monotonic() - t0)
+    finally:
+        lab_down(run_dir)
+        mp.undo()
+
+
+def sh(lab: Lab, host: str, *argv: str) -> subprocess.CompletedProcess[str]:
+    from bgpdoctor.lab import lab_exec
+
+    return lab_exec(lab.run_dir, host, list(argv))
+
+
+def sock(lab: Lab, router: str) -> str:
+    return str(lab.run_dir / router / "bird.ctl")
+
+
+def birdc(lab: Lab, router: str, *args: str) -> str:
+    return sh(lab, router, "birdc", "-s", sock(lab, router), *args).stdout
+
+
+def bgp_lines(lab: Lab, router: str) -> dict[str, str]:
+    return {ln.split()[0]: ln for ln in birdc(lab, router, "show", "protocols").splitlines()
+            if " BGP " in ln}
+
+
+def ping(lab: Lab, host: str, dst: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    return sh(lab, host, "ping", "-n", "-c", "2", "-i", "0.2", "-W", "1", *extra, dst)
+
+
+def counter(lab: Lab, host: str, table: str, key: str) -> int:
+    out = sh(lab, host, "cat", "/proc/net/snmp", "/proc/net/netstat").stdout
+    rows = [ln.split() for ln in out.splitlines() if ln.startswith(table + ":")]
+    for names, values in zip(rows[::2], rows[1::2], strict=False):
+        if key in names:
+            return int(values[names.index(key)])
+    raise AssertionError(f"{table} {key} not found")
+
+
+def tls(lab: Lab, target: str) -> subprocess.CompletedProcess[str]:
+    from bgpdoctor.lab.health import STUB
+
+    return sh(lab, "metrics-server", sys.executable, STUB, "probe", target, "--timeout", "2")
+
+
+# ---- baseline --------------------------------------------------------------------------------
+def test_fresh_up_converges(lab: Lab) -> None:
+    assert lab.fresh_up_s < 60
+    assert lab.inventory_path.exists()
+
+
+def test_bird_protocols_established(lab: Lab) -> None:
+    want = {"router-mine": {"sakamoto", "yuuko_k8s", "router_home"}, "router-home": {"yuuko_k8s", "router_mine"}}
+    for router, names in want.items():
+        lines = bgp_lines(lab, router)
+        assert set(lines) == names, lines
+        for ln in lines.values():
+            assert ln.split()[5] == "Established", ln
+
+
+def test_gobgp_neighbors_established(lab: Lab) -> None:
+    for node, peers in (("sakamoto", {"192.168.6.1"}), ("yuuko-k8s", {"192.168.0.1", "192.168.6.1"})):
+        out = sh(lab, node, "gobgp", "-u", "127.0.0.1", "-p", "50051", "neighbor").stdout
+        rows = {ln.split()[0]: ln for ln in out.splitlines()[1:] if ln.strip()}
+        assert set(rows) == peers, out
+        assert all("Establ" in r for r in rows.values()), out
+
+
+def test_pod_cidrs_in_router_fibs(lab: Lab) -> None:
+    for router in ("router-mine", "router-home"):
+        out = sh(lab, router, "ip", "route", "show", "proto", "bird").stdout
+        assert "10.42.0.0/24" in out and "10.42.3.0/24" in out, out
+
+
+def test_pod_ping_both_ways(lab: Lab) -> None:
+    assert ping(lab, "sakamoto", "10.42.3.1", "-I", "10.42.0.1").returncode == 0
+    assert ping(lab, "yuuko-k8s", "10.42.0.1", "-I", "10.42.3.1").returncode == 0
+    assert ping(lab, "metrics-server", "10.42.3.1").returncode == 0
+
+
+def test_kubelet_tls_from_metrics_server(lab: Lab) -> None:
+    for ip in ("192.168.0.81", "192.168.6.80"):
+        cp = tls(lab, ip)
+        assert cp.returncode == 0, cp.stderr
+        assert cp.stdout.startswith("TLS") and cp.stdout.strip().endswith("ok"), cp.stdout
+
+
+def test_inventory_validates(lab: Lab) -> None:
+    from bgpdoctor.inventory_model import Inventory
+
+    text = lab.inventory_path.read_text()
+    assert text.startswith("# bgpdoctor inventory")
+    inv = Inventory.model_validate(yaml.safe_load(text))
+    assert inv.lab is not None and inv.lab.interface_prefix == PREFIX
+    assert inv.vantage.metrics_server == "metrics-server"
+    rm = inv.hosts["router-mine"]
+    assert rm.asn == 64513 and str(rm.router_id) == "192.168.6.1"
+    assert rm.control_socket == sock(lab, "router-mine")
+    yk = next(p for p in rm.peers if p.name == "yuuko_k8s")
+    assert yk.multihop == 4 and yk.passive is True
+    node = inv.hosts["yuuko-k8s"]
+    assert node.listens is False and str(node.pod_probe_ip) == "10.42.3.1"
+    assert node.connect.ssh is not None and node.connect.ssh.host == "172.31.253.22"
+
+
+def test_ssh_login_with_pinned_host_keys(lab: Lab) -> None:
+    import paramiko
+
+    from bgpdoctor.inventory_model import Inventory
+
+    inv = Inventory.model_validate(yaml.safe_load(lab.inventory_path.read_text()))
+    d = inv.defaults.ssh
+    assert d.known_hosts and d.identity_file
+    for name, host in inv.hosts.items():
+        assert host.connect.ssh is not None and host.connect.ssh.host
+        c = paramiko.SSHClient()
+        c.load_host_keys(d.known_hosts)
+        c.set_missing_host_key_policy(paramiko.RejectPolicy())
+        c.connect(host.connect.ssh.host, username=d.user, key_filename=d.identity_file, allow_agent=False,
+                  look_for_keys=False, timeout=5)
+        try:
+            cmd = "ip netns identify $$"
+            if host.control_socket:
+                cmd += f"; birdc -s {host.control_socket} show status; birdc show protocols"
+            _, out, _ = c.exec_command(cmd, timeout=10)
+            text = out.read().decode()
+        finally:
+            c.close()
+        assert text.splitlines()[0] == PREFIX + name
+        if host.control_socket:
+            assert "Daemon is up and running" in text and "router id" in text.lower()
+            assert "Established" in text  # the birdc wrapper on the session PATH picked the socket
+
+
+def test_mgmt_not_in_data_plane(lab: Lab) -> None:
+    for router in ("router-mine", "router-home"):
+        assert "172.31.253" not in birdc(lab, router, "show", "route")
+    assert "172.31.253" not in sh(lab, "router-mine", "ip", "route", "show", "proto", "bird").stdout
+
+
+def test_second_up_is_fast_and_changes_nothing(lab: Lab) -> None:
+    from bgpdoctor.lab.state import load_state
+
+    before = load_state(lab.run_dir / "state.json")
+    since = {r: bgp_lines(lab, r) for r in ("router-mine", "router-home")}
+    links = sh(lab, "router-mine", "ip", "-o", "link").stdout
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    t0 = time.monotonic()
+    cp = subprocess.run([sys.executable, "-m", "bgpdoctor.lab.cli", "up", "--dir", str(lab.run_dir)],
+                        capture_output=True, text=True, env=env, timeout=120)
+    took = time.monotonic() - t0
+    assert cp.returncode == 0, cp.stderr
+    assert cp.stdout.strip().splitlines()[-1] == f"inventory: {lab.inventory_path}"
+    assert took < 5, took
+    after = load_state(lab.run_dir / "state.json")
+    assert before is not None and after is not None
+    assert {k: v.pid for k, v in before.procs.items()} == {k: v.pid for k, v in after.procs.items()}
+    assert {r: bgp_lines(lab, r) for r in since} == since  # no session flapped (Since unchanged)
+    assert sh(lab, "router-mine", "ip", "-o", "link").stdout == links
+    assert "starting" not in cp.stderr
+
+
+def test_cli_lists_faults() -> None:
+    from bgpdoctor.lab import list_faults
+
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cp = subprocess.run([sys.executable, "-m", "bgpdoctor.lab.cli", "faults"], capture_output=True, text=True,
+                        env=env, check=True)
+    names = [ln.split()[0] for ln in cp.stdout.splitlines()]
+    assert names == [f.name for f in list_faults()]
+    assert len(names) == 10
+
+
+# ---- faults: raw symptoms --------------------------------------------------------------------
+def up_fault(lab: Lab, name: str) -> None:
+    from bgpdoctor.lab import lab_up
+
+    info = lab_up(lab.run_dir, faults=[name])
+    assert info.faults == [name]
+
+
+def test_fault_node_not_listening(lab: Lab) -> None:
+    up_fault(lab, "node-not-listening")
+    out = birdc(lab, "router-home", "show", "protocols", "all", "yuuko_k8s")
+    assert "Connection refused" in out, out
+    assert "Established" not in out
+    assert ":179 " not in sh(lab, "yuuko-k8s", "ss", "-Htln").stdout  # GoBGP never listens
+
+
+def test_fault_nat_rewrites_bgp_source(lab: Lab) -> None:
+    up_fault(lab, "nat-rewrites-bgp-source")
+    log = (lab.run_dir / "router-mine" / "bird.log").read_text()
+    assert "Unexpected connect from unknown address 192.168.191.10" in log
+    nft = sh(lab, "router-home", "nft", "list", "table", "ip", "bdl_fault_nat").stdout
+    assert re.search(r"counter packets [1-9]\d* .* masquerade", nft), nft
+
+
+def test_fault_unexpected_source_address(lab: Lab) -> None:
+    up_fault(lab, "unexpected-source-address")
+    assert "src 192.168.191.81" in sh(lab, "yuuko-k8s", "ip", "route", "get", "192.168.6.1").stdout
+    log = (lab.run_dir / "router-mine" / "bird.log").read_text()
+    assert "Unexpected connect from unknown address 192.168.191.81" in log
+
+
+def test_fault_ebgp_multihop_missing(lab: Lab) -> None:
+    up_fault(lab, "ebgp-multihop-missing")
+    assert counter(lab, "router-home", "Icmp", "OutTimeExcds") > 0
+    out = sh(lab, "yuuko-k8s", "gobgp", "-u", "127.0.0.1", "-p", "50051", "neighbor").stdout
+    row = next(ln for ln in out.splitlines() if ln.startswith("192.168.6.1"))
+    assert "Establ" not in row, out
+
+
+def test_fault_firewall_blocks_pod_cidr(lab: Lab) -> None:
+    up_fault(lab, "firewall-blocks-pod-cidr")
+    assert all(ln.split()[5] == "Established" for ln in bgp_lines(lab, "router-mine").values())
+    assert "100% packet loss" in ping(lab, "sakamoto", "10.42.3.1", "-I", "10.42.0.1").stdout
+    assert ping(lab, "sakamoto", "192.168.0.81").returncode == 0  # node to node still fine
+    fw = sh(lab, "router-mine", "nft", "list", "table", "inet", "bdl_fw").stdout
+    assert re.search(r'counter packets [1-9]\d* bytes \d+ drop comment "zone forward reject"', fw), fw
+
+
+def test_fault_ip_forward_disabled(lab: Lab) -> None:
+    up_fault(lab, "ip-forward-disabled")
+    assert sh(lab, "router-home", "sysctl", "-n", "net.ipv4.ip_forward").stdout.strip() == "0"
+    assert "100% packet loss" in ping(lab, "yuuko-k8s", "192.168.6.1").stdout
+
+
+def test_fault_rp_filter_strict(lab: Lab) -> None:
+    up_fault(lab, "rp-filter-strict")
+    assert "via 10.255.255.1 dev bk0" in sh(lab, "router-home", "ip", "route", "show", "10.42.0.0/24").stdout
+    assert "100% packet loss" in ping(lab, "sakamoto", "10.42.3.1", "-I", "10.42.0.1").stdout
+    assert counter(lab, "router-home", "TcpExt", "IPReversePathFilter") > 0
+
+
+def test_fault_mtu_blackhole(lab: Lab) -> None:
+    up_fault(lab, "mtu-blackhole")
+    assert ping(lab, "sakamoto", "192.168.0.81", "-M", "do", "-s", "1352").returncode == 0
+    big = ping(lab, "sakamoto", "192.168.0.81", "-M", "do", "-s", "1392")
+    assert "100% packet loss" in big.stdout
+    assert "Frag needed" not in big.stdout  # silent: no ICMP comes back
+
+
+def test_fault_podcidr_not_advertised(lab: Lab) -> None:
+    up_fault(lab, "podcidr-not-advertised")
+    rib = sh(lab, "yuuko-k8s", "gobgp", "-u", "127.0.0.1", "-p", "50051", "global", "rib", "-a", "ipv4").stdout
+    assert "10.42.3.0/24" not in rib
+    assert "Network not found" in birdc(lab, "router-mine", "show", "route", "for", "10.42.3.0/24")
+    assert sh(lab, "router-mine", "ip", "route", "get", "10.42.3.1").returncode != 0
+    assert all(ln.split()[5] == "Established" for ln in bgp_lines(lab, "router-home").values())
+
+
+def test_fault_kubelet_unreachable(lab: Lab) -> None:
+    up_fault(lab, "kubelet-unreachable")
+    assert tls(lab, "192.168.0.81").returncode != 0
+    assert ping(lab, "metrics-server", "192.168.0.81").returncode == 0
+    assert tls(lab, "192.168.6.80").returncode == 0
+
+
+def test_up_heals_to_baseline(lab: Lab) -> None:
+    from bgpdoctor.lab import lab_health, lab_up
+
+    info = lab_up(lab.run_dir)
+    assert info.faults == [] and lab_health(lab.run_dir) == []
+    assert sh(lab, "yuuko-k8s", "nft", "list", "tables").stdout.strip() == ""
+
+
+# ---- teardown (keep last) --------------------------------------------------------------------
+def test_down_leaves_nothing(lab: Lab) -> None:
+    from pyroute2 import IPRoute, netns
+
+    from bgpdoctor.lab import lab_down
+    from bgpdoctor.lab.procs import proc_alive
+    from bgpdoctor.lab.state import load_state
+
+    st = load_state(lab.run_dir / "state.json")
+    assert st is not None
+    t0 = time.monotonic()
+    lab_down(lab.run_dir)
+    assert time.monotonic() - t0 < 10
+    assert not [n for n in netns.listnetns() if n.startswith(PREFIX)]
+    with IPRoute() as ipr:
+        assert not [lk.get("ifname") for lk in ipr.get_links() if str(lk.get("ifname")).startswith(PREFIX)]
+    assert not [k for k, rec in st.procs.items() if proc_alive(rec)]
+    assert lab_down(lab.run_dir) == []  # idempotent

@@ -1,0 +1,159 @@
+"""`bgpdoctor run` as a user runs it (the CLI, over real SSH) against the real namespace lab.
+
+The lab is brought up once healthy, then each fault is injected in turn (the lab heals itself to
+baseline before applying a fault). Every case asserts the failing check, the top diagnosis and
+that the fix snippets carry the lab's real values.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+pytestmark = [pytest.mark.lab, pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")]
+
+PREFIX = "bdr-"
+MGMT_NET = "172.31.253.0/24"
+
+
+def _env(run_dir: Path) -> dict[str, str]:
+    return {**os.environ, "BGPDOCTOR_LAB_PREFIX": PREFIX, "BGPDOCTOR_LAB_MGMT_NET": MGMT_NET,
+            "BGPDOCTOR_LAB_DIR": str(run_dir), "NO_COLOR": "1"}
+
+
+def bgpdoctor(run_dir: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bgpdoctor", *args], capture_output=True, text=True,
+                          env=_env(run_dir), timeout=timeout, check=False)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    run_dir = tmp_path_factory.mktemp("runlab")
+    up = bgpdoctor(run_dir, "lab", "up", timeout=240)
+    try:
+        assert up.returncode == 0, up.stderr[-3000:]
+        inventory = up.stdout.strip().splitlines()[-1].removeprefix("inventory: ").strip()
+        assert Path(inventory).is_file()
+        yield Path(inventory)
+    finally:
+        down = bgpdoctor(run_dir, "lab", "down", timeout=120)
+        assert down.returncode == 0, down.stderr[-2000:]
+
+
+def run_json(inventory: Path, *extra: str) -> tuple[int, dict[str, Any], str]:
+    proc = bgpdoctor(inventory.parent, "run", "--inventory", str(inventory), "--output", "json",
+                     "--capture-seconds", "14", *extra)
+    assert proc.returncode in (0, 1, 3), proc.stderr[-3000:]
+    return proc.returncode, json.loads(proc.stdout), proc.stderr
+
+
+def inject(inventory: Path, fault: str | None) -> None:
+    args = ["lab", "up"] + (["--fault", fault] if fault else [])
+    proc = bgpdoctor(inventory.parent, *args, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def failing(report: dict[str, Any]) -> set[str]:
+    return {f"{r['check']}@{r['host']}" for r in report["results"] if r["status"] == "fail"}
+
+
+def test_healthy_lab_has_zero_findings(lab: Path) -> None:
+    inject(lab, None)
+    code, report, stderr = run_json(lab)
+    assert report["diagnoses"] == [], report["diagnoses"]
+    assert failing(report) == set()
+    assert [r for r in report["results"] if r["status"] == "error"] == []
+    assert code == 0, stderr[-2000:]
+    assert report["schema_version"] == "1.0"
+    assert {h["name"] for h in report["hosts"]} == {"router-mine", "router-home", "sakamoto", "yuuko-k8s",
+                                                    "metrics-server"}
+    statuses = {(r["check"], r["host"]): r["status"] for r in report["results"]}
+    assert statuses[("bgp-session-established", "router-mine<->yuuko-k8s")] == "pass"
+    assert statuses[("kubelet-reachable", "metrics-server->yuuko-k8s:10250")] == "pass"
+    mtu = next(r for r in report["results"] if r["check"] == "path-mtu" and r["host"] == "sakamoto->yuuko-k8s")
+    assert mtu["status"] == "pass"
+    assert report["timing"]["mtu_probes"] >= 2
+
+
+# fault -> (top root cause, a check that must fail on a subject, values the fixes must carry)
+FAULTS: dict[str, tuple[str, str, list[str]]] = {
+    "node-not-listening": ("node-not-listening", "bgp-accepting-end-listens@router-home<->yuuko-k8s",
+                           ["192.168.0.81", "passive on", "64514"]),
+    "nat-rewrites-bgp-source": ("nat-rewrites-bgp-source", "bgp-session-established@router-mine<->yuuko-k8s",
+                                ["192.168.6.1", "zt0"]),
+    "unexpected-source-address": ("unexpected-source-address", "bgp-source-address@router-mine<->yuuko-k8s",
+                                  ["192.168.191.81", "192.168.0.81"]),
+    "ebgp-multihop-missing": ("ebgp-multihop-missing", "ebgp-multihop@router-mine<->yuuko-k8s",
+                              ["ebgpMultihop", "192.168.6.1"]),
+    "firewall-blocks-pod-cidr": ("firewall-blocks-pod-cidr", "pod-ping@sakamoto->yuuko-k8s",
+                                 ["10.42.0.0/16"]),
+    "ip-forward-disabled": ("ip-forward-disabled", "ip-forward@router-home", ["net.ipv4.ip_forward=1"]),
+    "rp-filter-strict": ("rp-filter-strict", "rp-filter@sakamoto->yuuko-k8s", ["zt0", "rp_filter=2"]),
+    "mtu-blackhole": ("mtu-blackhole", "path-mtu@sakamoto->yuuko-k8s", ["1380"]),
+    "podcidr-not-advertised": ("podcidr-not-advertised", "podcidr-advertised@yuuko-k8s",
+                               ["10.42.3.0/24", "PodCIDR"]),
+    "kubelet-unreachable": ("kubelet-unreachable", "kubelet-reachable@metrics-server->yuuko-k8s:10250",
+                            ["10250"]),
+}
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_fault_is_diagnosed(lab: Path, fault: str) -> None:
+    top, check, values = FAULTS[fault]
+    inject(lab, fault)
+    code, report, stderr = run_json(lab, "--node", "yuuko-k8s")
+    assert code == 1, stderr[-2000:]
+    assert check in failing(report), sorted(failing(report))
+    diagnoses = report["diagnoses"]
+    assert diagnoses, "no diagnosis"
+    assert diagnoses[0]["root_cause"] == top, [d["root_cause"] for d in diagnoses]
+    fixes = "\n".join(f["text"] + f["title"] for f in diagnoses[0]["fixes"])
+    for value in values:
+        assert value in fixes, (value, fixes)
+    assert "[" not in "".join(f["text"][:1] for f in diagnoses[0]["fixes"])  # no unrendered template
+    assert diagnoses[0]["evidence"], "a diagnosis must show its evidence"
+    # failures the top cause explains are grouped under it, not left as a pile of findings
+    unexplained = [r for r in report["results"] if r["status"] == "fail" and r["explained_by"] is None]
+    assert len(unexplained) <= 1, unexplained
+
+
+def test_unreachable_host_is_a_result_not_a_crash(lab: Path, tmp_path: Path) -> None:
+    inject(lab, None)
+    data = yaml.safe_load(lab.read_text())
+    data["hosts"]["router-home"]["connect"]["ssh"]["port"] = 2222  # nothing listens there
+    broken = tmp_path / "inventory.yaml"
+    broken.write_text(yaml.safe_dump(data))
+    proc = bgpdoctor(lab.parent, "run", "-i", str(broken), "-o", "json", "--no-mtu", "--capture-seconds", "2")
+    report = json.loads(proc.stdout)
+    host = next(h for h in report["hosts"] if h["name"] == "router-home")
+    assert host["reachable"] is False and host["error_kind"] == "unreachable"
+    assert {h["name"] for h in report["hosts"] if h["reachable"]} == {"router-mine", "sakamoto", "yuuko-k8s",
+                                                                     "metrics-server"}
+    assert proc.returncode in (1, 3)
+    errors = [r for r in report["results"] if r["status"] == "error"]
+    assert any(r["check"] == "host-reachable" and r["host"] == "router-home" for r in errors)
+
+
+def test_unknown_host_key_is_rejected_by_default(lab: Path, tmp_path: Path) -> None:
+    data = yaml.safe_load(lab.read_text())
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    data["defaults"]["ssh"]["known_hosts"] = str(empty)
+    for host in data["hosts"].values():
+        ssh = host["connect"].get("ssh") or {}
+        ssh.pop("known_hosts", None)
+    inv = tmp_path / "inventory.yaml"
+    inv.write_text(yaml.safe_dump(data))
+    proc = bgpdoctor(lab.parent, "run", "-i", str(inv), "-o", "json", "--no-mtu", "--no-capture")
+    assert proc.returncode == 3
+    report = json.loads(proc.stdout)
+    assert {h["error_kind"] for h in report["hosts"]} == {"hostkey"}
+    assert "PRIVATE KEY" not in proc.stdout + proc.stderr

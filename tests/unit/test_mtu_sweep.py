@@ -1,0 +1,74 @@
+"""The DF-ping binary search against a model path: it must find the exact threshold in few probes."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from bgpdoctor.parsers.ping import parse_ping
+from bgpdoctor.probes.mtu import MIN_SIZE, sweep
+
+
+def model_path(local_mtu: int, router_mtu: int, l2_mtu: int, icmp: bool):  # type: ignore[no-untyped-def]
+    """A sender with `local_mtu`, a router hop of `router_mtu` (sends frag-needed if `icmp`), and a
+    layer-2 hop that silently drops above `l2_mtu`. Outputs are iputils' real wording."""
+    learned = {"pmtu": local_mtu}
+
+    def send(size: int):  # type: ignore[no-untyped-def]
+        payload = size - 28
+        head = f"PING 10.42.3.1 (10.42.3.1) from 10.42.0.1 : {payload}({size}) bytes of data.\n"
+        if size > learned["pmtu"]:
+            text = head + (f"ping: local error: message too long, mtu={learned['pmtu']}\n\n"
+                           "--- 10.42.3.1 ping statistics ---\n1 packets transmitted, 0 received, +1 errors, "
+                           "100% packet loss, time 0ms\n")
+        elif size > router_mtu and icmp:
+            learned["pmtu"] = router_mtu
+            text = head + (f"From 192.168.6.1 icmp_seq=1 Frag needed and DF set (mtu = {router_mtu})\n\n"
+                           "--- 10.42.3.1 ping statistics ---\n1 packets transmitted, 0 received, +1 errors, "
+                           "100% packet loss, time 0ms\n")
+        elif size > min(router_mtu, l2_mtu):
+            text = head + ("\n--- 10.42.3.1 ping statistics ---\n1 packets transmitted, 0 received, "
+                           "100% packet loss, time 0ms\n")
+        else:
+            text = head + (f"{payload + 8} bytes from 10.42.3.1: icmp_seq=1 ttl=62 time=0.2 ms\n\n"
+                           "--- 10.42.3.1 ping statistics ---\n1 packets transmitted, 1 received, 0% packet loss, "
+                           "time 0ms\nrtt min/avg/max/mdev = 0.2/0.2/0.2/0.0 ms\n")
+        return parse_ping(text), text
+
+    return send
+
+
+def test_pmtud_working_takes_two_probes() -> None:
+    result = sweep(model_path(1500, 1420, 1500, icmp=True), 1500)
+    assert result.path_mtu == 1420
+    assert result.frag_needed_mtu == 1420
+    assert result.frag_needed_from == "192.168.6.1"
+    assert not result.blackhole
+    assert len(result.probes) == 2
+
+
+def test_silent_l2_drop_is_a_blackhole_found_by_bisection() -> None:
+    result = sweep(model_path(1500, 1420, 1380, icmp=True), 1500)
+    assert result.path_mtu == 1380
+    assert result.silent_above == 1381
+    assert result.blackhole
+    # frag-needed shrinks 1500 -> 1420, then bisection between 576 and 1420
+    assert len(result.probes) <= 3 + math.ceil(math.log2(1420 - MIN_SIZE))
+
+
+def test_icmp_filtered_router_is_a_blackhole() -> None:
+    result = sweep(model_path(1500, 1380, 1500, icmp=False), 1500)
+    assert (result.path_mtu, result.silent_above, result.blackhole) == (1380, 1381, True)
+    assert result.frag_needed_mtu is None
+
+
+def test_local_mtu_is_followed() -> None:
+    result = sweep(model_path(1420, 1500, 1500, icmp=True), 1500)
+    assert result.path_mtu == 1420 and result.local_mtu == 1420 and not result.blackhole
+
+
+@pytest.mark.parametrize("threshold", [577, 900, 1279, 1499])
+def test_exact_threshold(threshold: int) -> None:
+    result = sweep(model_path(1500, 1500, threshold, icmp=True), 1500)
+    assert result.path_mtu == threshold and result.silent_above == threshold + 1
