@@ -381,9 +381,10 @@ def scope_hosts(inv: Inventory, nodes: list[str]) -> list[str]:
     """The hosts to visit for ``--node NAME`` (repeatable), in inventory order.
 
     The scope of a node is: the node itself, every host it lists as a peer or that lists it as a
-    peer, every router (paths between sites go through routers) and the metrics-server vantage
-    host. No nodes means every host. Example for the lab and ``["yuuko-k8s"]``:
-    ``['router-mine', 'router-home', 'yuuko-k8s', 'metrics-server']`` (sakamoto is left out).
+    peer, every router (paths between sites go through routers), the metrics-server vantage host,
+    and one node of every other site as the far end of its pod paths. No nodes means every host.
+    Example for the lab and ``["yuuko-k8s"]``: every host; with a third node at the home site,
+    that node would be left out.
     Unknown names raise UsageError listing the known nodes.
     """
     if not nodes:
@@ -400,6 +401,12 @@ def scope_hosts(inv: Inventory, nodes: list[str]) -> list[str]:
     for n in nodes:
         wanted.update(_neighbours(inv, n))
     wanted.update(n for n, h in inv.hosts.items() if h.role in ("router", "vantage"))
+    focus_sites = {inv.hosts[n].site for n in nodes}
+    far_sites: dict[str | None, str] = {}
+    for n, h in inv.hosts.items():
+        if h.role == "node" and h.site not in focus_sites:
+            far_sites.setdefault(h.site, n)
+    wanted.update(far_sites.values())
     if inv.vantage.metrics_server is not None:
         wanted.add(inv.vantage.metrics_server)
     return [n for n in inv.hosts if n in wanted]

@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """Capture real command outputs for bgpdoctor's parser fixtures from a throwaway namespace lab.
 
-Run as root from the repository root: ``python3 scripts/capture_fixtures.py``.
+Run as root from the repository root: ``python3 scripts/capture_fixtures.py`` (about 35 s).
+Set ``BDFX_CAPTURE_DIR=/tmp/somewhere`` for a dry run that leaves ``captures/`` alone.
 
 Topology (namespaces prefixed ``bdfx-``, run dir ``/tmp/bdfx-run-*``, both removed at the end)::
 
     g1 (GoBGP AS64514, port -1 like Cilium)  --10.0.1.0/24--+
     g2 (GoBGP AS64515, listens on 179)       --10.0.3.0/24--+-- r2 (BIRD 2, AS64512)
                                                              |
-                                             r2 --10.0.4.0/24-- mid --10.0.5.0/24 mtu 1400-- r16 (BIRD 1.6, AS64513)
+                                    r2 --10.0.4.0/24-- mid --10.0.5.0/24 mtu 1400-- r16 (BIRD 1.6, AS64513)
 
 mid forwards with an nft forward policy drop, a masquerade rule and a silent ICMP drop; it is the
 lower-MTU hop that sends "Frag needed". Outputs go to captures/outputs/<tool>/<case>.txt and the
@@ -25,11 +26,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-OUT = REPO / "captures" / "outputs"
-PCAP = REPO / "captures" / "pcap"
+# BDFX_CAPTURE_DIR lets a dry run write elsewhere instead of replacing the committed fixtures.
+CAPTURES = Path(os.environ.get("BDFX_CAPTURE_DIR", REPO / "captures"))
+OUT = CAPTURES / "outputs"
+PCAP = CAPTURES / "pcap"
 BIRD16 = "/opt/bgpdoctor/bird16/usr/sbin/bird"
 BIRDC16 = "/opt/bgpdoctor/bird16/usr/sbin/birdc"
 NS = ["bdfx-r2", "bdfx-r16", "bdfx-g1", "bdfx-g2", "bdfx-mid"]
@@ -52,7 +56,7 @@ def save(tool: str, case: str, ns: str, command: str, merge_stderr: bool = True)
     d = OUT / tool
     d.mkdir(parents=True, exist_ok=True)
     (d / f"{case}.txt").write_text(text)
-    commands.setdefault(tool, {})[case] = command.replace(RUN_STR, "$RUN")
+    commands.setdefault(tool, {})[case] = f"ip netns exec {ns} " + command.replace(RUN_STR, "$RUN")
     print(f"--- {tool}/{case} (rc={res.returncode}, {len(text)} bytes)", file=sys.stderr)
     return text
 
@@ -73,8 +77,7 @@ def start_bg(ns: str, argv: list[str], log: Path, comm: str) -> subprocess.Popen
     return p
 
 
-def wait_for(pred: object, timeout: float, what: str) -> bool:
-    assert callable(pred)
+def wait_for(pred: Callable[[], bool], timeout: float, what: str) -> bool:
     end = time.time() + timeout
     while time.time() < end:
         if pred():
@@ -316,11 +319,13 @@ def start_daemons() -> None:
         d = RUN / h
         d.mkdir()
         (d / "gobgpd.toml").write_text(conf)
-        start_bg(f"bdfx-{h}", ["gobgpd", "-t", "toml", "-f", str(d / "gobgpd.toml"), "-p", "-l", "info",
-                                "--api-hosts", "127.0.0.1:50051", "--pprof-disable"], d / "gobgpd.log", "gobgpd")
+        argv = ["gobgpd", "-t", "toml", "-f", str(d / "gobgpd.toml"), "-p", "-l", "info",
+                "--api-hosts", "127.0.0.1:50051", "--pprof-disable"]
+        start_bg(f"bdfx-{h}", argv, d / "gobgpd.log", "gobgpd")
     wait_for(lambda: (RUN / "r2/bird.ctl").exists() and (RUN / "r16/bird.ctl").exists(), 10, "bird sockets")
     for ns in ("bdfx-g1", "bdfx-g2"):
-        wait_for(lambda ns=ns: sh("gobgp", "global", ns=ns, check=False).returncode == 0, 10, f"gobgpd {ns}")
+        wait_for(lambda ns=ns: sh("gobgp", "global", ns=ns, check=False).returncode == 0,  # type: ignore[misc]
+                 10, f"gobgpd {ns}")
     sh("gobgp", "global", "rib", "add", "-a", "ipv4", "10.42.0.0/24", ns="bdfx-g1")
 
 
@@ -329,8 +334,7 @@ def established(ns: str, birdc: str, name: str) -> bool:
     return "Established" in out
 
 
-def capture_bird(prefix: str, ns: str, birdc: object, verbose: bool) -> None:
-    assert callable(birdc)
+def capture_bird(prefix: str, ns: str, birdc: Callable[[str], str], verbose: bool) -> None:
     for case, args in (
         ("show_protocols", "show protocols"),
         ("show_protocols_all", "show protocols all"),
@@ -356,8 +360,7 @@ def main() -> None:
                                              "tcp port 179"], RUN / "tcpdump-if.log", "tcpdump"))
         time.sleep(1.5)
         start_daemons()
-        b2 = lambda a: f"birdc -s {RUN}/r2/bird.ctl {a}"  # noqa: E731
-        b16 = lambda a: f"{BIRDC16} -s {RUN}/r16/bird.ctl {a}"  # noqa: E731
+        b2, b16 = bird2, bird16
         wait_for(lambda: established("bdfx-r2", b2(""), "node_sakamoto_1")
                  and established("bdfx-r2", b2(""), "r16_multihop"), 40, "BIRD 2 sessions")
         # Let the failing sessions reach their error states (refused, bad AS) at least once.
@@ -446,9 +449,10 @@ def main() -> None:
         for tool, cmds in commands.items():
             d = PCAP if tool == "pcap" else OUT / tool
             d.mkdir(parents=True, exist_ok=True)
-            (d / "commands.json").write_text(json.dumps(
-                {"_note": "exact command run inside the bdfx- namespace lab of scripts/capture_fixtures.py"
-                          " (stderr merged into stdout unless noted)", **cmds}, indent=1, sort_keys=True) + "\n")
+            note = ("exact command run inside the bdfx- namespace lab of scripts/capture_fixtures.py"
+                    " (stderr merged into stdout unless noted)")
+            (d / "commands.json").write_text(
+                json.dumps({"_note": note, **cmds}, indent=1, sort_keys=True) + "\n")
         shutil.copytree(RUN, OUT / "_lab_configs", dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns("*.ctl", "*.pcap", "*.log"))
     finally:

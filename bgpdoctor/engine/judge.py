@@ -52,7 +52,7 @@ def judge_one(check: CheckDef, s: Subject) -> CheckResult:
         if not ok:
             return result("skip", f"not applicable ({cond.fact} {cond.op} {cond.value!r} is "
                                   f"{'unknown' if ok is None else 'false'})")
-    expect = check.expect or Condition(fact=check.fact, op="true")
+    expect = check.expect
     actual = s.facts.get(check.fact)
     verdict = holds(Condition(fact=check.fact, op=expect.op, value=expect.value), s.facts)
     expected = f"{expect.op} {expect.value!r}" if expect.value is not None else expect.op
@@ -60,7 +60,7 @@ def judge_one(check: CheckDef, s: Subject) -> CheckResult:
         problem = s.problems.get(check.fact)
         if problem:
             return result("error", f"could not check: {problem}", None, expected)
-        return result("skip", f"not measured on {s.label}", None, expected)
+        return result("skip", f"does not apply to {s.label}", None, expected)
     if verdict:
         return result("pass", _text(check.reason_pass, s.facts, check.id), actual, expected)
     return result(check.on_miss, _text(check.reason_fail, s.facts, check.id), actual, expected)
@@ -94,10 +94,14 @@ def diagnose(playbooks: list[PlaybookDef], subjects: list[Subject], results: lis
     failures = [r for r in results if r.status in ("fail", "warn")]
     diagnoses: list[Diagnosis] = []
     ordered = sorted(found.values(), key=lambda t: (t[0].priority, t[0].id, t[2]))
-    for rank, (pb, s, culprit) in enumerate(ordered, start=1):
+    for pb, s, culprit in ordered:
         culprits = [c.strip() for c in culprit.split(",") if c.strip()]
         related = set(s.related) | set(culprits)
-        proven = [f"{r.check}@{r.host}" for r in failures if r.host == s.label]
+        own = [r for r in failures if r.host == s.label]
+        if own and all(r.explained_by is not None for r in own):
+            continue  # every failure it rests on is a symptom of a higher-ranked cause
+        rank = len(diagnoses) + 1
+        proven = [f"{r.check}@{r.host}" for r in own]
         symptoms = []
         for r in failures:
             if r.explained_by is None and r.check in pb.explains and related & related_by_label.get(r.host, set(r.hosts)):

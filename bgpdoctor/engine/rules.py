@@ -29,6 +29,11 @@ class Condition(Data):
     value: Any = None
 
 
+class Expect(Data):
+    op: Op = "true"
+    value: Any = None
+
+
 class CheckDef(Data):
     """A check: which fact of which subject is compared with what is expected (checks/*.yaml)."""
 
@@ -38,7 +43,7 @@ class CheckDef(Data):
     description: str = ""
     when: list[Condition] = Field(default_factory=list)
     fact: str
-    expect: Condition | None = None  # defaults to {fact: <fact>, op: true}
+    expect: Expect = Field(default_factory=Expect)  # default: the fact is true
     on_miss: Literal["fail", "warn", "error"] = "fail"
     reason_pass: str
     reason_fail: str

@@ -21,6 +21,8 @@ def expected_sessions(world: World, scope: list[str]) -> list[Session]:
         host = inv.hosts[name]
         for peer in host.peers:
             other = peer.host
+            if other is not None and other not in scope:
+                continue
             if other is None:
                 sessions.append(Session(end_view(world, name, peer), None))
                 continue

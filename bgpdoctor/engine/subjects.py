@@ -109,6 +109,12 @@ def _dialer_and_listener(session: Session) -> tuple[SessionEnd | None, SessionEn
 
 def session_subjects(world: World, sessions: list[Session], active: ActiveResults) -> list[Subject]:
     out = []
+    dialers_of: dict[str, int] = {}
+    for session in sessions:
+        if not all(established(e) for e in session.ends):
+            for e in session.ends:
+                if e.peer is not None:
+                    dialers_of[str(e.peer.address)] = dialers_of.get(str(e.peer.address), 0) + 1
     for session in sessions:
         transit: list[str] = []
         s = Subject("session", session.label, session.hosts, list(session.hosts))
@@ -181,7 +187,7 @@ def session_subjects(world: World, sessions: list[Session], active: ActiveResult
                 s.add("multihop_needed", 2 + len(transit))
             # SYN capture at both ends (only for sessions that are not up)
             if not up:
-                _syn_facts(world, s, dialer, listener, listener_ip, active)
+                _syn_facts(world, s, dialer, listener, listener_ip, active, dialers_of)
                 culprit = s.facts.get("nat_host") or (
                     s.facts.get("syn_source_owner") if s.facts.get("syn_rewritten") else None)
                 if culprit and culprit != "unknown":
@@ -210,37 +216,49 @@ def _nat_on_path(world: World, path: Path) -> list[tuple[str, nft.Rule]]:
     return found
 
 
+def _decode(world: World, s: Subject, host: str, role: str, active: ActiveResults) -> list[Any] | None:
+    data = active.captures.get(host)
+    if data is None:
+        return None
+    if host in active.capture_errors:
+        s.problems[f"syn_{role}"] = active.capture_errors[host]
+        return None
+    try:
+        return syn_sources(data)
+    except Exception as exc:  # a capture cut short must not end the run
+        s.problems[f"syn_{role}"] = f"could not decode capture: {exc}"
+        return None
+
+
 def _syn_facts(world: World, s: Subject, dialer: SessionEnd, listener: SessionEnd, listener_ip: str | None,
-               active: ActiveResults) -> None:
+               active: ActiveResults, dialers_of: dict[str, int]) -> None:
+    """What left the dialer and what reached the listener, matched by source port.
+
+    Several sessions may dial the same address; a received SYN is attributed to this session when
+    its source port matches one the dialer sent, or when this is the only session dialling it.
+    """
     dialed = str(dialer.peer.address) if dialer.peer else None
-    for end, role in ((listener, "received"), (dialer, "sent")):
-        data = active.captures.get(end.host)
-        if data is None:
+    sent = [x for x in _decode(world, s, dialer.host, "sent", active) or [] if x.dst == dialed]
+    received_all = [x for x in _decode(world, s, listener.host, "received", active) or [] if x.dst == dialed]
+    ports = {x.sport for x in sent}
+    received = [x for x in received_all if x.sport in ports]
+    if not received and dialed is not None and dialers_of.get(dialed, 0) == 1:
+        received = received_all
+    for host, role, syns in ((dialer.host, "sent", sent), (listener.host, "received", received)):
+        data = active.captures.get(host)
+        if data is None or host in active.capture_errors:
             continue
-        if end.host in active.capture_errors:
-            s.problems[f"syn_{role}"] = active.capture_errors[end.host]
-            continue
-        try:
-            syns = [x for x in syn_sources(data) if x.dst == dialed]
-        except Exception as exc:  # a truncated pcap (capture cut short) must not end the run
-            s.problems[f"syn_{role}"] = f"could not decode capture: {exc}"
-            continue
-        ev = _pcap_evidence(world, end.host, data, syns)
-        sources = sorted({x.src for x in syns})
-        s.add(f"syn_{role}_sources", sources, ev)
+        s.add(f"syn_{role}_sources", sorted({x.src for x in syns}), _pcap_evidence(world, host, data, syns))
         if syns:
             s.add(f"syn_{role}_ttl", min(x.ttl for x in syns))
-    received = s.facts.get("syn_received_sources")
     if received and listener_ip:
-        unexpected = [x for x in received if x != listener_ip]
+        unexpected = sorted({x.src for x in received if x.src != listener_ip})
         s.add("syn_source_matches", not unexpected)
         if unexpected:
             s.add("syn_source_seen", unexpected[0])
-            owner = world.owner_of(unexpected[0])
-            s.add("syn_source_owner", owner or "unknown")
+            s.add("syn_source_owner", world.owner_of(unexpected[0]) or "unknown")
             s.add("syn_rewritten", unexpected[0] != dialer.source_address)
-    sent = s.facts.get("syn_sent_sources")
-    if sent is not None and not received and s.facts.get("syn_sent_ttl") is not None:
+    if sent and not received and listener.host in active.captures:
         s.add("syn_lost_in_transit", True)
 
 
@@ -303,10 +321,24 @@ def path_subjects(world: World, pairs: list[NodePair], active: ActiveResults) ->
                 s.add("mtu_silent_above", sweep.silent_above)
             if sweep.frag_needed_from:
                 s.add("frag_needed_from", sweep.frag_needed_from)
+            if sweep.blackhole and sweep.path_mtu:
+                bottleneck = _mtu_bottleneck(world, path, sweep.path_mtu)
+                if bottleneck:
+                    s.add("mtu_bottleneck_host", bottleneck[0], world.evidence(bottleneck[0], "ip.addr"))
+                    s.add("mtu_bottleneck_iface", bottleneck[1])
         if not path.complete or (ping and ping[0].received == 0):
             _firewall_facts(world, s, path, pair)
         out.append(s)
     return out
+
+
+def _mtu_bottleneck(world: World, path: Path, path_mtu: int) -> tuple[str, str] | None:
+    """The first hop whose outgoing interface MTU is the path MTU (where frag-needed should come from)."""
+    for hop in path.hops:
+        mtus = {a.mtu for a in world.addresses(hop.host) if a.ifname == hop.oif and a.mtu}
+        if hop.oif and path_mtu in mtus:
+            return hop.host, hop.oif
+    return None
 
 
 def _firewall_facts(world: World, s: Subject, path: Path, pair: NodePair) -> None:
@@ -334,13 +366,15 @@ def kubelet_subjects(world: World, active: ActiveResults) -> list[Subject]:
     out = []
     vantage = world.inv.vantage.metrics_server
     for node, (probe, cmd, raw) in sorted(active.kubelets.items()):
-        s = Subject("kubelet", f"{vantage}->{node}:{world.inv.vantage.kubelet_port}", [node],
-                    [node, vantage or node])
+        address = probe.target.rsplit(":", 1)[0]
+        related = {node, vantage or node}
+        if vantage and probe.source:
+            related |= {h.host for h in world.trace(vantage, probe.source, address, f"{address}/32", node).hops}
+        s = Subject("kubelet", f"{vantage}->{node}:{world.inv.vantage.kubelet_port}", [node], sorted(related))
         ev = Evidence(host=vantage or "?", command=cmd.split(";")[0][:120] + " ...", output=raw.strip())
         s.add("node", node)
         s.add("vantage", vantage)
         s.add("target", probe.target)
-        address = probe.target.rsplit(":", 1)[0]
         s.add("address", address)
         s.add("tcp", probe.tcp or "unknown", ev)
         s.add("kubelet_reachable", probe.tcp == "ok" and probe.tls in ("ok", None), ev)

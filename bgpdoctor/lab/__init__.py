@@ -1,7 +1,7 @@
 """The bgpdoctor network-namespace lab: two sites, BIRD routers, Cilium-like GoBGP nodes, faults.
 
-    from bgpdoctor.lab import lab_up, lab_down, lab_health, lab_exec, list_faults
-    info = lab_up("/tmp/lab", faults=["mtu-blackhole"])   # LabInfo(inventory_path=..., ...)
+from bgpdoctor.lab import lab_up, lab_down, lab_health, lab_exec, list_faults
+info = lab_up("/tmp/lab", faults=["mtu-blackhole"])   # LabInfo(inventory_path=..., ...)
 """
 
 from bgpdoctor.lab.api import (
@@ -16,5 +16,14 @@ from bgpdoctor.lab.api import (
 )
 from bgpdoctor.lab.faults import Fault
 
-__all__ = ["Fault", "LabInfo", "lab_down", "lab_exec", "lab_health", "lab_settings", "lab_status", "lab_up",
-           "list_faults"]
+__all__ = [
+    "Fault",
+    "LabInfo",
+    "lab_down",
+    "lab_exec",
+    "lab_health",
+    "lab_settings",
+    "lab_status",
+    "lab_up",
+    "list_faults",
+]

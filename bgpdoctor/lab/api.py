@@ -14,7 +14,15 @@ from pathlib import Path
 
 from bgpdoctor.errors import LabError
 from bgpdoctor.lab import health
-from bgpdoctor.lab.configs import FW_TABLE, Knobs, bird_conf, birdc_wrapper, gobgp_toml, router_fw, sshd_config
+from bgpdoctor.lab.configs import (
+    FW_TABLE,
+    Knobs,
+    bird_conf,
+    birdc_wrapper,
+    gobgp_toml,
+    router_fw,
+    sshd_config,
+)
 from bgpdoctor.lab.faults import (
     FAULTS,
     Fault,
@@ -37,8 +45,20 @@ from bgpdoctor.lab.topology import (
     settings_from_env,
 )
 
-TOOLS = ("ip", "bird", "birdc", "gobgpd", "gobgp", "nft", "ethtool", "ssh-keygen", "openssl", "ss",
-         "sysctl", "ping")
+TOOLS = (
+    "ip",
+    "bird",
+    "birdc",
+    "gobgpd",
+    "gobgp",
+    "nft",
+    "ethtool",
+    "ssh-keygen",
+    "openssl",
+    "ss",
+    "sysctl",
+    "ping",
+)
 
 
 @dataclass
@@ -89,8 +109,10 @@ def _check_mgmt_free(s: LabSettings) -> None:
         for a in ipr.get_addr(family=2):
             ip = IPv4Address(a.get("address"))
             if ip in s.mgmt_net and names.get(a["index"]) != s.mgmt_bridge:
-                raise LabError(f"{s.mgmt_net} is already used by {names.get(a['index'])} ({ip}); "
-                               "set BGPDOCTOR_LAB_MGMT_NET to a free /24")
+                raise LabError(
+                    f"{s.mgmt_net} is already used by {names.get(a['index'])} ({ip}); "
+                    "set BGPDOCTOR_LAB_MGMT_NET to a free /24"
+                )
 
 
 # -- files: keys, certs, wrappers -------------------------------------------------------------
@@ -109,21 +131,43 @@ def _ensure_files(s: LabSettings) -> None:
         d = s.host_dir(host)
         key = d / "ssh_host_ed25519_key"
         if not key.exists():
-            run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{host}@bgpdoctor-lab", "-f", str(key)])
+            run(
+                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{host}@bgpdoctor-lab", "-f", str(key)]
+            )
         typ, b64 = Path(f"{key}.pub").read_text().split()[:2]
         known.append(f"{s.mgmt_ip(host)} {typ} {b64}")
-        cfg.append(f"Host {host}\n  HostName {s.mgmt_ip(host)}\n  User root\n  IdentityFile {client}\n"
-                   f"  IdentitiesOnly yes\n  UserKnownHostsFile {sshd / 'known_hosts'}\n"
-                   "  StrictHostKeyChecking yes\n")
+        cfg.append(
+            f"Host {host}\n  HostName {s.mgmt_ip(host)}\n  User root\n  IdentityFile {client}\n"
+            f"  IdentitiesOnly yes\n  UserKnownHostsFile {sshd / 'known_hosts'}\n"
+            "  StrictHostKeyChecking yes\n"
+        )
     (sshd / "known_hosts").write_text("\n".join(known) + "\n")
     (sshd / "ssh_config").write_text("\n".join(cfg))
     for node in NODES:
         d = s.host_dir(node)
         if not (d / "kubelet.key").exists():
-            run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                 "-nodes", "-days", "3650", "-subj", f"/CN={node}", "-addext",
-                 f"subjectAltName=IP:{NODE[node].lan_ip},DNS:{node}",
-                 "-keyout", str(d / "kubelet.key"), "-out", str(d / "kubelet.crt")])
+            run(
+                [
+                    "openssl",
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "ec",
+                    "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1",
+                    "-nodes",
+                    "-days",
+                    "3650",
+                    "-subj",
+                    f"/CN={node}",
+                    "-addext",
+                    f"subjectAltName=IP:{NODE[node].lan_ip},DNS:{node}",
+                    "-keyout",
+                    str(d / "kubelet.key"),
+                    "-out",
+                    str(d / "kubelet.crt"),
+                ]
+            )
     bindir = s.run_dir / "bin"
     bindir.mkdir(exist_ok=True)
     (bindir / "birdc").write_text(birdc_wrapper(s))
@@ -165,7 +209,7 @@ class _Daemons:
             run(["bird", "-p", "-c", str(d / "bird.conf.new")])
             os.replace(d / "bird.conf.new", d / "bird.conf")
             cp = health.birdc(s, router, "configure")
-            if cp.returncode != 0 or "Reconfigured" not in cp.stdout and "Reconfiguration" not in cp.stdout:
+            if cp.returncode != 0 or ("Reconfigured" not in cp.stdout and "Reconfiguration" not in cp.stdout):
                 raise LabError(f"birdc configure on {router} failed: {cp.stdout.strip()}")
             _log(f"{router}: BIRD reconfigured")
             rec.config_hash = h
@@ -174,8 +218,14 @@ class _Daemons:
         (d / "bird.conf").write_text(text)
         run(["bird", "-p", "-c", str(d / "bird.conf")])
         sock.unlink(missing_ok=True)
-        self._start(key, router, "bird", ["bird", "-f", "-c", str(d / "bird.conf"), "-s", str(sock),
-                                          "-P", str(d / "bird.pid")], d / "bird.out", h)
+        self._start(
+            key,
+            router,
+            "bird",
+            ["bird", "-f", "-c", str(d / "bird.conf"), "-s", str(sock), "-P", str(d / "bird.pid")],
+            d / "bird.out",
+            h,
+        )
         for _ in range(100):
             if sock.exists():
                 return
@@ -189,9 +239,26 @@ class _Daemons:
         rec = self.st.procs.get(key)
         if rec is None or not proc_alive(rec) or rec.config_hash != h:
             (d / "gobgpd.toml").write_text(text)
-            self._start(key, node, "gobgpd", ["gobgpd", "-t", "toml", "-f", str(d / "gobgpd.toml"), "-p",
-                                              "-l", "info", "--api-hosts", "127.0.0.1:50051",
-                                              "--pprof-disable"], d / "gobgpd.log", h)
+            self._start(
+                key,
+                node,
+                "gobgpd",
+                [
+                    "gobgpd",
+                    "-t",
+                    "toml",
+                    "-f",
+                    str(d / "gobgpd.toml"),
+                    "-p",
+                    "-l",
+                    "info",
+                    "--api-hosts",
+                    "127.0.0.1:50051",
+                    "--pprof-disable",
+                ],
+                d / "gobgpd.log",
+                h,
+            )
             for _ in range(100):
                 if health.gobgp(s, node, "global").returncode == 0:
                     break
@@ -214,13 +281,30 @@ class _Daemons:
         if rec is not None and proc_alive(rec) and rec.config_hash == h:
             return
         (d / "sshd_config").write_text(text)
-        self._start(key, host, "sshd", ["/usr/sbin/sshd", "-D", "-f", str(d / "sshd_config"), "-E",
-                                        str(d / "sshd.log")], d / "sshd.out", h)
+        self._start(
+            key,
+            host,
+            "sshd",
+            ["/usr/sbin/sshd", "-D", "-f", str(d / "sshd_config"), "-E", str(d / "sshd.log")],
+            d / "sshd.out",
+            h,
+        )
 
     def kubelet(self, node: str) -> None:
         d = self.s.host_dir(node)
-        argv = [sys.executable, health.STUB, "serve", "--bind", NODE[node].lan_ip, "--port",
-                str(KUBELET_PORT), "--cert", str(d / "kubelet.crt"), "--key", str(d / "kubelet.key")]
+        argv = [
+            sys.executable,
+            health.STUB,
+            "serve",
+            "--bind",
+            NODE[node].lan_ip,
+            "--port",
+            str(KUBELET_PORT),
+            "--cert",
+            str(d / "kubelet.crt"),
+            "--key",
+            str(d / "kubelet.key"),
+        ]
         h = config_hash(*argv, Path(health.STUB).read_text())
         key = f"{node}/kubelet"
         rec = self.st.procs.get(key)
@@ -276,8 +360,12 @@ def _wait_timeout(default_timers: bool) -> float:
     return 300.0 if default_timers else 60.0
 
 
-def lab_up(run_dir: str | os.PathLike[str] | None = None, faults: Iterable[str] = (),
-           default_timers: bool = False, wait: bool = True) -> LabInfo:
+def lab_up(
+    run_dir: str | os.PathLike[str] | None = None,
+    faults: Iterable[str] = (),
+    default_timers: bool = False,
+    wait: bool = True,
+) -> LabInfo:
     """Build (or repair) the lab, heal it to baseline, apply faults, wait, write the inventory.
 
     Example: lab_up("/tmp/lab", faults=["mtu-blackhole"]) -> LabInfo(inventory_path=Path(
@@ -329,7 +417,9 @@ def lab_up(run_dir: str | os.PathLike[str] | None = None, faults: Iterable[str] 
         dm.kubelet(node)
     if prev_faults:
         _flush_caches(s)
-        ns_run(s.ns("yuuko-k8s"), ["ss", "-K", "-tn", "dst 192.168.6.1 and dport = :179"], check=False)
+        if {"nat-rewrites-bgp-source", "unexpected-source-address"} & set(prev_faults):
+            # a session that survived the fault may still carry its NAT mapping / ZeroTier source
+            ns_run(s.ns("yuuko-k8s"), ["ss", "-K", "-tn", "dst 192.168.6.1 and dport = :179"], check=False)
     st.faults = []
     save()
     s.inventory_path.write_text(render_inventory(s))
@@ -426,8 +516,9 @@ def lab_health(run_dir: str | os.PathLike[str] | None = None) -> list[str]:
     return health.health_problems(s, st)
 
 
-def lab_exec(run_dir: str | os.PathLike[str] | None, host: str, argv: list[str],
-             timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+def lab_exec(
+    run_dir: str | os.PathLike[str] | None, host: str, argv: list[str], timeout: float = 60.0
+) -> subprocess.CompletedProcess[str]:
     """Run argv inside a lab host's namespace ("zt" is the switch); never raises on exit status.
 
     Example: lab_exec(d, "router-mine", ["ip", "-j", "route"]).stdout -> '[{"dst":"default",...}]'

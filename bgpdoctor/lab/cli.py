@@ -12,8 +12,13 @@ from bgpdoctor.errors import BgpDoctorError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_dir_option = click.option("--dir", "run_dir", type=click.Path(file_okay=False), default=None,
-                           help="Run directory (default $BGPDOCTOR_LAB_DIR or /var/lib/bgpdoctor/lab).")
+_dir_option = click.option(
+    "--dir",
+    "run_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Run directory (default $BGPDOCTOR_LAB_DIR or /var/lib/bgpdoctor/lab).",
+)
 
 
 def _guard(fn: Callable[[], Any]) -> Any:
@@ -36,8 +41,13 @@ def lab() -> None:
 
 
 @lab.command("up")
-@click.option("--fault", "faults", multiple=True, type=click.Choice(_fault_names()),
-              help="Apply this fault after healing to baseline (repeatable).")
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    type=click.Choice(_fault_names()),
+    help="Apply this fault after healing to baseline (repeatable).",
+)
 @click.option("--default-timers", is_flag=True, help="Leave BIRD and GoBGP at their default timers.")
 @click.option("--no-wait", is_flag=True, help="Do not wait for convergence / fault symptoms.")
 @_dir_option

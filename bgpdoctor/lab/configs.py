@@ -44,7 +44,9 @@ protocol kernel {{
 """
     if router == "router-mine":
         home = ROUTER["router-home"]
-        return head + f"""# copy of the ZeroTier managed route, so the multihop next hop 192.168.0.81 resolves in BIRD
+        return (
+            head
+            + f"""# copy of the ZeroTier managed route, so the multihop next hop 192.168.0.81 resolves in BIRD
 protocol static zt_managed {{ ipv4; route {home.lan} via {home.zt_ip}; }}
 
 template bgp cilium_node {{
@@ -73,9 +75,12 @@ protocol bgp router_home {{
   ipv4 {{ import all; export where proto = "sakamoto"; next hop self; }};
 }}
 """
+        )
     mine = ROUTER["router-mine"]
     passive = "on" if knobs.home_yuuko_passive else "off"
-    return head + f"""
+    return (
+        head
+        + f"""
 protocol bgp yuuko_k8s {{
   description "yuuko-k8s (LAN, Cilium)";
   debug {{ states, events }};
@@ -94,16 +99,22 @@ protocol bgp router_mine {{
   ipv4 {{ import all; export where proto = "yuuko_k8s"; next hop self; }};
 }}
 """
+    )
 
 
-def _gobgp_neighbor(addr: str, asn: int, descr: str, multihop: bool, passive: bool,
-                    default_timers: bool) -> str:
-    timers = "" if default_timers else """  [neighbors.timers.config]
+def _gobgp_neighbor(
+    addr: str, asn: int, descr: str, multihop: bool, passive: bool, default_timers: bool
+) -> str:
+    timers = (
+        ""
+        if default_timers
+        else """  [neighbors.timers.config]
     connect-retry = 5
     hold-time = 9
     keepalive-interval = 3
     idle-hold-time-after-reset = 3
 """
+    )
     return f"""
 [[neighbors]]
   [neighbors.config]
@@ -137,10 +148,12 @@ def gobgp_toml(node: str, knobs: Knobs, default_timers: bool) -> str:
     if node == "sakamoto":
         text += _gobgp_neighbor(mine.lan_ip, mine.asn, "router-mine (LAN)", False, False, default_timers)
     else:
-        text += _gobgp_neighbor(home.lan_ip, home.asn, "router-home (LAN)", False,
-                                knobs.yuuko_home_passive, default_timers)
-        text += _gobgp_neighbor(mine.lan_ip, mine.asn, "router-mine via ZeroTier", knobs.yuuko_multihop,
-                                False, default_timers)
+        text += _gobgp_neighbor(
+            home.lan_ip, home.asn, "router-home (LAN)", False, knobs.yuuko_home_passive, default_timers
+        )
+        text += _gobgp_neighbor(
+            mine.lan_ip, mine.asn, "router-mine via ZeroTier", knobs.yuuko_multihop, False, default_timers
+        )
     return text
 
 

@@ -62,13 +62,17 @@ def _nft(s: LabSettings, host: str, text: str) -> None:
 
 
 def _fault_table(s: LabSettings, host: str, rule_chain: str, rule: str) -> None:
-    _nft(s, host, f"""table inet {FAULT_TABLE} {{
+    _nft(
+        s,
+        host,
+        f"""table inet {FAULT_TABLE} {{
   chain input {{ type filter hook input priority -10; policy accept; }}
   chain output {{ type filter hook output priority -10; policy accept; }}
   chain forward {{ type filter hook forward priority -10; policy accept; }}
 }}
 add rule inet {FAULT_TABLE} {rule_chain} {rule}
-""")
+""",
+    )
 
 
 def _kill_yuuko_session(s: LabSettings) -> None:
@@ -111,13 +115,17 @@ def _nnl_cond(ctx: FaultContext) -> str | None:
 # -- nat-rewrites-bgp-source ----------------------------------------------------------------
 def _nat_apply(ctx: FaultContext) -> None:
     _mark_log(ctx, "router-mine")
-    _nft(ctx.s, "router-home", f"""table ip {FAULT_NAT_TABLE} {{
+    _nft(
+        ctx.s,
+        "router-home",
+        f"""table ip {FAULT_NAT_TABLE} {{
   chain post {{
     type nat hook postrouting priority srcnat; policy accept;
     oifname "zt0" counter masquerade comment "fault: masquerade on the zt zone"
   }}
 }}
-""")
+""",
+    )
     _kill_yuuko_session(ctx.s)
 
 
@@ -177,8 +185,9 @@ def _fwd_cond(ctx: FaultContext) -> str | None:
 
 # -- rp-filter-strict -----------------------------------------------------------------------
 def _rp_apply(ctx: FaultContext) -> None:
-    ctx.marks["router-home:IPReversePathFilter"] = health.proc_net(ctx.s, "router-home", "TcpExt",
-                                                                   "IPReversePathFilter")
+    ctx.marks["router-home:IPReversePathFilter"] = health.proc_net(
+        ctx.s, "router-home", "TcpExt", "IPReversePathFilter"
+    )
     dst, gw, dev, metric = RP_ROUTE
     route(ctx.s, "router-home", "replace", dst, gw, dev, metric)
     ns_run(ctx.s.ns("router-home"), ["sysctl", "-q", "-w", "net.ipv4.conf.all.rp_filter=1"])
@@ -197,8 +206,12 @@ def _rp_cond(ctx: FaultContext) -> str | None:
 def _mtu_apply(ctx: FaultContext) -> None:
     set_mtu(ctx.s, "router-mine", "zt0", MTU_FAULT)
     set_mtu(ctx.s, SWITCH, "p-rmine", MTU_FAULT)
-    _fault_table(ctx.s, "router-mine", "output",
-                 'icmp type destination-unreachable icmp code frag-needed counter drop comment "fault: pmtu"')
+    _fault_table(
+        ctx.s,
+        "router-mine",
+        "output",
+        'icmp type destination-unreachable icmp code frag-needed counter drop comment "fault: pmtu"',
+    )
     for host in ("sakamoto", "router-mine", "router-home", "yuuko-k8s"):
         ns_run(ctx.s.ns(host), ["ip", "route", "flush", "cache"], check=False)
 
@@ -230,8 +243,12 @@ def _pc_cond(ctx: FaultContext) -> str | None:
 # -- kubelet-unreachable --------------------------------------------------------------------
 def _kub_apply(ctx: FaultContext) -> None:
     home_lan = ROUTER["router-home"].lan
-    _fault_table(ctx.s, "yuuko-k8s", "input",
-                 f'ip saddr != {home_lan} tcp dport 10250 counter drop comment "fault: kubelet only from LAN"')
+    _fault_table(
+        ctx.s,
+        "yuuko-k8s",
+        "input",
+        f'ip saddr != {home_lan} tcp dport 10250 counter drop comment "fault: kubelet only from LAN"',
+    )
 
 
 def _kub_cond(ctx: FaultContext) -> str | None:
@@ -243,38 +260,71 @@ def _kub_cond(ctx: FaultContext) -> str | None:
     return None
 
 
-FAULTS: dict[str, Fault] = {f.name: f for f in (
-    Fault("node-not-listening",
-          "router-home BIRD connects actively (passive off) to yuuko-k8s, whose GoBGP never listens and "
-          "waits too (passive-mode) -> Active, Connection refused",
-          _nnl_apply, _nnl_cond, {"home_yuuko_passive": False, "yuuko_home_passive": True}),
-    Fault("nat-rewrites-bgp-source",
-          "router-home masquerades traffic leaving zt0: yuuko-k8s's multihop session reaches router-mine "
-          "from 192.168.191.10",
-          _nat_apply, _unexpected_from(ROUTER["router-home"].zt_ip)),
-    Fault("unexpected-source-address",
-          "yuuko-k8s joins ZeroTier (192.168.191.81) with a managed route to 192.168.6.0/24: its SYN to "
-          "router-mine leaves from the ZeroTier IP, BIRD expects 192.168.0.81",
-          _src_apply, _unexpected_from(YUUKO_ZT_IP)),
-    Fault("ebgp-multihop-missing",
-          "yuuko-k8s GoBGP peers with router-mine without ebgp-multihop (TTL 1, Cilium's default)",
-          _mh_apply, _mh_cond, {"yuuko_multihop": False}),
-    Fault("firewall-blocks-pod-cidr",
-          "router-mine firewall pod_cidr chain flushed: zone forwarding drops 10.42.0.0/16, BGP stays up",
-          _fw_apply, _fw_cond),
-    Fault("ip-forward-disabled", "net.ipv4.ip_forward=0 on router-home", _fwd_apply, _fwd_cond),
-    Fault("rp-filter-strict",
-          "router-home routes 10.42.0.0/24 via the backup link bk0 (asymmetric) with rp_filter=1",
-          _rp_apply, _rp_cond),
-    Fault("mtu-blackhole",
-          "router-mine zt0 MTU 1380 and its frag-needed ICMP dropped: packets above 1380 bytes vanish",
-          _mtu_apply, _mtu_cond),
-    Fault("podcidr-not-advertised", "yuuko-k8s GoBGP withdraws its pod CIDR 10.42.3.0/24 (rib del)",
-          _pc_apply, _pc_cond),
-    Fault("kubelet-unreachable",
-          "yuuko-k8s firewall drops tcp/10250 from outside 192.168.0.0/24: metrics-server cannot reach it",
-          _kub_apply, _kub_cond),
-)}
+FAULTS: dict[str, Fault] = {
+    f.name: f
+    for f in (
+        Fault(
+            "node-not-listening",
+            "router-home BIRD connects actively (passive off) to yuuko-k8s, whose GoBGP never listens and "
+            "waits too (passive-mode) -> Active, Connection refused",
+            _nnl_apply,
+            _nnl_cond,
+            {"home_yuuko_passive": False, "yuuko_home_passive": True},
+        ),
+        Fault(
+            "nat-rewrites-bgp-source",
+            "router-home masquerades traffic leaving zt0: yuuko-k8s's multihop session reaches router-mine "
+            "from 192.168.191.10",
+            _nat_apply,
+            _unexpected_from(ROUTER["router-home"].zt_ip),
+        ),
+        Fault(
+            "unexpected-source-address",
+            "yuuko-k8s joins ZeroTier (192.168.191.81) with a managed route to 192.168.6.0/24: its SYN to "
+            "router-mine leaves from the ZeroTier IP, BIRD expects 192.168.0.81",
+            _src_apply,
+            _unexpected_from(YUUKO_ZT_IP),
+        ),
+        Fault(
+            "ebgp-multihop-missing",
+            "yuuko-k8s GoBGP peers with router-mine without ebgp-multihop (TTL 1, Cilium's default)",
+            _mh_apply,
+            _mh_cond,
+            {"yuuko_multihop": False},
+        ),
+        Fault(
+            "firewall-blocks-pod-cidr",
+            "router-mine firewall pod_cidr chain flushed: zone forwarding drops 10.42.0.0/16, BGP stays up",
+            _fw_apply,
+            _fw_cond,
+        ),
+        Fault("ip-forward-disabled", "net.ipv4.ip_forward=0 on router-home", _fwd_apply, _fwd_cond),
+        Fault(
+            "rp-filter-strict",
+            "router-home routes 10.42.0.0/24 via the backup link bk0 (asymmetric) with rp_filter=1",
+            _rp_apply,
+            _rp_cond,
+        ),
+        Fault(
+            "mtu-blackhole",
+            "router-mine zt0 MTU 1380 and its frag-needed ICMP dropped: packets above 1380 bytes vanish",
+            _mtu_apply,
+            _mtu_cond,
+        ),
+        Fault(
+            "podcidr-not-advertised",
+            "yuuko-k8s GoBGP withdraws its pod CIDR 10.42.3.0/24 (rib del)",
+            _pc_apply,
+            _pc_cond,
+        ),
+        Fault(
+            "kubelet-unreachable",
+            "yuuko-k8s firewall drops tcp/10250 from outside 192.168.0.0/24: metrics-server cannot reach it",
+            _kub_apply,
+            _kub_cond,
+        ),
+    )
+}
 
 
 def get_fault(name: str) -> Fault:

@@ -21,8 +21,15 @@ from bgpdoctor.lab.topology import (
 
 STUB = str(Path(__file__).with_name("kubelet_stub.py"))
 # gobgp's session_state enum (api.PeerState.SessionState)
-GOBGP_STATES = {0: "UNKNOWN", 1: "IDLE", 2: "CONNECT", 3: "ACTIVE", 4: "OPENSENT", 5: "OPENCONFIRM",
-                6: "ESTABLISHED"}
+GOBGP_STATES = {
+    0: "UNKNOWN",
+    1: "IDLE",
+    2: "CONNECT",
+    3: "ACTIVE",
+    4: "OPENSENT",
+    5: "OPENCONFIRM",
+    6: "ESTABLISHED",
+}
 
 
 def birdc(s: LabSettings, router: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -73,8 +80,16 @@ def kernel_prefixes(s: LabSettings, host: str) -> set[str]:
         return {f"{r.get('dst') or '0.0.0.0'}/{r['dst_len']}" for r in ipr.get_routes(family=2, table=254)}
 
 
-def ping(s: LabSettings, host: str, dst: str, src: str | None = None, size: int | None = None,
-         df: bool = False, count: int = 1, wait: float = 1.0) -> subprocess.CompletedProcess[str]:
+def ping(
+    s: LabSettings,
+    host: str,
+    dst: str,
+    src: str | None = None,
+    size: int | None = None,
+    df: bool = False,
+    count: int = 1,
+    wait: float = 1.0,
+) -> subprocess.CompletedProcess[str]:
     argv = ["ping", "-n", "-c", str(count), "-W", str(wait), "-i", "0.2"]
     if src:
         argv += ["-I", src]
@@ -85,10 +100,16 @@ def ping(s: LabSettings, host: str, dst: str, src: str | None = None, size: int 
     return ns_run(s.ns(host), [*argv, dst], check=False, timeout=count * wait + 5)
 
 
-def tls_probe(s: LabSettings, host: str, target: str, timeout: float = 2.0) -> subprocess.CompletedProcess[str]:
+def tls_probe(
+    s: LabSettings, host: str, target: str, timeout: float = 2.0
+) -> subprocess.CompletedProcess[str]:
     """TLS GET /healthz from a lab namespace. stdout on success: "TLSv1.3 ok"."""
-    return ns_run(s.ns(host), [sys.executable, STUB, "probe", target, "--port", str(KUBELET_PORT),
-                               "--timeout", str(timeout)], check=False, timeout=timeout + 10)
+    return ns_run(
+        s.ns(host),
+        [sys.executable, STUB, "probe", target, "--port", str(KUBELET_PORT), "--timeout", str(timeout)],
+        check=False,
+        timeout=timeout + 10,
+    )
 
 
 def proc_net(s: LabSettings, host: str, table: str, key: str) -> int:
@@ -145,5 +166,7 @@ def health_problems(s: LabSettings, st: LabState) -> list[str]:
             problems.append(f"ping {src} -> {dst} from {a} fails")
     for node in NODES:
         if tls_probe(s, POD, NODE[node].lan_ip).returncode != 0:
-            problems.append(f"kubelet {NODE[node].lan_ip}:{KUBELET_PORT} unreachable from {POD} ({MS_POD_IP})")
+            problems.append(
+                f"kubelet {NODE[node].lan_ip}:{KUBELET_PORT} unreachable from {POD} ({MS_POD_IP})"
+            )
     return problems

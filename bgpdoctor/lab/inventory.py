@@ -27,12 +27,18 @@ HEADER = """\
 # metrics-server is a pod namespace on sakamoto (10.42.0.10), the vantage point for kubelet checks.
 # Every host runs sshd on its management address ({mgmt}), reached through the root bridge
 # {bridge}; `lab.interface_prefix` makes bgpdoctor refuse any lab target routed elsewhere.
-# Host keys are pinned in known_hosts below (no accept-new needed).
+# Host keys are pinned in defaults.ssh.known_hosts (generated per lab; no accept-new needed).
 """
 
 
-def _peer(host: str | None, address: str, asn: int, name: str | None = None, passive: bool | None = None,
-          multihop: int | None = None) -> dict[str, Any]:
+def _peer(
+    host: str | None,
+    address: str,
+    asn: int,
+    name: str | None = None,
+    passive: bool | None = None,
+    multihop: int | None = None,
+) -> dict[str, Any]:
     p: dict[str, Any] = {"host": host, "address": address, "asn": asn}
     if passive is not None:
         p["passive"] = passive
@@ -61,8 +67,13 @@ def build_inventory(s: LabSettings, passive_home: bool = True, multihop_yuuko: b
 
     hosts: dict[str, Any] = {
         "router-mine": {
-            "role": "router", "site": "mine", "speaker": "bird2", "connect": ssh("router-mine"),
-            "asn": mine.asn, "router_id": mine.router_id, "addresses": addrs("router-mine"),
+            "role": "router",
+            "site": "mine",
+            "speaker": "bird2",
+            "connect": ssh("router-mine"),
+            "asn": mine.asn,
+            "router_id": mine.router_id,
+            "addresses": addrs("router-mine"),
             "control_socket": str(s.bird_socket("router-mine")),
             "peers": [
                 _peer("sakamoto", sak.lan_ip, NODE_ASN, "sakamoto", passive=True),
@@ -71,8 +82,13 @@ def build_inventory(s: LabSettings, passive_home: bool = True, multihop_yuuko: b
             ],
         },
         "router-home": {
-            "role": "router", "site": "home", "speaker": "bird2", "connect": ssh("router-home"),
-            "asn": home.asn, "router_id": home.router_id, "addresses": addrs("router-home"),
+            "role": "router",
+            "site": "home",
+            "speaker": "bird2",
+            "connect": ssh("router-home"),
+            "asn": home.asn,
+            "router_id": home.router_id,
+            "addresses": addrs("router-home"),
             "control_socket": str(s.bird_socket("router-home")),
             "peers": [
                 _peer("yuuko-k8s", yuu.lan_ip, NODE_ASN, "yuuko_k8s", passive=passive_home),
@@ -82,24 +98,48 @@ def build_inventory(s: LabSettings, passive_home: bool = True, multihop_yuuko: b
     }
     for node, peers in (
         ("sakamoto", [_peer("router-mine", mine.lan_ip, mine.asn, passive=False)]),
-        ("yuuko-k8s", [_peer("router-home", home.lan_ip, home.asn, passive=False),
-                       _peer("router-mine", mine.lan_ip, mine.asn, passive=False,
-                             multihop=4 if multihop_yuuko else None)]),
+        (
+            "yuuko-k8s",
+            [
+                _peer("router-home", home.lan_ip, home.asn, passive=False),
+                _peer(
+                    "router-mine",
+                    mine.lan_ip,
+                    mine.asn,
+                    passive=False,
+                    multihop=4 if multihop_yuuko else None,
+                ),
+            ],
+        ),
     ):
         n = NODE[node]
         hosts[node] = {
-            "role": "node", "site": n.site, "speaker": "gobgp", "connect": ssh(node), "asn": NODE_ASN,
-            "router_id": n.lan_ip, "addresses": addrs(node), "pod_cidrs": [n.pod_cidr],
-            "pod_probe_ip": n.pod_ip, "internal_ip": n.lan_ip, "listens": False,
-            "gobgp_api": "127.0.0.1:50051", "peers": peers,
+            "role": "node",
+            "site": n.site,
+            "speaker": "gobgp",
+            "connect": ssh(node),
+            "asn": NODE_ASN,
+            "router_id": n.lan_ip,
+            "addresses": addrs(node),
+            "pod_cidrs": [n.pod_cidr],
+            "pod_probe_ip": n.pod_ip,
+            "internal_ip": n.lan_ip,
+            "listens": False,
+            "gobgp_api": "127.0.0.1:50051",
+            "peers": peers,
         }
-    hosts[POD] = {"role": "vantage", "site": NODE[MS_NODE].site, "connect": ssh(POD),
-                  "addresses": addrs(POD)}
+    hosts[POD] = {"role": "vantage", "site": NODE[MS_NODE].site, "connect": ssh(POD), "addresses": addrs(POD)}
     return {
         "version": 1,
         "lab": {"interface_prefix": s.prefix},
-        "defaults": {"ssh": {"user": "root", "identity_file": str(s.run_dir / "ssh" / "id_ed25519"),
-                             "known_hosts": str(s.run_dir / "ssh" / "known_hosts"), "connect_timeout": 5.0}},
+        "defaults": {
+            "ssh": {
+                "user": "root",
+                "identity_file": str(s.run_dir / "ssh" / "id_ed25519"),
+                "known_hosts": str(s.run_dir / "ssh" / "known_hosts"),
+                "connect_timeout": 5.0,
+            }
+        },
         "sites": {
             "mine": {"description": "main site (K3s control plane), router-mine", "lan": mine.lan},
             "home": {"description": "remote site over ZeroTier, router-home", "lan": home.lan},

@@ -23,7 +23,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         sys.stderr.write(f"{self.client_address[0]} {format % args}\n")
 
 
@@ -40,8 +40,10 @@ def probe(host: str, port: int, timeout: float) -> int:
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE  # the kubelet's self-signed serving cert, as metrics-server often runs
     try:
-        with socket.create_connection((host, port), timeout=timeout) as raw, \
-                ctx.wrap_socket(raw, server_hostname=host) as tls:
+        with (
+            socket.create_connection((host, port), timeout=timeout) as raw,
+            ctx.wrap_socket(raw, server_hostname=host) as tls,
+        ):
             version = tls.version()
             tls.sendall(f"GET /healthz HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
             data = b""

@@ -7,6 +7,7 @@ reports the veths it created, so offloads are switched off once per interface.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from bgpdoctor.errors import LabError
@@ -64,8 +65,16 @@ class Net:
         found = self.h[host].link_lookup(ifname=name)
         return int(found[0]) if found else None
 
-    def ensure_link(self, host: str | None, name: str, *, up: bool = True, mtu: int | None = None,
-                    master: str | None = None, address: str | None = None) -> None:
+    def ensure_link(
+        self,
+        host: str | None,
+        name: str,
+        *,
+        up: bool = True,
+        mtu: int | None = None,
+        master: str | None = None,
+        address: str | None = None,
+    ) -> None:
         lk = self.link(host, name)
         if lk is None:
             raise LabError(f"link {name} missing in {host or 'root namespace'}")
@@ -96,8 +105,9 @@ class Net:
         if (ip, int(plen)) not in have:
             self.h[host].addr("replace", index=idx, address=ip, prefixlen=int(plen))
 
-    def ensure_veth(self, st: LabState, save: Callable[[], None], a: tuple[str | None, str],
-                    b: tuple[str, str]) -> list[tuple[str | None, str]]:
+    def ensure_veth(
+        self, st: LabState, save: Callable[[], None], a: tuple[str | None, str], b: tuple[str, str]
+    ) -> list[tuple[str | None, str]]:
         """Veth a <-> b (a may be in the root namespace); returns the ends it created."""
         (ah, an), (bh, bn) = a, b
         if self.idx(ah, an) is not None and self.idx(bh, bn) is not None:
@@ -129,8 +139,10 @@ def create_namespaces(s: LabSettings, st: LabState, save: Callable[[], None]) ->
         name = s.ns(host)
         if name in existing:
             if name not in st.namespaces:
-                raise LabError(f"namespace {name} exists but was not created by this lab "
-                               f"({s.state_path}); remove it or set BGPDOCTOR_LAB_PREFIX")
+                raise LabError(
+                    f"namespace {name} exists but was not created by this lab "
+                    f"({s.state_path}); remove it or set BGPDOCTOR_LAB_PREFIX"
+                )
             continue
         st.namespaces.append(name)
         save()
@@ -191,8 +203,13 @@ def ensure_topology(s: LabSettings, st: LabState, save: Callable[[], None]) -> d
             n.ensure_addr(router, "bk0", f"{ROUTER[router].bk_ip}/30")
         # ZeroTier managed routes, as ZeroTier One installs them
         for router, other in (("router-mine", "router-home"), ("router-home", "router-mine")):
-            n.h[router].route("replace", dst=ROUTER[other].lan, gateway=ROUTER[other].zt_ip,
-                              oif=n.idx(router, "zt0"), proto=RTPROT_STATIC)
+            n.h[router].route(
+                "replace",
+                dst=ROUTER[other].lan,
+                gateway=ROUTER[other].zt_ip,
+                oif=n.idx(router, "zt0"),
+                proto=RTPROT_STATIC,
+            )
         # the metrics-server pod on sakamoto, Cilium style: /32 pod IP, default via cilium_host onlink
         new += n.ensure_veth(st, save, (MS_NODE, "lxc-ms"), (POD, "eth0"))
         n.ensure_link(MS_NODE, "lxc-ms")
@@ -201,8 +218,13 @@ def ensure_topology(s: LabSettings, st: LabState, save: Callable[[], None]) -> d
         n.ensure_link(POD, "eth0")
         n.ensure_addr(POD, "eth0", f"{MS_POD_IP}/32")
         n.h[POD].route("replace", dst=f"{NODE[MS_NODE].pod_ip}/32", oif=n.idx(POD, "eth0"), scope=SCOPE_LINK)
-        n.h[POD].route("replace", dst="0.0.0.0/0", gateway=NODE[MS_NODE].pod_ip, oif=n.idx(POD, "eth0"),
-                       flags=RTNH_F_ONLINK)
+        n.h[POD].route(
+            "replace",
+            dst="0.0.0.0/0",
+            gateway=NODE[MS_NODE].pod_ip,
+            oif=n.idx(POD, "eth0"),
+            flags=RTNH_F_ONLINK,
+        )
         n.h[MS_NODE].route("replace", dst=f"{MS_POD_IP}/32", oif=n.idx(MS_NODE, "lxc-ms"), scope=SCOPE_LINK)
     out: dict[str | None, list[str]] = {}
     for h, name in new:
@@ -219,17 +241,29 @@ def apply_sysctls(s: LabSettings) -> None:
     """Explicit sysctls in every namespace (gotcha 1: never inherit the host's values)."""
     for host in NAMESPACES:
         fwd = 1 if host in ROUTERS or host in NODES else 0
-        args = ["net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1",
-                f"net.ipv4.ip_forward={fwd}"]
+        args = [
+            "net.ipv6.conf.all.disable_ipv6=1",
+            "net.ipv6.conf.default.disable_ipv6=1",
+            f"net.ipv4.ip_forward={fwd}",
+        ]
         for scope in ("all", "default", *links_of(s, host)):
-            args += [f"net.ipv4.conf.{scope}.rp_filter=0", f"net.ipv4.conf.{scope}.accept_redirects=0",
-                     f"net.ipv4.conf.{scope}.send_redirects=0"]
+            args += [
+                f"net.ipv4.conf.{scope}.rp_filter=0",
+                f"net.ipv4.conf.{scope}.accept_redirects=0",
+                f"net.ipv4.conf.{scope}.send_redirects=0",
+            ]
         if host != SWITCH:
             # written after ip_forward (which resets per-interface values): never route via mgmt
             args.append("net.ipv4.conf.mgmt0.forwarding=0")
         ns_run(s.ns(host), ["sysctl", "-q", "-w", *args])
-    with open(f"/proc/sys/net/ipv4/conf/{s.mgmt_bridge}/forwarding", "w") as f:
-        f.write("0\n")
+    # our root-side links: no routing through mgmt, no IPv6 link-local chatter into the lab
+    settings = [(f"ipv4/conf/{s.mgmt_bridge}/forwarding", "0")]
+    root_links = (s.mgmt_bridge, *map(s.mgmt_veth, MGMT_ID))
+    settings += [(f"ipv6/conf/{name}/disable_ipv6", "1") for name in root_links]
+    for key, value in settings:
+        p = Path("/proc/sys/net") / key
+        if p.exists() and p.read_text().strip() != value:
+            p.write_text(value + "\n")
 
 
 def offloads_off(s: LabSettings, created: dict[str | None, list[str]]) -> None:
@@ -247,16 +281,18 @@ def add_yuuko_zt(s: LabSettings) -> None:
     with Net(s, ("yuuko-k8s", SWITCH)) as n:
         created = n.idx("yuuko-k8s", "zt0") is None
         if created:
-            n.h[None].link("add", ifname="p-yuuko", kind="veth",
-                           peer={"ifname": "zt0", "net_ns_fd": s.ns("yuuko-k8s")})
+            n.h[None].link(
+                "add", ifname="p-yuuko", kind="veth", peer={"ifname": "zt0", "net_ns_fd": s.ns("yuuko-k8s")}
+            )
             n.h[None].link("set", index=n.idx(None, "p-yuuko"), net_ns_fd=s.ns(SWITCH))
         n.ensure_link(SWITCH, "p-yuuko", mtu=ZT_MTU, master="ztbr")
         # fixed MAC, as ZeroTier's are: a random one leaves stale ARP after heal (gotcha 10)
         n.ensure_link("yuuko-k8s", "zt0", mtu=ZT_MTU, address=YUUKO_ZT_MAC)
         n.ensure_addr("yuuko-k8s", "zt0", f"{YUUKO_ZT_IP}/24")
         mine = ROUTER["router-mine"]
-        n.h["yuuko-k8s"].route("replace", dst=mine.lan, gateway=mine.zt_ip, oif=n.idx("yuuko-k8s", "zt0"),
-                               proto=RTPROT_STATIC)
+        n.h["yuuko-k8s"].route(
+            "replace", dst=mine.lan, gateway=mine.zt_ip, oif=n.idx("yuuko-k8s", "zt0"), proto=RTPROT_STATIC
+        )
     if created:
         offloads_off(s, {"yuuko-k8s": ["zt0"], SWITCH: ["p-yuuko"]})
         ns_run(s.ns("yuuko-k8s"), ["sysctl", "-q", "-w", "net.ipv4.conf.zt0.rp_filter=0"])

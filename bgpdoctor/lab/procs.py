@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import signal
@@ -28,7 +29,7 @@ def _stat(pid: int) -> tuple[str, int] | None:
         raw = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    fields = raw[raw.rindex(")") + 2:].split()
+    fields = raw[raw.rindex(")") + 2 :].split()
     return fields[0], int(fields[19])
 
 
@@ -48,10 +49,8 @@ def proc_alive(rec: ProcRecord) -> bool:
 
 
 def _reap(pid: int) -> None:
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def kill_proc(rec: ProcRecord) -> None:
@@ -74,8 +73,9 @@ def kill_proc(rec: ProcRecord) -> None:
             time.sleep(0.05)
 
 
-def start_in_ns(ns: str, host: str, name: str, argv: list[str], log_file: Path,
-                cfg_hash: str = "") -> ProcRecord:
+def start_in_ns(
+    ns: str, host: str, name: str, argv: list[str], log_file: Path, cfg_hash: str = ""
+) -> ProcRecord:
     """Start argv (a non-forking daemon) in namespace ns, detached, and record it.
 
     Example: start_in_ns("bdl-sakamoto", "sakamoto", "gobgpd", ["gobgpd", "-f", ...], log)
@@ -86,8 +86,14 @@ def start_in_ns(ns: str, host: str, name: str, argv: list[str], log_file: Path,
         lf.write(f"---- start {time.strftime('%Y-%m-%dT%H:%M:%S')} {' '.join(argv)}\n".encode())
         lf.flush()
         # `ip netns exec` execs in place, so the child PID is the daemon itself.
-        p = subprocess.Popen(["ip", "netns", "exec", ns, *argv], stdin=subprocess.DEVNULL, stdout=lf,
-                             stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
+        p = subprocess.Popen(
+            ["ip", "netns", "exec", ns, *argv],
+            stdin=subprocess.DEVNULL,
+            stdout=lf,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+        )
     st = _stat(p.pid)
     if st is None:
         raise LabError(f"{name} on {host} exited at once (see {log_file})")
@@ -101,8 +107,9 @@ def start_in_ns(ns: str, host: str, name: str, argv: list[str], log_file: Path,
     raise LabError(f"{name} on {host} did not start (see {log_file})")
 
 
-def run(argv: list[str], check: bool = True, timeout: float = 30.0,
-        input_text: str | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    argv: list[str], check: bool = True, timeout: float = 30.0, input_text: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run a command, capture text output; raise LabError with its stderr when check fails."""
     try:
         cp = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, input=input_text)
@@ -114,7 +121,8 @@ def run(argv: list[str], check: bool = True, timeout: float = 30.0,
     return cp
 
 
-def ns_run(ns: str, argv: list[str], check: bool = True, timeout: float = 30.0,
-           input_text: str | None = None) -> subprocess.CompletedProcess[str]:
+def ns_run(
+    ns: str, argv: list[str], check: bool = True, timeout: float = 30.0, input_text: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """run() inside a network namespace (ip netns exec)."""
     return run(["ip", "netns", "exec", ns, *argv], check=check, timeout=timeout, input_text=input_text)

@@ -45,10 +45,15 @@ class LabState:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LabState:
         procs = {k: ProcRecord(**v) for k, v in data.get("procs", {}).items()}
-        return cls(prefix=data["prefix"], mgmt_net=data["mgmt_net"],
-                   namespaces=list(data.get("namespaces", [])), root_links=list(data.get("root_links", [])),
-                   procs=procs, faults=list(data.get("faults", [])),
-                   default_timers=bool(data.get("default_timers", False)))
+        return cls(
+            prefix=data["prefix"],
+            mgmt_net=data["mgmt_net"],
+            namespaces=list(data.get("namespaces", [])),
+            root_links=list(data.get("root_links", [])),
+            procs=procs,
+            faults=list(data.get("faults", [])),
+            default_timers=bool(data.get("default_timers", False)),
+        )
 
 
 def load_state(path: Path) -> LabState | None:

@@ -7,7 +7,7 @@ so the configs, the inventory and the health checks can never disagree.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
@@ -50,10 +50,12 @@ class NodeSpec:
 
 
 ROUTER = {
-    "router-mine": RouterSpec(64513, "192.168.6.1", "192.168.6.1", "192.168.6.0/24", "mine",
-                              "192.168.191.12", "10.255.255.1"),
-    "router-home": RouterSpec(64515, "192.168.191.10", "192.168.0.1", "192.168.0.0/24", "home",
-                              "192.168.191.10", "10.255.255.2"),
+    "router-mine": RouterSpec(
+        64513, "192.168.6.1", "192.168.6.1", "192.168.6.0/24", "mine", "192.168.191.12", "10.255.255.1"
+    ),
+    "router-home": RouterSpec(
+        64515, "192.168.191.10", "192.168.0.1", "192.168.0.0/24", "home", "192.168.191.10", "10.255.255.2"
+    ),
 }
 NODE = {
     "sakamoto": NodeSpec("192.168.6.80", "192.168.6.1", "10.42.0.0/24", "10.42.0.1", "mine", "router-mine"),
@@ -76,7 +78,7 @@ class LabSettings:
 
     run_dir: Path
     prefix: str = DEFAULT_PREFIX
-    mgmt_net: IPv4Network = IPv4Network(DEFAULT_MGMT_NET)
+    mgmt_net: IPv4Network = field(default_factory=lambda: IPv4Network(DEFAULT_MGMT_NET))
 
     def ns(self, host: str) -> str:
         return f"{self.prefix}{host}"

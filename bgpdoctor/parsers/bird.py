@@ -25,7 +25,7 @@ Output::
 
     BIRD 2:   10.42.3.0/24   unicast [r16_multihop 21:22:04.089 from 10.0.5.2] * (100/?) [AS64513i]
                       via 10.0.4.2 on r2-mid
-    BIRD 1.6: 10.42.0.0/24   via 10.0.5.1 on r16-mid [rmine_multihop_peer 21:22:08 from 10.0.4.1] * (100/?) [AS64514?]
+    BIRD 1.6: 10.42.0.0/24   via 10.0.5.1 on r16-mid [rmine_multihop_peer 21:22:08 from 10.0.4.1] * ...
 
 into ``BirdRoute(prefix="10.42.3.0/24", gateway="10.0.4.2", interface="r2-mid",
 protocol="r16_multihop", primary=True, kind="unicast", bgp_next_hop="10.0.5.2", as_path="64513", ...)``.
@@ -42,7 +42,7 @@ BGP_STATES = frozenset(
     {"Idle", "Connect", "Active", "OpenSent", "OpenConfirm", "Established", "Close", "Passive", "Down"}
 )
 
-_CODE_RE = re.compile(r"^(\d{4})([ -])(.*)$")
+_CODE_RE = re.compile(r"^(\d{4})(?:([ -])(.*))?$")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TIME_RE = re.compile(r"^\d{1,2}:\d{2}:\d{2}(\.\d+)?$")
 _ROUTES_RE = re.compile(
@@ -131,7 +131,7 @@ def _lines(text: str, parser: str = "bird") -> list[str]:
         if verbose:
             m = _CODE_RE.match(line)
             if m:
-                code, rest = m.group(1), m.group(3)
+                code, rest = m.group(1), m.group(3) or ""
                 if code in ("0001", "0000"):
                     continue
                 if code.startswith("9"):

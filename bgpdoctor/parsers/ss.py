@@ -4,7 +4,7 @@ Input (``-i`` adds a tab-indented info line under each socket)::
 
     LISTEN 0      8       0.0.0.0:179  0.0.0.0:*     users:(("bird",pid=6709,fd=8))
     ESTAB  0      0      10.0.5.2:179 10.0.4.1:57423 users:(("bird",pid=6709,fd=9))
-    	 bbr wscale:10,10 rto:208 rtt:4.748/8.828 ato:40 mss:1348 pmtu:1400 rcvmss:536 ...
+    <TAB> bbr wscale:10,10 rto:208 rtt:4.748/8.828 ato:40 mss:1348 pmtu:1400 rcvmss:536 ...
 
 Output::
 

@@ -9,8 +9,10 @@ from bgpdoctor.report.model import Report
 _COLOURS = {"pass": "green", "fail": "red", "warn": "yellow", "error": "magenta", "skip": "bright_black"}
 
 
-def _indent(text: str, prefix: str = "      ") -> str:
-    return "\n".join(prefix + line for line in text.splitlines())
+def _indent(text: str, prefix: str = "      ", width: int = 200) -> str:
+    """Indent, and cut very long lines (a JSON ruleset) so the terminal stays readable."""
+    return "\n".join(prefix + (line if len(line) <= width else line[:width] + " ...")
+                     for line in text.splitlines())
 
 
 def render_text(report: Report, verbose: bool = False) -> str:

@@ -21,8 +21,10 @@ import yaml
 pytestmark = [
     pytest.mark.lab,
     pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
-    pytest.mark.skipif(shutil.which("bird") is None or shutil.which("gobgpd") is None,
-                       reason="bird2/gobgpd missing (scripts/install-deps.sh)"),
+    pytest.mark.skipif(
+        shutil.which("bird") is None or shutil.which("gobgpd") is None,
+        reason="bird2/gobgpd missing (scripts/install-deps.sh)",
+    ),
 ]
 
 PREFIX = "bdt-"
@@ -69,8 +71,7 @@ def birdc(lab: Lab, router: str, *args: str) -> str:
 
 
 def bgp_lines(lab: Lab, router: str) -> dict[str, str]:
-    return {ln.split()[0]: ln for ln in birdc(lab, router, "show", "protocols").splitlines()
-            if " BGP " in ln}
+    return {ln.split()[0]: ln for ln in birdc(lab, router, "show", "protocols").splitlines() if " BGP " in ln}
 
 
 def ping(lab: Lab, host: str, dst: str, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -99,7 +100,10 @@ def test_fresh_up_converges(lab: Lab) -> None:
 
 
 def test_bird_protocols_established(lab: Lab) -> None:
-    want = {"router-mine": {"sakamoto", "yuuko_k8s", "router_home"}, "router-home": {"yuuko_k8s", "router_mine"}}
+    want = {
+        "router-mine": {"sakamoto", "yuuko_k8s", "router_home"},
+        "router-home": {"yuuko_k8s", "router_mine"},
+    }
     for router, names in want.items():
         lines = bgp_lines(lab, router)
         assert set(lines) == names, lines
@@ -165,8 +169,14 @@ def test_ssh_login_with_pinned_host_keys(lab: Lab) -> None:
         c = paramiko.SSHClient()
         c.load_host_keys(d.known_hosts)
         c.set_missing_host_key_policy(paramiko.RejectPolicy())
-        c.connect(host.connect.ssh.host, username=d.user, key_filename=d.identity_file, allow_agent=False,
-                  look_for_keys=False, timeout=5)
+        c.connect(
+            host.connect.ssh.host,
+            username=d.user,
+            key_filename=d.identity_file,
+            allow_agent=False,
+            look_for_keys=False,
+            timeout=5,
+        )
         try:
             cmd = "ip netns identify $$"
             if host.control_socket:
@@ -195,8 +205,13 @@ def test_second_up_is_fast_and_changes_nothing(lab: Lab) -> None:
     links = sh(lab, "router-mine", "ip", "-o", "link").stdout
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     t0 = time.monotonic()
-    cp = subprocess.run([sys.executable, "-m", "bgpdoctor.lab.cli", "up", "--dir", str(lab.run_dir)],
-                        capture_output=True, text=True, env=env, timeout=120)
+    cp = subprocess.run(
+        [sys.executable, "-m", "bgpdoctor.lab.cli", "up", "--dir", str(lab.run_dir)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     took = time.monotonic() - t0
     assert cp.returncode == 0, cp.stderr
     assert cp.stdout.strip().splitlines()[-1] == f"inventory: {lab.inventory_path}"
@@ -213,8 +228,13 @@ def test_cli_lists_faults() -> None:
     from bgpdoctor.lab import list_faults
 
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    cp = subprocess.run([sys.executable, "-m", "bgpdoctor.lab.cli", "faults"], capture_output=True, text=True,
-                        env=env, check=True)
+    cp = subprocess.run(
+        [sys.executable, "-m", "bgpdoctor.lab.cli", "faults"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     names = [ln.split()[0] for ln in cp.stdout.splitlines()]
     assert names == [f.name for f in list_faults()]
     assert len(names) == 10
@@ -291,7 +311,9 @@ def test_fault_mtu_blackhole(lab: Lab) -> None:
 
 def test_fault_podcidr_not_advertised(lab: Lab) -> None:
     up_fault(lab, "podcidr-not-advertised")
-    rib = sh(lab, "yuuko-k8s", "gobgp", "-u", "127.0.0.1", "-p", "50051", "global", "rib", "-a", "ipv4").stdout
+    rib = sh(
+        lab, "yuuko-k8s", "gobgp", "-u", "127.0.0.1", "-p", "50051", "global", "rib", "-a", "ipv4"
+    ).stdout
     assert "10.42.3.0/24" not in rib
     assert "Network not found" in birdc(lab, "router-mine", "show", "route", "for", "10.42.3.0/24")
     assert sh(lab, "router-mine", "ip", "route", "get", "10.42.3.1").returncode != 0

@@ -191,10 +191,15 @@ def test_click_group_exit_codes(tmp_path: Path) -> None:
 
 
 def test_scope_hosts(lab: Inventory) -> None:
-    assert scope_hosts(lab, ["yuuko-k8s"]) == ["router-mine", "router-home", "yuuko-k8s", "metrics-server"]
-    assert scope_hosts(lab, ["sakamoto"]) == ["router-mine", "router-home", "sakamoto", "metrics-server"]
+    # the other site's node is the far end of the pod paths, so the small lab is all in scope
+    assert scope_hosts(lab, ["yuuko-k8s"]) == list(lab.hosts)
     assert scope_hosts(lab, ["sakamoto", "yuuko-k8s"]) == list(lab.hosts)
     assert scope_hosts(lab, []) == list(lab.hosts)
+    # a second node at yuuko-k8s's own site is neither its peer nor a far end: left out
+    extra = lab.hosts["yuuko-k8s"].model_copy(update={"peers": []})
+    bigger = lab.model_copy(update={"hosts": {**lab.hosts, "kubenode-home2": extra}})
+    assert "kubenode-home2" not in scope_hosts(bigger, ["yuuko-k8s"])
+    assert "sakamoto" in scope_hosts(bigger, ["yuuko-k8s"])
 
 
 def test_scope_hosts_peers_outside_the_router_role() -> None:
