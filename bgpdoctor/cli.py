@@ -41,29 +41,75 @@ def main() -> None:
 
 
 @main.command(epilog=EXIT_CODES_HELP)
-@click.option("--inventory", "-i", "inventory_path", required=True, type=click.Path(dir_okay=False),
-              help="Inventory YAML (see docs/inventory.md); `bgpdoctor lab up` prints the lab's.")
-@click.option("--node", "nodes", multiple=True, help="Scope to this node, its peers and the routers on its paths.")
+@click.option(
+    "--inventory",
+    "-i",
+    "inventory_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Inventory YAML (see docs/inventory.md); `bgpdoctor lab up` prints the lab's.",
+)
+@click.option(
+    "--node", "nodes", multiple=True, help="Scope to this node, its peers and the routers on its paths."
+)
 @click.option("--output", "-o", type=click.Choice(["text", "json", "md"]), default="text", show_default=True)
-@click.option("--report", "report_path", type=click.Path(dir_okay=False),
-              help="Also write the report to this file (.json or .md).")
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False),
+    help="Also write the report to this file (.json or .md).",
+)
 @click.option("--accept-new-host-keys", is_flag=True, help="Trust and save unknown SSH host keys.")
-@click.option("--capture-seconds", type=float, default=12.0, show_default=True,
-              help="How long to capture BGP SYNs at both ends of a session that is down.")
+@click.option(
+    "--capture-seconds",
+    type=float,
+    default=12.0,
+    show_default=True,
+    help="How long to capture BGP SYNs at both ends of a session that is down.",
+)
 @click.option("--no-capture", is_flag=True, help="Do not capture packets.")
 @click.option("--no-mtu", is_flag=True, help="Skip the path MTU sweep.")
-@click.option("--timeout", "command_timeout", type=float, default=10.0, show_default=True,
-              help="Timeout of each command on a host, in seconds.")
-@click.option("--ping-wait", type=float, default=1.0, show_default=True, help="Seconds to wait for each ping reply.")
-@click.option("--checks", "extra_checks", multiple=True, type=click.Path(file_okay=False),
-              help="Extra folder of check definitions (YAML).")
-@click.option("--playbooks", "extra_playbooks", multiple=True, type=click.Path(file_okay=False),
-              help="Extra folder of playbooks (root causes, YAML).")
+@click.option(
+    "--timeout",
+    "command_timeout",
+    type=float,
+    default=10.0,
+    show_default=True,
+    help="Timeout of each command on a host, in seconds.",
+)
+@click.option(
+    "--ping-wait", type=float, default=1.0, show_default=True, help="Seconds to wait for each ping reply."
+)
+@click.option(
+    "--checks",
+    "extra_checks",
+    multiple=True,
+    type=click.Path(file_okay=False),
+    help="Extra folder of check definitions (YAML).",
+)
+@click.option(
+    "--playbooks",
+    "extra_playbooks",
+    multiple=True,
+    type=click.Path(file_okay=False),
+    help="Extra folder of playbooks (root causes, YAML).",
+)
 @click.option("--verbose", "-v", is_flag=True, help="Show every check result, not only findings.")
-def run(inventory_path: str, nodes: tuple[str, ...], output: str, report_path: str | None,
-        accept_new_host_keys: bool, capture_seconds: float, no_capture: bool, no_mtu: bool,
-        command_timeout: float, ping_wait: float, extra_checks: tuple[str, ...],
-        extra_playbooks: tuple[str, ...], verbose: bool) -> None:
+def run(
+    inventory_path: str,
+    nodes: tuple[str, ...],
+    output: str,
+    report_path: str | None,
+    accept_new_host_keys: bool,
+    capture_seconds: float,
+    no_capture: bool,
+    no_mtu: bool,
+    command_timeout: float,
+    ping_wait: float,
+    extra_checks: tuple[str, ...],
+    extra_playbooks: tuple[str, ...],
+    verbose: bool,
+) -> None:
     """Diagnose the hosts of an inventory over SSH and name the root causes.
 
     Example: bgpdoctor run -i /var/lib/bgpdoctor/lab/inventory.yaml --node yuuko-k8s
@@ -76,10 +122,19 @@ def run(inventory_path: str, nodes: tuple[str, ...], output: str, report_path: s
     inv = load_inventory(inventory_path)
     scope = scope_hosts(inv, list(nodes))
     options = RunOptions(
-        nodes=list(nodes), accept_new_host_keys=accept_new_host_keys, command_timeout=command_timeout,
-        probes=ProbeSettings(capture_seconds=capture_seconds, ping_wait=ping_wait,
-                             command_timeout=command_timeout, mtu_sweep=not no_mtu, capture=not no_capture),
-        extra_checks=list(extra_checks), extra_playbooks=list(extra_playbooks))
+        nodes=list(nodes),
+        accept_new_host_keys=accept_new_host_keys,
+        command_timeout=command_timeout,
+        probes=ProbeSettings(
+            capture_seconds=capture_seconds,
+            ping_wait=ping_wait,
+            command_timeout=command_timeout,
+            mtu_sweep=not no_mtu,
+            capture=not no_capture,
+        ),
+        extra_checks=list(extra_checks),
+        extra_playbooks=list(extra_playbooks),
+    )
 
     def progress(message: str) -> None:
         click.echo(f"[bgpdoctor] {message}", err=True)

@@ -70,9 +70,7 @@ def comm_of(pid: int) -> str | None:
 
 def start_bg(ns: str, argv: list[str], log: Path, comm: str) -> subprocess.Popen[bytes]:
     # `ip netns exec` execs the program, so the Popen pid is the daemon's pid.
-    p = subprocess.Popen(
-        ["ip", "netns", "exec", ns, *argv], stdout=log.open("wb"), stderr=subprocess.STDOUT
-    )
+    p = subprocess.Popen(["ip", "netns", "exec", ns, *argv], stdout=log.open("wb"), stderr=subprocess.STDOUT)
     pids.append((p.pid, comm))
     return p
 
@@ -301,8 +299,19 @@ def build() -> None:
     sh("ip", "route", "add", "default", "via", "10.0.4.1", ns="bdfx-mid")
     sh("ip", "route", "add", "default", "via", "10.0.5.1", ns="bdfx-r16")
     sh("ip", "route", "add", "10.0.5.0/24", "via", "10.0.4.2", ns="bdfx-r2")
-    sh("ip", "route", "add", "192.0.2.0/24", "nexthop", "via", "10.0.1.2", "nexthop", "via", "10.0.3.2",
-       ns="bdfx-r2")
+    sh(
+        "ip",
+        "route",
+        "add",
+        "192.0.2.0/24",
+        "nexthop",
+        "via",
+        "10.0.1.2",
+        "nexthop",
+        "via",
+        "10.0.3.2",
+        ns="bdfx-r2",
+    )
     (RUN / "mid.nft").write_text(MID_NFT)
     sh("nft", "-f", str(RUN / "mid.nft"), ns="bdfx-mid")
 
@@ -313,19 +322,37 @@ def start_daemons() -> None:
         d.mkdir()
         (d / "bird.conf").write_text(conf.format(run=RUN))
         # -f keeps bird in the foreground so the pid we record is the daemon's pid.
-        start_bg(f"bdfx-{h}", [binary, "-f", "-c", str(d / "bird.conf"), "-s", str(d / "bird.ctl")],
-                 d / "stdout.log", "bird")
+        start_bg(
+            f"bdfx-{h}",
+            [binary, "-f", "-c", str(d / "bird.conf"), "-s", str(d / "bird.ctl")],
+            d / "stdout.log",
+            "bird",
+        )
     for h, conf in (("g1", G1_TOML), ("g2", G2_TOML)):
         d = RUN / h
         d.mkdir()
         (d / "gobgpd.toml").write_text(conf)
-        argv = ["gobgpd", "-t", "toml", "-f", str(d / "gobgpd.toml"), "-p", "-l", "info",
-                "--api-hosts", "127.0.0.1:50051", "--pprof-disable"]
+        argv = [
+            "gobgpd",
+            "-t",
+            "toml",
+            "-f",
+            str(d / "gobgpd.toml"),
+            "-p",
+            "-l",
+            "info",
+            "--api-hosts",
+            "127.0.0.1:50051",
+            "--pprof-disable",
+        ]
         start_bg(f"bdfx-{h}", argv, d / "gobgpd.log", "gobgpd")
     wait_for(lambda: (RUN / "r2/bird.ctl").exists() and (RUN / "r16/bird.ctl").exists(), 10, "bird sockets")
     for ns in ("bdfx-g1", "bdfx-g2"):
-        wait_for(lambda ns=ns: sh("gobgp", "global", ns=ns, check=False).returncode == 0,  # type: ignore[misc]
-                 10, f"gobgpd {ns}")
+        wait_for(
+            lambda ns=ns: sh("gobgp", "global", ns=ns, check=False).returncode == 0,  # type: ignore[misc]
+            10,
+            f"gobgpd {ns}",
+        )
     sh("gobgp", "global", "rib", "add", "-a", "ipv4", "10.42.0.0/24", ns="bdfx-g1")
 
 
@@ -354,15 +381,33 @@ def main() -> None:
         PCAP.mkdir(parents=True, exist_ok=True)
         any_pcap = RUN / "bgp_syn_any.pcap"
         if_pcap = RUN / "bgp_syn_iface.pcap"
-        tcpdumps.append(start_bg("bdfx-r2", ["tcpdump", "-U", "-n", "-i", "any", "-w", str(any_pcap),
-                                             "tcp port 179"], RUN / "tcpdump-any.log", "tcpdump"))
-        tcpdumps.append(start_bg("bdfx-r2", ["tcpdump", "-U", "-n", "-i", "r2-mid", "-w", str(if_pcap),
-                                             "tcp port 179"], RUN / "tcpdump-if.log", "tcpdump"))
+        tcpdumps.append(
+            start_bg(
+                "bdfx-r2",
+                ["tcpdump", "-U", "-n", "-i", "any", "-w", str(any_pcap), "tcp port 179"],
+                RUN / "tcpdump-any.log",
+                "tcpdump",
+            )
+        )
+        tcpdumps.append(
+            start_bg(
+                "bdfx-r2",
+                ["tcpdump", "-U", "-n", "-i", "r2-mid", "-w", str(if_pcap), "tcp port 179"],
+                RUN / "tcpdump-if.log",
+                "tcpdump",
+            )
+        )
         time.sleep(1.5)
         start_daemons()
         b2, b16 = bird2, bird16
-        wait_for(lambda: established("bdfx-r2", b2(""), "node_sakamoto_1")
-                 and established("bdfx-r2", b2(""), "r16_multihop"), 40, "BIRD 2 sessions")
+        wait_for(
+            lambda: (
+                established("bdfx-r2", b2(""), "node_sakamoto_1")
+                and established("bdfx-r2", b2(""), "r16_multihop")
+            ),
+            40,
+            "BIRD 2 sessions",
+        )
         # Let the failing sessions reach their error states (refused, bad AS) at least once.
         time.sleep(8)
         for t in tcpdumps:
@@ -395,11 +440,20 @@ def main() -> None:
         save("ss", "r2_tni", "bdfx-r2", "ss -Htni")
         save("ss", "r16_tanpi", "bdfx-r16", "ss -Htanpi")
 
-        save("sysctl", "r2_keys", "bdfx-r2", "sysctl net.ipv4.ip_forward net.ipv4.conf.all.rp_filter "
-             "net.ipv4.conf.r2-mid.rp_filter net.ipv4.conf.nosuch0.rp_filter")
-        save("sysctl", "mid_pattern", "bdfx-mid",
-             "sysctl -a --pattern '^net\\.ipv4\\.(conf\\.|ip_forward|tcp_mtu_probing|ip_no_pmtu_disc)'",
-             merge_stderr=False)
+        save(
+            "sysctl",
+            "r2_keys",
+            "bdfx-r2",
+            "sysctl net.ipv4.ip_forward net.ipv4.conf.all.rp_filter "
+            "net.ipv4.conf.r2-mid.rp_filter net.ipv4.conf.nosuch0.rp_filter",
+        )
+        save(
+            "sysctl",
+            "mid_pattern",
+            "bdfx-mid",
+            "sysctl -a --pattern '^net\\.ipv4\\.(conf\\.|ip_forward|tcp_mtu_probing|ip_no_pmtu_disc)'",
+            merge_stderr=False,
+        )
 
         save("ip", "r2_route", "bdfx-r2", "ip -j route show")
         save("ip", "r2_route_table_all", "bdfx-r2", "ip -j route show table all")
@@ -429,8 +483,14 @@ def main() -> None:
         # Hold timer expired: cut BGP on the multihop path and wait out the 6 s hold time.
         (RUN / "hold.nft").write_text(HOLD_DROP)
         sh("nft", "-f", str(RUN / "hold.nft"), ns="bdfx-mid")
-        wait_for(lambda: "Hold timer expired" in sh("sh", "-c", b2("show protocols r16_multihop"),
-                                                    ns="bdfx-r2", check=False).stdout, 20, "hold expiry")
+        wait_for(
+            lambda: (
+                "Hold timer expired"
+                in sh("sh", "-c", b2("show protocols r16_multihop"), ns="bdfx-r2", check=False).stdout
+            ),
+            20,
+            "hold expiry",
+        )
         time.sleep(1)
         save("bird", "bird2_hold_expired_show_protocols_all", "bdfx-r2", b2("show protocols all"))
         save("bird", "bird2_hold_expired_show_protocols", "bdfx-r2", b2("show protocols"))
@@ -440,8 +500,11 @@ def main() -> None:
         # BIRD 2 with "timeformat protocol iso long": the Since column becomes date + time.
         conf = (RUN / "r2/bird.conf").read_text()
         (RUN / "r2/bird.conf").write_text(
-            conf.replace("router id 10.0.4.1;",
-                         "router id 10.0.4.1;\ntimeformat protocol iso long;\ntimeformat route iso long;"))
+            conf.replace(
+                "router id 10.0.4.1;",
+                "router id 10.0.4.1;\ntimeformat protocol iso long;\ntimeformat route iso long;",
+            )
+        )
         sh("sh", "-c", b2("configure"), ns="bdfx-r2", check=False)
         time.sleep(1)
         save("bird", "bird2_isolong_show_protocols", "bdfx-r2", b2("show protocols"))
@@ -449,12 +512,19 @@ def main() -> None:
         for tool, cmds in commands.items():
             d = PCAP if tool == "pcap" else OUT / tool
             d.mkdir(parents=True, exist_ok=True)
-            note = ("exact command run inside the bdfx- namespace lab of scripts/capture_fixtures.py"
-                    " (stderr merged into stdout unless noted)")
+            note = (
+                "exact command run inside the bdfx- namespace lab of scripts/capture_fixtures.py"
+                " (stderr merged into stdout unless noted)"
+            )
             (d / "commands.json").write_text(
-                json.dumps({"_note": note, **cmds}, indent=1, sort_keys=True) + "\n")
-        shutil.copytree(RUN, OUT / "_lab_configs", dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns("*.ctl", "*.pcap", "*.log"))
+                json.dumps({"_note": note, **cmds}, indent=1, sort_keys=True) + "\n"
+            )
+        shutil.copytree(
+            RUN,
+            OUT / "_lab_configs",
+            dirs_exist_ok=True,
+            ignore=shutil.ignore_patterns("*.ctl", "*.pcap", "*.log"),
+        )
     finally:
         teardown()
 

@@ -46,7 +46,9 @@ class ActiveResults:
     capture_errors: dict[str, str] = field(default_factory=dict)
     pings: dict[str, tuple[PingResult, str, str]] = field(default_factory=dict)  # pair -> (res, cmd, raw)
     sweeps: dict[str, SweepResult] = field(default_factory=dict)
-    kubelets: dict[str, tuple[KubeletProbe, str, str]] = field(default_factory=dict)  # node -> (res, cmd, raw)
+    kubelets: dict[str, tuple[KubeletProbe, str, str]] = field(
+        default_factory=dict
+    )  # node -> (res, cmd, raw)
     errors: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -75,19 +77,25 @@ def _run(facts: HostFacts, key: str, command: str, timeout: float) -> tuple[str,
     return (result.stdout + result.stderr, result.exit_status, result.stdout_bytes)
 
 
-def run_active(world: World, sessions: list[Session], pairs: list[NodePair], settings: ProbeSettings,
-               progress: Callable[[str], None]) -> ActiveResults:
+def run_active(
+    world: World,
+    sessions: list[Session],
+    pairs: list[NodePair],
+    settings: ProbeSettings,
+    progress: Callable[[str], None],
+) -> ActiveResults:
     out = ActiveResults()
     inv = world.inv
     usable = {n for n, f in world.facts.items() if f.reachable}
     capture_hosts: set[str] = set()
     if settings.capture:
         for s in sessions:
-            if s.b is None or established(s.a) and established(s.b):
+            if s.b is None or (established(s.a) and established(s.b)):
                 continue
             capture_hosts.update(e.host for e in s.ends if e.host in usable)
     jobs: dict[str, Future[None]] = {}
     with ThreadPoolExecutor(max_workers=8) as pool:
+
         def capture(host: str) -> None:
             cmd = syn_capture_command(settings.capture_seconds)
             _text, status, data = _run(world.facts[host], "capture.syn", cmd, settings.capture_seconds + 10)
@@ -96,10 +104,13 @@ def run_active(world: World, sessions: list[Session], pairs: list[NodePair], set
             out.captures[host] = data
 
         def ping(pair: NodePair) -> None:
-            cmd = (f"ping -n -c 2 -i 0.3 -W {settings.ping_wait:g} -I {shlex.quote(pair.src_ip)} "
-                   f"{shlex.quote(pair.dst_ip)}")
-            text, _status, _data = _run(world.facts[pair.source], f"ping.{pair.destination}", cmd,
-                                         settings.command_timeout)
+            cmd = (
+                f"ping -n -c 2 -i 0.3 -W {settings.ping_wait:g} -I {shlex.quote(pair.src_ip)} "
+                f"{shlex.quote(pair.dst_ip)}"
+            )
+            text, _status, _data = _run(
+                world.facts[pair.source], f"ping.{pair.destination}", cmd, settings.command_timeout
+            )
             out.pings[f"{pair.source}->{pair.destination}"] = (parse_ping(text), cmd, text)
 
         def sweep(pair: NodePair) -> None:
@@ -107,31 +118,34 @@ def run_active(world: World, sessions: list[Session], pairs: list[NodePair], set
             start = _start_mtu(world, pair.source, pair.dst_ip)
 
             def run(command: str) -> tuple[str, int | None]:
-                text, status, _ = _run(facts, f"mtu.{pair.destination}", command,
-                                       settings.ping_wait + settings.command_timeout)
+                text, status, _ = _run(
+                    facts, f"mtu.{pair.destination}", command, settings.ping_wait + settings.command_timeout
+                )
                 return text, status
 
             out.sweeps[f"{pair.source}->{pair.destination}"] = run_sweep(
-                run, pair.src_ip, pair.dst_ip, start, settings.ping_wait)
+                run, pair.src_ip, pair.dst_ip, start, settings.ping_wait
+            )
 
         def kubelet(vantage: str, node: str, address: str, port: int) -> None:
             cmd = kubelet_command(address, port, min(5.0, settings.command_timeout))
             text, _status, _ = _run(world.facts[vantage], f"kubelet.{node}", cmd, settings.command_timeout)
             out.kubelets[node] = (parse_kubelet_probe(text, f"{address}:{port}"), cmd, text)
 
-        for host in sorted(capture_hosts):
-            progress(f"{host}: capturing BGP SYNs for {settings.capture_seconds:g}s")
-            jobs[f"capture {host}"] = pool.submit(capture, host)
+        for name in sorted(capture_hosts):
+            progress(f"{name}: capturing BGP SYNs for {settings.capture_seconds:g}s")
+            jobs[f"capture {name}"] = pool.submit(capture, name)
         for pair in pairs:
             if pair.source in usable:
                 jobs[f"ping {pair.source}->{pair.destination}"] = pool.submit(ping, pair)
         vantage = inv.vantage.metrics_server
         if vantage and vantage in usable:
             for name in world.facts:
-                host = inv.hosts[name]
-                if host.role == "node" and host.internal_ip:
-                    jobs[f"kubelet {name}"] = pool.submit(kubelet, vantage, name, str(host.internal_ip),
-                                                          inv.vantage.kubelet_port)
+                node = inv.hosts[name]
+                if node.role == "node" and node.internal_ip:
+                    jobs[f"kubelet {name}"] = pool.submit(
+                        kubelet, vantage, name, str(node.internal_ip), inv.vantage.kubelet_port
+                    )
         # sweeps run after the pings of the same source so their probes do not interleave
         for key in list(jobs):
             if key.startswith("ping "):

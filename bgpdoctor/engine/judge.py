@@ -9,7 +9,7 @@ from jinja2 import Environment, StrictUndefined, TemplateError
 from bgpdoctor.engine.rules import CheckDef, Condition, PlaybookDef, holds
 from bgpdoctor.engine.subjects import Subject
 from bgpdoctor.errors import BgpDoctorError
-from bgpdoctor.report.model import CheckResult, Diagnosis, Evidence, FixSnippet
+from bgpdoctor.report.model import CheckResult, Diagnosis, Evidence, FixSnippet, Status
 
 _ENV = Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
 
@@ -41,17 +41,28 @@ def judge(checks: list[CheckDef], subjects: list[Subject]) -> list[CheckResult]:
 
 
 def judge_one(check: CheckDef, s: Subject) -> CheckResult:
-    def result(status: str, reason: str, actual: Any = None, expected: Any = None) -> CheckResult:
+    def result(status: Status, reason: str, actual: Any = None, expected: Any = None) -> CheckResult:
         evidence = list(s.evidence.get(check.fact, []))
-        return CheckResult(check=check.id, title=check.title, host=s.label, hosts=s.hosts,
-                           status=status, actual=actual, expected=expected, reason=reason,  # type: ignore[arg-type]
-                           evidence=evidence)
+        return CheckResult(
+            check=check.id,
+            title=check.title,
+            host=s.label,
+            hosts=s.hosts,
+            status=status,
+            actual=actual,
+            expected=expected,
+            reason=reason,
+            evidence=evidence,
+        )
 
     for cond in check.when:
         ok = holds(cond, s.facts)
         if not ok:
-            return result("skip", f"not applicable ({cond.fact} {cond.op} {cond.value!r} is "
-                                  f"{'unknown' if ok is None else 'false'})")
+            return result(
+                "skip",
+                f"not applicable ({cond.fact} {cond.op} {cond.value!r} is "
+                f"{'unknown' if ok is None else 'false'})",
+            )
     expect = check.expect
     actual = s.facts.get(check.fact)
     verdict = holds(Condition(fact=check.fact, op=expect.op, value=expect.value), s.facts)
@@ -79,8 +90,9 @@ def _why_not(pb: PlaybookDef, s: Subject) -> str:
     return f"{pb.id}: ranked lower"
 
 
-def diagnose(playbooks: list[PlaybookDef], subjects: list[Subject], results: list[CheckResult],
-             checks: list[CheckDef]) -> list[Diagnosis]:
+def diagnose(
+    playbooks: list[PlaybookDef], subjects: list[Subject], results: list[CheckResult], checks: list[CheckDef]
+) -> list[Diagnosis]:
     """Match playbooks against subjects, dedupe by (cause, culprit), rank, group symptoms."""
     found: dict[tuple[str, str], tuple[PlaybookDef, Subject, str]] = {}
     for pb in sorted(playbooks, key=lambda p: (p.priority, p.id)):
@@ -104,7 +116,11 @@ def diagnose(playbooks: list[PlaybookDef], subjects: list[Subject], results: lis
         proven = [f"{r.check}@{r.host}" for r in own]
         symptoms = []
         for r in failures:
-            if r.explained_by is None and r.check in pb.explains and related & related_by_label.get(r.host, set(r.hosts)):
+            if (
+                r.explained_by is None
+                and r.check in pb.explains
+                and related & related_by_label.get(r.host, set(r.hosts))
+            ):
                 r.explained_by = pb.id
                 symptoms.append(f"{r.check}@{r.host}")
         evidence: list[Evidence] = []
@@ -114,16 +130,34 @@ def diagnose(playbooks: list[PlaybookDef], subjects: list[Subject], results: lis
                     evidence.append(ev)
         candidates = {c for r in failures if r.explained_by == pb.id for c in check_causes.get(r.check, [])}
         others = {p.id: p for p in playbooks}
-        ruled_out = [_why_not(others[c], s) for c in sorted(candidates - {pb.id})
-                     if c in others and others[c].subject == s.kind and not _matches(others[c], s)]
-        fixes = [FixSnippet(platform=f.platform, title=_text(f.title, s.facts, pb.id),
-                            host=_text(f.host, s.facts, pb.id) if f.host else None,
-                            text=_text(f.template, s.facts, f"{pb.id} fix {f.platform}"))
-                 for f in pb.fixes]
-        diagnoses.append(Diagnosis(
-            root_cause=pb.id, title=pb.title, rank=rank,
-            summary=_text(pb.summary, s.facts, pb.id),
-            explanation=pb.explanation.strip(), hosts=sorted(related if not culprits else set(culprits)),
-            evidence=evidence, proven_by=proven or [f"{s.kind}@{s.label}"], symptoms=symptoms,
-            ruled_out=ruled_out, next_steps=[_text(n, s.facts, pb.id) for n in pb.next_steps], fixes=fixes))
+        ruled_out = [
+            _why_not(others[c], s)
+            for c in sorted(candidates - {pb.id})
+            if c in others and others[c].subject == s.kind and not _matches(others[c], s)
+        ]
+        fixes = [
+            FixSnippet(
+                platform=f.platform,
+                title=_text(f.title, s.facts, pb.id),
+                host=_text(f.host, s.facts, pb.id) if f.host else None,
+                text=_text(f.template, s.facts, f"{pb.id} fix {f.platform}"),
+            )
+            for f in pb.fixes
+        ]
+        diagnoses.append(
+            Diagnosis(
+                root_cause=pb.id,
+                title=pb.title,
+                rank=rank,
+                summary=_text(pb.summary, s.facts, pb.id),
+                explanation=pb.explanation.strip(),
+                hosts=sorted(related if not culprits else set(culprits)),
+                evidence=evidence,
+                proven_by=proven or [f"{s.kind}@{s.label}"],
+                symptoms=symptoms,
+                ruled_out=ruled_out,
+                next_steps=[_text(n, s.facts, pb.id) for n in pb.next_steps],
+                fixes=fixes,
+            )
+        )
     return diagnoses

@@ -109,8 +109,9 @@ def _load(kind: str, model: type[BaseModel], extra: list[str] | None) -> list[An
                     item = model.model_validate({**entry, "source": str(path)})
                 except (ValidationError, TypeError) as exc:
                     first = str(exc).splitlines()
-                    raise UsageError(f"{path}: invalid {kind[:-1]} definition: "
-                                     f"{' '.join(first[:3])}") from exc
+                    raise UsageError(
+                        f"{path}: invalid {kind[:-1]} definition: {' '.join(first[:3])}"
+                    ) from exc
                 items[item.id] = item  # type: ignore[attr-defined]
     return list(items.values())
 

@@ -40,9 +40,14 @@ def exit_code_for(findings: int, errors: int, reachable: int) -> int:
     return 3 if errors else 0
 
 
-def run_diagnosis(inv: Inventory, inventory_path: str, scope: list[str],
-                  connect: Callable[[str], Connection], options: RunOptions,
-                  progress: Callable[[str], None]) -> Report:
+def run_diagnosis(
+    inv: Inventory,
+    inventory_path: str,
+    scope: list[str],
+    connect: Callable[[str], Connection],
+    options: RunOptions,
+    progress: Callable[[str], None],
+) -> Report:
     started = datetime.now(UTC)
     t0 = time.monotonic()
     checks = load_checks(options.extra_checks)
@@ -55,19 +60,32 @@ def run_diagnosis(inv: Inventory, inventory_path: str, scope: list[str],
         pairs = node_pairs(world, scope, options.nodes)
         progress(f"{len(sessions)} BGP sessions, {len(pairs)} pod paths; running active probes")
         active = run_active(world, sessions, pairs, options.probes, progress)
-        subjects = (host_subjects(world, scope) + session_subjects(world, sessions, active)
-                    + path_subjects(world, pairs, active) + kubelet_subjects(world, active))
+        subjects = (
+            host_subjects(world, scope)
+            + session_subjects(world, sessions, active)
+            + path_subjects(world, pairs, active)
+            + kubelet_subjects(world, active)
+        )
         results = judge(checks, subjects)
         diagnoses = diagnose(playbooks, subjects, results, checks)
     finally:
         for f in facts.values():
             if f.connection is not None:
                 f.connection.close()
-    hosts = [HostReport(name=n, role=inv.hosts[n].role, speaker=inv.hosts[n].speaker,
-                        reachable=facts[n].reachable and facts[n].error is None,
-                        error_kind=facts[n].error.kind if facts[n].error else None,
-                        error=facts[n].error.message if facts[n].error else None,
-                        commands_run=len(facts[n].outputs)) for n in scope]
+    hosts = []
+    for n in scope:
+        error = facts[n].error
+        hosts.append(
+            HostReport(
+                name=n,
+                role=inv.hosts[n].role,
+                speaker=inv.hosts[n].speaker,
+                reachable=facts[n].reachable and error is None,
+                error_kind=error.kind if error else None,
+                error=error.message if error else None,
+                commands_run=len(facts[n].outputs),
+            )
+        )
     count = {s: sum(1 for r in results if r.status == s) for s in ("pass", "fail", "warn", "error", "skip")}
     unexplained = sum(1 for r in results if r.status == "fail" and r.explained_by is None)
     findings = len(diagnoses) + unexplained
@@ -75,12 +93,29 @@ def run_diagnosis(inv: Inventory, inventory_path: str, scope: list[str],
     code = exit_code_for(findings, count["error"], reachable)
     finished = datetime.now(UTC)
     return Report(
-        tool_version=__version__, inventory=inventory_path, scope=scope, hosts=hosts, results=results,
+        tool_version=__version__,
+        inventory=inventory_path,
+        scope=scope,
+        hosts=hosts,
+        results=results,
         diagnoses=diagnoses,
-        summary=Summary(hosts=len(hosts), unreachable_hosts=len(hosts) - reachable, checks=len(results),
-                        passed=count["pass"], failed=count["fail"], warnings=count["warn"],
-                        errors=count["error"], skipped=count["skip"], diagnoses=len(diagnoses),
-                        findings=findings, exit_code=code),
-        timing=Timing(started=started.isoformat(timespec="seconds"),
-                      finished=finished.isoformat(timespec="seconds"),
-                      wall_seconds=round(time.monotonic() - t0, 2), mtu_probes=active.mtu_probe_count))
+        summary=Summary(
+            hosts=len(hosts),
+            unreachable_hosts=len(hosts) - reachable,
+            checks=len(results),
+            passed=count["pass"],
+            failed=count["fail"],
+            warnings=count["warn"],
+            errors=count["error"],
+            skipped=count["skip"],
+            diagnoses=len(diagnoses),
+            findings=findings,
+            exit_code=code,
+        ),
+        timing=Timing(
+            started=started.isoformat(timespec="seconds"),
+            finished=finished.isoformat(timespec="seconds"),
+            wall_seconds=round(time.monotonic() - t0, 2),
+            mtu_probes=active.mtu_probe_count,
+        ),
+    )

@@ -51,8 +51,15 @@ def end_view(world: World, host_name: str, peer: Peer | None) -> SessionEnd:
     if host.speaker in ("bird2", "bird1"):
         protocols = world.bird_protocols(host_name)
         if protocols is not None:
-            match = next((p for p in protocols if p.proto == "BGP" and
-                          (p.neighbor_address == address or (peer.name and p.name == peer.name))), None)
+            match = next(
+                (
+                    p
+                    for p in protocols
+                    if p.proto == "BGP"
+                    and (p.neighbor_address == address or (peer.name and p.name == peer.name))
+                ),
+                None,
+            )
             if match is None:
                 end.state = "missing"
             else:
@@ -62,8 +69,7 @@ def end_view(world: World, host_name: str, peer: Peer | None) -> SessionEnd:
                 end.last_error = match.last_error
                 end.neighbor_address_runtime = match.neighbor_address
                 end.passive = end.state == "passive" or peer.passive
-                end.multihop_ttl = peer.multihop if match.session and "multihop" in match.session else (
-                    peer.multihop)
+                end.multihop_ttl = peer.multihop  # BIRD shows multihop only while the session is up
         if (ev := world.evidence(host_name, "bird.protocols")) is not None:
             end.evidence.append(ev)
     elif host.speaker == "gobgp":
@@ -83,7 +89,7 @@ def end_view(world: World, host_name: str, peer: Peer | None) -> SessionEnd:
     if route is not None:
         end.source_address = route.prefsrc
         end.route_gateway = route.gateway
-        if (ev := world.evidence(host_name, f"route.get.{address}", "route and source towards the peer")):
+        if ev := world.evidence(host_name, f"route.get.{address}", "route and source towards the peer"):
             end.evidence.append(ev)
     return end
 

@@ -39,13 +39,19 @@ class Subject:
 
 
 def _pcap_evidence(world: World, host: str, data: bytes, syns: list[Any]) -> Evidence:
-    lines = [f"{s.src}:{s.sport} -> {s.dst}:{s.dport} ttl={s.ttl}" + (f" on {s.iface}" if s.iface else "")
-             for s in syns]
+    lines = [
+        f"{s.src}:{s.sport} -> {s.dst}:{s.dport} ttl={s.ttl}" + (f" on {s.iface}" if s.iface else "")
+        for s in syns
+    ]
     result = world.facts[host].outputs.get("capture.syn")
     command = result.command if result else "tcpdump"
     text = "\n".join(lines) if lines else "(no BGP SYN seen during the capture)"
-    return Evidence(host=host, command=command, output=f"{len(data)} bytes of pcap decoded:\n{text}",
-                    note="TCP SYNs to/from port 179, decoded with scapy")
+    return Evidence(
+        host=host,
+        command=command,
+        output=f"{len(data)} bytes of pcap decoded:\n{text}",
+        note="TCP SYNs to/from port 179, decoded with scapy",
+    )
 
 
 def host_subjects(world: World, scope: list[str]) -> list[Subject]:
@@ -66,8 +72,7 @@ def host_subjects(world: World, scope: list[str]) -> list[Subject]:
         s.add("role", host.role)
         values = world.sysctl(name)
         if values:
-            s.add("ip_forward", int(values.get("net.ipv4.ip_forward", "-1")),
-                  world.evidence(name, "sysctl"))
+            s.add("ip_forward", int(values.get("net.ipv4.ip_forward", "-1")), world.evidence(name, "sysctl"))
         else:
             s.problems["ip_forward"] = world.command_problem(name, "sysctl") or "no sysctl values"
         if host.speaker == "gobgp":
@@ -128,11 +133,17 @@ def session_subjects(world: World, sessions: list[Session], active: ActiveResult
         ends_known = all(e.state not in (None, "unknown") for e in session.ends)
         if not ends_known:
             for e in session.ends:
-                fact = "bird.protocols" if world.inv.hosts[e.host].speaker.startswith("bird") else "gobgp.neighbors"
+                fact = (
+                    "bird.protocols"
+                    if world.inv.hosts[e.host].speaker.startswith("bird")
+                    else "gobgp.neighbors"
+                )
                 if (p := world.command_problem(e.host, fact)) is not None:
                     s.problems["established"] = f"{e.host}: {p}"
         up = all(established(e) for e in session.ends)
-        s.add("established", up if ends_known or up else None, *[ev for e in session.ends for ev in e.evidence])
+        s.add(
+            "established", up if ends_known or up else None, *[ev for e in session.ends for ev in e.evidence]
+        )
         s.add("both_configured", all(e.peer is not None for e in session.ends))
         dialer, listener = _dialer_and_listener(session)
         if dialer is not None and listener is not None and dialer.peer is not None:
@@ -148,24 +159,37 @@ def session_subjects(world: World, sessions: list[Session], active: ActiveResult
             s.add("dialer_asn", dialer.asn)
             s.add("listener_asn", listener.asn)
             refused = bool(dialer.last_error and "refused" in dialer.last_error.lower())
-            s.add("refused_by_non_listener",
-                  (not up) and refused and listener.listens is False, *dialer.evidence, *listener.evidence)
+            s.add(
+                "refused_by_non_listener",
+                (not up) and refused and listener.listens is False,
+                *dialer.evidence,
+                *listener.evidence,
+            )
             # the source the dialer's kernel picks, against what the listener expects
             if dialer.source_address and listener_ip:
-                s.add("dialer_source", dialer.source_address,
-                      world.evidence(dialer.host, f"route.get.{dialer.peer.address}"))
+                s.add(
+                    "dialer_source",
+                    dialer.source_address,
+                    world.evidence(dialer.host, f"route.get.{dialer.peer.address}"),
+                )
                 s.add("source_matches", dialer.source_address == listener_ip)
                 route = world.route_get(dialer.host, str(dialer.peer.address))
                 if route is not None:
                     s.add("dialer_source_interface", route.dev or "")
                     s.add("dialer_route_gateway", route.gateway or "")
                 if dialer.source_address != listener_ip:
-                    s.add("dialer_expected_interface",
-                          world.interface_holding(dialer.host, listener_ip) or "")
+                    s.add(
+                        "dialer_expected_interface", world.interface_holding(dialer.host, listener_ip) or ""
+                    )
             # path from the dialer to the address it dials, for transit hosts and NAT
             if dialer.source_address:
-                path = world.trace(dialer.host, dialer.source_address, str(dialer.peer.address),
-                                   str(dialer.peer.address) + "/32", listener.host)
+                path = world.trace(
+                    dialer.host,
+                    dialer.source_address,
+                    str(dialer.peer.address),
+                    str(dialer.peer.address) + "/32",
+                    listener.host,
+                )
                 transit = path.transit
                 s.add("transit", transit)
                 nat = _nat_on_path(world, path) if not up else []
@@ -189,7 +213,8 @@ def session_subjects(world: World, sessions: list[Session], active: ActiveResult
             if not up:
                 _syn_facts(world, s, dialer, listener, listener_ip, active, dialers_of)
                 culprit = s.facts.get("nat_host") or (
-                    s.facts.get("syn_source_owner") if s.facts.get("syn_rewritten") else None)
+                    s.facts.get("syn_source_owner") if s.facts.get("syn_rewritten") else None
+                )
                 if culprit and culprit != "unknown":
                     s.add("nat_culprit", culprit)
         s.related = sorted(set(session.hosts) | set(transit))
@@ -230,8 +255,15 @@ def _decode(world: World, s: Subject, host: str, role: str, active: ActiveResult
         return None
 
 
-def _syn_facts(world: World, s: Subject, dialer: SessionEnd, listener: SessionEnd, listener_ip: str | None,
-               active: ActiveResults, dialers_of: dict[str, int]) -> None:
+def _syn_facts(
+    world: World,
+    s: Subject,
+    dialer: SessionEnd,
+    listener: SessionEnd,
+    listener_ip: str | None,
+    active: ActiveResults,
+    dialers_of: dict[str, int],
+) -> None:
     """What left the dialer and what reached the listener, matched by source port.
 
     Several sessions may dial the same address; a received SYN is attributed to this session when
@@ -267,8 +299,12 @@ def path_subjects(world: World, pairs: list[NodePair], active: ActiveResults) ->
     for pair in pairs:
         path = world.trace(pair.source, pair.src_ip, pair.dst_ip, pair.dst_cidr, pair.destination)
         hosts = [h.host for h in path.hops]
-        s = Subject("path", path.label, [pair.source, pair.destination],
-                    sorted(set(hosts) | {pair.source, pair.destination}))
+        s = Subject(
+            "path",
+            path.label,
+            [pair.source, pair.destination],
+            sorted(set(hosts) | {pair.source, pair.destination}),
+        )
         s.add("source", pair.source)
         s.add("destination", pair.destination)
         s.add("cluster_pod_cidr", str(world.inv.pod_cidr) if world.inv.pod_cidr else pair.dst_cidr)
@@ -290,7 +326,7 @@ def path_subjects(world: World, pairs: list[NodePair], active: ActiveResults) ->
             rp = effective_rp_filter(values, hop.iif)
             back = world.lookup(hop.host, pair.src_ip)
             back_dev = back.dev if back else None
-            if rp == 1 and back_dev != hop.iif or rp == 2 and back is None:
+            if (rp == 1 and back_dev != hop.iif) or (rp == 2 and back is None):
                 drops.append((hop.host, hop.iif, back_dev, rp))
         s.add("rp_filter_ok", not drops)
         if drops:
@@ -299,20 +335,28 @@ def path_subjects(world: World, pairs: list[NodePair], active: ActiveResults) ->
             s.add("rp_filter_iif", iif)
             s.add("rp_filter_return_dev", back_dev or "none")
             s.add("rp_filter_value", rp)
-        forwarding_off = [h.host for h in path.hops[1:-1]
-                          if world.sysctl(h.host).get("net.ipv4.ip_forward") == "0"]
+        forwarding_off = [
+            h.host for h in path.hops[1:-1] if world.sysctl(h.host).get("net.ipv4.ip_forward") == "0"
+        ]
         s.add("forwarding_ok", not forwarding_off)
         ping = active.pings.get(path.label)
         if ping is not None:
             result, cmd, raw = ping
-            s.add("pod_ping_ok", result.received > 0,
-                  Evidence(host=pair.source, command=cmd, output=raw.rstrip()))
+            s.add(
+                "pod_ping_ok",
+                result.received > 0,
+                Evidence(host=pair.source, command=cmd, output=raw.rstrip()),
+            )
             s.add("pod_ping_outcome", result.outcome)
         sweep = active.sweeps.get(path.label)
         if sweep is not None:
             raw = "\n".join(p.raw for p in sweep.probes)
-            ev = Evidence(host=pair.source, command=f"ping -M do sweep ({len(sweep.probes)} probes)",
-                          output=raw, note="binary search of the largest DF packet that gets a reply")
+            ev = Evidence(
+                host=pair.source,
+                command=f"ping -M do sweep ({len(sweep.probes)} probes)",
+                output=raw,
+                note="binary search of the largest DF packet that gets a reply",
+            )
             s.add("mtu_probes", len(sweep.probes), ev)
             s.add("path_mtu", sweep.path_mtu)
             s.add("mtu_start", sweep.start)
@@ -352,8 +396,11 @@ def _firewall_facts(world: World, s: Subject, path: Path, pair: NodePair) -> Non
             continue
         matching = [r for c in cidrs for r in nft.rules_matching_network(ruleset, c)]
         if not matching:
-            s.add("firewall_host", hop.host, world.evidence(hop.host, "nft.ruleset", "forward policy drop, "
-                                                           "no rule for the pod CIDR"))
+            s.add(
+                "firewall_host",
+                hop.host,
+                world.evidence(hop.host, "nft.ruleset", "forward policy drop, no rule for the pod CIDR"),
+            )
             chain = next(c for c in ruleset.chains if c.hook == "forward" and c.policy == "drop")
             s.add("firewall_table", f"{chain.family} {chain.table}")
             s.add("firewall_chain", chain.name)
@@ -368,8 +415,12 @@ def kubelet_subjects(world: World, active: ActiveResults) -> list[Subject]:
     for node, (probe, cmd, raw) in sorted(active.kubelets.items()):
         address = probe.target.rsplit(":", 1)[0]
         related = {node, vantage or node}
-        if vantage and probe.source:
-            related |= {h.host for h in world.trace(vantage, probe.source, address, f"{address}/32", node).hops}
+        vantage_host = world.inv.hosts[vantage] if vantage else None
+        source = probe.source or (
+            str(vantage_host.addresses[0]) if vantage_host and vantage_host.addresses else None
+        )
+        if vantage and source:
+            related |= {h.host for h in world.trace(vantage, source, address, f"{address}/32", node).hops}
         s = Subject("kubelet", f"{vantage}->{node}:{world.inv.vantage.kubelet_port}", [node], sorted(related))
         ev = Evidence(host=vantage or "?", command=cmd.split(";")[0][:120] + " ...", output=raw.strip())
         s.add("node", node)
@@ -380,14 +431,17 @@ def kubelet_subjects(world: World, active: ActiveResults) -> list[Subject]:
         s.add("kubelet_reachable", probe.tcp == "ok" and probe.tls in ("ok", None), ev)
         s.add("tls", probe.tls or "not tried")
         s.add("probe_error", probe.error or "")
-        source_net = next((str(c) for c in world.inv.hosts[vantage].pod_cidrs), "") if vantage else ""
-        s.add("source", probe.source or source_net)
-        s.add("cluster_pod_cidr", str(world.inv.pod_cidr) if world.inv.pod_cidr else source_net or "0.0.0.0/0")
+        s.add("source", source or "unknown")
+        s.add("cluster_pod_cidr", str(world.inv.pod_cidr) if world.inv.pod_cidr else f"{source}/32")
         host = world.inv.hosts[node]
         try:
             site = world.inv.sites.get(host.site or "")
-            s.add("node_lan", str(site.lan) if site and site.lan else str(ipaddress.ip_network(
-                f"{address}/24", strict=False)))
+            s.add(
+                "node_lan",
+                str(site.lan)
+                if site and site.lan
+                else str(ipaddress.ip_network(f"{address}/24", strict=False)),
+            )
         except ValueError:
             s.add("node_lan", address)
         out.append(s)

@@ -136,8 +136,13 @@ class World:
         output = result.stdout if result.stdout.strip() or not result.stderr else result.stderr
         if result.timed_out:
             output += "\n[timed out]"
-        return Evidence(host=host, command=result.command, output=output.rstrip(),
-                        exit_status=result.exit_status, note=note)
+        return Evidence(
+            host=host,
+            command=result.command,
+            output=output.rstrip(),
+            exit_status=result.exit_status,
+            note=note,
+        )
 
     def command_problem(self, host: str, fact: str) -> str | None:
         """Why a fact is unusable (host unreachable, command missing, failed), or None."""
@@ -252,24 +257,41 @@ class World:
             seen.add(current)
             if current not in self.facts or not self.facts[current].reachable:
                 hops.append(Hop(current, iif, None, None, None))
-                return Path(source, destination, src_ip, dst_ip, dst_cidr, hops, False,
-                            f"no facts from {current}")
+                return Path(
+                    source, destination, src_ip, dst_ip, dst_cidr, hops, False, f"no facts from {current}"
+                )
             if self.is_local(current, dst_ip):
                 hops.append(Hop(current, iif, None, None, dst_cidr))
                 return Path(source, destination, src_ip, dst_ip, dst_cidr, hops, True)
             route = self.lookup(current, dst_ip)
             if route is None or route.type in ("unreachable", "blackhole", "prohibit"):
                 hops.append(Hop(current, iif, None, None, route.dst if route else None))
-                return Path(source, destination, src_ip, dst_ip, dst_cidr, hops, False,
-                            f"no route to {dst_ip} on {current}")
+                return Path(
+                    source,
+                    destination,
+                    src_ip,
+                    dst_ip,
+                    dst_cidr,
+                    hops,
+                    False,
+                    f"no route to {dst_ip} on {current}",
+                )
             gateway = route.gateway or (route.nexthops[0][0] if route.nexthops else None)
             oif = route.dev or (route.nexthops[0][1] if route.nexthops else None)
             hops.append(Hop(current, iif, oif, gateway, route.dst))
             next_address = gateway or dst_ip
             nxt = self.owner_of(next_address)
             if nxt is None:
-                return Path(source, destination, src_ip, dst_ip, dst_cidr, hops, False,
-                            f"next hop {next_address} of {current} is not an inventory host")
+                return Path(
+                    source,
+                    destination,
+                    src_ip,
+                    dst_ip,
+                    dst_cidr,
+                    hops,
+                    False,
+                    f"next hop {next_address} of {current} is not an inventory host",
+                )
             iif = self.interface_holding(nxt, next_address)
             current = nxt
         return Path(source, destination, src_ip, dst_ip, dst_cidr, hops, False, "empty")

@@ -45,9 +45,7 @@ BGP_STATES = frozenset(
 _CODE_RE = re.compile(r"^(\d{4})(?:([ -])(.*))?$")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TIME_RE = re.compile(r"^\d{1,2}:\d{2}:\d{2}(\.\d+)?$")
-_ROUTES_RE = re.compile(
-    r"(?P<imp>\d+) imported(?:, (?P<filt>\d+) filtered)?, (?P<exp>\d+) exported"
-)
+_ROUTES_RE = re.compile(r"(?P<imp>\d+) imported(?:, (?P<filt>\d+) filtered)?, (?P<exp>\d+) exported")
 # prefix (absent on a second route for the same prefix), destination, [proto since [from X]], flags
 _ROUTE_RE = re.compile(
     r"^(?P<prefix>\S+)?\s+(?P<dest>.*?)\s*\[(?P<proto>\S+)\s+(?P<since>[^\]]*?)"
@@ -385,7 +383,7 @@ def parse_show_status(text: str) -> BirdStatus:
             ("Last reconfiguration on ", "last_reconfiguration"),
         ):
             if s.startswith(prefix):
-                setattr(status, attr, s[len(prefix):])
+                setattr(status, attr, s[len(prefix) :])
                 break
         else:
             status.message = s

@@ -223,8 +223,9 @@ def parse_rib(text: str) -> list[GobgpPath]:
     if isinstance(data, dict):
         groups = list(data.items())
     elif isinstance(data, list):  # older releases: [{"prefix": ..., "paths": [...]}]
-        groups = [(_obj(d, "destination").get("prefix", ""), _obj(d, "destination").get("paths"))
-                  for d in data]
+        groups = [
+            (_obj(d, "destination").get("prefix", ""), _obj(d, "destination").get("paths")) for d in data
+        ]
     else:
         raise ParseError("gobgp", f"rib: unexpected JSON {type(data).__name__}")
     paths: list[GobgpPath] = []

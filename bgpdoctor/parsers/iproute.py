@@ -112,9 +112,7 @@ def parse_routes(json_text: str) -> list[Route]:
     """
     routes: list[Route] = []
     for entry in _load_list(json_text, "route"):
-        hops = [
-            (h.get("gateway"), h.get("dev")) for h in entry.get("nexthops") or [] if isinstance(h, dict)
-        ]
+        hops = [(h.get("gateway"), h.get("dev")) for h in entry.get("nexthops") or [] if isinstance(h, dict)]
         routes.append(
             Route(
                 dst=_normalise_dst(entry),

@@ -33,8 +33,19 @@ from typing import Any
 
 from bgpdoctor.parsers import ParseError
 
-_VERDICTS = ("accept", "drop", "reject", "masquerade", "snat", "dnat", "redirect", "return", "jump", "goto",
-             "queue")
+_VERDICTS = (
+    "accept",
+    "drop",
+    "reject",
+    "masquerade",
+    "snat",
+    "dnat",
+    "redirect",
+    "return",
+    "jump",
+    "goto",
+    "queue",
+)
 
 
 @dataclass
@@ -118,15 +129,21 @@ def _render_match(m: dict[str, Any]) -> str:
 
 def _rule(raw: dict[str, Any]) -> Rule:
     try:
-        rule = Rule(family=raw["family"], table=raw["table"], chain=raw["chain"], expr=raw.get("expr") or [],
-                    comment=raw.get("comment"), handle=raw.get("handle"))
+        rule = Rule(
+            family=raw["family"],
+            table=raw["table"],
+            chain=raw["chain"],
+            expr=raw.get("expr") or [],
+            comment=raw.get("comment"),
+            handle=raw.get("handle"),
+        )
     except KeyError as exc:
         raise ParseError("nft", f"rule without {exc.args[0]}: {raw!r}") from exc
     parts: list[str] = []
     for e in rule.expr:
         if not isinstance(e, dict) or len(e) != 1:
             raise ParseError("nft", f"unexpected rule expression {e!r}")
-        (key, value), = e.items()
+        ((key, value),) = e.items()
         if key == "match" and isinstance(value, dict):
             parts.append(_render_match(value))
             left = value.get("left")
@@ -177,9 +194,17 @@ def parse_ruleset(json_text: str) -> Ruleset:
             rs.tables.append(Table(family=t.get("family", ""), name=t.get("name", "")))
         elif "chain" in item:
             c = item["chain"]
-            rs.chains.append(Chain(family=c.get("family", ""), table=c.get("table", ""),
-                                   name=c.get("name", ""), hook=c.get("hook"), policy=c.get("policy"),
-                                   type=c.get("type"), prio=c.get("prio")))
+            rs.chains.append(
+                Chain(
+                    family=c.get("family", ""),
+                    table=c.get("table", ""),
+                    name=c.get("name", ""),
+                    hook=c.get("hook"),
+                    policy=c.get("policy"),
+                    type=c.get("type"),
+                    prio=c.get("prio"),
+                )
+            )
         elif "rule" in item:
             rs.rules.append(_rule(item["rule"]))
     return rs
@@ -243,11 +268,13 @@ def rules_matching_network(ruleset: Ruleset, cidr: str) -> list[Rule]:
             if not isinstance(m, dict):
                 continue
             left = m.get("left")
-            if not (isinstance(left, dict) and "payload" in left
-                    and left["payload"].get("field") in ("saddr", "daddr")):
+            if not (
+                isinstance(left, dict)
+                and "payload" in left
+                and left["payload"].get("field") in ("saddr", "daddr")
+            ):
                 continue
-            if any(n.version == target.version and n.overlaps(target)
-                   for n in _networks(m.get("right"))):
+            if any(n.version == target.version and n.overlaps(target) for n in _networks(m.get("right"))):
                 found.append(rule)
                 break
     return found

@@ -74,9 +74,16 @@ def syn_sources(pcap_bytes: bytes, port: int = 179, ifnames: dict[int, str] | No
                 iface = ifnames.get(ifindex)
             ip = pkt[IP]
             syns.append(
-                Syn(src=str(ip.src), sport=int(tcp.sport), dst=str(ip.dst), dport=int(tcp.dport),
-                    ttl=int(ip.ttl), time=round(float(pkt.time), 6),
-                    iface=str(iface) if iface else None, ifindex=ifindex)
+                Syn(
+                    src=str(ip.src),
+                    sport=int(tcp.sport),
+                    dst=str(ip.dst),
+                    dport=int(tcp.dport),
+                    ttl=int(ip.ttl),
+                    time=round(float(pkt.time), 6),
+                    iface=str(iface) if iface else None,
+                    ifindex=ifindex,
+                )
             )
     except (Scapy_Exception, EOFError, ValueError) as exc:
         raise ParseError("pcap", f"truncated or corrupt pcap: {exc}") from exc

@@ -24,8 +24,21 @@ from dataclasses import dataclass
 from bgpdoctor.parsers import ParseError
 
 _STATES = frozenset(
-    {"LISTEN", "ESTAB", "SYN-SENT", "SYN-RECV", "FIN-WAIT-1", "FIN-WAIT-2", "TIME-WAIT", "CLOSE-WAIT",
-     "LAST-ACK", "CLOSING", "CLOSE", "UNCONN", "UNKNOWN"}
+    {
+        "LISTEN",
+        "ESTAB",
+        "SYN-SENT",
+        "SYN-RECV",
+        "FIN-WAIT-1",
+        "FIN-WAIT-2",
+        "TIME-WAIT",
+        "CLOSE-WAIT",
+        "LAST-ACK",
+        "CLOSING",
+        "CLOSE",
+        "UNCONN",
+        "UNKNOWN",
+    }
 )
 _NETIDS = frozenset({"tcp", "udp", "raw", "u_str", "u_dgr", "u_seq", "p_raw", "p_dgr", "nl", "mptcp", "sctp"})
 _PROC_RE = re.compile(r'users:\(\("(?P<name>[^"]*)",pid=(?P<pid>\d+)')

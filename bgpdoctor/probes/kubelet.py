@@ -53,10 +53,14 @@ class KubeletProbe:
 
 def kubelet_command(address: str, port: int, timeout: float) -> str:
     args = f"{shlex.quote(address)} {port} {timeout:g}"
-    fallback = (f"timeout {timeout:g} sh -c 'exec 3<>/dev/tcp/{address}/{port}' 2>/dev/null "
-                f"&& echo '{{\"tcp\": \"ok\", \"tls\": null}}' || echo '{{\"tcp\": \"timeout\", \"tls\": null}}'")
-    return (f"if command -v python3 >/dev/null; then python3 -c {shlex.quote(_SCRIPT)} {args}; "
-            f"else bash -c {shlex.quote(fallback)}; fi")
+    fallback = (
+        f"timeout {timeout:g} sh -c 'exec 3<>/dev/tcp/{address}/{port}' 2>/dev/null "
+        f'&& echo \'{{"tcp": "ok", "tls": null}}\' || echo \'{{"tcp": "timeout", "tls": null}}\''
+    )
+    return (
+        f"if command -v python3 >/dev/null; then python3 -c {shlex.quote(_SCRIPT)} {args}; "
+        f"else bash -c {shlex.quote(fallback)}; fi"
+    )
 
 
 def parse_kubelet_probe(text: str, target: str) -> KubeletProbe:

@@ -102,8 +102,13 @@ def sweep(send: Callable[[int], tuple[PingResult, str]], start: int) -> SweepRes
     return result
 
 
-def run_sweep(run: Callable[[str], tuple[str, int | None]], src_ip: str | None, dst_ip: str,
-              start: int, wait: float = 1.0) -> SweepResult:
+def run_sweep(
+    run: Callable[[str], tuple[str, int | None]],
+    src_ip: str | None,
+    dst_ip: str,
+    start: int,
+    wait: float = 1.0,
+) -> SweepResult:
     """Sweep over a host connection; `run(command)` returns (output, exit status)."""
 
     def send(size: int) -> tuple[PingResult, str]:

@@ -11,10 +11,14 @@ def _cell(text: str) -> str:
 
 def render_markdown(report: Report) -> str:
     s = report.summary
-    out = [f"# bgpdoctor report ({report.timing.started})", "",
-           f"- inventory: `{report.inventory}`; scope: {', '.join(report.scope)}",
-           f"- {s.checks} checks: {s.passed} pass, {s.failed} fail, {s.warnings} warn, {s.errors} error, "
-           f"{s.skipped} skip; {s.diagnoses} root cause(s); exit code {s.exit_code}", ""]
+    out = [
+        f"# bgpdoctor report ({report.timing.started})",
+        "",
+        f"- inventory: `{report.inventory}`; scope: {', '.join(report.scope)}",
+        f"- {s.checks} checks: {s.passed} pass, {s.failed} fail, {s.warnings} warn, {s.errors} error, "
+        f"{s.skipped} skip; {s.diagnoses} root cause(s); exit code {s.exit_code}",
+        "",
+    ]
     for h in report.hosts:
         if not h.reachable:
             out.append(f"- **{h.name}** could not be checked: {h.error_kind}: {h.error}")

@@ -11,16 +11,19 @@ _COLOURS = {"pass": "green", "fail": "red", "warn": "yellow", "error": "magenta"
 
 def _indent(text: str, prefix: str = "      ", width: int = 200) -> str:
     """Indent, and cut very long lines (a JSON ruleset) so the terminal stays readable."""
-    return "\n".join(prefix + (line if len(line) <= width else line[:width] + " ...")
-                     for line in text.splitlines())
+    return "\n".join(
+        prefix + (line if len(line) <= width else line[:width] + " ...") for line in text.splitlines()
+    )
 
 
 def render_text(report: Report, verbose: bool = False) -> str:
     out: list[str] = []
     s = report.summary
-    out.append(f"bgpdoctor {report.tool_version}: {s.hosts} hosts, {s.checks} checks "
-               f"({s.passed} pass, {s.failed} fail, {s.warnings} warn, {s.errors} error, {s.skipped} skip) "
-               f"in {report.timing.wall_seconds:.1f}s")
+    out.append(
+        f"bgpdoctor {report.tool_version}: {s.hosts} hosts, {s.checks} checks "
+        f"({s.passed} pass, {s.failed} fail, {s.warnings} warn, {s.errors} error, {s.skipped} skip) "
+        f"in {report.timing.wall_seconds:.1f}s"
+    )
     for h in report.hosts:
         if not h.reachable:
             out.append(click.style(f"  host {h.name}: {h.error_kind}: {h.error}", fg="magenta"))
@@ -46,8 +49,11 @@ def render_text(report: Report, verbose: bool = False) -> str:
             where = f" on {fix.host}" if fix.host else ""
             out.append(click.style(f"   fix [{fix.platform}]{where}: {fix.title}", fg="cyan"))
             out.append(_indent(fix.text))
-    shown = [r for r in report.results if verbose or (r.status in ("fail", "warn", "error")
-                                                      and r.explained_by is None)]
+    shown = [
+        r
+        for r in report.results
+        if verbose or (r.status in ("fail", "warn", "error") and r.explained_by is None)
+    ]
     if shown:
         out.append("")
         out.append(click.style("check results:" if verbose else "other findings:", bold=True))
@@ -57,6 +63,8 @@ def render_text(report: Report, verbose: bool = False) -> str:
             out.append(f"  {status} {r.check:28} {r.host:32} {r.reason}{tail}")
     out.append("")
     verdict = {0: "no findings", 1: f"{s.findings} finding(s)", 3: "could not check everything"}
-    out.append(f"result: {verdict.get(s.exit_code, str(s.exit_code))} (exit {s.exit_code}); "
-               f"MTU probes sent: {report.timing.mtu_probes}")
+    out.append(
+        f"result: {verdict.get(s.exit_code, str(s.exit_code))} (exit {s.exit_code}); "
+        f"MTU probes sent: {report.timing.mtu_probes}"
+    )
     return "\n".join(out)

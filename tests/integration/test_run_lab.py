@@ -25,13 +25,24 @@ MGMT_NET = "172.31.253.0/24"
 
 
 def _env(run_dir: Path) -> dict[str, str]:
-    return {**os.environ, "BGPDOCTOR_LAB_PREFIX": PREFIX, "BGPDOCTOR_LAB_MGMT_NET": MGMT_NET,
-            "BGPDOCTOR_LAB_DIR": str(run_dir), "NO_COLOR": "1"}
+    return {
+        **os.environ,
+        "BGPDOCTOR_LAB_PREFIX": PREFIX,
+        "BGPDOCTOR_LAB_MGMT_NET": MGMT_NET,
+        "BGPDOCTOR_LAB_DIR": str(run_dir),
+        "NO_COLOR": "1",
+    }
 
 
 def bgpdoctor(run_dir: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bgpdoctor", *args], capture_output=True, text=True,
-                          env=_env(run_dir), timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "bgpdoctor", *args],
+        capture_output=True,
+        text=True,
+        env=_env(run_dir),
+        timeout=timeout,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +60,17 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 def run_json(inventory: Path, *extra: str) -> tuple[int, dict[str, Any], str]:
-    proc = bgpdoctor(inventory.parent, "run", "--inventory", str(inventory), "--output", "json",
-                     "--capture-seconds", "14", *extra)
+    proc = bgpdoctor(
+        inventory.parent,
+        "run",
+        "--inventory",
+        str(inventory),
+        "--output",
+        "json",
+        "--capture-seconds",
+        "14",
+        *extra,
+    )
     assert proc.returncode in (0, 1, 3), proc.stderr[-3000:]
     return proc.returncode, json.loads(proc.stdout), proc.stderr
 
@@ -73,35 +93,63 @@ def test_healthy_lab_has_zero_findings(lab: Path) -> None:
     assert [r for r in report["results"] if r["status"] == "error"] == []
     assert code == 0, stderr[-2000:]
     assert report["schema_version"] == "1.0"
-    assert {h["name"] for h in report["hosts"]} == {"router-mine", "router-home", "sakamoto", "yuuko-k8s",
-                                                    "metrics-server"}
+    assert {h["name"] for h in report["hosts"]} == {
+        "router-mine",
+        "router-home",
+        "sakamoto",
+        "yuuko-k8s",
+        "metrics-server",
+    }
     statuses = {(r["check"], r["host"]): r["status"] for r in report["results"]}
     assert statuses[("bgp-session-established", "router-mine<->yuuko-k8s")] == "pass"
     assert statuses[("kubelet-reachable", "metrics-server->yuuko-k8s:10250")] == "pass"
-    mtu = next(r for r in report["results"] if r["check"] == "path-mtu" and r["host"] == "sakamoto->yuuko-k8s")
+    mtu = next(
+        r for r in report["results"] if r["check"] == "path-mtu" and r["host"] == "sakamoto->yuuko-k8s"
+    )
     assert mtu["status"] == "pass"
     assert report["timing"]["mtu_probes"] >= 2
 
 
 # fault -> (top root cause, a check that must fail on a subject, values the fixes must carry)
 FAULTS: dict[str, tuple[str, str, list[str]]] = {
-    "node-not-listening": ("node-not-listening", "bgp-accepting-end-listens@router-home<->yuuko-k8s",
-                           ["192.168.0.81", "passive on", "64514"]),
-    "nat-rewrites-bgp-source": ("nat-rewrites-bgp-source", "bgp-session-established@router-mine<->yuuko-k8s",
-                                ["192.168.6.1", "zt0"]),
-    "unexpected-source-address": ("unexpected-source-address", "bgp-source-address@router-mine<->yuuko-k8s",
-                                  ["192.168.191.81", "192.168.0.81"]),
-    "ebgp-multihop-missing": ("ebgp-multihop-missing", "ebgp-multihop@router-mine<->yuuko-k8s",
-                              ["ebgpMultihop", "192.168.6.1"]),
-    "firewall-blocks-pod-cidr": ("firewall-blocks-pod-cidr", "pod-ping@sakamoto->yuuko-k8s",
-                                 ["10.42.0.0/16"]),
+    "node-not-listening": (
+        "node-not-listening",
+        "bgp-accepting-end-listens@router-home<->yuuko-k8s",
+        ["192.168.0.81", "passive on", "64514"],
+    ),
+    "nat-rewrites-bgp-source": (
+        "nat-rewrites-bgp-source",
+        "bgp-session-established@router-mine<->yuuko-k8s",
+        ["192.168.6.1", "zt0"],
+    ),
+    "unexpected-source-address": (
+        "unexpected-source-address",
+        "bgp-source-address@router-mine<->yuuko-k8s",
+        ["192.168.191.81", "192.168.0.81"],
+    ),
+    "ebgp-multihop-missing": (
+        "ebgp-multihop-missing",
+        "ebgp-multihop@router-mine<->yuuko-k8s",
+        ["ebgpMultihop", "192.168.6.1"],
+    ),
+    "firewall-blocks-pod-cidr": (
+        "firewall-blocks-pod-cidr",
+        "pod-ping@sakamoto->yuuko-k8s",
+        ["10.42.0.0/16"],
+    ),
     "ip-forward-disabled": ("ip-forward-disabled", "ip-forward@router-home", ["net.ipv4.ip_forward=1"]),
     "rp-filter-strict": ("rp-filter-strict", "rp-filter@sakamoto->yuuko-k8s", ["zt0", "rp_filter=2"]),
     "mtu-blackhole": ("mtu-blackhole", "path-mtu@sakamoto->yuuko-k8s", ["1380"]),
-    "podcidr-not-advertised": ("podcidr-not-advertised", "podcidr-advertised@yuuko-k8s",
-                               ["10.42.3.0/24", "PodCIDR"]),
-    "kubelet-unreachable": ("kubelet-unreachable", "kubelet-reachable@metrics-server->yuuko-k8s:10250",
-                            ["10250"]),
+    "podcidr-not-advertised": (
+        "podcidr-not-advertised",
+        "podcidr-advertised@yuuko-k8s",
+        ["10.42.3.0/24", "PodCIDR"],
+    ),
+    "kubelet-unreachable": (
+        "kubelet-unreachable",
+        "kubelet-reachable@metrics-server->yuuko-k8s:10250",
+        ["10250"],
+    ),
 }
 
 
@@ -135,8 +183,12 @@ def test_unreachable_host_is_a_result_not_a_crash(lab: Path, tmp_path: Path) -> 
     report = json.loads(proc.stdout)
     host = next(h for h in report["hosts"] if h["name"] == "router-home")
     assert host["reachable"] is False and host["error_kind"] == "unreachable"
-    assert {h["name"] for h in report["hosts"] if h["reachable"]} == {"router-mine", "sakamoto", "yuuko-k8s",
-                                                                     "metrics-server"}
+    assert {h["name"] for h in report["hosts"] if h["reachable"]} == {
+        "router-mine",
+        "sakamoto",
+        "yuuko-k8s",
+        "metrics-server",
+    }
     assert proc.returncode in (1, 3)
     errors = [r for r in report["results"] if r["status"] == "error"]
     assert any(r["check"] == "host-reachable" and r["host"] == "router-home" for r in errors)

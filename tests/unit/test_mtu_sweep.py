@@ -19,21 +19,29 @@ def model_path(local_mtu: int, router_mtu: int, l2_mtu: int, icmp: bool):  # typ
         payload = size - 28
         head = f"PING 10.42.3.1 (10.42.3.1) from 10.42.0.1 : {payload}({size}) bytes of data.\n"
         if size > learned["pmtu"]:
-            text = head + (f"ping: local error: message too long, mtu={learned['pmtu']}\n\n"
-                           "--- 10.42.3.1 ping statistics ---\n1 packets transmitted, 0 received, +1 errors, "
-                           "100% packet loss, time 0ms\n")
+            text = head + (
+                f"ping: local error: message too long, mtu={learned['pmtu']}\n\n"
+                "--- 10.42.3.1 ping statistics ---\n1 packets transmitted, 0 received, +1 errors, "
+                "100% packet loss, time 0ms\n"
+            )
         elif size > router_mtu and icmp:
             learned["pmtu"] = router_mtu
-            text = head + (f"From 192.168.6.1 icmp_seq=1 Frag needed and DF set (mtu = {router_mtu})\n\n"
-                           "--- 10.42.3.1 ping statistics ---\n1 packets transmitted, 0 received, +1 errors, "
-                           "100% packet loss, time 0ms\n")
+            text = head + (
+                f"From 192.168.6.1 icmp_seq=1 Frag needed and DF set (mtu = {router_mtu})\n\n"
+                "--- 10.42.3.1 ping statistics ---\n1 packets transmitted, 0 received, +1 errors, "
+                "100% packet loss, time 0ms\n"
+            )
         elif size > min(router_mtu, l2_mtu):
-            text = head + ("\n--- 10.42.3.1 ping statistics ---\n1 packets transmitted, 0 received, "
-                           "100% packet loss, time 0ms\n")
+            text = head + (
+                "\n--- 10.42.3.1 ping statistics ---\n1 packets transmitted, 0 received, "
+                "100% packet loss, time 0ms\n"
+            )
         else:
-            text = head + (f"{payload + 8} bytes from 10.42.3.1: icmp_seq=1 ttl=62 time=0.2 ms\n\n"
-                           "--- 10.42.3.1 ping statistics ---\n1 packets transmitted, 1 received, 0% packet loss, "
-                           "time 0ms\nrtt min/avg/max/mdev = 0.2/0.2/0.2/0.0 ms\n")
+            text = head + (
+                f"{payload + 8} bytes from 10.42.3.1: icmp_seq=1 ttl=62 time=0.2 ms\n\n"
+                "--- 10.42.3.1 ping statistics ---\n1 packets transmitted, 1 received, 0% packet loss, "
+                "time 0ms\nrtt min/avg/max/mdev = 0.2/0.2/0.2/0.0 ms\n"
+            )
         return parse_ping(text), text
 
     return send

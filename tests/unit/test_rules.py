@@ -12,13 +12,33 @@ from bgpdoctor.errors import UsageError
 
 # Root causes of the full catalogue that checks may already point to before their playbook exists.
 CATALOGUE = {
-    "node-not-listening", "nat-rewrites-bgp-source", "unexpected-source-address", "peer-not-configured",
-    "asn-mismatch", "router-id-conflict", "md5-mismatch", "bgp-port-filtered", "ebgp-multihop-missing",
-    "auto-direct-routes-across-l3", "podcidr-not-advertised", "node-not-selected", "ibgp-no-route-reflection",
-    "bgp-next-hop-unreachable", "bird-ebgp-no-policy", "bird-kernel-export-none", "ecmp-single-path",
-    "firewall-blocks-pod-cidr", "ip-forward-disabled", "rp-filter-strict", "mtu-blackhole",
-    "kubelet-unreachable", "lb-pool-in-node-subnet", "connected-route-shadows-bgp", "speaker-down",
-    "port-179-conflict", "tunnel-drops-pod-cidr",
+    "node-not-listening",
+    "nat-rewrites-bgp-source",
+    "unexpected-source-address",
+    "peer-not-configured",
+    "asn-mismatch",
+    "router-id-conflict",
+    "md5-mismatch",
+    "bgp-port-filtered",
+    "ebgp-multihop-missing",
+    "auto-direct-routes-across-l3",
+    "podcidr-not-advertised",
+    "node-not-selected",
+    "ibgp-no-route-reflection",
+    "bgp-next-hop-unreachable",
+    "bird-ebgp-no-policy",
+    "bird-kernel-export-none",
+    "ecmp-single-path",
+    "firewall-blocks-pod-cidr",
+    "ip-forward-disabled",
+    "rp-filter-strict",
+    "mtu-blackhole",
+    "kubelet-unreachable",
+    "lb-pool-in-node-subnet",
+    "connected-route-shadows-bgp",
+    "speaker-down",
+    "port-179-conflict",
+    "tunnel-drops-pod-cidr",
 }
 
 
@@ -27,9 +47,17 @@ def test_checks_and_playbooks_load() -> None:
     playbooks = load_playbooks()
     assert len(checks) >= 12
     assert {p.id for p in playbooks} >= {
-        "node-not-listening", "nat-rewrites-bgp-source", "unexpected-source-address", "ebgp-multihop-missing",
-        "firewall-blocks-pod-cidr", "ip-forward-disabled", "rp-filter-strict", "mtu-blackhole",
-        "podcidr-not-advertised", "kubelet-unreachable"}
+        "node-not-listening",
+        "nat-rewrites-bgp-source",
+        "unexpected-source-address",
+        "ebgp-multihop-missing",
+        "firewall-blocks-pod-cidr",
+        "ip-forward-disabled",
+        "rp-filter-strict",
+        "mtu-blackhole",
+        "podcidr-not-advertised",
+        "kubelet-unreachable",
+    }
 
 
 def test_every_reference_is_known() -> None:
@@ -54,22 +82,34 @@ def test_templates_compile() -> None:
 def test_user_folder_adds_and_overrides(tmp_path: Path) -> None:
     (tmp_path / "mine.yaml").write_text(
         "checks:\n  - id: ip-forward\n    title: overridden\n    subject: host\n    fact: ip_forward\n"
-        "    reason_pass: ok\n    reason_fail: bad\n")
+        "    reason_pass: ok\n    reason_fail: bad\n"
+    )
     checks = {c.id: c for c in load_checks([str(tmp_path)])}
     assert checks["ip-forward"].title == "overridden"
 
 
 def test_bad_check_file_names_the_file(tmp_path: Path) -> None:
     (tmp_path / "broken.yaml").write_text("checks:\n  - id: x\n    subject: nowhere\n")
-    with pytest.raises(UsageError, match="broken.yaml"):
+    with pytest.raises(UsageError, match=r"broken\.yaml"):
         load_checks([str(tmp_path)])
 
 
-@pytest.mark.parametrize(("op", "value", "actual", "expected"), [
-    ("eq", 1, 1, True), ("eq", 1, 0, False), ("ne", 1, 0, True), ("in", [1, 2], 2, True),
-    ("not_in", [1, 2], 2, False), ("gt", 3, 4, True), ("lte", 3, 4, False), ("true", None, 1, True),
-    ("false", None, 1, False), ("empty", None, [], True), ("not_empty", None, ["x"], True),
-])
+@pytest.mark.parametrize(
+    ("op", "value", "actual", "expected"),
+    [
+        ("eq", 1, 1, True),
+        ("eq", 1, 0, False),
+        ("ne", 1, 0, True),
+        ("in", [1, 2], 2, True),
+        ("not_in", [1, 2], 2, False),
+        ("gt", 3, 4, True),
+        ("lte", 3, 4, False),
+        ("true", None, 1, True),
+        ("false", None, 1, False),
+        ("empty", None, [], True),
+        ("not_empty", None, ["x"], True),
+    ],
+)
 def test_operators(op: str, value: object, actual: object, expected: bool) -> None:
     assert holds(Condition(fact="f", op=op, value=value), {"f": actual}) is expected  # type: ignore[arg-type]
 

@@ -66,7 +66,11 @@ def test_bird_passive_and_hold_timer_expired() -> None:
     assert (p["passive_wait"].bgp_state, p["passive_wait"].last_error) == ("Passive", None)
     hold = p["r16_multihop"]
     assert (hold.state, hold.bgp_state, hold.last_error, hold.error_wait) == (
-        "start", "Idle", "BGP Error: Hold timer expired", True)
+        "start",
+        "Idle",
+        "BGP Error: Hold timer expired",
+        True,
+    )
 
 
 @pytest.mark.parametrize(
@@ -79,6 +83,7 @@ def test_bird_passive_and_hold_timer_expired() -> None:
 def test_bird_reply_codes_give_the_same_result(plain: str, verbose: str) -> None:
     a = bird.parse_show_protocols_all(fixture(f"bird/{plain}.txt"))
     b = bird.parse_show_protocols_all(fixture(f"bird/{verbose}.txt"))
+
     def key(p: bird.BirdProtocol) -> tuple[object, ...]:
         return (p.name, p.bgp_state, p.last_error, p.neighbor_address, p.routes_imported, p.channels)
 
@@ -90,22 +95,28 @@ def test_bird_since_date_and_time() -> None:
     assert p["cilium_refused"].since == "2026-11-22 21:22:00"
     assert p["cilium_refused"].last_error == "Socket: Connection refused"
     # cilium#28530 (BIRD 2.14, iso long)
-    text = ("Name       Proto      Table      State  Since         Info\n"
-            "bgp4       BGP        ---        up     2024-03-08 15:13:49  Established\n")
+    text = (
+        "Name       Proto      Table      State  Since         Info\n"
+        "bgp4       BGP        ---        up     2024-03-08 15:13:49  Established\n"
+    )
     (row,) = bird.parse_show_protocols(text)
     assert (row.since, row.bgp_state) == ("2024-03-08 15:13:49", "Established")
 
 
 def test_bird16_raw_control_socket_continuation() -> None:
     # calicoctl status.go comment: one leading space marks a continuation row
-    text = ("0001 BIRD 1.5.0 ready.\n"
-            "2002-name     proto    table    state  since       info\n"
-            "1002-kernel1  Kernel   master   up     2016-11-21\n"
-            " Mesh_172_17_8_102 BGP      master   up     2016-11-21  Established\n"
-            "0000\n")
+    text = (
+        "0001 BIRD 1.5.0 ready.\n"
+        "2002-name     proto    table    state  since       info\n"
+        "1002-kernel1  Kernel   master   up     2016-11-21\n"
+        " Mesh_172_17_8_102 BGP      master   up     2016-11-21  Established\n"
+        "0000\n"
+    )
     rows = bird.parse_show_protocols(text)
     assert [(r.name, r.since, r.bgp_state) for r in rows] == [
-        ("kernel1", "2016-11-21", None), ("Mesh_172_17_8_102", "2016-11-21", "Established")]
+        ("kernel1", "2016-11-21", None),
+        ("Mesh_172_17_8_102", "2016-11-21", "Established"),
+    ]
 
 
 def test_bird_routes_16_vs_2() -> None:
@@ -120,12 +131,14 @@ def test_bird_routes_16_vs_2() -> None:
 
 
 def test_bird2_second_route_and_multipath() -> None:
-    text = ("Table master4:\n"
-            "10.42.0.0/24         unicast [peer_a 10:00:00.000] * (100) [AS64514i]\n"
-            "\tvia 10.0.1.2 on eth0 weight 1\n"
-            "\tvia 10.0.2.2 on eth1 weight 1\n"
-            "                     unicast [peer_b 10:00:01.000] (100) [AS64515i]\n"
-            "\tvia 10.0.3.2 on eth2\n")
+    text = (
+        "Table master4:\n"
+        "10.42.0.0/24         unicast [peer_a 10:00:00.000] * (100) [AS64514i]\n"
+        "\tvia 10.0.1.2 on eth0 weight 1\n"
+        "\tvia 10.0.2.2 on eth1 weight 1\n"
+        "                     unicast [peer_b 10:00:01.000] (100) [AS64515i]\n"
+        "\tvia 10.0.3.2 on eth2\n"
+    )
     a, b = bird.parse_show_route(text)
     assert (a.prefix, a.gateway, a.interface, a.primary) == ("10.42.0.0/24", "10.0.1.2", "eth0", True)
     assert (b.prefix, b.protocol, b.gateway, b.primary) == ("10.42.0.0/24", "peer_b", "10.0.3.2", False)
@@ -189,18 +202,27 @@ def test_gobgp_global_malformed() -> None:
 
 @pytest.mark.parametrize(
     "case,outcome",
-    [("ok", "reply"), ("local_too_big", "local-too-big"), ("frag_needed", "frag-needed"),
-     ("silent_loss", "silent-loss"), ("net_unreachable", "unreachable"), ("ttl_exceeded", "time-exceeded"),
-     ("local_net_unreachable", "error"), ("unknown_host", "error")],
+    [
+        ("ok", "reply"),
+        ("local_too_big", "local-too-big"),
+        ("frag_needed", "frag-needed"),
+        ("silent_loss", "silent-loss"),
+        ("net_unreachable", "unreachable"),
+        ("ttl_exceeded", "time-exceeded"),
+        ("local_net_unreachable", "error"),
+        ("unknown_host", "error"),
+    ],
 )
 def test_ping_outcomes(case: str, outcome: str) -> None:
     assert ping.parse_ping(fixture(f"ping/{case}.txt")).outcome == outcome
 
 
 def test_ping_sendmsg_message_too_long() -> None:
-    text = ("PING 10.0.0.2 (10.0.0.2) 1472(1500) bytes of data.\nping: sendmsg: Message too long\n\n"
-            "--- 10.0.0.2 ping statistics ---\n"
-            "1 packets transmitted, 0 received, +1 errors, 100% packet loss\n")
+    text = (
+        "PING 10.0.0.2 (10.0.0.2) 1472(1500) bytes of data.\nping: sendmsg: Message too long\n\n"
+        "--- 10.0.0.2 ping statistics ---\n"
+        "1 packets transmitted, 0 received, +1 errors, 100% packet loss\n"
+    )
     r = ping.parse_ping(text)
     assert (r.outcome, r.local_too_big, r.local_error_mtu, r.errors) == ("local-too-big", True, None, 1)
 
@@ -221,13 +243,18 @@ def test_ss_listening_and_pmtu() -> None:
 
 
 def test_ss_ipv6_and_header() -> None:
-    text = ("State  Recv-Q Send-Q Local Address:Port Peer Address:Port Process\n"
-            "LISTEN 0      8      [::]:179           [::]:*\n"
-            "LISTEN 0      8      *:179              *:*\n"
-            "ESTAB  0      0      [fd00::1]:179      [fd00::2]:40000\n")
+    text = (
+        "State  Recv-Q Send-Q Local Address:Port Peer Address:Port Process\n"
+        "LISTEN 0      8      [::]:179           [::]:*\n"
+        "LISTEN 0      8      *:179              *:*\n"
+        "ESTAB  0      0      [fd00::1]:179      [fd00::2]:40000\n"
+    )
     socks = ss.parse_ss(text)
     assert [(s.local_address, s.local_port, s.peer_port) for s in socks] == [
-        ("::", 179, None), ("*", 179, None), ("fd00::1", 179, 40000)]
+        ("::", 179, None),
+        ("*", 179, None),
+        ("fd00::1", 179, 40000),
+    ]
 
 
 @pytest.mark.parametrize("text", ["garbage line here\n", "\tmss:1400\n", "ESTAB 0 0 1.2.3.4 5.6.7.8:1\n"])
