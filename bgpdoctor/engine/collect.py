@@ -6,6 +6,7 @@ functions (bgpdoctor.parsers), so a recorded run can be replayed offline through
 
 from __future__ import annotations
 
+import secrets
 import shlex
 import time
 from collections.abc import Callable
@@ -96,6 +97,55 @@ def fact_commands(host: Host) -> dict[str, str]:
     return commands
 
 
+def batch_script(commands: dict[str, str], marker: str, timeout: float) -> str:
+    """One POSIX sh script that runs every fact command and frames its output.
+
+    One SSH session per host instead of one per command: sshd forks a session per exec, which
+    costs more than the commands themselves on small routers. stdout stays raw; stderr lines
+    come back prefixed with `<marker> ERR `, the exit status after `<marker> END <fact>`.
+    Works with dash and busybox ash; `timeout` is used when the host has it.
+    """
+    lines = [
+        "exec 4>&1",
+        f"if command -v timeout >/dev/null 2>&1; then T='timeout {max(1, int(timeout))}'; else T=''; fi",
+        "bd_run() {",
+        f"  printf '%s BEGIN %s\\n' '{marker}' \"$1\"",
+        f"  rc=$( {{ {{ $T sh -c \"$2\"; echo $? >&5; }} 2>&1 1>&4 | sed 's/^/{marker} ERR /' >&4; }} 5>&1 )",
+        f"  printf '\\n%s END %s %s\\n' '{marker}' \"$1\" \"$rc\"",
+        "}",
+    ]
+    lines += [f"bd_run {shlex.quote(fact)} {shlex.quote(command)}" for fact, command in commands.items()]
+    return "\n".join(lines) + "\n"
+
+
+def split_batch(output: bytes, marker: str, commands: dict[str, str]) -> dict[str, CommandResult]:
+    """Cut the framed output of batch_script() back into one CommandResult per fact.
+
+    Example: b"M BEGIN a\\nhello\\n\\nM END a 0\\n" -> {"a": CommandResult("...", 0, b"hello\\n")}
+    """
+    results: dict[str, CommandResult] = {}
+    mark = marker.encode()
+    current: str | None = None
+    out = bytearray()
+    err: list[str] = []
+    for line in output.splitlines(keepends=True):
+        if line.startswith(mark + b" BEGIN "):
+            current, out, err = line[len(mark) + 7 :].decode().strip(), bytearray(), []
+        elif line.startswith(mark + b" ERR ") and current is not None:
+            err.append(line[len(mark) + 5 :].decode("utf-8", "replace"))
+        elif line.startswith(mark + b" END ") and current is not None:
+            status_text = line.decode().split()[-1]
+            status = int(status_text) if status_text.lstrip("-").isdigit() else None
+            body = bytes(out[:-1] if out.endswith(b"\n") else out)  # drop the newline END added
+            timed_out = status == 124 and "timeout" not in commands.get(current, "")
+            results[current] = CommandResult(commands.get(current, current), None if timed_out else status,
+                                             body, "".join(err), timed_out=timed_out)
+            current = None
+        elif current is not None:
+            out += line
+    return results
+
+
 def collect_host(
     name: str,
     inv: Inventory,
@@ -115,10 +165,24 @@ def collect_host(
         progress(f"{name}: error: {exc}")
         return facts
     started = time.monotonic()
-    for fact, command in fact_commands(facts.host).items():
-        if facts.run(fact, command, timeout) is None:
-            progress(f"{name}: lost the connection ({facts.error})")
-            break
+    commands = fact_commands(facts.host)
+    marker = f"@@bgpdoctor-{secrets.token_hex(6)}"
+    batch = facts.run("batch", batch_script(commands, marker, timeout), timeout * len(commands) + 5)
+    if batch is not None:
+        del facts.outputs["batch"]
+        facts.outputs.update(split_batch(batch.stdout_bytes, marker, commands))
+        missing = [f for f in commands if f not in facts.outputs]
+        if batch.timed_out and missing:
+            for fact in missing:
+                facts.outputs[fact] = CommandResult(commands[fact], None, b"", "", timed_out=True)
+        elif missing:
+            # no POSIX shell behind the login (RouterOS and other appliances): one exec per command
+            for fact in missing:
+                if facts.run(fact, commands[fact], timeout) is None:
+                    break
+    if facts.error is not None:
+        progress(f"{name}: lost the connection ({facts.error})")
+    facts.outputs = {k: facts.outputs[k] for k in commands if k in facts.outputs}
     progress(f"{name}: {len(facts.outputs)} facts in {time.monotonic() - started:.2f}s")
     return facts
 

@@ -67,6 +67,7 @@ def end_view(world: World, host_name: str, peer: Peer | None) -> SessionEnd:
                 if match.state == "down":
                     end.state = "down"
                 end.last_error = match.last_error
+                end.error_wait = match.error_wait
                 end.neighbor_address_runtime = match.neighbor_address
                 end.passive = end.state == "passive" or peer.passive
                 end.multihop_ttl = peer.multihop  # BIRD shows multihop only while the session is up

@@ -145,6 +145,12 @@ def session_subjects(world: World, sessions: list[Session], active: ActiveResult
             "established", up if ends_known or up else None, *[ev for e in session.ends for ev in e.evidence]
         )
         s.add("both_configured", all(e.peer is not None for e in session.ends))
+        waiting = [e.host for e in session.ends if e.error_wait]
+        # BIRD's error back-off (60 s, up to 300 s by default) after a fault that is gone: the
+        # session is down because BIRD waits, not because something is still broken.
+        s.add("in_error_backoff", bool(waiting) and not up)
+        if waiting:
+            s.add("backoff_host", waiting[0])
         dialer, listener = _dialer_and_listener(session)
         if dialer is not None and listener is not None and dialer.peer is not None:
             s.add("dialer", dialer.host)

@@ -53,6 +53,7 @@ class SessionEnd:
     source_address: str | None = None  # source the kernel picks towards the peer
     route_gateway: str | None = None  # None: the peer is on a directly connected subnet
     asn: int | None = None
+    error_wait: bool = False  # BIRD holds the protocol back after an error before it retries
     evidence: list[Evidence] = field(default_factory=list)
 
 

@@ -429,6 +429,8 @@ class SshConnection:
         """
         import paramiko
 
+        # The lock covers connecting and opening the channel only: commands on one host may run
+        # side by side (a packet capture while pings run), each on its own channel.
         with self._lock:
             self.connect()
             transport = self._clients[-1].get_transport()
@@ -441,10 +443,10 @@ class SshConnection:
             except (paramiko.SSHException, EOFError, OSError) as exc:
                 self.close()
                 raise self._err("unreachable", f"SSH connection lost: {exc}") from None
-            try:
-                return self._collect(chan, command, start, timeout)
-            finally:
-                chan.close()
+        try:
+            return self._collect(chan, command, start, timeout)
+        finally:
+            chan.close()
 
     def _collect(self, chan: paramiko.Channel, command: str, start: float, timeout: float) -> CommandResult:
         out, err = bytearray(), bytearray()
