@@ -138,8 +138,13 @@ def split_batch(output: bytes, marker: str, commands: dict[str, str]) -> dict[st
             status = int(status_text) if status_text.lstrip("-").isdigit() else None
             body = bytes(out[:-1] if out.endswith(b"\n") else out)  # drop the newline END added
             timed_out = status == 124 and "timeout" not in commands.get(current, "")
-            results[current] = CommandResult(commands.get(current, current), None if timed_out else status,
-                                             body, "".join(err), timed_out=timed_out)
+            results[current] = CommandResult(
+                commands.get(current, current),
+                None if timed_out else status,
+                body,
+                "".join(err),
+                timed_out=timed_out,
+            )
             current = None
         elif current is not None:
             out += line

@@ -26,7 +26,11 @@ def test_batch_round_trip(shell: str) -> None:
     out = subprocess.run([*argv, script], capture_output=True, timeout=20, check=False).stdout
     results = split_batch(out, "@@bgpdoctor-test", COMMANDS)
     assert list(results) == list(COMMANDS)
-    assert (results["ok"].exit_status, results["ok"].stdout, results["ok"].stderr) == (0, "hello\n", "warning\n")
+    assert (results["ok"].exit_status, results["ok"].stdout, results["ok"].stderr) == (
+        0,
+        "hello\n",
+        "warning\n",
+    )
     assert (results["fails"].exit_status, results["fails"].stdout) == (3, "partial\n")
     assert results["no-newline"].stdout == "a\tb"
     assert results["missing"].command_missing

@@ -149,7 +149,14 @@ def test_relative_ssh_paths_are_relative_to_the_inventory(lab: Inventory, tmp_pa
 
 def test_docs_example_is_the_lab(lab: Inventory) -> None:
     assert list(lab.hosts) == ["router-mine", "router-home", "sakamoto", "yuuko-k8s", "metrics-server"]
-    assert lab.lab is not None and lab.lab.interface_prefix == "bdlab-"
+    assert lab.lab is not None and lab.lab.interface_prefix == "bdl-"
+    # the ASNs of the seed-001 design, as the lab uses them
+    assert [lab.hosts[h].asn for h in ("router-mine", "router-home", "sakamoto", "yuuko-k8s")] == [
+        64513,
+        64515,
+        64514,
+        64514,
+    ]
     assert lab.hosts["router-mine"].speaker == "bird2"
     assert lab.hosts["yuuko-k8s"].speaker == "gobgp"
     assert lab.vantage.metrics_server == "metrics-server"
