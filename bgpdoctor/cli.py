@@ -24,7 +24,33 @@ def _fail(exc: BgpDoctorError) -> None:
     sys.exit(exc.exit_code)
 
 
+# Subcommands that live in their own packages are imported only when used: `--help` stays fast
+# and a problem in one of them cannot break `bgpdoctor run`.
+LAZY_COMMANDS = {
+    "inventory": ("bgpdoctor.inventory_cli", "inventory", "Check and inspect an inventory file."),
+    "lab": ("bgpdoctor.lab.cli", "lab", "A real two-site BGP lab in network namespaces (needs root)."),
+}
+
+
 class _Group(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
+            import importlib
+
+            module, attr, _help = LAZY_COMMANDS[cmd_name]
+            command: click.Command = getattr(importlib.import_module(module), attr)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, self.commands[name].get_short_help_str(60)) for name in super().list_commands(ctx)]
+        rows += [(name, text) for name, (_m, _a, text) in LAZY_COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(sorted(rows))
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -94,6 +120,12 @@ def main() -> None:
     type=click.Path(file_okay=False),
     help="Extra folder of playbooks (root causes, YAML).",
 )
+@click.option(
+    "--record",
+    "record_path",
+    type=click.Path(dir_okay=False),
+    help="Save every raw output of the run to this JSON file, for `bgpdoctor replay`.",
+)
 @click.option("--verbose", "-v", is_flag=True, help="Show every check result, not only findings.")
 def run(
     inventory_path: str,
@@ -108,6 +140,7 @@ def run(
     ping_wait: float,
     extra_checks: tuple[str, ...],
     extra_playbooks: tuple[str, ...],
+    record_path: str | None,
     verbose: bool,
 ) -> None:
     """Diagnose the hosts of an inventory over SSH and name the root causes.
@@ -142,11 +175,47 @@ def run(
     def connect(name: str) -> Any:
         return open_connection(name, inv, accept_new_host_keys=accept_new_host_keys)
 
-    report = run_diagnosis(inv, str(inventory_path), scope, connect, options, progress)
+    report, collected = run_diagnosis(inv, str(inventory_path), scope, connect, options, progress)
+    if record_path:
+        from bgpdoctor.engine.recording import save_recording
+
+        save_recording(Path(record_path), inv, str(inventory_path), list(nodes), collected)
+        progress(f"recording written to {record_path}")
     _emit(report, output, verbose)
     if report_path:
         _write_report(report, Path(report_path))
         progress(f"report written to {report_path}")
+    sys.exit(report.summary.exit_code)
+
+
+@main.command(epilog=EXIT_CODES_HELP)
+@click.argument("recording", type=click.Path(exists=True, dir_okay=False))
+@click.option("--output", "-o", type=click.Choice(["text", "json", "md"]), default="text", show_default=True)
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Also write the report here.")
+@click.option("--checks", "extra_checks", multiple=True, type=click.Path(file_okay=False))
+@click.option("--playbooks", "extra_playbooks", multiple=True, type=click.Path(file_okay=False))
+@click.option("--verbose", "-v", is_flag=True, help="Show every check result, not only findings.")
+def replay(
+    recording: str,
+    output: str,
+    report_path: str | None,
+    extra_checks: tuple[str, ...],
+    extra_playbooks: tuple[str, ...],
+    verbose: bool,
+) -> None:
+    """Diagnose again, offline, from a file written by `bgpdoctor run --record`.
+
+    Example: bgpdoctor replay captures/runs/nat-rewrites-bgp-source.json
+    """
+    from bgpdoctor.engine.recording import load_recording
+    from bgpdoctor.engine.run import RunOptions, evaluate
+
+    inv, inventory_path, nodes, collected = load_recording(Path(recording))
+    options = RunOptions(nodes=nodes, extra_checks=list(extra_checks), extra_playbooks=list(extra_playbooks))
+    report = evaluate(inv, inventory_path, collected, options)
+    _emit(report, output, verbose)
+    if report_path:
+        _write_report(report, Path(report_path))
     sys.exit(report.summary.exit_code)
 
 
@@ -219,14 +288,3 @@ def explain(item_id: str) -> None:
             click.echo(f"fix platforms: {', '.join(f.platform for f in p.fixes)}\nsource: {p.source}")
             return
     raise UsageError(f"no check or root cause with id '{item_id}' (see `bgpdoctor checks list`)")
-
-
-def _attach_optional_groups() -> None:
-    from bgpdoctor.inventory_cli import inventory
-    from bgpdoctor.lab.cli import lab
-
-    main.add_command(inventory)
-    main.add_command(lab)
-
-
-_attach_optional_groups()

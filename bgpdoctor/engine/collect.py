@@ -33,10 +33,11 @@ class HostFacts:
     connection: Connection | None = None
     error: HostError | None = None
     outputs: dict[str, CommandResult] = field(default_factory=dict)
+    contacted: bool = False  # a connection was made (also true for a replayed recording)
 
     @property
     def reachable(self) -> bool:
-        return self.error is None and self.connection is not None
+        return self.error is None and self.contacted
 
     def run(self, fact: str, command: str, timeout: float) -> CommandResult | None:
         """Run a command and keep its result under `fact`; None when the host is unusable."""
@@ -161,6 +162,7 @@ def collect_host(
     facts = HostFacts(name=name, host=inv.hosts[name])
     try:
         facts.connection = connect(name)
+        facts.contacted = True
     except HostError as exc:
         facts.error = exc
         progress(f"{name}: {exc.kind}: {exc.message}")

@@ -1,4 +1,8 @@
-"""One diagnostic run: collect, probe, judge, diagnose, report."""
+"""One diagnostic run: collect, probe, judge, diagnose, report.
+
+`run_diagnosis` talks to hosts; `evaluate` is pure and is also what `bgpdoctor replay` runs on a
+recording, so an offline diagnosis of a ticket goes through the same code as a live one.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bgpdoctor import __version__
-from bgpdoctor.engine.active import ProbeSettings, node_pairs, run_active
-from bgpdoctor.engine.collect import collect_all
+from bgpdoctor.engine.active import ActiveResults, ProbeSettings, node_pairs, run_active
+from bgpdoctor.engine.collect import HostFacts, collect_all
 from bgpdoctor.engine.judge import diagnose, judge
 from bgpdoctor.engine.rules import load_checks, load_playbooks
 from bgpdoctor.engine.sessions import expected_sessions
@@ -31,6 +35,17 @@ class RunOptions:
     workers: int = 8
 
 
+@dataclass
+class Collected:
+    """Everything a run gathered from the hosts: the input of `evaluate`, and what --record saves."""
+
+    scope: list[str]
+    facts: dict[str, HostFacts]
+    active: ActiveResults
+    started: datetime
+    wall_seconds: float
+
+
 def exit_code_for(findings: int, errors: int, reachable: int) -> int:
     """0 no findings, 1 findings, 3 could not check (nothing reachable, or errors and no findings)."""
     if reachable == 0:
@@ -40,18 +55,15 @@ def exit_code_for(findings: int, errors: int, reachable: int) -> int:
     return 3 if errors else 0
 
 
-def run_diagnosis(
+def collect(
     inv: Inventory,
-    inventory_path: str,
     scope: list[str],
     connect: Callable[[str], Connection],
     options: RunOptions,
     progress: Callable[[str], None],
-) -> Report:
+) -> Collected:
     started = datetime.now(UTC)
     t0 = time.monotonic()
-    checks = load_checks(options.extra_checks)
-    playbooks = load_playbooks(options.extra_playbooks)
     progress(f"collecting facts from {len(scope)} hosts")
     facts = collect_all(scope, inv, connect, options.command_timeout, progress, options.workers)
     try:
@@ -60,18 +72,29 @@ def run_diagnosis(
         pairs = node_pairs(world, scope, options.nodes)
         progress(f"{len(sessions)} BGP sessions, {len(pairs)} pod paths; running active probes")
         active = run_active(world, sessions, pairs, options.probes, progress)
-        subjects = (
-            host_subjects(world, scope)
-            + session_subjects(world, sessions, active)
-            + path_subjects(world, pairs, active)
-            + kubelet_subjects(world, active)
-        )
-        results = judge(checks, subjects)
-        diagnoses = diagnose(playbooks, subjects, results, checks)
     finally:
         for f in facts.values():
             if f.connection is not None:
                 f.connection.close()
+    return Collected(scope, facts, active, started, round(time.monotonic() - t0, 2))
+
+
+def evaluate(inv: Inventory, inventory_path: str, collected: Collected, options: RunOptions) -> Report:
+    """Judge checks and reach diagnoses from collected facts; no host is contacted."""
+    checks = load_checks(options.extra_checks)
+    playbooks = load_playbooks(options.extra_playbooks)
+    scope, facts, active = collected.scope, collected.facts, collected.active
+    world = World(inv, facts)
+    sessions = expected_sessions(world, scope)
+    pairs = node_pairs(world, scope, options.nodes)
+    subjects = (
+        host_subjects(world, scope)
+        + session_subjects(world, sessions, active)
+        + path_subjects(world, pairs, active)
+        + kubelet_subjects(world, active)
+    )
+    results = judge(checks, subjects)
+    diagnoses = diagnose(playbooks, subjects, results, checks)
     hosts = []
     for n in scope:
         error = facts[n].error
@@ -80,7 +103,7 @@ def run_diagnosis(
                 name=n,
                 role=inv.hosts[n].role,
                 speaker=inv.hosts[n].speaker,
-                reachable=facts[n].reachable and error is None,
+                reachable=facts[n].reachable,
                 error_kind=error.kind if error else None,
                 error=error.message if error else None,
                 commands_run=len(facts[n].outputs),
@@ -91,7 +114,7 @@ def run_diagnosis(
     findings = len(diagnoses) + unexplained
     reachable = sum(1 for h in hosts if h.reachable)
     code = exit_code_for(findings, count["error"], reachable)
-    finished = datetime.now(UTC)
+    finished = collected.started.timestamp() + collected.wall_seconds
     return Report(
         tool_version=__version__,
         inventory=inventory_path,
@@ -113,9 +136,23 @@ def run_diagnosis(
             exit_code=code,
         ),
         timing=Timing(
-            started=started.isoformat(timespec="seconds"),
-            finished=finished.isoformat(timespec="seconds"),
-            wall_seconds=round(time.monotonic() - t0, 2),
+            started=collected.started.isoformat(timespec="seconds"),
+            finished=datetime.fromtimestamp(finished, UTC).isoformat(timespec="seconds"),
+            wall_seconds=collected.wall_seconds,
             mtu_probes=active.mtu_probe_count,
         ),
     )
+
+
+def run_diagnosis(
+    inv: Inventory,
+    inventory_path: str,
+    scope: list[str],
+    connect: Callable[[str], Connection],
+    options: RunOptions,
+    progress: Callable[[str], None],
+) -> tuple[Report, Collected]:
+    load_checks(options.extra_checks)  # a broken user check fails before any host is contacted
+    load_playbooks(options.extra_playbooks)
+    collected = collect(inv, scope, connect, options, progress)
+    return evaluate(inv, inventory_path, collected, options), collected

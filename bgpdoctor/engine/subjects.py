@@ -85,6 +85,8 @@ def host_subjects(world: World, scope: list[str]) -> list[Subject]:
                 s.add("advertises_pod_cidrs", not missing, world.evidence(name, "gobgp.rib"))
                 s.add("unadvertised_pod_cidrs", missing)
                 s.add("pod_cidr", ", ".join(str(c) for c in host.pod_cidrs))
+        if host.speaker in ("bird2", "bird1"):
+            _rib_vs_fib(world, s, name)
         if host.speaker != "none":
             fact = "bird.protocols" if host.speaker.startswith("bird") else "gobgp.neighbors"
             problem = world.command_problem(name, fact)
@@ -93,6 +95,37 @@ def host_subjects(world: World, scope: list[str]) -> list[Subject]:
                 s.add("speaker_problem", problem)
         out.append(s)
     return out
+
+
+def _rib_vs_fib(world: World, s: Subject, name: str) -> None:
+    """Pod CIDRs BIRD has selected (primary, unicast) but the kernel FIB does not carry."""
+    routes = world.bird_routes(name)
+    if routes is None:
+        s.problems["bird_routes_in_fib"] = world.command_problem(name, "bird.routes") or "no BIRD routes"
+        return
+    pod_cidrs = {str(c) for h in world.inv.hosts.values() for c in h.pod_cidrs}
+    if world.inv.pod_cidr:
+        pod_cidrs |= {r.prefix for r in routes if _inside(r.prefix, str(world.inv.pod_cidr))}
+    fib = {r.dst for r in world.routes(name)}
+    selected = sorted(
+        {r.prefix for r in routes if r.primary and r.kind == "unicast" and r.prefix in pod_cidrs}
+    )
+    missing = [p for p in selected if p not in fib]
+    s.add(
+        "bird_routes_in_fib",
+        not missing,
+        world.evidence(name, "bird.routes"),
+        world.evidence(name, "ip.route"),
+    )
+    s.add("bird_routes_missing_in_fib", missing)
+    s.add("bird_pod_routes", selected)
+
+
+def _inside(prefix: str, cidr: str) -> bool:
+    try:
+        return ipaddress.ip_network(prefix, strict=False).subnet_of(ipaddress.ip_network(cidr))  # type: ignore[arg-type]
+    except (ValueError, TypeError):
+        return False
 
 
 def _dialer_and_listener(session: Session) -> tuple[SessionEnd | None, SessionEnd | None]:

@@ -183,6 +183,9 @@ class World:
     def bird_protocols(self, host: str) -> list[bird.BirdProtocol] | None:
         return self.parsed(host, "bird.protocols", bird.parse_show_protocols_all)
 
+    def bird_routes(self, host: str) -> list[bird.BirdRoute] | None:
+        return self.parsed(host, "bird.routes", bird.parse_show_route)
+
     def gobgp_neighbors(self, host: str) -> list[gobgp.GobgpNeighbor] | None:
         return self.parsed(host, "gobgp.neighbors", gobgp.parse_neighbors)
 
