@@ -235,7 +235,12 @@ def session_subjects(world: World, sessions: list[Session], active: ActiveResult
                 s.add("nat_hosts_on_path", [h for h, _r in nat])
                 if nat:
                     host, rule = nat[0]
-                    s.add("nat_host", host, world.evidence(host, "nft.ruleset", rule.matches))
+                    s.add(
+                        "nat_host",
+                        host,
+                        _nft_excerpt(world, host, [_rule_line(rule)], "the masquerade rule"),
+                        world.evidence(host, "nft.ruleset"),
+                    )
                     s.add("nat_rule", rule.matches)
                     s.add("nat_interface", _nat_iface(rule.matches))
                     s.add("nat_table", f"{rule.family} {rule.table}")
@@ -259,6 +264,26 @@ def session_subjects(world: World, sessions: list[Session], active: ActiveResult
         s.related = sorted(set(session.hosts) | set(transit))
         out.append(s)
     return out
+
+
+def _rule_line(rule: nft.Rule) -> str:
+    counter = f" (counter packets {rule.counter_packets})" if rule.counter_packets is not None else ""
+    comment = f' comment "{rule.comment}"' if rule.comment else ""
+    return f"{rule.family} {rule.table} {rule.chain}: {rule.matches}{counter}{comment}"
+
+
+def _nft_excerpt(world: World, host: str, lines: list[str], note: str) -> Evidence | None:
+    """A readable excerpt of `nft -j list ruleset` (the raw JSON stays in the check evidence)."""
+    raw = world.evidence(host, "nft.ruleset")
+    if raw is None:
+        return None
+    return Evidence(
+        host=host,
+        command=raw.command,
+        output="\n".join(lines),
+        exit_status=raw.exit_status,
+        note=f"excerpt: {note}",
+    )
 
 
 def _nat_iface(rule: str) -> str:
@@ -435,12 +460,18 @@ def _firewall_facts(world: World, s: Subject, path: Path, pair: NodePair) -> Non
             continue
         matching = [r for c in cidrs for r in nft.rules_matching_network(ruleset, c)]
         if not matching:
+            chain = next(c for c in ruleset.chains if c.hook == "forward" and c.policy == "drop")
+            lines = [f"{chain.family} {chain.table} {chain.name}: type filter hook forward policy drop"]
+            lines += [
+                _rule_line(r) for r in ruleset.rules if (r.family, r.table) == (chain.family, chain.table)
+            ]
+            lines.append(f"(no rule matches {' or '.join(cidrs)})")
             s.add(
                 "firewall_host",
                 hop.host,
-                world.evidence(hop.host, "nft.ruleset", "forward policy drop, no rule for the pod CIDR"),
+                _nft_excerpt(world, hop.host, lines, "forward policy drop, nothing accepts the pod CIDR"),
+                world.evidence(hop.host, "nft.ruleset"),
             )
-            chain = next(c for c in ruleset.chains if c.hook == "forward" and c.policy == "drop")
             s.add("firewall_table", f"{chain.family} {chain.table}")
             s.add("firewall_chain", chain.name)
             s.add("firewall_in", hop.iif or "")

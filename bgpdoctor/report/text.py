@@ -39,7 +39,13 @@ def render_text(report: Report, verbose: bool = False) -> str:
             out.append(f"   symptoms explained: {', '.join(d.symptoms)}")
         if d.ruled_out:
             out.append("   ruled out: " + "; ".join(d.ruled_out))
-        for ev in d.evidence[:4]:
+        excerpts = {(e.host, e.command) for e in d.evidence if (e.note or "").startswith("excerpt")}
+        shown_evidence = [
+            e
+            for e in d.evidence
+            if (e.note or "").startswith("excerpt") or (e.host, e.command) not in excerpts
+        ]
+        for ev in shown_evidence[:4]:
             out.append(f"   evidence on {ev.host}: $ {ev.command}" + (f"  ({ev.note})" if ev.note else ""))
             lines = ev.output.splitlines()
             out.append(_indent("\n".join(lines[:12]) + ("\n..." if len(lines) > 12 else "")))
