@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BIRD16_DIR=${BGPDOCTOR_BIRD16_DIR:-/opt/bgpdoctor/bird16}
-DEBS="bird2 gobgpd openssh-server openssh-client nftables iproute2 iputils-ping tcpdump ethtool openssl procps python3 python3-venv python3-pip"
+DEBS="bird2 gobgpd openssh-server openssh-client nftables iproute2 iputils-ping tcpdump ethtool openssl procps python3 python3-pip"
 
 missing=""
 for p in $DEBS; do
@@ -29,7 +29,10 @@ if [ ! -x "$BIRD16_DIR/usr/sbin/bird" ]; then
 fi
 
 PY=${PYTHON:-python3}
-if ! "$PY" -c "import bgpdoctor, pytest, jsonschema" >/dev/null 2>&1 || [ "${BGPDOCTOR_REINSTALL:-}" = 1 ]; then
-  echo "[install] pip install -e .[dev]" >&2
-  "$PY" -m pip install -q --disable-pip-version-check -e ".[dev]"
+# Debian's own python refuses `pip install` outside a venv (PEP 668) unless told otherwise.
+PIP_FLAGS="-q --disable-pip-version-check"
+if "$PY" -c 'import os, sys, sysconfig; sys.exit(0 if os.path.exists(os.path.join(sysconfig.get_paths()["stdlib"], "EXTERNALLY-MANAGED")) else 1)'; then
+  PIP_FLAGS="$PIP_FLAGS --break-system-packages"
 fi
+echo "[install] pip install -e .[dev]" >&2
+"$PY" -m pip install $PIP_FLAGS -e ".[dev]"
