@@ -7,6 +7,7 @@ eq, ne, in, not_in, gt, gte, lt, lte, true, false, empty, not_empty.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any, Literal
 
@@ -82,8 +83,15 @@ def project_root() -> Path:
 
 
 def data_dirs(kind: str, extra: list[str] | None = None) -> list[Path]:
-    """Built-in data folder plus user folders (BGPDOCTOR_CHECKS / BGPDOCTOR_PLAYBOOKS, --checks)."""
-    dirs = [project_root() / kind]
+    """Built-in data folder plus user folders (BGPDOCTOR_CHECKS / BGPDOCTOR_PLAYBOOKS, --checks).
+
+    The built-in folder is the repository's (editable install, checkout) or, for a wheel install,
+    <prefix>/share/bgpdoctor/<kind>.
+    """
+    builtin = project_root() / kind
+    if not builtin.is_dir():
+        builtin = Path(sys.prefix) / "share" / "bgpdoctor" / kind
+    dirs = [builtin]
     env = os.environ.get(f"BGPDOCTOR_{kind.upper()}")
     if env:
         dirs += [Path(p) for p in env.split(os.pathsep) if p]
