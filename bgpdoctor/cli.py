@@ -29,6 +29,7 @@ def _fail(exc: BgpDoctorError) -> None:
 LAZY_COMMANDS = {
     "inventory": ("bgpdoctor.inventory_cli", "inventory", "Check and inspect an inventory file."),
     "lab": ("bgpdoctor.lab.cli", "lab", "A real two-site BGP lab in network namespaces (needs root)."),
+    "lint": ("bgpdoctor.lint.cli", "lint", "Check Kubernetes manifests, BIRD and OpenWrt configs offline."),
 }
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from bgpdoctor.engine.collect import HostFacts
+from bgpdoctor.engine.collect import NETSTAT_COMMAND, HostFacts
 from bgpdoctor.engine.sessions import established
 from bgpdoctor.engine.world import Session, World
 from bgpdoctor.parsers.ping import PingResult, parse_ping
@@ -102,6 +102,8 @@ def run_active(
             if status == 127 or (status not in (0, 124) and not data):
                 out.capture_errors[host] = f"tcpdump failed (exit {status})"
             out.captures[host] = data
+            # kernel counters again: TCP MD5 rejections that rose while the speakers kept trying
+            _run(world.facts[host], "netstat.after", NETSTAT_COMMAND, settings.command_timeout)
 
         def ping(pair: NodePair) -> None:
             cmd = (

@@ -21,6 +21,9 @@ Progress = Callable[[str], None]
 
 # One portable command for the forwarding and reverse-path sysctls: busybox (OpenWrt) has grep -H
 # but no `sysctl -r`.
+# TCP MD5 and other kernel counters; read directly so nstat's history file is never written.
+NETSTAT_COMMAND = "cat /proc/net/netstat"
+
 SYSCTL_COMMAND = "grep -H . /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv4/conf/*/rp_filter"
 
 
@@ -58,15 +61,15 @@ def speaker_commands(host: Host) -> dict[str, str]:
     Example: {"bird.protocols": "birdc -s /run/bird.ctl show protocols all", ...}
     """
     sock = f" -s {shlex.quote(host.control_socket)}" if host.control_socket else ""
-    if host.speaker == "bird2":
+    if host.speaker in ("bird2", "bird1"):
+        # -r: restricted mode, BIRD itself refuses anything but show commands
+        client = ("birdc" if host.speaker == "bird2" else "birdcl") + sock
         return {
-            "bird.protocols": f"birdc{sock} show protocols all",
-            "bird.routes": f"birdc{sock} show route",
-        }
-    if host.speaker == "bird1":
-        return {
-            "bird.protocols": f"birdcl{sock} show protocols all",
-            "bird.routes": f"birdcl{sock} show route",
+            "bird.protocols": f"{client} -r show protocols all",
+            "bird.routes": f"{client} -r show route",
+            "bird.status": f"{client} -r show status",
+            # parses the configuration file on disk without applying it
+            "bird.config_check": f"{client} configure check",
         }
     if host.speaker == "gobgp":
         api = ""
@@ -89,6 +92,7 @@ def fact_commands(host: Host) -> dict[str, str]:
         "sysctl": SYSCTL_COMMAND,
         "ss.listen": "ss -Htlnp 'sport = :179'",
         "ss.bgp": "ss -Htnp 'sport = :179 or dport = :179'",
+        "netstat": NETSTAT_COMMAND,
     }
     commands.update(speaker_commands(host))
     if host.role == "router":

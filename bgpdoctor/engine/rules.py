@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from bgpdoctor.errors import UsageError
 
 Op = Literal["eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "true", "false", "empty", "not_empty"]
-SubjectKind = Literal["host", "session", "path", "kubelet"]
+SubjectKind = Literal["host", "session", "path", "kubelet", "cluster"]
 
 
 class Data(BaseModel):

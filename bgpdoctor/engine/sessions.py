@@ -41,6 +41,7 @@ def end_view(world: World, host_name: str, peer: Peer | None) -> SessionEnd:
     end = SessionEnd(host=host_name, peer=peer, asn=host.asn)
     if host_name not in world.facts:
         return end
+    end.router_id = world.router_id(host_name)
     end.listens = world.listening_179(host_name)
     if (ev := world.evidence(host_name, "ss.listen", "listening sockets on TCP 179")) is not None:
         end.evidence.append(ev)
@@ -68,6 +69,8 @@ def end_view(world: World, host_name: str, peer: Peer | None) -> SessionEnd:
                     end.state = "down"
                 end.last_error = match.last_error
                 end.error_wait = match.error_wait
+                end.local_as_runtime = match.local_as
+                end.peer_as_runtime = match.neighbor_as
                 end.neighbor_address_runtime = match.neighbor_address
                 end.passive = end.state == "passive" or peer.passive
                 end.multihop_ttl = peer.multihop  # BIRD shows multihop only while the session is up
@@ -83,6 +86,8 @@ def end_view(world: World, host_name: str, peer: Peer | None) -> SessionEnd:
                 end.state = "admin-down" if match_g.admin_down else match_g.state
                 end.passive = match_g.passive
                 end.multihop_ttl = match_g.multihop_ttl
+                end.local_as_runtime = match_g.local_as or host.asn
+                end.peer_as_runtime = match_g.peer_as
                 end.neighbor_address_runtime = match_g.address
         if (ev := world.evidence(host_name, "gobgp.neighbors")) is not None:
             end.evidence.append(ev)

@@ -14,7 +14,7 @@ from typing import Any
 from bgpdoctor.engine.active import ActiveResults, NodePair
 from bgpdoctor.engine.sessions import established
 from bgpdoctor.engine.world import Path, Session, SessionEnd, World, effective_rp_filter
-from bgpdoctor.parsers import nft
+from bgpdoctor.parsers import bird, nft
 from bgpdoctor.parsers.pcap import syn_sources
 from bgpdoctor.report.model import Evidence
 
@@ -85,8 +85,14 @@ def host_subjects(world: World, scope: list[str]) -> list[Subject]:
                 s.add("advertises_pod_cidrs", not missing, world.evidence(name, "gobgp.rib"))
                 s.add("unadvertised_pod_cidrs", missing)
                 s.add("pod_cidr", ", ".join(str(c) for c in host.pod_cidrs))
+        listeners = world.listeners_179(name)
+        if listeners is not None and host.speaker != "none":
+            owners = sorted({x.process or "?" for x in listeners})
+            s.add("port_179_conflict", len(owners) > 1, world.evidence(name, "ss.listen"))
+            s.add("port_179_owners", owners)
         if host.speaker in ("bird2", "bird1"):
             _rib_vs_fib(world, s, name)
+            _config_check(world, s, name)
         if host.speaker != "none":
             fact = "bird.protocols" if host.speaker.startswith("bird") else "gobgp.neighbors"
             problem = world.command_problem(name, fact)
@@ -95,6 +101,119 @@ def host_subjects(world: World, scope: list[str]) -> list[Subject]:
                 s.add("speaker_problem", problem)
         out.append(s)
     return out
+
+
+MD5_COUNTERS = ("TcpExtTCPMD5NotFound", "TcpExtTCPMD5Unexpected", "TcpExtTCPMD5Failure")
+
+
+def _compatibility_facts(world: World, s: Subject, session: Session, up: bool, active: ActiveResults) -> None:
+    """What each end expects of the other against what the other really is (ASN, router id, config)."""
+    errors = " ".join((e.last_error or "").lower() for e in session.ends)
+    b = session.b
+    if b is None:
+        return
+    a = session.a
+    for end, other in ((a, b), (b, a)):
+        if end.peer_as_runtime and other.local_as_runtime and end.peer_as_runtime != other.local_as_runtime:
+            s.add("asn_mismatch", True, *end.evidence, *other.evidence)
+            s.add("asn_wrong_end", end.host)
+            s.add("asn_other_end", other.host)
+            s.add("asn_configured", end.peer_as_runtime)
+            s.add("asn_actual", other.local_as_runtime)
+            s.add("asn_wrong_protocol", end.peer.name if end.peer and end.peer.name else "")
+            s.add("asn_peer_address", str(end.peer.address) if end.peer else "")
+            s.add("asn_local", end.local_as_runtime or end.asn)
+            break
+    else:
+        if all(e.peer_as_runtime and e.local_as_runtime for e in (a, b)):
+            s.add("asn_mismatch", False)
+    if "bad peer as" in errors and not s.facts.get("asn_mismatch"):
+        s.add("asn_mismatch_reported", True)
+    if a.router_id and b.router_id:
+        same = a.router_id == b.router_id
+        s.add(
+            "router_id_conflict",
+            same or "bad bgp identifier" in errors,
+            world.evidence(a.host, "bird.status") or world.evidence(a.host, "gobgp.global"),
+            world.evidence(b.host, "bird.status") or world.evidence(b.host, "gobgp.global"),
+        )
+        s.add("router_ids", f"{a.host}: {a.router_id}, {b.host}: {b.router_id}")
+        s.add("router_id", a.router_id)
+        # the end that is not a router gets the fix: node router ids are the easy ones to change
+        node_end = next((e for e in (a, b) if world.inv.hosts[e.host].role == "node"), b)
+        s.add("router_id_fix_host", node_end.host)
+        s.add("router_id_fix_value", str(world.inv.hosts[node_end.host].internal_ip or node_end.router_id))
+    missing = [e for e in (a, b) if e.state == "missing" or e.peer is None]
+    s.add("both_configured", not missing)
+    if missing and len(missing) == 1:
+        other = b if missing[0] is a else a
+        s.add("unconfigured_end", missing[0].host, *missing[0].evidence)
+        s.add("configured_end", other.host)
+        s.add("configured_peer_address", str(other.peer.address) if other.peer else "")
+        s.add(
+            "unconfigured_peer_address",
+            str(missing[0].peer.address)
+            if missing[0].peer
+            else next((str(x) for x in world.inv.hosts[other.host].addresses), ""),
+        )
+        s.add("unconfigured_asn", missing[0].asn)
+        s.add("configured_asn", other.asn)
+    if not up:
+        rising = []
+        for e in (a, b):
+            before, after = world.netstat(e.host), world.netstat(e.host, "netstat.after")
+            delta = {
+                k: after.get(k, 0) - before.get(k, 0) for k in MD5_COUNTERS if k in after and k in before
+            }
+            if any(v > 0 for v in delta.values()):
+                rising.append((e.host, delta))
+        if all("netstat.after" in world.facts[e.host].outputs for e in (a, b) if e.host in world.facts):
+            s.add("md5_ok", not rising)
+        if rising:
+            host, delta = rising[0]
+            s.add(
+                "md5_rejecting_host", host, world.evidence(host, "netstat.after", "TCP MD5 counters rising")
+            )
+            s.add(
+                "md5_counters", ", ".join(f"{k.removeprefix('TcpExt')} +{v}" for k, v in delta.items() if v)
+            )
+            s.add("md5_other_host", a.host if host == b.host else b.host)
+
+
+def _port_filter(world: World, s: Subject, hosts: list[str]) -> None:
+    """A drop/reject rule for TCP 179 on the receiving end or a transit host."""
+    for host in hosts:
+        ruleset = (
+            world.ruleset(host) if world.inv.hosts[host].role == "router" or host in world.facts else None
+        )
+        if ruleset is None:
+            continue
+        for rule in ruleset.rules:
+            if "dport 179" in rule.matches and (rule.verdict or "") in ("drop", "reject"):
+                s.add(
+                    "port_filter_host",
+                    host,
+                    _nft_excerpt(world, host, [_rule_line(rule)], "the rule that drops BGP"),
+                    world.evidence(host, "nft.ruleset"),
+                )
+                s.add("port_filter_rule", rule.matches)
+                s.add("port_filter_table", f"{rule.family} {rule.table}")
+                s.add("port_filter_chain", rule.chain)
+                return
+
+
+def _config_check(world: World, s: Subject, name: str) -> None:
+    """`birdc configure check`: does the configuration file on disk parse? (BIRD keeps running the old one)"""
+    result = world.facts[name].outputs.get("bird.config_check")
+    if result is None or result.timed_out or result.command_missing:
+        return
+    lines = [ln.strip() for ln in (result.stdout + result.stderr).splitlines() if ln.strip()]
+    body = [ln for ln in lines if not ln.startswith(("BIRD ", "Reading configuration", "Access restricted"))]
+    if any(ln.startswith("Configuration OK") for ln in body):
+        s.add("bird_config_ok", True, world.evidence(name, "bird.config_check"))
+    elif body:
+        s.add("bird_config_ok", False, world.evidence(name, "bird.config_check"))
+        s.add("bird_config_error", body[0])
 
 
 def _rib_vs_fib(world: World, s: Subject, name: str) -> None:
@@ -119,6 +238,12 @@ def _rib_vs_fib(world: World, s: Subject, name: str) -> None:
     )
     s.add("bird_routes_missing_in_fib", missing)
     s.add("bird_pod_routes", selected)
+    by_prefix: dict[str, list[bird.BirdRoute]] = {}
+    for r in routes:
+        if r.prefix in pod_cidrs:
+            by_prefix.setdefault(r.prefix, []).append(r)
+    unreachable = sorted(p for p, rs in by_prefix.items() if rs and all(r.kind == "unreachable" for r in rs))
+    s.add("unreachable_bgp_routes", unreachable, world.evidence(name, "bird.routes"))
 
 
 def _inside(prefix: str, cidr: str) -> bool:
@@ -178,6 +303,7 @@ def session_subjects(world: World, sessions: list[Session], active: ActiveResult
             "established", up if ends_known or up else None, *[ev for e in session.ends for ev in e.evidence]
         )
         s.add("both_configured", all(e.peer is not None for e in session.ends))
+        _compatibility_facts(world, s, session, up, active)
         waiting = [e.host for e in session.ends if e.error_wait]
         # BIRD's error back-off (60 s, up to 300 s by default) after a fault that is gone: the
         # session is down because BIRD waits, not because something is still broken.
@@ -356,6 +482,8 @@ def _syn_facts(
             s.add("syn_rewritten", unexpected[0] != dialer.source_address)
     if sent and not received and listener.host in active.captures:
         s.add("syn_lost_in_transit", True)
+        _port_filter(world, s, [*s.facts.get("transit", []), listener.host])
+        s.add("port_filter_ok", "port_filter_host" not in s.facts)
 
 
 def path_subjects(world: World, pairs: list[NodePair], active: ActiveResults) -> list[Subject]:

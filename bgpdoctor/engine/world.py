@@ -14,6 +14,7 @@ from bgpdoctor.engine.collect import HostFacts
 from bgpdoctor.errors import BgpDoctorError
 from bgpdoctor.inventory_model import Inventory, Peer
 from bgpdoctor.parsers import bird, gobgp, iproute, nft, ss
+from bgpdoctor.parsers.netstat import parse_proc_netstat
 from bgpdoctor.report.model import Evidence
 
 T = TypeVar("T")
@@ -54,6 +55,9 @@ class SessionEnd:
     route_gateway: str | None = None  # None: the peer is on a directly connected subnet
     asn: int | None = None
     error_wait: bool = False  # BIRD holds the protocol back after an error before it retries
+    local_as_runtime: int | None = None  # the AS this end announces in its OPEN
+    peer_as_runtime: int | None = None  # the AS this end expects from the other end
+    router_id: str | None = None
     evidence: list[Evidence] = field(default_factory=list)
 
 
@@ -182,6 +186,24 @@ class World:
 
     def bird_protocols(self, host: str) -> list[bird.BirdProtocol] | None:
         return self.parsed(host, "bird.protocols", bird.parse_show_protocols_all)
+
+    def netstat(self, host: str, fact: str = "netstat") -> dict[str, int]:
+        return self.parsed(host, fact, parse_proc_netstat) or {}
+
+    def listeners_179(self, host: str) -> list[ss.Socket] | None:
+        sockets = self.parsed(host, "ss.listen", ss.parse_ss)
+        return None if sockets is None else [s for s in sockets if s.local_port == 179]
+
+    def router_id(self, host: str) -> str | None:
+        """The router id the speaker really uses (BIRD `show status`, `gobgp -j global`)."""
+        speaker = self.inv.hosts[host].speaker
+        if speaker in ("bird2", "bird1"):
+            status = self.parsed(host, "bird.status", bird.parse_show_status)
+            return status.router_id if status else None
+        if speaker == "gobgp":
+            glob = self.parsed(host, "gobgp.global", gobgp.parse_global)
+            return glob.router_id if glob else None
+        return None
 
     def bird_routes(self, host: str) -> list[bird.BirdRoute] | None:
         return self.parsed(host, "bird.routes", bird.parse_show_route)

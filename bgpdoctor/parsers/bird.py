@@ -139,8 +139,8 @@ def _lines(text: str, parser: str = "bird") -> list[str]:
                 line = line[5:]
             elif line.startswith(" "):  # raw control-socket protocol: one space marks continuation
                 line = line[1:]
-        if re.match(r"^BIRD \S+ ready\.$", line):
-            continue
+        if re.match(r"^BIRD \S+ ready\.$", line) or line == "Access restricted":
+            continue  # greeting, and the notice of `birdc -r` (restricted to show commands)
         if line.startswith(("Unable to connect to server control socket", "Unable to connect to server")):
             raise ParseError(parser, line.strip())
         if re.match(r"^(syntax error|Unknown command|Access denied)", line):

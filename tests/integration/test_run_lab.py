@@ -21,7 +21,7 @@ import yaml
 pytestmark = [pytest.mark.lab, pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")]
 
 PREFIX = os.environ.get("BGPDOCTOR_TEST_LAB_PREFIX", "bdr-")
-MGMT_NET = os.environ.get("BGPDOCTOR_TEST_LAB_MGMT_NET", "172.31.253.0/24")
+MGMT_NET = os.environ.get("BGPDOCTOR_TEST_LAB_MGMT_NET", "172.31.252.0/24")
 
 
 def _env(run_dir: Path) -> dict[str, str]:

@@ -1,0 +1,693 @@
+"""The checks: every BGP session from both ends (like Batfish's session compatibility), then the
+per-platform mistakes (RFC 8212, kernel export, advertisements, selectors, LB pools, firewall)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv4Network, collapse_addresses
+
+from bgpdoctor.lint.bird import BirdConfig, BirdProto
+from bgpdoctor.lint.k8s import ClusterConfig, K8sInputs, K8sNode, calico_selector_matches
+from bgpdoctor.lint.loader import Inputs
+from bgpdoctor.lint.model import InputProblem, LintFinding, Loc, Peer, Severity, Speaker
+from bgpdoctor.lint.uci import UciFirewall, UciNetwork
+
+ASSUMED_PREFIX = 24
+
+
+@dataclass
+class World:
+    """Speakers and what is known about their interfaces and routes."""
+
+    speakers: list[Speaker] = field(default_factory=list)
+    routes: dict[int, list[tuple[IPv4Network, IPv4Address | None, str | None]]] = field(default_factory=dict)
+    firewall: dict[int, tuple[UciFirewall, UciNetwork]] = field(default_factory=dict)
+    bird: dict[int, BirdConfig] = field(default_factory=dict)
+    unselected: dict[IPv4Address, K8sNode] = field(default_factory=dict)
+    findings: list[LintFinding] = field(default_factory=list)
+    problems: list[InputProblem] = field(default_factory=list)
+
+    def owner(self, addr: IPv4Address | None) -> Speaker | None:
+        for s in self.speakers:
+            if s.owns(addr):
+                return s
+        return None
+
+    def known_subnets(self) -> list[IPv4Network]:
+        return [n for s in self.speakers for n, _, _ in s.subnets]
+
+    def add(
+        self, cause: str, sev: Severity, loc: Loc | None, msg: str, other: Iterable[Loc | None] = ()
+    ) -> None:
+        at = loc or Loc("?", 0)
+        others = [(o.file, o.line) for o in other if o is not None and o != at]
+        f = LintFinding(cause, sev, at.file, at.line, msg, list(dict.fromkeys(others)))
+        if all((x.root_cause, x.file, x.line, x.message) != (f.root_cause, f.file, f.line, f.message)
+               for x in self.findings):  # fmt: skip
+            self.findings.append(f)
+
+
+def same_l2(w: World, a: IPv4Address, b: IPv4Address) -> tuple[bool, bool]:
+    """(on one subnet, assumed): known interface subnets decide; else a /24 is assumed."""
+    nets = w.known_subnets()
+    having_a = [n for n in nets if a in n]
+    if having_a:
+        return any(b in n for n in having_a), False
+    if any(b in n for n in nets):
+        return False, False
+    return IPv4Network(f"{a}/{ASSUMED_PREFIX}", strict=False) == IPv4Network(
+        f"{b}/{ASSUMED_PREFIX}", strict=False
+    ), True
+
+
+def _l2_key(w: World, a: IPv4Address) -> tuple[IPv4Network, bool]:
+    for n in w.known_subnets():
+        if a in n:
+            return n, False
+    return IPv4Network(f"{a}/{ASSUMED_PREFIX}", strict=False), True
+
+
+def source_toward(w: World, s: Speaker, p: Peer) -> tuple[IPv4Address | None, str | None]:
+    """The address (and interface) s uses toward p.peer_addr: explicit, connected, routed, only one."""
+    d = p.peer_addr
+    if d is None:
+        return None, None
+    iface = egress_iface(w, s, d)
+    if p.local_addr is not None:
+        return p.local_addr, iface
+    for addr in s.addresses:
+        for n, name, _ in s.subnets:
+            if addr in n and d in n:
+                return addr, name
+    if not s.subnets:
+        for addr in s.addresses:
+            if same_l2(w, addr, d) == (True, True):
+                return addr, iface
+    owner = w.owner(d)
+    if owner is not None and owner is not s:
+        # a peer whose router shares a known subnet with us is reached over that link
+        shared = [a for a in s.addresses if any(same_l2(w, a, b) == (True, False) for b in owner.addresses)]
+        if len(shared) == 1:
+            return shared[0], iface
+    if iface is not None:
+        for addr in s.addresses:
+            if any(addr in n and name == iface for n, name, _ in s.subnets):
+                return addr, iface
+    if len(s.addresses) == 1:
+        return next(iter(s.addresses)), iface
+    return None, iface
+
+
+def egress_iface(w: World, s: Speaker, d: IPv4Address) -> str | None:
+    for n, name, _ in s.subnets:
+        if d in n:
+            return name
+    best: tuple[int, IPv4Address | None, str | None] | None = None
+    for net, via, iface in w.routes.get(id(s), []):
+        if d in net and (best is None or net.prefixlen > best[0]):
+            best = (net.prefixlen, via, iface)
+    if best is None:
+        return None
+    if best[2]:
+        return best[2]
+    via = best[1]
+    for n, name, _ in s.subnets:
+        if via is not None and via in n:
+            return name
+    return None
+
+
+# -- building speakers -----------------------------------------------------------------------------
+def _bird_name(cfg: BirdConfig) -> str:
+    base = os.path.basename(cfg.file)
+    parent = os.path.basename(os.path.dirname(os.path.abspath(cfg.file)))
+    name = parent if base.startswith("bird") and parent not in ("etc", "bird", "config", "") else base
+    return f"{name} (BIRD {cfg.version})"
+
+
+def _int(text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        return int(text.split(".")[0]) if "." not in text else None
+    except ValueError:
+        return None
+
+
+def _bird_peer(p: BirdProto) -> Peer:
+    st = p.settings
+    nb = st.get("neighbor")
+    local_as = _int(st["local_as"][0]) if "local_as" in st else None
+    nas = st.get("neighbor_as")
+    peer_as = local_as if nas and nas[0] == "internal" else _int(nas[0]) if nas else None
+    src = st.get("source_address") or st.get("local_addr")
+    mh = st.get("multihop")
+    return Peer(
+        name=p.name, loc=nb[1] if nb else p.loc, peer_addr=IPv4Address(nb[0]) if nb else None,
+        peer_asn=peer_as, peer_asn_loc=nas[1] if nas else None, local_asn=local_as,
+        local_asn_loc=st["local_as"][1] if "local_as" in st else None,
+        local_addr=IPv4Address(src[0]) if src else None, local_addr_loc=src[1] if src else None,
+        multihop=int(mh[0]) if mh else None, multihop_loc=mh[1] if mh else None,
+        passive=st.get("passive", ("0", p.loc))[0] == "1",
+        passive_loc=st["passive"][1] if "passive" in st else None,
+        password="password" in st, password_loc=st["password"][1] if "password" in st else None,
+        rr_client=st.get("rr_client", ("0", p.loc))[0] == "1", extra_locs=[p.loc],
+    )  # fmt: skip
+
+
+def _common(a: str, b: str) -> int:
+    return len(os.path.commonpath([os.path.abspath(a), os.path.abspath(b)]))
+
+
+def build_world(inp: Inputs) -> World:
+    w = World()
+    k = inp.k8s
+    for cfg in inp.birds:
+        sp = Speaker(f"bird{cfg.version.replace('.', '')}", _bird_name(cfg), Loc(cfg.file, 1))
+        if cfg.router_id is not None:
+            sp.addresses[cfg.router_id] = cfg.router_id_loc
+        for p in cfg.bgp():
+            peer = _bird_peer(p)
+            sp.peers.append(peer)
+            if peer.local_addr is not None:
+                sp.addresses.setdefault(peer.local_addr, peer.local_addr_loc)
+        routes = w.routes.setdefault(id(sp), [])
+        for proto in cfg.protocols:
+            routes += [(net, via, None) for net, via, _ in proto.static_routes]
+        net = next((n for n in inp.networks
+                    if any(a.ip in sp.addresses for i in n.interfaces for a, _ in i.addresses)),
+                   None)  # fmt: skip
+        if net is not None:
+            for i in net.interfaces:
+                for a, loc in i.addresses:
+                    sp.addresses.setdefault(a.ip, loc)
+                    if a.network.prefixlen < 32:
+                        sp.subnets.append((a.network, i.name, loc))
+            routes += [(dst, gw, iface or None) for dst, iface, gw, _ in net.routes]
+            names = {i.name for i in net.interfaces}
+            fws = [f for f in inp.firewalls if any(set(z.networks) & names for z in f.zones.values())]
+            if fws:
+                w.firewall[id(sp)] = (max(fws, key=lambda f: _common(f.file, net.file)), net)
+        w.bird[id(sp)] = cfg
+        w.speakers.append(sp)
+    w.speakers += inp.gobgps
+    _cilium_speakers(w, k)
+    _calico_speakers(w, k)
+    return w
+
+
+def _cilium_speakers(w: World, k: K8sInputs) -> None:
+    if not k.cluster_configs:
+        return
+    targets: list[tuple[str, Loc, K8sNode | None, list[ClusterConfig]]] = []
+    if k.nodes:
+        for n in k.nodes:
+            ccs = [c for c in k.cluster_configs if c.selector is None or c.selector.matches(n.labels)]
+            if ccs:
+                targets.append((n.name, n.loc, n, ccs))
+            else:
+                for a, _ in n.addresses:
+                    w.unselected[a] = n
+    else:
+        targets = [(f"nodes selected by {c.name}", c.loc, None, [c]) for c in k.cluster_configs]
+    for name, loc, node, ccs in targets:
+        sp = Speaker("cilium", f"{name} (Cilium)", loc, listens=False, is_node=True)
+        override = k.overrides.get(node.name) if node else None
+        if node is not None:
+            for a, aloc in node.addresses:
+                sp.addresses[a] = aloc
+            sp.subnets += [(n, "node", nloc) for n, nloc in node.subnets]
+        for cc in ccs:
+            for cp in cc.peers:
+                pc = k.peer_configs.get(cp.peer_config or "")
+                local_addr, la_loc = (override[1].get(cp.name) or (None, None)) if override else (None, None)
+                mh = pc.multihop if pc else cp.multihop
+                sp.peers.append(
+                    Peer(
+                        name=cp.name, loc=cp.loc, peer_addr=cp.addr, peer_asn=cp.asn, peer_asn_loc=cp.asn_loc,
+                        local_asn=(override[2] if override and override[2] else cp.local_asn),
+                        local_asn_loc=cp.local_asn_loc, local_addr=local_addr, local_addr_loc=la_loc,
+                        multihop=mh if mh and mh > 1 else None,
+                        multihop_loc=pc.multihop_loc if pc else None,
+                        password=bool(pc.auth) if pc else cp.auth, password_loc=pc.auth_loc if pc else None,
+                        extra_locs=[pc.loc] if pc else [],
+                    )
+                )  # fmt: skip
+        w.speakers.append(sp)
+
+
+def _calico_speakers(w: World, k: K8sInputs) -> None:
+    if not (k.calico_present and k.nodes):
+        return
+    default_asn = k.calico_asn[0] if k.calico_asn else 64512
+    selected: dict[str, list[K8sNode]] = {}
+    for n in k.nodes:
+        sp = Speaker("calico", f"{n.name} (Calico)", n.loc, is_node=True, asn=n.asn or default_asn)
+        for a, aloc in n.addresses:
+            sp.addresses[a] = aloc
+        sp.subnets += [(net, "node", nloc) for net, nloc in n.subnets]
+        for bp in k.calico_peers:
+            if bp.node is not None:
+                ok = bp.node == n.name
+            elif bp.selector is not None:
+                try:
+                    ok = calico_selector_matches(bp.selector, n.labels)
+                except ValueError as exc:
+                    w.problems.append(InputProblem(bp.loc.file, (bp.selector_loc or bp.loc).line,
+                                                   f"Calico selector: {exc}"))  # fmt: skip
+                    ok = False
+            else:
+                ok = True
+            if not ok:
+                continue
+            selected.setdefault(bp.name, []).append(n)
+            sp.peers.append(
+                Peer(
+                    name=bp.name, loc=bp.loc, peer_addr=bp.peer_ip, peer_asn=bp.asn or sp.asn,
+                    peer_asn_loc=bp.asn_loc, local_asn=sp.asn,
+                    local_asn_loc=k.calico_asn[1] if k.calico_asn else None, multihop=255,
+                    password=bp.password, password_loc=bp.password_loc,
+                )
+            )  # fmt: skip
+        w.speakers.append(sp)
+    for bp in k.calico_peers:
+        if bp.name not in selected and (bp.selector is not None or bp.node is not None):
+            what = f"node {bp.node!r}" if bp.node else f"nodeSelector {bp.selector!r}"
+            w.add("node-not-selected", "warning", bp.selector_loc or bp.loc,
+                  f"Calico BGPPeer {bp.name}: {what} matches none of the {len(k.nodes)} nodes, so "
+                  f"no node peers "
+                  f"with {bp.peer_ip}")  # fmt: skip
+
+
+# -- session checks --------------------------------------------------------------------------------
+def _kind(s: Speaker) -> str:
+    return {"cilium": "Cilium", "calico": "Calico", "gobgp": "GoBGP"}.get(s.kind, "BIRD")
+
+
+def _where(loc: Loc | None) -> str:
+    return f"{loc}" if loc else "?"
+
+
+def _nat(w: World, s: Speaker, p: Peer, src: IPv4Address | None) -> tuple[IPv4Address, Loc] | None:
+    """(address after masquerade, masq line) if s's firewall rewrites src on the way to p."""
+    fwnet = w.firewall.get(id(s))
+    if fwnet is None or src is None or p.peer_addr is None:
+        return None
+    fw, net = fwnet
+    iface = egress_iface(w, s, p.peer_addr)
+    if iface is None:
+        return None
+    ui = next((i for i in net.interfaces if i.name == iface), None)
+    if ui is None or not ui.addresses:
+        return None
+    for z in fw.zones.values():
+        if z.masq and (iface in z.networks or (ui.device and ui.device in z.devices)):
+            out = ui.addresses[0][0].ip
+            if out != src:
+                return out, z.masq_loc or z.loc
+    return None
+
+
+def _check_pair(w: World, e: Speaker, p: Peer, r: Speaker, q: Peer) -> None:
+    # ASNs, both directions
+    for a, pa, b, qb in ((e, p, r, q), (r, q, e, p)):
+        if pa.peer_asn is not None and qb.local_asn is not None and pa.peer_asn != qb.local_asn:
+            w.add("asn-mismatch", "error", pa.peer_asn_loc or pa.loc,
+                  f"{a.name} peers with {b.name} ({pa.peer_addr}) as AS {pa.peer_asn}, but {b.name} is AS "
+                  f"{qb.local_asn} ({_where(qb.local_asn_loc)})", [qb.local_asn_loc, qb.loc])  # fmt: skip
+    # addresses each side really uses
+    for a, pa, b, qb in ((e, p, r, q), (r, q, e, p)):
+        src, iface = source_toward(w, a, pa)
+        nat = _nat(w, a, pa, src)
+        if nat is not None and qb.peer_addr == src:
+            w.add("nat-rewrites-bgp-source", "error", nat[1],
+                  f"{a.name} masquerades traffic leaving {iface}: its BGP packets to {pa.peer_addr} "
+                  f"leave from "
+                  f"{src} but arrive from {nat[0]}, while {b.name} expects {qb.peer_addr} "
+                  f"({_where(qb.loc)})", [pa.local_addr_loc or pa.loc, qb.loc])  # fmt: skip
+        elif src is not None and qb.peer_addr is not None and qb.peer_addr != src:
+            how = (
+                "its source address"
+                if pa.local_addr is not None
+                else f"the address of its interface toward {pa.peer_addr}"
+            )
+            w.add("unexpected-source-address", "error", qb.loc,
+                  f"{b.name} expects {a.name} at {qb.peer_addr}, but {a.name} connects from {src} ({how}, "
+                  f"{_where(pa.local_addr_loc or pa.loc)})", [pa.local_addr_loc or pa.loc])  # fmt: skip
+    # multihop for eBGP peers without a shared subnet
+    if p.peer_asn is not None and p.local_asn is not None and p.peer_asn != p.local_asn:
+        for a, pa, b in ((e, p, r), (r, q, e)):
+            if pa.peer_addr is None or (pa.multihop is not None and pa.multihop > 1) or not a.addresses:
+                continue
+            # BIRD wants the neighbor on a connected subnet; a TTL-1 sender only needs the peer's router
+            # to own an address on a subnet it shares
+            pairs = (
+                [(x, pa.peer_addr) for x in a.addresses]
+                if a.kind.startswith("bird")
+                else [(x, y) for x in a.addresses for y in b.addresses]
+            )
+            results = [same_l2(w, x, y) for x, y in pairs]
+            if any(ok for ok, _ in results):
+                continue
+            assumed = " (assuming /24: no interface file covers them)" if all(x for _, x in results) else ""
+            fix = {"Cilium": "ebgpMultihop in its CiliumBGPPeerConfig", "GoBGP": "ebgp-multihop"}.get(
+                _kind(a), "multihop"
+            )
+            w.add("ebgp-multihop-missing", "error", pa.multihop_loc or pa.loc,
+                  f"{a.name} -> {b.name} ({pa.peer_addr}) is eBGP between different subnets{assumed}, "
+                  f"but {a.name} sends TTL 1 / wants a directly connected peer: set {fix}",
+                  pa.extra_locs)  # fmt: skip
+    # who connects, who listens
+    e_ok = not p.passive and r.listens
+    r_ok = not q.passive and e.listens
+    if not e_ok and not r_ok:
+        why = []
+        for a, pa in ((e, p), (r, q)):
+            if pa.passive:
+                why.append(f"{a.name} is passive ({_where(pa.passive_loc)})")
+            if not a.listens:
+                why.append(f"{a.name} never listens on 179")
+        at = next((pa.passive_loc for pa in (p, q) if pa.passive and pa.passive_loc), None)
+        w.add("node-not-listening", "error", at or q.loc,
+              f"neither end opens the session {e.name} <-> {r.name}: " + "; ".join(why),
+              [p.loc, q.loc, e.listens_loc, r.listens_loc])  # fmt: skip
+    else:
+        for a, pa, b in ((e, p, r), (r, q, e)):
+            if not pa.passive and not b.listens and a.kind.startswith("bird"):
+                w.add("node-not-listening", "warning", pa.loc,
+                      f"{a.name} actively connects to {b.name} ({pa.peer_addr}), which never listens on 179 "
+                      f"(Connection refused): set `passive on` and let the node connect", [pa.extra_locs[0]]
+                      if pa.extra_locs else [])  # fmt: skip
+    # MD5 on both ends or on neither
+    if p.password != q.password:
+        has, hp, lacks, lp = (e, p, r, q) if p.password else (r, q, e, p)
+        w.add("md5-mismatch", "error", lp.loc,
+              f"TCP MD5 password set on {has.name} ({_where(hp.password_loc)}), missing on {lacks.name}",
+              [hp.password_loc])  # fmt: skip
+
+
+def infer_addresses(w: World) -> None:
+    """A router's address that no file lists (e.g. its LAN IP when only bird.conf was given) is
+    learned from the other end: a peer with the router's ASN pointing into the neighbor's subnet."""
+    for e in w.speakers:
+        for p in e.peers:
+            r = w.owner(p.peer_addr)
+            if r is None or r is e or p.peer_addr is None or any(e.owns(q.peer_addr) for q in r.peers):
+                continue
+            for q in r.peers:
+                if (q.peer_addr is not None and w.owner(q.peer_addr) is None and q.peer_asn == p.local_asn
+                        and same_l2(w, q.peer_addr, p.peer_addr)[0]):  # fmt: skip
+                    e.addresses[q.peer_addr] = None
+                    break
+
+
+def check_sessions(w: World) -> None:
+    infer_addresses(w)
+    done: set[tuple[int, int]] = set()
+    for e in w.speakers:
+        by_remote: dict[int, tuple[Speaker, list[Peer]]] = {}
+        for p in e.peers:
+            r = w.owner(p.peer_addr)
+            if r is None or r is e:
+                if p.peer_addr in w.unselected and e.kind.startswith("bird"):
+                    n = w.unselected[p.peer_addr]
+                    w.add("node-not-selected", "error", p.loc,
+                          f"{e.name} peers with node {n.name} ({p.peer_addr}), but no CiliumBGPClusterConfig "
+                          f"selects it (labels: {n.labels or '{}'})", [n.loc])  # fmt: skip
+                continue
+            by_remote.setdefault(id(r), (r, []))[1].append(p)
+        for rid, (r, ps) in by_remote.items():
+            key = (min(id(e), rid), max(id(e), rid))
+            if key in done:
+                continue
+            done.add(key)
+            qs = [q for q in r.peers if e.owns(q.peer_addr)]
+            if not qs:
+                p = ps[0]
+                hint = [f"{q.peer_addr} as {q.peer_asn}" for q in r.peers if w.owner(q.peer_addr) is None]
+                extra = f" (its unmatched neighbors: {', '.join(hint)})" if hint else ""
+                wait = " and it is passive: nobody opens the session" if p.passive else ""
+                w.add("peer-not-configured", "error", p.loc,
+                      f"{e.name} peers with {r.name} at {p.peer_addr}, but {r.name} has no peer for "
+                      f"{e.name} ({', '.join(map(str, e.addresses)) or 'no known address'}){extra}{wait}",
+                      [r.loc])  # fmt: skip
+                continue
+            # pair the ends that really meet: score by how many directions agree on the address
+            scored = []
+            for p in ps:
+                src_e, _ = source_toward(w, e, p)
+                for q in qs:
+                    src_r, _ = source_toward(w, r, q)
+                    score = (p.peer_addr == src_r) + (q.peer_addr == src_e) + (p.peer_asn == q.local_asn)
+                    scored.append((-score, ps.index(p), qs.index(q), p, q))
+            used_p: set[int] = set()
+            used_q: set[int] = set()
+            for _, pi, qi, p, q in sorted(scored, key=lambda x: x[:3]):
+                if pi in used_p or qi in used_q:
+                    continue
+                used_p.add(pi)
+                used_q.add(qi)
+                _check_pair(w, e, p, r, q)
+
+
+# -- platform checks --------------------------------------------------------------------------------
+def check_bird(w: World) -> None:
+    for sp in w.speakers:
+        cfg = w.bird.get(id(sp))
+        if cfg is None:
+            continue
+        bgps = cfg.bgp()
+        if cfg.version == "2":
+            for p, peer in zip(bgps, sp.peers, strict=True):
+                internal = peer.peer_asn is None or peer.local_asn is None or peer.peer_asn == peer.local_asn
+                if internal and p.settings.get("neighbor_as", ("", p.loc))[0] != "external":
+                    continue
+                chans = {k: c for k, c in p.channels.items() if k}
+                if not chans:
+                    w.add("bird-ebgp-no-policy", "error", p.loc,
+                          f"eBGP protocol {p.name} has no channel: BIRD 2 gives it an ipv4 channel "
+                          f"that imports and "
+                          "exports nothing (RFC 8212); add `ipv4 { import ...; export ...; };`")  # fmt: skip
+                for c in chans.values():
+                    missing = [
+                        x for x, m in (("import", c.import_mode), ("export", c.export_mode)) if m is None
+                    ]
+                    if missing:
+                        w.add("bird-ebgp-no-policy", "error", c.loc,
+                              f"eBGP protocol {p.name}, channel {c.name}: no explicit "
+                              f"{' and '.join(missing)} "
+                              f"policy; BIRD 2 refuses this (RFC 8212: EBGP requires explicit policies)",
+                              [p.loc])  # fmt: skip
+        if not bgps:
+            continue
+        kernels = [p for p in cfg.protocols if p.ptype == "kernel"]
+        if not kernels:
+            w.add(
+                "bird-kernel-export-none",
+                "warning",
+                cfg.router_id_loc or sp.loc,
+                f"{sp.name} has BGP sessions but no `protocol kernel`: learned routes never reach the FIB",
+            )
+        for kp in kernels:
+            kch = [c for k, c in kp.channels.items() if k in ("", "ipv4")]
+            mode = kch[0].export_mode if kch else None
+            if mode in (None, "none"):
+                at = kch[0].export_loc if kch and kch[0].export_loc else kp.loc
+                how = "export none" if mode == "none" else "no export (default: none)"
+                w.add("bird-kernel-export-none", "error", at,
+                      f"protocol kernel {kp.name} has {how}: BGP routes stay in BIRD and never "
+                      f"reach the kernel "
+                      "FIB; use `export where source = RTS_BGP;` (or export all)", [kp.loc])  # fmt: skip
+
+
+def check_ibgp_reflection(w: World, k: K8sInputs) -> None:
+    for sp in w.speakers:
+        if id(sp) not in w.bird:
+            continue
+        ibgp = [p for p in sp.peers if p.peer_asn is not None and p.peer_asn == p.local_asn]
+        node_ibgp = [p for p in ibgp if (o := w.owner(p.peer_addr)) is not None and o.is_node]
+        other = [p for p in ibgp if p not in node_ibgp]
+        if not node_ibgp or any(p.rr_client for p in node_ibgp):
+            continue
+        mesh_off = k.calico_mesh is not None and not k.calico_mesh[0]
+        if other or (mesh_off and len(node_ibgp) > 1):
+            via = f"iBGP peer {other[0].name} ({other[0].peer_addr})" if other else "the other nodes"
+            w.add("ibgp-no-route-reflection", "error", node_ibgp[0].loc,
+                  f"{sp.name}: routes learned from {via} are never passed on to iBGP node peers "
+                  f"({', '.join(p.name for p in node_ibgp)}): set `rr client;` on the node sessions",
+                  [p.loc for p in node_ibgp[1:]] + [p.loc for p in other])  # fmt: skip
+
+
+def check_cilium(w: World, k: K8sInputs) -> None:
+    if k.nodes:
+        for cc in k.cluster_configs:
+            if cc.selector is not None and not any(cc.selector.matches(n.labels) for n in k.nodes):
+                w.add("node-not-selected", "warning", cc.selector.loc,
+                      f"{cc.kind} {cc.name}: nodeSelector ({cc.selector.text()}) matches none of the "
+                      f"{len(k.nodes)} nodes", [cc.loc])  # fmt: skip
+    has_lb = bool(k.lb_pools)
+    for cc in k.cluster_configs:
+        if not cc.peers:
+            continue
+        if cc.kind == "CiliumBGPPeeringPolicy":
+            for cp in cc.peers:
+                if not cp.export_pod_cidr:
+                    w.add(
+                        "podcidr-not-advertised",
+                        "error",
+                        cp.local_asn_loc or cc.loc,
+                        f"{cc.name}: exportPodCIDR is not true, the pod CIDRs are never advertised",
+                    )
+                    break
+            if has_lb and not cc.service_selector:
+                w.add(
+                    "podcidr-not-advertised",
+                    "warning",
+                    cc.loc,
+                    f"{cc.name}: no serviceSelector, LoadBalancer IPs are never advertised",
+                )
+            continue
+        pod = lb = False
+        missing_at: list[Loc] = []
+        for cp in cc.peers:
+            pc = k.peer_configs.get(cp.peer_config or "")
+            if cp.peer_config and pc is None:
+                w.add("podcidr-not-advertised", "error", cp.peer_config_loc or cp.loc,
+                      f"peer {cp.name} references CiliumBGPPeerConfig {cp.peer_config!r}, which is "
+                      f"not in the "
+                      "inputs: no families and no advertisements")  # fmt: skip
+                continue
+            if pc is None or not pc.families:
+                missing_at.append(pc.loc if pc else cp.loc)
+                continue
+            for fam in pc.families:
+                if fam.adv is None:
+                    continue
+                for ad in k.advertisements:
+                    if not fam.adv.matches(ad.labels):
+                        continue
+                    for it in ad.items:
+                        pod = pod or it.type in ("PodCIDR", "CiliumPodIPPool")
+                        if it.type == "Service" and "LoadBalancerIP" in it.addresses:
+                            lb = True
+                            if not it.has_selector:
+                                w.add("podcidr-not-advertised", "warning", it.loc,
+                                      f"CiliumBGPAdvertisement {ad.name}: a Service advertisement without "
+                                      "selector selects no Service (cilium#33076)")  # fmt: skip
+            missing_at.append(pc.families[0].loc)
+        if not pod:
+            w.add("podcidr-not-advertised", "error", missing_at[0] if missing_at else cc.loc,
+                  f"{cc.name}: no CiliumBGPAdvertisement of type PodCIDR is selected by the peers' families "
+                  f"({', '.join(sorted({cp.peer_config or cp.name for cp in cc.peers}))}): the routers never "
+                  "learn the pod CIDRs", [cc.loc])  # fmt: skip
+        if has_lb and not lb:
+            w.add("podcidr-not-advertised", "warning", missing_at[0] if missing_at else cc.loc,
+                  f"{cc.name}: no Service/LoadBalancerIP advertisement is selected: the LB pool "
+                  f"{k.lb_pools[0].name} is never announced", [k.lb_pools[0].loc])  # fmt: skip
+
+
+def check_lb_pools(w: World, k: K8sInputs) -> None:
+    for pool in k.lb_pools:
+        for nets, text, loc in pool.blocks:
+            for n in k.nodes:
+                for a, _ in n.addresses:
+                    subnet, assumed = _l2_key(w, a)
+                    if any(x.overlaps(subnet) for x in nets):
+                        how = " (assumed /24)" if assumed else ""
+                        w.add("lb-pool-in-node-subnet", "error", loc,
+                              f"LB pool {pool.name} block {text} overlaps node {n.name}'s subnet "
+                              f"{subnet}{how}: "
+                              "on-link hosts ARP for the VIPs instead of routing them via BGP; use "
+                              "a separate "
+                              "range", [n.loc])  # fmt: skip
+                        break
+                else:
+                    continue
+                break
+
+
+def check_auto_direct(w: World, k: K8sInputs) -> None:
+    for on, loc in k.auto_direct:
+        if not on:
+            continue
+        groups: dict[IPv4Network, list[K8sNode]] = {}
+        assumed = False
+        for n in k.nodes:
+            if n.addresses:
+                net, a = _l2_key(w, n.addresses[0][0])
+                assumed = assumed or a
+                groups.setdefault(net, []).append(n)
+        if len(groups) > 1:
+            desc = "; ".join(f"{net}: {', '.join(x.name for x in ns)}" for net, ns in groups.items())
+            w.add("auto-direct-routes-across-l3", "error", loc,
+                  f"autoDirectNodeRoutes is on but the nodes are on different subnets ({desc})"
+                  f"{' (assumed /24)' if assumed else ''}: remote nodes' routes need a gateway that is not "
+                  "directly reachable; turn it off and route pod CIDRs over BGP",
+                  [ns[0].loc for ns in groups.values()])  # fmt: skip
+        elif not k.nodes:
+            gws = {_l2_key(w, cp.addr)[0] for cc in k.cluster_configs for cp in cc.peers
+                   if cp.addr is not None and cp.multihop is None}  # fmt: skip
+            if len(gws) > 1:
+                w.add("auto-direct-routes-across-l3", "error", loc,
+                      "autoDirectNodeRoutes is on but the BGP peers sit on different subnets "
+                      f"({', '.join(map(str, sorted(gws)))}), so the nodes are not on one L2")  # fmt: skip
+
+
+def check_firewalls(w: World, k: K8sInputs) -> None:
+    pods = list(collapse_addresses(n for n, _ in k.pod_cidrs))
+    if not pods:
+        return
+    for sp in w.speakers:
+        fwnet = w.firewall.get(id(sp))
+        if fwnet is None:
+            continue
+        fw, net = fwnet
+        zones: list[str] = []
+        for p in sp.peers:
+            iface = egress_iface(w, sp, p.peer_addr) if p.peer_addr else None
+            for z in fw.zones.values():
+                dev = next((i.device for i in net.interfaces if i.name == iface), None)
+                if iface and (iface in z.networks or (dev and dev in z.devices)) and z.name not in zones:
+                    zones.append(z.name)
+        for a in zones:
+            for b in zones:
+                if a == b:
+                    continue
+                za = fw.zones[a]
+                blocked = []
+                for pod in pods:
+                    if any(pod.subnet_of(s) for s in za.subnets):
+                        continue
+                    ok = any(
+                        r.target == "ACCEPT" and r.src in (a, "*") and r.dest in (b, "*")
+                        and (any(pod.subnet_of(d) for d in r.dest_ip + r.src_ip)
+                             or not (r.dest_ip or r.src_ip))
+                        for r in fw.rules
+                    )  # fmt: skip
+                    if not ok:
+                        blocked.append(str(pod))
+                if not blocked:
+                    continue
+                fwd = next((loc for s, d, loc in fw.forwardings if (s, d) == (a, b)), None)
+                what = (
+                    "the forwarding covers only the zones' own networks" if fwd else "no forwarding or rule"
+                )
+                w.add("firewall-blocks-pod-cidr", "error", fwd or za.loc,
+                      f"{sp.name}: zone {a} -> {b}: {what}; nothing accepts pod CIDR {', '.join(blocked)} "
+                      f"(add a rule: src '{a}', dest '{b}', dest_ip <pod CIDR>, target ACCEPT)")  # fmt: skip
+
+
+def run_checks(inp: Inputs) -> tuple[list[LintFinding], list[InputProblem]]:
+    """All checks over everything read. Example: run_checks(load_paths(["x/"])) -> ([LintFinding(...)], [])"""
+    w = build_world(inp)
+    check_sessions(w)
+    check_bird(w)
+    check_ibgp_reflection(w, inp.k8s)
+    check_cilium(w, inp.k8s)
+    check_lb_pools(w, inp.k8s)
+    check_auto_direct(w, inp.k8s)
+    check_firewalls(w, inp.k8s)
+    w.findings.sort(key=lambda f: (f.file, f.line, f.root_cause))
+    return w.findings, w.problems

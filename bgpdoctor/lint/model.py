@@ -1,0 +1,129 @@
+"""Data the linter passes around: findings, input problems and the normalized BGP speakers.
+
+Every parsed statement keeps its Loc (file, line) so a finding can point at the offending line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv4Network
+from typing import Any, Literal
+
+Severity = Literal["error", "warning"]
+
+ROOT_CAUSES = (
+    "node-not-listening",
+    "nat-rewrites-bgp-source",
+    "unexpected-source-address",
+    "peer-not-configured",
+    "asn-mismatch",
+    "md5-mismatch",
+    "ebgp-multihop-missing",
+    "auto-direct-routes-across-l3",
+    "podcidr-not-advertised",
+    "node-not-selected",
+    "bird-ebgp-no-policy",
+    "bird-kernel-export-none",
+    "firewall-blocks-pod-cidr",
+    "lb-pool-in-node-subnet",
+    "bgp-next-hop-unreachable",
+    "ibgp-no-route-reflection",
+)
+
+
+@dataclass(frozen=True)
+class Loc:
+    """A place in an input file. Example: Loc(file="bird.conf", line=12)"""
+
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass
+class LintFinding:
+    """One configuration mistake, named by its root-cause id.
+
+    Example: LintFinding(root_cause="asn-mismatch", severity="error", file="bird.conf", line=7,
+    message="...", other=[("networks.yaml", 12)])
+    """
+
+    root_cause: str
+    severity: Severity
+    file: str
+    line: int
+    message: str
+    other: list[tuple[str, int]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "root_cause": self.root_cause,
+            "severity": self.severity,
+            "file": self.file,
+            "line": self.line,
+            "message": self.message,
+            "other": [{"file": f, "line": n} for f, n in self.other],
+        }
+
+
+@dataclass
+class InputProblem:
+    """A file (or part of one) that could not be used. kind: "error" or "note" (e.g. unknown kind).
+
+    Example: InputProblem(file="bad.yaml", line=3, message="YAML error: ...", kind="error")
+    """
+
+    file: str
+    line: int
+    message: str
+    kind: Literal["error", "note"] = "error"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "line": self.line, "message": self.message, "kind": self.kind}
+
+
+@dataclass
+class Peer:
+    """One configured end of a BGP session, whatever the platform."""
+
+    name: str
+    loc: Loc
+    peer_addr: IPv4Address | None
+    peer_asn: int | None = None
+    peer_asn_loc: Loc | None = None
+    local_asn: int | None = None
+    local_asn_loc: Loc | None = None
+    local_addr: IPv4Address | None = None  # explicit source / local address
+    local_addr_loc: Loc | None = None
+    multihop: int | None = None  # TTL if configured (BIRD "multihop;" = 64), None if not
+    multihop_loc: Loc | None = None
+    passive: bool = False
+    passive_loc: Loc | None = None
+    password: bool = False
+    password_loc: Loc | None = None
+    rr_client: bool = False
+    extra_locs: list[Loc] = field(default_factory=list)
+
+
+@dataclass
+class Speaker:
+    """A BGP speaker (router, Kubernetes node, GoBGP daemon) and the peers it configures.
+
+    kind: bird2, bird16, cilium, calico, gobgp. listens: accepts TCP 179 (Cilium never does).
+    """
+
+    kind: str
+    name: str
+    loc: Loc
+    addresses: dict[IPv4Address, Loc | None] = field(default_factory=dict)
+    subnets: list[tuple[IPv4Network, str, Loc | None]] = field(default_factory=list)  # net, iface
+    peers: list[Peer] = field(default_factory=list)
+    listens: bool = True
+    listens_loc: Loc | None = None
+    is_node: bool = False
+    asn: int | None = None
+
+    def owns(self, addr: IPv4Address | None) -> bool:
+        return addr is not None and addr in self.addresses

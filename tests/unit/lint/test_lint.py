@@ -1,0 +1,203 @@
+"""bgpdoctor lint against config fixtures written after the seeds and generated from the lab."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bgpdoctor.lint import ROOT_CAUSES, lint_paths
+from bgpdoctor.lint.cli import lint
+from bgpdoctor.lint.k8s import calico_selector_matches
+
+FIX = Path(__file__).resolve().parents[2] / "fixtures" / "lint"
+BIRD2 = "/usr/sbin/bird"
+BIRD16 = "/opt/bgpdoctor/bird16/usr/sbin/bird"
+
+BROKEN = {
+    "seed000/broken": {
+        ("auto-direct-routes-across-l3", "cilium-values.yaml", 4),
+        ("podcidr-not-advertised", "networks.yaml", 23),
+        ("node-not-listening", "router-mine/bird.conf", 22),
+        ("ebgp-multihop-missing", "router-mine/bird.conf", 27),
+        ("node-not-listening", "router-mine/bird.conf", 27),
+        ("unexpected-source-address", "router-mine/bird.conf", 27),
+        ("nat-rewrites-bgp-source", "router-mine/etc/config/firewall", 21),
+        ("firewall-blocks-pod-cidr", "router-mine/etc/config/firewall", 23),
+        ("firewall-blocks-pod-cidr", "router-mine/etc/config/firewall", 27),
+    },
+    "seed001/broken": {
+        ("peer-not-configured", "networks.yaml", 16),
+        ("node-not-selected", "networks.yaml", 29),
+        ("bird-ebgp-no-policy", "router-home/bird.conf", 20),
+        ("peer-not-configured", "router-home/bird.conf", 25),
+        ("bird-kernel-export-none", "router-mine/bird.conf", 8),
+    },
+    "seed002/broken": {
+        ("node-not-selected", "calico.yaml", 20),
+        ("ibgp-no-route-reflection", "gateway/k3s/ibgp.conf", 36),
+    },
+    "seed003/broken": {("lb-pool-in-node-subnet", "cilium-bgp.yaml", 53)},
+    "lab/node-not-listening": {("node-not-listening", "yuuko-k8s/gobgpd.toml", 13)},
+    "lab/ebgp-multihop-missing": {("ebgp-multihop-missing", "yuuko-k8s/gobgpd.toml", 28)},
+    "cases/asn-md5": {
+        ("asn-mismatch", "networks.yaml", 11),
+        ("md5-mismatch", "networks.yaml", 10),
+        ("node-not-listening", "router/bird.conf", 11),
+    },
+}
+FIXED = [
+    "seed000/fixed",
+    "seed001/fixed",
+    "seed002/fixed",
+    "seed003/fixed",
+    "lab/healthy",
+    "bird16/calico-node",
+]
+
+
+def _found(case: str) -> set[tuple[str, str, int]]:
+    res = lint_paths([str(FIX / case)])
+    return {(f.root_cause, os.path.relpath(f.file, FIX / case), f.line) for f in res.findings}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_broken_fixture_names_its_root_causes(case: str) -> None:
+    assert _found(case) == BROKEN[case]
+
+
+@pytest.mark.parametrize("case", FIXED)
+def test_fixed_fixture_is_clean(case: str) -> None:
+    res = lint_paths([str(FIX / case)])
+    assert res.findings == []
+    assert [p for p in res.problems if p.kind == "error"] == []
+    assert res.exit_code == 0
+
+
+def test_root_cause_ids_are_catalogue_ids() -> None:
+    for case in BROKEN:
+        for f in lint_paths([str(FIX / case)]).findings:
+            assert f.root_cause in ROOT_CAUSES
+
+
+def test_directory_recursion_reads_nested_files() -> None:
+    res = lint_paths([str(FIX / "seed000" / "broken")])
+    kinds = {os.path.relpath(p, FIX / "seed000" / "broken"): k for p, k in res.files.items()}
+    assert kinds == {
+        "cilium-values.yaml": "yaml",
+        "networks.yaml": "yaml",
+        "nodes.yaml": "yaml",
+        "router-mine/bird.conf": "bird2",
+        "router-mine/etc/config/network": "uci-network",
+        "router-mine/etc/config/firewall": "uci-firewall",
+    }
+
+
+def test_bird_includes_are_followed_not_linted_alone() -> None:
+    res = lint_paths([str(FIX / "seed002" / "broken" / "gateway")])
+    assert res.files[str(FIX / "seed002/broken/gateway/k3s/ibgp.conf")] == "bird-include"
+    assert {f.root_cause for f in res.findings} == set()  # no nodes known: nothing to reflect to
+
+
+def test_content_sniffing_ignores_names(tmp_path: Path) -> None:
+    src = FIX / "seed000" / "broken"
+    names = {
+        "cilium-values.yaml": "a.txt",
+        "networks.yaml": "b.conf",
+        "nodes.yaml": "c",
+        "router-mine/bird.conf": "d.yaml",
+        "router-mine/etc/config/network": "e.yaml",
+        "router-mine/etc/config/firewall": "f.json",
+    }
+    for old, new in names.items():
+        shutil.copy(src / old, tmp_path / new)
+    res = lint_paths([str(tmp_path)])
+    got = {(f.root_cause, os.path.basename(f.file), f.line) for f in res.findings}
+    want = {(rc, names[file], line) for rc, file, line in BROKEN["seed000/broken"]}
+    assert got == want
+    assert res.files[str(tmp_path / "d.yaml")] == "bird2"
+
+
+def test_bad_input_is_reported_and_the_rest_still_linted() -> None:
+    res = lint_paths([str(FIX / "bad"), str(FIX / "seed003" / "broken")])
+    probs = {(os.path.relpath(p.file, FIX), p.line, p.kind) for p in res.problems}
+    assert ("bad/malformed.yaml", 5, "error") in probs
+    assert ("bad/unknown-kind.yaml", 1, "note") in probs
+    assert ("bad/bird-syntax/bird.conf", 6, "error") in probs
+    assert ("bad/bird-include/bird.conf", 2, "error") in probs
+    assert [f.root_cause for f in res.findings] == ["lb-pool-in-node-subnet"]
+    assert res.exit_code == 1
+
+
+def test_nothing_usable_exits_2() -> None:
+    res = lint_paths([str(FIX / "bad")])
+    assert res.exit_code == 2
+    r = CliRunner().invoke(lint, [str(FIX / "bad")])
+    assert r.exit_code == 2
+    assert re.search(r"bad/malformed\.yaml:5: YAML error", r.output)
+    assert CliRunner().invoke(lint, ["/nonexistent/path"]).exit_code == 2
+
+
+def test_text_output_format_and_exit_codes() -> None:
+    r = CliRunner().invoke(lint, [str(FIX / "seed003" / "broken")])
+    assert r.exit_code == 1
+    assert re.search(r"cilium-bgp\.yaml:53: \[lb-pool-in-node-subnet\] error: ", r.output)
+    assert CliRunner().invoke(lint, [str(FIX / "seed003" / "fixed")]).exit_code == 0
+
+
+def test_json_output_shape() -> None:
+    r = CliRunner().invoke(lint, [str(FIX / "seed001" / "broken"), "--output", "json"])
+    assert r.exit_code == 1
+    data = json.loads(r.output)
+    assert set(data) == {"findings", "problems", "files", "exit_code"}
+    assert data["exit_code"] == 1
+    f = data["findings"][0]
+    assert set(f) == {"root_cause", "severity", "file", "line", "message", "other"}
+    assert f["severity"] in ("error", "warning")
+    assert all(set(o) == {"file", "line"} for x in data["findings"] for o in x["other"])
+
+
+def test_md5_password_is_never_printed() -> None:
+    r = CliRunner().invoke(lint, [str(FIX / "cases" / "asn-md5")])
+    assert "s3cr3t-md5" not in r.output
+    assert "set on" in r.output and "missing on" in r.output
+
+
+def _bird_roots() -> list[Path]:
+    roots = []
+    for p in sorted(FIX.rglob("*")):
+        if p.is_file() and p.name in ("bird.conf", "bird.cfg"):
+            roots.append(p)
+    return roots
+
+
+@pytest.mark.parametrize("path", _bird_roots(), ids=lambda p: str(p.relative_to(FIX)))
+def test_bird_parser_agrees_with_real_bird(path: Path) -> None:
+    res = lint_paths([str(path)])
+    version = res.files.get(str(path), "bird2")
+    binary = BIRD16 if "bird16" in str(path) or version == "bird1.6" else BIRD2
+    if not os.path.exists(binary):
+        pytest.skip(f"{binary} not installed")
+    real = subprocess.run([binary, "-p", "-c", path.name], cwd=path.parent, capture_output=True, text=True)
+    ours = not [p for p in res.problems if p.kind == "error"] and not [
+        f for f in res.findings if f.root_cause == "bird-ebgp-no-policy" and "refuses" in f.message
+    ]
+    assert ours == (real.returncode == 0), real.stderr
+
+
+def test_calico_selectors() -> None:
+    labels = {"region": "WDS", "zone": "a"}
+    assert calico_selector_matches("region == 'WDS'", labels)
+    assert not calico_selector_matches("region == 'Domestic'", labels)
+    assert calico_selector_matches("all()", {})
+    assert calico_selector_matches("has(zone) && region in {'WDS', 'Global'}", labels)
+    assert calico_selector_matches("!has(gpu) || region != 'WDS'", labels)
+    assert calico_selector_matches("region not in {'Global'}", labels)
+    with pytest.raises(ValueError):
+        calico_selector_matches("region ==", labels)
