@@ -57,6 +57,9 @@ class FixDef(Data):
     title: str
     host: str | None = None
     template: str
+    # what the snippet is, for validation with the real tool: a whole config ("config"), lines that
+    # go inside a `protocol bgp` ("bgp-protocol") or inside its ipv4 channel ("bgp-channel")
+    fragment: Literal["config", "bgp-protocol", "bgp-channel"] = "config"
 
 
 class PlaybookDef(Data):
@@ -75,6 +78,7 @@ class PlaybookDef(Data):
     next_steps: list[str] = Field(default_factory=list)
     fixes: list[FixDef] = Field(default_factory=list)
     references: list[str] = Field(default_factory=list)
+    example: dict[str, Any] = Field(default_factory=dict)  # facts to render the fixes with (docs, tests)
     source: str = ""
 
 

@@ -143,6 +143,7 @@ def _compatibility_facts(world: World, s: Subject, session: Session, up: bool, a
         node_end = next((e for e in (a, b) if world.inv.hosts[e.host].role == "node"), b)
         s.add("router_id_fix_host", node_end.host)
         s.add("router_id_fix_value", str(world.inv.hosts[node_end.host].internal_ip or node_end.router_id))
+        s.add("router_id_fix_asn", node_end.local_as_runtime or node_end.asn)
     missing = [e for e in (a, b) if e.state == "missing" or e.peer is None]
     s.add("both_configured", not missing)
     if missing and len(missing) == 1:
