@@ -274,50 +274,34 @@ class World:
     def trace(self, source: str, src_ip: str, dst_ip: str, dst_cidr: str, destination: str) -> Path:
         """Follow the kernel FIBs hop by hop from `source` towards `dst_ip`."""
         hops: list[Hop] = []
+
+        def stop(reason: str | None, complete: bool = False) -> Path:
+            return Path(source, destination, src_ip, dst_ip, dst_cidr, hops, complete, reason)
+
         current: str | None = source
         iif: str | None = None
         seen: set[str] = set()
         while current is not None:
             if current in seen:
-                return Path(source, destination, src_ip, dst_ip, dst_cidr, hops, False, "routing loop")
+                return stop("routing loop")
             seen.add(current)
             if current not in self.facts or not self.facts[current].reachable:
                 hops.append(Hop(current, iif, None, None, None))
-                return Path(
-                    source, destination, src_ip, dst_ip, dst_cidr, hops, False, f"no facts from {current}"
-                )
+                return stop(f"no facts from {current}")
             if self.is_local(current, dst_ip):
                 hops.append(Hop(current, iif, None, None, dst_cidr))
-                return Path(source, destination, src_ip, dst_ip, dst_cidr, hops, True)
+                return stop(None, complete=True)
             route = self.lookup(current, dst_ip)
             if route is None or route.type in ("unreachable", "blackhole", "prohibit"):
                 hops.append(Hop(current, iif, None, None, route.dst if route else None))
-                return Path(
-                    source,
-                    destination,
-                    src_ip,
-                    dst_ip,
-                    dst_cidr,
-                    hops,
-                    False,
-                    f"no route to {dst_ip} on {current}",
-                )
+                return stop(f"no route to {dst_ip} on {current}")
             gateway = route.gateway or (route.nexthops[0][0] if route.nexthops else None)
             oif = route.dev or (route.nexthops[0][1] if route.nexthops else None)
             hops.append(Hop(current, iif, oif, gateway, route.dst))
             next_address = gateway or dst_ip
             nxt = self.owner_of(next_address)
             if nxt is None:
-                return Path(
-                    source,
-                    destination,
-                    src_ip,
-                    dst_ip,
-                    dst_cidr,
-                    hops,
-                    False,
-                    f"next hop {next_address} of {current} is not an inventory host",
-                )
+                return stop(f"next hop {next_address} of {current} is not an inventory host")
             iif = self.interface_holding(nxt, next_address)
             current = nxt
-        return Path(source, destination, src_ip, dst_ip, dst_cidr, hops, False, "empty")
+        return stop("empty")
