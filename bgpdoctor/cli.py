@@ -30,6 +30,11 @@ LAZY_COMMANDS = {
     "inventory": ("bgpdoctor.inventory_cli", "inventory", "Check and inspect an inventory file."),
     "lab": ("bgpdoctor.lab.cli", "lab", "A real two-site BGP lab in network namespaces (needs root)."),
     "lint": ("bgpdoctor.lint.cli", "lint", "Check Kubernetes manifests, BIRD and OpenWrt configs offline."),
+    "discover": (
+        "bgpdoctor.kube.cli",
+        "discover",
+        "Write an inventory from a Kubernetes cluster (nodes, ASNs, peers).",
+    ),
 }
 
 
@@ -72,7 +77,7 @@ def main() -> None:
     "--inventory",
     "-i",
     "inventory_path",
-    required=True,
+    required=False,
     type=click.Path(dir_okay=False),
     help="Inventory YAML (see docs/inventory.md); `bgpdoctor lab up` prints the lab's.",
 )
@@ -122,6 +127,19 @@ def main() -> None:
     help="Extra folder of playbooks (root causes, YAML).",
 )
 @click.option(
+    "--context", "kube_context", help="Kubernetes context to read the BGP intent and configuration from."
+)
+@click.option(
+    "--kubeconfig",
+    type=click.Path(dir_okay=False),
+    help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config).",
+)
+@click.option(
+    "--ssh-config",
+    type=click.Path(dir_okay=False),
+    help="ssh_config to match discovered nodes with (default ~/.ssh/config).",
+)
+@click.option(
     "--record",
     "record_path",
     type=click.Path(dir_okay=False),
@@ -141,6 +159,9 @@ def run(
     ping_wait: float,
     extra_checks: tuple[str, ...],
     extra_playbooks: tuple[str, ...],
+    kube_context: str | None,
+    kubeconfig: str | None,
+    ssh_config: str | None,
     record_path: str | None,
     verbose: bool,
 ) -> None:
@@ -149,11 +170,33 @@ def run(
     Example: bgpdoctor run -i /var/lib/bgpdoctor/lab/inventory.yaml --node yuuko-k8s
     """
     from bgpdoctor.engine.active import ProbeSettings
+    from bgpdoctor.engine.cluster import ClusterFinding
     from bgpdoctor.engine.run import RunOptions, run_diagnosis
+    from bgpdoctor.errors import UsageError
     from bgpdoctor.inventory import load_inventory, scope_hosts
     from bgpdoctor.transport.factory import open_connection
 
-    inv = load_inventory(inventory_path)
+    def progress(message: str) -> None:
+        click.echo(f"[bgpdoctor] {message}", err=True)
+
+    cluster: list[ClusterFinding] = []
+    if inventory_path is None and kube_context is None and kubeconfig is None:
+        raise UsageError("give --inventory FILE, or --context/--kubeconfig to read the cluster")
+    if kube_context is not None or kubeconfig is not None:
+        from bgpdoctor.kube.discover import discover_cluster
+
+        discovery = discover_cluster(kube_context, kubeconfig, ssh_config)
+        cluster = [ClusterFinding.of(f) for f in discovery.findings]
+        progress(
+            f"cluster {discovery.context or ''} ({discovery.server}): {len(cluster)} configuration finding(s)"
+        )
+        for note in discovery.notes:
+            progress(note)
+    if inventory_path is not None:
+        inv = load_inventory(inventory_path)
+    else:
+        inv = discovery.inventory
+        inventory_path = f"discovered from context {discovery.context or '(current)'}"
     scope = scope_hosts(inv, list(nodes))
     options = RunOptions(
         nodes=list(nodes),
@@ -170,13 +213,12 @@ def run(
         extra_playbooks=list(extra_playbooks),
     )
 
-    def progress(message: str) -> None:
-        click.echo(f"[bgpdoctor] {message}", err=True)
-
     def connect(name: str) -> Any:
         return open_connection(name, inv, accept_new_host_keys=accept_new_host_keys)
 
-    report, collected = run_diagnosis(inv, str(inventory_path), scope, connect, options, progress)
+    report, collected = run_diagnosis(
+        inv, str(inventory_path), scope, connect, options, progress, cluster, kube_context
+    )
     if record_path:
         from bgpdoctor.engine.recording import save_recording
 

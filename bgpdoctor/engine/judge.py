@@ -6,7 +6,7 @@ from typing import Any
 
 from jinja2 import Environment, StrictUndefined, TemplateError
 
-from bgpdoctor.engine.rules import CheckDef, Condition, PlaybookDef, holds
+from bgpdoctor.engine.rules import CheckDef, Condition, PlaybookDef, holds, subject_kinds
 from bgpdoctor.engine.subjects import Subject
 from bgpdoctor.errors import BgpDoctorError
 from bgpdoctor.report.model import CheckResult, Diagnosis, Evidence, FixSnippet, Status
@@ -97,12 +97,14 @@ def diagnose(
     found: dict[tuple[str, str], tuple[PlaybookDef, Subject, str]] = {}
     for pb in sorted(playbooks, key=lambda p: (p.priority, p.id)):
         for s in subjects:
-            if s.kind != pb.subject or not _matches(pb, s):
+            if s.kind not in subject_kinds(pb) or not _matches(pb, s):
                 continue
             culprit = _text(pb.culprit, s.facts, pb.id)
             found.setdefault((pb.id, culprit), (pb, s, culprit))
     check_causes = {c.id: c.root_causes for c in checks}
     related_by_label = {x.label: set(x.related) | set(x.hosts) for x in subjects}
+    # a configuration finding from the cluster is only ever explained by its own diagnosis
+    cluster_labels = {x.label for x in subjects if x.kind == "cluster"}
     failures = [r for r in results if r.status in ("fail", "warn")]
     diagnoses: list[Diagnosis] = []
     ordered = sorted(found.values(), key=lambda t: (t[0].priority, t[0].id, t[2]))
@@ -116,10 +118,12 @@ def diagnose(
         proven = [f"{r.check}@{r.host}" for r in own]
         symptoms = []
         for r in failures:
+            if r.host in cluster_labels and r.host != s.label:
+                continue
             if (
                 r.explained_by is None
                 and r.check in pb.explains
-                and related & related_by_label.get(r.host, set(r.hosts))
+                and (r.host == s.label or related & related_by_label.get(r.host, set(r.hosts)))
             ):
                 r.explained_by = pb.id
                 symptoms.append(f"{r.check}@{r.host}")
@@ -133,7 +137,7 @@ def diagnose(
         ruled_out = [
             _why_not(others[c], s)
             for c in sorted(candidates - {pb.id})
-            if c in others and others[c].subject == s.kind and not _matches(others[c], s)
+            if c in others and s.kind in subject_kinds(others[c]) and not _matches(others[c], s)
         ]
         fixes = [
             FixSnippet(

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bgpdoctor.engine.active import ActiveResults
+from bgpdoctor.engine.cluster import ClusterFinding
 from bgpdoctor.engine.collect import HostFacts
 from bgpdoctor.engine.run import Collected
 from bgpdoctor.errors import HostError, UsageError
@@ -57,6 +58,8 @@ def save_recording(
             }
             for name, f in collected.facts.items()
         },
+        "context": collected.context,
+        "cluster": [f.to_dict() for f in collected.cluster],
         "active": {
             "captures": {h: base64.b64encode(b).decode() for h, b in a.captures.items()},
             "capture_errors": a.capture_errors,
@@ -117,6 +120,12 @@ def load_recording(path: Path) -> tuple[Inventory, str, list[str], Collected]:
 
         active.sweeps[key] = sweep(send, s["start"])
     collected = Collected(
-        data["scope"], facts, active, datetime.fromisoformat(data["started"]), data["wall_seconds"]
+        data["scope"],
+        facts,
+        active,
+        datetime.fromisoformat(data["started"]),
+        data["wall_seconds"],
+        [ClusterFinding(**f) for f in data.get("cluster", [])],
+        data.get("context"),
     )
     return inv, data["inventory_path"], data.get("nodes", []), collected

@@ -68,7 +68,7 @@ class PlaybookDef(Data):
     id: str
     title: str
     priority: int = 50  # lower ranks first when several causes match
-    subject: SubjectKind
+    subject: SubjectKind | list[SubjectKind]
     match: list[Condition]
     culprit: str  # template naming the host(s) at fault
     summary: str
@@ -80,6 +80,10 @@ class PlaybookDef(Data):
     references: list[str] = Field(default_factory=list)
     example: dict[str, Any] = Field(default_factory=dict)  # facts to render the fixes with (docs, tests)
     source: str = ""
+
+
+def subject_kinds(pb: PlaybookDef) -> list[str]:
+    return list(pb.subject) if isinstance(pb.subject, list) else [pb.subject]
 
 
 def project_root() -> Path:

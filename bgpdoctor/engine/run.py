@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from bgpdoctor import __version__
 from bgpdoctor.engine.active import ActiveResults, ProbeSettings, node_pairs, run_active
+from bgpdoctor.engine.cluster import ClusterFinding, cluster_subjects
 from bgpdoctor.engine.collect import HostFacts, collect_all
 from bgpdoctor.engine.judge import diagnose, judge
 from bgpdoctor.engine.rules import load_checks, load_playbooks
@@ -44,6 +45,8 @@ class Collected:
     active: ActiveResults
     started: datetime
     wall_seconds: float
+    cluster: list[ClusterFinding] = field(default_factory=list)  # from the Kubernetes API (--context)
+    context: str | None = None
 
 
 def exit_code_for(findings: int, errors: int, reachable: int) -> int:
@@ -92,6 +95,7 @@ def evaluate(inv: Inventory, inventory_path: str, collected: Collected, options:
         + session_subjects(world, sessions, active)
         + path_subjects(world, pairs, active)
         + kubelet_subjects(world, active)
+        + cluster_subjects(collected.cluster, inv, collected.context)
     )
     results = judge(checks, subjects)
     diagnoses = diagnose(playbooks, subjects, results, checks)
@@ -151,8 +155,13 @@ def run_diagnosis(
     connect: Callable[[str], Connection],
     options: RunOptions,
     progress: Callable[[str], None],
+    cluster: list[ClusterFinding] | None = None,
+    context: str | None = None,
 ) -> tuple[Report, Collected]:
+    """Collect from the hosts (plus configuration findings already read from the cluster), judge."""
     load_checks(options.extra_checks)  # a broken user check fails before any host is contacted
     load_playbooks(options.extra_playbooks)
     collected = collect(inv, scope, connect, options, progress)
+    collected.cluster = list(cluster or [])
+    collected.context = context
     return evaluate(inv, inventory_path, collected, options), collected

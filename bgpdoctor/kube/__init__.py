@@ -1,0 +1,7 @@
+"""Kubernetes awareness: read the cluster's BGP intent (Cilium, Calico) and turn it into facts.
+
+Layout: ``config`` opens an API client (kubeconfig, contexts, in-cluster), ``reader`` fetches raw
+objects, ``view`` parses them into the typed ``ClusterView``, ``derive`` computes per-node BGP
+facts and findings, ``podexec`` runs read-only commands in agent pods, ``discover`` writes an
+inventory. The ``kubernetes`` package is imported lazily, inside the functions that use it.
+"""

@@ -1,0 +1,101 @@
+"""Label selectors (Kubernetes) and Calico selector expressions."""
+
+from __future__ import annotations
+
+import pytest
+
+from bgpdoctor.kube.selectors import (
+    LabelSelector,
+    SelectorError,
+    SelectorRequirement,
+    calico_selector_matches,
+    parse_label_selector,
+)
+
+REMOTE = {"node-type": "remote", "kubernetes.io/hostname": "yuuko-k8s"}
+LOCAL = {"kubernetes.io/hostname": "sakamoto"}
+
+
+def test_notin_matches_nodes_without_the_label() -> None:
+    sel = parse_label_selector(
+        {"matchExpressions": [{"key": "node-type", "operator": "NotIn", "values": ["remote"]}]}
+    )
+    assert sel is not None
+    assert sel.matches(LOCAL) is True
+    assert sel.matches(REMOTE) is False
+
+
+def test_match_labels_and_expressions_are_anded() -> None:
+    sel = parse_label_selector(
+        {"matchLabels": {"node-type": "remote"}, "matchExpressions": [{"key": "zone", "operator": "Exists"}]}
+    )
+    assert sel is not None
+    assert not sel.matches(REMOTE)
+    assert sel.matches({**REMOTE, "zone": "home"})
+
+
+@pytest.mark.parametrize(
+    ("op", "values", "labels", "expected"),
+    [
+        ("In", ("a", "b"), {"k": "b"}, True),
+        ("In", ("a",), {}, False),
+        ("NotIn", ("a",), {"k": "b"}, True),
+        ("Exists", (), {"k": ""}, True),
+        ("DoesNotExist", (), {"k": ""}, False),
+        ("DoesNotExist", (), {}, True),
+    ],
+)
+def test_operators(op: str, values: tuple[str, ...], labels: dict[str, str], expected: bool) -> None:
+    assert (
+        LabelSelector(match_expressions=(SelectorRequirement("k", op, values),)).matches(labels) is expected
+    )
+
+
+def test_empty_selector_matches_all_and_missing_is_none() -> None:
+    assert parse_label_selector({}) == LabelSelector()
+    assert LabelSelector().matches({}) is True
+    assert parse_label_selector(None) is None
+
+
+def test_unknown_operator_is_an_error() -> None:
+    with pytest.raises(SelectorError, match="Gt"):
+        LabelSelector(match_expressions=(SelectorRequirement("k", "Gt", ("1",)),)).matches({"k": "2"})
+
+
+def test_describe() -> None:
+    sel = parse_label_selector(
+        {"matchExpressions": [{"key": "node-type", "operator": "NotIn", "values": ["remote"]}]}
+    )
+    assert sel is not None and sel.describe() == "node-type notin (remote)"
+    assert LabelSelector().describe() == "<all>"
+
+
+@pytest.mark.parametrize(
+    ("selector", "labels", "expected"),
+    [
+        ("region == 'WDS'", {"region": "WDS"}, True),
+        ("region == 'WDS'", {"region": "Global"}, False),
+        ("region == 'Domestic'", {}, False),
+        ("region != 'WDS'", {}, True),
+        ("all()", {}, True),
+        ("", {"a": "b"}, True),
+        ("has(bgp)", {"bgp": ""}, True),
+        ("!has(bgp)", {"bgp": ""}, False),
+        ("region in {'WDS', 'Global'}", {"region": "Global"}, True),
+        ("region not in {'WDS'}", {"region": "Global"}, True),
+        ("region == 'WDS' && has(rr)", {"region": "WDS"}, False),
+        ("region == 'WDS' || has(rr)", {"rr": "yes"}, True),
+        ("!(region == 'WDS')", {"region": "WDS"}, False),
+        ('name starts with "kube"', {"name": "kubemaster"}, True),
+        ("name ends with 'hkg04'", {"name": "kubenode-hkg04"}, True),
+        ("name contains 'wds'", {"name": "kubenode-wds-1"}, True),
+    ],
+)
+def test_calico_selectors(selector: str, labels: dict[str, str], expected: bool) -> None:
+    assert calico_selector_matches(selector, labels) is expected
+
+
+@pytest.mark.parametrize("selector", ["region ==", "region = 'x'", "(region == 'x'", "region == WDS"])
+def test_calico_selector_errors_quote_the_selector(selector: str) -> None:
+    with pytest.raises(SelectorError, match="cannot parse Calico selector"):
+        calico_selector_matches(selector, {})
