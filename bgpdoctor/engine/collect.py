@@ -97,6 +97,9 @@ def fact_commands(host: Host) -> dict[str, str]:
     commands.update(speaker_commands(host))
     if host.role == "router":
         commands["nft.ruleset"] = "nft -j list ruleset"
+    if host.role in ("router", "node"):
+        # WireGuard peers and what they may carry; hosts without wg just report the command missing
+        commands["wg.allowed"] = "command -v wg >/dev/null 2>&1 && wg show all allowed-ips || true"
     for peer in host.peers:
         commands[f"route.get.{peer.address}"] = f"ip -j route get {peer.address}"
     return commands

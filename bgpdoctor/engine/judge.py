@@ -105,7 +105,8 @@ def diagnose(
     related_by_label = {x.label: set(x.related) | set(x.hosts) for x in subjects}
     # a configuration finding from the cluster is only ever explained by its own diagnosis
     cluster_labels = {x.label for x in subjects if x.kind == "cluster"}
-    failures = [r for r in results if r.status in ("fail", "warn")]
+    # errors are grouped too: a session that cannot be judged because its speaker is down is a symptom
+    failures = [r for r in results if r.status in ("fail", "warn", "error")]
     diagnoses: list[Diagnosis] = []
     ordered = sorted(found.values(), key=lambda t: (t[0].priority, t[0].id, t[2]))
     for pb, s, culprit in ordered:

@@ -14,10 +14,11 @@ from typing import Any
 from bgpdoctor.engine.active import ActiveResults, NodePair
 from bgpdoctor.engine.sessions import established
 from bgpdoctor.engine.world import Path, Session, SessionEnd, World, effective_rp_filter
-from bgpdoctor.parsers import bird, nft
+from bgpdoctor.parsers import ParseError, bird, nft
 from bgpdoctor.parsers.pcap import syn_sources
 from bgpdoctor.report.model import Evidence
 
+SPEAKER_PROCESS = {"bird2": "bird", "bird1": "bird", "gobgp": "gobgpd"}
 DIALING_STATES = ("active", "connect", "opensent", "openconfirm")
 
 
@@ -88,8 +89,13 @@ def host_subjects(world: World, scope: list[str]) -> list[Subject]:
         listeners = world.listeners_179(name)
         if listeners is not None and host.speaker != "none":
             owners = sorted({x.process or "?" for x in listeners})
-            s.add("port_179_conflict", len(owners) > 1, world.evidence(name, "ss.listen"))
+            own = SPEAKER_PROCESS.get(host.speaker)
+            foreign = [o for o in owners if o not in (own, "?")]
+            # two owners, or TCP 179 held by another program than this host's BGP speaker
+            s.add("port_179_conflict", len(owners) > 1 or bool(foreign), world.evidence(name, "ss.listen"))
             s.add("port_179_owners", owners)
+            if foreign:
+                s.add("port_179_foreign", foreign)
         if host.speaker in ("bird2", "bird1"):
             _rib_vs_fib(world, s, name)
             _config_check(world, s, name)
@@ -209,6 +215,8 @@ def _config_check(world: World, s: Subject, name: str) -> None:
     if result is None or result.timed_out or result.command_missing:
         return
     lines = [ln.strip() for ln in (result.stdout + result.stderr).splitlines() if ln.strip()]
+    if any(ln.startswith("Unable to connect") for ln in lines):
+        return  # BIRD is not running: that is speaker-down, the file cannot be judged this way
     body = [ln for ln in lines if not ln.startswith(("BIRD ", "Reading configuration", "Access restricted"))]
     if any(ln.startswith("Configuration OK") for ln in body):
         s.add("bird_config_ok", True, world.evidence(name, "bird.config_check"))
@@ -483,6 +491,17 @@ def _syn_facts(
             s.add("syn_rewritten", unexpected[0] != dialer.source_address)
     if sent and not received and listener.host in active.captures:
         s.add("syn_lost_in_transit", True)
+    if received and listener.host in active.captures and listener.host not in active.capture_errors:
+        # the listener saw the SYNs on the wire: did it answer any of them?
+        try:
+            answers = syn_sources(active.captures[listener.host], syn_ack=True)
+        except ParseError as exc:
+            s.problems["syn_unanswered"] = f"could not decode capture: {exc}"
+            answers = []
+        ports = {x.sport for x in received}
+        answered = [x for x in answers if x.dport in ports and x.src == dialed]
+        s.add("syn_unanswered", not answered)
+    if s.facts.get("syn_lost_in_transit") or s.facts.get("syn_unanswered"):
         _port_filter(world, s, [*s.facts.get("transit", []), listener.host])
         s.add("port_filter_ok", "port_filter_host" not in s.facts)
 
@@ -528,6 +547,7 @@ def path_subjects(world: World, pairs: list[NodePair], active: ActiveResults) ->
             s.add("rp_filter_iif", iif)
             s.add("rp_filter_return_dev", back_dev or "none")
             s.add("rp_filter_value", rp)
+        _tunnel_facts(world, s, path, pair)
         forwarding_off = [
             h.host for h in path.hops[1:-1] if world.sysctl(h.host).get("net.ipv4.ip_forward") == "0"
         ]
@@ -567,6 +587,23 @@ def path_subjects(world: World, pairs: list[NodePair], active: ActiveResults) ->
             _firewall_facts(world, s, path, pair)
         out.append(s)
     return out
+
+
+def _tunnel_facts(world: World, s: Subject, path: Path, pair: NodePair) -> None:
+    """A hop that sends the pod traffic into a WireGuard interface whose peers may not carry it."""
+    dst = ipaddress.ip_address(pair.dst_ip)
+    for hop in path.hops:
+        peers = world.wireguard(hop.host).get(hop.oif or "")
+        if not peers:
+            continue
+        carried = any(dst in ipaddress.ip_network(c, strict=False) for _key, cidrs in peers for c in cidrs)
+        if not carried:
+            key, cidrs = peers[0]
+            s.add("tunnel_drops", hop.host, world.evidence(hop.host, "wg.allowed", "WireGuard allowed-ips"))
+            s.add("tunnel_interface", hop.oif)
+            s.add("tunnel_peer_key", key)  # a public key: safe to show
+            s.add("tunnel_allowed_ips", ",".join(cidrs))
+            return
 
 
 def _mtu_bottleneck(world: World, path: Path, path_mtu: int) -> tuple[str, str] | None:

@@ -34,6 +34,21 @@ def parse_proc_sysctl(text: str) -> dict[str, str]:
     return values
 
 
+def parse_wg_allowed_ips(text: str) -> dict[str, list[tuple[str, list[str]]]]:
+    """`wg show all allowed-ips` to {interface: [(peer public key, [allowed CIDRs])]}.
+
+    Example: "wg0\tAbC=\t10.254.42.2/32 192.168.0.0/24"
+        -> {"wg0": [("AbC=", ["10.254.42.2/32", "192.168.0.0/24"])]}
+    """
+    out: dict[str, list[tuple[str, list[str]]]] = {}
+    for line in text.splitlines():
+        parts = line.split("\t")
+        if len(parts) == 3:
+            ips = [] if parts[2] == "(none)" else parts[2].split()
+            out.setdefault(parts[0], []).append((parts[1], ips))
+    return out
+
+
 def effective_rp_filter(values: dict[str, str], interface: str) -> int | None:
     """The kernel uses max(conf.all.rp_filter, conf.<iface>.rp_filter)."""
     found = [values.get(f"net.ipv4.conf.{k}.rp_filter") for k in ("all", interface)]
@@ -186,6 +201,9 @@ class World:
 
     def bird_protocols(self, host: str) -> list[bird.BirdProtocol] | None:
         return self.parsed(host, "bird.protocols", bird.parse_show_protocols_all)
+
+    def wireguard(self, host: str) -> dict[str, list[tuple[str, list[str]]]]:
+        return self.parsed(host, "wg.allowed", parse_wg_allowed_ips) or {}
 
     def netstat(self, host: str, fact: str = "netstat") -> dict[str, int]:
         return self.parsed(host, fact, parse_proc_netstat) or {}

@@ -17,6 +17,7 @@ from bgpdoctor.lab import health
 from bgpdoctor.lab.configs import (
     FW_TABLE,
     Knobs,
+    bird_argv,
     bird_conf,
     birdc_wrapper,
     gobgp_toml,
@@ -24,11 +25,14 @@ from bgpdoctor.lab.configs import (
     sshd_config,
 )
 from bgpdoctor.lab.faults import (
+    FAULT_PROC_PREFIX,
     FAULTS,
+    RESTART_ON_HEAL,
     Fault,
     FaultContext,
     get_fault,
     mark_before_knobs,
+    md5_secret,
     remove_runtime_artefacts,
 )
 from bgpdoctor.lab.inventory import render_inventory
@@ -198,12 +202,18 @@ class _Daemons:
 
     def bird(self, router: str, knobs: Knobs) -> None:
         s, d, key = self.s, self.s.host_dir(router), f"{router}/bird"
-        text = bird_conf(s, router, knobs, self.st.default_timers)
+        md5 = md5_secret(s) if knobs.home_yuuko_md5 else ""
+        text = bird_conf(s, router, knobs, self.st.default_timers, md5=md5)
         h = config_hash(text)
         rec = self.st.procs.get(key)
         sock = s.bird_socket(router)
         if rec is not None and proc_alive(rec) and sock.exists():
             if rec.config_hash == h:
+                conf = d / "bird.conf"
+                if not conf.exists() or conf.read_text() != text:
+                    # a refused edit (bird-ebgp-no-policy) left a file BIRD never loaded: put it back
+                    conf.write_text(text)
+                    _log(f"{router}: restored bird.conf (running config unchanged)")
                 return
             (d / "bird.conf.new").write_text(text)
             run(["bird", "-p", "-c", str(d / "bird.conf.new")])
@@ -218,14 +228,7 @@ class _Daemons:
         (d / "bird.conf").write_text(text)
         run(["bird", "-p", "-c", str(d / "bird.conf")])
         sock.unlink(missing_ok=True)
-        self._start(
-            key,
-            router,
-            "bird",
-            ["bird", "-f", "-c", str(d / "bird.conf"), "-s", str(sock), "-P", str(d / "bird.pid")],
-            d / "bird.out",
-            h,
-        )
+        self._start(key, router, "bird", bird_argv(s, router), d / "bird.out", h)
         for _ in range(100):
             if sock.exists():
                 return
@@ -385,6 +388,17 @@ def lab_up(
         save_state(s.state_path, st)
 
     prev_faults = list(st.faults)
+    for key in [k for k in st.procs if k.startswith(FAULT_PROC_PREFIX)]:
+        rec = st.procs.pop(key)
+        if proc_alive(rec):
+            _log(f"stopping fault process {key}")
+            kill_proc(rec)
+        save()
+    for key in {k for f in prev_faults for k in RESTART_ON_HEAL.get(f, ())}:
+        daemon = st.procs.get(key)
+        if daemon is not None and proc_alive(daemon):
+            _log(f"restarting {key} (fault state lives in the daemon)")
+            kill_proc(daemon)  # record kept: the daemon step below sees it dead and starts it again
     if st.namespaces:
         healed = False
         if prev_faults or set(st.namespaces) == {s.ns(h) for h in NAMESPACES}:
@@ -430,7 +444,7 @@ def lab_up(
         if wait:
             _wait_healthy(s, st, timeout)
         fl = [FAULTS[n] for n in wanted]
-        ctx = FaultContext(s)
+        ctx = FaultContext(s, st=st, save=save)
         mark_before_knobs(ctx, wanted)
         knobs: dict[str, bool] = {}
         for f in fl:

@@ -7,18 +7,35 @@ for it. Healing never undoes a fault piecemeal: `lab up` rebuilds the baseline.
 
 from __future__ import annotations
 
+import os
+import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bgpdoctor.errors import LabError
 from bgpdoctor.lab import health
-from bgpdoctor.lab.configs import FAULT_NAT_TABLE, FAULT_TABLE, FW_TABLE
+from bgpdoctor.lab.configs import (
+    FAULT_NAT_TABLE,
+    FAULT_TABLE,
+    FW_TABLE,
+    WRONG_ASN,
+    Knobs,
+    bird_argv,
+    bird_conf,
+    rogue_gobgp_toml,
+)
 from bgpdoctor.lab.netlink import add_yuuko_zt, route, set_mtu
-from bgpdoctor.lab.procs import ns_run
-from bgpdoctor.lab.topology import MS_POD_IP, NODE, POD, ROUTER, SWITCH, YUUKO_ZT_IP, LabSettings
+from bgpdoctor.lab.procs import kill_proc, ns_run, proc_alive, start_in_ns
+from bgpdoctor.lab.state import LabState
+from bgpdoctor.lab.topology import MS_POD_IP, NODE, POD, ROUTER, ROUTERS, SWITCH, YUUKO_ZT_IP, LabSettings
 
 MTU_FAULT = 1380
+FAULT_PROC_PREFIX = "fault:"  # state.json keys of processes a fault started; `lab up` stops them
+ROGUE_KEY = f"{FAULT_PROC_PREFIX}router-home/gobgpd"
+# daemons that `lab up` restarts when healing these faults (their state outlives the fault's artefacts)
+RESTART_ON_HEAL = {"port-179-conflict": ("router-home/bird",)}
 RP_ROUTE = ("10.42.0.0/24", "10.255.255.1", "bk0", 5)  # dst, gateway, dev, metric on router-home
 
 
@@ -28,6 +45,18 @@ class FaultContext:
 
     s: LabSettings
     marks: dict[str, int] = field(default_factory=dict)
+    st: LabState | None = None
+    save: Callable[[], None] | None = None
+    notes: dict[str, str] = field(default_factory=dict)  # raw outputs a fault captured while applying
+
+    def state(self) -> LabState:
+        if self.st is None:
+            raise LabError("this fault needs the lab state (FaultContext.st)")
+        return self.st
+
+    def saved(self) -> None:
+        if self.save is not None:
+            self.save()
 
     def log_size(self, host: str, name: str) -> int:
         try:
@@ -260,6 +289,267 @@ def _kub_cond(ctx: FaultContext) -> str | None:
     return None
 
 
+# -- shared by the session faults below ------------------------------------------------------
+def md5_secret(s: LabSettings) -> str:
+    """The lab's TCP MD5 password (md5-mismatch), created once, mode 0600; never printed or logged.
+
+    Example: md5_secret(s) -> "3f9c0e6a1b2d4c5e" (kept in <run>/router-home/md5.secret)
+    """
+    p = s.host_dir("router-home") / "md5.secret"
+    if not p.exists():
+        fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(8))
+    return p.read_text().strip()
+
+
+def _home_yuuko_all(ctx: FaultContext) -> str:
+    return health.birdc(ctx.s, "router-home", "show", "protocols", "all", "yuuko_k8s").stdout
+
+
+def _yuuko_to(ctx: FaultContext, router: str) -> str:
+    return health.gobgp_states(ctx.s, "yuuko-k8s").get(ROUTER[router].lan_ip, "")
+
+
+def _bird_error(text: str) -> Callable[[FaultContext], str | None]:
+    def cond(ctx: FaultContext) -> str | None:
+        out = _home_yuuko_all(ctx)
+        if text not in out:
+            return f"router-home yuuko_k8s shows no {text!r} yet"
+        if _yuuko_to(ctx, "router-home") == "ESTABLISHED":
+            return "yuuko-k8s -> router-home still ESTABLISHED"
+        return None
+
+    return cond
+
+
+def _noop(ctx: FaultContext) -> None:
+    pass  # config only (knobs)
+
+
+# -- md5-mismatch ---------------------------------------------------------------------------
+def _md5_mark(ctx: FaultContext) -> None:
+    ctx.marks["router-home:TCPMD5NotFound"] = health.proc_net(
+        ctx.s, "router-home", "TcpExt", "TCPMD5NotFound"
+    )
+
+
+def _md5_cond(ctx: FaultContext) -> str | None:
+    now = health.proc_net(ctx.s, "router-home", "TcpExt", "TCPMD5NotFound")
+    if now <= ctx.marks.get("router-home:TCPMD5NotFound", 0):
+        return "router-home TCPMD5NotFound did not grow"
+    if _bird_info(ctx, "router-home", "yuuko_k8s").startswith("Established"):
+        return "router-home yuuko_k8s still Established"
+    return None if _yuuko_to(ctx, "router-home") != "ESTABLISHED" else "yuuko-k8s still ESTABLISHED"
+
+
+# -- bgp-port-filtered ----------------------------------------------------------------------
+def _pf_apply(ctx: FaultContext) -> None:
+    yuuko = NODE["yuuko-k8s"].lan_ip
+    _fault_table(
+        ctx.s,
+        "router-mine",
+        "input",
+        f'ip saddr {yuuko} tcp dport 179 counter drop comment "fault: bgp from yuuko-k8s filtered"',
+    )
+    _kill_yuuko_session(ctx.s)
+
+
+def _pf_cond(ctx: FaultContext) -> str | None:
+    nft = ns_run(ctx.s.ns("router-mine"), ["nft", "list", "table", "inet", FAULT_TABLE], check=False).stdout
+    if "counter packets 0 " in nft:
+        return "router-mine drop rule has not counted a packet yet"
+    if _bird_info(ctx, "router-mine", "yuuko_k8s").startswith("Established"):
+        return "router-mine yuuko_k8s still Established"
+    return None if _yuuko_to(ctx, "router-mine") != "ESTABLISHED" else "yuuko-k8s -> router-mine ESTABLISHED"
+
+
+# -- peer-not-configured --------------------------------------------------------------------
+def _pnc_cond(ctx: FaultContext) -> str | None:
+    addr = NODE["yuuko-k8s"].lan_ip
+    if "yuuko_k8s" in health.bird_bgp_states(ctx.s, "router-home"):
+        return "router-home still has protocol yuuko_k8s"
+    if f"Unexpected connect from unknown address {addr}" not in ctx.new_log("router-home", "bird.log"):
+        return f"router-home has not logged an unexpected connect from {addr} yet"
+    return None
+
+
+# -- speaker-down ---------------------------------------------------------------------------
+def _sd_apply(ctx: FaultContext) -> None:
+    rec = ctx.state().procs.get("router-home/bird")
+    if rec is None or not proc_alive(rec):
+        raise LabError("router-home BIRD is not running (nothing recorded to stop)")
+    kill_proc(rec)  # the record stays: `lab up` sees it dead and starts BIRD again
+
+
+def _sd_cond(ctx: FaultContext) -> str | None:
+    cp = health.birdc(ctx.s, "router-home", "show", "status")
+    if cp.returncode == 0 and "Daemon is up" in cp.stdout:
+        return "router-home BIRD still answers"
+    if "Connection refused" not in _bird_info(ctx, "router-mine", "router_home"):
+        return "router-mine router_home does not show 'Connection refused' yet"
+    return None if _yuuko_to(ctx, "router-home") != "ESTABLISHED" else "yuuko-k8s -> router-home ESTABLISHED"
+
+
+# -- bird-kernel-export-none ----------------------------------------------------------------
+def _ken_cond(ctx: FaultContext) -> str | None:
+    fib = ns_run(ctx.s.ns("router-home"), ["ip", "route", "show", "proto", "bird"], check=False).stdout
+    if fib.strip():
+        return "router-home FIB still has BIRD routes"
+    rib = health.birdc(ctx.s, "router-home", "show", "route", "for", NODE["sakamoto"].pod_cidr).stdout
+    return None if NODE["sakamoto"].pod_cidr in rib else "router-home BIRD RIB lost 10.42.0.0/24 too"
+
+
+# -- bird-ebgp-no-policy --------------------------------------------------------------------
+def _np_apply(ctx: FaultContext) -> None:
+    """Edit router-home's bird.conf in place like a user, then reload; BIRD refuses and keeps the old one."""
+    conf = bird_conf(ctx.s, "router-home", Knobs(home_yuuko_no_policy=True), ctx.state().default_timers)
+    (ctx.s.host_dir("router-home") / "bird.conf").write_text(conf)
+    ctx.notes["birdc configure"] = health.birdc(ctx.s, "router-home", "configure").stdout
+
+
+def _np_cond(ctx: FaultContext) -> str | None:
+    check = health.birdc(ctx.s, "router-home", "configure", "check").stdout
+    if "EBGP requires explicit" not in check:
+        return "birdc configure check does not report the missing eBGP policy"
+    return None if _all_bird_up(ctx, "router-home") else "router-home BGP not all Established (old config)"
+
+
+# -- port-179-conflict ----------------------------------------------------------------------
+def _pc179_apply(ctx: FaultContext) -> None:
+    """A second speaker takes 0.0.0.0:179 while BIRD restarts (as after a reboot): BIRD cannot listen."""
+    s, st = ctx.s, ctx.state()
+    d = s.host_dir("router-home")
+    _mark_log(ctx, "router-home")
+    rec = st.procs.get("router-home/bird")
+    if rec is None:
+        raise LabError("router-home BIRD is not recorded")
+    kill_proc(rec)
+    (d / "rogue-gobgpd.toml").write_text(rogue_gobgp_toml("router-home"))
+    argv = ["gobgpd", "-t", "toml", "-f", str(d / "rogue-gobgpd.toml"), "-l", "info"]
+    argv += ["--api-hosts", "127.0.0.1:50051", "--pprof-disable"]
+    st.procs[ROGUE_KEY] = start_in_ns(
+        s.ns("router-home"), "router-home", "gobgpd", argv, d / "rogue-gobgpd.log"
+    )
+    ctx.saved()
+    for _ in range(100):
+        if "gobgpd" in _owners_179(s, "router-home"):
+            break
+        time.sleep(0.05)
+    else:
+        raise LabError("the second speaker on router-home did not bind 179")
+    s.bird_socket("router-home").unlink(missing_ok=True)
+    st.procs["router-home/bird"] = start_in_ns(
+        s.ns("router-home"),
+        "router-home",
+        "bird",
+        bird_argv(s, "router-home"),
+        d / "bird.out",
+        rec.config_hash,
+    )
+    ctx.saved()
+
+
+def _owners_179(s: LabSettings, host: str) -> str:
+    return ns_run(s.ns(host), ["ss", "-Htlnp", "sport = :179"], check=False).stdout
+
+
+def _pc179_cond(ctx: FaultContext) -> str | None:
+    owners = _owners_179(ctx.s, "router-home")
+    if "gobgpd" not in owners:
+        return "gobgpd does not own 179 on router-home"
+    if "Address already in use" not in ctx.new_log("router-home", "bird.log"):
+        return "router-home BIRD has not logged 'Address already in use'"
+    if _yuuko_to(ctx, "router-home") == "ESTABLISHED":
+        return "yuuko-k8s -> router-home still ESTABLISHED"
+    return None
+
+
+# -- tunnel-drops-pod-cidr ------------------------------------------------------------------
+WG_PORT = 51820
+WG_MTU = 1360  # zt0 1420 minus WireGuard's 60 bytes
+WG_ADDR = {"router-mine": "10.254.42.1", "router-home": "10.254.42.2"}
+# allowed-ips each router gives its peer; router-mine's lacks router-home's pod CIDR 10.42.3.0/24
+WG_ALLOWED = {
+    "router-mine": ("10.254.42.2/32", "192.168.0.0/24"),
+    "router-home": ("10.254.42.1/32", "192.168.6.0/24", "10.42.0.0/24"),
+}
+WG_POD_ROUTE = {"router-mine": "10.42.3.0/24", "router-home": "10.42.0.0/24"}
+
+
+def wg_ifname(s: LabSettings, router: str) -> str:
+    """wireguard-go's UAPI socket (/var/run/wireguard/IF.sock) is not per namespace: names are lab-unique.
+
+    Example: wg_ifname(s, "router-mine") -> "bdl-wg-mine"
+    """
+    return f"{s.prefix}wg-{router.removeprefix('router-')}"
+
+
+def _wg_key(s: LabSettings, router: str) -> tuple[Path, str]:
+    """(private key file, public key); the private key only ever lives in its 0600 file."""
+    p = s.host_dir(router) / "wg.key"
+    if not p.exists():
+        fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(ns_run(s.ns(router), ["wg", "genkey"]).stdout)
+    pub = ns_run(s.ns(router), ["wg", "pubkey"], input_text=p.read_text()).stdout.strip()
+    return p, pub
+
+
+def _tun_apply(ctx: FaultContext) -> None:
+    """WireGuard (userspace wireguard-go) between the routers over zt0; pod CIDRs routed through it."""
+    import shutil
+
+    if shutil.which("wireguard-go") is None or shutil.which("wg") is None:
+        raise LabError("tunnel-drops-pod-cidr needs wireguard-go and wireguard-tools (apt-get install)")
+    s, st = ctx.s, ctx.state()
+    keys = {r: _wg_key(s, r) for r in ROUTERS}
+    for router in ROUTERS:
+        other = ROUTERS[1] if router == ROUTERS[0] else ROUTERS[0]
+        ns, ifname, d = s.ns(router), wg_ifname(s, router), s.host_dir(router)
+        rec = start_in_ns(
+            ns, router, "wireguard-go", ["wireguard-go", "-f", ifname], d / "wireguard-go.log",
+            env={"LOG_LEVEL": "verbose"},
+        )  # fmt: skip
+        st.procs[f"{FAULT_PROC_PREFIX}{router}/wireguard-go"] = rec
+        ctx.saved()
+        for _ in range(100):
+            if ns_run(ns, ["ip", "link", "show", ifname], check=False).returncode == 0:
+                break
+            time.sleep(0.05)
+        else:
+            raise LabError(f"wireguard-go on {router} did not create {ifname}")
+        ns_run(ns, ["sysctl", "-q", "-w", f"net.ipv4.conf.{ifname}.rp_filter=0"])
+        ns_run(
+            ns,
+            [
+                "wg", "set", ifname, "listen-port", str(WG_PORT), "private-key", str(keys[router][0]),
+                "peer", keys[other][1], "endpoint", f"{ROUTER[other].zt_ip}:{WG_PORT}",
+                "allowed-ips", ",".join(WG_ALLOWED[router]), "persistent-keepalive", "5",
+            ],
+        )  # fmt: skip
+        ns_run(ns, ["ip", "addr", "add", f"{WG_ADDR[router]}/30", "dev", ifname])
+        ns_run(ns, ["ip", "link", "set", ifname, "mtu", str(WG_MTU), "up"])
+        ns_run(
+            ns,
+            ["ip", "route", "replace", WG_POD_ROUTE[router], "dev", ifname, "proto", "static", "metric", "1"],
+        )
+        for rule in (f'oifname "{ifname}" jump pod_cidr', f'iifname "{ifname}" jump pod_cidr'):
+            ns_run(ns, ["nft", "insert", "rule", "inet", FW_TABLE, "forward", *rule.split()])  # zone zt
+        for host in ("sakamoto", router):
+            ns_run(s.ns(host), ["ip", "route", "flush", "cache"], check=False)
+
+
+def _tun_cond(ctx: FaultContext) -> str | None:
+    s = ctx.s
+    if health.ping(s, "router-mine", WG_ADDR["router-home"]).returncode != 0:
+        return "the WireGuard tunnel itself does not pass traffic yet"
+    got = ns_run(s.ns("router-mine"), ["ip", "route", "get", NODE["yuuko-k8s"].pod_ip], check=False).stdout
+    if wg_ifname(s, "router-mine") not in got:
+        return "router-mine does not route 10.42.3.0/24 into the tunnel"
+    return None if _pod_ping_fails(ctx) else "pod ping still works"
+
+
 FAULTS: dict[str, Fault] = {
     f.name: f
     for f in (
@@ -323,6 +613,75 @@ FAULTS: dict[str, Fault] = {
             _kub_apply,
             _kub_cond,
         ),
+        Fault(
+            "asn-mismatch",
+            f"router-home expects yuuko-k8s in AS {WRONG_ASN} (it is 64514): OPEN rejected, Bad peer AS",
+            _noop,
+            _bird_error("Bad peer AS"),
+            {"home_yuuko_wrong_as": True},
+        ),
+        Fault(
+            "router-id-conflict",
+            "router-home <-> yuuko-k8s as iBGP (AS 64514) with yuuko-k8s's GoBGP router-id = router-home's "
+            "192.168.191.10 -> Bad BGP identifier",
+            _noop,
+            _bird_error("Bad BGP identifier"),
+            {"home_yuuko_ibgp": True, "yuuko_router_id_clash": True},
+        ),
+        Fault(
+            "md5-mismatch",
+            "TCP MD5 password on router-home's neighbor yuuko-k8s only: the kernel drops yuuko-k8s's SYNs",
+            _noop,
+            _md5_cond,
+            {"home_yuuko_md5": True},
+        ),
+        Fault(
+            "bgp-port-filtered",
+            "router-mine nft drops tcp dport 179 from yuuko-k8s (192.168.0.81): SYN, no answer",
+            _pf_apply,
+            _pf_cond,
+        ),
+        Fault(
+            "peer-not-configured",
+            "router-home has no protocol for yuuko-k8s while yuuko-k8s keeps its neighbor 192.168.0.1",
+            _noop,
+            _pnc_cond,
+            {"home_yuuko_absent": True},
+        ),
+        Fault(
+            "speaker-down",
+            "router-home's BIRD stopped (recorded PID killed): the control socket does not answer",
+            _sd_apply,
+            _sd_cond,
+        ),
+        Fault(
+            "bird-kernel-export-none",
+            "router-home BIRD kernel protocol `export none`: routes in BIRD's RIB, none in the FIB",
+            _noop,
+            _ken_cond,
+            {"home_kernel_export_none": True},
+        ),
+        Fault(
+            "bird-ebgp-no-policy",
+            "router-home bird.conf edited to an eBGP channel without import/export: `birdc configure` "
+            "refuses it, BIRD keeps running the old config",
+            _np_apply,
+            _np_cond,
+        ),
+        Fault(
+            "port-179-conflict",
+            "a second BGP speaker (gobgpd) holds 0.0.0.0:179 on router-home when BIRD restarts: BIRD "
+            "cannot listen, yuuko-k8s's connects hit the wrong daemon",
+            _pc179_apply,
+            _pc179_cond,
+        ),
+        Fault(
+            "tunnel-drops-pod-cidr",
+            "WireGuard (wireguard-go) between the routers carries the pod CIDRs, but router-mine's peer "
+            "allowed-ips lack 10.42.3.0/24",
+            _tun_apply,
+            _tun_cond,
+        ),
     )
 }
 
@@ -338,6 +697,10 @@ def mark_before_knobs(ctx: FaultContext, names: list[str]) -> None:
     """Counters to record before knob faults restart daemons."""
     if "ebgp-multihop-missing" in names:
         ctx.marks["router-home:OutTimeExcds"] = health.proc_net(ctx.s, "router-home", "Icmp", "OutTimeExcds")
+    if "md5-mismatch" in names:
+        _md5_mark(ctx)
+    if "peer-not-configured" in names:
+        _mark_log(ctx, "router-home")
 
 
 def remove_runtime_artefacts(s: LabSettings, hosts: tuple[str, ...]) -> bool:
@@ -352,6 +715,8 @@ def remove_runtime_artefacts(s: LabSettings, hosts: tuple[str, ...]) -> bool:
                 ns_run(s.ns(host), ["nft", "delete", "table", fam, name])
                 changed = True
     changed |= del_link(s, "yuuko-k8s", "zt0")
+    for router in ROUTERS:  # normally gone with its wireguard-go process
+        changed |= del_link(s, router, wg_ifname(s, router))
     dst, gw, dev, metric = RP_ROUTE
     changed |= route(s, "router-home", "del", dst, gw, dev, metric)
     return changed

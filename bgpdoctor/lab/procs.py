@@ -74,7 +74,13 @@ def kill_proc(rec: ProcRecord) -> None:
 
 
 def start_in_ns(
-    ns: str, host: str, name: str, argv: list[str], log_file: Path, cfg_hash: str = ""
+    ns: str,
+    host: str,
+    name: str,
+    argv: list[str],
+    log_file: Path,
+    cfg_hash: str = "",
+    env: dict[str, str] | None = None,
 ) -> ProcRecord:
     """Start argv (a non-forking daemon) in namespace ns, detached, and record it.
 
@@ -93,6 +99,7 @@ def start_in_ns(
             stderr=subprocess.STDOUT,
             start_new_session=True,
             close_fds=True,
+            env={**os.environ, **env} if env else None,
         )
     st = _stat(p.pid)
     if st is None:

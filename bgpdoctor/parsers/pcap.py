@@ -33,8 +33,10 @@ class Syn:
     ifindex: int | None = None
 
 
-def syn_sources(pcap_bytes: bytes, port: int = 179, ifnames: dict[int, str] | None = None) -> list[Syn]:
-    """All pure SYNs to or from ``port`` in a pcap, in capture order.
+def syn_sources(
+    pcap_bytes: bytes, port: int = 179, ifnames: dict[int, str] | None = None, syn_ack: bool = False
+) -> list[Syn]:
+    """All pure SYNs (or, with ``syn_ack``, all SYN-ACKs) to or from ``port`` in a pcap, in capture order.
 
     SLL2 only records the interface index of the capturing namespace; pass ``ifnames`` (index ->
     name, e.g. from ``ip -j link`` of the same host) to fill ``iface``. tcpdump itself resolves the
@@ -62,7 +64,7 @@ def syn_sources(pcap_bytes: bytes, port: int = 179, ifnames: dict[int, str] | No
                 continue
             tcp = pkt[TCP]
             flags = int(tcp.flags)
-            if not flags & 0x02 or flags & 0x10:  # SYN set, ACK clear
+            if flags & 0x12 != (0x12 if syn_ack else 0x02):  # SYN set; ACK clear (or set for SYN-ACKs)
                 continue
             if port not in (int(tcp.sport), int(tcp.dport)):
                 continue

@@ -6,7 +6,8 @@ connection; bgpdoctor decodes it locally (bgpdoctor.parsers.pcap), so the captur
 
 from __future__ import annotations
 
-SYN_FILTER = "tcp port 179 and tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn"
+# SYNs and SYN-ACKs: who tries to connect, and whether the other end answers at all
+SYN_FILTER = "tcp port 179 and tcp[tcpflags] & tcp-syn != 0"
 
 
 def syn_capture_command(seconds: float) -> str:

@@ -5,6 +5,7 @@ Uses its own prefix (bdt-), management /24 and a tmp run dir, so it never touche
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -14,6 +15,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
@@ -32,11 +34,20 @@ MGMT_NET = "172.31.253.0/24"
 REPO = Path(__file__).resolve().parents[2]
 
 
+if TYPE_CHECKING:
+    from bgpdoctor.lab.topology import LabSettings
+
+
 @dataclass
 class Lab:
     run_dir: Path
     inventory_path: Path
     fresh_up_s: float
+
+    def lab_settings(self) -> LabSettings:
+        from bgpdoctor.lab import lab_settings
+
+        return lab_settings(self.run_dir)
 
 
 @pytest.fixture(scope="module")
@@ -237,7 +248,7 @@ def test_cli_lists_faults() -> None:
     )
     names = [ln.split()[0] for ln in cp.stdout.splitlines()]
     assert names == [f.name for f in list_faults()]
-    assert len(names) == 10
+    assert len(names) == 20
 
 
 # ---- faults: raw symptoms --------------------------------------------------------------------
@@ -327,12 +338,155 @@ def test_fault_kubelet_unreachable(lab: Lab) -> None:
     assert tls(lab, "192.168.6.80").returncode == 0
 
 
+def gobgp_json(lab: Lab, node: str, addr: str) -> dict[str, Any]:
+    out = sh(lab, node, "gobgp", "-u", "127.0.0.1", "-p", "50051", "neighbor", addr, "-j").stdout
+    data: dict[str, Any] = json.loads(out)
+    return data
+
+
+def test_fault_asn_mismatch(lab: Lab) -> None:
+    up_fault(lab, "asn-mismatch")
+    out = birdc(lab, "router-home", "show", "protocols", "all", "yuuko_k8s")
+    assert "BGP Error: Bad peer AS" in out and "Neighbor AS:      64516" in out, out
+    assert "Error: Bad peer AS: 64514" in (lab.run_dir / "router-home" / "bird.log").read_text()
+    nb = gobgp_json(lab, "yuuko-k8s", "192.168.0.1")
+    assert nb["state"]["session_state"] != 6 and nb["state"]["messages"]["received"]["notification"] > 0
+
+
+def test_fault_router_id_conflict(lab: Lab) -> None:
+    up_fault(lab, "router-id-conflict")
+    out = birdc(lab, "router-home", "show", "protocols", "all", "yuuko_k8s")
+    assert "BGP Error: Bad BGP identifier" in out and "Local AS:         64514" in out, out
+    assert 'router-id = "192.168.191.10"' in (lab.run_dir / "yuuko-k8s" / "gobgpd.toml").read_text()
+    log = (lab.run_dir / "yuuko-k8s" / "gobgpd.log").read_text()
+    assert "bad BGP identifier 192.168.191.10" in log  # GoBGP rejects router-home's OPEN too
+
+
+def test_fault_md5_mismatch(lab: Lab) -> None:
+    from bgpdoctor.lab.faults import md5_secret
+    from bgpdoctor.lab.state import load_state
+
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cp = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bgpdoctor.lab.cli",
+            "up",
+            "--dir",
+            str(lab.run_dir),
+            "--fault",
+            "md5-mismatch",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
+    )
+    assert cp.returncode == 0, cp.stderr
+    secret = md5_secret(lab.lab_settings())
+    secret_file = lab.run_dir / "router-home" / "md5.secret"
+    assert secret_file.stat().st_mode & 0o077 == 0
+    # the password lives in bird.conf and its own file, nowhere else the lab writes or prints
+    assert secret not in cp.stdout + cp.stderr
+    holders = {
+        p.name for p in lab.run_dir.rglob("*") if p.is_file() and secret in p.read_text(errors="replace")
+    }
+    assert holders == {"bird.conf", "md5.secret"}, holders
+    st = load_state(lab.run_dir / "state.json")
+    assert st is not None and st.faults == ["md5-mismatch"]
+    assert counter(lab, "router-home", "TcpExt", "TCPMD5NotFound") > 0
+    assert bgp_lines(lab, "router-home")["yuuko_k8s"].split()[5] != "Established"
+    assert gobgp_json(lab, "yuuko-k8s", "192.168.0.1")["state"]["session_state"] != 6
+
+
+def test_fault_bgp_port_filtered(lab: Lab) -> None:
+    up_fault(lab, "bgp-port-filtered")
+    nft = sh(lab, "router-mine", "nft", "list", "chain", "inet", "bdl_fault", "input").stdout
+    assert re.search(r"ip saddr 192.168.0.81 tcp dport 179 counter packets [1-9]\d* .* drop", nft), nft
+    assert bgp_lines(lab, "router-mine")["yuuko_k8s"].split()[5] != "Established"
+    assert gobgp_json(lab, "yuuko-k8s", "192.168.6.1")["state"]["session_state"] != 6
+    for _ in range(20):  # the next connect attempt sits in SYN-SENT: no answer at all
+        if "SYN-SENT" in sh(lab, "yuuko-k8s", "ss", "-Htn", "dst 192.168.6.1 and dport = :179").stdout:
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError("no SYN-SENT towards 192.168.6.1:179")
+
+
+def test_fault_peer_not_configured(lab: Lab) -> None:
+    up_fault(lab, "peer-not-configured")
+    assert set(bgp_lines(lab, "router-home")) == {"router_mine"}
+    log = (lab.run_dir / "router-home" / "bird.log").read_text()
+    assert "Unexpected connect from unknown address 192.168.0.81" in log
+    assert gobgp_json(lab, "yuuko-k8s", "192.168.0.1")["state"]["session_state"] != 6
+    assert sh(lab, "router-home", "ip", "route", "get", "10.42.3.1").returncode != 0
+
+
+def test_fault_speaker_down(lab: Lab) -> None:
+    up_fault(lab, "speaker-down")
+    cp = sh(lab, "router-home", "birdc", "-s", sock(lab, "router-home"), "show", "status")
+    assert cp.returncode != 0 and "Unable to connect to server control socket" in cp.stdout + cp.stderr
+    assert sh(lab, "router-home", "ss", "-Htln", "sport = :179").stdout.strip() == ""
+    assert "Connection refused" in bgp_lines(lab, "router-mine")["router_home"]
+
+
+def test_fault_bird_kernel_export_none(lab: Lab) -> None:
+    up_fault(lab, "bird-kernel-export-none")
+    assert "10.42.0.0/24" in birdc(lab, "router-home", "show", "route", "for", "10.42.0.0/24")
+    assert sh(lab, "router-home", "ip", "route", "show", "proto", "bird").stdout.strip() == ""
+    k = birdc(lab, "router-home", "show", "protocols", "all", "kernel1")
+    assert "Output filter:  REJECT" in k and "0 exported" in k, k
+    assert all(ln.split()[5] == "Established" for ln in bgp_lines(lab, "router-home").values())
+
+
+def test_fault_bird_ebgp_no_policy(lab: Lab) -> None:
+    up_fault(lab, "bird-ebgp-no-policy")
+    conf = lab.run_dir / "router-home" / "bird.conf"
+    parse = subprocess.run(["bird", "-p", "-c", str(conf)], capture_output=True, text=True)
+    assert parse.returncode != 0 and "EBGP requires explicit import policy" in parse.stderr
+    cp = sh(lab, "router-home", "birdc", "-s", sock(lab, "router-home"), "configure")
+    assert cp.returncode != 0 and "EBGP requires explicit import policy" in cp.stdout, cp.stdout
+    assert all(ln.split()[5] == "Established" for ln in bgp_lines(lab, "router-home").values())  # old config
+
+
+def test_fault_port_179_conflict(lab: Lab) -> None:
+    up_fault(lab, "port-179-conflict")
+    owners = sh(lab, "router-home", "ss", "-Htlnp", "sport = :179").stdout
+    assert '"gobgpd"' in owners and '"bird"' not in owners, owners
+    lines = bgp_lines(lab, "router-home")
+    assert all("Error: No listening socket" in ln for ln in lines.values()), lines
+    log = (lab.run_dir / "router-home" / "bird.log").read_text()
+    assert "yuuko_k8s: Socket error: bind: Address already in use" in log
+
+
+@pytest.mark.skipif(shutil.which("wireguard-go") is None, reason="wireguard-go not installed")
+def test_fault_tunnel_drops_pod_cidr(lab: Lab) -> None:
+    from bgpdoctor.lab.faults import wg_ifname
+
+    up_fault(lab, "tunnel-drops-pod-cidr")
+    wg = wg_ifname(lab.lab_settings(), "router-mine")
+    allowed = sh(lab, "router-mine", "wg", "show", wg, "allowed-ips").stdout
+    assert "192.168.0.0/24" in allowed and "10.42.3.0/24" not in allowed, allowed
+    assert f"dev {wg}" in sh(lab, "router-mine", "ip", "route", "get", "10.42.3.1").stdout
+    assert ping(lab, "router-mine", "10.254.42.2").returncode == 0  # the tunnel itself works
+    assert "100% packet loss" in ping(lab, "sakamoto", "10.42.3.1", "-I", "10.42.0.1").stdout
+    assert "private key: (hidden)" in sh(lab, "router-mine", "wg", "show", wg).stdout
+
+
 def test_up_heals_to_baseline(lab: Lab) -> None:
     from bgpdoctor.lab import lab_health, lab_up
+    from bgpdoctor.lab.state import load_state
 
     info = lab_up(lab.run_dir)
     assert info.faults == [] and lab_health(lab.run_dir) == []
     assert sh(lab, "yuuko-k8s", "nft", "list", "tables").stdout.strip() == ""
+    st = load_state(lab.run_dir / "state.json")
+    assert st is not None and not [k for k in st.procs if k.startswith("fault:")]
+    assert '"bird"' in sh(lab, "router-home", "ss", "-Htlnp", "sport = :179").stdout
+    assert (
+        subprocess.run(["bird", "-p", "-c", str(lab.run_dir / "router-home" / "bird.conf")]).returncode == 0
+    )
 
 
 # ---- teardown (keep last) --------------------------------------------------------------------

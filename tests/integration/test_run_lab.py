@@ -150,6 +150,40 @@ FAULTS: dict[str, tuple[str, str, list[str]]] = {
         "kubelet-reachable@metrics-server->yuuko-k8s:10250",
         ["10250"],
     ),
+    "asn-mismatch": (
+        "asn-mismatch",
+        "bgp-asn-match@router-home<->yuuko-k8s",
+        ["neighbor 192.168.0.81 as 64514"],
+    ),
+    "router-id-conflict": (
+        "router-id-conflict",
+        "bgp-router-id-unique@router-home<->yuuko-k8s",
+        ['router-id = "192.168.0.81"'],
+    ),
+    "md5-mismatch": ("md5-mismatch", "bgp-md5@router-home<->yuuko-k8s", ["password"]),
+    "bgp-port-filtered": (
+        "bgp-port-filtered",
+        "bgp-port-open@router-mine<->yuuko-k8s",
+        ["ip saddr 192.168.0.81 tcp dport 179 accept"],
+    ),
+    "peer-not-configured": (
+        "peer-not-configured",
+        "bgp-peer-configured@router-home<->yuuko-k8s",
+        ["neighbor 192.168.0.81 as 64514"],
+    ),
+    "speaker-down": ("speaker-down", "bgp-speaker-answers@router-home", ["bird -p -c"]),
+    "bird-kernel-export-none": (
+        "bird-kernel-export-none",
+        "bird-rib-in-fib@router-home",
+        ["export where source = RTS_BGP"],
+    ),
+    "bird-ebgp-no-policy": ("bird-ebgp-no-policy", "bird-config-parses@router-home", ["import all"]),
+    "port-179-conflict": ("port-179-conflict", "bgp-port-single-owner@router-home", ["local port 1790"]),
+    "tunnel-drops-pod-cidr": (
+        "tunnel-drops-pod-cidr",
+        "pod-ping@sakamoto->yuuko-k8s",
+        ["10.42.3.0/24", "wg set"],
+    ),
 }
 
 
