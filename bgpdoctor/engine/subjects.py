@@ -222,7 +222,7 @@ def _config_check(world: World, s: Subject, name: str) -> None:
         s.add("bird_config_ok", True, world.evidence(name, "bird.config_check"))
     elif body:
         s.add("bird_config_ok", False, world.evidence(name, "bird.config_check"))
-        s.add("bird_config_error", body[0])
+        s.add("bird_config_error", body[0], world.evidence(name, "bird.config_check"))
 
 
 def _rib_vs_fib(world: World, s: Subject, name: str) -> None:

@@ -44,6 +44,7 @@ def test_recorded_fault_gives_its_root_cause(fault: str) -> None:
     assert report.diagnoses[0].root_cause == fault
     assert report.diagnoses[0].fixes and all("is undefined" not in f.text for f in report.diagnoses[0].fixes)
     assert report.summary.findings == 1, [d.root_cause for d in report.diagnoses]
+    assert report.diagnoses[0].evidence, "a diagnosis must show its evidence"
     jsonschema.Draft202012Validator(report_json_schema()).validate(json.loads(report.model_dump_json()))
     assert f"`{fault}`" in render_markdown(report)
     assert fault in render_text(report)

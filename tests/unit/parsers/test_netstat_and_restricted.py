@@ -14,7 +14,9 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_proc_net_netstat_from_the_lab() -> None:
-    counters = parse_proc_netstat((ROOT / "captures/outputs/netstat/router_home_proc_net_netstat.txt").read_text())
+    counters = parse_proc_netstat(
+        (ROOT / "captures/outputs/netstat/router_home_proc_net_netstat.txt").read_text()
+    )
     assert counters["TcpExtTCPMD5NotFound"] == 0
     assert {"TcpExtTCPMD5Unexpected", "TcpExtTCPMD5Failure", "IpExtInNoRoutes"} <= set(counters)
 
