@@ -95,7 +95,7 @@ def fact_commands(host: Host) -> dict[str, str]:
         "netstat": NETSTAT_COMMAND,
     }
     commands.update(speaker_commands(host))
-    if host.role == "router":
+    if host.role in ("router", "node"):
         commands["nft.ruleset"] = "nft -j list ruleset"
     if host.role in ("router", "node"):
         # WireGuard peers and what they may carry; hosts without wg just report the command missing

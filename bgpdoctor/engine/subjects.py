@@ -645,6 +645,24 @@ def _firewall_facts(world: World, s: Subject, path: Path, pair: NodePair) -> Non
             return
 
 
+def _kubelet_filter(world: World, s: Subject, node: str, port: int) -> None:
+    """The node's own rule that drops or rejects the kubelet port, and the chain to fix."""
+    ruleset = world.ruleset(node)
+    if ruleset is None:
+        return
+    for rule in ruleset.rules:
+        if f"dport {port}" in rule.matches and (rule.verdict or "") in ("drop", "reject"):
+            s.add(
+                "kubelet_filter_rule",
+                rule.matches,
+                _nft_excerpt(world, node, [_rule_line(rule)], "the rule that drops the kubelet port"),
+                world.evidence(node, "nft.ruleset"),
+            )
+            s.add("kubelet_filter_table", f"{rule.family} {rule.table}")
+            s.add("kubelet_filter_chain", rule.chain)
+            return
+
+
 def kubelet_subjects(world: World, active: ActiveResults) -> list[Subject]:
     out = []
     vantage = world.inv.vantage.metrics_server
@@ -669,6 +687,8 @@ def kubelet_subjects(world: World, active: ActiveResults) -> list[Subject]:
         s.add("probe_error", probe.error or "")
         s.add("source", source or "unknown")
         s.add("cluster_pod_cidr", str(world.inv.pod_cidr) if world.inv.pod_cidr else f"{source}/32")
+        if probe.tcp != "ok":
+            _kubelet_filter(world, s, node, world.inv.vantage.kubelet_port)
         host = world.inv.hosts[node]
         try:
             site = world.inv.sites.get(host.site or "")
