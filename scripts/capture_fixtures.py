@@ -29,6 +29,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bgpdoctor.lab.configs import gobgpd_argv
+
 REPO = Path(__file__).resolve().parent.parent
 # BDFX_CAPTURE_DIR lets a dry run write elsewhere instead of replacing the committed fixtures.
 CAPTURES = Path(os.environ.get("BDFX_CAPTURE_DIR", REPO / "captures"))
@@ -332,19 +334,7 @@ def start_daemons() -> None:
         d = RUN / h
         d.mkdir()
         (d / "gobgpd.toml").write_text(conf)
-        argv = [
-            "gobgpd",
-            "-t",
-            "toml",
-            "-f",
-            str(d / "gobgpd.toml"),
-            "-p",
-            "-l",
-            "info",
-            "--api-hosts",
-            "127.0.0.1:50051",
-            "--pprof-disable",
-        ]
+        argv = gobgpd_argv(str(d / "gobgpd.toml"))
         start_bg(f"bdfx-{h}", argv, d / "gobgpd.log", "gobgpd")
     wait_for(lambda: (RUN / "r2/bird.ctl").exists() and (RUN / "r16/bird.ctl").exists(), 10, "bird sockets")
     for ns in ("bdfx-g1", "bdfx-g2"):

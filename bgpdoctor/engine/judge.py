@@ -102,6 +102,7 @@ def diagnose(
             culprit = _text(pb.culprit, s.facts, pb.id)
             found.setdefault((pb.id, culprit), (pb, s, culprit))
     check_causes = {c.id: c.root_causes for c in checks}
+    others = {p.id: p for p in playbooks}
     related_by_label = {x.label: set(x.related) | set(x.hosts) for x in subjects}
     # a configuration finding from the cluster is only ever explained by its own diagnosis
     cluster_labels = {x.label for x in subjects if x.kind == "cluster"}
@@ -134,7 +135,6 @@ def diagnose(
                 if ev not in evidence:
                     evidence.append(ev)
         candidates = {c for r in failures if r.explained_by == pb.id for c in check_causes.get(r.check, [])}
-        others = {p.id: p for p in playbooks}
         ruled_out = [
             _why_not(others[c], s)
             for c in sorted(candidates - {pb.id})

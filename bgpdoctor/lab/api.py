@@ -21,6 +21,7 @@ from bgpdoctor.lab.configs import (
     bird_conf,
     birdc_wrapper,
     gobgp_toml,
+    gobgpd_argv,
     router_fw,
     sshd_config,
 )
@@ -246,19 +247,7 @@ class _Daemons:
                 key,
                 node,
                 "gobgpd",
-                [
-                    "gobgpd",
-                    "-t",
-                    "toml",
-                    "-f",
-                    str(d / "gobgpd.toml"),
-                    "-p",
-                    "-l",
-                    "info",
-                    "--api-hosts",
-                    "127.0.0.1:50051",
-                    "--pprof-disable",
-                ],
+                gobgpd_argv(str(d / "gobgpd.toml")),
                 d / "gobgpd.log",
                 h,
             )

@@ -36,6 +36,26 @@ def _bird_timers(default_timers: bool) -> str:
     return "hold time 9; keepalive time 3; connect retry time 5; error wait time 5, 30;"
 
 
+def gobgpd_argv(toml: str) -> list[str]:
+    """How GoBGP is run like Cilium's embedded one: TOML config, API on loopback, no pprof.
+
+    Example: gobgpd_argv("/x/gobgpd.toml") -> ["gobgpd", "-t", "toml", "-f", "/x/gobgpd.toml", ...]
+    """
+    return [
+        "gobgpd",
+        "-t",
+        "toml",
+        "-f",
+        toml,
+        "-p",
+        "-l",
+        "info",
+        "--api-hosts",
+        "127.0.0.1:50051",
+        "--pprof-disable",
+    ]
+
+
 def bird_argv(s: LabSettings, router: str) -> list[str]:
     """How the lab runs BIRD on a router (foreground, own control socket and pid file).
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from bgpdoctor.cli import main
 from tests.fakeapi import clusters as c
@@ -32,23 +32,25 @@ def local_inventory(tmp_path: Path) -> Path:
     return path
 
 
+def run_with_cluster(kubeconfig: str, tmp_path: Path) -> Result:
+    args = [
+        "run",
+        "-i",
+        str(local_inventory(tmp_path)),
+        "--kubeconfig",
+        kubeconfig,
+        "--ssh-config",
+        str(tmp_path / "none"),
+        "-o",
+        "json",
+        "--no-mtu",
+    ]
+    return CliRunner().invoke(main, args)
+
+
 def test_run_with_context_reports_cluster_root_causes(fake_api: Any, kubeconfig: Any, tmp_path: Path) -> None:
     api = fake_api(*c.seed000_broken())
-    result = CliRunner().invoke(
-        main,
-        [
-            "run",
-            "-i",
-            str(local_inventory(tmp_path)),
-            "--kubeconfig",
-            kubeconfig(api),
-            "--ssh-config",
-            str(tmp_path / "none"),
-            "-o",
-            "json",
-            "--no-mtu",
-        ],
-    )
+    result = run_with_cluster(kubeconfig(api), tmp_path)
     assert result.exit_code == 1, result.stderr
     report = json.loads(result.stdout)
     cluster = [r for r in report["results"] if r["check"] == "cluster-config"]
@@ -63,21 +65,7 @@ def test_run_with_context_reports_cluster_root_causes(fake_api: Any, kubeconfig:
 
 def test_run_with_context_of_a_healthy_cluster(fake_api: Any, kubeconfig: Any, tmp_path: Path) -> None:
     api = fake_api(*c.seed001())
-    result = CliRunner().invoke(
-        main,
-        [
-            "run",
-            "-i",
-            str(local_inventory(tmp_path)),
-            "--kubeconfig",
-            kubeconfig(api),
-            "--ssh-config",
-            str(tmp_path / "none"),
-            "-o",
-            "json",
-            "--no-mtu",
-        ],
-    )
+    result = run_with_cluster(kubeconfig(api), tmp_path)
     report = json.loads(result.stdout)
     assert [r for r in report["results"] if r["check"] == "cluster-config"] == []
     assert report["diagnoses"] == [], report["diagnoses"]
