@@ -383,8 +383,8 @@ def scope_hosts(inv: Inventory, nodes: list[str]) -> list[str]:
     The scope of a node is: the node itself, every host it lists as a peer or that lists it as a
     peer, every router (paths between sites go through routers), the metrics-server vantage host,
     and one node of every other site as the far end of its pod paths. No nodes means every host.
-    Example for the lab and ``["yuuko-k8s"]``: every host; with a third node at the home site,
-    that node would be left out.
+    Example for the lab and ``["yuuko-k8s"]``: every router and sakamoto, metrics-server,
+    kubemaster and master-01 (one node per other site); kubenode-wds1 and node-01 are left out.
     Unknown names raise UsageError listing the known nodes.
     """
     if not nodes:

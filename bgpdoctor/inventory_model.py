@@ -35,18 +35,47 @@ class SshTarget(Strict):
     connect_timeout: float | None = Field(default=None, gt=0)
 
 
+class PodTarget(Strict):
+    """Commands run by the Kubernetes exec API in a pod (the CNI agent on a node that has no SSH).
+
+    Either ``namespace`` + ``pod`` name one pod, or ``node`` asks for the running agent pod on that
+    node (``cni`` picks Cilium or calico-node; default from the host's speaker: gobgp -> cilium,
+    bird1 -> calico). Example: PodTarget(context="home", node="kubemaster", cni="calico")
+    """
+
+    context: str | None = None  # kubeconfig context (default: the current context)
+    kubeconfig: str | None = None  # kubeconfig file(s), ':'-joined (default: $KUBECONFIG, ~/.kube/config)
+    namespace: str | None = None
+    pod: str | None = None
+    container: str | None = None  # default: the agent container (cilium-agent / calico-node)
+    node: str | None = None  # the node whose agent pod to use
+    cni: Literal["cilium", "calico"] | None = None
+    timeout: float | None = Field(default=None, gt=0)  # API timeout, s (default 10)
+
+    @model_validator(mode="after")
+    def _which_pod(self) -> PodTarget:
+        if self.pod is None and self.node is None:
+            raise ValueError("pod needs either pod (with namespace) or node")
+        if self.pod is not None and self.namespace is None:
+            raise ValueError("pod needs a namespace with the pod name")
+        return self
+
+
 class Connect(Strict):
-    """Exactly one of ssh / netns / local."""
+    """Exactly one of ssh / netns / local / pod."""
 
     ssh: SshTarget | None = None
     netns: str | None = None  # a network namespace on this machine (ip netns exec)
     local: bool = False
+    pod: PodTarget | None = None  # exec in a pod through the Kubernetes API
 
     @model_validator(mode="after")
     def _one_kind(self) -> Connect:
         kinds = [self.ssh is not None, self.netns is not None, self.local]
-        if sum(kinds) != 1:
-            raise ValueError("connect needs exactly one of: ssh, netns, local")
+        if self.pod is not None and any(kinds):
+            raise ValueError("connect: pod cannot be combined with ssh, netns or local")
+        if self.pod is None and sum(kinds) != 1:
+            raise ValueError("connect needs exactly one of: ssh, netns, local, pod")
         return self
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from bgpdoctor.engine.collect import NETSTAT_COMMAND, HostFacts
 from bgpdoctor.engine.sessions import established
 from bgpdoctor.engine.world import Session, World
+from bgpdoctor.inventory_model import Inventory
 from bgpdoctor.parsers.ping import PingResult, parse_ping
 from bgpdoctor.probes.capture import syn_capture_command
 from bgpdoctor.probes.kubelet import KubeletProbe, kubelet_command, parse_kubelet_probe
@@ -56,13 +57,38 @@ class ActiveResults:
         return sum(len(s.probes) for s in self.sweeps.values())
 
 
+def routing_domains(inv: Inventory) -> dict[str, int]:
+    """Hosts joined by configured BGP sessions (directly or through routers) share a domain number.
+
+    Pod routes only travel along BGP sessions, so two nodes in different domains (two separate
+    clusters in one inventory, like the lab's seed sites) are never expected to reach each other.
+    Example: {"router-mine": 0, "sakamoto": 0, "yuuko-k8s": 0, "gateway": 1, "kubemaster": 1}
+    """
+    parent = {name: name for name in inv.hosts}
+
+    def root(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for name, host in inv.hosts.items():
+        for peer in host.peers:
+            if peer.host in parent:
+                parent[root(peer.host)] = root(name)
+    numbers: dict[str, int] = {}
+    return {name: numbers.setdefault(root(name), len(numbers)) for name in inv.hosts}
+
+
 def node_pairs(world: World, scope: list[str], focus: list[str]) -> list[NodePair]:
-    """Ordered pairs of nodes with a pod probe address; with --node, pairs that involve it."""
+    """Ordered pairs of nodes with a pod probe address in one routing domain; with --node, pairs
+    that involve it."""
     nodes = [n for n in scope if world.inv.hosts[n].role == "node" and world.inv.hosts[n].pod_probe_ip]
+    domain = routing_domains(world.inv)
     pairs = []
     for a in nodes:
         for b in nodes:
-            if a == b or (focus and a not in focus and b not in focus):
+            if a == b or (focus and a not in focus and b not in focus) or domain[a] != domain[b]:
                 continue
             ha, hb = world.inv.hosts[a], world.inv.hosts[b]
             cidr = next((str(c) for c in hb.pod_cidrs if hb.pod_probe_ip in c), str(hb.pod_probe_ip) + "/32")

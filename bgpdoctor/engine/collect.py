@@ -67,10 +67,16 @@ def speaker_commands(host: Host) -> dict[str, str]:
         return {
             "bird.protocols": f"{client} -r show protocols all",
             "bird.routes": f"{client} -r show route",
+            # every BGP path with its attributes (AS path, next hop), not only the best one
+            "bird.bgp_routes": f"{client} -r show route all where source = RTS_BGP",
             "bird.status": f"{client} -r show status",
             # parses the configuration file on disk without applying it
             "bird.config_check": f"{client} configure check",
         }
+    if host.speaker == "gobgp" and host.connect.pod is not None and host.connect.pod.cni != "calico":
+        # Cilium's agent embeds GoBGP without the gobgp CLI; its own view is cilium-dbg, read onto
+        # the same neighbor facts (bgpdoctor.kube.ciliumdbg, via World.gobgp_neighbors)
+        return {"gobgp.neighbors": "cilium-dbg bgp peers -o json"}
     if host.speaker == "gobgp":
         api = ""
         if host.gobgp_api:

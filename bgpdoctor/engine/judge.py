@@ -146,6 +146,9 @@ def diagnose(
                 title=_text(f.title, s.facts, pb.id),
                 host=_text(f.host, s.facts, pb.id) if f.host else None,
                 text=_text(f.template, s.facts, f"{pb.id} fix {f.platform}"),
+                fragment=f.fragment,
+                target=(_text(f.target, s.facts, f"{pb.id} fix {f.platform} target") if f.target else "")
+                or None,
             )
             for f in pb.fixes
         ]

@@ -60,6 +60,9 @@ class FixDef(Data):
     # what the snippet is, for validation with the real tool: a whole config ("config"), lines that
     # go inside a `protocol bgp` ("bgp-protocol") or inside its ipv4 channel ("bgp-channel")
     fragment: Literal["config", "bgp-protocol", "bgp-channel"] = "config"
+    # where a fragment goes, rendered like the template: "protocol bgp yuuko_k8s" (BIRD),
+    # "neighbor 192.168.6.1" (GoBGP), or "FILE:LINE" (the BIRD block at that line)
+    target: str | None = None
 
 
 class PlaybookDef(Data):

@@ -8,9 +8,11 @@ playbooks stay data. Every fact can carry the raw evidence it was derived from.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from bgpdoctor.engine import routing
 from bgpdoctor.engine.active import ActiveResults, NodePair
 from bgpdoctor.engine.sessions import established
 from bgpdoctor.engine.world import Path, Session, SessionEnd, World, effective_rp_filter
@@ -96,6 +98,11 @@ def host_subjects(world: World, scope: list[str]) -> list[Subject]:
             s.add("port_179_owners", owners)
             if foreign:
                 s.add("port_179_foreign", foreign)
+                s.add(
+                    "port_179_foreign_pids",
+                    sorted({x.pid for x in listeners if x.process in foreign and x.pid}),
+                )
+                s.add("speaker_process", own or host.speaker)
         if host.speaker in ("bird2", "bird1"):
             _rib_vs_fib(world, s, name)
             _config_check(world, s, name)
@@ -184,7 +191,10 @@ def _compatibility_facts(world: World, s: Subject, session: Session, up: bool, a
             s.add(
                 "md5_counters", ", ".join(f"{k.removeprefix('TcpExt')} +{v}" for k, v in delta.items() if v)
             )
-            s.add("md5_other_host", a.host if host == b.host else b.host)
+            other = a if host == b.host else b
+            s.add("md5_other_host", other.host)
+            # the address the unsigned end has configured for the signing one (where the password goes)
+            s.add("md5_neighbor_address", str(other.peer.address) if other.peer else "")
 
 
 def _port_filter(world: World, s: Subject, hosts: list[str]) -> None:
@@ -223,6 +233,10 @@ def _config_check(world: World, s: Subject, name: str) -> None:
     elif body:
         s.add("bird_config_ok", False, world.evidence(name, "bird.config_check"))
         s.add("bird_config_error", body[0], world.evidence(name, "bird.config_check"))
+        where = re.match(r"(?P<file>/\S+?):(?P<line>\d+):\d+ ", body[0])
+        if where:
+            s.add("bird_config_file", where["file"])
+            s.add("bird_config_line", int(where["line"]))
 
 
 def _rib_vs_fib(world: World, s: Subject, name: str) -> None:
@@ -253,6 +267,10 @@ def _rib_vs_fib(world: World, s: Subject, name: str) -> None:
             by_prefix.setdefault(r.prefix, []).append(r)
     unreachable = sorted(p for p, rs in by_prefix.items() if rs and all(r.kind == "unreachable" for r in rs))
     s.add("unreachable_bgp_routes", unreachable, world.evidence(name, "bird.routes"))
+    if unreachable:
+        routing.next_hop_sender(world, s, name, unreachable)
+    routing.ecmp_facts(world, s, name)
+    routing.shadow_facts(world, s, name)
 
 
 def _inside(prefix: str, cidr: str) -> bool:
@@ -548,6 +566,7 @@ def path_subjects(world: World, pairs: list[NodePair], active: ActiveResults) ->
             s.add("rp_filter_return_dev", back_dev or "none")
             s.add("rp_filter_value", rp)
         _tunnel_facts(world, s, path, pair)
+        routing.reflection_facts(world, s, pair.source, pair.dst_cidr)
         forwarding_off = [
             h.host for h in path.hops[1:-1] if world.sysctl(h.host).get("net.ipv4.ip_forward") == "0"
         ]
@@ -583,6 +602,9 @@ def path_subjects(world: World, pairs: list[NodePair], active: ActiveResults) ->
                 if bottleneck:
                     s.add("mtu_bottleneck_host", bottleneck[0], world.evidence(bottleneck[0], "ip.addr"))
                     s.add("mtu_bottleneck_iface", bottleneck[1])
+                else:
+                    _mtu_l2_mismatch(world, s, path, sweep.path_mtu)
+                _pmtu_filter(world, s, [h.host for h in path.hops], bottleneck[0] if bottleneck else None)
         if not path.complete or (ping and ping[0].received == 0):
             _firewall_facts(world, s, path, pair)
         out.append(s)
@@ -615,6 +637,24 @@ def _mtu_bottleneck(world: World, path: Path, path_mtu: int) -> tuple[str, str] 
     return None
 
 
+def _mtu_l2_mismatch(world: World, s: Subject, path: Path, path_mtu: int) -> None:
+    """A sender whose interface MTU is above what the next hop's interface takes, on one layer 2
+    (overlay members with different MTUs): the frame is dropped without any ICMP."""
+
+    def mtu(host: str, ifname: str | None) -> int | None:
+        return next((a.mtu for a in world.addresses(host) if a.ifname == ifname and a.mtu), None)
+
+    for prev, hop in zip(path.hops, path.hops[1:], strict=False):
+        sent, taken = mtu(prev.host, prev.oif), mtu(hop.host, hop.iif)
+        if sent and taken == path_mtu and sent > taken:
+            s.add("mtu_bottleneck_host", prev.host, world.evidence(prev.host, "ip.addr"))
+            s.add("mtu_bottleneck_iface", prev.oif)
+            s.add("mtu_sender_mtu", sent)
+            s.add("mtu_receiver", hop.host, world.evidence(hop.host, "ip.addr"))
+            s.add("mtu_receiver_iface", hop.iif)
+            return
+
+
 def _firewall_facts(world: World, s: Subject, path: Path, pair: NodePair) -> None:
     """Routers on the path whose forward hook drops by default and accept nothing for the pod CIDR."""
     cluster = world.inv.pod_cidr
@@ -643,6 +683,24 @@ def _firewall_facts(world: World, s: Subject, path: Path, pair: NodePair) -> Non
             s.add("firewall_in", hop.iif or "")
             s.add("firewall_out", hop.oif or "")
             return
+
+
+def _pmtu_filter(world: World, s: Subject, hosts: list[str], first: str | None) -> None:
+    """The rule on the path that drops ICMP "fragmentation needed" (a small MTU becomes a black hole)."""
+    for host in sorted(set(hosts), key=lambda h: h != first):
+        ruleset = world.ruleset(host)
+        for rule in ruleset.rules if ruleset else []:
+            if "frag-needed" in rule.matches and (rule.verdict or "") in ("drop", "reject"):
+                s.add(
+                    "pmtu_filter_rule",
+                    rule.matches,
+                    _nft_excerpt(world, host, [_rule_line(rule)], "the rule that drops frag-needed"),
+                    world.evidence(host, "nft.ruleset"),
+                )
+                s.add("pmtu_filter_host", host)
+                s.add("pmtu_filter_table", f"{rule.family} {rule.table}")
+                s.add("pmtu_filter_chain", rule.chain)
+                return
 
 
 def _kubelet_filter(world: World, s: Subject, node: str, port: int) -> None:

@@ -226,7 +226,16 @@ class World:
     def bird_routes(self, host: str) -> list[bird.BirdRoute] | None:
         return self.parsed(host, "bird.routes", bird.parse_show_route)
 
+    def bird_bgp_routes(self, host: str) -> list[bird.BirdRoute] | None:
+        """Every BGP path BIRD holds (`show route all where source = RTS_BGP`), best or not."""
+        return self.parsed(host, "bird.bgp_routes", bird.parse_show_route)
+
     def gobgp_neighbors(self, host: str) -> list[gobgp.GobgpNeighbor] | None:
+        result = self.facts[host].outputs.get("gobgp.neighbors") if host in self.facts else None
+        if result is not None and result.command.startswith("cilium-dbg "):
+            from bgpdoctor.kube.ciliumdbg import as_gobgp_neighbors  # Cilium agent through its pod
+
+            return self.parsed(host, "gobgp.neighbors", as_gobgp_neighbors)
         return self.parsed(host, "gobgp.neighbors", gobgp.parse_neighbors)
 
     def gobgp_rib(self, host: str) -> list[gobgp.GobgpPath] | None:

@@ -5,6 +5,9 @@ ASN, InternalIP, pod CIDRs and peers. Every peer address that is not a node is a
 must complete: it is listed as a host of role ``router`` with a ``connect: {ssh: {host: ADDRESS}}``
 placeholder and a comment. Host names from ``~/.ssh/config`` are merged: a node whose name or
 InternalIP matches a ``Host`` alias or its ``HostName`` gets ``connect: {ssh: {host: ALIAS}}``.
+A node without such an alias that runs a Cilium or calico-node agent pod gets
+``connect: {pod: {context: C, node: NODE, cni: CNI}}`` (commands through the exec API); SSH wins
+when both exist, because SSH sees the whole host (tcpdump, nft) and needs no exec permission.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from bgpdoctor.inventory_model import Connect, Host, Inventory, Peer, SshTarget
+from bgpdoctor.inventory_model import Connect, Host, Inventory, Peer, PodTarget, SshTarget
 from bgpdoctor.kube.derive import DerivedPeer, NodeBgp, kube_findings, node_bgp
 from bgpdoctor.kube.view import ClusterView
 
@@ -103,13 +106,20 @@ def _bird_name(p: DerivedPeer) -> str | None:
 
 
 def inventory_from_view(
-    view: ClusterView, ssh_config: str | None = None, aliases: dict[str, str] | None = None
+    view: ClusterView,
+    ssh_config: str | None = None,
+    aliases: dict[str, str] | None = None,
+    agents: dict[str, Any] | None = None,
+    kubeconfig: str | None = None,
 ) -> Discovery:
     """Build an Inventory (and notes) from a ClusterView.
 
     Example: inventory_from_view(view).inventory.hosts["sakamoto"] -> Host(role="node", speaker="gobgp",
     connect=Connect(ssh=SshTarget(host="192.168.6.80")), asn=64514, pod_cidrs=[...], peers=[Peer(
     host="router-mine", address=192.168.6.1, asn=64513)])
+    ``agents`` maps node names to their agent pod (podexec.AgentPod): such a node without an SSH
+    alias is reached by exec, ``connect=Connect(pod=PodTarget(context="home", node="sakamoto",
+    cni="cilium"))``; ``kubeconfig`` is written into those targets when it was given explicitly.
     """
     alias_map = aliases if aliases is not None else ssh_aliases(ssh_config)
     bgp = node_bgp(view)
@@ -132,6 +142,15 @@ def inventory_from_view(
 
     def connect_for(name: str, address: str | None) -> Connect:
         alias = alias_map.get(name.lower()) or (alias_map.get(address) if address else None)
+        agent = (agents or {}).get(name)
+        if alias is None and agent is not None:
+            notes.append(
+                f"node {name}: no ssh_config entry; commands run in its agent pod "
+                f"{agent.namespace}/{agent.name} through the API (needs create on pods/exec)"
+            )
+            return Connect(
+                pod=PodTarget(context=view.context, kubeconfig=kubeconfig, node=name, cni=agent.cni)
+            )
         return Connect(ssh=SshTarget(host=alias or address or name))
 
     hosts: dict[str, Host] = {}
@@ -266,16 +285,18 @@ def discover_cluster(
 ) -> Discovery:
     """Open the cluster, read it, and build the inventory (see inventory_from_view)."""
     from bgpdoctor.kube.config import DEFAULT_TIMEOUT, open_client
+    from bgpdoctor.kube.podexec import agent_pods
     from bgpdoctor.kube.reader import read_cluster
     from bgpdoctor.kube.view import build_view
 
     kc = open_client(context, kubeconfig, timeout or DEFAULT_TIMEOUT)
     try:
         raw = read_cluster(kc, progress)
+        agents = agent_pods(kc)
     finally:
         kc.close()
     view = build_view(raw)
-    discovery = inventory_from_view(view, ssh_config)
+    discovery = inventory_from_view(view, ssh_config, agents=agents, kubeconfig=kubeconfig)
     discovery.notes = raw.problems + discovery.notes
     return discovery
 

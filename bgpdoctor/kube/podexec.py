@@ -5,20 +5,28 @@ websocket exec on a dedicated ApiClient (``stream()`` swaps the client's request
 would break concurrent REST calls on a shared client). Every outcome is a ``CommandResult``: a
 refused exec (RBAC 403, an upgrade the server or a proxy will not do) becomes ``exit_status=None``
 with ``extra["error"] = "exec-refused"`` and the server's words in ``stderr``, never an exception.
-``PodConnection`` adapts one agent pod to the transport ``Connection`` protocol.
+``PodConnection`` adapts one agent pod to the transport ``Connection`` protocol and
+``open_pod_connection`` opens it for an inventory host (``connect: {pod: ...}``), turning a refused
+exec or a missing pod into a ``HostError`` (a result in the report, never a crash). The bearer
+token never appears in a message: it is replaced by ``***`` wherever the server or a library echoes it.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import shlex
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from bgpdoctor.errors import BgpDoctorError, HostError
 from bgpdoctor.kube.config import KubeClient
 from bgpdoctor.transport.base import CommandResult
+
+if TYPE_CHECKING:
+    from bgpdoctor.inventory_model import PodTarget
 
 __all__ = [
     "CALICO_BIRD_SOCKET",
@@ -29,6 +37,7 @@ __all__ = [
     "calico_bird_protocols",
     "cilium_bgp_peers",
     "find_agent_pod",
+    "open_pod_connection",
 ]
 
 CALICO_BIRD_SOCKET = "/var/run/calico/bird.ctl"
@@ -39,6 +48,9 @@ _AGENTS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "calico": ("k8s-app=calico-node", ("calico-system", "kube-system"), "calico-node"),
 }
 _STATUS = re.compile(r"(\d{3})")
+_SPEAKER_CNI = {"gobgp": "cilium", "bird1": "calico"}
+# what container runtimes say when argv[0] is not in the image (runc, crun) and what sh says
+_NO_SHELL = re.compile(r"executable file not found|no such file or directory|not found", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -61,17 +73,36 @@ class PodExec(Protocol):
     def exec(self, pod: AgentPod, argv: list[str], timeout: float) -> CommandResult: ...
 
 
-def _refused(command: str, reason: str, start: float) -> CommandResult:
+def _refused(command: str, reason: str, start: float, status: str | None = None) -> CommandResult:
     m = _STATUS.search(reason)
-    status = m.group(1) if m else "?"
+    status = status or (m.group(1) if m else "?")
+    missing = status == "404"
+    words = "pod not found by the API server" if missing else "exec refused by the API server"
     return CommandResult(
         command=command,
         exit_status=None,
         stdout_bytes=b"",
-        stderr=f"exec refused by the API server (HTTP {status}): {reason.strip()}",
+        stderr=f"{words} (HTTP {status}): {_server_words(reason)}",
         duration_s=time.monotonic() - start,
-        extra={"error": "exec-refused", "http_status": status},
+        extra={"error": "pod-missing" if missing else "exec-refused", "http_status": status},
     )
+
+
+def _server_words(reason: str) -> str:
+    """The Status message of a refused upgrade, else the exception text, on one line.
+
+    websocket-client puts "Handshake status 403 Forbidden -+-+- {headers} -+-+- b'{json}'" in its
+    exception; the JSON Status ``message`` is what kubectl would print.
+    """
+    m = re.search(r'\{".*\}', reason, re.S)  # the body; the headers dict before it uses single quotes
+    if m and '"message"' in m.group(0):
+        try:
+            body = json.loads(m.group(0))
+            if isinstance(body, dict) and body.get("message"):
+                return str(body["message"])
+        except ValueError:
+            pass
+    return " ".join(reason.split())
 
 
 class KubePodExec:
@@ -79,6 +110,16 @@ class KubePodExec:
 
     def __init__(self, kc: KubeClient) -> None:
         self.kc = kc
+
+    def _scrub(self, text: str) -> str:
+        """Replace the bearer token (and any api key) wherever a message echoes it."""
+        cfg = self.kc.configuration
+        secrets = [str(v) for v in (getattr(cfg, "api_key", None) or {}).values() if v]
+        for secret in secrets:
+            for part in (secret, secret.removeprefix("Bearer ").strip()):
+                if len(part) >= 4:
+                    text = text.replace(part, "***")
+        return text
 
     def exec(self, pod: AgentPod, argv: list[str], timeout: float) -> CommandResult:
         """Run argv in the pod's container.
@@ -111,9 +152,12 @@ class KubePodExec:
             )
         if "error" in box:
             exc = box["error"]
-            reason = str(getattr(exc, "reason", "") or exc)
-            if "Handshake status" in reason or getattr(exc, "status", None) in (400, 401, 403):
-                return _refused(command, reason, start)
+            reason = self._scrub(str(getattr(exc, "reason", "") or exc))
+            # the client wraps websocket errors in ApiException(status=0, reason="Handshake status 403 ...")
+            code = getattr(exc, "status_code", None) or getattr(exc, "status", None)
+            known = str(code) if isinstance(code, int) and 400 <= code < 600 else None
+            if "Handshake status" in reason or known:
+                return _refused(command, reason, start, known)
             return CommandResult(
                 command,
                 None,
@@ -123,6 +167,7 @@ class KubePodExec:
                 extra={"error": "exec-failed"},
             )
         result: CommandResult = box["result"]
+        result.stderr = self._scrub(result.stderr)
         return result
 
     def _exec(
@@ -150,19 +195,45 @@ class KubePodExec:
             timed_out = resp.is_open()
             out = resp.read_stdout() if resp.peek_stdout() else ""
             err = resp.read_stderr() if resp.peek_stderr() else ""
-            code = None if timed_out else resp.returncode
+            status = resp.read_channel(3) if not timed_out else ""
             resp.close()
+            code, why = (None, "") if timed_out else exit_status_of(status)
+            err = err if isinstance(err, str) else err.decode("utf-8", "replace")
             return CommandResult(
                 command,
                 code,
                 out.encode() if isinstance(out, str) else bytes(out),
-                err if isinstance(err, str) else err.decode("utf-8", "replace"),
+                err + (why + "\n" if why else ""),
                 time.monotonic() - start,
                 timed_out=timed_out,
                 extra={"pod": f"{pod.namespace}/{pod.name}", "container": pod.container},
             )
         finally:
             api.close()
+
+
+def exit_status_of(status: str) -> tuple[int | None, str]:
+    """The exit code from the exec status channel (3), and the server's words when it failed otherwise.
+
+    Example: exit_status_of('{"metadata":{},"status":"Success"}') -> (0, "");
+    a Failure with details.causes [{"reason":"ExitCode","message":"3"}] -> (3, "");
+    a Failure without an ExitCode (the runtime could not start the command) -> (None, message).
+    """
+    try:
+        body = json.loads(status) if status.strip() else {}
+    except ValueError:
+        return None, f"unreadable exec status: {status.strip()[:200]}"
+    if not isinstance(body, dict) or not body:
+        return None, "the exec ended without a status"
+    if body.get("status") == "Success":
+        return 0, ""
+    for cause in (body.get("details") or {}).get("causes") or []:
+        if isinstance(cause, dict) and cause.get("reason") == "ExitCode":
+            try:
+                return int(cause.get("message", "")), ""
+            except ValueError:
+                break
+    return None, str(body.get("message") or body.get("reason") or "exec failed")
 
 
 def find_agent_pod(kc: KubeClient, node: str, cni: str) -> AgentPod | None:
@@ -197,6 +268,32 @@ def find_agent_pod(kc: KubeClient, node: str, cni: str) -> AgentPod | None:
     return None
 
 
+def agent_pods(kc: KubeClient) -> dict[str, AgentPod]:
+    """The running Cilium / calico-node agent pod of every node, one list call per namespace.
+
+    Example: agent_pods(kc) -> {"sakamoto": AgentPod("kube-system", "cilium-7xk2p", "cilium-agent",
+    "sakamoto", "cilium")}; namespaces that are missing or forbidden are skipped.
+    """
+    from kubernetes import client
+
+    from bgpdoctor.kube.reader import ResourceForbidden, ResourceNotFound, api_json
+
+    core = client.CoreV1Api(kc.api)
+    found: dict[str, AgentPod] = {}
+    for cni, (selector, namespaces, container) in _AGENTS.items():
+        for ns in namespaces:
+            try:
+                body = api_json(kc, f"pods in {ns}", core.list_namespaced_pod, ns, label_selector=selector)
+            except (ResourceNotFound, ResourceForbidden):
+                continue
+            for pod in body.get("items") or []:
+                node = (pod.get("spec") or {}).get("nodeName")
+                if node and (pod.get("status") or {}).get("phase", "Running") == "Running":
+                    name = str(pod["metadata"]["name"])
+                    found.setdefault(str(node), AgentPod(ns, name, container, str(node), cni))
+    return found
+
+
 def cilium_bgp_peers(execer: PodExec, pod: AgentPod, timeout: float = 10.0) -> CommandResult:
     """``cilium-dbg bgp peers -o json`` in the agent; on success ``extra["peers"]`` counts the entries.
 
@@ -224,16 +321,119 @@ class PodConnection:
     ``/proc/sys`` reads there describe the node itself.
     """
 
-    def __init__(self, host: str, pod: AgentPod, execer: PodExec) -> None:
+    def __init__(self, host: str, pod: AgentPod, execer: PodExec, client: KubeClient | None = None) -> None:
         self.host = host
         self.pod = pod
         self.execer = execer
+        self.client = client  # closed with the connection when this connection opened it
+        self.shell = True  # cleared when the image has no sh: simple commands then run as argv
 
     def run(self, command: str, timeout: float = 10.0) -> CommandResult:
-        """Example: PodConnection("sakamoto", pod, KubePodExec(kc)).run("ip -j addr").exit_status -> 0."""
-        result = self.execer.exec(self.pod, ["sh", "-c", command], timeout)
+        """Run ``sh -c command`` in the pod; without a shell in the image, ``shlex.split(command)``.
+
+        Example: PodConnection("sakamoto", pod, KubePodExec(kc)).run("ip -j addr") ->
+        CommandResult(command="ip -j addr", exit_status=0, stdout_bytes=b'[{"ifindex":1,...}]')
+        """
+        argv = self._direct(command)
+        if self.shell or argv is None:
+            result = self.execer.exec(self.pod, ["sh", "-c", command], timeout)
+            if (
+                argv is not None
+                and result.exit_status in (126, 127, None)
+                and "error" not in result.extra
+                and not result.timed_out
+                and _NO_SHELL.search(result.stderr)
+                and '"sh"' in result.stderr
+            ):
+                self.shell = False
+                result = self.execer.exec(self.pod, argv, timeout)
+        else:
+            result = self.execer.exec(self.pod, argv, timeout)
         result.command = command
         return result
 
+    @staticmethod
+    def _direct(command: str) -> list[str] | None:
+        # only commands a shell would not change: no pipes, redirections, globs or variables
+        if any(ch in command for ch in "|&;<>()$`*?[]{}~\n\\"):
+            return None
+        try:
+            argv = shlex.split(command)
+        except ValueError:
+            return None
+        return argv or None
+
     def close(self) -> None:
-        return None
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+
+
+def open_pod_connection(name: str, target: PodTarget, speaker: str = "none") -> PodConnection:
+    """Open inventory host ``name`` through ``connect: {pod: ...}``; raise HostError when unusable.
+
+    The pod is named (namespace + pod) or found as the running agent pod on ``target.node``. One
+    ``true`` is exec'd first so that a refused exec (RBAC) or a vanished pod is one clear host error:
+    ``HostError("kubemaster", "auth", "cannot exec into pod calico-system/calico-node-dhl2c:
+    forbidden (HTTP 403): pods \"calico-node-dhl2c\" is forbidden: ...")``.
+    Example: open_pod_connection("kubemaster", PodTarget(node="kubemaster", cni="calico"),
+    "bird1").pod -> AgentPod("calico-system", "calico-node-dhl2c", "calico-node", "kubemaster", "calico")
+    """
+    from bgpdoctor.kube.config import DEFAULT_TIMEOUT, open_client
+
+    cni = target.cni or _SPEAKER_CNI.get(speaker)
+    timeout = target.timeout or DEFAULT_TIMEOUT
+    try:
+        kc = open_client(target.context, target.kubeconfig, timeout)
+    except BgpDoctorError as exc:
+        raise HostError(name, "error", f"cannot use the Kubernetes API: {exc}") from None
+    try:
+        pod = _pod_for(name, kc, target, cni)
+        execer = KubePodExec(kc)
+        probe = execer.exec(pod, ["true"], timeout)
+        where = f"{pod.namespace}/{pod.name}"
+        error = probe.extra.get("error")
+        if error == "exec-refused":
+            status = probe.extra.get("http_status", "?")
+            words = {"401": "unauthorized", "403": "forbidden"}.get(status, "refused")
+            detail = probe.stderr.split(": ", 1)[-1]
+            kind = "auth" if status in ("401", "403") else "error"
+            raise HostError(name, kind, f"cannot exec into pod {where}: {words} (HTTP {status}): {detail}")
+        if error == "pod-missing":
+            raise HostError(name, "unreachable", f"cannot exec into pod {where}: pod not found")
+        if error == "timeout":
+            raise HostError(name, "timeout", f"cannot exec into pod {where}: {probe.stderr}")
+        if error is not None:
+            raise HostError(name, "unreachable", f"cannot exec into pod {where}: {probe.stderr}")
+    except BaseException:
+        kc.close()
+        raise
+    return PodConnection(name, pod, execer, client=kc)
+
+
+def _pod_for(name: str, kc: KubeClient, target: PodTarget, cni: str | None) -> AgentPod:
+    if target.pod is not None:
+        assert target.namespace is not None  # the model requires it with pod
+        container = target.container or (_AGENTS[cni][2] if cni in _AGENTS else "")
+        return AgentPod(target.namespace, target.pod, container, target.node or "", cni or "")
+    if cni not in _AGENTS:
+        raise HostError(
+            name, "error", "connect.pod: give cni (cilium or calico), or a speaker gobgp/bird1, or a pod name"
+        )
+    assert target.node is not None and cni is not None
+    try:
+        pod = find_agent_pod(kc, target.node, cni)
+    except BgpDoctorError as exc:
+        raise HostError(
+            name, "unreachable", f"cannot list the agent pods of node {target.node}: {exc}"
+        ) from None
+    if pod is None:
+        selector, namespaces, _ = _AGENTS[cni]
+        raise HostError(
+            name,
+            "unreachable",
+            f"no running {cni} agent pod ({selector}) on node {target.node} in {' or '.join(namespaces)}",
+        )
+    if target.container:
+        pod = AgentPod(pod.namespace, pod.name, target.container, pod.node, pod.cni)
+    return pod

@@ -45,6 +45,8 @@ CUSTOM_RESOURCES: dict[str, tuple[tuple[str, str], ...]] = {
     "bgpconfigurations": (("projectcalico.org", "v3"), ("crd.projectcalico.org", "v1")),
     "ippools": (("projectcalico.org", "v3"), ("crd.projectcalico.org", "v1")),
     "caliconodestatuses": (("projectcalico.org", "v3"), ("crd.projectcalico.org", "v1")),
+    # Calico IPAM hands each node /26 blocks instead of Node.spec.podCIDR (only the v1 store has them)
+    "ipamblocks": (("crd.projectcalico.org", "v1"),),
 }
 _GROUPS = {g for cands in CUSTOM_RESOURCES.values() for g, _ in cands}
 

@@ -9,7 +9,8 @@ and ``crd.projectcalico.org/v1``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import ipaddress
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -678,7 +679,22 @@ _CILIUM_KINDS = (
     "ciliumloadbalancerippools",
     "ciliumbgppeeringpolicies",
 )
-_CALICO_KINDS = ("bgppeers", "bgpconfigurations", "ippools", "caliconodestatuses")
+_CALICO_KINDS = ("bgppeers", "bgpconfigurations", "ippools", "caliconodestatuses", "ipamblocks")
+
+
+def calico_blocks(objs: Sequence[Obj]) -> dict[str, list[str]]:
+    """IPv4 IPAM blocks per node from their affinity ("host:<node>"): the pod CIDRs Calico announces.
+
+    Example: calico_blocks([{"spec": {"cidr": "10.244.120.64/26", "affinity": "host:kubemaster", ...}}])
+    -> {"kubemaster": ["10.244.120.64/26"]}
+    """
+    out: dict[str, list[str]] = {}
+    for obj in objs:
+        spec = _spec(obj)
+        cidr, affinity = str(spec.get("cidr") or ""), str(spec.get("affinity") or "")
+        if cidr and ":" not in cidr and affinity.startswith("host:") and not spec.get("deleted"):
+            out.setdefault(affinity.removeprefix("host:"), []).append(cidr)
+    return {node: sorted(set(c), key=lambda x: ipaddress.ip_network(x)) for node, c in out.items()}
 
 
 def build_view(raw: RawCluster) -> ClusterView:
@@ -689,6 +705,10 @@ def build_view(raw: RawCluster) -> ClusterView:
     """
     objs = raw.objects
     nodes = [parse_node(o) for o in objs.get("nodes", [])]
+    blocks = calico_blocks(objs.get("ipamblocks", []))
+    for n in nodes:
+        if n.name in blocks:  # Calico IPAM announces the node's affine blocks, not Node.spec.podCIDR
+            n.pod_cidrs = blocks[n.name]
     services = [s for s in (parse_service(o) for o in objs.get("services", [])) if s is not None]
 
     cilium: CiliumView | None = None

@@ -20,10 +20,16 @@ from bgpdoctor.lab.configs import (
     bird_argv,
     bird_conf,
     birdc_wrapper,
+    birdcl_wrapper,
+    calico_bird_conf,
     gobgp_toml,
     gobgpd_argv,
+    lb_announcements,
+    lb_gobgp_toml,
     router_fw,
     sshd_config,
+    tor_bird_conf,
+    wds_bird_conf,
 )
 from bgpdoctor.lab.faults import (
     FAULT_PROC_PREFIX,
@@ -40,13 +46,20 @@ from bgpdoctor.lab.inventory import render_inventory
 from bgpdoctor.lab.procs import _log, config_hash, kill_proc, ns_run, proc_alive, run, start_in_ns
 from bgpdoctor.lab.state import LabState, load_state, save_state
 from bgpdoctor.lab.topology import (
+    BIRD16,
     HOSTS,
     KUBELET_PORT,
+    LB_NODES,
+    LB_ROUTERS,
     NAMESPACES,
     NODE,
     NODES,
     ROUTERS,
+    WDS_NODES,
+    WDS_ROUTERS,
     LabSettings,
+    bird16_host,
+    bird_hosts,
     settings_from_env,
 )
 
@@ -93,6 +106,8 @@ def _require_root_and_tools() -> None:
     missing = [t for t in TOOLS if shutil.which(t) is None]
     if not os.path.exists("/usr/sbin/sshd"):
         missing.append("sshd")
+    if not os.path.exists(BIRD16):
+        missing.append(f"{BIRD16} (Calico's BIRD 1.6)")
     if missing:
         raise LabError(f"missing tools: {', '.join(missing)} (run scripts/install-deps.sh)")
 
@@ -177,6 +192,8 @@ def _ensure_files(s: LabSettings) -> None:
     bindir.mkdir(exist_ok=True)
     (bindir / "birdc").write_text(birdc_wrapper(s))
     os.chmod(bindir / "birdc", 0o755)
+    (bindir / "birdcl").write_text(birdcl_wrapper(s))
+    os.chmod(bindir / "birdcl", 0o755)
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
 
 
@@ -201,10 +218,20 @@ class _Daemons:
         self.st.procs[key] = start_in_ns(self.s.ns(host), host, name, argv, log, h)
         self.save()
 
+    def _bird_text(self, router: str, knobs: Knobs) -> str:
+        if router in WDS_ROUTERS:
+            return wds_bird_conf(self.s, router, knobs, self.st.default_timers)
+        if router in WDS_NODES:
+            return calico_bird_conf(self.s, router, self.st.default_timers)
+        if router in LB_ROUTERS:
+            return tor_bird_conf(self.s, knobs, self.st.default_timers)
+        md5 = md5_secret(self.s) if knobs.home_yuuko_md5 else ""
+        return bird_conf(self.s, router, knobs, self.st.default_timers, md5=md5)
+
     def bird(self, router: str, knobs: Knobs) -> None:
         s, d, key = self.s, self.s.host_dir(router), f"{router}/bird"
-        md5 = md5_secret(s) if knobs.home_yuuko_md5 else ""
-        text = bird_conf(s, router, knobs, self.st.default_timers, md5=md5)
+        text = self._bird_text(router, knobs)
+        binary = BIRD16 if bird16_host(router) else "bird"
         h = config_hash(text)
         rec = self.st.procs.get(key)
         sock = s.bird_socket(router)
@@ -217,7 +244,7 @@ class _Daemons:
                     _log(f"{router}: restored bird.conf (running config unchanged)")
                 return
             (d / "bird.conf.new").write_text(text)
-            run(["bird", "-p", "-c", str(d / "bird.conf.new")])
+            run([binary, "-p", "-c", str(d / "bird.conf.new")])
             os.replace(d / "bird.conf.new", d / "bird.conf")
             cp = health.birdc(s, router, "configure")
             if cp.returncode != 0 or ("Reconfigured" not in cp.stdout and "Reconfiguration" not in cp.stdout):
@@ -227,9 +254,9 @@ class _Daemons:
             self.save()
             return
         (d / "bird.conf").write_text(text)
-        run(["bird", "-p", "-c", str(d / "bird.conf")])
+        run([binary, "-p", "-c", str(d / "bird.conf")])
         sock.unlink(missing_ok=True)
-        self._start(key, router, "bird", bird_argv(s, router), d / "bird.out", h)
+        self._start(key, router, "bird", bird_argv(s, router, binary), d / "bird.out", h)
         for _ in range(100):
             if sock.exists():
                 return
@@ -238,7 +265,10 @@ class _Daemons:
 
     def gobgp(self, node: str, knobs: Knobs) -> None:
         s, d, key = self.s, self.s.host_dir(node), f"{node}/gobgpd"
-        text = gobgp_toml(node, knobs, self.st.default_timers)
+        if node in LB_NODES:
+            text = lb_gobgp_toml(node, self.st.default_timers)
+        else:
+            text = gobgp_toml(node, knobs, self.st.default_timers)
         h = config_hash(text)
         rec = self.st.procs.get(key)
         if rec is None or not proc_alive(rec) or rec.config_hash != h:
@@ -251,18 +281,27 @@ class _Daemons:
                 d / "gobgpd.log",
                 h,
             )
-            for _ in range(100):
-                if health.gobgp(s, node, "global").returncode == 0:
-                    break
-                time.sleep(0.05)
-            else:
-                raise LabError(f"gobgpd on {node} did not answer its API (see {d / 'gobgpd.log'})")
+            health.wait_gobgp_api(s, node, d / "gobgpd.log")
+        if node in LB_NODES:
+            self._lb_rib(node, lb_announcements(knobs))
+            return
         cidr = NODE[node].pod_cidr
         # Cilium injects the PodCIDR through the API; only add it when missing (no needless UPDATE)
         if cidr not in health.gobgp(s, node, "global", "rib", "-a", "ipv4", cidr).stdout:
             cp = health.gobgp(s, node, "global", "rib", "add", "-a", "ipv4", cidr, "origin", "igp")
             if cp.returncode != 0:
                 raise LabError(f"gobgp global rib add on {node} failed: {cp.stderr.strip()}")
+
+    def _lb_rib(self, node: str, wanted: list[str]) -> None:
+        """Make the node's GoBGP announce exactly `wanted` (Cilium's LB IPAM, through the API)."""
+        have = set(health.gobgp_prefixes(self.s, node))
+        for prefix in sorted(have - set(wanted)):
+            health.gobgp(self.s, node, "global", "rib", "del", "-a", "ipv4", prefix)
+        for prefix in wanted:
+            if prefix not in have:
+                cp = health.gobgp(self.s, node, "global", "rib", "add", "-a", "ipv4", prefix, "origin", "igp")
+                if cp.returncode != 0:
+                    raise LabError(f"gobgp global rib add on {node} failed: {cp.stderr.strip()}")
 
     def sshd(self, host: str) -> None:
         d = self.s.host_dir(host)
@@ -410,9 +449,9 @@ def lab_up(
     _apply_fw(s, force=bool(prev_faults))
     _ensure_files(s)
     dm = _Daemons(s, st, save)
-    for router in ROUTERS:
+    for router in bird_hosts():
         dm.bird(router, Knobs())
-    for node in NODES:
+    for node in (*NODES, *LB_NODES):
         dm.gobgp(node, Knobs())
     for host in HOSTS:
         dm.sshd(host)
@@ -442,9 +481,9 @@ def lab_up(
         save()
         if knobs:
             k = Knobs(**knobs)
-            for router in ROUTERS:
+            for router in (*ROUTERS, *WDS_ROUTERS, *LB_ROUTERS):
                 dm.bird(router, k)
-            for node in NODES:
+            for node in (*NODES, *LB_NODES):
                 dm.gobgp(node, k)
         for f in fl:
             _log(f"applying fault {f.name}")
@@ -552,10 +591,10 @@ def lab_status(run_dir: str | os.PathLike[str] | None = None) -> str:
     for key, rec in st.procs.items():
         lines.append(f"{key}: pid {rec.pid} {'alive' if proc_alive(rec) else 'DEAD'}")
     if all(n in have for n in st.namespaces):
-        for router in ROUTERS:
+        for router in bird_hosts():
             for name, info in health.bird_bgp_states(s, router).items():
                 lines.append(f"{router} BGP {name}: {info}")
-        for node in NODES:
+        for node in (*NODES, *LB_NODES):
             for addr, state in health.gobgp_states(s, node).items():
                 lines.append(f"{node} GoBGP {addr}: {state}")
     lines.append(f"faults: {', '.join(st.faults) or 'none'}")

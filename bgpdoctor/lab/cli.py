@@ -104,5 +104,37 @@ def exec_cmd(run_dir: str | None, host: str, argv: tuple[str, ...]) -> None:
     sys.exit(cp.returncode)
 
 
+@lab.command("apply-fix")
+@_dir_option
+@click.argument("report", type=click.Path(exists=True, dir_okay=False))
+@click.option("--root-cause", default=None, help="Diagnosis whose fix to apply (default: the top one).")
+@click.option(
+    "--platform",
+    type=click.Choice(["bird2", "gobgp", "nftables", "sysctl", "linux"]),
+    default=None,
+    help="Which of its fix snippets (default: the first the lab can apply).",
+)
+def apply_fix_cmd(run_dir: str | None, report: str, root_cause: str | None, platform: str | None) -> None:
+    """Paste a report's fix snippet into the lab, to see that it works (lab hosts only).
+
+    Example: bgpdoctor lab apply-fix report.json --platform sysctl
+    """
+    import json
+
+    from bgpdoctor.lab.fixes import apply_fix, pick_fix
+
+    try:
+        with open(report, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError) as exc:
+        click.echo(f"error: {report}: not a bgpdoctor JSON report ({exc})", err=True)
+        sys.exit(2)
+    fix = _guard(lambda: pick_fix(data, root_cause, platform))
+    done = _guard(lambda: apply_fix(run_dir, fix))
+    click.echo(f"applied [{done.platform}] on {done.host}: {fix.get('title', '')}")
+    for step in done.steps:
+        click.echo(f"  {step}")
+
+
 if __name__ == "__main__":
     lab()

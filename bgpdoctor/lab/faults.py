@@ -26,10 +26,25 @@ from bgpdoctor.lab.configs import (
     bird_conf,
     rogue_gobgp_toml,
 )
-from bgpdoctor.lab.netlink import add_yuuko_zt, route, set_mtu
+from bgpdoctor.lab.netlink import add_tor_vlan6, add_yuuko_zt, route, set_mtu
 from bgpdoctor.lab.procs import kill_proc, ns_run, proc_alive, start_in_ns
 from bgpdoctor.lab.state import LabState
-from bgpdoctor.lab.topology import MS_POD_IP, NODE, POD, ROUTER, ROUTERS, SWITCH, YUUKO_ZT_IP, LabSettings
+from bgpdoctor.lab.topology import (
+    LB_NODES,
+    LB_POOL,
+    LB_VIP,
+    MS_POD_IP,
+    NODE,
+    POD,
+    ROUTER,
+    ROUTERS,
+    SWITCH,
+    TOR_VLAN6,
+    WDS_NODE,
+    WDS_NODES,
+    YUUKO_ZT_IP,
+    LabSettings,
+)
 
 MTU_FAULT = 1380
 FAULT_PROC_PREFIX = "fault:"  # state.json keys of processes a fault started; `lab up` stops them
@@ -550,6 +565,62 @@ def _tun_cond(ctx: FaultContext) -> str | None:
     return None if _pod_ping_fails(ctx) else "pod ping still works"
 
 
+# -- ibgp-no-route-reflection (seed 002) ------------------------------------------------------
+def _rr_cond(ctx: FaultContext) -> str | None:
+    if not _all_bird_up(ctx, "gateway"):
+        return "gateway BGP not all Established"
+    gw = health.kernel_prefixes(ctx.s, "gateway")
+    for node in WDS_NODES:
+        if WDS_NODE[node].block not in gw:
+            return f"gateway lost {WDS_NODE[node].block} too"
+    a, b = WDS_NODES
+    for x, y in ((a, b), (b, a)):
+        if WDS_NODE[y].block in health.kernel_prefixes(ctx.s, x):
+            return f"{x} still has {WDS_NODE[y].block}"
+    return None
+
+
+# -- bgp-next-hop-unreachable (seed 002) ------------------------------------------------------
+def _nhs_cond(ctx: FaultContext) -> str | None:
+    if not _all_bird_up(ctx, "cn-ns"):
+        return "cn-ns BGP not Established"
+    out = health.birdc(ctx.s, "cn-ns", "show", "route").stdout
+    for node in WDS_NODES:
+        block = WDS_NODE[node].block
+        if not any(ln.startswith(block) and "unreachable" in ln for ln in out.splitlines()):
+            return f"cn-ns does not hold {block} as unreachable yet"
+    return None
+
+
+# -- ecmp-single-path (seed 003) ----------------------------------------------------------------
+def _bird_paths(ctx: FaultContext, prefix: str) -> int:
+    out = health.birdc(ctx.s, "tor", "show", "route", "for", prefix, "all").stdout
+    return out.count("BGP.as_path:")
+
+
+def _ecmp_cond(ctx: FaultContext) -> str | None:
+    routes = health.kernel_routes(ctx.s, "tor", LB_VIP)
+    if not routes or routes[0].get("nexthops") or not routes[0].get("gateway"):
+        return f"tor still has an ECMP route (or none) for {LB_VIP}"
+    if _bird_paths(ctx, LB_VIP) < len(LB_NODES):
+        return f"tor BIRD does not hold {len(LB_NODES)} paths for {LB_VIP}"
+    return None
+
+
+# -- connected-route-shadows-bgp (seed 003) ------------------------------------------------------
+def _shadow_apply(ctx: FaultContext) -> None:
+    add_tor_vlan6(ctx.s)
+
+
+def _shadow_cond(ctx: FaultContext) -> str | None:
+    got = ns_run(ctx.s.ns("tor"), ["ip", "route", "get", LB_VIP], check=False).stdout
+    if f"dev {TOR_VLAN6[0]}" not in got:
+        return f"tor does not send {LB_VIP} out of {TOR_VLAN6[0]} yet"
+    if _bird_paths(ctx, LB_POOL) < len(LB_NODES):
+        return f"tor BIRD does not hold {len(LB_NODES)} BGP paths for {LB_POOL}"
+    return None
+
+
 FAULTS: dict[str, Fault] = {
     f.name: f
     for f in (
@@ -682,6 +753,38 @@ FAULTS: dict[str, Fault] = {
             _tun_apply,
             _tun_cond,
         ),
+        Fault(
+            "ibgp-no-route-reflection",
+            "gateway peers with the Calico nodes over iBGP without `rr client` (node-to-node mesh off): "
+            "a node's pod block never reaches the other node",
+            _noop,
+            _rr_cond,
+            {"gw_rr_client": False},
+        ),
+        Fault(
+            "bgp-next-hop-unreachable",
+            "gateway passes the pod blocks to cn-ns without `next hop self`: cn-ns cannot resolve the "
+            "nodes' LAN next hops and holds the routes as unreachable",
+            _noop,
+            _nhs_cond,
+            {"gw_next_hop_self": False},
+        ),
+        Fault(
+            "ecmp-single-path",
+            "tor's kernel protocol has `merge paths off`: both nodes announce the VIP 10.0.6.1/32, the "
+            "kernel gets one next hop",
+            _noop,
+            _ecmp_cond,
+            {"tor_merge_paths": False},
+        ),
+        Fault(
+            "connected-route-shadows-bgp",
+            "tor has an address in the LoadBalancer VLAN (vlanif6 10.0.6.254/24) while the nodes "
+            "announce the pool aggregated (10.0.6.0/24): the connected route wins, VIP traffic stays on-link",
+            _shadow_apply,
+            _shadow_cond,
+            {"lb_aggregate": True},
+        ),
     )
 }
 
@@ -715,6 +818,7 @@ def remove_runtime_artefacts(s: LabSettings, hosts: tuple[str, ...]) -> bool:
                 ns_run(s.ns(host), ["nft", "delete", "table", fam, name])
                 changed = True
     changed |= del_link(s, "yuuko-k8s", "zt0")
+    changed |= del_link(s, "tor", TOR_VLAN6[0])
     for router in ROUTERS:  # normally gone with its wireguard-go process
         changed |= del_link(s, router, wg_ifname(s, router))
     dst, gw, dev, metric = RP_ROUTE

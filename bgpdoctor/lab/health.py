@@ -5,18 +5,27 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+from bgpdoctor.errors import LabError
 from bgpdoctor.lab.procs import ns_run, proc_alive
 from bgpdoctor.lab.state import LabState
 from bgpdoctor.lab.topology import (
+    BIRDC16,
     KUBELET_PORT,
+    LB_NODES,
+    LB_VIP,
     MS_POD_IP,
     NODE,
     NODES,
     POD,
     ROUTERS,
+    WDS_NODE,
+    WDS_NODES,
+    WDS_ROUTERS,
     LabSettings,
+    bird16_host,
 )
 
 STUB = str(Path(__file__).with_name("kubelet_stub.py"))
@@ -37,7 +46,8 @@ def birdc(s: LabSettings, router: str, *args: str) -> subprocess.CompletedProces
 
     Example: birdc(s, "router-mine", "show", "protocols").stdout -> "BIRD 2.0.12 ready.\\nName ..."
     """
-    return ns_run(s.ns(router), ["birdc", "-s", str(s.bird_socket(router)), *args], check=False, timeout=10)
+    client = BIRDC16 if bird16_host(router) else "birdc"
+    return ns_run(s.ns(router), [client, "-s", str(s.bird_socket(router)), *args], check=False, timeout=10)
 
 
 def bird_bgp_states(s: LabSettings, router: str) -> dict[str, str]:
@@ -58,6 +68,15 @@ def gobgp(s: LabSettings, node: str, *args: str) -> subprocess.CompletedProcess[
     return ns_run(s.ns(node), ["gobgp", "-u", "127.0.0.1", "-p", "50051", *args], check=False, timeout=10)
 
 
+def wait_gobgp_api(s: LabSettings, node: str, log: Path, tries: int = 100) -> None:
+    """Block until a (re)started gobgpd answers on its API; LabError naming its log otherwise."""
+    for _ in range(tries):
+        if gobgp(s, node, "global").returncode == 0:
+            return
+        time.sleep(0.05)
+    raise LabError(f"gobgpd on {node} did not answer its API (see {log})")
+
+
 def gobgp_states(s: LabSettings, node: str) -> dict[str, str]:
     """Neighbor address -> session state name. Example: {"192.168.0.1": "ESTABLISHED"}"""
     cp = gobgp(s, node, "neighbor", "-j")
@@ -70,6 +89,44 @@ def gobgp_states(s: LabSettings, node: str) -> dict[str, str]:
         addr = nb.get("conf", {}).get("neighbor_address", "?")
         out[addr] = GOBGP_STATES.get(int(nb.get("state", {}).get("session_state", 0)), "UNKNOWN")
     return out
+
+
+def gobgp_prefixes(s: LabSettings, node: str) -> list[str]:
+    """Prefixes in the node's GoBGP global RIB. Example: ["10.0.6.1/32"]"""
+    cp = gobgp(s, node, "global", "rib", "-a", "ipv4", "-j")
+    try:
+        data = json.loads(cp.stdout or "{}")
+    except json.JSONDecodeError:
+        return []
+    return sorted(data) if isinstance(data, dict) else []
+
+
+def kernel_routes(s: LabSettings, host: str, dst: str) -> list[dict[str, object]]:
+    """`ip -j route show exact DST` in a namespace. Example: [{"dst": "10.0.6.1", "nexthops": [...]}]"""
+    cp = ns_run(s.ns(host), ["ip", "-j", "route", "show", "exact", dst], check=False)
+    try:
+        data = json.loads(cp.stdout or "[]")
+    except json.JSONDecodeError:
+        return []
+    return data if isinstance(data, list) else []
+
+
+def forwarding_route(s: LabSettings, host: str, dst: str) -> dict[str, object] | None:
+    """The route the kernel forwards dst with: longest prefix, then lowest metric (a VIP may be
+    announced as a /32 or inside an aggregate). Example: {"dst": "10.0.6.1", "nexthops": [...]}"""
+    cp = ns_run(s.ns(host), ["ip", "-j", "route", "show", "match", dst], check=False)
+    try:
+        routes = json.loads(cp.stdout or "[]")
+    except json.JSONDecodeError:
+        return None
+
+    def rank(r: dict[str, object]) -> tuple[int, int]:
+        d = str(r.get("dst", ""))
+        plen = 0 if d == "default" else int(d.split("/")[1]) if "/" in d else 32
+        metric = r.get("metric", 0)
+        return plen, -(metric if isinstance(metric, int) else 0)
+
+    return max(routes, key=rank, default=None) if isinstance(routes, list) else None
 
 
 def kernel_prefixes(s: LabSettings, host: str) -> set[str]:
@@ -169,4 +226,60 @@ def health_problems(s: LabSettings, st: LabState) -> list[str]:
             problems.append(
                 f"kubelet {NODE[node].lan_ip}:{KUBELET_PORT} unreachable from {POD} ({MS_POD_IP})"
             )
+    return problems + wds_problems(s) + lb_problems(s)
+
+
+def lb_problems(s: LabSettings) -> list[str]:
+    """Deviations of the seed-003 site: tor's sessions, one ECMP route for the VIP, the VIP answers.
+
+    Example: ["tor: 10.0.6.1 has 1 next hop(s) in the kernel, not 2"]
+    """
+    problems: list[str] = []
+    states = bird_bgp_states(s, "tor")
+    if not states:
+        problems.append("tor: birdc show protocols gave no BGP protocols")
+    for name, info in states.items():
+        if not info.startswith("Established"):
+            problems.append(f"tor: BGP {name} is {info!r}")
+    for node in LB_NODES:
+        for addr, state in gobgp_states(s, node).items():
+            if state != "ESTABLISHED":
+                problems.append(f"{node}: GoBGP neighbor {addr} is {state}")
+    best = forwarding_route(s, "tor", LB_VIP)
+    nexthops = best.get("nexthops") if best else None
+    hops = len(nexthops) if isinstance(nexthops, list) else int(bool(best and best.get("gateway")))
+    if hops != len(LB_NODES):
+        problems.append(f"tor: {LB_VIP} has {hops} next hop(s) in the kernel, not {len(LB_NODES)}")
+    if ping(s, "tor", LB_VIP).returncode != 0:
+        problems.append(f"ping {LB_VIP} (LoadBalancer VIP) from tor fails")
+    return problems
+
+
+def wds_problems(s: LabSettings) -> list[str]:
+    """Deviations of the seed-002 Calico site: sessions, pod blocks on every node, pings.
+
+    Example: ["kubemaster: kernel has no route to 10.42.64.64/26",
+              "ping 10.42.141.9 from cn-ns fails"]
+    """
+    problems: list[str] = []
+    for host in (*WDS_ROUTERS, *WDS_NODES):
+        states = bird_bgp_states(s, host)
+        if not states:
+            problems.append(f"{host}: show protocols gave no BGP protocols")
+        for name, info in states.items():
+            if not info.startswith("Established"):
+                problems.append(f"{host}: BGP {name} is {info!r}")
+    for host in (*WDS_ROUTERS, *WDS_NODES):
+        pfx = kernel_prefixes(s, host)
+        for node in WDS_NODES:
+            if node != host and WDS_NODE[node].block not in pfx:
+                problems.append(f"{host}: kernel has no route to {WDS_NODE[node].block}")
+    a, b = WDS_NODES
+    for x, y in ((a, b), (b, a)):
+        src, dst = WDS_NODE[x].pod_ip, WDS_NODE[y].pod_ip
+        if ping(s, x, dst, src=src).returncode != 0:
+            problems.append(f"ping {src} -> {dst} from {x} fails")
+    for node in WDS_NODES:
+        if ping(s, "cn-ns", WDS_NODE[node].pod_ip).returncode != 0:
+            problems.append(f"ping {WDS_NODE[node].pod_ip} from cn-ns fails")
     return problems

@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from bgpdoctor.lab.configs import TOR_PROTO, WDS_CN_PROTO, WDS_GW_PROTO, calico_proto
 from bgpdoctor.lab.topology import (
     KUBELET_PORT,
+    LB_LAN,
+    LB_NODE_ASN,
+    LB_NODE_IP,
+    LB_NODES,
     MS_NODE,
     NODE,
     NODE_ASN,
     POD,
     POD_CIDR,
     ROUTER,
+    TOR_ASN,
+    TOR_IP,
+    WDS_ASN,
+    WDS_GATEWAY_IP,
+    WDS_LAN,
+    WDS_NODE,
+    WDS_NODES,
+    WDS_TRANSIT,
     LabSettings,
     host_addresses,
 )
@@ -25,6 +39,10 @@ HEADER = """\
 #   home: router-home (BIRD 2, AS 64515) + node yuuko-k8s (GoBGP like Cilium, AS 64514)
 # plus the seed-000 session router-mine <-> yuuko-k8s (eBGP multihop across ZeroTier).
 # metrics-server is a pod namespace on sakamoto (10.42.0.10), the vantage point for kubelet checks.
+# Seed 002, a separate Calico site (AS 64512, iBGP): kubemaster and kubenode-wds1 (BIRD 1.6) peer
+# with the route reflector gateway (BIRD 2), which peers on with cn-ns (BIRD 2) over iepl0.
+# Seed 003: tor (BIRD 2 as a switch, AS 65000) peers with master-01 and node-01 (GoBGP like Cilium,
+# AS 65001), which both announce the LoadBalancer VIP 10.0.6.1/32 (pool 10.0.6.0/24).
 # Every host runs sshd on its management address ({mgmt}), reached through the root bridge
 # {bridge}; `lab.interface_prefix` makes bgpdoctor refuse any lab target routed elsewhere.
 # Host keys are pinned in defaults.ssh.known_hosts (generated per lab; no accept-new needed).
@@ -129,6 +147,8 @@ def build_inventory(s: LabSettings, passive_home: bool = True, multihop_yuuko: b
             "peers": peers,
         }
     hosts[POD] = {"role": "vantage", "site": NODE[MS_NODE].site, "connect": ssh(POD), "addresses": addrs(POD)}
+    hosts.update(_wds_hosts(s, ssh, addrs))
+    hosts.update(_lb_hosts(s, ssh, addrs))
     return {
         "version": 1,
         "lab": {"interface_prefix": s.prefix},
@@ -143,11 +163,106 @@ def build_inventory(s: LabSettings, passive_home: bool = True, multihop_yuuko: b
         "sites": {
             "mine": {"description": "main site (K3s control plane), router-mine", "lan": mine.lan},
             "home": {"description": "remote site over ZeroTier, router-home", "lan": home.lan},
+            "wds": {"description": "seed 002: Calico VMs behind the reflector gateway", "lan": WDS_LAN},
+            "iepl": {"description": "seed 002: the backbone namespace cn-ns, iBGP to the gateway"},
+            "lb": {
+                "description": "seed 003: Cilium nodes announce LoadBalancer VIPs to a switch",
+                "lan": LB_LAN,
+            },
         },
         "hosts": hosts,
         "vantage": {"metrics_server": POD, "kubelet_port": KUBELET_PORT},
         "pod_cidr": POD_CIDR,
     }
+
+
+def _wds_hosts(
+    s: LabSettings, ssh: Callable[[str], dict[str, Any]], addrs: Callable[[str], list[str]]
+) -> dict[str, Any]:
+    """Seed 002: gateway (BIRD 2 route reflector), cn-ns (BIRD 2), two Calico nodes (BIRD 1.6).
+
+    The Calico nodes have no internal_ip: the kubelet vantage (metrics-server) belongs to the
+    seed-001 cluster and has no route to this site.
+    """
+    nodes = list(WDS_NODES)
+    hosts: dict[str, Any] = {
+        "gateway": {
+            "role": "router",
+            "site": "wds",
+            "speaker": "bird2",
+            "connect": ssh("gateway"),
+            "asn": WDS_ASN,
+            "router_id": WDS_GATEWAY_IP,
+            "addresses": addrs("gateway"),
+            "control_socket": str(s.bird_socket("gateway")),
+            "peers": [_peer(n, WDS_NODE[n].lan_ip, WDS_ASN, WDS_GW_PROTO[n], passive=False) for n in nodes]
+            + [_peer("cn-ns", WDS_TRANSIT["cn-ns"], WDS_ASN, WDS_GW_PROTO["cn-ns"], passive=False)],
+        },
+        "cn-ns": {
+            "role": "router",
+            "site": "iepl",
+            "speaker": "bird2",
+            "connect": ssh("cn-ns"),
+            "asn": WDS_ASN,
+            "router_id": WDS_TRANSIT["cn-ns"],
+            "addresses": addrs("cn-ns"),
+            "control_socket": str(s.bird_socket("cn-ns")),
+            "peers": [_peer("gateway", WDS_TRANSIT["gateway"], WDS_ASN, WDS_CN_PROTO, passive=False)],
+        },
+    }
+    for node in nodes:
+        w = WDS_NODE[node]
+        hosts[node] = {
+            "role": "node",
+            "site": "wds",
+            "speaker": "bird1",
+            "connect": ssh(node),
+            "asn": WDS_ASN,
+            "router_id": w.lan_ip,
+            "addresses": addrs(node),
+            "pod_cidrs": [w.block],
+            "pod_probe_ip": w.pod_ip,
+            "listens": True,
+            "control_socket": str(s.bird_socket(node)),
+            "peers": [_peer("gateway", WDS_GATEWAY_IP, WDS_ASN, calico_proto(WDS_GATEWAY_IP), passive=False)],
+        }
+    return hosts
+
+
+def _lb_hosts(
+    s: LabSettings, ssh: Callable[[str], dict[str, Any]], addrs: Callable[[str], list[str]]
+) -> dict[str, Any]:
+    """Seed 003: tor (BIRD 2 as the switch, AS 65000) and two Cilium-like GoBGP nodes (AS 65001).
+
+    The nodes announce LoadBalancer VIPs, not pod CIDRs: no pod_cidrs, no pod paths, no kubelet.
+    """
+    hosts: dict[str, Any] = {
+        "tor": {
+            "role": "router",
+            "site": "lb",
+            "speaker": "bird2",
+            "connect": ssh("tor"),
+            "asn": TOR_ASN,
+            "router_id": TOR_IP,
+            "addresses": addrs("tor"),
+            "control_socket": str(s.bird_socket("tor")),
+            "peers": [_peer(n, LB_NODE_IP[n], LB_NODE_ASN, TOR_PROTO[n], passive=True) for n in LB_NODES],
+        }
+    }
+    for node in LB_NODES:
+        hosts[node] = {
+            "role": "node",
+            "site": "lb",
+            "speaker": "gobgp",
+            "connect": ssh(node),
+            "asn": LB_NODE_ASN,
+            "router_id": LB_NODE_IP[node],
+            "addresses": addrs(node),
+            "listens": False,
+            "gobgp_api": "127.0.0.1:50051",
+            "peers": [_peer("tor", TOR_IP, TOR_ASN, passive=False)],
+        }
+    return hosts
 
 
 def render_inventory(s: LabSettings) -> str:

@@ -14,6 +14,12 @@ from bgpdoctor.errors import LabError
 from bgpdoctor.lab.procs import ns_run, run
 from bgpdoctor.lab.state import LabState
 from bgpdoctor.lab.topology import (
+    LB_LAN,
+    LB_NODE_IP,
+    LB_NODES,
+    LB_PORT,
+    LB_ROUTERS,
+    LB_VIP,
     MGMT_ID,
     MS_NODE,
     MS_POD_IP,
@@ -24,6 +30,14 @@ from bgpdoctor.lab.topology import (
     ROUTER,
     ROUTERS,
     SWITCH,
+    TOR_IP,
+    TOR_VLAN6,
+    WDS_GATEWAY_IP,
+    WDS_LAN,
+    WDS_NODE,
+    WDS_NODES,
+    WDS_ROUTERS,
+    WDS_TRANSIT,
     YUUKO_ZT_IP,
     YUUKO_ZT_MAC,
     ZT_MTU,
@@ -226,10 +240,66 @@ def ensure_topology(s: LabSettings, st: LabState, save: Callable[[], None]) -> d
             flags=RTNH_F_ONLINK,
         )
         n.h[MS_NODE].route("replace", dst=f"{MS_POD_IP}/32", oif=n.idx(MS_NODE, "lxc-ms"), scope=SCOPE_LINK)
+        new += _wds_topology(n, st, save)
+        new += _lb_topology(n, st, save)
     out: dict[str | None, list[str]] = {}
     for h, name in new:
         out.setdefault(h, []).append(name)
     return out
+
+
+def _wds_topology(n: Net, st: LabState, save: Callable[[], None]) -> list[tuple[str | None, str]]:
+    """Seed 002: gateway's vmbr0 with the two Calico VMs, and the iepl0 transit to cn-ns."""
+    new: list[tuple[str | None, str]] = []
+    plen = WDS_LAN.split("/")[1]
+    n.ensure_bridge("gateway", "vmbr0")
+    n.ensure_link("gateway", "vmbr0")
+    n.ensure_addr("gateway", "vmbr0", f"{WDS_GATEWAY_IP}/{plen}")
+    for node in WDS_NODES:
+        spec = WDS_NODE[node]
+        new += n.ensure_veth(st, save, ("gateway", spec.port), (node, "eth0"))
+        n.ensure_link("gateway", spec.port, master="vmbr0")
+        n.ensure_link(node, "eth0")
+        n.ensure_addr(node, "eth0", f"{spec.lan_ip}/{plen}")
+        n.h[node].route("replace", dst="0.0.0.0/0", gateway=WDS_GATEWAY_IP, oif=n.idx(node, "eth0"))
+        # a workload address on the host side of a cali* veth (no pod namespace needed to ping it)
+        new += n.ensure_veth(st, save, (node, spec.cali_if), (node, "calipeer0"))
+        n.ensure_link(node, "calipeer0")
+        n.ensure_link(node, spec.cali_if)
+        n.ensure_addr(node, spec.cali_if, f"{spec.pod_ip}/32")
+    a, b = WDS_ROUTERS
+    new += n.ensure_veth(st, save, (a, "iepl0"), (b, "iepl0"))
+    for router in WDS_ROUTERS:
+        n.ensure_link(router, "iepl0")
+        n.ensure_addr(router, "iepl0", f"{WDS_TRANSIT[router]}/30")
+    return new
+
+
+def _lb_topology(n: Net, st: LabState, save: Callable[[], None]) -> list[tuple[str | None, str]]:
+    """Seed 003: the switch's node VLAN (vlanif4) with two nodes; the VIP on each node's lo."""
+    new: list[tuple[str | None, str]] = []
+    plen = LB_LAN.split("/")[1]
+    n.ensure_bridge("tor", "vlanif4")
+    n.ensure_link("tor", "vlanif4")
+    n.ensure_addr("tor", "vlanif4", f"{TOR_IP}/{plen}")
+    for node in LB_NODES:
+        new += n.ensure_veth(st, save, ("tor", LB_PORT[node]), (node, "eth0"))
+        n.ensure_link("tor", LB_PORT[node], master="vlanif4")
+        n.ensure_link(node, "eth0")
+        n.ensure_addr(node, "eth0", f"{LB_NODE_IP[node]}/{plen}")
+        n.h[node].route("replace", dst="0.0.0.0/0", gateway=TOR_IP, oif=n.idx(node, "eth0"))
+        # Cilium answers for LoadBalancer IPs in eBPF; the lab puts the VIP on lo
+        n.ensure_addr(node, "lo", f"{LB_VIP}/32")
+    return new
+
+
+def add_tor_vlan6(s: LabSettings) -> None:
+    """connected-route-shadows-bgp: tor gets an interface address in the LoadBalancer VLAN."""
+    name, cidr = TOR_VLAN6
+    with Net(s, ("tor",)) as n:
+        n.ensure_bridge("tor", name)
+        n.ensure_link("tor", name)
+        n.ensure_addr("tor", name, cidr)
 
 
 def links_of(s: LabSettings, host: str) -> list[str]:
@@ -240,7 +310,7 @@ def links_of(s: LabSettings, host: str) -> list[str]:
 def apply_sysctls(s: LabSettings) -> None:
     """Explicit sysctls in every namespace (gotcha 1: never inherit the host's values)."""
     for host in NAMESPACES:
-        fwd = 1 if host in ROUTERS or host in NODES else 0
+        fwd = 1 if host in (*ROUTERS, *NODES, *WDS_ROUTERS, *WDS_NODES, *LB_ROUTERS, *LB_NODES) else 0
         args = [
             "net.ipv6.conf.all.disable_ipv6=1",
             "net.ipv6.conf.default.disable_ipv6=1",

@@ -1,4 +1,5 @@
-"""The lab's fixed topology (seed 001 plus the seed-000 multihop session) and its settings.
+"""The lab's fixed topology (seed 001 plus the seed-000 multihop session, the seed-002 Calico
+site) and its settings.
 
 Everything the other lab modules need to know about hosts, addresses and AS numbers lives here,
 so the configs, the inventory and the health checks can never disagree.
@@ -19,7 +20,13 @@ ROUTERS = ("router-mine", "router-home")
 NODES = ("sakamoto", "yuuko-k8s")
 POD = "metrics-server"
 SWITCH = "zt"
-HOSTS = (*ROUTERS, *NODES, POD)  # hosts with sshd and a mgmt0 interface
+# seed 002: Calico (BIRD 1.6) nodes behind a BIRD 2 route reflector "gateway", iBGP on to "cn-ns"
+WDS_ROUTERS = ("gateway", "cn-ns")
+WDS_NODES = ("kubemaster", "kubenode-wds1")
+# seed 003: a switch-like BGP peer "tor" (BIRD 2) and two Cilium-like GoBGP nodes announcing LB VIPs
+LB_ROUTERS = ("tor",)
+LB_NODES = ("master-01", "node-01")
+HOSTS = (*ROUTERS, *NODES, POD, *WDS_ROUTERS, *WDS_NODES, *LB_ROUTERS, *LB_NODES)  # sshd + mgmt0
 NAMESPACES = (*HOSTS, SWITCH)
 
 NODE_ASN = 64514
@@ -63,9 +70,72 @@ NODE = {
 }
 MS_POD_IP = "10.42.0.10"
 MS_NODE = "sakamoto"
-MGMT_ID = {"router-mine": 11, "router-home": 12, "sakamoto": 21, "yuuko-k8s": 22, "metrics-server": 31}
+MGMT_ID = {
+    "router-mine": 11,
+    "router-home": 12,
+    "gateway": 13,
+    "cn-ns": 14,
+    "sakamoto": 21,
+    "yuuko-k8s": 22,
+    "kubemaster": 23,
+    "kubenode-wds1": 24,
+    "tor": 15,
+    "master-01": 25,
+    "node-01": 26,
+    "metrics-server": 31,
+}
 YUUKO_ZT_IP = "192.168.191.81"  # only with the unexpected-source-address fault
 YUUKO_ZT_MAC = "02:5a:74:00:00:81"
+
+
+# -- seed 002: the Calico site ("WDS") --------------------------------------------------------
+WDS_ASN = 64512  # one AS for the nodes, the gateway and the backbone namespace (iBGP throughout)
+WDS_LAN = "192.168.100.0/24"
+WDS_GATEWAY_IP = "192.168.100.1"  # gateway's vmbr0, the nodes' default gateway and reflector
+WDS_TRANSIT = {"gateway": "10.255.100.1", "cn-ns": "10.255.100.2"}  # iepl0, a /30
+BIRD16 = "/opt/bgpdoctor/bird16/usr/sbin/bird"
+BIRDC16 = "/opt/bgpdoctor/bird16/usr/sbin/birdc"  # Calico ships it as birdcl; same protocol
+
+
+@dataclass(frozen=True)
+class CalicoNodeSpec:
+    lan_ip: str
+    block: str  # the node's Calico IPAM block (blockSize 26)
+    pod_ip: str  # a workload address, on the node's cali* interface
+    cali_if: str
+    port: str  # the gateway's bridge port towards the node (a Proxmox tap)
+
+
+WDS_NODE = {
+    "kubemaster": CalicoNodeSpec(
+        "192.168.100.251", "10.42.141.0/26", "10.42.141.9", "caliac6501d3794", "tap101i0"
+    ),
+    "kubenode-wds1": CalicoNodeSpec(
+        "192.168.100.252", "10.42.64.64/26", "10.42.64.66", "cali026d8f1ddb7", "tap102i0"
+    ),
+}
+
+
+# -- seed 003: LoadBalancer VIPs announced to a switch ----------------------------------------
+TOR_ASN = 65000
+LB_NODE_ASN = 65001
+LB_LAN = "10.0.4.0/24"
+TOR_IP = "10.0.4.250"  # vlanif4, the switch's address in the node VLAN
+LB_NODE_IP = {"master-01": "10.0.4.109", "node-01": "10.0.4.110"}
+LB_PORT = {"master-01": "ge0-0-1", "node-01": "ge0-0-2"}
+LB_POOL = "10.0.6.0/24"  # CiliumLoadBalancerIPPool, its own subnet as the write-up insists
+LB_VIP = "10.0.6.1"  # one LoadBalancer service, externalTrafficPolicy Cluster: every node announces it
+TOR_VLAN6 = ("vlanif6", "10.0.6.254/24")  # connected-route-shadows-bgp: an address in the LB VLAN
+
+
+def bird16_host(host: str) -> bool:
+    """True for the hosts that run Calico's BIRD 1.6 (birdcl), not BIRD 2."""
+    return host in WDS_NODES
+
+
+def bird_hosts() -> tuple[str, ...]:
+    """Every host that runs a BIRD daemon (its control socket is <run>/<host>/bird.ctl)."""
+    return (*ROUTERS, *WDS_ROUTERS, *WDS_NODES, *LB_ROUTERS)
 
 
 @dataclass(frozen=True)
@@ -143,4 +213,15 @@ def host_addresses(host: str) -> list[IPv4Address]:
     if host in NODE:
         n = NODE[host]
         return [IPv4Address(n.lan_ip), IPv4Address(n.pod_ip)]
+    if host == "gateway":
+        return [IPv4Address(WDS_GATEWAY_IP), IPv4Address(WDS_TRANSIT["gateway"])]
+    if host == "cn-ns":
+        return [IPv4Address(WDS_TRANSIT["cn-ns"])]
+    if host in WDS_NODE:
+        w = WDS_NODE[host]
+        return [IPv4Address(w.lan_ip), IPv4Address(w.pod_ip)]
+    if host == "tor":
+        return [IPv4Address(TOR_IP)]
+    if host in LB_NODE_IP:
+        return [IPv4Address(LB_NODE_IP[host])]  # the VIP is on every node: owned by none
     return [IPv4Address(MS_POD_IP)]

@@ -32,6 +32,7 @@ def render_markdown(report: Report) -> str:
             out += ["", f"Evidence on `{ev.host}`: `{ev.command}`", "", "```", ev.output, "```"]
         for fix in d.fixes:
             where = f" on `{fix.host}`" if fix.host else ""
+            where += f", inside `{fix.target}`" if fix.target else ""
             out += ["", f"**Fix ({fix.platform}){where}:** {fix.title}", "", "```", fix.text, "```"]
     out += ["", "## Check results", "", "| status | check | subject | reason |", "|---|---|---|---|"]
     for r in report.results:

@@ -48,6 +48,8 @@ class FixSnippet(Model):
     title: str
     host: str | None = None
     text: str
+    fragment: str = "config"  # config (whole statements), bgp-protocol or bgp-channel (lines inside one)
+    target: str | None = None  # where a fragment goes: "protocol bgp yuuko_k8s", "neighbor 192.168.6.1"
 
 
 class Diagnosis(Model):

@@ -53,6 +53,7 @@ def render_text(report: Report, verbose: bool = False) -> str:
             out.append(f"   next: {step}")
         for fix in d.fixes:
             where = f" on {fix.host}" if fix.host else ""
+            where += f", inside {fix.target}" if fix.target else ""
             out.append(click.style(f"   fix [{fix.platform}]{where}: {fix.title}", fg="cyan"))
             out.append(_indent(fix.text))
     shown = [

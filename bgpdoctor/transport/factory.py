@@ -1,4 +1,4 @@
-"""Pick and open the transport for an inventory host (SSH, network namespace, or local)."""
+"""Pick and open the transport for an inventory host (SSH, network namespace, local, or a pod)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ def open_connection(
 
     SSH hosts get the inventory's ``defaults.ssh`` (host fields win, then ~/.ssh/config, then the
     defaults), may jump via other inventory hosts, and are checked by the lab guard when the
-    inventory has ``lab:``. Example: ``open_connection("router-mine", inv).run("birdc show status")``
+    inventory has ``lab:``. ``connect: {pod: ...}`` runs commands by the Kubernetes exec API in the
+    node's agent pod (bgpdoctor.kube.podexec.open_pod_connection).
+    Example: ``open_connection("router-mine", inv).run("birdc show status")``
     -> ``CommandResult(exit_status=0, ...)``.
     """
     host = inv.hosts.get(name)
@@ -38,6 +40,10 @@ def open_connection(
         )
         conn.connect()
         return conn
+    if connect.pod is not None:
+        from bgpdoctor.kube.podexec import open_pod_connection
+
+        return open_pod_connection(name, connect.pod, host.speaker)
     if connect.netns is not None:
         from bgpdoctor.transport.netns import NetnsConnection
 

@@ -1,7 +1,7 @@
 """Real-shaped clusters after the seeds (000, 001, 002, 003) for the fake API server.
 
 Each builder returns a list of API objects (dicts, as kube-apiserver serves them). Every custom
-resource validates against the CRD schemas in /work/shared/crds (tests/unit/kube checks that).
+resource validates against the CRD schemas in tests/fixtures/crds (tests/unit/kube checks that).
 """
 
 from __future__ import annotations
@@ -433,35 +433,66 @@ def peering_policy_cluster() -> list[Obj]:
 # --- Calico (seed 002) ----------------------------------------------------------------------
 
 
+def ipam_block(cidr: str, node_name: str | None, used: int = 3) -> Obj:
+    """A Calico IPAMBlock as calico-ipam writes it (crd.projectcalico.org/v1 only)."""
+    size = 2 ** (32 - int(cidr.split("/")[1]))
+    spec: Obj = {
+        "cidr": cidr,
+        "allocations": [0, 1, 2][:used] + [None] * (size - used),
+        "attributes": [{"handle_id": f"k8s-pod-network.{i:04x}", "secondary": {}} for i in range(used)],
+        "sequenceNumber": 1763640000000000000,
+        "sequenceNumberForAllocation": {str(i): 1763640000000000000 for i in range(used)},
+        "strictAffinity": False,
+        "unallocated": list(range(used, size)),
+        "deleted": False,
+    }
+    if node_name:
+        spec["affinity"] = f"host:{node_name}"
+    name = cidr.replace(".", "-").replace("/", "-")
+    return cr("crd.projectcalico.org/v1", "IPAMBlock", name, spec)
+
+
 def calico_seed002(
-    group_version: str = "crd.projectcalico.org/v1", mesh: bool = True, hkg_region: str = "Global"
+    group_version: str = "crd.projectcalico.org/v1",
+    mesh: bool = True,
+    hkg_region: str = "Global",
+    calico_ipam: bool = False,
 ) -> list[Obj]:
+    """Seed 002's Calico cluster. calico_ipam: nodes without spec.podCIDR, pods from IPAM blocks."""
     ann = "projectcalico.org/IPv4Address"
     objs = [
         node(
             "kubemaster",
             "192.168.100.251",
-            "10.42.0.0/24",
+            None if calico_ipam else "10.42.0.0/24",
             labels={"region": "WDS"},
             annotations={ann: "192.168.100.251/24"},
         ),
         node(
             "kubenode-wds-1",
             "192.168.100.252",
-            "10.42.1.0/24",
+            None if calico_ipam else "10.42.1.0/24",
             labels={"region": "WDS"},
             annotations={ann: "192.168.100.252/24"},
         ),
         node(
             "kubenode-hkg04",
             "10.2.5.7",
-            "10.42.2.0/24",
+            None if calico_ipam else "10.42.2.0/24",
             labels={"region": hkg_region},
             annotations={ann: "10.2.5.7/24"},
         ),
         metrics_apiservice(True),
         agent_pod("calico-node-dhl2c", "calico-system", "kubemaster", "calico-node", "calico-node"),
     ]
+    if calico_ipam:
+        objs += [
+            ipam_block("10.42.189.64/26", "kubemaster"),
+            ipam_block("10.42.37.0/26", "kubenode-wds-1"),
+            ipam_block("10.42.37.64/26", "kubenode-wds-1"),
+            ipam_block("10.42.2.192/26", "kubenode-hkg04"),
+            ipam_block("10.42.250.0/26", None, used=0),  # released affinity: nobody announces it
+        ]
     for name, sel, ip in [
         ("route-reflector-domestic", "region == 'Domestic'", "100.64.0.108"),
         ("route-reflector-wds", "region == 'WDS'", "192.168.100.1"),

@@ -1,4 +1,4 @@
-"""Validate served objects against the real CRD schemas in /work/shared/crds (or $BGPDOCTOR_CRDS_DIR).
+"""Validate served objects against the real CRD schemas in tests/fixtures/crds (or $BGPDOCTOR_CRDS_DIR).
 
 ``validate(obj)`` returns a list of problems: jsonschema errors against the version's
 ``openAPIV3Schema`` plus every key the schema does not declare (Kubernetes would silently prune
@@ -17,7 +17,10 @@ from typing import Any
 
 import yaml
 
-CRDS_DIR = Path(os.environ.get("BGPDOCTOR_CRDS_DIR", "/work/shared/crds"))
+# the repository's copy of the upstream CRDs (tests/fixtures/crds/README.md says where each comes from)
+CRDS_DIR = Path(
+    os.environ.get("BGPDOCTOR_CRDS_DIR", Path(__file__).resolve().parents[1] / "fixtures" / "crds")
+)
 
 
 @dataclass
@@ -81,6 +84,8 @@ def _strip_k8s_formats(schema: Any) -> Any:
         out = {k: _strip_k8s_formats(v) for k, v in schema.items()}
         if out.get("x-kubernetes-int-or-string"):
             out.pop("type", None)
+        if out.get("nullable") and isinstance(out.get("type"), str):  # OpenAPI's way to allow null
+            out["type"] = [out["type"], "null"]
         if isinstance(out.get("pattern"), str):
             pattern = _python_pattern(out["pattern"])
             if pattern is None:

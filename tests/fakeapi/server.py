@@ -9,12 +9,25 @@ Usage::
 
 Custom resources are stored per (group, plural); listing them at any served version rewrites
 ``apiVersion`` the way a CRD with ``conversion: None`` does. Core objects live in a flat list.
+
+Exec is real: ``api.exec_runners[(namespace, pod)] = ["ip", "netns", "exec", "bdx-n1"]`` makes
+``pods/POD/exec?command=...`` upgrade to a websocket (RFC 6455, subprotocol ``v4.channel.k8s.io``)
+and run ``runner + command`` here; stdout and stderr stream as binary frames on channels 1 and 2,
+and channel 3 carries the Status the API server sends at the end (``Success``, or ``Failure`` with
+``details.causes[{reason: ExitCode, message: "N"}]``). A pod without a runner is refused with 403;
+``exec_status = 400/403`` refuses every exec; an exec into a pod that does not exist is a 404.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import hashlib
 import json
+import os
+import signal
 import ssl
+import struct
 import subprocess
 import threading
 import time
@@ -55,7 +68,10 @@ class FakeApiServer:
         self.kinds: dict[tuple[str, str], str] = {}  # (group, plural) -> kind
         self.apiservices: dict[str, dict[str, Any]] = {}
         self.forbidden: set[str] = set()  # path prefixes answered with 403
-        self.exec_status = 403
+        self.exec_status: int | None = None  # 400/403: refuse every exec with this code
+        self.exec_runners: dict[tuple[str, str], list[str]] = {}  # (namespace, pod) -> argv prefix
+        self.exec_log: list[list[str]] = []  # the command of every exec that ran
+        self.exec_pids: list[int] = []  # every process an exec started (killed on client close)
         self.requests: list[str] = []
         self.tls_dir = tls_dir
         self.ca_file: Path | None = None
@@ -150,9 +166,10 @@ class FakeApiServer:
         path = path.rstrip("/") or "/"
         parts = [p for p in path.split("/") if p]
         if parts[-1:] == ["exec"] or "exec" in parts:
-            return self.exec_status, status(
-                self.exec_status,
-                "Forbidden",
+            code = self.exec_status or 403
+            return code, status(
+                code,
+                "Forbidden" if code == 403 else "BadRequest",
                 f'pods "{parts[-2]}" is forbidden: User "system:serviceaccount:bgpdoctor:reader" cannot '
                 f'create resource "pods/exec" in API group "" in the namespace "{parts[3]}"',
             )
@@ -298,6 +315,11 @@ class _Handler(BaseHTTPRequestHandler):
             code, body = 401, status(401, "Unauthorized", "Unauthorized")
         elif any(url.path.startswith(p) for p in self.api.forbidden):
             code, body = 403, status(403, "Forbidden", f'forbidden: cannot get path "{url.path}"')
+        elif (ws := self._exec_target(url.path)) is not None and ws[1] == "":
+            code, body = 404, status(404, "NotFound", f'pods "{url.path.split("/")[-2]}" not found')
+        elif ws is not None and ws[2] is not None:
+            self._websocket_exec(ws[0], ws[1], ws[2], parse_qs(url.query).get("command", []))
+            return
         else:
             code, body = self.api.route(self.command, url.path, parse_qs(url.query))
         data = json.dumps(body).encode()
@@ -312,6 +334,143 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = _answer
     do_POST = _answer
+
+    # --- websocket exec --------------------------------------------------------------------
+
+    def _exec_target(self, path: str) -> tuple[str, str, list[str] | None] | None:
+        """(namespace, pod, runner) for an exec upgrade; pod "" when the pod does not exist."""
+        parts = [p for p in path.split("/") if p]
+        if len(parts) != 7 or parts[:3] != ["api", "v1", "namespaces"] or parts[4] != "pods":
+            return None
+        if parts[6] != "exec" or (self.headers.get("Upgrade") or "").lower() != "websocket":
+            return None
+        if self.api.exec_status is not None:
+            return None  # refused below by route()
+        ns, pod = parts[3], parts[5]
+        exists = any(
+            o["kind"] == "Pod" and o["metadata"]["name"] == pod and o["metadata"].get("namespace") == ns
+            for o in self.api.core
+        )
+        if not exists:
+            return ns, "", []
+        return ns, pod, self.api.exec_runners.get((ns, pod))
+
+    def _websocket_exec(self, ns: str, pod: str, runner: list[str], argv: list[str]) -> None:
+        offered = [p.strip() for p in (self.headers.get("Sec-WebSocket-Protocol") or "").split(",")]
+        key = self.headers.get("Sec-WebSocket-Key") or ""
+        if CHANNEL_PROTOCOL not in offered or not key or not argv:
+            why = "websocket exec needs v4.channel.k8s.io and a command"
+            data = json.dumps(status(400, "BadRequest", why))
+            self.send_response(400)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data.encode())
+            return
+        accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
+        self.send_response(101, "Switching Protocols")
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", accept)
+        self.send_header("Sec-WebSocket-Protocol", CHANNEL_PROTOCOL)
+        self.end_headers()
+        self.close_connection = True
+        self.api.exec_log.append(list(argv))
+        lock = threading.Lock()
+
+        def send(opcode: int, payload: bytes) -> None:
+            with lock, contextlib.suppress(OSError, ssl.SSLError):
+                self.wfile.write(ws_frame(opcode, payload))
+
+        proc = subprocess.Popen(
+            runner + argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        self.api.exec_pids.append(proc.pid)
+        client_gone = threading.Event()
+
+        def pump(stream: Any, channel: int) -> None:
+            while chunk := os.read(stream.fileno(), 32768):
+                send(OPCODE_BINARY, bytes([channel]) + chunk)
+
+        def watch() -> None:
+            # the client closing (or dropping) the connection ends the command, as kubelet does
+            while (frame := ws_read_frame(self.rfile)) is not None and frame[0] != OPCODE_CLOSE:
+                pass
+            client_gone.set()
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)  # the group of the process this exec started
+
+        for channel in (1, 2, 3):
+            send(OPCODE_BINARY, bytes([channel]))  # the API server opens each channel with an empty frame
+        pumps = [
+            threading.Thread(target=pump, args=(proc.stdout, 1), daemon=True),
+            threading.Thread(target=pump, args=(proc.stderr, 2), daemon=True),
+        ]
+        watcher = threading.Thread(target=watch, daemon=True)
+        for t in [*pumps, watcher]:
+            t.start()
+        for t in pumps:
+            t.join()
+        rc = proc.wait()
+        if not client_gone.is_set():
+            send(OPCODE_BINARY, b"\x03" + json.dumps(exec_status_body(argv, rc)).encode())
+            send(OPCODE_CLOSE, struct.pack("!H", 1000))
+            watcher.join(2.0)
+
+
+CHANNEL_PROTOCOL = "v4.channel.k8s.io"
+WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 section 1.3
+OPCODE_BINARY, OPCODE_CLOSE = 0x2, 0x8
+
+
+def exec_status_body(argv: list[str], rc: int) -> dict[str, Any]:
+    """The Status kube-apiserver writes on channel 3 when the command ends."""
+    if rc == 0:
+        return {"metadata": {}, "status": "Success"}
+    return {
+        "metadata": {},
+        "status": "Failure",
+        "message": "command terminated with non-zero exit code: error executing command "
+        f"[{' '.join(argv)}], exit code {rc}",
+        "reason": "NonZeroExitCode",
+        "details": {"causes": [{"reason": "ExitCode", "message": str(rc)}]},
+    }
+
+
+def ws_frame(opcode: int, payload: bytes) -> bytes:
+    """One unmasked, final frame (server to client, RFC 6455 section 5.2)."""
+    head = bytes([0x80 | opcode])
+    n = len(payload)
+    if n < 126:
+        head += bytes([n])
+    elif n < 1 << 16:
+        head += bytes([126]) + struct.pack("!H", n)
+    else:
+        head += bytes([127]) + struct.pack("!Q", n)
+    return head + payload
+
+
+def ws_read_frame(rfile: Any) -> tuple[int, bytes] | None:
+    """Read one (masked) client frame: (opcode, payload), or None at EOF."""
+    try:
+        head = rfile.read(2)
+        if len(head) < 2:
+            return None
+        opcode, n = head[0] & 0x0F, head[1] & 0x7F
+        if n == 126:
+            n = struct.unpack("!H", rfile.read(2))[0]
+        elif n == 127:
+            n = struct.unpack("!Q", rfile.read(8))[0]
+        mask = rfile.read(4) if head[1] & 0x80 else b"\0\0\0\0"
+        data = rfile.read(n)
+        return opcode, bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+    except (OSError, ssl.SSLError, struct.error):
+        return None
 
 
 def _version_key(v: str) -> tuple[int, int, int]:

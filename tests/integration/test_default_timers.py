@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.integration.labcli import LabCli
 
 pytestmark = [pytest.mark.lab, pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")]
 
@@ -26,23 +26,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         assert proc.returncode == 0, proc.stderr[-2000:]
 
 
-def bgpdoctor(run_dir: Path, *args: str, timeout: float = 420) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "BGPDOCTOR_LAB_PREFIX": "bdd-",
-        "BGPDOCTOR_LAB_MGMT_NET": "172.31.251.0/24",
-        "BGPDOCTOR_LAB_DIR": str(run_dir),
-        "NO_COLOR": "1",
-        "BGPDOCTOR_LAB_WAIT": "300",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "bgpdoctor", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=timeout,
-        check=False,
-    )
+bgpdoctor = LabCli("bdd-", "172.31.251.0/24", {"BGPDOCTOR_LAB_WAIT": "300"}, timeout=420)
 
 
 def run_json(run_dir: Path) -> tuple[int, dict[str, Any]]:

@@ -29,8 +29,8 @@ pytestmark = [
     ),
 ]
 
-PREFIX = "bdt-"
-MGMT_NET = "172.31.253.0/24"
+PREFIX = os.environ.get("BGPDOCTOR_TEST_LAB_PREFIX", "bdt-")
+MGMT_NET = os.environ.get("BGPDOCTOR_TEST_LAB_MGMT_NET", "172.31.253.0/24")
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -161,6 +161,31 @@ def test_kubelet_tls_from_metrics_server(lab: Lab) -> None:
         assert cp.stdout.startswith("TLS") and cp.stdout.strip().endswith("ok"), cp.stdout
 
 
+def test_seed_002_and_003_sites(lab: Lab) -> None:
+    # Calico nodes (BIRD 1.6) learn each other's block through the reflector, cn-ns via next hop self
+    assert (
+        "10.42.64.64/26 via 192.168.100.252 dev eth0 proto bird"
+        in sh(lab, "kubemaster", "ip", "route").stdout
+    )
+    assert "10.42.141.0/26 via 10.255.100.1 dev iepl0 proto bird" in sh(lab, "cn-ns", "ip", "route").stdout
+    assert ping(lab, "kubemaster", "10.42.64.66", "-I", "10.42.141.9").returncode == 0
+    assert ping(lab, "cn-ns", "10.42.141.9").returncode == 0
+    status = sh(
+        lab,
+        "kubemaster",
+        "/opt/bgpdoctor/bird16/usr/sbin/birdc",
+        "-s",
+        sock(lab, "kubemaster"),
+        "show",
+        "status",
+    )
+    assert "BIRD 1.6" in status.stdout, status.stdout
+    # the switch installs the VIP both nodes announce as one ECMP route
+    vip = sh(lab, "tor", "ip", "route", "show", "10.0.6.1").stdout
+    assert "nexthop via 10.0.4.109" in vip and "nexthop via 10.0.4.110" in vip, vip
+    assert ping(lab, "tor", "10.0.6.1").returncode == 0
+
+
 def test_inventory_validates(lab: Lab) -> None:
     from bgpdoctor.inventory_model import Inventory
 
@@ -176,7 +201,7 @@ def test_inventory_validates(lab: Lab) -> None:
     assert yk.multihop == 4 and yk.passive is True
     node = inv.hosts["yuuko-k8s"]
     assert node.listens is False and str(node.pod_probe_ip) == "10.42.3.1"
-    assert node.connect.ssh is not None and node.connect.ssh.host == "172.31.253.22"
+    assert node.connect.ssh is not None and node.connect.ssh.host == MGMT_NET.rsplit(".", 1)[0] + ".22"
 
 
 def test_ssh_login_with_pinned_host_keys(lab: Lab) -> None:
@@ -215,9 +240,10 @@ def test_ssh_login_with_pinned_host_keys(lab: Lab) -> None:
 
 
 def test_mgmt_not_in_data_plane(lab: Lab) -> None:
+    mgmt = MGMT_NET.rsplit(".", 1)[0]
     for router in ("router-mine", "router-home"):
-        assert "172.31.253" not in birdc(lab, router, "show", "route")
-    assert "172.31.253" not in sh(lab, "router-mine", "ip", "route", "show", "proto", "bird").stdout
+        assert mgmt not in birdc(lab, router, "show", "route")
+    assert mgmt not in sh(lab, "router-mine", "ip", "route", "show", "proto", "bird").stdout
 
 
 def test_second_up_is_fast_and_changes_nothing(lab: Lab) -> None:
@@ -264,7 +290,7 @@ def test_cli_lists_faults() -> None:
     )
     names = [ln.split()[0] for ln in cp.stdout.splitlines()]
     assert names == [f.name for f in list_faults()]
-    assert len(names) == 20
+    assert len(names) == 24
 
 
 # ---- faults: raw symptoms --------------------------------------------------------------------
@@ -488,6 +514,38 @@ def test_fault_tunnel_drops_pod_cidr(lab: Lab) -> None:
     assert ping(lab, "router-mine", "10.254.42.2").returncode == 0  # the tunnel itself works
     assert "100% packet loss" in ping(lab, "sakamoto", "10.42.3.1", "-I", "10.42.0.1").stdout
     assert "private key: (hidden)" in sh(lab, "router-mine", "wg", "show", wg).stdout
+
+
+def test_fault_ibgp_no_route_reflection(lab: Lab) -> None:
+    up_fault(lab, "ibgp-no-route-reflection")
+    session = birdc(lab, "gateway", "show", "protocols", "all", "k3s_master_v4")
+    assert "Session:          internal" in session and "route-reflector" not in session, session
+    assert "10.42.64.64/26" not in sh(lab, "kubemaster", "ip", "route").stdout
+    assert "10.42.64.64/26" in sh(lab, "gateway", "ip", "route").stdout
+    # the pods still reach each other, on a detour through the gateway (the nodes' default route)
+    assert ping(lab, "kubemaster", "10.42.64.66", "-I", "10.42.141.9").returncode == 0
+
+
+def test_fault_bgp_next_hop_unreachable(lab: Lab) -> None:
+    up_fault(lab, "bgp-next-hop-unreachable")
+    out = birdc(lab, "cn-ns", "show", "route", "all")
+    assert re.search(r"10\.42\.141\.0/26\s+unreachable", out) and "BGP.next_hop: 192.168.100.251" in out, out
+    assert "unreachable 10.42.141.0/26 proto bird" in sh(lab, "cn-ns", "ip", "route").stdout
+    assert ping(lab, "cn-ns", "10.42.141.9").returncode != 0
+
+
+def test_fault_ecmp_single_path(lab: Lab) -> None:
+    up_fault(lab, "ecmp-single-path")
+    assert birdc(lab, "tor", "show", "route", "for", "10.0.6.1", "all").count("BGP.as_path: 65001") == 2
+    vip = sh(lab, "tor", "ip", "route", "show", "10.0.6.1").stdout
+    assert "nexthop" not in vip and "proto bird" in vip, vip
+
+
+def test_fault_connected_route_shadows_bgp(lab: Lab) -> None:
+    up_fault(lab, "connected-route-shadows-bgp")
+    assert "dev vlanif6" in sh(lab, "tor", "ip", "route", "get", "10.0.6.1").stdout
+    assert birdc(lab, "tor", "show", "route", "for", "10.0.6.1", "all").count("BGP.as_path: 65001") == 2
+    assert "100% packet loss" in ping(lab, "tor", "10.0.6.1").stdout
 
 
 def test_up_heals_to_baseline(lab: Lab) -> None:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,45 +16,21 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.integration.labcli import LabCli, running_lab
+
 pytestmark = [pytest.mark.lab, pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")]
 
 PREFIX = os.environ.get("BGPDOCTOR_TEST_LAB_PREFIX", "bdr-")
 MGMT_NET = os.environ.get("BGPDOCTOR_TEST_LAB_MGMT_NET", "172.31.252.0/24")
 
 
-def _env(run_dir: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "BGPDOCTOR_LAB_PREFIX": PREFIX,
-        "BGPDOCTOR_LAB_MGMT_NET": MGMT_NET,
-        "BGPDOCTOR_LAB_DIR": str(run_dir),
-        "NO_COLOR": "1",
-    }
-
-
-def bgpdoctor(run_dir: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bgpdoctor", *args],
-        capture_output=True,
-        text=True,
-        env=_env(run_dir),
-        timeout=timeout,
-        check=False,
-    )
+bgpdoctor = LabCli(PREFIX, MGMT_NET)
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    run_dir = tmp_path_factory.mktemp("runlab")
-    up = bgpdoctor(run_dir, "lab", "up", timeout=240)
-    try:
-        assert up.returncode == 0, up.stderr[-3000:]
-        inventory = up.stdout.strip().splitlines()[-1].removeprefix("inventory: ").strip()
-        assert Path(inventory).is_file()
-        yield Path(inventory)
-    finally:
-        down = bgpdoctor(run_dir, "lab", "down", timeout=120)
-        assert down.returncode == 0, down.stderr[-2000:]
+    with running_lab(bgpdoctor, tmp_path_factory.mktemp("runlab")) as inventory:
+        yield inventory
 
 
 def run_json(inventory: Path, *extra: str) -> tuple[int, dict[str, Any], str]:
@@ -93,13 +67,7 @@ def test_healthy_lab_has_zero_findings(lab: Path) -> None:
     assert [r for r in report["results"] if r["status"] == "error"] == []
     assert code == 0, stderr[-2000:]
     assert report["schema_version"] == "1.0"
-    assert {h["name"] for h in report["hosts"]} == {
-        "router-mine",
-        "router-home",
-        "sakamoto",
-        "yuuko-k8s",
-        "metrics-server",
-    }
+    assert {h["name"] for h in report["hosts"]} == ALL_HOSTS
     statuses = {(r["check"], r["host"]): r["status"] for r in report["results"]}
     assert statuses[("bgp-session-established", "router-mine<->yuuko-k8s")] == "pass"
     assert statuses[("kubelet-reachable", "metrics-server->yuuko-k8s:10250")] == "pass"
@@ -109,6 +77,28 @@ def test_healthy_lab_has_zero_findings(lab: Path) -> None:
     assert mtu["status"] == "pass"
     assert report["timing"]["mtu_probes"] >= 2
 
+
+ALL_HOSTS = {
+    "router-mine",
+    "router-home",
+    "sakamoto",
+    "yuuko-k8s",
+    "metrics-server",
+    "gateway",  # seed 002: Calico site
+    "cn-ns",
+    "kubemaster",
+    "kubenode-wds1",
+    "tor",  # seed 003: LoadBalancer VIPs to a switch
+    "master-01",
+    "node-01",
+}
+# faults of the seed-002/003 sites are diagnosed with --node on their own nodes (default: yuuko-k8s)
+FOCUS: dict[str, list[str]] = {
+    "ibgp-no-route-reflection": ["kubemaster", "kubenode-wds1"],
+    "bgp-next-hop-unreachable": ["kubemaster"],
+    "ecmp-single-path": ["master-01"],
+    "connected-route-shadows-bgp": ["master-01"],
+}
 
 # fault -> (top root cause, a check that must fail on a subject, values the fixes must carry)
 FAULTS: dict[str, tuple[str, str, list[str]]] = {
@@ -184,6 +174,22 @@ FAULTS: dict[str, tuple[str, str, list[str]]] = {
         "pod-ping@sakamoto->yuuko-k8s",
         ["10.42.3.0/24", "wg set"],
     ),
+    "ibgp-no-route-reflection": (
+        "ibgp-no-route-reflection",
+        "pod-route-learned@kubemaster->kubenode-wds1",
+        ["rr client", "k3s_master_v4", "nodeToNodeMeshEnabled"],
+    ),
+    "bgp-next-hop-unreachable": (
+        "bgp-next-hop-unreachable",
+        "bgp-next-hop-resolvable@cn-ns",
+        ["next hop self", "protocol bgp k3s_backbone_cn_v4 on gateway"],
+    ),
+    "ecmp-single-path": ("ecmp-single-path", "bgp-ecmp-installed@tor", ["merge paths on"]),
+    "connected-route-shadows-bgp": (
+        "connected-route-shadows-bgp",
+        "bgp-route-not-shadowed@tor",
+        ["ip addr del 10.0.6.254/24 dev vlanif6", "10.0.6.0/24"],
+    ),
 }
 
 
@@ -191,7 +197,8 @@ FAULTS: dict[str, tuple[str, str, list[str]]] = {
 def test_fault_is_diagnosed(lab: Path, fault: str) -> None:
     top, check, values = FAULTS[fault]
     inject(lab, fault)
-    code, report, stderr = run_json(lab, "--node", "yuuko-k8s")
+    nodes = [arg for node in FOCUS.get(fault, ["yuuko-k8s"]) for arg in ("--node", node)]
+    code, report, stderr = run_json(lab, *nodes)
     assert code == 1, stderr[-2000:]
     assert check in failing(report), sorted(failing(report))
     diagnoses = report["diagnoses"]
@@ -217,12 +224,7 @@ def test_unreachable_host_is_a_result_not_a_crash(lab: Path, tmp_path: Path) -> 
     report = json.loads(proc.stdout)
     host = next(h for h in report["hosts"] if h["name"] == "router-home")
     assert host["reachable"] is False and host["error_kind"] == "unreachable"
-    assert {h["name"] for h in report["hosts"] if h["reachable"]} == {
-        "router-mine",
-        "sakamoto",
-        "yuuko-k8s",
-        "metrics-server",
-    }
+    assert {h["name"] for h in report["hosts"] if h["reachable"]} == ALL_HOSTS - {"router-home"}
     assert proc.returncode in (1, 3)
     errors = [r for r in report["results"] if r["status"] == "error"]
     assert any(r["check"] == "host-reachable" and r["host"] == "router-home" for r in errors)

@@ -25,6 +25,7 @@ from bgpdoctor.engine.judge import render
 from bgpdoctor.engine.recording import load_recording
 from bgpdoctor.engine.rules import FixDef, PlaybookDef, load_playbooks
 from bgpdoctor.engine.run import RunOptions, evaluate
+from bgpdoctor.lab.fixes import merge_gobgp
 from bgpdoctor.lint.uci import parse_uci
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -179,13 +180,12 @@ def _check_kube_yaml(text: str) -> None:
 def _check_gobgp(text: str, tmp_path: Path) -> None:
     if not shutil.which("gobgpd"):
         pytest.skip("gobgpd not installed")
-    config = text
-    if "[global.config]" not in text:
-        config = (
-            '[global.config]\n  as = 64514\n  router-id = "192.0.2.1"\n'
-            '[[neighbors]]\n  [neighbors.config]\n    neighbor-address = "192.0.2.2"\n    peer-as = 64513\n'
-            + text
-        )
+    base = (
+        '[global.config]\n  as = 64514\n  router-id = "192.0.2.1"\n'
+        '[[neighbors]]\n  [neighbors.config]\n    neighbor-address = "192.0.2.2"\n    peer-as = 64513\n'
+    )
+    # merged the way a user pastes it (and the lab round trip applies it): neighbor keys into the neighbor
+    config = merge_gobgp(base, text.replace("$BGP_MD5_PASSWORD", "example-only"), "neighbor 192.0.2.2")
     path = tmp_path / "gobgpd.toml"
     path.write_text(config)
     proc = subprocess.run(

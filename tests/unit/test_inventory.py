@@ -40,7 +40,7 @@ BAD: dict[str, tuple[int | None, str]] = {
         "(the construct starts on line 4)",
     ),
     "top_list": (1, "the top level must be a mapping with 'hosts:', not a list"),
-    "two_transports": (4, "hosts.sakamoto.connect: connect needs exactly one of: ssh, netns, local"),
+    "two_transports": (4, "hosts.sakamoto.connect: connect needs exactly one of: ssh, netns, local, pod"),
     "unknown_field": (6, "hosts.sakamoto: unknown field 'pod_cidr' (did you mean 'pod_cidrs'?)"),
     "unknown_metrics_server": (6, "vantage.metrics_server: unknown host 'metrics-server' (known: sakamoto)"),
     "unknown_peer_host": (

@@ -158,3 +158,16 @@ def test_ssh_aliases_skip_wildcards(tmp_path: Path) -> None:
     ssh.write_text("Host *.lan !bad\n  User x\nHost r1 r1-alt\n  HostName 10.0.0.1\n")
     assert ssh_aliases(str(ssh)) == {"r1": "r1", "10.0.0.1": "r1", "r1-alt": "r1-alt"}
     assert ssh_aliases(str(tmp_path / "missing")) == {}
+
+
+def test_discover_calico_pod_cidrs_come_from_ipam_blocks(
+    fake_api: Any, kubeconfig: Any, tmp_path: Path
+) -> None:
+    api = fake_api(*c.calico_seed002(calico_ipam=True))
+    result = run_discover(["--kubeconfig", kubeconfig(api), "--ssh-config", str(tmp_path / "none")])
+    assert result.exit_code == 0, result.stderr
+    hosts = yaml.safe_load(result.stdout)["hosts"]
+    assert hosts["kubemaster"]["pod_cidrs"] == ["10.42.189.64/26"]
+    assert hosts["kubenode-wds-1"]["pod_cidrs"] == ["10.42.37.0/26", "10.42.37.64/26"]
+    assert hosts["kubenode-hkg04"]["pod_cidrs"] == ["10.42.2.192/26"]
+    assert "10.42.250.0/26" not in result.stdout

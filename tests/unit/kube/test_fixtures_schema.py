@@ -21,6 +21,7 @@ FIXTURES: dict[str, list[dict[str, Any]]] = {
     "calico-v1": c.calico_seed002(),
     "calico-v3": c.calico_seed002("projectcalico.org/v3"),
     "calico-mesh-off": c.calico_seed002(mesh=False, hkg_region="Tokyo"),
+    "calico-ipam-blocks": c.calico_seed002(calico_ipam=True),
 }
 
 

@@ -1,0 +1,235 @@
+"""Facts from BIRD's routing table compared across peers and with the kernel FIB.
+
+- where an unreachable BGP route came from (the peer that should rewrite the next hop);
+- whether a BIRD node learned the other node's pod CIDR, and if not, which iBGP speaker holds it
+  without reflecting it (split horizon: no `rr client`, no full mesh).
+
+Pure functions over World; they add facts to the subjects built in engine/subjects.py.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import TYPE_CHECKING
+
+from bgpdoctor.engine.world import World
+from bgpdoctor.parsers import bird
+
+if TYPE_CHECKING:
+    from bgpdoctor.engine.subjects import Subject
+
+BIRD_SPEAKERS = ("bird2", "bird1")
+
+
+def covers(prefix: str, cidr: str) -> bool:
+    """True when `prefix` contains `cidr` (equal counts), the default route excluded.
+
+    Example: covers("10.42.64.0/24", "10.42.64.64/26") -> True; covers("0.0.0.0/0", "10.0.0.0/8") -> False
+    """
+    try:
+        outer, inner = ipaddress.ip_network(prefix, strict=False), ipaddress.ip_network(cidr, strict=False)
+    except ValueError:
+        return False
+    return outer.prefixlen > 0 and inner.version == outer.version and inner.subnet_of(outer)  # type: ignore[arg-type]
+
+
+def _protocol_towards(world: World, host: str, other: str) -> bird.BirdProtocol | None:
+    """`host`'s BGP protocol for the session with inventory host `other` (by name or address)."""
+    peer = next((p for p in world.inv.hosts[host].peers if p.host == other), None)
+    if peer is None:
+        return None
+    for p in world.bird_protocols(host) or []:
+        if p.proto == "BGP" and (
+            p.neighbor_address == str(peer.address) or (peer.name and p.name == peer.name)
+        ):
+            return p
+    return None
+
+
+def _plain_ibgp(p: bird.BirdProtocol | None) -> bool:
+    """An Established iBGP session without route reflection (BIRD prints `Session:` only when up)."""
+    session = (p.session or "").split() if p else []
+    return "internal" in session and "route-reflector" not in session
+
+
+def next_hop_sender(world: World, s: Subject, name: str, unreachable: list[str]) -> None:
+    """The peer that sent the routes BIRD on `name` cannot resolve, and its protocol towards `name`.
+
+    Adds unreachable_sender ("gateway"), unreachable_sender_protocol ("k3s_backbone_cn_v4") and
+    unreachable_next_hops (["192.168.100.251"], when `bird.bgp_routes` was collected).
+    """
+    routes = [r for r in world.bird_routes(name) or [] if r.prefix in unreachable and r.kind == "unreachable"]
+    hops = sorted(
+        {
+            r.bgp_next_hop
+            for r in world.bird_bgp_routes(name) or []
+            if r.prefix in unreachable and r.bgp_next_hop
+        }
+    )
+    if hops:
+        s.add("unreachable_next_hops", hops, world.evidence(name, "bird.bgp_routes", "BGP.next_hop"))
+    protocols = {p.name: p for p in world.bird_protocols(name) or []}
+    for r in routes:
+        p = protocols.get(r.protocol)
+        address = (p.neighbor_address if p else None) or r.from_address
+        sender = world.owner_of(address) if address else None
+        if sender is None:
+            continue
+        s.add("unreachable_sender", sender, world.evidence(name, "bird.protocols"))
+        s.add("unreachable_via_protocol", r.protocol)
+        toward = _protocol_towards(world, sender, name) if sender in world.facts else None
+        peer = next((x for x in world.inv.hosts[sender].peers if x.host == name), None)
+        proto_name = toward.name if toward else (peer.name if peer else None)
+        if proto_name:
+            s.add("unreachable_sender_protocol", proto_name)
+        return
+
+
+def reflection_facts(world: World, s: Subject, source: str, dst_cidr: str) -> None:
+    """Did BIRD on the source node learn dst_cidr over BGP? If not, who holds it without reflecting it.
+
+    Adds pod_route_learned (bool) for nodes whose speaker is BIRD (Calico installs what it learns;
+    Cilium's GoBGP does not, so its nodes get no such fact), and when the route is missing:
+    ibgp_not_reflected ("gateway"), ibgp_client_protocol ("k3s_master_v4", the reflector's protocol
+    towards the source) and ibgp_learned_from ("k3s_wds1_v4", where the reflector has the route from).
+    """
+    host = world.inv.hosts[source]
+    if host.speaker not in BIRD_SPEAKERS:
+        return
+    routes = world.bird_routes(source)
+    protocols = world.bird_protocols(source)
+    if routes is None or protocols is None:
+        fact = "bird.routes" if routes is None else "bird.protocols"
+        s.problems["pod_route_learned"] = world.command_problem(source, fact) or "no BIRD routes"
+        return
+    bgp = {p.name for p in protocols if p.proto == "BGP"}
+    learned = [r for r in routes if r.protocol in bgp and r.kind == "unicast" and covers(r.prefix, dst_cidr)]
+    s.add("pod_route_learned", bool(learned), world.evidence(source, "bird.routes"))
+    if learned:
+        return
+    for peer in host.peers:
+        x = peer.host
+        if x is None or x not in world.facts or world.inv.hosts[x].speaker not in BIRD_SPEAKERS:
+            continue
+        toward = _protocol_towards(world, x, source)
+        if toward is None or not _plain_ibgp(toward):
+            continue
+        by_name = {p.name: p for p in world.bird_protocols(x) or []}
+        held = [
+            r
+            for r in world.bird_routes(x) or []
+            if r.primary
+            and r.kind == "unicast"
+            and covers(r.prefix, dst_cidr)
+            and _plain_ibgp(by_name.get(r.protocol))
+        ]
+        if held:
+            s.add(
+                "ibgp_not_reflected",
+                x,
+                world.evidence(x, "bird.protocols", "Session: internal, no route-reflector"),
+                world.evidence(x, "bird.routes", f"{dst_cidr} learned over iBGP"),
+            )
+            s.add("ibgp_client_protocol", toward.name)
+            s.add("ibgp_learned_from", held[0].protocol)
+            # every plain iBGP session of the reflector towards a node: all of them must be clients
+            clients = []
+            for other in world.inv.hosts[x].peers:
+                if other.host and world.inv.hosts[other.host].role == "node":
+                    p = _protocol_towards(world, x, other.host)
+                    if p is not None and _plain_ibgp(p) and p.name not in clients:
+                        clients.append(p.name)
+            s.add("ibgp_client_protocols", clients or [toward.name])
+            return
+
+
+def _net(prefix: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    try:
+        return ipaddress.ip_network(prefix, strict=False)
+    except ValueError:
+        return None
+
+
+def ecmp_facts(world: World, s: Subject, name: str) -> None:
+    """Prefixes with several equally good BGP paths (same AS path length, different next hops)
+    of which the kernel FIB carries fewer next hops.
+
+    Adds ecmp_single_path (["10.0.6.1/32"]) and ecmp_paths ("10.0.6.1/32: 10.0.4.109, 10.0.4.110").
+    Nothing is added when `bird.bgp_routes` was not collected (older recordings).
+    """
+    paths = world.bird_bgp_routes(name)
+    if paths is None:
+        return
+    fib = {_net(r.dst): r for r in world.routes(name) if r.table == "main"}
+    by_prefix: dict[str, list[bird.BirdRoute]] = {}
+    for r in paths:
+        if r.kind == "unicast" and r.gateway:
+            by_prefix.setdefault(r.prefix, []).append(r)
+    single: list[str] = []
+    shown: list[str] = []
+    for prefix, rs in sorted(by_prefix.items()):
+        best = next((r for r in rs if r.primary), None)
+        if best is None or len(rs) < 2:
+            continue
+        length = len((best.as_path or "").split())
+        equal = sorted({r.gateway for r in rs if len((r.as_path or "").split()) == length and r.gateway})
+        kernel = fib.get(_net(prefix))
+        if len(equal) < 2 or kernel is None:
+            continue
+        installed = len(kernel.nexthops) or (1 if kernel.gateway else 0)
+        if installed < len(equal):
+            single.append(prefix)
+            shown.append(f"{prefix}: {', '.join(str(g) for g in equal)}")
+    s.add(
+        "ecmp_single_path",
+        single,
+        world.evidence(name, "bird.bgp_routes", "every BGP path BIRD holds"),
+        world.evidence(name, "ip.route", "the kernel FIB"),
+    )
+    if shown:
+        s.add("ecmp_paths", "; ".join(shown))
+
+
+def shadow_facts(world: World, s: Subject, name: str) -> None:
+    """BGP prefixes the kernel does not forward along BGP: a connected route on the host is equal
+    to or more specific than the BGP prefix, while the BGP next hop lies outside that subnet.
+
+    Adds shadowed_bgp_routes (["10.0.6.0/24"]), shadow_connected ("10.0.6.0/24 dev vlanif6"),
+    shadow_interface ("vlanif6") and shadow_address ("10.0.6.254/24").
+    A router that learns its own LAN back from a peer (next hop inside the LAN) is not flagged.
+    """
+    paths = world.bird_bgp_routes(name)
+    if paths is None:
+        return
+    connected = [
+        (net, r)
+        for r in world.routes(name)
+        if r.protocol == "kernel" and r.scope == "link" and not r.gateway and (net := _net(r.dst)) is not None
+    ]
+    shadowed: list[str] = []
+    where: list[str] = []
+    for r in paths:
+        net = _net(r.prefix)
+        hop = r.bgp_next_hop or r.gateway
+        if net is None or not hop or r.prefix in shadowed:
+            continue
+        for cnet, route in connected:
+            if cnet.version == net.version and cnet.subnet_of(net) and ipaddress.ip_address(hop) not in cnet:  # type: ignore[arg-type]
+                shadowed.append(r.prefix)
+                where.append(f"{route.dst} dev {route.dev}")
+                break
+    s.add(
+        "shadowed_bgp_routes",
+        shadowed,
+        world.evidence(name, "bird.bgp_routes", "BGP paths and their next hops"),
+        world.evidence(name, "ip.route", "connected routes (proto kernel scope link)"),
+    )
+    if where:
+        s.add("shadow_connected", ", ".join(where))
+        subnet = _net(where[0].split()[0])
+        dev = where[0].split(" dev ")[-1]
+        for a in world.addresses(name):
+            if a.ifname == dev and subnet is not None and ipaddress.ip_address(a.address) in subnet:
+                s.add("shadow_interface", dev, world.evidence(name, "ip.addr"))
+                s.add("shadow_address", f"{a.address}/{a.prefixlen}")
+                break
