@@ -628,11 +628,14 @@ def _tunnel_facts(world: World, s: Subject, path: Path, pair: NodePair) -> None:
             return
 
 
+def _iface_mtu(world: World, host: str, ifname: str | None) -> int | None:
+    return next((a.mtu for a in world.addresses(host) if a.ifname == ifname and a.mtu), None)
+
+
 def _mtu_bottleneck(world: World, path: Path, path_mtu: int) -> tuple[str, str] | None:
     """The first hop whose outgoing interface MTU is the path MTU (where frag-needed should come from)."""
     for hop in path.hops:
-        mtus = {a.mtu for a in world.addresses(hop.host) if a.ifname == hop.oif and a.mtu}
-        if hop.oif and path_mtu in mtus:
+        if hop.oif and _iface_mtu(world, hop.host, hop.oif) == path_mtu:
             return hop.host, hop.oif
     return None
 
@@ -640,12 +643,8 @@ def _mtu_bottleneck(world: World, path: Path, path_mtu: int) -> tuple[str, str] 
 def _mtu_l2_mismatch(world: World, s: Subject, path: Path, path_mtu: int) -> None:
     """A sender whose interface MTU is above what the next hop's interface takes, on one layer 2
     (overlay members with different MTUs): the frame is dropped without any ICMP."""
-
-    def mtu(host: str, ifname: str | None) -> int | None:
-        return next((a.mtu for a in world.addresses(host) if a.ifname == ifname and a.mtu), None)
-
     for prev, hop in zip(path.hops, path.hops[1:], strict=False):
-        sent, taken = mtu(prev.host, prev.oif), mtu(hop.host, hop.iif)
+        sent, taken = _iface_mtu(world, prev.host, prev.oif), _iface_mtu(world, hop.host, hop.iif)
         if sent and taken == path_mtu and sent > taken:
             s.add("mtu_bottleneck_host", prev.host, world.evidence(prev.host, "ip.addr"))
             s.add("mtu_bottleneck_iface", prev.oif)

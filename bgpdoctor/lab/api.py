@@ -58,7 +58,7 @@ from bgpdoctor.lab.topology import (
     WDS_NODES,
     WDS_ROUTERS,
     LabSettings,
-    bird16_host,
+    bird_binary,
     bird_hosts,
     settings_from_env,
 )
@@ -231,7 +231,7 @@ class _Daemons:
     def bird(self, router: str, knobs: Knobs) -> None:
         s, d, key = self.s, self.s.host_dir(router), f"{router}/bird"
         text = self._bird_text(router, knobs)
-        binary = BIRD16 if bird16_host(router) else "bird"
+        binary = bird_binary(router)
         h = config_hash(text)
         rec = self.st.procs.get(key)
         sock = s.bird_socket(router)
@@ -257,11 +257,7 @@ class _Daemons:
         run([binary, "-p", "-c", str(d / "bird.conf")])
         sock.unlink(missing_ok=True)
         self._start(key, router, "bird", bird_argv(s, router, binary), d / "bird.out", h)
-        for _ in range(100):
-            if sock.exists():
-                return
-            time.sleep(0.05)
-        raise LabError(f"BIRD on {router} did not open {sock} (see {d / 'bird.out'})")
+        health.wait_bird_socket(s, router, d / "bird.out")
 
     def gobgp(self, node: str, knobs: Knobs) -> None:
         s, d, key = self.s, self.s.host_dir(node), f"{node}/gobgpd"

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import re
 import shlex
-import time
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,12 +27,12 @@ from bgpdoctor.lab.configs import bird_argv, gobgpd_argv
 from bgpdoctor.lab.procs import config_hash, kill_proc, ns_run, proc_alive, start_in_ns
 from bgpdoctor.lab.state import LabState, save_state
 from bgpdoctor.lab.topology import (
-    BIRD16,
     HOSTS,
     LB_NODES,
     NODES,
     LabSettings,
     bird16_host,
+    bird_binary,
     bird_hosts,
 )
 
@@ -319,28 +318,19 @@ def _lab(run_dir: str | Path | None) -> tuple[LabSettings, LabState]:
     return s, st
 
 
-def _bird_binary(host: str) -> str:
-    return BIRD16 if bird16_host(host) else "bird"
-
-
 def _restart_bird(s: LabSettings, st: LabState, host: str, steps: list[str]) -> None:
     key = f"{host}/bird"
     rec = st.procs.get(key)
     if rec is not None and proc_alive(rec):
         kill_proc(rec)
-    sock = s.bird_socket(host)
-    sock.unlink(missing_ok=True)
-    argv = bird_argv(s, host, _bird_binary(host))
+    s.bird_socket(host).unlink(missing_ok=True)
+    argv = bird_argv(s, host, bird_binary(host))
     st.procs[key] = start_in_ns(
         s.ns(host), host, "bird", argv, s.host_dir(host) / "bird.out", "fix:restarted"
     )
     save_state(s.state_path, st)
-    for _ in range(100):
-        if sock.exists():
-            steps.append(f"BIRD restarted on {host}")
-            return
-        time.sleep(0.05)
-    raise LabError(f"BIRD on {host} did not come back (see {s.host_dir(host) / 'bird.out'})")
+    health.wait_bird_socket(s, host, s.host_dir(host) / "bird.out")
+    steps.append(f"BIRD restarted on {host}")
 
 
 def _restart_gobgp(s: LabSettings, st: LabState, host: str, steps: list[str]) -> None:
@@ -427,7 +417,7 @@ def _run_command(s: LabSettings, st: LabState, host: str, argv: list[str], steps
         return
     if argv[0] == "bird" and "-p" in argv:
         conf = str(s.host_dir(host) / "bird.conf")
-        argv = [_bird_binary(host)] + [
+        argv = [bird_binary(host)] + [
             conf if a in ("/etc/bird.conf", "/etc/bird/bird.conf") else a for a in argv[1:]
         ]
     elif argv[0] == "gobgp":
@@ -440,6 +430,15 @@ def _run_command(s: LabSettings, st: LabState, host: str, argv: list[str], steps
     steps.append(shown)
 
 
+def _fill_secret(s: LabSettings, text: str) -> str:
+    """The snippet with the lab's MD5 secret in place of the placeholder (kept in memory only)."""
+    if SECRET_PLACEHOLDER not in text:
+        return text
+    from bgpdoctor.lab.faults import md5_secret
+
+    return text.replace(SECRET_PLACEHOLDER, md5_secret(s))
+
+
 def _apply_bird(s: LabSettings, st: LabState, host: str, fix: Mapping[str, Any], steps: list[str]) -> None:
     if host not in bird_hosts() or (fix.get("platform") == "bird1") != bird16_host(host):
         raise LabError(
@@ -447,15 +446,12 @@ def _apply_bird(s: LabSettings, st: LabState, host: str, fix: Mapping[str, Any],
         )
     path = s.host_dir(host) / "bird.conf"
     text = str(fix["text"])
-    if SECRET_PLACEHOLDER in text:
-        from bgpdoctor.lab.faults import md5_secret
-
-        text = text.replace(SECRET_PLACEHOLDER, md5_secret(s))
+    text = _fill_secret(s, text)
     new = merge_bird(
         path.read_text(), text, str(fix.get("fragment") or "config"), fix.get("target"), str(path)
     )
     path.write_text(new)
-    cp = ns_run(s.ns(host), [_bird_binary(host), "-p", "-c", str(path)], check=False)
+    cp = ns_run(s.ns(host), [bird_binary(host), "-p", "-c", str(path)], check=False)
     if cp.returncode != 0:
         raise LabError(f"{host}: the merged bird.conf does not parse: {(cp.stderr or cp.stdout).strip()}")
     steps.append(f"merged into {path}" + (f" ({fix['target']})" if fix.get("target") else ""))
@@ -476,10 +472,7 @@ def _apply_gobgp(s: LabSettings, st: LabState, host: str, fix: Mapping[str, Any]
     if all(ln.strip().startswith(("gobgp ", "#")) for ln in text.splitlines() if ln.strip()):
         _run_lines(s, st, host, text, steps)
         return
-    if SECRET_PLACEHOLDER in text:
-        from bgpdoctor.lab.faults import md5_secret
-
-        text = text.replace(SECRET_PLACEHOLDER, md5_secret(s))
+    text = _fill_secret(s, text)
     path = s.host_dir(host) / "gobgpd.toml"
     new = merge_gobgp(path.read_text(), text, fix.get("target"))
     path.write_text(new)

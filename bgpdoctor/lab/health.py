@@ -68,6 +68,16 @@ def gobgp(s: LabSettings, node: str, *args: str) -> subprocess.CompletedProcess[
     return ns_run(s.ns(node), ["gobgp", "-u", "127.0.0.1", "-p", "50051", *args], check=False, timeout=10)
 
 
+def wait_bird_socket(s: LabSettings, host: str, log: Path, tries: int = 100) -> None:
+    """Block until a (re)started BIRD opened its control socket; LabError naming its log otherwise."""
+    sock = s.bird_socket(host)
+    for _ in range(tries):
+        if sock.exists():
+            return
+        time.sleep(0.05)
+    raise LabError(f"BIRD on {host} did not open {sock} (see {log})")
+
+
 def wait_gobgp_api(s: LabSettings, node: str, log: Path, tries: int = 100) -> None:
     """Block until a (re)started gobgpd answers on its API; LabError naming its log otherwise."""
     for _ in range(tries):
@@ -127,6 +137,27 @@ def forwarding_route(s: LabSettings, host: str, dst: str) -> dict[str, object] |
         return plen, -(metric if isinstance(metric, int) else 0)
 
     return max(routes, key=rank, default=None) if isinstance(routes, list) else None
+
+
+def bird_session_problems(s: LabSettings, host: str) -> list[str]:
+    """BIRD BGP protocols of a host that are not Established. Example: ["tor: BGP n1 is 'Active'"]"""
+    states = bird_bgp_states(s, host)
+    problems = [] if states else [f"{host}: show protocols gave no BGP protocols"]
+    return problems + [
+        f"{host}: BGP {n} is {i!r}" for n, i in states.items() if not i.startswith("Established")
+    ]
+
+
+def gobgp_session_problems(s: LabSettings, node: str) -> list[str]:
+    """GoBGP neighbors of a node that are not ESTABLISHED.
+
+    Example: ["sakamoto: GoBGP neighbor 192.168.6.1 is ACTIVE"]
+    """
+    states = gobgp_states(s, node)
+    problems = [] if states else [f"{node}: gobgp neighbor gave nothing"]
+    return problems + [
+        f"{node}: GoBGP neighbor {a} is {st}" for a, st in states.items() if st != "ESTABLISHED"
+    ]
 
 
 def kernel_prefixes(s: LabSettings, host: str) -> set[str]:
@@ -199,19 +230,9 @@ def health_problems(s: LabSettings, st: LabState) -> list[str]:
         if not proc_alive(rec):
             problems.append(f"{key} (pid {rec.pid}) not running")
     for router in ROUTERS:
-        states = bird_bgp_states(s, router)
-        if not states:
-            problems.append(f"{router}: birdc show protocols gave no BGP protocols")
-        for name, info in states.items():
-            if not info.startswith("Established"):
-                problems.append(f"{router}: BGP {name} is {info!r}")
+        problems += bird_session_problems(s, router)
     for node in NODES:
-        gs = gobgp_states(s, node)
-        if not gs:
-            problems.append(f"{node}: gobgp neighbor gave nothing")
-        for addr, state in gs.items():
-            if state != "ESTABLISHED":
-                problems.append(f"{node}: GoBGP neighbor {addr} is {state}")
+        problems += gobgp_session_problems(s, node)
     for router in ROUTERS:
         pfx = kernel_prefixes(s, router)
         for node in NODES:
@@ -234,17 +255,9 @@ def lb_problems(s: LabSettings) -> list[str]:
 
     Example: ["tor: 10.0.6.1 has 1 next hop(s) in the kernel, not 2"]
     """
-    problems: list[str] = []
-    states = bird_bgp_states(s, "tor")
-    if not states:
-        problems.append("tor: birdc show protocols gave no BGP protocols")
-    for name, info in states.items():
-        if not info.startswith("Established"):
-            problems.append(f"tor: BGP {name} is {info!r}")
+    problems = bird_session_problems(s, "tor")
     for node in LB_NODES:
-        for addr, state in gobgp_states(s, node).items():
-            if state != "ESTABLISHED":
-                problems.append(f"{node}: GoBGP neighbor {addr} is {state}")
+        problems += gobgp_session_problems(s, node)
     best = forwarding_route(s, "tor", LB_VIP)
     nexthops = best.get("nexthops") if best else None
     hops = len(nexthops) if isinstance(nexthops, list) else int(bool(best and best.get("gateway")))
@@ -263,12 +276,7 @@ def wds_problems(s: LabSettings) -> list[str]:
     """
     problems: list[str] = []
     for host in (*WDS_ROUTERS, *WDS_NODES):
-        states = bird_bgp_states(s, host)
-        if not states:
-            problems.append(f"{host}: show protocols gave no BGP protocols")
-        for name, info in states.items():
-            if not info.startswith("Established"):
-                problems.append(f"{host}: BGP {name} is {info!r}")
+        problems += bird_session_problems(s, host)
     for host in (*WDS_ROUTERS, *WDS_NODES):
         pfx = kernel_prefixes(s, host)
         for node in WDS_NODES:

@@ -133,6 +133,11 @@ def bird16_host(host: str) -> bool:
     return host in WDS_NODES
 
 
+def bird_binary(host: str) -> str:
+    """The BIRD daemon binary a lab host runs. Example: bird_binary("kubemaster") -> BIRD16"""
+    return BIRD16 if bird16_host(host) else "bird"
+
+
 def bird_hosts() -> tuple[str, ...]:
     """Every host that runs a BIRD daemon (its control socket is <run>/<host>/bird.ctl)."""
     return (*ROUTERS, *WDS_ROUTERS, *WDS_NODES, *LB_ROUTERS)

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,22 +89,16 @@ def run_report(run_dir: Path, report: Path, nodes: list[str]) -> tuple[int, dict
 
 def wait_healthy(run_dir: Path, timeout: float = 90) -> list[str]:
     """The lab's own view (birdc/gobgp states, pings), independent of bgpdoctor's diagnosis."""
-    code = (
-        "import json,sys; from bgpdoctor.lab.api import lab_health; "
-        "print(json.dumps(lab_health(sys.argv[1])))"
-    )
+    from bgpdoctor.errors import BgpDoctorError
+    from bgpdoctor.lab.api import lab_health
+
     deadline = time.monotonic() + timeout
     problems: list[str] = ["not checked"]
     while time.monotonic() < deadline:
-        proc = subprocess.run(
-            [sys.executable, "-c", code, str(run_dir)],
-            capture_output=True,
-            text=True,
-            env=bgpdoctor.env(run_dir),
-            timeout=60,
-            check=False,
-        )
-        problems = json.loads(proc.stdout) if proc.returncode == 0 else [proc.stderr[-500:]]
+        try:
+            problems = lab_health(run_dir)  # the run dir's state.json names the lab's prefix
+        except BgpDoctorError as exc:
+            problems = [str(exc)]
         if not problems:
             return []
         time.sleep(2)
