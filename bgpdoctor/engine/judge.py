@@ -41,7 +41,9 @@ def judge(checks: list[CheckDef], subjects: list[Subject]) -> list[CheckResult]:
 
 
 def judge_one(check: CheckDef, s: Subject) -> CheckResult:
-    def result(status: Status, reason: str, actual: Any = None, expected: Any = None) -> CheckResult:
+    def result(
+        status: Status, reason: str, actual: Any = None, expected: Any = None, kind: str | None = None
+    ) -> CheckResult:
         evidence = list(s.evidence.get(check.fact, []))
         return CheckResult(
             check=check.id,
@@ -53,24 +55,27 @@ def judge_one(check: CheckDef, s: Subject) -> CheckResult:
             expected=expected,
             reason=reason,
             evidence=evidence,
+            unknown_kind=kind,
         )
 
+    expect = check.expect
+    expected = f"{expect.op} {expect.value!r}" if expect.value is not None else expect.op
     for cond in check.when:
         ok = holds(cond, s.facts)
+        if ok is None and (problem := s.problem(cond.fact)) is not None:
+            return result("unknown", f"could not check: {problem}", None, expected, problem.kind)
         if not ok:
             return result(
                 "skip",
                 f"not applicable ({cond.fact} {cond.op} {cond.value!r} is "
                 f"{'unknown' if ok is None else 'false'})",
             )
-    expect = check.expect
     actual = s.facts.get(check.fact)
     verdict = holds(Condition(fact=check.fact, op=expect.op, value=expect.value), s.facts)
-    expected = f"{expect.op} {expect.value!r}" if expect.value is not None else expect.op
     if verdict is None:
-        problem = s.problems.get(check.fact)
-        if problem:
-            return result("error", f"could not check: {problem}", None, expected)
+        problem = s.problem(check.fact)
+        if problem is not None:
+            return result("unknown", f"could not check: {problem}", None, expected, problem.kind)
         return result("skip", f"does not apply to {s.label}", None, expected)
     if verdict:
         return result("pass", _text(check.reason_pass, s.facts, check.id), actual, expected)
@@ -84,6 +89,8 @@ def _matches(pb: PlaybookDef, s: Subject) -> bool:
 def _why_not(pb: PlaybookDef, s: Subject) -> str:
     for c in pb.match:
         ok = holds(c, s.facts)
+        if ok is None and (problem := s.problem(c.fact)) is not None:
+            return f"{pb.id}: could not be ruled out: {c.fact} unknown on {s.label} ({problem})"
         if not ok:
             actual = s.facts.get(c.fact)
             return f"{pb.id}: {c.fact} is {'unknown' if ok is None else repr(actual)} on {s.label}"

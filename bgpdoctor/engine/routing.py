@@ -13,7 +13,7 @@ import ipaddress
 from typing import TYPE_CHECKING
 
 from bgpdoctor.engine.world import World
-from bgpdoctor.parsers import bird
+from bgpdoctor.parsers import bird, iproute
 
 if TYPE_CHECKING:
     from bgpdoctor.engine.subjects import Subject
@@ -100,7 +100,7 @@ def reflection_facts(world: World, s: Subject, source: str, dst_cidr: str) -> No
     protocols = world.bird_protocols(source)
     if routes is None or protocols is None:
         fact = "bird.routes" if routes is None else "bird.protocols"
-        s.problems["pod_route_learned"] = world.command_problem(source, fact) or "no BIRD routes"
+        s.unknown("pod_route_learned", world.command_problem(source, fact))
         return
     bgp = {p.name for p in protocols if p.proto == "BGP"}
     learned = [r for r in routes if r.protocol in bgp and r.kind == "unicast" and covers(r.prefix, dst_cidr)]
@@ -157,10 +157,10 @@ def ecmp_facts(world: World, s: Subject, name: str) -> None:
     Adds ecmp_single_path (["10.0.6.1/32"]) and ecmp_paths ("10.0.6.1/32: 10.0.4.109, 10.0.4.110").
     Nothing is added when `bird.bgp_routes` was not collected (older recordings).
     """
-    paths = world.bird_bgp_routes(name)
-    if paths is None:
+    if not world.collected(name, "bird.bgp_routes"):
         return
-    fib = {_net(r.dst): r for r in world.routes(name) if r.table == "main"}
+    paths = world.known(name, "bird.bgp_routes", bird.parse_show_route)
+    fib = {_net(r.dst): r for r in world.known(name, "ip.route", iproute.parse_routes) if r.table == "main"}
     by_prefix: dict[str, list[bird.BirdRoute]] = {}
     for r in paths:
         if r.kind == "unicast" and r.gateway:
@@ -198,12 +198,12 @@ def shadow_facts(world: World, s: Subject, name: str) -> None:
     shadow_interface ("vlanif6") and shadow_address ("10.0.6.254/24").
     A router that learns its own LAN back from a peer (next hop inside the LAN) is not flagged.
     """
-    paths = world.bird_bgp_routes(name)
-    if paths is None:
+    if not world.collected(name, "bird.bgp_routes"):
         return
+    paths = world.known(name, "bird.bgp_routes", bird.parse_show_route)
     connected = [
         (net, r)
-        for r in world.routes(name)
+        for r in world.known(name, "ip.route", iproute.parse_routes)
         if r.protocol == "kernel" and r.scope == "link" and not r.gateway and (net := _net(r.dst)) is not None
     ]
     shadowed: list[str] = []

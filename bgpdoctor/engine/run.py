@@ -49,13 +49,15 @@ class Collected:
     context: str | None = None
 
 
-def exit_code_for(findings: int, errors: int, reachable: int) -> int:
-    """0 no findings, 1 findings, 3 could not check (nothing reachable, or errors and no findings)."""
+def exit_code_for(findings: int, errors: int, reachable: int, unknown: int = 0) -> int:
+    """0 no findings in what was checked and nothing left unchecked, 1 findings, 3 could not check
+    (nothing reachable, or no findings while some checks could not be judged: "healthy" is said
+    only about what was seen)."""
     if reachable == 0:
         return 3
     if findings:
         return 1
-    return 3 if errors else 0
+    return 3 if errors or unknown else 0
 
 
 def collect(
@@ -113,11 +115,14 @@ def evaluate(inv: Inventory, inventory_path: str, collected: Collected, options:
                 commands_run=len(facts[n].outputs),
             )
         )
-    count = {s: sum(1 for r in results if r.status == s) for s in ("pass", "fail", "warn", "error", "skip")}
+    count = {
+        s: sum(1 for r in results if r.status == s)
+        for s in ("pass", "fail", "warn", "error", "skip", "unknown")
+    }
     unexplained = sum(1 for r in results if r.status == "fail" and r.explained_by is None)
     findings = len(diagnoses) + unexplained
     reachable = sum(1 for h in hosts if h.reachable)
-    code = exit_code_for(findings, count["error"], reachable)
+    code = exit_code_for(findings, count["error"], reachable, count["unknown"])
     finished = collected.started.timestamp() + collected.wall_seconds
     return Report(
         tool_version=__version__,
@@ -135,6 +140,7 @@ def evaluate(inv: Inventory, inventory_path: str, collected: Collected, options:
             warnings=count["warn"],
             errors=count["error"],
             skipped=count["skip"],
+            unknown=count["unknown"],
             diagnoses=len(diagnoses),
             findings=findings,
             exit_code=code,
@@ -157,11 +163,18 @@ def run_diagnosis(
     progress: Callable[[str], None],
     cluster: list[ClusterFinding] | None = None,
     context: str | None = None,
+    on_collected: Callable[[Collected], None] | None = None,
 ) -> tuple[Report, Collected]:
-    """Collect from the hosts (plus configuration findings already read from the cluster), judge."""
+    """Collect from the hosts (plus configuration findings already read from the cluster), judge.
+
+    `on_collected` sees what was collected before judging starts (the CLI saves --record there, so
+    an error while judging cannot lose the run).
+    """
     load_checks(options.extra_checks)  # a broken user check fails before any host is contacted
     load_playbooks(options.extra_playbooks)
     collected = collect(inv, scope, connect, options, progress)
     collected.cluster = list(cluster or [])
     collected.context = context
+    if on_collected is not None:
+        on_collected(collected)
     return evaluate(inv, inventory_path, collected, options), collected

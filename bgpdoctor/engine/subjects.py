@@ -9,15 +9,28 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from bgpdoctor.engine import routing
 from bgpdoctor.engine.active import ActiveResults, NodePair
 from bgpdoctor.engine.sessions import established
-from bgpdoctor.engine.world import Path, Session, SessionEnd, World, effective_rp_filter
-from bgpdoctor.parsers import ParseError, bird, nft
+from bgpdoctor.engine.world import (
+    FactUnknown,
+    Path,
+    Session,
+    SessionEnd,
+    Unknown,
+    World,
+    effective_rp_filter,
+    parse_proc_sysctl,
+)
+from bgpdoctor.parsers import ParseError, bird, gobgp, iproute, nft, ss
+from bgpdoctor.parsers.netstat import parse_proc_netstat
 from bgpdoctor.parsers.pcap import syn_sources
+from bgpdoctor.probes.kubelet import KubeletProbe
 from bgpdoctor.report.model import Evidence
 
 SPEAKER_PROCESS = {"bird2": "bird", "bird1": "bird", "gobgp": "gobgpd"}
@@ -32,13 +45,45 @@ class Subject:
     related: list[str]  # hosts + transit hosts whose faults can cause this subject's symptoms
     facts: dict[str, Any] = field(default_factory=dict)
     evidence: dict[str, list[Evidence]] = field(default_factory=dict)
-    problems: dict[str, str] = field(default_factory=dict)  # fact -> why it could not be known
+    problems: dict[str, Unknown] = field(default_factory=dict)  # fact -> why it could not be known
+    # every fact of this subject that is neither known nor in `problems` is unknown for this reason
+    # (the host could not be reached, deriving its facts failed)
+    blanket: Unknown | None = None
 
     def add(self, fact: str, value: Any, *evidence: Evidence | None) -> None:
         self.facts[fact] = value
+        self.problems.pop(fact, None)
         found = [e for e in evidence if e is not None]
         if found:
             self.evidence.setdefault(fact, []).extend(found)
+
+    def unknown(self, fact: str, why: Unknown | None, *evidence: Evidence | None) -> None:
+        """`fact` could not be known; never a value, so no check passes or fails on it."""
+        self.facts.pop(fact, None)
+        self.problems[fact] = why or Unknown("not-collected", f"{fact} could not be derived")
+        found = [e for e in evidence if e is not None]
+        if found:
+            self.evidence.setdefault(fact, []).extend(found)
+
+    def problem(self, fact: str) -> Unknown | None:
+        if fact in self.facts:
+            return None
+        return self.problems.get(fact) or self.blanket
+
+    @contextmanager
+    def deriving(self, *facts: str) -> Iterator[None]:
+        """Derive `facts` from outputs that may be unknown: if one is (FactUnknown), every fact the
+        block added is withdrawn and `facts` become unknown with that reason."""
+        before = dict(self.facts)
+        try:
+            yield
+        except FactUnknown as exc:
+            for added in set(self.facts) - set(before):
+                del self.facts[added]
+                self.evidence.pop(added, None)
+            for fact in facts:
+                if fact not in self.facts:
+                    self.problems[fact] = exc.unknown
 
 
 def _pcap_evidence(world: World, host: str, data: bytes, syns: list[Any]) -> Evidence:
@@ -58,38 +103,83 @@ def _pcap_evidence(world: World, host: str, data: bytes, syns: list[Any]) -> Evi
 
 
 def host_subjects(world: World, scope: list[str]) -> list[Subject]:
-    out = []
-    for name in scope:
-        host = world.inv.hosts[name]
-        facts = world.facts.get(name)
-        s = Subject("host", name, [name], [name])
-        reachable = facts is not None and facts.reachable
-        s.add("host", name)
-        s.add("reachable", reachable)
-        if not reachable:
-            err = facts.error if facts else None
-            s.problems["reachable"] = f"{err.kind}: {err.message}" if err else "not collected"
-            s.add("host_error_kind", err.kind if err else "unknown")
-            out.append(s)
-            continue
-        s.add("role", host.role)
-        values = world.sysctl(name)
-        if values:
-            s.add("ip_forward", int(values.get("net.ipv4.ip_forward", "-1")), world.evidence(name, "sysctl"))
-        else:
-            s.problems["ip_forward"] = world.command_problem(name, "sysctl") or "no sysctl values"
-        if host.speaker == "gobgp":
-            rib = world.gobgp_rib(name)
-            if rib is None:
-                s.problems["advertises_pod_cidrs"] = world.command_problem(name, "gobgp.rib") or "no rib"
-            elif host.pod_cidrs:
-                prefixes = {p.prefix for p in rib}
-                missing = [str(c) for c in host.pod_cidrs if str(c) not in prefixes]
-                s.add("advertises_pod_cidrs", not missing, world.evidence(name, "gobgp.rib"))
-                s.add("unadvertised_pod_cidrs", missing)
-                s.add("pod_cidr", ", ".join(str(c) for c in host.pod_cidrs))
-        listeners = world.listeners_179(name)
-        if listeners is not None and host.speaker != "none":
+    return [
+        _isolated(world, "host", name, [name], lambda name=name: _host_subject(world, name)) for name in scope
+    ]
+
+
+def _isolated(world: World, kind: str, label: str, hosts: list[str], build: Any) -> Subject:
+    """Build one subject; a bug or odd output while deriving it makes its facts unknown, and the
+    run goes on (the reason names the host, the command and how its output starts)."""
+    world.last_read = None
+    try:
+        subject: Subject = build()
+        return subject
+    except Exception as exc:
+        where = ""
+        if world.last_read is not None:
+            host, fact = world.last_read
+            result = world.facts[host].outputs.get(fact) if host in world.facts else None
+            if result is not None:
+                where = f" while reading `{result.command}` on {host} (output starts {result.stdout[:60]!r})"
+        s = Subject(kind, label, hosts, hosts)
+        s.blanket = Unknown(
+            "internal-error",
+            f"could not derive the facts of {label}{where}: {type(exc).__name__}: {exc}"[:400],
+        )
+        return s
+
+
+def _speaker_fact(world: World, name: str) -> str:
+    return "bird.protocols" if world.inv.hosts[name].speaker.startswith("bird") else "gobgp.neighbors"
+
+
+# what a BGP client prints when its daemon does not answer (the daemon is down, not unknown)
+SPEAKER_DOWN_WORDS = (
+    "unable to connect",
+    "connection refused",
+    "no such file or directory",
+    "failed to connect",
+    "code = unavailable",
+    "error while dialing",
+    "cannot connect",
+)
+
+
+def _host_subject(world: World, name: str) -> Subject:
+    host = world.inv.hosts[name]
+    facts = world.facts.get(name)
+    s = Subject("host", name, [name], [name])
+    reachable = facts is not None and facts.reachable
+    s.add("host", name)
+    s.add("role", host.role)
+    s.add("reachable", reachable)
+    if not reachable:
+        err = facts.error if facts else None
+        why = Unknown("unreachable", f"{name}: {err.kind}: {err.message}" if err else f"{name} not collected")
+        s.problems["reachable"] = why
+        s.blanket = why
+        s.add("host_error_kind", err.kind if err else "unknown")
+        return s
+    with s.deriving("ip_forward"):
+        values = world.known(name, "sysctl", parse_proc_sysctl)
+        forward = values.get("net.ipv4.ip_forward", "")
+        if not (forward.isascii() and forward.isdigit()):
+            raise FactUnknown(
+                Unknown("parse-error", f"no net.ipv4.ip_forward in the sysctl output of {name}")
+            )
+        s.add("ip_forward", int(forward), world.evidence(name, "sysctl"))
+    if host.speaker == "gobgp" and host.pod_cidrs:
+        with s.deriving("advertises_pod_cidrs"):
+            rib = world.known(name, "gobgp.rib", gobgp.parse_rib)
+            prefixes = {p.prefix for p in rib}
+            missing = [str(c) for c in host.pod_cidrs if str(c) not in prefixes]
+            s.add("advertises_pod_cidrs", not missing, world.evidence(name, "gobgp.rib"))
+            s.add("unadvertised_pod_cidrs", missing)
+            s.add("pod_cidr", ", ".join(str(c) for c in host.pod_cidrs))
+    if host.speaker != "none":
+        with s.deriving("port_179_conflict"):
+            listeners = [x for x in world.known(name, "ss.listen", ss.parse_ss) if x.local_port == 179]
             owners = sorted({x.process or "?" for x in listeners})
             own = SPEAKER_PROCESS.get(host.speaker)
             foreign = [o for o in owners if o not in (own, "?")]
@@ -103,17 +193,32 @@ def host_subjects(world: World, scope: list[str]) -> list[Subject]:
                     sorted({x.pid for x in listeners if x.process in foreign and x.pid}),
                 )
                 s.add("speaker_process", own or host.speaker)
-        if host.speaker in ("bird2", "bird1"):
-            _rib_vs_fib(world, s, name)
-            _config_check(world, s, name)
-        if host.speaker != "none":
-            fact = "bird.protocols" if host.speaker.startswith("bird") else "gobgp.neighbors"
-            problem = world.command_problem(name, fact)
-            s.add("speaker_answers", problem is None, world.evidence(name, fact))
-            if problem:
-                s.add("speaker_problem", problem)
-        out.append(s)
-    return out
+    if host.speaker in ("bird2", "bird1"):
+        _rib_vs_fib(world, s, name)
+        _config_check(world, s, name)
+    if host.speaker != "none":
+        _speaker_answers(world, s, name)
+    return s
+
+
+def _speaker_answers(world: World, s: Subject, name: str) -> None:
+    """Does the BGP daemon answer its own client? Down only when the client says it cannot reach
+    the daemon; an answer that timed out or could not be read is unknown."""
+    fact = _speaker_fact(world, name)
+    if fact == "bird.protocols":
+        world.bird_protocols(name)
+    else:
+        world.gobgp_neighbors(name)
+    problem = world.command_problem(name, fact)
+    result = world.facts[name].outputs.get(fact)
+    said = (result.stderr + "\n" + result.stdout).lower() if result else ""
+    if problem is None:
+        s.add("speaker_answers", True, world.evidence(name, fact))
+    elif problem.kind == "failed" and any(w in said for w in SPEAKER_DOWN_WORDS):
+        s.add("speaker_answers", False, world.evidence(name, fact))
+        s.add("speaker_problem", problem.detail)
+    else:
+        s.unknown("speaker_answers", problem, world.evidence(name, fact))
 
 
 MD5_COUNTERS = ("TcpExtTCPMD5NotFound", "TcpExtTCPMD5Unexpected", "TcpExtTCPMD5Failure")
@@ -174,15 +279,25 @@ def _compatibility_facts(world: World, s: Subject, session: Session, up: bool, a
         s.add("configured_asn", other.asn)
     if not up:
         rising = []
+        unread: Unknown | None = None
         for e in (a, b):
-            before, after = world.netstat(e.host), world.netstat(e.host, "netstat.after")
+            try:
+                before = world.known(e.host, "netstat", parse_proc_netstat)
+                after = world.known(e.host, "netstat.after", parse_proc_netstat)
+            except FactUnknown as exc:
+                unread = unread or exc.unknown
+                continue
             delta = {
                 k: after.get(k, 0) - before.get(k, 0) for k in MD5_COUNTERS if k in after and k in before
             }
             if any(v > 0 for v in delta.values()):
                 rising.append((e.host, delta))
-        if all("netstat.after" in world.facts[e.host].outputs for e in (a, b) if e.host in world.facts):
-            s.add("md5_ok", not rising)
+        if rising:
+            s.add("md5_ok", False)
+        elif unread is not None:
+            s.unknown("md5_ok", unread)
+        else:
+            s.add("md5_ok", True)
         if rising:
             host, delta = rising[0]
             s.add(
@@ -197,13 +312,14 @@ def _compatibility_facts(world: World, s: Subject, session: Session, up: bool, a
             s.add("md5_neighbor_address", str(other.peer.address) if other.peer else "")
 
 
-def _port_filter(world: World, s: Subject, hosts: list[str]) -> None:
-    """A drop/reject rule for TCP 179 on the receiving end or a transit host."""
+def _port_filter(world: World, s: Subject, hosts: list[str]) -> list[str]:
+    """A drop/reject rule for TCP 179 on the receiving end or a transit host; returns the hosts
+    whose rules could not be read (a rule there cannot be ruled out)."""
+    unread = []
     for host in hosts:
-        ruleset = (
-            world.ruleset(host) if world.inv.hosts[host].role == "router" or host in world.facts else None
-        )
+        ruleset = world.ruleset(host) if host in world.facts else None
         if ruleset is None:
+            unread.append(host)
             continue
         for rule in ruleset.rules:
             if "dport 179" in rule.matches and (rule.verdict or "") in ("drop", "reject"):
@@ -216,20 +332,26 @@ def _port_filter(world: World, s: Subject, hosts: list[str]) -> None:
                 s.add("port_filter_rule", rule.matches)
                 s.add("port_filter_table", f"{rule.family} {rule.table}")
                 s.add("port_filter_chain", rule.chain)
-                return
+                return []
+    return unread
 
 
 def _config_check(world: World, s: Subject, name: str) -> None:
     """`birdc configure check`: does the configuration file on disk parse? (BIRD keeps running the old one)"""
     result = world.facts[name].outputs.get("bird.config_check")
     if result is None or result.timed_out or result.command_missing:
+        s.unknown("bird_config_ok", world.command_problem(name, "bird.config_check"))
         return
     lines = [ln.strip() for ln in (result.stdout + result.stderr).splitlines() if ln.strip()]
     if any(ln.startswith("Unable to connect") for ln in lines):
-        return  # BIRD is not running: that is speaker-down, the file cannot be judged this way
+        # BIRD is not running: that is speaker-down, the file cannot be judged this way
+        s.unknown("bird_config_ok", Unknown("failed", f"BIRD on {name} does not answer `configure check`"))
+        return
     body = [ln for ln in lines if not ln.startswith(("BIRD ", "Reading configuration", "Access restricted"))]
     if any(ln.startswith("Configuration OK") for ln in body):
         s.add("bird_config_ok", True, world.evidence(name, "bird.config_check"))
+    elif any(w in ln.lower() for ln in body for w in ("permission denied", "access denied")):
+        s.unknown("bird_config_ok", Unknown("permission-denied", f"{name}: {body[0]}"))
     elif body:
         s.add("bird_config_ok", False, world.evidence(name, "bird.config_check"))
         s.add("bird_config_error", body[0], world.evidence(name, "bird.config_check"))
@@ -241,36 +363,39 @@ def _config_check(world: World, s: Subject, name: str) -> None:
 
 def _rib_vs_fib(world: World, s: Subject, name: str) -> None:
     """Pod CIDRs BIRD has selected (primary, unicast) but the kernel FIB does not carry."""
-    routes = world.bird_routes(name)
-    if routes is None:
-        s.problems["bird_routes_in_fib"] = world.command_problem(name, "bird.routes") or "no BIRD routes"
-        return
-    pod_cidrs = {str(c) for h in world.inv.hosts.values() for c in h.pod_cidrs}
-    if world.inv.pod_cidr:
-        pod_cidrs |= {r.prefix for r in routes if _inside(r.prefix, str(world.inv.pod_cidr))}
-    fib = {r.dst for r in world.routes(name)}
-    selected = sorted(
-        {r.prefix for r in routes if r.primary and r.kind == "unicast" and r.prefix in pod_cidrs}
-    )
-    missing = [p for p in selected if p not in fib]
-    s.add(
-        "bird_routes_in_fib",
-        not missing,
-        world.evidence(name, "bird.routes"),
-        world.evidence(name, "ip.route"),
-    )
-    s.add("bird_routes_missing_in_fib", missing)
-    s.add("bird_pod_routes", selected)
-    by_prefix: dict[str, list[bird.BirdRoute]] = {}
-    for r in routes:
-        if r.prefix in pod_cidrs:
-            by_prefix.setdefault(r.prefix, []).append(r)
-    unreachable = sorted(p for p, rs in by_prefix.items() if rs and all(r.kind == "unreachable" for r in rs))
-    s.add("unreachable_bgp_routes", unreachable, world.evidence(name, "bird.routes"))
-    if unreachable:
-        routing.next_hop_sender(world, s, name, unreachable)
-    routing.ecmp_facts(world, s, name)
-    routing.shadow_facts(world, s, name)
+    with s.deriving("bird_routes_in_fib", "unreachable_bgp_routes"):
+        routes = world.known(name, "bird.routes", bird.parse_show_route)
+        fib_routes = world.known(name, "ip.route", iproute.parse_routes)
+        pod_cidrs = {str(c) for h in world.inv.hosts.values() for c in h.pod_cidrs}
+        if world.inv.pod_cidr:
+            pod_cidrs |= {r.prefix for r in routes if _inside(r.prefix, str(world.inv.pod_cidr))}
+        fib = {r.dst for r in fib_routes}
+        selected = sorted(
+            {r.prefix for r in routes if r.primary and r.kind == "unicast" and r.prefix in pod_cidrs}
+        )
+        missing = [p for p in selected if p not in fib]
+        s.add(
+            "bird_routes_in_fib",
+            not missing,
+            world.evidence(name, "bird.routes"),
+            world.evidence(name, "ip.route"),
+        )
+        s.add("bird_routes_missing_in_fib", missing)
+        s.add("bird_pod_routes", selected)
+        by_prefix: dict[str, list[bird.BirdRoute]] = {}
+        for r in routes:
+            if r.prefix in pod_cidrs:
+                by_prefix.setdefault(r.prefix, []).append(r)
+        unreachable = sorted(
+            p for p, rs in by_prefix.items() if rs and all(r.kind == "unreachable" for r in rs)
+        )
+        s.add("unreachable_bgp_routes", unreachable, world.evidence(name, "bird.routes"))
+        if unreachable:
+            routing.next_hop_sender(world, s, name, unreachable)
+    with s.deriving("ecmp_single_path"):
+        routing.ecmp_facts(world, s, name)
+    with s.deriving("shadowed_bgp_routes"):
+        routing.shadow_facts(world, s, name)
 
 
 def _inside(prefix: str, cidr: str) -> bool:
@@ -306,117 +431,147 @@ def session_subjects(world: World, sessions: list[Session], active: ActiveResult
                 if e.peer is not None:
                     dialers_of[str(e.peer.address)] = dialers_of.get(str(e.peer.address), 0) + 1
     for session in sessions:
-        transit: list[str] = []
-        s = Subject("session", session.label, session.hosts, list(session.hosts))
-        a, b = session.a, session.b
-        s.add("a", a.host)
-        s.add("b", b.host if b else str(a.peer.address if a.peer else "?"))
-        s.add("a_state", a.state or "unknown", *a.evidence[:1])
-        s.add("b_state", (b.state or "unknown") if b else "not in inventory")
-        errors = [f"{e.host}: {e.last_error}" for e in session.ends if e.last_error]
-        s.add("last_errors", "; ".join(errors) if errors else "none")
-        ends_known = all(e.state not in (None, "unknown") for e in session.ends)
-        if not ends_known:
-            for e in session.ends:
-                fact = (
-                    "bird.protocols"
-                    if world.inv.hosts[e.host].speaker.startswith("bird")
-                    else "gobgp.neighbors"
-                )
-                if (p := world.command_problem(e.host, fact)) is not None:
-                    s.problems["established"] = f"{e.host}: {p}"
-        up = all(established(e) for e in session.ends)
-        s.add(
-            "established", up if ends_known or up else None, *[ev for e in session.ends for ev in e.evidence]
+        out.append(
+            _isolated(
+                world,
+                "session",
+                session.label,
+                session.hosts,
+                lambda session=session: _session_subject(world, session, active, dialers_of),
+            )
         )
-        s.add("both_configured", all(e.peer is not None for e in session.ends))
-        _compatibility_facts(world, s, session, up, active)
-        waiting = [e.host for e in session.ends if e.error_wait]
-        # BIRD's error back-off (60 s, up to 300 s by default) after a fault that is gone: the
-        # session is down because BIRD waits, not because something is still broken.
-        s.add("in_error_backoff", bool(waiting) and not up)
-        if waiting:
-            s.add("backoff_host", waiting[0])
-        dialer, listener = _dialer_and_listener(session)
-        if dialer is not None and listener is not None and dialer.peer is not None:
-            s.add("dialer", dialer.host)
-            s.add("listener", listener.host)
-            s.add("listener_address", str(dialer.peer.address))  # where the dialer connects to
-            listener_ip = str(listener.peer.address) if listener.peer else None
-            s.add("dialer_address", listener_ip)  # the dialer's address as the listener configured it
-            s.add("expected_source", listener_ip)
-            s.add("listener_protocol", listener.peer.name if listener.peer and listener.peer.name else "")
-            s.add("dialer_protocol", dialer.peer.name or "")
-            s.add("listener_listens", listener.listens, *listener.evidence[:1])
-            s.add("dialer_asn", dialer.asn)
-            s.add("listener_asn", listener.asn)
-            refused = bool(dialer.last_error and "refused" in dialer.last_error.lower())
+    return out
+
+
+def _session_subject(
+    world: World, session: Session, active: ActiveResults, dialers_of: dict[str, int]
+) -> Subject:
+    transit: list[str] = []
+    s = Subject("session", session.label, session.hosts, list(session.hosts))
+    for end in session.ends:
+        facts = world.facts.get(end.host)
+        if facts is None or not facts.reachable:
+            s.blanket = world.command_problem(end.host, _speaker_fact(world, end.host))
+    a, b = session.a, session.b
+    s.add("a", a.host)
+    s.add("b", b.host if b else str(a.peer.address if a.peer else "?"))
+    s.add("a_state", a.state or "unknown", *a.evidence[:1])
+    s.add("b_state", (b.state or "unknown") if b else "not in inventory")
+    errors = [f"{e.host}: {e.last_error}" for e in session.ends if e.last_error]
+    s.add("last_errors", "; ".join(errors) if errors else "none")
+    ends_known = all(e.state not in (None, "unknown") for e in session.ends)
+    up = all(established(e) for e in session.ends)
+    state_evidence = [ev for e in session.ends for ev in e.evidence]
+    # one end seen not Established is enough to know the session is down
+    seen_down = any(e.state not in (None, "unknown") and not established(e) for e in session.ends)
+    if ends_known or up or seen_down:
+        s.add("established", up, *state_evidence)
+    else:
+        why = next(
+            (
+                p
+                for e in session.ends
+                if e.state in (None, "unknown")
+                and (p := world.command_problem(e.host, _speaker_fact(world, e.host))) is not None
+            ),
+            Unknown("not-collected", f"the state of {session.label} was not found in either end's output"),
+        )
+        s.unknown("established", why, *state_evidence)
+    s.add("both_configured", all(e.peer is not None for e in session.ends))
+    _compatibility_facts(world, s, session, up, active)
+    waiting = [e.host for e in session.ends if e.error_wait]
+    # BIRD's error back-off (60 s, up to 300 s by default) after a fault that is gone: the
+    # session is down because BIRD waits, not because something is still broken.
+    s.add("in_error_backoff", bool(waiting) and not up)
+    if waiting:
+        s.add("backoff_host", waiting[0])
+    dialer, listener = _dialer_and_listener(session)
+    if dialer is not None and listener is not None and dialer.peer is not None:
+        s.add("dialer", dialer.host)
+        s.add("listener", listener.host)
+        s.add("listener_address", str(dialer.peer.address))  # where the dialer connects to
+        listener_ip = str(listener.peer.address) if listener.peer else None
+        s.add("dialer_address", listener_ip)  # the dialer's address as the listener configured it
+        s.add("expected_source", listener_ip)
+        s.add("listener_protocol", listener.peer.name if listener.peer and listener.peer.name else "")
+        s.add("dialer_protocol", dialer.peer.name or "")
+        s.add("listener_listens", listener.listens, *listener.evidence[:1])
+        s.add("dialer_asn", dialer.asn)
+        s.add("listener_asn", listener.asn)
+        refused = bool(dialer.last_error and "refused" in dialer.last_error.lower())
+        if (not up) and refused and listener.listens is None:
+            s.unknown("refused_by_non_listener", world.command_problem(listener.host, "ss.listen"))
+        else:
             s.add(
                 "refused_by_non_listener",
                 (not up) and refused and listener.listens is False,
                 *dialer.evidence,
                 *listener.evidence,
             )
-            # the source the dialer's kernel picks, against what the listener expects
-            if dialer.source_address and listener_ip:
+        # the source the dialer's kernel picks, against what the listener expects
+        route_fact = f"route.get.{dialer.peer.address}"
+        route_problem = (
+            world.command_problem(dialer.host, route_fact) if dialer.source_address is None else None
+        )
+        if route_problem is not None and world.collected(dialer.host, route_fact):
+            s.unknown("source_matches", route_problem)
+            s.unknown("multihop_ok", route_problem)
+        if dialer.source_address and listener_ip:
+            s.add(
+                "dialer_source",
+                dialer.source_address,
+                world.evidence(dialer.host, f"route.get.{dialer.peer.address}"),
+            )
+            s.add("source_matches", dialer.source_address == listener_ip)
+            route = world.route_get(dialer.host, str(dialer.peer.address))
+            if route is not None:
+                s.add("dialer_source_interface", route.dev or "")
+                s.add("dialer_route_gateway", route.gateway or "")
+            if dialer.source_address != listener_ip:
+                s.add("dialer_expected_interface", world.interface_holding(dialer.host, listener_ip) or "")
+        # path from the dialer to the address it dials, for transit hosts and NAT
+        if dialer.source_address:
+            path = world.trace(
+                dialer.host,
+                dialer.source_address,
+                str(dialer.peer.address),
+                str(dialer.peer.address) + "/32",
+                listener.host,
+            )
+            transit = path.transit
+            s.add("transit", transit)
+            nat = _nat_on_path(world, path) if not up else []
+            s.add("nat_hosts_on_path", [h for h, _r in nat])
+            if nat:
+                host, rule = nat[0]
                 s.add(
-                    "dialer_source",
-                    dialer.source_address,
-                    world.evidence(dialer.host, f"route.get.{dialer.peer.address}"),
+                    "nat_host",
+                    host,
+                    _nft_excerpt(world, host, [_rule_line(rule)], "the masquerade rule"),
+                    world.evidence(host, "nft.ruleset"),
                 )
-                s.add("source_matches", dialer.source_address == listener_ip)
-                route = world.route_get(dialer.host, str(dialer.peer.address))
-                if route is not None:
-                    s.add("dialer_source_interface", route.dev or "")
-                    s.add("dialer_route_gateway", route.gateway or "")
-                if dialer.source_address != listener_ip:
-                    s.add(
-                        "dialer_expected_interface", world.interface_holding(dialer.host, listener_ip) or ""
-                    )
-            # path from the dialer to the address it dials, for transit hosts and NAT
-            if dialer.source_address:
-                path = world.trace(
-                    dialer.host,
-                    dialer.source_address,
-                    str(dialer.peer.address),
-                    str(dialer.peer.address) + "/32",
-                    listener.host,
-                )
-                transit = path.transit
-                s.add("transit", transit)
-                nat = _nat_on_path(world, path) if not up else []
-                s.add("nat_hosts_on_path", [h for h, _r in nat])
-                if nat:
-                    host, rule = nat[0]
-                    s.add(
-                        "nat_host",
-                        host,
-                        _nft_excerpt(world, host, [_rule_line(rule)], "the masquerade rule"),
-                        world.evidence(host, "nft.ruleset"),
-                    )
-                    s.add("nat_rule", rule.matches)
-                    s.add("nat_interface", _nat_iface(rule.matches))
-                    s.add("nat_table", f"{rule.family} {rule.table}")
-                    s.add("nat_chain", rule.chain)
-            # multihop: eBGP to a peer that is not on a connected subnet needs TTL > 1
-            ebgp = dialer.asn is not None and listener.asn is not None and dialer.asn != listener.asn
-            s.add("ebgp", ebgp)
-            if ebgp and dialer.route_gateway is not None:
-                s.add("peer_hops_away", True)
-                s.add("multihop_ok", (dialer.multihop_ttl or 1) > 1, *dialer.evidence)
-                s.add("dialer_gateway", dialer.route_gateway)
-                s.add("multihop_needed", 2 + len(transit))
-            # SYN capture at both ends (only for sessions that are not up)
-            if not up:
-                _syn_facts(world, s, dialer, listener, listener_ip, active, dialers_of)
-                culprit = s.facts.get("nat_host") or (
-                    s.facts.get("syn_source_owner") if s.facts.get("syn_rewritten") else None
-                )
-                if culprit and culprit != "unknown":
-                    s.add("nat_culprit", culprit)
-        s.related = sorted(set(session.hosts) | set(transit))
-        out.append(s)
-    return out
+                s.add("nat_rule", rule.matches)
+                s.add("nat_interface", _nat_iface(rule.matches))
+                s.add("nat_table", f"{rule.family} {rule.table}")
+                s.add("nat_chain", rule.chain)
+        # multihop: eBGP to a peer that is not on a connected subnet needs TTL > 1
+        ebgp = dialer.asn is not None and listener.asn is not None and dialer.asn != listener.asn
+        s.add("ebgp", ebgp)
+        if ebgp and dialer.route_gateway is not None:
+            s.add("peer_hops_away", True)
+            s.add("multihop_ok", (dialer.multihop_ttl or 1) > 1, *dialer.evidence)
+            s.add("dialer_gateway", dialer.route_gateway)
+            s.add("multihop_needed", 2 + len(transit))
+        # SYN capture at both ends (only for sessions that are not up)
+        if not up:
+            _syn_facts(world, s, dialer, listener, listener_ip, active, dialers_of)
+            culprit = s.facts.get("nat_host") or (
+                s.facts.get("syn_source_owner") if s.facts.get("syn_rewritten") else None
+            )
+            if culprit and culprit != "unknown":
+                s.add("nat_culprit", culprit)
+    s.related = sorted(set(session.hosts) | set(transit))
+    return s
 
 
 def _rule_line(rule: nft.Rule) -> str:
@@ -462,14 +617,17 @@ def _decode(world: World, s: Subject, host: str, role: str, active: ActiveResult
     data = active.captures.get(host)
     if data is None:
         return None
+    why: Unknown | None = None
     if host in active.capture_errors:
-        s.problems[f"syn_{role}"] = active.capture_errors[host]
-        return None
-    try:
-        return syn_sources(data)
-    except Exception as exc:  # a capture cut short must not end the run
-        s.problems[f"syn_{role}"] = f"could not decode capture: {exc}"
-        return None
+        why = Unknown("failed", f"SYN capture on {host}: {active.capture_errors[host]}")
+    else:
+        try:
+            return syn_sources(data)
+        except Exception as exc:  # a capture cut short must not end the run
+            why = Unknown("parse-error", f"could not decode the SYN capture of {host}: {exc}")
+    for fact in (f"syn_{role}_sources", "syn_source_matches"):
+        s.unknown(fact, why)
+    return None
 
 
 def _syn_facts(
@@ -513,102 +671,206 @@ def _syn_facts(
         # the listener saw the SYNs on the wire: did it answer any of them?
         try:
             answers = syn_sources(active.captures[listener.host], syn_ack=True)
+            ports = {x.sport for x in received}
+            answered = [x for x in answers if x.dport in ports and x.src == dialed]
+            s.add("syn_unanswered", not answered)
         except ParseError as exc:
-            s.problems["syn_unanswered"] = f"could not decode capture: {exc}"
-            answers = []
-        ports = {x.sport for x in received}
-        answered = [x for x in answers if x.dport in ports and x.src == dialed]
-        s.add("syn_unanswered", not answered)
+            why = Unknown("parse-error", f"could not decode the capture of {listener.host}: {exc}")
+            s.unknown("syn_unanswered", why)
     if s.facts.get("syn_lost_in_transit") or s.facts.get("syn_unanswered"):
-        _port_filter(world, s, [*s.facts.get("transit", []), listener.host])
-        s.add("port_filter_ok", "port_filter_host" not in s.facts)
+        looked = [*s.facts.get("transit", []), listener.host]
+        unread = _port_filter(world, s, looked)
+        if "port_filter_host" in s.facts:
+            s.add("port_filter_ok", False)
+        elif unread:
+            s.unknown(
+                "port_filter_ok",
+                Unknown(
+                    "not-collected",
+                    f"no rule dropping TCP 179 found, but the rules of {', '.join(unread)} could not be read",
+                ),
+            )
+        elif s.facts.get("syn_lost_in_transit"):
+            # the SYNs died on the way and no rule that could be read drops them: "no rule found"
+            # is not "the port is open", the drop is on a device not visible from here
+            s.unknown(
+                "port_filter_ok",
+                Unknown(
+                    "not-collected",
+                    f"BGP SYNs from {dialer.host} were lost in transit, and no rule dropping TCP 179 was "
+                    f"found on {', '.join(looked)}: the drop is on a device whose rules are not visible here",
+                ),
+            )
+        else:
+            s.add("port_filter_ok", True)
 
 
 def path_subjects(world: World, pairs: list[NodePair], active: ActiveResults) -> list[Subject]:
-    out = []
-    for pair in pairs:
-        path = world.trace(pair.source, pair.src_ip, pair.dst_ip, pair.dst_cidr, pair.destination)
-        hosts = [h.host for h in path.hops]
-        s = Subject(
+    return [
+        _isolated(
+            world,
             "path",
-            path.label,
+            f"{pair.source}->{pair.destination}",
             [pair.source, pair.destination],
-            sorted(set(hosts) | {pair.source, pair.destination}),
+            lambda pair=pair: _path_subject(world, pair, active),
         )
-        s.add("source", pair.source)
-        s.add("destination", pair.destination)
-        s.add("cluster_pod_cidr", str(world.inv.pod_cidr) if world.inv.pod_cidr else pair.dst_cidr)
-        s.add("src_ip", pair.src_ip)
-        s.add("dst_ip", pair.dst_ip)
-        s.add("dst_cidr", pair.dst_cidr)
-        s.add("hops", " -> ".join(f"{h.host}({h.iif or '-'}>{h.oif or '-'})" for h in path.hops))
-        s.add("route_complete", path.complete, *[world.evidence(h.host, "ip.route") for h in path.hops])
+        for pair in pairs
+    ]
+
+
+def _hop_unknown(world: World, host: str, *facts: str) -> Unknown | None:
+    for fact in facts:
+        if (problem := world.command_problem(host, fact)) is not None:
+            return problem
+    return None
+
+
+def _path_subject(world: World, pair: NodePair, active: ActiveResults) -> Subject:
+    path = world.trace(pair.source, pair.src_ip, pair.dst_ip, pair.dst_cidr, pair.destination)
+    hosts = [h.host for h in path.hops]
+    s = Subject(
+        "path",
+        path.label,
+        [pair.source, pair.destination],
+        sorted(set(hosts) | {pair.source, pair.destination}),
+    )
+    s.add("source", pair.source)
+    s.add("destination", pair.destination)
+    s.add("cluster_pod_cidr", str(world.inv.pod_cidr) if world.inv.pod_cidr else pair.dst_cidr)
+    s.add("src_ip", pair.src_ip)
+    s.add("dst_ip", pair.dst_ip)
+    s.add("dst_cidr", pair.dst_cidr)
+    s.add("hops", " -> ".join(f"{h.host}({h.iif or '-'}>{h.oif or '-'})" for h in path.hops))
+    route_evidence = [world.evidence(h.host, "ip.route") for h in path.hops]
+    if path.unknown is not None:
+        # the trace reached a hop whose routes could not be read: the route is neither there nor missing
+        s.unknown("route_complete", path.unknown, *route_evidence)
+    else:
+        s.add("route_complete", path.complete, *route_evidence)
         if not path.complete:
             last = path.hops[-1].host if path.hops else pair.source
             s.add("route_missing_on", last)
             s.add("route_stop_reason", path.stop_reason)
-        # rp_filter at every hop that receives the packet (transit and destination)
-        drops = []
-        for hop in path.hops[1:]:
-            if hop.iif is None:
-                continue
-            values = world.sysctl(hop.host)
-            rp = effective_rp_filter(values, hop.iif)
-            back = world.lookup(hop.host, pair.src_ip)
-            back_dev = back.dev if back else None
-            if (rp == 1 and back_dev != hop.iif) or (rp == 2 and back is None):
-                drops.append((hop.host, hop.iif, back_dev, rp))
-        s.add("rp_filter_ok", not drops)
-        if drops:
-            host, iif, back_dev, rp = drops[0]
-            s.add("rp_filter_host", host, world.evidence(host, "sysctl"), world.evidence(host, "ip.route"))
-            s.add("rp_filter_iif", iif)
-            s.add("rp_filter_return_dev", back_dev or "none")
-            s.add("rp_filter_value", rp)
-        _tunnel_facts(world, s, path, pair)
-        routing.reflection_facts(world, s, pair.source, pair.dst_cidr)
-        forwarding_off = [
-            h.host for h in path.hops[1:-1] if world.sysctl(h.host).get("net.ipv4.ip_forward") == "0"
-        ]
-        s.add("forwarding_ok", not forwarding_off)
-        ping = active.pings.get(path.label)
-        if ping is not None:
-            result, cmd, raw = ping
-            s.add(
-                "pod_ping_ok",
-                result.received > 0,
-                Evidence(host=pair.source, command=cmd, output=raw.rstrip()),
+    # rp_filter at every hop that receives the packet (transit and destination)
+    drops = []
+    rp_unknown: Unknown | None = None
+    for hop in path.hops[1:]:
+        if hop.iif is None:
+            continue
+        values = world.sysctl(hop.host)
+        rp = effective_rp_filter(values, hop.iif)
+        if rp is None or world.parsed(hop.host, "ip.route", iproute.parse_routes) is None:
+            rp_unknown = (
+                rp_unknown
+                or _hop_unknown(world, hop.host, "sysctl", "ip.route")
+                or Unknown("parse-error", f"rp_filter of {hop.iif} not in the sysctl output of {hop.host}")
             )
+            continue
+        back = world.lookup(hop.host, pair.src_ip)
+        back_dev = back.dev if back else None
+        if (rp == 1 and back_dev != hop.iif) or (rp == 2 and back is None):
+            drops.append((hop.host, hop.iif, back_dev, rp))
+    if drops:
+        s.add("rp_filter_ok", False)
+        host, iif, back_dev, rp = drops[0]
+        s.add("rp_filter_host", host, world.evidence(host, "sysctl"), world.evidence(host, "ip.route"))
+        s.add("rp_filter_iif", iif)
+        s.add("rp_filter_return_dev", back_dev or "none")
+        s.add("rp_filter_value", rp)
+    elif rp_unknown is not None or path.unknown is not None:
+        s.unknown("rp_filter_ok", rp_unknown or path.unknown)
+    else:
+        s.add("rp_filter_ok", True)
+    _tunnel_facts(world, s, path, pair)
+    routing.reflection_facts(world, s, pair.source, pair.dst_cidr)
+    _forwarding_facts(world, s, path)
+    ping = active.pings.get(path.label)
+    if ping is not None:
+        result, cmd, raw = ping
+        ev = Evidence(host=pair.source, command=cmd, output=raw.rstrip())
+        if result.transmitted == 0 and result.received == 0:
+            first = raw.strip().splitlines()[0][:200] if raw.strip() else "no output"
+            s.unknown(
+                "pod_ping_ok", Unknown("failed", f"the ping from {pair.source} did not run: {first}"), ev
+            )
+        else:
+            s.add("pod_ping_ok", result.received > 0, ev)
             s.add("pod_ping_outcome", result.outcome)
-        sweep = active.sweeps.get(path.label)
-        if sweep is not None:
-            raw = "\n".join(p.raw for p in sweep.probes)
-            ev = Evidence(
-                host=pair.source,
-                command=f"ping -M do sweep ({len(sweep.probes)} probes)",
-                output=raw,
-                note="binary search of the largest DF packet that gets a reply",
+    elif f"ping {path.label}" in active.errors:
+        s.unknown(
+            "pod_ping_ok", Unknown("failed", f"ping probe failed: {active.errors[f'ping {path.label}']}")
+        )
+    sweep = active.sweeps.get(path.label)
+    if sweep is not None:
+        _mtu_facts(world, s, path, pair, sweep)
+    elif f"mtu {path.label}" in active.errors:
+        s.unknown(
+            "mtu_blackhole", Unknown("failed", f"MTU sweep failed: {active.errors[f'mtu {path.label}']}")
+        )
+    if not path.complete or (ping and ping[0].received == 0):
+        _firewall_facts(world, s, path, pair)
+    return s
+
+
+def _forwarding_facts(world: World, s: Subject, path: Path) -> None:
+    """IPv4 forwarding on every transit hop (known only where its sysctls could be read)."""
+    off, unread = [], None
+    for hop in path.hops[1:-1]:
+        value = world.sysctl(hop.host).get("net.ipv4.ip_forward")
+        if value is None:
+            unread = (
+                unread
+                or _hop_unknown(world, hop.host, "sysctl")
+                or Unknown("parse-error", f"no net.ipv4.ip_forward in the sysctl output of {hop.host}")
             )
-            s.add("mtu_probes", len(sweep.probes), ev)
-            s.add("path_mtu", sweep.path_mtu)
-            s.add("mtu_start", sweep.start)
-            s.add("mtu_blackhole", sweep.blackhole)
-            if sweep.silent_above:
-                s.add("mtu_silent_above", sweep.silent_above)
-            if sweep.frag_needed_from:
-                s.add("frag_needed_from", sweep.frag_needed_from)
-            if sweep.blackhole and sweep.path_mtu:
-                bottleneck = _mtu_bottleneck(world, path, sweep.path_mtu)
-                if bottleneck:
-                    s.add("mtu_bottleneck_host", bottleneck[0], world.evidence(bottleneck[0], "ip.addr"))
-                    s.add("mtu_bottleneck_iface", bottleneck[1])
-                else:
-                    _mtu_l2_mismatch(world, s, path, sweep.path_mtu)
-                _pmtu_filter(world, s, [h.host for h in path.hops], bottleneck[0] if bottleneck else None)
-        if not path.complete or (ping and ping[0].received == 0):
-            _firewall_facts(world, s, path, pair)
-        out.append(s)
-    return out
+        elif value == "0":
+            off.append(hop.host)
+    if off:
+        s.add("forwarding_ok", False)
+    elif unread is not None or path.unknown is not None:
+        s.unknown("forwarding_ok", unread or path.unknown)
+    else:
+        s.add("forwarding_ok", True)
+
+
+def _mtu_facts(world: World, s: Subject, path: Path, pair: NodePair, sweep: Any) -> None:
+    raw = "\n".join(p.raw for p in sweep.probes)
+    ev = Evidence(
+        host=pair.source,
+        command=f"ping -M do sweep ({len(sweep.probes)} probes)",
+        output=raw,
+        note="binary search of the largest DF packet that gets a reply",
+    )
+    s.add("mtu_probes", len(sweep.probes), ev)
+    s.add("mtu_start", sweep.start)
+    if sweep.path_mtu is None:
+        # not even the smallest probe came back: the sweep could not measure anything
+        outcome = sweep.probes[-1].outcome if sweep.probes else "no probe sent"
+        s.unknown(
+            "mtu_blackhole",
+            Unknown(
+                "not-collected",
+                f"no DF ping from {pair.source} reached {pair.dst_ip} (last probe: {outcome}), "
+                "so the path MTU could not be measured",
+            ),
+            ev,
+        )
+        s.unknown("path_mtu", s.problems["mtu_blackhole"])
+        return
+    s.add("path_mtu", sweep.path_mtu)
+    s.add("mtu_blackhole", sweep.blackhole)
+    if sweep.silent_above:
+        s.add("mtu_silent_above", sweep.silent_above)
+    if sweep.frag_needed_from:
+        s.add("frag_needed_from", sweep.frag_needed_from)
+    if sweep.blackhole and sweep.path_mtu:
+        bottleneck = _mtu_bottleneck(world, path, sweep.path_mtu)
+        if bottleneck:
+            s.add("mtu_bottleneck_host", bottleneck[0], world.evidence(bottleneck[0], "ip.addr"))
+            s.add("mtu_bottleneck_iface", bottleneck[1])
+        else:
+            _mtu_l2_mismatch(world, s, path, sweep.path_mtu)
+        _pmtu_filter(world, s, [h.host for h in path.hops], bottleneck[0] if bottleneck else None)
 
 
 def _tunnel_facts(world: World, s: Subject, path: Path, pair: NodePair) -> None:
@@ -721,41 +983,59 @@ def _kubelet_filter(world: World, s: Subject, node: str, port: int) -> None:
 
 
 def kubelet_subjects(world: World, active: ActiveResults) -> list[Subject]:
-    out = []
     vantage = world.inv.vantage.metrics_server
-    for node, (probe, cmd, raw) in sorted(active.kubelets.items()):
-        address = probe.target.rsplit(":", 1)[0]
-        related = {node, vantage or node}
-        vantage_host = world.inv.hosts[vantage] if vantage else None
-        source = probe.source or (
-            str(vantage_host.addresses[0]) if vantage_host and vantage_host.addresses else None
+    return [
+        _isolated(
+            world,
+            "kubelet",
+            f"{vantage}->{node}:{world.inv.vantage.kubelet_port}",
+            [node],
+            lambda node=node, probe=probe, cmd=cmd, raw=raw: _kubelet_subject(world, node, probe, cmd, raw),
         )
-        if vantage and source:
-            related |= {h.host for h in world.trace(vantage, source, address, f"{address}/32", node).hops}
-        s = Subject("kubelet", f"{vantage}->{node}:{world.inv.vantage.kubelet_port}", [node], sorted(related))
-        ev = Evidence(host=vantage or "?", command=cmd.split(";")[0][:120] + " ...", output=raw.strip())
-        s.add("node", node)
-        s.add("vantage", vantage)
-        s.add("target", probe.target)
-        s.add("address", address)
-        s.add("tcp", probe.tcp or "unknown", ev)
+        for node, (probe, cmd, raw) in sorted(active.kubelets.items())
+    ]
+
+
+def _kubelet_subject(world: World, node: str, probe: KubeletProbe, cmd: str, raw: str) -> Subject:
+    vantage = world.inv.vantage.metrics_server
+    address = probe.target.rsplit(":", 1)[0]
+    related = {node, vantage or node}
+    vantage_host = world.inv.hosts[vantage] if vantage else None
+    source = probe.source or (
+        str(vantage_host.addresses[0]) if vantage_host and vantage_host.addresses else None
+    )
+    if vantage and source:
+        related |= {h.host for h in world.trace(vantage, source, address, f"{address}/32", node).hops}
+    s = Subject("kubelet", f"{vantage}->{node}:{world.inv.vantage.kubelet_port}", [node], sorted(related))
+    ev = Evidence(host=vantage or "?", command=cmd.split(";")[0][:120] + " ...", output=raw.strip())
+    s.add("node", node)
+    s.add("vantage", vantage)
+    s.add("target", probe.target)
+    s.add("address", address)
+    s.add("tcp", probe.tcp or "unknown", ev)
+    if probe.tcp in ("ok", "timeout", "refused", "error"):
         s.add("kubelet_reachable", probe.tcp == "ok" and probe.tls in ("ok", None), ev)
-        s.add("tls", probe.tls or "not tried")
-        s.add("probe_error", probe.error or "")
-        s.add("source", source or "unknown")
-        s.add("cluster_pod_cidr", str(world.inv.pod_cidr) if world.inv.pod_cidr else f"{source}/32")
-        if probe.tcp != "ok":
-            _kubelet_filter(world, s, node, world.inv.vantage.kubelet_port)
-        host = world.inv.hosts[node]
-        try:
-            site = world.inv.sites.get(host.site or "")
-            s.add(
-                "node_lan",
-                str(site.lan)
-                if site and site.lan
-                else str(ipaddress.ip_network(f"{address}/24", strict=False)),
-            )
-        except ValueError:
-            s.add("node_lan", address)
-        out.append(s)
-    return out
+    else:
+        # the probe did not run, or its answer could not be read: nothing was learned
+        first = raw.strip().splitlines()[0][:200] if raw.strip() else "no output"
+        s.unknown(
+            "kubelet_reachable",
+            Unknown("failed", f"the kubelet probe from {vantage} did not give a result: {first}"),
+            ev,
+        )
+    s.add("tls", probe.tls or "not tried")
+    s.add("probe_error", probe.error or "")
+    s.add("source", source or "unknown")
+    s.add("cluster_pod_cidr", str(world.inv.pod_cidr) if world.inv.pod_cidr else f"{source}/32")
+    if probe.tcp != "ok":
+        _kubelet_filter(world, s, node, world.inv.vantage.kubelet_port)
+    host = world.inv.hosts[node]
+    try:
+        site = world.inv.sites.get(host.site or "")
+        s.add(
+            "node_lan",
+            str(site.lan) if site and site.lan else str(ipaddress.ip_network(f"{address}/24", strict=False)),
+        )
+    except ValueError:
+        s.add("node_lan", address)
+    return s

@@ -8,7 +8,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from bgpdoctor.engine.collect import HostFacts
 from bgpdoctor.errors import BgpDoctorError
@@ -18,6 +18,40 @@ from bgpdoctor.parsers.netstat import parse_proc_netstat
 from bgpdoctor.report.model import Evidence
 
 T = TypeVar("T")
+
+UnknownKind = Literal[
+    "timeout",
+    "command-missing",
+    "permission-denied",
+    "failed",
+    "parse-error",
+    "unreachable",
+    "not-collected",
+    "truncated",
+    "internal-error",
+]
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """Why a fact could not be known.
+
+    Example: Unknown("timeout", "`ip -j route show table main` timed out on router-mine")
+    """
+
+    kind: UnknownKind
+    detail: str
+
+    def __str__(self) -> str:
+        return self.detail
+
+
+class FactUnknown(BgpDoctorError):
+    """A derivation needed a fact that could not be collected or read; what it would derive is unknown."""
+
+    def __init__(self, unknown: Unknown) -> None:
+        super().__init__(unknown.detail)
+        self.unknown = unknown
 
 
 def parse_proc_sysctl(text: str) -> dict[str, str]:
@@ -114,6 +148,7 @@ class Path:
     hops: list[Hop]
     complete: bool
     stop_reason: str | None = None
+    unknown: Unknown | None = None  # the trace stopped because a hop's facts could not be read
 
     @property
     def label(self) -> str:
@@ -131,6 +166,7 @@ class World:
         self.inv = inv
         self.facts = facts
         self.parse_errors: dict[tuple[str, str], str] = {}
+        self.last_read: tuple[str, str] | None = None  # the output parsed last (names a failed derivation)
         self._cache: dict[tuple[str, str], Any] = {}
 
     # -- parsing with memo and error capture --------------------------------------------------
@@ -141,10 +177,13 @@ class World:
         result = self.facts[host].outputs.get(fact) if host in self.facts else None
         value: T | None = None
         if result is not None and result.ok:
+            self.last_read = key
             try:
                 value = parser(result.stdout)
             except (BgpDoctorError, ValueError) as exc:
                 self.parse_errors[key] = str(exc)
+            except Exception as exc:  # a parser bug on odd output is this fact's problem, not the run's
+                self.parse_errors[key] = f"{type(exc).__name__}: {exc}"[:300]
         self._cache[key] = value
         return value
 
@@ -164,24 +203,50 @@ class World:
             note=note,
         )
 
-    def command_problem(self, host: str, fact: str) -> str | None:
-        """Why a fact is unusable (host unreachable, command missing, failed), or None."""
+    def command_problem(self, host: str, fact: str) -> Unknown | None:
+        """Why a fact is unusable (unreachable, command missing, timed out, failed, unparsed), or None."""
         facts = self.facts.get(host)
         if facts is None:
-            return "host not in scope"
+            return Unknown("not-collected", f"{host} is not in the run's scope")
         if fact not in facts.outputs:
-            return f"host unusable: {facts.error}" if facts.error else "not collected"
+            if facts.error:
+                return Unknown("unreachable", f"{host} unusable: {facts.error.kind}: {facts.error.message}")
+            return Unknown("not-collected", f"{fact} was not collected on {host}")
         result = facts.outputs[fact]
         if result.timed_out:
-            return f"`{result.command}` timed out"
+            return Unknown("timeout", f"`{result.command}` timed out on {host}")
         if result.command_missing:
-            return f"command not found: `{result.command.split()[0]}`"
+            return Unknown("command-missing", f"command not found on {host}: `{result.command.split()[0]}`")
+        if getattr(result, "truncated", False):
+            return Unknown("truncated", f"output of `{result.command}` on {host} was cut at the size limit")
         if result.exit_status != 0:
             text = (result.stderr or result.stdout).strip().splitlines()
-            return f"`{result.command}` failed: {text[-1] if text else result.exit_status}"
+            last = text[-1][:200] if text else f"exit status {result.exit_status}"
+            denied = any(w in (result.stderr or "").lower() for w in ("permission denied", "not permitted"))
+            return Unknown(
+                "permission-denied" if denied else "failed", f"`{result.command}` failed on {host}: {last}"
+            )
         if (host, fact) in self.parse_errors:
-            return f"could not parse `{result.command}`: {self.parse_errors[(host, fact)]}"
+            first = result.stdout[:60].replace("\n", "\\n")
+            return Unknown(
+                "parse-error",
+                f"could not read `{result.command}` on {host}: {self.parse_errors[(host, fact)]}"
+                f" (output starts {first!r})",
+            )
         return None
+
+    def collected(self, host: str, fact: str) -> bool:
+        """A command was run for this fact (its output may still be unusable)."""
+        return host in self.facts and fact in self.facts[host].outputs
+
+    def known(self, host: str, fact: str, parser: Callable[[str], T]) -> T:
+        """The parsed fact, or FactUnknown with the reason it could not be had."""
+        value = self.parsed(host, fact, parser)
+        if value is None:
+            raise FactUnknown(
+                self.command_problem(host, fact) or Unknown("parse-error", f"{fact} on {host} gave nothing")
+            )
+        return value
 
     # -- per-host views ------------------------------------------------------------------------
     def routes(self, host: str) -> list[iproute.Route]:
@@ -302,8 +367,8 @@ class World:
         """Follow the kernel FIBs hop by hop from `source` towards `dst_ip`."""
         hops: list[Hop] = []
 
-        def stop(reason: str | None, complete: bool = False) -> Path:
-            return Path(source, destination, src_ip, dst_ip, dst_cidr, hops, complete, reason)
+        def stop(reason: str | None, complete: bool = False, unknown: Unknown | None = None) -> Path:
+            return Path(source, destination, src_ip, dst_ip, dst_cidr, hops, complete, reason, unknown)
 
         current: str | None = source
         iif: str | None = None
@@ -314,7 +379,12 @@ class World:
             seen.add(current)
             if current not in self.facts or not self.facts[current].reachable:
                 hops.append(Hop(current, iif, None, None, None))
-                return stop(f"no facts from {current}")
+                return stop(f"no facts from {current}", unknown=self.command_problem(current, "ip.route"))
+            for fact, parser in (("ip.addr", iproute.parse_addresses), ("ip.route", iproute.parse_routes)):
+                if self.parsed(current, fact, parser) is None:
+                    hops.append(Hop(current, iif, None, None, None))
+                    problem = self.command_problem(current, fact) or Unknown("parse-error", f"no {fact}")
+                    return stop(f"{fact} of {current} unknown", unknown=problem)
             if self.is_local(current, dst_ip):
                 hops.append(Hop(current, iif, None, None, dst_cidr))
                 return stop(None, complete=True)

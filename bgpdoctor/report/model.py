@@ -10,8 +10,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.0"
-Status = Literal["pass", "fail", "warn", "error", "skip"]
+SCHEMA_VERSION = "1.1"
+# unknown: the facts the check needs could not be collected or read (the reason says why); never
+# pass, never fail. error: the check itself could not be run (a bug, a template problem).
+Status = Literal["pass", "fail", "warn", "error", "skip", "unknown"]
 
 
 class Model(BaseModel):
@@ -41,6 +43,9 @@ class CheckResult(Model):
     reason: str
     evidence: list[Evidence] = Field(default_factory=list)
     explained_by: str | None = None  # id of the diagnosis this failure is a symptom of
+    # status unknown: why the facts could not be had (timeout, command-missing, permission-denied,
+    # failed, parse-error, unreachable, not-collected, truncated, internal-error)
+    unknown_kind: str | None = None
 
 
 class FixSnippet(Model):
@@ -95,6 +100,7 @@ class Summary(Model):
     warnings: int
     errors: int
     skipped: int
+    unknown: int = 0  # checks whose facts could not be collected or read
     diagnoses: int
     findings: int  # diagnoses + failures not explained by any diagnosis
     exit_code: int
