@@ -74,6 +74,8 @@ def judge_one(check: CheckDef, s: Subject) -> CheckResult:
     verdict = holds(Condition(fact=check.fact, op=expect.op, value=expect.value), s.facts)
     if verdict is None:
         problem = s.problem(check.fact)
+        if problem is not None and problem.kind == "internal-error":
+            return result("error", f"could not check: {problem}", None, expected, problem.kind)
         if problem is not None:
             return result("unknown", f"could not check: {problem}", None, expected, problem.kind)
         return result("skip", f"does not apply to {s.label}", None, expected)

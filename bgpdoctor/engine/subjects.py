@@ -984,7 +984,17 @@ def _kubelet_filter(world: World, s: Subject, node: str, port: int) -> None:
 
 def kubelet_subjects(world: World, active: ActiveResults) -> list[Subject]:
     vantage = world.inv.vantage.metrics_server
-    return [
+    port = world.inv.vantage.kubelet_port
+    failed = []
+    for key, error in sorted(active.errors.items()):
+        node = key.removeprefix("kubelet ")
+        if key.startswith("kubelet ") and node not in active.kubelets:
+            s = Subject("kubelet", f"{vantage}->{node}:{port}", [node], [node])
+            s.unknown(
+                "kubelet_reachable", Unknown("failed", f"the kubelet probe from {vantage} failed: {error}")
+            )
+            failed.append(s)
+    return failed + [
         _isolated(
             world,
             "kubelet",

@@ -59,11 +59,15 @@ def parse_proc_sysctl(text: str) -> dict[str, str]:
 
     Example: "/proc/sys/net/ipv4/conf/all/rp_filter:1" -> {"net.ipv4.conf.all.rp_filter": "1"}
     """
+    from bgpdoctor.parsers import ParseError
+
     values: dict[str, str] = {}
     for line in text.splitlines():
         path, sep, value = line.partition(":")
         if not sep or not path.startswith("/proc/sys/"):
             continue
+        if not value.isascii():  # the kernel writes ASCII; "²".isdigit() is True but int("²") fails
+            raise ParseError("sysctl", f"{path}: not a kernel value: {value[:40]!r}")
         values[path[len("/proc/sys/") :].replace("/", ".")] = value.strip()
     return values
 
@@ -172,12 +176,13 @@ class World:
     # -- parsing with memo and error capture --------------------------------------------------
     def parsed(self, host: str, fact: str, parser: Callable[[str], T]) -> T | None:
         key = (host, fact)
+        self.last_read = key
         if key in self._cache:
             return self._cache[key]  # type: ignore[no-any-return]
         result = self.facts[host].outputs.get(fact) if host in self.facts else None
         value: T | None = None
-        if result is not None and result.ok:
-            self.last_read = key
+        # a cut output is never read: a partial `show protocols` would make present peers "missing"
+        if result is not None and result.ok and not getattr(result, "truncated", False):
             try:
                 value = parser(result.stdout)
             except (BgpDoctorError, ValueError) as exc:

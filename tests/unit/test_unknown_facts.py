@@ -208,3 +208,51 @@ def test_exit_codes() -> None:
     assert exit_code_for(findings=2, errors=0, reachable=3, unknown=5) == 1
     assert exit_code_for(findings=0, errors=0, reachable=3, unknown=1) == 3
     assert exit_code_for(findings=0, errors=0, reachable=0, unknown=0) == 3
+
+
+def test_a_bug_deriving_one_session_is_an_error_result_naming_host_and_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bgpdoctor.engine import subjects
+
+    real = subjects._compatibility_facts
+
+    def exploding(world: Any, s: Any, session: Any, up: bool, active: Any) -> None:
+        world.route_get(session.a.host, str(session.a.peer.address))  # the last output read
+        if session.b is not None and "router-home" in session.hosts:
+            raise KeyError("bug")
+        real(world, s, session, up, active)
+
+    monkeypatch.setattr(subjects, "_compatibility_facts", exploding)
+    report = _replay(_recording("healthy"), tmp_path)
+    broken = [r for r in report.results if r.status == "error"]
+    assert broken and all("router-home" in r.host for r in broken)
+    assert all("KeyError" in r.reason and "ip -j route get" in r.reason and "output starts" in r.reason
+               for r in broken)  # fmt: skip
+    assert report.diagnoses == []
+    assert report.summary.exit_code == 3
+    assert any(r.status == "pass" and r.check == "bgp-session-established" for r in report.results)
+
+
+def test_a_kubelet_probe_that_crashed_is_unknown_not_missing() -> None:
+    inv, path, nodes, collected = load_recording(RUNS / "healthy.json")
+    node = sorted(collected.active.kubelets)[0]
+    del collected.active.kubelets[node]
+    collected.active.errors[f"kubelet {node}"] = "ParseError: not a probe answer"
+    report = evaluate(inv, path, collected, RunOptions(nodes=nodes))
+    [probe] = [r for r in report.results if r.check == "kubelet-reachable" and node in r.hosts]
+    assert probe.status == "unknown" and "not a probe answer" in probe.reason
+    assert report.diagnoses == [] and report.summary.exit_code == 3
+
+
+def test_a_truncated_output_is_never_read_as_the_whole_answer() -> None:
+    inv, path, nodes, collected = load_recording(RUNS / "healthy.json")
+    router = next(n for n, f in collected.facts.items() if "bird.protocols" in f.outputs)
+    result = collected.facts[router].outputs["bird.protocols"]
+    lines = result.stdout_bytes.splitlines(keepends=True)
+    result.stdout_bytes = b"".join(lines[: len(lines) // 3])  # a cut `show protocols all`
+    result.truncated = True  # type: ignore[attr-defined]
+    report = evaluate(inv, path, collected, RunOptions(nodes=nodes))
+    assert "peer-not-configured" not in [d.root_cause for d in report.diagnoses]
+    assert report.diagnoses == []
+    assert any(r.unknown_kind == "truncated" for r in report.results)
