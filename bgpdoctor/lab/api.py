@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
-from bgpdoctor.errors import LabError
+from bgpdoctor.errors import LabError, UsageError
 from bgpdoctor.lab import health
 from bgpdoctor.lab.configs import (
     FW_TABLE,
@@ -563,7 +563,7 @@ def lab_exec(
     """
     s, st = _open(run_dir)
     if host not in NAMESPACES:
-        raise LabError(f"unknown lab host {host!r} (known: {', '.join(NAMESPACES)})")
+        raise UsageError(f"unknown lab host {host!r} (known: {', '.join(NAMESPACES)})")
     if st is None:
         raise LabError(f"no lab in {s.run_dir}")
     return ns_run(s.ns(host), argv, check=False, timeout=timeout)
@@ -580,7 +580,7 @@ def lab_status(run_dir: str | os.PathLike[str] | None = None) -> str:
 
     s, st = _open(run_dir)
     if st is None:
-        return f"no lab in {s.run_dir}\n"
+        raise LabError(f"no lab in {s.run_dir} (start one with `bgpdoctor lab up`)")
     have = set(netns.listnetns())
     lines = [f"run dir {s.run_dir}  prefix {s.prefix}  mgmt {s.mgmt_net}"]
     lines += [f"netns {n}: {'present' if n in have else 'MISSING'}" for n in st.namespaces]

@@ -581,3 +581,15 @@ def test_down_leaves_nothing(lab: Lab) -> None:
         assert not [lk.get("ifname") for lk in ipr.get_links() if str(lk.get("ifname")).startswith(PREFIX)]
     assert not [k for k, rec in st.procs.items() if proc_alive(rec)]
     assert lab_down(lab.run_dir) == []  # idempotent
+
+
+def test_lab_cli_exit_codes_without_a_lab(tmp_path: Path) -> None:
+    """`lab status` with no lab is "could not check" (3), an unknown host is a usage error (2)."""
+    from click.testing import CliRunner
+
+    from bgpdoctor.lab.cli import lab as lab_group
+
+    status = CliRunner().invoke(lab_group, ["status", "--dir", str(tmp_path / "none")])
+    assert status.exit_code == 3 and "no lab in" in status.output
+    bad = CliRunner().invoke(lab_group, ["exec", "no-such-host", "true"])
+    assert bad.exit_code == 2 and "unknown lab host 'no-such-host'" in bad.output
