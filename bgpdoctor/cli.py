@@ -1,27 +1,57 @@
 """The `bgpdoctor` command line. Heavy imports happen inside the commands, so --help is fast.
 
-Exit codes: 0 no findings, 1 findings, 2 usage or inventory error, 3 could not check.
+Exit codes: 0 no findings, 1 findings, 2 usage, inventory or file error, 3 could not check what
+matters, 4 internal error (a bug: one line, the traceback with -v or BGPDOCTOR_DEBUG=1; the report
+and the recording are still written when they can be).
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import sys
+import tempfile
+import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
 from bgpdoctor import __version__
-from bgpdoctor.errors import BgpDoctorError
+from bgpdoctor.errors import BgpDoctorError, UsageError
+from bgpdoctor.report.safe_text import one_line, printable
 
-EXIT_CODES_HELP = "Exit codes: 0 no findings, 1 findings, 2 usage or inventory error, 3 could not check."
+EXIT_CODES_HELP = (
+    "Exit codes: 0 no findings, 1 findings, 2 usage or inventory error, 3 could not check what matters, "
+    "4 internal error."
+)
+EXIT_INTERNAL_ERROR = 4
+_DEBUG_KEY = "bgpdoctor.debug"  # ctx.meta: a command's -v also shows an internal error's traceback
 
 
-def _fail(exc: BgpDoctorError) -> None:
-    click.echo(f"bgpdoctor: {exc}", err=True)
+def _fail(exc: BgpDoctorError) -> NoReturn:
+    click.echo(f"bgpdoctor: {printable(str(exc))}", err=True)
     sys.exit(exc.exit_code)
+
+
+def _internal_error(exc: Exception, show_traceback: bool) -> NoReturn:
+    if show_traceback:
+        traceback.print_exception(exc, file=sys.stderr)
+    hint = "" if show_traceback else " (-v or BGPDOCTOR_DEBUG=1 shows the traceback)"
+    message = one_line(f"{type(exc).__name__}: {exc}")[:300]
+    click.echo(f"bgpdoctor: internal error: {message}{hint}", err=True)
+    sys.exit(EXIT_INTERNAL_ERROR)
+
+
+def _debug_requested(ctx: click.Context) -> bool:
+    return bool(ctx.meta.get(_DEBUG_KEY)) or os.environ.get("BGPDOCTOR_DEBUG", "") not in ("", "0")
+
+
+def progress(message: str) -> None:
+    """One progress line on stderr; host-supplied text cannot add lines or control the terminal."""
+    click.echo(f"[bgpdoctor] {one_line(message)}", err=True)
 
 
 # Subcommands that live in their own packages are imported only when used: `--help` stays fast
@@ -62,6 +92,14 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except BgpDoctorError as exc:
             _fail(exc)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:  # stdout closed early (| head): click handles it
+                raise
+            _internal_error(exc, _debug_requested(ctx))
+        except Exception as exc:
+            _internal_error(exc, _debug_requested(ctx))
 
 
 @click.group(cls=_Group, epilog=EXIT_CODES_HELP)
@@ -145,7 +183,9 @@ def main() -> None:
     type=click.Path(dir_okay=False),
     help="Save every raw output of the run to this JSON file, for `bgpdoctor replay`.",
 )
-@click.option("--verbose", "-v", is_flag=True, help="Show every check result, not only findings.")
+@click.option(
+    "--verbose", "-v", is_flag=True, help="Show every check result, not only findings (and tracebacks)."
+)
 def run(
     inventory_path: str,
     nodes: tuple[str, ...],
@@ -171,17 +211,16 @@ def run(
     """
     from bgpdoctor.engine.active import ProbeSettings
     from bgpdoctor.engine.cluster import ClusterFinding
-    from bgpdoctor.engine.run import RunOptions, run_diagnosis
-    from bgpdoctor.errors import UsageError
+    from bgpdoctor.engine.recording import recording_json
+    from bgpdoctor.engine.run import Collected, RunOptions, run_diagnosis
     from bgpdoctor.inventory import load_inventory, scope_hosts
     from bgpdoctor.transport.factory import open_connection
 
-    def progress(message: str) -> None:
-        click.echo(f"[bgpdoctor] {message}", err=True)
-
+    click.get_current_context().meta[_DEBUG_KEY] = verbose
     cluster: list[ClusterFinding] = []
     if inventory_path is None and kube_context is None and kubeconfig is None:
         raise UsageError("give --inventory FILE, or --context/--kubeconfig to read the cluster")
+    check_output_paths({"--report": report_path, "--record": record_path})
     if kube_context is not None or kubeconfig is not None:
         from bgpdoctor.kube.discover import discover_cluster
 
@@ -216,19 +255,16 @@ def run(
     def connect(name: str) -> Any:
         return open_connection(name, inv, accept_new_host_keys=accept_new_host_keys)
 
-    report, collected = run_diagnosis(
-        inv, str(inventory_path), scope, connect, options, progress, cluster, kube_context
-    )
-    if record_path:
-        from bgpdoctor.engine.recording import save_recording
+    def record(collected: Collected) -> None:
+        if record_path:
+            text = recording_json(inv, str(inventory_path), list(nodes), collected)
+            if save_output(Path(record_path), text, "recording"):
+                progress(f"recording written to {record_path}")
 
-        save_recording(Path(record_path), inv, str(inventory_path), list(nodes), collected)
-        progress(f"recording written to {record_path}")
-    _emit(report, output, verbose)
-    if report_path:
-        _write_report(report, Path(report_path))
-        progress(f"report written to {report_path}")
-    sys.exit(report.summary.exit_code)
+    report, _collected = run_diagnosis(
+        inv, str(inventory_path), scope, connect, options, progress, cluster, kube_context, record
+    )
+    _finish(report, output, verbose, report_path)
 
 
 @main.command(epilog=EXIT_CODES_HELP)
@@ -237,7 +273,9 @@ def run(
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Also write the report here.")
 @click.option("--checks", "extra_checks", multiple=True, type=click.Path(file_okay=False))
 @click.option("--playbooks", "extra_playbooks", multiple=True, type=click.Path(file_okay=False))
-@click.option("--verbose", "-v", is_flag=True, help="Show every check result, not only findings.")
+@click.option(
+    "--verbose", "-v", is_flag=True, help="Show every check result, not only findings (and tracebacks)."
+)
 def replay(
     recording: str,
     output: str,
@@ -253,35 +291,114 @@ def replay(
     from bgpdoctor.engine.recording import load_recording
     from bgpdoctor.engine.run import RunOptions, evaluate
 
+    click.get_current_context().meta[_DEBUG_KEY] = verbose
+    check_output_paths({"--report": report_path})
     inv, inventory_path, nodes, collected = load_recording(Path(recording))
     options = RunOptions(nodes=nodes, extra_checks=list(extra_checks), extra_playbooks=list(extra_playbooks))
     report = evaluate(inv, inventory_path, collected, options)
-    _emit(report, output, verbose)
+    _finish(report, output, verbose, report_path)
+
+
+def check_output_paths(paths: dict[str, str | None]) -> None:
+    """Fail (exit 2) before any host is contacted when an output file could not be written later.
+
+    Example: check_output_paths({"--report": "/nonexistent-dir/x.json"}) raises
+    UsageError("--report /nonexistent-dir/x.json: folder /nonexistent-dir does not exist").
+    """
+    seen: dict[Path, str] = {}
+    for option, text in paths.items():
+        if not text:
+            continue
+        path = Path(text)
+        where = f"{option} {one_line(text)}"
+        if path.resolve() in seen:
+            raise UsageError(f"{where}: the same file as {seen[path.resolve()]}")
+        seen[path.resolve()] = option
+        if path.is_dir():
+            raise UsageError(f"{where}: is a directory")
+        if not path.parent.is_dir():
+            raise UsageError(f"{where}: folder {one_line(str(path.parent))} does not exist")
+        try:
+            if path.is_file():
+                os.close(os.open(path, os.O_WRONLY | os.O_APPEND))  # opens without changing it
+            elif path.exists():  # a FIFO or a device (/dev/stdout): opening could block
+                if not os.access(path, os.W_OK):
+                    raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+            else:
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+                path.unlink()
+        except OSError as exc:
+            raise UsageError(f"{where}: cannot write: {exc.strerror or exc}") from None
+
+
+def save_output(path: Path, text: str, what: str) -> bool:
+    """Write `text`; if that fails, keep it in a temporary file and say where. True: written at `path`.
+
+    A finished run is never lost to a full disk or a folder removed meanwhile.
+    """
+    try:
+        path.write_text(text, encoding="utf-8")
+        return True
+    except OSError as exc:
+        problem = exc.strerror or str(exc)
+    _keep_elsewhere(
+        text, path.suffix or ".txt", f"could not write the {what} to {one_line(str(path))} ({problem})"
+    )
+    return False
+
+
+def _keep_elsewhere(text: str, suffix: str, problem: str) -> None:
+    try:
+        fd, temp = tempfile.mkstemp(prefix="bgpdoctor-", suffix=suffix)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as exc:
+        click.echo(f"bgpdoctor: {problem}; nor to a temporary file ({exc.strerror or exc})", err=True)
+        return
+    click.echo(f"bgpdoctor: {problem}; wrote it to {temp} instead", err=True)
+
+
+def _finish(report: Any, output: str, verbose: bool, report_path: str | None) -> NoReturn:
+    """Write the report file, print the report, exit with its code.
+
+    An error while rendering one form does not stop the others: the report file is written (as
+    JSON in a temporary file when the Markdown rendering is what failed), then the error is raised
+    again for the internal-error exit.
+    """
+    failures: list[Exception] = []
     if report_path:
-        _write_report(report, Path(report_path))
+        path = Path(report_path)
+        form = "md" if path.suffix == ".md" else "json"
+        try:
+            text = _rendered(report, form).rstrip("\n") + "\n"
+        except Exception as exc:
+            failures.append(exc)
+            if form == "md":
+                with contextlib.suppress(Exception):
+                    problem = f"could not render the report as Markdown for {one_line(str(path))}"
+                    _keep_elsewhere(_rendered(report, "json"), ".json", problem)
+        else:
+            if save_output(path, text, "report"):
+                progress(f"report written to {report_path}")
+    try:
+        click.echo(_rendered(report, output, verbose))
+    except Exception as exc:
+        failures.append(exc)
+    if failures:
+        raise failures[0]
     sys.exit(report.summary.exit_code)
 
 
-def _emit(report: Any, output: str, verbose: bool) -> None:
-    if output == "json":
-        click.echo(report.model_dump_json(indent=2))
-    elif output == "md":
+def _rendered(report: Any, form: str, verbose: bool = False) -> str:
+    if form == "json":
+        return str(report.model_dump_json(indent=2))
+    if form == "md":
         from bgpdoctor.report.markdown import render_markdown
 
-        click.echo(render_markdown(report))
-    else:
-        from bgpdoctor.report.text import render_text
+        return render_markdown(report)
+    from bgpdoctor.report.text import render_text
 
-        click.echo(render_text(report, verbose=verbose))
-
-
-def _write_report(report: Any, path: Path) -> None:
-    if path.suffix == ".md":
-        from bgpdoctor.report.markdown import render_markdown
-
-        path.write_text(render_markdown(report))
-    else:
-        path.write_text(report.model_dump_json(indent=2) + "\n")
+    return render_text(report, verbose=verbose)
 
 
 @main.group()
@@ -316,7 +433,6 @@ def checks_list() -> None:
 def explain(item_id: str) -> None:
     """Explain a check or a root cause by its id."""
     from bgpdoctor.engine.rules import load_checks, load_playbooks
-    from bgpdoctor.errors import UsageError
 
     for c in load_checks():
         if c.id == item_id:

@@ -12,7 +12,9 @@ import base64
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from bgpdoctor.engine.active import ActiveResults
 from bgpdoctor.engine.cluster import ClusterFinding
@@ -23,6 +25,7 @@ from bgpdoctor.inventory_model import Inventory
 from bgpdoctor.parsers.ping import parse_ping
 from bgpdoctor.probes.kubelet import parse_kubelet_probe
 from bgpdoctor.probes.mtu import sweep
+from bgpdoctor.report.safe_text import one_line
 from bgpdoctor.transport.base import CommandResult
 
 FORMAT = "bgpdoctor-recording/1"
@@ -41,6 +44,11 @@ def _result(r: CommandResult) -> dict[str, Any]:
 def save_recording(
     path: Path, inv: Inventory, inventory_path: str, nodes: list[str], collected: Collected
 ) -> None:
+    path.write_text(recording_json(inv, inventory_path, nodes, collected), encoding="utf-8")
+
+
+def recording_json(inv: Inventory, inventory_path: str, nodes: list[str], collected: Collected) -> str:
+    """The recording as JSON text (`bgpdoctor run --record` writes it, `load_recording` reads it)."""
     a = collected.active
     data = {
         "format": FORMAT,
@@ -74,58 +82,236 @@ def save_recording(
             "errors": a.errors,
         },
     }
-    path.write_text(json.dumps(data, indent=1) + "\n")
+    return json.dumps(data, indent=1) + "\n"
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+
+def _b64(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    return base64.b64decode(value, validate=True)
+
+
+Base64 = Annotated[bytes, BeforeValidator(_b64)]
+
+
+class _Output(_Record):
+    command: str
+    exit_status: int | None
+    stdout: Base64 = Field(validation_alias="stdout_b64")
+    stderr: str
+    timed_out: bool
+
+
+class _HostError(_Record):
+    kind: str
+    message: str
+
+
+class _Host(_Record):
+    contacted: bool
+    error: _HostError | None
+    outputs: dict[str, _Output]
+
+
+class _Ping(_Record):
+    command: str
+    raw: str
+
+
+class _Probe(_Record):
+    size: int
+    raw: str
+
+
+class _Sweep(_Record):
+    start: int
+    probes: list[_Probe]
+
+
+class _Kubelet(_Record):
+    command: str
+    raw: str
+    target: str
+
+
+class _Active(_Record):
+    captures: dict[str, Base64]
+    capture_errors: dict[str, str]
+    pings: dict[str, _Ping]
+    sweeps: dict[str, _Sweep]
+    kubelets: dict[str, _Kubelet]
+    errors: dict[str, str]
+
+
+class _ClusterFinding(_Record):
+    root_cause: str
+    subject: str
+    message: str
+    evidence: dict[str, Any] = Field(default_factory=dict)
+
+
+class _Recording(_Record):
+    format: str
+    inventory_path: str
+    inventory: dict[str, Any]
+    nodes: list[str] = Field(default_factory=list)
+    scope: list[str]
+    started: str
+    wall_seconds: float
+    hosts: dict[str, _Host]
+    context: str | None = None
+    cluster: list[_ClusterFinding] = Field(default_factory=list)
+    active: _Active
+
+    @field_validator("started")
+    @classmethod
+    def _iso_time(cls, value: str) -> str:
+        datetime.fromisoformat(value)
+        return value
+
+
+MAX_DEPTH = 100  # a recording's JSON is a few levels deep; an inventory or cluster evidence a few more
+
+
+def _too_deep(data: Any) -> bool:
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        if isinstance(value, dict):
+            stack += [(v, depth + 1) for v in value.values()]
+        elif isinstance(value, list):
+            stack += [(v, depth + 1) for v in value]
+    return False
+
+
+def _problems(exc: ValidationError) -> str:
+    """Example: "missing inventory, scope; hosts.r1.contacted: Input should be a valid boolean"."""
+    errors = exc.errors()
+    missing = [".".join(str(p) for p in e["loc"]) for e in errors if e["type"] == "missing"]
+    others = [
+        f"{'.'.join(str(p) for p in e['loc']) or 'top level'}: {e['msg'].removeprefix('Value error, ')}"
+        for e in errors
+        if e["type"] != "missing"
+    ]
+    parts = ([f"missing {', '.join(missing)}"] if missing else []) + others[:3]
+    more = f" (and {len(others) - 3} more)" if len(others) > 3 else ""
+    return "; ".join(parts) + more
+
+
+def _cross_references(rec: _Recording, inv: Inventory) -> str | None:
+    """The first name a recording uses that its inventory does not define (evaluate looks them up)."""
+    for name in rec.scope:
+        if name not in rec.hosts:
+            return f"scope: host '{name}' has no entry under hosts"
+    for where, names in (("scope", rec.scope), ("hosts", list(rec.hosts)), ("nodes", rec.nodes)):
+        for name in names:
+            if name not in inv.hosts:
+                return f"{where}: host '{name}' is not in the recorded inventory"
+    for name, host in inv.hosts.items():
+        if host.site is not None and host.site not in inv.sites:
+            return f"inventory.hosts.{name}.site: unknown site '{host.site}'"
+        for i, peer in enumerate(host.peers):
+            if peer.host is not None and peer.host not in inv.hosts:
+                return f"inventory.hosts.{name}.peers.{i}.host: unknown host '{peer.host}'"
+    metrics_server = inv.vantage.metrics_server
+    if metrics_server is not None and metrics_server not in inv.hosts:
+        return f"inventory.vantage.metrics_server: unknown host '{metrics_server}'"
+    return None
+
+
+class _MissingProbe(Exception):
+    pass
 
 
 def load_recording(path: Path) -> tuple[Inventory, str, list[str], Collected]:
-    """Example: load_recording(Path("captures/runs/nat-rewrites-bgp-source.json"))"""
+    """Read and check a recording; any malformed part is a UsageError naming the file.
+
+    Example: load_recording(Path("captures/runs/nat-rewrites-bgp-source.json"))
+    """
+
+    def bad(problem: str) -> UsageError:
+        return UsageError(f"{path}: not a valid bgpdoctor recording: {one_line(problem)}")
+
     try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise UsageError(f"{path}: not a bgpdoctor recording: {exc}") from exc
+        data = json.loads(path.read_bytes())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"{path}: not a bgpdoctor recording: {one_line(str(exc))}") from exc
+    except RecursionError:
+        raise bad(f"nested deeper than {MAX_DEPTH} levels") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise UsageError(f"{path}: not a bgpdoctor recording (format {FORMAT} expected)")
-    inv = Inventory.model_validate(data["inventory"])
+    if _too_deep(data):
+        raise bad(f"nested deeper than {MAX_DEPTH} levels")
+    try:
+        rec = _Recording.model_validate(data)
+    except ValidationError as exc:
+        raise bad(_problems(exc)) from None
+    try:
+        inv = Inventory.model_validate(rec.inventory)
+    except ValidationError as exc:
+        raise bad("inventory: " + _problems(exc)) from None
+    problem = _cross_references(rec, inv)
+    if problem:
+        raise bad(problem)
     facts: dict[str, HostFacts] = {}
-    for name, h in data["hosts"].items():
-        f = HostFacts(name=name, host=inv.hosts[name], contacted=h["contacted"])
-        if h["error"]:
-            f.error = HostError(name, h["error"]["kind"], h["error"]["message"])
-        for fact, r in h["outputs"].items():
+    for name, h in rec.hosts.items():
+        f = HostFacts(name=name, host=inv.hosts[name], contacted=h.contacted)
+        if h.error:
+            f.error = HostError(name, h.error.kind, h.error.message)
+        for fact, r in h.outputs.items():
             f.outputs[fact] = CommandResult(
-                r["command"],
-                r["exit_status"],
-                base64.b64decode(r["stdout_b64"]),
-                r["stderr"],
-                timed_out=r["timed_out"],
+                r.command, r.exit_status, r.stdout, r.stderr, timed_out=r.timed_out
             )
         facts[name] = f
-    a = data["active"]
+    a = rec.active
     active = ActiveResults(
-        captures={h: base64.b64decode(b) for h, b in a["captures"].items()},
-        capture_errors=a["capture_errors"],
-        pings={k: (parse_ping(v["raw"]), v["command"], v["raw"]) for k, v in a["pings"].items()},
-        kubelets={
-            k: (parse_kubelet_probe(v["raw"], v["target"]), v["command"], v["raw"])
-            for k, v in a["kubelets"].items()
-        },
-        errors=a["errors"],
+        captures=dict(a.captures), capture_errors=dict(a.capture_errors), errors=dict(a.errors)
     )
-    for key, s in a["sweeps"].items():
-        replies = {p["size"]: p["raw"] for p in s["probes"]}
+    # as in a live run (engine.active), a probe whose output cannot be read is an error, not a crash
+    for key, ping in a.pings.items():
+        try:
+            active.pings[key] = (parse_ping(ping.raw), ping.command, ping.raw)
+        except Exception as exc:
+            active.errors[f"ping {key}"] = f"{type(exc).__name__}: {exc}"
+    for key, kubelet in a.kubelets.items():
+        try:
+            active.kubelets[key] = (
+                parse_kubelet_probe(kubelet.raw, kubelet.target),
+                kubelet.command,
+                kubelet.raw,
+            )
+        except Exception as exc:
+            active.errors[f"kubelet {key}"] = f"{type(exc).__name__}: {exc}"
+    for key, s in a.sweeps.items():
+        replies = {p.size: p.raw for p in s.probes}
 
         def send(size: int, replies: dict[int, str] = replies) -> tuple[Any, str]:
+            if size not in replies:
+                raise _MissingProbe(size)
             raw = replies[size]
             return parse_ping(raw.split("\n", 1)[1] if raw.startswith("$ ") else raw), raw
 
-        active.sweeps[key] = sweep(send, s["start"])
+        try:
+            active.sweeps[key] = sweep(send, s.start)
+        except _MissingProbe as exc:
+            raise bad(
+                f"active.sweeps.{key}: the MTU search needs a probe of {exc} bytes, none recorded"
+            ) from None
+        except Exception as exc:
+            active.errors[f"mtu {key}"] = f"{type(exc).__name__}: {exc}"
     collected = Collected(
-        data["scope"],
+        rec.scope,
         facts,
         active,
-        datetime.fromisoformat(data["started"]),
-        data["wall_seconds"],
-        [ClusterFinding(**f) for f in data.get("cluster", [])],
-        data.get("context"),
+        datetime.fromisoformat(rec.started),
+        rec.wall_seconds,
+        [ClusterFinding(c.root_cause, c.subject, c.message, c.evidence) for c in rec.cluster],
+        rec.context,
     )
-    return inv, data["inventory_path"], data.get("nodes", []), collected
+    return inv, rec.inventory_path, rec.nodes, collected

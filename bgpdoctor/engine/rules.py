@@ -6,8 +6,9 @@ eq, ne, in, not_in, gt, gte, lt, lte, true, false, empty, not_empty.
 
 from __future__ import annotations
 
+import importlib.resources
 import os
-import sys
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -93,35 +94,56 @@ def project_root() -> Path:
     return Path(__file__).resolve().parents[2]
 
 
-def data_dirs(kind: str, extra: list[str] | None = None) -> list[Path]:
-    """Built-in data folder plus user folders (BGPDOCTOR_CHECKS / BGPDOCTOR_PLAYBOOKS, --checks).
+def builtin_data_dir(kind: str) -> tuple[Traversable | None, list[str]]:
+    """The built-in folder of `kind` ("checks" or "playbooks"), and every place looked at.
 
-    The built-in folder is the repository's (editable install, checkout) or, for a wheel install,
-    <prefix>/share/bgpdoctor/<kind>.
+    A checkout or an editable install reads the repository's top-level folder; an installed wheel
+    (venv, --user, --target, --prefix, pipx) reads the copy shipped as package data,
+    bgpdoctor/data/<kind> (see setup.py).
     """
-    builtin = project_root() / kind
-    if not builtin.is_dir():
-        builtin = Path(sys.prefix) / "share" / "bgpdoctor" / kind
-    dirs = [builtin]
-    env = os.environ.get(f"BGPDOCTOR_{kind.upper()}")
-    if env:
-        dirs += [Path(p) for p in env.split(os.pathsep) if p]
-    dirs += [Path(p) for p in extra or []]
-    return dirs
+    searched: list[str] = []
+    root = project_root()
+    checkout = root / kind
+    if (root / "pyproject.toml").is_file() and checkout.is_dir():
+        return checkout, [str(checkout)]
+    searched.append(f"{checkout} (no checkout)")
+    shipped = importlib.resources.files("bgpdoctor") / "data" / kind
+    if shipped.is_dir():
+        return shipped, [*searched, str(shipped)]
+    return None, [*searched, f"{shipped} (missing)"]
+
+
+def data_dirs(kind: str, extra: list[str] | None = None) -> list[Traversable]:
+    """Built-in data folder plus user folders (BGPDOCTOR_CHECKS / BGPDOCTOR_PLAYBOOKS, --checks)."""
+    builtin, _searched = builtin_data_dir(kind)
+    return [*([builtin] if builtin is not None else []), *_user_dirs(kind, extra)]
+
+
+def _user_dirs(kind: str, extra: list[str] | None) -> list[Path]:
+    env = os.environ.get(f"BGPDOCTOR_{kind.upper()}", "")
+    return [Path(p) for p in [*env.split(os.pathsep), *(extra or [])] if p]
 
 
 def _load(kind: str, model: type[BaseModel], extra: list[str] | None) -> list[Any]:
+    builtin, searched = builtin_data_dir(kind)
+    folders: list[Traversable] = [builtin] if builtin is not None else []
+    for user_folder in _user_dirs(kind, extra):
+        if not user_folder.is_dir():
+            raise UsageError(f"{user_folder}: no such folder of {kind}")
+        folders.append(user_folder)
+        searched.append(str(user_folder))
     items: dict[str, Any] = {}
-    for folder in data_dirs(kind, extra):
-        if not folder.is_dir():
-            continue
-        for path in sorted(folder.glob("*.yaml")):
+    for folder in folders:
+        files = sorted((f for f in folder.iterdir() if f.name.endswith(".yaml")), key=lambda f: f.name)
+        for path in files:
             try:
-                docs = yaml.safe_load(path.read_text())
+                docs = yaml.safe_load(path.read_text(encoding="utf-8"))
             except yaml.YAMLError as exc:
                 mark = getattr(exc, "problem_mark", None)
                 line = f":{mark.line + 1}" if mark else ""
                 raise UsageError(f"{path}{line}: not valid YAML: {exc}") from exc
+            except (OSError, UnicodeDecodeError) as exc:
+                raise UsageError(f"{path}: cannot read: {exc}") from exc
             entries = docs.get(kind, []) if isinstance(docs, dict) and kind in docs else [docs]
             for entry in entries:
                 try:
@@ -132,6 +154,8 @@ def _load(kind: str, model: type[BaseModel], extra: list[str] | None) -> list[An
                         f"{path}: invalid {kind[:-1]} definition: {' '.join(first[:3])}"
                     ) from exc
                 items[item.id] = item  # type: ignore[attr-defined]
+    if not items:
+        raise UsageError(f"no {kind[:-1]} definitions found; searched: {', '.join(searched)}")
     return list(items.values())
 
 

@@ -1,12 +1,24 @@
-"""Plain-text rendering of a report for the terminal (colour only when stdout is a TTY)."""
+"""Plain-text rendering of a report for the terminal (colour only when stdout is a TTY).
+
+Everything a host supplied goes through `safe_text` first: no control sequence reaches the terminal.
+"""
 
 from __future__ import annotations
 
 import click
 
-from bgpdoctor.report.model import Report
+from bgpdoctor.report.model import CheckResult, Report, Summary
+from bgpdoctor.report.safe_text import one_line, printable_model
 
-_COLOURS = {"pass": "green", "fail": "red", "warn": "yellow", "error": "magenta", "skip": "bright_black"}
+_COLOURS = {
+    "pass": "green",
+    "fail": "red",
+    "warn": "yellow",
+    "error": "magenta",
+    "skip": "bright_black",
+    "unknown": "blue",
+}
+UNKNOWN_SHOWN = 20  # the "could not check" section lists this many unless -v
 
 
 def _indent(text: str, prefix: str = "      ", width: int = 200) -> str:
@@ -16,29 +28,46 @@ def _indent(text: str, prefix: str = "      ", width: int = 200) -> str:
     )
 
 
+def summary_counts(s: Summary) -> str:
+    """Example: "189 checks (150 pass, 2 fail, 0 warn, 0 error, 30 skip, 7 unknown)"."""
+    return (
+        f"{s.checks} checks ({s.passed} pass, {s.failed} fail, {s.warnings} warn, {s.errors} error, "
+        f"{s.skipped} skip, {s.unknown} unknown)"
+    )
+
+
+def _result_line(r: CheckResult) -> str:
+    status = click.style(f"{r.status.upper():7}", fg=_COLOURS.get(r.status))
+    tail = f" [symptom of {one_line(r.explained_by)}]" if r.explained_by else ""
+    return f"  {status} {one_line(r.check):28} {one_line(r.host):32} {one_line(r.reason)}{tail}"
+
+
 def render_text(report: Report, verbose: bool = False) -> str:
+    report = printable_model(report)
     out: list[str] = []
     s = report.summary
     out.append(
-        f"bgpdoctor {report.tool_version}: {s.hosts} hosts, {s.checks} checks "
-        f"({s.passed} pass, {s.failed} fail, {s.warnings} warn, {s.errors} error, {s.skipped} skip) "
+        f"bgpdoctor {one_line(report.tool_version)}: {s.hosts} hosts, {summary_counts(s)} "
         f"in {report.timing.wall_seconds:.1f}s"
     )
     for h in report.hosts:
         if not h.reachable:
-            out.append(click.style(f"  host {h.name}: {h.error_kind}: {h.error}", fg="magenta"))
+            line = f"  host {one_line(h.name)}: {one_line(h.error_kind or '?')}: {one_line(h.error or '')}"
+            out.append(click.style(line, fg="magenta"))
     if report.diagnoses:
         out.append("")
         out.append(click.style(f"{len(report.diagnoses)} root cause(s) found:", bold=True))
     for d in report.diagnoses:
         out.append("")
-        out.append(click.style(f"#{d.rank} {d.root_cause}", fg="red", bold=True) + f"  {d.title}")
-        out.append(f"   {d.summary}")
-        out.append(f"   hosts: {', '.join(d.hosts)}")
+        out.append(
+            click.style(f"#{d.rank} {one_line(d.root_cause)}", fg="red", bold=True) + f"  {one_line(d.title)}"
+        )
+        out.append(f"   {one_line(d.summary)}")
+        out.append(f"   hosts: {one_line(', '.join(d.hosts))}")
         if d.symptoms:
-            out.append(f"   symptoms explained: {', '.join(d.symptoms)}")
+            out.append(f"   symptoms explained: {one_line(', '.join(d.symptoms))}")
         if d.ruled_out:
-            out.append("   ruled out: " + "; ".join(d.ruled_out))
+            out.append("   ruled out: " + one_line("; ".join(d.ruled_out)))
         excerpts = {(e.host, e.command) for e in d.evidence if (e.note or "").startswith("excerpt")}
         shown_evidence = [
             e
@@ -46,15 +75,18 @@ def render_text(report: Report, verbose: bool = False) -> str:
             if (e.note or "").startswith("excerpt") or (e.host, e.command) not in excerpts
         ]
         for ev in shown_evidence[:4]:
-            out.append(f"   evidence on {ev.host}: $ {ev.command}" + (f"  ({ev.note})" if ev.note else ""))
+            note = f"  ({one_line(ev.note)})" if ev.note else ""
+            out.append(f"   evidence on {one_line(ev.host)}: $ {one_line(ev.command)}{note}")
             lines = ev.output.splitlines()
             out.append(_indent("\n".join(lines[:12]) + ("\n..." if len(lines) > 12 else "")))
         for step in d.next_steps:
-            out.append(f"   next: {step}")
+            out.append(f"   next: {one_line(step)}")
         for fix in d.fixes:
-            where = f" on {fix.host}" if fix.host else ""
-            where += f", inside {fix.target}" if fix.target else ""
-            out.append(click.style(f"   fix [{fix.platform}]{where}: {fix.title}", fg="cyan"))
+            where = f" on {one_line(fix.host)}" if fix.host else ""
+            where += f", inside {one_line(fix.target)}" if fix.target else ""
+            out.append(
+                click.style(f"   fix [{one_line(fix.platform)}]{where}: {one_line(fix.title)}", fg="cyan")
+            )
             out.append(_indent(fix.text))
     shown = [
         r
@@ -64,12 +96,25 @@ def render_text(report: Report, verbose: bool = False) -> str:
     if shown:
         out.append("")
         out.append(click.style("check results:" if verbose else "other findings:", bold=True))
-        for r in shown:
-            status = click.style(f"{r.status.upper():5}", fg=_COLOURS[r.status])
-            tail = f" [symptom of {r.explained_by}]" if r.explained_by else ""
-            out.append(f"  {status} {r.check:28} {r.host:32} {r.reason}{tail}")
+        out += [_result_line(r) for r in shown]
+    unknown = [r for r in report.results if r.status == "unknown"]
+    if unknown:
+        out.append("")
+        out.append(
+            click.style(f"could not check ({len(unknown)}):", bold=True)
+            + " neither pass nor fail, the facts could not be read"
+        )
+        listed = unknown if verbose else unknown[:UNKNOWN_SHOWN]
+        out += [_result_line(r) for r in listed]
+        if len(listed) < len(unknown):
+            out.append(f"  ... and {len(unknown) - len(listed)} more (-v lists them all)")
     out.append("")
-    verdict = {0: "no findings", 1: f"{s.findings} finding(s)", 3: "could not check everything"}
+    verdict = {
+        0: "no findings",
+        1: f"{s.findings} finding(s)",
+        3: "could not judge the checks that matter",
+        4: "internal error",
+    }
     out.append(
         f"result: {verdict.get(s.exit_code, str(s.exit_code))} (exit {s.exit_code}); "
         f"MTU probes sent: {report.timing.mtu_probes}"

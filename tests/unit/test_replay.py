@@ -8,13 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import jsonschema
 import pytest
 
 from bgpdoctor.engine.recording import load_recording
 from bgpdoctor.engine.run import RunOptions, evaluate
 from bgpdoctor.report.markdown import render_markdown
-from bgpdoctor.report.model import report_json_schema
+from bgpdoctor.report.model import Report, report_json_schema
 from bgpdoctor.report.text import render_text
 
 RUNS = Path(__file__).resolve().parents[2] / "captures" / "runs"
@@ -85,3 +86,43 @@ def test_not_a_recording(tmp_path: Path) -> None:
         proc.stderr.strip()
         == f"bgpdoctor: {bad}: not a bgpdoctor recording (format bgpdoctor-recording/1 expected)"
     )
+
+
+def _with_unknowns(report: Report, count: int) -> Report:
+    """The report as if `count` passing checks had met a timed-out `ip -j route`."""
+    results = list(report.results)
+    for i in [i for i, r in enumerate(results) if r.status == "pass"][:count]:
+        reason = f"ip -j route on {results[i].hosts[0]} timed out after 10s"
+        results[i] = results[i].model_copy(update={"status": "unknown", "reason": reason})
+    summary = report.summary.model_copy(update={"passed": report.summary.passed - count, "unknown": count})
+    return report.model_copy(update={"results": results, "summary": summary})
+
+
+def test_unknown_results_are_counted_and_listed_apart() -> None:
+    report = _with_unknowns(replay("mtu-blackhole"), 2)
+    s = report.summary
+    text = click.unstyle(render_text(report))
+    assert text.splitlines()[0].startswith(
+        f"bgpdoctor 0.1.0: 5 hosts, {s.checks} checks ({s.passed} pass, 2 fail, 0 warn, 0 error, "
+        f"{s.skipped} skip, 2 unknown) in "
+    )
+    unknown = [r for r in report.results if r.status == "unknown"]
+    section = text.split("could not check (2): neither pass nor fail, the facts could not be read\n")[1]
+    assert section.splitlines()[:2] == [f"  UNKNOWN {r.check:28} {r.host:32} {r.reason}" for r in unknown]
+    assert "timed out after 10s" not in text.split("could not check")[0]  # not among the findings
+    md = render_markdown(report)
+    assert f"{s.skipped} skip, 2 unknown; 1 root cause(s)" in md
+    listed = "".join(f"- `{r.check}` on `{r.host}`: {r.reason}\n" for r in unknown)
+    assert (
+        "## Could not check\n\n"
+        "Unknown is neither pass nor fail: these facts could not be collected or read.\n\n" + listed
+    ) in md
+    jsonschema.Draft202012Validator(report_json_schema()).validate(json.loads(report.model_dump_json()))
+
+
+def test_many_unknowns_are_cut_short_unless_verbose() -> None:
+    report = _with_unknowns(replay("mtu-blackhole"), 25)
+    short = click.unstyle(render_text(report)).split("could not check (25)")[1]
+    assert short.count("UNKNOWN") == 20 and "... and 5 more (-v lists them all)" in short
+    full = click.unstyle(render_text(report, verbose=True)).split("could not check (25)")[1]
+    assert full.count("UNKNOWN") == 25
