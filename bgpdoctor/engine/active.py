@@ -50,6 +50,9 @@ class ActiveResults:
     kubelets: dict[str, tuple[KubeletProbe, str, str]] = field(
         default_factory=dict
     )  # node -> (res, cmd, raw)
+    # ICMP from a session end to the address it has configured for its peer (sessions not up only):
+    # "host->address" -> (result, command, raw output)
+    peer_pings: dict[str, tuple[PingResult, str, str]] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -114,11 +117,15 @@ def run_active(
     inv = world.inv
     usable = {n for n, f in world.facts.items() if f.reachable}
     capture_hosts: set[str] = set()
+    peer_pings: list[tuple[str, str]] = []
     if settings.capture:
         for s in sessions:
             if s.b is None or (established(s.a) and established(s.b)):
                 continue
             capture_hosts.update(e.host for e in s.ends if e.host in usable)
+            # and every router on the way, so a SYN that vanishes is placed between two hops
+            capture_hosts.update(h for h in session_transit(world, s) if h in usable)
+            peer_pings += [(e.host, str(e.peer.address)) for e in s.ends if e.host in usable and e.peer]
     jobs: dict[str, Future[None]] = {}
     with ThreadPoolExecutor(max_workers=8) as pool:
 
@@ -140,6 +147,13 @@ def run_active(
                 world.facts[pair.source], f"ping.{pair.destination}", cmd, settings.command_timeout
             )
             out.pings[f"{pair.source}->{pair.destination}"] = (parse_ping(text), cmd, text)
+
+        def peer_ping(host: str, address: str) -> None:
+            cmd = f"ping -n -c 2 -i 0.3 -W {settings.ping_wait:g} {shlex.quote(address)}"
+            text, _status, _data = _run(
+                world.facts[host], f"ping.peer.{address}", cmd, settings.command_timeout
+            )
+            out.peer_pings[f"{host}->{address}"] = (parse_ping(text), cmd, text)
 
         def sweep(pair: NodePair) -> None:
             facts = world.facts[pair.source]
@@ -166,6 +180,8 @@ def run_active(
         for pair in pairs:
             if pair.source in usable:
                 jobs[f"ping {pair.source}->{pair.destination}"] = pool.submit(ping, pair)
+        for host, address in dict.fromkeys(peer_pings):
+            jobs[f"peer-ping {host}->{address}"] = pool.submit(peer_ping, host, address)
         vantage = inv.vantage.metrics_server
         if vantage and vantage in usable:
             for name in world.facts:
@@ -189,6 +205,19 @@ def run_active(
                 out.errors[key] = f"{type(exc).__name__}: {exc}"
                 progress(f"probe {key} failed: {exc}")
     return out
+
+
+def session_transit(world: World, session: Session) -> list[str]:
+    """Inventory hosts the kernels route through between the two ends (both directions)."""
+    hosts: list[str] = []
+    for end in session.ends:
+        other = next((e for e in session.ends if e is not end), None)
+        if end.peer is None or other is None or end.host not in world.facts:
+            continue
+        address = str(end.peer.address)
+        path = world.trace(end.host, end.source_address or address, address, f"{address}/32", other.host)
+        hosts += [h for h in path.transit if h not in hosts and h not in session.hosts]
+    return hosts
 
 
 def _start_mtu(world: World, host: str, dst_ip: str) -> int:

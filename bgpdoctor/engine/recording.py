@@ -18,13 +18,14 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from bgpdoctor.engine.active import ActiveResults
 from bgpdoctor.engine.cluster import ClusterFinding
-from bgpdoctor.engine.collect import HostFacts
+from bgpdoctor.engine.collect import HostFacts, clean_result
 from bgpdoctor.engine.run import Collected
 from bgpdoctor.errors import HostError, UsageError
 from bgpdoctor.inventory_model import Inventory
 from bgpdoctor.parsers.ping import parse_ping
 from bgpdoctor.probes.kubelet import parse_kubelet_probe
 from bgpdoctor.probes.mtu import sweep
+from bgpdoctor.redact import redact
 from bgpdoctor.report.safe_text import one_line
 from bgpdoctor.transport.base import CommandResult
 
@@ -38,6 +39,7 @@ def _result(r: CommandResult) -> dict[str, Any]:
         "stdout_b64": base64.b64encode(r.stdout_bytes).decode(),
         "stderr": r.stderr,
         "timed_out": r.timed_out,
+        "truncated": r.truncated,
     }
 
 
@@ -72,6 +74,7 @@ def recording_json(inv: Inventory, inventory_path: str, nodes: list[str], collec
             "captures": {h: base64.b64encode(b).decode() for h, b in a.captures.items()},
             "capture_errors": a.capture_errors,
             "pings": {k: {"command": cmd, "raw": raw} for k, (_r, cmd, raw) in a.pings.items()},
+            "peer_pings": {k: {"command": cmd, "raw": raw} for k, (_r, cmd, raw) in a.peer_pings.items()},
             "sweeps": {
                 k: {"start": s.start, "probes": [{"size": p.size, "raw": p.raw} for p in s.probes]}
                 for k, s in a.sweeps.items()
@@ -104,6 +107,7 @@ class _Output(_Record):
     stdout: Base64 = Field(validation_alias="stdout_b64")
     stderr: str
     timed_out: bool
+    truncated: bool = False  # recordings before the output bound have no such field
 
 
 class _HostError(_Record):
@@ -142,6 +146,7 @@ class _Active(_Record):
     captures: dict[str, Base64]
     capture_errors: dict[str, str]
     pings: dict[str, _Ping]
+    peer_pings: dict[str, _Ping] = {}  # older recordings have none
     sweeps: dict[str, _Sweep]
     kubelets: dict[str, _Kubelet]
     errors: dict[str, str]
@@ -263,10 +268,14 @@ def load_recording(path: Path) -> tuple[Inventory, str, list[str], Collected]:
     for name, h in rec.hosts.items():
         f = HostFacts(name=name, host=inv.hosts[name], contacted=h.contacted)
         if h.error:
-            f.error = HostError(name, h.error.kind, h.error.message)
+            f.error = HostError(name, h.error.kind, redact(h.error.message))
         for fact, r in h.outputs.items():
-            f.outputs[fact] = CommandResult(
-                r.command, r.exit_status, r.stdout, r.stderr, timed_out=r.timed_out
+            # a recording written before redaction may hold secrets: clean it as a live run would
+            f.outputs[fact] = clean_result(
+                CommandResult(
+                    r.command, r.exit_status, r.stdout, r.stderr, timed_out=r.timed_out, truncated=r.truncated
+                ),
+                f.max_output,
             )
         facts[name] = f
     a = rec.active
@@ -279,6 +288,11 @@ def load_recording(path: Path) -> tuple[Inventory, str, list[str], Collected]:
             active.pings[key] = (parse_ping(ping.raw), ping.command, ping.raw)
         except Exception as exc:
             active.errors[f"ping {key}"] = f"{type(exc).__name__}: {exc}"
+    for key, ping in a.peer_pings.items():
+        try:
+            active.peer_pings[key] = (parse_ping(ping.raw), ping.command, ping.raw)
+        except Exception as exc:
+            active.errors[f"peer-ping {key}"] = f"{type(exc).__name__}: {exc}"
     for key, kubelet in a.kubelets.items():
         try:
             active.kubelets[key] = (

@@ -677,11 +677,14 @@ def _syn_facts(
         except ParseError as exc:
             why = Unknown("parse-error", f"could not decode the capture of {listener.host}: {exc}")
             s.unknown("syn_unanswered", why)
+    if s.facts.get("syn_lost_in_transit"):
+        _locate_syn_loss(world, s, dialer, listener, ports, active, dialers_of)
     if s.facts.get("syn_lost_in_transit") or s.facts.get("syn_unanswered"):
         looked = [*s.facts.get("transit", []), listener.host]
         unread = _port_filter(world, s, looked)
         if "port_filter_host" in s.facts:
             s.add("port_filter_ok", False)
+            s.add("port_filter_visible", True)
         elif unread:
             s.unknown(
                 "port_filter_ok",
@@ -701,8 +704,71 @@ def _syn_facts(
                     f"found on {', '.join(looked)}: the drop is on a device whose rules are not visible here",
                 ),
             )
+            s.add("port_filter_visible", False)
         else:
             s.add("port_filter_ok", True)
+
+
+def _locate_syn_loss(
+    world: World,
+    s: Subject,
+    dialer: SessionEnd,
+    listener: SessionEnd,
+    ports: set[int],
+    active: ActiveResults,
+    dialers_of: dict[str, int],
+) -> None:
+    """Where the SYNs vanish: the last host on the path whose capture shows them and the first
+    one whose capture does not, with the interfaces of that segment (the wire's own evidence)."""
+    dialed = str(dialer.peer.address) if dialer.peer else ""
+    path = world.trace(dialer.host, dialer.source_address or dialed, dialed, f"{dialed}/32", listener.host)
+    chain = [h.host for h in path.hops]
+    if listener.host not in chain:
+        chain.append(listener.host)
+    seen: dict[str, list[Any]] = {}
+    for host in chain:
+        data = active.captures.get(host)
+        if data is None or host in active.capture_errors:
+            continue
+        try:
+            syns = [x for x in syn_sources(data) if x.dst == dialed]
+        except ParseError:
+            continue
+        if ports and dialers_of.get(dialed, 0) != 1:
+            syns = [x for x in syns if x.sport in ports]
+        seen[host] = syns
+    last = max((i for i, h in enumerate(chain) if seen.get(h)), default=None)
+    if last is None:
+        return
+    first_missing = next((i for i in range(last + 1, len(chain)) if seen.get(chain[i]) == []), None)
+    if first_missing is None:
+        return
+    a, b = chain[last], chain[first_missing]
+    out_if = next((h.oif for h in path.hops if h.host == a and h.oif), None)
+    in_if = next((h.iif for h in path.hops if h.host == b and h.iif), None)
+    between = chain[last + 1 : first_missing]  # hosts in between that could not capture
+    s.add(
+        "syn_last_seen",
+        a,
+        *(_pcap_evidence(world, h, active.captures[h], seen[h]) for h in (a, b)),
+    )
+    s.add("syn_first_missing", b)
+    s.add(
+        "syn_drop_segment",
+        f"{a}{f' ({out_if})' if out_if else ''} -> "
+        + "".join(f"{h} -> " for h in between)
+        + f"{b}{f' ({in_if})' if in_if else ''}",
+    )
+    s.add("syn_segment_hosts", [a, *between, b])
+    ping = active.peer_pings.get(f"{dialer.host}->{dialed}")
+    if ping is not None and ping[0].transmitted:
+        s.add(
+            "peer_icmp_ok",
+            ping[0].received > 0,
+            Evidence(
+                host=dialer.host, command=ping[1], output=ping[2].rstrip(), note="ICMP to the same address"
+            ),
+        )
 
 
 def path_subjects(world: World, pairs: list[NodePair], active: ActiveResults) -> list[Subject]:

@@ -379,6 +379,37 @@ def _pf_cond(ctx: FaultContext) -> str | None:
     return None if _yuuko_to(ctx, "router-mine") != "ESTABLISHED" else "yuuko-k8s -> router-mine ESTABLISHED"
 
 
+# -- bgp-filtered-unseen ------------------------------------------------------------------------
+def _unseen_apply(ctx: FaultContext) -> None:
+    """The overlay switch (no login, no IP: not in the inventory) drops TCP 179 between the
+    routers; ICMP and everything else still pass."""
+    mine, home = ROUTER["router-mine"].zt_ip, ROUTER["router-home"].zt_ip
+    _nft(
+        ctx.s,
+        SWITCH,
+        f"""table bridge {FAULT_TABLE} {{
+  chain forward {{
+    type filter hook forward priority -10; policy accept;
+    ip saddr {{ {mine}, {home} }} ip daddr {{ {mine}, {home} }} tcp dport 179 counter drop
+    ip saddr {{ {mine}, {home} }} ip daddr {{ {mine}, {home} }} tcp sport 179 counter drop
+  }}
+}}
+""",
+    )
+    for router in ROUTERS:  # the routers' own BGP connection over zt0 must start again
+        other = next(r for r in ROUTERS if r != router)
+        ns_run(ctx.s.ns(router), ["ss", "-K", "dst", ROUTER[other].zt_ip], check=False)
+
+
+def _unseen_cond(ctx: FaultContext) -> str | None:
+    nft = ns_run(ctx.s.ns(SWITCH), ["nft", "list", "table", "bridge", FAULT_TABLE], check=False).stdout
+    if nft.count("counter packets 0 ") == 2:
+        return "the switch has not dropped a BGP packet yet"
+    if _bird_info(ctx, "router-mine", "router_home").startswith("Established"):
+        return "router-mine router_home still Established"
+    return None
+
+
 # -- peer-not-configured --------------------------------------------------------------------
 def _pnc_cond(ctx: FaultContext) -> str | None:
     addr = NODE["yuuko-k8s"].lan_ip
@@ -661,6 +692,13 @@ FAULTS: dict[str, Fault] = {
         ),
         Fault("ip-forward-disabled", "net.ipv4.ip_forward=0 on router-home", _fwd_apply, _fwd_cond),
         Fault(
+            "bgp-filtered-unseen",
+            "the ZeroTier switch (no login, not in the inventory) drops TCP 179 between router-home and "
+            "router-mine; ICMP passes",
+            _unseen_apply,
+            _unseen_cond,
+        ),
+        Fault(
             "rp-filter-strict",
             "router-home routes 10.42.0.0/24 via the backup link bk0 (asymmetric) with rp_filter=1",
             _rp_apply,
@@ -811,9 +849,9 @@ def remove_runtime_artefacts(s: LabSettings, hosts: tuple[str, ...]) -> bool:
     from bgpdoctor.lab.netlink import del_link
 
     changed = False
-    for host in hosts:
+    for host in (*hosts, SWITCH):
         cp = ns_run(s.ns(host), ["nft", "list", "tables"], check=False)
-        for fam, name in (("inet", FAULT_TABLE), ("ip", FAULT_NAT_TABLE)):
+        for fam, name in (("inet", FAULT_TABLE), ("ip", FAULT_NAT_TABLE), ("bridge", FAULT_TABLE)):
             if f"table {fam} {name}" in cp.stdout:
                 ns_run(s.ns(host), ["nft", "delete", "table", fam, name])
                 changed = True

@@ -290,7 +290,7 @@ def test_cli_lists_faults() -> None:
     )
     names = [ln.split()[0] for ln in cp.stdout.splitlines()]
     assert names == [f.name for f in list_faults()]
-    assert len(names) == 24
+    assert len(names) == 25
 
 
 # ---- faults: raw symptoms --------------------------------------------------------------------
@@ -345,6 +345,14 @@ def test_fault_ip_forward_disabled(lab: Lab) -> None:
     up_fault(lab, "ip-forward-disabled")
     assert sh(lab, "router-home", "sysctl", "-n", "net.ipv4.ip_forward").stdout.strip() == "0"
     assert "100% packet loss" in ping(lab, "yuuko-k8s", "192.168.6.1").stdout
+
+
+def test_fault_bgp_filtered_unseen(lab: Lab) -> None:
+    up_fault(lab, "bgp-filtered-unseen")
+    nft = sh(lab, "zt", "nft", "list", "table", "bridge", "bdl_fault").stdout
+    assert re.search(r"tcp dport 179 counter packets [1-9]", nft), nft
+    assert "Established" not in birdc(lab, "router-mine", "show", "protocols", "router_home")
+    assert sh(lab, "router-mine", "ping", "-c", "1", "-W", "2", "192.168.191.10").returncode == 0  # ICMP passes
 
 
 def test_fault_rp_filter_strict(lab: Lab) -> None:

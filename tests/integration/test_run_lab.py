@@ -128,6 +128,8 @@ FAULTS: dict[str, tuple[str, str, list[str]]] = {
         ["10.42.0.0/16"],
     ),
     "ip-forward-disabled": ("ip-forward-disabled", "ip-forward@router-home", ["net.ipv4.ip_forward=1"]),
+    # dropped on the overlay switch, which is not in the inventory: found from the wire alone
+    "bgp-filtered-unseen": ("bgp-filtered-unseen", "pod-ping@sakamoto->yuuko-k8s", ["192.168.191.", "179"]),
     "rp-filter-strict": ("rp-filter-strict", "rp-filter@sakamoto->yuuko-k8s", ["zt0", "rp_filter=2"]),
     "mtu-blackhole": ("mtu-blackhole", "path-mtu@sakamoto->yuuko-k8s", ["1380"]),
     "podcidr-not-advertised": (
