@@ -34,11 +34,20 @@ class ProbeSettings:
 
 @dataclass
 class NodePair:
+    """Two hosts whose path is probed: pod to pod, or one BGP session's segment (end to end)."""
+
     source: str
     destination: str
     src_ip: str
     dst_ip: str
     dst_cidr: str
+    segment: bool = False  # the path between the two ends of a BGP session, probed for its MTU
+
+    @property
+    def key(self) -> str:
+        """Example: "sakamoto->yuuko-k8s", or "router-home->router-mine bgp 192.168.191.12" for a segment."""
+        base = f"{self.source}->{self.destination}"
+        return f"{base} bgp {self.dst_ip}" if self.segment else base
 
 
 @dataclass
@@ -99,6 +108,24 @@ def node_pairs(world: World, scope: list[str], focus: list[str]) -> list[NodePai
     return pairs
 
 
+def segment_pairs(world: World, sessions: list[Session]) -> list[NodePair]:
+    """Each BGP session's two ends, both ways: probed for the MTU of the segment the session
+    crosses, so a black hole on one segment is found even when another fault stops pod traffic."""
+    pairs = []
+    for session in sessions:
+        for end in session.ends:
+            other = next((e for e in session.ends if e is not end), None)
+            if other is None or end.peer is None or end.host not in world.facts:
+                continue
+            address = str(end.peer.address)
+            if ":" in address:
+                continue  # the sweep is IPv4 (ping -M do with IPv4 header sizes)
+            pairs.append(
+                NodePair(end.host, other.host, end.source_address or "", address, f"{address}/32", True)
+            )
+    return pairs
+
+
 def _run(facts: HostFacts, key: str, command: str, timeout: float) -> tuple[str, int | None, bytes]:
     result = facts.run(key, command, timeout)
     if result is None:
@@ -146,7 +173,7 @@ def run_active(
             text, _status, _data = _run(
                 world.facts[pair.source], f"ping.{pair.destination}", cmd, settings.command_timeout
             )
-            out.pings[f"{pair.source}->{pair.destination}"] = (parse_ping(text), cmd, text)
+            out.pings[pair.key] = (parse_ping(text), cmd, text)
 
         def peer_ping(host: str, address: str) -> None:
             cmd = f"ping -n -c 2 -i 0.3 -W {settings.ping_wait:g} {shlex.quote(address)}"
@@ -160,14 +187,11 @@ def run_active(
             start = _start_mtu(world, pair.source, pair.dst_ip)
 
             def run(command: str) -> tuple[str, int | None]:
-                text, status, _ = _run(
-                    facts, f"mtu.{pair.destination}", command, settings.ping_wait + settings.command_timeout
-                )
+                fact = f"mtu.{pair.destination}" + (f"@{pair.dst_ip}" if pair.segment else "")
+                text, status, _ = _run(facts, fact, command, settings.ping_wait + settings.command_timeout)
                 return text, status
 
-            out.sweeps[f"{pair.source}->{pair.destination}"] = run_sweep(
-                run, pair.src_ip, pair.dst_ip, start, settings.ping_wait
-            )
+            out.sweeps[pair.key] = run_sweep(run, pair.src_ip or None, pair.dst_ip, start, settings.ping_wait)
 
         def kubelet(vantage: str, node: str, address: str, port: int) -> None:
             cmd = kubelet_command(address, port, min(5.0, settings.command_timeout))
@@ -178,8 +202,8 @@ def run_active(
             progress(f"{name}: capturing BGP SYNs for {settings.capture_seconds:g}s")
             jobs[f"capture {name}"] = pool.submit(capture, name)
         for pair in pairs:
-            if pair.source in usable:
-                jobs[f"ping {pair.source}->{pair.destination}"] = pool.submit(ping, pair)
+            if pair.source in usable and not pair.segment:
+                jobs[f"ping {pair.key}"] = pool.submit(ping, pair)
         for host, address in dict.fromkeys(peer_pings):
             jobs[f"peer-ping {host}->{address}"] = pool.submit(peer_ping, host, address)
         vantage = inv.vantage.metrics_server
@@ -197,7 +221,7 @@ def run_active(
         if settings.mtu_sweep:
             for pair in pairs:
                 if pair.source in usable:
-                    jobs[f"mtu {pair.source}->{pair.destination}"] = pool.submit(sweep, pair)
+                    jobs[f"mtu {pair.key}"] = pool.submit(sweep, pair)
         for key, job in jobs.items():
             try:
                 job.result()

@@ -2,10 +2,16 @@
 
 Each fact is one command whose raw output is kept as evidence; parsing happens afterwards in pure
 functions (bgpdoctor.parsers), so a recorded run can be replayed offline through the same code.
+Every result is bounded (BGPDOCTOR_MAX_OUTPUT, 8 MiB by default) and has its secrets redacted
+(bgpdoctor.redact) before it is stored, so no report, recording or evidence can hold a password.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import io
+import os
+import re
 import secrets
 import shlex
 import time
@@ -13,11 +19,65 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from bgpdoctor.errors import HostError
+from bgpdoctor.errors import HostError, UsageError
 from bgpdoctor.inventory_model import Host, Inventory
-from bgpdoctor.transport.base import CommandResult, Connection
+from bgpdoctor.redact import redact, redact_bytes
+from bgpdoctor.transport.base import DEFAULT_MAX_OUTPUT, CommandResult, Connection
 
 Progress = Callable[[str], None]
+
+MAX_OUTPUT_ENV = "BGPDOCTOR_MAX_OUTPUT"
+# seconds `timeout -k` waits after SIGTERM before it sends SIGKILL
+KILL_AFTER_S = 2
+_SIZE = re.compile(r"(?P<n>\d+)\s*(?P<unit>[kmg]?)(?:i?b)?", re.IGNORECASE)
+_PCAP_MAGIC = (
+    b"\xd4\xc3\xb2\xa1",
+    b"\xa1\xb2\xc3\xd4",
+    b"\x4d\x3c\xb2\xa1",
+    b"\xa1\xb2\x3c\x4d",
+    b"\x0a\x0d\x0d\x0a",
+)
+
+
+def max_output_setting(value: str | None = None) -> int:
+    """The per-command output bound: `value`, else $BGPDOCTOR_MAX_OUTPUT, else 8 MiB.
+
+    Accepts bytes or a size with a unit. Example: "16M" -> 16777216, "512KiB" -> 524288, "4096" -> 4096.
+    Raises UsageError for anything else (or less than 1 KiB).
+    """
+    text = value if value is not None else os.environ.get(MAX_OUTPUT_ENV)
+    if text is None or not text.strip():
+        return DEFAULT_MAX_OUTPUT
+    m = _SIZE.fullmatch(text.strip())
+    size = (
+        int(m.group("n")) * {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[m.group("unit").lower()]
+        if m
+        else 0
+    )
+    if size < 1024:
+        raise UsageError(f"{MAX_OUTPUT_ENV}={text!r}: give a size of at least 1 KiB, e.g. 8M or 16777216")
+    return size
+
+
+def clean_result(result: CommandResult, max_output: int) -> CommandResult:
+    """`result` cut to `max_output` bytes (then ``truncated``) and with every secret redacted.
+
+    This is the only way a result enters HostFacts. A pcap (tcpdump -w -) is binary and kept as is:
+    bgpdoctor captures only SYN headers, which carry no payload.
+    Example: clean_result(CommandResult("gobgp -j neighbor", 0, b'[{"auth_password":"x"}]'), 8 << 20)
+    -> CommandResult("gobgp -j neighbor", 0, b'[{"auth_password":"<redacted>"}]')
+    """
+    out, err, truncated = result.stdout_bytes, result.stderr, result.truncated
+    if len(out) > max_output or len(err) > max_output:
+        out, err, truncated = out[:max_output], err[:max_output], True
+    return dataclasses.replace(
+        result,
+        exit_status=None if truncated else result.exit_status,
+        stdout_bytes=out if out[:4] in _PCAP_MAGIC else redact_bytes(out),
+        stderr=redact(err),
+        truncated=truncated,
+    )
+
 
 # One portable command for the forwarding and reverse-path sysctls: busybox (OpenWrt) has grep -H
 # but no `sysctl -r`.
@@ -37,22 +97,34 @@ class HostFacts:
     error: HostError | None = None
     outputs: dict[str, CommandResult] = field(default_factory=dict)
     contacted: bool = False  # a connection was made (also true for a replayed recording)
+    max_output: int = DEFAULT_MAX_OUTPUT
 
     @property
     def reachable(self) -> bool:
         return self.error is None and self.contacted
 
     def run(self, fact: str, command: str, timeout: float) -> CommandResult | None:
-        """Run a command and keep its result under `fact`; None when the host is unusable."""
+        """Run a command and keep its bounded, redacted result under `fact`; None when the host is
+        unusable."""
+        result = self.run_raw(command, timeout, self.max_output)
+        if result is not None:
+            result = self.outputs[fact] = clean_result(result, self.max_output)
+        return result
+
+    def run_raw(self, command: str, timeout: float, max_output: int) -> CommandResult | None:
+        """The transport's result as it is, not stored (the framed batch, cut into facts by the caller);
+        None when the host is unusable."""
         if self.connection is None:
             return None
         try:
-            result = self.connection.run(command, timeout=timeout)
+            return self.connection.run(command, timeout=timeout, max_output=max_output)
         except HostError as exc:
-            self.error = exc
+            self.error = _redacted_error(exc)
             return None
-        self.outputs[fact] = result
-        return result
+
+
+def _redacted_error(exc: HostError) -> HostError:
+    return HostError(exc.host, exc.kind, redact(exc.message))
 
 
 def speaker_commands(host: Host) -> dict[str, str]:
@@ -111,20 +183,37 @@ def fact_commands(host: Host) -> dict[str, str]:
     return commands
 
 
-def batch_script(commands: dict[str, str], marker: str, timeout: float) -> str:
+def batch_script(
+    commands: dict[str, str], marker: str, timeout: float, max_output: int = DEFAULT_MAX_OUTPUT
+) -> str:
     """One POSIX sh script that runs every fact command and frames its output.
 
     One SSH session per host instead of one per command: sshd forks a session per exec, which
     costs more than the commands themselves on small routers. stdout stays raw; stderr lines
     come back prefixed with `<marker> ERR `, the exit status after `<marker> END <fact>`.
-    Works with dash and busybox ash; `timeout` is used when the host has it.
+    Works with dash and busybox ash. Each command runs under `timeout -k 2 N` when the host has it
+    (SIGKILL 2 s after SIGTERM, so a command that ignores SIGTERM cannot hold the host), and its
+    stdout and stderr pass `head -c max_output+1` when the host has it, so the host never sends
+    more than split_batch() keeps.
     """
+    seconds = max(1, int(timeout))
+    limit = max_output + 1  # one byte more than kept, so split_batch() can tell the output was cut
     lines = [
         "exec 4>&1",
-        f"if command -v timeout >/dev/null 2>&1; then T='timeout {max(1, int(timeout))}'; else T=''; fi",
+        "T=''",
+        "if command -v timeout >/dev/null 2>&1; then",
+        f"  if timeout -k 1 5 true >/dev/null 2>&1; then T='timeout -k {KILL_AFTER_S} {seconds}'",
+        f"  elif timeout 5 true >/dev/null 2>&1; then T='timeout {seconds}'",
+        f"  elif timeout -t 5 true >/dev/null 2>&1; then T='timeout -t {seconds}'; fi",  # old busybox
+        "fi",
+        f"if [ \"$(printf abc | head -c 2 2>/dev/null)\" = ab ]; then H='head -c {limit}'; else H=cat; fi",
         "bd_run() {",
         f"  printf '%s BEGIN %s\\n' '{marker}' \"$1\"",
-        f"  rc=$( {{ {{ $T sh -c \"$2\"; echo $? >&5; }} 2>&1 1>&4 | sed 's/^/{marker} ERR /' >&4; }} 5>&1 )",
+        # the command's stdout -> head -> fd 4; its stderr -> head -> sed ERR -> fd 4; its exit status
+        # -> fd 5 -> rc. The command itself gets neither fd 4 nor fd 5, so a process it leaves
+        # behind cannot hold the session open.
+        f'  rc=$( {{ {{ {{ $T sh -c "$2" 4>&- 5>&-; echo $? >&5; }} | $H >&4; }} 2>&1 | $H | '
+        f"sed 's/^/{marker} ERR /' >&4; }} 5>&1 )",
         f"  printf '\\n%s END %s %s\\n' '{marker}' \"$1\" \"$rc\"",
         "}",
     ]
@@ -132,9 +221,16 @@ def batch_script(commands: dict[str, str], marker: str, timeout: float) -> str:
     return "\n".join(lines) + "\n"
 
 
-def split_batch(output: bytes, marker: str, commands: dict[str, str]) -> dict[str, CommandResult]:
+# what `timeout` reports: 124 after SIGTERM, 137 (128+SIGKILL) when -k had to kill
+_TIMEOUT_STATUSES = (124, 137)
+
+
+def split_batch(
+    output: bytes, marker: str, commands: dict[str, str], max_output: int = DEFAULT_MAX_OUTPUT
+) -> dict[str, CommandResult]:
     """Cut the framed output of batch_script() back into one CommandResult per fact.
 
+    A fact whose stdout or stderr is longer than `max_output` is cut there and marked truncated.
     Example: b"M BEGIN a\\nhello\\n\\nM END a 0\\n" -> {"a": CommandResult("...", 0, b"hello\\n")}
     """
     results: dict[str, CommandResult] = {}
@@ -142,25 +238,33 @@ def split_batch(output: bytes, marker: str, commands: dict[str, str]) -> dict[st
     current: str | None = None
     out = bytearray()
     err: list[str] = []
-    for line in output.splitlines(keepends=True):
+    err_size = 0
+    for line in io.BytesIO(output):  # lines end at b"\n" only (splitlines also cuts at b"\r")
         if line.startswith(mark + b" BEGIN "):
-            current, out, err = line[len(mark) + 7 :].decode().strip(), bytearray(), []
+            current, out, err, err_size = line[len(mark) + 7 :].decode().strip(), bytearray(), [], 0
         elif line.startswith(mark + b" ERR ") and current is not None:
-            err.append(line[len(mark) + 5 :].decode("utf-8", "replace"))
+            if err_size <= max_output:
+                text = line[len(mark) + 5 :].decode("utf-8", "replace")
+                err.append(text)
+                err_size += len(text)
         elif line.startswith(mark + b" END ") and current is not None:
             status_text = line.decode().split()[-1]
             status = int(status_text) if status_text.lstrip("-").isdigit() else None
             body = bytes(out[:-1] if out.endswith(b"\n") else out)  # drop the newline END added
-            timed_out = status == 124 and "timeout" not in commands.get(current, "")
+            stderr = "".join(err)
+            truncated = len(body) > max_output or len(stderr) > max_output
+            own_timeout = "timeout" in commands.get(current, "")
+            timed_out = status in _TIMEOUT_STATUSES and not own_timeout and not truncated
             results[current] = CommandResult(
                 commands.get(current, current),
-                None if timed_out else status,
-                body,
-                "".join(err),
+                None if timed_out or truncated else status,
+                body[:max_output],
+                stderr[:max_output],
                 timed_out=timed_out,
+                truncated=truncated,
             )
             current = None
-        elif current is not None:
+        elif current is not None and len(out) <= max_output + 1:
             out += line
     return results
 
@@ -171,32 +275,46 @@ def collect_host(
     connect: Callable[[str], Connection],
     timeout: float,
     progress: Progress,
+    max_output: int | None = None,
 ) -> HostFacts:
-    facts = HostFacts(name=name, host=inv.hosts[name])
+    """Run every fact command on one host (one framed batch, or one exec each where the login has no
+    POSIX shell). Never raises: a host that cannot be used is a HostFacts with `error` set.
+
+    `max_output` bounds each command's stdout and stderr (default: max_output_setting()).
+    """
+    limit = max_output if max_output is not None else max_output_setting()
+    facts = HostFacts(name=name, host=inv.hosts[name], max_output=limit)
     try:
         facts.connection = connect(name)
         facts.contacted = True
     except HostError as exc:
-        facts.error = exc
-        progress(f"{name}: {exc.kind}: {exc.message}")
+        facts.error = _redacted_error(exc)
+        progress(f"{name}: {exc.kind}: {facts.error.message}")
         return facts
     except Exception as exc:  # a transport bug must not end the run; it becomes this host's result
-        facts.error = HostError(name, "error", f"{type(exc).__name__}: {exc}")
-        progress(f"{name}: error: {exc}")
+        facts.error = HostError(name, "error", redact(f"{type(exc).__name__}: {exc}"))
+        progress(f"{name}: error: {facts.error.message}")
         return facts
     started = time.monotonic()
     commands = fact_commands(facts.host)
     marker = f"@@bgpdoctor-{secrets.token_hex(6)}"
-    batch = facts.run("batch", batch_script(commands, marker, timeout), timeout * len(commands) + 5)
+    # each command may run for timeout + KILL_AFTER_S; the raw batch is never stored, only the
+    # facts split_batch() cuts out of it, each cleaned (bounded, redacted) on its own
+    batch = facts.run_raw(
+        batch_script(commands, marker, timeout, limit),
+        (timeout + KILL_AFTER_S) * len(commands) + 5,
+        (limit + 4096) * 2 * len(commands) + 65536,
+    )
     if batch is not None:
-        del facts.outputs["batch"]
-        facts.outputs.update(split_batch(batch.stdout_bytes, marker, commands))
+        for fact, result in split_batch(batch.stdout_bytes, marker, commands, limit).items():
+            facts.outputs[fact] = clean_result(result, limit)
         missing = [f for f in commands if f not in facts.outputs]
         if batch.timed_out and missing:
             for fact in missing:
                 facts.outputs[fact] = CommandResult(commands[fact], None, b"", "", timed_out=True)
         elif missing:
-            # no POSIX shell behind the login (RouterOS and other appliances): one exec per command
+            # no POSIX shell behind the login (RouterOS and other appliances), or a batch cut short:
+            # one exec per command
             for fact in missing:
                 if facts.run(fact, commands[fact], timeout) is None:
                     break
@@ -214,8 +332,14 @@ def collect_all(
     timeout: float,
     progress: Progress,
     workers: int = 8,
+    max_output: int | None = None,
 ) -> dict[str, HostFacts]:
-    """Collect phase-1 facts from all hosts concurrently (bounded), never raising for one host."""
+    """Collect phase-1 facts from all hosts concurrently (bounded), never raising for one host.
+
+    `max_output`: bytes kept per command (default $BGPDOCTOR_MAX_OUTPUT or 8 MiB); a bad
+    $BGPDOCTOR_MAX_OUTPUT is a UsageError before any host is contacted.
+    """
+    limit = max_output if max_output is not None else max_output_setting()
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(names)))) as pool:
-        futures = {n: pool.submit(collect_host, n, inv, connect, timeout, progress) for n in names}
+        futures = {n: pool.submit(collect_host, n, inv, connect, timeout, progress, limit) for n in names}
         return {n: f.result() for n, f in futures.items()}

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bgpdoctor import __version__
-from bgpdoctor.engine.active import ActiveResults, ProbeSettings, node_pairs, run_active
+from bgpdoctor.engine.active import ActiveResults, ProbeSettings, node_pairs, run_active, segment_pairs
 from bgpdoctor.engine.cluster import ClusterFinding, cluster_subjects
 from bgpdoctor.engine.collect import HostFacts, collect_all
 from bgpdoctor.engine.judge import diagnose, judge
@@ -74,8 +74,9 @@ def collect(
     try:
         world = World(inv, facts)
         sessions = expected_sessions(world, scope)
-        pairs = node_pairs(world, scope, options.nodes)
-        progress(f"{len(sessions)} BGP sessions, {len(pairs)} pod paths; running active probes")
+        pod_pairs = node_pairs(world, scope, options.nodes)
+        pairs = pod_pairs + segment_pairs(world, sessions)
+        progress(f"{len(sessions)} BGP sessions, {len(pod_pairs)} pod paths; running active probes")
         active = run_active(world, sessions, pairs, options.probes, progress)
     finally:
         for f in facts.values():
@@ -91,7 +92,7 @@ def evaluate(inv: Inventory, inventory_path: str, collected: Collected, options:
     scope, facts, active = collected.scope, collected.facts, collected.active
     world = World(inv, facts)
     sessions = expected_sessions(world, scope)
-    pairs = node_pairs(world, scope, options.nodes)
+    pairs = node_pairs(world, scope, options.nodes) + segment_pairs(world, sessions)
     subjects = (
         host_subjects(world, scope)
         + session_subjects(world, sessions, active)

@@ -776,7 +776,7 @@ def path_subjects(world: World, pairs: list[NodePair], active: ActiveResults) ->
         _isolated(
             world,
             "path",
-            f"{pair.source}->{pair.destination}",
+            pair.key,
             [pair.source, pair.destination],
             lambda pair=pair: _path_subject(world, pair, active),
         )
@@ -796,10 +796,11 @@ def _path_subject(world: World, pair: NodePair, active: ActiveResults) -> Subjec
     hosts = [h.host for h in path.hops]
     s = Subject(
         "path",
-        path.label,
+        pair.key,
         [pair.source, pair.destination],
         sorted(set(hosts) | {pair.source, pair.destination}),
     )
+    s.add("segment", pair.segment)
     s.add("source", pair.source)
     s.add("destination", pair.destination)
     s.add("cluster_pod_cidr", str(world.inv.pod_cidr) if world.inv.pod_cidr else pair.dst_cidr)
@@ -848,9 +849,10 @@ def _path_subject(world: World, pair: NodePair, active: ActiveResults) -> Subjec
     else:
         s.add("rp_filter_ok", True)
     _tunnel_facts(world, s, path, pair)
-    routing.reflection_facts(world, s, pair.source, pair.dst_cidr)
+    if not pair.segment:
+        routing.reflection_facts(world, s, pair.source, pair.dst_cidr)
     _forwarding_facts(world, s, path)
-    ping = active.pings.get(path.label)
+    ping = active.pings.get(pair.key)
     if ping is not None:
         result, cmd, raw = ping
         ev = Evidence(host=pair.source, command=cmd, output=raw.rstrip())
@@ -862,17 +864,13 @@ def _path_subject(world: World, pair: NodePair, active: ActiveResults) -> Subjec
         else:
             s.add("pod_ping_ok", result.received > 0, ev)
             s.add("pod_ping_outcome", result.outcome)
-    elif f"ping {path.label}" in active.errors:
-        s.unknown(
-            "pod_ping_ok", Unknown("failed", f"ping probe failed: {active.errors[f'ping {path.label}']}")
-        )
-    sweep = active.sweeps.get(path.label)
+    elif f"ping {pair.key}" in active.errors:
+        s.unknown("pod_ping_ok", Unknown("failed", f"ping probe failed: {active.errors[f'ping {pair.key}']}"))
+    sweep = active.sweeps.get(pair.key)
     if sweep is not None:
         _mtu_facts(world, s, path, pair, sweep)
-    elif f"mtu {path.label}" in active.errors:
-        s.unknown(
-            "mtu_blackhole", Unknown("failed", f"MTU sweep failed: {active.errors[f'mtu {path.label}']}")
-        )
+    elif f"mtu {pair.key}" in active.errors:
+        s.unknown("mtu_blackhole", Unknown("failed", f"MTU sweep failed: {active.errors[f'mtu {pair.key}']}"))
     if not path.complete or (ping and ping[0].received == 0):
         _firewall_facts(world, s, path, pair)
     return s

@@ -90,7 +90,7 @@ def parse_wg_allowed_ips(text: str) -> dict[str, list[tuple[str, list[str]]]]:
 def effective_rp_filter(values: dict[str, str], interface: str) -> int | None:
     """The kernel uses max(conf.all.rp_filter, conf.<iface>.rp_filter)."""
     found = [values.get(f"net.ipv4.conf.{k}.rp_filter") for k in ("all", interface)]
-    numbers = [int(v) for v in found if v is not None and v.isdigit()]
+    numbers = [int(v) for v in found if v is not None and v.isascii() and v.isdigit()]
     return max(numbers) if numbers else None
 
 
@@ -200,6 +200,8 @@ class World:
         output = result.stdout if result.stdout.strip() or not result.stderr else result.stderr
         if result.timed_out:
             output += "\n[timed out]"
+        if result.truncated:
+            output += "\n" + result.truncation_note
         return Evidence(
             host=host,
             command=result.command,

@@ -261,10 +261,11 @@ def _mtu_apply(ctx: FaultContext) -> None:
 
 
 def _mtu_cond(ctx: FaultContext) -> str | None:
-    dst = NODE["yuuko-k8s"].lan_ip
-    if health.ping(ctx.s, "sakamoto", dst, size=MTU_FAULT - 28, df=True).returncode != 0:
+    # across the overlay itself, so the fault shows also while another one stops pod traffic
+    dst = ROUTER["router-mine"].zt_ip
+    if health.ping(ctx.s, "router-home", dst, size=MTU_FAULT - 28, df=True).returncode != 0:
         return f"{MTU_FAULT}-byte packets do not pass"
-    if health.ping(ctx.s, "sakamoto", dst, size=1392, df=True).returncode == 0:
+    if health.ping(ctx.s, "router-home", dst, size=1392, df=True).returncode == 0:
         return "1420-byte packets still pass"
     return None
 

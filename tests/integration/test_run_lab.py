@@ -66,7 +66,11 @@ def test_healthy_lab_has_zero_findings(lab: Path) -> None:
     assert failing(report) == set()
     assert [r for r in report["results"] if r["status"] == "error"] == []
     assert code == 0, stderr[-2000:]
-    assert report["schema_version"] == "1.0"
+    assert report["schema_version"] == "1.1"
+    unknown = [(r["check"], r["host"], r["reason"]) for r in report["results"] if r["status"] == "unknown"]
+    assert unknown == [], unknown  # healthy is said only about what was seen: everything was
+    segments = [r for r in report["results"] if r["check"] == "path-mtu" and " bgp " in r["host"]]
+    assert segments and all(r["status"] == "pass" for r in segments), segments
     assert {h["name"] for h in report["hosts"]} == ALL_HOSTS
     statuses = {(r["check"], r["host"]): r["status"] for r in report["results"]}
     assert statuses[("bgp-session-established", "router-mine<->yuuko-k8s")] == "pass"
@@ -214,6 +218,25 @@ def test_fault_is_diagnosed(lab: Path, fault: str) -> None:
     # failures the top cause explains are grouped under it, not left as a pile of findings
     unexplained = [r for r in report["results"] if r["status"] == "fail" and r["explained_by"] is None]
     assert len(unexplained) <= 1, unexplained
+
+
+def test_one_fault_does_not_hide_another(lab: Path) -> None:
+    """Forwarding off on router-home stops all pod traffic; the MTU black hole on the overlay
+    segment is still found, by the sweep across that BGP session's own segment."""
+    inject_many(lab, ["ip-forward-disabled", "mtu-blackhole"])
+    code, report, stderr = run_json(lab, "--node", "yuuko-k8s")
+    assert code == 1, stderr[-2000:]
+    causes = [d["root_cause"] for d in report["diagnoses"]]
+    assert causes[:2] == ["ip-forward-disabled", "mtu-blackhole"], causes
+    mtu = next(d for d in report["diagnoses"] if d["root_cause"] == "mtu-blackhole")
+    assert "1380" in mtu["summary"] and "router-home" in mtu["hosts"]
+
+
+def inject_many(inventory: Path, faults: list[str]) -> None:
+    proc = bgpdoctor(
+        inventory.parent, "lab", "up", *[a for f in faults for a in ("--fault", f)], timeout=240
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
 
 
 def test_unreachable_host_is_a_result_not_a_crash(lab: Path, tmp_path: Path) -> None:

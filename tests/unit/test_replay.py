@@ -126,3 +126,12 @@ def test_many_unknowns_are_cut_short_unless_verbose() -> None:
     assert short.count("UNKNOWN") == 20 and "... and 5 more (-v lists them all)" in short
     full = click.unstyle(render_text(report, verbose=True)).split("could not check (25)")[1]
     assert full.count("UNKNOWN") == 25
+
+
+def test_one_fault_does_not_hide_another() -> None:
+    """Recorded with ip-forward-disabled and mtu-blackhole at once: both are found (the MTU on the
+    overlay segment's own sweep, though no pod packet gets through)."""
+    inv, path, nodes, collected = load_recording(RUNS / "combined" / "ip-forward-disabled+mtu-blackhole.json")
+    report = evaluate(inv, path, collected, RunOptions(nodes=nodes))
+    assert [d.root_cause for d in report.diagnoses] == ["ip-forward-disabled", "mtu-blackhole"]
+    assert report.summary.exit_code == 1
