@@ -233,9 +233,7 @@ def test_one_fault_does_not_hide_another(lab: Path) -> None:
 
 
 def inject_many(inventory: Path, faults: list[str]) -> None:
-    proc = bgpdoctor(
-        inventory.parent, "lab", "up", *[a for f in faults for a in ("--fault", f)], timeout=240
-    )
+    proc = bgpdoctor(inventory.parent, "lab", "up", *[a for f in faults for a in ("--fault", f)], timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 
