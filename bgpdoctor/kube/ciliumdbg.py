@@ -24,12 +24,12 @@ BGP control plane is GoBGP inside the agent), so checks and playbooks treat them
 
 from __future__ import annotations
 
-import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from bgpdoctor.parsers import ParseError
+from bgpdoctor.parsers import ParseError, json_int, json_list, json_str, load_json, to_int
 from bgpdoctor.parsers.gobgp import GobgpNeighbor
 
 __all__ = [
@@ -41,7 +41,9 @@ __all__ = [
 ]
 
 _STATES = {"idle", "connect", "active", "opensent", "openconfirm", "established", "unknown"}
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)")
+_PARSER = "cilium-dbg bgp peers"
+_DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)(h|ms|m|s|us|µs|ns)")
+_MAX_NANOS = 2**63  # Go's time.Duration is an int64 of nanoseconds
 _UNIT_S = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
 
 
@@ -61,9 +63,9 @@ class CiliumPeer:
 
 
 def _split_address(text: str) -> tuple[str, int | None]:
-    m = re.fullmatch(r"\[([0-9a-fA-F:.]+)\]:(\d+)", text) or re.fullmatch(r"([0-9.]+):(\d+)", text)
+    m = re.fullmatch(r"\[([0-9a-fA-F:.]+)\]:([0-9]+)", text) or re.fullmatch(r"([0-9.]+):([0-9]+)", text)
     if m:
-        return m.group(1), int(m.group(2))
+        return m.group(1), to_int(m.group(2), _PARSER, "peer port")
     return text, None
 
 
@@ -74,34 +76,45 @@ def _v4_unicast(families: list[Any]) -> dict[str, Any]:
     return {}
 
 
+def _json_int(value: Any, what: str) -> int | None:
+    return json_int(value, _PARSER, what)
+
+
+def _count(fam: dict[str, Any], key: str) -> int | None:
+    """A family's counter: left out when 0; None when the agent lists no IPv4 unicast family."""
+    return _json_int(fam.get(key, 0), f"families[].{key}") if fam else None
+
+
 def parse_bgp_peers_json(text: str) -> list[CiliumPeer]:
     """``cilium-dbg bgp peers -o json`` -> CiliumPeer list (see the module docstring)."""
-    try:
-        data = json.loads(text or "[]")
-    except ValueError as exc:
-        raise ParseError("cilium-dbg bgp peers", f"not JSON: {exc}") from None
+    data = load_json(text or "[]", _PARSER)
     if data is None:
         return []
     if not isinstance(data, list):
-        raise ParseError("cilium-dbg bgp peers", "expected a list of peers")
+        raise ParseError(_PARSER, "expected a list of peers")
     peers = []
     for item in data:
         if not isinstance(item, dict) or "peer-address" not in item:
-            raise ParseError("cilium-dbg bgp peers", f"not a peer: {str(item)[:80]}")
-        address, port = _split_address(str(item["peer-address"]))
-        nanos = item.get("uptime-nanoseconds", item.get("uptime"))
-        fam = _v4_unicast(item.get("families") or [])
+            raise ParseError(_PARSER, f"not a peer: {str(item)[:80]}")
+        peer_address = json_str(item["peer-address"], _PARSER, "peer-address")
+        if not peer_address:
+            raise ParseError(_PARSER, "peer without peer-address")
+        address, port = _split_address(peer_address)
+        nanos = _json_int(item.get("uptime-nanoseconds", item.get("uptime")), "uptime-nanoseconds")
+        if nanos is not None and not -_MAX_NANOS <= nanos < _MAX_NANOS:
+            raise ParseError(_PARSER, f"uptime-nanoseconds out of range: {str(nanos)[:40]}")
+        fam = _v4_unicast(json_list(item.get("families"), _PARSER, "families"))
         peers.append(
             CiliumPeer(
                 address=address,
-                peer_as=int(item.get("peer-asn", 0)),
-                local_as=int(item.get("local-asn", 0)),
-                state=str(item.get("session-state") or "unknown").lower(),
-                uptime_s=round(int(nanos) / 1e9, 3) if nanos is not None else None,
-                received=fam.get("received", 0 if fam else None),
-                accepted=fam.get("accepted", 0 if fam else None),
-                advertised=fam.get("advertised", 0 if fam else None),
-                port=int(item["peer-port"]) if item.get("peer-port") else port,
+                peer_as=_json_int(item.get("peer-asn"), "peer-asn") or 0,
+                local_as=_json_int(item.get("local-asn"), "local-asn") or 0,
+                state=(json_str(item.get("session-state"), _PARSER, "session-state") or "unknown").lower(),
+                uptime_s=round(nanos / 1e9, 3) if nanos is not None else None,
+                received=_count(fam, "received"),
+                accepted=_count(fam, "accepted"),
+                advertised=_count(fam, "advertised"),
+                port=_json_int(item.get("peer-port"), "peer-port") or port,
             )
         )
     return peers
@@ -112,7 +125,8 @@ def _duration_s(text: str) -> float | None:
     parts = _DURATION.findall(text)
     if not parts or "".join(n + u for n, u in parts) != text:
         return None
-    return sum(float(n) * _UNIT_S[u] for n, u in parts)
+    seconds = sum(float(n) * _UNIT_S[u] for n, u in parts)
+    return seconds if math.isfinite(seconds) else None
 
 
 def parse_bgp_peers_text(text: str) -> list[CiliumPeer]:
@@ -127,13 +141,13 @@ def parse_bgp_peers_text(text: str) -> list[CiliumPeer]:
     if head is None:
         if not lines:
             return []
-        raise ParseError("cilium-dbg bgp peers", "no header line (Local AS  Peer AS  Peer Address ...)")
+        raise ParseError(_PARSER, "no header line (Local AS  Peer AS  Peer Address ...)")
     names = re.split(r"\s{2,}", lines[head].strip())
     col = {n.lower(): i for i, n in enumerate(names)}
     state_col = col.get("session", col.get("session state"))
     need = ("local as", "peer as", "peer address", "uptime")
     if state_col is None or any(n not in col for n in need):
-        raise ParseError("cilium-dbg bgp peers", f"unexpected header {names}")
+        raise ParseError(_PARSER, f"unexpected header {names}")
     peers: list[CiliumPeer] = []
     for line in lines[head + 1 :]:
         cells = line.split()
@@ -141,12 +155,12 @@ def parse_bgp_peers_text(text: str) -> list[CiliumPeer]:
             address, port = _split_address(cells[col["peer address"]])
             state = cells[state_col].lower()
             if state not in _STATES:
-                raise ParseError("cilium-dbg bgp peers", f"unknown session state {cells[state_col]!r}")
+                raise ParseError(_PARSER, f"unknown session state {cells[state_col]!r}")
             peers.append(
                 CiliumPeer(
                     address=address,
-                    peer_as=int(cells[col["peer as"]]),
-                    local_as=int(cells[col["local as"]]),
+                    peer_as=to_int(cells[col["peer as"]], _PARSER, "Peer AS"),
+                    local_as=to_int(cells[col["local as"]], _PARSER, "Local AS"),
                     state=state,
                     uptime_s=_duration_s(cells[col["uptime"]]),
                     port=port,
@@ -156,11 +170,15 @@ def parse_bgp_peers_text(text: str) -> list[CiliumPeer]:
         elif peers and len(cells) == 3:  # family, received, advertised of the peer above
             row = {"family": cells[0], "received": cells[1], "advertised": cells[2]}
         else:
-            raise ParseError("cilium-dbg bgp peers", f"cannot read row {line.strip()!r}")
+            raise ParseError(_PARSER, f"cannot read row {line.strip()!r}")
         if row.get("family") in ("ipv4_unicast", "ipv4/unicast") and peers:
-            peers[-1].received = int(row["received"]) if row.get("received", "").isdigit() else None
-            peers[-1].advertised = int(row["advertised"]) if row.get("advertised", "").isdigit() else None
+            peers[-1].received = _counter_cell(row.get("received", ""))
+            peers[-1].advertised = _counter_cell(row.get("advertised", ""))
     return peers
+
+
+def _counter_cell(cell: str) -> int | None:
+    return to_int(cell, _PARSER, "count") if cell.isascii() and cell.isdigit() else None
 
 
 def parse_bgp_peers(text: str) -> list[CiliumPeer]:

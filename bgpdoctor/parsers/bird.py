@@ -36,7 +36,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from bgpdoctor.parsers import ParseError
+from bgpdoctor.parsers import ParseError, to_int
 
 BGP_STATES = frozenset(
     {"Idle", "Connect", "Active", "OpenSent", "OpenConfirm", "Established", "Close", "Passive", "Down"}
@@ -178,10 +178,7 @@ def _is_header(line: str) -> bool:
 
 
 def _int(value: str, what: str) -> int:
-    try:
-        return int(value)
-    except ValueError as exc:
-        raise ParseError("bird", f"{what}: not a number: {value!r}") from exc
+    return to_int(value, "bird", what)
 
 
 def _apply_detail(p: BirdProtocol, line: str, seen: set[str]) -> None:
@@ -224,10 +221,10 @@ def _apply_detail(p: BirdProtocol, line: str, seen: set[str]) -> None:
     elif key == "Routes":
         m = _ROUTES_RE.search(value)
         if m:
-            p.routes_imported = (p.routes_imported or 0) + int(m.group("imp"))
-            p.routes_exported = (p.routes_exported or 0) + int(m.group("exp"))
+            p.routes_imported = (p.routes_imported or 0) + _int(m.group("imp"), "routes imported")
+            p.routes_exported = (p.routes_exported or 0) + _int(m.group("exp"), "routes exported")
             if m.group("filt") is not None:
-                p.routes_filtered = (p.routes_filtered or 0) + int(m.group("filt"))
+                p.routes_filtered = (p.routes_filtered or 0) + _int(m.group("filt"), "routes filtered")
 
 
 def _parse_protocols(text: str, detail: bool) -> list[BirdProtocol]:

@@ -20,11 +20,10 @@ next_hop="10.0.1.1", as_path="64512 64513", best=True, neighbor_ip="10.0.1.1")]`
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from bgpdoctor.parsers import ParseError
+from bgpdoctor.parsers import ParseError, json_int, json_list, json_object, json_str, load_json
 
 SESSION_STATES: dict[int, str] = {
     0: "unknown",
@@ -80,29 +79,23 @@ class GobgpPath:
 
 
 def _load(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ParseError("gobgp", f"not JSON: {exc.msg} at line {exc.lineno}: {text[:80]!r}") from exc
+    return load_json(text, "gobgp")
 
 
 def _obj(value: Any, what: str) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ParseError("gobgp", f"{what}: expected an object, got {type(value).__name__}")
-    return value
+    return json_object(value, "gobgp", what)
+
+
+def _list(value: Any, what: str) -> list[Any]:
+    return json_list(value, "gobgp", what)
+
+
+def _str(value: Any, what: str) -> str | None:
+    return json_str(value, "gobgp", what)
 
 
 def _int_or_none(value: Any, what: str) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ParseError("gobgp", f"{what}: not an integer: {value!r}")
-    try:
-        return int(value)
-    except ValueError as exc:
-        raise ParseError("gobgp", f"{what}: not an integer: {value!r}") from exc
+    return json_int(value, "gobgp", what)
 
 
 def _state_name(value: Any) -> str:
@@ -121,11 +114,13 @@ def _neighbor(raw: Any) -> GobgpNeighbor:
     transport = _obj(peer.get("transport"), "transport")
     multihop = _obj(peer.get("ebgp_multihop"), "ebgp_multihop")
     timers_state = _obj(_obj(peer.get("timers"), "timers").get("state"), "timers.state")
-    address = conf.get("neighbor_address") or state.get("neighbor_address")
+    address = _str(conf.get("neighbor_address"), "conf.neighbor_address") or _str(
+        state.get("neighbor_address"), "state.neighbor_address"
+    )
     if not address:
         raise ParseError("gobgp", "neighbor without neighbor_address")
     counts: dict[str, int | None] = {"received": None, "accepted": None, "advertised": None}
-    for afi in peer.get("afi_safis") or []:
+    for afi in _list(peer.get("afi_safis"), "afi_safis"):
         afi_state = _obj(_obj(afi, "afi_safi").get("state"), "afi_safi.state")
         for key in ("received", "accepted"):
             counts[key] = (counts[key] or 0) + (_int_or_none(afi_state.get(key), key) or 0)
@@ -136,7 +131,7 @@ def _neighbor(raw: Any) -> GobgpNeighbor:
     uptime = _obj(timers_state.get("uptime"), "uptime")
     ttl = _int_or_none(multihop.get("multihop_ttl"), "multihop_ttl")
     return GobgpNeighbor(
-        address=str(address),
+        address=address,
         peer_as=_int_or_none(conf.get("peer_asn", conf.get("peer_as", state.get("peer_asn"))), "peer_asn")
         or 0,
         local_as=_int_or_none(conf.get("local_asn", conf.get("local_as")), "local_asn") or 0,
@@ -144,13 +139,13 @@ def _neighbor(raw: Any) -> GobgpNeighbor:
         admin_down=state.get("admin_state") in _ADMIN_DOWN or bool(conf.get("admin_down")),
         passive=bool(transport.get("passive_mode", False)),
         multihop_ttl=ttl if multihop.get("enabled") else None,
-        local_address=transport.get("local_address") or None,
-        router_id=state.get("router_id") or None,
+        local_address=_str(transport.get("local_address"), "transport.local_address") or None,
+        router_id=_str(state.get("router_id"), "state.router_id") or None,
         uptime_epoch=_int_or_none(uptime.get("seconds"), "uptime.seconds"),
         received=counts["received"],
         accepted=counts["accepted"],
         advertised=counts["advertised"],
-        description=conf.get("description") or None,
+        description=_str(conf.get("description"), "conf.description") or None,
     )
 
 
@@ -176,13 +171,17 @@ def parse_global(text: str) -> GobgpGlobal:
     """
     data = _obj(_load(text), "global")
     asn = _int_or_none(data.get("asn", data.get("as")), "asn")
-    if asn is None or "router_id" not in data:
+    router_id = _str(data.get("router_id"), "router_id")
+    if asn is None or router_id is None:
         raise ParseError("gobgp", "global: missing asn or router_id")
+    addresses = [
+        _str(a, "listen_addresses[]") for a in _list(data.get("listen_addresses"), "listen_addresses")
+    ]
     return GobgpGlobal(
         asn=asn,
-        router_id=str(data["router_id"]),
+        router_id=router_id,
         listen_port=_int_or_none(data.get("listen_port"), "listen_port") or 0,
-        listen_addresses=[str(a) for a in data.get("listen_addresses") or []],
+        listen_addresses=[a for a in addresses if a is not None],
     )
 
 
@@ -192,8 +191,9 @@ def _as_path(attrs: list[Any]) -> str:
         a = _obj(attr, "attr")
         if a.get("type") != 2:
             continue
-        for seg in a.get("as_paths") or []:
-            asns = [str(x) for x in _obj(seg, "as_path segment").get("asns") or []]
+        for raw_seg in _list(a.get("as_paths"), "as_paths"):
+            seg = _obj(raw_seg, "as_path segment")
+            asns = [str(_int_or_none(x, "asns[]")) for x in _list(seg.get("asns"), "asns")]
             if seg.get("segment_type") == 1:  # AS_SET
                 parts.append("{" + ",".join(asns) + "}")
             else:
@@ -204,10 +204,8 @@ def _as_path(attrs: list[Any]) -> str:
 def _next_hop(attrs: list[Any]) -> str | None:
     for attr in attrs:
         a = _obj(attr, "attr")
-        if a.get("type") == 3 and a.get("nexthop"):
-            return str(a["nexthop"])
-        if a.get("type") == 14 and a.get("nexthop"):  # MP_REACH_NLRI
-            return str(a["nexthop"])
+        if a.get("type") in (3, 14) and a.get("nexthop"):  # NEXT_HOP, MP_REACH_NLRI
+            return _str(a["nexthop"], "nexthop")
     return None
 
 
@@ -223,9 +221,8 @@ def parse_rib(text: str) -> list[GobgpPath]:
     if isinstance(data, dict):
         groups = list(data.items())
     elif isinstance(data, list):  # older releases: [{"prefix": ..., "paths": [...]}]
-        groups = [
-            (_obj(d, "destination").get("prefix", ""), _obj(d, "destination").get("paths")) for d in data
-        ]
+        destinations = [_obj(d, "destination") for d in data]
+        groups = [(_str(d.get("prefix"), "prefix") or "", d.get("paths")) for d in destinations]
     else:
         raise ParseError("gobgp", f"rib: unexpected JSON {type(data).__name__}")
     paths: list[GobgpPath] = []
@@ -234,15 +231,15 @@ def parse_rib(text: str) -> list[GobgpPath]:
             raise ParseError("gobgp", f"rib: paths of {prefix} are not a list")
         for raw in items:
             p = _obj(raw, "path")
-            attrs = p.get("attrs") or []
+            attrs = _list(p.get("attrs"), "attrs")
             nlri = _obj(p.get("nlri"), "nlri")
             paths.append(
                 GobgpPath(
-                    prefix=str(nlri.get("prefix") or prefix),
+                    prefix=_str(nlri.get("prefix"), "nlri.prefix") or prefix,
                     next_hop=_next_hop(attrs),
                     as_path=_as_path(attrs),
                     best=bool(p.get("best", False)),
-                    neighbor_ip=p.get("neighbor-ip") or None,
+                    neighbor_ip=_str(p.get("neighbor-ip"), "neighbor-ip") or None,
                 )
             )
     return paths

@@ -16,11 +16,10 @@ stderr; pass that text in and get ``RouteGet(..., error="Network is unreachable"
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from bgpdoctor.parsers import ParseError
+from bgpdoctor.parsers import ParseError, json_int, json_list, json_str, load_json
 
 
 @dataclass
@@ -67,29 +66,33 @@ class RouteGet:
 
 
 def _load_list(json_text: str, what: str) -> list[dict[str, Any]]:
-    try:
-        data = json.loads(json_text)
-    except json.JSONDecodeError as exc:
-        raise ParseError("iproute", f"{what}: not JSON ({exc.msg}): {json_text[:80]!r}") from exc
+    data = load_json(json_text, "iproute", what)
     if not isinstance(data, list) or not all(isinstance(x, dict) for x in data):
         raise ParseError("iproute", f"{what}: expected a JSON list of objects")
     return data
 
 
 def _int(value: Any, what: str) -> int | None:
-    if value is None:
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError) as exc:
-        raise ParseError("iproute", f"{what}: not a number: {value!r}") from exc
+    return json_int(value, "iproute", what)
+
+
+def _str(value: Any, what: str) -> str | None:
+    return json_str(value, "iproute", what)
 
 
 def _mtu(entry: dict[str, Any]) -> int | None:
-    for metric in entry.get("metrics") or []:
+    for metric in json_list(entry.get("metrics"), "iproute", "metrics"):
         if isinstance(metric, dict) and "mtu" in metric:
             return _int(metric["mtu"], "mtu")
     return _int(entry.get("mtu"), "mtu")
+
+
+def _table(value: Any) -> str:
+    if value is None:
+        return "main"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return _str(value, "table") or "main"
 
 
 def _normalise_dst(entry: dict[str, Any]) -> str:
@@ -112,20 +115,24 @@ def parse_routes(json_text: str) -> list[Route]:
     """
     routes: list[Route] = []
     for entry in _load_list(json_text, "route"):
-        hops = [(h.get("gateway"), h.get("dev")) for h in entry.get("nexthops") or [] if isinstance(h, dict)]
+        hops = [
+            (_str(h.get("gateway"), "nexthops[].gateway"), _str(h.get("dev"), "nexthops[].dev"))
+            for h in json_list(entry.get("nexthops"), "iproute", "nexthops")
+            if isinstance(h, dict)
+        ]
         routes.append(
             Route(
                 dst=_normalise_dst(entry),
-                gateway=entry.get("gateway"),
-                dev=entry.get("dev"),
-                protocol=entry.get("protocol"),
-                scope=entry.get("scope"),
-                type=entry.get("type", "unicast"),
+                gateway=_str(entry.get("gateway"), "gateway"),
+                dev=_str(entry.get("dev"), "dev"),
+                protocol=_str(entry.get("protocol"), "protocol"),
+                scope=_str(entry.get("scope"), "scope"),
+                type=_str(entry.get("type"), "type") or "unicast",
                 metric=_int(entry.get("metric"), "metric"),
-                prefsrc=entry.get("prefsrc"),
+                prefsrc=_str(entry.get("prefsrc"), "prefsrc"),
                 mtu=_mtu(entry),
                 nexthops=hops,
-                table=str(entry.get("table", "main")),
+                table=_table(entry.get("table")),
             )
         )
     return routes
@@ -142,18 +149,21 @@ def parse_addresses(json_text: str) -> list[Address]:
         ifname = link.get("ifname")
         if not isinstance(ifname, str):
             raise ParseError("iproute", f"addr: link without ifname: {link!r}")
-        for info in link.get("addr_info") or []:
+        for info in json_list(link.get("addr_info"), "iproute", "addr_info"):
             if not isinstance(info, dict) or "local" not in info:
                 continue  # entries without a local address only carry lifetimes
             prefixlen = _int(info.get("prefixlen"), "prefixlen")
+            address = _str(info["local"], "local")
+            if address is None:
+                raise ParseError("iproute", f"addr: {ifname}: local address is null")
             out.append(
                 Address(
                     ifname=ifname,
-                    address=str(info["local"]),
+                    address=address,
                     prefixlen=prefixlen if prefixlen is not None else 32,
                     mtu=_int(link.get("mtu"), "mtu"),
-                    state=link.get("operstate"),
-                    family=str(info.get("family", "inet")),
+                    state=_str(link.get("operstate"), "operstate"),
+                    family=_str(info.get("family"), "family") or "inet",
                 )
             )
     return out
@@ -175,11 +185,11 @@ def parse_route_get(json_text: str) -> RouteGet:
         raise ParseError("iproute", "route get: empty answer")
     e = entries[0]
     return RouteGet(
-        dst=e.get("dst"),
-        gateway=e.get("gateway"),
-        dev=e.get("dev"),
-        prefsrc=e.get("prefsrc"),
+        dst=_str(e.get("dst"), "dst"),
+        gateway=_str(e.get("gateway"), "gateway"),
+        dev=_str(e.get("dev"), "dev"),
+        prefsrc=_str(e.get("prefsrc"), "prefsrc"),
         mtu=_mtu(e),
-        type=e.get("type", "unicast"),
+        type=_str(e.get("type"), "type") or "unicast",
         expires=_int(e.get("expires"), "expires"),
     )

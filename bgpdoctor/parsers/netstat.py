@@ -10,7 +10,7 @@ Output: {"TcpExtTCPMD5NotFound": 3, "TcpExtTCPMD5Unexpected": 0, "IpExtInNoRoute
 
 from __future__ import annotations
 
-from bgpdoctor.parsers import ParseError
+from bgpdoctor.parsers import ParseError, to_int
 
 
 def parse_proc_netstat(text: str) -> dict[str, int]:
@@ -27,5 +27,5 @@ def parse_proc_netstat(text: str) -> dict[str, int]:
         if len(keys) != len(nums):
             raise ParseError("netstat", f"{hp}: {len(keys)} names but {len(nums)} values")
         for key, num in zip(keys, nums, strict=True):
-            counters[f"{hp}{key}"] = int(num)
+            counters[f"{hp}{key}"] = to_int(num, "netstat", f"{hp}{key}")
     return counters

@@ -31,7 +31,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from bgpdoctor.parsers import ParseError
+from bgpdoctor.parsers import ParseError, json_int, json_list, json_object, json_str, load_json
 
 _VERDICTS = (
     "accept",
@@ -96,21 +96,32 @@ class Ruleset:
     rules: list[Rule] = field(default_factory=list)
 
 
+def _inner(value: dict[str, Any], key: str) -> dict[str, Any] | None:
+    """value[key] when it is an object (``{"meta": {"key": "oifname"}}``), else None."""
+    inner = value.get(key)
+    return inner if isinstance(inner, dict) else None
+
+
+def _pair(value: Any) -> tuple[Any, Any] | None:
+    return (value[0], value[1]) if isinstance(value, list) and len(value) == 2 else None
+
+
 def _render_value(value: Any, quote: bool = False) -> str:
     if isinstance(value, dict):
-        if "prefix" in value:
-            return f"{value['prefix'].get('addr')}/{value['prefix'].get('len')}"
-        if "set" in value:
+        prefix, span = _inner(value, "prefix"), _pair(value.get("range"))
+        meta, payload, ct = _inner(value, "meta"), _inner(value, "payload"), _inner(value, "ct")
+        if prefix is not None:
+            return f"{prefix.get('addr')}/{prefix.get('len')}"
+        if isinstance(value.get("set"), list):
             return "{ " + ", ".join(_render_value(v, quote) for v in value["set"]) + " }"
-        if "range" in value:
-            low, high = value["range"]
-            return f"{_render_value(low)}-{_render_value(high)}"
-        if "meta" in value:
-            return str(value["meta"].get("key"))
-        if "payload" in value:
-            return f"{value['payload'].get('protocol')} {value['payload'].get('field')}"
-        if "ct" in value:
-            return f"ct {value['ct'].get('key')}"
+        if span is not None:
+            return f"{_render_value(span[0])}-{_render_value(span[1])}"
+        if meta is not None:
+            return str(meta.get("key"))
+        if payload is not None:
+            return f"{payload.get('protocol')} {payload.get('field')}"
+        if ct is not None:
+            return f"ct {ct.get('key')}"
         return json.dumps(value, sort_keys=True)
     if isinstance(value, list):
         return ",".join(_render_value(v, quote) for v in value)
@@ -127,18 +138,23 @@ def _render_match(m: dict[str, Any]) -> str:
     return f"{left} {right}" if op in ("==", "in") else f"{left} {op} {right}"
 
 
-def _rule(raw: dict[str, Any]) -> Rule:
-    try:
-        rule = Rule(
-            family=raw["family"],
-            table=raw["table"],
-            chain=raw["chain"],
-            expr=raw.get("expr") or [],
-            comment=raw.get("comment"),
-            handle=raw.get("handle"),
-        )
-    except KeyError as exc:
-        raise ParseError("nft", f"rule without {exc.args[0]}: {raw!r}") from exc
+def _name(raw: dict[str, Any], key: str, what: str) -> str:
+    value = json_str(raw.get(key), "nft", f"{what}.{key}")
+    if value is None:
+        raise ParseError("nft", f"{what} without {key}: {str(raw)[:120]}")
+    return value
+
+
+def _rule(raw: Any) -> Rule:
+    r = json_object(raw, "nft", "rule")
+    rule = Rule(
+        family=_name(r, "family", "rule"),
+        table=_name(r, "table", "rule"),
+        chain=_name(r, "chain", "rule"),
+        expr=json_list(r.get("expr"), "nft", "rule.expr"),
+        comment=json_str(r.get("comment"), "nft", "rule.comment"),
+        handle=json_int(r.get("handle"), "nft", "rule.handle"),
+    )
     parts: list[str] = []
     for e in rule.expr:
         if not isinstance(e, dict) or len(e) != 1:
@@ -147,16 +163,17 @@ def _rule(raw: dict[str, Any]) -> Rule:
         if key == "match" and isinstance(value, dict):
             parts.append(_render_match(value))
             left = value.get("left")
-            if isinstance(left, dict) and "meta" in left and value.get("op", "==") == "==":
-                meta_key = left["meta"].get("key")
+            meta = _inner(left, "meta") if isinstance(left, dict) else None
+            if meta is not None and value.get("op", "==") == "==":
+                meta_key = meta.get("key")
                 if meta_key == "oifname":
                     rule.oifname = str(value.get("right"))
                 elif meta_key == "iifname":
                     rule.iifname = str(value.get("right"))
         elif key == "counter":
             if isinstance(value, dict):
-                rule.counter_packets = value.get("packets")
-                rule.counter_bytes = value.get("bytes")
+                rule.counter_packets = json_int(value.get("packets"), "nft", "counter.packets")
+                rule.counter_bytes = json_int(value.get("bytes"), "nft", "counter.bytes")
         elif key in _VERDICTS:
             if key in ("jump", "goto") and isinstance(value, dict):
                 rule.verdict = f"{key} {value.get('target')}"
@@ -179,30 +196,32 @@ def parse_ruleset(json_text: str) -> Ruleset:
     type="filter", prio=0), ...], rules=[Rule(..., counter_packets=3, verdict="drop",
     comment="silent drop", matches="ip saddr 10.0.3.2 icmp type echo-request drop"), ...])
     """
-    try:
-        data = json.loads(json_text)
-    except json.JSONDecodeError as exc:
-        raise ParseError("nft", f"not JSON ({exc.msg}): {json_text[:80]!r}") from exc
+    data = load_json(json_text, "nft")
     if not isinstance(data, dict) or not isinstance(data.get("nftables"), list):
         raise ParseError("nft", "no top-level 'nftables' list")
     rs = Ruleset()
     for item in data["nftables"]:
         if not isinstance(item, dict):
-            raise ParseError("nft", f"unexpected element {item!r}")
+            raise ParseError("nft", f"unexpected element {str(item)[:80]}")
         if "table" in item:
-            t = item["table"]
-            rs.tables.append(Table(family=t.get("family", ""), name=t.get("name", "")))
+            t = json_object(item["table"], "nft", "table")
+            rs.tables.append(
+                Table(
+                    family=json_str(t.get("family"), "nft", "table.family") or "",
+                    name=json_str(t.get("name"), "nft", "table.name") or "",
+                )
+            )
         elif "chain" in item:
-            c = item["chain"]
+            c = json_object(item["chain"], "nft", "chain")
             rs.chains.append(
                 Chain(
-                    family=c.get("family", ""),
-                    table=c.get("table", ""),
-                    name=c.get("name", ""),
-                    hook=c.get("hook"),
-                    policy=c.get("policy"),
-                    type=c.get("type"),
-                    prio=c.get("prio"),
+                    family=json_str(c.get("family"), "nft", "chain.family") or "",
+                    table=json_str(c.get("table"), "nft", "chain.table") or "",
+                    name=json_str(c.get("name"), "nft", "chain.name") or "",
+                    hook=json_str(c.get("hook"), "nft", "chain.hook"),
+                    policy=json_str(c.get("policy"), "nft", "chain.policy"),
+                    type=json_str(c.get("type"), "nft", "chain.type"),
+                    prio=json_int(c.get("prio"), "nft", "chain.prio"),
                 )
             )
         elif "rule" in item:
@@ -230,15 +249,15 @@ def forward_policy_drop(ruleset: Ruleset) -> bool:
 def _networks(value: Any) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     out: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
     if isinstance(value, dict):
-        if "prefix" in value:
-            out.extend(_networks(f"{value['prefix'].get('addr')}/{value['prefix'].get('len')}"))
-        elif "set" in value:
+        prefix, span = _inner(value, "prefix"), _pair(value.get("range"))
+        if prefix is not None:
+            out.extend(_networks(f"{prefix.get('addr')}/{prefix.get('len')}"))
+        elif isinstance(value.get("set"), list):
             for v in value["set"]:
                 out.extend(_networks(v))
-        elif "range" in value:
-            low, high = value["range"]
+        elif span is not None:
             try:
-                first, last = ipaddress.ip_address(low), ipaddress.ip_address(high)
+                first, last = ipaddress.ip_address(span[0]), ipaddress.ip_address(span[1])
                 out.extend(ipaddress.summarize_address_range(first, last))
             except (ValueError, TypeError):
                 pass
@@ -268,11 +287,8 @@ def rules_matching_network(ruleset: Ruleset, cidr: str) -> list[Rule]:
             if not isinstance(m, dict):
                 continue
             left = m.get("left")
-            if not (
-                isinstance(left, dict)
-                and "payload" in left
-                and left["payload"].get("field") in ("saddr", "daddr")
-            ):
+            payload = _inner(left, "payload") if isinstance(left, dict) else None
+            if payload is None or payload.get("field") not in ("saddr", "daddr"):
                 continue
             if any(n.version == target.version and n.overlaps(target) for n in _networks(m.get("right"))):
                 found.append(rule)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bgpdoctor.parsers import ParseError
+from bgpdoctor.parsers import ParseError, to_float, to_int
 
 OUTCOMES = ("reply", "local-too-big", "frag-needed", "unreachable", "time-exceeded", "silent-loss", "error")
 
@@ -75,18 +75,19 @@ def parse_ping(text: str) -> PingResult:
         m = _STATS_RE.search(s)
         if m:
             seen_stats = True
-            r.transmitted, r.received = int(m.group("tx")), int(m.group("rx"))
-            r.errors = int(m.group("err") or 0)
-            r.loss_percent = float(m.group("loss"))
+            r.transmitted = to_int(m.group("tx"), "ping", "packets transmitted")
+            r.received = to_int(m.group("rx"), "ping", "packets received")
+            r.errors = to_int(m.group("err") or "0", "ping", "errors")
+            r.loss_percent = to_float(m.group("loss"), "ping", "packet loss")
             continue
         m = _RTT_RE.match(s)
         if m:
-            r.rtt_avg_ms = float(m.group("avg"))
+            r.rtt_avg_ms = to_float(m.group("avg"), "ping", "rtt avg")
             continue
         m = _LOCAL_MTU_RE.search(s)
         if m:
             r.local_too_big = True
-            r.local_error_mtu = int(m.group("mtu"))
+            r.local_error_mtu = to_int(m.group("mtu"), "ping", "local error mtu")
             continue
         if "Message too long" in s and s.startswith("ping:"):
             r.local_too_big = True
@@ -97,7 +98,7 @@ def parse_ping(text: str) -> PingResult:
             frag = _FRAG_RE.search(msg)
             if frag:
                 r.frag_needed_from = r.frag_needed_from or src
-                r.frag_needed_mtu = r.frag_needed_mtu or int(frag.group("mtu"))
+                r.frag_needed_mtu = r.frag_needed_mtu or to_int(frag.group("mtu"), "ping", "frag needed mtu")
             elif "Time to live exceeded" in msg:
                 r.time_exceeded_from = r.time_exceeded_from or src
             elif r.unreachable is None:

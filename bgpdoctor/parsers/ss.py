@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bgpdoctor.parsers import ParseError
+from bgpdoctor.parsers import ParseError, to_int
 
 _STATES = frozenset(
     {
@@ -41,7 +41,7 @@ _STATES = frozenset(
     }
 )
 _NETIDS = frozenset({"tcp", "udp", "raw", "u_str", "u_dgr", "u_seq", "p_raw", "p_dgr", "nl", "mptcp", "sctp"})
-_PROC_RE = re.compile(r'users:\(\("(?P<name>[^"]*)",pid=(?P<pid>\d+)')
+_PROC_RE = re.compile(r'users:\(\("(?P<name>[^"]*)",pid=(?P<pid>[0-9]+)')
 
 
 @dataclass
@@ -68,9 +68,9 @@ def _endpoint(value: str) -> tuple[str, int | None]:
     addr = addr.split("%", 1)[0]  # 0.0.0.0%lo: bound to an interface
     if port == "*":
         return addr, None
-    if not port.isdigit():
+    if not (port.isascii() and port.isdigit()):
         raise ParseError("ss", f"bad port in {value!r}")
-    return addr, int(port)
+    return addr, to_int(port, "ss", "port")
 
 
 def parse_ss(text: str) -> list[Socket]:
@@ -87,9 +87,9 @@ def parse_ss(text: str) -> list[Socket]:
             if not sockets:
                 raise ParseError("ss", f"info line before any socket: {line!r}")
             for key in ("mss", "pmtu"):
-                m = re.search(rf"(?:^|\s){key}:(\d+)", line)
+                m = re.search(rf"(?:^|\s){key}:([0-9]+)", line)
                 if m:
-                    setattr(sockets[-1], key, int(m.group(1)))
+                    setattr(sockets[-1], key, to_int(m.group(1), "ss", key))
             continue
         words = line.split()
         if words[0] in ("State", "Netid"):
@@ -111,7 +111,7 @@ def parse_ss(text: str) -> list[Socket]:
                 peer_address=peer,
                 peer_port=pport,
                 process=proc.group("name") if proc else None,
-                pid=int(proc.group("pid")) if proc else None,
+                pid=to_int(proc.group("pid"), "ss", "pid") if proc else None,
             )
         )
     return sockets

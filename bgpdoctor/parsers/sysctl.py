@@ -12,7 +12,7 @@ diagnostics are skipped; values keep inner tabs, e.g. ``tcp_rmem``).
 
 from __future__ import annotations
 
-from bgpdoctor.parsers import ParseError
+from bgpdoctor.parsers import ParseError, to_int
 
 
 def parse_sysctl(text: str) -> dict[str, str]:
@@ -52,8 +52,5 @@ def effective_rp_filter(values: dict[str, str], interface: str) -> int:
             raw = values.get(f"net.ipv4.conf.{interface}.rp_filter")
         if raw is None:
             raise ParseError("sysctl", f"{key} was not collected")
-        try:
-            found.append(int(raw))
-        except ValueError as exc:
-            raise ParseError("sysctl", f"{key} is not a number: {raw!r}") from exc
+        found.append(to_int(raw, "sysctl", key))
     return max(found)

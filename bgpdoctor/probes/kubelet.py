@@ -6,9 +6,10 @@ prints one JSON line, kept verbatim as evidence.
 
 from __future__ import annotations
 
-import json
 import shlex
 from dataclasses import dataclass
+
+from bgpdoctor.parsers import ParseError, load_json
 
 _SCRIPT = r"""
 import json, socket, ssl, sys, time
@@ -64,10 +65,18 @@ def kubelet_command(address: str, port: int, timeout: float) -> str:
 
 
 def parse_kubelet_probe(text: str, target: str) -> KubeletProbe:
-    """Example: '{"tcp": "ok", "tls": "ok", ...}' -> KubeletProbe(target, "ok", "ok", None, "10.42.0.10")"""
+    """The probe's JSON line; output it cannot read gives a probe whose ``error`` says so (never raises).
+
+    Example: '{"tcp": "ok", "tls": "ok", ...}' -> KubeletProbe(target, "ok", "ok", None, "10.42.0.10")
+    """
     line = next((ln for ln in reversed(text.strip().splitlines()) if ln.startswith("{")), "")
     try:
-        data = json.loads(line)
-    except json.JSONDecodeError:
+        data = load_json(line, "kubelet probe", max_depth=4)
+        if not isinstance(data, dict):
+            raise ParseError("kubelet probe", "not a JSON object")
+        for key in ("tcp", "tls", "error", "source"):
+            if data.get(key) is not None and not isinstance(data[key], str):
+                raise ParseError("kubelet probe", f"{key} is not a string")
+    except ParseError:
         return KubeletProbe(target, None, None, f"unreadable probe output: {text.strip()[:200]}", None)
     return KubeletProbe(target, data.get("tcp"), data.get("tls"), data.get("error"), data.get("source"))
