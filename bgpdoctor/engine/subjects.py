@@ -247,6 +247,10 @@ def _compatibility_facts(world: World, s: Subject, session: Session, up: bool, a
             s.add("asn_mismatch", False)
     if "bad peer as" in errors and not s.facts.get("asn_mismatch"):
         s.add("asn_mismatch_reported", True)
+    for end in (a, b):
+        fact = "bird.status" if world.inv.hosts[end.host].speaker.startswith("bird") else "gobgp.global"
+        if end.router_id is None and world.collected(end.host, fact):
+            s.unknown("router_id_conflict", world.command_problem(end.host, fact))
     if a.router_id and b.router_id:
         same = a.router_id == b.router_id
         s.add(

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bgpdoctor.errors import BgpDoctorError, UsageError
+from bgpdoctor.redact import redact
 
 __all__ = ["DEFAULT_TIMEOUT", "KubeClient", "kubeconfig_paths", "list_contexts", "open_client"]
 
@@ -134,7 +135,7 @@ def open_client(
                 with _quiet_stdout():
                     config.load_incluster_config(client_configuration=cfg)
             except ConfigException as exc:
-                raise UsageError(f"in-cluster configuration unusable: {exc}") from exc
+                raise UsageError(f"in-cluster configuration unusable: {redact(str(exc))}") from exc
             return _finish(cfg, None, timeout, in_cluster=True)
         spec = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
         raise UsageError(f"no kubeconfig found at {spec} (use --kubeconfig or --context with a valid file)")
@@ -157,7 +158,7 @@ def open_client(
                 persist_config=False,
             )
     except (ConfigException, OSError, ValueError) as exc:
-        raise UsageError(f"context {chosen!r}: cannot use kubeconfig: {exc}") from exc
+        raise UsageError(f"context {chosen!r}: cannot use kubeconfig: {redact(str(exc))}") from exc
     return _finish(cfg, chosen, timeout, in_cluster=False)
 
 

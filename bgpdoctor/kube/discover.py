@@ -62,12 +62,12 @@ def ssh_aliases(path: str | None) -> dict[str, str]:
     """
     import paramiko
 
-    from bgpdoctor.transport.ssh import expand_ssh_config
+    from bgpdoctor.transport.ssh import read_ssh_config
 
     file = Path(path).expanduser() if path else Path("~/.ssh/config").expanduser()
     if not file.is_file():
         return {}
-    cfg = paramiko.SSHConfig.from_text(expand_ssh_config(file))
+    cfg = paramiko.SSHConfig.from_text(read_ssh_config(file))  # Match exec only when opted in
     out: dict[str, str] = {}
     for alias in sorted(cfg.get_hostnames()):
         if any(ch in alias for ch in "*?!") or not alias:

@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from bgpdoctor.errors import BgpDoctorError, HostError
 from bgpdoctor.kube.config import KubeClient
-from bgpdoctor.transport.base import CommandResult
+from bgpdoctor.redact import redact, redact_bytes
+from bgpdoctor.transport.base import DEFAULT_MAX_OUTPUT, CommandResult
 
 if TYPE_CHECKING:
     from bgpdoctor.inventory_model import PodTarget
@@ -112,14 +113,15 @@ class KubePodExec:
         self.kc = kc
 
     def _scrub(self, text: str) -> str:
-        """Replace the bearer token (and any api key) wherever a message echoes it."""
+        """Replace the bearer token (and any api key) wherever a message echoes it, and any other
+        secret (bgpdoctor.redact)."""
         cfg = self.kc.configuration
         secrets = [str(v) for v in (getattr(cfg, "api_key", None) or {}).values() if v]
         for secret in secrets:
             for part in (secret, secret.removeprefix("Bearer ").strip()):
                 if len(part) >= 4:
                     text = text.replace(part, "***")
-        return text
+        return redact(text)
 
     def exec(self, pod: AgentPod, argv: list[str], timeout: float) -> CommandResult:
         """Run argv in the pod's container.
@@ -168,6 +170,7 @@ class KubePodExec:
             )
         result: CommandResult = box["result"]
         result.stderr = self._scrub(result.stderr)
+        result.stdout_bytes = redact_bytes(result.stdout_bytes)
         return result
 
     def _exec(
@@ -328,8 +331,11 @@ class PodConnection:
         self.client = client  # closed with the connection when this connection opened it
         self.shell = True  # cleared when the image has no sh: simple commands then run as argv
 
-    def run(self, command: str, timeout: float = 10.0) -> CommandResult:
+    def run(self, command: str, timeout: float = 10.0, max_output: int = DEFAULT_MAX_OUTPUT) -> CommandResult:
         """Run ``sh -c command`` in the pod; without a shell in the image, ``shlex.split(command)``.
+
+        The exec API delivers the whole output; more than `max_output` bytes is cut afterwards
+        (``truncated=True``, exit_status None).
 
         Example: PodConnection("sakamoto", pod, KubePodExec(kc)).run("ip -j addr") ->
         CommandResult(command="ip -j addr", exit_status=0, stdout_bytes=b'[{"ifindex":1,...}]')
@@ -350,6 +356,9 @@ class PodConnection:
         else:
             result = self.execer.exec(self.pod, argv, timeout)
         result.command = command
+        if len(result.stdout_bytes) > max_output or len(result.stderr) > max_output:
+            result.stdout_bytes, result.stderr = result.stdout_bytes[:max_output], result.stderr[:max_output]
+            result.truncated, result.exit_status = True, None
         return result
 
     @staticmethod

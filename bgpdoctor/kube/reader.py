@@ -16,6 +16,7 @@ from typing import Any
 from bgpdoctor.errors import BgpDoctorError
 from bgpdoctor.kube.config import KubeClient
 from bgpdoctor.kube.view import RawCluster
+from bgpdoctor.redact import redact, redact_object
 
 __all__ = [
     "CUSTOM_RESOURCES",
@@ -164,6 +165,7 @@ def discover_versions(kc: KubeClient) -> dict[str, str | None]:
 def read_cluster(kc: KubeClient, progress: Callable[[str], None] | None = None) -> RawCluster:
     """Read nodes, LoadBalancer Services, cilium-config, the metrics APIService and every BGP CRD.
 
+    Secrets are redacted here, as they are read (bgpdoctor.redact.redact_object).
     Example: read_cluster(open_client("home")) -> RawCluster(context="home", server="https://...",
     resources={"nodes": "v1", "ciliumbgpclusterconfigs": "cilium.io/v2", "bgppeers": None, ...},
     objects={"nodes": [...], "services": [...], "ciliumbgpclusterconfigs": [...]}, ...)
@@ -232,4 +234,16 @@ def read_cluster(kc: KubeClient, progress: Callable[[str], None] | None = None) 
             raw.resources[plural] = None
             continue
         raw.objects[plural] = body.get("items") or []
+    return _redacted(raw)
+
+
+def _redacted(raw: RawCluster) -> RawCluster:
+    """The cluster as read, minus secrets (a Secret's data, tokens, keys, passwords written inline),
+    so no finding, report or recording built from it can hold one."""
+    raw.objects = {plural: redact_object(items) for plural, items in raw.objects.items()}
+    if raw.cilium_config is not None:
+        raw.cilium_config = redact_object(raw.cilium_config)
+    if raw.metrics_apiservice is not None:
+        raw.metrics_apiservice = redact_object(raw.metrics_apiservice)
+    raw.problems = [redact(p) for p in raw.problems]
     return raw

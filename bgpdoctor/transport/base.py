@@ -5,13 +5,26 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+# What one command may print before bgpdoctor stops reading it (a full BGP table is a few MiB;
+# 100 MB from one birdc would otherwise cost gigabytes in memory, the report and the recording).
+DEFAULT_MAX_OUTPUT = 8 * 1024 * 1024
+
+
+def size_text(size: int) -> str:
+    """Example: size_text(8388608) -> "8 MiB"; size_text(1536) -> "1.5 KiB"; size_text(100) -> "100 bytes"."""
+    for unit, factor in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= factor:
+            return f"{size / factor:.4g} {unit}"
+    return f"{size} bytes"
+
 
 @dataclass
 class CommandResult:
     """What one command printed, kept verbatim as evidence.
 
     Example: CommandResult(command="sysctl -n net.ipv4.ip_forward", exit_status=0,
-    stdout_bytes=b"1\\n", stderr="", duration_s=0.01)
+    stdout_bytes=b"1\\n", stderr="", duration_s=0.01). ``truncated`` is True when the command printed
+    more than the bound: stdout or stderr was cut there and the command stopped (exit_status None).
     """
 
     command: str
@@ -21,6 +34,7 @@ class CommandResult:
     duration_s: float = 0.0
     timed_out: bool = False
     extra: dict[str, str] = field(default_factory=dict)
+    truncated: bool = False
 
     @property
     def stdout(self) -> str:
@@ -28,11 +42,19 @@ class CommandResult:
 
     @property
     def ok(self) -> bool:
-        return self.exit_status == 0 and not self.timed_out
+        return self.exit_status == 0 and not self.timed_out and not self.truncated
 
     @property
     def command_missing(self) -> bool:
         return self.exit_status == 127
+
+    @property
+    def truncation_note(self) -> str:
+        """For evidence: "[output truncated at 8 MiB]" when truncated, else ""."""
+        if not self.truncated:
+            return ""
+        cut_at = max(len(self.stdout_bytes), len(self.stderr.encode("utf-8", "replace")))
+        return f"[output truncated at {size_text(cut_at)}]"
 
 
 class Connection(Protocol):
@@ -40,8 +62,12 @@ class Connection(Protocol):
 
     host: str
 
-    def run(self, command: str, timeout: float = 10.0) -> CommandResult:
-        """Run a shell command on the host; never raises for a failing command."""
+    def run(self, command: str, timeout: float = 10.0, max_output: int = DEFAULT_MAX_OUTPUT) -> CommandResult:
+        """Run a shell command on the host; never raises for a failing command.
+
+        Stops reading (and stops the command) once stdout or stderr exceeds `max_output` bytes:
+        the result then holds the first `max_output` bytes and ``truncated=True``.
+        """
         ...
 
     def close(self) -> None: ...

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bgpdoctor.errors import HostError
-from bgpdoctor.transport.base import CommandResult
+from bgpdoctor.transport.base import DEFAULT_MAX_OUTPUT, CommandResult
 from bgpdoctor.transport.local import run_argv
 
 NETNS_DIR = Path("/run/netns")
@@ -24,9 +24,11 @@ class NetnsConnection:
         if "/" in netns or netns in ("", ".", "..") or not (NETNS_DIR / netns).exists():
             raise HostError(name, "unreachable", f"network namespace '{netns}' does not exist")
 
-    def run(self, command: str, timeout: float = 10.0) -> CommandResult:
+    def run(self, command: str, timeout: float = 10.0, max_output: int = DEFAULT_MAX_OUTPUT) -> CommandResult:
         """Run command inside the namespace; a timeout gives exit_status None and timed_out True."""
-        return run_argv(["ip", "netns", "exec", self.netns, "sh", "-c", command], command, timeout)
+        return run_argv(
+            ["ip", "netns", "exec", self.netns, "sh", "-c", command], command, timeout, max_output
+        )
 
     def close(self) -> None:
         """Nothing to close."""

@@ -13,10 +13,12 @@ import base64
 import contextlib
 import glob
 import hashlib
+import ipaddress
 import logging
 import os
 import re
 import select
+import shlex
 import socket
 import threading
 import time
@@ -26,7 +28,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from bgpdoctor.errors import HostError
 from bgpdoctor.inventory_model import SshTarget
-from bgpdoctor.transport.base import CommandResult
+from bgpdoctor.transport.base import DEFAULT_MAX_OUTPUT, CommandResult
 from bgpdoctor.transport.guard import ensure_routed_via_lab
 
 if TYPE_CHECKING:
@@ -38,6 +40,102 @@ DEFAULT_CONNECT_TIMEOUT = 5.0
 _EOF_GRACE_S = 1.0
 SYSTEM_KNOWN_HOSTS = "/etc/ssh/ssh_known_hosts"
 _INCLUDE = re.compile(r"^\s*include(?:\s*=\s*|\s+)(.+)$", re.IGNORECASE)
+# `Match exec "cmd %h"` in an ssh_config runs cmd through a shell on this machine while the config is
+# looked up; bgpdoctor (often root) evaluates it only when this variable is 1 (docs/inventory.md).
+MATCH_EXEC_ENV = "BGPDOCTOR_SSH_MATCH_EXEC"
+_MATCH = re.compile(r"^(?P<indent>\s*)match(?:\s*=\s*|\s+)(?P<criteria>.+)$", re.IGNORECASE)
+_NEVER_MATCHES = 'Match host "!*"'  # paramiko: a negated pattern that matches every name
+# a DNS name, an ssh_config alias or an IPv4 address: letters, digits, '.', '-', '_'
+_HOST_NAME = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,252})")
+
+
+def check_host_name(value: str, host: str) -> str:
+    """`value` if it is a plain host name, alias or IP address; else HostError(kind "error").
+
+    Host names reach ssh_config matching, where ``%h`` may be expanded into a shell command
+    (``Match exec``), so shell metacharacters, blanks and control characters are refused.
+    Example: check_host_name("172.31.254.11", "r1") -> "172.31.254.11";
+    check_host_name("m$(touch /tmp/x)", "r1") -> HostError("r1", "error", "refusing SSH host name ...").
+    """
+    try:
+        ipaddress.ip_address(value)
+        plain = "%" not in value  # an IPv6 zone (fe80::1%eth0): '%' starts ssh_config tokens
+    except ValueError:
+        plain = _HOST_NAME.fullmatch(value) is not None
+    if not plain:
+        raise HostError(
+            host,
+            "error",
+            f"refusing SSH host name {value!r}: a host name, alias or address holds only letters, "
+            "digits, '.', '-' and '_' (or is an IP address without a zone)",
+        )
+    return value
+
+
+def match_exec_allowed() -> bool:
+    """Whether ssh_config ``Match exec`` may run (the user set BGPDOCTOR_SSH_MATCH_EXEC=1)."""
+    return os.environ.get(MATCH_EXEC_ENV, "").strip().lower() in ("1", "yes", "true")
+
+
+def without_match_exec(text: str) -> tuple[str, int]:
+    """ssh_config text whose ``Match exec`` blocks never apply, and how many there were.
+
+    A block whose command is not run is treated as not matching (as if the command failed; for
+    ``!exec`` as if it succeeded), so its settings are ignored. Example:
+    'Match exec "test %h = r1"\n  User admin\n' -> ('Match host "!*"\n  User admin\n', 1)
+    """
+    out: list[str] = []
+    found = 0
+    for line in text.split("\n"):
+        m = _MATCH.match(line)
+        if m:
+            try:
+                words = shlex.split(m.group("criteria"))
+            except ValueError:
+                words = m.group("criteria").split()
+            if any(w.lower().lstrip("!") == "exec" for w in words):
+                line = m.group("indent") + _NEVER_MATCHES
+                found += 1
+        out.append(line)
+    return "\n".join(out), found
+
+
+class _ParamikoToDebug(logging.Handler):
+    """paramiko's transport thread logs a traceback for every failed handshake; those failures are
+    already HostErrors, so its records go to bgpdoctor's SSH log at debug level, one line each."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        first = record.getMessage().splitlines()[0] if record.getMessage() else ""
+        logging.getLogger("bgpdoctor.ssh").debug("paramiko: %s", first)
+
+
+def _quiet_paramiko() -> None:
+    logger = logging.getLogger("paramiko")
+    if not any(isinstance(h, _ParamikoToDebug) for h in logger.handlers):
+        logger.addHandler(_ParamikoToDebug())
+    logger.propagate = False
+
+
+def read_ssh_config(path: Path, log: logging.Logger | None = None, who: str = "") -> str:
+    """The ssh_config text bgpdoctor may hand to paramiko: Includes expanded, and ``Match exec``
+    blocks disabled unless $BGPDOCTOR_SSH_MATCH_EXEC is 1 (a warning says so when there are any).
+
+    Example: read_ssh_config(Path("~/.ssh/config").expanduser()) -> "Host r1\n  HostName 10.0.0.1\n"
+    """
+    text = expand_ssh_config(path) if path.exists() else ""
+    if match_exec_allowed():
+        return text
+    text, skipped = without_match_exec(text)
+    if skipped and log is not None:
+        log.warning(
+            "%s%s has %d `Match exec` block(s); not running their commands, so those blocks do not apply "
+            "(set %s=1 to run them)",
+            f"{who}: " if who else "",
+            path,
+            skipped,
+            MATCH_EXEC_ENV,
+        )
+    return text
 
 
 def expand_ssh_config(path: Path, base: Path | None = None, _depth: int = 0) -> str:
@@ -192,6 +290,7 @@ class SshConnection:
         self._lock = threading.RLock()
         self._clients: list[paramiko.SSHClient] = []
         self._secrets: list[str] = []
+        self._warned_match_exec = False
 
     # --- settings -------------------------------------------------------------------------
     def _ssh_config(self, target: SshTarget) -> paramiko.SSHConfig:
@@ -199,7 +298,12 @@ class SshConnection:
 
         name = target.ssh_config or self.defaults.ssh_config or "~/.ssh/config"
         path = Path(name).expanduser()
-        return paramiko.SSHConfig.from_text(expand_ssh_config(path) if path.exists() else "")
+        text = read_ssh_config(path, None if self._warned_match_exec else self.log, self.host)
+        self._warned_match_exec = True
+        try:
+            return paramiko.SSHConfig.from_text(text)
+        except paramiko.ConfigParseError as exc:
+            raise self._err("error", f"cannot read ssh_config {path}: {exc}") from None
 
     def resolve(self, alias: str, target: SshTarget) -> SshParams:
         """Merge target > ssh_config (Host alias) > inventory defaults into SshParams.
@@ -208,7 +312,7 @@ class SshConnection:
         ``SshParams(alias="172.31.254.11", hostname="172.31.254.11", port=22, user="root", ...)``.
         """
         d = self.defaults
-        lookup = target.host or alias
+        lookup = check_host_name(target.host or alias, self.host)
         cfg: dict[str, Any] = dict(self._ssh_config(target).lookup(lookup))
 
         def pick(mine: Any, key: str, default: Any) -> Any:
@@ -218,7 +322,7 @@ class SshConnection:
                 return cfg[key]
             return default
 
-        hostname = str(cfg.get("hostname") or lookup)
+        hostname = check_host_name(str(cfg.get("hostname") or lookup), self.host)
         port = int(pick(target.port, "port", d.port or 22))
         user = pick(target.user, "user", d.user)
         if target.identity_file is not None:
@@ -362,6 +466,8 @@ class SshConnection:
         load_known_hosts(known_files, self.log, into=client.get_host_keys())
         client.set_missing_host_key_policy(_host_key_policy(hop.accept_new, hop.user_known_hosts, self.log))
         explicit = bool(hop.identity_files) or password is not None
+        _quiet_paramiko()
+        started = time.monotonic()
         try:
             client.connect(
                 hop.hostname,
@@ -410,8 +516,19 @@ class SshConnection:
         except paramiko.SSHException as exc:
             client.close()
             text = str(exc)
-            kind = "timeout" if "banner" in text.lower() or "timeout" in text.lower() else "error"
-            raise self._err(kind, f"SSH handshake with {where} failed: {text}") from None
+            # paramiko gives up on a silent server in several ways ("Error reading SSH protocol
+            # banner", or, when its own wait ends first, "No existing session"): time tells them apart
+            if time.monotonic() - started >= hop.connect_timeout * 0.9 or "timeout" in text.lower():
+                raise self._err(
+                    "timeout",
+                    f"no SSH handshake from {where} within {hop.connect_timeout:g} s (the port accepts "
+                    "connections but sends no SSH banner, or the key exchange stalled)",
+                ) from None
+            if "banner" in text.lower():
+                raise self._err(
+                    "unreachable", f"{where} closed the connection without an SSH banner (is it sshd?)"
+                ) from None
+            raise self._err("error", f"SSH handshake with {where} failed: {text}") from None
         except (EOFError, OSError) as exc:
             client.close()
             raise self._err(
@@ -420,12 +537,13 @@ class SshConnection:
         return client
 
     # --- commands -------------------------------------------------------------------------
-    def run(self, command: str, timeout: float = 10.0) -> CommandResult:
+    def run(self, command: str, timeout: float = 10.0, max_output: int = DEFAULT_MAX_OUTPUT) -> CommandResult:
         """Run a command; stdout is kept as bytes (binary safe), a timeout closes the channel.
 
         Example: ``run("printf 'a\\\\000b'")`` -> ``CommandResult(command=..., exit_status=0,
         stdout_bytes=b"a\\x00b", stderr="")``; ``run("sleep 5", timeout=1)`` -> ``exit_status=None,
-        timed_out=True``. Raises HostError only when the host itself cannot be used.
+        timed_out=True``. More than `max_output` bytes on stdout or stderr closes the channel too:
+        ``truncated=True``, exit_status None. Raises HostError only when the host itself cannot be used.
         """
         import paramiko
 
@@ -444,22 +562,34 @@ class SshConnection:
                 self.close()
                 raise self._err("unreachable", f"SSH connection lost: {exc}") from None
         try:
-            return self._collect(chan, command, start, timeout)
+            return self._collect(chan, command, start, timeout, max_output)
         finally:
             chan.close()
 
-    def _collect(self, chan: paramiko.Channel, command: str, start: float, timeout: float) -> CommandResult:
+    def _collect(
+        self, chan: paramiko.Channel, command: str, start: float, timeout: float, max_output: int
+    ) -> CommandResult:
         out, err = bytearray(), bytearray()
         deadline = start + timeout
         last_data = time.monotonic()
         exit_seen = 0.0
         while True:
-            while chan.recv_ready():
+            while chan.recv_ready() and len(out) <= max_output:
                 out += chan.recv(65536)
                 last_data = time.monotonic()
-            while chan.recv_stderr_ready():
+            while chan.recv_stderr_ready() and len(err) <= max_output:
                 err += chan.recv_stderr(65536)
                 last_data = time.monotonic()
+            if len(out) > max_output or len(err) > max_output:
+                # stop reading: closing the channel (run() does) ends the command with SIGPIPE
+                return CommandResult(
+                    command,
+                    None,
+                    bytes(out[:max_output]),
+                    bytes(err[:max_output]).decode("utf-8", "replace"),
+                    time.monotonic() - start,
+                    truncated=True,
+                )
             # exit-status is not flow-controlled and can overtake output still held back by the
             # window, so finish on EOF; a background process keeping stdout open gets a grace period
             if chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from bgpdoctor.engine.collect import KILL_AFTER_S, collect_host
 from bgpdoctor.errors import HostError
 from bgpdoctor.inventory_model import Inventory, SshTarget
 from bgpdoctor.transport.factory import open_connection
@@ -481,3 +482,53 @@ def test_large_output_and_background_process(server: Server) -> None:
         assert time.monotonic() - start < 2.5
     finally:
         conn.close()
+
+
+# --- bounds and timeout -k over SSH ----------------------------------------------------------------
+
+
+def test_output_is_bounded_over_ssh(server: Server) -> None:
+    conn = connect(server)
+    try:
+        start = time.monotonic()
+        big = conn.run("head -c 100000000 /dev/zero", timeout=30, max_output=1 << 20)
+        assert big.truncated and big.exit_status is None and len(big.stdout_bytes) == 1 << 20
+        assert time.monotonic() - start < 5, "reading stopped at the bound"
+        noisy = conn.run("head -c 3000000 /dev/zero >&2; echo out", timeout=30, max_output=1 << 20)
+        assert noisy.truncated and len(noisy.stderr) <= 1 << 20
+        assert conn.run("echo still-usable", timeout=5).stdout == "still-usable\n"
+        # the command was stopped on the host, not left writing into a closed channel
+        left = conn.run("pgrep -f '[h]ead -c 100000000' || true", timeout=5).stdout.split()
+        assert left == []
+    finally:
+        conn.close()
+
+
+def test_a_command_ignoring_sigterm_cannot_hold_the_host(server: Server) -> None:
+    inv = Inventory.model_validate(
+        {
+            "defaults": {"ssh": {"user": "root", "identity_file": str(server.client_key),
+                                 "known_hosts": str(server.trusted()),
+                                 "ssh_config": str(server.empty_config)}},
+            "hosts": {"srv": {"role": "vantage", "connect": {"ssh": {"host": SRV_IP}}}},
+        }
+    )  # fmt: skip
+    tag = f"bdss-trap-{os.getpid()}"
+    commands = {"stubborn": f"trap '' TERM; sleep 30 # {tag}", "after": "echo next"}
+    start = time.monotonic()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("bgpdoctor.engine.collect.fact_commands", lambda _host: commands)
+        facts = collect_host("srv", inv, lambda n: open_connection(n, inv), 1, lambda _m: None)
+    try:
+        elapsed = time.monotonic() - start
+        assert facts.outputs["stubborn"].timed_out and facts.outputs["after"].stdout == "next\n"
+        assert elapsed < 1 + KILL_AFTER_S + 3, f"{elapsed:.1f}s"
+        conn = connect(server)
+        try:
+            # [b]: the pattern does not match pgrep's own command line
+            assert conn.run(f"pgrep -f '[{tag[0]}]{tag[1:]}' || true", timeout=5).stdout.split() == []
+        finally:
+            conn.close()
+    finally:
+        if facts.connection is not None:
+            facts.connection.close()
