@@ -151,6 +151,13 @@ def main() -> None:
     "--ping-wait", type=float, default=1.0, show_default=True, help="Seconds to wait for each ping reply."
 )
 @click.option(
+    "--max-output",
+    default=None,
+    metavar="SIZE",
+    help="Keep at most this much of one command's output, e.g. 16M (default $BGPDOCTOR_MAX_OUTPUT or 8M); "
+    "a cut output is unknown, never read as the whole answer.",
+)
+@click.option(
     "--checks",
     "extra_checks",
     multiple=True,
@@ -197,6 +204,7 @@ def run(
     no_mtu: bool,
     command_timeout: float,
     ping_wait: float,
+    max_output: str | None,
     extra_checks: tuple[str, ...],
     extra_playbooks: tuple[str, ...],
     kube_context: str | None,
@@ -237,10 +245,13 @@ def run(
         inv = discovery.inventory
         inventory_path = f"discovered from context {discovery.context or '(current)'}"
     scope = scope_hosts(inv, list(nodes))
+    from bgpdoctor.engine.collect import max_output_setting
+
     options = RunOptions(
         nodes=list(nodes),
         accept_new_host_keys=accept_new_host_keys,
         command_timeout=command_timeout,
+        max_output=max_output_setting(max_output),
         probes=ProbeSettings(
             capture_seconds=capture_seconds,
             ping_wait=ping_wait,

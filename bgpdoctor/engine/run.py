@@ -34,6 +34,7 @@ class RunOptions:
     extra_checks: list[str] = field(default_factory=list)
     extra_playbooks: list[str] = field(default_factory=list)
     workers: int = 8
+    max_output: int | None = None  # bytes kept of one command's output (None: the default bound)
 
 
 @dataclass
@@ -70,7 +71,9 @@ def collect(
     started = datetime.now(UTC)
     t0 = time.monotonic()
     progress(f"collecting facts from {len(scope)} hosts")
-    facts = collect_all(scope, inv, connect, options.command_timeout, progress, options.workers)
+    facts = collect_all(
+        scope, inv, connect, options.command_timeout, progress, options.workers, options.max_output
+    )
     try:
         world = World(inv, facts)
         sessions = expected_sessions(world, scope)
