@@ -11,6 +11,7 @@ The file format is documented in docs/inventory.md; the models live in bgpdoctor
 from __future__ import annotations
 
 import difflib
+import re
 import sys
 import types
 import typing
@@ -22,6 +23,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from bgpdoctor import safe_yaml
 from bgpdoctor.errors import InventoryError, UsageError
 from bgpdoctor.inventory_model import Inventory, SshTarget
 
@@ -39,14 +41,16 @@ Loc = tuple[str | int, ...]
 class InventoryProblems(InventoryError):
     """An InventoryError that carries every problem found, first (lowest line) first.
 
-    ``str(exc)`` is the first problem only; ``exc.problems`` holds all of them as
-    ``[(line, message), ...]`` so ``inventory check`` can print one per line.
+    ``str(exc)`` is every problem, one ``FILE:LINE: message`` per line (a single line when there
+    is one); ``exc.line`` and ``exc.message`` are the first; ``exc.problems`` holds all of them as
+    ``[(line, message), ...]``.
     """
 
     def __init__(self, path: str, problems: list[tuple[int | None, str]]) -> None:
         self.problems = problems
         line, message = problems[0]
         super().__init__(path, line, message)
+        self.args = ("\n".join(self.lines()),)  # `run -i` shows them all, like `inventory check`
 
     def lines(self) -> list[str]:
         """All problems as ``FILE:LINE: message`` strings, e.g. ``['inv.yaml:9: hosts.x: ...']``."""
@@ -61,33 +65,58 @@ class _Doc:
     lines: dict[Loc, int]
 
 
-def _compose(text: str, path: str) -> _Doc:
-    loader = yaml.SafeLoader(text)
+def _compose(data: bytes, path: str) -> _Doc:
     try:
-        root = loader.get_single_node()
+        docs = list(safe_yaml.compose_all(data, path))
+        if len(docs) > 1:
+            second = docs[1]
+            line = second.start_mark.line + 1 if second is not None else None
+            raise InventoryError(path, line, "expected one YAML document, found a second one")
+        root = docs[0] if docs else None
         if root is None:
             raise InventoryError(path, None, "the file is empty (expected a mapping with 'hosts:')")
         lines: dict[Loc, int] = {(): root.start_mark.line + 1}
         _walk(root, (), lines, path)
-        data = loader.construct_document(root)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        what = exc.problem or exc.context or "invalid YAML"
-        if exc.context and exc.problem:
-            what = f"{exc.context}, {exc.problem}"
-            ctx = exc.context_mark
-            if ctx is not None and mark is not None and ctx.line != mark.line:
-                what += f" (the construct starts on line {ctx.line + 1})"
-        raise InventoryError(path, line, f"YAML syntax error: {what}") from None
-    except yaml.YAMLError as exc:
-        raise InventoryError(path, None, f"YAML error: {exc}") from None
-    finally:
-        loader.dispose()
-    if not isinstance(data, dict):
-        kind = "a list" if isinstance(data, list) else f"a {type(data).__name__}"
+        data_ = safe_yaml.construct(root, path)
+    except safe_yaml.YamlError as exc:
+        raise InventoryError(path, exc.line, exc.problem) from None
+    if not isinstance(data_, dict):
+        kind = "a list" if isinstance(data_, list) else f"a {type(data_).__name__}"
         raise InventoryError(path, lines[()], f"the top level must be a mapping with 'hosts:', not {kind}")
-    return _Doc(data, lines)
+    return _Doc(data_, lines)
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def _escape(text: str) -> str:
+    """Control characters as visible escapes, so a hostile name cannot drive the terminal."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def _control_characters(data: Any) -> list[tuple[Loc, str]]:
+    """Every key and string value holding a control character (newline, ESC, NUL, ...)."""
+    found: list[tuple[Loc, str]] = []
+    todo: list[tuple[Any, Loc]] = [(data, ())]
+    while todo:
+        value, loc = todo.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(key, str) and _CONTROL.search(key):
+                    found.append(((*loc, key), _bad_text(key)))
+                todo.append((item, (*loc, key)))
+        elif isinstance(value, list):
+            todo += [(item, (*loc, i)) for i, item in enumerate(value)]
+        elif isinstance(value, str) and _CONTROL.search(value):
+            found.append((loc, _bad_text(value)))
+    return found
+
+
+def _bad_text(text: str) -> str:
+    code = ord(_CONTROL.findall(text)[0])
+    return (
+        f"'{_escape(text)}' contains a control character (U+{code:04X}); names and values must be printable"
+    )
 
 
 def _walk(node: yaml.Node, loc: Loc, lines: dict[Loc, int], path: str) -> None:
@@ -123,7 +152,7 @@ def _dotted(loc: Loc) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += f".{part}" if out else str(part)
+            out += f".{_escape(str(part))}" if out else _escape(str(part))
     return out
 
 
@@ -139,6 +168,8 @@ def _clean_loc(data: Any, loc: tuple[Any, ...]) -> Loc:
     out: list[str | int] = []
     cur = data
     for i, part in enumerate(loc):
+        if part == "[key]":  # the error is about the key itself: loc already names it
+            break
         last = i == len(loc) - 1
         in_list = isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur)
         if (isinstance(cur, dict) and part in cur) or in_list:
@@ -275,23 +306,26 @@ def load_inventory(path: str | Path) -> Inventory:
     """
     shown = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InventoryError(shown, None, "no such file") from None
-    except IsADirectoryError:
-        raise InventoryError(shown, None, "is a directory, not an inventory file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InventoryError(shown, None, f"cannot read: {exc}") from None
-    doc = _compose(text, shown)
+        data = safe_yaml.read_file(path, source=shown)
+    except safe_yaml.YamlError as exc:
+        problem = (
+            "is a directory, not an inventory file" if exc.problem.startswith("is a dir") else exc.problem
+        )
+        raise InventoryError(shown, exc.line, problem) from None
+    doc = _compose(data, shown)
+    control = _control_characters(doc.data)
+    found = [(_line_for(doc, loc), f"{_dotted(loc) or 'top level'}: {msg}") for loc, msg in control]
     try:
         inv = Inventory.model_validate(doc.data)
     except ValidationError as exc:
-        found: list[tuple[int | None, str]] = []
         for err in exc.errors():
             loc = _clean_loc(doc.data, err["loc"])
+            if any(loc[: len(bad)] == bad for bad, _ in control):
+                continue  # already reported as a control character
             where, message = _describe(err, loc)
             label = _dotted(where) or "top level"
             found.append((_line_for(doc, loc), f"{label}: {message}"))
+    if found:
         found.sort(key=lambda p: p[0] or 0)
         raise InventoryProblems(shown, found) from None
     cross = _cross_check(inv, doc)

@@ -6,12 +6,83 @@ bgpdoctor.inventory.load_inventory(), which reports errors as FILE:LINE: message
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address, IPv4Network
-from typing import Literal
+import re
+from ipaddress import IPv4Address, IPv4Network, ip_address
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 Role = Literal["router", "node", "vantage"]
+
+# Names and addresses reach ssh_config matching (where `Match exec` hands %h and %r to a shell)
+# and terminal output: letters, digits, '-', '_' and '.' only; no '$', backticks, spaces, quotes,
+# ';', '%' or control characters.
+_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+_HOSTNAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*\.?")
+_USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}")
+_HOP = re.compile(
+    r"(?:ssh://)?(?:(?P<user>[^@]+)@)?(?:\[(?P<v6>[^\]]+)\]|(?P<host>[^:]+))(?::(?P<port>\d{1,5}))?"
+)
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def is_host_or_ip(value: str) -> bool:
+    """A DNS host name (or ssh_config alias of the same characters) or an IP literal.
+
+    Example: is_host_or_ip("router-mine") -> True; is_host_or_ip("m$(touch /tmp/x)") -> False
+    """
+    text = value[1:-1] if value.startswith("[") and value.endswith("]") else value
+    if "%" in text:  # an IPv6 zone (fe80::1%eth0) is free text, and %h/%r are ssh_config tokens
+        return False
+    try:
+        ip_address(text)
+        return True
+    except ValueError:
+        return _HOSTNAME.fullmatch(value) is not None
+
+
+def _host_or_ip(value: str) -> str:
+    if not is_host_or_ip(value):
+        raise ValueError(
+            f"{value!r} is not a valid host name or IP address "
+            "(letters, digits, '-', '_' and '.' only, or an IP literal)"
+        )
+    return value
+
+
+def _host_name(value: str) -> str:
+    if _HOSTNAME.fullmatch(value) is None:
+        raise ValueError(f"host name {value!r} may use only letters, digits, '-', '_' and '.'")
+    return value
+
+
+def _user(value: str) -> str:
+    if _USER.fullmatch(value) is None:
+        raise ValueError(f"{value!r} is not a valid user name (letters, digits, '.', '_', '@' and '-')")
+    return value
+
+
+def _proxy_jump(value: str) -> str:
+    for hop in value.split(","):
+        m = _HOP.fullmatch(hop.strip())
+        ok = m is not None and (m["user"] is None or _USER.fullmatch(m["user"]) is not None)
+        if m is not None and ok:
+            ok = is_host_or_ip(m["v6"] or m["host"]) and (m["port"] is None or 1 <= int(m["port"]) <= 65535)
+        if not ok:
+            raise ValueError(f"{hop.strip()!r} is not a jump host of the form [user@]host[:port]")
+    return value
+
+
+def _printable(value: str) -> str:
+    bad = _CONTROL.search(value)
+    if bad is not None:
+        raise ValueError(f"{value!r} contains a control character (U+{ord(bad.group()):04X})")
+    return value
+
+
+HostAddress = Annotated[str, AfterValidator(_host_or_ip)]
+HostName = Annotated[str, AfterValidator(_host_name)]
+Name = Annotated[str, AfterValidator(_printable)]
 # What answers BGP questions on the host: BIRD 2 (birdc), BIRD 1.6 as Calico embeds it (birdcl),
 # GoBGP (gobgp CLI, the way the lab and Cilium's embedded GoBGP are configured), or none.
 Speaker = Literal["bird2", "bird1", "gobgp", "none"]
@@ -24,11 +95,12 @@ class Strict(BaseModel):
 class SshTarget(Strict):
     """SSH fields, named like ~/.ssh/config keys."""
 
-    host: str | None = None  # HostName; defaults to the inventory host name (an ssh_config alias)
+    host: HostAddress | None = None  # HostName; defaults to the inventory host name (an ssh_config alias)
     port: int | None = Field(default=None, ge=1, le=65535)
-    user: str | None = None
+    user: Annotated[str, AfterValidator(_user)] | None = None
     identity_file: str | None = None
-    proxy_jump: str | None = None  # "user@host:port,host2" or an inventory/ssh_config host name
+    # "user@host:port,host2" or an inventory/ssh_config host name
+    proxy_jump: Annotated[str, AfterValidator(_proxy_jump)] | None = None
     known_hosts: str | None = None  # UserKnownHostsFile
     ssh_config: str | None = None  # file to read Host aliases from (default ~/.ssh/config)
     password_env: str | None = None  # name of an environment variable that holds a password
@@ -82,17 +154,17 @@ class Connect(Strict):
 class Peer(Strict):
     """A BGP neighbor as configured on this host."""
 
-    host: str | None = None  # the inventory host at the other end, if it is in the inventory
+    host: Name | None = None  # the inventory host at the other end, if it is in the inventory
     address: IPv4Address  # the neighbor address configured on this end
     asn: int = Field(ge=1, le=4294967295)
     passive: bool | None = None  # this end only waits for the other to connect
     multihop: int | None = Field(default=None, ge=1, le=255)
-    name: str | None = None  # protocol name in BIRD (e.g. yuuko_k8s), for matching output
+    name: Name | None = None  # protocol name in BIRD (e.g. yuuko_k8s), for matching output
 
 
 class Host(Strict):
     role: Role
-    site: str | None = None
+    site: Name | None = None
     speaker: Speaker = "none"
     connect: Connect
     asn: int | None = Field(default=None, ge=1, le=4294967295)
@@ -115,7 +187,7 @@ class Site(Strict):
 class Vantage(Strict):
     """Where metrics-server runs: the host that must reach every kubelet on 10250."""
 
-    metrics_server: str | None = None
+    metrics_server: Name | None = None
     kubelet_port: int = Field(default=10250, ge=1, le=65535)
 
 
@@ -139,7 +211,7 @@ class Inventory(Strict):
     version: Literal[1] = 1
     lab: LabGuard | None = None
     defaults: Defaults = Field(default_factory=Defaults)
-    sites: dict[str, Site] = Field(default_factory=dict)
-    hosts: dict[str, Host]
+    sites: dict[Name, Site] = Field(default_factory=dict)
+    hosts: dict[HostName, Host]
     vantage: Vantage = Field(default_factory=Vantage)
     pod_cidr: IPv4Network | None = None  # the cluster-wide pod range (e.g. 10.42.0.0/16)

@@ -12,9 +12,9 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bgpdoctor import safe_yaml
 from bgpdoctor.errors import UsageError
 
 Op = Literal["eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "true", "false", "empty", "not_empty"]
@@ -137,11 +137,12 @@ def _load(kind: str, model: type[BaseModel], extra: list[str] | None) -> list[An
         files = sorted((f for f in folder.iterdir() if f.name.endswith(".yaml")), key=lambda f: f.name)
         for path in files:
             try:
-                docs = yaml.safe_load(path.read_text(encoding="utf-8"))
-            except yaml.YAMLError as exc:
-                mark = getattr(exc, "problem_mark", None)
-                line = f":{mark.line + 1}" if mark else ""
-                raise UsageError(f"{path}{line}: not valid YAML: {exc}") from exc
+                # bounded: a user's folder is input like any other
+                docs = (
+                    safe_yaml.load_file(path)
+                    if isinstance(path, Path)
+                    else safe_yaml.load(path.read_bytes(), str(path))
+                )
             except (OSError, UnicodeDecodeError) as exc:
                 raise UsageError(f"{path}: cannot read: {exc}") from exc
             entries = docs.get(kind, []) if isinstance(docs, dict) and kind in docs else [docs]

@@ -103,11 +103,12 @@ def list_contexts(kubeconfig: str | None = None) -> tuple[list[str], str | None]
 
 
 def _current_context_of(path: str) -> str | None:
-    import yaml
+    from bgpdoctor import safe_yaml
+    from bgpdoctor.errors import BgpDoctorError
 
     try:
-        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+        doc = safe_yaml.load_file(path)
+    except (OSError, BgpDoctorError):
         return None
     value = doc.get("current-context") if isinstance(doc, dict) else None
     return str(value) if value else None

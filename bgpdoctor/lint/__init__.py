@@ -16,24 +16,56 @@ __all__ = ["ROOT_CAUSES", "InputProblem", "LintFinding", "LintResult", "lint_pat
 @dataclass
 class LintResult:
     """Example: LintResult(findings=[LintFinding(...)], problems=[InputProblem(...)],
-    files={"bird.conf": "bird2"}, usable=True); exit_code -> 1"""
+    files={"bird.conf": "bird2"}, usable=True, sessions_checked=2,
+    unchecked={"one end missing": 1}); exit_code -> 1
+
+    Exit codes: 1 findings; 2 a file could not be read or parsed (and no findings); 3 no BGP
+    session could be checked (and no file error); 0 sessions checked, nothing found.
+    """
 
     findings: list[LintFinding] = field(default_factory=list)
     problems: list[InputProblem] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)
     usable: bool = False
+    sessions_checked: int = 0
+    unchecked: dict[str, int] = field(default_factory=dict)  # reason -> sessions not checked
+    skipped: dict[str, str] = field(default_factory=dict)  # path -> why it was not linted
+    unparsed: list[str] = field(default_factory=list)  # config files that could not be parsed
 
     @property
     def exit_code(self) -> int:
-        if not self.usable:
+        if self.findings:
+            return 1
+        if any(p.kind == "error" for p in self.problems):
             return 2
-        return 1 if self.findings else 0
+        return 0 if self.sessions_checked else 3
+
+    def summary(self) -> dict[str, Any]:
+        """Example: {"files_read": 6, "skipped": {"not a config": 2}, "sessions_checked": 2,
+        "sessions_not_checked": {"one end missing": 1}, "files_unparsed": 0, "errors": 1,
+        "warnings": 0, "input_problems": 0, "notes": 3}"""
+        skipped: dict[str, int] = {}
+        for reason in self.skipped.values():
+            skipped[reason] = skipped.get(reason, 0) + 1
+        errors = sum(f.severity == "error" for f in self.findings)
+        return {
+            "files_read": len(self.files),
+            "skipped": skipped,
+            "sessions_checked": self.sessions_checked,
+            "sessions_not_checked": dict(self.unchecked),
+            "files_unparsed": len(set(self.unparsed)),
+            "errors": errors,
+            "warnings": len(self.findings) - errors,
+            "input_problems": sum(p.kind == "error" for p in self.problems),
+            "notes": sum(p.kind == "note" for p in self.problems),
+        }
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "findings": [f.to_dict() for f in self.findings],
             "problems": [p.to_dict() for p in self.problems],
             "files": dict(self.files),
+            "summary": self.summary(),
             "exit_code": self.exit_code,
         }
 
@@ -41,12 +73,21 @@ class LintResult:
 def lint_paths(paths: list[str]) -> LintResult:
     """Read every path (directories recursively) and run all checks.
 
+    Messages never carry a secret: every one goes through bgpdoctor.redact.
     Example: lint_paths(["tests/fixtures/lint/seed000/broken"]).findings[0]
     -> LintFinding(root_cause="auto-direct-routes-across-l3", severity="error", file=".../values.yaml", ...)
     """
     from bgpdoctor.lint.checks import run_checks
     from bgpdoctor.lint.loader import load_paths
+    from bgpdoctor.redact import redact
 
     inp = load_paths(paths)
-    findings, problems = run_checks(inp)
-    return LintResult(findings, inp.problems + problems, inp.files, inp.usable())
+    findings, problems, world = run_checks(inp)
+    for finding in findings:
+        finding.message = redact(finding.message)
+    for problem in [*inp.problems, *problems]:
+        problem.message = redact(problem.message)
+    return LintResult(
+        findings, inp.problems + problems, inp.files, inp.usable(), world.sessions_checked,
+        dict(world.unchecked), dict(inp.skipped), list(dict.fromkeys(inp.unparsed)),
+    )  # fmt: skip

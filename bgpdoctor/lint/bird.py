@@ -13,10 +13,13 @@ import glob
 import os
 import re
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, ip_address
 
 from bgpdoctor.lint.model import Loc
+from bgpdoctor.redact import REDACTED, redact
 
+MAX_NESTING = 64  # braces; BIRD's own grammar never goes near it
+MAX_INCLUDE_BYTES = 4 * 1024 * 1024
 PUNCT = set("{};,=()[]")
 PROTO_TYPES = {
     "bgp", "kernel", "device", "direct", "static", "ospf", "bfd", "babel", "rip", "pipe", "radv",
@@ -30,6 +33,14 @@ class BirdSyntaxError(Exception):
         self.loc = loc
         self.message = message
         super().__init__(f"{loc}: {message}")
+
+
+def shown(tok: Tok, before: Tok | None = None) -> str:
+    """A token as an error message may cite it: short, and never a password."""
+    if before is not None and before.text.lower() in ("password", "key", "secret"):
+        return REDACTED
+    text = redact(tok.text)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 @dataclass(frozen=True)
@@ -113,8 +124,14 @@ def expand_includes(
                     problems.append((t.loc, f'include "{pattern}": include loop'))
                     continue
                 try:
-                    with open(m, encoding="utf-8", errors="replace") as f:
-                        sub = tokenize(f.read(), m)
+                    if os.path.getsize(m) > MAX_INCLUDE_BYTES:
+                        problems.append((t.loc, f'include "{pattern}": {m} is too large, not read'))
+                        continue
+                    with open(m, "rb") as f:
+                        sub = tokenize(f.read().decode("utf-8", errors="replace"), m)
+                except OSError as exc:
+                    problems.append((t.loc, f'include "{pattern}": cannot read {m}: {exc.strerror}'))
+                    continue
                 except BirdSyntaxError as exc:
                     problems.append((exc.loc, exc.message))
                     continue
@@ -130,12 +147,18 @@ def expand_includes(
     return out, files
 
 
+def _last(words: list[Tok]) -> str:
+    return shown(words[-1], words[-2] if len(words) > 1 else None)
+
+
 def parse_statements(toks: list[Tok], eof: Loc) -> list[Stmt]:
     """Statement tree; braces inside [ ] or ( ) belong to expressions (prefix sets like /16{16,32})."""
     pos = 0
 
-    def block(closing: bool, open_loc: Loc, lenient: bool = False) -> list[Stmt]:
+    def block(closing: bool, open_loc: Loc, lenient: bool = False, level: int = 0) -> list[Stmt]:
         nonlocal pos
+        if level > MAX_NESTING:
+            raise BirdSyntaxError(open_loc, f"syntax error: blocks nested deeper than {MAX_NESTING} levels")
         stmts: list[Stmt] = []
         words: list[Tok] = []
         depth = 0  # [ ] and ( ) nesting
@@ -160,7 +183,7 @@ def parse_statements(toks: list[Tok], eof: Loc) -> list[Stmt]:
                     stmts.append(Stmt(words, None, words[0].loc))
                 words = []
             elif t.kind == "p" and t.text == "{":
-                sub = block(True, t.loc, bool(words) and words[0].text in ("debug", "mrtdump"))
+                sub = block(True, t.loc, bool(words) and words[0].text in ("debug", "mrtdump"), level + 1)
                 stmts.append(Stmt(words, sub, words[0].loc if words else t.loc))
                 words = []
                 if pos < len(toks) and toks[pos].kind == "p" and toks[pos].text == ";":
@@ -171,14 +194,14 @@ def parse_statements(toks: list[Tok], eof: Loc) -> list[Stmt]:
                 if words and lenient:  # value lists such as debug { states, events }
                     stmts.append(Stmt(words, None, words[0].loc))
                 elif words:
-                    raise BirdSyntaxError(t.loc, f"syntax error: missing ';' after '{words[-1].text}'")
+                    raise BirdSyntaxError(t.loc, f"syntax error: missing ';' after '{_last(words)}'")
                 return stmts
             else:
                 words.append(t)
         if closing:
             raise BirdSyntaxError(eof, f"syntax error: '{{' opened at line {open_loc.line} is never closed")
         if words:
-            raise BirdSyntaxError(eof, f"syntax error: missing ';' after '{words[-1].text}'")
+            raise BirdSyntaxError(eof, f"syntax error: missing ';' after '{_last(words)}'")
         return stmts
 
     return block(False, eof)
@@ -230,12 +253,19 @@ class BirdConfig:
         return [p for p in self.protocols if p.ptype == "bgp" and not p.template]
 
 
-def _addr(tok: Tok, defines: dict[str, tuple[str, Loc]]) -> IPv4Address:
+def _addr(tok: Tok, defines: dict[str, tuple[str, Loc]]) -> IPv4Address | IPv6Address:
     text = defines[tok.text][0] if tok.text in defines else tok.text
     try:
-        return IPv4Address(text.split("%")[0])
+        return ip_address(text.split("%")[0])
     except ValueError:
-        raise BirdSyntaxError(tok.loc, f"syntax error: '{tok.text}' is not an IPv4 address") from None
+        raise BirdSyntaxError(tok.loc, f"syntax error: '{shown(tok)}' is not an IP address") from None
+
+
+def _addr4(tok: Tok, defines: dict[str, tuple[str, Loc]]) -> IPv4Address:
+    addr = _addr(tok, defines)
+    if not isinstance(addr, IPv4Address):
+        raise BirdSyntaxError(tok.loc, f"syntax error: '{shown(tok)}' is not an IPv4 address")
+    return addr
 
 
 def _num(tok: Tok, defines: dict[str, tuple[str, Loc]]) -> str:
@@ -243,7 +273,9 @@ def _num(tok: Tok, defines: dict[str, tuple[str, Loc]]) -> str:
         return defines[tok.text][0]
     if re.fullmatch(r"\d+(\.\d+)?", tok.text):
         return tok.text
-    raise BirdSyntaxError(tok.loc, f"syntax error: '{tok.text}' is undefined (expected a number or a define)")
+    raise BirdSyntaxError(
+        tok.loc, f"syntax error: '{shown(tok)}' is undefined (expected a number or a define)"
+    )
 
 
 def _switch(words: list[Tok], i: int) -> bool:
@@ -283,7 +315,7 @@ def _apply_bgp_stmt(p: BirdProto, s: Stmt, defines: dict[str, tuple[str, Loc]]) 
             elif t.startswith("%"):
                 i += 1
             else:
-                raise BirdSyntaxError(w[i].loc, f"syntax error, unexpected '{t}' in neighbor")
+                raise BirdSyntaxError(w[i].loc, f"syntax error, unexpected '{shown(w[i])}' in neighbor")
     elif key == "local":
         i = 1
         while i < len(w):
@@ -378,7 +410,7 @@ def interpret(stmts: list[Stmt], file: str) -> BirdConfig:
             continue
         k = w[0].text
         if k == "router" and len(w) >= 3 and w[1].text == "id":
-            cfg.router_id, cfg.router_id_loc = _addr(w[2], cfg.defines), s.loc
+            cfg.router_id, cfg.router_id_loc = _addr4(w[2], cfg.defines), s.loc
         elif k == "define":
             if len(w) < 4 or w[2].text != "=":
                 raise BirdSyntaxError(s.loc, "syntax error in define")
@@ -392,7 +424,7 @@ def interpret(stmts: list[Stmt], file: str) -> BirdConfig:
                 raise BirdSyntaxError(s.loc, f"syntax error in {k}")
             ptype = w[1].text
             if ptype not in PROTO_TYPES:
-                raise BirdSyntaxError(w[1].loc, f"syntax error: unknown protocol type '{ptype}'")
+                raise BirdSyntaxError(w[1].loc, f"syntax error: unknown protocol type '{shown(w[1])}'")
             rest = [t.text for t in w[2:]]
             name = rest[0] if rest and rest[0] != "from" else ""
             fi = rest.index("from") if "from" in rest else -1
@@ -403,12 +435,14 @@ def interpret(stmts: list[Stmt], file: str) -> BirdConfig:
                 counters[ptype] = counters.get(ptype, 0) + 1
                 name = f"{ptype}{counters[ptype]}"
             elif name in names:
-                raise BirdSyntaxError(w[2].loc, f"Symbol '{name}' already defined")
+                raise BirdSyntaxError(w[2].loc, f"Symbol '{shown(w[2])}' already defined")
             names.add(name)
             if parent is not None:
                 if parent not in templates:
                     idx = rest.index("from") + 2
-                    raise BirdSyntaxError(w[idx].loc, f"syntax error: template '{parent}' is not defined")
+                    raise BirdSyntaxError(
+                        w[idx].loc, f"syntax error: template '{shown(w[idx])}' is not defined"
+                    )
                 p = _copy(templates[parent])
                 p.name, p.loc, p.template, p.parent = name, s.loc, k == "template", parent
             else:
@@ -429,20 +463,27 @@ def interpret(stmts: list[Stmt], file: str) -> BirdConfig:
 
 
 def looks_like_bird(text: str) -> bool:
-    """Content sniffing: a BIRD config has protocol/template blocks or router id / define lines."""
+    """Content sniffing: a BIRD config has protocol/template blocks, a router id, or filter/function
+    blocks (an included fragment)."""
     return bool(
         re.search(r"^\s*(protocol|template)\s+(bgp|kernel|device|direct|static|ospf|bfd|pipe)\b", text, re.M)
-        or (re.search(r"^\s*router\s+id\s+[\d.]+\s*;", text, re.M) and re.search(r"[{};]\s*$", text, re.M))
+        or (re.search(r"^\s*router\s+id\s+[\w.]+\s*;", text, re.M) and re.search(r"[{};]\s*$", text, re.M))
+        or (
+            re.search(r"^\s*(filter|function)\s+\w+\s*(\(.*\))?\s*\{?\s*$", text, re.M)
+            and re.search(r"^\s*\}\s*$", text, re.M)
+        )
     )
 
 
-def parse_bird(path: str, problems: list[tuple[Loc, str]]) -> BirdConfig | None:
+def parse_bird(path: str, problems: list[tuple[Loc, str]], text: str | None = None) -> BirdConfig | None:
     """Parse a BIRD config file with its includes; None (and a problem) if BIRD would refuse it.
 
+    text is the file's content when the caller has read it already.
     Example: parse_bird("router-mine/bird.conf", []) -> BirdConfig(version="2", protocols=[...])
     """
-    with open(path, encoding="utf-8", errors="replace") as f:
-        text = f.read()
+    if text is None:
+        with open(path, "rb") as f:
+            text = f.read().decode("utf-8", errors="replace")
     try:
         toks = tokenize(text, path)
         before = len(problems)

@@ -15,11 +15,16 @@ from bgpdoctor.lint.model import InputProblem, LintFinding, Loc, Peer, Severity,
 from bgpdoctor.lint.uci import UciFirewall, UciNetwork
 
 ASSUMED_PREFIX = 24
+MISSING_END = "one end missing"
 
 
 @dataclass
 class World:
-    """Speakers and what is known about their interfaces and routes."""
+    """Speakers and what is known about their interfaces and routes.
+
+    Addresses and subnets are indexed on first use (lookups are then O(1), so lint time grows
+    linearly with the number of configs); addresses learned later go through claim().
+    """
 
     speakers: list[Speaker] = field(default_factory=list)
     routes: dict[int, list[tuple[IPv4Network, IPv4Address | None, str | None]]] = field(default_factory=dict)
@@ -28,15 +33,54 @@ class World:
     unselected: dict[IPv4Address, K8sNode] = field(default_factory=dict)
     findings: list[LintFinding] = field(default_factory=list)
     problems: list[InputProblem] = field(default_factory=list)
+    sessions_checked: int = 0
+    unchecked: dict[str, int] = field(default_factory=dict)  # reason -> peers lint could not pair
+    _owners: dict[IPv4Address, Speaker] | None = None
+    _subnets: dict[int, dict[IPv4Network, int]] | None = None  # prefixlen -> subnet -> first position
+    _seen: set[tuple[str, str, int, str]] = field(default_factory=set)
+    _peer_index: dict[int, dict[IPv4Address, list[tuple[int, Peer]]]] = field(default_factory=dict)
 
     def owner(self, addr: IPv4Address | None) -> Speaker | None:
-        for s in self.speakers:
-            if s.owns(addr):
-                return s
-        return None
+        """The first speaker (in input order) that owns addr."""
+        if self._owners is None:
+            self._owners = {}
+            for s in self.speakers:
+                for a in s.addresses:
+                    self._owners.setdefault(a, s)
+        return self._owners.get(addr) if addr is not None else None
 
-    def known_subnets(self) -> list[IPv4Network]:
-        return [n for s in self.speakers for n, _, _ in s.subnets]
+    def claim(self, s: Speaker, addr: IPv4Address) -> None:
+        """Give s an address learned from the other ends (infer_addresses)."""
+        s.addresses[addr] = None
+        if self._owners is not None:
+            self._owners.setdefault(addr, s)
+
+    def subnets_of(self, a: IPv4Address) -> list[IPv4Network]:
+        """Known interface subnets holding a, in input order."""
+        if self._subnets is None:
+            self._subnets = {}
+            pos = 0
+            for s in self.speakers:
+                for n, _, _ in s.subnets:
+                    self._subnets.setdefault(n.prefixlen, {}).setdefault(n, pos)
+                    pos += 1
+        found = []
+        for length, nets in self._subnets.items():
+            n = IPv4Network((a, length), strict=False)
+            if n in nets:
+                found.append((nets[n], n))
+        return [n for _, n in sorted(found)]
+
+    def peers_toward(self, r: Speaker, e: Speaker) -> list[Peer]:
+        """r's peers whose address e owns, in r's order."""
+        index = self._peer_index.get(id(r))
+        if index is None:
+            index = self._peer_index[id(r)] = {}
+            for i, q in enumerate(r.peers):
+                if q.peer_addr is not None:
+                    index.setdefault(q.peer_addr, []).append((i, q))
+        found = sorted((iq for a in e.addresses for iq in index.get(a, ())), key=lambda iq: iq[0])
+        return [q for _, q in found]
 
     def add(
         self, cause: str, sev: Severity, loc: Loc | None, msg: str, other: Iterable[Loc | None] = ()
@@ -44,18 +88,18 @@ class World:
         at = loc or Loc("?", 0)
         others = [(o.file, o.line) for o in other if o is not None and o != at]
         f = LintFinding(cause, sev, at.file, at.line, msg, list(dict.fromkeys(others)))
-        if all((x.root_cause, x.file, x.line, x.message) != (f.root_cause, f.file, f.line, f.message)
-               for x in self.findings):  # fmt: skip
+        key = (f.root_cause, f.file, f.line, f.message)
+        if key not in self._seen:
+            self._seen.add(key)
             self.findings.append(f)
 
 
 def same_l2(w: World, a: IPv4Address, b: IPv4Address) -> tuple[bool, bool]:
     """(on one subnet, assumed): known interface subnets decide; else a /24 is assumed."""
-    nets = w.known_subnets()
-    having_a = [n for n in nets if a in n]
+    having_a = w.subnets_of(a)
     if having_a:
         return any(b in n for n in having_a), False
-    if any(b in n for n in nets):
+    if w.subnets_of(b):
         return False, False
     return IPv4Network(f"{a}/{ASSUMED_PREFIX}", strict=False) == IPv4Network(
         f"{b}/{ASSUMED_PREFIX}", strict=False
@@ -63,9 +107,9 @@ def same_l2(w: World, a: IPv4Address, b: IPv4Address) -> tuple[bool, bool]:
 
 
 def _l2_key(w: World, a: IPv4Address) -> tuple[IPv4Network, bool]:
-    for n in w.known_subnets():
-        if a in n:
-            return n, False
+    nets = w.subnets_of(a)
+    if nets:
+        return nets[0], False
     return IPv4Network(f"{a}/{ASSUMED_PREFIX}", strict=False), True
 
 
@@ -136,6 +180,13 @@ def _int(text: str | None) -> int | None:
         return None
 
 
+def _v4(text: str | None) -> IPv4Address | None:
+    try:
+        return IPv4Address(text) if text else None
+    except ValueError:
+        return None
+
+
 def _bird_peer(p: BirdProto) -> Peer:
     st = p.settings
     nb = st.get("neighbor")
@@ -144,26 +195,74 @@ def _bird_peer(p: BirdProto) -> Peer:
     peer_as = local_as if nas and nas[0] == "internal" else _int(nas[0]) if nas else None
     src = st.get("source_address") or st.get("local_addr")
     mh = st.get("multihop")
+    peer_addr = _v4(nb[0]) if nb else None
+    unpaired, detail = None, ""
+    if nb and peer_addr is None:
+        unpaired, detail = "IPv6", f"neighbor {nb[0]}"
+    elif "neighbor_range" in st:
+        unpaired, detail = "dynamic peers", f"neighbor range {st['neighbor_range'][0]}"
     return Peer(
-        name=p.name, loc=nb[1] if nb else p.loc, peer_addr=IPv4Address(nb[0]) if nb else None,
+        name=p.name, loc=nb[1] if nb else p.loc, peer_addr=peer_addr,
         peer_asn=peer_as, peer_asn_loc=nas[1] if nas else None, local_asn=local_as,
         local_asn_loc=st["local_as"][1] if "local_as" in st else None,
-        local_addr=IPv4Address(src[0]) if src else None, local_addr_loc=src[1] if src else None,
-        multihop=int(mh[0]) if mh else None, multihop_loc=mh[1] if mh else None,
+        local_addr=_v4(src[0]) if src else None, local_addr_loc=src[1] if src else None,
+        multihop=(_int(mh[0]) or 64) if mh else None, multihop_loc=mh[1] if mh else None,
         passive=st.get("passive", ("0", p.loc))[0] == "1",
         passive_loc=st["passive"][1] if "passive" in st else None,
         password="password" in st, password_loc=st["password"][1] if "password" in st else None,
-        rr_client=st.get("rr_client", ("0", p.loc))[0] == "1", extra_locs=[p.loc],
+        rr_client=st.get("rr_client", ("0", p.loc))[0] == "1", extra_locs=[p.loc], unpaired=unpaired,
+        unpaired_detail=detail,
     )  # fmt: skip
 
 
-def _common(a: str, b: str) -> int:
-    return len(os.path.commonpath([os.path.abspath(a), os.path.abspath(b)]))
+class _Firewalls:
+    """The firewall file for a network file: one with a zone on its interfaces, nearest in the
+    directory tree (the first of equals). Indexed by directory so the common case, both in one
+    folder, costs O(1) however many routers there are."""
+
+    def __init__(self, firewalls: list[UciFirewall]) -> None:
+        self.firewalls = firewalls
+        self.names = [{n for z in f.zones.values() for n in z.networks} for f in firewalls]
+        self.under: dict[str, list[int]] = {}
+        for i, f in enumerate(firewalls):
+            for d in _ancestors(f.file):
+                self.under.setdefault(d, []).append(i)
+
+    def nearest(self, net: UciNetwork) -> UciFirewall | None:
+        names = {i.name for i in net.interfaces}
+        seen = 0
+        for d in _ancestors(net.file):
+            candidates = self.under.get(d, [])
+            if len(candidates) == seen:
+                continue
+            seen = len(candidates)
+            matching = [i for i in candidates if self.names[i] & names]
+            if matching:
+                return self.firewalls[min(matching)]
+        return None
+
+
+def _ancestors(path: str) -> list[str]:
+    """Directories holding path, deepest first. Example: "/a/b/f" -> ["/a/b", "/a", "/"]"""
+    out = []
+    d = os.path.dirname(os.path.abspath(path))
+    while True:
+        out.append(d)
+        parent = os.path.dirname(d)
+        if parent == d:
+            return out
+        d = parent
 
 
 def build_world(inp: Inputs) -> World:
     w = World()
     k = inp.k8s
+    networks: dict[IPv4Address, int] = {}
+    for n, network in enumerate(inp.networks):
+        for iface in network.interfaces:
+            for a, _ in iface.addresses:
+                networks.setdefault(a.ip, n)
+    firewalls = _Firewalls(inp.firewalls)
     for cfg in inp.birds:
         sp = Speaker(f"bird{cfg.version.replace('.', '')}", _bird_name(cfg), Loc(cfg.file, 1))
         if cfg.router_id is not None:
@@ -176,9 +275,8 @@ def build_world(inp: Inputs) -> World:
         routes = w.routes.setdefault(id(sp), [])
         for proto in cfg.protocols:
             routes += [(net, via, None) for net, via, _ in proto.static_routes]
-        net = next((n for n in inp.networks
-                    if any(a.ip in sp.addresses for i in n.interfaces for a, _ in i.addresses)),
-                   None)  # fmt: skip
+        hits = [networks[a] for a in sp.addresses if a in networks]
+        net = inp.networks[min(hits)] if hits else None
         if net is not None:
             for i in net.interfaces:
                 for a, loc in i.addresses:
@@ -186,10 +284,9 @@ def build_world(inp: Inputs) -> World:
                     if a.network.prefixlen < 32:
                         sp.subnets.append((a.network, i.name, loc))
             routes += [(dst, gw, iface or None) for dst, iface, gw, _ in net.routes]
-            names = {i.name for i in net.interfaces}
-            fws = [f for f in inp.firewalls if any(set(z.networks) & names for z in f.zones.values())]
-            if fws:
-                w.firewall[id(sp)] = (max(fws, key=lambda f: _common(f.file, net.file)), net)
+            fw = firewalls.nearest(net)
+            if fw is not None:
+                w.firewall[id(sp)] = (fw, net)
         w.bird[id(sp)] = cfg
         w.speakers.append(sp)
     w.speakers += inp.gobgps
@@ -394,12 +491,12 @@ def infer_addresses(w: World) -> None:
     for e in w.speakers:
         for p in e.peers:
             r = w.owner(p.peer_addr)
-            if r is None or r is e or p.peer_addr is None or any(e.owns(q.peer_addr) for q in r.peers):
+            if r is None or r is e or p.peer_addr is None or w.peers_toward(r, e):
                 continue
             for q in r.peers:
                 if (q.peer_addr is not None and w.owner(q.peer_addr) is None and q.peer_asn == p.local_asn
                         and same_l2(w, q.peer_addr, p.peer_addr)[0]):  # fmt: skip
-                    e.addresses[q.peer_addr] = None
+                    w.claim(e, q.peer_addr)
                     break
 
 
@@ -416,6 +513,15 @@ def check_sessions(w: World) -> None:
                     w.add("node-not-selected", "error", p.loc,
                           f"{e.name} peers with node {n.name} ({p.peer_addr}), but no CiliumBGPClusterConfig "
                           f"selects it (labels: {n.labels or '{}'})", [n.loc])  # fmt: skip
+                    w.sessions_checked += 1
+                elif p.unpaired:
+                    w.unchecked[p.unpaired] = w.unchecked.get(p.unpaired, 0) + 1
+                    why = (
+                        f"{e.name}: {p.unpaired} {p.unpaired_detail} not checked (pairing is by IPv4 address)"
+                    )
+                    w.problems.append(InputProblem(p.loc.file, p.loc.line, why, "note"))
+                else:
+                    w.unchecked[MISSING_END] = w.unchecked.get(MISSING_END, 0) + 1
                 continue
             by_remote.setdefault(id(r), (r, []))[1].append(p)
         for rid, (r, ps) in by_remote.items():
@@ -423,16 +529,21 @@ def check_sessions(w: World) -> None:
             if key in done:
                 continue
             done.add(key)
-            qs = [q for q in r.peers if e.owns(q.peer_addr)]
+            qs = w.peers_toward(r, e)
             if not qs:
                 p = ps[0]
-                hint = [f"{q.peer_addr} as {q.peer_asn}" for q in r.peers if w.owner(q.peer_addr) is None]
+                hint = [
+                    f"{q.peer_addr} as {q.peer_asn}"
+                    for q in r.peers
+                    if q.peer_addr is not None and w.owner(q.peer_addr) is None
+                ]
                 extra = f" (its unmatched neighbors: {', '.join(hint)})" if hint else ""
                 wait = " and it is passive: nobody opens the session" if p.passive else ""
                 w.add("peer-not-configured", "error", p.loc,
                       f"{e.name} peers with {r.name} at {p.peer_addr}, but {r.name} has no peer for "
                       f"{e.name} ({', '.join(map(str, e.addresses)) or 'no known address'}){extra}{wait}",
                       [r.loc])  # fmt: skip
+                w.sessions_checked += 1
                 continue
             # pair the ends that really meet: score by how many directions agree on the address
             scored = []
@@ -450,6 +561,10 @@ def check_sessions(w: World) -> None:
                 used_p.add(pi)
                 used_q.add(qi)
                 _check_pair(w, e, p, r, q)
+                w.sessions_checked += 1
+            unmatched = len(ps) + len(qs) - 2 * len(used_p)
+            if unmatched:
+                w.unchecked[MISSING_END] = w.unchecked.get(MISSING_END, 0) + unmatched
 
 
 # -- platform checks --------------------------------------------------------------------------------
@@ -679,8 +794,11 @@ def check_firewalls(w: World, k: K8sInputs) -> None:
                       f"(add a rule: src '{a}', dest '{b}', dest_ip <pod CIDR>, target ACCEPT)")  # fmt: skip
 
 
-def run_checks(inp: Inputs) -> tuple[list[LintFinding], list[InputProblem]]:
-    """All checks over everything read. Example: run_checks(load_paths(["x/"])) -> ([LintFinding(...)], [])"""
+def run_checks(inp: Inputs) -> tuple[list[LintFinding], list[InputProblem], World]:
+    """All checks over everything read; the World counts the sessions checked and not checked.
+
+    Example: run_checks(load_paths(["x/"])) -> ([LintFinding(...)], [], World(sessions_checked=2, ...))
+    """
     w = build_world(inp)
     check_sessions(w)
     check_bird(w)
@@ -690,4 +808,4 @@ def run_checks(inp: Inputs) -> tuple[list[LintFinding], list[InputProblem]]:
     check_auto_direct(w, inp.k8s)
     check_firewalls(w, inp.k8s)
     w.findings.sort(key=lambda f: (f.file, f.line, f.root_cause))
-    return w.findings, w.problems
+    return w.findings, w.problems, w

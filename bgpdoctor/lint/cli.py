@@ -7,26 +7,59 @@ import json
 import click
 
 
-def render_text(result: object) -> str:
-    """Text report: one `FILE:LINE: [root-cause] message` line per finding, problems first.
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
-    Example: "bird.conf:7: [asn-mismatch] router-mine peers with ... (error)"
+
+def summary_line(result: object) -> str:
+    """What was read and judged, e.g. "6 files: 3 linted, 2 not a config, 1 could not be parsed;
+    2 sessions checked, 1 could not be (1 one end missing); 1 error, 0 warnings, 1 input problem"
     """
     from bgpdoctor.lint import LintResult
+
+    assert isinstance(result, LintResult)
+    s = result.summary()
+    counts = [f"{s['files_read']} linted"]
+    counts += [f"{n} {reason}" for reason, n in sorted(s["skipped"].items())]
+    if s["files_unparsed"]:
+        counts.append(f"{s['files_unparsed']} could not be parsed")
+    total = s["files_read"] + sum(s["skipped"].values()) + s["files_unparsed"]
+    parts = [f"{_plural(total, 'file')}: {', '.join(counts)}"]
+    not_checked = sum(s["sessions_not_checked"].values())
+    why = ", ".join(f"{n} {reason}" for reason, n in sorted(s["sessions_not_checked"].items()))
+    parts.append(
+        f"{_plural(s['sessions_checked'], 'session')} checked"
+        + (f", {not_checked} could not be ({why})" if not_checked else "")
+    )
+    parts.append(
+        f"{_plural(s['errors'], 'error')}, {_plural(s['warnings'], 'warning')}, "
+        f"{_plural(s['input_problems'], 'input problem')}"
+        + (f", {_plural(s['notes'], 'note')}" if s["notes"] else "")
+    )
+    line = "; ".join(parts)
+    if result.exit_code == 3:
+        line += "; nothing could be checked (give the configs of both ends of a session)"
+    return line
+
+
+def render_text(result: object) -> str:
+    """Text report: one `FILE:LINE: [root-cause] message` line per finding, problems first, then
+    the summary line. Everything from the files is shown on one line with control characters removed.
+
+    Example: "bird.conf:7: [asn-mismatch] error: router-mine peers with ... "
+    """
+    from bgpdoctor.lint import LintResult
+    from bgpdoctor.report.safe_text import one_line
 
     assert isinstance(result, LintResult)
     lines = []
     for p in result.problems:
         tag = "note: " if p.kind == "note" else ""
-        lines.append(f"{p.file}:{p.line}: {tag}{p.message}")
+        lines.append(one_line(f"{p.file}:{p.line}: {tag}{p.message}"))
     for f in result.findings:
         also = f" (see also {', '.join(f'{a}:{b}' for a, b in f.other)})" if f.other else ""
-        lines.append(f"{f.file}:{f.line}: [{f.root_cause}] {f.severity}: {f.message}{also}")
-    errors = sum(f.severity == "error" for f in result.findings)
-    lines.append(
-        f"{len(result.files)} file(s) read, {errors} error(s), {len(result.findings) - errors} warning(s), "
-        f"{sum(p.kind == 'error' for p in result.problems)} input problem(s)"
-    )
+        lines.append(one_line(f"{f.file}:{f.line}: [{f.root_cause}] {f.severity}: {f.message}{also}"))
+    lines.append(summary_line(result))
     return "\n".join(lines)
 
 
@@ -34,9 +67,10 @@ def render_text(result: object) -> str:
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def lint(paths: tuple[str, ...], output: str) -> None:
-    """Lint Kubernetes manifests, BIRD configs and OpenWrt UCI files offline.
+    """Lint Kubernetes manifests, BIRD and GoBGP configs and OpenWrt UCI files offline.
 
-    Exit codes: 0 clean, 1 findings, 2 nothing usable was read.
+    Exit codes: 0 sessions checked and nothing found, 1 findings, 2 a file could not be read or
+    parsed, 3 no session could be checked (e.g. only one end of each session was given).
     """
     from bgpdoctor.lint import lint_paths
 

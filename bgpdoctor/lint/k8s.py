@@ -55,9 +55,9 @@ class LabelSel:
 def label_selector(y: Y | None, file: str) -> LabelSel | None:
     if y is None:
         return None
-    ml = {k: str(v.v) for k, v in y.m("matchLabels").items()}
+    ml = {k: v.text() for k, v in y.m("matchLabels").items()}
     ex = [
-        (e.s("key") or "", e.s("operator") or "In", [str(x.v) for x in e.ls("values")])
+        (e.s("key") or "", e.s("operator") or "In", [x.text() for x in e.ls("values")])
         for e in y.ls("matchExpressions")
     ]
     return LabelSel(ml, ex, Loc(file, y.line))
@@ -211,7 +211,7 @@ def _cilium_values(v: Y, file: str, out: K8sInputs) -> None:
     if pool is not None:
         items = pool.v if isinstance(pool.v, list) else [pool]
         for it in items:
-            for part in str(it.v).split(","):
+            for part in it.text().split(","):
                 n = _net(part.strip())
                 if n:
                     out.pod_cidrs.append((n, Loc(file, it.line)))
@@ -220,7 +220,7 @@ def _cilium_values(v: Y, file: str, out: K8sInputs) -> None:
 def _node(d: Y, file: str) -> K8sNode:
     meta = d.m("metadata")
     name = d.s("metadata", "name") or "?"
-    labels = {k: str(v.v) for k, v in d.m("metadata", "labels").items()}
+    labels = {k: v.text() for k, v in d.m("metadata", "labels").items()}
     ann = d.m("metadata", "annotations")
     addrs: list[tuple[IPv4Address, Loc]] = []
     subnets: list[tuple[IPv4Network, Loc]] = []
@@ -231,7 +231,7 @@ def _node(d: Y, file: str) -> K8sNode:
                 addrs.append((ip, Loc(file, a.line)))
     for key in ADDRESS_ANNOTATIONS:
         if key in ann:
-            for part in str(ann[key].v).split(","):
+            for part in ann[key].text().split(","):
                 try:
                     iface = IPv4Interface(part.strip())
                 except ValueError:
@@ -246,13 +246,13 @@ def _node(d: Y, file: str) -> K8sNode:
         if y is None:
             continue
         for it in y.v if isinstance(y.v, list) else [y]:
-            n = _net(str(it.v))
+            n = _net(it.text())
             if n and n.version == 4 and n not in [p for p, _ in pods]:
                 pods.append((n, Loc(file, it.line)))
     asn = ann.get("projectcalico.org/ASNumber")
     return K8sNode(
         name, Loc(file, meta["name"].line if "name" in meta else d.line), labels, addrs, subnets, pods,
-        int(asn.v) if asn is not None and str(asn.v).isdigit() else None,
+        int(asn.text()) if asn is not None and re.fullmatch(r"[0-9]{1,10}", asn.text()) else None,
     )  # fmt: skip
 
 
@@ -322,13 +322,13 @@ def _advertisement(d: Y, file: str) -> Advertisement:
     items = [
         AdvItem(
             a.s("advertisementType") or "",
-            [str(x.v) for x in a.ls("service", "addresses")],
+            [x.text() for x in a.ls("service", "addresses")],
             a.get("selector") is not None,
             Loc(file, a.line),
         )
         for a in d.ls("spec", "advertisements")
     ]
-    labels = {k: str(v.v) for k, v in d.m("metadata", "labels").items()}
+    labels = {k: v.text() for k, v in d.m("metadata", "labels").items()}
     return Advertisement(d.s("metadata", "name") or "?", Loc(file, d.line), labels, items)
 
 
@@ -342,9 +342,10 @@ def _lb_pool(d: Y, file: str) -> LbPool:
         elif b.s("start"):
             try:
                 a, z = IPv4Address(b.s("start")), IPv4Address(b.s("stop") or b.s("start"))
-            except ValueError:
+                nets = list(summarize_address_range(a, z))
+            except ValueError:  # not IPv4, or stop before start
                 continue
-            blocks.append((list(summarize_address_range(a, z)), f"{a}-{z}", Loc(file, b.line)))
+            blocks.append((nets, f"{a}-{z}", Loc(file, b.line)))
     return LbPool(d.s("metadata", "name") or "?", Loc(file, d.line), blocks)
 
 
@@ -378,8 +379,9 @@ def read_document(d: Y, file: str, out: K8sInputs) -> str | None:
         out.pod_cidrs += node.pod_cidrs
     elif kind == "NodeList" or (kind == "List" and d.ls("items")):
         for it in d.ls("items"):
-            sub = it if it.s("kind") else Y({**it.v, "kind": Y("Node", it.line)}, it.line)
-            read_document(sub, file, out)
+            if isinstance(it.v, dict):
+                sub = it if it.s("kind") else Y({**it.v, "kind": Y("Node", it.line)}, it.line)
+                read_document(sub, file, out)
     elif api.startswith("cilium.io/") and kind == "CiliumBGPClusterConfig":
         out.cluster_configs.append(_cluster_config(d, file))
     elif api.startswith("cilium.io/") and kind == "CiliumBGPPeeringPolicy":
@@ -404,10 +406,10 @@ def read_document(d: Y, file: str, out: K8sInputs) -> str | None:
         data = d.m("data")
         if "auto-direct-node-routes" in data:
             y = data["auto-direct-node-routes"]
-            out.auto_direct.append((str(y.v).lower() == "true", Loc(file, y.line)))
+            out.auto_direct.append((y.text().lower() == "true", Loc(file, y.line)))
         if "cluster-pool-ipv4-cidr" in data:
             y = data["cluster-pool-ipv4-cidr"]
-            for part in re.split(r"[ ,]+", str(y.v)):
+            for part in re.split(r"[ ,]+", y.text()):
                 n = _net(part)
                 if n:
                     out.pod_cidrs.append((n, Loc(file, y.line)))
@@ -442,6 +444,7 @@ def read_document(d: Y, file: str, out: K8sInputs) -> str | None:
 
 
 # -- Calico selectors ---------------------------------------------------------------------------
+MAX_SELECTOR_NESTING = 50
 _SEL_TOK = re.compile(r"\s*(==|!=|&&|\|\||!|\(|\)|\{|\}|,|'[^']*'|\"[^\"]*\"|[A-Za-z0-9_./-]+)")
 
 
@@ -462,6 +465,7 @@ def calico_selector_matches(expr: str, labels: dict[str, str]) -> bool:
         toks.append(m.group(1))
         pos = m.end()
     i = 0
+    depth = 0
 
     def peek() -> str | None:
         return toks[i] if i < len(toks) else None
@@ -491,13 +495,16 @@ def calico_selector_matches(expr: str, labels: dict[str, str]) -> bool:
         return v
 
     def unary() -> bool:
+        nonlocal depth
         t = take()
-        if t == "!":
-            return not unary()
-        if t == "(":
-            v = or_()
-            if take() != ")":
+        if t in ("!", "("):
+            depth += 1
+            if depth > MAX_SELECTOR_NESTING:
+                raise ValueError(f"selector nested deeper than {MAX_SELECTOR_NESTING} levels")
+            v = not unary() if t == "!" else or_()
+            if t == "(" and take() != ")":
                 raise ValueError("missing )")
+            depth -= 1
             return v
         if t in ("all", "has") and peek() == "(":
             take()

@@ -105,6 +105,8 @@ class Peer:
     password_loc: Loc | None = None
     rr_client: bool = False
     extra_locs: list[Loc] = field(default_factory=list)
+    unpaired: str | None = None  # why lint cannot pair it: "IPv6", "unnumbered" or "dynamic peers"
+    unpaired_detail: str = ""  # e.g. "neighbor 2001:db8::1"
 
 
 @dataclass

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
 from bgpdoctor.lint.model import Loc
+from bgpdoctor.redact import redact
 
 
 @dataclass
@@ -53,7 +54,7 @@ def parse_uci(text: str, file: str) -> tuple[list[UciSection], list[tuple[Loc, s
             problems.append((Loc(file, n), f"UCI syntax error: {exc}"))
             continue
         if not m or not parts:
-            problems.append((Loc(file, n), f"UCI syntax error: unexpected '{line[:40]}'"))
+            problems.append((Loc(file, n), f"UCI syntax error: unexpected '{redact(line)[:40]}'"))
             continue
         kw = m.group(1)
         if kw == "config":
@@ -72,7 +73,8 @@ def parse_uci(text: str, file: str) -> tuple[list[UciSection], list[tuple[Loc, s
 
 
 def uci_kind(text: str) -> str | None:
-    """ "network", "firewall" or None, told from the section types in the text."""
+    """ "network", "firewall", "other" (a UCI file lint does not use, e.g. `config bgp`) or None,
+    told from the section types in the text."""
     types = set(re.findall(r"^\s*config\s+(\w+)", text, re.M))
     if not types or not re.search(r"^\s*(option|list)\s+\w+", text, re.M):
         return None
@@ -80,7 +82,7 @@ def uci_kind(text: str) -> str | None:
         return "firewall"
     if types & {"interface", "device", "route", "globals"}:
         return "network"
-    return None
+    return "other"
 
 
 @dataclass

@@ -1,4 +1,7 @@
-"""YAML with line numbers: documents are composed (not loaded) so every value keeps its mark."""
+"""YAML with line numbers: documents are composed (not loaded) so every value keeps its mark.
+
+Read through bgpdoctor.safe_yaml: bounded (size, depth, aliases), merge keys applied.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from bgpdoctor.safe_yaml import YamlError, compose_all, scalar_value
 
 
 @dataclass
@@ -34,7 +39,13 @@ class Y:
         n = self.get(*path)
         if n is None or n.v is None or isinstance(n.v, dict | list):
             return None
-        return str(n.v)
+        return n.text()
+
+    def text(self) -> str:
+        """The scalar as Kubernetes' JSON would spell it: True -> "true", None -> ""."""
+        if isinstance(self.v, bool):
+            return "true" if self.v else "false"
+        return "" if self.v is None else str(self.v)
 
     def i(self, *path: str | int) -> int | None:
         n = self.get(*path)
@@ -42,7 +53,7 @@ class Y:
             return None
         try:
             return int(n.v)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             return None
 
     def b(self, *path: str | int) -> bool | None:
@@ -71,37 +82,68 @@ class Y:
         return self.v
 
 
-_SCALARS = yaml.SafeLoader("")
+def _merged(node: MappingNode) -> list[tuple[Node, Node]]:
+    """The key/value pairs of a mapping with its merge keys (``<<: *base``) applied: later pairs
+    win, so merged mappings come first (the first of a merged list last) and the node's own keys
+    last."""
+    merged: list[tuple[Node, Node]] = []
+    own: list[tuple[Node, Node]] = []
+    for k, v in node.value:
+        if k.tag != "tag:yaml.org,2002:merge":
+            own.append((k, v))
+            continue
+        sources = [v] if isinstance(v, MappingNode) else v.value if isinstance(v, SequenceNode) else []
+        for sub in reversed(sources):
+            if isinstance(sub, MappingNode):
+                merged += _merged(sub)
+    return merged + own
 
 
-def _build(node: yaml.Node, offset: int) -> Y:
+def _build(node: Node, offset: int, memo: dict[int, Y]) -> Y:
+    done = memo.get(id(node))
+    if done is not None:  # an alias: the same Y, not a second copy
+        return done
     line = node.start_mark.line + 1 + offset
-    if isinstance(node, yaml.MappingNode):
+    if isinstance(node, MappingNode):
         out: dict[str, Y] = {}
-        for k, v in node.value:
-            key = _SCALARS.construct_object(k) if isinstance(k, yaml.ScalarNode) else None
-            if key is None or isinstance(key, dict | list):
+        y = Y(out, line)
+        memo[id(node)] = y
+        for k, v in _merged(node):
+            if not isinstance(k, ScalarNode):
                 continue
-            out[str(key)] = _build(v, offset)
-        return Y(out, line)
-    if isinstance(node, yaml.SequenceNode):
-        return Y([_build(x, offset) for x in node.value], line)
-    return Y(_SCALARS.construct_object(node), line)
+            key = scalar_value(k, core_schema=True)
+            if key is not None:
+                out[str(key).lower() if isinstance(key, bool) else str(key)] = _build(v, offset, memo)
+        return y
+    if isinstance(node, SequenceNode):
+        items: list[Y] = []
+        y = Y(items, line)
+        memo[id(node)] = y
+        items += [_build(x, offset, memo) for x in node.value]
+        return y
+    y = Y(scalar_value(node, core_schema=True) if isinstance(node, ScalarNode) else None, line)
+    memo[id(node)] = y
+    return y
 
 
-def compose_documents(text: str, offset: int = 0) -> Iterator[Y | None]:
-    """Each document of a multi-document YAML text; raises yaml.YAMLError (with problem_mark).
+def compose_documents(text: str, offset: int = 0, source: str = "<yaml>") -> Iterator[Y | None]:
+    """Each document of a multi-document YAML text, read as Kubernetes reads it (YAML 1.2 core
+    schema: ``yes`` stays a string). Raises YamlError (a UsageError naming source:line); the
+    documents before a bad one are yielded first. Bounded by bgpdoctor.safe_yaml's limits.
 
     offset shifts every line (for YAML embedded in a string of another file).
     Example: list(compose_documents("a: 1\\n---\\nb: 2\\n")) -> [Y({"a": Y(1, 1)}, 1), Y({"b": ...}, 3)]
     """
-    for node in yaml.compose_all(text, Loader=yaml.SafeLoader):
-        yield None if node is None else _build(node, offset)
+    for node in compose_all(text, source, core_schema=True, line_offset=offset):
+        yield None if node is None else _build(node, offset, {})
 
 
-def error_line(exc: yaml.YAMLError, offset: int = 0) -> tuple[int, str]:
-    """Line and one-line text of a YAML error. Example: (4, "mapping values are not allowed here")"""
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    line = (mark.line + 1 + offset) if mark is not None else 1
-    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    return line, f"YAML error: {problem}"
+def error_line(exc: YamlError) -> tuple[int, str]:
+    """Line and one-line text of a YAML error.
+
+    Example: (4, "YAML error: mapping values are not allowed here")
+    """
+    problem = exc.problem.removeprefix("YAML syntax error: ")
+    if not problem.startswith("YAML"):
+        problem = f"YAML error: {problem}"
+    return (exc.line or 1), problem
