@@ -430,31 +430,72 @@ def checks_group() -> None:
     """The checks bgpdoctor runs (data in checks/)."""
 
 
+_extra_checks = click.option(
+    "--checks",
+    "extra_checks",
+    multiple=True,
+    type=click.Path(file_okay=False),
+    help="Extra folder of checks.",
+)
+_extra_playbooks = click.option(
+    "--playbooks",
+    "extra_playbooks",
+    multiple=True,
+    type=click.Path(file_okay=False),
+    help="Extra folder of playbooks (root causes).",
+)
+
+
+def _complete_ids(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    from bgpdoctor.engine.rules import load_checks, load_playbooks
+
+    try:
+        ids = [c.id for c in load_checks()] + [p.id for p in load_playbooks()]
+    except BgpDoctorError:
+        return []
+    return sorted(i for i in ids if i.startswith(incomplete))
+
+
 @checks_group.command("list")
-def checks_list() -> None:
+@_extra_checks
+def checks_list(extra_checks: tuple[str, ...]) -> None:
     """One line per check: id, subject, title."""
     from bgpdoctor.engine.rules import load_checks
 
-    for c in sorted(load_checks(), key=lambda c: c.id):
+    for c in sorted(load_checks(list(extra_checks)), key=lambda c: c.id):
         click.echo(f"{c.id:32} {c.subject:8} {c.title}")
 
 
+@main.command("causes")
+@_extra_playbooks
+def causes(extra_playbooks: tuple[str, ...]) -> None:
+    """One line per root cause (playbooks/): id, what it reacts to, title."""
+    from bgpdoctor.engine.rules import load_playbooks, subject_kinds
+
+    for p in sorted(load_playbooks(list(extra_playbooks)), key=lambda p: p.id):
+        click.echo(f"{p.id:32} {','.join(subject_kinds(p)):8} {p.title}")
+
+
 @main.command()
-@click.argument("item_id")
-def explain(item_id: str) -> None:
+@click.argument("item_id", shell_complete=_complete_ids)
+@_extra_checks
+@_extra_playbooks
+def explain(item_id: str, extra_checks: tuple[str, ...], extra_playbooks: tuple[str, ...]) -> None:
     """Explain a check or a root cause by its id."""
     from bgpdoctor.engine.rules import load_checks, load_playbooks
 
-    for c in load_checks():
+    for c in load_checks(list(extra_checks)):
         if c.id == item_id:
             click.echo(f"check {c.id} ({c.subject}): {c.title}\n\n{c.description.strip()}\n")
             click.echo(f"fact: {c.fact}; root causes: {', '.join(c.root_causes) or '-'}\nsource: {c.source}")
             return
-    for p in load_playbooks():
+    for p in load_playbooks(list(extra_playbooks)):
         if p.id == item_id:
             click.echo(f"root cause {p.id}: {p.title}\n\n{p.explanation.strip()}\n")
             if p.next_steps:
                 click.echo("next steps:\n" + "\n".join(f"  - {s}" for s in p.next_steps))
             click.echo(f"fix platforms: {', '.join(f.platform for f in p.fixes)}\nsource: {p.source}")
             return
-    raise UsageError(f"no check or root cause with id '{item_id}' (see `bgpdoctor checks list`)")
+    raise UsageError(
+        f"no check or root cause with id '{item_id}' (see `bgpdoctor checks list`, `bgpdoctor causes`)"
+    )

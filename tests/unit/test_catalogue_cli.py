@@ -1,0 +1,46 @@
+"""The catalogue from the command line: `causes`, `checks list` and `explain` read the same
+folders as a run, user folders included, and complete ids in the shell."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from bgpdoctor.cli import main
+from bgpdoctor.engine.rules import load_playbooks
+
+PLAYBOOK = """id: my-cause
+title: My own root cause
+subject: host
+match:
+  - {fact: ip_forward, op: eq, value: 7}
+culprit: "{{ host }}"
+summary: "never"
+explanation: |
+  A cause of my own.
+"""
+
+
+def test_causes_lists_every_playbook_once() -> None:
+    out = CliRunner().invoke(main, ["causes"])
+    assert out.exit_code == 0
+    ids = [line.split()[0] for line in out.output.splitlines()]
+    assert ids == sorted(p.id for p in load_playbooks())
+
+
+def test_user_playbooks_are_listed_and_explained(tmp_path: Path) -> None:
+    (tmp_path / "my-cause.yaml").write_text(PLAYBOOK)
+    out = CliRunner().invoke(main, ["causes", "--playbooks", str(tmp_path)])
+    assert "my-cause" in out.output
+    explained = CliRunner().invoke(main, ["explain", "my-cause", "--playbooks", str(tmp_path)])
+    assert explained.exit_code == 0 and "A cause of my own." in explained.output
+    unknown = CliRunner().invoke(main, ["explain", "my-cause"])
+    assert unknown.exit_code == 2 and "bgpdoctor causes" in unknown.output
+
+
+def test_explain_completes_root_cause_ids() -> None:
+    from bgpdoctor.cli import _complete_ids
+
+    assert "rp-filter-strict" in _complete_ids(None, None, "rp-")  # type: ignore[arg-type]
+    assert all(i.startswith("bgp-") for i in _complete_ids(None, None, "bgp-"))  # type: ignore[arg-type]
