@@ -203,3 +203,18 @@ def holds(cond: Condition, facts: dict[str, Any]) -> bool | None:
         case "not_empty":
             return bool(actual)
     return None
+
+
+def check_references(checks: list[CheckDef], playbooks: list[PlaybookDef]) -> None:
+    """Every root cause a check names is a playbook, and every check a playbook explains exists:
+    a misspelled id is a load error, never a diagnosis that silently never groups its symptoms."""
+    causes = {p.id for p in playbooks}
+    check_ids = {c.id for c in checks}
+    for c in checks:
+        for cause in c.root_causes:
+            if cause not in causes:
+                raise UsageError(f"{c.source}: check {c.id} names an unknown root cause '{cause}'")
+    for pb in playbooks:
+        for check in pb.explains:
+            if check not in check_ids:
+                raise UsageError(f"{pb.source}: playbook {pb.id} explains an unknown check '{check}'")

@@ -16,7 +16,7 @@ from bgpdoctor.engine.active import ActiveResults, ProbeSettings, node_pairs, ru
 from bgpdoctor.engine.cluster import ClusterFinding, cluster_subjects
 from bgpdoctor.engine.collect import HostFacts, collect_all
 from bgpdoctor.engine.judge import diagnose, judge
-from bgpdoctor.engine.rules import load_checks, load_playbooks
+from bgpdoctor.engine.rules import check_references, load_checks, load_playbooks
 from bgpdoctor.engine.sessions import expected_sessions
 from bgpdoctor.engine.subjects import host_subjects, kubelet_subjects, path_subjects, session_subjects
 from bgpdoctor.engine.world import World
@@ -92,6 +92,7 @@ def evaluate(inv: Inventory, inventory_path: str, collected: Collected, options:
     """Judge checks and reach diagnoses from collected facts; no host is contacted."""
     checks = load_checks(options.extra_checks)
     playbooks = load_playbooks(options.extra_playbooks)
+    check_references(checks, playbooks)
     scope, facts, active = collected.scope, collected.facts, collected.active
     world = World(inv, facts)
     sessions = expected_sessions(world, scope)
@@ -174,8 +175,8 @@ def run_diagnosis(
     `on_collected` sees what was collected before judging starts (the CLI saves --record there, so
     an error while judging cannot lose the run).
     """
-    load_checks(options.extra_checks)  # a broken user check fails before any host is contacted
-    load_playbooks(options.extra_playbooks)
+    # a broken user check fails before any host is contacted
+    check_references(load_checks(options.extra_checks), load_playbooks(options.extra_playbooks))
     collected = collect(inv, scope, connect, options, progress)
     collected.cluster = list(cluster or [])
     collected.context = context

@@ -44,3 +44,20 @@ def test_explain_completes_root_cause_ids() -> None:
 
     assert "rp-filter-strict" in _complete_ids(None, None, "rp-")  # type: ignore[arg-type]
     assert all(i.startswith("bgp-") for i in _complete_ids(None, None, "bgp-"))  # type: ignore[arg-type]
+
+
+def test_a_misspelled_root_cause_in_a_user_check_is_a_load_error(tmp_path: Path) -> None:
+    (tmp_path / "mine.yaml").write_text(
+        "checks:\n"
+        "  - id: my-check\n"
+        "    title: mine\n"
+        "    subject: host\n"
+        "    fact: ip_forward\n"
+        "    reason_pass: ok\n"
+        "    reason_fail: bad\n"
+        "    root_causes: [ip-forward-disabeld]\n"
+    )
+    runs = Path(__file__).resolve().parents[2] / "captures" / "runs" / "healthy.json"
+    out = CliRunner().invoke(main, ["replay", str(runs), "--checks", str(tmp_path)])
+    assert out.exit_code == 2
+    assert "mine.yaml: check my-check names an unknown root cause 'ip-forward-disabeld'" in out.output
