@@ -184,6 +184,16 @@ class Site(Strict):
     lan: IPv4Network | None = None
 
 
+class Switch(Strict):
+    """A device on a path that bgpdoctor does not log into: an L2 switch, a provider's box, a
+    hypervisor bridge, a cloud security group. Named in diagnoses when a packet dies on a segment
+    it carries. Example: {"description": "ZeroTier network 8056c2e21c", "segments": ["192.168.191.0/24"]}
+    """
+
+    description: str | None = None
+    segments: list[IPv4Network] = Field(min_length=1)  # the subnets whose frames it carries
+
+
 class Vantage(Strict):
     """Where metrics-server runs: the host that must reach every kubelet on 10250."""
 
@@ -213,5 +223,6 @@ class Inventory(Strict):
     defaults: Defaults = Field(default_factory=Defaults)
     sites: dict[Name, Site] = Field(default_factory=dict)
     hosts: dict[HostName, Host]
+    switches: dict[HostName, Switch] = Field(default_factory=dict)
     vantage: Vantage = Field(default_factory=Vantage)
     pod_cidr: IPv4Network | None = None  # the cluster-wide pod range (e.g. 10.42.0.0/16)

@@ -713,6 +713,23 @@ def _syn_facts(
             s.add("port_filter_ok", True)
 
 
+def _switches_between(world: World, a: str, out_if: str | None, b: str, in_if: str | None) -> list[str]:
+    """The inventory's switches (devices without a login) that carry the subnet of a link."""
+    nets = []
+    for host, ifname in ((a, out_if), (b, in_if)):
+        for addr in world.addresses(host):
+            if addr.ifname == ifname:
+                try:
+                    nets.append(ipaddress.ip_network(f"{addr.address}/{addr.prefixlen}", strict=False))
+                except ValueError:
+                    continue
+    return sorted(
+        name
+        for name, switch in world.inv.switches.items()
+        if any(seg.overlaps(net) for seg in switch.segments for net in nets if net.version == seg.version)
+    )
+
+
 def _locate_syn_loss(
     world: World,
     s: Subject,
@@ -764,6 +781,7 @@ def _locate_syn_loss(
         + f"{b}{f' ({in_if})' if in_if else ''}",
     )
     s.add("syn_segment_hosts", [a, *between, b])
+    s.add("syn_segment_devices", _switches_between(world, a, out_if, b, in_if))
     ping = active.peer_pings.get(f"{dialer.host}->{dialed}")
     if ping is not None and ping[0].transmitted:
         s.add(

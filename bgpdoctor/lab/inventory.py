@@ -26,6 +26,7 @@ from bgpdoctor.lab.topology import (
     WDS_NODE,
     WDS_NODES,
     WDS_TRANSIT,
+    ZT_NET,
     LabSettings,
     host_addresses,
 )
@@ -171,6 +172,12 @@ def build_inventory(s: LabSettings, passive_home: bool = True, multihop_yuuko: b
             },
         },
         "hosts": hosts,
+        "switches": {
+            "zt": {
+                "description": "the ZeroTier network between the sites (an L2 switch, no login)",
+                "segments": [ZT_NET],
+            }
+        },
         "vantage": {"metrics_server": POD, "kubelet_port": KUBELET_PORT},
         "pod_cidr": POD_CIDR,
     }

@@ -90,6 +90,7 @@ YUUKO_ZT_MAC = "02:5a:74:00:00:81"
 
 # -- seed 002: the Calico site ("WDS") --------------------------------------------------------
 WDS_ASN = 64512  # one AS for the nodes, the gateway and the backbone namespace (iBGP throughout)
+ZT_NET = "192.168.191.0/24"  # the ZeroTier network: zt0 on both routers, through the `zt` switch
 WDS_LAN = "192.168.100.0/24"
 WDS_GATEWAY_IP = "192.168.100.1"  # gateway's vmbr0, the nodes' default gateway and reflector
 WDS_TRANSIT = {"gateway": "10.255.100.1", "cn-ns": "10.255.100.2"}  # iepl0, a /30

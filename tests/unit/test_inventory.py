@@ -176,6 +176,7 @@ def test_docs_documents_every_field() -> None:
         m.SshTarget,
         m.Vantage,
         m.LabGuard,
+        m.Switch,
     ):
         for field in model.model_fields:
             assert f"`{field}`" in text, f"docs/inventory.md does not document {model.__name__}.{field}"

@@ -135,3 +135,15 @@ def test_one_fault_does_not_hide_another() -> None:
     report = evaluate(inv, path, collected, RunOptions(nodes=nodes))
     assert [d.root_cause for d in report.diagnoses] == ["ip-forward-disabled", "mtu-blackhole"]
     assert report.summary.exit_code == 1
+
+
+def test_a_drop_on_a_device_without_login_is_placed_from_the_wire() -> None:
+    """The overlay switch drops TCP 179: no host bgpdoctor reads has a rule for it, the SYN is seen
+    on one router and not on the next, ICMP passes; the inventory's switch on that segment is named."""
+    report = replay("bgp-filtered-unseen")
+    top = report.diagnoses[0]
+    assert top.root_cause == "bgp-filtered-unseen"
+    assert top.hosts == ["zt"]
+    assert "(zt0) -> " in top.summary and "the inventory lists zt there" in top.summary
+    port = [r for r in report.results if r.check == "bgp-port-open" and r.status != "skip"]
+    assert port and all(r.status == "unknown" for r in port)
