@@ -476,6 +476,21 @@ def causes(extra_playbooks: tuple[str, ...]) -> None:
         click.echo(f"{p.id:32} {','.join(subject_kinds(p)):8} {p.title}")
 
 
+def _named_slots(template: str) -> str:
+    """A playbook template shown without a run: each value is a named slot.
+
+    Example: "On {{ rp_filter_host }}: ip route get {{ src_ip }}" -> "On <rp_filter_host>: ip route get <src_ip>"
+    """
+    import re
+
+    def slot(m: re.Match[str]) -> str:
+        name = re.match(r"\s*([A-Za-z_][A-Za-z0-9_]*)", m.group(1))
+        return f"<{name.group(1) if name else 'value'}>"
+
+    text = re.sub(r"\{\{(.*?)\}\}", slot, template)
+    return re.sub(r"\{%.*?%\}", "", text)
+
+
 @main.command()
 @click.argument("item_id", shell_complete=_complete_ids)
 @_extra_checks
@@ -493,7 +508,9 @@ def explain(item_id: str, extra_checks: tuple[str, ...], extra_playbooks: tuple[
         if p.id == item_id:
             click.echo(f"root cause {p.id}: {p.title}\n\n{p.explanation.strip()}\n")
             if p.next_steps:
-                click.echo("next steps:\n" + "\n".join(f"  - {s}" for s in p.next_steps))
+                steps = [_named_slots(s) for s in p.next_steps]
+                click.echo("next steps (<slots> are filled with your values in a report):")
+                click.echo("\n".join(f"  - {s}" for s in steps))
             click.echo(f"fix platforms: {', '.join(f.platform for f in p.fixes)}\nsource: {p.source}")
             return
     raise UsageError(

@@ -61,3 +61,9 @@ def test_a_misspelled_root_cause_in_a_user_check_is_a_load_error(tmp_path: Path)
     out = CliRunner().invoke(main, ["replay", str(runs), "--checks", str(tmp_path)])
     assert out.exit_code == 2
     assert "mine.yaml: check my-check names an unknown root cause 'ip-forward-disabeld'" in out.output
+
+
+def test_explain_shows_named_slots_not_template_syntax() -> None:
+    out = CliRunner().invoke(main, ["explain", "rp-filter-strict"])
+    assert out.exit_code == 0
+    assert "{{" not in out.output and "<rp_filter_host>" in out.output
