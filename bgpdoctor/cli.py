@@ -479,7 +479,8 @@ def causes(extra_playbooks: tuple[str, ...]) -> None:
 def _named_slots(template: str) -> str:
     """A playbook template shown without a run: each value is a named slot.
 
-    Example: "On {{ rp_filter_host }}: ip route get {{ src_ip }}" -> "On <rp_filter_host>: ip route get <src_ip>"
+    Example: "On {{ rp_filter_host }}: ip route get {{ src_ip }}"
+        -> "On <rp_filter_host>: ip route get <src_ip>"
     """
     import re
 
