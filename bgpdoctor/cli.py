@@ -310,6 +310,83 @@ def replay(
     _finish(report, output, verbose, report_path)
 
 
+STATUS_EXIT_HELP = (
+    "Exit codes: 0 every session established at both ends, 1 some session down, 2 usage or inventory "
+    "error, 3 no session down but some end could not be read, 4 internal error."
+)
+
+
+@main.command(epilog=STATUS_EXIT_HELP)
+@click.option("--inventory", "-i", "inventory_path", type=click.Path(dir_okay=False), help="Inventory YAML.")
+@click.option(
+    "--recording",
+    "recording_path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Read a file written by `bgpdoctor run --record` instead of the hosts.",
+)
+@click.option("--node", "nodes", multiple=True, help="Only the sessions of this node's scope (repeatable).")
+@click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--timeout",
+    "command_timeout",
+    type=float,
+    default=10.0,
+    show_default=True,
+    help="Timeout of each command on a host, in seconds.",
+)
+@click.option("--accept-new-host-keys", is_flag=True, help="Trust and save unknown SSH host keys.")
+def status(
+    inventory_path: str | None,
+    recording_path: str | None,
+    nodes: tuple[str, ...],
+    output: str,
+    command_timeout: float,
+    accept_new_host_keys: bool,
+) -> None:
+    """Every BGP session from both ends, as the daemons report it (no probes, a few seconds).
+
+    Example: bgpdoctor status -i /var/lib/bgpdoctor/lab/inventory.yaml -o json
+    """
+    from datetime import UTC, datetime
+
+    from bgpdoctor.engine.sessions import expected_sessions
+    from bgpdoctor.engine.world import World
+    from bgpdoctor.inventory import scope_hosts
+    from bgpdoctor.report.status import build_status, render_status_json, render_status_text
+
+    if (inventory_path is None) == (recording_path is None):
+        raise UsageError("give either --inventory FILE or --recording FILE")
+    if command_timeout <= 0:
+        raise UsageError(f"--timeout {command_timeout}: give a positive number of seconds")
+    if recording_path is not None:
+        from bgpdoctor.engine.recording import load_recording
+
+        inv, _path, _nodes, collected = load_recording(Path(recording_path))
+        scope = [h for h in scope_hosts(inv, list(nodes)) if h in collected.scope]
+        facts, taken = collected.facts, collected.started
+    else:
+        from bgpdoctor.engine.collect import collect_all
+        from bgpdoctor.inventory import load_inventory
+        from bgpdoctor.transport.factory import open_connection
+
+        inv = load_inventory(str(inventory_path))
+        scope = scope_hosts(inv, list(nodes))
+        taken = datetime.now(UTC)
+        progress(f"reading BGP sessions from {len(scope)} hosts")
+
+        def connect(name: str) -> Any:
+            return open_connection(name, inv, accept_new_host_keys=accept_new_host_keys)
+
+        facts = collect_all(scope, inv, connect, command_timeout, progress)
+        for host_facts in facts.values():
+            if host_facts.connection is not None:
+                host_facts.connection.close()
+    world = World(inv, facts)
+    report = build_status(world, expected_sessions(world, scope), scope, taken)
+    click.echo(render_status_json(report) if output == "json" else render_status_text(report))
+    sys.exit(report.exit_code)
+
+
 def check_output_paths(paths: dict[str, str | None]) -> None:
     """Fail (exit 2) before any host is contacted when an output file could not be written later.
 

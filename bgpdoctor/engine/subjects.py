@@ -765,6 +765,11 @@ def _locate_syn_loss(
     if first_missing is None:
         return
     a, b = chain[last], chain[first_missing]
+    if a != dialer.host and min(x.ttl for x in seen[a]) <= 1:
+        # it arrived with TTL 1 at a router that must forward it: it expired there (no multihop),
+        # the wire shows no filter
+        s.add("syn_ttl_expires_at", a)
+        return
     out_if = next((h.oif for h in path.hops if h.host == a and h.oif), None)
     in_if = next((h.iif for h in path.hops if h.host == b and h.iif), None)
     between = chain[last + 1 : first_missing]  # hosts in between that could not capture

@@ -8,7 +8,8 @@ integers and zero values are left out (``admin_state`` is missing while the peer
 
     [GobgpNeighbor(address="10.0.1.1", peer_as=64512, local_as=64514, state="established",
                    admin_down=False, passive=False, multihop_ttl=None, local_address="10.0.1.2",
-                   router_id="10.0.4.1", uptime_epoch=1795382528, received=4, accepted=4,
+                   router_id="10.0.4.1", uptime_epoch=1795382528, downtime_epoch=None,
+                   hold_time=9, received=4, accepted=4,
                    advertised=None, description="router-mine")]
 
 ``gobgp -j global`` -> ``GobgpGlobal(asn=64514, router_id="10.0.1.2", listen_port=-1,
@@ -50,7 +51,9 @@ class GobgpNeighbor:
     multihop_ttl: int | None = None
     local_address: str | None = None
     router_id: str | None = None
-    uptime_epoch: int | None = None
+    uptime_epoch: int | None = None  # when the session last came up (Unix seconds)
+    downtime_epoch: int | None = None  # when it last went down
+    hold_time: int | None = None  # negotiated hold time in seconds (None before an OPEN exchange)
     received: int | None = None
     accepted: int | None = None
     advertised: int | None = None
@@ -129,6 +132,7 @@ def _neighbor(raw: Any) -> GobgpNeighbor:
                 _int_or_none(afi_state["advertised"], "advertised") or 0
             )
     uptime = _obj(timers_state.get("uptime"), "uptime")
+    downtime = _obj(timers_state.get("downtime"), "downtime")
     ttl = _int_or_none(multihop.get("multihop_ttl"), "multihop_ttl")
     return GobgpNeighbor(
         address=address,
@@ -142,6 +146,8 @@ def _neighbor(raw: Any) -> GobgpNeighbor:
         local_address=_str(transport.get("local_address"), "transport.local_address") or None,
         router_id=_str(state.get("router_id"), "state.router_id") or None,
         uptime_epoch=_int_or_none(uptime.get("seconds"), "uptime.seconds"),
+        downtime_epoch=_int_or_none(downtime.get("seconds"), "downtime.seconds"),
+        hold_time=_int_or_none(timers_state.get("negotiated_hold_time"), "negotiated_hold_time"),
         received=counts["received"],
         accepted=counts["accepted"],
         advertised=counts["advertised"],
@@ -154,7 +160,8 @@ def parse_neighbors(text: str) -> list[GobgpNeighbor]:
 
     Example: [GobgpNeighbor(address="10.0.5.99", peer_as=64513, local_as=64514, state="active",
     admin_down=False, passive=False, multihop_ttl=4, local_address="0.0.0.0", router_id=None,
-    uptime_epoch=None, received=0, accepted=0, advertised=None, description=None)]
+    uptime_epoch=None, downtime_epoch=None, hold_time=None, received=0, accepted=0, advertised=None,
+    description=None)]
     """
     data = _load(text)
     if data is None:

@@ -1,0 +1,249 @@
+"""`bgpdoctor status`: every BGP session from both ends, read from the daemons, no active probes.
+
+Built from the engine's World and its paired sessions (bgpdoctor.engine.sessions); only what the
+daemons print is shown, and an end that could not be read keeps the reason. Example (JSON, one end)::
+
+    {"host": "router-mine", "speaker": "bird2", "peer_address": "192.168.6.80",
+     "state": "established", "unknown": null, "last_error": null, "since": "22:35:50.001",
+     "for_s": 408, "received": null, "accepted": 1, "advertised": 3, "hold_time_s": 9,
+     "passive": true}
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from bgpdoctor.engine.world import Session, SessionEnd, World
+from bgpdoctor.parsers import bird, gobgp
+from bgpdoctor.report.safe_text import one_line
+
+Verdict = Literal["established", "down", "unknown"]
+EXIT_ESTABLISHED, EXIT_DOWN, EXIT_UNKNOWN = 0, 1, 3
+SPEAKER_FACT = {"bird2": "bird.protocols", "bird1": "bird.protocols", "gobgp": "gobgp.neighbors"}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EndStatus(_Model):
+    """One end of a session as its daemon reports it; None means the daemon does not say."""
+
+    host: str
+    speaker: str
+    peer_address: str | None  # the address this end is configured to reach the other end on
+    state: str | None  # established, active, connect, idle, passive, missing...; None: unknown
+    unknown: str | None = None  # why `state` is None
+    last_error: str | None = None
+    since: str | None = None  # when the current state began, as the daemon prints it
+    for_s: int | None = None  # seconds in the current state
+    received: int | None = None  # prefixes received from the other end
+    accepted: int | None = None  # of those, accepted by the import policy
+    advertised: int | None = None  # prefixes sent to the other end
+    hold_time_s: int | None = None  # negotiated hold time
+    passive: bool | None = None  # True: this end waits, the other end dials
+
+
+class SessionStatus(_Model):
+    session: str
+    verdict: Verdict
+    a: EndStatus
+    b: EndStatus | None  # None: the other end is not in the inventory
+
+
+class StatusReport(_Model):
+    taken_at: str  # when the facts were collected (ISO 8601, UTC)
+    hosts: list[str]
+    sessions: list[SessionStatus]
+    exit_code: int
+
+
+def _bird_match(protocols: list[bird.BirdProtocol], end: SessionEnd) -> bird.BirdProtocol | None:
+    if end.peer is None:
+        return None
+    address, name = str(end.peer.address), end.peer.name
+    return next(
+        (
+            p
+            for p in protocols
+            if p.proto == "BGP" and (p.neighbor_address == address or (name and p.name == name))
+        ),
+        None,
+    )
+
+
+def _hold_seconds(hold_timer: str | None) -> int | None:
+    """BIRD's "Hold timer: 7.379/9" (time left / negotiated) -> 9."""
+    m = re.fullmatch(r"[\d.]+/(\d+)", (hold_timer or "").strip())
+    return int(m.group(1)) if m else None
+
+
+def _bird_since_seconds(since: str, server_time: str | None) -> int | None:
+    """Seconds from a BIRD `since` ("22:35:50.001" or "2026-11-22 22:35:50.001") to `show status`'s
+    server time (same clock and zone). A time without a date is within the last day; a date alone
+    (BIRD's default for states older than 20 hours) is too coarse and gives None."""
+    if not server_time or ":" not in since:
+        return None
+    dated = " " in since
+    try:
+        now = datetime.fromisoformat(server_time)
+        start = datetime.fromisoformat(since if dated else f"{now.date().isoformat()} {since}")
+    except ValueError:
+        return None
+    if not dated and start > now:
+        start -= timedelta(days=1)
+    return max(0, int((now - start).total_seconds()))
+
+
+def _fill_bird(world: World, out: EndStatus, end: SessionEnd) -> None:
+    protocols = world.bird_protocols(end.host)
+    match = _bird_match(protocols, end) if protocols is not None else None
+    if match is None:
+        return
+    out.since = match.since
+    status = world.parsed(end.host, "bird.status", bird.parse_show_status)
+    out.for_s = _bird_since_seconds(match.since, status.server_time if status else None)
+    out.accepted = match.routes_imported
+    out.advertised = match.routes_exported
+    if match.routes_imported is not None and match.routes_filtered is not None:
+        out.received = match.routes_imported + match.routes_filtered
+    out.hold_time_s = _hold_seconds(match.hold_timer)
+
+
+def _fill_gobgp(world: World, out: EndStatus, end: SessionEnd, now: datetime) -> None:
+    neighbors = world.gobgp_neighbors(end.host)
+    if neighbors is None or end.peer is None:
+        return
+    match: gobgp.GobgpNeighbor | None = next(
+        (n for n in neighbors if n.address == str(end.peer.address)), None
+    )
+    if match is None:
+        return
+    epoch = match.uptime_epoch if match.state == "established" else match.downtime_epoch
+    if epoch:
+        since = datetime.fromtimestamp(epoch, UTC)
+        out.since = since.isoformat(timespec="seconds")
+        out.for_s = max(0, int((now - since).total_seconds()))
+    out.received, out.accepted, out.advertised = match.received, match.accepted, match.advertised
+    if match.state == "established":  # GoBGP keeps the last session's hold time after it went down
+        out.hold_time_s = match.hold_time
+
+
+def end_status(world: World, end: SessionEnd, now: datetime) -> EndStatus:
+    """What one end's daemon says about the session, or why it could not be read."""
+    speaker = world.inv.hosts[end.host].speaker
+    out = EndStatus(
+        host=end.host,
+        speaker=speaker,
+        peer_address=str(end.peer.address) if end.peer else None,
+        state=end.state,
+        last_error=end.last_error,
+        passive=end.passive,
+    )
+    fact = SPEAKER_FACT.get(speaker)
+    if end.state is None:
+        if fact is None:
+            out.unknown = f"bgpdoctor does not read the sessions of speaker {speaker!r} on {end.host}"
+        else:
+            problem = world.command_problem(end.host, fact)
+            out.unknown = problem.detail if problem else f"{fact} on {end.host} gave nothing"
+        return out
+    if speaker in ("bird2", "bird1"):
+        _fill_bird(world, out, end)
+    elif speaker == "gobgp":
+        _fill_gobgp(world, out, end, now)
+    return out
+
+
+def verdict(ends: list[EndStatus]) -> Verdict:
+    """down when any end is known not to be established; established only when every end says so."""
+    if any(e.state is not None and e.state != "established" for e in ends):
+        return "down"
+    return "established" if all(e.state == "established" for e in ends) else "unknown"
+
+
+def exit_code(sessions: list[SessionStatus]) -> int:
+    """0 every session established, 1 some session down, 3 none down but some could not be read."""
+    verdicts = {s.verdict for s in sessions}
+    if "down" in verdicts:
+        return EXIT_DOWN
+    return EXIT_UNKNOWN if "unknown" in verdicts else EXIT_ESTABLISHED
+
+
+def build_status(world: World, sessions: list[Session], hosts: list[str], now: datetime) -> StatusReport:
+    """The status of `sessions` (from `expected_sessions`) as of `now`, when the facts were taken."""
+    rows: list[SessionStatus] = []
+    for s in sessions:
+        a = end_status(world, s.a, now)
+        b = end_status(world, s.b, now) if s.b is not None else None
+        rows.append(SessionStatus(session=s.label, verdict=verdict([a] + ([b] if b else [])), a=a, b=b))
+    return StatusReport(
+        taken_at=now.astimezone(UTC).isoformat(timespec="seconds"),
+        hosts=hosts,
+        sessions=rows,
+        exit_code=exit_code(rows),
+    )
+
+
+def _duration(seconds: int | None) -> str:
+    """408 -> "6m48s", 90061 -> "1d1h", None -> "-"."""
+    if seconds is None:
+        return "-"
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d{hours}h"
+    if hours:
+        return f"{hours}h{minutes}m"
+    return f"{minutes}m{secs}s" if minutes else f"{secs}s"
+
+
+def _count(value: int | None) -> str:
+    return "-" if value is None else str(value)
+
+
+def _end_cells(end: EndStatus) -> list[str]:
+    if end.state is None:
+        return [end.host, "?", "?", "?", "?", "?", one_line(end.unknown or "unknown")]
+    dials = "-" if end.passive is None else ("no" if end.passive else "yes")
+    counts = "/".join(_count(v) for v in (end.received, end.accepted, end.advertised))
+    hold = "-" if end.hold_time_s is None else f"{end.hold_time_s}s"
+    return [end.host, end.state, _duration(end.for_s), counts, hold, dials, one_line(end.last_error or "-")]
+
+
+def render_status_text(report: StatusReport) -> str:
+    """One row per end, the session named on its first row; "?" and the reason where an end could
+    not be read, "-" where the daemon does not say."""
+    header = ["SESSION", "END", "STATE", "FOR", "RCV/ACC/ADV", "HOLD", "DIALS", "LAST ERROR"]
+    rows: list[list[str]] = []
+    for s in report.sessions:
+        label = f"{one_line(s.session)} [{s.verdict}]"
+        rows.append([label, *_end_cells(s.a)])
+        if s.b is not None:
+            rows.append(["", *_end_cells(s.b)])
+        else:
+            other = s.a.peer_address or "?"
+            rows.append(["", other, "?", "?", "?", "?", "?", "the other end is not in the inventory"])
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1]
+        for r in [header, *rows]
+    ]
+    counts = {
+        v: sum(1 for s in report.sessions if s.verdict == v) for v in ("established", "down", "unknown")
+    }
+    lines.append("")
+    lines.append(
+        f"{len(report.sessions)} sessions: {counts['established']} established, {counts['down']} down, "
+        f"{counts['unknown']} unknown (facts taken {report.taken_at})"
+    )
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def render_status_json(report: StatusReport) -> str:
+    return report.model_dump_json(indent=2)
