@@ -110,6 +110,16 @@ def main() -> None:
         click.get_current_context().color = False
 
 
+_timeout_option = click.option(
+    "--timeout",
+    "command_timeout",
+    type=float,
+    default=10.0,
+    show_default=True,
+    help="Timeout of each command on a host, in seconds.",
+)
+
+
 @main.command(epilog=EXIT_CODES_HELP)
 @click.option(
     "--inventory",
@@ -139,14 +149,7 @@ def main() -> None:
 )
 @click.option("--no-capture", is_flag=True, help="Do not capture packets.")
 @click.option("--no-mtu", is_flag=True, help="Skip the path MTU sweep.")
-@click.option(
-    "--timeout",
-    "command_timeout",
-    type=float,
-    default=10.0,
-    show_default=True,
-    help="Timeout of each command on a host, in seconds.",
-)
+@_timeout_option
 @click.option(
     "--ping-wait", type=float, default=1.0, show_default=True, help="Seconds to wait for each ping reply."
 )
@@ -326,14 +329,7 @@ STATUS_EXIT_HELP = (
 )
 @click.option("--node", "nodes", multiple=True, help="Only the sessions of this node's scope (repeatable).")
 @click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option(
-    "--timeout",
-    "command_timeout",
-    type=float,
-    default=10.0,
-    show_default=True,
-    help="Timeout of each command on a host, in seconds.",
-)
+@_timeout_option
 @click.option("--accept-new-host-keys", is_flag=True, help="Trust and save unknown SSH host keys.")
 def status(
     inventory_path: str | None,
