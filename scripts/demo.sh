@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The demo: install everything, bring the built-in lab up with a documented fault, diagnose it.
-# Usage: sudo ./scripts/demo.sh [FAULT]   (default: nat-rewrites-bgp-source; list: bgpdoctor lab faults)
+# Usage (as root): bash scripts/demo.sh [FAULT]   (default: nat-rewrites-bgp-source; list: bgpdoctor lab faults)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
