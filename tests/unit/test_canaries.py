@@ -357,6 +357,18 @@ def test_replay_outputs_hold_no_canary(
     assert leaks(out.everything(), rec.canaries) == [], name
 
 
+STATUS_FORMATS: list[tuple[str, list[str]]] = [("text", []), ("json", ["-o", "json"])]
+
+
+@pytest.mark.parametrize(("name", "argv"), STATUS_FORMATS, ids=[n for n, _ in STATUS_FORMATS])
+def test_status_outputs_hold_no_canary(
+    name: str, argv: list[str], rec: Recorded, run_recording: Path, tmp_path: Path
+) -> None:
+    out = invoke(["status", "--recording", str(run_recording), *argv], tmp_path / "out")
+    assert out.exit_code in (0, 1, 3) and out.stdout
+    assert leaks(out.everything(), rec.canaries) == [], name
+
+
 def test_collect_all_stores_no_canary(rec: Recorded) -> None:
     inv = Inventory.model_validate(rec.data["inventory"])
     facts = collect_all(list(inv.hosts), inv, lambda name: FakeHost(name, rec), 2.0, lambda _m: None)
