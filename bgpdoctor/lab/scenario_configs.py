@@ -1,0 +1,177 @@
+"""Daemon configurations of a generated scenario: BIRD 2 and BIRD 1.6 routers, calico-node-like
+BIRD 1.6 nodes, Cilium-like GoBGP nodes. Pure functions: scenario and knobs in, text out.
+
+Faults that live in a daemon's configuration are Knobs; healing is writing the configs again with
+the default Knobs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from bgpdoctor.lab.scenario import End, FaultPlan, Scenario, SessionSpec
+
+BIRD_TIMERS = "hold time 9; keepalive time 3; connect retry time 5; error wait time 5, 30;"
+
+
+@dataclass(frozen=True)
+class Knobs:
+    """Configuration faults, by session index. Defaults are the healthy baseline.
+
+    Example: Knobs(wrong_asn={(3, "r1"): 65011}) -> r1 expects AS 65011 on session 3
+    """
+
+    wrong_asn: dict[tuple[int, str], int] = field(default_factory=dict)  # (session, host) -> AS
+    router_dials: frozenset[int] = frozenset()  # node sessions whose router end is not passive
+    node_waits: frozenset[int] = frozenset()  # node sessions whose GoBGP end is passive-mode
+
+
+def _peer_asn(sc: Scenario, knobs: Knobs, index: int, end: End) -> int:
+    return knobs.wrong_asn.get((index, end.host), end.peer_asn)
+
+
+def _passive(knobs: Knobs, index: int, s: SessionSpec, end: End) -> bool:
+    if s.kind == "node" and end.host == s.b.host and index in knobs.router_dials:
+        return False
+    if s.kind == "node" and end.host == s.a.host and index in knobs.node_waits:
+        return True
+    return end.passive
+
+
+def bird_config(sc: Scenario, key: str, knobs: Knobs) -> str:
+    """bird.conf of a BIRD host (router: BIRD 2 or 1.6 syntax; node: calico-node-like BIRD 1.6).
+
+    Example: bird_config(sc, "r0", Knobs()) -> '# heron-4: BIRD 2 router ... protocol bgp vale_311 {...'
+    """
+    h = sc.hosts[key]
+    if h.role == "node":
+        return _calico_node(sc, key, knobs)
+    v2 = h.speaker == "bird2"
+    out = [
+        f"# {h.name}: BIRD {'2' if v2 else '1.6'} router of generated scenario {sc.seed}/{sc.names_seed}",
+        f'log "{sc.host_dir(key)}/bird.log" all;',
+        f"router id {h.router_id};",
+        "protocol device { scan time 10; }",
+    ]
+    if v2:
+        out.append("protocol kernel {\n  ipv4 { import none; export where source = RTS_BGP; };\n}")
+    else:
+        out.append("protocol kernel {\n  scan time 10;\n  import none;\n  export where source = RTS_BGP;\n}")
+    for i, s in enumerate(sc.sessions):
+        if key not in s.hosts:
+            continue
+        end, other = s.end(key), s.other(key)
+        to_node = s.kind == "node"
+        export = "none" if to_node and not sc.nodes_learn else "where source = RTS_BGP"
+        nhs = "" if to_node else " next hop self;"
+        local = f"local {end.local} as {h.asn};" if not to_node else f"local as {h.asn};"
+        body = [
+            f'description "{sc.name(other.host)}";',
+            local,
+            f"neighbor {end.neighbor} as {_peer_asn(sc, knobs, i, end)};",
+        ]
+        if _passive(knobs, i, s, end):
+            body.append("passive on;")
+        body.append(BIRD_TIMERS)
+        if v2:
+            body.append(f"ipv4 {{ import all; export {export};{nhs} }};")
+        else:
+            body += ["import all;", f"export {export};"] + ([nhs.strip()] if nhs else [])
+        out.append(f"protocol bgp {end.proto} {{\n  " + "\n  ".join(body) + "\n}")
+    return "\n".join(out) + "\n"
+
+
+def _calico_node(sc: Scenario, key: str, knobs: Knobs) -> str:
+    """A node's BIRD 1.6 the way calico-node's confd renders it: its block as a static blackhole,
+    exported to the router; no node-to-node mesh (the router is the only peer)."""
+    h = sc.hosts[key]
+    i, s = next((i, s) for i, s in enumerate(sc.sessions) if key in s.hosts)
+    end = s.end(key)
+    export = f"export_{end.proto}"
+    return f"""# {h.name}: calico-node-like BIRD 1.6 of generated scenario {sc.seed}/{sc.names_seed}
+router id {h.router_id};
+log "{sc.host_dir(key)}/bird.log" all;
+
+filter {export} {{
+  if ( net = {h.pod_cidr} ) then {{ accept; }}
+  reject;
+}}
+
+protocol static {{
+  route {h.pod_cidr} blackhole;
+}}
+
+protocol kernel {{
+  scan time 2;
+  import none;
+  export all;
+  merge paths on;
+}}
+
+protocol device {{
+  scan time 2;
+}}
+
+protocol bgp {end.proto} {{
+  description "{sc.name(s.other(key).host)}";
+  local as {h.asn};
+  neighbor {end.neighbor} as {_peer_asn(sc, knobs, i, end)};
+  source address {end.local};
+  import all;
+  export filter {export};
+  graceful restart;
+  {BIRD_TIMERS}
+  connect delay time 2;
+}}
+"""
+
+
+def gobgp_config(sc: Scenario, key: str, knobs: Knobs) -> str:
+    """gobgpd TOML of a node configured like Cilium's embedded GoBGP (port -1: never listens).
+
+    Example: gobgp_config(sc, "n0.1", Knobs()) -> '[global.config]\\n  as = 64877\\n  ...'
+    """
+    h = sc.hosts[key]
+    text = f"""# {h.name}: GoBGP configured like Cilium's, generated scenario {sc.seed}/{sc.names_seed}
+[global.config]
+  as = {h.asn}
+  router-id = "{h.router_id}"
+  port = -1
+"""
+    for i, s in enumerate(sc.sessions):
+        if key not in s.hosts:
+            continue
+        end = s.end(key)
+        text += f"""
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "{end.neighbor}"
+    peer-as = {_peer_asn(sc, knobs, i, end)}
+    description = "{sc.name(s.other(key).host)}"
+  [neighbors.timers.config]
+    connect-retry = 5
+    hold-time = 9
+    keepalive-interval = 3
+    idle-hold-time-after-reset = 3
+  [neighbors.transport.config]
+    passive-mode = {str(_passive(knobs, i, s, end)).lower()}
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv4-unicast"
+"""
+    return text
+
+
+def knobs_for(plans: Iterable[FaultPlan]) -> Knobs:
+    """The Knobs that the configuration faults among `plans` need (the others are runtime changes)."""
+    wrong: dict[tuple[int, str], int] = {}
+    dials: set[int] = set()
+    waits: set[int] = set()
+    for p in plans:
+        if p.name == "asn-mismatch" and p.session is not None:
+            wrong[(p.session, p.target)] = p.value
+        elif p.name == "node-not-listening" and p.session is not None:
+            dials.add(p.session)
+            waits.add(p.session)
+    return Knobs(wrong, frozenset(dials), frozenset(waits))
