@@ -79,7 +79,12 @@ def misses(runs: list[SeedRun], renamed: dict[int, SeedRun]) -> list[str]:
             if not o.ok:
                 out.append(f"{o.label()}: {o.verdict}")
             elif o.faults and not o.culprit_named:
-                out.append(f"{o.label()}: right cause, but not on {', '.join(o.culprits)} ({o.said()})")
+                unnamed = [
+                    f"{f} not on {c}"
+                    for f, c in zip(o.faults, o.culprits, strict=True)
+                    if not any(cause == f and c in hosts for cause, hosts in o.diagnoses)
+                ]
+                out.append(f"{o.label()}: right cause, but {'; '.join(unnamed)} ({o.said()})")
     for seed, other in renamed.items():
         base = next(r for r in runs if r.seed == seed)
         for a, b in zip(base.outcomes, other.outcomes, strict=False):
