@@ -7,6 +7,7 @@ playbooks stay data. Every fact can carry the raw evidence it was derived from.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Iterator
@@ -84,6 +85,12 @@ class Subject:
             for fact in facts:
                 if fact not in self.facts:
                     self.problems[fact] = exc.unknown
+
+
+@functools.lru_cache(maxsize=64)
+def _decoded(data: bytes, syn_ack: bool = False) -> tuple[Any, ...]:
+    """One host's capture decoded once, however many sessions and path hops read it."""
+    return tuple(syn_sources(data, syn_ack=syn_ack))
 
 
 def _pcap_evidence(world: World, host: str, data: bytes, syns: list[Any]) -> Evidence:
@@ -626,7 +633,7 @@ def _decode(world: World, s: Subject, host: str, role: str, active: ActiveResult
         why = Unknown("failed", f"SYN capture on {host}: {active.capture_errors[host]}")
     else:
         try:
-            return syn_sources(data)
+            return list(_decoded(data))
         except Exception as exc:  # a capture cut short must not end the run
             why = Unknown("parse-error", f"could not decode the SYN capture of {host}: {exc}")
     for fact in (f"syn_{role}_sources", "syn_source_matches"):
@@ -674,7 +681,7 @@ def _syn_facts(
     if received and listener.host in active.captures and listener.host not in active.capture_errors:
         # the listener saw the SYNs on the wire: did it answer any of them?
         try:
-            answers = syn_sources(active.captures[listener.host], syn_ack=True)
+            answers = list(_decoded(active.captures[listener.host], syn_ack=True))
             ports = {x.sport for x in received}
             answered = [x for x in answers if x.dport in ports and x.src == dialed]
             s.add("syn_unanswered", not answered)
@@ -752,7 +759,7 @@ def _locate_syn_loss(
         if data is None or host in active.capture_errors:
             continue
         try:
-            syns = [x for x in syn_sources(data) if x.dst == dialed]
+            syns = [x for x in _decoded(data) if x.dst == dialed]
         except ParseError:
             continue
         if ports and dialers_of.get(dialed, 0) != 1:
