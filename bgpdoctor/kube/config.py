@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,10 +56,15 @@ class KubeClient:
             self.api.close()
 
 
+_STDOUT_LOCK = threading.RLock()
+
+
 @contextlib.contextmanager
 def _quiet_stdout() -> Iterator[None]:
     # The client library has printed to stdout in some paths; stdout belongs to our YAML/JSON output.
-    with contextlib.redirect_stdout(sys.stderr):
+    # redirect_stdout swaps the process-wide sys.stdout: two threads overlapping here (pod exec opens
+    # a client per host) would restore each other's swap and leave stdout pointing at stderr.
+    with _STDOUT_LOCK, contextlib.redirect_stdout(sys.stderr):
         yield
 
 

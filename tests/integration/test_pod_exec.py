@@ -278,7 +278,7 @@ def bgpdoctor_run(env: dict[str, str], *extra: str) -> tuple[int, dict[str, Any]
         env, "run", "--context", "lab", "--ssh-config", ssh_config,
         "-o", "json", "--no-mtu", "--no-capture", "--timeout", "8", *extra,
     )  # fmt: skip
-    assert proc.stdout, proc.stderr[-3000:]
+    assert proc.stdout, (proc.returncode, proc.stderr[:3000])
     (Path(env["HOME"]).parent / "report.json").write_text(proc.stdout)  # kept for a failing test
     return proc.returncode, json.loads(proc.stdout), proc.stderr
 
