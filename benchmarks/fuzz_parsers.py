@@ -459,6 +459,7 @@ FACT_TARGETS = {
     "ip.addr": "iproute.parse_addresses",
     "ip.route": "iproute.parse_routes",
     "route.get": "iproute.parse_route_get",
+    "ip.neigh": "iproute.parse_neighbours",
     "bird.protocols": "bird.parse_show_protocols_all",
     "bird.routes": "bird.parse_show_route",
     "bird.bgp_routes": "bird.parse_show_route",
@@ -495,8 +496,24 @@ NAME_TARGETS = [  # (glob under captures/outputs or the reference dir, target)
     ("gobgp_neighbor*.json", "gobgp.parse_neighbors"),
     ("gobgp/*rib*", "gobgp.parse_rib"),
     ("gobgp_rib.json", "gobgp.parse_rib"),
+    ("frr/*_summary.txt", "frr.parse_bgp_summary"),
+    ("frr/*_neighbors.txt", "frr.parse_bgp_neighbors"),
+    ("frr/*_neighbor_*.txt", "frr.parse_bgp_neighbors"),
+    ("frr/*_bgp_ipv4.txt", "frr.parse_bgp_routes"),
+    ("frr/*_routes_*.txt", "frr.parse_bgp_routes"),
+    ("frr/*_received_*.txt", "frr.parse_neighbor_routes"),
+    ("frr/*_filtered_*.txt", "frr.parse_neighbor_routes"),
+    ("frr/*_advertised_*.txt", "frr.parse_neighbor_routes"),
+    ("frr/*_ip_route.txt", "frr.parse_ip_route"),
+    ("fortigate/*summary*.txt", "fortigate.parse_bgp_summary"),
+    ("fortigate/*neighbors*.txt", "fortigate.parse_bgp_neighbors"),
+    ("huawei/display_bgp_peer.txt", "huawei.parse_bgp_peer"),
+    ("huawei/display_bgp_peer_dynamic.txt", "huawei.parse_bgp_peer"),
+    ("huawei/*verbose*.txt", "huawei.parse_bgp_peer_verbose"),
+    ("routeros/*session*.txt", "routeros.parse_bgp_sessions"),
     ("ip/*addr*", "iproute.parse_addresses"),
     ("ip/*route_get*", "iproute.parse_route_get"),
+    ("ip/*neigh*", "iproute.parse_neighbours"),
     ("ip/*route.txt", "iproute.parse_routes"),
     ("ip/*route_table_all*", "iproute.parse_routes"),
     ("ip/lab_*", "iproute.parse_routes"),
@@ -533,7 +550,7 @@ def collect_seeds() -> dict[str, list[Any]]:
         spec = json.loads(case.read_text())
         path = REPO / spec["output_file"]
         add(case.parent.name, _read(path, path.suffix == ".pcap"))
-    for base in (REPO / "captures/outputs", REFERENCE):
+    for base in (REPO / "captures/outputs", REFERENCE, REPO / "tests/fixtures/parsers"):
         if not base.is_dir():
             continue
         for pattern, target in NAME_TARGETS:
@@ -625,7 +642,21 @@ def _targets(scratch: str) -> list[Target]:
     from bgpdoctor.lint.bird import parse_bird
     from bgpdoctor.lint.gobgp import parse_gobgp
     from bgpdoctor.lint.loader import Inputs, _read_yaml
-    from bgpdoctor.parsers import bird, gobgp, iproute, netstat, nft, pcap, ping, ss, sysctl
+    from bgpdoctor.parsers import (
+        bird,
+        fortigate,
+        frr,
+        gobgp,
+        huawei,
+        iproute,
+        netstat,
+        nft,
+        pcap,
+        ping,
+        routeros,
+        ss,
+        sysctl,
+    )
     from bgpdoctor.probes import kubelet, mtu
 
     def plain(func: Callable[..., Any]) -> Target:
@@ -708,6 +739,16 @@ def _targets(scratch: str) -> list[Target]:
         plain(gobgp.parse_neighbors),
         plain(gobgp.parse_global),
         plain(gobgp.parse_rib),
+        plain(frr.parse_bgp_summary),
+        plain(frr.parse_bgp_neighbors),
+        plain(frr.parse_bgp_routes),
+        plain(frr.parse_neighbor_routes),
+        plain(frr.parse_ip_route),
+        plain(fortigate.parse_bgp_summary),
+        plain(fortigate.parse_bgp_neighbors),
+        plain(huawei.parse_bgp_peer),
+        plain(huawei.parse_bgp_peer_verbose),
+        plain(routeros.parse_bgp_sessions),
         plain(iproute.parse_routes),
         plain(iproute.parse_addresses),
         plain(iproute.parse_route_get),

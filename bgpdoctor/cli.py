@@ -65,6 +65,9 @@ LAZY_COMMANDS = {
         "discover",
         "Write an inventory from a Kubernetes cluster (nodes, ASNs, peers).",
     ),
+    "tui": ("bgpdoctor.tui.cli", "tui", "Interactive diagnosis: hosts live, topology, findings, fixes."),
+    "analyze": ("bgpdoctor.pcap.cli", "analyze", "Decode BGP packet captures and name the root causes."),
+    "facts": ("bgpdoctor.facts_cli", "facts", "The facts checks and playbooks read, per subject kind."),
 }
 
 
@@ -118,6 +121,15 @@ _timeout_option = click.option(
     show_default=True,
     help="Timeout of each command on a host, in seconds.",
 )
+_prometheus_option = click.option(
+    "--prometheus",
+    "prometheus_path",
+    type=click.Path(dir_okay=False),
+    help="Also write Prometheus metrics to this file (node_exporter textfile format, written atomically).",
+)
+_quiet_option = click.option(
+    "--quiet", "-q", is_flag=True, help="No progress on stderr; print only the BGP line, root causes, result."
+)
 
 
 @main.command(epilog=EXIT_CODES_HELP)
@@ -132,12 +144,14 @@ _timeout_option = click.option(
 @click.option(
     "--node", "nodes", multiple=True, help="Scope to this node, its peers and the routers on its paths."
 )
-@click.option("--output", "-o", type=click.Choice(["text", "json", "md"]), default="text", show_default=True)
+@click.option(
+    "--output", "-o", type=click.Choice(["text", "json", "md", "junit"]), default="text", show_default=True
+)
 @click.option(
     "--report",
     "report_path",
     type=click.Path(dir_okay=False),
-    help="Also write the report to this file (.json or .md).",
+    help="Also write the report to this file (.json, .md, or .xml for JUnit).",
 )
 @click.option("--accept-new-host-keys", is_flag=True, help="Trust and save unknown SSH host keys.")
 @click.option(
@@ -148,7 +162,17 @@ _timeout_option = click.option(
     help="How long to capture BGP SYNs at both ends of a session that is down.",
 )
 @click.option("--no-capture", is_flag=True, help="Do not capture packets.")
+@click.option(
+    "--pcap-dir",
+    type=click.Path(file_okay=False),
+    help="Write each host's BGP capture here as pcap files (whole, and per session); the report links them.",
+)
 @click.option("--no-mtu", is_flag=True, help="Skip the path MTU sweep.")
+@click.option(
+    "--trace-drops",
+    is_flag=True,
+    help="While probing, trace the kernel's packet drops and their reasons (skb:kfree_skb) on every host.",
+)
 @_timeout_option
 @click.option(
     "--ping-wait", type=float, default=1.0, show_default=True, help="Seconds to wait for each ping reply."
@@ -193,6 +217,8 @@ _timeout_option = click.option(
     type=click.Path(dir_okay=False),
     help="Save every raw output of the run to this JSON file, for `bgpdoctor replay`.",
 )
+@_prometheus_option
+@_quiet_option
 @click.option(
     "--verbose", "-v", is_flag=True, help="Show every check result, not only findings (and tracebacks)."
 )
@@ -204,7 +230,9 @@ def run(
     accept_new_host_keys: bool,
     capture_seconds: float,
     no_capture: bool,
+    pcap_dir: str | None,
     no_mtu: bool,
+    trace_drops: bool,
     command_timeout: float,
     ping_wait: float,
     max_output: str | None,
@@ -214,6 +242,8 @@ def run(
     kubeconfig: str | None,
     ssh_config: str | None,
     record_path: str | None,
+    prometheus_path: str | None,
+    quiet: bool,
     verbose: bool,
 ) -> None:
     """Diagnose the hosts of an inventory over SSH and name the root causes.
@@ -231,17 +261,18 @@ def run(
     cluster: list[ClusterFinding] = []
     if inventory_path is None and kube_context is None and kubeconfig is None:
         raise UsageError("give --inventory FILE, or --context/--kubeconfig to read the cluster")
-    check_output_paths({"--report": report_path, "--record": record_path})
+    check_output_paths({"--report": report_path, "--record": record_path, "--prometheus": prometheus_path})
     if kube_context is not None or kubeconfig is not None:
         from bgpdoctor.kube.discover import discover_cluster
 
         discovery = discover_cluster(kube_context, kubeconfig, ssh_config)
         cluster = [ClusterFinding.of(f) for f in discovery.findings]
-        progress(
-            f"cluster {discovery.context or ''} ({discovery.server}): {len(cluster)} configuration finding(s)"
-        )
-        for note in discovery.notes:
-            progress(note)
+        for note in [
+            f"cluster {discovery.context or ''} ({discovery.server}): {len(cluster)} configuration findings",
+            *discovery.notes,
+        ]:
+            if not quiet:
+                progress(note)
     if inventory_path is not None:
         inv = load_inventory(inventory_path)
     else:
@@ -261,6 +292,7 @@ def run(
             command_timeout=command_timeout,
             mtu_sweep=not no_mtu,
             capture=not no_capture,
+            drop_trace=trace_drops,
         ),
         extra_checks=list(extra_checks),
         extra_playbooks=list(extra_playbooks),
@@ -273,20 +305,34 @@ def run(
         if record_path:
             text = recording_json(inv, str(inventory_path), list(nodes), collected)
             if save_output(Path(record_path), text, "recording"):
-                progress(f"recording written to {record_path}")
+                shown.message(f"recording written to {record_path}")
 
-    report, _collected = run_diagnosis(
-        inv, str(inventory_path), scope, connect, options, progress, cluster, kube_context, record
-    )
-    _finish(report, output, verbose, report_path)
+    from bgpdoctor.report.console import ConsoleProgress
+    from bgpdoctor.report.outputs import run_outputs
+
+    with ConsoleProgress(quiet=quiet) as shown:
+        report, collected = run_diagnosis(
+            inv, str(inventory_path), scope, connect, options, shown.message, cluster, kube_context, record,
+            on_event=shown.event,
+        )  # fmt: skip
+    _write_pcaps(report, inv, collected, pcap_dir, quiet)
+    extras = run_outputs(inv, collected, list(extra_checks), quiet)
+    _finish(report, output, verbose, report_path, extras, prometheus_path)
 
 
 @main.command(epilog=EXIT_CODES_HELP)
 @click.argument("recording", type=click.Path(exists=True, dir_okay=False))
-@click.option("--output", "-o", type=click.Choice(["text", "json", "md"]), default="text", show_default=True)
+@click.option(
+    "--output", "-o", type=click.Choice(["text", "json", "md", "junit"]), default="text", show_default=True
+)
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Also write the report here.")
 @click.option("--checks", "extra_checks", multiple=True, type=click.Path(file_okay=False))
 @click.option("--playbooks", "extra_playbooks", multiple=True, type=click.Path(file_okay=False))
+@click.option(
+    "--pcap-dir", type=click.Path(file_okay=False), help="Write the recorded BGP captures here as pcap files."
+)
+@_prometheus_option
+@_quiet_option
 @click.option(
     "--verbose", "-v", is_flag=True, help="Show every check result, not only findings (and tracebacks)."
 )
@@ -296,6 +342,9 @@ def replay(
     report_path: str | None,
     extra_checks: tuple[str, ...],
     extra_playbooks: tuple[str, ...],
+    pcap_dir: str | None,
+    prometheus_path: str | None,
+    quiet: bool,
     verbose: bool,
 ) -> None:
     """Diagnose again, offline, from a file written by `bgpdoctor run --record`.
@@ -306,11 +355,15 @@ def replay(
     from bgpdoctor.engine.run import RunOptions, evaluate
 
     click.get_current_context().meta[_DEBUG_KEY] = verbose
-    check_output_paths({"--report": report_path})
+    check_output_paths({"--report": report_path, "--prometheus": prometheus_path})
     inv, inventory_path, nodes, collected = load_recording(Path(recording))
     options = RunOptions(nodes=nodes, extra_checks=list(extra_checks), extra_playbooks=list(extra_playbooks))
     report = evaluate(inv, inventory_path, collected, options)
-    _finish(report, output, verbose, report_path)
+    _write_pcaps(report, inv, collected, pcap_dir, quiet)
+    from bgpdoctor.report.outputs import run_outputs
+
+    extras = run_outputs(inv, collected, list(extra_checks), quiet)
+    _finish(report, output, verbose, report_path, extras, prometheus_path)
 
 
 STATUS_EXIT_HELP = (
@@ -331,6 +384,7 @@ STATUS_EXIT_HELP = (
 @click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @_timeout_option
 @click.option("--accept-new-host-keys", is_flag=True, help="Trust and save unknown SSH host keys.")
+@_prometheus_option
 def status(
     inventory_path: str | None,
     recording_path: str | None,
@@ -338,6 +392,7 @@ def status(
     output: str,
     command_timeout: float,
     accept_new_host_keys: bool,
+    prometheus_path: str | None,
 ) -> None:
     """Every BGP session from both ends, as the daemons report it (no probes, a few seconds).
 
@@ -354,6 +409,7 @@ def status(
         raise UsageError("give either --inventory FILE or --recording FILE")
     if command_timeout <= 0:
         raise UsageError(f"--timeout {command_timeout}: give a positive number of seconds")
+    check_output_paths({"--prometheus": prometheus_path})
     if recording_path is not None:
         from bgpdoctor.engine.recording import load_recording
 
@@ -373,14 +429,47 @@ def status(
         def connect(name: str) -> Any:
             return open_connection(name, inv, accept_new_host_keys=accept_new_host_keys)
 
-        facts = collect_all(scope, inv, connect, command_timeout, progress)
+        from bgpdoctor.report.console import ConsoleProgress
+
+        with ConsoleProgress() as shown:
+            facts = collect_all(scope, inv, connect, command_timeout, shown.message, on_event=shown.event)
         for host_facts in facts.values():
             if host_facts.connection is not None:
                 host_facts.connection.close()
     world = World(inv, facts)
     report = build_status(world, expected_sessions(world, scope), scope, taken)
     click.echo(render_status_json(report) if output == "json" else render_status_text(report))
+    _write_metrics(prometheus_path, None, report)
     sys.exit(report.exit_code)
+
+
+def _write_metrics(path: str | None, report: Any, status: Any) -> bool:
+    """Write --prometheus; a failure is one line on stderr and False, never a lost report."""
+    if not path:
+        return True
+    from bgpdoctor.report.outputs import write_prometheus
+
+    try:
+        write_prometheus(Path(path), report, status)
+    except OSError as exc:
+        problem = exc.strerror or str(exc)
+        click.echo(f"bgpdoctor: could not write the metrics to {one_line(path)} ({problem})", err=True)
+        return False
+    return True
+
+
+def _write_pcaps(report: Any, inv: Any, collected: Any, pcap_dir: str | None, quiet: bool = False) -> None:
+    """A folder that cannot be written costs the pcap files, never the report."""
+    if pcap_dir:
+        from bgpdoctor.pcap.files import write_capture_files
+
+        try:
+            report.captures = write_capture_files(inv, collected, Path(pcap_dir))
+        except BgpDoctorError as exc:
+            click.echo(f"bgpdoctor: {printable(str(exc))}", err=True)
+            return
+        if not quiet:
+            progress(f"{len(report.captures)} pcap files written to {pcap_dir}")
 
 
 def check_output_paths(paths: dict[str, str | None]) -> None:
@@ -442,7 +531,14 @@ def _keep_elsewhere(text: str, suffix: str, problem: str) -> None:
     click.echo(f"bgpdoctor: {problem}; wrote it to {temp} instead", err=True)
 
 
-def _finish(report: Any, output: str, verbose: bool, report_path: str | None) -> NoReturn:
+def _finish(
+    report: Any,
+    output: str,
+    verbose: bool,
+    report_path: str | None,
+    extras: Any = None,
+    prometheus_path: str | None = None,
+) -> NoReturn:
     """Write the report file, print the report, exit with its code.
 
     An error while rendering one form does not stop the others: the report file is written (as
@@ -452,20 +548,27 @@ def _finish(report: Any, output: str, verbose: bool, report_path: str | None) ->
     failures: list[Exception] = []
     if report_path:
         path = Path(report_path)
-        form = "md" if path.suffix == ".md" else "json"
+        from bgpdoctor.report.outputs import form_for_path
+
+        form = form_for_path(path)
         try:
-            text = _rendered(report, form).rstrip("\n") + "\n"
+            text = _rendered(report, form, extras=extras).rstrip("\n") + "\n"
         except Exception as exc:
             failures.append(exc)
-            if form == "md":
+            if form != "json":
                 with contextlib.suppress(Exception):
-                    problem = f"could not render the report as Markdown for {one_line(str(path))}"
+                    name = {"md": "Markdown", "junit": "JUnit XML"}.get(form, form)
+                    problem = f"could not render the report as {name} for {one_line(str(path))}"
                     _keep_elsewhere(_rendered(report, "json"), ".json", problem)
         else:
-            if save_output(path, text, "report"):
+            if save_output(path, text, "report") and not getattr(extras, "quiet", False):
                 progress(f"report written to {report_path}")
     try:
-        click.echo(_rendered(report, output, verbose))
+        _write_metrics(prometheus_path, report, getattr(extras, "status", None))
+    except Exception as exc:
+        failures.append(exc)
+    try:
+        click.echo(_rendered(report, output, verbose, extras))
     except Exception as exc:
         failures.append(exc)
     if failures:
@@ -473,16 +576,10 @@ def _finish(report: Any, output: str, verbose: bool, report_path: str | None) ->
     sys.exit(report.summary.exit_code)
 
 
-def _rendered(report: Any, form: str, verbose: bool = False) -> str:
-    if form == "json":
-        return str(report.model_dump_json(indent=2))
-    if form == "md":
-        from bgpdoctor.report.markdown import render_markdown
+def _rendered(report: Any, form: str, verbose: bool = False, extras: Any = None) -> str:
+    from bgpdoctor.report.outputs import render
 
-        return render_markdown(report)
-    from bgpdoctor.report.text import render_text
-
-    return render_text(report, verbose=verbose)
+    return render(report, form, verbose, extras)
 
 
 @main.group()
@@ -496,6 +593,14 @@ def schema_report() -> None:
     from bgpdoctor.report.model import report_json_schema
 
     click.echo(json.dumps(report_json_schema(), indent=2))
+
+
+@schema.command("lint")
+def schema_lint() -> None:
+    """JSON Schema (draft 2020-12) of `bgpdoctor lint -o json` (also docs/schemas/lint.schema.json)."""
+    from bgpdoctor.report.lint_schema import lint_json_schema
+
+    click.echo(json.dumps(lint_json_schema(), indent=2))
 
 
 @main.group("checks")

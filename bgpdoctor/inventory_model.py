@@ -85,7 +85,7 @@ HostName = Annotated[str, AfterValidator(_host_name)]
 Name = Annotated[str, AfterValidator(_printable)]
 # What answers BGP questions on the host: BIRD 2 (birdc), BIRD 1.6 as Calico embeds it (birdcl),
 # GoBGP (gobgp CLI, the way the lab and Cilium's embedded GoBGP are configured), or none.
-Speaker = Literal["bird2", "bird1", "gobgp", "none"]
+Speaker = Literal["bird2", "bird1", "gobgp", "frr", "none"]
 
 
 class Strict(BaseModel):
@@ -151,8 +151,24 @@ class Connect(Strict):
         return self
 
 
+class SecretRef(Strict):
+    """Where a secret is, never the secret: an environment variable or a file (read only when needed).
+
+    Example: {"env": "BGP_MD5_ROUTER_HOME"} or {"file": "/etc/bgpdoctor/md5-router-home"}
+    """
+
+    env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    file: str | None = None
+
+    @model_validator(mode="after")
+    def _one_place(self) -> SecretRef:
+        if (self.env is None) == (self.file is None):
+            raise ValueError("a secret reference needs exactly one of env (a variable name) or file (a path)")
+        return self
+
+
 class Peer(Strict):
-    """A BGP neighbor as configured on this host."""
+    """A BGP neighbor as configured on this host, and what the operator intends for the session."""
 
     host: Name | None = None  # the inventory host at the other end, if it is in the inventory
     address: IPv4Address  # the neighbor address configured on this end
@@ -160,6 +176,20 @@ class Peer(Strict):
     passive: bool | None = None  # this end only waits for the other to connect
     multihop: int | None = Field(default=None, ge=1, le=255)
     name: Name | None = None  # protocol name in BIRD (e.g. yuuko_k8s), for matching output
+    route_reflector_client: bool | None = None  # this end reflects iBGP routes to the peer (`rr client`)
+    next_hop_self: bool | None = None  # this end rewrites the next hop of what it sends to the peer
+    md5: SecretRef | None = None  # the session is meant to use TCP MD5; the password by reference only
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_inline_secret(cls, data: object) -> object:
+        if isinstance(data, dict):
+            for key in ("password", "md5_password", "secret"):
+                if key in data:
+                    raise ValueError(f"{key}: no inline secrets; use md5: {{env: VAR}} or {{file: PATH}}")
+            if isinstance(data.get("md5"), str):
+                raise ValueError("md5: a reference, {env: VAR} or {file: PATH}, never the password itself")
+        return data
 
 
 class Host(Strict):
@@ -176,12 +206,34 @@ class Host(Strict):
     listens: bool | None = None  # expected to accept BGP on TCP 179 (Cilium: false)
     peers: list[Peer] = Field(default_factory=list)
     control_socket: str | None = None  # birdc/birdcl -s path, when not the default
+    # false: the host is not meant to route (a route server, a reflector off the data path), so
+    # net.ipv4.ip_forward = 0 is correct there; default: routers and nodes forward
+    forwards: bool | None = None
+    lb_vips: list[IPv4Address] = Field(default_factory=list)  # LoadBalancer VIPs this node announces
     gobgp_api: str | None = None  # host:port of gobgpd's API, when not the default
 
 
 class Site(Strict):
+    """A site and its subnets: `lan` for one, `lans` for several (both may be given)."""
+
     description: str | None = None
     lan: IPv4Network | None = None
+    lans: list[IPv4Network] = Field(default_factory=list)
+
+    @property
+    def subnets(self) -> list[IPv4Network]:
+        return ([self.lan] if self.lan else []) + [n for n in self.lans if n != self.lan]
+
+
+class LbPool(Strict):
+    """A LoadBalancer IP pool (CiliumLoadBalancerIPPool, MetalLB IPAddressPool, Calico service IPs).
+
+    `l2: true` says the VIPs are also announced on the LAN (ARP answered by MetalLB/Cilium L2), so a
+    pool inside a site subnet is by design. Example: {"cidr": "10.0.6.0/24"}
+    """
+
+    cidr: IPv4Network
+    l2: bool = False
 
 
 class Switch(Strict):
@@ -226,3 +278,4 @@ class Inventory(Strict):
     switches: dict[HostName, Switch] = Field(default_factory=dict)
     vantage: Vantage = Field(default_factory=Vantage)
     pod_cidr: IPv4Network | None = None  # the cluster-wide pod range (e.g. 10.42.0.0/16)
+    lb_pools: dict[Name, LbPool] = Field(default_factory=dict)

@@ -9,8 +9,9 @@ All raw outputs are stored in the hosts' HostFacts, so they become evidence like
 from __future__ import annotations
 
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from bgpdoctor.engine.collect import NETSTAT_COMMAND, HostFacts
@@ -19,6 +20,7 @@ from bgpdoctor.engine.world import Session, World
 from bgpdoctor.inventory_model import Inventory
 from bgpdoctor.parsers.ping import PingResult, parse_ping
 from bgpdoctor.probes.capture import syn_capture_command
+from bgpdoctor.probes.droptrace import DropTrace, DropTracing, Flow
 from bgpdoctor.probes.kubelet import KubeletProbe, kubelet_command, parse_kubelet_probe
 from bgpdoctor.probes.mtu import SweepResult, run_sweep
 
@@ -30,6 +32,9 @@ class ProbeSettings:
     command_timeout: float = 10.0
     mtu_sweep: bool = True
     capture: bool = True
+    drop_trace: bool = False  # trace the kernel's packet drops (skb:kfree_skb) on every host while probing
+    drop_trace_seconds: float = 180.0  # upper bound: the tracer stops itself after this
+    drop_trace_events: int = 1000
 
 
 @dataclass
@@ -63,6 +68,7 @@ class ActiveResults:
     # "host->address" -> (result, command, raw output)
     peer_pings: dict[str, tuple[PingResult, str, str]] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    drops: dict[str, DropTrace] = field(default_factory=dict)  # host -> the kernel's drops of probe packets
 
     @property
     def mtu_probe_count(self) -> int:
@@ -154,7 +160,11 @@ def run_active(
             capture_hosts.update(h for h in session_transit(world, s) if h in usable)
             peer_pings += [(e.host, str(e.peer.address)) for e in s.ends if e.host in usable and e.peer]
     jobs: dict[str, Future[None]] = {}
-    with ThreadPoolExecutor(max_workers=8) as pool:
+    flows = probe_flows(world, sessions, pairs, settings) if settings.drop_trace else []
+    with (
+        _drop_tracing(world, sorted(usable), flows, settings, out, progress),
+        ThreadPoolExecutor(max_workers=8) as pool,
+    ):
 
         def capture(host: str) -> None:
             cmd = syn_capture_command(settings.capture_seconds)
@@ -206,6 +216,8 @@ def run_active(
                 jobs[f"ping {pair.key}"] = pool.submit(ping, pair)
         for host, address in dict.fromkeys(peer_pings):
             jobs[f"peer-ping {host}->{address}"] = pool.submit(peer_ping, host, address)
+        if pinging := sum(k.startswith(("ping ", "peer-ping ")) for k in jobs):
+            progress(f"pinging {pinging} paths and peers")
         vantage = inv.vantage.metrics_server
         if vantage and vantage in usable:
             for name in world.facts:
@@ -219,6 +231,8 @@ def run_active(
             if key.startswith("ping "):
                 jobs[key].result()
         if settings.mtu_sweep:
+            if sweeping := sum(p.source in usable for p in pairs):
+                progress(f"path MTU sweep on {sweeping} paths")
             for pair in pairs:
                 if pair.source in usable:
                     jobs[f"mtu {pair.key}"] = pool.submit(sweep, pair)
@@ -253,3 +267,53 @@ def _start_mtu(world: World, host: str, dst_ip: str) -> int:
         if address.ifname == dev and address.mtu:
             return address.mtu
     return 1500
+
+
+def probe_flows(
+    world: World, sessions: list[Session], pairs: list[NodePair], settings: ProbeSettings
+) -> list[Flow]:
+    """The packets the active probes send, for the drop tracers' in-kernel filter.
+
+    Example: [Flow("192.168.191.11", "192.168.191.12", 6, 179), Flow(None, "192.168.191.12", 1), ...]
+    """
+    flows: list[Flow] = []
+    if settings.capture:
+        for s in sessions:
+            if s.b is None or (established(s.a) and established(s.b)):
+                continue
+            for end in s.ends:
+                if end.peer is not None:
+                    flows.append(Flow(end.source_address or None, str(end.peer.address), 6, 179))
+                    flows.append(Flow(None, str(end.peer.address), 1))
+    flows += [Flow(p.src_ip or None, p.dst_ip, 1) for p in pairs]
+    if world.inv.vantage.metrics_server:
+        for host in world.inv.hosts.values():
+            if host.role == "node" and host.internal_ip:
+                flows.append(Flow(None, str(host.internal_ip), 6, world.inv.vantage.kubelet_port))
+    return list(dict.fromkeys(flows))
+
+
+@contextmanager
+def _drop_tracing(
+    world: World,
+    hosts: list[str],
+    flows: list[Flow],
+    settings: ProbeSettings,
+    out: ActiveResults,
+    progress: Callable[[str], None],
+) -> Iterator[None]:
+    """Kernel drop tracers on `hosts` for as long as the probes run; stopped also on an exception."""
+    if not flows:
+        yield
+        return
+
+    def run(host: str, fact: str, command: str, timeout: float) -> str:
+        return _run(world.facts[host], fact, command, timeout)[2].decode("utf-8", "replace")
+
+    tracing = DropTracing(run, flows, settings.drop_trace_seconds, settings.drop_trace_events)
+    progress(f"tracing kernel drops of probe packets on {len(hosts)} hosts")
+    tracing.start(hosts)
+    try:
+        yield
+    finally:
+        out.drops = tracing.stop()

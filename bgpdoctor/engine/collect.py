@@ -19,6 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from bgpdoctor.engine.progress import HostEvent, OnEvent, ignore_event
 from bgpdoctor.errors import HostError, UsageError
 from bgpdoctor.inventory_model import Host, Inventory
 from bgpdoctor.redact import redact, redact_bytes
@@ -63,7 +64,8 @@ def clean_result(result: CommandResult, max_output: int) -> CommandResult:
     """`result` cut to `max_output` bytes (then ``truncated``) and with every secret redacted.
 
     This is the only way a result enters HostFacts. A pcap (tcpdump -w -) is binary and kept as is:
-    bgpdoctor captures only SYN headers, which carry no payload.
+    bgpdoctor captures only TCP 179 headers and BGP messages, which carry no secret (an MD5
+    option holds a digest, never the password).
     Example: clean_result(CommandResult("gobgp -j neighbor", 0, b'[{"auth_password":"x"}]'), 8 << 20)
     -> CommandResult("gobgp -j neighbor", 0, b'[{"auth_password":"<redacted>"}]')
     """
@@ -128,38 +130,14 @@ def _redacted_error(exc: HostError) -> HostError:
 
 
 def speaker_commands(host: Host) -> dict[str, str]:
-    """The BGP daemon's own view, per speaker kind.
+    """The BGP daemon's own view: its driver's commands (bgpdoctor/drivers/).
 
-    Example: {"bird.protocols": "birdc -s /run/bird.ctl show protocols all", ...}
+    Example: {"bird.protocols": "birdc -s /run/bird.ctl -r show protocols all", ...}
     """
-    sock = f" -s {shlex.quote(host.control_socket)}" if host.control_socket else ""
-    if host.speaker in ("bird2", "bird1"):
-        # -r: restricted mode, BIRD itself refuses anything but show commands
-        client = ("birdc" if host.speaker == "bird2" else "birdcl") + sock
-        return {
-            "bird.protocols": f"{client} -r show protocols all",
-            "bird.routes": f"{client} -r show route",
-            # every BGP path with its attributes (AS path, next hop), not only the best one
-            "bird.bgp_routes": f"{client} -r show route all where source = RTS_BGP",
-            "bird.status": f"{client} -r show status",
-            # parses the configuration file on disk without applying it
-            "bird.config_check": f"{client} configure check",
-        }
-    if host.speaker == "gobgp" and host.connect.pod is not None and host.connect.pod.cni != "calico":
-        # Cilium's agent embeds GoBGP without the gobgp CLI; its own view is cilium-dbg, read onto
-        # the same neighbor facts (bgpdoctor.kube.ciliumdbg, via World.gobgp_neighbors)
-        return {"gobgp.neighbors": "cilium-dbg bgp peers -o json"}
-    if host.speaker == "gobgp":
-        api = ""
-        if host.gobgp_api:
-            address, _, port = host.gobgp_api.rpartition(":")
-            api = f" -u {shlex.quote(address)} -p {shlex.quote(port)}"
-        return {
-            "gobgp.neighbors": f"gobgp{api} -j neighbor",
-            "gobgp.global": f"gobgp{api} -j global",
-            "gobgp.rib": f"gobgp{api} -j global rib -a ipv4",
-        }
-    return {}
+    from bgpdoctor.drivers import driver_for
+
+    driver = driver_for(host.speaker)
+    return driver.commands(host) if driver is not None else {}
 
 
 def fact_commands(host: Host) -> dict[str, str]:
@@ -175,6 +153,9 @@ def fact_commands(host: Host) -> dict[str, str]:
     commands.update(speaker_commands(host))
     if host.role in ("router", "node"):
         commands["nft.ruleset"] = "nft -j list ruleset"
+    if host.role == "router":
+        # who answered ARP on the router's LANs (a LoadBalancer VIP inside a LAN needs an answer)
+        commands["ip.neigh"] = "ip -j neigh show"
     if host.role in ("router", "node"):
         # WireGuard peers and what they may carry; hosts without wg just report the command missing
         commands["wg.allowed"] = "command -v wg >/dev/null 2>&1 && wg show all allowed-ips || true"
@@ -276,6 +257,7 @@ def collect_host(
     timeout: float,
     progress: Progress,
     max_output: int | None = None,
+    on_event: OnEvent = ignore_event,
 ) -> HostFacts:
     """Run every fact command on one host (one framed batch, or one exec each where the login has no
     POSIX shell). Never raises: a host that cannot be used is a HostFacts with `error` set.
@@ -284,17 +266,21 @@ def collect_host(
     """
     limit = max_output if max_output is not None else max_output_setting()
     facts = HostFacts(name=name, host=inv.hosts[name], max_output=limit)
+    on_event(HostEvent(name, "connecting"))
     try:
         facts.connection = connect(name)
         facts.contacted = True
     except HostError as exc:
         facts.error = _redacted_error(exc)
         progress(f"{name}: {exc.kind}: {facts.error.message}")
+        on_event(HostEvent(name, "failed", f"{exc.kind}: {facts.error.message}"))
         return facts
     except Exception as exc:  # a transport bug must not end the run; it becomes this host's result
         facts.error = HostError(name, "error", redact(f"{type(exc).__name__}: {exc}"))
         progress(f"{name}: error: {facts.error.message}")
+        on_event(HostEvent(name, "failed", f"error: {facts.error.message}"))
         return facts
+    on_event(HostEvent(name, "collecting"))
     started = time.monotonic()
     commands = fact_commands(facts.host)
     marker = f"@@bgpdoctor-{secrets.token_hex(6)}"
@@ -322,6 +308,10 @@ def collect_host(
         progress(f"{name}: lost the connection ({facts.error})")
     facts.outputs = {k: facts.outputs[k] for k in commands if k in facts.outputs}
     progress(f"{name}: {len(facts.outputs)} facts in {time.monotonic() - started:.2f}s")
+    if facts.error is not None:
+        on_event(HostEvent(name, "failed", f"{facts.error.kind}: {facts.error.message}"))
+    else:
+        on_event(HostEvent(name, "collected", f"{len(facts.outputs)} facts"))
     return facts
 
 
@@ -333,6 +323,7 @@ def collect_all(
     progress: Progress,
     workers: int = 8,
     max_output: int | None = None,
+    on_event: OnEvent = ignore_event,
 ) -> dict[str, HostFacts]:
     """Collect phase-1 facts from all hosts concurrently (bounded), never raising for one host.
 
@@ -341,5 +332,7 @@ def collect_all(
     """
     limit = max_output if max_output is not None else max_output_setting()
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(names)))) as pool:
-        futures = {n: pool.submit(collect_host, n, inv, connect, timeout, progress, limit) for n in names}
+        futures = {
+            n: pool.submit(collect_host, n, inv, connect, timeout, progress, limit, on_event) for n in names
+        }
         return {n: f.result() for n, f in futures.items()}

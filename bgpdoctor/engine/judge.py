@@ -6,7 +6,7 @@ from typing import Any
 
 from jinja2 import Environment, StrictUndefined, TemplateError
 
-from bgpdoctor.engine.rules import CheckDef, Condition, PlaybookDef, holds, subject_kinds
+from bgpdoctor.engine.rules import CheckDef, Condition, PlaybookDef, holds, subject_kinds, unknown_fact
 from bgpdoctor.engine.subjects import Subject
 from bgpdoctor.errors import BgpDoctorError
 from bgpdoctor.report.model import CheckResult, Diagnosis, Evidence, FixSnippet, Status
@@ -62,13 +62,12 @@ def judge_one(check: CheckDef, s: Subject) -> CheckResult:
     expected = f"{expect.op} {expect.value!r}" if expect.value is not None else expect.op
     for cond in check.when:
         ok = holds(cond, s.facts)
-        if ok is None and (problem := s.problem(cond.fact)) is not None:
+        if ok is None and (problem := s.problem(unknown_fact(cond, s.facts))) is not None:
             return result("unknown", f"could not check: {problem}", None, expected, problem.kind)
         if not ok:
             return result(
                 "skip",
-                f"not applicable ({cond.fact} {cond.op} {cond.value!r} is "
-                f"{'unknown' if ok is None else 'false'})",
+                f"not applicable ({cond.text} is {'unknown' if ok is None else 'false'})",
             )
     actual = s.facts.get(check.fact)
     verdict = holds(Condition(fact=check.fact, op=expect.op, value=expect.value), s.facts)
@@ -91,25 +90,47 @@ def _matches(pb: PlaybookDef, s: Subject) -> bool:
 def _why_not(pb: PlaybookDef, s: Subject) -> str:
     for c in pb.match:
         ok = holds(c, s.facts)
-        if ok is None and (problem := s.problem(c.fact)) is not None:
-            return f"{pb.id}: could not be ruled out: {c.fact} unknown on {s.label} ({problem})"
+        if ok is None and (problem := s.problem(fact := unknown_fact(c, s.facts))) is not None:
+            return f"{pb.id}: could not be ruled out: {fact} unknown on {s.label} ({problem})"
         if not ok:
-            actual = s.facts.get(c.fact)
-            return f"{pb.id}: {c.fact} is {'unknown' if ok is None else repr(actual)} on {s.label}"
+            actual = repr(s.facts.get(c.fact)) if c.fact else "false"
+            return f"{pb.id}: {c.label} is {'unknown' if ok is None else actual} on {s.label}"
     return f"{pb.id}: ranked lower"
+
+
+def _all_explained(failures: list[CheckResult], s: Subject) -> bool:
+    own = [r for r in failures if r.host == s.label]
+    return bool(own) and all(r.explained_by is not None for r in own)
+
+
+def _affects(anchors: list[set[str]], related: set[str], other: set[str]) -> bool:
+    """Can a cause anchored on these hosts (one set per subject it matched) explain a failure on a
+    subject spanning `other`?
+
+    A session between a node and its router explains the pod paths that use that session (both ends
+    on the path), not every path through the router; a fault on one host explains what passes it,
+    and a cause explains failures on any part of its own hosts.
+    """
+    if not other:
+        return False
+    if any(anchors):
+        return any(a and (a <= other or other <= a) for a in anchors)
+    return bool(related & other)
 
 
 def diagnose(
     playbooks: list[PlaybookDef], subjects: list[Subject], results: list[CheckResult], checks: list[CheckDef]
 ) -> list[Diagnosis]:
     """Match playbooks against subjects, dedupe by (cause, culprit), rank, group symptoms."""
-    found: dict[tuple[str, str], tuple[PlaybookDef, Subject, str]] = {}
+    # every subject a (cause, culprit) matches, in order: when the first one's failures turn out to be
+    # symptoms of a higher-ranked cause, the next one may still stand on failures of its own
+    found: dict[tuple[str, str], tuple[PlaybookDef, list[Subject], str]] = {}
     for pb in sorted(playbooks, key=lambda p: (p.priority, p.id)):
         for s in subjects:
             if s.kind not in subject_kinds(pb) or not _matches(pb, s):
                 continue
             culprit = _text(pb.culprit, s.facts, pb.id)
-            found.setdefault((pb.id, culprit), (pb, s, culprit))
+            found.setdefault((pb.id, culprit), (pb, [], culprit))[1].append(s)
     check_causes = {c.id: c.root_causes for c in checks}
     others = {p.id: p for p in playbooks}
     related_by_label = {x.label: set(x.related) | set(x.hosts) for x in subjects}
@@ -119,12 +140,15 @@ def diagnose(
     failures = [r for r in results if r.status in ("fail", "warn", "error")]
     diagnoses: list[Diagnosis] = []
     ordered = sorted(found.values(), key=lambda t: (t[0].priority, t[0].id, t[2]))
-    for pb, s, culprit in ordered:
+    for pb, matched, culprit in ordered:
+        standing = [x for x in matched if not _all_explained(failures, x)]
+        if not standing:
+            continue  # every failure it rests on is a symptom of a higher-ranked cause
+        s = standing[0]
         culprits = [c.strip() for c in culprit.split(",") if c.strip()]
         related = set(s.related) | set(culprits)
+        anchors = [set(x.hosts) if x.kind == "session" else set(culprits or x.hosts) for x in matched]
         own = [r for r in failures if r.host == s.label]
-        if own and all(r.explained_by is not None for r in own):
-            continue  # every failure it rests on is a symptom of a higher-ranked cause
         rank = len(diagnoses) + 1
         proven = [f"{r.check}@{r.host}" for r in own]
         symptoms = []
@@ -134,7 +158,10 @@ def diagnose(
             if (
                 r.explained_by is None
                 and r.check in pb.explains
-                and (r.host == s.label or related & related_by_label.get(r.host, set(r.hosts)))
+                and (
+                    r.host == s.label
+                    or _affects(anchors, related, related_by_label.get(r.host, set(r.hosts)))
+                )
             ):
                 r.explained_by = pb.id
                 symptoms.append(f"{r.check}@{r.host}")

@@ -23,6 +23,7 @@ from bgpdoctor.engine.run import Collected
 from bgpdoctor.errors import HostError, UsageError
 from bgpdoctor.inventory_model import Inventory
 from bgpdoctor.parsers.ping import parse_ping
+from bgpdoctor.probes.droptrace import traces_from_outputs
 from bgpdoctor.probes.kubelet import parse_kubelet_probe
 from bgpdoctor.probes.mtu import sweep
 from bgpdoctor.redact import redact
@@ -319,6 +320,13 @@ def load_recording(path: Path) -> tuple[Inventory, str, list[str], Collected]:
             ) from None
         except Exception as exc:
             active.errors[f"mtu {key}"] = f"{type(exc).__name__}: {exc}"
+    # drop traces are host outputs (droptrace.*): parsed again here, as a live run parses them
+    active.drops = traces_from_outputs(
+        {
+            name: {k: r.stdout for k, r in f.outputs.items() if k.startswith("droptrace.")}
+            for name, f in facts.items()
+        }
+    )
     collected = Collected(
         rec.scope,
         facts,

@@ -12,11 +12,11 @@ from __future__ import annotations
 import ipaddress
 from typing import TYPE_CHECKING
 
-from bgpdoctor.engine.world import World
 from bgpdoctor.parsers import bird, iproute
 
 if TYPE_CHECKING:
     from bgpdoctor.engine.subjects import Subject
+    from bgpdoctor.engine.world import World
 
 BIRD_SPEAKERS = ("bird2", "bird1")
 
@@ -104,6 +104,10 @@ def reflection_facts(world: World, s: Subject, source: str, dst_cidr: str) -> No
         return
     bgp = {p.name for p in protocols if p.proto == "BGP"}
     learned = [r for r in routes if r.protocol in bgp and r.kind == "unicast" and covers(r.prefix, dst_cidr)]
+    if not learned and _routes_by_default(world, source, protocols, routes):
+        # by design nothing is sent to this node: it forwards along its default route
+        s.add("pod_route_by_default", True, world.evidence(source, "bird.protocols"))
+        return
     s.add("pod_route_learned", bool(learned), world.evidence(source, "bird.routes"))
     if learned:
         return
@@ -141,6 +145,28 @@ def reflection_facts(world: World, s: Subject, source: str, dst_cidr: str) -> No
                         clients.append(p.name)
             s.add("ibgp_client_protocols", clients or [toward.name])
             return
+
+
+def _routes_by_default(
+    world: World, node: str, protocols: list[bird.BirdProtocol], routes: list[bird.BirdRoute]
+) -> bool:
+    """The node learns no BGP route at all because its peers are configured to send it none
+    (`export none`, shown as `Export filter: REJECT`), or it is configured to take none."""
+    bgp = [p for p in protocols if p.proto == "BGP"]
+    if not bgp or any(r.protocol in {p.name for p in bgp} and r.kind == "unicast" for r in routes):
+        return False
+    if all(p.import_filter == "REJECT" for p in bgp):
+        return True
+    peers = [x.host for x in world.inv.hosts[node].peers if x.host]
+    if not peers:
+        return False
+    for peer in peers:
+        if peer not in world.facts or world.inv.hosts[peer].speaker not in BIRD_SPEAKERS:
+            return False
+        toward = _protocol_towards(world, peer, node)
+        if toward is None or toward.export_filter != "REJECT":
+            return False
+    return True
 
 
 def _net(prefix: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
@@ -233,3 +259,60 @@ def shadow_facts(world: World, s: Subject, name: str) -> None:
                 s.add("shadow_interface", dev, world.evidence(name, "ip.addr"))
                 s.add("shadow_address", f"{a.address}/{a.prefixlen}")
                 break
+
+
+class RouteTable:
+    """One host's routes indexed once for longest-prefix match: what `World.lookup` answers.
+
+    Each prefix is parsed once; a lookup probes one dict per prefix length present (at most 33
+    for IPv4) instead of parsing every route again. Among routes to the same prefix the lowest
+    metric wins, then the first listed (what the kernel would pick). Unparsable destinations are
+    skipped, as before.
+    Example: RouteTable([Route("0.0.0.0/0", gateway="10.0.0.1"), Route("10.42.0.0/24", dev="eth0")])
+        .lookup("10.42.0.9") -> Route("10.42.0.0/24", dev="eth0")
+    """
+
+    def __init__(self, routes: list[iproute.Route]) -> None:
+        best: dict[tuple[int, int, int], iproute.Route] = {}
+        for r in routes:
+            net = _net(r.dst)
+            if net is None:
+                continue
+            key = (net.version, net.prefixlen, int(net.network_address))
+            held = best.get(key)
+            if held is None or (r.metric or 0) < (held.metric or 0):
+                best[key] = r
+        self._routes = best
+        self._lengths = {
+            version: sorted({length for v, length, _ in best if v == version}, reverse=True)
+            for version in (4, 6)
+        }
+
+    def lookup(self, address: str) -> iproute.Route | None:
+        ip = ipaddress.ip_address(address)
+        value, bits = int(ip), ip.max_prefixlen
+        for length in self._lengths[ip.version]:
+            mask = ((1 << length) - 1) << (bits - length) if length else 0
+            route = self._routes.get((ip.version, length, value & mask))
+            if route is not None:
+                return route
+        return None
+
+
+def address_owners(
+    collected: list[tuple[str, list[iproute.Address]]], inventory: list[tuple[str, list[str]]]
+) -> dict[str, str]:
+    """Address -> owning host, built once: collected addresses first (in host order), then the
+    inventory's addresses and internal IPs, the first owner winning (what `World.owner_of` answers).
+
+    Example: address_owners([("r1", [Address("eth0", "10.0.0.1", 24)])], [("n1", ["10.0.0.9"])])
+        -> {"10.0.0.1": "r1", "10.0.0.9": "n1"}
+    """
+    owners: dict[str, str] = {}
+    for name, addresses in collected:
+        for a in addresses:
+            owners.setdefault(a.address, name)
+    for name, listed in inventory:
+        for address in listed:
+            owners.setdefault(address, name)
+    return owners

@@ -1,39 +1,111 @@
 """Load check and playbook definitions (YAML data in checks/ and playbooks/) and test conditions.
 
 Conditions use a small closed set of operators, kube-bench style:
-eq, ne, in, not_in, gt, gte, lt, lte, true, false, empty, not_empty.
+eq, ne, in, not_in, gt, gte, lt, lte, true, false, empty, not_empty, contains, regex; and
+`any_of` (a list of conditions, one must hold). Every fact a definition names must be in the
+catalogue (engine/facts.py) for its subject kind: see engine/factrefs.py.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.resources
 import os
+import re
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from bgpdoctor import safe_yaml
+from bgpdoctor.engine.factrefs import check_fact_names, definition_error
+from bgpdoctor.engine.facts import SubjectKind
 from bgpdoctor.errors import UsageError
 
-Op = Literal["eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "true", "false", "empty", "not_empty"]
-SubjectKind = Literal["host", "session", "path", "kubelet", "cluster"]
+if TYPE_CHECKING:
+    import jinja2
+
+Op = Literal[
+    "eq",
+    "ne",
+    "in",
+    "not_in",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "true",
+    "false",
+    "empty",
+    "not_empty",
+    "contains",
+    "regex",
+]
 
 
 class Data(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class Condition(Data):
-    fact: str
+class _Comparison(Data):
     op: Op = "eq"
     value: Any = None
+    _pattern: re.Pattern[str] | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _compile(self) -> _Comparison:
+        if self.op in ("contains", "regex") and self.value is None:
+            raise ValueError(f"op {self.op} needs a value")
+        if self.op == "regex":
+            if not isinstance(self.value, str):
+                raise ValueError(f"op regex needs a string value, not {self.value!r}")
+            try:
+                self._pattern = re.compile(self.value)
+            except re.error as exc:
+                raise ValueError(f"bad regex {self.value!r}: {exc}") from exc
+        return self
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        return self._pattern or re.compile(str(self.value))
 
 
-class Expect(Data):
+class Condition(_Comparison):
+    """One fact compared with a value, or `any_of`: a list of conditions of which one must hold.
+
+    Example: {fact: last_errors, op: regex, value: "(?i)bad peer as"}
+             {any_of: [{fact: syn_lost_in_transit, op: "true"}, {fact: syn_unanswered, op: "true"}]}
+    """
+
+    fact: str = ""
+    any_of: list[Condition] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Condition:
+        if bool(self.fact) == bool(self.any_of):
+            raise ValueError("a condition has either `fact` or `any_of` (a non-empty list of conditions)")
+        return self
+
+    @property
+    def label(self) -> str:
+        """The fact it reads, for messages. Example: "ip_forward", "any_of(syn_unanswered, ...)"."""
+        return self.fact or f"any_of({', '.join(c.label for c in self.any_of)})"
+
+    @property
+    def text(self) -> str:
+        """The condition in words, for messages. Example: "role in ['router']", "any_of(a true None; ...)"."""
+        if self.any_of:
+            return f"any_of({'; '.join(c.text for c in self.any_of)})"
+        return f"{self.fact} {self.op} {self.value!r}"
+
+    def facts(self) -> list[str]:
+        """Every fact it reads, nested any_of included."""
+        return [self.fact] if self.fact else [f for c in self.any_of for f in c.facts()]
+
+
+class Expect(_Comparison):
     op: Op = "true"
-    value: Any = None
 
 
 class CheckDef(Data):
@@ -150,10 +222,10 @@ def _load(kind: str, model: type[BaseModel], extra: list[str] | None) -> list[An
                 try:
                     item = model.model_validate({**entry, "source": str(path)})
                 except (ValidationError, TypeError) as exc:
-                    first = str(exc).splitlines()
                     raise UsageError(
-                        f"{path}: invalid {kind[:-1]} definition: {' '.join(first[:3])}"
+                        f"{path}: invalid {kind[:-1]} definition: {definition_error(exc)}"
                     ) from exc
+                check_fact_names(item, path)
                 items[item.id] = item  # type: ignore[attr-defined]
     if not items:
         raise UsageError(f"no {kind[:-1]} definitions found; searched: {', '.join(searched)}")
@@ -172,7 +244,15 @@ _MISSING = object()
 
 
 def holds(cond: Condition, facts: dict[str, Any]) -> bool | None:
-    """True/False, or None when the fact is not known for this subject."""
+    """True/False, or None when the fact is not known for this subject.
+
+    any_of: True when one condition holds, False when every one is false, else None (unknown).
+    """
+    if cond.any_of:
+        verdicts = [holds(c, facts) for c in cond.any_of]
+        if any(v is True for v in verdicts):
+            return True
+        return False if all(v is False for v in verdicts) else None
     actual = facts.get(cond.fact, _MISSING)
     if actual is _MISSING or actual is None:
         return None
@@ -202,7 +282,21 @@ def holds(cond: Condition, facts: dict[str, Any]) -> bool | None:
             return not actual
         case "not_empty":
             return bool(actual)
+        case "contains":
+            if isinstance(actual, str):
+                return str(v) in actual
+            return v in actual if isinstance(actual, list | tuple | set | frozenset) else False
+        case "regex":
+            items = actual if isinstance(actual, list | tuple | set | frozenset) else [actual]
+            return any(cond.pattern.search(x if isinstance(x, str) else str(x)) for x in items)
     return None
+
+
+def unknown_fact(cond: Condition, facts: dict[str, Any]) -> str:
+    """The fact that leaves `cond` undecided (the first unknown one of an any_of), for its reason."""
+    if not cond.any_of:
+        return cond.fact
+    return next((unknown_fact(c, facts) for c in cond.any_of if holds(c, facts) is None), cond.label)
 
 
 def check_references(checks: list[CheckDef], playbooks: list[PlaybookDef]) -> None:
@@ -218,3 +312,21 @@ def check_references(checks: list[CheckDef], playbooks: list[PlaybookDef]) -> No
         for check in pb.explains:
             if check not in check_ids:
                 raise UsageError(f"{pb.source}: playbook {pb.id} explains an unknown check '{check}'")
+
+
+@functools.lru_cache(maxsize=2048)
+def compiled_template(text: str) -> jinja2.Template:
+    """A check's or playbook's template compiled once per process (a run renders the same few
+    hundred templates for thousands of verdicts). Undefined values raise, as a render must never
+    print an empty string for a value the run does not have.
+
+    Example: compiled_template("{{ host }} has no route").render(host="r1") -> "r1 has no route"
+    """
+    return _template_environment().from_string(text)
+
+
+@functools.lru_cache(maxsize=1)
+def _template_environment() -> jinja2.Environment:
+    import jinja2
+
+    return jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)

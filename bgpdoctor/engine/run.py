@@ -16,9 +16,11 @@ from bgpdoctor.engine.active import ActiveResults, ProbeSettings, node_pairs, ru
 from bgpdoctor.engine.cluster import ClusterFinding, cluster_subjects
 from bgpdoctor.engine.collect import HostFacts, collect_all
 from bgpdoctor.engine.judge import diagnose, judge
+from bgpdoctor.engine.progress import HostEvent, OnEvent, ignore_event
 from bgpdoctor.engine.rules import check_references, load_checks, load_playbooks
 from bgpdoctor.engine.sessions import expected_sessions
 from bgpdoctor.engine.subjects import host_subjects, kubelet_subjects, path_subjects, session_subjects
+from bgpdoctor.engine.vips import inventory_pool_subjects
 from bgpdoctor.engine.world import World
 from bgpdoctor.inventory_model import Inventory
 from bgpdoctor.report.model import HostReport, Report, Summary, Timing
@@ -67,13 +69,18 @@ def collect(
     connect: Callable[[str], Connection],
     options: RunOptions,
     progress: Callable[[str], None],
+    on_event: OnEvent = ignore_event,
 ) -> Collected:
+    """Phase 1 and 2 on every host of `scope`; `on_event` sees each host's state change."""
     started = datetime.now(UTC)
     t0 = time.monotonic()
     progress(f"collecting facts from {len(scope)} hosts")
     facts = collect_all(
-        scope, inv, connect, options.command_timeout, progress, options.workers, options.max_output
+        scope, inv, connect, options.command_timeout, progress, options.workers, options.max_output, on_event
     )
+    for name in scope:
+        if facts[name].reachable:
+            on_event(HostEvent(name, "probing"))
     try:
         world = World(inv, facts)
         sessions = expected_sessions(world, scope)
@@ -85,6 +92,11 @@ def collect(
         for f in facts.values():
             if f.connection is not None:
                 f.connection.close()
+    for name in scope:
+        if facts[name].contacted:
+            error = facts[name].error
+            detail = f"{error.kind}: {error.message}" if error else ""
+            on_event(HostEvent(name, "failed" if error else "done", detail))
     return Collected(scope, facts, active, started, round(time.monotonic() - t0, 2))
 
 
@@ -103,6 +115,7 @@ def evaluate(inv: Inventory, inventory_path: str, collected: Collected, options:
         + path_subjects(world, pairs, active)
         + kubelet_subjects(world, active)
         + cluster_subjects(collected.cluster, inv, collected.context)
+        + inventory_pool_subjects(inv)
     )
     results = judge(checks, subjects)
     diagnoses = diagnose(playbooks, subjects, results, checks)
@@ -169,6 +182,7 @@ def run_diagnosis(
     cluster: list[ClusterFinding] | None = None,
     context: str | None = None,
     on_collected: Callable[[Collected], None] | None = None,
+    on_event: OnEvent = ignore_event,
 ) -> tuple[Report, Collected]:
     """Collect from the hosts (plus configuration findings already read from the cluster), judge.
 
@@ -177,7 +191,7 @@ def run_diagnosis(
     """
     # a broken user check fails before any host is contacted
     check_references(load_checks(options.extra_checks), load_playbooks(options.extra_playbooks))
-    collected = collect(inv, scope, connect, options, progress)
+    collected = collect(inv, scope, connect, options, progress, on_event)
     collected.cluster = list(cluster or [])
     collected.context = context
     if on_collected is not None:

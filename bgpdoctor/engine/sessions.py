@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bgpdoctor.drivers import driver_for, match_neighbor
 from bgpdoctor.engine.world import Session, SessionEnd, World
 from bgpdoctor.inventory_model import Peer
 
@@ -49,47 +50,24 @@ def end_view(world: World, host_name: str, peer: Peer | None) -> SessionEnd:
         end.state = "missing"
         return end
     address = str(peer.address)
-    if host.speaker in ("bird2", "bird1"):
-        protocols = world.bird_protocols(host_name)
-        if protocols is not None:
-            match = next(
-                (
-                    p
-                    for p in protocols
-                    if p.proto == "BGP"
-                    and (p.neighbor_address == address or (peer.name and p.name == peer.name))
-                ),
-                None,
-            )
+    driver = driver_for(host.speaker)
+    if driver is not None:
+        neighbors = driver.neighbors(world, host_name)
+        if neighbors is not None:
+            match = match_neighbor(neighbors, peer)
             if match is None:
                 end.state = "missing"
             else:
-                end.state = (match.bgp_state or match.info.split()[0] if match.info else "down").lower()
-                if match.state == "down":
-                    end.state = "down"
+                end.state = match.state
                 end.last_error = match.last_error
                 end.error_wait = match.error_wait
                 end.local_as_runtime = match.local_as
-                end.peer_as_runtime = match.neighbor_as
-                end.neighbor_address_runtime = match.neighbor_address
-                end.passive = end.state == "passive" or peer.passive
-                end.multihop_ttl = peer.multihop  # BIRD shows multihop only while the session is up
-        if (ev := world.evidence(host_name, "bird.protocols")) is not None:
-            end.evidence.append(ev)
-    elif host.speaker == "gobgp":
-        neighbors = world.gobgp_neighbors(host_name)
-        if neighbors is not None:
-            match_g = next((n for n in neighbors if n.address == address), None)
-            if match_g is None:
-                end.state = "missing"
-            else:
-                end.state = "admin-down" if match_g.admin_down else match_g.state
-                end.passive = match_g.passive
-                end.multihop_ttl = match_g.multihop_ttl
-                end.local_as_runtime = match_g.local_as or host.asn
-                end.peer_as_runtime = match_g.peer_as
-                end.neighbor_address_runtime = match_g.address
-        if (ev := world.evidence(host_name, "gobgp.neighbors")) is not None:
+                end.peer_as_runtime = match.peer_as
+                end.neighbor_address_runtime = match.address
+                end.passive = match.passive if match.passive is not None else peer.passive
+                # BIRD shows multihop only while the session is up: the inventory says it otherwise
+                end.multihop_ttl = match.multihop_ttl if match.multihop_shown else peer.multihop
+        if (ev := world.evidence(host_name, driver.session_fact)) is not None:
             end.evidence.append(ev)
     route = world.route_get(host_name, address)
     if route is not None:

@@ -15,7 +15,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from bgpdoctor.engine import routing
+from bgpdoctor.drivers import driver_for
+from bgpdoctor.engine import routing, vips
 from bgpdoctor.engine.active import ActiveResults, NodePair
 from bgpdoctor.engine.sessions import established
 from bgpdoctor.engine.world import (
@@ -34,7 +35,7 @@ from bgpdoctor.parsers.pcap import syn_sources
 from bgpdoctor.probes.kubelet import KubeletProbe
 from bgpdoctor.report.model import Evidence
 
-SPEAKER_PROCESS = {"bird2": "bird", "bird1": "bird", "gobgp": "gobgpd"}
+SPEAKER_PROCESS = {"bird2": "bird", "bird1": "bird", "gobgp": "gobgpd", "frr": "bgpd"}
 DIALING_STATES = ("active", "connect", "opensent", "openconfirm")
 
 
@@ -138,7 +139,10 @@ def _isolated(world: World, kind: str, label: str, hosts: list[str], build: Any)
 
 
 def _speaker_fact(world: World, name: str) -> str:
-    return "bird.protocols" if world.inv.hosts[name].speaker.startswith("bird") else "gobgp.neighbors"
+    """The fact holding the neighbors' states; a host without a daemon has none ("bgp.sessions",
+    never collected, so it reads as not collected)."""
+    driver = driver_for(world.inv.hosts[name].speaker)
+    return driver.session_fact if driver is not None else "bgp.sessions"
 
 
 # what a BGP client prints when its daemon does not answer (the daemon is down, not unknown)
@@ -150,6 +154,7 @@ SPEAKER_DOWN_WORDS = (
     "code = unavailable",
     "error while dialing",
     "cannot connect",
+    "bgpd is not running",  # vtysh, while zebra still answers
 )
 
 
@@ -160,6 +165,10 @@ def _host_subject(world: World, name: str) -> Subject:
     reachable = facts is not None and facts.reachable
     s.add("host", name)
     s.add("role", host.role)
+    # the inventory may say a router or node is not meant to route (a route server): ip_forward = 0 is fine
+    s.add(
+        "forwarding_expected", host.forwards if host.forwards is not None else host.role in ("router", "node")
+    )
     s.add("reachable", reachable)
     if not reachable:
         err = facts.error if facts else None
@@ -203,19 +212,63 @@ def _host_subject(world: World, name: str) -> Subject:
     if host.speaker in ("bird2", "bird1"):
         _rib_vs_fib(world, s, name)
         _config_check(world, s, name)
+    if host.speaker == "frr":
+        _frr_facts(world, s, name)
     if host.speaker != "none":
         _speaker_answers(world, s, name)
     return s
 
 
+# -- FRR: what only its neighbor JSON says (facts of bgpdoctor/drivers/frr.py) ---------------
+
+
+def _frr_facts(world: World, s: Subject, name: str) -> None:
+    """RFC 8212 (an eBGP neighbor without policy: FRR discards what it would receive or send) and
+    neighbors stopped by their maximum-prefix limit, from `show bgp neighbors json`."""
+    from bgpdoctor.drivers.frr import parse_neighbors, parse_summary
+
+    with s.deriving("ebgp_policy_missing", "max_prefix_exceeded"):
+        neighbors = [n.session for n in world.known(name, "frr.neighbors", parse_neighbors)]
+        raw = world.evidence(name, "frr.neighbors")
+        missing = [n for n in neighbors if n.policy_missing]
+        lines = [
+            f"{n.address}: {where} updates discarded due to missing policy ({key}EbgpRequiresPolicy)"
+            for n in missing
+            for where, key, flag in (
+                ("inbound", "inbound", n.inbound_policy_missing),
+                ("outbound", "outbound", n.outbound_policy_missing),
+            )
+            if flag
+        ]
+        excerpt = (
+            Evidence(host=name, command=raw.command, output="\n".join(lines), note="excerpt: RFC 8212")
+            if raw and lines
+            else None
+        )
+        s.add("ebgp_policy_missing", bool(missing), excerpt, raw)
+        if missing:
+            s.add("ebgp_policy_daemon", "FRR")
+            s.add("ebgp_policy_neighbors", [n.address for n in missing])
+            s.add("ebgp_policy_missing_in", [n.address for n in missing if n.inbound_policy_missing])
+            s.add("ebgp_policy_missing_out", [n.address for n in missing if n.outbound_policy_missing])
+            summary = world.parsed(name, "frr.summary", parse_summary)
+            router_as = (summary.local_as if summary else None) or world.inv.hosts[name].asn
+            if router_as is not None:
+                s.add("frr_bgp_as", router_as, world.evidence(name, "frr.summary"))
+        stopped = [n.address for n in neighbors if n.max_prefix_exceeded]
+        s.add("max_prefix_exceeded", bool(stopped), raw)
+        if stopped:
+            s.add("max_prefix_neighbors", stopped)
+
+
 def _speaker_answers(world: World, s: Subject, name: str) -> None:
     """Does the BGP daemon answer its own client? Down only when the client says it cannot reach
     the daemon; an answer that timed out or could not be read is unknown."""
-    fact = _speaker_fact(world, name)
-    if fact == "bird.protocols":
-        world.bird_protocols(name)
-    else:
-        world.gobgp_neighbors(name)
+    driver = driver_for(world.inv.hosts[name].speaker)
+    if driver is None:
+        return
+    fact = driver.session_fact
+    driver.neighbors(world, name)  # reading it records a parse error as the fact's problem
     problem = world.command_problem(name, fact)
     result = world.facts[name].outputs.get(fact)
     said = (result.stderr + "\n" + result.stdout).lower() if result else ""
@@ -238,13 +291,25 @@ def _compatibility_facts(world: World, s: Subject, session: Session, up: bool, a
     if b is None:
         return
     a = session.a
+    refused_as = "bad peer as" in errors
     for end, other in ((a, b), (b, a)):
-        if end.peer_as_runtime and other.local_as_runtime and end.peer_as_runtime != other.local_as_runtime:
-            s.add("asn_mismatch", True, *end.evidence, *other.evidence)
+        # BIRD 1.6 does not print the AS it announces; once a NOTIFICATION says "Bad peer AS" the
+        # inventory's AS for that end stands in for it, and the evidence says so
+        announced, stated = other.local_as_runtime, None
+        if announced is None and refused_as and other.asn:
+            announced = other.asn
+            stated = Evidence(
+                host=other.host,
+                command="inventory",
+                output=f"asn: {other.asn}",
+                note="the daemon does not print the AS it announces; the inventory's AS stands in",
+            )
+        if end.peer_as_runtime and announced and end.peer_as_runtime != announced:
+            s.add("asn_mismatch", True, *end.evidence, *other.evidence, stated)
             s.add("asn_wrong_end", end.host)
             s.add("asn_other_end", other.host)
             s.add("asn_configured", end.peer_as_runtime)
-            s.add("asn_actual", other.local_as_runtime)
+            s.add("asn_actual", announced)
             s.add("asn_wrong_protocol", end.peer.name if end.peer and end.peer.name else "")
             s.add("asn_peer_address", str(end.peer.address) if end.peer else "")
             s.add("asn_local", end.local_as_runtime or end.asn)
@@ -252,11 +317,12 @@ def _compatibility_facts(world: World, s: Subject, session: Session, up: bool, a
     else:
         if all(e.peer_as_runtime and e.local_as_runtime for e in (a, b)):
             s.add("asn_mismatch", False)
-    if "bad peer as" in errors and not s.facts.get("asn_mismatch"):
+    if refused_as and not s.facts.get("asn_mismatch"):
         s.add("asn_mismatch_reported", True)
     for end in (a, b):
-        fact = "bird.status" if world.inv.hosts[end.host].speaker.startswith("bird") else "gobgp.global"
-        if end.router_id is None and world.collected(end.host, fact):
+        driver = driver_for(world.inv.hosts[end.host].speaker)
+        fact = driver.status_fact if driver is not None else ""
+        if end.router_id is None and driver is not None and world.collected(end.host, fact):
             s.unknown("router_id_conflict", world.command_problem(end.host, fact))
     if a.router_id and b.router_id:
         same = a.router_id == b.router_id
@@ -407,6 +473,8 @@ def _rib_vs_fib(world: World, s: Subject, name: str) -> None:
         routing.ecmp_facts(world, s, name)
     with s.deriving("shadowed_bgp_routes"):
         routing.shadow_facts(world, s, name)
+    with s.deriving("lb_pool_overlaps"):
+        vips.vip_facts(world, s, name)
 
 
 def _inside(prefix: str, cidr: str) -> bool:
@@ -828,11 +896,13 @@ def _hop_unknown(world: World, host: str, *facts: str) -> Unknown | None:
 def _path_subject(world: World, pair: NodePair, active: ActiveResults) -> Subject:
     path = world.trace(pair.source, pair.src_ip, pair.dst_ip, pair.dst_cidr, pair.destination)
     hosts = [h.host for h in path.hops]
+    # a ping needs its answer too: the hosts on the way back can cause this path's symptoms
+    return_path = world.trace(pair.destination, pair.dst_ip, pair.src_ip, f"{pair.src_ip}/32", pair.source)
     s = Subject(
         "path",
         pair.key,
         [pair.source, pair.destination],
-        sorted(set(hosts) | {pair.source, pair.destination}),
+        sorted(set(hosts) | {h.host for h in return_path.hops} | {pair.source, pair.destination}),
     )
     s.add("segment", pair.segment)
     s.add("source", pair.source)
@@ -1140,9 +1210,10 @@ def _kubelet_subject(world: World, node: str, probe: KubeletProbe, cmd: str, raw
     host = world.inv.hosts[node]
     try:
         site = world.inv.sites.get(host.site or "")
+        subnets = [n for n in (site.subnets if site else []) if ipaddress.ip_address(address) in n]
         s.add(
             "node_lan",
-            str(site.lan) if site and site.lan else str(ipaddress.ip_network(f"{address}/24", strict=False)),
+            str(subnets[0]) if subnets else str(ipaddress.ip_network(f"{address}/24", strict=False)),
         )
     except ValueError:
         s.add("node_lan", address)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 from bgpdoctor.engine.collect import HostFacts
+from bgpdoctor.engine.routing import RouteTable, address_owners
 from bgpdoctor.errors import BgpDoctorError
 from bgpdoctor.inventory_model import Inventory, Peer
 from bgpdoctor.parsers import bird, gobgp, iproute, nft, ss
@@ -172,6 +173,9 @@ class World:
         self.parse_errors: dict[tuple[str, str], str] = {}
         self.last_read: tuple[str, str] | None = None  # the output parsed last (names a failed derivation)
         self._cache: dict[tuple[str, str], Any] = {}
+        self._route_tables: dict[str, RouteTable] = {}
+        self._owners: dict[str, str] | None = None
+        self._evidence_text: dict[tuple[str, str], str] = {}  # one copy per output, however often cited
 
     # -- parsing with memo and error capture --------------------------------------------------
     def parsed(self, host: str, fact: str, parser: Callable[[str], T]) -> T | None:
@@ -197,15 +201,18 @@ class World:
         result = facts.outputs.get(fact) if facts else None
         if result is None:
             return None
-        output = result.stdout if result.stdout.strip() or not result.stderr else result.stderr
-        if result.timed_out:
-            output += "\n[timed out]"
-        if result.truncated:
-            output += "\n" + result.truncation_note
+        output = self._evidence_text.get((host, fact))
+        if output is None:
+            output = result.stdout if result.stdout.strip() or not result.stderr else result.stderr
+            if result.timed_out:
+                output += "\n[timed out]"
+            if result.truncated:
+                output += "\n" + result.truncation_note
+            output = self._evidence_text[(host, fact)] = output.rstrip()
         return Evidence(
             host=host,
             command=result.command,
-            output=output.rstrip(),
+            output=output,
             exit_status=result.exit_status,
             note=note,
         )
@@ -286,14 +293,10 @@ class World:
 
     def router_id(self, host: str) -> str | None:
         """The router id the speaker really uses (BIRD `show status`, `gobgp -j global`)."""
-        speaker = self.inv.hosts[host].speaker
-        if speaker in ("bird2", "bird1"):
-            status = self.parsed(host, "bird.status", bird.parse_show_status)
-            return status.router_id if status else None
-        if speaker == "gobgp":
-            glob = self.parsed(host, "gobgp.global", gobgp.parse_global)
-            return glob.router_id if glob else None
-        return None
+        from bgpdoctor.drivers import driver_for
+
+        driver = driver_for(self.inv.hosts[host].speaker)
+        return driver.router_id(self, host) if driver is not None else None
 
     def bird_routes(self, host: str) -> list[bird.BirdRoute] | None:
         return self.parsed(host, "bird.routes", bird.parse_show_route)
@@ -321,15 +324,15 @@ class World:
 
     def owner_of(self, address: str) -> str | None:
         """The inventory host that owns an address (collected addresses first, then inventory)."""
-        for name in self.facts:
-            if any(a.address == address for a in self.addresses(name)):
-                return name
-        for name, host in self.inv.hosts.items():
-            if any(str(a) == address for a in host.addresses):
-                return name
-            if host.internal_ip and str(host.internal_ip) == address:
-                return name
-        return None
+        if self._owners is None:
+            self._owners = address_owners(
+                [(name, self.addresses(name)) for name in self.facts],
+                [
+                    (name, [str(a) for a in h.addresses] + ([str(h.internal_ip)] if h.internal_ip else []))
+                    for name, h in self.inv.hosts.items()
+                ],
+            )
+        return self._owners.get(address)
 
     def interface_for_subnet(self, host: str, address: str) -> str | None:
         ip = ipaddress.ip_address(address)
@@ -344,21 +347,10 @@ class World:
 
     def lookup(self, host: str, address: str) -> iproute.Route | None:
         """Longest-prefix match in the host's main table (what the kernel would pick)."""
-        ip = ipaddress.ip_address(address)
-        best: iproute.Route | None = None
-        best_len = -1
-        best_metric = 0
-        for r in self.routes(host):
-            try:
-                net = ipaddress.ip_network(r.dst, strict=False)
-            except ValueError:
-                continue
-            if ip not in net:
-                continue
-            metric = r.metric or 0
-            if net.prefixlen > best_len or (net.prefixlen == best_len and metric < best_metric):
-                best, best_len, best_metric = r, net.prefixlen, metric
-        return best
+        table = self._route_tables.get(host)
+        if table is None:
+            table = self._route_tables[host] = RouteTable(self.routes(host))
+        return table.lookup(address)
 
     def interface_holding(self, host: str, address: str) -> str | None:
         for a in self.addresses(host):

@@ -316,6 +316,9 @@ class _Daemons:
             d / "sshd.out",
             h,
         )
+        # as on a real host (systemd mounts it), tracefs in sshd's own /sys: kernel drop tracing
+        tracefs = ["mount", "-t", "tracefs", "nodev", "/sys/kernel/tracing"]
+        subprocess.run(["nsenter", "-t", str(self.st.procs[key].pid), "-m", *tracefs], capture_output=True)
 
     def kubelet(self, node: str) -> None:
         d = self.s.host_dir(node)

@@ -41,6 +41,7 @@ FAULTS = (
     "asn-mismatch",
     "node-not-listening",
     "mtu-blackhole",
+    "lb-pool-in-node-subnet",
 )
 
 # Networks the seed lab and its tests use, never drawn here (a diagnosis must not lean on them).
@@ -680,7 +681,29 @@ def plan_fault(sc: Scenario, name: str, avoid: set[str] | frozenset[str] = froze
             name, up.router, up.router, uplink=i, pair=_node_pair_across(sc, a_site, b_site), value=mtu,
             tables=table,
         )  # fmt: skip
+    if name == "lb-pool-in-node-subnet":
+        # a GoBGP node announces a LoadBalancer VIP drawn from its own site LAN, to a BIRD router
+        found = [
+            i
+            for i, s in enumerate(sc.sessions)
+            if s.kind == "node"
+            and sc.hosts[s.a.host].speaker == "gobgp"
+            and sc.hosts[s.b.host].is_bird
+            and not set(s.hosts) & avoid
+        ]
+        if not found:
+            return None
+        i = rng.choice(found)
+        node, router = sc.sessions[i].hosts
+        return FaultPlan(name, node, node, session=i, value=int(_free_address(sc, node)))
     raise ValueError(f"unknown scenario fault {name!r} (known: {', '.join(FAULTS)})")
+
+
+def _free_address(sc: Scenario, node: str) -> ipaddress.IPv4Address:
+    """The highest address of the node's LAN that no host holds (a VIP drawn from the node subnet)."""
+    lan = ipaddress.IPv4Interface(sc.hosts[node].addrs[0].cidr).network
+    used = {ipaddress.IPv4Interface(a.cidr).ip for h in sc.hosts.values() for a in h.addrs}
+    return next(ip for ip in reversed(list(lan.hosts())) if ip not in used)
 
 
 def _unused_asn(sc: Scenario, rng: random.Random) -> int:

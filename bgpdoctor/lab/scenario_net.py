@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from ipaddress import IPv4Network
+from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -505,6 +505,15 @@ def _apply_runtime(sc: Scenario, p: FaultPlan) -> None:
         ]
         _nft(sc, p.target, _table(p, rules))
         _flush_caches(sc)
+    elif p.name == "lb-pool-in-node-subnet":
+        vip = f"{IPv4Address(p.value)}/32"
+        add = ["global", "rib", "add", "-a", "ipv4", vip, "origin", "igp"]
+        cp = health.gobgp(lab_settings(sc), sc.name(p.target), *add)
+        if cp.returncode != 0:
+            raise LabError(f"gobgp global rib add {vip} on {sc.name(p.target)} failed: {cp.stderr.strip()}")
+        st = ScenarioState.load(sc.state_path)
+        st.marks[f"{p.target}:vip"] = p.value
+        st.save(sc.state_path)
     elif p.name not in ("asn-mismatch", "node-not-listening"):  # those two are Knobs
         raise LabError(f"unknown scenario fault {p.name}")
 
@@ -521,6 +530,12 @@ def symptom_missing(sc: Scenario, p: FaultPlan, alone: bool = True) -> str | Non
     With another fault (`alone` False) an rp-filter drop may never be reached (a firewall or a
     router without forwarding before it stops the traffic first): its route and sysctl, in place
     once applied, are then all there is to wait for."""
+    if p.name == "lb-pool-in-node-subnet":
+        assert p.session is not None
+        learner = sc.sessions[p.session].b.host
+        vip = f"{IPv4Address(p.value)}/32"
+        shown = birdc(sc, learner, "show", "route", "for", vip).stdout
+        return None if vip in shown else f"{sc.name(learner)} has no BGP route for {vip} yet"
     if p.session is not None:
         s = sc.sessions[p.session]
         for end in (s.a, s.b):  # both ends: a dead peer is seen only when its hold timer expires
@@ -593,6 +608,12 @@ def heal(sc: Scenario, timeout: float = 90.0) -> float:
     """Back to the baseline whatever was broken: no nft rules, baseline sysctls and MTUs, no fault
     routes, healthy configs; then wait until healthy."""
     st = ScenarioState.load(sc.state_path)
+    for mark, value in st.marks.items():
+        if mark.endswith(":vip"):
+            vip = f"{IPv4Address(value)}/32"
+            health.gobgp(
+                lab_settings(sc), sc.name(mark.split(":")[0]), "global", "rib", "del", "-a", "ipv4", vip
+            )
     for key, h in sc.hosts.items():
         ns_run(sc.ns(key), ["nft", "flush", "ruleset"])
         _sysctls(sc, key)

@@ -70,8 +70,9 @@ class LintResult:
         }
 
 
-def lint_paths(paths: list[str]) -> LintResult:
-    """Read every path (directories recursively) and run all checks.
+def lint_paths(paths: list[str], roots: dict[str, str] | None = None) -> LintResult:
+    """Read every path (directories recursively) and run all checks. roots maps absolute BIRD
+    include prefixes to local directories (`--root /etc/bird=DIR`).
 
     Messages never carry a secret: every one goes through bgpdoctor.redact.
     Example: lint_paths(["tests/fixtures/lint/seed000/broken"]).findings[0]
@@ -81,7 +82,7 @@ def lint_paths(paths: list[str]) -> LintResult:
     from bgpdoctor.lint.loader import load_paths
     from bgpdoctor.redact import redact
 
-    inp = load_paths(paths)
+    inp = load_paths(paths, roots)
     findings, problems, world = run_checks(inp)
     for finding in findings:
         finding.message = redact(finding.message)

@@ -1,10 +1,16 @@
-"""BIRD 2 / BIRD 1.6 configuration reader: tokens with file:line, includes, defines, templates.
+"""BIRD 2 / BIRD 1.x configuration reader: tokens with file:line, includes, defines, templates.
 
 It does not implement BIRD's whole grammar; it checks the structure (strings, comments, braces,
 ';'), the statements bgpdoctor needs (router id, define, protocol bgp/kernel/device/direct/static,
 template ... from, neighbor/local/source address/multihop/passive/password/rr client, channels with
 import/export) and the errors BIRD itself rejects in them (undefined symbols and templates,
 duplicate protocol names, RFC 8212 channels without policies are left to the checks).
+
+The dialect is told from the syntax (dialect()): BIRD 2 has channel blocks (`ipv4 { ... }`),
+BIRD 1.x has import/export and BGP next-hop options on the protocol itself, kernel and static
+protocols without a channel, and `table` statements. A file with neither is "unknown", never
+assumed to be BIRD 2. A fragment (no router id, no kernel protocol) may use templates defined in
+the file it is appended to; it is read without them instead of being refused.
 """
 
 from __future__ import annotations
@@ -26,6 +32,12 @@ PROTO_TYPES = {
     "rpki", "mrt", "perf", "aggregator", "l3vpn", "bmp",
 }  # fmt: skip
 CHANNELS = {"ipv4", "ipv6", "vpn4", "vpn6", "flow4", "flow6", "ipv4-mc", "ipv6-mc", "ipv4-mpls", "ipv6-mpls"}
+# BGP options that BIRD 1.x takes on the protocol and BIRD 2 only inside a channel
+BIRD1_BGP_OPTIONS = {"next", "gateway", "add", "missing", "receive"}
+VALUE_LISTS = ("debug", "mrtdump", "log")  # `log syslog { warning, error };` lists values in braces
+UNKNOWN = "unknown"
+AS_TRANS = 23456
+Roots = dict[str, str]  # absolute prefix in the config (/etc/bird) -> local directory
 
 
 class BirdSyntaxError(Exception):
@@ -99,12 +111,59 @@ def tokenize(text: str, file: str) -> list[Tok]:
     return toks
 
 
-def expand_includes(
-    toks: list[Tok], base_dir: str, problems: list[tuple[Loc, str]], seen: set[str], depth: int = 0
-) -> tuple[list[Tok], list[str]]:
-    """Splice `include "x";` files in (relative to the including file, globs allowed).
+def _is_glob(pattern: str) -> bool:
+    return any(ch in pattern for ch in "*?[")
 
-    Returns the tokens and the included file paths; a missing file is recorded in problems.
+
+def include_candidates(pattern: str, base_dir: str, roots: Roots | None = None) -> list[str]:
+    """Where `include "pattern";` in a file under base_dir may live here, best first.
+
+    A relative pattern is relative to base_dir. An absolute one goes through roots (--root
+    /etc/bird=DIR), then through the including file's own location: a file at repo/etc/bird/
+    including "/etc/bird/peers/*.conf" reads repo/etc/bird/peers/*.conf.
+    Example: include_candidates("/etc/bird/x.conf", "r/etc/bird") -> ["/etc/bird/x.conf", "r/etc/bird/x.conf"]
+    """
+    if not os.path.isabs(pattern):
+        return [os.path.join(base_dir, pattern)]
+    out: list[str] = []
+    for prefix, local in sorted((roots or {}).items(), key=lambda kv: -len(kv[0])):
+        prefix = prefix.rstrip("/") or "/"
+        if pattern == prefix or pattern.startswith(prefix.rstrip("/") + "/"):
+            out.append(os.path.join(local, pattern[len(prefix) :].lstrip("/")))
+    out.append(pattern)
+    parts = [p for p in pattern.split("/") if p]
+    base = [p for p in os.path.abspath(base_dir).split("/") if p]
+    for k in range(len(parts) - 1, 0, -1):
+        if base[-k:] == parts[:k]:
+            out.append(os.path.join(base_dir, *parts[k:]))
+            break
+    return out
+
+
+def resolve_include(pattern: str, base_dir: str, roots: Roots | None = None) -> list[str]:
+    """The files an include names here (globs expanded), or [] when none exists."""
+    for full in include_candidates(pattern, base_dir, roots):
+        matches = sorted(glob.glob(full)) if _is_glob(pattern) else [full]
+        found = [m for m in matches if os.path.isfile(m)]
+        if found:
+            return found
+    return []
+
+
+def expand_includes(
+    toks: list[Tok],
+    base_dir: str,
+    problems: list[tuple[Loc, str]],
+    seen: set[str],
+    depth: int = 0,
+    roots: Roots | None = None,
+    notes: list[tuple[Loc, str]] | None = None,
+) -> tuple[list[Tok], list[str]]:
+    """Splice `include "x";` files in (relative to the including file, globs allowed; absolute
+    ones through roots, see include_candidates).
+
+    Returns the tokens and the included file paths. A missing relative file is recorded in
+    problems; a missing absolute one in notes (the config was written for another machine).
     """
     out: list[Tok] = []
     files: list[str] = []
@@ -113,9 +172,13 @@ def expand_includes(
         t = toks[i]
         if t.kind == "w" and t.text == "include" and i + 1 < len(toks) and toks[i + 1].kind == "s":
             pattern = toks[i + 1].text
-            full = pattern if os.path.isabs(pattern) else os.path.join(base_dir, pattern)
-            matches = sorted(glob.glob(full)) if any(ch in pattern for ch in "*?[") else [full]
-            if not any(os.path.isfile(m) for m in matches) and not any(ch in pattern for ch in "*?["):
+            full = include_candidates(pattern, base_dir, roots)[0]
+            matches = resolve_include(pattern, base_dir, roots)
+            if not matches and os.path.isabs(pattern) and notes is not None:
+                root = os.path.dirname(pattern.split("*")[0].rstrip("/")) or "/"
+                notes.append((t.loc, f'include "{pattern}": not found here, read without it '
+                                     f"(map it with --root {root}=DIR)"))  # fmt: skip
+            elif not matches and not _is_glob(pattern):
                 problems.append((t.loc, f'include "{pattern}": file not found ({full})'))
             for m in matches:
                 if not os.path.isfile(m):
@@ -135,7 +198,9 @@ def expand_includes(
                 except BirdSyntaxError as exc:
                     problems.append((exc.loc, exc.message))
                     continue
-                inner, inner_files = expand_includes(sub, os.path.dirname(m), problems, seen | {m}, depth + 1)
+                inner, inner_files = expand_includes(
+                    sub, os.path.dirname(m), problems, seen | {m}, depth + 1, roots, notes
+                )
                 out.extend(inner)
                 files.extend([m, *inner_files])
             i += 2
@@ -183,7 +248,7 @@ def parse_statements(toks: list[Tok], eof: Loc) -> list[Stmt]:
                     stmts.append(Stmt(words, None, words[0].loc))
                 words = []
             elif t.kind == "p" and t.text == "{":
-                sub = block(True, t.loc, bool(words) and words[0].text in ("debug", "mrtdump"), level + 1)
+                sub = block(True, t.loc, bool(words) and words[0].text in VALUE_LISTS, level + 1)
                 stmts.append(Stmt(words, sub, words[0].loc if words else t.loc))
                 words = []
                 if pos < len(toks) and toks[pos].kind == "p" and toks[pos].text == ";":
@@ -232,6 +297,8 @@ class BirdProto:
     close_loc: Loc | None = None
     static_routes: list[tuple[IPv4Network, IPv4Address | None, Loc]] = field(default_factory=list)
     interfaces: list[str] = field(default_factory=list)
+    bird1_syntax: Loc | None = None  # where a BIRD 1.x-only option was seen in this protocol
+    missing_parent: bool = False  # `from X` with X defined in the config this fragment is appended to
 
 
 @dataclass
@@ -242,12 +309,19 @@ class BirdConfig:
     """
 
     file: str
-    version: str  # "2" or "1.6"
+    version: str  # "2", "1.6" (any BIRD 1.x) or "unknown" (the syntax does not tell)
     router_id: IPv4Address | None = None
     router_id_loc: Loc | None = None
     defines: dict[str, tuple[str, Loc]] = field(default_factory=dict)
     protocols: list[BirdProto] = field(default_factory=list)
     includes: list[str] = field(default_factory=list)
+    missing_templates: list[tuple[Loc, str]] = field(default_factory=list)
+    partial: bool = False  # an absolute include could not be read here
+
+    @property
+    def fragment(self) -> bool:
+        """No router id and no kernel protocol: a piece meant to be appended to another config."""
+        return self.router_id is None and not any(p.ptype == "kernel" for p in self.protocols)
 
     def bgp(self) -> list[BirdProto]:
         return [p for p in self.protocols if p.ptype == "bgp" and not p.template]
@@ -312,6 +386,8 @@ def _apply_bgp_stmt(p: BirdProto, s: Stmt, defines: dict[str, tuple[str, Loc]]) 
             elif t in ("internal", "external"):
                 p.settings["neighbor_as"] = (t, s.loc)
                 i += 1
+            elif t == "%":  # fe80::1 % 'eth0' (BIRD 1.x) or % "eth0"
+                i += 2
             elif t.startswith("%"):
                 i += 1
             else:
@@ -323,8 +399,10 @@ def _apply_bgp_stmt(p: BirdProto, s: Stmt, defines: dict[str, tuple[str, Loc]]) 
             if t == "as" and i + 1 < len(w):
                 p.settings["local_as"] = (_num(w[i + 1], defines), s.loc)
                 i += 2
-            elif t in ("port", "range") and i + 1 < len(w):
+            elif t in ("port", "range", "%") and i + 1 < len(w):
                 i += 2
+            elif t.startswith("%"):
+                i += 1
             else:
                 p.settings["local_addr"] = (str(_addr(w[i], defines)), s.loc)
                 i += 1
@@ -341,8 +419,11 @@ def _apply_bgp_stmt(p: BirdProto, s: Stmt, defines: dict[str, tuple[str, Loc]]) 
         p.settings["password"] = ("set", s.loc)  # the value itself is never kept
     elif key == "rr" and len(w) >= 2 and w[1].text == "client":
         p.settings["rr_client"] = ("1" if _switch(w, 2) else "0", s.loc)
-    elif key == "gateway" and len(w) >= 2:
-        p.settings["gateway"] = (w[1].text, s.loc)
+    elif key == "enable" and len(w) >= 2 and w[1].text == "as4":
+        p.settings["as4"] = ("1" if _switch(w, 2) else "0", s.loc)
+    bird1 = key in BIRD1_BGP_OPTIONS or (key == "igp" and len(w) > 1 and w[1].text == "table")
+    if bird1 and p.bird1_syntax is None:
+        p.bird1_syntax = s.loc
 
 
 def _apply_channel_body(ch: Channel, body: list[Stmt]) -> None:
@@ -399,7 +480,7 @@ def _copy(p: BirdProto) -> BirdProto:
 
 def interpret(stmts: list[Stmt], file: str) -> BirdConfig:
     """BirdConfig from a statement tree; raises BirdSyntaxError where BIRD would refuse the config."""
-    cfg = BirdConfig(file=file, version="2")
+    cfg = BirdConfig(file=file, version=UNKNOWN)
     templates: dict[str, BirdProto] = {}
     names: set[str] = set()
     saw_v2 = saw_v16 = False
@@ -417,8 +498,10 @@ def interpret(stmts: list[Stmt], file: str) -> BirdConfig:
             cfg.defines[w[1].text] = (" ".join(t.text for t in w[3:]), s.loc)
         elif k in ("ipv4", "ipv6") and len(w) >= 2 and w[1].text == "table":
             saw_v2 = True
-        elif k == "table":
+        elif k == "table" or (k == "roa" and len(w) >= 2 and w[1].text == "table"):
             saw_v16 = True
+        elif k in ("roa4", "roa6", "attribute"):
+            saw_v2 = True
         elif k in ("protocol", "template"):
             if len(w) < 2 or s.block is None:
                 raise BirdSyntaxError(s.loc, f"syntax error in {k}")
@@ -437,12 +520,11 @@ def interpret(stmts: list[Stmt], file: str) -> BirdConfig:
             elif name in names:
                 raise BirdSyntaxError(w[2].loc, f"Symbol '{shown(w[2])}' already defined")
             names.add(name)
-            if parent is not None:
-                if parent not in templates:
-                    idx = rest.index("from") + 2
-                    raise BirdSyntaxError(
-                        w[idx].loc, f"syntax error: template '{shown(w[idx])}' is not defined"
-                    )
+            if parent is not None and parent not in templates:
+                at = w[rest.index("from") + 3]
+                cfg.missing_templates.append((at.loc, f"template '{shown(at)}' is not defined"))
+                p = BirdProto(ptype, name, s.loc, k == "template", parent, missing_parent=True)
+            elif parent is not None:
                 p = _copy(templates[parent])
                 p.name, p.loc, p.template, p.parent = name, s.loc, k == "template", parent
             else:
@@ -452,19 +534,47 @@ def interpret(stmts: list[Stmt], file: str) -> BirdConfig:
             p.close_loc = last
             if any(c for c in p.channels if c):
                 saw_v2 = True
-            if "" in p.channels and ptype in ("bgp", "kernel"):
+            if "" in p.channels and ptype in ("bgp", "kernel", "static", "ospf", "pipe"):
+                saw_v16 = True
+            if p.bird1_syntax is not None:
+                saw_v16 = True
+            # BIRD 2 refuses kernel and static protocols without a channel ("Channel not specified")
+            if k == "protocol" and ptype in ("kernel", "static") and not p.channels and not p.missing_parent:
                 saw_v16 = True
             if k == "template":
                 templates[name] = p
             else:
                 cfg.protocols.append(p)
-    cfg.version = "1.6" if saw_v16 and not saw_v2 else "2"
+    cfg.version = "2" if saw_v2 else "1.6" if saw_v16 else UNKNOWN
     return cfg
 
 
+def _include_only(text: str) -> bool:
+    """Only `include "...";` statements (with defines, log and router id): a BIRD entry file."""
+    try:
+        toks = tokenize(text, "")
+    except BirdSyntaxError:
+        return False
+    includes = 0
+    stmt: list[Tok] = []
+    for t in toks:
+        if t.kind == "p" and t.text == ";":
+            head = stmt[0].text if stmt and stmt[0].kind == "w" else ""
+            if head == "include" and len(stmt) == 2 and stmt[1].kind == "s":
+                includes += 1
+            elif head not in ("define", "log", "router"):
+                return False
+            stmt = []
+        else:
+            stmt.append(t)
+    return includes > 0 and not stmt
+
+
 def looks_like_bird(text: str) -> bool:
-    """Content sniffing: a BIRD config has protocol/template blocks, a router id, or filter/function
-    blocks (an included fragment)."""
+    """Content sniffing: a BIRD config has protocol/template blocks, a router id, filter/function
+    blocks (an included fragment), or only `include "...";` statements (an entry file)."""
+    if re.search(r'^\s*include\s+"[^"\n]+"\s*;', text, re.M) and _include_only(text):
+        return True
     return bool(
         re.search(r"^\s*(protocol|template)\s+(bgp|kernel|device|direct|static|ospf|bfd|pipe)\b", text, re.M)
         or (re.search(r"^\s*router\s+id\s+[\w.]+\s*;", text, re.M) and re.search(r"[{};]\s*$", text, re.M))
@@ -475,22 +585,44 @@ def looks_like_bird(text: str) -> bool:
     )
 
 
-def parse_bird(path: str, problems: list[tuple[Loc, str]], text: str | None = None) -> BirdConfig | None:
+def parse_bird(
+    path: str,
+    problems: list[tuple[Loc, str]],
+    text: str | None = None,
+    roots: Roots | None = None,
+    notes: list[tuple[Loc, str]] | None = None,
+) -> BirdConfig | None:
     """Parse a BIRD config file with its includes; None (and a problem) if BIRD would refuse it.
 
-    text is the file's content when the caller has read it already.
+    text is the file's content when the caller has read it already. roots maps absolute include
+    prefixes to local directories. notes receives what lint reads without judging: absolute
+    includes not found here, templates a fragment takes from the config it is appended to.
     Example: parse_bird("router-mine/bird.conf", []) -> BirdConfig(version="2", protocols=[...])
     """
     if text is None:
         with open(path, "rb") as f:
             text = f.read().decode("utf-8", errors="replace")
+    own_notes: list[tuple[Loc, str]] = []
     try:
         toks = tokenize(text, path)
         before = len(problems)
-        toks, files = expand_includes(toks, os.path.dirname(path) or ".", problems, {path})
+        toks, files = expand_includes(
+            toks, os.path.dirname(path) or ".", problems, {path}, roots=roots, notes=own_notes
+        )
         eof = Loc(path, text.count("\n") + 1)
         cfg = interpret(parse_statements(toks, eof), path)
         cfg.includes = files
+        cfg.partial = bool(own_notes)
+        if cfg.missing_templates and (cfg.fragment or cfg.partial):
+            loc, _ = cfg.missing_templates[0]
+            names = sorted({m.split("'")[1] for _, m in cfg.missing_templates})
+            own_notes.append((loc, f"template {', '.join(names)} not in this file: read as a fragment "
+                                   "of another config, settings from the template unknown"))  # fmt: skip
+        elif cfg.missing_templates:
+            loc, msg = cfg.missing_templates[0]
+            problems.append((loc, f"syntax error: {msg}"))
+        if notes is not None:
+            notes += own_notes
         if len(problems) > before:
             return None
         return cfg

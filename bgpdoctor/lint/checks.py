@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from ipaddress import IPv4Address, IPv4Network, collapse_addresses
 
-from bgpdoctor.lint.bird import BirdConfig, BirdProto
+from bgpdoctor.lint.bird import AS_TRANS, UNKNOWN, BirdConfig, BirdProto
 from bgpdoctor.lint.k8s import ClusterConfig, K8sInputs, K8sNode, calico_selector_matches
 from bgpdoctor.lint.loader import Inputs
 from bgpdoctor.lint.model import InputProblem, LintFinding, Loc, Peer, Severity, Speaker
@@ -16,6 +16,7 @@ from bgpdoctor.lint.uci import UciFirewall, UciNetwork
 
 ASSUMED_PREFIX = 24
 MISSING_END = "one end missing"
+AMBIGUOUS = "address claimed by more than one config"
 
 
 @dataclass
@@ -36,21 +37,31 @@ class World:
     sessions_checked: int = 0
     unchecked: dict[str, int] = field(default_factory=dict)  # reason -> peers lint could not pair
     _owners: dict[IPv4Address, Speaker] | None = None
+    ambiguous: dict[IPv4Address, list[Speaker]] = field(default_factory=dict)
     _subnets: dict[int, dict[IPv4Network, int]] | None = None  # prefixlen -> subnet -> first position
     _seen: set[tuple[str, str, int, str]] = field(default_factory=set)
     _peer_index: dict[int, dict[IPv4Address, list[tuple[int, Peer]]]] = field(default_factory=dict)
 
     def owner(self, addr: IPv4Address | None) -> Speaker | None:
-        """The first speaker (in input order) that owns addr."""
+        """The speaker that owns addr; None when no config or more than one claims it (ambiguous:
+        which of them is live cannot be told from the files)."""
         if self._owners is None:
             self._owners = {}
             for s in self.speakers:
                 for a in s.addresses:
-                    self._owners.setdefault(a, s)
+                    first = self._owners.setdefault(a, s)
+                    if first is not s and not _same_host(first, s, a):
+                        claims = self.ambiguous.setdefault(a, [first])
+                        if s not in claims:
+                            claims.append(s)
+            for a in self.ambiguous:
+                del self._owners[a]
         return self._owners.get(addr) if addr is not None else None
 
     def claim(self, s: Speaker, addr: IPv4Address) -> None:
         """Give s an address learned from the other ends (infer_addresses)."""
+        if addr in self.ambiguous:
+            return
         s.addresses[addr] = None
         if self._owners is not None:
             self._owners.setdefault(addr, s)
@@ -71,16 +82,39 @@ class World:
                 found.append((nets[n], n))
         return [n for _, n in sorted(found)]
 
-    def peers_toward(self, r: Speaker, e: Speaker) -> list[Peer]:
-        """r's peers whose address e owns, in r's order."""
+    def _peers_at(self, r: Speaker, addrs: Iterable[IPv4Address]) -> list[tuple[int, Peer]]:
         index = self._peer_index.get(id(r))
         if index is None:
             index = self._peer_index[id(r)] = {}
             for i, q in enumerate(r.peers):
                 if q.peer_addr is not None:
                     index.setdefault(q.peer_addr, []).append((i, q))
-        found = sorted((iq for a in e.addresses for iq in index.get(a, ())), key=lambda iq: iq[0])
-        return [q for _, q in found]
+        return sorted((iq for a in addrs for iq in index.get(a, ())), key=lambda iq: iq[0])
+
+    def resolve(self, addr: IPv4Address, asker: Speaker) -> Speaker | None:
+        """The owner of addr as seen from asker: of several configs claiming it, the only one with
+        a peer for asker; None when that is not exactly one (the address stays ambiguous)."""
+        owner = self.owner(addr)
+        if owner is not None or addr not in self.ambiguous:
+            return owner
+
+        def faces(c: Speaker) -> bool:
+            ranged = (q.peer_range for q in c.peers if q.peer_range is not None)
+            return bool(self._peers_at(c, asker.addresses)) or any(
+                a in n for n in ranged for a in asker.addresses
+            )
+
+        facing = [c for c in self.ambiguous[addr] if c is not asker and faces(c)]
+        return facing[0] if len(facing) == 1 else None
+
+    def peers_toward(self, r: Speaker, e: Speaker) -> list[Peer]:
+        """r's peers whose address e owns, in r's order; then r's dynamic peers (`neighbor range`)
+        whose range holds one of e's addresses."""
+        mine = [a for a in e.addresses if a not in self.ambiguous or self.resolve(a, r) is e]
+        found = self._peers_at(r, mine)
+        if found:  # a configured neighbor takes precedence over a range holding it
+            return [q for _, q in found]
+        return [q for q in r.peers if q.peer_range is not None and any(a in q.peer_range for a in mine)]
 
     def add(
         self, cause: str, sev: Severity, loc: Loc | None, msg: str, other: Iterable[Loc | None] = ()
@@ -92,6 +126,17 @@ class World:
         if key not in self._seen:
             self._seen.add(key)
             self.findings.append(f)
+
+
+def _same_host(a: Speaker, b: Speaker, addr: IPv4Address) -> bool:
+    """Two claims of addr that are one host: one Node object read as both a Cilium and a Calico
+    speaker, or BIRD 1.x's bird.conf and bird6.conf side by side."""
+    if a.addresses.get(addr) == b.addresses.get(addr):
+        return True
+    return (
+        a.kind.startswith("bird") and b.kind.startswith("bird")
+        and os.path.dirname(a.loc.file) == os.path.dirname(b.loc.file)
+    )  # fmt: skip
 
 
 def same_l2(w: World, a: IPv4Address, b: IPv4Address) -> tuple[bool, bool]:
@@ -168,7 +213,7 @@ def _bird_name(cfg: BirdConfig) -> str:
     base = os.path.basename(cfg.file)
     parent = os.path.basename(os.path.dirname(os.path.abspath(cfg.file)))
     name = parent if base.startswith("bird") and parent not in ("etc", "bird", "config", "") else base
-    return f"{name} (BIRD {cfg.version})"
+    return f"{name} (BIRD {'1.x or 2' if cfg.version == UNKNOWN else cfg.version})"
 
 
 def _int(text: str | None) -> int | None:
@@ -197,21 +242,26 @@ def _bird_peer(p: BirdProto) -> Peer:
     mh = st.get("multihop")
     peer_addr = _v4(nb[0]) if nb else None
     unpaired, detail = None, ""
+    peer_range: IPv4Network | None = None
+    rng = st.get("neighbor_range")
     if nb and peer_addr is None:
         unpaired, detail = "IPv6", f"neighbor {nb[0]}"
-    elif "neighbor_range" in st:
-        unpaired, detail = "dynamic peers", f"neighbor range {st['neighbor_range'][0]}"
+    elif rng is not None:
+        try:
+            peer_range = IPv4Network(rng[0], strict=False)
+        except ValueError:
+            unpaired, detail = "IPv6", f"neighbor range {rng[0]}"
     return Peer(
-        name=p.name, loc=nb[1] if nb else p.loc, peer_addr=peer_addr,
+        name=p.name, loc=nb[1] if nb else rng[1] if rng else p.loc, peer_addr=peer_addr,
         peer_asn=peer_as, peer_asn_loc=nas[1] if nas else None, local_asn=local_as,
         local_asn_loc=st["local_as"][1] if "local_as" in st else None,
         local_addr=_v4(src[0]) if src else None, local_addr_loc=src[1] if src else None,
         multihop=(_int(mh[0]) or 64) if mh else None, multihop_loc=mh[1] if mh else None,
-        passive=st.get("passive", ("0", p.loc))[0] == "1",
+        passive=st.get("passive", ("0", p.loc))[0] == "1" or rng is not None,
         passive_loc=st["passive"][1] if "passive" in st else None,
         password="password" in st, password_loc=st["password"][1] if "password" in st else None,
         rr_client=st.get("rr_client", ("0", p.loc))[0] == "1", extra_locs=[p.loc], unpaired=unpaired,
-        unpaired_detail=detail,
+        unpaired_detail=detail, peer_range=peer_range, as4=st.get("as4", ("1", p.loc))[0] == "1",
     )  # fmt: skip
 
 
@@ -264,7 +314,8 @@ def build_world(inp: Inputs) -> World:
                 networks.setdefault(a.ip, n)
     firewalls = _Firewalls(inp.firewalls)
     for cfg in inp.birds:
-        sp = Speaker(f"bird{cfg.version.replace('.', '')}", _bird_name(cfg), Loc(cfg.file, 1))
+        kind = "bird" if cfg.version == UNKNOWN else f"bird{cfg.version.replace('.', '')}"
+        sp = Speaker(kind, _bird_name(cfg), Loc(cfg.file, 1))
         if cfg.router_id is not None:
             sp.addresses[cfg.router_id] = cfg.router_id_loc
         for p in cfg.bgp():
@@ -410,7 +461,10 @@ def _nat(w: World, s: Speaker, p: Peer, src: IPv4Address | None) -> tuple[IPv4Ad
 def _check_pair(w: World, e: Speaker, p: Peer, r: Speaker, q: Peer) -> None:
     # ASNs, both directions
     for a, pa, b, qb in ((e, p, r, q), (r, q, e, p)):
-        if pa.peer_asn is not None and qb.local_asn is not None and pa.peer_asn != qb.local_asn:
+        # a 4-byte ASN without the AS4 capability (`enable as4 off` on either end) is AS_TRANS
+        as_trans = pa.peer_asn == AS_TRANS and (qb.local_asn or 0) > 0xFFFF and not (pa.as4 and qb.as4)
+        known = pa.peer_asn is not None and qb.local_asn is not None
+        if known and pa.peer_asn != qb.local_asn and not as_trans:
             w.add("asn-mismatch", "error", pa.peer_asn_loc or pa.loc,
                   f"{a.name} peers with {b.name} ({pa.peer_addr}) as AS {pa.peer_asn}, but {b.name} is AS "
                   f"{qb.local_asn} ({_where(qb.local_asn_loc)})", [qb.local_asn_loc, qb.loc])  # fmt: skip
@@ -490,26 +544,76 @@ def _check_pair(w: World, e: Speaker, p: Peer, r: Speaker, q: Peer) -> None:
 
 def infer_addresses(w: World) -> None:
     """A router's address that no file lists (e.g. its LAN IP when only bird.conf was given) is
-    learned from the other end: a peer with the router's ASN pointing into the neighbor's subnet."""
+    learned from the other end: a peer with the router's ASN pointing into the neighbor's subnet.
+    Of several configs claiming the neighbor's address, only one that has such a peer counts."""
     for e in w.speakers:
         for p in e.peers:
-            r = w.owner(p.peer_addr)
-            if r is None or r is e or p.peer_addr is None or w.peers_toward(r, e):
+            if p.peer_addr is None:
                 continue
-            for q in r.peers:
-                if (q.peer_addr is not None and w.owner(q.peer_addr) is None and q.peer_asn == p.local_asn
-                        and same_l2(w, q.peer_addr, p.peer_addr)[0]):  # fmt: skip
-                    w.claim(e, q.peer_addr)
-                    break
+            owner = w.owner(p.peer_addr)
+            claims = [owner] if owner is not None else w.ambiguous.get(p.peer_addr, [])
+            learned: list[IPv4Address] = []
+            for r in claims:
+                if r is e or w.peers_toward(r, e):
+                    continue
+                for q in r.peers:
+                    if q.peer_addr is None or w.owner(q.peer_addr) is not None:
+                        continue
+                    if q.peer_asn == p.local_asn and same_l2(w, q.peer_addr, p.peer_addr)[0]:
+                        learned.append(q.peer_addr)
+                        break
+            if len(learned) == 1:
+                w.claim(e, learned[0])
+
+
+def _count(w: World, reason: str, n: int = 1) -> None:
+    w.unchecked[reason] = w.unchecked.get(reason, 0) + n
+
+
+def _note_ambiguous(w: World) -> None:
+    for addr, claims in w.ambiguous.items():
+        where = ", ".join(f"{s.name} ({_where(s.addresses.get(addr) or s.loc)})" for s in claims)
+        at = claims[0].addresses.get(addr) or claims[0].loc
+        msg = (
+            f"address {addr} is claimed by {len(claims)} configs: {where}; a session to it is "
+            "checked only where exactly one of them has a peer for the other end"
+        )
+        w.problems.append(InputProblem(at.file, at.line, msg, "note"))
+
+
+def _at_range(w: World, e: Speaker, p: Peer, q: Peer) -> Peer:
+    """A dynamic peer (`neighbor range`) seen from e: the address e connects from when it lies in
+    the range, else one of e's addresses in it (so a source outside the range is a finding)."""
+    if q.peer_range is None:
+        return q
+    src, _ = source_toward(w, e, p)
+    inside = [a for a in e.addresses if a in q.peer_range]
+    addr = src if src is not None and src in q.peer_range else (inside[0] if inside else None)
+    return replace(q, peer_addr=addr)
+
+
+def _neighbor_text(q: Peer) -> str:
+    asn = q.peer_asn if q.peer_asn is not None else "?"
+    return f"range {q.peer_range} as {asn}" if q.peer_range is not None else f"{q.peer_addr} as {asn}"
 
 
 def check_sessions(w: World) -> None:
     infer_addresses(w)
+    w.owner(None)  # index the owners, so w.ambiguous is known
+    _note_ambiguous(w)
     done: set[tuple[int, int]] = set()
+    ranges_used: set[int] = set()
     for e in w.speakers:
         by_remote: dict[int, tuple[Speaker, list[Peer]]] = {}
         for p in e.peers:
+            if p.peer_range is not None:
+                continue  # a dynamic peer is paired from the other end, which connects to it
             r = w.owner(p.peer_addr)
+            if p.peer_addr is not None and p.peer_addr in w.ambiguous:
+                r = w.resolve(p.peer_addr, e)
+                if r is None:
+                    _count(w, AMBIGUOUS)
+                    continue
             if r is None or r is e:
                 if p.peer_addr in w.unselected and e.kind.startswith("bird"):
                     n = w.unselected[p.peer_addr]
@@ -524,7 +628,7 @@ def check_sessions(w: World) -> None:
                     )
                     w.problems.append(InputProblem(p.loc.file, p.loc.line, why, "note"))
                 else:
-                    w.unchecked[MISSING_END] = w.unchecked.get(MISSING_END, 0) + 1
+                    _count(w, MISSING_END)
                 continue
             by_remote.setdefault(id(r), (r, []))[1].append(p)
         for rid, (r, ps) in by_remote.items():
@@ -533,12 +637,16 @@ def check_sessions(w: World) -> None:
                 continue
             done.add(key)
             qs = w.peers_toward(r, e)
+            if not qs and any(q.peer_addr in w.ambiguous and q.peer_addr in e.addresses for q in r.peers):
+                # r's peer for e points at an address another config claims too
+                _count(w, AMBIGUOUS, len(ps))
+                continue
             if not qs:
                 p = ps[0]
                 hint = [
-                    f"{q.peer_addr} as {q.peer_asn}"
+                    _neighbor_text(q)
                     for q in r.peers
-                    if q.peer_addr is not None and w.owner(q.peer_addr) is None
+                    if q.peer_range is not None or (q.peer_addr is not None and w.owner(q.peer_addr) is None)
                 ]
                 extra = f" (its unmatched neighbors: {', '.join(hint)})" if hint else ""
                 wait = " and it is passive: nobody opens the session" if p.passive else ""
@@ -550,12 +658,13 @@ def check_sessions(w: World) -> None:
                 continue
             # pair the ends that really meet: score by how many directions agree on the address
             scored = []
-            for p in ps:
+            ranges_used.update(id(q) for q in qs if q.peer_range is not None)
+            for pi, p in enumerate(ps):
                 src_e, _ = source_toward(w, e, p)
-                for q in qs:
+                for qi, q in enumerate(_at_range(w, e, p, q0) for q0 in qs):
                     src_r, _ = source_toward(w, r, q)
                     score = (p.peer_addr == src_r) + (q.peer_addr == src_e) + (p.peer_asn == q.local_asn)
-                    scored.append((-score, ps.index(p), qs.index(q), p, q))
+                    scored.append((-score, pi, qi, p, q))
             used_p: set[int] = set()
             used_q: set[int] = set()
             for _, pi, qi, p, q in sorted(scored, key=lambda x: x[:3]):
@@ -567,41 +676,59 @@ def check_sessions(w: World) -> None:
                 w.sessions_checked += 1
             unmatched = len(ps) + len(qs) - 2 * len(used_p)
             if unmatched:
-                w.unchecked[MISSING_END] = w.unchecked.get(MISSING_END, 0) + unmatched
+                _count(w, MISSING_END, unmatched)
+    ranges = [q for s in w.speakers for q in s.peers if q.peer_range is not None]
+    unused = sum(1 for q in ranges if id(q) not in ranges_used)
+    if unused:
+        _count(w, MISSING_END, unused)
 
 
 # -- platform checks --------------------------------------------------------------------------------
+def _ebgp(p: BirdProto, peer: Peer) -> bool:
+    internal = peer.peer_asn is None or peer.local_asn is None or peer.peer_asn == peer.local_asn
+    return not internal or p.settings.get("neighbor_as", ("", p.loc))[0] == "external"
+
+
 def check_bird(w: World) -> None:
     for sp in w.speakers:
         cfg = w.bird.get(id(sp))
         if cfg is None:
             continue
         bgps = cfg.bgp()
-        if cfg.version == "2":
-            for p, peer in zip(bgps, sp.peers, strict=True):
-                internal = peer.peer_asn is None or peer.local_asn is None or peer.peer_asn == peer.local_asn
-                if internal and p.settings.get("neighbor_as", ("", p.loc))[0] != "external":
-                    continue
-                chans = {k: c for k, c in p.channels.items() if k}
-                if not chans:
-                    w.add("bird-ebgp-no-policy", "error", p.loc,
-                          f"eBGP protocol {p.name} has no channel: BIRD 2 gives it an ipv4 channel "
-                          f"that imports and "
-                          "exports nothing (RFC 8212); add `ipv4 { import ...; export ...; };`")  # fmt: skip
-                for c in chans.values():
-                    missing = [
-                        x for x, m in (("import", c.import_mode), ("export", c.export_mode)) if m is None
-                    ]
-                    if missing:
-                        w.add("bird-ebgp-no-policy", "error", c.loc,
-                              f"eBGP protocol {p.name}, channel {c.name}: no explicit "
-                              f"{' and '.join(missing)} "
-                              f"policy; BIRD 2 refuses this (RFC 8212: EBGP requires explicit policies)",
-                              [p.loc])  # fmt: skip
+        # a protocol built on a template from another file may get its channels from there
+        ebgp = [p for p, peer in zip(bgps, sp.peers, strict=True) if _ebgp(p, peer) and not p.missing_parent]
+        unjudged = [p.name for p in ebgp if not any(k for k in p.channels)]
+        if cfg.version == UNKNOWN and unjudged:
+            msg = (
+                "BIRD 1.x or 2 cannot be told from the syntax (no channel blocks, no protocol-level "
+                f"import/export): eBGP protocol {', '.join(unjudged)} not judged against BIRD 2's "
+                "RFC 8212 policies (BIRD 1.x imports all and exports nothing by default)"
+            )
+            w.problems.append(InputProblem(cfg.file, ebgp[0].loc.line, msg, "note"))
+        for p in ebgp if cfg.version == "2" else []:
+            chans = {k: c for k, c in p.channels.items() if k}
+            if not chans:
+                w.add("bird-ebgp-no-policy", "error", p.loc,
+                      f"eBGP protocol {p.name} has no channel: BIRD 2 gives it an ipv4 channel "
+                      f"that imports and "
+                      "exports nothing (RFC 8212); add `ipv4 { import ...; export ...; };`")  # fmt: skip
+            for c in chans.values():
+                missing = [x for x, m in (("import", c.import_mode), ("export", c.export_mode)) if m is None]
+                if missing:
+                    w.add("bird-ebgp-no-policy", "error", c.loc,
+                          f"eBGP protocol {p.name}, channel {c.name}: no explicit "
+                          f"{' and '.join(missing)} "
+                          f"policy; BIRD 2 refuses this (RFC 8212: EBGP requires explicit policies)",
+                          [p.loc])  # fmt: skip
         if not bgps:
             continue
         kernels = [p for p in cfg.protocols if p.ptype == "kernel"]
-        if not kernels:
+        if not kernels and (cfg.fragment or cfg.partial):
+            why = "an include not read here" if cfg.partial else "no router id and no kernel protocol"
+            w.problems.append(InputProblem(cfg.file, (cfg.router_id_loc or bgps[0].loc).line,
+                f"{sp.name}: {why}, read as a fragment of a larger config: not judged for a missing "
+                "kernel protocol", "note"))  # fmt: skip
+        elif not kernels:
             w.add(
                 "bird-kernel-export-none",
                 "warning",
@@ -610,6 +737,8 @@ def check_bird(w: World) -> None:
             )
         for kp in kernels:
             kch = [c for k, c in kp.channels.items() if k in ("", "ipv4")]
+            if not kch and kp.channels:
+                continue  # an IPv6-only kernel protocol; lint judges the IPv4 one
             mode = kch[0].export_mode if kch else None
             if mode in (None, "none"):
                 at = kch[0].export_loc if kch and kch[0].export_loc else kp.loc
@@ -638,6 +767,54 @@ def check_ibgp_reflection(w: World, k: K8sInputs) -> None:
                   [p.loc for p in node_ibgp[1:]] + [p.loc for p in other])  # fmt: skip
 
 
+def _node_subnets(w: World, k: K8sInputs) -> tuple[dict[IPv4Network, list[K8sNode]], bool]:
+    """The nodes grouped by subnet, and whether a /24 was assumed for one of them."""
+    groups: dict[IPv4Network, list[K8sNode]] = {}
+    assumed = False
+    for n in k.nodes:
+        if n.addresses:
+            net, a = _l2_key(w, n.addresses[0][0])
+            assumed = assumed or a
+            groups.setdefault(net, []).append(n)
+    return groups, assumed
+
+
+def pod_routes_needed(w: World, k: K8sInputs) -> tuple[bool | None, str]:
+    """Whether the routers must learn the pod CIDRs over BGP, judged from the routing design the
+    configuration states, with the reason.
+
+    Tunnel mode carries pod traffic inside the overlay; native routing with autoDirectNodeRoutes
+    installs each node's pod CIDR via the node itself, which works when the nodes share one L2;
+    native routing otherwise needs the network (BGP) to route the pod CIDRs.
+    Example: (False, "tunnel routing (cilium-config:7)")
+    """
+    native = [loc for mode, loc in k.routing if mode == "native"]
+    tunnel = [loc for mode, loc in k.routing if mode == "tunnel"]
+    if tunnel and not native:
+        return False, f"tunnel routing ({tunnel[0]})"
+    if not native:
+        return None, "the routing mode is not in the inputs"
+    direct = [loc for on, loc in k.auto_direct if on]
+    if not direct:
+        return True, f"native routing ({native[0]}) without autoDirectNodeRoutes"
+    groups, _ = _node_subnets(w, k)
+    if len(groups) > 1:
+        return True, f"native routing ({native[0]}) with nodes on {len(groups)} subnets"
+    return False, f"native routing with autoDirectNodeRoutes ({direct[0]}) on one L2"
+
+
+def _no_pod_cidr(w: World, k: K8sInputs, at: Loc, what: str, other: list[Loc], lb_only: bool) -> None:
+    """No pod CIDR advertisement: an error where the design needs one, else at most a note."""
+    needed, why = pod_routes_needed(w, k)
+    if needed or (needed is None and not lb_only):
+        w.add("podcidr-not-advertised", "error", at,
+              f"{what}: the routers never learn the pod CIDRs"
+              f"{f' ({why})' if needed else ''}", other)  # fmt: skip
+    elif needed is None:
+        msg = f"{what}: only Service addresses are advertised; {why}, so pod CIDRs are not judged"
+        w.problems.append(InputProblem(at.file, at.line, msg, "note"))
+
+
 def check_cilium(w: World, k: K8sInputs) -> None:
     if k.nodes:
         for cc in k.cluster_configs:
@@ -645,19 +822,15 @@ def check_cilium(w: World, k: K8sInputs) -> None:
                 w.add("node-not-selected", "warning", cc.selector.loc,
                       f"{cc.kind} {cc.name}: nodeSelector ({cc.selector.text()}) matches none of the "
                       f"{len(k.nodes)} nodes", [cc.loc])  # fmt: skip
-    has_lb = bool(k.lb_pools)
+    has_lb = bool(k.lb_pools) and k.l2_announcements is None
     for cc in k.cluster_configs:
         if not cc.peers:
             continue
         if cc.kind == "CiliumBGPPeeringPolicy":
             for cp in cc.peers:
                 if not cp.export_pod_cidr:
-                    w.add(
-                        "podcidr-not-advertised",
-                        "error",
-                        cp.local_asn_loc or cc.loc,
-                        f"{cc.name}: exportPodCIDR is not true, the pod CIDRs are never advertised",
-                    )
+                    _no_pod_cidr(w, k, cp.local_asn_loc or cc.loc, f"{cc.name}: exportPodCIDR is not true",
+                                 [], cc.service_selector)  # fmt: skip
                     break
             if has_lb and not cc.service_selector:
                 w.add(
@@ -667,7 +840,7 @@ def check_cilium(w: World, k: K8sInputs) -> None:
                     f"{cc.name}: no serviceSelector, LoadBalancer IPs are never advertised",
                 )
             continue
-        pod = lb = False
+        pod = lb = service = False
         missing_at: list[Loc] = []
         for cp in cc.peers:
             pc = k.peer_configs.get(cp.peer_config or "")
@@ -688,6 +861,7 @@ def check_cilium(w: World, k: K8sInputs) -> None:
                         continue
                     for it in ad.items:
                         pod = pod or it.type in ("PodCIDR", "CiliumPodIPPool")
+                        service = service or it.type == "Service"
                         if it.type == "Service" and "LoadBalancerIP" in it.addresses:
                             lb = True
                             if not it.has_selector:
@@ -696,47 +870,50 @@ def check_cilium(w: World, k: K8sInputs) -> None:
                                       "selector selects no Service (cilium#33076)")  # fmt: skip
             missing_at.append(pc.families[0].loc)
         if not pod:
-            w.add("podcidr-not-advertised", "error", missing_at[0] if missing_at else cc.loc,
-                  f"{cc.name}: no CiliumBGPAdvertisement of type PodCIDR is selected by the peers' families "
-                  f"({', '.join(sorted({cp.peer_config or cp.name for cp in cc.peers}))}): the routers never "
-                  "learn the pod CIDRs", [cc.loc])  # fmt: skip
+            peers = ", ".join(sorted({cp.peer_config or cp.name for cp in cc.peers}))
+            _no_pod_cidr(w, k, missing_at[0] if missing_at else cc.loc,
+                         f"{cc.name}: no CiliumBGPAdvertisement of type PodCIDR is selected by the peers' "
+                         f"families ({peers})", [cc.loc], service)  # fmt: skip
         if has_lb and not lb:
             w.add("podcidr-not-advertised", "warning", missing_at[0] if missing_at else cc.loc,
                   f"{cc.name}: no Service/LoadBalancerIP advertisement is selected: the LB pool "
                   f"{k.lb_pools[0].name} is never announced", [k.lb_pools[0].loc])  # fmt: skip
 
 
+def node_addresses(w: World, k: K8sInputs) -> list[tuple[str, IPv4Address, IPv4Network | None, Loc | None]]:
+    """Every node address the inputs state: Node objects, Talos/talhelper/K3s configs, Cilium
+    values, inventories, and the node speakers' own configs (GoBGP, Cilium overrides).
+
+    Example: [("cp-1", IPv4Address("10.0.60.11"), IPv4Network("10.0.60.0/24"), Loc("talconfig.yaml", 12))]
+    """
+    out: list[tuple[str, IPv4Address, IPv4Network | None, Loc | None]] = []
+    out += [(n.name, a, None, loc) for n in k.nodes for a, loc in n.addresses]
+    out += [(h.name, h.addr, h.subnet, h.loc) for h in k.host_addresses]
+    nodes = [s for s in w.speakers if s.is_node or s.kind == "gobgp"]
+    out += [(s.name, a, None, loc or s.loc) for s in nodes for a, loc in s.addresses.items()]
+    return out
+
+
 def check_lb_pools(w: World, k: K8sInputs) -> None:
+    hosts = sorted(node_addresses(w, k), key=lambda h: h[2] is None)  # stated subnets first
     for pool in k.lb_pools:
         for nets, text, loc in pool.blocks:
-            for n in k.nodes:
-                for a, _ in n.addresses:
-                    subnet, assumed = _l2_key(w, a)
-                    if any(x.overlaps(subnet) for x in nets):
-                        how = " (assumed /24)" if assumed else ""
-                        w.add("lb-pool-in-node-subnet", "error", loc,
-                              f"LB pool {pool.name} block {text} overlaps node {n.name}'s subnet "
-                              f"{subnet}{how}: "
-                              "on-link hosts ARP for the VIPs instead of routing them via BGP; use "
-                              "a separate "
-                              "range", [n.loc])  # fmt: skip
-                        break
-                else:
-                    continue
-                break
+            for name, a, stated, aloc in hosts:
+                subnet, assumed = (stated, False) if stated is not None else _l2_key(w, a)
+                if any(x.overlaps(subnet) for x in nets):
+                    how = " (assumed /24)" if assumed else ""
+                    w.add("lb-pool-in-node-subnet", "error", loc,
+                          f"LB pool {pool.name} block {text} overlaps node {name}'s subnet {subnet}{how}: "
+                          "on-link hosts ARP for the VIPs instead of routing them via BGP; use a "
+                          "separate range", [aloc])  # fmt: skip
+                    break
 
 
 def check_auto_direct(w: World, k: K8sInputs) -> None:
     for on, loc in k.auto_direct:
         if not on:
             continue
-        groups: dict[IPv4Network, list[K8sNode]] = {}
-        assumed = False
-        for n in k.nodes:
-            if n.addresses:
-                net, a = _l2_key(w, n.addresses[0][0])
-                assumed = assumed or a
-                groups.setdefault(net, []).append(n)
+        groups, assumed = _node_subnets(w, k)
         if len(groups) > 1:
             desc = "; ".join(f"{net}: {', '.join(x.name for x in ns)}" for net, ns in groups.items())
             w.add("auto-direct-routes-across-l3", "error", loc,

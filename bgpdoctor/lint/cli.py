@@ -8,7 +8,7 @@ import click
 
 
 def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
 def summary_line(result: object) -> str:
@@ -42,9 +42,10 @@ def summary_line(result: object) -> str:
     return line
 
 
-def render_text(result: object) -> str:
+def render_text(result: object, verbose: bool = False) -> str:
     """Text report: one `FILE:LINE: [root-cause] message` line per finding, problems first, then
     the summary line. Everything from the files is shown on one line with control characters removed.
+    Notes (what was read without being judged) are counted in the summary, listed only when verbose.
 
     Example: "bird.conf:7: [asn-mismatch] error: router-mine peers with ... "
     """
@@ -54,29 +55,56 @@ def render_text(result: object) -> str:
     assert isinstance(result, LintResult)
     lines = []
     for p in result.problems:
+        if p.kind == "note" and not verbose:
+            continue
         tag = "note: " if p.kind == "note" else ""
         lines.append(one_line(f"{p.file}:{p.line}: {tag}{p.message}"))
     for f in result.findings:
         also = f" (see also {', '.join(f'{a}:{b}' for a, b in f.other)})" if f.other else ""
         lines.append(one_line(f"{f.file}:{f.line}: [{f.root_cause}] {f.severity}: {f.message}{also}"))
-    lines.append(summary_line(result))
+    summary = summary_line(result)
+    notes = _plural(result.summary()["notes"], "note")
+    if not verbose and result.summary()["notes"]:
+        head, _, tail = summary.rpartition(f", {notes}")
+        summary = f"{head}, {notes}, -v to show{tail}"
+    lines.append(summary)
     return "\n".join(lines)
 
 
 @click.command("lint")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def lint(paths: tuple[str, ...], output: str) -> None:
+@click.option(
+    "--output",
+    "-o",
+    type=click.Choice(["text", "json", "sarif"]),
+    default="text",
+    show_default=True,
+    help="json: schema in docs/schemas/lint.schema.json; sarif: SARIF 2.1.0 for code-scanning views.",
+)
+@click.option(
+    "--root",
+    "roots",
+    multiple=True,
+    metavar="PREFIX=DIR",
+    help="Read BIRD includes under an absolute PREFIX (e.g. /etc/bird) from DIR.",
+)
+@click.option("-v", "--verbose", is_flag=True, help="List the notes (what was read but not judged).")
+def lint(paths: tuple[str, ...], output: str, roots: tuple[str, ...] = (), verbose: bool = False) -> None:
     """Lint Kubernetes manifests, BIRD and GoBGP configs and OpenWrt UCI files offline.
 
     Exit codes: 0 sessions checked and nothing found, 1 findings, 2 a file could not be read or
     parsed, 3 no session could be checked (e.g. only one end of each session was given).
     """
     from bgpdoctor.lint import lint_paths
+    from bgpdoctor.lint.loader import parse_roots
 
-    result = lint_paths(list(paths))
+    result = lint_paths(list(paths), parse_roots(roots))
     if output == "json":
         click.echo(json.dumps(result.to_dict(), indent=2))
+    elif output == "sarif":
+        from bgpdoctor.report.sarif import catalogue_rules, render_sarif
+
+        click.echo(render_sarif(result.to_dict(), catalogue_rules()))
     else:
-        click.echo(render_text(result))
+        click.echo(render_text(result, verbose))
     raise SystemExit(result.exit_code)

@@ -16,6 +16,15 @@ CILIUM_VALUE_KEYS = {
 }  # fmt: skip
 
 
+# files that state hosts' addresses without being Kubernetes objects: Talos machine configs and
+# talhelper's talconfig.yaml, K3s/RKE2 config.yaml, bgpdoctor and Ansible inventories
+HOST_CONFIG_HINT = re.compile(
+    r"^(machine|node-ip|node-external-ip|advertise-address|cluster-cidr|flannel-backend|clusterName"
+    r"|talosVersion|hosts)\s*:|^\s+ansible_host\s*:",
+    re.M,
+)
+_CLUSTER_GROUP = re.compile(r"k3s|k8s|kube|rke|talos|cluster|master|worker|node|control|server|agent", re.I)
+
 ADDRESS_ANNOTATIONS = (
     "k3s.io/internal-ip",
     "alpha.kubernetes.io/provided-node-ip",
@@ -162,6 +171,21 @@ class CalicoPeer:
 
 
 @dataclass
+class HostAddress:
+    """A Kubernetes node's address stated outside the Node objects.
+
+    Example: HostAddress("cp-1", IPv4Address("10.0.60.11"), IPv4Network("10.0.60.0/24"),
+    Loc("talconfig.yaml", 12), "talconfig")
+    """
+
+    name: str
+    addr: IPv4Address
+    subnet: IPv4Network | None
+    loc: Loc
+    source: str
+
+
+@dataclass
 class K8sInputs:
     """Everything read from manifests (all files together)."""
 
@@ -179,11 +203,15 @@ class K8sInputs:
     calico_asn: tuple[int, Loc] | None = None
     calico_mesh: tuple[bool, Loc] | None = None
     calico_present: bool = False
+    routing: list[tuple[str, Loc]] = field(default_factory=list)  # ("native" | "tunnel", where)
+    host_addresses: list[HostAddress] = field(default_factory=list)
+    l2_announcements: Loc | None = None  # LB IPs answered by ARP (CiliumL2AnnouncementPolicy), not BGP
 
     def empty(self) -> bool:
         return not (
             self.nodes or self.cluster_configs or self.peer_configs or self.advertisements or self.lb_pools
             or self.auto_direct or self.pod_cidrs or self.calico_peers or self.calico_present
+            or self.routing or self.host_addresses
         )  # fmt: skip
 
 
@@ -203,7 +231,106 @@ def _net(text: str) -> IPv4Network | None:
         return None
 
 
+def _routing_mode(text: str) -> str | None:
+    """Cilium's routing mode from routingMode / routing-mode or the older tunnel setting."""
+    t = text.strip().lower()
+    if t in ("native", "disabled"):
+        return "native"
+    if t in ("tunnel", "vxlan", "geneve"):
+        return "tunnel"
+    return None
+
+
+def _iface_addr(text: str) -> tuple[IPv4Address, IPv4Network | None] | None:
+    try:
+        iface = IPv4Interface(text.strip())
+    except ValueError:
+        return None
+    return iface.ip, iface.network if "/" in text and iface.network.prefixlen < 32 else None
+
+
+def _host(out: K8sInputs, name: str, text: str, y: Y, file: str, source: str) -> None:
+    for part in text.split(","):
+        got = _iface_addr(part)
+        if got is not None and not got[0].is_loopback and not got[0].is_unspecified:
+            out.host_addresses.append(HostAddress(name, got[0], got[1], Loc(file, y.line), source))
+
+
+def _talos_interfaces(out: K8sInputs, name: str, y: Y | None, file: str, source: str) -> None:
+    for iface in y.ls() if y is not None else []:
+        for a in iface.ls("addresses"):
+            _host(out, name, a.text(), a, file, source)
+        for vlan in iface.ls("vlans"):
+            for a in vlan.ls("addresses"):
+                _host(out, name, a.text(), a, file, source)
+
+
+def _host_config(d: Y, file: str, out: K8sInputs) -> bool:
+    """Node addresses (and pod CIDRs) from Talos, talhelper, K3s/RKE2 and inventory files."""
+    before = (len(out.host_addresses), len(out.pod_cidrs))
+    net = d.get("machine", "network")
+    if net is not None:  # Talos machine config or patch
+        name = d.s("machine", "network", "hostname") or file.rsplit("/", 1)[-1]
+        _talos_interfaces(out, name, net.get("interfaces"), file, "Talos machine config")
+    for sub in d.ls("cluster", "network", "podSubnets") + d.ls("clusterPodNets"):
+        n = _net(sub.text())
+        if n and n.version == 4:
+            out.pod_cidrs.append((n, Loc(file, sub.line)))
+    if d.get("clusterName") is not None:  # talhelper talconfig.yaml
+        for node in d.ls("nodes"):
+            name = node.s("hostname") or "?"
+            ip = node.get("ipAddress")
+            if ip is not None:
+                _host(out, name, ip.text(), ip, file, "talconfig")
+            _talos_interfaces(out, name, node.get("networkInterfaces"), file, "talconfig")
+    for key in ("node-ip", "node-external-ip", "advertise-address"):  # K3s / RKE2 config.yaml
+        y = d.get(key)
+        if y is not None:
+            for it in y.v if isinstance(y.v, list) else [y]:
+                _host(out, f"k3s node ({file.rsplit('/', 1)[-1]})", it.text(), it, file, "K3s config")
+    cc = d.get("cluster-cidr")
+    if cc is not None:
+        for part in cc.text().split(","):
+            n = _net(part.strip())
+            if n and n.version == 4:
+                out.pod_cidrs.append((n, Loc(file, cc.line)))
+    hosts = d.m("hosts")
+    if d.get("version") is not None and hosts:  # bgpdoctor inventory
+        for name, h in hosts.items():
+            if h.s("role") == "node":
+                for a in h.ls("addresses") + [x for x in [h.get("internal_ip")] if x is not None]:
+                    _host(out, name, a.text(), a, file, "inventory")
+    elif not d.get("version"):
+        _ansible(d, file, out, False)
+    return (len(out.host_addresses), len(out.pod_cidrs)) != before
+
+
+def _ansible(group: Y, file: str, out: K8sInputs, cluster: bool, depth: int = 0) -> None:
+    """Ansible YAML inventory: hosts with ansible_host in groups whose names say Kubernetes."""
+    if depth > 16:
+        return
+    for gname, g in group.m().items():
+        if not isinstance(g.v, dict):
+            continue
+        inside = cluster or bool(_CLUSTER_GROUP.search(gname))
+        if inside:
+            for hname, h in g.m("hosts").items():
+                ip = h.get("ansible_host")
+                if ip is not None:
+                    _host(out, hname, ip.text(), ip, file, "Ansible inventory")
+        _ansible(Y(g.m("children"), g.line), file, out, inside, depth + 1)
+
+
 def _cilium_values(v: Y, file: str, out: K8sInputs) -> None:
+    mode = v.get("routingMode") or v.get("tunnel")
+    if mode is not None and isinstance(mode.v, str) and _routing_mode(mode.v):
+        out.routing.append((_routing_mode(mode.v) or "", Loc(file, mode.line)))
+    l2 = v.get("l2announcements", "enabled")
+    if l2 is not None and v.b("l2announcements", "enabled"):
+        out.l2_announcements = Loc(file, l2.line)
+    host = v.get("k8sServiceHost")
+    if host is not None and isinstance(host.v, str):
+        _host(out, "the API server (k8sServiceHost)", host.v, host, file, "Cilium values")
     adr = v.get("autoDirectNodeRoutes")
     if adr is not None and v.b("autoDirectNodeRoutes") is not None:
         out.auto_direct.append((bool(v.b("autoDirectNodeRoutes")), Loc(file, adr.line)))
@@ -372,6 +499,8 @@ def read_document(d: Y, file: str, out: K8sInputs) -> str | None:
         if isinstance(d.v, dict) and CILIUM_VALUE_KEYS & set(d.v):
             _cilium_values(d, file, out)
             return None
+        if isinstance(d.v, dict) and _host_config(d, file, out):
+            return None
         return "no apiVersion/kind: not a Kubernetes object, ignored"
     if kind == "Node":
         node = _node(d, file)
@@ -400,10 +529,16 @@ def read_document(d: Y, file: str, out: K8sInputs) -> str | None:
                 la = p.get("localAddress")
                 peers[p.s("name") or "?"] = (_ip(p.s("localAddress")), Loc(file, la.line if la else p.line))
         out.overrides[d.s("metadata", "name") or "?"] = (Loc(file, d.line), peers, asn)
+    elif api.startswith("cilium.io/") and kind == "CiliumL2AnnouncementPolicy":
+        out.l2_announcements = Loc(file, d.line)
     elif api.startswith("cilium.io/") and kind == "CiliumLoadBalancerIPPool":
         out.lb_pools.append(_lb_pool(d, file))
     elif kind == "ConfigMap" and d.s("metadata", "name") == "cilium-config":
         data = d.m("data")
+        for key in ("routing-mode", "tunnel"):
+            if key in data and _routing_mode(data[key].text()):
+                out.routing.append((_routing_mode(data[key].text()) or "", Loc(file, data[key].line)))
+                break
         if "auto-direct-node-routes" in data:
             y = data["auto-direct-node-routes"]
             out.auto_direct.append((y.text().lower() == "true", Loc(file, y.line)))

@@ -14,10 +14,11 @@ import re
 import stat
 from dataclasses import dataclass, field
 
+from bgpdoctor.errors import UsageError
 from bgpdoctor.lint import uci
-from bgpdoctor.lint.bird import BirdConfig, looks_like_bird, parse_bird
+from bgpdoctor.lint.bird import BirdConfig, Roots, looks_like_bird, parse_bird, resolve_include
 from bgpdoctor.lint.gobgp import looks_like_gobgp, parse_gobgp
-from bgpdoctor.lint.k8s import CILIUM_VALUE_KEYS, K8sInputs, read_document
+from bgpdoctor.lint.k8s import CILIUM_VALUE_KEYS, HOST_CONFIG_HINT, K8sInputs, read_document
 from bgpdoctor.lint.model import InputProblem, Loc, Speaker
 from bgpdoctor.lint.yamlsrc import compose_documents, error_line
 from bgpdoctor.safe_yaml import YamlError
@@ -25,6 +26,7 @@ from bgpdoctor.safe_yaml import YamlError
 MAX_BYTES = 4 * 1024 * 1024
 _YAML_HINT = re.compile(r"^(apiVersion|kind)\s*:|^---\s*$", re.M)
 _VALUES_HINT = re.compile(r"^(" + "|".join(sorted(CILIUM_VALUE_KEYS)) + r")\s*:", re.M)
+_FLUX_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:[:=-][^}\n]*)?\}")
 _INCLUDE = re.compile(r'^\s*include\s+"([^"]+)"\s*;', re.M)
 _TEMPLATE = re.compile(r"\{\{-?\s*[^{}]*\}\}")
 # names that say "documentation, source code or a script", whatever the content looks like
@@ -185,7 +187,7 @@ def sniff(text: str, name: str = "") -> str | None:
         return None
     if looks_like_bird(text):
         return "bird"
-    if _YAML_HINT.search(text) or _VALUES_HINT.search(text):
+    if _YAML_HINT.search(text) or _VALUES_HINT.search(text) or HOST_CONFIG_HINT.search(text):
         return "yaml"
     if name.lower().endswith((".yaml", ".yml")) and text.strip():
         return "yaml-other"  # parsed (a broken file is an error), but unused documents are not noted
@@ -256,8 +258,25 @@ def _read(path: str, explicit: bool, inputs: Inputs) -> bytes | None:
     return raw
 
 
+def _flux_note(path: str, text: str, inputs: Inputs) -> None:
+    """Flux postBuild substitutions (`${VAR}`) are filled in by Flux, not in the repository: the
+    values that use them are unknown here, and lint says so once per file."""
+    found: dict[str, int] = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        code = line.split(" #", 1)[0] if not line.lstrip().startswith("#") else ""
+        for m in _FLUX_VAR.finditer(code):
+            found.setdefault(m.group(1), n)
+    if found:
+        names = ", ".join(f"${{{v}}}" for v in sorted(found, key=lambda v: found[v]))
+        inputs.problems.append(InputProblem(path, min(found.values()), f"Flux substitution {names} not "
+                                            "substituted: the values using it are unknown, not judged",
+                                            "note"))  # fmt: skip
+
+
 def _read_yaml(path: str, text: str, inputs: Inputs, quiet: bool = False) -> bool:
     used = False
+    if not quiet:
+        _flux_note(path, text, inputs)
     docs = compose_documents(text, source=path)
     while True:
         try:
@@ -297,14 +316,16 @@ def _read_yaml(path: str, text: str, inputs: Inputs, quiet: bool = False) -> boo
     return used
 
 
-def _parse(path: str, text: str, kind: str, inputs: Inputs) -> None:
+def _parse(path: str, text: str, kind: str, inputs: Inputs, roots: Roots | None = None) -> None:
     if kind == "bird":
         probs: list[tuple[Loc, str]] = []
-        cfg = parse_bird(path, probs, text)
+        notes: list[tuple[Loc, str]] = []
+        cfg = parse_bird(path, probs, text, roots, notes)
         inputs.problems += [InputProblem(loc.file, loc.line, f"BIRD: {msg}") for loc, msg in probs]
+        inputs.problems += [InputProblem(loc.file, loc.line, f"BIRD: {msg}", "note") for loc, msg in notes]
         if cfg is not None:
             inputs.birds.append(cfg)
-            inputs.files[path] = f"bird{cfg.version}"
+            inputs.files[path] = "bird" if cfg.version == "unknown" else f"bird{cfg.version}"
         else:
             inputs.unparsed.append(path)
     elif kind == "gobgp":
@@ -334,8 +355,23 @@ def _parse(path: str, text: str, kind: str, inputs: Inputs) -> None:
         inputs.skipped[path] = "not used"
 
 
-def load_paths(paths: list[str]) -> Inputs:
-    """Read every file under paths. Input problems are recorded, never raised.
+def parse_roots(specs: list[str] | tuple[str, ...]) -> Roots:
+    """`--root /etc/bird=DIR` values as a map. Raises UsageError on a malformed one.
+
+    Example: parse_roots(["/etc/bird=router/etc/bird"]) -> {"/etc/bird": "router/etc/bird"}
+    """
+    roots: Roots = {}
+    for spec in specs:
+        prefix, sep, local = spec.partition("=")
+        if not sep or not prefix.startswith("/") or not local:
+            raise UsageError(f"--root {spec}: expected ABSOLUTE_PREFIX=DIR, e.g. /etc/bird=router/etc/bird")
+        roots[prefix.rstrip("/") or "/"] = local
+    return roots
+
+
+def load_paths(paths: list[str], roots: Roots | None = None) -> Inputs:
+    """Read every file under paths. Input problems are recorded, never raised. roots maps absolute
+    BIRD include prefixes to local directories (parse_roots).
 
     Example: load_paths(["gitops/", "router/bird.conf"]).files -> {"router/bird.conf": "bird", ...}
     """
@@ -350,7 +386,8 @@ def load_paths(paths: list[str]) -> Inputs:
     for path, _, text in texts:
         if kinds[path] == "bird":
             for inc in _INCLUDE.findall(text):
-                included.add(os.path.realpath(os.path.join(os.path.dirname(path), inc)))
+                for found in resolve_include(inc, os.path.dirname(path) or ".", roots):
+                    included.add(os.path.realpath(found))
     for path, explicit, text in texts:
         kind = kinds[path]
         if kind is None:
@@ -366,7 +403,7 @@ def load_paths(paths: list[str]) -> Inputs:
             inputs.files[path] = "bird-include"
             continue
         try:
-            _parse(path, text, kind, inputs)
+            _parse(path, text, kind, inputs, roots)
         except (
             RecursionError,
             MemoryError,

@@ -105,6 +105,8 @@ class Peer:
     password_loc: Loc | None = None
     rr_client: bool = False
     extra_locs: list[Loc] = field(default_factory=list)
+    peer_range: IPv4Network | None = None  # BIRD `neighbor range`: any peer inside may connect
+    as4: bool = True  # False: `enable as4 off`, a 4-byte local ASN is sent as AS_TRANS (23456)
     unpaired: str | None = None  # why lint cannot pair it: "IPv6", "unnumbered" or "dynamic peers"
     unpaired_detail: str = ""  # e.g. "neighbor 2001:db8::1"
 

@@ -169,6 +169,37 @@ def parse_addresses(json_text: str) -> list[Address]:
     return out
 
 
+@dataclass
+class Neighbour:
+    """One entry of the neighbour (ARP) table; ``lladdr`` is None while nobody has answered."""
+
+    address: str
+    dev: str | None
+    lladdr: str | None
+    states: list[str]
+
+    @property
+    def answered(self) -> bool:
+        return self.lladdr is not None and not {"FAILED", "INCOMPLETE"} & set(self.states)
+
+
+def parse_neighbours(json_text: str) -> list[Neighbour]:
+    """Parse ``ip -j neigh show``.
+
+    Example: [Neighbour(address="192.0.2.240", dev="br-lan", lladdr=None, states=["FAILED"])]
+    """
+    out: list[Neighbour] = []
+    for entry in _load_list(json_text, "neigh"):
+        address = _str(entry.get("dst"), "dst")
+        if address is None:
+            raise ParseError("iproute", f"neigh: entry without dst: {entry!r}")
+        states = [str(x) for x in json_list(entry.get("state"), "iproute", "neigh state")]
+        out.append(
+            Neighbour(address, _str(entry.get("dev"), "dev"), _str(entry.get("lladdr"), "lladdr"), states)
+        )
+    return out
+
+
 def parse_route_get(json_text: str) -> RouteGet:
     """Parse ``ip -j route get X`` output or its ``RTNETLINK answers: ...`` error text.
 

@@ -37,6 +37,7 @@ _RTT_RE = re.compile(r"^(?:rtt|round-trip) min/avg/max(?:/mdev)? = [\d.]+/(?P<av
 _LOCAL_MTU_RE = re.compile(r"local error: message too long, mtu[= ](?P<mtu>\d+)", re.IGNORECASE)
 _FROM_RE = re.compile(r"^From (?P<src>\S+)(?: \([^)]*\))?:? icmp_seq=\d+ (?P<msg>.*)$")
 _FRAG_RE = re.compile(r"Frag needed and DF set \(mtu = (?P<mtu>\d+)\)")
+_DROPPED_ON_SEND = "sendmsg: No buffer space available"
 _ERROR_RE = re.compile(r"^ping: (?!local error)(?P<msg>.*)$")
 
 
@@ -119,7 +120,9 @@ def parse_ping(text: str) -> PingResult:
         r.outcome = "unreachable"
     elif r.time_exceeded_from is not None:
         r.outcome = "time-exceeded"
-    elif seen_stats and r.transmitted > 0 and r.error is None:
+    elif seen_stats and r.transmitted > 0 and (r.error is None or _DROPPED_ON_SEND in r.error):
+        # ENOBUFS: the device refused the packet (a veth whose peer has a smaller MTU drops it so):
+        # it vanished without an ICMP error, like a loss further on
         r.outcome = "silent-loss"
     else:
         r.outcome = "error"

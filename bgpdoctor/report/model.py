@@ -106,6 +106,16 @@ class Summary(Model):
     exit_code: int
 
 
+class CaptureFile(Model):
+    """A pcap file `run --pcap-dir` wrote: a host's whole capture (session null) or one session's part."""
+
+    host: str
+    session: str | None = None  # "router-home<->yuuko-k8s"
+    path: str
+    packets: int
+    bytes: int
+
+
 class Report(Model):
     schema_version: str = SCHEMA_VERSION
     tool: str = "bgpdoctor"
@@ -117,6 +127,7 @@ class Report(Model):
     diagnoses: list[Diagnosis]
     summary: Summary
     timing: Timing
+    captures: list[CaptureFile] = Field(default_factory=list)  # run/replay --pcap-dir
 
 
 def report_json_schema() -> dict[str, Any]:

@@ -11,19 +11,19 @@ daemons print is shown, and an end that could not be read keeps the reason. Exam
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from bgpdoctor.drivers import driver_for, match_neighbor
+from bgpdoctor.engine.collect import HostFacts
 from bgpdoctor.engine.world import Session, SessionEnd, World
-from bgpdoctor.parsers import bird, gobgp
+from bgpdoctor.inventory_model import Inventory
 from bgpdoctor.report.safe_text import one_line
 
 Verdict = Literal["established", "down", "unknown"]
 EXIT_ESTABLISHED, EXIT_DOWN, EXIT_UNKNOWN = 0, 1, 3
-SPEAKER_FACT = {"bird2": "bird.protocols", "bird1": "bird.protocols", "gobgp": "gobgp.neighbors"}
 
 
 class _Model(BaseModel):
@@ -62,77 +62,6 @@ class StatusReport(_Model):
     exit_code: int
 
 
-def _bird_match(protocols: list[bird.BirdProtocol], end: SessionEnd) -> bird.BirdProtocol | None:
-    if end.peer is None:
-        return None
-    address, name = str(end.peer.address), end.peer.name
-    return next(
-        (
-            p
-            for p in protocols
-            if p.proto == "BGP" and (p.neighbor_address == address or (name and p.name == name))
-        ),
-        None,
-    )
-
-
-def _hold_seconds(hold_timer: str | None) -> int | None:
-    """BIRD's "Hold timer: 7.379/9" (time left / negotiated) -> 9."""
-    m = re.fullmatch(r"[\d.]+/(\d+)", (hold_timer or "").strip())
-    return int(m.group(1)) if m else None
-
-
-def _bird_since_seconds(since: str, server_time: str | None) -> int | None:
-    """Seconds from a BIRD `since` ("22:35:50.001" or "2026-11-22 22:35:50.001") to `show status`'s
-    server time (same clock and zone). A time without a date is within the last day; a date alone
-    (BIRD's default for states older than 20 hours) is too coarse and gives None."""
-    if not server_time or ":" not in since:
-        return None
-    dated = " " in since
-    try:
-        now = datetime.fromisoformat(server_time)
-        start = datetime.fromisoformat(since if dated else f"{now.date().isoformat()} {since}")
-    except ValueError:
-        return None
-    if not dated and start > now:
-        start -= timedelta(days=1)
-    return max(0, int((now - start).total_seconds()))
-
-
-def _fill_bird(world: World, out: EndStatus, end: SessionEnd) -> None:
-    protocols = world.bird_protocols(end.host)
-    match = _bird_match(protocols, end) if protocols is not None else None
-    if match is None:
-        return
-    out.since = match.since
-    status = world.parsed(end.host, "bird.status", bird.parse_show_status)
-    out.for_s = _bird_since_seconds(match.since, status.server_time if status else None)
-    out.accepted = match.routes_imported
-    out.advertised = match.routes_exported
-    if match.routes_imported is not None and match.routes_filtered is not None:
-        out.received = match.routes_imported + match.routes_filtered
-    out.hold_time_s = _hold_seconds(match.hold_timer)
-
-
-def _fill_gobgp(world: World, out: EndStatus, end: SessionEnd, now: datetime) -> None:
-    neighbors = world.gobgp_neighbors(end.host)
-    if neighbors is None or end.peer is None:
-        return
-    match: gobgp.GobgpNeighbor | None = next(
-        (n for n in neighbors if n.address == str(end.peer.address)), None
-    )
-    if match is None:
-        return
-    epoch = match.uptime_epoch if match.state == "established" else match.downtime_epoch
-    if epoch:
-        since = datetime.fromtimestamp(epoch, UTC)
-        out.since = since.isoformat(timespec="seconds")
-        out.for_s = max(0, int((now - since).total_seconds()))
-    out.received, out.accepted, out.advertised = match.received, match.accepted, match.advertised
-    if match.state == "established":  # GoBGP keeps the last session's hold time after it went down
-        out.hold_time_s = match.hold_time
-
-
 def end_status(world: World, end: SessionEnd, now: datetime) -> EndStatus:
     """What one end's daemon says about the session, or why it could not be read."""
     speaker = world.inv.hosts[end.host].speaker
@@ -144,18 +73,26 @@ def end_status(world: World, end: SessionEnd, now: datetime) -> EndStatus:
         last_error=end.last_error,
         passive=end.passive,
     )
-    fact = SPEAKER_FACT.get(speaker)
+    driver = driver_for(speaker)
     if end.state is None:
-        if fact is None:
+        if driver is None:
             out.unknown = f"bgpdoctor does not read the sessions of speaker {speaker!r} on {end.host}"
         else:
-            problem = world.command_problem(end.host, fact)
-            out.unknown = problem.detail if problem else f"{fact} on {end.host} gave nothing"
+            problem = world.command_problem(end.host, driver.session_fact)
+            out.unknown = problem.detail if problem else f"{driver.session_fact} on {end.host} gave nothing"
         return out
-    if speaker in ("bird2", "bird1"):
-        _fill_bird(world, out, end)
-    elif speaker == "gobgp":
-        _fill_gobgp(world, out, end, now)
+    neighbors = driver.neighbors(world, end.host) if driver is not None else None
+    match = match_neighbor(neighbors, end.peer) if neighbors is not None and end.peer is not None else None
+    if match is None:
+        return out
+    out.since = match.since
+    out.for_s = match.up_for_s
+    if match.since_epoch:
+        since = datetime.fromtimestamp(match.since_epoch, UTC)
+        out.since = since.isoformat(timespec="seconds")
+        out.for_s = max(0, int((now - since).total_seconds()))
+    out.received, out.accepted, out.advertised = match.received, match.accepted, match.advertised
+    out.hold_time_s = match.hold_time_s
     return out
 
 
@@ -247,3 +184,52 @@ def render_status_text(report: StatusReport) -> str:
 
 def render_status_json(report: StatusReport) -> str:
     return report.model_dump_json(indent=2)
+
+
+def status_of_facts(
+    inv: Inventory, facts: dict[str, HostFacts], scope: list[str], taken: datetime
+) -> StatusReport:
+    """The status `bgpdoctor status` prints, from facts a run (or a recording) already holds."""
+    from bgpdoctor.engine.sessions import expected_sessions
+
+    world = World(inv, facts)
+    return build_status(world, expected_sessions(world, scope), scope, taken)
+
+
+def session_state(s: SessionStatus) -> str:
+    """One word for a session: "Established", the first end's state that is not ("Passive",
+    "Active", "Idle", "Missing"...), or "Unknown" when no end says it is down and some could not
+    be read."""
+    if s.verdict == "established":
+        return "Established"
+    if s.verdict == "unknown":
+        return "Unknown"
+    ends = [s.a] + ([s.b] if s.b else [])
+    down = next(e.state for e in ends if e.state is not None and e.state != "established")
+    return down.capitalize()
+
+
+SUMMARY_SESSIONS_NAMED = 3  # sessions named in the summary line's parenthesis
+
+
+def bgp_summary_line(report: StatusReport) -> str:
+    """The line heading `run` and `replay` output, from the same data as `bgpdoctor status`.
+
+    Example: "BGP: 4 sessions, 3 Established, 1 Passive (router-mine<->yuuko-k8s: router-mine
+    passive, yuuko-k8s idle)"
+    """
+    if not report.sessions:
+        return "BGP: no sessions in the inventory's scope"
+    states = [session_state(s) for s in report.sessions]
+    order = ["Established", *sorted({x for x in states if x not in ("Established", "Unknown")}), "Unknown"]
+    counts = [f"{states.count(state)} {state}" for state in order if state in states]
+    not_up = [s for s in report.sessions if s.verdict != "established"]
+    named = []
+    for s in not_up[:SUMMARY_SESSIONS_NAMED]:
+        ends = [s.a] + ([s.b] if s.b else [])
+        named.append(f"{s.session}: " + ", ".join(f"{e.host} {e.state or 'unknown'}" for e in ends))
+    if len(not_up) > SUMMARY_SESSIONS_NAMED:
+        named.append(f"{len(not_up) - SUMMARY_SESSIONS_NAMED} more")
+    detail = f" ({'; '.join(named)})" if named else ""
+    noun = "session" if len(report.sessions) == 1 else "sessions"
+    return one_line(f"BGP: {len(report.sessions)} {noun}, {', '.join(counts)}{detail}")

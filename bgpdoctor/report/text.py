@@ -1,6 +1,8 @@
 """Plain-text rendering of a report for the terminal (colour only when stdout is a TTY).
 
-Everything a host supplied goes through `safe_text` first: no control sequence reaches the terminal.
+Styles are click's: `click.echo` drops them when stdout is not a terminal, and the CLI turns them
+off for NO_COLOR. Everything a host supplied goes through `safe_text` first: no control sequence
+reaches the terminal. With the session status, a one-line BGP summary heads the output.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ import click
 
 from bgpdoctor.report.model import CheckResult, Report, Summary
 from bgpdoctor.report.safe_text import one_line, printable_model
+from bgpdoctor.report.status import StatusReport, bgp_summary_line
 
 _COLOURS = {
     "pass": "green",
@@ -42,9 +45,47 @@ def _result_line(r: CheckResult) -> str:
     return f"  {status} {one_line(r.check):28} {one_line(r.host):32} {one_line(r.reason)}{tail}"
 
 
-def render_text(report: Report, verbose: bool = False) -> str:
+_VERDICT_COLOUR = {0: "green", 1: "red", 3: "blue"}
+
+
+def bgp_heading(status: StatusReport) -> str:
+    """The BGP summary line, green when every session is established, red when one is down."""
+    return click.style(bgp_summary_line(status), fg=_VERDICT_COLOUR.get(status.exit_code), bold=True)
+
+
+def _verdict_line(report: Report) -> str:
+    s = report.summary
+    verdict = {
+        0: "no findings",
+        1: f"{s.findings} finding(s)",
+        3: "could not judge the checks that matter",
+        4: "internal error",
+    }
+    return click.style(
+        f"result: {verdict.get(s.exit_code, str(s.exit_code))} (exit {s.exit_code})",
+        fg=_VERDICT_COLOUR.get(s.exit_code),
+    )
+
+
+def render_quiet(report: Report, status: StatusReport | None = None) -> str:
+    """`--quiet`: the BGP line, one line per root cause and per other finding, the result."""
     report = printable_model(report)
-    out: list[str] = []
+    out = [bgp_heading(status)] if status is not None else []
+    for d in report.diagnoses:
+        out.append(
+            click.style(f"#{d.rank} {one_line(d.root_cause)}", fg="red", bold=True)
+            + f": {one_line(d.summary)}"
+        )
+    out += [
+        _result_line(r) for r in report.results if r.status in ("fail", "error") and r.explained_by is None
+    ]
+    out.append(_verdict_line(report))
+    return "\n".join(out)
+
+
+def render_text(report: Report, verbose: bool = False, status: StatusReport | None = None) -> str:
+    report = printable_model(report)
+    out: list[str] = [bgp_heading(status)] if status is not None else []
     s = report.summary
     out.append(
         f"bgpdoctor {one_line(report.tool_version)}: {s.hosts} hosts, {summary_counts(s)} "
@@ -108,15 +149,14 @@ def render_text(report: Report, verbose: bool = False) -> str:
         out += [_result_line(r) for r in listed]
         if len(listed) < len(unknown):
             out.append(f"  ... and {len(unknown) - len(listed)} more (-v lists them all)")
+    if report.captures:
+        out.append("")
+        out.append(f"pcap files ({len(report.captures)}; tcpdump -r or bgpdoctor analyze reads them):")
+        out += [
+            f"  {one_line(c.path)}  {one_line(c.host)} {one_line(c.session or 'whole capture')}, "
+            f"{c.packets} packets"
+            for c in report.captures
+        ]
     out.append("")
-    verdict = {
-        0: "no findings",
-        1: f"{s.findings} finding(s)",
-        3: "could not judge the checks that matter",
-        4: "internal error",
-    }
-    out.append(
-        f"result: {verdict.get(s.exit_code, str(s.exit_code))} (exit {s.exit_code}); "
-        f"MTU probes sent: {report.timing.mtu_probes}"
-    )
+    out.append(f"{_verdict_line(report)}; MTU probes sent: {report.timing.mtu_probes}")
     return "\n".join(out)

@@ -38,7 +38,14 @@ class CommandResult:
 
     @property
     def stdout(self) -> str:
-        return self.stdout_bytes.decode("utf-8", errors="replace")
+        # decoded once: a router's output is read by every session and path that cites it
+        cached: tuple[bytes, str] | None = self.__dict__.get("_stdout")
+        if cached is None or cached[0] is not self.stdout_bytes:
+            cached = self.__dict__["_stdout"] = (
+                self.stdout_bytes,
+                self.stdout_bytes.decode("utf-8", errors="replace"),
+            )
+        return cached[1]
 
     @property
     def ok(self) -> bool:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
+import getpass
 import glob
 import hashlib
 import ipaddress
@@ -22,6 +24,7 @@ import shlex
 import socket
 import threading
 import time
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -206,6 +209,84 @@ def load_known_hosts(
     return keys
 
 
+def _file_version(path: Path) -> tuple[str, int, int] | None:
+    """What identifies a file's content for the caches below: a changed file is read again."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (str(path), st.st_mtime_ns, st.st_size)
+
+
+@dataclass
+class _ParsedSshConfig:
+    config: paramiko.SSHConfig
+    skipped_match_exec: int
+    lookups: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+_cache_lock = threading.Lock()
+_ssh_configs: dict[tuple[Any, ...], _ParsedSshConfig] = {}
+_known_hosts: dict[tuple[Any, ...], paramiko.HostKeys] = {}
+
+
+@functools.cache
+def _user_once() -> str:
+    return getpass.getuser()
+
+
+def _paramiko_getuser_once() -> None:
+    """paramiko's ssh_config lookup calls getpass.getuser (a passwd lookup) for every Host block of
+    every lookup: 80,000 calls for 200 hosts. The user does not change during a run."""
+    import paramiko.config
+
+    module = vars(paramiko.config)
+    if getattr(module.get("getpass"), "getuser", None) is not _user_once:
+        module["getpass"] = types.SimpleNamespace(getuser=_user_once)
+
+
+def _parsed_ssh_config(path: Path) -> _ParsedSshConfig:
+    """`path` read, expanded and parsed once per run (per version of the file), not once per host:
+    with 100 hosts the per-connection parse cost grew with the square of the fleet.
+    Raises paramiko.ConfigParseError."""
+    import paramiko
+
+    _paramiko_getuser_once()
+
+    exec_allowed = match_exec_allowed()
+    key = (_file_version(path) or str(path), exec_allowed)
+    with _cache_lock:
+        cached = _ssh_configs.get(key)
+    if cached is not None:
+        return cached
+    text = expand_ssh_config(path) if path.exists() else ""
+    skipped = 0
+    if not exec_allowed:
+        text, skipped = without_match_exec(text)
+    parsed = _ParsedSshConfig(paramiko.SSHConfig.from_text(text), skipped)
+    with _cache_lock:
+        return _ssh_configs.setdefault(key, parsed)
+
+
+def _shared_known_hosts(files: list[str], log: logging.Logger) -> paramiko.HostKeys:
+    """The known_hosts files parsed once per run (per version of each file); callers copy it."""
+    paths = [Path(name).expanduser() for name in files]
+    key = tuple(_file_version(p) or str(p) for p in paths)
+    with _cache_lock:
+        cached = _known_hosts.get(key)
+    if cached is None:
+        cached = load_known_hosts(files, log)
+        with _cache_lock:
+            cached = _known_hosts.setdefault(key, cached)
+    return cached
+
+
+def _copy_host_keys(shared: paramiko.HostKeys, into: paramiko.HostKeys) -> None:
+    # HostKeys.add scans every entry (quadratic in the file); the parsed entries are immutable, so a
+    # client gets its own list of the shared entries (a key it accepts is added to its copy only)
+    vars(into)["_entries"] = list(vars(shared)["_entries"])
+
+
 def fingerprint(key: paramiko.PKey) -> str:
     """OpenSSH-style fingerprint, e.g. ``ssh-ed25519 SHA256:4cV1...``."""
     digest = base64.b64encode(hashlib.sha256(key.asbytes()).digest()).decode().rstrip("=")
@@ -293,17 +374,35 @@ class SshConnection:
         self._warned_match_exec = False
 
     # --- settings -------------------------------------------------------------------------
-    def _ssh_config(self, target: SshTarget) -> paramiko.SSHConfig:
+    def _ssh_config(self, target: SshTarget) -> _ParsedSshConfig:
         import paramiko
 
         name = target.ssh_config or self.defaults.ssh_config or "~/.ssh/config"
         path = Path(name).expanduser()
-        text = read_ssh_config(path, None if self._warned_match_exec else self.log, self.host)
-        self._warned_match_exec = True
         try:
-            return paramiko.SSHConfig.from_text(text)
+            parsed = _parsed_ssh_config(path)
         except paramiko.ConfigParseError as exc:
             raise self._err("error", f"cannot read ssh_config {path}: {exc}") from None
+        if parsed.skipped_match_exec and not self._warned_match_exec:
+            self.log.warning(
+                "%s: %s has %d `Match exec` block(s); not running their commands, so those blocks do not "
+                "apply (set %s=1 to run them)",
+                self.host,
+                path,
+                parsed.skipped_match_exec,
+                MATCH_EXEC_ENV,
+            )
+        self._warned_match_exec = True
+        return parsed
+
+    def _ssh_config_lookup(self, target: SshTarget, name: str) -> dict[str, Any]:
+        """ssh_config's settings for one host name, looked up once per run (paramiko's lookup calls
+        getpass.getuser for every token of every line)."""
+        parsed = self._ssh_config(target)
+        found = parsed.lookups.get(name)
+        if found is None:
+            found = parsed.lookups[name] = dict(parsed.config.lookup(name))
+        return dict(found)
 
     def resolve(self, alias: str, target: SshTarget) -> SshParams:
         """Merge target > ssh_config (Host alias) > inventory defaults into SshParams.
@@ -313,7 +412,7 @@ class SshConnection:
         """
         d = self.defaults
         lookup = check_host_name(target.host or alias, self.host)
-        cfg: dict[str, Any] = dict(self._ssh_config(target).lookup(lookup))
+        cfg: dict[str, Any] = self._ssh_config_lookup(target, lookup)
 
         def pick(mine: Any, key: str, default: Any) -> Any:
             if mine is not None:
@@ -463,7 +562,7 @@ class SshConnection:
 
         known_files = [SYSTEM_KNOWN_HOSTS, hop.user_known_hosts]
         client = paramiko.SSHClient()
-        load_known_hosts(known_files, self.log, into=client.get_host_keys())
+        _copy_host_keys(_shared_known_hosts(known_files, self.log), client.get_host_keys())
         client.set_missing_host_key_policy(_host_key_policy(hop.accept_new, hop.user_known_hosts, self.log))
         explicit = bool(hop.identity_files) or password is not None
         _quiet_paramiko()

@@ -163,6 +163,14 @@ def test_every_fault_is_placed_by_role() -> None:
                 node = sc.sessions[p.session].a.host
                 assert sc.hosts[node].speaker == "gobgp" and p.target == sc.sessions[p.session].b.host
                 assert p.culprit == (p.target if f == "bgp-port-filtered" else node)
+            if f == "lb-pool-in-node-subnet":
+                assert p.session is not None
+                node, router = sc.sessions[p.session].a.host, sc.sessions[p.session].b.host
+                assert p.target == p.culprit == node and sc.hosts[router].is_bird
+                lan = ipaddress.IPv4Interface(sc.hosts[node].addrs[0].cidr).network
+                vip = ipaddress.IPv4Address(p.value)
+                held = {ipaddress.IPv4Interface(a.cidr).ip for h in sc.hosts.values() for a in h.addrs}
+                assert vip in lan and vip not in held
             if f == "asn-mismatch":
                 assert p.session is not None and p.target in sc.sessions[p.session].hosts
                 assert p.value not in {h.asn for h in sc.hosts.values()}
@@ -187,28 +195,30 @@ def test_node_not_listening_is_only_planned_where_a_gobgp_node_exists() -> None:
 # -- the sample, for real (root) -----------------------------------------------------------------
 # A, A with every name redrawn, C and K. A: two sites over an L2 switch namespace, BIRD 2 routers,
 # GoBGP nodes. C: two sites over a transit router, a BIRD 1.6 router with a GoBGP node, a BIRD 2
-# router with two calico-like BIRD 1.6 nodes that learn routes. K: the smallest shape that shows
-# two known engine misses (below); its cases are strict xfails, so fixing the engine turns them
-# into failures that ask for the marker to go.
+# router with two calico-like BIRD 1.6 nodes that learn routes. K: the smallest shape that showed
+# two engine misses (calico-like BIRD 1.6 nodes routing by default route; asn-mismatch against BIRD
+# 1.6), kept as regression cases.
 SEED_A, RENAMED_A, SEED_C, SEED_K = 2, 100002, 33, 246
 SAMPLE: dict[str, tuple[int, int | None, tuple[str, ...], bool]] = {
-    "A": (SEED_A, None, ("asn-mismatch", "mtu-blackhole", "node-not-listening"), True),
-    "A-renamed": (SEED_A, RENAMED_A, ("asn-mismatch", "mtu-blackhole", "node-not-listening"), True),
+    "A": (
+        SEED_A,
+        None,
+        ("asn-mismatch", "mtu-blackhole", "node-not-listening", "lb-pool-in-node-subnet"),
+        True,
+    ),
+    "A-renamed": (
+        SEED_A,
+        RENAMED_A,
+        ("asn-mismatch", "mtu-blackhole", "node-not-listening", "lb-pool-in-node-subnet"),
+        True,
+    ),
     "C": (SEED_C, None, ("ip-forward-disabled", "rp-filter-strict"), True),
     "K": (SEED_K, None, ("asn-mismatch",), False),
 }
-KNOWN_MISSES = {
-    # calico-like BIRD nodes that use their default route (the router sends them nothing) reach
-    # every pod, yet pod-route-learned fails on every path from them: a finding on a healthy network
-    ("K", ()): "pod-route-learned fails on a healthy network whose BIRD nodes route by default route",
-    # BIRD 1.6 prints no "Local AS" in `show protocols all`; the engine then never compares the ASNs
-    # of a session whose other end is BIRD 1.6, although both ends say "Bad peer AS"
-    ("K", ("asn-mismatch",)): "asn_mismatch is never derived when the correct end is BIRD 1.6",
-    # firewall-blocks-pod-cidr is deduplicated onto the first path it matches; node-not-listening
-    # claims that path's pod-ping through a shared router, and the firewall diagnosis is dropped
-    ("A", ("node-not-listening", "firewall-blocks-pod-cidr")): "a firewall hidden behind node-not-listening",
-    ("A-renamed", ("node-not-listening", "firewall-blocks-pod-cidr")): "the same, names redrawn",
-}
+# (key, faults) -> why the engine is known to miss it; empty since the misses of K and A's firewall
+# hidden behind node-not-listening were fixed. A new miss goes here as a strict xfail, so fixing it
+# asks for the marker to go.
+KNOWN_MISSES: dict[tuple[str, tuple[str, ...]], str] = {}
 
 
 def _case_param(key: str, faults: tuple[str, ...]) -> object:

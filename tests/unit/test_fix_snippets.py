@@ -198,6 +198,23 @@ def _check_gobgp(text: str, tmp_path: Path) -> None:
     assert proc.returncode == 0, f"gobgpd --dry-run refused:\n{config}\n{proc.stdout}{proc.stderr}"
 
 
+def _check_frr(text: str) -> None:
+    from bgpdoctor.lab.frr import FRR_DAEMON_DIR, check_config
+
+    if not (FRR_DAEMON_DIR / "bgpd").exists():
+        pytest.skip("FRR not installed (apt-get install frr)")
+    # a fix goes into the user's config, where its neighbors exist: declare them first
+    router = re.search(r"^router bgp (\d+)", text, re.M)
+    neighbors = dict.fromkeys(re.findall(r"^\s*neighbor (\S+) ", text, re.M))
+    base = (
+        f"router bgp {router.group(1)}\n" + "".join(f" neighbor {n} remote-as external\n" for n in neighbors)
+        if router
+        else ""
+    )
+    valid, output = check_config(base + "exit\n" + text if base else text)
+    assert valid, f"bgpd --dryrun refused:\n{base}{text}\n{output}"
+
+
 @pytest.mark.parametrize(("pb_id", "fix", "_"), CASES, ids=[f"{c[0]}-{c[1].platform}" for c in CASES])
 def test_fix_snippet_parses(pb_id: str, fix: FixDef, _: str, tmp_path: Path) -> None:
     text = rendered(pb_id, fix)
@@ -210,7 +227,7 @@ def test_fix_snippet_parses(pb_id: str, fix: FixDef, _: str, tmp_path: Path) -> 
         _check_nft(text, tmp_path)
     elif fix.platform == "sysctl":
         _check_sysctl(text)
-    elif fix.platform in ("cilium", "calico"):
+    elif fix.platform in ("cilium", "calico", "metallb"):
         _check_kube_yaml(text)
     elif fix.platform == "gobgp":
         if text.startswith("gobgp "):
@@ -222,6 +239,8 @@ def test_fix_snippet_parses(pb_id: str, fix: FixDef, _: str, tmp_path: Path) -> 
             text if text.lstrip().startswith("config") else f"config zone\n{text}\n", "fix"
         )
         assert sections and not problems, (text, problems)
+    elif fix.platform == "frr":
+        _check_frr(text)
     elif fix.platform == "linux":
         proc = subprocess.run(["sh", "-n", "-c", text], capture_output=True, text=True, check=False)
         assert proc.returncode == 0, proc.stderr

@@ -27,6 +27,19 @@ BAD: dict[str, tuple[int | None, str]] = {
     "comments_only": (None, "the file is empty (expected a mapping with 'hosts:')"),
     "duplicate_key": (8, "hosts.sakamoto: duplicate key 'sakamoto' (first defined on line 2)"),
     "empty": (None, "the file is empty (expected a mapping with 'hosts:')"),
+    "inline_md5_password": (
+        6,
+        "hosts.router-mine.peers[0]: md5: a reference, {env: VAR} or {file: PATH}, never the password itself",
+    ),
+    "inline_password_key": (
+        6,
+        "hosts.router-mine.peers[0]: password: no inline secrets; use md5: {env: VAR} or {file: PATH}",
+    ),
+    "md5_two_places": (
+        9,
+        "hosts.router-mine.peers[0].md5: a secret reference needs exactly one of env (a variable name) "
+        "or file (a path)",
+    ),
     "jump_via_netns_host": (
         10,
         "hosts.sakamoto.connect.ssh.proxy_jump: jump host 'router-mine' is in the inventory "
@@ -177,6 +190,8 @@ def test_docs_documents_every_field() -> None:
         m.Vantage,
         m.LabGuard,
         m.Switch,
+        m.LbPool,
+        m.SecretRef,
     ):
         for field in model.model_fields:
             assert f"`{field}`" in text, f"docs/inventory.md does not document {model.__name__}.{field}"
@@ -223,3 +238,25 @@ def test_scope_hosts_unknown_node(lab: Inventory) -> None:
         "unknown node 'yuko-k8s' (known nodes: sakamoto, yuuko-k8s; "
         "other hosts: router-mine, router-home, metrics-server)"
     )
+
+
+@pytest.mark.parametrize("name", ["inline_md5_password", "inline_password_key"])
+def test_an_inline_secret_is_refused_without_being_printed(name: str) -> None:
+    with pytest.raises(InventoryError) as info:
+        load_inventory(CASES / "bad" / f"{name}.yaml")
+    assert "hunter2" not in str(info.value) and "hunter2" not in info.value.message
+
+
+def test_operator_intent_is_read(tmp_path: Path) -> None:
+    inv = load_inventory(CASES / "good" / "intent.yaml")
+    assert [str(n) for n in inv.sites["home"].subnets] == ["192.168.0.0/24", "192.168.10.0/24"]
+    assert (str(inv.lb_pools["lan-l2"].cidr), inv.lb_pools["lan-l2"].l2) == ("192.168.10.240/28", True)
+    server = inv.hosts["route-server"]
+    assert server.forwards is False
+    peer = server.peers[0]
+    assert (peer.route_reflector_client, peer.next_hop_self, peer.md5 and peer.md5.env) == (
+        True,
+        False,
+        "BGP_MD5_SAKAMOTO",
+    )
+    assert [str(v) for v in inv.hosts["sakamoto"].lb_vips] == ["10.0.6.1"]

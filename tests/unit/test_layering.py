@@ -51,3 +51,22 @@ def test_help_loads_no_heavy_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_tui_engine_adapters_import_no_textual() -> None:
+    """The TUI's engine adapters and view model run headless (tests, other front ends): only the
+    app, its screens and its command import textual; the progress events are core."""
+    for name in ("source.py", "view.py", "__init__.py"):
+        imported = _imports(PKG / "tui" / name)
+        assert not {m for m in imported if m.split(".")[0] == "textual"}, name
+    assert "textual" not in {m.split(".")[0] for m in _imports(PKG / "engine" / "progress.py")}
+
+
+def test_tui_is_listed_by_help_without_importing_it() -> None:
+    code = (
+        "import sys; from click.testing import CliRunner; from bgpdoctor.cli import main;"
+        "out = CliRunner().invoke(main, ['--help']).output;"
+        "print('tui' in out.split(), 'bgpdoctor.tui.app' in sys.modules, 'textual' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "False", "False"], out.stdout

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from bgpdoctor.parsers.ping import parse_ping
-from bgpdoctor.probes.mtu import MIN_SIZE, sweep
+from bgpdoctor.probes.mtu import MIN_SIZE, SweepBudget, probe_wait, run_sweep, sweep
 
 
 def model_path(local_mtu: int, router_mtu: int, l2_mtu: int, icmp: bool):  # type: ignore[no-untyped-def]
@@ -80,3 +80,66 @@ def test_local_mtu_is_followed() -> None:
 def test_exact_threshold(threshold: int) -> None:
     result = sweep(model_path(1500, 1500, threshold, icmp=True), 1500)
     assert result.path_mtu == threshold and result.silent_above == threshold + 1
+
+
+def _silent(result) -> int:  # type: ignore[no-untyped-def]
+    return sum(p.outcome == "silent-loss" for p in result.probes)
+
+
+def test_interface_mtu_on_the_path_finds_the_black_hole_in_four_probes() -> None:
+    # the lab's overlay: 1500 at the sender, a link of 1380 that drops silently; the path's
+    # interface MTUs are known from the facts, so 1380 and 1381 are tried before any bisection
+    result = sweep(
+        model_path(1500, 1500, 1380, icmp=True),
+        1500,
+        candidates=[1500, 1420, 1380],
+        budget=SweepBudget.for_range(1500),
+    )
+    assert (result.path_mtu, result.silent_above, result.blackhole) == (1380, 1381, True)
+    assert [p.size for p in result.probes] == [1500, MIN_SIZE, 1380, 1381]
+    assert _silent(result) == 2
+
+
+@pytest.mark.parametrize("threshold", [577, 700, 900, 1279, 1380, 1419, 1499])
+@pytest.mark.parametrize("candidates", [[], [1420], [1380, 1420]])
+def test_budgeted_sweep_keeps_its_limits_and_never_overstates(threshold: int, candidates: list[int]) -> None:
+    budget = SweepBudget.for_range(1500)
+    result = sweep(model_path(1500, 1500, threshold, icmp=True), 1500, candidates, budget)
+    assert len(result.probes) <= math.log2(1500 - MIN_SIZE) + 2
+    assert _silent(result) <= 2
+    # what it reports is proven: path_mtu got a reply, silent_above did not, the threshold is between
+    assert result.path_mtu is not None and result.silent_above is not None
+    assert result.path_mtu <= threshold < result.silent_above
+    replied = {p.size for p in result.probes if p.outcome == "reply"}
+    assert result.path_mtu in replied
+    if threshold in candidates:
+        assert result.silent_above == threshold + 1
+
+
+def test_unbudgeted_sweep_is_the_old_search_so_recordings_replay_the_same() -> None:
+    result = sweep(model_path(1500, 1500, 1380, icmp=True), 1500)
+    assert [p.size for p in result.probes][:3] == [1500, 576, 1038]
+    assert (result.path_mtu, result.silent_above) == (1380, 1381)
+    assert not result.budgeted
+
+
+def test_probe_wait_follows_the_round_trip_time() -> None:
+    assert probe_wait(0.1) == 0.2  # LAN: the floor
+    assert probe_wait(150.0) == 0.75  # five round trips
+    assert probe_wait(900.0) == 1.0  # never above the configured wait
+    assert probe_wait(None) == 1.0
+
+
+def test_run_sweep_sends_adapted_waits_and_stays_in_budget() -> None:
+    send = model_path(1500, 1500, 1380, icmp=True)
+    commands: list[str] = []
+
+    def run(command: str) -> tuple[str, int | None]:
+        commands.append(command)
+        size = int(command.split(" -s ")[1].split()[0]) + 28
+        return send(size)[1], 0
+
+    result = run_sweep(run, "10.42.0.1", "10.42.3.1", 1500, wait=1.0, candidates=[1420], rtt_ms=0.3)
+    assert all(" -W 0.2 " in c for c in commands)
+    assert result.budgeted and len(commands) <= math.log2(1500 - MIN_SIZE) + 2
+    assert _silent(result) <= 2

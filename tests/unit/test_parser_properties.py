@@ -31,7 +31,22 @@ from hypothesis import strategies as st
 
 from bgpdoctor.engine import world
 from bgpdoctor.kube import ciliumdbg
-from bgpdoctor.parsers import ParseError, bird, gobgp, iproute, netstat, nft, pcap, ping, ss, sysctl
+from bgpdoctor.parsers import (
+    ParseError,
+    bird,
+    fortigate,
+    frr,
+    gobgp,
+    huawei,
+    iproute,
+    netstat,
+    nft,
+    pcap,
+    ping,
+    routeros,
+    ss,
+    sysctl,
+)
 from bgpdoctor.probes import kubelet, mtu
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,6 +58,12 @@ EXAMPLES = 120
 
 def _files(*patterns: str) -> list[str]:
     return [p.read_text(encoding="utf-8") for pattern in patterns for p in sorted(OUT.glob(pattern))]
+
+
+def _vendor(*patterns: str) -> list[str]:
+    """Router outputs quoted from public sources (tests/fixtures/parsers/<vendor>/SOURCE.md)."""
+    base = REPO / "tests" / "fixtures" / "parsers"
+    return [p.read_text(encoding="utf-8") for pattern in patterns for p in sorted(base.glob(pattern))]
 
 
 @functools.cache
@@ -372,9 +393,25 @@ TARGETS = [
     _target(gobgp.parse_neighbors, _files("gobgp/*_neighbor.txt", "gobgp/*_neighbor_one.txt")),
     _target(gobgp.parse_global, _files("gobgp/*_global.txt") + recorded("gobgp.global")),
     _target(gobgp.parse_rib, _files("gobgp/*_rib.txt") + recorded("gobgp.rib")),
+    _target(frr.parse_bgp_summary, _files("frr/*_summary.txt")),
+    _target(frr.parse_bgp_neighbors, _files("frr/*_neighbors.txt", "frr/*_neighbor_*.txt")),
+    _target(frr.parse_bgp_routes, _files("frr/*_bgp_ipv4.txt", "frr/*_routes_*.txt")),
+    _target(
+        frr.parse_neighbor_routes,
+        _files("frr/*_received_*.txt", "frr/*_filtered_*.txt", "frr/*_advertised_*.txt"),
+    ),
+    _target(frr.parse_ip_route, _files("frr/*_ip_route.txt")),
+    _target(fortigate.parse_bgp_summary, _vendor("fortigate/*summary*.txt")),
+    _target(fortigate.parse_bgp_neighbors, _vendor("fortigate/*neighbors*.txt")),
+    _target(
+        huawei.parse_bgp_peer, _vendor("huawei/display_bgp_peer.txt", "huawei/display_bgp_peer_dynamic.txt")
+    ),
+    _target(huawei.parse_bgp_peer_verbose, _vendor("huawei/*verbose*.txt")),
+    _target(routeros.parse_bgp_sessions, _vendor("routeros/*session*.txt")),
     _target(iproute.parse_routes, _files("ip/*route.txt", "ip/*table_all.txt", "ip/lab_*.txt")),
     _target(iproute.parse_addresses, _files("ip/*addr.txt") + recorded("ip.addr")),
     _target(iproute.parse_route_get, _files("ip/*route_get*.txt") + recorded("route.get")),
+    _target(iproute.parse_neighbours, _files("ip/*neigh*.txt") + recorded("ip.neigh")),
     _target(ss.parse_ss, _files("ss/*.txt") + recorded("ss.bgp")),
     _target(ping.parse_ping, PING),
     _target(netstat.parse_proc_netstat, _files("netstat/*.txt")),

@@ -180,7 +180,12 @@ def test_markdown_keeps_host_text_inside_its_blocks() -> None:
     evidence = printable(f"line one\n{ATTACK}\nline three")
     assert evidence in blocks  # the ``` inside did not end the block
     assert "## Check results" in out.split(evidence)[-1]  # the document goes on after it
-    assert out.count("\n## ") == 3  # the diagnosis, "Could not check" and "Check results": none forged
+    # the diagnosis, "Other findings", "Could not check" and "Check results": none forged
+    assert [line for line in out.splitlines() if line.startswith("## ")][1:] == [
+        "## Other findings",
+        "## Could not check",
+        "## Check results",
+    ]
 
 
 def test_progress_line_cannot_be_forged(capsys: pytest.CaptureFixture[str]) -> None:

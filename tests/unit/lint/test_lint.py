@@ -184,7 +184,8 @@ def test_md5_password_is_never_printed() -> None:
 def _bird_roots() -> list[Path]:
     roots = []
     for p in sorted(FIX.rglob("*")):
-        if p.is_file() and p.name in ("bird.conf", "bird.cfg"):
+        # a config with absolute includes is written for its own machine: real BIRD cannot read it here
+        if p.is_file() and p.name in ("bird.conf", "bird.cfg") and 'include "/' not in p.read_text():
             roots.append(p)
     return roots
 

@@ -1,0 +1,599 @@
+"""The catalogue of facts: every name a check or playbook may read, on which subject kinds it exists.
+
+The engine (engine/subjects.py, engine/routing.py, engine/cluster.py) adds these facts to subjects;
+checks/ and playbooks/ read them. A name a check or playbook uses must be listed here for its
+subject kind, so a misspelled fact is a load error instead of a check that silently never applies.
+tests/unit/test_facts.py scans the engine's source so that this table cannot drift from it.
+
+Plain data, importing nothing of the engine. Each description starts with the value's type.
+
+Example: BY_NAME["ip_forward"] -> Fact(name="ip_forward", kinds=("host",),
+         description="int: net.ipv4.ip_forward from `sysctl`, e.g. 1")
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+SubjectKind = Literal["host", "session", "path", "kubelet", "cluster"]
+SUBJECT_KINDS: tuple[SubjectKind, ...] = ("host", "session", "path", "kubelet", "cluster")
+
+
+@dataclass(frozen=True)
+class Fact:
+    name: str
+    kinds: tuple[SubjectKind, ...]
+    description: str
+
+
+HOST: tuple[SubjectKind, ...] = ("host",)
+SESSION: tuple[SubjectKind, ...] = ("session",)
+PATH: tuple[SubjectKind, ...] = ("path",)
+KUBELET: tuple[SubjectKind, ...] = ("kubelet",)
+CLUSTER: tuple[SubjectKind, ...] = ("cluster",)
+
+FACTS: tuple[Fact, ...] = (
+    # host: one per host in scope (engine/subjects.py _host_subject, engine/routing.py)
+    Fact(
+        "host",
+        ("host", "cluster"),
+        "str: the host's inventory name (cluster: the node a finding is about), e.g. 'gateway'",
+    ),
+    Fact("role", HOST, "str: the host's inventory role, 'router', 'node' or 'vantage'"),
+    Fact("reachable", HOST, "bool: the host could be reached and its commands run"),
+    Fact(
+        "host_error_kind",
+        HOST,
+        "str: why an unreachable host could not be read, e.g. 'auth', 'timeout', 'unreachable'",
+    ),
+    Fact("ip_forward", HOST, "int: net.ipv4.ip_forward from `sysctl`, e.g. 1"),
+    Fact(
+        "forwarding_expected",
+        HOST,
+        "bool: the host is meant to route: the inventory's `forwards`, else True for routers and nodes",
+    ),
+    Fact(
+        "advertises_pod_cidrs",
+        ("host", "cluster"),
+        "bool: every pod CIDR of a GoBGP node is in its own global RIB (cluster: False, "
+        "the cluster says it is not advertised)",
+    ),
+    Fact(
+        "unadvertised_pod_cidrs",
+        ("host", "cluster"),
+        "list[str]: the node's pod CIDRs it does not advertise, e.g. ['10.42.1.0/24']",
+    ),
+    Fact("pod_cidr", ("host", "cluster"), "str: the node's pod CIDRs joined by ', ', e.g. '10.42.1.0/24'"),
+    Fact(
+        "port_179_conflict",
+        HOST,
+        "bool: TCP 179 is held by more than one program, or by another one than the host's "
+        "BGP speaker (`ss -ltnp`)",
+    ),
+    Fact("port_179_owners", HOST, "list[str]: programs listening on TCP 179, e.g. ['bird']"),
+    Fact(
+        "port_179_foreign",
+        HOST,
+        "list[str]: programs other than the BGP speaker listening on TCP 179, e.g. ['nc']",
+    ),
+    Fact("port_179_foreign_pids", HOST, "list[int]: process ids of those programs, e.g. [4242]"),
+    Fact(
+        "speaker_process",
+        HOST,
+        "str: the process name the host's BGP speaker runs as, e.g. 'bird' (with a port conflict)",
+    ),
+    Fact(
+        "speaker_answers",
+        HOST,
+        "bool: the BGP daemon answers its own client (`birdc`, `gobgp`); False only when "
+        "the client cannot reach it",
+    ),
+    Fact(
+        "speaker_problem",
+        HOST,
+        "str: what the BGP client said when its daemon did not answer, "
+        "e.g. '`birdc -r show protocols all` failed: Unable to connect to server control socket'",
+    ),
+    Fact("bird_config_ok", HOST, "bool: `birdc configure check` accepts the configuration file on disk"),
+    Fact(
+        "bird_config_error",
+        HOST,
+        "str: the first line BIRD printed about the file, e.g. '/etc/bird.conf:12:3 syntax error'",
+    ),
+    Fact("bird_config_file", HOST, "str: the file BIRD's error names, e.g. '/etc/bird/bird.conf'"),
+    Fact("bird_config_line", HOST, "int: the line BIRD's error names, e.g. 12"),
+    # FRR (engine/subjects.py _frr_facts, from `vtysh -c 'show bgp neighbors json'`)
+    Fact(
+        "ebgp_policy_missing",
+        HOST,
+        "bool: an eBGP neighbor has no inbound or outbound policy, so the daemon discards its "
+        "updates (RFC 8212; FRR's inboundEbgpRequiresPolicy / outboundEbgpRequiresPolicy)",
+    ),
+    Fact("ebgp_policy_daemon", HOST, "str: the daemon that applies RFC 8212 there, e.g. 'FRR'"),
+    Fact("ebgp_policy_neighbors", HOST, "list[str]: eBGP neighbors without policy, e.g. ['10.213.1.1']"),
+    Fact(
+        "ebgp_policy_missing_in",
+        HOST,
+        "list[str]: neighbors whose updates are discarded for lack of an inbound policy, e.g. ['10.213.1.1']",
+    ),
+    Fact(
+        "ebgp_policy_missing_out",
+        HOST,
+        "list[str]: neighbors sent nothing for lack of an outbound policy, e.g. ['10.213.1.1']",
+    ),
+    Fact("frr_bgp_as", HOST, "int: the AS of FRR's `router bgp` (`show bgp summary json`), e.g. 65001"),
+    Fact(
+        "max_prefix_exceeded",
+        HOST,
+        "bool: a neighbor was stopped by its maximum-prefix limit (FRR: prefixesConfigExceedMax, "
+        "state Idle (PfxCt))",
+    ),
+    Fact("max_prefix_neighbors", HOST, "list[str]: the neighbors so stopped, e.g. ['10.213.5.2']"),
+    Fact(
+        "bird_routes_in_fib",
+        HOST,
+        "bool: every pod CIDR route BIRD selected (primary, unicast) is in the kernel FIB",
+    ),
+    Fact(
+        "bird_routes_missing_in_fib",
+        HOST,
+        "list[str]: selected pod CIDR routes the kernel FIB lacks, e.g. ['10.42.2.0/24']",
+    ),
+    Fact(
+        "bird_pod_routes",
+        HOST,
+        "list[str]: pod CIDR routes BIRD selected (primary, unicast), e.g. ['10.42.1.0/24']",
+    ),
+    Fact(
+        "unreachable_bgp_routes",
+        HOST,
+        "list[str]: pod CIDRs BIRD holds only as unreachable (next hop not resolvable), "
+        "e.g. ['10.42.2.0/24']",
+    ),
+    Fact(
+        "unreachable_next_hops",
+        HOST,
+        "list[str]: the BGP next hops of those routes, e.g. ['192.168.100.251']",
+    ),
+    Fact(
+        "unreachable_sender", HOST, "str: the inventory host that sent the unreachable routes, e.g. 'gateway'"
+    ),
+    Fact(
+        "unreachable_via_protocol",
+        HOST,
+        "str: this host's BIRD protocol the unreachable routes came in on, e.g. 'gateway_v4'",
+    ),
+    Fact(
+        "unreachable_sender_protocol",
+        HOST,
+        "str: the sender's protocol towards this host, e.g. 'k3s_backbone_cn_v4'",
+    ),
+    Fact(
+        "ecmp_single_path",
+        HOST,
+        "list[str]: prefixes with several equal BGP paths of which the FIB carries fewer "
+        "next hops, e.g. ['10.0.6.1/32']",
+    ),
+    Fact(
+        "ecmp_paths",
+        HOST,
+        "str: those prefixes with their equal next hops, e.g. '10.0.6.1/32: 10.0.4.109, 10.0.4.110'",
+    ),
+    Fact(
+        "shadowed_bgp_routes",
+        HOST,
+        "list[str]: BGP prefixes a connected route shadows (next hop outside it), e.g. ['10.0.6.0/24']",
+    ),
+    Fact(
+        "shadow_connected", HOST, "str: the connected routes that shadow them, e.g. '10.0.6.0/24 dev vlanif6'"
+    ),
+    Fact("shadow_interface", HOST, "str: the interface holding the shadowing subnet, e.g. 'vlanif6'"),
+    Fact("shadow_address", HOST, "str: the host's address on it, e.g. '10.0.6.254/24'"),
+    # session: one per expected BGP session, both ends (engine/subjects.py _session_subject and below)
+    Fact("a", SESSION, "str: the first end's host, e.g. 'gateway'"),
+    Fact(
+        "b",
+        SESSION,
+        "str: the second end's host (or the peer address when not in the inventory), e.g. 'yuuko-k8s'",
+    ),
+    Fact("a_state", SESSION, "str: the first end's BGP state, e.g. 'Established', 'Active', 'missing'"),
+    Fact("b_state", SESSION, "str: the second end's BGP state, e.g. 'Connect', or 'not in inventory'"),
+    Fact(
+        "last_errors",
+        SESSION,
+        "str: each end's last error, e.g. 'gateway: Received: Bad peer AS' ('none' when none)",
+    ),
+    Fact("established", SESSION, "bool: both ends are Established (False as soon as one end is seen down)"),
+    Fact("both_configured", SESSION, "bool: each end has the other configured as a peer"),
+    Fact(
+        "in_error_backoff", SESSION, "bool: the session is down while an end waits out BIRD's error back-off"
+    ),
+    Fact("backoff_host", SESSION, "str: the end waiting in error back-off, e.g. 'gateway'"),
+    Fact("dialer", SESSION, "str: the end that connects (sends the SYN), e.g. 'gateway'"),
+    Fact("listener", SESSION, "str: the end that should accept the connection, e.g. 'yuuko-k8s'"),
+    Fact("listener_address", SESSION, "str: the address the dialer connects to, e.g. '192.168.6.21'"),
+    Fact(
+        "dialer_address",
+        SESSION,
+        "str: the dialer's address as the listener configured it, e.g. '192.168.6.1'",
+    ),
+    Fact(
+        "expected_source",
+        SESSION,
+        "str: the source address the listener expects the SYN from, e.g. '192.168.6.1'",
+    ),
+    Fact(
+        "listener_protocol",
+        SESSION,
+        "str: the listener's protocol/neighbor name for the dialer ('' when unnamed), e.g. 'gateway_v4'",
+    ),
+    Fact(
+        "dialer_protocol",
+        SESSION,
+        "str: the dialer's protocol/neighbor name for the listener, e.g. 'yuuko_k8s'",
+    ),
+    Fact("listener_listens", SESSION, "bool: the listener has a socket listening on TCP 179 (`ss -ltn`)"),
+    Fact("dialer_asn", SESSION, "int: the dialer's ASN (inventory), e.g. 64512"),
+    Fact("listener_asn", SESSION, "int: the listener's ASN (inventory), e.g. 64513"),
+    Fact(
+        "refused_by_non_listener",
+        SESSION,
+        "bool: the session is down, the dialer's connection was refused and the listener does not listen",
+    ),
+    Fact(
+        "dialer_source",
+        SESSION,
+        "str: the source address the dialer's kernel picks (`ip route get`), e.g. '10.0.0.1'",
+    ),
+    Fact("source_matches", SESSION, "bool: dialer_source is the address the listener expects"),
+    Fact(
+        "dialer_source_interface",
+        SESSION,
+        "str: the interface the dialer's route to the listener leaves by, e.g. 'eth1'",
+    ),
+    Fact(
+        "dialer_route_gateway",
+        SESSION,
+        "str: the gateway of that route ('' when connected), e.g. '10.0.0.254'",
+    ),
+    Fact(
+        "dialer_expected_interface",
+        SESSION,
+        "str: the dialer's interface holding the expected source ('' when none), e.g. 'eth0'",
+    ),
+    Fact("transit", SESSION, "list[str]: hosts between the ends on the dialer's route, e.g. ['gateway']"),
+    Fact(
+        "nat_hosts_on_path",
+        SESSION,
+        "list[str]: hosts on the way with a masquerade rule for the outgoing interface (down sessions)",
+    ),
+    Fact("nat_host", SESSION, "str: the first such host, e.g. 'gateway'"),
+    Fact("nat_rule", SESSION, "str: its masquerade rule, e.g. 'oifname \"eth1\" masquerade'"),
+    Fact("nat_interface", SESSION, "str: the interface the rule masquerades on ('' when any), e.g. 'eth1'"),
+    Fact("nat_table", SESSION, "str: the rule's nftables family and table, e.g. 'ip nat'"),
+    Fact("nat_chain", SESSION, "str: the rule's chain, e.g. 'postrouting'"),
+    Fact(
+        "nat_culprit",
+        SESSION,
+        "str: the host that rewrites the BGP source (masquerade rule or SYN seen rewritten), e.g. 'gateway'",
+    ),
+    Fact("ebgp", SESSION, "bool: the ends have different ASNs"),
+    Fact(
+        "peer_hops_away",
+        SESSION,
+        "bool: eBGP to a peer reached through a gateway (not on a connected subnet)",
+    ),
+    Fact("multihop_ok", SESSION, "bool: such a session is configured with a TTL above 1 (multihop)"),
+    Fact(
+        "dialer_gateway", SESSION, "str: the gateway the dialer reaches the peer through, e.g. '10.0.0.254'"
+    ),
+    Fact("multihop_needed", SESSION, "int: the TTL the session needs (2 + transit hosts), e.g. 3"),
+    Fact("asn_mismatch", SESSION, "bool: an end expects another peer AS than the other end announces"),
+    Fact(
+        "asn_mismatch_reported",
+        SESSION,
+        "bool: a NOTIFICATION said 'Bad peer AS' though no mismatch could be shown",
+    ),
+    Fact("asn_wrong_end", SESSION, "str: the end configured with the wrong peer AS, e.g. 'gateway'"),
+    Fact("asn_other_end", SESSION, "str: the other end, e.g. 'yuuko-k8s'"),
+    Fact("asn_configured", SESSION, "int: the peer AS the wrong end expects, e.g. 64513"),
+    Fact("asn_actual", SESSION, "int: the AS the other end announces, e.g. 64514"),
+    Fact("asn_local", SESSION, "int: the wrong end's own AS, e.g. 64512"),
+    Fact(
+        "asn_wrong_protocol",
+        SESSION,
+        "str: the wrong end's protocol/neighbor name ('' when unnamed), e.g. 'yuuko_k8s'",
+    ),
+    Fact("asn_peer_address", SESSION, "str: the neighbor address on the wrong end, e.g. '192.168.6.21'"),
+    Fact(
+        "router_id_conflict",
+        SESSION,
+        "bool: both ends have the same router id, or a NOTIFICATION said 'bad BGP identifier'",
+    ),
+    Fact("router_ids", SESSION, "str: both ends' router ids, e.g. 'gateway: 10.0.0.1, yuuko-k8s: 10.0.0.1'"),
+    Fact("router_id", SESSION, "str: the first end's router id, e.g. '10.0.0.1'"),
+    Fact(
+        "router_id_fix_host",
+        SESSION,
+        "str: the end whose router id to change (a node when there is one), e.g. 'yuuko-k8s'",
+    ),
+    Fact(
+        "router_id_fix_value", SESSION, "str: the router id to give it (its internal IP), e.g. '192.168.6.21'"
+    ),
+    Fact("router_id_fix_asn", SESSION, "int: that end's AS, e.g. 64513"),
+    Fact("unconfigured_end", SESSION, "str: the end that lacks the other as a peer, e.g. 'yuuko-k8s'"),
+    Fact("configured_end", SESSION, "str: the end that has the session configured, e.g. 'gateway'"),
+    Fact(
+        "configured_peer_address", SESSION, "str: the address the configured end dials, e.g. '192.168.6.21'"
+    ),
+    Fact(
+        "unconfigured_peer_address",
+        SESSION,
+        "str: the address the unconfigured end should peer with, e.g. '192.168.6.1'",
+    ),
+    Fact("unconfigured_asn", SESSION, "int: the unconfigured end's AS, e.g. 64513"),
+    Fact("configured_asn", SESSION, "int: the configured end's AS, e.g. 64512"),
+    Fact(
+        "md5_ok",
+        SESSION,
+        "bool: no TCP MD5 counter rose on either end while the session was down (/proc/net/netstat)",
+    ),
+    Fact("md5_rejecting_host", SESSION, "str: the end whose MD5 counters rose, e.g. 'gateway'"),
+    Fact("md5_counters", SESSION, "str: the counters that rose, e.g. 'TCPMD5NotFound +3'"),
+    Fact("md5_other_host", SESSION, "str: the other end, e.g. 'yuuko-k8s'"),
+    Fact(
+        "md5_neighbor_address",
+        SESSION,
+        "str: the address the other end has configured for the rejecting one (where the password goes)",
+    ),
+    Fact(
+        "syn_sent_sources",
+        SESSION,
+        "list[str]: source addresses of the BGP SYNs captured leaving the dialer, e.g. ['10.0.0.1']",
+    ),
+    Fact(
+        "syn_received_sources",
+        SESSION,
+        "list[str]: source addresses of this session's SYNs captured at the listener, e.g. ['10.0.0.1']",
+    ),
+    Fact("syn_sent_ttl", SESSION, "int: the lowest TTL of the SYNs leaving the dialer, e.g. 1"),
+    Fact("syn_received_ttl", SESSION, "int: the lowest TTL of the SYNs reaching the listener, e.g. 63"),
+    Fact(
+        "syn_source_matches",
+        SESSION,
+        "bool: every SYN the listener received comes from the address it expects",
+    ),
+    Fact("syn_source_seen", SESSION, "str: the unexpected source the listener saw, e.g. '203.0.113.5'"),
+    Fact(
+        "syn_source_owner",
+        SESSION,
+        "str: the inventory host owning that address ('unknown' when none), e.g. 'gateway'",
+    ),
+    Fact(
+        "syn_rewritten",
+        SESSION,
+        "bool: the source seen differs from the one the dialer sent (rewritten on the way)",
+    ),
+    Fact(
+        "syn_lost_in_transit", SESSION, "bool: SYNs left the dialer and none reached the capturing listener"
+    ),
+    Fact("syn_unanswered", SESSION, "bool: the listener received the SYNs and sent no SYN-ACK back"),
+    Fact(
+        "syn_ttl_expires_at",
+        SESSION,
+        "str: the router the SYNs reach with TTL 1 (they expire there: no multihop), e.g. 'gateway'",
+    ),
+    Fact(
+        "syn_last_seen",
+        SESSION,
+        "str: the last host on the path whose capture shows the SYNs, e.g. 'router-a'",
+    ),
+    Fact(
+        "syn_first_missing", SESSION, "str: the first host after it whose capture does not, e.g. 'router-b'"
+    ),
+    Fact(
+        "syn_drop_segment",
+        SESSION,
+        "str: the segment where the SYNs vanish, e.g. 'router-a (eth1) -> router-b (eth2)'",
+    ),
+    Fact("syn_segment_hosts", SESSION, "list[str]: the hosts of that segment, e.g. ['router-a', 'router-b']"),
+    Fact(
+        "syn_segment_devices",
+        SESSION,
+        "list[str]: inventory switches carrying that segment's subnet, e.g. ['sw1']",
+    ),
+    Fact("peer_icmp_ok", SESSION, "bool: the dialer's ping to the address it dials gets replies"),
+    Fact(
+        "port_filter_ok",
+        SESSION,
+        "bool: no readable nftables rule drops TCP 179 on the listener or a transit host",
+    ),
+    Fact(
+        "port_filter_visible",
+        SESSION,
+        "bool: the rule dropping the SYNs could be read (False: the drop is on a device not visible here)",
+    ),
+    Fact("port_filter_host", SESSION, "str: the host whose rule drops TCP 179, e.g. 'gateway'"),
+    Fact("port_filter_rule", SESSION, "str: that rule, e.g. 'ip saddr 192.168.0.81 tcp dport 179 drop'"),
+    Fact("port_filter_table", SESSION, "str: its nftables family and table, e.g. 'inet bdl_fault'"),
+    Fact("port_filter_chain", SESSION, "str: its chain, e.g. 'input'"),
+    # path: pod to pod between two nodes, or one BGP session's segment (engine/subjects.py _path_subject)
+    Fact("segment", PATH, "bool: the path is a BGP session's segment (end to end), not pod to pod"),
+    Fact(
+        "source",
+        ("path", "kubelet"),
+        "str: path: the source node, e.g. 'sakamoto'; kubelet: the probe's source address, e.g. '10.42.0.10'",
+    ),
+    Fact("destination", PATH, "str: the destination node, e.g. 'yuuko-k8s'"),
+    Fact("src_ip", PATH, "str: the source address, e.g. '10.42.1.1'"),
+    Fact("dst_ip", PATH, "str: the destination address, e.g. '10.42.2.1'"),
+    Fact("dst_cidr", PATH, "str: the destination's pod CIDR, e.g. '10.42.2.0/24'"),
+    Fact(
+        "cluster_pod_cidr",
+        ("path", "kubelet", "cluster"),
+        "str: the cluster's pod CIDR (inventory), or the nearest stand-in, e.g. '10.42.0.0/16'",
+    ),
+    Fact("hops", PATH, "str: the hops the FIB leads through, e.g. 'a(->eth0) -> gw(eth0>eth1) -> b(eth1>-)'"),
+    Fact(
+        "route_complete", PATH, "bool: every hop has a route to the destination (`ip -j route`, hop by hop)"
+    ),
+    Fact("route_missing_on", PATH, "str: the host where the route stops, e.g. 'gateway'"),
+    Fact("route_stop_reason", PATH, "str: why it stops, e.g. 'no route to 10.42.2.1 on gateway'"),
+    Fact(
+        "rp_filter_ok", PATH, "bool: no receiving hop drops the packet by strict or loose reverse-path filter"
+    ),
+    Fact("rp_filter_host", PATH, "str: the hop that drops it, e.g. 'gateway'"),
+    Fact("rp_filter_iif", PATH, "str: the interface it arrives on there, e.g. 'eth1'"),
+    Fact(
+        "rp_filter_return_dev",
+        PATH,
+        "str: the interface the route back leaves by ('none' when no route), e.g. 'eth0'",
+    ),
+    Fact("rp_filter_value", PATH, "int: the effective rp_filter there, 1 (strict) or 2 (loose)"),
+    Fact("forwarding_ok", PATH, "bool: net.ipv4.ip_forward is on at every transit hop"),
+    Fact("pod_ping_ok", PATH, "bool: the ping from the source to the destination gets replies"),
+    Fact(
+        "pod_ping_outcome",
+        PATH,
+        "str: what the ping saw, e.g. 'reply', 'unreachable', 'time-exceeded', 'silent-loss'",
+    ),
+    Fact("mtu_probes", PATH, "int: DF pings the MTU sweep sent, e.g. 12"),
+    Fact("mtu_start", PATH, "int: the size the sender's interface allows, where the sweep starts, e.g. 1500"),
+    Fact("path_mtu", PATH, "int: the largest DF packet that got a reply, e.g. 1380"),
+    Fact("mtu_blackhole", PATH, "bool: larger packets are lost without any ICMP 'fragmentation needed'"),
+    Fact("mtu_silent_above", PATH, "int: the smallest size lost without ICMP, e.g. 1381"),
+    Fact("frag_needed_from", PATH, "str: the router that sent 'fragmentation needed', e.g. '10.0.1.1'"),
+    Fact("mtu_bottleneck_host", PATH, "str: the hop whose outgoing MTU is the path MTU, e.g. 'gateway'"),
+    Fact("mtu_bottleneck_iface", PATH, "str: that interface, e.g. 'wg0'"),
+    Fact(
+        "mtu_sender_mtu",
+        PATH,
+        "int: the sender's interface MTU on a layer 2 with a smaller receiver, e.g. 1500",
+    ),
+    Fact("mtu_receiver", PATH, "str: the host whose interface takes less, e.g. 'router-b'"),
+    Fact("mtu_receiver_iface", PATH, "str: its interface, e.g. 'vxlan0'"),
+    Fact(
+        "pmtu_filter_host", PATH, "str: the host whose rule drops ICMP 'fragmentation needed', e.g. 'gateway'"
+    ),
+    Fact("pmtu_filter_rule", PATH, "str: that rule, e.g. 'icmp code frag-needed drop'"),
+    Fact("pmtu_filter_table", PATH, "str: its nftables family and table, e.g. 'inet filter'"),
+    Fact("pmtu_filter_chain", PATH, "str: its chain, e.g. 'forward'"),
+    Fact(
+        "firewall_host",
+        PATH,
+        "str: the router whose forward chain drops by default and accepts nothing for the pod CIDR",
+    ),
+    Fact("firewall_table", PATH, "str: that chain's family and table, e.g. 'inet filter'"),
+    Fact("firewall_chain", PATH, "str: the chain, e.g. 'forward'"),
+    Fact("firewall_in", PATH, "str: the interface the packet arrives on there, e.g. 'eth0'"),
+    Fact("firewall_out", PATH, "str: the interface it leaves by, e.g. 'wg0'"),
+    Fact(
+        "tunnel_drops",
+        PATH,
+        "str: the hop sending the packet into a WireGuard tunnel whose peers do not carry it, e.g. 'gateway'",
+    ),
+    Fact("tunnel_interface", PATH, "str: that WireGuard interface, e.g. 'wg0'"),
+    Fact("tunnel_peer_key", PATH, "str: the public key of its first peer"),
+    Fact("tunnel_allowed_ips", PATH, "str: that peer's allowed-ips, e.g. '10.0.0.0/24,10.42.1.0/24'"),
+    Fact(
+        "pod_route_learned", PATH, "bool: BIRD on the source node learned the destination's pod CIDR over BGP"
+    ),
+    Fact(
+        "pod_route_by_default",
+        PATH,
+        "bool: the source node learns no BGP route by design and forwards along its default route",
+    ),
+    Fact(
+        "ibgp_not_reflected",
+        PATH,
+        "str: the iBGP speaker that holds the route without reflecting it, e.g. 'gateway'",
+    ),
+    Fact("ibgp_client_protocol", PATH, "str: its protocol towards the source node, e.g. 'k3s_master_v4'"),
+    Fact(
+        "ibgp_client_protocols",
+        PATH,
+        "list[str]: all its plain iBGP protocols towards nodes, e.g. ['k3s_master_v4']",
+    ),
+    Fact("ibgp_learned_from", PATH, "str: the protocol it has the route from, e.g. 'k3s_wds1_v4'"),
+    # kubelet: one per node, probed from the metrics-server vantage (engine/subjects.py _kubelet_subject)
+    Fact("node", KUBELET, "str: the node whose kubelet is probed, e.g. 'yuuko-k8s'"),
+    Fact("vantage", KUBELET, "str: the host the probe runs on (the metrics-server's node), e.g. 'sakamoto'"),
+    Fact("target", KUBELET, "str: the address and port probed, e.g. '192.168.6.21:10250'"),
+    Fact("address", KUBELET, "str: the address probed, e.g. '192.168.6.21'"),
+    Fact("tcp", KUBELET, "str: the TCP connect result, 'ok', 'timeout', 'refused', 'error' or 'unknown'"),
+    Fact("tls", KUBELET, "str: the TLS handshake result, 'ok', 'error' or 'not tried'"),
+    Fact("probe_error", KUBELET, "str: the probe's error message ('' when none)"),
+    Fact("kubelet_reachable", KUBELET, "bool: TCP connects and TLS (when tried) completes"),
+    Fact(
+        "node_lan", KUBELET, "str: the node's site LAN (or the /24 around its address), e.g. '192.168.6.0/24'"
+    ),
+    Fact(
+        "kubelet_filter_rule",
+        KUBELET,
+        "str: the node's rule that drops the kubelet port, e.g. 'tcp dport 10250 drop'",
+    ),
+    Fact("kubelet_filter_table", KUBELET, "str: its nftables family and table, e.g. 'inet filter'"),
+    Fact("kubelet_filter_chain", KUBELET, "str: its chain, e.g. 'input'"),
+    # cluster: a configuration finding read from the Kubernetes API (engine/cluster.py)
+    Fact("ok", CLUSTER, "bool: always False: each cluster subject is a finding"),
+    Fact("root_cause", CLUSTER, "str: the root cause the finding points to, e.g. 'node-not-selected'"),
+    Fact(
+        "message",
+        CLUSTER,
+        "str: the finding in words, e.g. 'node yuuko-k8s is selected by no Cilium BGP config (...)'",
+    ),
+    Fact("unselected_nodes", CLUSTER, "list[str]: nodes no BGP policy selects, e.g. ['yuuko-k8s']"),
+    Fact("node_selectors", CLUSTER, "str: the policies' node selectors, e.g. 'bgp-policy: node-type=remote'"),
+    Fact("selector_label", CLUSTER, "str: a label one of the selectors would match, e.g. 'node-type=remote'"),
+    Fact(
+        "auto_direct_routes_across_l3",
+        CLUSTER,
+        "bool: Cilium's autoDirectNodeRoutes is on across nodes in different subnets",
+    ),
+    Fact("local_nodes", CLUSTER, "list[str]: the nodes of the largest subnet, e.g. ['sakamoto', 'nano']"),
+    Fact("remote_nodes", CLUSTER, "list[str]: the nodes in other subnets, e.g. ['yuuko-k8s']"),
+    # LoadBalancer pool: from the cluster's pool objects, or from a router's BGP host routes (engine/vips.py)
+    Fact(
+        "lb_pool_name",
+        ("host", "cluster"),
+        "str: the LoadBalancer IP pool ('lb-pool' seen from a router), e.g. 'default-pool'",
+    ),
+    Fact(
+        "lb_pool_cidr",
+        ("host", "cluster"),
+        "str: its block, or the VIPs a router learns, e.g. '10.0.4.192/26', '192.168.0.240/32'",
+    ),
+    Fact(
+        "lb_pool_overlaps",
+        ("host", "cluster"),
+        "list[str]: node subnets it lies in (host: [] when someone answers ARP for every VIP), "
+        "e.g. ['10.0.4.0/24 (nodes master-01, node-01)']",
+    ),
+    Fact(
+        "lb_pool_suggested",
+        ("host", "cluster"),
+        "str: a /24 next to it that overlaps no node subnet, e.g. '10.0.6.0/24'",
+    ),
+    Fact(
+        "lb_vip_announcer",
+        HOST,
+        "str: the hosts announcing VIPs inside the router's subnet, e.g. 'yuuko-k8s'",
+    ),
+    Fact(
+        "lb_vip_answered",
+        HOST,
+        "bool: someone answers ARP for every such VIP (an L2 announcement: the design works)",
+    ),
+    Fact("lb_vip_arp", HOST, "str: the neighbour table's entries for the VIPs, e.g. '192.168.0.240: FAILED'"),
+)
+
+BY_NAME: dict[str, Fact] = {f.name: f for f in FACTS}
+
+
+def names_for(kind: str) -> list[str]:
+    """The fact names a subject of `kind` can have, sorted.
+
+    Example: names_for("kubelet")[:2] -> ['address', 'cluster_pod_cidr']
+    """
+    return sorted(f.name for f in FACTS if kind in f.kinds)

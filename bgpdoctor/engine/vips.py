@@ -1,0 +1,150 @@
+"""LoadBalancer VIPs as a router sees them: host routes learned over BGP inside its own LANs.
+
+A VIP inside a connected subnet is on-link for every host of that subnet: they ARP for it instead of
+sending it to the BGP next hop. The cluster's pool objects say so when bgpdoctor can read them (see
+engine/cluster.py); these facts say the same from the router alone, so a run without cluster access
+still finds it, and the neighbour table tells whether anybody answers ARP for the VIP (an L2
+announcement by MetalLB or Cilium makes the design work).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import TYPE_CHECKING
+
+from bgpdoctor.engine.world import World
+from bgpdoctor.inventory_model import Inventory
+from bgpdoctor.parsers import bird, iproute
+from bgpdoctor.report.model import Evidence
+
+if TYPE_CHECKING:
+    from bgpdoctor.engine.subjects import Subject
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _network(text: str) -> IPNetwork | None:
+    try:
+        return ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return None
+
+
+def vip_facts(world: World, s: Subject, name: str) -> None:
+    """Adds, on a router holding BGP host routes inside one of its connected subnets:
+    lb_pool_overlaps (["192.168.0.0/24"]), lb_pool_cidr ("192.168.0.240/32"), lb_pool_name
+    ("lb-pool", a name for the fix), lb_vip_announcer ("yuuko-k8s"), lb_pool_suggested,
+    lb_vip_arp ("192.168.0.240: FAILED") when the neighbour table was read, and lb_vip_answered (True
+    when someone answers ARP for every such VIP: an L2 announcement, so no finding).
+
+    Nothing is added when `bird.bgp_routes` was not collected; addresses of inventory hosts and the
+    cluster's pod range never count as VIPs.
+    """
+    if world.inv.hosts[name].role != "router" or not world.collected(name, "bird.bgp_routes"):
+        return
+    paths = world.known(name, "bird.bgp_routes", bird.parse_show_route)
+    connected = [
+        (net, r.dev)
+        for r in world.known(name, "ip.route", iproute.parse_routes)
+        if r.protocol == "kernel" and r.scope == "link" and not r.gateway
+        if (net := _network(r.dst)) is not None
+    ]
+    own = {a.address for host in world.facts for a in world.addresses(host)}
+    own |= {str(a) for h in world.inv.hosts.values() for a in [*h.addresses, h.internal_ip] if a}
+    pod_range = _network(str(world.inv.pod_cidr)) if world.inv.pod_cidr else None
+    vips: dict[str, tuple[str, str | None, str]] = {}  # vip -> (subnet, dev, next hop)
+    for r in paths:
+        net = _network(r.prefix)
+        hop = r.bgp_next_hop or r.gateway
+        if net is None or not hop or net.num_addresses != 1 or str(net.network_address) in own:
+            continue
+        if pod_range is not None and net.version == pod_range.version and net.subnet_of(pod_range):  # type: ignore[arg-type]
+            continue
+        for cnet, dev in connected:
+            if (
+                cnet.version == net.version
+                and cnet.num_addresses > 1
+                and net.subnet_of(cnet)  # type: ignore[arg-type]
+                and ipaddress.ip_address(hop) in cnet
+            ):
+                vips.setdefault(str(net.network_address), (str(cnet), dev, hop))
+                break
+    evidence = (
+        world.evidence(name, "bird.bgp_routes", "BGP host routes and their next hops"),
+        world.evidence(name, "ip.route", "connected routes (proto kernel scope link)"),
+    )
+    if not vips:
+        s.add("lb_pool_overlaps", [], *evidence)
+        return
+    announcers = sorted({world.owner_of(hop) or hop for _, _, hop in vips.values()})
+    subnets = sorted({subnet for subnet, _, _ in vips.values()})
+    s.add("lb_vip_announcer", ", ".join(announcers))
+    s.add("lb_pool_cidr", ", ".join(f"{vip}/{32 if ':' not in vip else 128}" for vip in sorted(vips)))
+    s.add("lb_pool_name", "lb-pool")  # the pool object is not visible from a router
+    s.add("lb_pool_suggested", _outside(subnets))
+    if not world.collected(name, "ip.neigh"):
+        s.add("lb_pool_overlaps", subnets, *evidence)
+        return
+    with s.deriving("lb_pool_overlaps"):
+        table = {n.address: n for n in world.known(name, "ip.neigh", iproute.parse_neighbours)}
+        seen = [f"{vip}: {' '.join(table[vip].states) or 'no state'}" for vip in sorted(vips) if vip in table]
+        answered = all(vip in table and table[vip].answered for vip in vips)
+        s.add("lb_vip_answered", answered, world.evidence(name, "ip.neigh"))
+        if seen:
+            s.add("lb_vip_arp", "; ".join(seen))
+        # somebody answers ARP for every VIP (an L2 announcement): the design works as it is
+        s.add("lb_pool_overlaps", [] if answered else subnets, *evidence, world.evidence(name, "ip.neigh"))
+
+
+def _outside(subnets: list[str]) -> str:
+    """A /24 next to the first subnet that overlaps none of them (the pool's own range)."""
+    first = ipaddress.ip_network(subnets[0], strict=False)
+    base = ipaddress.ip_network(f"{first.network_address}/16", strict=False)
+    taken = [ipaddress.ip_network(x, strict=False) for x in subnets]
+    for candidate in base.subnets(new_prefix=24) if base.prefixlen <= 24 else []:
+        if not any(candidate.overlaps(t) for t in taken):
+            return str(candidate)
+    return "a range outside the node subnets"
+
+
+def inventory_pool_subjects(inv: Inventory) -> list[Subject]:
+    """The inventory's `lb_pools` against its site subnets and node addresses: one cluster-kind
+    subject per pool that overlaps one, unless the pool says `l2: true` (ARP answered on the LAN)."""
+    from bgpdoctor.engine.subjects import Subject
+
+    subnets: dict[str, str] = {}  # network -> whose
+    for site_name, site in inv.sites.items():
+        for net in site.subnets:
+            subnets[str(net)] = f"site {site_name}"
+    for host_name, host in inv.hosts.items():
+        if host.role == "node":
+            for address in [*host.addresses, *([host.internal_ip] if host.internal_ip else [])]:
+                if not any(address in ipaddress.ip_network(n) for n in subnets):
+                    subnets[f"{address}/32"] = f"node {host_name}"
+    out = []
+    for name, pool in sorted(inv.lb_pools.items()):
+        overlaps = [
+            f"{net} ({whose})"
+            for net, whose in subnets.items()
+            if pool.cidr.overlaps(ipaddress.ip_network(net))
+        ]
+        s = Subject("cluster", f"inventory lb_pools.{name}", [], [])
+        evidence = Evidence(
+            host="inventory",
+            command=f"lb_pools.{name}",
+            output=f"cidr: {pool.cidr}" + (", l2: true" if pool.l2 else ""),
+            note="the inventory's LoadBalancer pool against its site subnets and node addresses",
+        )
+        found = bool(overlaps) and not pool.l2
+        s.add("ok", not found, evidence)
+        s.add("root_cause", "lb-pool-in-node-subnet" if found else "")
+        s.add(
+            "message",
+            f"LoadBalancer pool {pool.cidr} overlaps {', '.join(overlaps)}" if found else "no overlap",
+        )
+        s.add("lb_pool_name", name)
+        s.add("lb_pool_cidr", str(pool.cidr))
+        s.add("lb_pool_overlaps", overlaps if found else [], evidence)
+        s.add("lb_pool_suggested", _outside([o.split()[0] for o in overlaps]) if overlaps else str(pool.cidr))
+        out.append(s)
+    return out

@@ -1,0 +1,87 @@
+"""Every form `run` and `replay` can print or write, chosen by name (`-o`, a `--report` suffix).
+
+text (the terminal; `--quiet` shortens it), json (the report itself, `bgpdoctor schema report`),
+md (for a ticket), junit (for CI); `--prometheus FILE` writes metrics beside any of them. The BGP
+summary line, the Markdown diagram and the Prometheus session metrics come from the session status
+of the same facts (`bgpdoctor status`), computed once here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bgpdoctor.report.model import Report
+from bgpdoctor.report.status import StatusReport, status_of_facts
+
+if TYPE_CHECKING:
+    from bgpdoctor.engine.run import Collected
+    from bgpdoctor.inventory_model import Inventory
+
+FORMS = ("text", "json", "md", "junit")
+_SUFFIX_FORM = {".md": "md", ".markdown": "md", ".xml": "junit"}
+
+
+@dataclass
+class RunOutputs:
+    """What the renderings need beside the report."""
+
+    status: StatusReport | None = None
+    sites: dict[str, str | None] = field(default_factory=dict)
+    extra_checks: list[str] = field(default_factory=list)
+    quiet: bool = False
+    status_problem: str | None = None  # why the session status could not be computed
+
+
+def run_outputs(
+    inv: Inventory, collected: Collected, extra_checks: list[str] | None = None, quiet: bool = False
+) -> RunOutputs:
+    """The session status of a run's facts; a failure there costs the BGP line, never the report."""
+    out = RunOutputs(
+        sites={h: inv.hosts[h].site for h in collected.scope if h in inv.hosts},
+        extra_checks=list(extra_checks or []),
+        quiet=quiet,
+    )
+    try:
+        out.status = status_of_facts(inv, collected.facts, collected.scope, collected.started)
+    except Exception as exc:  # the diagnosis is worth more than its heading line
+        out.status_problem = f"{type(exc).__name__}: {exc}"
+    return out
+
+
+def form_for_path(path: Path) -> str:
+    """The form of a `--report` file by its suffix: .md Markdown, .xml JUnit, anything else JSON."""
+    return _SUFFIX_FORM.get(path.suffix.lower(), "json")
+
+
+def render(report: Report, form: str, verbose: bool = False, extras: RunOutputs | None = None) -> str:
+    extras = extras or RunOutputs()
+    if form == "json":
+        return report.model_dump_json(indent=2)
+    if form == "md":
+        from bgpdoctor.report.markdown import render_markdown
+
+        return render_markdown(report, extras.status, extras.sites)
+    if form == "junit":
+        from bgpdoctor.report.junit import check_families, render_junit
+
+        return render_junit(report, check_families(extras.extra_checks))
+    from bgpdoctor.report.safe_text import one_line
+    from bgpdoctor.report.text import render_quiet, render_text
+
+    text = (
+        render_quiet(report, extras.status)
+        if extras.quiet
+        else render_text(report, verbose=verbose, status=extras.status)
+    )
+    if extras.status is None and extras.status_problem:
+        text = f"BGP: the sessions could not be summarised ({one_line(extras.status_problem)})\n{text}"
+    return text
+
+
+def write_prometheus(path: Path, report: Report | None, status: StatusReport | None) -> None:
+    """node_exporter textfile metrics of a run or a status, written atomically."""
+    from bgpdoctor.report.prometheus import render_prometheus, write_atomically
+
+    write_atomically(path, render_prometheus(report, status))
