@@ -265,6 +265,8 @@ def main() -> int:
         previous = (n, wall, rss)
         if not args.keep:
             path.unlink()
+    if not args.keep:
+        folder.rmdir()
     return 0
 
 

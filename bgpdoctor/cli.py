@@ -58,7 +58,7 @@ def progress(message: str) -> None:
 # and a problem in one of them cannot break `bgpdoctor run`.
 LAZY_COMMANDS = {
     "inventory": ("bgpdoctor.inventory_cli", "inventory", "Check and inspect an inventory file."),
-    "lab": ("bgpdoctor.lab.cli", "lab", "A real two-site BGP lab in network namespaces (needs root)."),
+    "lab": ("bgpdoctor.lab.cli", "lab", "A real four-site BGP lab in network namespaces (needs root)."),
     "lint": ("bgpdoctor.lint.cli", "lint", "Check Kubernetes manifests, BIRD and OpenWrt configs offline."),
     "discover": (
         "bgpdoctor.kube.cli",

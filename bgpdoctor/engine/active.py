@@ -126,9 +126,9 @@ def segment_pairs(world: World, sessions: list[Session]) -> list[NodePair]:
             address = str(end.peer.address)
             if ":" in address:
                 continue  # the sweep is IPv4 (ping -M do with IPv4 header sizes)
-            pairs.append(
-                NodePair(end.host, other.host, end.source_address or "", address, f"{address}/32", True)
-            )
+            if not end.source_address:
+                continue  # no `ip route get` towards the peer: no source to probe from, nothing to claim
+            pairs.append(NodePair(end.host, other.host, end.source_address, address, f"{address}/32", True))
     return pairs
 
 

@@ -48,6 +48,25 @@ FACTS: tuple[Fact, ...] = (
         "str: why an unreachable host could not be read, e.g. 'auth', 'timeout', 'unreachable'",
     ),
     Fact("ip_forward", HOST, "int: net.ipv4.ip_forward from `sysctl`, e.g. 1"),
+    # the kernel's drop reasons while probing (engine/drops.py, `run --trace-drops`)
+    Fact(
+        "drop_reason_names",
+        HOST,
+        "list[str]: reasons the host's kernel gave for dropping probe packets, e.g. ['IP_RPFILTER']",
+    ),
+    Fact("drop_count", HOST, "int: probe packets the host's kernel dropped (normal drops left out), e.g. 12"),
+    Fact(
+        "kernel_drops",
+        ("session", "path"),
+        "list[str]: drops of this subject's own packets by reason and host, e.g. "
+        "['IP_RPFILTER on router-home']",
+    ),
+    Fact(
+        "kernel_proof",
+        ("session", "path"),
+        "str: the sentence quoting them, e.g. 'the kernel on router-home dropped 12 x IP_RPFILTER at "
+        "ip_rcv_finish_core'",
+    ),
     Fact(
         "forwarding_expected",
         HOST,
@@ -210,6 +229,62 @@ FACTS: tuple[Fact, ...] = (
         "in_error_backoff", SESSION, "bool: the session is down while an end waits out BIRD's error back-off"
     ),
     Fact("backoff_host", SESSION, "str: the end waiting in error back-off, e.g. 'gateway'"),
+    # engine/limits.py: a prefix limit hit (NOTIFICATION Cease 6/1)
+    Fact("max_prefix_hit", SESSION, "bool: one end tore the session down because its prefix limit was hit"),
+    Fact(
+        "max_prefix_end",
+        SESSION,
+        "str: the end whose limit was hit (or the outside peer's address), e.g. 'router'",
+    ),
+    Fact(
+        "max_prefix_sender", SESSION, "str: the end that announced more prefixes than the limit, e.g. 'node1'"
+    ),
+    Fact("max_prefix_reported_by", SESSION, "str: the end whose daemon output shows the hit, e.g. 'router'"),
+    Fact(
+        "max_prefix_daemon",
+        SESSION,
+        "str: the enforcing end's speaker, e.g. 'bird2', 'gobgp', 'frr', 'unknown'",
+    ),
+    Fact(
+        "max_prefix_sender_address",
+        SESSION,
+        "str: the sender's address as the enforcing end configures it, e.g. '10.251.0.1'",
+    ),
+    Fact(
+        "max_prefix_protocol",
+        SESSION,
+        "str: the enforcing end's protocol name for the sender ('' for GoBGP), e.g. 'peer_a'",
+    ),
+    Fact("max_prefix_limit", SESSION, "int: the limit that was hit, when the daemon prints it, e.g. 3"),
+    Fact("max_prefix_end_asn", SESSION, "int: the AS of the enforcing end (its `router bgp`), e.g. 65102"),
+    # engine/timers.py: dead-session detection tuned too tight
+    Fact(
+        "hold_time_s",
+        SESSION,
+        "int: the shortest hold time an end reports (negotiated, GoBGP also configured), e.g. 3",
+    ),
+    Fact("hold_time_ends", SESSION, "str: each end's hold time, e.g. 'node1: 3 s, router: 3 s'"),
+    Fact(
+        "hold_time_aggressive",
+        SESSION,
+        "bool: the hold time is under 9 s (a VM pause or busy CPU expires it)",
+    ),
+    Fact(
+        "hold_expiry_seen",
+        SESSION,
+        "bool: an output shows the hold timer expired or the session re-established",
+    ),
+    Fact("hold_fix_host", SESSION, "str: the end the timer fix is rendered for, e.g. 'node1'"),
+    Fact(
+        "hold_fix_neighbor", SESSION, "str: that end's neighbor address for the other end, e.g. '10.251.0.2'"
+    ),
+    Fact(
+        "hold_fix_protocol",
+        SESSION,
+        "str: that end's protocol name for it ('' for GoBGP, FRR), e.g. 'peer_b'",
+    ),
+    Fact("hold_fix_asn", SESSION, "int: that end's AS, e.g. 65101"),
+    Fact("hold_expiry_evidence", SESSION, "str: what showed it, e.g. 'node1: BGP Error: Hold timer expired'"),
     Fact("dialer", SESSION, "str: the end that connects (sends the SYN), e.g. 'gateway'"),
     Fact("listener", SESSION, "str: the end that should accept the connection, e.g. 'yuuko-k8s'"),
     Fact("listener_address", SESSION, "str: the address the dialer connects to, e.g. '192.168.6.21'"),

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from jinja2 import Environment, StrictUndefined, TemplateError
+from jinja2 import TemplateError
 
-from bgpdoctor.engine.rules import CheckDef, Condition, PlaybookDef, holds, subject_kinds, unknown_fact
+from bgpdoctor.engine.rules import (
+    CheckDef,
+    Condition,
+    PlaybookDef,
+    compiled_template,
+    holds,
+    subject_kinds,
+    unknown_fact,
+)
 from bgpdoctor.engine.subjects import Subject
 from bgpdoctor.errors import BgpDoctorError
 from bgpdoctor.report.model import CheckResult, Diagnosis, Evidence, FixSnippet, Status
-
-_ENV = Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
 
 
 class TemplateValueError(BgpDoctorError):
@@ -20,7 +26,7 @@ class TemplateValueError(BgpDoctorError):
 
 def render(template: str, values: dict[str, Any], where: str) -> str:
     try:
-        return _ENV.from_string(template).render(**values).strip()
+        return compiled_template(template).render(**values).strip()
     except TemplateError as exc:
         raise TemplateValueError(f"{where}: {exc}") from exc
 
@@ -98,6 +104,12 @@ def _why_not(pb: PlaybookDef, s: Subject) -> str:
     return f"{pb.id}: ranked lower"
 
 
+def _with_proof(summary: str, s: Subject) -> str:
+    """The kernel's own drop reasons are the strongest evidence there is: quoted after the summary."""
+    proof = s.facts.get("kernel_proof")
+    return f"{summary} Proof: {proof}." if proof else summary
+
+
 def _all_explained(failures: list[CheckResult], s: Subject) -> bool:
     own = [r for r in failures if r.host == s.label]
     return bool(own) and all(r.explained_by is not None for r in own)
@@ -166,7 +178,7 @@ def diagnose(
                 r.explained_by = pb.id
                 symptoms.append(f"{r.check}@{r.host}")
         evidence: list[Evidence] = []
-        for fact in pb.evidence_facts:
+        for fact in [*pb.evidence_facts, "kernel_drops"]:
             for ev in s.evidence.get(fact, []):
                 if ev not in evidence:
                     evidence.append(ev)
@@ -193,7 +205,7 @@ def diagnose(
                 root_cause=pb.id,
                 title=pb.title,
                 rank=rank,
-                summary=_text(pb.summary, s.facts, pb.id),
+                summary=_with_proof(_text(pb.summary, s.facts, pb.id), s),
                 explanation=pb.explanation.strip(),
                 hosts=sorted(related if not culprits else set(culprits)),
                 evidence=evidence,

@@ -110,7 +110,7 @@ def evaluate(inv: Inventory, inventory_path: str, collected: Collected, options:
     sessions = expected_sessions(world, scope)
     pairs = node_pairs(world, scope, options.nodes) + segment_pairs(world, sessions)
     subjects = (
-        host_subjects(world, scope)
+        host_subjects(world, scope, active)
         + session_subjects(world, sessions, active)
         + path_subjects(world, pairs, active)
         + kubelet_subjects(world, active)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bgpdoctor.drivers import driver_for
+from bgpdoctor.engine import drops as kernel_drops
 from bgpdoctor.engine import routing, vips
 from bgpdoctor.engine.active import ActiveResults, NodePair
 from bgpdoctor.engine.sessions import established
@@ -110,9 +111,10 @@ def _pcap_evidence(world: World, host: str, data: bytes, syns: list[Any]) -> Evi
     )
 
 
-def host_subjects(world: World, scope: list[str]) -> list[Subject]:
+def host_subjects(world: World, scope: list[str], active: ActiveResults | None = None) -> list[Subject]:
     return [
-        _isolated(world, "host", name, [name], lambda name=name: _host_subject(world, name)) for name in scope
+        _isolated(world, "host", name, [name], lambda name=name: _host_subject(world, name, active))
+        for name in scope
     ]
 
 
@@ -158,7 +160,7 @@ SPEAKER_DOWN_WORDS = (
 )
 
 
-def _host_subject(world: World, name: str) -> Subject:
+def _host_subject(world: World, name: str, active: ActiveResults | None = None) -> Subject:
     host = world.inv.hosts[name]
     facts = world.facts.get(name)
     s = Subject("host", name, [name], [name])
@@ -216,6 +218,8 @@ def _host_subject(world: World, name: str) -> Subject:
         _frr_facts(world, s, name)
     if host.speaker != "none":
         _speaker_answers(world, s, name)
+    if active is not None:
+        kernel_drops.host_drop_facts(s, active, name)
     return s
 
 
@@ -558,6 +562,11 @@ def _session_subject(
         s.unknown("established", why, *state_evidence)
     s.add("both_configured", all(e.peer is not None for e in session.ends))
     _compatibility_facts(world, s, session, up, active)
+    from bgpdoctor.engine.limits import max_prefix_facts
+    from bgpdoctor.engine.timers import hold_time_facts
+
+    max_prefix_facts(world, s, session)
+    hold_time_facts(world, s, session)
     waiting = [e.host for e in session.ends if e.error_wait]
     # BIRD's error back-off (60 s, up to 300 s by default) after a fault that is gone: the
     # session is down because BIRD waits, not because something is still broken.
@@ -650,6 +659,7 @@ def _session_subject(
             if culprit and culprit != "unknown":
                 s.add("nat_culprit", culprit)
     s.related = sorted(set(session.hosts) | set(transit))
+    kernel_drops.subject_proof(world, s, active)
     return s
 
 
@@ -977,6 +987,7 @@ def _path_subject(world: World, pair: NodePair, active: ActiveResults) -> Subjec
         s.unknown("mtu_blackhole", Unknown("failed", f"MTU sweep failed: {active.errors[f'mtu {pair.key}']}"))
     if not path.complete or (ping and ping[0].received == 0):
         _firewall_facts(world, s, path, pair)
+    kernel_drops.subject_proof(world, s, active)
     return s
 
 

@@ -37,7 +37,7 @@ def _fault_names() -> list[str]:
 
 @click.group("lab")
 def lab() -> None:
-    """A real two-site BGP lab in network namespaces (needs root)."""
+    """A real four-site BGP lab in network namespaces (needs root)."""
 
 
 @lab.command("up")

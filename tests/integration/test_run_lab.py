@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
+import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -268,3 +272,51 @@ def test_unknown_host_key_is_rejected_by_default(lab: Path, tmp_path: Path) -> N
     report = json.loads(proc.stdout)
     assert {h["error_kind"] for h in report["hosts"]} == {"hostkey"}
     assert "PRIVATE KEY" not in proc.stdout + proc.stderr
+
+
+# -- proof from the kernel (run --trace-drops): the reason, from the host that dropped the packet ----
+DROP_PROOF = {
+    "rp-filter-strict": ("router-home", "IP_RPFILTER"),
+    "md5-mismatch": ("router-home", "TCP_MD5NOTFOUND"),
+    "bgp-port-filtered": ("router-mine", "NETFILTER_DROP"),
+}
+
+
+@pytest.mark.parametrize("fault", sorted(DROP_PROOF))
+def test_the_kernel_names_its_drop_reason_on_the_dropping_host(lab: Path, fault: str) -> None:
+    host, reason = DROP_PROOF[fault]
+    inject(lab, fault)
+    code, report, stderr = run_json(lab, "--trace-drops")
+    top = report["diagnoses"][0]
+    assert top["root_cause"] == fault, [d["root_cause"] for d in report["diagnoses"]]
+    assert f"Proof: the kernel on {host} dropped " in top["summary"], top["summary"]
+    assert reason in top["summary"].split("Proof:")[1], top["summary"]
+    assert any(e["host"] == host and e["command"].endswith("skb:kfree_skb") for e in top["evidence"])
+    assert code == 1, stderr[-2000:]
+
+
+def test_the_healthy_lab_drops_no_probe_packet(lab: Path) -> None:
+    inject(lab, None)
+    code, report, stderr = run_json(lab, "--trace-drops")
+    assert report["diagnoses"] == [] and code == 0, stderr[-2000:]
+    assert "Proof:" not in json.dumps(report)
+
+
+@pytest.mark.skipif(not shutil.which("tmux"), reason="needs tmux")
+def test_the_tui_on_the_live_lab_shows_the_diagnosis(lab: Path) -> None:
+    """The real program in a real terminal against the live lab: it collects, probes, and the root
+    cause appears on the findings screen."""
+    from tests.integration.test_tui_tmux import _tmux, _wait_for
+
+    inject(lab, "node-not-listening")
+    session = f"bgpdoctor-tui-lab-{uuid.uuid4().hex[:8]}"
+    env = [f"-e{k}={v}" for k, v in bgpdoctor.env(lab.parent).items() if k.startswith("BGPDOCTOR_")]
+    # the pane stays after an early exit, so a failure shows what the program printed
+    command = f"{sys.executable} -m bgpdoctor tui -i {lab} --no-mtu; echo exited $?; sleep 60"
+    _tmux("new-session", "-d", "-s", session, "-x", "100", "-y", "30", "-c", str(lab.parent), *env, command)
+    try:
+        _wait_for(session, lambda s: "finding(s)" in s, seconds=120)
+        _tmux("send-keys", "-t", session, "3")
+        _wait_for(session, lambda s: "node-not-listening" in s, seconds=20)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, check=False)

@@ -1,16 +1,22 @@
 """Write tests/unit/parsers/cases/<parser>.<function>/<case>.json from the captured fixtures.
 
 Run ONLY after checking the parser output by eye for the fixtures you (re)captured:
-``python3 tests/unit/parsers/make_cases.py [--only PATTERN]``. Existing cases are overwritten.
+``python3 tests/unit/parsers/make_cases.py [--only PATTERN] [--accept]``. New cases are written; an
+existing case whose expectation would change is NOT overwritten: its diff is printed and the run
+exits 1, unless ``--accept`` is given (after checking the diff against the raw output, so a parser
+change cannot silently re-freeze its own expectations). test_independent_readings.py checks cases
+against readings that do not use the parser.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import fnmatch
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO))
@@ -43,27 +49,69 @@ SELECT: list[tuple[str, str]] = [
 ]
 
 
-def command_for(path: Path) -> str:
+def command_for(path: Path) -> str | None:
     commands = json.loads((path.parent / "commands.json").read_text())
-    return str(commands[path.stem])
+    command = commands.get(path.stem)
+    return None if command is None else str(command)
+
+
+def _render(case: dict[str, Any]) -> str:
+    return json.dumps(case, indent=1, sort_keys=False) + "\n"
+
+
+def _diff(old: str, new: str, name: str) -> str:
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True), new.splitlines(keepends=True), f"{name} (case)", f"{name} (parser now)"
+    )
+    return "".join(lines)
+
+
+def write_cases(only: str, accept: bool) -> list[str]:
+    """Write new and unchanged-or-accepted cases; return the names of changed cases left alone."""
+    refused: list[str] = []
+    for target, pattern in SELECT:
+        for path in sorted((REPO / "captures").glob(pattern)):
+            name = f"{target}/{path.stem}"
+            if not fnmatch.fnmatch(name, only):
+                continue
+            rel = str(path.relative_to(REPO))
+            command = command_for(path)
+            if command is None:  # a case must name the exact command that produced its output
+                print(f"skipped {rel}: no command recorded in {path.parent.name}/commands.json")
+                continue
+            case: dict[str, Any] = {"command": command, "output_file": rel, "expected": None}
+            case["expected"] = run_case(target, rel)
+            out = CASES / target / f"{path.stem}.json"
+            new_text = _render(case)
+            if out.exists():
+                old_text = out.read_text()
+                if json.loads(old_text) == case:
+                    continue
+                if not accept:
+                    print(_diff(old_text, new_text, name), end="")
+                    refused.append(name)
+                    continue
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(new_text)
+            print(f"wrote {name}")
+    return refused
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", default="*", help="fnmatch pattern on <parser.function>/<case>")
+    ap.add_argument(
+        "--accept", action="store_true", help="overwrite existing cases whose expectation changed"
+    )
     args = ap.parse_args()
-    for target, pattern in SELECT:
-        for path in sorted((REPO / "captures").glob(pattern)):
-            name = f"{target}/{path.stem}"
-            if not fnmatch.fnmatch(name, args.only):
-                continue
-            rel = str(path.relative_to(REPO))
-            case = {"command": command_for(path), "output_file": rel, "expected": None}
-            case["expected"] = run_case(target, rel)
-            out = CASES / target / f"{path.stem}.json"
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(json.dumps(case, indent=1, sort_keys=False) + "\n")
-            print(f"wrote {out.relative_to(REPO)}")
+    refused = write_cases(args.only, args.accept)
+    if refused:
+        print(
+            f"{len(refused)} existing case(s) would change and were left alone: {', '.join(refused)}\n"
+            "check each diff against the raw output, then re-run with --accept",
+            file=sys.stderr,
+        )
+        sys.exit(1)
 
 
 if __name__ == "__main__":

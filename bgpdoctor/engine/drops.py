@@ -1,0 +1,113 @@
+"""The kernel's own reasons for dropping probe packets (skb:kfree_skb), attached where they prove a cause.
+
+The drop tracer (bgpdoctor/probes/droptrace.py) runs on every host that allows it while the active
+probes run (`bgpdoctor run --trace-drops`). Here each host gets its reasons as facts, and each path,
+session and kubelet subject gets the drops of its own packets on the hosts that can cause its
+symptoms: `kernel_drops` (["IP_RPFILTER on router-home"]) and `kernel_proof`, the sentence a
+diagnosis quotes as its strongest evidence. A host that could not be traced makes those facts
+unknown with the reason, never "no drop".
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, get_args
+
+from bgpdoctor.engine.world import Unknown, UnknownKind, World
+from bgpdoctor.parsers.droptrace import DropEvent
+from bgpdoctor.report.model import Evidence
+
+if TYPE_CHECKING:
+    from bgpdoctor.engine.active import ActiveResults
+    from bgpdoctor.engine.subjects import Subject
+
+
+def _evidence(host: str, method: str | None, events: list[DropEvent]) -> Evidence:
+    lines = [
+        f"{e.reason} at {e.location} x{e.count}"
+        + (f" {e.src}:{e.sport or '-'} -> {e.dst}:{e.dport or '-'}" if e.src and e.dst else "")
+        for e in events
+    ]
+    return Evidence(
+        host=host,
+        command=f"{method or 'drop trace'} skb:kfree_skb",
+        output="\n".join(lines) or "(no drop of probe packets)",
+        note="the kernel's own reason for each dropped probe packet",
+    )
+
+
+def host_drop_facts(s: Subject, active: ActiveResults, name: str) -> None:
+    """drop_reason_names and drop_count of one host; unknown when its trace could not run."""
+    trace = active.drops.get(name)
+    if trace is None:
+        return
+    if trace.unknown is not None:
+        kind: UnknownKind = trace.unknown_kind if trace.unknown_kind in get_args(UnknownKind) else "failed"  # type: ignore[assignment]
+        why = Unknown(kind, trace.unknown)
+        s.unknown("drop_reason_names", why)
+        s.unknown("drop_count", why)
+        return
+    faults = trace.faults
+    ev = _evidence(name, trace.method, faults)
+    s.add("drop_reason_names", sorted({e.reason for e in faults}), ev)
+    s.add("drop_count", sum(e.count for e in faults))
+
+
+def _ours(e: DropEvent, addresses: set[str], ports: set[int] | None) -> bool:
+    if e.src is None or e.dst is None:
+        return False  # a tracer that cannot see the packet cannot say whose it was
+    if ports is not None and not ({e.sport, e.dport} & ports):
+        return False
+    if e.reason == "NO_SOCKET" and ports is not None and e.dport not in ports:
+        return False  # an answer arriving after its socket closed, not a port nobody listens on
+    return {e.src, e.dst} <= addresses
+
+
+def _flows(world: World, s: Subject) -> tuple[set[str], set[int] | None] | None:
+    if s.kind == "path":
+        src, dst = s.facts.get("src_ip"), s.facts.get("dst_ip")
+        return ({str(src), str(dst)}, None) if src and dst else None
+    if s.kind == "session":
+        addresses = {a.address for h in s.hosts if h in world.facts for a in world.addresses(h)}
+        return (addresses, {179}) if addresses else None
+    if s.kind == "kubelet":
+        addresses = {a.address for h in s.related if h in world.facts for a in world.addresses(h)}
+        return (addresses, {world.inv.vantage.kubelet_port}) if addresses else None
+    return None
+
+
+def subject_proof(world: World, s: Subject, active: ActiveResults) -> None:
+    """kernel_drops and kernel_proof of a path, session or kubelet subject whose packets were dropped."""
+    if not active.drops:
+        return
+    flows = _flows(world, s)
+    if flows is None:
+        return
+    addresses, ports = flows
+    found: list[tuple[str, DropEvent]] = []
+    untraced: list[str] = []
+    for host in s.related:
+        trace = active.drops.get(host)
+        if trace is None or trace.unknown is not None:
+            untraced.append(host)
+            continue
+        found += [(host, e) for e in trace.faults if _ours(e, addresses, ports)]
+    if not found:
+        if untraced:  # "no drop" is said only about hosts that were traced
+            s.unknown("kernel_drops", Unknown("not-collected", f"no drop trace on {', '.join(untraced)}"))
+        else:
+            s.add("kernel_drops", [])
+        return
+    by_host: dict[str, list[DropEvent]] = {}
+    for host, e in found:
+        by_host.setdefault(host, []).append(e)
+    evidence = [_evidence(h, active.drops[h].method, es) for h, es in by_host.items()]
+    s.add("kernel_drops", sorted({f"{e.reason} on {h}" for h, e in found}), *evidence)
+    parts = []
+    for host, events in by_host.items():
+        reasons: dict[str, int] = {}
+        for e in events:
+            key = f"{e.reason} at {e.location}"
+            reasons[key] = reasons.get(key, 0) + e.count
+        said = ", ".join(f"{n} x {r}" for r, n in sorted(reasons.items(), key=lambda x: -x[1]))
+        parts.append(f"the kernel on {host} dropped {said}")
+    s.add("kernel_proof", "; ".join(parts))
