@@ -113,6 +113,20 @@ def main() -> None:
         click.get_current_context().color = False
 
 
+def _complete_hosts(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """Host names of the inventory given with -i on the same command line (shell completion)."""
+    from bgpdoctor.inventory import load_inventory
+
+    path = ctx.params.get("inventory_path")
+    if not path:
+        return []
+    try:
+        names = list(load_inventory(path).hosts)
+    except (BgpDoctorError, OSError):
+        return []
+    return sorted(n for n in names if n.startswith(incomplete))
+
+
 _timeout_option = click.option(
     "--timeout",
     "command_timeout",
@@ -142,7 +156,11 @@ _quiet_option = click.option(
     help="Inventory YAML (see docs/inventory.md); `bgpdoctor lab up` prints the lab's.",
 )
 @click.option(
-    "--node", "nodes", multiple=True, help="Scope to this node, its peers and the routers on its paths."
+    "--node",
+    "nodes",
+    multiple=True,
+    shell_complete=_complete_hosts,
+    help="Scope to this node, its peers and the routers on its paths.",
 )
 @click.option(
     "--output", "-o", type=click.Choice(["text", "json", "md", "junit"]), default="text", show_default=True
@@ -380,7 +398,13 @@ STATUS_EXIT_HELP = (
     type=click.Path(exists=True, dir_okay=False),
     help="Read a file written by `bgpdoctor run --record` instead of the hosts.",
 )
-@click.option("--node", "nodes", multiple=True, help="Only the sessions of this node's scope (repeatable).")
+@click.option(
+    "--node",
+    "nodes",
+    multiple=True,
+    shell_complete=_complete_hosts,
+    help="Only the sessions of this node's scope (repeatable).",
+)
 @click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @_timeout_option
 @click.option("--accept-new-host-keys", is_flag=True, help="Trust and save unknown SSH host keys.")
@@ -593,6 +617,14 @@ def schema_report() -> None:
     from bgpdoctor.report.model import report_json_schema
 
     click.echo(json.dumps(report_json_schema(), indent=2))
+
+
+@schema.command("recording")
+def schema_recording() -> None:
+    """JSON Schema (draft 2020-12) of a recording (`run --record`, read by `replay`)."""
+    from bgpdoctor.engine.recording import recording_json_schema
+
+    click.echo(json.dumps(recording_json_schema(), indent=2))
 
 
 @schema.command("lint")

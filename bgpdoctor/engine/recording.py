@@ -231,6 +231,17 @@ def _cross_references(rec: _Recording, inv: Inventory) -> str | None:
     return None
 
 
+def recording_json_schema() -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) of a recording (`bgpdoctor run --record`), as `replay` reads it.
+
+    Byte strings (command outputs, captures) are base64 text; fields a newer bgpdoctor adds are ignored.
+    """
+    schema = _Recording.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "bgpdoctor recording"
+    return schema
+
+
 class _MissingProbe(Exception):
     pass
 

@@ -67,3 +67,28 @@ def test_explain_shows_named_slots_not_template_syntax() -> None:
     out = CliRunner().invoke(main, ["explain", "rp-filter-strict"])
     assert out.exit_code == 0
     assert "{{" not in out.output and "<rp_filter_host>" in out.output
+
+
+def test_node_completes_with_the_host_names_of_the_inventory_given(tmp_path: Path) -> None:
+    import click
+
+    from bgpdoctor.cli import _complete_hosts, main
+
+    inv = tmp_path / "inv.yaml"
+    inv.write_text(
+        "hosts:\n  yuuko-k8s: {role: node, connect: {local: true}}\n"
+        "  yuna: {role: node, connect: {local: true}}\n"
+        "  router-mine: {role: router, connect: {local: true}}\n"
+    )
+    run = main.get_command(click.Context(main), "run")
+    assert run is not None
+    param = next(p for p in run.params if p.name == "nodes")
+
+    def context(**params: str) -> click.Context:
+        ctx = click.Context(run)
+        ctx.params.update(params)
+        return ctx
+
+    assert _complete_hosts(context(inventory_path=str(inv)), param, "yu") == ["yuna", "yuuko-k8s"]
+    assert _complete_hosts(context(), param, "") == []  # no -i yet: nothing to offer
+    assert _complete_hosts(context(inventory_path=str(tmp_path / "missing.yaml")), param, "") == []
