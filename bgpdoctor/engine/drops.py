@@ -62,6 +62,12 @@ def _ours(e: DropEvent, addresses: set[str], ports: set[int] | None) -> bool:
     return {e.src, e.dst} <= addresses
 
 
+def _telling(e: DropEvent, s: Subject) -> bool:
+    """PKT_TOO_BIG is how path-MTU discovery works (the router answers "fragmentation needed"): it
+    tells something only on a path whose MTU sweep found a black hole."""
+    return e.reason != "PKT_TOO_BIG" or s.facts.get("mtu_blackhole") is True
+
+
 def _flows(world: World, s: Subject) -> tuple[set[str], set[int] | None] | None:
     if s.kind == "path":
         src, dst = s.facts.get("src_ip"), s.facts.get("dst_ip")
@@ -90,7 +96,7 @@ def subject_proof(world: World, s: Subject, active: ActiveResults) -> None:
         if trace is None or trace.unknown is not None:
             untraced.append(host)
             continue
-        found += [(host, e) for e in trace.faults if _ours(e, addresses, ports)]
+        found += [(host, e) for e in trace.faults if _ours(e, addresses, ports) and _telling(e, s)]
     if not found:
         if untraced:  # "no drop" is said only about hosts that were traced
             s.unknown("kernel_drops", Unknown("not-collected", f"no drop trace on {', '.join(untraced)}"))
@@ -103,7 +109,8 @@ def subject_proof(world: World, s: Subject, active: ActiveResults) -> None:
     evidence = [_evidence(h, active.drops[h].method, es) for h, es in by_host.items()]
     s.add("kernel_drops", sorted({f"{e.reason} on {h}" for h, e in found}), *evidence)
     parts = []
-    for host, events in by_host.items():
+    ordered = sorted(by_host.items(), key=lambda item: -sum(e.count for e in item[1]))
+    for host, events in ordered:
         reasons: dict[str, int] = {}
         for e in events:
             key = f"{e.reason} at {e.location}"

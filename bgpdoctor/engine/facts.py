@@ -57,13 +57,13 @@ FACTS: tuple[Fact, ...] = (
     Fact("drop_count", HOST, "int: probe packets the host's kernel dropped (normal drops left out), e.g. 12"),
     Fact(
         "kernel_drops",
-        ("session", "path"),
+        ("session", "path", "kubelet"),
         "list[str]: drops of this subject's own packets by reason and host, e.g. "
         "['IP_RPFILTER on router-home']",
     ),
     Fact(
         "kernel_proof",
-        ("session", "path"),
+        ("session", "path", "kubelet"),
         "str: the sentence quoting them, e.g. 'the kernel on router-home dropped 12 x IP_RPFILTER at "
         "ip_rcv_finish_core'",
     ),

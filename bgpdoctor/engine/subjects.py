@@ -1179,13 +1179,17 @@ def kubelet_subjects(world: World, active: ActiveResults) -> list[Subject]:
             "kubelet",
             f"{vantage}->{node}:{world.inv.vantage.kubelet_port}",
             [node],
-            lambda node=node, probe=probe, cmd=cmd, raw=raw: _kubelet_subject(world, node, probe, cmd, raw),
+            lambda node=node, probe=probe, cmd=cmd, raw=raw: _kubelet_subject(
+                world, node, probe, cmd, raw, active
+            ),
         )
         for node, (probe, cmd, raw) in sorted(active.kubelets.items())
     ]
 
 
-def _kubelet_subject(world: World, node: str, probe: KubeletProbe, cmd: str, raw: str) -> Subject:
+def _kubelet_subject(
+    world: World, node: str, probe: KubeletProbe, cmd: str, raw: str, active: ActiveResults | None = None
+) -> Subject:
     vantage = world.inv.vantage.metrics_server
     address = probe.target.rsplit(":", 1)[0]
     related = {node, vantage or node}
@@ -1228,4 +1232,6 @@ def _kubelet_subject(world: World, node: str, probe: KubeletProbe, cmd: str, raw
         )
     except ValueError:
         s.add("node_lan", address)
+    if active is not None:
+        kernel_drops.subject_proof(world, s, active)
     return s

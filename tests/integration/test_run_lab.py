@@ -279,6 +279,8 @@ DROP_PROOF = {
     "rp-filter-strict": ("router-home", "IP_RPFILTER"),
     "md5-mismatch": ("router-home", "TCP_MD5NOTFOUND"),
     "bgp-port-filtered": ("router-mine", "NETFILTER_DROP"),
+    "firewall-blocks-pod-cidr": ("router-mine", "NETFILTER_DROP"),
+    "kubelet-unreachable": ("yuuko-k8s", "NETFILTER_DROP"),
 }
 
 
