@@ -189,7 +189,10 @@ def run_sweep(
 ) -> SweepResult:
     """Sweep over a host connection; `run(command)` returns (output, exit status).
 
-    A live sweep is budgeted (SweepBudget.for_range) and waits `probe_wait(rtt_ms, wait)` per probe.
+    It waits `probe_wait(rtt_ms, wait)` per probe. Given the path's interface MTUs (`candidates`)
+    the search is budgeted (SweepBudget.for_range): the candidates pin the black hole in a few
+    probes. Without them a budget would stop at bounds instead of the exact path MTU the fixes are
+    written with, so the search runs to the end.
     """
     timeout = probe_wait(rtt_ms, wait)
 
@@ -198,4 +201,4 @@ def run_sweep(
         text, _status = run(command)
         return parse_ping(text), f"$ {command}\n{text.rstrip()}"
 
-    return sweep(send, start, candidates, SweepBudget.for_range(start))
+    return sweep(send, start, candidates, SweepBudget.for_range(start) if candidates else None)

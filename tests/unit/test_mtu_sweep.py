@@ -143,3 +143,16 @@ def test_run_sweep_sends_adapted_waits_and_stays_in_budget() -> None:
     assert all(" -W 0.2 " in c for c in commands)
     assert result.budgeted and len(commands) <= math.log2(1500 - MIN_SIZE) + 2
     assert _silent(result) <= 2
+
+
+def test_a_live_sweep_without_the_paths_mtus_finds_the_exact_mtu_the_fix_is_written_with() -> None:
+    """A budget without candidates stopped at bounds ("up to 1367, 1393+ lost") and the lab's
+    mtu-blackhole fix was then written with 1367; the search must run to the exact 1380."""
+    send = model_path(1420, 1500, 1380, icmp=False)
+
+    def run(command: str) -> tuple[str, int | None]:
+        size = int(command.split(" -s ")[1].split()[0]) + 28
+        return send(size)[1], 0
+
+    result = run_sweep(run, "192.168.191.10", "192.168.191.12", 1420)
+    assert (result.path_mtu, result.budgeted, result.blackhole) == (1380, False, True)
