@@ -7,12 +7,12 @@ node-not-selected, lb-pool-in-node-subnet, podcidr-not-advertised) match on.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bgpdoctor.engine.subjects import Subject
+from bgpdoctor.engine.vips import suggest_pool
 from bgpdoctor.inventory_model import Inventory
 from bgpdoctor.report.model import Evidence
 
@@ -59,17 +59,6 @@ def _selector_label(selectors: dict[str, str]) -> str | None:
     return None
 
 
-def _suggest_pool(block: str, taken: list[str]) -> str:
-    """The first /24 next to the pool's network that overlaps no node subnet."""
-    net = ipaddress.ip_network(block, strict=False)
-    base = ipaddress.ip_network(f"{net.network_address}/16", strict=False)
-    used = [ipaddress.ip_network(t, strict=False) for t in taken]
-    for candidate in base.subnets(new_prefix=24):
-        if not any(candidate.overlaps(u) for u in used):
-            return str(candidate)
-    return "a range outside the node subnets"
-
-
 def cluster_subjects(findings: list[ClusterFinding], inv: Inventory, context: str | None) -> list[Subject]:
     subjects = []
     for f in findings:
@@ -109,7 +98,7 @@ def cluster_subjects(findings: list[ClusterFinding], inv: Inventory, context: st
             s.add("lb_pool_name", ev.get("pool", f.subject))
             s.add("lb_pool_cidr", str(ev.get("block")))
             s.add("lb_pool_overlaps", [str(ev.get("subnet"))])
-            s.add("lb_pool_suggested", _suggest_pool(str(ev.get("block")), [str(ev.get("subnet"))]))
+            s.add("lb_pool_suggested", suggest_pool(str(ev.get("block")), [str(ev.get("subnet"))]))
         elif f.root_cause == "podcidr-not-advertised" and node:
             host = inv.hosts.get(node)
             cidrs = [str(c) for c in host.pod_cidrs] if host else []

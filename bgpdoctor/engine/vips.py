@@ -81,7 +81,7 @@ def vip_facts(world: World, s: Subject, name: str) -> None:
     s.add("lb_vip_announcer", ", ".join(announcers))
     s.add("lb_pool_cidr", ", ".join(f"{vip}/{32 if ':' not in vip else 128}" for vip in sorted(vips)))
     s.add("lb_pool_name", "lb-pool")  # the pool object is not visible from a router
-    s.add("lb_pool_suggested", _outside(subnets))
+    s.add("lb_pool_suggested", suggest_pool(subnets[0], subnets))
     if not world.collected(name, "ip.neigh"):
         s.add("lb_pool_overlaps", subnets, *evidence)
         return
@@ -96,13 +96,16 @@ def vip_facts(world: World, s: Subject, name: str) -> None:
         s.add("lb_pool_overlaps", [] if answered else subnets, *evidence, world.evidence(name, "ip.neigh"))
 
 
-def _outside(subnets: list[str]) -> str:
-    """A /24 next to the first subnet that overlaps none of them (the pool's own range)."""
-    first = ipaddress.ip_network(subnets[0], strict=False)
-    base = ipaddress.ip_network(f"{first.network_address}/16", strict=False)
-    taken = [ipaddress.ip_network(x, strict=False) for x in subnets]
-    for candidate in base.subnets(new_prefix=24) if base.prefixlen <= 24 else []:
-        if not any(candidate.overlaps(t) for t in taken):
+def suggest_pool(block: str, taken: list[str]) -> str:
+    """The first /24 in the /16 of `block` that overlaps none of `taken` (the pool's own range).
+
+    Example: suggest_pool("192.168.0.240/28", ["192.168.0.0/24"]) -> "192.168.1.0/24"
+    """
+    net = ipaddress.ip_network(block, strict=False)
+    base = ipaddress.ip_network(f"{net.network_address}/16", strict=False)
+    used = [ipaddress.ip_network(t, strict=False) for t in taken]
+    for candidate in base.subnets(new_prefix=24):
+        if not any(candidate.overlaps(u) for u in used):
             return str(candidate)
     return "a range outside the node subnets"
 
@@ -145,6 +148,7 @@ def inventory_pool_subjects(inv: Inventory) -> list[Subject]:
         s.add("lb_pool_name", name)
         s.add("lb_pool_cidr", str(pool.cidr))
         s.add("lb_pool_overlaps", overlaps if found else [], evidence)
-        s.add("lb_pool_suggested", _outside([o.split()[0] for o in overlaps]) if overlaps else str(pool.cidr))
+        taken = [o.split()[0] for o in overlaps]
+        s.add("lb_pool_suggested", suggest_pool(taken[0], taken) if taken else str(pool.cidr))
         out.append(s)
     return out
