@@ -99,6 +99,7 @@ class BgpDoctorApp(App[int]):
         super().__init__()
         self.source = source
         self.result: RunResult | None = None
+        self.runs_shown = 0  # results and failures put on screen; tests wait on it
         self._findings: list[view.Finding] = []
         self._shown_checks: list[CheckResult] = []
         self.sub_title = one_line(source.description)
@@ -181,6 +182,7 @@ class BgpDoctorApp(App[int]):
             self.query_one("#log", Log).write_line(f"run failed: {message}")
             self._set_summary(f"run failed: {message}")
             self.notify(message, title="run failed", severity="error")
+            self.runs_shown += 1
 
     def on_engine_progress(self, message: EngineProgress) -> None:
         self.query_one("#log", Log).write_line(one_line(message.line))
@@ -219,6 +221,7 @@ class BgpDoctorApp(App[int]):
         self._show_topology(result)
         self._show_findings(report)
         self._show_checks(report)
+        self.runs_shown += 1
 
     def _show_topology(self, result: RunResult) -> None:
         inv = self.source.inventory

@@ -73,7 +73,7 @@ def test_the_run_tab_shows_a_failed_host_with_its_reason() -> None:
             app.source = LiveSource(inv, "lab.yaml", scope, counted, RunOptions())
             hosts.move_cursor(row=2)
             await pilot.press("r")  # re-runs the highlighted host only
-            await finished(pilot)
+            await finished(pilot, runs=2)
             assert calls == ["sakamoto"]
 
     asyncio.run(go())

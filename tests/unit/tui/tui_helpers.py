@@ -19,12 +19,18 @@ def replay_app(name: str) -> BgpDoctorApp:
     return app
 
 
-async def finished(pilot: Pilot[int]) -> None:
-    """Wait until the engine worker is done and its result is on screen."""
+async def finished(pilot: Pilot[int], runs: int = 1) -> None:
+    """Wait until `runs` results (or failures) of the engine are on screen, then for the repaint.
+
+    The worker's state turns SUCCESS in its thread before the app has handled the messages that
+    carry the result, so "not running" alone can catch a half-drawn screen on a loaded machine.
+    """
     app = pilot.app
     assert isinstance(app, BgpDoctorApp)
-    for _ in range(600):  # a failed run is shown, not raised: poll instead of wait_for_complete()
+    for _ in range(1200):  # a failed run is shown, not raised: poll instead of wait_for_complete()
         await pilot.pause(0.05)
-        if not app.running:
+        if not app.running and app.runs_shown >= runs:
             break
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
     await pilot.pause()
