@@ -1,16 +1,23 @@
 """Benchmark: `bgpdoctor replay` time and peak memory against the number of nodes in a recording.
 
 Usage: python3 benchmarks/offline_scale.py [N ...] [--src DIR] [--keep DIR] [--profile N]
+       python3 benchmarks/offline_scale.py --pairs [N ...] [--before-max N]
 Builds a synthetic recording of N nodes from captures/runs/healthy.json: its two-site lab
 (router-mine, router-home, metrics-server and the other seed sites) with the two Cilium nodes cloned
 N times over both sites (site LANs widened to /16, one /24 pod CIDR per node, one BGP session per
 clone on each router it peers with, the routers' `show protocols`, routes, sockets and FIB grown to
-match, one pod ping and MTU sweep per clone towards the next clone). Each size is replayed in a fresh
-interpreter; the table shows wall time, peak RSS, the number of results and the ratios to the
-previous size (linear: ratio ~ size ratio; quadratic: its square).
+match, a pod ping and MTU sweep for every pod path the engine probes, as a live run records them).
+Each size is replayed in a fresh interpreter; the table shows wall time, peak RSS, the number of
+results and the ratios to the previous size (linear: ratio ~ size ratio; quadratic: its square).
 --src DIR imports bgpdoctor from DIR (e.g. an export of an older commit) for a before/after table.
 --profile N prints the top cProfile entries of one replay of N nodes instead of the table.
-Default sizes: 100 500 1000.
+--pairs prints, for each size, the pod paths probed before (every ordered pair of nodes in a
+routing domain) and now (the covering set of engine/active.py node_pairs), the seconds the
+selection takes, and replays the same recording with both rules in this tree (the old rule patched
+in), so only the pair rule differs; replays are skipped above --before-max (default 200) and
+--after-max (default 500) nodes, as the replay's memory still grows with N² for another reason
+(each session's evidence holds its router's whole `show protocols`).
+Default sizes: 100 500 1000 (--pairs: 100 200 1000 2000 5000).
 """
 
 from __future__ import annotations
@@ -189,12 +196,94 @@ def synthetic_recording(n: int) -> dict[str, Any]:
     return rec
 
 
-def _measure(path: Path, src: str) -> tuple[float, float, int, int]:
-    """Replay in a fresh interpreter: wall seconds, peak RSS MiB, exit status, results reported."""
+def _probed(rec: dict[str, Any]) -> tuple[list[tuple[str, str]], float]:
+    """The pod paths this tree's engine probes in the recording (engine/active.py node_pairs), and
+    the seconds their selection takes once the hosts' addresses and routes are parsed (the
+    evaluation parses them anyway)."""
+    sys.path.insert(0, str(REPO))
+    from bgpdoctor.engine.active import node_pairs
+    from bgpdoctor.engine.recording import load_recording
+    from bgpdoctor.engine.world import World
+
+    with tempfile.NamedTemporaryFile("w", suffix=".json", encoding="utf-8") as f:
+        json.dump(rec, f)
+        f.flush()
+        inv, _path, nodes, collected = load_recording(Path(f.name))
+    world = World(inv, collected.facts)
+    node_pairs(world, collected.scope, nodes)  # parses every host's addresses and routes once
+    t = time.monotonic()
+    pairs = [(p.source, p.destination) for p in node_pairs(world, collected.scope, nodes)]
+    return pairs, time.monotonic() - t
+
+
+def _record_pairs(rec: dict[str, Any], pairs: list[tuple[str, str]]) -> None:
+    """A ping and an MTU sweep for each pair, from the lab's sakamoto<->yuuko-k8s recording: between
+    sites as recorded (1420 over the tunnel), within a site one full-size DF probe that passes."""
+    hosts = rec["inventory"]["hosts"]
+    template = {"mine": "sakamoto", "home": "yuuko-k8s"}
+    active = rec["active"]
+    for src, dst in pairs:
+        if f"{src}->{dst}" in active["pings"]:
+            continue
+        a, b = hosts[src], hosts[dst]
+        first = template[a["site"]]
+        second = next(t for t in template.values() if t != first)
+        key = f"{first}->{second}"
+        ips = [(str(hosts[first]["pod_probe_ip"]), "@SRC@"), (str(hosts[second]["pod_probe_ip"]), "@DST@")]
+        ips += [("@SRC@", str(a["pod_probe_ip"])), ("@DST@", str(b["pod_probe_ip"]))]
+        ping, sweep = json.dumps(active["pings"][key]), active["sweeps"][key]
+        if a["site"] == b["site"]:
+            passed = sweep["probes"][-1]["raw"].replace("1392", "1472").replace("1400 bytes", "1480 bytes")
+            sweep = {
+                **sweep,
+                "start": 1500,
+                "probes": [{"size": 1500, "raw": passed.replace("(1420)", "(1500)")}],
+            }
+        text = json.dumps(sweep)
+        for old, new in ips:
+            ping, text = ping.replace(old, new), text.replace(old, new)
+        active["pings"][f"{src}->{dst}"] = json.loads(ping)
+        active["sweeps"][f"{src}->{dst}"] = json.loads(text)
+
+
+def _all_pairs_count(rec: dict[str, Any]) -> int:
+    """The pod paths the old rule probed: every ordered pair of nodes with a pod probe address in
+    one routing domain (here: the two lab sites' nodes)."""
+    hosts = rec["inventory"]["hosts"]
+    probed = [n for n in rec["scope"] if hosts[n]["role"] == "node" and hosts[n].get("pod_probe_ip")]
+    home = [n for n in probed if hosts[n].get("site") in ("mine", "home")]
+    rest = len(probed) - len(home)
+    return len(home) * (len(home) - 1) + (rest * (rest - 1) if rest else 0)
+
+
+# the pair rule before the covering set, patched into this tree for the before replay
+OLD_RULE = """
+import sys
+from bgpdoctor.engine import active, run
+
+def all_pairs(world, scope, focus):
+    nodes = [n for n in scope if world.inv.hosts[n].role == "node" and world.inv.hosts[n].pod_probe_ip]
+    domain = active.routing_domains(world.inv)
+    return [
+        active._node_pair(world, a, b) for a in nodes for b in nodes
+        if a != b and not (focus and a not in focus and b not in focus) and domain[a] == domain[b]
+    ]
+
+run.node_pairs = all_pairs
+from bgpdoctor.cli import main
+sys.argv = ["bgpdoctor", *sys.argv[1:]]
+main()
+"""
+
+
+def _measure(path: Path, src: str, old_rule: bool = False) -> tuple[float, float, int, int, int]:
+    """Replay in a fresh interpreter: wall seconds, peak RSS MiB, exit status, results reported,
+    results unknown."""
     env = {**os.environ, "PYTHONPATH": src, "NO_COLOR": "1"}
     t = time.monotonic()
+    start = ["-c", OLD_RULE] if old_rule else ["-m", "bgpdoctor"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bgpdoctor", "replay", str(path), "-o", "json"],
+        [sys.executable, *start, "replay", str(path), "-o", "json"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         env=env,
@@ -203,19 +292,64 @@ def _measure(path: Path, src: str) -> tuple[float, float, int, int]:
     out = proc.stdout.read() if proc.stdout else b""
     _pid, status, usage = os.wait4(proc.pid, 0)
     wall = time.monotonic() - t
-    results = len(json.loads(out)["results"]) if out.strip() else -1
-    return wall, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), results
+    report = json.loads(out) if out.strip() else {"results": [], "summary": {"unknown": -1}}
+    results = len(report["results"]) if out.strip() else -1
+    return (
+        wall,
+        usage.ru_maxrss / 1024,
+        os.waitstatus_to_exitcode(status),
+        results,
+        report["summary"]["unknown"],
+    )
+
+
+def pairs_table(sizes: list[int], before_max: int, after_max: int, folder: Path, keep: bool) -> None:
+    """Pod paths and replay cost, old rule (all ordered pairs) against the covering set."""
+    print("pod paths probed, before (every ordered pair) / after (covering set); replays in this tree")
+    print(
+        f"{'nodes':>6} {'pairs before':>12} {'pairs after':>11} {'x pairs':>8} {'select s':>8}"
+        f"  {'replay s':>13} {'peak MiB':>13} {'unknown':>11}"
+    )
+    nan = (float("nan"), float("nan"), -1, -1, -1)
+    for n in sizes:
+        rec = synthetic_recording(n)
+        probed, seconds = _probed(rec)
+        _decode(rec)
+        _record_pairs(rec, probed)
+        _encode(rec)
+        path = folder / f"nodes-{n}.json"
+        path.write_text(json.dumps(rec), encoding="utf-8")
+        before_count = _all_pairs_count(rec)
+        after = _measure(path, str(REPO)) if n <= after_max else nan
+        before = _measure(path, str(REPO), old_rule=True) if n <= before_max else nan
+        print(
+            f"{n:>6} {before_count:>12} {len(probed):>11} {before_count / max(1, len(probed)):>8.1f}"
+            f" {seconds:>8.2f}  {before[0]:>6.2f}/{after[0]:<6.2f} {before[1]:>6.0f}/{after[1]:<6.0f}"
+            f" {before[4]:>5}/{after[4]:<5}",
+            flush=True,
+        )
+        if not keep:
+            path.unlink()
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("sizes", nargs="*", type=int, default=[100, 500, 1000])
+    parser.add_argument("sizes", nargs="*", type=int, default=[])
     parser.add_argument("--src", default=str(REPO), help="import bgpdoctor from this directory")
     parser.add_argument("--keep", help="write the recordings into this folder and keep them")
     parser.add_argument("--profile", type=int, help="cProfile one replay of this many nodes")
+    parser.add_argument("--pairs", action="store_true", help="pod paths and replay, old pair rule vs now")
+    parser.add_argument("--before-max", type=int, default=200, help="largest size replayed, old rule")
+    parser.add_argument("--after-max", type=int, default=500, help="largest size replayed, new rule")
     args = parser.parse_args()
     folder = Path(args.keep or tempfile.mkdtemp(prefix="bgpdoctor-offline-"))
     folder.mkdir(parents=True, exist_ok=True)
+    if args.pairs:
+        sizes = args.sizes or [100, 200, 1000, 2000, 5000]
+        pairs_table(sizes, args.before_max, args.after_max, folder, bool(args.keep))
+        if not args.keep:
+            folder.rmdir()
+        return 0
     if args.profile:
         path = folder / f"nodes-{args.profile}.json"
         path.write_text(json.dumps(synthetic_recording(args.profile)), encoding="utf-8")
@@ -250,11 +384,15 @@ def main() -> int:
         f"{'x wall':>7} {'x mem':>6}"
     )
     previous: tuple[int, float, float] | None = None
-    for n in args.sizes:
+    for n in args.sizes or [100, 500, 1000]:
         rec = synthetic_recording(n)
+        probed, _seconds = _probed(rec)
+        _decode(rec)
+        _record_pairs(rec, probed)
+        _encode(rec)
         path = folder / f"nodes-{n}.json"
         path.write_text(json.dumps(rec), encoding="utf-8")
-        wall, rss, code, results = _measure(path, args.src)
+        wall, rss, code, results, _unknown = _measure(path, args.src)
         ratios = f"{wall / previous[1]:>7.2f} {rss / previous[2]:>6.2f}" if previous else f"{'-':>7} {'-':>6}"
         size = path.stat().st_size / 2**20
         print(

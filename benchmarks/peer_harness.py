@@ -100,6 +100,7 @@ class Fleet:
             ssh_config.append(
                 f"Host h{i}\n  HostName {ip}\n  User root\n  IdentityFile {self.folder}/client\n"
                 f"  UserKnownHostsFile {self.folder}/known_hosts\n  StrictHostKeyChecking yes\n"
+                "  IdentitiesOnly yes\n"
             )
         (self.folder / "known_hosts").write_text("\n".join(known) + "\n", encoding="utf-8")
         (self.folder / "ssh_config").write_text("\n".join(ssh_config), encoding="utf-8")
@@ -145,7 +146,7 @@ class Fleet:
             "interpreter_python = /usr/bin/python3\n"
             f"remote_user = root\nprivate_key_file = {self.folder}/client\n"
             "[ssh_connection]\npipelining = True\n"
-            f"ssh_args = -o ControlMaster=no -o KexAlgorithms={KEX} "
+            f"ssh_args = -o ControlMaster=no -o IdentitiesOnly=yes -o KexAlgorithms={KEX} "
             f"-o UserKnownHostsFile={self.folder}/known_hosts\n",
             encoding="utf-8",
         )

@@ -1,7 +1,13 @@
 """Benchmark: wall time of `bgpdoctor run` on the healthy lab and on each fault, MTU probes sent.
 
 Usage (root): python3 benchmarks/run_times.py [--default-timers] [FAULT ...]
-Prints one line per case; brings its own lab up (prefix bdb-) and down again.
+       python3 benchmarks/run_times.py --node-scope [--rounds N] [FAULT ...]
+Prints one line per case; brings its own lab up (prefix bdb-, or $BGPDOCTOR_LAB_PREFIX with
+$BGPDOCTOR_LAB_MGMT_NET when both are set) and down again.
+--node-scope compares, per case (default: healthy and mtu-blackhole), the whole run, `--node` with
+the scope and pod pairs of before issue 12 (every router, one node of every site, every ordered
+pair; patched into this tree) and `--node` now: hosts visited, wall time (median of --rounds
+interleaved rounds, default 3) and the top diagnosis.
 """
 
 from __future__ import annotations
@@ -9,10 +15,12 @@ from __future__ import annotations
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 
 # the node a user would name for each fault (the faults of the seed-002/003 sites live there)
 FOCUS = {
@@ -28,10 +36,11 @@ def main() -> int:
     timers = ["--default-timers"] if "--default-timers" in args else []
     faults = [a for a in args if not a.startswith("--")]
     run_dir = tempfile.mkdtemp(prefix="bgpdoctor-bench-")
+    own_lab = os.environ.get("BGPDOCTOR_LAB_PREFIX") and os.environ.get("BGPDOCTOR_LAB_MGMT_NET")
     env = {
         **os.environ,
-        "BGPDOCTOR_LAB_PREFIX": "bdb-",
-        "BGPDOCTOR_LAB_MGMT_NET": "172.31.249.0/24",
+        "BGPDOCTOR_LAB_PREFIX": os.environ["BGPDOCTOR_LAB_PREFIX"] if own_lab else "bdb-",
+        "BGPDOCTOR_LAB_MGMT_NET": os.environ["BGPDOCTOR_LAB_MGMT_NET"] if own_lab else "172.31.249.0/24",
         "BGPDOCTOR_LAB_DIR": run_dir,
         "NO_COLOR": "1",
     }
@@ -48,6 +57,14 @@ def main() -> int:
 
     # a killed benchmark still takes its lab down (SystemExit runs the finally below)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if "--node-scope" in args:
+        rounds = int(args[args.index("--rounds") + 1]) if "--rounds" in args else 3
+        cases = [a for a in faults if not a.isdigit()] or ["healthy", "mtu-blackhole"]
+        try:
+            node_scope_table(cli, env, run_dir, cases, rounds)
+        finally:
+            cli("lab", "down")
+        return 0
     t = time.monotonic()
     cli("--help")
     print(f"bgpdoctor --help: {time.monotonic() - t:.2f}s (includes interpreter start)")
@@ -75,6 +92,94 @@ def main() -> int:
     finally:
         cli("lab", "down")
     return 0
+
+
+# the --node scope and pod pairs before issue 12, patched into this tree for the "before" column
+OLD_NODE_SCOPE = """
+import sys
+from bgpdoctor import inventory
+from bgpdoctor.engine import active, run
+
+def old_scope(inv, nodes):
+    if not nodes:
+        return list(inv.hosts)
+    wanted = set(nodes)
+    for n in nodes:
+        wanted.update(p.host for p in inv.hosts[n].peers if p.host in inv.hosts)
+        wanted.update(o for o, h in inv.hosts.items() if any(p.host == n for p in h.peers))
+    wanted.update(n for n, h in inv.hosts.items() if h.role in ("router", "vantage"))
+    focus_sites = {inv.hosts[n].site for n in nodes}
+    far = {}
+    for n, h in inv.hosts.items():
+        if h.role == "node" and h.site not in focus_sites:
+            far.setdefault(h.site, n)
+    wanted.update(far.values())
+    if inv.vantage.metrics_server is not None:
+        wanted.add(inv.vantage.metrics_server)
+    return [n for n in inv.hosts if n in wanted]
+
+def all_pairs(world, scope, focus):
+    nodes = [n for n in scope if world.inv.hosts[n].role == "node" and world.inv.hosts[n].pod_probe_ip]
+    domain = active.routing_domains(world.inv)
+    return [
+        active._node_pair(world, a, b) for a in nodes for b in nodes
+        if a != b and not (focus and a not in focus and b not in focus) and domain[a] == domain[b]
+    ]
+
+inventory.scope_hosts = old_scope
+run.node_pairs = all_pairs
+run.MAX_SCOPE_ROUNDS = 0
+from bgpdoctor.cli import main
+sys.argv = ["bgpdoctor", *sys.argv[1:]]
+main()
+"""
+
+
+def node_scope_table(
+    cli: Callable[..., subprocess.CompletedProcess[str]],
+    env: dict[str, str],
+    run_dir: str,
+    cases: list[str],
+    rounds: int,
+) -> None:
+    """Whole run, `--node` before and `--node` now on the same lab, interleaved."""
+    print(f"--node yuuko-k8s against the whole run, median of {rounds} interleaved rounds")
+    print(f"{'case':16} {'variant':14} {'hosts':>5} {'wall s':>7} {'x whole':>7}  exit  top diagnosis")
+    inventory = f"{run_dir}/inventory.yaml"
+    variants = {
+        "whole": ["-m", "bgpdoctor", "run", "-i", inventory],
+        "--node before": ["-c", OLD_NODE_SCOPE, "run", "-i", inventory, "--node", "yuuko-k8s"],
+        "--node now": ["-m", "bgpdoctor", "run", "-i", inventory, "--node", "yuuko-k8s"],
+    }
+    for case in cases:
+        up = cli("lab", "up", *([] if case == "healthy" else ["--fault", case]))
+        if up.returncode != 0:
+            print(f"{case:16} lab up failed: {up.stderr.strip().splitlines()[-1:]}")
+            continue
+        walls: dict[str, list[float]] = {v: [] for v in variants}
+        seen: dict[str, tuple[int, int, str]] = {}
+        for _ in range(rounds):
+            for name, argv in variants.items():
+                t = time.monotonic()
+                proc = subprocess.run(
+                    [sys.executable, *argv, "-o", "json"],
+                    capture_output=True,
+                    text=True,
+                    env=env,
+                    check=False,
+                )
+                walls[name].append(time.monotonic() - t)
+                report = json.loads(proc.stdout) if proc.stdout.strip() else {"scope": [], "diagnoses": []}
+                top = report["diagnoses"][0]["root_cause"] if report["diagnoses"] else "-"
+                seen[name] = (len(report["scope"]), proc.returncode, top)
+        whole = statistics.median(walls["whole"])
+        for name in variants:
+            hosts, code, top = seen[name]
+            wall = statistics.median(walls[name])
+            print(
+                f"{case:16} {name:14} {hosts:>5} {wall:>7.2f} {wall / whole:>7.2f}  {code:>4}  {top}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -285,8 +285,9 @@ def run(
 
         discovery = discover_cluster(kube_context, kubeconfig, ssh_config)
         cluster = [ClusterFinding.of(f) for f in discovery.findings]
+        found = sum(not c.pending for c in cluster)  # router checks are judged with the hosts' facts
         for note in [
-            f"cluster {discovery.context or ''} ({discovery.server}): {len(cluster)} configuration findings",
+            f"cluster {discovery.context or ''} ({discovery.server}): {found} configuration findings",
             *discovery.notes,
         ]:
             if not quiet:
@@ -349,6 +350,12 @@ def run(
 @click.option(
     "--pcap-dir", type=click.Path(file_okay=False), help="Write the recorded BGP captures here as pcap files."
 )
+@click.option(
+    "--node",
+    "nodes",
+    multiple=True,
+    help="Only what `run --node` would have seen of the recording: this node's scope (repeatable).",
+)
 @_prometheus_option
 @_quiet_option
 @click.option(
@@ -361,6 +368,7 @@ def replay(
     extra_checks: tuple[str, ...],
     extra_playbooks: tuple[str, ...],
     pcap_dir: str | None,
+    nodes: tuple[str, ...],
     prometheus_path: str | None,
     quiet: bool,
     verbose: bool,
@@ -370,12 +378,15 @@ def replay(
     Example: bgpdoctor replay captures/runs/nat-rewrites-bgp-source.json
     """
     from bgpdoctor.engine.recording import load_recording
-    from bgpdoctor.engine.run import RunOptions, evaluate
+    from bgpdoctor.engine.run import RunOptions, evaluate, narrow
 
     click.get_current_context().meta[_DEBUG_KEY] = verbose
     check_output_paths({"--report": report_path, "--prometheus": prometheus_path})
-    inv, inventory_path, nodes, collected = load_recording(Path(recording))
-    options = RunOptions(nodes=nodes, extra_checks=list(extra_checks), extra_playbooks=list(extra_playbooks))
+    inv, inventory_path, recorded_nodes, collected = load_recording(Path(recording))
+    if nodes:
+        collected = narrow(inv, collected, list(nodes))
+    focus = list(nodes) or recorded_nodes
+    options = RunOptions(nodes=focus, extra_checks=list(extra_checks), extra_playbooks=list(extra_playbooks))
     report = evaluate(inv, inventory_path, collected, options)
     _write_pcaps(report, inv, collected, pcap_dir, quiet)
     from bgpdoctor.report.outputs import run_outputs

@@ -15,7 +15,6 @@ import re
 import sys
 import types
 import typing
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -401,24 +400,43 @@ def inventory_check_command(path: str | Path) -> int:
     return 0
 
 
-def _neighbours(inv: Inventory, name: str) -> Iterator[str]:
-    host = inv.hosts[name]
-    for peer in host.peers:
-        if peer.host is not None and peer.host in inv.hosts:
-            yield peer.host
-    for other, h in inv.hosts.items():
-        if any(p.host == name for p in h.peers):
-            yield other
+def _sessions_graph(inv: Inventory) -> dict[str, set[str]]:
+    """Each host's BGP neighbours in the inventory, configured at either end."""
+    graph: dict[str, set[str]] = {name: set() for name in inv.hosts}
+    for name, host in inv.hosts.items():
+        for peer in host.peers:
+            if peer.host is not None and peer.host in graph and peer.host != name:
+                graph[name].add(peer.host)
+                graph[peer.host].add(name)
+    return graph
+
+
+def _peer_distances(graph: dict[str, set[str]], start: str) -> dict[str, int]:
+    """Hops from `start` over configured BGP sessions; absent hosts are in another routing domain,
+    which pod routes never reach."""
+    distance = {start: 0}
+    queue = [start]
+    for name in queue:
+        for other in sorted(graph[name]):
+            if other not in distance:
+                distance[other] = distance[name] + 1
+                queue.append(other)
+    return distance
 
 
 def scope_hosts(inv: Inventory, nodes: list[str]) -> list[str]:
     """The hosts to visit for ``--node NAME`` (repeatable), in inventory order.
 
     The scope of a node is: the node itself, every host it lists as a peer or that lists it as a
-    peer, every router (paths between sites go through routers), the metrics-server vantage host,
-    and one node of every other site as the far end of its pod paths. No nodes means every host.
-    Example for the lab and ``["yuuko-k8s"]``: every router and sakamoto, metrics-server,
-    kubemaster and master-01 (one node per other site); kubenode-wds1 and node-01 are left out.
+    peer (the routers of its site when it has none), one node of every other site of its routing
+    domain (the hosts joined to it by BGP sessions) as the far end of its pod paths, or one of its
+    own site when there is no other, the far ends' routers, the routers of the domain's sites
+    without nodes (a backbone its pod routes are passed to), the hosts on the shortest session
+    chains to all of these, and the metrics-server vantage host. Sites its pod routes never reach
+    are left out.
+    The run adds any host its traced paths still cross (engine/run.py). No nodes means every host.
+    Example for the lab and ``["yuuko-k8s"]``: router-mine, router-home, sakamoto, yuuko-k8s and
+    metrics-server; the seed sites (gateway, kubemaster, tor, ...) are left out.
     Unknown names raise UsageError listing the known nodes.
     """
     if not nodes:
@@ -432,15 +450,38 @@ def scope_hosts(inv: Inventory, nodes: list[str]) -> list[str]:
             f"(known nodes: {', '.join(known_nodes) or 'none'}; other hosts: {', '.join(others) or 'none'})"
         )
     wanted: set[str] = set(nodes)
-    for n in nodes:
-        wanted.update(_neighbours(inv, n))
-    wanted.update(n for n, h in inv.hosts.items() if h.role in ("router", "vantage"))
     focus_sites = {inv.hosts[n].site for n in nodes}
-    far_sites: dict[str | None, str] = {}
-    for n, h in inv.hosts.items():
-        if h.role == "node" and h.site not in focus_sites:
-            far_sites.setdefault(h.site, n)
-    wanted.update(far_sites.values())
+    graph = _sessions_graph(inv)
+    for n in nodes:
+        neighbours = graph[n]
+        wanted.update(neighbours)
+        site = inv.hosts[n].site
+        if not neighbours:  # no sessions: its way out is one of its site's routers
+            wanted.update(r for r, h in inv.hosts.items() if h.role == "router" and site and h.site == site)
+        near = _peer_distances(graph, n)
+        # a far end with a pod probe address first: it is the other end of a probed pod path
+        candidates = sorted(
+            (o for o, h in inv.hosts.items() if h.role == "node" and o in near and o not in nodes),
+            key=lambda o: inv.hosts[o].pod_probe_ip is None,
+        )
+        far: dict[str | None, str] = {}
+        for o in candidates:
+            if inv.hosts[o].site not in focus_sites:
+                far.setdefault(inv.hosts[o].site, o)
+        if not far and (same := [o for o in candidates if inv.hosts[o].site == site]):
+            far[site] = same[0]
+        ends = list(far.values())
+        wanted.update(r for o in ends for r in graph[o] if inv.hosts[r].role == "router")
+        # a site of the domain without nodes (a backbone) is reached through its routers
+        ends += [
+            r
+            for r, h in inv.hosts.items()
+            if h.role == "router" and r in near and h.site not in focus_sites and h.site not in far
+        ]
+        wanted.update(ends)
+        for o in ends:
+            there = _peer_distances(graph, o)
+            wanted.update(h for h, d in near.items() if h in there and d + there[h] == near[o])
     if inv.vantage.metrics_server is not None:
         wanted.add(inv.vantage.metrics_server)
     return [n for n in inv.hosts if n in wanted]

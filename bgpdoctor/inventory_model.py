@@ -85,7 +85,7 @@ HostName = Annotated[str, AfterValidator(_host_name)]
 Name = Annotated[str, AfterValidator(_printable)]
 # What answers BGP questions on the host: BIRD 2 (birdc), BIRD 1.6 as Calico embeds it (birdcl),
 # GoBGP (gobgp CLI, the way the lab and Cilium's embedded GoBGP are configured), or none.
-Speaker = Literal["bird2", "bird1", "gobgp", "frr", "none"]
+Speaker = Literal["bird2", "bird1", "gobgp", "frr", "routeros", "fortigate", "huawei", "none"]
 
 
 class Strict(BaseModel):

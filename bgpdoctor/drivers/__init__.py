@@ -78,11 +78,19 @@ def match_neighbor(neighbors: list[NeighborState], peer: Peer) -> NeighborState 
     )
 
 
+def is_appliance(speaker: str) -> bool:
+    """A router whose login is its vendor's CLI (RouterOS, FortiGate, Huawei VRP), not a shell."""
+    return bool(getattr(driver_for(speaker), "appliance", False))
+
+
 def driver_for(speaker: str) -> Driver | None:
     """The driver of a speaker kind; None for "none" (a host without a BGP daemon)."""
+    from bgpdoctor.drivers.appliance import FORTIGATE, HUAWEI, ROUTEROS
     from bgpdoctor.drivers.bird import BIRD1, BIRD2
     from bgpdoctor.drivers.frr import FRR
     from bgpdoctor.drivers.gobgp import GOBGP
 
-    drivers: dict[str, Driver] = {d.speaker: d for d in (BIRD2, BIRD1, GOBGP, FRR)}
+    drivers: dict[str, Driver] = {
+        d.speaker: d for d in (BIRD2, BIRD1, GOBGP, FRR, ROUTEROS, FORTIGATE, HUAWEI)
+    }
     return drivers.get(speaker)

@@ -1,7 +1,7 @@
 """Phase 2: active probes that need several hosts at once, run concurrently.
 
 - SYN captures at both ends of every session that is not Established (what source really arrives);
-- pod-to-pod pings and the DF-ping MTU sweep for every pair of nodes;
+- pod-to-pod pings and the DF-ping MTU sweep along a set of node pairs covering every site pair;
 - TCP + TLS to every kubelet from the metrics-server vantage point.
 All raw outputs are stored in the hosts' HostFacts, so they become evidence like phase-1 facts.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -99,19 +99,82 @@ def routing_domains(inv: Inventory) -> dict[str, int]:
 
 
 def node_pairs(world: World, scope: list[str], focus: list[str]) -> list[NodePair]:
-    """Ordered pairs of nodes with a pod probe address in one routing domain; with --node, pairs
-    that involve it."""
-    nodes = [n for n in scope if world.inv.hosts[n].role == "node" and world.inv.hosts[n].pod_probe_ip]
-    domain = routing_domains(world.inv)
-    pairs = []
-    for a in nodes:
-        for b in nodes:
-            if a == b or (focus and a not in focus and b not in focus) or domain[a] != domain[b]:
+    """The pod paths to probe between nodes with a pod probe address in one routing domain.
+
+    With --node: every pair that involves a focused node, both ways (its scope is already small).
+    Otherwise a covering set that grows linearly with the nodes, not all N² ordered pairs:
+    - within each site a ring (a->b, b->c, ..., z->a), so every node sends and receives once and a
+      node-local fault (its firewall, its rp_filter) is met on two paths;
+    - between every two sites of a domain, one node of each, both ways (the return path of an
+      asymmetric route), the nodes taken in turn so the far ends spread over the site;
+    - more pairs between two sites for nodes whose path to the far node, or back, goes through
+      other hosts, so every router on the way between two sites is on a probed path.
+    Example (one node per site): [sakamoto->yuuko-k8s, yuuko-k8s->sakamoto]
+    """
+    inv = world.inv
+    nodes = [n for n in scope if inv.hosts[n].role == "node" and inv.hosts[n].pod_probe_ip]
+    domain = routing_domains(inv)
+    if focus:
+        ordered = [
+            (a, b)
+            for a in nodes
+            for b in nodes
+            if a != b and (a in focus or b in focus) and domain[a] == domain[b]
+        ]
+    else:
+        ordered = _covering_pairs(world, nodes, domain)
+    return [_node_pair(world, a, b) for a, b in ordered]
+
+
+def _node_pair(world: World, source: str, destination: str) -> NodePair:
+    src, dst = world.inv.hosts[source], world.inv.hosts[destination]
+    cidr = next((str(c) for c in dst.pod_cidrs if dst.pod_probe_ip in c), f"{dst.pod_probe_ip}/32")
+    return NodePair(source, destination, str(src.pod_probe_ip), str(dst.pod_probe_ip), cidr)
+
+
+def _covering_pairs(world: World, nodes: list[str], domain: dict[str, int]) -> list[tuple[str, str]]:
+    """Ordered (source, destination) pairs: see `node_pairs`. Cost: one trace each way per node and
+    other site of its domain."""
+    inv = world.inv
+    sites: dict[tuple[int, str | None], list[str]] = {}
+    for n in nodes:
+        sites.setdefault((domain[n], inv.hosts[n].site), []).append(n)
+    chosen: dict[tuple[str, str], None] = {}
+    for members in sites.values():
+        if len(members) > 1:
+            chosen.update(((a, members[(i + 1) % len(members)]), None) for i, a in enumerate(members))
+    turn = dict.fromkeys(sites, 0)
+
+    def take(site: tuple[int, str | None]) -> str:
+        members = sites[site]
+        turn[site] += 1
+        return members[(turn[site] - 1) % len(members)]
+
+    keys = list(sites)
+    for i, near in enumerate(keys):
+        for far in keys[i + 1 :]:
+            if near[0] != far[0]:
                 continue
-            ha, hb = world.inv.hosts[a], world.inv.hosts[b]
-            cidr = next((str(c) for c in hb.pod_cidrs if hb.pod_probe_ip in c), str(hb.pod_probe_ip) + "/32")
-            pairs.append(NodePair(a, b, str(ha.pod_probe_ip), str(hb.pod_probe_ip), cidr))
-    return pairs
+            a, b = take(near), take(far)
+            for site, mine, other in ((near, a, b), (far, b, a)):
+                seen = {_ways(world, mine, other)}
+                chosen.update({(mine, other): None, (other, mine): None})
+                for n in sites[site]:
+                    if (way := _ways(world, n, other)) not in seen:
+                        seen.add(way)
+                        chosen.update({(n, other): None, (other, n): None})
+    return list(chosen)
+
+
+def _ways(world: World, node: str, far: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The hosts between two nodes' pod addresses, there and back, as their FIBs route it.
+
+    Example: (("router-home", "router-mine"), ("router-mine",))
+    """
+    here, there = str(world.inv.hosts[node].pod_probe_ip), str(world.inv.hosts[far].pod_probe_ip)
+    forth = world.trace(node, here, there, f"{there}/32", far).transit
+    back = world.trace(far, there, here, f"{here}/32", node).transit
+    return tuple(forth), tuple(back)
 
 
 def segment_pairs(world: World, sessions: list[Session]) -> list[NodePair]:
@@ -226,10 +289,9 @@ def run_active(
                     jobs[f"kubelet {name}"] = pool.submit(
                         kubelet, vantage, name, str(node.internal_ip), inv.vantage.kubelet_port
                     )
-        # sweeps run after the pings of the same source so their probes do not interleave
-        for key in list(jobs):
-            if key.startswith("ping "):
-                jobs[key].result()
+        # sweeps run after the pings of the same source so their probes do not interleave; a ping
+        # that failed is reported with the others below, it must not stop the run here
+        wait([job for key, job in jobs.items() if key.startswith("ping ")])
         if settings.mtu_sweep:
             if sweeping := sum(p.source in usable for p in pairs):
                 progress(f"path MTU sweep on {sweeping} paths")

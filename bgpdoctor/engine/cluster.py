@@ -11,8 +11,10 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from bgpdoctor.engine.lb_services import SERVICE_CAUSES, service_subjects
 from bgpdoctor.engine.subjects import Subject
 from bgpdoctor.engine.vips import suggest_pool
+from bgpdoctor.engine.world import World
 from bgpdoctor.inventory_model import Inventory
 from bgpdoctor.report.model import Evidence
 
@@ -34,6 +36,11 @@ class ClusterFinding:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def pending(self) -> bool:
+        """A router check (engine/lb_services.py): the routers' routes decide, it is no finding yet."""
+        return self.evidence.get("verify") == "router-rib"
 
 
 def _jsonable(value: Any) -> Any:
@@ -59,9 +66,14 @@ def _selector_label(selectors: dict[str, str]) -> str | None:
     return None
 
 
-def cluster_subjects(findings: list[ClusterFinding], inv: Inventory, context: str | None) -> list[Subject]:
+def cluster_subjects(
+    findings: list[ClusterFinding], inv: Inventory, context: str | None, world: World | None = None
+) -> list[Subject]:
     subjects = []
     for f in findings:
+        if f.root_cause in SERVICE_CAUSES:
+            subjects += service_subjects(f, context, world)
+            continue
         ev = f.evidence or {}
         s = Subject("cluster", f.subject, [], [])
         s.add(

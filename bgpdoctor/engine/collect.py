@@ -19,9 +19,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from bgpdoctor.drivers import is_appliance
 from bgpdoctor.engine.progress import HostEvent, OnEvent, ignore_event
 from bgpdoctor.errors import HostError, UsageError
 from bgpdoctor.inventory_model import Host, Inventory
+from bgpdoctor.parsers.iprule import RULE_TABLES_COMMAND
 from bgpdoctor.redact import redact, redact_bytes
 from bgpdoctor.transport.base import DEFAULT_MAX_OUTPUT, CommandResult, Connection
 
@@ -88,6 +90,24 @@ NETSTAT_COMMAND = "cat /proc/net/netstat"
 
 SYSCTL_COMMAND = "grep -H . /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv4/conf/*/rp_filter"
 
+# Is the kernel built with TCP MD5 signatures? Read-only, a few lines; `source none` when no
+# configuration is readable (parsers/kernelconf.py).
+KERNEL_MD5_COMMAND = (
+    'echo "release $(uname -r)"; c="/boot/config-$(uname -r)"; o="^(# )?CONFIG_TCP_MD5SIG[= ]"; '
+    'if [ -r /proc/config.gz ] && zcat /proc/config.gz >/dev/null 2>&1; then echo "source /proc/config.gz"; '
+    'zcat /proc/config.gz | grep -E "$o"; elif [ -r "$c" ]; then echo "source $c"; grep -E "$o" "$c"; '
+    'else echo "source none"; fi; true'
+)
+# What the speaker logged about TCP MD5 (its journal, OpenWrt's logread, common log files and the
+# container logs of MetalLB, Cilium and Calico): the last 20 matching lines of the last 5000 of each.
+SPEAKER_LOG_COMMAND = (
+    "{ journalctl -q --no-pager -n 5000 2>/dev/null; logread 2>/dev/null | tail -n 5000; "
+    "tail -q -n 5000 /var/log/bird.log /var/log/bird/*.log /var/log/frr/*.log /var/log/gobgpd.log "
+    "/var/log/containers/*speaker*.log /var/log/containers/cilium-*.log "
+    "/var/log/containers/calico-node*.log 2>/dev/null; } | grep -i -E 'md5|protocol not available' "
+    "| tail -n 20; true"
+)
+
 
 @dataclass
 class HostFacts:
@@ -142,15 +162,22 @@ def speaker_commands(host: Host) -> dict[str, str]:
 
 def fact_commands(host: Host) -> dict[str, str]:
     """Every read-only command run on a host in phase 1, keyed by fact name."""
+    if is_appliance(host.speaker):
+        return speaker_commands(host)  # a vendor CLI: none of the Linux commands below exist there
     commands = {
         "ip.addr": "ip -j addr show",
         "ip.route": "ip -j route show table main",
+        "ip.rule": "ip -j rule show",
+        "ip.route.rules": RULE_TABLES_COMMAND,
         "sysctl": SYSCTL_COMMAND,
         "ss.listen": "ss -Htlnp 'sport = :179'",
         "ss.bgp": "ss -Htnp 'sport = :179 or dport = :179'",
         "netstat": NETSTAT_COMMAND,
     }
     commands.update(speaker_commands(host))
+    if host.speaker != "none":
+        commands["kernel.md5sig"] = KERNEL_MD5_COMMAND
+        commands["speaker.log"] = SPEAKER_LOG_COMMAND
     if host.role in ("router", "node"):
         commands["nft.ruleset"] = "nft -j list ruleset"
     if host.role == "router":
@@ -286,11 +313,17 @@ def collect_host(
     marker = f"@@bgpdoctor-{secrets.token_hex(6)}"
     # each command may run for timeout + KILL_AFTER_S; the raw batch is never stored, only the
     # facts split_batch() cuts out of it, each cleaned (bounded, redacted) on its own
-    batch = facts.run_raw(
-        batch_script(commands, marker, timeout, limit),
-        (timeout + KILL_AFTER_S) * len(commands) + 5,
-        (limit + 4096) * 2 * len(commands) + 65536,
-    )
+    batch = None
+    if not is_appliance(facts.host.speaker):  # a vendor CLI would only choke on a sh script
+        batch = facts.run_raw(
+            batch_script(commands, marker, timeout, limit),
+            (timeout + KILL_AFTER_S) * len(commands) + 5,
+            (limit + 4096) * 2 * len(commands) + 65536,
+        )
+    else:
+        for fact, command in commands.items():
+            if facts.run(fact, command, timeout) is None:
+                break
     if batch is not None:
         for fact, result in split_batch(batch.stdout_bytes, marker, commands, limit).items():
             facts.outputs[fact] = clean_result(result, limit)

@@ -57,13 +57,13 @@ FACTS: tuple[Fact, ...] = (
     Fact("drop_count", HOST, "int: probe packets the host's kernel dropped (normal drops left out), e.g. 12"),
     Fact(
         "kernel_drops",
-        ("session", "path", "kubelet"),
+        ("host", "session", "path", "kubelet"),
         "list[str]: drops of this subject's own packets by reason and host, e.g. "
         "['IP_RPFILTER on router-home']",
     ),
     Fact(
         "kernel_proof",
-        ("session", "path", "kubelet"),
+        ("host", "session", "path", "kubelet"),
         "str: the sentence quoting them, e.g. 'the kernel on router-home dropped 12 x IP_RPFILTER at "
         "ip_rcv_finish_core'",
     ),
@@ -285,6 +285,156 @@ FACTS: tuple[Fact, ...] = (
     ),
     Fact("hold_fix_asn", SESSION, "int: that end's AS, e.g. 65101"),
     Fact("hold_expiry_evidence", SESSION, "str: what showed it, e.g. 'node1: BGP Error: Hold timer expired'"),
+    # engine/capabilities.py: what each end put in its OPEN (graceful restart, families, 4-byte AS)
+    Fact(
+        "capabilities_ends",
+        SESSION,
+        "str: what each end sent, e.g. 'frr1: ipv4-unicast, graceful restart for ipv4-unicast "
+        "(restart mode); bird1: ipv4-unicast, no graceful restart'",
+    ),
+    Fact(
+        "gr_ok",
+        SESSION,
+        "bool: graceful restart does what both ends expect (negotiated where relied on, only for "
+        "families both run, no recovery or stale routes held for a dead peer)",
+    ),
+    Fact(
+        "gr_variant",
+        SESSION,
+        "str: 'not-negotiated', 'family-not-run', 'waits-for-dead-peer', 'stale-routes-kept' or "
+        "'cease-cancels-gr'",
+    ),
+    Fact("gr_problem", SESSION, "str: the graceful-restart problem in one sentence with the real names"),
+    Fact("gr_culprit", SESSION, "str: the end to change (or the dead peer), e.g. 'bird1'"),
+    Fact("gr_other_end", SESSION, "str: the other end, e.g. 'frr1'"),
+    Fact("gr_restarting_end", SESSION, "str: the end in restart mode the other does not help, e.g. 'frr1'"),
+    Fact(
+        "gr_families_not_run",
+        SESSION,
+        "list[str]: families the culprit announces graceful restart for that the other end does not "
+        "run, e.g. ['ipv6-unicast']",
+    ),
+    Fact(
+        "gr_families_both",
+        SESSION,
+        "list[str]: families the culprit announces graceful restart for that both ends run, "
+        "e.g. ['ipv4-unicast']",
+    ),
+    Fact("gr_fix_neighbor", SESSION, "str: the culprit's neighbor address for the other, e.g. '10.252.0.1'"),
+    Fact("gr_fix_protocol", SESSION, "str: the culprit's protocol name ('' if unnamed), e.g. 'peer_x'"),
+    Fact("gr_fix_asn", SESSION, "int: the culprit's AS, e.g. 65202"),
+    Fact("gr_wait_left_s", SESSION, "int: seconds BIRD's graceful-restart recovery still waits, e.g. 234"),
+    Fact("gr_restart_timer_s", SESSION, "int: seconds a down peer's stale routes are still kept, e.g. 116"),
+    Fact(
+        "afi_ok",
+        SESSION,
+        "bool: every family an end offers is negotiated, and the 4-byte AS capability is not missing "
+        "where a 4-byte AS or a rejected AS_PATH shows it matters",
+    ),
+    Fact("afi_variant", SESSION, "str: 'family-not-negotiated' or 'as4-missing'"),
+    Fact("afi_problem", SESSION, "str: the capability mismatch in one sentence with the real names"),
+    Fact("afi_culprit", SESSION, "str: the end that lacks the family or capability, e.g. 'bird1'"),
+    Fact("afi_other_end", SESSION, "str: the end that offers it, e.g. 'frr1'"),
+    Fact(
+        "afi_families_missing",
+        SESSION,
+        "list[str]: families the other end offers and the culprit does not run, e.g. ['ipv6-unicast']",
+    ),
+    Fact("afi_fix_neighbor", SESSION, "str: the culprit's neighbor address for the other, e.g. '10.252.0.1'"),
+    Fact("afi_fix_protocol", SESSION, "str: the culprit's protocol name ('' if unnamed), e.g. 'peer_x'"),
+    Fact("afi_fix_asn", SESSION, "int: the culprit's AS, e.g. 65202"),
+    Fact("as4_negotiated", SESSION, "bool: both ends sent the 4-byte AS capability (RFC 6793)"),
+    Fact("as4_missing_on", SESSION, "str: the end that did not send it, e.g. 'bird1'"),
+    # the speakers' own state (engine/speaker_state.py)
+    Fact(
+        "admin_shutdown",
+        SESSION,
+        "bool: one end is administratively down (BIRD protocol disabled, FRR `neighbor shutdown`, "
+        "GoBGP admin-down) or the other end received NOTIFICATION Cease/Administrative Shutdown (6/2)",
+    ),
+    Fact("admin_shutdown_end", SESSION, "str: the end shut down (a host, or the outside peer's address)"),
+    Fact("admin_shutdown_by", SESSION, "str: how its state says so, e.g. 'BIRD 2 protocol frr1 is disabled'"),
+    Fact("admin_shutdown_daemon", SESSION, "str: the shut end's daemon, e.g. 'FRR' ('the peer' outside)"),
+    Fact("admin_shutdown_seen_by", SESSION, "str: the other end, which only sees its symptom, e.g. 'frr1'"),
+    Fact(
+        "admin_shutdown_symptom",
+        SESSION,
+        "str: the other end's state and last error, e.g. 'frr1: active (last error: BGP Notification "
+        "received: Cease/Administrative Shutdown)'",
+    ),
+    Fact("admin_shutdown_neighbor", SESSION, "str: the shut end's neighbor address, e.g. '10.0.0.1'"),
+    Fact("admin_shutdown_protocol", SESSION, "str: its BIRD protocol ('' elsewhere), e.g. 'frr1'"),
+    Fact("admin_shutdown_asn", SESSION, "int: the shut end's own AS, e.g. 65002"),
+    Fact(
+        "as_path_loop",
+        SESSION,
+        "bool: an eBGP end sends routes whose AS path holds the other end's own AS, and the other end "
+        "lacks them (dropped as loops); judged on Established sessions whose sender shows AS paths",
+    ),
+    Fact("as_path_loop_end", SESSION, "str: the end that drops them, e.g. 'node-b'"),
+    Fact("as_path_loop_asn", SESSION, "int: its AS, found in the paths, e.g. 65002"),
+    Fact("as_path_loop_sender", SESSION, "str: the end that sends them, e.g. 'tor'"),
+    Fact("as_path_loop_sender_asn", SESSION, "int: the sender's AS, e.g. 65001"),
+    Fact("as_path_loop_prefixes", SESSION, "list[str]: the prefixes dropped, e.g. ['10.90.31.0/24']"),
+    Fact("as_path_loop_paths", SESSION, "str: paths at the sender, e.g. '10.90.31.0/24: AS path 65002'"),
+    Fact("as_path_loop_protocol", SESSION, "str: the dropping end's BIRD protocol ('' else), e.g. 'tor'"),
+    Fact("as_path_loop_sender_neighbor", SESSION, "str: the sender's neighbor address, e.g. '10.0.0.2'"),
+    Fact("as_path_loop_peer_address", SESSION, "str: the dropping end's neighbor address, e.g. '10.0.0.1'"),
+    Fact(
+        "as_path_loop_withdraws",
+        SESSION,
+        "str: BIRD's counters of updates read as withdraws, e.g. 'Import withdraws: received 1, ignored 1'",
+    ),
+    Fact(
+        "router_id_invalid",
+        HOST,
+        "bool: the speaker's router id is in 0.0.0.0/8, 224.0.0.0/4 or 240.0.0.0/4 (BIRD `show status`, "
+        "GoBGP `global -j`, FRR `routerId`)",
+    ),
+    Fact("router_id_in_use", HOST, "str: the router id the speaker uses, e.g. '240.0.0.1'"),
+    Fact("router_id_range", HOST, "str: the reserved block it falls in, e.g. '240.0.0.0/4 (reserved)'"),
+    Fact("router_id_daemon", HOST, "str: the speaker, e.g. 'GoBGP'"),
+    Fact("router_id_refused", HOST, "bool: a peer refused it: NOTIFICATION 2/3, 'Bad BGP identifier'"),
+    Fact(
+        "router_id_refusals",
+        HOST,
+        "str: the last errors saying so, e.g. 'bird1: BGP Error: Bad BGP identifier'",
+    ),
+    Fact("router_id_sessions_down", HOST, "list[str]: its neighbors not Established, e.g. ['10.0.0.2']"),
+    Fact("router_id_suggested", HOST, "str: a usable id from the host's own addresses, e.g. '10.0.0.1'"),
+    Fact("router_id_asn", HOST, "int: the host's AS (for the fix), e.g. 65003"),
+    Fact(
+        "md5_kernel_unsupported",
+        HOST,
+        "bool: the speaker cannot sign with TCP MD5: its state or log says the kernel refused "
+        "(`Kernel does not support TCP MD5 signatures`, `protocol not available`), or the kernel "
+        "lacks CONFIG_TCP_MD5SIG while a password is configured",
+    ),
+    Fact(
+        "md5_kernel_config",
+        HOST,
+        "str: the kernel's option, e.g. 'CONFIG_TCP_MD5SIG=y (/proc/config.gz, kernel 6.1.0)'",
+    ),
+    Fact(
+        "md5_kernel_said",
+        HOST,
+        "str: the line that shows it, e.g. 'frr1: Error: Kernel MD5 auth failed'",
+    ),
+    Fact("md5_kernel_daemon", HOST, "str: the speaker that could not sign, e.g. 'BIRD 2'"),
+    Fact(
+        "learned_routes_not_installed",
+        HOST,
+        "list[str]: prefixes a GoBGP speaker received that the kernel FIB does not carry, "
+        "e.g. ['172.16.1.0/24']",
+    ),
+    Fact(
+        "learned_routes_unreachable",
+        HOST,
+        "list[str]: those the FIB reaches no other way either (no default route), e.g. ['172.16.1.0/24']",
+    ),
+    Fact("learned_routes_design", HOST, "str: why they are not installed, e.g. 'GoBGP (...) never installs'"),
+    Fact("learned_routes_via", HOST, "str: the FIB routes that reach them, e.g. '0.0.0.0/0 via 10.0.0.1'"),
+    Fact("learned_routes_next_hop", HOST, "str: the first unreachable one's BGP next hop, e.g. '10.0.0.1'"),
     Fact("dialer", SESSION, "str: the end that connects (sends the SYN), e.g. 'gateway'"),
     Fact("listener", SESSION, "str: the end that should accept the connection, e.g. 'yuuko-k8s'"),
     Fact("listener_address", SESSION, "str: the address the dialer connects to, e.g. '192.168.6.21'"),
@@ -509,7 +659,12 @@ FACTS: tuple[Fact, ...] = (
         ("path", "kubelet", "cluster"),
         "str: the cluster's pod CIDR (inventory), or the nearest stand-in, e.g. '10.42.0.0/16'",
     ),
-    Fact("hops", PATH, "str: the hops the FIB leads through, e.g. 'a(->eth0) -> gw(eth0>eth1) -> b(eth1>-)'"),
+    Fact(
+        "hops",
+        PATH,
+        "str: the hops the FIB leads through, a policy rule's table named, e.g. "
+        "'a(->eth0) -> gw(eth0>tailscale0 table 52) -> b(tailscale0>-)'",
+    ),
     Fact(
         "route_complete", PATH, "bool: every hop has a route to the destination (`ip -j route`, hop by hop)"
     ),
@@ -661,6 +816,60 @@ FACTS: tuple[Fact, ...] = (
         "bool: someone answers ARP for every such VIP (an L2 announcement: the design works)",
     ),
     Fact("lb_vip_arp", HOST, "str: the neighbour table's entries for the VIPs, e.g. '192.168.0.240: FAILED'"),
+    # a Service with an outside IP, from the cluster and the routers' BGP routes (engine/lb_services.py)
+    Fact("lb_service", CLUSTER, "str: the Service, namespace/name, e.g. 'default/web'"),
+    Fact("lb_service_namespace", CLUSTER, "str: its namespace, e.g. 'default'"),
+    Fact("lb_service_name", CLUSTER, "str: its name, e.g. 'web'"),
+    Fact("lb_service_ips", CLUSTER, "list[str]: its LoadBalancer and external IPs, e.g. ['10.0.6.1']"),
+    Fact("lb_announcer", CLUSTER, "str: who announces them over BGP, 'cilium', 'metallb' or 'calico'"),
+    Fact(
+        "lb_advert_missing",
+        CLUSTER,
+        "str: why no BGP speaker announces the IP ('' when announced), e.g. 'CiliumBGPAdvertisement "
+        "lb has a Service advertisement without a selector, which selects no Service'",
+    ),
+    Fact(
+        "lb_advert_labels",
+        CLUSTER,
+        "list[str]: labels a CiliumBGPPeerConfig family selects advertisements by, e.g. ['advertise=bgp']",
+    ),
+    Fact("metallb_namespace", CLUSTER, "str: the namespace of MetalLB's pools, e.g. 'metallb-system'"),
+    Fact(
+        "calico_lb_cidrs",
+        CLUSTER,
+        "list[str]: serviceLoadBalancerIPs with the Service's IPs added, e.g. ['10.0.6.0/24', '10.0.7.1/32']",
+    ),
+    Fact(
+        "calico_external_cidrs",
+        CLUSTER,
+        "list[str]: serviceExternalIPs with the Service's external IPs added, e.g. ['203.0.113.10/32']",
+    ),
+    Fact(
+        "etp_gap",
+        CLUSTER,
+        "str: how an externalTrafficPolicy: Local Service misses its endpoints ('' when it does not): "
+        "'no-ready-endpoint', 'endpoints-on-non-speakers' or 'advertised-without-endpoint'",
+    ),
+    Fact(
+        "endpoint_nodes", CLUSTER, "list[str]: nodes with a ready endpoint (EndpointSlices), e.g. ['node-01']"
+    ),
+    Fact(
+        "speaker_nodes",
+        CLUSTER,
+        "list[str]: nodes the BGP configuration lets announce the Service, e.g. ['master-01', 'node-01']",
+    ),
+    Fact(
+        "advertising_without_endpoint",
+        CLUSTER,
+        "list[str]: nodes the routers learn the Service's /32 from that run no ready endpoint, "
+        "e.g. ['master-01']",
+    ),
+    Fact(
+        "vip_next_hops",
+        CLUSTER,
+        "str: the Service's /32 in the routers' BGP routes, "
+        "e.g. '10.0.6.1 on tor via 10.0.4.109, 10.0.4.110'",
+    ),
 )
 
 BY_NAME: dict[str, Fact] = {f.name: f for f in FACTS}

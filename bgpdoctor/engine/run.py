@@ -8,11 +8,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from bgpdoctor import __version__
-from bgpdoctor.engine.active import ActiveResults, ProbeSettings, node_pairs, run_active, segment_pairs
+from bgpdoctor.engine.active import (
+    ActiveResults,
+    ProbeSettings,
+    node_pairs,
+    run_active,
+    segment_pairs,
+    session_transit,
+)
 from bgpdoctor.engine.cluster import ClusterFinding, cluster_subjects
 from bgpdoctor.engine.collect import HostFacts, collect_all
 from bgpdoctor.engine.judge import diagnose, judge
@@ -26,6 +33,8 @@ from bgpdoctor.inventory_model import Inventory
 from bgpdoctor.report.model import HostReport, Report, Summary, Timing
 from bgpdoctor.transport.base import Connection
 
+MAX_SCOPE_ROUNDS = 4  # a --node scope grows along its paths at most this many times
+
 
 @dataclass
 class RunOptions:
@@ -35,7 +44,7 @@ class RunOptions:
     probes: ProbeSettings = field(default_factory=ProbeSettings)
     extra_checks: list[str] = field(default_factory=list)
     extra_playbooks: list[str] = field(default_factory=list)
-    workers: int = 8
+    workers: int = 64  # hosts collected at once (engine.collect.collect_all says why)
     max_output: int | None = None  # bytes kept of one command's output (None: the default bound)
 
 
@@ -78,6 +87,19 @@ def collect(
     facts = collect_all(
         scope, inv, connect, options.command_timeout, progress, options.workers, options.max_output, on_event
     )
+    # a --node scope is predicted from the inventory; the FIBs may route through hosts it left out
+    for _ in range(MAX_SCOPE_ROUNDS if options.nodes else 0):
+        missing = [n for n in path_hosts(World(inv, facts), scope, options.nodes) if n not in facts]
+        if not missing:
+            break
+        progress(f"the paths cross {', '.join(missing)}: collecting facts there too")
+        facts.update(
+            collect_all(
+                missing, inv, connect, options.command_timeout, progress, options.workers,
+                options.max_output, on_event,
+            )
+        )  # fmt: skip
+        scope = [n for n in inv.hosts if n in facts]
     for name in scope:
         if facts[name].reachable:
             on_event(HostEvent(name, "probing"))
@@ -100,6 +122,46 @@ def collect(
     return Collected(scope, facts, active, started, round(time.monotonic() - t0, 2))
 
 
+def path_hosts(world: World, scope: list[str], nodes: list[str]) -> list[str]:
+    """Inventory hosts on the run's paths, both ways: its pod paths, its sessions' segments and
+    the routers between a session's ends (collected or not; a trace stops at the first host
+    without facts, so collecting those and tracing again walks the whole path).
+
+    Example: ["router-home", "router-mine", "sakamoto", "yuuko-k8s"]
+    """
+    sessions = expected_sessions(world, scope)
+    seen: dict[str, None] = {}
+    for pair in node_pairs(world, scope, nodes) + segment_pairs(world, sessions):
+        for path in (
+            world.trace(pair.source, pair.src_ip, pair.dst_ip, pair.dst_cidr, pair.destination),
+            world.trace(pair.destination, pair.dst_ip, pair.src_ip, f"{pair.src_ip}/32", pair.source),
+        ):
+            seen.update((h.host, None) for h in path.hops if h.host in world.inv.hosts)
+    for session in sessions:
+        seen.update((h, None) for h in session_transit(world, session) if h in world.inv.hosts)
+    return list(seen)
+
+
+def narrow(inv: Inventory, collected: Collected, nodes: list[str]) -> Collected:
+    """What a `--node` run would have collected, cut out of a recording of a wider run: the
+    node's scope plus the recorded hosts its paths cross (as `collect` adds them live).
+
+    Example: narrow(inv, a 12-host lab recording, ["yuuko-k8s"]).scope
+        -> ["router-mine", "router-home", "sakamoto", "yuuko-k8s", "metrics-server"]
+    """
+    from bgpdoctor.inventory import scope_hosts
+
+    wanted = [n for n in scope_hosts(inv, nodes) if n in collected.facts]
+    for _ in range(MAX_SCOPE_ROUNDS):
+        world = World(inv, {n: collected.facts[n] for n in wanted})
+        more = [n for n in path_hosts(world, wanted, nodes) if n in collected.facts and n not in wanted]
+        if not more:
+            break
+        wanted += more
+    scope = [n for n in collected.scope if n in wanted]
+    return replace(collected, scope=scope, facts={n: collected.facts[n] for n in scope})
+
+
 def evaluate(inv: Inventory, inventory_path: str, collected: Collected, options: RunOptions) -> Report:
     """Judge checks and reach diagnoses from collected facts; no host is contacted."""
     checks = load_checks(options.extra_checks)
@@ -114,7 +176,7 @@ def evaluate(inv: Inventory, inventory_path: str, collected: Collected, options:
         + session_subjects(world, sessions, active)
         + path_subjects(world, pairs, active)
         + kubelet_subjects(world, active)
-        + cluster_subjects(collected.cluster, inv, collected.context)
+        + cluster_subjects(collected.cluster, inv, collected.context, world)
         + inventory_pool_subjects(inv)
     )
     results = judge(checks, subjects)

@@ -15,13 +15,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from bgpdoctor.drivers import driver_for
+from bgpdoctor.drivers import driver_for, is_appliance
 from bgpdoctor.engine import drops as kernel_drops
-from bgpdoctor.engine import routing, vips
+from bgpdoctor.engine import routing, speaker_state, vips
 from bgpdoctor.engine.active import ActiveResults, NodePair
 from bgpdoctor.engine.sessions import established
+from bgpdoctor.engine.speaker_state import reserved_range
 from bgpdoctor.engine.world import (
     FactUnknown,
+    Hop,
     Path,
     Session,
     SessionEnd,
@@ -179,14 +181,10 @@ def _host_subject(world: World, name: str, active: ActiveResults | None = None) 
         s.blanket = why
         s.add("host_error_kind", err.kind if err else "unknown")
         return s
-    with s.deriving("ip_forward"):
-        values = world.known(name, "sysctl", parse_proc_sysctl)
-        forward = values.get("net.ipv4.ip_forward", "")
-        if not (forward.isascii() and forward.isdigit()):
-            raise FactUnknown(
-                Unknown("parse-error", f"no net.ipv4.ip_forward in the sysctl output of {name}")
-            )
-        s.add("ip_forward", int(forward), world.evidence(name, "sysctl"))
+    # a vendor CLI has no sysctl, ss or nft: those facts do not apply to it, they are not unknown
+    linux = not is_appliance(host.speaker)
+    if linux:
+        _ip_forward(world, s, name)
     if host.speaker == "gobgp" and host.pod_cidrs:
         with s.deriving("advertises_pod_cidrs"):
             rib = world.known(name, "gobgp.rib", gobgp.parse_rib)
@@ -195,7 +193,7 @@ def _host_subject(world: World, name: str, active: ActiveResults | None = None) 
             s.add("advertises_pod_cidrs", not missing, world.evidence(name, "gobgp.rib"))
             s.add("unadvertised_pod_cidrs", missing)
             s.add("pod_cidr", ", ".join(str(c) for c in host.pod_cidrs))
-    if host.speaker != "none":
+    if host.speaker != "none" and linux:
         with s.deriving("port_179_conflict"):
             listeners = [x for x in world.known(name, "ss.listen", ss.parse_ss) if x.local_port == 179]
             owners = sorted({x.process or "?" for x in listeners})
@@ -218,9 +216,21 @@ def _host_subject(world: World, name: str, active: ActiveResults | None = None) 
         _frr_facts(world, s, name)
     if host.speaker != "none":
         _speaker_answers(world, s, name)
+        speaker_state.host_facts(world, s, name)
     if active is not None:
         kernel_drops.host_drop_facts(s, active, name)
     return s
+
+
+def _ip_forward(world: World, s: Subject, name: str) -> None:
+    with s.deriving("ip_forward"):
+        values = world.known(name, "sysctl", parse_proc_sysctl)
+        forward = values.get("net.ipv4.ip_forward", "")
+        if not (forward.isascii() and forward.isdigit()):
+            raise FactUnknown(
+                Unknown("parse-error", f"no net.ipv4.ip_forward in the sysctl output of {name}")
+            )
+        s.add("ip_forward", int(forward), world.evidence(name, "sysctl"))
 
 
 # -- FRR: what only its neighbor JSON says (facts of bgpdoctor/drivers/frr.py) ---------------
@@ -330,9 +340,11 @@ def _compatibility_facts(world: World, s: Subject, session: Session, up: bool, a
             s.unknown("router_id_conflict", world.command_problem(end.host, fact))
     if a.router_id and b.router_id:
         same = a.router_id == b.router_id
+        # an id refused as invalid (0/8, 224/4, 240/4) is invalid-router-id, not a duplicate
+        invalid = any(reserved_range(e.router_id) for e in (a, b))
         s.add(
             "router_id_conflict",
-            same or "bad bgp identifier" in errors,
+            same or ("bad bgp identifier" in errors and not invalid),
             world.evidence(a.host, "bird.status") or world.evidence(a.host, "gobgp.global"),
             world.evidence(b.host, "bird.status") or world.evidence(b.host, "gobgp.global"),
         )
@@ -562,11 +574,14 @@ def _session_subject(
         s.unknown("established", why, *state_evidence)
     s.add("both_configured", all(e.peer is not None for e in session.ends))
     _compatibility_facts(world, s, session, up, active)
+    from bgpdoctor.engine.capabilities import capability_facts
     from bgpdoctor.engine.limits import max_prefix_facts
     from bgpdoctor.engine.timers import hold_time_facts
 
     max_prefix_facts(world, s, session)
     hold_time_facts(world, s, session)
+    capability_facts(world, s, session)
+    speaker_state.session_facts(world, s, session)
     waiting = [e.host for e in session.ends if e.error_wait]
     # BIRD's error back-off (60 s, up to 300 s by default) after a fault that is gone: the
     # session is down because BIRD waits, not because something is still broken.
@@ -921,7 +936,7 @@ def _path_subject(world: World, pair: NodePair, active: ActiveResults) -> Subjec
     s.add("src_ip", pair.src_ip)
     s.add("dst_ip", pair.dst_ip)
     s.add("dst_cidr", pair.dst_cidr)
-    s.add("hops", " -> ".join(f"{h.host}({h.iif or '-'}>{h.oif or '-'})" for h in path.hops))
+    s.add("hops", " -> ".join(f"{h.host}({h.iif or '-'}>{h.oif or '-'}{_by_table(h)})" for h in path.hops))
     route_evidence = [world.evidence(h.host, "ip.route") for h in path.hops]
     if path.unknown is not None:
         # the trace reached a hop whose routes could not be read: the route is neither there nor missing
@@ -989,6 +1004,10 @@ def _path_subject(world: World, pair: NodePair, active: ActiveResults) -> Subjec
         _firewall_facts(world, s, path, pair)
     kernel_drops.subject_proof(world, s, active)
     return s
+
+
+def _by_table(hop: Hop) -> str:
+    return f" table {hop.table}" if hop.table else ""
 
 
 def _forwarding_facts(world: World, s: Subject, path: Path) -> None:

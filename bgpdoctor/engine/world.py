@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 from bgpdoctor.engine.collect import HostFacts
+from bgpdoctor.engine.policy import PolicyAnswer, policy_lookup
 from bgpdoctor.engine.routing import RouteTable, address_owners
 from bgpdoctor.errors import BgpDoctorError
 from bgpdoctor.inventory_model import Inventory, Peer
-from bgpdoctor.parsers import bird, gobgp, iproute, nft, ss
+from bgpdoctor.parsers import bird, gobgp, iproute, iprule, nft, ss
 from bgpdoctor.parsers.netstat import parse_proc_netstat
 from bgpdoctor.report.model import Evidence
 
@@ -30,6 +31,7 @@ UnknownKind = Literal[
     "not-collected",
     "truncated",
     "internal-error",
+    "ambiguous",
 ]
 
 
@@ -141,6 +143,7 @@ class Hop:
     oif: str | None  # interface it leaves through (None at the destination)
     gateway: str | None
     route: str | None  # the matching route's destination, or None when there is none
+    table: str | None = None  # the routing table a policy rule chose, when not the main table
 
 
 @dataclass
@@ -352,6 +355,18 @@ class World:
             table = self._route_tables[host] = RouteTable(self.routes(host))
         return table.lookup(address)
 
+    def policy_route(self, host: str, dst: str, src: str | None, iif: str | None) -> PolicyAnswer:
+        """The route the host's policy rules (`ip rule`) pick for a packet; see engine/policy.py."""
+        rules = self.parsed(host, "ip.rule", iprule.parse_rules)
+        main = self._route_tables.get(host)
+        if main is None:
+            main = self._route_tables[host] = RouteTable(self.routes(host))
+        tables = {
+            name: RouteTable(routes)
+            for name, routes in (self.parsed(host, "ip.route.rules", iprule.parse_rule_tables) or {}).items()
+        }
+        return policy_lookup(rules, tables, main, dst, src, iif)
+
     def interface_holding(self, host: str, address: str) -> str | None:
         for a in self.addresses(host):
             if a.address == address:
@@ -387,13 +402,18 @@ class World:
             if self.is_local(current, dst_ip):
                 hops.append(Hop(current, iif, None, None, dst_cidr))
                 return stop(None, complete=True)
-            route = self.lookup(current, dst_ip)
+            answer = self.policy_route(current, dst_ip, src_ip, iif)
+            if answer.ambiguous is not None:
+                hops.append(Hop(current, iif, None, None, None))
+                return stop(f"route on {current} unknown", unknown=Unknown("ambiguous", answer.ambiguous))
+            route = answer.route
             if route is None or route.type in ("unreachable", "blackhole", "prohibit"):
                 hops.append(Hop(current, iif, None, None, route.dst if route else None))
                 return stop(f"no route to {dst_ip} on {current}")
             gateway = route.gateway or (route.nexthops[0][0] if route.nexthops else None)
             oif = route.dev or (route.nexthops[0][1] if route.nexthops else None)
-            hops.append(Hop(current, iif, oif, gateway, route.dst))
+            by_rule = route.table if answer.rule is not None else None
+            hops.append(Hop(current, iif, oif, gateway, route.dst, by_rule))
             next_address = gateway or dst_ip
             nxt = self.owner_of(next_address)
             if nxt is None:

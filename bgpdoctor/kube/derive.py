@@ -4,7 +4,8 @@
 ASN, multihop, which ClusterConfig/BGPPeer they come from, what is advertised to them, the session
 state the cluster reports), its pod CIDRs. ``kube_findings(view)`` names the configuration-level
 root causes a later check or playbook consumes: node-not-selected, node-without-peers,
-podcidr-not-advertised, lb-not-advertised, lb-pool-in-node-subnet, auto-direct-routes-across-l3 and
+podcidr-not-advertised, lb-advert-not-configured and etp-local-no-endpoints (bgpdoctor.kube.services,
+from ``services``, else from the view alone), lb-pool-in-node-subnet, auto-direct-routes-across-l3 and
 kubelet-unreachable.
 """
 
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bgpdoctor.kube.selectors import LabelSelector, SelectorError, calico_selector_matches
+from bgpdoctor.kube.services import ServiceState, service_findings, state_from_view
 from bgpdoctor.kube.view import CalicoView, CiliumPeerConfig, CiliumView, ClusterView, KubeNode, LbPool
 
 __all__ = [
@@ -477,7 +479,11 @@ def _subject(node: str) -> str:
     return f"node/{node}"
 
 
-def kube_findings(view: ClusterView, known_subnets: Mapping[str, str] | None = None) -> list[KubeFinding]:
+def kube_findings(
+    view: ClusterView,
+    known_subnets: Mapping[str, str] | None = None,
+    services: ServiceState | None = None,
+) -> list[KubeFinding]:
     """Configuration-level findings of the cluster, most basic first.
 
     Example: [KubeFinding(root_cause="auto-direct-routes-across-l3",
@@ -580,26 +586,8 @@ def kube_findings(view: ClusterView, known_subnets: Mapping[str, str] | None = N
                     )
                 findings.append(KubeFinding("podcidr-not-advertised", _subject(nb.node), msg, evidence))
 
-    if cilium is not None and bgp_in_use and view.lb_services:
-        facts = advertisement_facts(view)
-        served = {s for f in facts if f.type == "Service" and f.used_by for s in f.selects_services or []}
-        uses_v1_services = any(p.service_selector is not None for p in cilium.peering_policies)
-        for svc in view.lb_services:
-            ref = f"{svc.namespace}/{svc.name}"
-            if ref not in served and not uses_v1_services and svc.ingress_ips:
-                findings.append(
-                    KubeFinding(
-                        "lb-not-advertised",
-                        f"service/{ref}",
-                        f"LoadBalancer service {ref} ({', '.join(svc.ingress_ips)}) is selected by no "
-                        "Service advertisement with LoadBalancerIP that a CiliumBGPPeerConfig uses",
-                        {
-                            "ingress_ips": svc.ingress_ips,
-                            "labels": svc.labels,
-                            "service_advertisements": [vars(f) for f in facts if f.type == "Service"],
-                        },
-                    )
-                )
+    for sf in service_findings(view, services if services is not None else state_from_view(view)):
+        findings.append(KubeFinding(sf.root_cause, sf.subject, sf.message, sf.evidence))
 
     for ov in lb_pool_overlaps(view, known_subnets):
         findings.append(

@@ -24,6 +24,7 @@ import yaml
 
 from bgpdoctor.inventory_model import Connect, Host, Inventory, Peer, PodTarget, SshTarget
 from bgpdoctor.kube.derive import DerivedPeer, NodeBgp, kube_findings, node_bgp
+from bgpdoctor.kube.services import ServiceState, read_service_objects, router_checks, service_state
 from bgpdoctor.kube.view import ClusterView
 
 __all__ = [
@@ -111,8 +112,9 @@ def inventory_from_view(
     aliases: dict[str, str] | None = None,
     agents: dict[str, Any] | None = None,
     kubeconfig: str | None = None,
+    services: ServiceState | None = None,
 ) -> Discovery:
-    """Build an Inventory (and notes) from a ClusterView.
+    """Build an Inventory (and notes) from a ClusterView (``services``: see kube_findings).
 
     Example: inventory_from_view(view).inventory.hosts["sakamoto"] -> Host(role="node", speaker="gobgp",
     connect=Connect(ssh=SshTarget(host="192.168.6.80")), asn=64514, pod_cidrs=[...], peers=[Peer(
@@ -230,7 +232,7 @@ def inventory_from_view(
     elif view.cilium is not None and view.cilium.config is not None:
         cfg = view.cilium.config
         pod_cidr = cfg.native_routing_cidr or (cfg.cluster_pool_cidrs[0] if cfg.cluster_pool_cidrs else None)
-    findings = kube_findings(view)
+    findings = kube_findings(view, services=services)
     notes += [f"{f.root_cause}: {f.message}" for f in findings]
     inventory = Inventory(
         hosts=hosts, pod_cidr=ipaddress.IPv4Network(pod_cidr, strict=False) if pod_cidr else None
@@ -292,11 +294,14 @@ def discover_cluster(
     kc = open_client(context, kubeconfig, timeout or DEFAULT_TIMEOUT)
     try:
         raw = read_cluster(kc, progress)
+        read_service_objects(kc, raw, progress)
         agents = agent_pods(kc)
     finally:
         kc.close()
     view = build_view(raw)
-    discovery = inventory_from_view(view, ssh_config, agents=agents, kubeconfig=kubeconfig)
+    services = service_state(raw)
+    discovery = inventory_from_view(view, ssh_config, agents=agents, kubeconfig=kubeconfig, services=services)
+    discovery.findings += router_checks(view, services)  # judged on the routers' routes, not findings yet
     discovery.notes = raw.problems + discovery.notes
     return discovery
 

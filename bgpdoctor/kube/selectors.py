@@ -16,12 +16,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 __all__ = [
+    "MAX_SELECTOR_NESTING",
     "LabelSelector",
     "SelectorError",
     "SelectorRequirement",
     "calico_selector_matches",
+    "label_value",
     "parse_label_selector",
 ]
+
+MAX_SELECTOR_NESTING = 50  # parentheses and `!`: a hostile selector must not exhaust the stack
 
 
 class SelectorError(ValueError):
@@ -83,6 +87,18 @@ class LabelSelector:
         return ",".join(parts) or "<all>"
 
 
+def label_value(value: object) -> str:
+    """A label value (or selector value) as Kubernetes stores it: always a string, read as YAML 1.2
+    and JSON do. A YAML boolean is "true"/"false" (never Python's "True"), null is "", and ``yes``
+    reaches here as the string "yes" (the readers use YAML 1.2's core schema).
+
+    Example: label_value(True) -> "true"; label_value("yes") -> "yes"; label_value(None) -> ""
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
 def parse_label_selector(raw: object) -> LabelSelector | None:
     """A LabelSelector from its API dict, or None when absent.
 
@@ -93,16 +109,21 @@ def parse_label_selector(raw: object) -> LabelSelector | None:
         return None
     labels = raw.get("matchLabels") or {}
     exprs = []
-    for expr in raw.get("matchExpressions") or []:
+    for expr in _list(raw.get("matchExpressions")):
         if isinstance(expr, Mapping):
             exprs.append(
                 SelectorRequirement(
-                    key=str(expr.get("key", "")),
-                    operator=str(expr.get("operator", "")),
-                    values=tuple(str(v) for v in expr.get("values") or []),
+                    key=label_value(expr.get("key", "")),
+                    operator=label_value(expr.get("operator", "")),
+                    values=tuple(label_value(v) for v in _list(expr.get("values"))),
                 )
             )
-    return LabelSelector({str(k): str(v) for k, v in labels.items()}, tuple(exprs))
+    pairs = labels.items() if isinstance(labels, Mapping) else ()
+    return LabelSelector({label_value(k): label_value(v) for k, v in pairs}, tuple(exprs))
+
+
+def _list(value: object) -> list[object]:
+    return value if isinstance(value, list) else []
 
 
 # --- Calico selectors -------------------------------------------------------------------------
@@ -140,6 +161,15 @@ class _Parser:
         self.text = text
         self.toks = _tokens(text)
         self.i = 0
+        self.depth = 0
+
+    def _deeper(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_SELECTOR_NESTING:
+            raise SelectorError(
+                f"cannot parse Calico selector {self.text[:80]!r}: "
+                f"nested deeper than {MAX_SELECTOR_NESTING} levels"
+            )
 
     def _peek(self, ahead: int = 0) -> str | None:
         j = self.i + ahead
@@ -179,7 +209,9 @@ class _Parser:
     def _not(self) -> Pred:
         if self._peek() == "!":
             self._take()
+            self._deeper()
             inner = self._not()
+            self.depth -= 1
             return lambda lb: not inner(lb)
         return self._atom()
 
@@ -204,8 +236,10 @@ class _Parser:
     def _atom(self) -> Pred:
         tok = self._take()
         if tok == "(":
+            self._deeper()
             inner = self._or()
             self._take(")")
+            self.depth -= 1
             return inner
         if tok in ("all()", "global()"):
             return lambda _lb: True

@@ -5,6 +5,11 @@ API server sent them, so a recording can be replayed); ``build_view(raw)`` turns
 Every field rename and version difference is absorbed here: ``CiliumLoadBalancerIPPool.spec.cidrs``
 (before cilium#32693) and ``spec.blocks``; Cilium ``v2`` and ``v2alpha1``; Calico ``projectcalico.org/v3``
 and ``crd.projectcalico.org/v1``.
+
+The same parsers read manifests from files (``bgpdoctor lint``): given a ``Located`` mapping, each
+model object also records its ``Source`` (file, line, and the line of each field), so a finding
+can point at the line that states a value. Objects from the API have ``source=None``. Malformed
+objects never raise: a field of the wrong shape reads as absent.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bgpdoctor.kube.selectors import LabelSelector, parse_label_selector
+from bgpdoctor.kube.selectors import LabelSelector, label_value, parse_label_selector
 
 __all__ = [
     "ApiServiceStatus",
@@ -42,11 +47,91 @@ __all__ = [
     "LbBlock",
     "LbPool",
     "LbService",
+    "Located",
     "RawCluster",
+    "Source",
     "build_view",
+    "cilium_routing",
 ]
 
 Obj = Mapping[str, Any]
+
+# annotations that state a node's address (K3s, the kubelet's --node-ip, Calico's autodetection)
+NODE_ADDRESS_ANNOTATIONS = (
+    "k3s.io/internal-ip",
+    "alpha.kubernetes.io/provided-node-ip",
+    "projectcalico.org/IPv4Address",
+)
+CALICO_ASN_ANNOTATION = "projectcalico.org/ASNumber"
+
+
+class Located(dict[str, Any]):
+    """A mapping read from a file that remembers where: the file, its own line and each key's line.
+
+    Example: Located({"peerASN": 65000}, "bgp.yaml", 12, {"peerASN": 14})
+    """
+
+    __slots__ = ("file", "key_lines", "line")
+
+    def __init__(self, items: Mapping[str, Any], file: str, line: int, key_lines: Mapping[str, int]) -> None:
+        super().__init__(items)
+        self.file = file
+        self.line = line
+        self.key_lines = dict(key_lines)
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a model object was stated in a file: the object's line and each field's line by name.
+
+    Example: Source("bgp.yaml", 10, {"asn": 14, "address": 13}).line_of("asn") -> 14
+    """
+
+    file: str
+    line: int
+    lines: Mapping[str, int] = field(default_factory=dict)
+
+    def line_of(self, name: str) -> int:
+        """The line of field ``name``, else the object's own line."""
+        return self.lines.get(name, self.line)
+
+
+def _line(obj: Any, key: str) -> int | None:
+    return obj.key_lines.get(key) if isinstance(obj, Located) else None
+
+
+def _source(obj: Any, **lines: int | None) -> Source | None:
+    if not isinstance(obj, Located):
+        return None
+    return Source(obj.file, obj.line, {k: v for k, v in lines.items() if v is not None})
+
+
+def _map(value: Any) -> Obj:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _maps(value: Any) -> list[Obj]:
+    return [x for x in value if isinstance(x, Mapping)] if isinstance(value, list) else []
+
+
+def _opt_str(value: Any) -> str | None:
+    if value is None or isinstance(value, Mapping | list) or value == "":
+        return None
+    return label_value(value)
+
+
+def cilium_routing(value: str | None) -> str | None:
+    """Cilium's routing design from routing-mode / routingMode, or the older tunnel setting:
+    "native", "tunnel" or None (not stated or not understood).
+
+    Example: cilium_routing("vxlan") -> "tunnel"; cilium_routing("disabled") -> "native"
+    """
+    text = (value or "").strip().lower()
+    if text in ("native", "disabled"):
+        return "native"
+    if text in ("tunnel", "vxlan", "geneve"):
+        return "tunnel"
+    return None
 
 
 @dataclass
@@ -77,6 +162,15 @@ class KubeNode:
     pod_cidrs: list[str]
     ready: bool | None
     annotations: dict[str, str] = field(default_factory=dict)
+    addresses: list[str] = field(default_factory=list)  # every IPv4 it states (status, annotations)
+    subnets: list[str] = field(default_factory=list)  # stated with a prefix length in an annotation
+    source: Source | None = field(default=None, compare=False, repr=False)  # name, addresses.N, subnets.N
+
+    @property
+    def calico_asn(self) -> int | None:
+        """The node's own ASN from Calico's annotation, None when it has none."""
+        value = self.annotations.get(CALICO_ASN_ANNOTATION, "")
+        return int(value) if value.isascii() and value.isdigit() and len(value) <= 10 else None
 
 
 @dataclass
@@ -118,6 +212,7 @@ class CiliumConfig:
     cluster_pool_cidrs: list[str]
     native_routing_cidr: str | None
     raw: dict[str, str]
+    source: Source | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -126,6 +221,7 @@ class CiliumPeer:
     address: str | None
     asn: int | None
     peer_config: str | None
+    source: Source | None = field(default=None, compare=False, repr=False)  # address, asn, peer_config
 
 
 @dataclass
@@ -135,6 +231,7 @@ class CiliumBgpInstance:
     local_port: int | None
     peers: list[CiliumPeer]
     router_id: str | None = None
+    source: Source | None = field(default=None, compare=False, repr=False)  # lines: local_asn
 
 
 @dataclass
@@ -143,6 +240,7 @@ class CiliumClusterConfig:
     api_version: str
     node_selector: LabelSelector | None
     instances: list[CiliumBgpInstance]
+    source: Source | None = field(default=None, compare=False, repr=False)  # lines: node_selector
 
 
 @dataclass
@@ -150,6 +248,7 @@ class CiliumFamily:
     afi: str
     safi: str
     advertisements: LabelSelector | None
+    source: Source | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -159,6 +258,7 @@ class CiliumPeerConfig:
     auth_secret: str | None
     peer_port: int | None
     families: list[CiliumFamily]
+    source: Source | None = field(default=None, compare=False, repr=False)  # ebgp_multihop, auth_secret
 
 
 @dataclass
@@ -166,6 +266,7 @@ class CiliumAdvertItem:
     type: str  # PodCIDR, Service, CiliumPodIPPool
     selector: LabelSelector | None
     service_addresses: list[str]
+    source: Source | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -173,6 +274,7 @@ class CiliumAdvertisement:
     name: str
     labels: dict[str, str]
     items: list[CiliumAdvertItem]
+    source: Source | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -200,6 +302,7 @@ class CiliumNodeOverride:
     router_ids: dict[str, str]  # instance -> routerID
     local_asns: dict[str, int]
     local_addresses: dict[tuple[str, str], str]  # (instance, peer) -> localAddress
+    source: Source | None = field(default=None, compare=False, repr=False)  # local_address.<inst>.<peer>
 
 
 @dataclass
@@ -207,6 +310,30 @@ class LbBlock:
     cidr: str | None
     start: str | None
     stop: str | None
+    source: Source | None = field(default=None, compare=False, repr=False)
+
+    def text(self) -> str:
+        """As written: the CIDR, or "start-stop"."""
+        return self.cidr or f"{self.start}-{self.stop or self.start}"
+
+    def networks(self) -> list[ipaddress.IPv4Network]:
+        """The IPv4 networks the block covers; [] for IPv6 or a value that does not parse.
+
+        Example: LbBlock(None, "10.0.6.1", "10.0.6.2").networks() -> [IPv4Network("10.0.6.1/32"),
+        IPv4Network("10.0.6.2/32")]
+        """
+        try:
+            if self.cidr:
+                net = ipaddress.ip_network(self.cidr, strict=False)
+                return [net] if isinstance(net, ipaddress.IPv4Network) else []
+            if self.start:
+                start = ipaddress.ip_address(self.start)
+                stop = ipaddress.ip_address(self.stop or self.start)
+                if isinstance(start, ipaddress.IPv4Address) and isinstance(stop, ipaddress.IPv4Address):
+                    return list(ipaddress.summarize_address_range(start, stop))
+        except (ValueError, TypeError):  # not an address, or stop before start
+            pass
+        return []
 
 
 @dataclass
@@ -216,6 +343,7 @@ class LbPool:
     disabled: bool
     service_selector: LabelSelector | None
     field_name: str  # "blocks" or the pre-rename "cidrs"
+    source: Source | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -224,6 +352,8 @@ class CiliumNeighbor:
     asn: int | None
     multihop: int | None
     advertises: list[str]  # selectorTypes from advertisedPathAttributes
+    auth_secret: str | None = None
+    source: Source | None = field(default=None, compare=False, repr=False)  # address, asn
 
 
 @dataclass
@@ -236,6 +366,7 @@ class CiliumPeeringPolicy:
     export_pod_cidr: bool
     neighbors: list[CiliumNeighbor]
     service_selector: LabelSelector | None
+    source: Source | None = field(default=None, compare=False, repr=False)  # node_selector, local_asn
 
 
 @dataclass
@@ -261,6 +392,14 @@ class CalicoPeer:
     has_password: bool
     source_address: str | None
     ttl_security: int | None
+    source: Source | None = field(default=None, compare=False, repr=False)  # node_selector, peer_ip, ...
+
+    @property
+    def peer_address(self) -> str | None:
+        """peerIP without the port Calico allows after it ("10.0.0.1:1790" -> "10.0.0.1")."""
+        if self.peer_ip and self.peer_ip.count(":") == 1:
+            return self.peer_ip.rsplit(":", 1)[0]
+        return self.peer_ip
 
 
 @dataclass
@@ -270,6 +409,7 @@ class CalicoBgpConfig:
     node_to_node_mesh: bool | None
     listen_port: int | None
     service_lb_cidrs: list[str]
+    source: Source | None = field(default=None, compare=False, repr=False)  # as_number, node_to_node_mesh
 
 
 @dataclass
@@ -282,6 +422,7 @@ class CalicoIPPool:
     disable_bgp_export: bool
     node_selector: str | None
     nat_outgoing: bool
+    source: Source | None = field(default=None, compare=False, repr=False)  # cidr
 
     @property
     def encapsulated(self) -> bool:
@@ -360,8 +501,11 @@ def _int(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        try:
+            return int(value.strip())
+        except ValueError:  # more digits than int() accepts
+            return None
     return None
 
 
@@ -373,50 +517,105 @@ def _bool(value: Any, default: bool = False) -> bool:
     return default
 
 
+def _opt_bool(value: Any) -> bool | None:
+    """A boolean field that may be unset: a YAML/JSON boolean or the strings "true"/"false"."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return None
+
+
 def _name(obj: Obj) -> str:
-    return str((obj.get("metadata") or {}).get("name", ""))
+    return label_value(_map(obj.get("metadata")).get("name", ""))
 
 
 def _spec(obj: Obj) -> Obj:
-    spec = obj.get("spec")
-    return spec if isinstance(spec, Mapping) else {}
+    return _map(obj.get("spec"))
 
 
 def _str_dict(value: Any) -> dict[str, str]:
-    return {str(k): str(v) for k, v in value.items()} if isinstance(value, Mapping) else {}
+    return {label_value(k): label_value(v) for k, v in value.items()} if isinstance(value, Mapping) else {}
+
+
+def _own_line(obj: Any) -> int | None:
+    return obj.line if isinstance(obj, Located) else None
+
+
+def _node_addresses(
+    status_addresses: list[Obj], annotations: Obj
+) -> tuple[list[str], list[str], dict[str, int]]:
+    """(addresses, subnets, their lines) a Node states: its InternalIP/ExternalIP, then the
+    address annotations, which may carry the prefix length ("10.0.0.5/24" gives a subnet)."""
+    addresses: list[str] = []
+    subnets: list[str] = []
+    lines: dict[str, int] = {}
+
+    def add(kind: str, items: list[str], value: str, line: int | None) -> None:
+        if value not in items:
+            if line is not None:
+                lines[f"{kind}.{len(items)}"] = line
+            items.append(value)
+
+    for a in status_addresses:
+        if a.get("type") in ("InternalIP", "ExternalIP"):
+            try:
+                iface = ipaddress.IPv4Interface(label_value(a.get("address")).strip())
+            except ValueError:
+                continue
+            add("addresses", addresses, str(iface.ip), _own_line(a))
+    for key in NODE_ADDRESS_ANNOTATIONS:
+        if key not in annotations:
+            continue
+        for part in label_value(annotations[key]).split(","):
+            try:
+                iface = ipaddress.IPv4Interface(part.strip())
+            except ValueError:
+                continue
+            add("addresses", addresses, str(iface.ip), _line(annotations, key))
+            if "/" in part and iface.network.prefixlen < 32:
+                add("subnets", subnets, str(iface.network), _line(annotations, key))
+    return addresses, subnets, lines
 
 
 def parse_node(obj: Obj) -> KubeNode:
     """A Node object to KubeNode.
 
     Example: KubeNode(name="sakamoto", internal_ip="192.168.6.80", labels={...},
-    pod_cidrs=["10.42.0.0/24"], ready=True)
+    pod_cidrs=["10.42.0.0/24"], ready=True, addresses=["192.168.6.80"], subnets=[])
     """
-    meta = obj.get("metadata") or {}
+    meta = _map(obj.get("metadata"))
     spec = _spec(obj)
-    status = obj.get("status") or {}
+    status = _map(obj.get("status"))
+    status_addresses = _maps(status.get("addresses"))
     internal = next(
         (
             a.get("address")
-            for a in status.get("addresses") or []
+            for a in status_addresses
             if a.get("type") == "InternalIP" and ":" not in str(a.get("address", ""))
         ),
         None,
     )
-    cidrs = [str(c) for c in spec.get("podCIDRs") or []]
+    pod_cidrs = spec.get("podCIDRs")
+    cidrs = [label_value(c) for c in pod_cidrs] if isinstance(pod_cidrs, list) else []
     if not cidrs and spec.get("podCIDR"):
-        cidrs = [str(spec["podCIDR"])]
+        cidrs = [label_value(spec["podCIDR"])]
     ready: bool | None = None
-    for cond in status.get("conditions") or []:
+    for cond in _maps(status.get("conditions")):
         if cond.get("type") == "Ready":
             ready = cond.get("status") == "True"
+    raw_annotations = _map(meta.get("annotations"))
+    addresses, subnets, lines = _node_addresses(status_addresses, raw_annotations)
     return KubeNode(
-        name=str(meta.get("name", "")),
-        internal_ip=str(internal) if internal else None,
+        name=label_value(meta.get("name", "")),
+        internal_ip=label_value(internal) if internal else None,
         labels=_str_dict(meta.get("labels")),
         pod_cidrs=[c for c in cidrs if ":" not in c],
         ready=ready,
-        annotations={k: v for k, v in _str_dict(meta.get("annotations")).items() if "projectcalico" in k},
+        annotations={k: v for k, v in _str_dict(raw_annotations).items() if "projectcalico" in k},
+        addresses=addresses,
+        subnets=subnets,
+        source=_source(obj, name=_line(meta, "name"), **lines),
     )
 
 
@@ -425,62 +624,79 @@ def parse_service(obj: Obj) -> LbService | None:
     spec = _spec(obj)
     if spec.get("type") != "LoadBalancer":
         return None
-    meta = obj.get("metadata") or {}
-    ingress = ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
-    requested = [str(spec["loadBalancerIP"])] if spec.get("loadBalancerIP") else []
+    meta = _map(obj.get("metadata"))
+    ingress = _maps(_map(_map(obj.get("status")).get("loadBalancer")).get("ingress"))
+    requested = [label_value(spec["loadBalancerIP"])] if spec.get("loadBalancerIP") else []
     ann = _str_dict(meta.get("annotations"))
     for key in ("lbipam.cilium.io/ips", "io.cilium/lb-ipam-ips"):
         requested += [ip.strip() for ip in ann.get(key, "").split(",") if ip.strip()]
     return LbService(
-        namespace=str(meta.get("namespace", "default")),
-        name=str(meta.get("name", "")),
+        namespace=label_value(meta.get("namespace", "default")),
+        name=label_value(meta.get("name", "")),
         labels=_str_dict(meta.get("labels")),
-        ingress_ips=[str(i["ip"]) for i in ingress if isinstance(i, Mapping) and i.get("ip")],
+        ingress_ips=[label_value(i["ip"]) for i in ingress if i.get("ip")],
         requested_ips=requested,
-        load_balancer_class=spec.get("loadBalancerClass"),
+        load_balancer_class=_opt_str(spec.get("loadBalancerClass")),
     )
 
 
-def parse_cilium_config(data: Mapping[str, str]) -> CiliumConfig:
+def parse_cilium_config(data: Mapping[str, Any]) -> CiliumConfig:
     """The cilium-config ConfigMap data to CiliumConfig.
 
     Example: {"routing-mode": "native", "auto-direct-node-routes": "true"} -> CiliumConfig(
     routing_mode="native", auto_direct_node_routes=True, bgp_control_plane=False, mtu=None, ...)
     """
-    routing = data.get("routing-mode")
+    routing = _opt_str(data.get("routing-mode"))
+    routing_key = "routing-mode"
     if routing is None and "tunnel" in data:  # before Cilium 1.14: tunnel: disabled|vxlan|geneve
-        routing = "native" if data["tunnel"] == "disabled" else "tunnel"
-    cidrs = [c for key in ("cluster-pool-ipv4-cidr",) for c in data.get(key, "").replace(",", " ").split()]
+        routing = "native" if label_value(data["tunnel"]) == "disabled" else "tunnel"
+        routing_key = "tunnel"
+    cidrs = label_value(data.get("cluster-pool-ipv4-cidr", "")).replace(",", " ").split()
     return CiliumConfig(
         routing_mode=routing,
         auto_direct_node_routes=_bool(data.get("auto-direct-node-routes")),
         bgp_control_plane=_bool(data.get("enable-bgp-control-plane")),
         mtu=_int(data.get("mtu")),
         cluster_pool_cidrs=cidrs,
-        native_routing_cidr=data.get("ipv4-native-routing-cidr") or None,
-        raw=dict(data),
+        native_routing_cidr=_opt_str(data.get("ipv4-native-routing-cidr")),
+        raw=_str_dict(data),
+        source=_source(
+            data,
+            routing_mode=_line(data, routing_key),
+            auto_direct_node_routes=_line(data, "auto-direct-node-routes"),
+            cluster_pool_cidrs=_line(data, "cluster-pool-ipv4-cidr"),
+        ),
     )
 
 
 def _instances(spec: Obj) -> list[CiliumBgpInstance]:
     out = []
-    for inst in spec.get("bgpInstances") or []:
-        peers = [
-            CiliumPeer(
-                name=str(p.get("name", "")),
-                address=p.get("peerAddress"),
-                asn=_int(p.get("peerASN")),
-                peer_config=(p.get("peerConfigRef") or {}).get("name"),
+    for inst in _maps(spec.get("bgpInstances")):
+        peers = []
+        for p in _maps(inst.get("peers")):
+            ref = _map(p.get("peerConfigRef"))
+            peers.append(
+                CiliumPeer(
+                    name=label_value(p.get("name", "")),
+                    address=_opt_str(p.get("peerAddress")),
+                    asn=_int(p.get("peerASN")),
+                    peer_config=_opt_str(ref.get("name")),
+                    source=_source(
+                        p,
+                        address=_line(p, "peerAddress"),
+                        asn=_line(p, "peerASN"),
+                        peer_config=_line(ref, "name"),
+                    ),
+                )
             )
-            for p in inst.get("peers") or []
-        ]
         out.append(
             CiliumBgpInstance(
-                name=str(inst.get("name", "")),
+                name=label_value(inst.get("name", "")),
                 local_asn=_int(inst.get("localASN")),
                 local_port=_int(inst.get("localPort")),
                 peers=peers,
-                router_id=inst.get("routerID"),
+                router_id=_opt_str(inst.get("routerID")),
+                source=_source(inst, local_asn=_line(inst, "localASN")),
             )
         )
     return out
@@ -490,9 +706,10 @@ def parse_cilium_cluster_config(obj: Obj) -> CiliumClusterConfig:
     spec = _spec(obj)
     return CiliumClusterConfig(
         name=_name(obj),
-        api_version=str(obj.get("apiVersion", "")),
+        api_version=label_value(obj.get("apiVersion", "")),
         node_selector=parse_label_selector(spec.get("nodeSelector")),
         instances=_instances(spec),
+        source=_source(obj, node_selector=_line(spec, "nodeSelector")),
     )
 
 
@@ -501,46 +718,51 @@ def parse_cilium_peer_config(obj: Obj) -> CiliumPeerConfig:
     return CiliumPeerConfig(
         name=_name(obj),
         ebgp_multihop=_int(spec.get("ebgpMultihop")),
-        auth_secret=spec.get("authSecretRef"),
-        peer_port=_int((spec.get("transport") or {}).get("peerPort")),
+        auth_secret=_opt_str(spec.get("authSecretRef")),
+        peer_port=_int(_map(spec.get("transport")).get("peerPort")),
         families=[
             CiliumFamily(
-                afi=str(f.get("afi", "")),
-                safi=str(f.get("safi", "")),
+                afi=label_value(f.get("afi", "")),
+                safi=label_value(f.get("safi", "")),
                 advertisements=parse_label_selector(f.get("advertisements")),
+                source=_source(f),
             )
-            for f in spec.get("families") or []
+            for f in _maps(spec.get("families"))
         ],
+        source=_source(
+            obj, ebgp_multihop=_line(spec, "ebgpMultihop"), auth_secret=_line(spec, "authSecretRef")
+        ),
     )
 
 
 def parse_cilium_advertisement(obj: Obj) -> CiliumAdvertisement:
-    return CiliumAdvertisement(
-        name=_name(obj),
-        labels=_str_dict((obj.get("metadata") or {}).get("labels")),
-        items=[
+    items = []
+    for a in _maps(_spec(obj).get("advertisements")):
+        addresses = _map(a.get("service")).get("addresses")
+        items.append(
             CiliumAdvertItem(
-                type=str(a.get("advertisementType", "")),
+                type=label_value(a.get("advertisementType", "")),
                 selector=parse_label_selector(a.get("selector")),
-                service_addresses=[str(x) for x in (a.get("service") or {}).get("addresses") or []],
+                service_addresses=[label_value(x) for x in addresses] if isinstance(addresses, list) else [],
+                source=_source(a),
             )
-            for a in _spec(obj).get("advertisements") or []
-        ],
-    )
+        )
+    labels = _str_dict(_map(obj.get("metadata")).get("labels"))
+    return CiliumAdvertisement(name=_name(obj), labels=labels, items=items, source=_source(obj))
 
 
 def parse_cilium_node_config(obj: Obj) -> CiliumNodeConfig:
     states = []
-    for inst in (obj.get("status") or {}).get("bgpInstances") or []:
-        for p in inst.get("peers") or []:
+    for inst in _maps(_map(obj.get("status")).get("bgpInstances")):
+        for p in _maps(inst.get("peers")):
             states.append(
                 CiliumPeerState(
-                    instance=str(inst.get("name", "")),
-                    name=str(p.get("name", "")),
-                    address=str(p.get("peerAddress", "")),
+                    instance=label_value(inst.get("name", "")),
+                    name=label_value(p.get("name", "")),
+                    address=label_value(p.get("peerAddress", "")),
                     asn=_int(p.get("peerASN")),
-                    state=p.get("peeringState"),
-                    established_time=p.get("establishedTime"),
+                    state=_opt_str(p.get("peeringState")),
+                    established_time=_opt_str(p.get("establishedTime")),
                 )
             )
     return CiliumNodeConfig(name=_name(obj), instances=_instances(_spec(obj)), peer_states=states)
@@ -550,17 +772,20 @@ def parse_cilium_node_override(obj: Obj) -> CiliumNodeOverride:
     router_ids: dict[str, str] = {}
     asns: dict[str, int] = {}
     local_addresses: dict[tuple[str, str], str] = {}
-    for inst in _spec(obj).get("bgpInstances") or []:
-        iname = str(inst.get("name", ""))
+    lines: dict[str, int | None] = {}
+    for inst in _maps(_spec(obj).get("bgpInstances")):
+        iname = label_value(inst.get("name", ""))
         if inst.get("routerID"):
-            router_ids[iname] = str(inst["routerID"])
+            router_ids[iname] = label_value(inst["routerID"])
         asn = _int(inst.get("localASN"))
         if asn:
             asns[iname] = asn
-        for p in inst.get("peers") or []:
+        for p in _maps(inst.get("peers")):
             if p.get("localAddress"):
-                local_addresses[(iname, str(p.get("name", "")))] = str(p["localAddress"])
-    return CiliumNodeOverride(_name(obj), router_ids, asns, local_addresses)
+                pname = label_value(p.get("name", ""))
+                local_addresses[(iname, pname)] = label_value(p["localAddress"])
+                lines[f"local_address.{iname}.{pname}"] = _line(p, "localAddress")
+    return CiliumNodeOverride(_name(obj), router_ids, asns, local_addresses, _source(obj, **lines))
 
 
 def parse_lb_pool(obj: Obj) -> LbPool:
@@ -572,9 +797,13 @@ def parse_lb_pool(obj: Obj) -> LbPool:
     spec = _spec(obj)
     field_name = "blocks" if spec.get("blocks") is not None or spec.get("cidrs") is None else "cidrs"
     blocks = [
-        LbBlock(cidr=b.get("cidr"), start=b.get("start"), stop=b.get("stop"))
-        for b in spec.get(field_name) or []
-        if isinstance(b, Mapping)
+        LbBlock(
+            cidr=_opt_str(b.get("cidr")),
+            start=_opt_str(b.get("start")),
+            stop=_opt_str(b.get("stop")),
+            source=_source(b),
+        )
+        for b in _maps(spec.get(field_name))
     ]
     return LbPool(
         name=_name(obj),
@@ -582,21 +811,27 @@ def parse_lb_pool(obj: Obj) -> LbPool:
         disabled=_bool(spec.get("disabled")),
         service_selector=parse_label_selector(spec.get("serviceSelector")),
         field_name=field_name,
+        source=_source(obj),
     )
 
 
 def parse_peering_policy(obj: Obj) -> list[CiliumPeeringPolicy]:
+    """A BGPv1 CiliumBGPPeeringPolicy: one CiliumPeeringPolicy per virtual router."""
     spec = _spec(obj)
     out = []
-    for vr in spec.get("virtualRouters") or []:
+    for vr in _maps(spec.get("virtualRouters")):
         neighbors = [
             CiliumNeighbor(
-                address=str(n.get("peerAddress", "")).split("/")[0],
+                address=label_value(n.get("peerAddress", "")).split("/")[0],
                 asn=_int(n.get("peerASN")),
                 multihop=_int(n.get("eBGPMultihopTTL")),
-                advertises=[str(a.get("selectorType")) for a in n.get("advertisedPathAttributes") or []],
+                advertises=[
+                    label_value(a.get("selectorType")) for a in _maps(n.get("advertisedPathAttributes"))
+                ],
+                auth_secret=_opt_str(n.get("authSecretRef")),
+                source=_source(n, address=_line(n, "peerAddress"), asn=_line(n, "peerASN")),
             )
-            for n in vr.get("neighbors") or []
+            for n in _maps(vr.get("neighbors"))
         ]
         out.append(
             CiliumPeeringPolicy(
@@ -606,6 +841,9 @@ def parse_peering_policy(obj: Obj) -> list[CiliumPeeringPolicy]:
                 export_pod_cidr=_bool(vr.get("exportPodCIDR")),
                 neighbors=neighbors,
                 service_selector=parse_label_selector(vr.get("serviceSelector")),
+                source=_source(
+                    obj, node_selector=_line(spec, "nodeSelector"), local_asn=_line(vr, "localASN")
+                ),
             )
         )
     return out
@@ -615,34 +853,43 @@ def parse_calico_peer(obj: Obj) -> CalicoPeer:
     spec = _spec(obj)
     return CalicoPeer(
         name=_name(obj),
-        node=spec.get("node") or None,
-        node_selector=spec.get("nodeSelector") or None,
-        peer_ip=str(spec["peerIP"]) if spec.get("peerIP") else None,
-        peer_selector=spec.get("peerSelector") or None,
+        node=_opt_str(spec.get("node")),
+        node_selector=_opt_str(spec.get("nodeSelector")),
+        peer_ip=_opt_str(spec.get("peerIP")),
+        peer_selector=_opt_str(spec.get("peerSelector")),
         asn=_int(spec.get("asNumber")),
         has_password=bool(spec.get("password")),
-        source_address=spec.get("sourceAddress"),
+        source_address=_opt_str(spec.get("sourceAddress")),
         ttl_security=_int(spec.get("ttlSecurity")),
+        source=_source(
+            obj,
+            node_selector=_line(spec, "nodeSelector"),
+            peer_ip=_line(spec, "peerIP"),
+            asn=_line(spec, "asNumber"),
+            password=_line(spec, "password"),
+        ),
     )
 
 
 def parse_calico_bgp_config(obj: Obj) -> CalicoBgpConfig:
     spec = _spec(obj)
-    mesh = spec.get("nodeToNodeMeshEnabled")
     return CalicoBgpConfig(
         name=_name(obj),
         as_number=_int(spec.get("asNumber")),
-        node_to_node_mesh=mesh if isinstance(mesh, bool) else None,
+        node_to_node_mesh=_opt_bool(spec.get("nodeToNodeMeshEnabled")),
         listen_port=_int(spec.get("listenPort")),
         service_lb_cidrs=[
-            str(c.get("cidr")) for c in spec.get("serviceLoadBalancerIPs") or [] if c.get("cidr")
+            label_value(c.get("cidr")) for c in _maps(spec.get("serviceLoadBalancerIPs")) if c.get("cidr")
         ],
+        source=_source(
+            obj, as_number=_line(spec, "asNumber"), node_to_node_mesh=_line(spec, "nodeToNodeMeshEnabled")
+        ),
     )
 
 
 def parse_calico_ippool(obj: Obj) -> CalicoIPPool:
     spec = _spec(obj)
-    ipip = spec.get("ipipMode")
+    ipip = _opt_str(spec.get("ipipMode"))
     if ipip is None and isinstance(spec.get("ipip"), Mapping):  # the old v1 `ipip: {enabled, mode}`
         old = spec["ipip"]
         ipip = (
@@ -652,22 +899,25 @@ def parse_calico_ippool(obj: Obj) -> CalicoIPPool:
         )
     return CalicoIPPool(
         name=_name(obj),
-        cidr=str(spec.get("cidr", "")),
+        cidr=label_value(spec.get("cidr", "")),
         ipip_mode=ipip,
-        vxlan_mode=spec.get("vxlanMode"),
+        vxlan_mode=_opt_str(spec.get("vxlanMode")),
         disabled=_bool(spec.get("disabled")),
         disable_bgp_export=_bool(spec.get("disableBGPExport")),
-        node_selector=spec.get("nodeSelector"),
+        node_selector=_opt_str(spec.get("nodeSelector")),
         nat_outgoing=_bool(spec.get("natOutgoing")) or _bool(spec.get("nat-outgoing")),
+        source=_source(obj, cidr=_line(spec, "cidr")),
     )
 
 
 def parse_calico_node_status(obj: Obj) -> CalicoNodeStatus:
-    status = obj.get("status") or {}
-    bgp = status.get("bgp") or {}
-    peers = [{k: str(v) for k, v in p.items()} for p in bgp.get("peersV4") or [] if isinstance(p, Mapping)]
-    bird = ((status.get("agent") or {}).get("birdV4") or {}).get("state")
-    return CalicoNodeStatus(name=_name(obj), node=_spec(obj).get("node"), peers=peers, bird_state=bird)
+    status = _map(obj.get("status"))
+    bgp = _map(status.get("bgp"))
+    peers = [{label_value(k): label_value(v) for k, v in p.items()} for p in _maps(bgp.get("peersV4"))]
+    bird = _opt_str(_map(_map(status.get("agent")).get("birdV4")).get("state"))
+    return CalicoNodeStatus(
+        name=_name(obj), node=_opt_str(_spec(obj).get("node")), peers=peers, bird_state=bird
+    )
 
 
 _CILIUM_KINDS = (

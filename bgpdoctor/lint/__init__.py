@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bgpdoctor.lint.model import ROOT_CAUSES, InputProblem, LintFinding
+from bgpdoctor.lint.model import InputProblem, LintFinding, root_causes
 
-__all__ = ["ROOT_CAUSES", "InputProblem", "LintFinding", "LintResult", "lint_paths"]
+__all__ = ["InputProblem", "LintFinding", "LintResult", "lint_paths", "root_causes"]
 
 
 @dataclass
@@ -83,12 +83,12 @@ def lint_paths(paths: list[str], roots: dict[str, str] | None = None) -> LintRes
     from bgpdoctor.redact import redact
 
     inp = load_paths(paths, roots)
-    findings, problems, world = run_checks(inp)
+    findings, problems, network = run_checks(inp)
     for finding in findings:
         finding.message = redact(finding.message)
     for problem in [*inp.problems, *problems]:
         problem.message = redact(problem.message)
     return LintResult(
-        findings, inp.problems + problems, inp.files, inp.usable(), world.sessions_checked,
-        dict(world.unchecked), dict(inp.skipped), list(dict.fromkeys(inp.unparsed)),
+        findings, inp.problems + problems, inp.files, inp.usable(), network.sessions_checked,
+        dict(network.unchecked), dict(inp.skipped), list(dict.fromkeys(inp.unparsed)),
     )  # fmt: skip

@@ -6,12 +6,23 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from ipaddress import IPv4Address, IPv4Network, collapse_addresses
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network, collapse_addresses
 
+from bgpdoctor.kube.selectors import LabelSelector, SelectorError, calico_selector_matches
+from bgpdoctor.kube.view import CiliumClusterConfig, CiliumPeeringPolicy, KubeNode
 from bgpdoctor.lint.bird import AS_TRANS, UNKNOWN, BirdConfig, BirdProto
-from bgpdoctor.lint.k8s import ClusterConfig, K8sInputs, K8sNode, calico_selector_matches
+from bgpdoctor.lint.k8s import CiliumBgpConfig, K8sInputs, node_ips, node_subnets, src_at, src_loc
 from bgpdoctor.lint.loader import Inputs
-from bgpdoctor.lint.model import InputProblem, LintFinding, Loc, Peer, Severity, Speaker
+from bgpdoctor.lint.model import (
+    InputProblem,
+    LintFinding,
+    Loc,
+    Peer,
+    Severity,
+    Speaker,
+    UnknownRootCause,
+    root_causes,
+)
 from bgpdoctor.lint.uci import UciFirewall, UciNetwork
 
 ASSUMED_PREFIX = 24
@@ -20,8 +31,9 @@ AMBIGUOUS = "address claimed by more than one config"
 
 
 @dataclass
-class World:
-    """Speakers and what is known about their interfaces and routes.
+class ConfiguredNetwork:
+    """The network as the configuration files describe it: the BGP speakers, their addresses,
+    interfaces, routes and firewalls, and the findings and input problems lint collects on it.
 
     Addresses and subnets are indexed on first use (lookups are then O(1), so lint time grows
     linearly with the number of configs); addresses learned later go through claim().
@@ -31,7 +43,7 @@ class World:
     routes: dict[int, list[tuple[IPv4Network, IPv4Address | None, str | None]]] = field(default_factory=dict)
     firewall: dict[int, tuple[UciFirewall, UciNetwork]] = field(default_factory=dict)
     bird: dict[int, BirdConfig] = field(default_factory=dict)
-    unselected: dict[IPv4Address, K8sNode] = field(default_factory=dict)
+    unselected: dict[IPv4Address, KubeNode] = field(default_factory=dict)
     findings: list[LintFinding] = field(default_factory=list)
     problems: list[InputProblem] = field(default_factory=list)
     sessions_checked: int = 0
@@ -119,6 +131,8 @@ class World:
     def add(
         self, cause: str, sev: Severity, loc: Loc | None, msg: str, other: Iterable[Loc | None] = ()
     ) -> None:
+        if cause not in root_causes():
+            raise UnknownRootCause(f"lint names root cause {cause!r}, which is not a playbook")
         at = loc or Loc("?", 0)
         others = [(o.file, o.line) for o in other if o is not None and o != at]
         f = LintFinding(cause, sev, at.file, at.line, msg, list(dict.fromkeys(others)))
@@ -126,6 +140,22 @@ class World:
         if key not in self._seen:
             self._seen.add(key)
             self.findings.append(f)
+
+    def selects(self, selector: LabelSelector | None, labels: dict[str, str], where: Loc | None) -> bool:
+        """Whether a Kubernetes label selector (None: all) selects labels; one it cannot evaluate
+        selects nothing and is an input problem (the API server would have refused it)."""
+        try:
+            return selector is None or selector.matches(labels)
+        except SelectorError as exc:
+            self.problem_once(where, f"label selector: {exc}")
+            return False
+
+    def problem_once(self, where: Loc | None, message: str) -> None:
+        """An input problem (error) about one object, however many nodes it is judged for."""
+        here = where or Loc("?", 0)
+        problem = InputProblem(here.file, here.line, message)
+        if problem not in self.problems:
+            self.problems.append(problem)
 
 
 def _same_host(a: Speaker, b: Speaker, addr: IPv4Address) -> bool:
@@ -139,7 +169,7 @@ def _same_host(a: Speaker, b: Speaker, addr: IPv4Address) -> bool:
     )  # fmt: skip
 
 
-def same_l2(w: World, a: IPv4Address, b: IPv4Address) -> tuple[bool, bool]:
+def same_l2(w: ConfiguredNetwork, a: IPv4Address, b: IPv4Address) -> tuple[bool, bool]:
     """(on one subnet, assumed): known interface subnets decide; else a /24 is assumed."""
     having_a = w.subnets_of(a)
     if having_a:
@@ -151,14 +181,14 @@ def same_l2(w: World, a: IPv4Address, b: IPv4Address) -> tuple[bool, bool]:
     ), True
 
 
-def _l2_key(w: World, a: IPv4Address) -> tuple[IPv4Network, bool]:
+def _l2_key(w: ConfiguredNetwork, a: IPv4Address) -> tuple[IPv4Network, bool]:
     nets = w.subnets_of(a)
     if nets:
         return nets[0], False
     return IPv4Network(f"{a}/{ASSUMED_PREFIX}", strict=False), True
 
 
-def source_toward(w: World, s: Speaker, p: Peer) -> tuple[IPv4Address | None, str | None]:
+def source_toward(w: ConfiguredNetwork, s: Speaker, p: Peer) -> tuple[IPv4Address | None, str | None]:
     """The address (and interface) s uses toward p.peer_addr: explicit, connected, routed, only one."""
     d = p.peer_addr
     if d is None:
@@ -189,7 +219,7 @@ def source_toward(w: World, s: Speaker, p: Peer) -> tuple[IPv4Address | None, st
     return None, iface
 
 
-def egress_iface(w: World, s: Speaker, d: IPv4Address) -> str | None:
+def egress_iface(w: ConfiguredNetwork, s: Speaker, d: IPv4Address) -> str | None:
     for n, name, _ in s.subnets:
         if d in n:
             return name
@@ -304,12 +334,12 @@ def _ancestors(path: str) -> list[str]:
         d = parent
 
 
-def build_world(inp: Inputs) -> World:
-    w = World()
+def build_network(inp: Inputs) -> ConfiguredNetwork:
+    w = ConfiguredNetwork()
     k = inp.k8s
     networks: dict[IPv4Address, int] = {}
-    for n, network in enumerate(inp.networks):
-        for iface in network.interfaces:
+    for n, uci_net in enumerate(inp.networks):
+        for iface in uci_net.interfaces:
             for a, _ in iface.addresses:
                 networks.setdefault(a.ip, n)
     firewalls = _Firewalls(inp.firewalls)
@@ -346,65 +376,120 @@ def build_world(inp: Inputs) -> World:
     return w
 
 
-def _cilium_speakers(w: World, k: K8sInputs) -> None:
-    if not k.cluster_configs:
+def _host_ip(text: str | None) -> IPv4Address | None:
+    """An IPv4 address written alone or with a prefix length ("10.0.0.1/32"); None otherwise."""
+    try:
+        return IPv4Interface(text).ip if text else None
+    except ValueError:
+        return None
+
+
+def _kind_of(c: CiliumBgpConfig) -> str:
+    return "CiliumBGPClusterConfig" if isinstance(c, CiliumClusterConfig) else "CiliumBGPPeeringPolicy"
+
+
+def _documents(configs: list[CiliumBgpConfig]) -> list[list[CiliumBgpConfig]]:
+    """The configs grouped by the object that states them (a policy has one per virtual router)."""
+    groups: dict[tuple[str, str, Loc], list[CiliumBgpConfig]] = {}
+    for c in configs:
+        groups.setdefault((_kind_of(c), c.name, src_loc(c.source)), []).append(c)
+    return list(groups.values())
+
+
+def _cilium_peers(k: K8sInputs, c: CiliumBgpConfig, node: KubeNode | None) -> list[Peer]:
+    """The sessions a Cilium config gives a node, with its CiliumBGPPeerConfig and override applied."""
+    if isinstance(c, CiliumPeeringPolicy):
+        return [
+            Peer(
+                name=n.address or "?", loc=src_loc(n.source), peer_addr=_host_ip(n.address), peer_asn=n.asn,
+                peer_asn_loc=src_loc(n.source, "asn"), local_asn=c.local_asn,
+                local_asn_loc=src_at(c.source, "local_asn"),
+                multihop=n.multihop if n.multihop and n.multihop > 1 else None,
+                password=n.auth_secret is not None,
+            )
+            for n in c.neighbors
+        ]  # fmt: skip
+    override = k.overrides.get(node.name) if node is not None else None
+    peers = []
+    for inst in c.instances:
+        for cp in inst.peers:
+            pc = k.peer_configs.get(cp.peer_config or "")
+            local_addr = override.local_addresses.get((inst.name, cp.name)) if override else None
+            local_asn = override.local_asns.get(inst.name) if override else None
+            local_addr_loc = (
+                src_at(override.source, f"local_address.{inst.name}.{cp.name}") if override else None
+            )
+            mh = pc.ebgp_multihop if pc else None
+            peers.append(
+                Peer(
+                    name=cp.name or "?", loc=src_loc(cp.source), peer_addr=_host_ip(cp.address),
+                    peer_asn=cp.asn, peer_asn_loc=src_loc(cp.source, "asn"),
+                    local_asn=local_asn or inst.local_asn, local_asn_loc=src_at(inst.source, "local_asn"),
+                    local_addr=_host_ip(local_addr), local_addr_loc=local_addr_loc,
+                    multihop=mh if mh and mh > 1 else None,
+                    multihop_loc=src_at(pc.source, "ebgp_multihop") if pc else None,
+                    password=pc is not None and pc.auth_secret is not None,
+                    password_loc=src_at(pc.source, "auth_secret") if pc else None,
+                    extra_locs=[src_loc(pc.source)] if pc else [],
+                )
+            )  # fmt: skip
+    return peers
+
+
+def _cilium_speakers(w: ConfiguredNetwork, k: K8sInputs) -> None:
+    configs = k.bgp_configs()
+    if not configs:
         return
-    targets: list[tuple[str, Loc, K8sNode | None, list[ClusterConfig]]] = []
+    targets: list[tuple[str, Loc, KubeNode | None, list[CiliumBgpConfig]]] = []
     if k.nodes:
         for n in k.nodes:
-            ccs = [c for c in k.cluster_configs if c.selector is None or c.selector.matches(n.labels)]
+            ccs = [
+                c for c in configs if w.selects(c.node_selector, n.labels, src_at(c.source, "node_selector"))
+            ]
             if ccs:
-                targets.append((n.name, n.loc, n, ccs))
+                targets.append((n.name, src_loc(n.source, "name"), n, ccs))
             else:
-                for a, _ in n.addresses:
+                for a, _ in node_ips(n):
                     w.unselected[a] = n
     else:
-        targets = [(f"nodes selected by {c.name}", c.loc, None, [c]) for c in k.cluster_configs]
-    for name, loc, node, ccs in targets:
-        sp = Speaker("cilium", f"{name} (Cilium)", loc, listens=False, is_node=True)
-        override = k.overrides.get(node.name) if node else None
+        targets = [
+            (f"nodes selected by {doc[0].name}", src_loc(doc[0].source), None, doc)
+            for doc in _documents(configs)
+        ]
+    for name, where, node, ccs in targets:
+        sp = Speaker("cilium", f"{name} (Cilium)", where, listens=False, is_node=True)
         if node is not None:
-            for a, aloc in node.addresses:
-                sp.addresses[a] = aloc
-            sp.subnets += [(n, "node", nloc) for n, nloc in node.subnets]
+            sp.addresses.update(node_ips(node))
+            sp.subnets += [(n, "node", nloc) for n, nloc in node_subnets(node)]
         for cc in ccs:
-            for cp in cc.peers:
-                pc = k.peer_configs.get(cp.peer_config or "")
-                local_addr, la_loc = (override[1].get(cp.name) or (None, None)) if override else (None, None)
-                mh = pc.multihop if pc else cp.multihop
-                sp.peers.append(
-                    Peer(
-                        name=cp.name, loc=cp.loc, peer_addr=cp.addr, peer_asn=cp.asn, peer_asn_loc=cp.asn_loc,
-                        local_asn=(override[2] if override and override[2] else cp.local_asn),
-                        local_asn_loc=cp.local_asn_loc, local_addr=local_addr, local_addr_loc=la_loc,
-                        multihop=mh if mh and mh > 1 else None,
-                        multihop_loc=pc.multihop_loc if pc else None,
-                        password=bool(pc.auth) if pc else cp.auth, password_loc=pc.auth_loc if pc else None,
-                        extra_locs=[pc.loc] if pc else [],
-                    )
-                )  # fmt: skip
+            sp.peers += _cilium_peers(k, cc, node)
         w.speakers.append(sp)
 
 
-def _calico_speakers(w: World, k: K8sInputs) -> None:
+def _calico_speakers(w: ConfiguredNetwork, k: K8sInputs) -> None:
     if not (k.calico_present and k.nodes):
         return
-    default_asn = k.calico_asn[0] if k.calico_asn else 64512
-    selected: dict[str, list[K8sNode]] = {}
+    calico_asn = k.calico_asn()
+    default_asn = calico_asn[0] if calico_asn else 64512
+    selected: dict[str, list[KubeNode]] = {}
     for n in k.nodes:
-        sp = Speaker("calico", f"{n.name} (Calico)", n.loc, is_node=True, asn=n.asn or default_asn)
-        for a, aloc in n.addresses:
-            sp.addresses[a] = aloc
-        sp.subnets += [(net, "node", nloc) for net, nloc in n.subnets]
+        sp = Speaker(
+            "calico",
+            f"{n.name} (Calico)",
+            src_loc(n.source, "name"),
+            is_node=True,
+            asn=n.calico_asn or default_asn,
+        )
+        sp.addresses.update(node_ips(n))
+        sp.subnets += [(net, "node", nloc) for net, nloc in node_subnets(n)]
         for bp in k.calico_peers:
             if bp.node is not None:
                 ok = bp.node == n.name
-            elif bp.selector is not None:
+            elif bp.node_selector is not None:
                 try:
-                    ok = calico_selector_matches(bp.selector, n.labels)
-                except ValueError as exc:
-                    w.problems.append(InputProblem(bp.loc.file, (bp.selector_loc or bp.loc).line,
-                                                   f"Calico selector: {exc}"))  # fmt: skip
+                    ok = calico_selector_matches(bp.node_selector, n.labels)
+                except SelectorError as exc:
+                    w.problem_once(src_loc(bp.source, "node_selector"), f"Calico selector: {exc}")
                     ok = False
             else:
                 ok = True
@@ -413,20 +498,20 @@ def _calico_speakers(w: World, k: K8sInputs) -> None:
             selected.setdefault(bp.name, []).append(n)
             sp.peers.append(
                 Peer(
-                    name=bp.name, loc=bp.loc, peer_addr=bp.peer_ip, peer_asn=bp.asn or sp.asn,
-                    peer_asn_loc=bp.asn_loc, local_asn=sp.asn,
-                    local_asn_loc=k.calico_asn[1] if k.calico_asn else None, multihop=255,
-                    password=bp.password, password_loc=bp.password_loc,
+                    name=bp.name, loc=src_loc(bp.source), peer_addr=_host_ip(bp.peer_address),
+                    peer_asn=bp.asn or sp.asn, peer_asn_loc=src_loc(bp.source, "asn"), local_asn=sp.asn,
+                    local_asn_loc=calico_asn[1] if calico_asn else None, multihop=255,
+                    password=bp.has_password, password_loc=src_at(bp.source, "password"),
                 )
             )  # fmt: skip
         w.speakers.append(sp)
     for bp in k.calico_peers:
-        if bp.name not in selected and (bp.selector is not None or bp.node is not None):
-            what = f"node {bp.node!r}" if bp.node else f"nodeSelector {bp.selector!r}"
-            w.add("node-not-selected", "warning", bp.selector_loc or bp.loc,
+        if bp.name not in selected and (bp.node_selector is not None or bp.node is not None):
+            what = f"node {bp.node!r}" if bp.node else f"nodeSelector {bp.node_selector!r}"
+            w.add("node-not-selected", "warning", src_at(bp.source, "node_selector") or src_loc(bp.source),
                   f"Calico BGPPeer {bp.name}: {what} matches none of the {len(k.nodes)} nodes, so "
                   f"no node peers "
-                  f"with {bp.peer_ip}")  # fmt: skip
+                  f"with {_host_ip(bp.peer_address)}")  # fmt: skip
 
 
 # -- session checks --------------------------------------------------------------------------------
@@ -438,7 +523,9 @@ def _where(loc: Loc | None) -> str:
     return f"{loc}" if loc else "?"
 
 
-def _nat(w: World, s: Speaker, p: Peer, src: IPv4Address | None) -> tuple[IPv4Address, Loc] | None:
+def _nat(
+    w: ConfiguredNetwork, s: Speaker, p: Peer, src: IPv4Address | None
+) -> tuple[IPv4Address, Loc] | None:
     """(address after masquerade, masq line) if s's firewall rewrites src on the way to p."""
     fwnet = w.firewall.get(id(s))
     if fwnet is None or src is None or p.peer_addr is None:
@@ -458,7 +545,7 @@ def _nat(w: World, s: Speaker, p: Peer, src: IPv4Address | None) -> tuple[IPv4Ad
     return None
 
 
-def _check_pair(w: World, e: Speaker, p: Peer, r: Speaker, q: Peer) -> None:
+def _check_pair(w: ConfiguredNetwork, e: Speaker, p: Peer, r: Speaker, q: Peer) -> None:
     # ASNs, both directions
     for a, pa, b, qb in ((e, p, r, q), (r, q, e, p)):
         # a 4-byte ASN without the AS4 capability (`enable as4 off` on either end) is AS_TRANS
@@ -542,7 +629,7 @@ def _check_pair(w: World, e: Speaker, p: Peer, r: Speaker, q: Peer) -> None:
               [hp.password_loc])  # fmt: skip
 
 
-def infer_addresses(w: World) -> None:
+def infer_addresses(w: ConfiguredNetwork) -> None:
     """A router's address that no file lists (e.g. its LAN IP when only bird.conf was given) is
     learned from the other end: a peer with the router's ASN pointing into the neighbor's subnet.
     Of several configs claiming the neighbor's address, only one that has such a peer counts."""
@@ -566,11 +653,11 @@ def infer_addresses(w: World) -> None:
                 w.claim(e, learned[0])
 
 
-def _count(w: World, reason: str, n: int = 1) -> None:
+def _count(w: ConfiguredNetwork, reason: str, n: int = 1) -> None:
     w.unchecked[reason] = w.unchecked.get(reason, 0) + n
 
 
-def _note_ambiguous(w: World) -> None:
+def _note_ambiguous(w: ConfiguredNetwork) -> None:
     for addr, claims in w.ambiguous.items():
         where = ", ".join(f"{s.name} ({_where(s.addresses.get(addr) or s.loc)})" for s in claims)
         at = claims[0].addresses.get(addr) or claims[0].loc
@@ -581,7 +668,7 @@ def _note_ambiguous(w: World) -> None:
         w.problems.append(InputProblem(at.file, at.line, msg, "note"))
 
 
-def _at_range(w: World, e: Speaker, p: Peer, q: Peer) -> Peer:
+def _at_range(w: ConfiguredNetwork, e: Speaker, p: Peer, q: Peer) -> Peer:
     """A dynamic peer (`neighbor range`) seen from e: the address e connects from when it lies in
     the range, else one of e's addresses in it (so a source outside the range is a finding)."""
     if q.peer_range is None:
@@ -597,7 +684,7 @@ def _neighbor_text(q: Peer) -> str:
     return f"range {q.peer_range} as {asn}" if q.peer_range is not None else f"{q.peer_addr} as {asn}"
 
 
-def check_sessions(w: World) -> None:
+def check_sessions(w: ConfiguredNetwork) -> None:
     infer_addresses(w)
     w.owner(None)  # index the owners, so w.ambiguous is known
     _note_ambiguous(w)
@@ -619,7 +706,8 @@ def check_sessions(w: World) -> None:
                     n = w.unselected[p.peer_addr]
                     w.add("node-not-selected", "error", p.loc,
                           f"{e.name} peers with node {n.name} ({p.peer_addr}), but no CiliumBGPClusterConfig "
-                          f"selects it (labels: {n.labels or '{}'})", [n.loc])  # fmt: skip
+                          f"selects it (labels: {n.labels or '{}'})",
+                          [src_loc(n.source, "name")])  # fmt: skip
                     w.sessions_checked += 1
                 elif p.unpaired:
                     w.unchecked[p.unpaired] = w.unchecked.get(p.unpaired, 0) + 1
@@ -689,7 +777,7 @@ def _ebgp(p: BirdProto, peer: Peer) -> bool:
     return not internal or p.settings.get("neighbor_as", ("", p.loc))[0] == "external"
 
 
-def check_bird(w: World) -> None:
+def check_bird(w: ConfiguredNetwork) -> None:
     for sp in w.speakers:
         cfg = w.bird.get(id(sp))
         if cfg is None:
@@ -749,7 +837,7 @@ def check_bird(w: World) -> None:
                       "FIB; use `export where source = RTS_BGP;` (or export all)", [kp.loc])  # fmt: skip
 
 
-def check_ibgp_reflection(w: World, k: K8sInputs) -> None:
+def check_ibgp_reflection(w: ConfiguredNetwork, k: K8sInputs) -> None:
     for sp in w.speakers:
         if id(sp) not in w.bird:
             continue
@@ -758,7 +846,8 @@ def check_ibgp_reflection(w: World, k: K8sInputs) -> None:
         other = [p for p in ibgp if p not in node_ibgp]
         if not node_ibgp or any(p.rr_client for p in node_ibgp):
             continue
-        mesh_off = k.calico_mesh is not None and not k.calico_mesh[0]
+        mesh = k.calico_mesh()
+        mesh_off = mesh is not None and not mesh[0]
         if other or (mesh_off and len(node_ibgp) > 1):
             via = f"iBGP peer {other[0].name} ({other[0].peer_addr})" if other else "the other nodes"
             w.add("ibgp-no-route-reflection", "error", node_ibgp[0].loc,
@@ -767,19 +856,19 @@ def check_ibgp_reflection(w: World, k: K8sInputs) -> None:
                   [p.loc for p in node_ibgp[1:]] + [p.loc for p in other])  # fmt: skip
 
 
-def _node_subnets(w: World, k: K8sInputs) -> tuple[dict[IPv4Network, list[K8sNode]], bool]:
+def _node_subnets(w: ConfiguredNetwork, k: K8sInputs) -> tuple[dict[IPv4Network, list[KubeNode]], bool]:
     """The nodes grouped by subnet, and whether a /24 was assumed for one of them."""
-    groups: dict[IPv4Network, list[K8sNode]] = {}
+    groups: dict[IPv4Network, list[KubeNode]] = {}
     assumed = False
     for n in k.nodes:
         if n.addresses:
-            net, a = _l2_key(w, n.addresses[0][0])
+            net, a = _l2_key(w, IPv4Address(n.addresses[0]))
             assumed = assumed or a
             groups.setdefault(net, []).append(n)
     return groups, assumed
 
 
-def pod_routes_needed(w: World, k: K8sInputs) -> tuple[bool | None, str]:
+def pod_routes_needed(w: ConfiguredNetwork, k: K8sInputs) -> tuple[bool | None, str]:
     """Whether the routers must learn the pod CIDRs over BGP, judged from the routing design the
     configuration states, with the reason.
 
@@ -803,7 +892,9 @@ def pod_routes_needed(w: World, k: K8sInputs) -> tuple[bool | None, str]:
     return False, f"native routing with autoDirectNodeRoutes ({direct[0]}) on one L2"
 
 
-def _no_pod_cidr(w: World, k: K8sInputs, at: Loc, what: str, other: list[Loc], lb_only: bool) -> None:
+def _no_pod_cidr(
+    w: ConfiguredNetwork, k: K8sInputs, at: Loc, what: str, other: list[Loc], lb_only: bool
+) -> None:
     """No pod CIDR advertisement: an error where the design needs one, else at most a note."""
     needed, why = pod_routes_needed(w, k)
     if needed or (needed is None and not lb_only):
@@ -815,101 +906,107 @@ def _no_pod_cidr(w: World, k: K8sInputs, at: Loc, what: str, other: list[Loc], l
         w.problems.append(InputProblem(at.file, at.line, msg, "note"))
 
 
-def check_cilium(w: World, k: K8sInputs) -> None:
+def check_cilium(w: ConfiguredNetwork, k: K8sInputs) -> None:
     if k.nodes:
-        for cc in k.cluster_configs:
-            if cc.selector is not None and not any(cc.selector.matches(n.labels) for n in k.nodes):
-                w.add("node-not-selected", "warning", cc.selector.loc,
-                      f"{cc.kind} {cc.name}: nodeSelector ({cc.selector.text()}) matches none of the "
-                      f"{len(k.nodes)} nodes", [cc.loc])  # fmt: skip
+        for cc in k.bgp_configs():
+            sel, sel_at = cc.node_selector, src_at(cc.source, "node_selector")
+            if sel is not None and not any(w.selects(sel, n.labels, sel_at) for n in k.nodes):
+                w.add("node-not-selected", "warning", sel_at,
+                      f"{_kind_of(cc)} {cc.name}: nodeSelector ({sel.describe()}) matches none of the "
+                      f"{len(k.nodes)} nodes", [src_loc(cc.source)])  # fmt: skip
     has_lb = bool(k.lb_pools) and k.l2_announcements is None
-    for cc in k.cluster_configs:
-        if not cc.peers:
+    for pol in k.peering_policies:
+        if not pol.neighbors:
             continue
-        if cc.kind == "CiliumBGPPeeringPolicy":
-            for cp in cc.peers:
-                if not cp.export_pod_cidr:
-                    _no_pod_cidr(w, k, cp.local_asn_loc or cc.loc, f"{cc.name}: exportPodCIDR is not true",
-                                 [], cc.service_selector)  # fmt: skip
-                    break
-            if has_lb and not cc.service_selector:
-                w.add(
-                    "podcidr-not-advertised",
-                    "warning",
-                    cc.loc,
-                    f"{cc.name}: no serviceSelector, LoadBalancer IPs are never advertised",
-                )
+        lb_only = pol.service_selector is not None
+        if not pol.export_pod_cidr:
+            _no_pod_cidr(w, k, src_at(pol.source, "local_asn") or src_loc(pol.source),
+                         f"{pol.name}: exportPodCIDR is not true", [], lb_only)  # fmt: skip
+        if has_lb and not lb_only:
+            w.add(
+                "podcidr-not-advertised",
+                "warning",
+                src_loc(pol.source),
+                f"{pol.name}: no serviceSelector, LoadBalancer IPs are never advertised",
+            )
+    for cc in k.cluster_configs:
+        peers = [cp for inst in cc.instances for cp in inst.peers]
+        if not peers:
             continue
         pod = lb = service = False
         missing_at: list[Loc] = []
-        for cp in cc.peers:
+        for cp in peers:
             pc = k.peer_configs.get(cp.peer_config or "")
             if cp.peer_config and pc is None:
-                w.add("podcidr-not-advertised", "error", cp.peer_config_loc or cp.loc,
-                      f"peer {cp.name} references CiliumBGPPeerConfig {cp.peer_config!r}, which is "
+                w.add("podcidr-not-advertised", "error", src_loc(cp.source, "peer_config"),
+                      f"peer {cp.name or '?'} references CiliumBGPPeerConfig {cp.peer_config!r}, which is "
                       f"not in the "
                       "inputs: no families and no advertisements")  # fmt: skip
                 continue
             if pc is None or not pc.families:
-                missing_at.append(pc.loc if pc else cp.loc)
+                missing_at.append(src_loc(pc.source) if pc else src_loc(cp.source))
                 continue
             for fam in pc.families:
-                if fam.adv is None:
+                if fam.advertisements is None:
                     continue
                 for ad in k.advertisements:
-                    if not fam.adv.matches(ad.labels):
+                    if not w.selects(fam.advertisements, ad.labels, src_loc(fam.source)):
                         continue
                     for it in ad.items:
                         pod = pod or it.type in ("PodCIDR", "CiliumPodIPPool")
                         service = service or it.type == "Service"
-                        if it.type == "Service" and "LoadBalancerIP" in it.addresses:
+                        if it.type == "Service" and "LoadBalancerIP" in it.service_addresses:
                             lb = True
-                            if not it.has_selector:
-                                w.add("podcidr-not-advertised", "warning", it.loc,
+                            if it.selector is None:
+                                w.add("podcidr-not-advertised", "warning", src_loc(it.source),
                                       f"CiliumBGPAdvertisement {ad.name}: a Service advertisement without "
                                       "selector selects no Service (cilium#33076)")  # fmt: skip
-            missing_at.append(pc.families[0].loc)
+            missing_at.append(src_loc(pc.families[0].source))
         if not pod:
-            peers = ", ".join(sorted({cp.peer_config or cp.name for cp in cc.peers}))
-            _no_pod_cidr(w, k, missing_at[0] if missing_at else cc.loc,
+            names = ", ".join(sorted({cp.peer_config or cp.name for cp in peers}))
+            _no_pod_cidr(w, k, missing_at[0] if missing_at else src_loc(cc.source),
                          f"{cc.name}: no CiliumBGPAdvertisement of type PodCIDR is selected by the peers' "
-                         f"families ({peers})", [cc.loc], service)  # fmt: skip
+                         f"families ({names})", [src_loc(cc.source)], service)  # fmt: skip
         if has_lb and not lb:
-            w.add("podcidr-not-advertised", "warning", missing_at[0] if missing_at else cc.loc,
+            w.add("podcidr-not-advertised", "warning", missing_at[0] if missing_at else src_loc(cc.source),
                   f"{cc.name}: no Service/LoadBalancerIP advertisement is selected: the LB pool "
-                  f"{k.lb_pools[0].name} is never announced", [k.lb_pools[0].loc])  # fmt: skip
+                  f"{k.lb_pools[0].name} is never announced", [src_loc(k.lb_pools[0].source)])  # fmt: skip
 
 
-def node_addresses(w: World, k: K8sInputs) -> list[tuple[str, IPv4Address, IPv4Network | None, Loc | None]]:
+def node_addresses(
+    w: ConfiguredNetwork, k: K8sInputs
+) -> list[tuple[str, IPv4Address, IPv4Network | None, Loc | None]]:
     """Every node address the inputs state: Node objects, Talos/talhelper/K3s configs, Cilium
     values, inventories, and the node speakers' own configs (GoBGP, Cilium overrides).
 
     Example: [("cp-1", IPv4Address("10.0.60.11"), IPv4Network("10.0.60.0/24"), Loc("talconfig.yaml", 12))]
     """
     out: list[tuple[str, IPv4Address, IPv4Network | None, Loc | None]] = []
-    out += [(n.name, a, None, loc) for n in k.nodes for a, loc in n.addresses]
+    out += [(n.name, a, None, aloc) for n in k.nodes for a, aloc in node_ips(n)]
     out += [(h.name, h.addr, h.subnet, h.loc) for h in k.host_addresses]
     nodes = [s for s in w.speakers if s.is_node or s.kind == "gobgp"]
     out += [(s.name, a, None, loc or s.loc) for s in nodes for a, loc in s.addresses.items()]
     return out
 
 
-def check_lb_pools(w: World, k: K8sInputs) -> None:
+def check_lb_pools(w: ConfiguredNetwork, k: K8sInputs) -> None:
     hosts = sorted(node_addresses(w, k), key=lambda h: h[2] is None)  # stated subnets first
     for pool in k.lb_pools:
-        for nets, text, loc in pool.blocks:
+        for block in pool.blocks:
+            nets = block.networks()
             for name, a, stated, aloc in hosts:
                 subnet, assumed = (stated, False) if stated is not None else _l2_key(w, a)
                 if any(x.overlaps(subnet) for x in nets):
                     how = " (assumed /24)" if assumed else ""
-                    w.add("lb-pool-in-node-subnet", "error", loc,
-                          f"LB pool {pool.name} block {text} overlaps node {name}'s subnet {subnet}{how}: "
+                    w.add("lb-pool-in-node-subnet", "error", src_loc(block.source),
+                          f"LB pool {pool.name} block {block.text()} overlaps node {name}'s subnet "
+                          f"{subnet}{how}: "
                           "on-link hosts ARP for the VIPs instead of routing them via BGP; use a "
                           "separate range", [aloc])  # fmt: skip
                     break
 
 
-def check_auto_direct(w: World, k: K8sInputs) -> None:
+def check_auto_direct(w: ConfiguredNetwork, k: K8sInputs) -> None:
     for on, loc in k.auto_direct:
         if not on:
             continue
@@ -920,17 +1017,17 @@ def check_auto_direct(w: World, k: K8sInputs) -> None:
                   f"autoDirectNodeRoutes is on but the nodes are on different subnets ({desc})"
                   f"{' (assumed /24)' if assumed else ''}: remote nodes' routes need a gateway that is not "
                   "directly reachable; turn it off and route pod CIDRs over BGP",
-                  [ns[0].loc for ns in groups.values()])  # fmt: skip
+                  [src_loc(ns[0].source, "name") for ns in groups.values()])  # fmt: skip
         elif not k.nodes:
-            gws = {_l2_key(w, cp.addr)[0] for cc in k.cluster_configs for cp in cc.peers
-                   if cp.addr is not None and cp.multihop is None}  # fmt: skip
+            gws = {_l2_key(w, p.peer_addr)[0] for cc in k.bgp_configs() for p in _cilium_peers(k, cc, None)
+                   if p.peer_addr is not None and p.multihop is None}  # fmt: skip
             if len(gws) > 1:
                 w.add("auto-direct-routes-across-l3", "error", loc,
                       "autoDirectNodeRoutes is on but the BGP peers sit on different subnets "
                       f"({', '.join(map(str, sorted(gws)))}), so the nodes are not on one L2")  # fmt: skip
 
 
-def check_firewalls(w: World, k: K8sInputs) -> None:
+def check_firewalls(w: ConfiguredNetwork, k: K8sInputs) -> None:
     pods = list(collapse_addresses(n for n, _ in k.pod_cidrs))
     if not pods:
         return
@@ -974,12 +1071,13 @@ def check_firewalls(w: World, k: K8sInputs) -> None:
                       f"(add a rule: src '{a}', dest '{b}', dest_ip <pod CIDR>, target ACCEPT)")  # fmt: skip
 
 
-def run_checks(inp: Inputs) -> tuple[list[LintFinding], list[InputProblem], World]:
-    """All checks over everything read; the World counts the sessions checked and not checked.
+def run_checks(inp: Inputs) -> tuple[list[LintFinding], list[InputProblem], ConfiguredNetwork]:
+    """All checks over everything read; the ConfiguredNetwork counts the sessions checked and not.
 
-    Example: run_checks(load_paths(["x/"])) -> ([LintFinding(...)], [], World(sessions_checked=2, ...))
+    Example: run_checks(load_paths(["x/"]))
+    -> ([LintFinding(...)], [], ConfiguredNetwork(sessions_checked=2, ...))
     """
-    w = build_world(inp)
+    w = build_network(inp)
     check_sessions(w)
     check_bird(w)
     check_ibgp_reflection(w, inp.k8s)

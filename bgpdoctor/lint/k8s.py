@@ -1,12 +1,41 @@
-"""Kubernetes manifests that carry BGP intent: Nodes, Cilium BGP (v2, v2alpha1), LB IP pools,
-cilium-config / Helm values, Calico BGPPeer / BGPConfiguration / IPPool / Installation."""
+"""Kubernetes manifests read from files for lint: the objects go through the same parsers as the
+live cluster's (bgpdoctor.kube.view), each model keeping its Source so findings point at file:line.
+
+What is lint's own: multi-document and List files, Helm values and HelmRelease, the cilium-config
+ConfigMap folded with them into one routing design, the node addresses that Talos, talhelper,
+K3s/RKE2 and inventory files state, and the notes for documents it does not use.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv4Interface, IPv4Network, summarize_address_range
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
+from bgpdoctor.kube.view import (
+    CalicoBgpConfig,
+    CalicoPeer,
+    CiliumAdvertisement,
+    CiliumClusterConfig,
+    CiliumNodeOverride,
+    CiliumPeerConfig,
+    CiliumPeeringPolicy,
+    KubeNode,
+    LbPool,
+    Source,
+    cilium_routing,
+    parse_calico_bgp_config,
+    parse_calico_ippool,
+    parse_calico_peer,
+    parse_cilium_advertisement,
+    parse_cilium_cluster_config,
+    parse_cilium_config,
+    parse_cilium_node_override,
+    parse_cilium_peer_config,
+    parse_lb_pool,
+    parse_node,
+    parse_peering_policy,
+)
 from bgpdoctor.lint.model import Loc
 from bgpdoctor.lint.yamlsrc import Y
 
@@ -25,149 +54,27 @@ HOST_CONFIG_HINT = re.compile(
 )
 _CLUSTER_GROUP = re.compile(r"k3s|k8s|kube|rke|talos|cluster|master|worker|node|control|server|agent", re.I)
 
-ADDRESS_ANNOTATIONS = (
-    "k3s.io/internal-ip",
-    "alpha.kubernetes.io/provided-node-ip",
-    "projectcalico.org/IPv4Address",
-)
+CiliumBgpConfig = CiliumClusterConfig | CiliumPeeringPolicy  # v2, or a v2alpha1 policy's virtual router
 
 
-@dataclass
-class LabelSel:
-    """A Kubernetes LabelSelector. Example: LabelSel({"node-type": "remote"}, [], Loc("n.yaml", 9))"""
-
-    match_labels: dict[str, str]
-    exprs: list[tuple[str, str, list[str]]]
-    loc: Loc
-
-    def matches(self, labels: dict[str, str]) -> bool:
-        if any(labels.get(k) != v for k, v in self.match_labels.items()):
-            return False
-        for key, op, values in self.exprs:
-            present = key in labels
-            if op == "In" and not (present and labels[key] in values):
-                return False
-            if op == "NotIn" and present and labels[key] in values:
-                return False
-            if op == "Exists" and not present:
-                return False
-            if op == "DoesNotExist" and present:
-                return False
-        return True
-
-    def text(self) -> str:
-        parts = [f"{k}={v}" for k, v in self.match_labels.items()]
-        parts += [f"{k} {op} {v}" for k, op, v in self.exprs]
-        return ", ".join(parts) or "{}"
+def src_loc(src: Source | None, name: str = "") -> Loc:
+    """Where a model object (or its field ``name``) is stated; objects lint reads always have a Source."""
+    return Loc(src.file, src.line_of(name)) if src is not None else Loc("?", 0)
 
 
-def label_selector(y: Y | None, file: str) -> LabelSel | None:
-    if y is None:
-        return None
-    ml = {k: v.text() for k, v in y.m("matchLabels").items()}
-    ex = [
-        (e.s("key") or "", e.s("operator") or "In", [x.text() for x in e.ls("values")])
-        for e in y.ls("matchExpressions")
-    ]
-    return LabelSel(ml, ex, Loc(file, y.line))
+def src_at(src: Source | None, name: str) -> Loc | None:
+    """Where field ``name`` is stated, None when the object does not state it."""
+    return Loc(src.file, src.lines[name]) if src is not None and name in src.lines else None
 
 
-@dataclass
-class K8sNode:
-    name: str
-    loc: Loc
-    labels: dict[str, str]
-    addresses: list[tuple[IPv4Address, Loc]]
-    subnets: list[tuple[IPv4Network, Loc]]
-    pod_cidrs: list[tuple[IPv4Network, Loc]]
-    asn: int | None = None
+def node_ips(node: KubeNode) -> list[tuple[IPv4Address, Loc]]:
+    """The node's IPv4 addresses, each with the line stating it."""
+    return [(IPv4Address(a), src_loc(node.source, f"addresses.{i}")) for i, a in enumerate(node.addresses)]
 
 
-@dataclass
-class CiliumPeer:
-    name: str
-    loc: Loc
-    addr: IPv4Address | None
-    addr_loc: Loc
-    asn: int | None
-    asn_loc: Loc
-    peer_config: str | None
-    peer_config_loc: Loc | None
-    local_asn: int | None
-    local_asn_loc: Loc | None
-    instance: str = ""
-    multihop: int | None = None  # v2alpha1 peering policy inline
-    auth: bool = False
-    export_pod_cidr: bool | None = None  # v2alpha1
-
-
-@dataclass
-class ClusterConfig:
-    """A CiliumBGPClusterConfig, or a v2alpha1 CiliumBGPPeeringPolicy made to look like one."""
-
-    name: str
-    loc: Loc
-    kind: str
-    selector: LabelSel | None
-    peers: list[CiliumPeer]
-    service_selector: bool = False
-
-
-@dataclass
-class Family:
-    afi: str
-    safi: str
-    adv: LabelSel | None
-    loc: Loc
-
-
-@dataclass
-class PeerConfig:
-    name: str
-    loc: Loc
-    multihop: int | None
-    multihop_loc: Loc | None
-    auth: bool
-    auth_loc: Loc | None
-    families: list[Family]
-
-
-@dataclass
-class AdvItem:
-    type: str
-    addresses: list[str]
-    has_selector: bool
-    loc: Loc
-
-
-@dataclass
-class Advertisement:
-    name: str
-    loc: Loc
-    labels: dict[str, str]
-    items: list[AdvItem]
-
-
-@dataclass
-class LbPool:
-    name: str
-    loc: Loc
-    blocks: list[tuple[list[IPv4Network], str, Loc]]
-
-
-@dataclass
-class CalicoPeer:
-    name: str
-    loc: Loc
-    node: str | None
-    selector: str | None
-    selector_loc: Loc | None
-    peer_ip: IPv4Address | None
-    peer_ip_loc: Loc
-    asn: int | None
-    asn_loc: Loc
-    password: bool
-    password_loc: Loc | None
+def node_subnets(node: KubeNode) -> list[tuple[IPv4Network, Loc]]:
+    """The subnets the node's annotations state (an address with its prefix length)."""
+    return [(IPv4Network(n), src_loc(node.source, f"subnets.{i}")) for i, n in enumerate(node.subnets)]
 
 
 @dataclass
@@ -187,58 +94,56 @@ class HostAddress:
 
 @dataclass
 class K8sInputs:
-    """Everything read from manifests (all files together)."""
+    """Everything read from manifests (all files together), as the live cluster's models."""
 
-    nodes: list[K8sNode] = field(default_factory=list)
-    cluster_configs: list[ClusterConfig] = field(default_factory=list)
-    peer_configs: dict[str, PeerConfig] = field(default_factory=dict)
-    advertisements: list[Advertisement] = field(default_factory=list)
-    overrides: dict[str, tuple[Loc, dict[str, tuple[IPv4Address | None, Loc]], int | None]] = field(
-        default_factory=dict
-    )
+    nodes: list[KubeNode] = field(default_factory=list)
+    cluster_configs: list[CiliumClusterConfig] = field(default_factory=list)
+    peering_policies: list[CiliumPeeringPolicy] = field(default_factory=list)
+    peer_configs: dict[str, CiliumPeerConfig] = field(default_factory=dict)
+    advertisements: list[CiliumAdvertisement] = field(default_factory=list)
+    overrides: dict[str, CiliumNodeOverride] = field(default_factory=dict)  # by node name
     lb_pools: list[LbPool] = field(default_factory=list)
     auto_direct: list[tuple[bool, Loc]] = field(default_factory=list)
     pod_cidrs: list[tuple[IPv4Network, Loc]] = field(default_factory=list)
     calico_peers: list[CalicoPeer] = field(default_factory=list)
-    calico_asn: tuple[int, Loc] | None = None
-    calico_mesh: tuple[bool, Loc] | None = None
+    calico_configs: list[CalicoBgpConfig] = field(default_factory=list)
     calico_present: bool = False
     routing: list[tuple[str, Loc]] = field(default_factory=list)  # ("native" | "tunnel", where)
     host_addresses: list[HostAddress] = field(default_factory=list)
     l2_announcements: Loc | None = None  # LB IPs answered by ARP (CiliumL2AnnouncementPolicy), not BGP
 
+    def bgp_configs(self) -> list[CiliumBgpConfig]:
+        return [*self.cluster_configs, *self.peering_policies]
+
+    def calico_asn(self) -> tuple[int, Loc] | None:
+        """The cluster's Calico ASN (the last BGPConfiguration stating one) and where."""
+        stated = [(c.as_number, src_at(c.source, "as_number")) for c in self.calico_configs if c.as_number]
+        return (stated[-1][0], stated[-1][1] or Loc("?", 0)) if stated else None
+
+    def calico_mesh(self) -> tuple[bool, Loc] | None:
+        """Calico's node-to-node mesh setting (the last BGPConfiguration stating it) and where."""
+        stated = [(c.node_to_node_mesh, src_loc(c.source, "node_to_node_mesh")) for c in self.calico_configs
+                  if c.node_to_node_mesh is not None]  # fmt: skip
+        return (bool(stated[-1][0]), stated[-1][1]) if stated else None
+
     def empty(self) -> bool:
         return not (
-            self.nodes or self.cluster_configs or self.peer_configs or self.advertisements or self.lb_pools
+            self.nodes or self.bgp_configs() or self.peer_configs or self.advertisements or self.lb_pools
             or self.auto_direct or self.pod_cidrs or self.calico_peers or self.calico_present
             or self.routing or self.host_addresses
         )  # fmt: skip
 
 
-def _ip(text: str | None) -> IPv4Address | None:
-    if not text:
-        return None
-    try:
-        return IPv4Interface(text).ip
-    except ValueError:
-        return None
-
-
 def _net(text: str) -> IPv4Network | None:
     try:
-        return IPv4Network(text, strict=False)
+        return IPv4Network(text.strip(), strict=False)
     except ValueError:
         return None
 
 
-def _routing_mode(text: str) -> str | None:
-    """Cilium's routing mode from routingMode / routing-mode or the older tunnel setting."""
-    t = text.strip().lower()
-    if t in ("native", "disabled"):
-        return "native"
-    if t in ("tunnel", "vxlan", "geneve"):
-        return "tunnel"
-    return None
+def _v4_nets(texts: list[str], where: Loc) -> list[tuple[IPv4Network, Loc]]:
+    nets = [n for n in (_net(t) for t in texts) if n is not None]
+    return [(n, where) for n in dict.fromkeys(nets)]
 
 
 def _iface_addr(text: str) -> tuple[IPv4Address, IPv4Network | None] | None:
@@ -323,8 +228,9 @@ def _ansible(group: Y, file: str, out: K8sInputs, cluster: bool, depth: int = 0)
 
 def _cilium_values(v: Y, file: str, out: K8sInputs) -> None:
     mode = v.get("routingMode") or v.get("tunnel")
-    if mode is not None and isinstance(mode.v, str) and _routing_mode(mode.v):
-        out.routing.append((_routing_mode(mode.v) or "", Loc(file, mode.line)))
+    routing = cilium_routing(mode.v) if mode is not None and isinstance(mode.v, str) else None
+    if mode is not None and routing is not None:
+        out.routing.append((routing, Loc(file, mode.line)))
     l2 = v.get("l2announcements", "enabled")
     if l2 is not None and v.b("l2announcements", "enabled"):
         out.l2_announcements = Loc(file, l2.line)
@@ -344,157 +250,27 @@ def _cilium_values(v: Y, file: str, out: K8sInputs) -> None:
                     out.pod_cidrs.append((n, Loc(file, it.line)))
 
 
-def _node(d: Y, file: str) -> K8sNode:
-    meta = d.m("metadata")
-    name = d.s("metadata", "name") or "?"
-    labels = {k: v.text() for k, v in d.m("metadata", "labels").items()}
-    ann = d.m("metadata", "annotations")
-    addrs: list[tuple[IPv4Address, Loc]] = []
-    subnets: list[tuple[IPv4Network, Loc]] = []
-    for a in d.ls("status", "addresses"):
-        if a.s("type") in ("InternalIP", "ExternalIP"):
-            ip = _ip(a.s("address"))
-            if ip:
-                addrs.append((ip, Loc(file, a.line)))
-    for key in ADDRESS_ANNOTATIONS:
-        if key in ann:
-            for part in ann[key].text().split(","):
-                try:
-                    iface = IPv4Interface(part.strip())
-                except ValueError:
-                    continue
-                if iface.ip not in [x for x, _ in addrs]:
-                    addrs.append((iface.ip, Loc(file, ann[key].line)))
-                if "/" in part and iface.network.prefixlen < 32:
-                    subnets.append((iface.network, Loc(file, ann[key].line)))
-    pods: list[tuple[IPv4Network, Loc]] = []
-    for key in ("podCIDR", "podCIDRs"):
-        y = d.get("spec", key)
-        if y is None:
-            continue
-        for it in y.v if isinstance(y.v, list) else [y]:
-            n = _net(it.text())
-            if n and n.version == 4 and n not in [p for p, _ in pods]:
-                pods.append((n, Loc(file, it.line)))
-    asn = ann.get("projectcalico.org/ASNumber")
-    return K8sNode(
-        name, Loc(file, meta["name"].line if "name" in meta else d.line), labels, addrs, subnets, pods,
-        int(asn.text()) if asn is not None and re.fullmatch(r"[0-9]{1,10}", asn.text()) else None,
-    )  # fmt: skip
-
-
-def _cluster_config(d: Y, file: str) -> ClusterConfig:
-    peers: list[CiliumPeer] = []
-    for inst in d.ls("spec", "bgpInstances"):
-        la = inst.get("localASN")
-        for p in inst.ls("peers"):
-            addr_y, asn_y, ref = p.get("peerAddress"), p.get("peerASN"), p.get("peerConfigRef", "name")
-            peers.append(
-                CiliumPeer(
-                    p.s("name") or "?", Loc(file, p.line), _ip(p.s("peerAddress")),
-                    Loc(file, addr_y.line if addr_y else p.line), p.i("peerASN"),
-                    Loc(file, asn_y.line if asn_y else p.line), p.s("peerConfigRef", "name"),
-                    Loc(file, ref.line) if ref else None, inst.i("localASN"),
-                    Loc(file, la.line) if la else None, inst.s("name") or "",
-                )
-            )  # fmt: skip
-    return ClusterConfig(
-        d.s("metadata", "name") or "?", Loc(file, d.line), "CiliumBGPClusterConfig",
-        label_selector(d.get("spec", "nodeSelector"), file), peers,
-    )  # fmt: skip
-
-
-def _peering_policy(d: Y, file: str) -> ClusterConfig:
-    peers: list[CiliumPeer] = []
-    svc = False
-    for vr in d.ls("spec", "virtualRouters"):
-        la = vr.get("localASN")
-        epc = vr.b("exportPodCIDR")
-        svc = svc or vr.get("serviceSelector") is not None
-        for n in vr.ls("neighbors"):
-            addr_y, asn_y = n.get("peerAddress"), n.get("peerASN")
-            peers.append(
-                CiliumPeer(
-                    n.s("peerAddress") or "?", Loc(file, n.line), _ip(n.s("peerAddress")),
-                    Loc(file, addr_y.line if addr_y else n.line), n.i("peerASN"),
-                    Loc(file, asn_y.line if asn_y else n.line), None, None, vr.i("localASN"),
-                    Loc(file, la.line) if la else None, "", n.i("eBGPMultihopTTL"),
-                    n.get("authSecretRef") is not None, bool(epc),
-                )
-            )  # fmt: skip
-    return ClusterConfig(
-        d.s("metadata", "name") or "?", Loc(file, d.line), "CiliumBGPPeeringPolicy",
-        label_selector(d.get("spec", "nodeSelector"), file), peers, svc,
-    )  # fmt: skip
-
-
-def _peer_config(d: Y, file: str) -> PeerConfig:
-    mh, auth = d.get("spec", "ebgpMultihop"), d.get("spec", "authSecretRef")
-    fams = [
-        Family(
-            f.s("afi") or "",
-            f.s("safi") or "",
-            label_selector(f.get("advertisements"), file),
-            Loc(file, f.line),
-        )
-        for f in d.ls("spec", "families")
-    ]
-    return PeerConfig(
-        d.s("metadata", "name") or "?", Loc(file, d.line), d.i("spec", "ebgpMultihop"),
-        Loc(file, mh.line) if mh else None, auth is not None, Loc(file, auth.line) if auth else None, fams,
-    )  # fmt: skip
-
-
-def _advertisement(d: Y, file: str) -> Advertisement:
-    items = [
-        AdvItem(
-            a.s("advertisementType") or "",
-            [x.text() for x in a.ls("service", "addresses")],
-            a.get("selector") is not None,
-            Loc(file, a.line),
-        )
-        for a in d.ls("spec", "advertisements")
-    ]
-    labels = {k: v.text() for k, v in d.m("metadata", "labels").items()}
-    return Advertisement(d.s("metadata", "name") or "?", Loc(file, d.line), labels, items)
-
-
-def _lb_pool(d: Y, file: str) -> LbPool:
-    blocks: list[tuple[list[IPv4Network], str, Loc]] = []
-    for b in d.ls("spec", "blocks") + d.ls("spec", "cidrs"):
-        if b.s("cidr"):
-            n = _net(b.s("cidr") or "")
-            if n and n.version == 4:
-                blocks.append(([n], b.s("cidr") or "", Loc(file, b.line)))
-        elif b.s("start"):
-            try:
-                a, z = IPv4Address(b.s("start")), IPv4Address(b.s("stop") or b.s("start"))
-                nets = list(summarize_address_range(a, z))
-            except ValueError:  # not IPv4, or stop before start
-                continue
-            blocks.append((nets, f"{a}-{z}", Loc(file, b.line)))
-    return LbPool(d.s("metadata", "name") or "?", Loc(file, d.line), blocks)
-
-
-def _calico_peer(d: Y, file: str) -> CalicoPeer:
-    sel, ip, asn = d.get("spec", "nodeSelector"), d.get("spec", "peerIP"), d.get("spec", "asNumber")
-    pw = d.get("spec", "password")
-    peer_ip = (d.s("spec", "peerIP") or "").split(":")[0]
-    return CalicoPeer(
-        d.s("metadata", "name") or "?", Loc(file, d.line), d.s("spec", "node"), d.s("spec", "nodeSelector"),
-        Loc(file, sel.line) if sel else None, _ip(peer_ip), Loc(file, ip.line if ip else d.line),
-        d.i("spec", "asNumber"), Loc(file, asn.line if asn else d.line), pw is not None,
-        Loc(file, pw.line) if pw else None,
-    )  # fmt: skip
+def _cilium_config_map(data: Y, file: str, out: K8sInputs) -> None:
+    cfg = parse_cilium_config(data.located(file))
+    routing = cilium_routing(cfg.routing_mode)
+    if routing is not None:
+        out.routing.append((routing, src_loc(cfg.source, "routing_mode")))
+    where = src_at(cfg.source, "auto_direct_node_routes")
+    if where is not None:
+        out.auto_direct.append((cfg.auto_direct_node_routes, where))
+    out.pod_cidrs += _v4_nets(cfg.cluster_pool_cidrs, src_loc(cfg.source, "cluster_pool_cidrs"))
 
 
 QUIET_KINDS = {"Secret", "Namespace", "Service", "Deployment", "DaemonSet", "ServiceAccount"}
+CALICO_APIS = ("crd.projectcalico.org/", "projectcalico.org/")
 
 
 def read_document(d: Y, file: str, out: K8sInputs) -> str | None:
     """Fold one YAML document into out. Returns a note for documents it ignores, else None."""
     kind = d.s("kind")
     api = d.s("apiVersion") or ""
+    cilium = api.startswith("cilium.io/")
+    calico = api.startswith(CALICO_APIS)
     if kind is None:
         if isinstance(d.v, dict) and CILIUM_VALUE_KEYS & set(d.v):
             _cilium_values(d, file, out)
@@ -503,176 +279,55 @@ def read_document(d: Y, file: str, out: K8sInputs) -> str | None:
             return None
         return "no apiVersion/kind: not a Kubernetes object, ignored"
     if kind == "Node":
-        node = _node(d, file)
+        node = parse_node(d.located(file))
         out.nodes.append(node)
-        out.pod_cidrs += node.pod_cidrs
+        out.pod_cidrs += _v4_nets(node.pod_cidrs, src_loc(node.source, "name"))
     elif kind == "NodeList" or (kind == "List" and d.ls("items")):
         for it in d.ls("items"):
             if isinstance(it.v, dict):
                 sub = it if it.s("kind") else Y({**it.v, "kind": Y("Node", it.line)}, it.line)
                 read_document(sub, file, out)
-    elif api.startswith("cilium.io/") and kind == "CiliumBGPClusterConfig":
-        out.cluster_configs.append(_cluster_config(d, file))
-    elif api.startswith("cilium.io/") and kind == "CiliumBGPPeeringPolicy":
-        out.cluster_configs.append(_peering_policy(d, file))
-    elif api.startswith("cilium.io/") and kind == "CiliumBGPPeerConfig":
-        pc = _peer_config(d, file)
-        out.peer_configs[pc.name] = pc
-    elif api.startswith("cilium.io/") and kind == "CiliumBGPAdvertisement":
-        out.advertisements.append(_advertisement(d, file))
-    elif api.startswith("cilium.io/") and kind == "CiliumBGPNodeConfigOverride":
-        peers: dict[str, tuple[IPv4Address | None, Loc]] = {}
-        asn = None
-        for inst in d.ls("spec", "bgpInstances"):
-            asn = inst.i("localASN") or asn
-            for p in inst.ls("peers"):
-                la = p.get("localAddress")
-                peers[p.s("name") or "?"] = (_ip(p.s("localAddress")), Loc(file, la.line if la else p.line))
-        out.overrides[d.s("metadata", "name") or "?"] = (Loc(file, d.line), peers, asn)
-    elif api.startswith("cilium.io/") and kind == "CiliumL2AnnouncementPolicy":
+    elif cilium and kind == "CiliumBGPClusterConfig":
+        out.cluster_configs.append(parse_cilium_cluster_config(d.located(file)))
+    elif cilium and kind == "CiliumBGPPeeringPolicy":
+        out.peering_policies += parse_peering_policy(d.located(file))
+    elif cilium and kind == "CiliumBGPPeerConfig":
+        pc = parse_cilium_peer_config(d.located(file))
+        out.peer_configs[pc.name or "?"] = pc
+    elif cilium and kind == "CiliumBGPAdvertisement":
+        out.advertisements.append(parse_cilium_advertisement(d.located(file)))
+    elif cilium and kind == "CiliumBGPNodeConfigOverride":
+        override = parse_cilium_node_override(d.located(file))
+        out.overrides[override.name or "?"] = override
+    elif cilium and kind == "CiliumL2AnnouncementPolicy":
         out.l2_announcements = Loc(file, d.line)
-    elif api.startswith("cilium.io/") and kind == "CiliumLoadBalancerIPPool":
-        out.lb_pools.append(_lb_pool(d, file))
+    elif cilium and kind == "CiliumLoadBalancerIPPool":
+        out.lb_pools.append(parse_lb_pool(d.located(file)))
     elif kind == "ConfigMap" and d.s("metadata", "name") == "cilium-config":
-        data = d.m("data")
-        for key in ("routing-mode", "tunnel"):
-            if key in data and _routing_mode(data[key].text()):
-                out.routing.append((_routing_mode(data[key].text()) or "", Loc(file, data[key].line)))
-                break
-        if "auto-direct-node-routes" in data:
-            y = data["auto-direct-node-routes"]
-            out.auto_direct.append((y.text().lower() == "true", Loc(file, y.line)))
-        if "cluster-pool-ipv4-cidr" in data:
-            y = data["cluster-pool-ipv4-cidr"]
-            for part in re.split(r"[ ,]+", y.text()):
-                n = _net(part)
-                if n:
-                    out.pod_cidrs.append((n, Loc(file, y.line)))
+        data = d.get("data")
+        _cilium_config_map(
+            data if data is not None and isinstance(data.v, dict) else Y({}, d.line), file, out
+        )
     elif kind == "HelmRelease" and d.get("spec", "values") is not None:
         _cilium_values(d.get("spec", "values") or Y({}, 0), file, out)
-    elif api.startswith(("crd.projectcalico.org/", "projectcalico.org/")) and kind == "BGPPeer":
+    elif calico and kind == "BGPPeer":
         out.calico_present = True
-        out.calico_peers.append(_calico_peer(d, file))
-    elif api.startswith(("crd.projectcalico.org/", "projectcalico.org/")) and kind == "BGPConfiguration":
+        out.calico_peers.append(parse_calico_peer(d.located(file)))
+    elif calico and kind == "BGPConfiguration":
         out.calico_present = True
-        if d.i("spec", "asNumber") is not None:
-            out.calico_asn = (d.i("spec", "asNumber") or 0, Loc(file, (d.get("spec", "asNumber") or d).line))
-        mesh = d.get("spec", "nodeToNodeMeshEnabled")
-        if mesh is not None:
-            out.calico_mesh = (bool(d.b("spec", "nodeToNodeMeshEnabled")), Loc(file, mesh.line))
-    elif api.startswith(("crd.projectcalico.org/", "projectcalico.org/")) and kind == "IPPool":
+        out.calico_configs.append(parse_calico_bgp_config(d.located(file)))
+    elif calico and kind == "IPPool":
         out.calico_present = True
-        n = _net(d.s("spec", "cidr") or "")
-        if n and n.version == 4:
-            out.pod_cidrs.append((n, Loc(file, (d.get("spec", "cidr") or d).line)))
+        pool = parse_calico_ippool(d.located(file))
+        out.pod_cidrs += _v4_nets([pool.cidr], src_loc(pool.source, "cidr"))
     elif api.startswith("operator.tigera.io/") and kind == "Installation":
         out.calico_present = True
         for p in d.ls("spec", "calicoNetwork", "ipPools"):
             n = _net(p.s("cidr") or "")
-            if n and n.version == 4:
+            if n:
                 out.pod_cidrs.append((n, Loc(file, (p.get("cidr") or p).line)))
     elif kind in QUIET_KINDS:
         return None
     else:
         return f"kind {kind} ({api or 'no apiVersion'}) is not used by the linter, ignored"
     return None
-
-
-# -- Calico selectors ---------------------------------------------------------------------------
-MAX_SELECTOR_NESTING = 50
-_SEL_TOK = re.compile(r"\s*(==|!=|&&|\|\||!|\(|\)|\{|\}|,|'[^']*'|\"[^\"]*\"|[A-Za-z0-9_./-]+)")
-
-
-def calico_selector_matches(expr: str, labels: dict[str, str]) -> bool:
-    """Evaluate a Calico selector (==, !=, in {..}, not in, has(), all(), !, &&, ||, parentheses).
-
-    Example: calico_selector_matches("region == 'WDS'", {"region": "WDS"}) -> True
-    Raises ValueError on syntax it does not understand.
-    """
-    toks: list[str] = []
-    pos = 0
-    while pos < len(expr):
-        if expr[pos:].strip() == "":
-            break
-        m = _SEL_TOK.match(expr, pos)
-        if not m:
-            raise ValueError(f"bad selector near {expr[pos:]!r}")
-        toks.append(m.group(1))
-        pos = m.end()
-    i = 0
-    depth = 0
-
-    def peek() -> str | None:
-        return toks[i] if i < len(toks) else None
-
-    def take() -> str:
-        nonlocal i
-        if i >= len(toks):
-            raise ValueError("selector ends too early")
-        i += 1
-        return toks[i - 1]
-
-    def lit(t: str) -> str:
-        return t[1:-1] if t[:1] in "'\"" else t
-
-    def or_() -> bool:
-        v = and_()
-        while peek() == "||":
-            take()
-            v = and_() or v
-        return v
-
-    def and_() -> bool:
-        v = unary()
-        while peek() == "&&":
-            take()
-            v = unary() and v
-        return v
-
-    def unary() -> bool:
-        nonlocal depth
-        t = take()
-        if t in ("!", "("):
-            depth += 1
-            if depth > MAX_SELECTOR_NESTING:
-                raise ValueError(f"selector nested deeper than {MAX_SELECTOR_NESTING} levels")
-            v = not unary() if t == "!" else or_()
-            if t == "(" and take() != ")":
-                raise ValueError("missing )")
-            depth -= 1
-            return v
-        if t in ("all", "has") and peek() == "(":
-            take()
-            if t == "all":
-                take() if peek() == ")" else None
-                return True
-            key = take()
-            take()
-            return key in labels
-        key = t
-        op = take()
-        if op == "not" and peek() == "in":
-            take()
-            op = "not in"
-        if op in ("in", "not in"):
-            if take() != "{":
-                raise ValueError("expected {")
-            vals: list[str] = []
-            while peek() not in ("}", None):
-                x = take()
-                if x != ",":
-                    vals.append(lit(x))
-            take()
-            inside = key in labels and labels[key] in vals
-            return inside if op == "in" else not inside
-        val = lit(take())
-        if op == "==":
-            return labels.get(key) == val
-        if op == "!=":
-            return labels.get(key) != val
-        raise ValueError(f"unknown operator {op}")
-
-    result = or_()
-    if i != len(toks):
-        raise ValueError(f"unexpected {toks[i]!r}")
-    return result

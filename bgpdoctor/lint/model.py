@@ -5,30 +5,30 @@ Every parsed statement keeps its Loc (file, line) so a finding can point at the 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any, Literal
 
+from bgpdoctor.errors import BgpDoctorError
+
 Severity = Literal["error", "warning"]
 
-ROOT_CAUSES = (
-    "node-not-listening",
-    "nat-rewrites-bgp-source",
-    "unexpected-source-address",
-    "peer-not-configured",
-    "asn-mismatch",
-    "md5-mismatch",
-    "ebgp-multihop-missing",
-    "auto-direct-routes-across-l3",
-    "podcidr-not-advertised",
-    "node-not-selected",
-    "bird-ebgp-no-policy",
-    "bird-kernel-export-none",
-    "firewall-blocks-pod-cidr",
-    "lb-pool-in-node-subnet",
-    "bgp-next-hop-unreachable",
-    "ibgp-no-route-reflection",
-)
+
+@functools.cache
+def root_causes() -> tuple[str, ...]:
+    """The root causes a lint finding may name: the playbooks' ids (playbooks/ is the one catalogue,
+    read by bgpdoctor.engine.rules). Loaded once, on first use.
+
+    Example: root_causes() -> ("asn-mismatch", "auto-direct-routes-across-l3", ...)
+    """
+    from bgpdoctor.engine.rules import load_playbooks
+
+    return tuple(sorted(pb.id for pb in load_playbooks()))
+
+
+class UnknownRootCause(BgpDoctorError):
+    """Lint named a root cause that is not a playbook (a bug in lint, caught by its tests)."""
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from bgpdoctor.kube.selectors import label_value
+from bgpdoctor.kube.view import Located
 from bgpdoctor.safe_yaml import YamlError, compose_all, scalar_value
 
 
@@ -43,9 +45,7 @@ class Y:
 
     def text(self) -> str:
         """The scalar as Kubernetes' JSON would spell it: True -> "true", None -> ""."""
-        if isinstance(self.v, bool):
-            return "true" if self.v else "false"
-        return "" if self.v is None else str(self.v)
+        return label_value(self.v)
 
     def i(self, *path: str | int) -> int | None:
         n = self.get(*path)
@@ -73,6 +73,29 @@ class Y:
     def ls(self, *path: str | int) -> list[Y]:
         n = self.get(*path)
         return n.v if n is not None and isinstance(n.v, list) else []
+
+    def located(self, file: str, memo: dict[int, Any] | None = None) -> Any:
+        """The value as the Kubernetes parsers (bgpdoctor.kube.view) take it: mappings become
+        Located (remembering file and lines), lists lists, scalars stay as read.
+
+        Example: Y({"peerASN": Y(65000, 4)}, 3).located("bgp.yaml")
+        -> Located({"peerASN": 65000}, "bgp.yaml", 3, {"peerASN": 4})
+        """
+        memo = {} if memo is None else memo
+        done = memo.get(id(self))
+        if done is not None:  # an alias: the same object, and a cycle ends here
+            return done
+        if isinstance(self.v, dict):
+            m = Located({}, file, self.line, {k: v.line for k, v in self.v.items()})
+            memo[id(self)] = m
+            m.update({k: v.located(file, memo) for k, v in self.v.items()})
+            return m
+        if isinstance(self.v, list):
+            items: list[Any] = []
+            memo[id(self)] = items
+            items += [v.located(file, memo) for v in self.v]
+            return items
+        return self.v
 
     def plain(self) -> Any:
         if isinstance(self.v, dict):

@@ -73,6 +73,7 @@ class DropEvent:
     sport: int | None = None
     dst: str | None = None
     dport: int | None = None
+    icmp_type: int | None = None  # of an ICMP packet (3: unreachable/frag-needed, 11: time exceeded)
 
     def to_dict(self) -> dict[str, Any]:
         """Example: {"host": "r1", "netns": None, "reason": "IP_RPFILTER", "location": "ip_rcv_finish_core",
@@ -168,6 +169,8 @@ def parse_bpftrace_drops(text: str, host: str, reasons: dict[int, str]) -> DropL
         number = _number(fields["reason"], "reason", line, 65535)
         protocol = _number(fields["proto"], "proto", line, 255)
         ports = protocol in (6, 17, 132)
+        # the program reads the first transport bytes as ports: for ICMP that is type and code
+        first = _number(fields["sport"], "sport", line, 65535)
         netns = _number(fields["netns"], "netns", line, 2**64)
         events.append(
             DropEvent(
@@ -179,9 +182,10 @@ def parse_bpftrace_drops(text: str, host: str, reasons: dict[int, str]) -> DropL
                 ethertype=0x0800,
                 protocol=protocol,
                 src=_address(fields["src"], line),
-                sport=_number(fields["sport"], "sport", line, 65535) if ports else None,
+                sport=first if ports else None,
                 dst=_address(fields["dst"], line),
                 dport=_number(fields["dport"], "dport", line, 65535) if ports else None,
+                icmp_type=first >> 8 if protocol == 1 else None,
             )
         )
     return DropLog(_merged(events), limited=limited or lost > 0, lost=lost)

@@ -9,7 +9,10 @@ Per host, three commands whose raw outputs are the evidence (recorded like every
    a small buffer for volume) under a wrapper whose ``trap`` stops it when signalled, and waits
    until it is attached;
 3. ``droptrace.stop``: signals the wrapper, waits for the tracer to detach, prints its output and
-   removes everything it left in ``/tmp``.
+   removes everything it left in ``/tmp``;
+4. ``droptrace.nft.before`` / ``droptrace.nft.after`` (``nft -j list ruleset``, read-only), on every
+   traced host before the probes and, where netfilter dropped probe packets, after them: the one
+   drop rule whose counter rose names the rule behind NETFILTER_DROP (:func:`name_nft_rule`).
 
 Method per host, by what it has: bpftrace (netns of the device or socket, the packet's addresses
 and ports, filtered in the kernel), else perf or a tracefs instance (reason and place only, so the
@@ -37,14 +40,24 @@ from bgpdoctor.parsers.droptrace import (
     parse_drop_reasons,
     parse_trace_drops,
 )
+from bgpdoctor.parsers.nft import Rule, Ruleset, parse_ruleset
 
 Method = Literal["bpftrace", "perf", "tracefs"]
 CAPABILITIES_FACT = "droptrace.capabilities"
 START_FACT = "droptrace.start"
 STOP_FACT = "droptrace.stop"
+NFT_BEFORE_FACT = "droptrace.nft.before"
+NFT_AFTER_FACT = "droptrace.nft.after"
+# read-only: the rule counters around the probes tell which drop rule took the probe's packets
+NFT_COMMAND = (
+    "command -v nft >/dev/null 2>&1 || { echo 'nft: not installed'; exit 0; }; nft -j list ruleset 2>&1"
+)
+NETFILTER_DROP = "NETFILTER_DROP"
+DROP_VERDICTS = ("drop", "reject")
 WORK_PREFIX = "/tmp/bgpdoctor-drops."
 STDERR_MARK = "--- stderr"
 FORMAT_MARK = "--- format"
+TIMES_MARK = "--- times"
 # drops that are part of normal operation, not of a fault: a closing socket purging its queues, and
 # every echo reply to a raw-socket ping, also offered to (absent) ICMP datagram sockets in ping_rcv
 BENIGN_REASONS = frozenset({"QUEUE_PURGE", "SOCKET_CLOSE", "NOT_SPECIFIED"})
@@ -107,6 +120,30 @@ class Capabilities:
     reasons: dict[int, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class TracerCost:
+    """What tracing cost on the host: time until the tracer was attached, its CPU time (user+system)."""
+
+    attach_seconds: float | None
+    cpu_seconds: float | None
+
+
+_ATTACH = re.compile(r"ready=yes attach_ms=([0-9]+)")
+_TIMES = re.compile(r"([0-9]+)m([0-9]+(?:\.[0-9]+)?)s\s+([0-9]+)m([0-9]+(?:\.[0-9]+)?)s")
+
+
+def parse_cost(start_text: str, stop_text: str) -> TracerCost:
+    """Attach time from the start output, the tracer's CPU from the stop output's ``times`` (its last
+    line: the children's user and system time). Example: TracerCost(attach_seconds=1.23, cpu_seconds=0.41)"""
+    attach = _ATTACH.search(start_text)
+    times = _TIMES.findall(stop_text.partition(TIMES_MARK)[2])
+    cpu = None
+    if times:
+        um, us, sm, ss = times[-1]
+        cpu = round(int(um) * 60 + float(us) + int(sm) * 60 + float(ss), 3)
+    return TracerCost(int(attach.group(1)) / 1000 if attach else None, cpu)
+
+
 @dataclass
 class DropTrace:
     """One host's drop trace: its events, or why there is none.
@@ -122,6 +159,9 @@ class DropTrace:
     limited: bool = False
     unknown: str | None = None
     unknown_kind: str = "not-collected"
+    nft_rule: str | None = None  # the nft rule that dropped the NETFILTER_DROP packets, when it can be told
+    nft_unnamed: str | None = None  # else why not: "rule not named: ..."
+    cost: TracerCost | None = None  # on the host whose tracer it was (one per kernel)
 
     @property
     def faults(self) -> list[DropEvent]:
@@ -205,7 +245,9 @@ def _flow_condition(flow: Flow, little_endian: bool) -> str:
         ends = f"($src == {b} || $dst == {b})"
     else:
         a = _word(flow.a, little_endian)
-        ends = f"(($src == {a} && $dst == {b}) || ($src == {b} && $dst == {a}))"
+        ends = f"(($src == {a} && $dst == {b}) || ($src == {b} && $dst == {a})"
+        # ICMP errors about a ping (frag-needed, time exceeded) come back to its source from any hop
+        ends += f" || $dst == {a})" if flow.protocol == 1 else ")"
     parts = [ends, f"$proto == {flow.protocol}"]
     if flow.port is not None:
         parts.append(f"($sport == {flow.port} || $dport == {flow.port})")
@@ -270,6 +312,7 @@ def _wrapper(tracer: str, before: str, after: str, seconds: float) -> str:
             f'timeout -s INT -k 5 {seconds:g} {tracer} >"$d/out" 2>"$d/err" </dev/null &',
             "t=$!",
             'wait $t; s=$?; while kill -0 $t 2>/dev/null; do wait $t; s=$?; done; echo "$s" >"$d/status"',
+            'times >"$d/times"',  # the tracer's own CPU time (children: user, system): its cost
             after,
             ': >"$d/exited"',
             f'sleep {grace} & s=$!; wait $s; rm -rf "$d"',
@@ -310,6 +353,7 @@ def start_command(
     script = _wrapper(tracer, before, after, seconds)
     return "\n".join(
         [
+            "t0=$(date +%s%N 2>/dev/null)",
             PRIVATE_TRACEFS + " >/dev/null",
             f"d=$(mktemp -d {WORK_PREFIX}XXXXXX) || exit 1",
             f"BPFTRACE={caps.bpftrace or 'bpftrace'}; PERF={caps.perf or 'perf'}; export BPFTRACE PERF",
@@ -319,7 +363,10 @@ def start_command(
             "p=$!; n=0",
             f'while [ $n -lt 150 ]; do {ready} && break; [ -e "$d/exited" ] && break;'
             " sleep 0.1; n=$((n+1)); done",
-            f'if {ready}; then echo "dir=$d pid=$p ready=yes"; else echo "dir=$d pid=$p ready=no";'
+            "t1=$(date +%s%N 2>/dev/null)",
+            'case "$t0$t1" in *[!0-9]*|"") ms=;; *) ms=$(( (t1-t0)/1000000 ));; esac',
+            f'if {ready}; then echo "dir=$d pid=$p ready=yes attach_ms=$ms";'
+            ' else echo "dir=$d pid=$p ready=no";'
             f' kill -TERM $p 2>/dev/null; sleep 0.5; echo "{STDERR_MARK}"; cat "$d/err" 2>/dev/null;'
             ' kill -TERM -$p 2>/dev/null || kill -TERM $p 2>/dev/null; rm -rf "$d"; fi',
         ]
@@ -351,8 +398,12 @@ def stop_command(method: Method, work_dir: str, pid: int) -> str:
             " do sleep 0.1; n=$((n+1)); done",
             read,
             f'echo "{STDERR_MARK}"; cat "$d/err" 2>/dev/null; cat "$d/status" 2>/dev/null',
+            f'echo "{TIMES_MARK}"; cat "$d/times" 2>/dev/null',
             'if grep -q "$d" /proc/$p/cmdline 2>/dev/null;'
             " then kill -TERM -$p 2>/dev/null || kill -TERM $p 2>/dev/null; fi",
+            # stopped means gone: wait (2 s at most) for the wrapper to exit
+            'n=0; while grep -q "$d" /proc/$p/cmdline 2>/dev/null && [ $n -lt 20 ];'
+            " do sleep 0.1; n=$((n+1)); done",
             'rm -rf "$d"',
         ]
     )
@@ -429,6 +480,7 @@ def traces_from_outputs(outputs: Mapping[str, Mapping[str, str]]) -> dict[str, D
             traces[host] = DropTrace(host, None, unknown=f"{host}: {exc}", unknown_kind="parse-error")
     plans = tracing_plan(capabilities)
     logs: dict[str, DropLog | tuple[str, str]] = {}  # leader -> its log, or (unknown kind, why)
+    costs: dict[str, TracerCost] = {}
     for leader in sorted({p.leader for p in plans.values() if p.method is not None}):
         method = plans[leader].method
         assert method is not None
@@ -444,6 +496,7 @@ def traces_from_outputs(outputs: Mapping[str, Mapping[str, str]]) -> dict[str, D
             if STOP_FACT not in facts:
                 raise _NotTraced(f"the tracer's output was not read{where}")
             logs[leader] = read_log(method, leader, capabilities[leader], facts[STOP_FACT])
+            costs[leader] = parse_cost(facts[START_FACT], facts[STOP_FACT])
         except _NotTraced as exc:
             logs[leader] = ("failed", str(exc))
         except ParseError as exc:
@@ -459,12 +512,81 @@ def traces_from_outputs(outputs: Mapping[str, Mapping[str, str]]) -> dict[str, D
             )
             continue
         events = [replace(e, host=host) for e in log.events if plan.netns is None or e.netns == plan.netns]
-        traces[host] = DropTrace(host, plan.method, events, netns=plan.netns, limited=log.limited)
+        trace = traces[host] = DropTrace(
+            host, plan.method, events, netns=plan.netns, limited=log.limited, cost=costs.get(host)
+        )
+        if any(e.reason == NETFILTER_DROP for e in trace.faults):
+            facts = outputs[host]
+            trace.nft_rule, trace.nft_unnamed = name_nft_rule(
+                facts.get(NFT_BEFORE_FACT), facts.get(NFT_AFTER_FACT)
+            )
     return traces
 
 
 class _NotTraced(Exception):
     pass
+
+
+def _rule_key(rule: Rule) -> tuple[str, str, str, int | None]:
+    return rule.family, rule.table, rule.chain, rule.handle
+
+
+def describe_rule(rule: Rule) -> str:
+    """Example: 'inet bdp_fault input handle 4: ip saddr 192.168.0.81 tcp dport 179 drop (comment "fault")'"""
+    comment = f' (comment "{rule.comment}")' if rule.comment else ""
+    return f"{rule.family} {rule.table} {rule.chain} handle {rule.handle}: {rule.matches}{comment}"
+
+
+def _ruleset(text: str | None, when: str) -> Ruleset | str:
+    """The parsed ruleset, or why there is none (a sentence for "rule not named: ...")."""
+    if text is None:
+        return f"the nft ruleset was not read {when} the probes"
+    if text.startswith("nft: not installed"):
+        return "nft is not installed (iptables-legacy rules cannot be told apart here)"
+    try:
+        return parse_ruleset(text)
+    except ParseError as exc:
+        return f"the nft ruleset read {when} the probes is unreadable ({str(exc)[:160]})"
+
+
+def name_nft_rule(before_text: str | None, after_text: str | None) -> tuple[str | None, str | None]:
+    """(the drop rule whose counter rose while the probes ran, None) or (None, "rule not named: why").
+
+    Read-only: it compares two ``nft -j list ruleset`` outputs, so it sees only rules with a drop or
+    reject verdict and a counter; a chain's drop policy has no counter.
+    Example: name_nft_rule(before, after) -> ("inet fw input handle 4: tcp dport 179 drop", None)
+    """
+    before, after = _ruleset(before_text, "before"), _ruleset(after_text, "after")
+    if isinstance(before, str) or isinstance(after, str):
+        return None, f"rule not named: {before if isinstance(before, str) else after}"
+    earlier = {_rule_key(r): r.counter_packets for r in before.rules}
+    dropping = [r for r in after.rules if r.verdict in DROP_VERDICTS]
+    counted = [r for r in dropping if r.counter_packets is not None]
+    rose = [
+        r
+        for r in counted
+        if (was := earlier.get(_rule_key(r))) is not None
+        and r.counter_packets is not None
+        and r.counter_packets > was
+    ]
+    if len(rose) == 1:
+        return describe_rule(rose[0]), None
+    if rose:
+        names = "; ".join(describe_rule(r) for r in rose[:4])
+        return None, f"rule not named: {len(rose)} drop rules counted packets while the probes ran ({names})"
+    uncounted = len(dropping) - len(counted)
+    policies = [f"{c.family} {c.table} {c.name}" for c in after.chains if c.policy == "drop"]
+    others = []
+    if uncounted:
+        others.append(f"{uncounted} drop rule{'s' if uncounted > 1 else ''} without a counter")
+    if policies:
+        others.append(f"the drop policy of {', '.join(policies)} (a policy has no counter)")
+    if others:
+        return None, f"rule not named: no counted drop rule rose; it was one of: {'; '.join(others)}"
+    return (
+        None,
+        "rule not named: no nft rule or policy drops here (another netfilter table, e.g. iptables-legacy?)",
+    )
 
 
 def drop_facts(trace: DropTrace) -> dict[str, Any]:
@@ -535,6 +657,10 @@ class DropTracing:
             if not not_ready:
                 self.started[host] = (method, work_dir, pid)
 
+        def ruleset_before(host: str) -> None:
+            self.outputs[host][NFT_BEFORE_FACT] = self.run(host, NFT_BEFORE_FACT, NFT_COMMAND, 10.0)
+
+        self._each(sorted(h for h, p in plans.items() if p.method is not None), ruleset_before)
         self._each(sorted(h for h, p in plans.items() if p.method is not None and p.leader == h), start)
 
     def stop(self) -> dict[str, DropTrace]:
@@ -543,5 +669,19 @@ class DropTracing:
             command = stop_command(method, work_dir, pid)
             self.outputs[host][STOP_FACT] = self.run(host, STOP_FACT, command, 30.0)
 
+        def ruleset_after(host: str) -> None:
+            self.outputs[host][NFT_AFTER_FACT] = self.run(host, NFT_AFTER_FACT, NFT_COMMAND, 10.0)
+
         self._each(sorted(self.started), stop)
+        traces = traces_from_outputs(self.outputs)
+        # the counters are read again only where netfilter dropped probe packets
+        netfilter = [
+            h
+            for h, t in traces.items()
+            if NFT_BEFORE_FACT in self.outputs.get(h, {})
+            and any(e.reason == NETFILTER_DROP for e in t.faults)
+        ]
+        if not netfilter:
+            return traces
+        self._each(netfilter, ruleset_after)
         return traces_from_outputs(self.outputs)

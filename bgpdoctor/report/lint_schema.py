@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bgpdoctor.lint.model import ROOT_CAUSES
+from bgpdoctor.lint.model import root_causes
 
 LINT_SCHEMA_VERSION = "1"
 
@@ -43,7 +43,10 @@ def lint_json_schema() -> dict[str, Any]:
                     "additionalProperties": False,
                     "required": ["root_cause", "severity", "file", "line", "message", "other"],
                     "properties": {
-                        "root_cause": {"type": "string", "examples": list(ROOT_CAUSES)},
+                        "root_cause": {
+                            "description": "The id of a playbook (bgpdoctor explain <id>).",
+                            "enum": list(root_causes()),
+                        },
                         "severity": {"enum": ["error", "warning"]},
                         "file": {"type": "string"},
                         "line": {"type": "integer", "minimum": 0},

@@ -44,7 +44,7 @@ class CheckResult(Model):
     evidence: list[Evidence] = Field(default_factory=list)
     explained_by: str | None = None  # id of the diagnosis this failure is a symptom of
     # status unknown: why the facts could not be had (timeout, command-missing, permission-denied,
-    # failed, parse-error, unreachable, not-collected, truncated, internal-error)
+    # failed, parse-error, unreachable, not-collected, truncated, internal-error, ambiguous)
     unknown_kind: str | None = None
 
 

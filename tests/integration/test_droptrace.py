@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import textwrap
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -30,6 +30,7 @@ CLIENT, CLIENT_ALIAS, ROUTER_IN, ROUTER_OUT, SERVER = (
     "10.213.1.2",
 )
 NOBODY = "10.213.1.77"  # in the server's subnet, on no interface
+PREFIX = os.environ.get("BGPDOCTOR_TEST_DROPTRACE_PREFIX", "bdk")  # of this module's namespaces and links
 
 
 def sh(*commands: str) -> None:
@@ -53,6 +54,7 @@ def _why_not() -> str | None:
 @dataclass
 class Lab:
     ns: dict[str, str]  # host -> namespace
+    outputs: dict[str, dict[str, str]] = field(default_factory=dict)  # of the last trace
 
     def exec(self, host: str, command: str, check: bool = False) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -79,6 +81,7 @@ class Lab:
             self.exec(host, action)
         finally:
             traces = tracing.stop()
+            self.outputs = tracing.outputs
         for h, trace in traces.items():
             assert trace.unknown is None, trace.unknown
             assert trace.method == "bpftrace" and trace.netns == self.netns(h)
@@ -131,33 +134,33 @@ def lab() -> Iterator[Lab]:
     why = _why_not()
     if why:
         pytest.skip(why)
-    tag = secrets.token_hex(2)
-    ns = {h: f"bdk-{tag}-{h}" for h in "abc"}
+    tag = PREFIX + secrets.token_hex(2)
+    ns = {h: f"{tag}-{h}" for h in "abc"}
     lab = Lab(ns)
     try:
         sh(*(f"ip netns add {n} && ip -n {n} link set lo up" for n in ns.values()))
         sh(
-            f"ip link add bdk{tag}a0 netns {ns['a']} type veth peer name bdk{tag}b0 netns {ns['b']}",
-            f"ip link add bdk{tag}b1 netns {ns['b']} type veth peer name bdk{tag}c0 netns {ns['c']}",
-            f"ip -n {ns['a']} addr add {CLIENT}/24 dev bdk{tag}a0 && ip -n {ns['a']} link set bdk{tag}a0 up",
+            f"ip link add {tag}a0 netns {ns['a']} type veth peer name {tag}b0 netns {ns['b']}",
+            f"ip link add {tag}b1 netns {ns['b']} type veth peer name {tag}c0 netns {ns['c']}",
+            f"ip -n {ns['a']} addr add {CLIENT}/24 dev {tag}a0 && ip -n {ns['a']} link set {tag}a0 up",
             f"ip -n {ns['a']} addr add {CLIENT_ALIAS}/32 dev lo",
             f"ip -n {ns['a']} route add default via {ROUTER_IN}",
-            f"ip -n {ns['b']} addr add {ROUTER_IN}/24 dev bdk{tag}b0",
-            f"ip -n {ns['b']} addr add {ROUTER_OUT}/24 dev bdk{tag}b1",
-            f"ip -n {ns['b']} link set bdk{tag}b0 up && ip -n {ns['b']} link set bdk{tag}b1 up",
-            f"ip -n {ns['b']} link set bdk{tag}b1 mtu 1280",
+            f"ip -n {ns['b']} addr add {ROUTER_IN}/24 dev {tag}b0",
+            f"ip -n {ns['b']} addr add {ROUTER_OUT}/24 dev {tag}b1",
+            f"ip -n {ns['b']} link set {tag}b0 up && ip -n {ns['b']} link set {tag}b1 up",
+            f"ip -n {ns['b']} link set {tag}b1 mtu 1280",
             # the client's alias is routed away from the client: strict rp_filter drops what it sends
             f"ip -n {ns['b']} route add 10.213.9.0/24 via {SERVER}",
             f"ip netns exec {ns['b']} sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=1"
-            f" net.ipv4.conf.bdk{tag}b0.rp_filter=1",
-            f"ip netns exec {ns['b']} sysctl -qw net.ipv4.neigh.bdk{tag}b1.mcast_solicit=1"
-            f" net.ipv4.neigh.bdk{tag}b1.retrans_time_ms=200",
-            f"ip -n {ns['c']} addr add {SERVER}/24 dev bdk{tag}c0 && ip -n {ns['c']} link set bdk{tag}c0 up",
-            f"ip -n {ns['c']} link set bdk{tag}c0 mtu 1280",
+            f" net.ipv4.conf.{tag}b0.rp_filter=1",
+            f"ip netns exec {ns['b']} sysctl -qw net.ipv4.neigh.{tag}b1.mcast_solicit=1"
+            f" net.ipv4.neigh.{tag}b1.retrans_time_ms=200",
+            f"ip -n {ns['c']} addr add {SERVER}/24 dev {tag}c0 && ip -n {ns['c']} link set {tag}c0 up",
+            f"ip -n {ns['c']} link set {tag}c0 mtu 1280",
             f"ip -n {ns['c']} route add default via {ROUTER_OUT}",
             f"ip netns exec {ns['c']} nft -f - <<'EOF'\n"
             "table inet bdk {\n chain input {\n  type filter hook input priority 0;\n"
-            "  tcp dport 180 drop\n }\n}\nEOF",
+            '  tcp dport 180 drop\n  tcp dport 184 counter drop comment "counted"\n }\n}\nEOF',
         )
         lab.exec("a", f"ping -c 1 -W 2 {SERVER}", check=True)  # the healthy path works
         yield lab
@@ -188,6 +191,22 @@ def test_an_nft_drop_on_the_server_is_netfilter_drop_there(lab: Lab) -> None:
     assert traces["c"].faults[0].dport == 180
     assert traces["c"].faults[0].location in ("nft_do_chain", "nf_hook_slow")  # 6.18: nft_do_chain
     assert reasons(traces["a"]) == {} and reasons(traces["b"]) == {}
+
+
+def test_the_nft_rule_that_dropped_it_is_named_by_its_counter(lab: Lab) -> None:
+    traces = lab.trace([dt.Flow(CLIENT, SERVER, 6, 184)], connect(SERVER, 184))
+    assert set(reasons(traces["c"])) == {"NETFILTER_DROP"}
+    assert traces["c"].nft_rule is not None and traces["c"].nft_unnamed is None
+    assert traces["c"].nft_rule.startswith("inet bdk input handle "), traces["c"].nft_rule
+    assert traces["c"].nft_rule.endswith(': tcp dport 184 drop (comment "counted")'), traces["c"].nft_rule
+
+
+def test_a_drop_rule_without_a_counter_is_not_named_and_says_why(lab: Lab) -> None:
+    traces = lab.trace([dt.Flow(CLIENT, SERVER, 6, 180)], connect(SERVER, 180))
+    assert traces["c"].nft_rule is None
+    assert traces["c"].nft_unnamed == (
+        "rule not named: no counted drop rule rose; it was one of: 1 drop rule without a counter"
+    )
 
 
 def test_a_syn_to_a_closed_port_is_no_socket_and_a_reset(lab: Lab) -> None:
@@ -233,14 +252,18 @@ def test_healthy_probes_show_no_drop(lab: Lab) -> None:
 
 
 def test_tracers_are_gone_afterwards(lab: Lab) -> None:
+    """Nothing of this trace's tracers is left: no process, no work dir (other bgpdoctor runs on the
+    machine may be tracing meanwhile, so only this trace's work dirs are looked for)."""
     lab.trace([dt.Flow(CLIENT, SERVER, 1)], "true")
+    dirs = [dt.parse_start(o[dt.START_FACT])[0] for o in lab.outputs.values() if dt.START_FACT in o]
+    assert dirs
     left = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-                if b"/tmp/bgpdoctor-drops." in cmdline.read():
+                if any(d.encode() in cmdline.read() for d in dirs):
                     left.append(pid)
         except OSError:
             continue
     assert not left
-    assert not [p for p in os.listdir("/tmp") if p.startswith("bgpdoctor-drops.")]
+    assert not [d for d in dirs if os.path.exists(d)]

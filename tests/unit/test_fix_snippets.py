@@ -205,7 +205,7 @@ def _check_frr(text: str) -> None:
         pytest.skip("FRR not installed (apt-get install frr)")
     # a fix goes into the user's config, where its neighbors exist: declare them first
     router = re.search(r"^router bgp (\d+)", text, re.M)
-    neighbors = dict.fromkeys(re.findall(r"^\s*neighbor (\S+) ", text, re.M))
+    neighbors = dict.fromkeys(re.findall(r"^\s*(?:no )?neighbor (\S+) ", text, re.M))
     base = (
         f"router bgp {router.group(1)}\n" + "".join(f" neighbor {n} remote-as external\n" for n in neighbors)
         if router

@@ -227,8 +227,9 @@ def test_scope_hosts(lab: Inventory) -> None:
 
 def test_scope_hosts_peers_outside_the_router_role() -> None:
     inv = load_inventory(CASES / "good" / "two_sites.yaml")
-    # yuuko-k8s has no peers: only itself, the router and the metrics-server host (sakamoto)
-    assert scope_hosts(inv, ["yuuko-k8s"]) == ["router-mine", "sakamoto", "yuuko-k8s"]
+    # yuuko-k8s has no sessions and its site no router: no pod path reaches it, so only itself and
+    # the metrics-server host (sakamoto); router-mine is on none of its paths
+    assert scope_hosts(inv, ["yuuko-k8s"]) == ["sakamoto", "yuuko-k8s"]
 
 
 def test_scope_hosts_unknown_node(lab: Inventory) -> None:

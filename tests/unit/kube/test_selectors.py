@@ -9,6 +9,7 @@ from bgpdoctor.kube.selectors import (
     SelectorError,
     SelectorRequirement,
     calico_selector_matches,
+    label_value,
     parse_label_selector,
 )
 
@@ -99,3 +100,31 @@ def test_calico_selectors(selector: str, labels: dict[str, str], expected: bool)
 def test_calico_selector_errors_quote_the_selector(selector: str) -> None:
     with pytest.raises(SelectorError, match="cannot parse Calico selector"):
         calico_selector_matches(selector, {})
+
+
+@pytest.mark.parametrize("selector", ["(" * 3000 + "all()" + ")" * 3000, "!" * 3000 + "all()"])
+def test_deep_nesting_is_a_selector_error_not_a_stack_overflow(selector: str) -> None:
+    with pytest.raises(SelectorError, match="nested deeper than"):
+        calico_selector_matches(selector, {})
+
+
+def test_nesting_up_to_the_bound_still_evaluates() -> None:
+    assert calico_selector_matches("(" * 50 + "has(bgp)" + ")" * 50, {"bgp": ""})
+
+
+@pytest.mark.parametrize(
+    ("value", "text"), [(True, "true"), (False, "false"), ("yes", "yes"), (None, ""), (64512, "64512")]
+)
+def test_label_values_are_strings_as_kubernetes_stores_them(value: object, text: str) -> None:
+    assert label_value(value) == text
+
+
+def test_a_yaml_boolean_in_match_labels_selects_the_label_true() -> None:
+    sel = parse_label_selector(
+        {
+            "matchLabels": {"bgp": True},
+            "matchExpressions": [{"key": "on", "operator": "In", "values": [False]}],
+        }
+    )
+    assert sel is not None
+    assert sel.matches({"bgp": "true", "on": "false"})

@@ -134,7 +134,7 @@ def test_service_advertisement_without_selector_selects_nothing() -> None:
             del o["spec"]["advertisements"][0]["selector"]
     findings = kube_findings(build_view(raw_of(objs)))
     assert [(f.root_cause, f.subject) for f in findings] == [
-        ("lb-not-advertised", "service/default/my-service")
+        ("lb-advert-not-configured", "service/default/my-service")
     ]
 
 

@@ -44,8 +44,14 @@ SELECT: list[tuple[str, str]] = [
     ("iproute.parse_routes", "outputs/ip/*_route_table_all.txt"),
     ("iproute.parse_addresses", "outputs/ip/*_addr.txt"),
     ("iproute.parse_route_get", "outputs/ip/*_route_get_*.txt"),
+    ("iprule.parse_rules", "outputs/ip/*_rule.txt"),
+    ("iprule.parse_rule_tables", "outputs/ip/*_rule_tables.txt"),
     ("nft.parse_ruleset", "outputs/nft/*_ruleset.txt"),
     ("pcap.syn_sources", "pcap/*.pcap"),
+    ("capabilities.parse_bird_protocols", "outputs/capabilities/*_bird_protocols_all.txt"),
+    ("capabilities.parse_bird_gr_recovery", "outputs/capabilities/*_bird_status.txt"),
+    ("capabilities.parse_frr_neighbors", "outputs/capabilities/*_frr_neighbors.txt"),
+    ("capabilities.parse_gobgp_neighbors", "outputs/capabilities/*_gobgp_neighbor.txt"),
 ]
 
 

@@ -70,7 +70,9 @@ def test_bpftrace_output_gives_netns_reason_place_and_packet() -> None:
     log = parse_bpftrace_drops(fixture("stop-bpftrace-linux-6.18.txt").split(dt.STDERR_MARK)[0], "b", REASONS)
     assert log.events == [
         DropEvent(
-            "b", NETNS_B, "IP_RPFILTER", "ip_rcv_finish_core", 2, 2048, 1, "10.213.9.1", None, "10.213.0.2"
+            *("b", NETNS_B, "IP_RPFILTER", "ip_rcv_finish_core", 2, 2048, 1, "10.213.9.1", None),
+            dst="10.213.0.2",
+            icmp_type=8,  # echo request
         ),
         DropEvent(
             "b",

@@ -431,6 +431,45 @@ def test_ip_routes_match_json(case_file: Path) -> None:
         assert parsed["mtu"] == next((m["mtu"] for m in route.get("metrics", []) if "mtu" in m), None)
 
 
+def test_ip_rules_match_the_text_form_of_the_same_rules() -> None:
+    """`ip rule show` printed the same rules as text: priority, `not`, table or action per line."""
+    text = (OUTPUTS / "ip" / "tailscale_wgquick_rule_text.txt").read_text()
+    _, expected = _load(CASES / "iprule.parse_rules" / "tailscale_wgquick_rule.json")
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert len(lines) == len(expected)
+    for line, rule in zip(lines, expected, strict=True):
+        priority, _, rest = line.partition(":")
+        words = rest.split()
+        assert rule["priority"] == int(priority)
+        assert rule["invert"] == (words[0] == "not")
+        if "lookup" in words:
+            assert (rule["action"], rule["table"]) == ("lookup", words[words.index("lookup") + 1])
+        elif "goto" in words:
+            assert (rule["action"], rule["goto"]) == ("goto", int(words[words.index("goto") + 1]))
+        else:
+            assert rule["action"] == words[-1]
+        if "to" in words:
+            assert rule["dst"] == words[words.index("to") + 1]
+        source = words[words.index("from") + 1]
+        assert rule["src"] == (None if source == "all" else source)
+        if "fwmark" in words:
+            mark, _, mask = words[words.index("fwmark") + 1].partition("/")
+            assert (rule["fwmark"], rule["fwmask"]) == (int(mark, 16), int(mask, 16) if mask else None)
+        if "suppress_prefixlength" in words:
+            assert rule["suppress_prefixlen"] == int(words[words.index("suppress_prefixlength") + 1])
+
+
+def test_ip_rule_tables_match_each_tables_json() -> None:
+    text, expected = _load(CASES / "iprule.parse_rule_tables" / "tailscale_wgquick_rule_tables.json")
+    chunks = re.findall(r"^table (\S+)\n(.*?)(?=^table |\Z)", text, flags=re.M | re.S)
+    assert [name for name, _ in chunks] == list(expected)
+    for name, body in chunks:
+        raw = [] if body.strip() in ("", "[") else json.loads(body)
+        assert [(_dst(r["dst"]), r.get("dev"), name) for r in raw] == [
+            (r["dst"], r["dev"], r["table"]) for r in expected[name]
+        ]
+
+
 def test_ip_addresses_match_json() -> None:
     text, expected = _load(CASES / "iproute.parse_addresses" / "r2_addr.json")
     raw = [
@@ -661,6 +700,11 @@ def test_nft_empty_ruleset_has_only_metainfo() -> None:
 
 
 READ_INDEPENDENTLY = {
+    # capabilities.*: each end's view against the other daemon's, in tests/unit/test_capabilities.py
+    "capabilities.parse_bird_gr_recovery",
+    "capabilities.parse_bird_protocols",
+    "capabilities.parse_frr_neighbors",
+    "capabilities.parse_gobgp_neighbors",
     "bird.parse_show_protocols",
     "bird.parse_show_protocols_all",
     "bird.parse_show_route",
@@ -671,6 +715,8 @@ READ_INDEPENDENTLY = {
     "iproute.parse_routes",
     "iproute.parse_addresses",
     "iproute.parse_route_get",
+    "iprule.parse_rules",
+    "iprule.parse_rule_tables",
     "nft.parse_ruleset",
     "pcap.syn_sources",
     "ping.parse_ping",
@@ -911,6 +957,15 @@ HAND_VERIFIED: list[tuple[str, str, str, Any]] = [
     ("iproute.parse_route_get/g1_route_get_pmtu", "", "mtu", 1400),
     # r2_route_get_unreachable.txt: "RTNETLINK answers: Network is unreachable"
     ("iproute.parse_route_get/r2_route_get_unreachable", "", "error", "Network is unreachable"),
+    # tailscale_wgquick_rule.txt: {"priority":32764,"not":null,"src":"all","fwmark":"0xca6c","table":"51820"}
+    ("iprule.parse_rules/tailscale_wgquick_rule", "priority=32764", "fwmark", 0xCA6C),
+    ("iprule.parse_rules/tailscale_wgquick_rule", "priority=32764", "invert", True),
+    # tailscale_wgquick_rule.txt: {"priority":101,"src":"all","ipproto":"tcp","dport":179,"table":"101"}
+    ("iprule.parse_rules/tailscale_wgquick_rule", "priority=101", "opaque", ["ipproto tcp", "dport 179"]),
+    # tailscale_wgquick_rule_tables.txt: "table 52" then {"dst":"10.42.0.0/16","dev":"tailscale0",...}
+    ("iprule.parse_rule_tables/tailscale_wgquick_rule_tables", "52|#0", "dev", "tailscale0"),
+    # tailscale_wgquick_rule_tables.txt: "table 101" then a lone "[" (the table does not exist)
+    ("iprule.parse_rule_tables/tailscale_wgquick_rule_tables", "", "101", []),
     # mid_ruleset_text.txt line 5:
     # 'ip saddr 10.0.3.2 icmp type echo-request counter packets 3 ... drop comment "silent drop"'
     ("nft.parse_ruleset/mid_ruleset", "rules|comment=silent drop", "counter_packets", 3),
@@ -919,6 +974,42 @@ HAND_VERIFIED: list[tuple[str, str, str, Any]] = [
     ("nft.parse_ruleset/mid_ruleset", "chains|name=forward", "policy", "drop"),
     # bgp_syn_iface.pcap (tcpdump -r): first SYN 10.0.5.2.50367 > 10.0.4.1.179, ttl 3
     ("pcap.syn_sources/bgp_syn_iface", "#0", "ttl", 3),
+    # capabilities/gr_off_bird_protocols_all.txt: "Local capabilities" has no "Graceful restart";
+    # under "Neighbor capabilities": "Graceful restart" / "Restart time: 120" / "AF supported: ipv4"
+    ("capabilities.parse_bird_protocols/gr_off_bird_protocols_all", "#0|local", "graceful_restart", False),
+    ("capabilities.parse_bird_protocols/gr_off_bird_protocols_all", "#0|remote", "gr_restart_time", 120),
+    # capabilities/recovery16_bird_protocols_all.txt peer_dead: "GR recovery:    pending"
+    (
+        "capabilities.parse_bird_protocols/recovery16_bird_protocols_all",
+        "name=peer_dead",
+        "gr_recovery_pending",
+        True,
+    ),
+    # capabilities/recovery_bird_status.txt: "Wait timer is 234.917/240"
+    ("capabilities.parse_bird_gr_recovery/recovery_bird_status", "", "wait_s", 240),
+    # capabilities/v6_frr_only_frr_neighbors.txt: multiprotocolExtensions
+    # "ipv6Unicast": {"advertised": true}
+    (
+        "capabilities.parse_frr_neighbors/v6_frr_only_frr_neighbors",
+        "#0|local",
+        "families",
+        ["ipv4-unicast", "ipv6-unicast"],
+    ),
+    # capabilities/cease_frr_neighbors.txt: "lastNotificationReason": "Cease/Peer De-configured"
+    (
+        "capabilities.parse_frr_neighbors/cease_frr_neighbors",
+        "#0",
+        "cease_received",
+        "Cease/Peer De-configured",
+    ),
+    # capabilities/gobgp_gr_v4v6_gobgp_neighbor.txt: local GracefulRestartCapability
+    # "EHgaBgoECAEQARoGCgQIAhAB" = time 120 (10 78), tuples afi 1 safi 1 and afi 2 safi 1
+    (
+        "capabilities.parse_gobgp_neighbors/gobgp_gr_v4v6_gobgp_neighbor",
+        "#0|local",
+        "gr_families",
+        ["ipv4-unicast", "ipv6-unicast"],
+    ),
 ]
 
 

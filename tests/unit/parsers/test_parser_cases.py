@@ -24,6 +24,8 @@ def _plain(value: Any) -> Any:
         value = dataclasses.asdict(value)
     elif isinstance(value, list):
         value = [_plain(v) for v in value]
+    elif isinstance(value, dict):
+        value = {k: _plain(v) for k, v in value.items()}
     return json.loads(json.dumps(value))
 
 
