@@ -68,6 +68,9 @@ class Driver(Protocol):
     def router_id(self, world: World, name: str) -> str | None:
         """The router id the daemon really uses."""
 
+    def excerpt(self, text: str, neighbor: NeighborState) -> str | None:
+        """The neighbor's own entry in the session fact's output (None: quote the output whole)."""
+
 
 def match_neighbor(neighbors: list[NeighborState], peer: Peer) -> NeighborState | None:
     """The neighbor the inventory's peer entry means: same address, or the same protocol name."""

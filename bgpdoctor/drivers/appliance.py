@@ -69,6 +69,9 @@ class ApplianceDriver:
         sessions = world.parsed(name, self.session_fact, self.parse_sessions)
         return None if sessions is None else [neighbor_state(s) for s in sessions]
 
+    def excerpt(self, text: str, neighbor: NeighborState) -> str | None:
+        return None  # vendor session lists are short and their entries have no fixed frame
+
     def router_id(self, world: World, name: str) -> str | None:
         facts = world.facts.get(name)
         result = facts.outputs.get(self.status_fact) if facts is not None else None

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bgpdoctor.drivers import NeighborState
+from bgpdoctor.drivers.excerpt import bird_block
 from bgpdoctor.parsers import bird
 
 if TYPE_CHECKING:
@@ -102,6 +103,9 @@ class BirdDriver:
                 )
             )
         return out
+
+    def excerpt(self, text: str, neighbor: NeighborState) -> str | None:
+        return bird_block(text, neighbor.name) if neighbor.name else None
 
     def router_id(self, world: World, name: str) -> str | None:
         status = world.parsed(name, "bird.status", bird.parse_show_status)

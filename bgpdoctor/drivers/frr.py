@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bgpdoctor.drivers import NeighborState
+from bgpdoctor.drivers.excerpt import frr_entry
 from bgpdoctor.parsers import ParseError, json_int, json_object, json_str, load_json
 from bgpdoctor.parsers import frr as frr_parser
 from bgpdoctor.parsers.routers import RouterSession
@@ -129,6 +130,10 @@ class FrrDriver:
                 )
             )
         return out
+
+    def excerpt(self, text: str, neighbor: NeighborState) -> str | None:
+        key = neighbor.address or neighbor.name  # an unnumbered neighbor is keyed by its interface
+        return frr_entry(text, key) if key else None
 
     def router_id(self, world: World, name: str) -> str | None:
         summary = world.parsed(name, self.status_fact, parse_summary)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bgpdoctor.drivers import NeighborState
+from bgpdoctor.drivers.excerpt import gobgp_entry
 from bgpdoctor.parsers import gobgp
 
 if TYPE_CHECKING:
@@ -62,6 +63,9 @@ class GobgpDriver:
                 )
             )
         return out
+
+    def excerpt(self, text: str, neighbor: NeighborState) -> str | None:
+        return gobgp_entry(text, neighbor.address) if neighbor.address else None
 
     def router_id(self, world: World, name: str) -> str | None:
         glob = world.parsed(name, "gobgp.global", gobgp.parse_global)

@@ -53,6 +53,7 @@ def end_view(world: World, host_name: str, peer: Peer | None) -> SessionEnd:
     driver = driver_for(host.speaker)
     if driver is not None:
         neighbors = driver.neighbors(world, host_name)
+        match = None
         if neighbors is not None:
             match = match_neighbor(neighbors, peer)
             if match is None:
@@ -68,6 +69,12 @@ def end_view(world: World, host_name: str, peer: Peer | None) -> SessionEnd:
                 # BIRD shows multihop only while the session is up: the inventory says it otherwise
                 end.multihop_ttl = match.multihop_ttl if match.multihop_shown else peer.multihop
         if (ev := world.evidence(host_name, driver.session_fact)) is not None:
+            # the neighbor's own entry: a router's whole list, quoted by each of its sessions, grew
+            # reports with the square of its peers; a neighbor it does not list keeps the whole list
+            cut = driver.excerpt(ev.output, match) if match is not None else None
+            if cut and match is not None:
+                note = f"its entry for {match.name or match.address}"
+                ev = ev.model_copy(update={"output": cut, "note": note})
             end.evidence.append(ev)
     route = world.route_get(host_name, address)
     if route is not None:

@@ -2,7 +2,7 @@
 
 The fixtures are outputs of a namespace with Tailscale's and wg-quick's rules
 (captures/outputs/ip/commands.json); each expected route below was checked by hand against
-`ip route get` in that namespace (tests/integration/test_policy_routing.py does it live).
+`ip route get` in that namespace (tests/integration/test_policy_routing_kernel.py does it live).
 """
 
 from __future__ import annotations
