@@ -9,38 +9,34 @@ no policy on the eBGP neighbor (FRR's default `bgp ebgp-requires-policy`, RFC 82
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bgpdoctor.lab.frr import FRR_DAEMON_DIR, FrrInstance, start_frr  # noqa: E402
-from bgpdoctor.lab.procs import kill_proc, ns_run, start_in_ns  # noqa: E402
-from bgpdoctor.lab.state import ProcRecord  # noqa: E402
+from bgpdoctor.lab.procs import ns_run  # noqa: E402
+from tests.integration.speakers import (  # noqa: E402
+    BIRD_AS,
+    FRR_AS,
+    Pair,
+    bgpdoctor,
+    frr_bird_pair,
+    needs_bird2,
+    needs_frr,
+    needs_root,
+    run,
+)
 
-pytestmark = [
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces"),
-    pytest.mark.skipif(not (FRR_DAEMON_DIR / "bgpd").exists(), reason="FRR is not installed (apt frr)"),
-    pytest.mark.skipif(shutil.which("bird") is None, reason="bird2 is not installed"),
-]
+pytestmark = [needs_root, needs_frr, needs_bird2]
 
 FRR_IP, BIRD_IP = "10.213.9.1", "10.213.9.2"
-FRR_AS, BIRD_AS = 65001, 65002
 
 
 def frr_conf(remote_as: int = BIRD_AS, policy: bool = True) -> str:
@@ -74,131 +70,11 @@ protocol bgp frr1 {{
 """
 
 
-@dataclass
-class Pair:
-    frr_ns: str
-    bird_ns: str
-    run_dir: Path  # FRR's vty socket dir, BIRD's control socket; readable by the frr user
-    frr: FrrInstance | None = None
-    procs: list[ProcRecord] = field(default_factory=list)
-
-    def start_frr(self, conf: str) -> FrrInstance:
-        self.frr = start_frr(self.frr_ns, "frr1", self.run_dir / "frr", bgpd_conf=conf)
-        return self.frr
-
-    def neighbor(self) -> dict[str, Any]:
-        assert self.frr is not None
-        data: dict[str, Any] = json.loads(self.frr.vtysh(f"show bgp neighbors {BIRD_IP} json"))
-        return data.get(BIRD_IP, {})
-
-    def wait_for(self, what: str, ok: Callable[[dict[str, Any]], bool], timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        seen: dict[str, Any] = {}
-        while time.monotonic() < deadline:
-            with contextlib.suppress(json.JSONDecodeError):
-                seen = self.neighbor()
-                if ok(seen):
-                    return
-            time.sleep(0.5)
-        keys = ("bgpState", "lastResetDueTo", "lastNotificationReason")
-        pytest.fail(f"FRR never showed {what} in {timeout}s: { ({k: seen.get(k) for k in keys}) }")
-
-    def inventory(self, path: Path) -> Path:
-        inv = {
-            "hosts": {
-                "frr1": {
-                    "role": "router",
-                    "speaker": "frr",
-                    "asn": FRR_AS,
-                    "router_id": FRR_IP,
-                    "addresses": [FRR_IP],
-                    "connect": {"netns": self.frr_ns},
-                    "control_socket": str(self.run_dir / "frr"),
-                    "peers": [{"host": "bird1", "address": BIRD_IP, "asn": BIRD_AS}],
-                },
-                "bird1": {
-                    "role": "router",
-                    "speaker": "bird2",
-                    "asn": BIRD_AS,
-                    "router_id": BIRD_IP,
-                    "addresses": [BIRD_IP],
-                    "connect": {"netns": self.bird_ns},
-                    "control_socket": str(self.run_dir / "bird.ctl"),
-                    "peers": [{"host": "frr1", "address": FRR_IP, "asn": FRR_AS, "name": "frr1"}],
-                },
-            }
-        }
-        path.write_text(yaml.safe_dump(inv))
-        return path
-
-
-def sh(*argv: str) -> None:
-    subprocess.run(argv, check=True, capture_output=True, timeout=20)
-
-
 @pytest.fixture
 def pair() -> Iterator[Pair]:
-    tag = str(os.getpid() % 100000)
-    # not under pytest's tmp_path: its 0700 parents would keep the frr user out of the vty dir
-    run_dir = Path(tempfile.mkdtemp(prefix=f"bdw-frr-{tag}-"))
-    run_dir.chmod(0o755)
-    p = Pair(f"bdw-frr-{tag}", f"bdw-bird-{tag}", run_dir)
-    created: list[str] = []
-    try:
-        for ns in (p.frr_ns, p.bird_ns):
-            sh("ip", "netns", "add", ns)
-            created.append(ns)
-        sh(
-            "ip",
-            "-n",
-            p.frr_ns,
-            "link",
-            "add",
-            "eth0",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "eth0",
-            "netns",
-            p.bird_ns,
-        )
-        for ns, ip in ((p.frr_ns, FRR_IP), (p.bird_ns, BIRD_IP)):
-            sh("ip", "-n", ns, "addr", "add", f"{ip}/30", "dev", "eth0")
-            sh("ip", "-n", ns, "link", "set", "eth0", "up")
-            sh("ip", "-n", ns, "link", "set", "lo", "up")
-            sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv4.ip_forward=1")
-        (run_dir / "bird.conf").write_text(BIRD_CONF)
-        argv = ["bird", "-f", "-c", str(run_dir / "bird.conf"), "-s", str(run_dir / "bird.ctl")]
-        p.procs.append(start_in_ns(p.bird_ns, "bird1", "bird", argv, run_dir / "bird.log"))
+    with frr_bird_pair("bdw", FRR_IP, BIRD_IP) as p:
+        p.start_bird(p.bird_ns, "bird1", BIRD_CONF)
         yield p
-    finally:
-        if p.frr is not None:
-            p.frr.stop()
-        for rec in p.procs:
-            kill_proc(rec)
-        for ns in created:
-            subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True)
-        shutil.rmtree(run_dir, ignore_errors=True)
-
-
-def bgpdoctor(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
-        "NO_COLOR": "1",
-        "PYTHONPATH": str(ROOT),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "bgpdoctor", *args],
-        capture_output=True, text=True, env=env, timeout=180, check=False, cwd=ROOT,
-    )  # fmt: skip
-
-
-def run(inventory: Path) -> tuple[int, dict[str, Any], str]:
-    proc = bgpdoctor("run", "-i", str(inventory), "-o", "json", "--no-mtu", "--timeout", "8")
-    assert proc.stdout, (proc.returncode, proc.stderr[-3000:])
-    (inventory.parent / "report.json").write_text(proc.stdout)  # kept for a failing test
-    return proc.returncode, json.loads(proc.stdout), proc.stderr
 
 
 def not_passing(report: dict[str, Any]) -> list[tuple[str, str, str, str]]:
@@ -210,7 +86,7 @@ def not_passing(report: dict[str, Any]) -> list[tuple[str, str, str, str]]:
 
 
 def test_healthy_frr_and_bird_established_at_both_ends(pair: Pair, tmp_path: Path) -> None:
-    pair.start_frr(frr_conf())
+    pair.start(frr_conf())
     pair.wait_for("Established with BIRD's route", lambda n: n.get("bgpState") == "Established")
     inventory = pair.inventory(tmp_path / "inventory.yaml")
     code, report, stderr = run(inventory)
@@ -236,7 +112,7 @@ def test_healthy_frr_and_bird_established_at_both_ends(pair: Pair, tmp_path: Pat
 
 
 def test_wrong_remote_as_on_frr_is_diagnosed_as_asn_mismatch(pair: Pair, tmp_path: Path) -> None:
-    pair.start_frr(frr_conf(remote_as=65099))
+    pair.start(frr_conf(remote_as=65099))
     pair.wait_for(
         "a Bad Peer AS notification", lambda n: "Bad Peer AS" in str(n.get("lastNotificationReason"))
     )
@@ -253,7 +129,7 @@ def test_wrong_remote_as_on_frr_is_diagnosed_as_asn_mismatch(pair: Pair, tmp_pat
 
 
 def test_frr_without_ebgp_policy_is_the_rfc_8212_diagnosis(pair: Pair, tmp_path: Path) -> None:
-    pair.start_frr(frr_conf(policy=False))
+    pair.start(frr_conf(policy=False))
     pair.wait_for("Established", lambda n: n.get("bgpState") == "Established")
     code, report, stderr = run(pair.inventory(tmp_path / "inventory.yaml"))
     causes = [d["root_cause"] for d in report["diagnoses"]]

@@ -11,17 +11,14 @@ nothing ever leaves the root namespace for another address.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import shutil
-import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,16 +29,18 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bgpdoctor.lab.procs import kill_proc, start_in_ns  # noqa: E402
 from tests.fakeapi import DEFAULT_TOKEN, FakeApiServer, write_kubeconfig  # noqa: E402
 from tests.fakeapi import clusters as c  # noqa: E402
+from tests.integration.speakers import Lab, namespaces, needs_bird2, needs_root, tag, veth  # noqa: E402
 
 BIRD16 = Path("/opt/bgpdoctor/bird16/usr/sbin")
 pytestmark = [
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces"),
+    needs_root,
     pytest.mark.skipif(
         not (BIRD16 / "bird").exists(), reason="BIRD 1.6 not extracted (scripts/install-deps.sh)"
     ),
-    pytest.mark.skipif(shutil.which("bird") is None, reason="bird2 is not installed"),
+    needs_bird2,
 ]
 
 NODE_IP, ROUTER_IP = "10.213.7.2", "10.213.7.1"
@@ -76,12 +75,10 @@ protocol bgp {NODE.replace("-", "_")} {{
 """
 
 
-@dataclass
-class BgpPair:
+@dataclass(kw_only=True)
+class BgpPair(Lab):
     node_ns: str
     router_ns: str
-    run_dir: Path
-    pids: dict[str, int] = field(default_factory=dict)
 
     def birdc16(self, *args: str) -> str:
         out = subprocess.run(
@@ -114,97 +111,33 @@ class BgpPair:
         pytest.fail(f"BIRD 1.6 session not {'up' if established else 'down'} after {timeout}s: {text}")
 
     def stop_router(self) -> None:
-        stop_pid(self.pids.pop("bird2"))
-
-
-def stop_pid(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)  # a PID this test started and recorded
-    for _ in range(50):
-        try:
-            os.waitpid(pid, os.WNOHANG)
-            os.kill(pid, 0)
-        except (ProcessLookupError, ChildProcessError):
-            return
-        time.sleep(0.1)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-
-
-def sh(*argv: str) -> None:
-    subprocess.run(argv, check=True, capture_output=True, timeout=20)
+        router = next(rec for rec in self.procs if rec.host == "router-lab")
+        kill_proc(router)
+        self.procs.remove(router)
 
 
 @pytest.fixture
 def bgp_pair(tmp_path: Path) -> Iterator[BgpPair]:
-    tag = str(os.getpid() % 100000)
-    pair = BgpPair(f"bdx-node-{tag}", f"bdx-rtr-{tag}", tmp_path / "run")
-    created: list[str] = []
-    procs: list[subprocess.Popen[bytes]] = []
-    try:
-        (pair.run_dir / "calico").mkdir(parents=True)
-        for ns in (pair.node_ns, pair.router_ns):
-            sh("ip", "netns", "add", ns)
-            created.append(ns)
-        # the veth pair is created inside the node namespace: no interface ever exists in the root one
-        sh(
-            "ip",
-            "-n",
-            pair.node_ns,
-            "link",
-            "add",
-            "eth0",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "eth0",
-            "netns",
-            pair.router_ns,
-        )
-        for ns, ip in ((pair.node_ns, NODE_IP), (pair.router_ns, ROUTER_IP)):
-            sh("ip", "-n", ns, "addr", "add", f"{ip}/30", "dev", "eth0")
-            sh("ip", "-n", ns, "link", "set", "eth0", "up")
-            sh("ip", "-n", ns, "link", "set", "lo", "up")
-            # a router and a node forward; this namespace's own sysctl, not the machine's
-            sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+    node_ns, router_ns = f"bdx-node-{tag()}", f"bdx-rtr-{tag()}"
+    (tmp_path / "run" / "calico").mkdir(parents=True)
+    with (
+        namespaces(node_ns, router_ns),
+        BgpPair(tmp_path / "run", node_ns=node_ns, router_ns=router_ns) as pair,
+    ):
+        veth(node_ns, NODE_IP, router_ns, ROUTER_IP)
         (tmp_path / "bird16.conf").write_text(BIRD16_CONF)
-        (tmp_path / "bird2.conf").write_text(BIRD2_CONF)
-        for name, ns, argv in (
-            (
-                "bird16",
-                pair.node_ns,
-                [
-                    str(BIRD16 / "bird"),
-                    "-f",
-                    "-c",
-                    str(tmp_path / "bird16.conf"),
-                    "-s",
-                    str(pair.run_dir / "calico" / "bird.ctl"),
-                ],
-            ),
-            (
-                "bird2",
-                pair.router_ns,
-                ["bird", "-f", "-c", str(tmp_path / "bird2.conf"), "-s", str(pair.run_dir / "bird2.ctl")],
-            ),
-        ):
-            log = (tmp_path / f"{name}.log").open("wb")
-            proc = subprocess.Popen(
-                ["ip", "netns", "exec", ns, *argv], stdout=log, stderr=log, start_new_session=True
-            )
-            procs.append(proc)
-            pair.pids[name] = proc.pid  # `ip netns exec` execs bird: this is bird's PID
+        argv = [
+            str(BIRD16 / "bird"),
+            "-f",
+            "-c",
+            str(tmp_path / "bird16.conf"),
+            "-s",
+            str(pair.run_dir / "calico" / "bird.ctl"),
+        ]
+        pair.procs.append(start_in_ns(node_ns, NODE, "bird16", argv, tmp_path / "bird16.log"))
+        pair.start_bird(router_ns, "router-lab", BIRD2_CONF, name="bird2")
         pair.wait_state(established=True)
         yield pair
-    finally:
-        for pid in list(pair.pids.values()):
-            stop_pid(pid)
-        for proc in procs:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=5)
-        for ns in created:
-            subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True)
 
 
 def pod_runner(pair: BgpPair, bindir: Path) -> list[str]:

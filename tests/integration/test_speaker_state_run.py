@@ -15,16 +15,13 @@ configuration:
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,16 +32,23 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bgpdoctor.lab.frr import FRR_DAEMON_DIR, FrrInstance, start_frr  # noqa: E402
-from bgpdoctor.lab.procs import kill_proc, ns_run, start_in_ns  # noqa: E402
-from bgpdoctor.lab.state import ProcRecord  # noqa: E402
+from bgpdoctor.lab.procs import ns_run  # noqa: E402
+from tests.integration import speakers  # noqa: E402
+from tests.integration.speakers import (  # noqa: E402
+    Lab,
+    namespaces,
+    needs_bird2,
+    needs_frr,
+    needs_gobgpd,
+    needs_root,
+    poll,
+    run_dir,
+    sh,
+    tag,
+    veth,
+)
 
-pytestmark = [
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces"),
-    pytest.mark.skipif(not (FRR_DAEMON_DIR / "bgpd").exists(), reason="FRR is not installed (apt frr)"),
-    pytest.mark.skipif(shutil.which("bird") is None, reason="bird2 is not installed"),
-    pytest.mark.skipif(shutil.which("gobgpd") is None, reason="gobgpd is not installed"),
-]
+pytestmark = [needs_root, needs_frr, needs_bird2, needs_gobgpd]
 
 FRR_IP, BIRD_F_IP, BIRD_G_IP, GOBGP_IP = "10.213.29.1", "10.213.29.2", "10.213.30.2", "10.213.30.1"
 FRR_AS, BIRD_AS, GOBGP_AS = 65001, 65002, 65003
@@ -117,46 +121,24 @@ def gobgp_conf(router_id: str = GOBGP_IP) -> str:
 """
 
 
-@dataclass
-class Trio:
+@dataclass(kw_only=True)
+class Trio(Lab):
     frr_ns: str
     bird_ns: str
     gobgp_ns: str
-    run_dir: Path
-    frr: FrrInstance | None = None
-    procs: list[ProcRecord] = field(default_factory=list)
 
     def start(self, frr: str, bird: str, gobgp: str, bird_env: dict[str, str] | None = None) -> None:
-        self.frr = start_frr(self.frr_ns, "frr1", self.run_dir / "frr", bgpd_conf=frr)
-        (self.run_dir / "bird.conf").write_text(bird)
-        argv = ["bird", "-f", "-c", str(self.run_dir / "bird.conf"), "-s", str(self.run_dir / "bird.ctl")]
-        self.procs.append(
-            start_in_ns(self.bird_ns, "bird1", "bird", argv, self.run_dir / "bird.log", env=bird_env)
-        )
-        (self.run_dir / "gobgpd.toml").write_text(gobgp)
-        gobgpd = [
-            "gobgpd",
-            "-t",
-            "toml",
-            "-f",
-            str(self.run_dir / "gobgpd.toml"),
-            "--api-hosts",
-            "127.0.0.1:50051",
-        ]
-        self.procs.append(start_in_ns(self.gobgp_ns, "gobgp1", "gobgpd", gobgpd, self.run_dir / "gobgpd.log"))
+        self.start_frr(self.frr_ns, frr)
+        self.start_bird(self.bird_ns, "bird1", bird, env=bird_env)
+        self.start_gobgp(self.gobgp_ns, "gobgp1", gobgp, "--api-hosts", "127.0.0.1:50051")
 
     def birdc(self, *args: str) -> str:
         cp = ns_run(self.bird_ns, ["birdc", "-s", str(self.run_dir / "bird.ctl"), *args], check=False)
         return cp.stdout
 
     def wait_for(self, what: str, ok: Callable[[], bool], timeout: float = 40) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with contextlib.suppress(Exception):
-                if ok():
-                    return
-            time.sleep(0.5)
-        pytest.fail(f"never saw {what} in {timeout}s: {self.birdc('show', 'protocols')}")
+        if not poll(ok, timeout, ignore=(Exception,)):
+            pytest.fail(f"never saw {what} in {timeout}s: {self.birdc('show', 'protocols')}")
 
     def established(self, protocol: str) -> bool:
         line = next(
@@ -215,91 +197,25 @@ class Trio:
         return path
 
 
-def sh(*argv: str) -> None:
-    subprocess.run(argv, check=True, capture_output=True, timeout=20)
-
-
 @pytest.fixture
 def trio() -> Iterator[Trio]:
-    tag = str(os.getpid() % 100000)
-    run_dir = Path(tempfile.mkdtemp(prefix=f"bdh-ss-{tag}-"))  # not under tmp_path: frr must enter it
-    run_dir.chmod(0o755)
-    t = Trio(f"bdh-f-{tag}", f"bdh-b-{tag}", f"bdh-g-{tag}", run_dir)
-    created: list[str] = []
-    try:
-        for ns in (t.frr_ns, t.bird_ns, t.gobgp_ns):
-            sh("ip", "netns", "add", ns)
-            created.append(ns)
-            sh("ip", "-n", ns, "link", "set", "lo", "up")
-            sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv4.ip_forward=1")
-        sh(
-            "ip",
-            "-n",
-            t.frr_ns,
-            "link",
-            "add",
-            "eth0",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "eth0",
-            "netns",
-            t.bird_ns,
-        )
-        sh(
-            "ip",
-            "-n",
-            t.gobgp_ns,
-            "link",
-            "add",
-            "eth1",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "eth1",
-            "netns",
-            t.bird_ns,
-        )
-        for ns, dev, ip in (
-            (t.frr_ns, "eth0", FRR_IP),
-            (t.bird_ns, "eth0", BIRD_F_IP),
-            (t.bird_ns, "eth1", BIRD_G_IP),
-            (t.gobgp_ns, "eth1", GOBGP_IP),
-        ):
-            sh("ip", "-n", ns, "addr", "add", f"{ip}/30", "dev", dev)
-            sh("ip", "-n", ns, "link", "set", dev, "up")
+    t = tag()
+    frr_ns, bird_ns, gobgp_ns = f"bdh-f-{t}", f"bdh-b-{t}", f"bdh-g-{t}"
+    with (
+        run_dir("bdh-ss") as rd,
+        namespaces(frr_ns, bird_ns, gobgp_ns),
+        Trio(rd, frr_ns=frr_ns, bird_ns=bird_ns, gobgp_ns=gobgp_ns) as trio,
+    ):
+        veth(frr_ns, FRR_IP, bird_ns, BIRD_F_IP)
+        veth(gobgp_ns, GOBGP_IP, bird_ns, BIRD_G_IP, dev_a="eth1", dev_b="eth1")
         # gobgpd installs nothing it receives: the node reaches BIRD's routes through BIRD, as designed
-        sh("ip", "-n", t.gobgp_ns, "route", "add", "default", "via", BIRD_G_IP)
-        yield t
-    finally:
-        if t.frr is not None:
-            t.frr.stop()
-        for rec in t.procs:
-            kill_proc(rec)
-        for ns in created:
-            subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True)
-        shutil.rmtree(run_dir, ignore_errors=True)
-
-
-def bgpdoctor(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
-        "NO_COLOR": "1",
-        "PYTHONPATH": str(ROOT),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "bgpdoctor", *args],
-        capture_output=True, text=True, env=env, timeout=240, check=False, cwd=ROOT,
-    )  # fmt: skip
+        sh("ip", "-n", gobgp_ns, "route", "add", "default", "via", BIRD_G_IP)
+        yield trio
 
 
 def run(inventory: Path) -> tuple[int, dict[str, Any]]:
-    proc = bgpdoctor("run", "-i", str(inventory), "-o", "json", "--no-mtu", "--timeout", "8")
-    assert proc.stdout, (proc.returncode, proc.stderr[-3000:])
-    (inventory.parent / "report.json").write_text(proc.stdout)
-    return proc.returncode, json.loads(proc.stdout)
+    code, report, _ = speakers.run(inventory, timeout=240)
+    return code, report
 
 
 def statuses(report: dict[str, Any], check: str) -> dict[str, str]:
@@ -482,57 +398,19 @@ protocol bgp node_b {{
 
 @pytest.fixture
 def loop_lab() -> Iterator[tuple[dict[str, str], Path]]:
-    tag = str(os.getpid() % 100000)
-    run_dir = Path(tempfile.mkdtemp(prefix=f"bdh-loop-{tag}-"))
-    names = {"tor": f"bdh-lt-{tag}", "node-a": f"bdh-la-{tag}", "node-b": f"bdh-lb-{tag}"}
-    created: list[str] = []
-    procs: list[ProcRecord] = []
-    try:
-        for ns in names.values():
-            sh("ip", "netns", "add", ns)
-            created.append(ns)
-            sh("ip", "-n", ns, "link", "set", "lo", "up")
-            sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv4.ip_forward=1")
-        for node, dev in (("node-a", "eth0"), ("node-b", "eth1")):
-            sh(
-                "ip",
-                "-n",
-                names["tor"],
-                "link",
-                "add",
-                dev,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                "eth0",
-                "netns",
-                names[node],
-            )
-        for host, dev, ip in (
-            ("tor", "eth0", "10.213.39.1"),
-            ("tor", "eth1", "10.213.40.1"),
-            ("node-a", "eth0", "10.213.39.2"),
-            ("node-b", "eth0", "10.213.40.2"),
-        ):
-            sh("ip", "-n", names[host], "addr", "add", f"{ip}/30", "dev", dev)
-            sh("ip", "-n", names[host], "link", "set", dev, "up")
+    t = tag()
+    names = {"tor": f"bdh-lt-{t}", "node-a": f"bdh-la-{t}", "node-b": f"bdh-lb-{t}"}
+    with run_dir("bdh-loop") as rd, namespaces(*names.values()), Lab(rd) as lab:
+        veth(names["tor"], "10.213.39.1", names["node-a"], "10.213.39.2")
+        veth(names["tor"], "10.213.40.1", names["node-b"], "10.213.40.2", dev_a="eth1")
         confs = {
             "tor": LOOP_TOR_CONF,
             "node-a": loop_node_conf(39, "10.90.31.0/24"),
             "node-b": loop_node_conf(40, "10.90.32.0/24"),
         }
         for host, conf in confs.items():
-            (run_dir / f"{host}.conf").write_text(conf)
-            argv = ["bird", "-f", "-c", str(run_dir / f"{host}.conf"), "-s", str(run_dir / f"{host}.ctl")]
-            procs.append(start_in_ns(names[host], host, "bird", argv, run_dir / f"{host}.log"))
-        yield names, run_dir
-    finally:
-        for rec in procs:
-            kill_proc(rec)
-        for ns in created:
-            subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True)
-        shutil.rmtree(run_dir, ignore_errors=True)
+            lab.start_bird(names[host], host, conf, name=host)
+        yield names, rd
 
 
 def loop_inventory(names: dict[str, str], run_dir: Path, path: Path) -> Path:
