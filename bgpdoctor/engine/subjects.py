@@ -937,7 +937,7 @@ def _path_subject(world: World, pair: NodePair, active: ActiveResults) -> Subjec
     s.add("dst_ip", pair.dst_ip)
     s.add("dst_cidr", pair.dst_cidr)
     s.add("hops", " -> ".join(f"{h.host}({h.iif or '-'}>{h.oif or '-'}{_by_table(h)})" for h in path.hops))
-    route_evidence = [world.evidence(h.host, "ip.route") for h in path.hops]
+    route_evidence = _route_evidence(world, path)
     if path.unknown is not None:
         # the trace reached a hop whose routes could not be read: the route is neither there nor missing
         s.unknown("route_complete", path.unknown, *route_evidence)
@@ -1004,6 +1004,18 @@ def _path_subject(world: World, pair: NodePair, active: ActiveResults) -> Subjec
         _firewall_facts(world, s, path, pair)
     kernel_drops.subject_proof(world, s, active)
     return s
+
+
+def _route_evidence(world: World, path: Path) -> list[Evidence | None]:
+    """The route each forwarding hop used; the whole table of a hop where the trace stopped (it is
+    the evidence of what is missing), nothing for the host that delivers locally."""
+    quoted = []
+    for i, hop in enumerate(path.hops):
+        if hop.oif and hop.route:
+            quoted.append(world.route_excerpt(hop.host, [hop.route], f"the route {hop.host} uses"))
+        elif not (path.complete and i == len(path.hops) - 1):
+            quoted.append(world.evidence(hop.host, "ip.route"))
+    return quoted
 
 
 def _by_table(hop: Hop) -> str:

@@ -57,6 +57,19 @@ class FactUnknown(BgpDoctorError):
         self.unknown = unknown
 
 
+def _route_entries(text: str) -> list[tuple[str, str]]:
+    """(normalised destination, the entry as compact JSON) per route of `ip -j route`; [] if unreadable."""
+    import json
+
+    from bgpdoctor.parsers import ParseError
+
+    try:
+        routes, raw = iproute.parse_routes(text), json.loads(text)
+    except (ParseError, ValueError):
+        return []
+    return [(r.dst, json.dumps(entry, separators=(",", ":"))) for r, entry in zip(routes, raw, strict=True)]
+
+
 def parse_proc_sysctl(text: str) -> dict[str, str]:
     """`grep -H . /proc/sys/net/ipv4/...` output to sysctl keys.
 
@@ -177,6 +190,7 @@ class World:
         self.last_read: tuple[str, str] | None = None  # the output parsed last (names a failed derivation)
         self._cache: dict[tuple[str, str], Any] = {}
         self._route_tables: dict[str, RouteTable] = {}
+        self._route_entries: dict[str, list[tuple[str, str]]] = {}
         self._owners: dict[str, str] | None = None
         self._evidence_text: dict[tuple[str, str], str] = {}  # one copy per output, however often cited
 
@@ -218,6 +232,26 @@ class World:
             output=output,
             exit_status=result.exit_status,
             note=note,
+        )
+
+    def route_excerpt(self, host: str, prefixes: list[str], note: str | None = None) -> Evidence | None:
+        """The host's main-table entries for these prefixes, as `ip -j route` printed them; the whole
+        table when none is there (or it cannot be read), since then the table itself is the evidence.
+
+        A path quotes the route each hop used: quoting each router's whole table in every path made
+        reports grow with nodes x routes. Example: route_excerpt("router-mine", ["10.42.3.0/24"]).
+        """
+        whole = self.evidence(host, "ip.route", note)
+        if whole is None or not prefixes:
+            return whole
+        entries = self._route_entries.get(host)
+        if entries is None:
+            entries = self._route_entries[host] = _route_entries(self.facts[host].outputs["ip.route"].stdout)
+        picked = [raw for dst, raw in entries if dst in prefixes]
+        if not picked:
+            return whole
+        return whole.model_copy(
+            update={"output": "[" + ",".join(picked) + "]", "note": note or "the route used"}
         )
 
     def command_problem(self, host: str, fact: str) -> Unknown | None:

@@ -1,4 +1,4 @@
-"""A session quotes its own neighbor's entry of the daemon's list, not the whole list.
+"""A session quotes its neighbor's entry of the daemon's list, a path the route each hop used.
 
 Quoting a router's whole `show protocols all` in every one of its sessions made reports grow with
 the square of its peers (75 MB per session check at 200 nodes) and hid the block that matters.
@@ -68,3 +68,25 @@ def test_unreadable_or_foreign_output_is_quoted_whole() -> None:
     assert bird.excerpt("BIRD 2.0.12 ready.\nsyntax error\n", neighbor) is None
     assert gobgp.excerpt("not json", neighbor) is None
     assert gobgp.excerpt('{"conf": {}}', neighbor) is None
+
+
+def test_a_pod_path_quotes_the_route_each_hop_used_and_the_whole_table_where_it_stops() -> None:
+    _inv, _path, _nodes, collected = load_recording(REPO / "captures" / "runs" / "mtu-blackhole.json")
+    evidence = _evidence("mtu-blackhole", "pod-route-present", "sakamoto->yuuko-k8s")
+    routes = {e.host: e for e in evidence if e.command == "ip -j route show table main"}
+    assert "yuuko-k8s" not in routes  # it delivers locally: no route was used there
+    for host in ("sakamoto", "router-mine", "router-home"):
+        (entry,) = json.loads(routes[host].output)
+        whole = json.loads(collected.facts[host].outputs["ip.route"].stdout)
+        assert entry in whole and routes[host].note == f"the route {host} uses"
+
+
+def test_a_path_that_stops_quotes_the_whole_table_of_the_hop_without_a_route() -> None:
+    _inv, _path, _nodes, collected = load_recording(
+        REPO / "captures" / "runs" / "bird-kernel-export-none.json"
+    )
+    evidence = _evidence("bird-kernel-export-none", "pod-route-present", "sakamoto->yuuko-k8s")
+    routes = {e.host: e for e in evidence if e.command == "ip -j route show table main"}
+    # router-home has no route to yuuko-k8s's pods: its whole table is what shows that
+    assert routes["router-home"].output == collected.facts["router-home"].outputs["ip.route"].stdout.rstrip()
+    assert len(json.loads(routes["router-mine"].output)) == 1

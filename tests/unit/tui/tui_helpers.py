@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from textual.pilot import Pilot
+from textual.widgets import DataTable
 
 from bgpdoctor.tui.app import BgpDoctorApp
 from bgpdoctor.tui.source import ReplaySource
@@ -31,6 +32,23 @@ async def finished(pilot: Pilot[int], runs: int = 1) -> None:
         await pilot.pause(0.05)
         if not app.running and app.runs_shown >= runs:
             break
+
+    # host updates may still be queued behind the result, and a DataTable re-measures its columns
+    # on its own Idle event (Textual 8): a snapshot taken before both shows the host table's
+    # "detail" column still narrow. Wait until the tables stop changing and nothing is pending.
+    def state() -> list[tuple[int, bool]]:
+        return [
+            (t._update_count, bool(t._updated_cells or t._require_update_dimensions))
+            for t in app.query(DataTable)
+        ]
+
+    before = state()
+    for _ in range(100):
+        await pilot.pause(0.1)
+        now = state()
+        if now == before and not any(pending for _, pending in now):
+            break
+        before = now
     await pilot.wait_for_scheduled_animations()
     await pilot.pause()
     await pilot.pause()
