@@ -52,7 +52,7 @@ def end_view(world: World, host_name: str, peer: Peer | None) -> SessionEnd:
     address = str(peer.address)
     driver = driver_for(host.speaker)
     if driver is not None:
-        neighbors = driver.neighbors(world, host_name)
+        neighbors = world.neighbors(host_name)
         match = None
         if neighbors is not None:
             match = match_neighbor(neighbors, peer)

@@ -76,7 +76,7 @@ def _excerpt(world: World, host: str, fact: str, lines: list[str], note: str) ->
 
 def _neighbors(world: World, name: str) -> list[NeighborState] | None:
     driver = driver_for(world.inv.hosts[name].speaker)
-    return driver.neighbors(world, name) if driver is not None else None
+    return world.neighbors(name) if driver is not None else None
 
 
 # -- a session shut down by an administrator ------------------------------------------------------

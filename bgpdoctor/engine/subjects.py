@@ -282,7 +282,7 @@ def _speaker_answers(world: World, s: Subject, name: str) -> None:
     if driver is None:
         return
     fact = driver.session_fact
-    driver.neighbors(world, name)  # reading it records a parse error as the fact's problem
+    world.neighbors(name)  # reading it records a parse error as the fact's problem
     problem = world.command_problem(name, fact)
     result = world.facts[name].outputs.get(fact)
     said = (result.stderr + "\n" + result.stdout).lower() if result else ""

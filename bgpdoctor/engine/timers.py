@@ -51,7 +51,7 @@ def _hold_of(world: World, end: SessionEnd) -> int | None:
     """The negotiated hold time this end reports, else the one GoBGP is configured with."""
     speaker = world.inv.hosts[end.host].speaker if end.host in world.inv.hosts else ""
     driver = driver_for(speaker)
-    neighbors = driver.neighbors(world, end.host) if driver is not None else None
+    neighbors = world.neighbors(end.host) if driver is not None else None
     state = match_neighbor(neighbors, end.peer) if neighbors and end.peer else None
     if state is not None and state.hold_time_s:
         return state.hold_time_s

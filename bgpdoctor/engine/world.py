@@ -8,7 +8,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from bgpdoctor.engine.collect import HostFacts
 from bgpdoctor.engine.policy import PolicyAnswer, policy_lookup
@@ -18,6 +18,9 @@ from bgpdoctor.inventory_model import Inventory, Peer
 from bgpdoctor.parsers import bird, gobgp, iproute, iprule, nft, ss
 from bgpdoctor.parsers.netstat import parse_proc_netstat
 from bgpdoctor.report.model import Evidence
+
+if TYPE_CHECKING:
+    from bgpdoctor.drivers import NeighborState
 
 T = TypeVar("T")
 
@@ -193,6 +196,7 @@ class World:
         self._route_entries: dict[str, list[tuple[str, str]]] = {}
         self._owners: dict[str, str] | None = None
         self._evidence_text: dict[tuple[str, str], str] = {}  # one copy per output, however often cited
+        self._neighbors: dict[str, list[NeighborState] | None] = {}
 
     # -- parsing with memo and error capture --------------------------------------------------
     def parsed(self, host: str, fact: str, parser: Callable[[str], T]) -> T | None:
@@ -327,6 +331,16 @@ class World:
     def listeners_179(self, host: str) -> list[ss.Socket] | None:
         sockets = self.parsed(host, "ss.listen", ss.parse_ss)
         return None if sockets is None else [s for s in sockets if s.local_port == 179]
+
+    def neighbors(self, host: str) -> list[NeighborState] | None:
+        """Every neighbor the host's BGP daemon reports (its driver's reading, made once per run:
+        each of a router's sessions asks for the list); None when unknown or no daemon."""
+        if host not in self._neighbors:
+            from bgpdoctor.drivers import driver_for
+
+            driver = driver_for(self.inv.hosts[host].speaker)
+            self._neighbors[host] = driver.neighbors(self, host) if driver is not None else None
+        return self._neighbors[host]
 
     def router_id(self, host: str) -> str | None:
         """The router id the speaker really uses (BIRD `show status`, `gobgp -j global`)."""

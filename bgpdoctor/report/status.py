@@ -81,7 +81,7 @@ def end_status(world: World, end: SessionEnd, now: datetime) -> EndStatus:
             problem = world.command_problem(end.host, driver.session_fact)
             out.unknown = problem.detail if problem else f"{driver.session_fact} on {end.host} gave nothing"
         return out
-    neighbors = driver.neighbors(world, end.host) if driver is not None else None
+    neighbors = world.neighbors(end.host) if driver is not None else None
     match = match_neighbor(neighbors, end.peer) if neighbors is not None and end.peer is not None else None
     if match is None:
         return out
