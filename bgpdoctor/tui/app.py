@@ -138,7 +138,7 @@ class BgpDoctorApp(App[int]):
         hosts.add_column("role", key="role")
         hosts.add_column("site", key="site")
         hosts.add_column("state", key="state", width=10)
-        hosts.add_column("detail", key="detail")
+        hosts.add_column("detail", key="detail", width=30)  # fixed: the table must not jump as hosts report
         for name in self.source.scope:
             host = self.source.inventory.hosts[name]
             hosts.add_row(name, host.role, host.site or "-", toned("waiting", "idle"), "", key=name)
