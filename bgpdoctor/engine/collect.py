@@ -313,30 +313,27 @@ def collect_host(
     marker = f"@@bgpdoctor-{secrets.token_hex(6)}"
     # each command may run for timeout + KILL_AFTER_S; the raw batch is never stored, only the
     # facts split_batch() cuts out of it, each cleaned (bounded, redacted) on its own
+    appliance = is_appliance(facts.host.speaker)
     batch = None
-    if not is_appliance(facts.host.speaker):  # a vendor CLI would only choke on a sh script
+    if not appliance:  # a vendor CLI would only choke on a sh script
         batch = facts.run_raw(
             batch_script(commands, marker, timeout, limit),
             (timeout + KILL_AFTER_S) * len(commands) + 5,
             (limit + 4096) * 2 * len(commands) + 65536,
         )
-    else:
-        for fact, command in commands.items():
-            if facts.run(fact, command, timeout) is None:
-                break
     if batch is not None:
         for fact, result in split_batch(batch.stdout_bytes, marker, commands, limit).items():
             facts.outputs[fact] = clean_result(result, limit)
-        missing = [f for f in commands if f not in facts.outputs]
-        if batch.timed_out and missing:
-            for fact in missing:
-                facts.outputs[fact] = CommandResult(commands[fact], None, b"", "", timed_out=True)
-        elif missing:
-            # no POSIX shell behind the login (RouterOS and other appliances), or a batch cut short:
-            # one exec per command
-            for fact in missing:
-                if facts.run(fact, commands[fact], timeout) is None:
-                    break
+    missing = [f for f in commands if f not in facts.outputs]
+    if batch is not None and batch.timed_out and missing:
+        for fact in missing:
+            facts.outputs[fact] = CommandResult(commands[fact], None, b"", "", timed_out=True)
+    elif missing and (batch is not None or appliance):
+        # a vendor CLI (never sent the batch), another login without a POSIX shell, or a batch cut
+        # short: one exec per command
+        for fact in missing:
+            if facts.run(fact, commands[fact], timeout) is None:
+                break
     if facts.error is not None:
         progress(f"{name}: lost the connection ({facts.error})")
     facts.outputs = {k: facts.outputs[k] for k in commands if k in facts.outputs}
