@@ -8,6 +8,7 @@ and the recording are still written when they can be).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import json
 import os
@@ -277,6 +278,7 @@ def run(
 
     click.get_current_context().meta[_DEBUG_KEY] = verbose
     cluster: list[ClusterFinding] = []
+    cluster_raw: dict[str, Any] | None = None
     if inventory_path is None and kube_context is None and kubeconfig is None:
         raise UsageError("give --inventory FILE, or --context/--kubeconfig to read the cluster")
     check_output_paths({"--report": report_path, "--record": record_path, "--prometheus": prometheus_path})
@@ -285,6 +287,7 @@ def run(
 
         discovery = discover_cluster(kube_context, kubeconfig, ssh_config)
         cluster = [ClusterFinding.of(f) for f in discovery.findings]
+        cluster_raw = dataclasses.asdict(discovery.raw) if discovery.raw is not None else None
         found = sum(not c.pending for c in cluster)  # router checks are judged with the hosts' facts
         for note in [
             f"cluster {discovery.context or ''} ({discovery.server}): {found} configuration findings",
@@ -332,7 +335,7 @@ def run(
     with ConsoleProgress(quiet=quiet) as shown:
         report, collected = run_diagnosis(
             inv, str(inventory_path), scope, connect, options, shown.message, cluster, kube_context, record,
-            on_event=shown.event,
+            on_event=shown.event, cluster_raw=cluster_raw,
         )  # fmt: skip
     _write_pcaps(report, inv, collected, pcap_dir, quiet)
     extras = run_outputs(inv, collected, list(extra_checks), quiet)

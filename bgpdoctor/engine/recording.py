@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -71,6 +72,7 @@ def recording_json(inv: Inventory, inventory_path: str, nodes: list[str], collec
         },
         "context": collected.context,
         "cluster": [f.to_dict() for f in collected.cluster],
+        "cluster_raw": collected.cluster_raw,
         "active": {
             "captures": {h: base64.b64encode(b).decode() for h, b in a.captures.items()},
             "capture_errors": a.capture_errors,
@@ -160,6 +162,18 @@ class _ClusterFinding(_Record):
     evidence: dict[str, Any] = Field(default_factory=dict)
 
 
+class _RawCluster(_Record):
+    """The Kubernetes API objects a run read (kube.view.RawCluster), secrets already redacted."""
+
+    context: str | None
+    server: str
+    resources: dict[str, str | None]
+    objects: dict[str, list[dict[str, Any]]]
+    cilium_config: dict[str, str] | None = None
+    metrics_apiservice: dict[str, Any] | None = None
+    problems: list[str] = Field(default_factory=list)
+
+
 class _Recording(_Record):
     format: str
     inventory_path: str
@@ -171,6 +185,7 @@ class _Recording(_Record):
     hosts: dict[str, _Host]
     context: str | None = None
     cluster: list[_ClusterFinding] = Field(default_factory=list)
+    cluster_raw: _RawCluster | None = None  # recordings before 2026-12 hold only the findings
     active: _Active
 
     @field_validator("started")
@@ -344,7 +359,22 @@ def load_recording(path: Path) -> tuple[Inventory, str, list[str], Collected]:
         active,
         datetime.fromisoformat(rec.started),
         rec.wall_seconds,
-        [ClusterFinding(c.root_cause, c.subject, c.message, c.evidence) for c in rec.cluster],
+        _cluster_findings(rec, bad),
         rec.context,
+        rec.cluster_raw.model_dump() if rec.cluster_raw is not None else None,
     )
     return inv, rec.inventory_path, rec.nodes, collected
+
+
+def _cluster_findings(rec: _Recording, bad: Callable[[str], UsageError]) -> list[ClusterFinding]:
+    """Drawn again from the recorded API objects by today's code; older recordings keep their findings."""
+    if rec.cluster_raw is None:
+        return [ClusterFinding(c.root_cause, c.subject, c.message, c.evidence) for c in rec.cluster]
+    from bgpdoctor.kube.discover import cluster_findings
+    from bgpdoctor.kube.view import RawCluster
+
+    raw = RawCluster(**rec.cluster_raw.model_dump())
+    try:
+        return [ClusterFinding.of(f) for f in cluster_findings(raw)]
+    except Exception as exc:  # objects edited by hand: one line naming the file, never a traceback
+        raise bad(f"cluster_raw: {type(exc).__name__}: {exc}") from None

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from bgpdoctor import __version__
 from bgpdoctor.engine.active import (
@@ -59,6 +60,8 @@ class Collected:
     wall_seconds: float
     cluster: list[ClusterFinding] = field(default_factory=list)  # from the Kubernetes API (--context)
     context: str | None = None
+    # the API objects those findings were drawn from (kube.view.RawCluster as a dict, redacted)
+    cluster_raw: dict[str, Any] | None = None
 
 
 def exit_code_for(findings: int, errors: int, reachable: int, unknown: int = 0) -> int:
@@ -245,6 +248,7 @@ def run_diagnosis(
     context: str | None = None,
     on_collected: Callable[[Collected], None] | None = None,
     on_event: OnEvent = ignore_event,
+    cluster_raw: dict[str, Any] | None = None,
 ) -> tuple[Report, Collected]:
     """Collect from the hosts (plus configuration findings already read from the cluster), judge.
 
@@ -256,6 +260,7 @@ def run_diagnosis(
     collected = collect(inv, scope, connect, options, progress, on_event)
     collected.cluster = list(cluster or [])
     collected.context = context
+    collected.cluster_raw = cluster_raw
     if on_collected is not None:
         on_collected(collected)
     return evaluate(inv, inventory_path, collected, options), collected

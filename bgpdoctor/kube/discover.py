@@ -25,7 +25,7 @@ import yaml
 from bgpdoctor.inventory_model import Connect, Host, Inventory, Peer, PodTarget, SshTarget
 from bgpdoctor.kube.derive import DerivedPeer, NodeBgp, kube_findings, node_bgp
 from bgpdoctor.kube.services import ServiceState, read_service_objects, router_checks, service_state
-from bgpdoctor.kube.view import ClusterView
+from bgpdoctor.kube.view import ClusterView, RawCluster, build_view
 
 __all__ = [
     "Discovery",
@@ -53,6 +53,7 @@ class Discovery:
     context: str | None = None
     server: str = ""
     findings: list[Any] = field(default_factory=list)
+    raw: RawCluster | None = None  # the API objects as read (redacted): a recording keeps them
 
 
 def ssh_aliases(path: str | None) -> dict[str, str]:
@@ -286,15 +287,21 @@ def discover_cluster(
     progress: Callable[[str], None] | None = None,
 ) -> Discovery:
     """Open the cluster, read it, and build the inventory (see inventory_from_view)."""
+    from bgpdoctor.kube.cluster_intent import (
+        calico_bgp_disabled,
+        disable_calico_bgp,
+        intent_findings,
+        read_intent_objects,
+    )
     from bgpdoctor.kube.config import DEFAULT_TIMEOUT, open_client
     from bgpdoctor.kube.podexec import agent_pods
     from bgpdoctor.kube.reader import read_cluster
-    from bgpdoctor.kube.view import build_view
 
     kc = open_client(context, kubeconfig, timeout or DEFAULT_TIMEOUT)
     try:
         raw = read_cluster(kc, progress)
         read_service_objects(kc, raw, progress)
+        read_intent_objects(kc, raw, progress)
         agents = agent_pods(kc)
     finally:
         kc.close()
@@ -302,8 +309,25 @@ def discover_cluster(
     services = service_state(raw)
     discovery = inventory_from_view(view, ssh_config, agents=agents, kubeconfig=kubeconfig, services=services)
     discovery.findings += router_checks(view, services)  # judged on the routers' routes, not findings yet
+    bgp_off = calico_bgp_disabled(raw)
+    if bgp_off:
+        disable_calico_bgp(discovery, bgp_off)
+    else:
+        discovery.findings += intent_findings(view, raw)
     discovery.notes = raw.problems + discovery.notes
+    discovery.raw = raw
     return discovery
+
+
+def cluster_findings(raw: RawCluster) -> list[Any]:
+    """The configuration findings a run draws from the API objects it read (pure: no API calls).
+
+    `discover_cluster` reaches the same list; `replay` calls this on a recording's objects, so a
+    recorded run is judged by the current code, not by the findings of the version that recorded it.
+    """
+    view = build_view(raw)
+    services = service_state(raw)
+    return kube_findings(view, services=services) + router_checks(view, services)
 
 
 def inventory_from_cluster(

@@ -33,7 +33,11 @@ def local_inventory(tmp_path: Path) -> Path:
 
 
 def run_with_cluster(kubeconfig: str, tmp_path: Path) -> Result:
-    args = [
+    return CliRunner().invoke(main, run_args(kubeconfig, tmp_path))
+
+
+def run_args(kubeconfig: str, tmp_path: Path) -> list[str]:
+    return [
         "run",
         "-i",
         str(local_inventory(tmp_path)),
@@ -45,7 +49,6 @@ def run_with_cluster(kubeconfig: str, tmp_path: Path) -> Result:
         "json",
         "--no-mtu",
     ]
-    return CliRunner().invoke(main, args)
 
 
 def test_run_with_context_reports_cluster_root_causes(fake_api: Any, kubeconfig: Any, tmp_path: Path) -> None:
@@ -76,3 +79,38 @@ def test_run_needs_an_inventory_or_a_context(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["run"])
     assert result.exit_code == 2
     assert "give --inventory FILE, or --context/--kubeconfig" in result.stderr
+
+
+def test_a_recorded_run_keeps_the_api_objects_and_replay_judges_them_again(
+    fake_api: Any, kubeconfig: Any, tmp_path: Path
+) -> None:
+    """The recording holds the objects read (secrets redacted), not only the findings drawn from
+    them, so a replay by a newer bgpdoctor draws the cluster's findings again with its own code."""
+    api = fake_api(*c.seed000_broken())
+    recording = tmp_path / "rec.json"
+    live = CliRunner().invoke(main, [*run_args(kubeconfig(api), tmp_path), "--record", str(recording)])
+    assert live.exit_code == 1, live.stderr
+    data = json.loads(recording.read_text())
+    assert data["cluster_raw"]["objects"]["nodes"], "the Node objects are recorded"
+    # the findings the recording version drew are dropped: replay must find them in the objects
+    data["cluster"] = []
+    recording.write_text(json.dumps(data))
+    replayed = CliRunner().invoke(main, ["replay", str(recording), "-o", "json"])
+    assert replayed.exit_code == 1, replayed.stderr
+    causes = {d["root_cause"] for d in json.loads(replayed.stdout)["diagnoses"]}
+    assert causes == {d["root_cause"] for d in json.loads(live.stdout)["diagnoses"]}
+    assert {"auto-direct-routes-across-l3", "podcidr-not-advertised"} <= causes
+
+
+def test_recorded_api_objects_that_cannot_be_read_are_one_line_naming_the_file(
+    fake_api: Any, kubeconfig: Any, tmp_path: Path
+) -> None:
+    api = fake_api(*c.seed000_broken())
+    recording = tmp_path / "rec.json"
+    CliRunner().invoke(main, [*run_args(kubeconfig(api), tmp_path), "--record", str(recording)])
+    data = json.loads(recording.read_text())
+    data["cluster_raw"]["objects"]["nodes"] = "not a list"
+    recording.write_text(json.dumps(data))
+    replayed = CliRunner().invoke(main, ["replay", str(recording), "-o", "json"])
+    assert replayed.exit_code == 2, replayed.output
+    assert str(recording) in replayed.stderr and len(replayed.stderr.strip().splitlines()) == 1
