@@ -38,6 +38,29 @@ def _text(template: str, facts: dict[str, Any], where: str) -> str:
         return f"[{exc}]"
 
 
+def fix_snippets(pb: PlaybookDef, facts: dict[str, Any], complete_only: bool = False) -> list[FixSnippet]:
+    """The playbook's fixes rendered with the facts. A value the facts lack is shown in brackets,
+    or, with ``complete_only`` (lint, which knows only what the files say), the fix is left out."""
+    rendered = []
+    for f in pb.fixes:
+        where = f"{pb.id} fix {f.platform}"
+        text = _text if not complete_only else render
+        try:
+            rendered.append(
+                FixSnippet(
+                    platform=f.platform,
+                    title=text(f.title, facts, pb.id),
+                    host=text(f.host, facts, pb.id) if f.host else None,
+                    text=text(f.template, facts, where),
+                    fragment=f.fragment,
+                    target=(text(f.target, facts, f"{where} target") if f.target else "") or None,
+                )
+            )
+        except TemplateValueError:
+            continue
+    return rendered
+
+
 def judge(checks: list[CheckDef], subjects: list[Subject]) -> list[CheckResult]:
     results = []
     for check in checks:
@@ -188,18 +211,7 @@ def diagnose(
             for c in sorted(candidates - {pb.id})
             if c in others and s.kind in subject_kinds(others[c]) and not _matches(others[c], s)
         ]
-        fixes = [
-            FixSnippet(
-                platform=f.platform,
-                title=_text(f.title, s.facts, pb.id),
-                host=_text(f.host, s.facts, pb.id) if f.host else None,
-                text=_text(f.template, s.facts, f"{pb.id} fix {f.platform}"),
-                fragment=f.fragment,
-                target=(_text(f.target, s.facts, f"{pb.id} fix {f.platform} target") if f.target else "")
-                or None,
-            )
-            for f in pb.fixes
-        ]
+        fixes = fix_snippets(pb, s.facts)
         diagnoses.append(
             Diagnosis(
                 root_cause=pb.id,

@@ -70,6 +70,23 @@ class LintResult:
         }
 
 
+# a fix for one of these platforms is shown only when the finding involves a file of its format
+_PLATFORM_FORMATS = {
+    "bird2": {"bird2", "bird", "bird-include"},
+    "bird1": {"bird1.6", "bird", "bird-include"},
+    "frr": {"frr"},
+    "gobgp": {"gobgp"},
+    "cilium": {"yaml"},
+    "calico": {"yaml"},
+    "metallb": {"yaml"},
+}
+
+
+def _fits(platform: str, formats: set[str]) -> bool:
+    """Example: _fits("frr", {"bird2"}) -> False; _fits("nftables", {"bird2"}) -> True."""
+    return platform not in _PLATFORM_FORMATS or bool(_PLATFORM_FORMATS[platform] & formats)
+
+
 def lint_paths(paths: list[str], roots: dict[str, str] | None = None) -> LintResult:
     """Read every path (directories recursively) and run all checks. roots maps absolute BIRD
     include prefixes to local directories (`--root /etc/bird=DIR`).
@@ -78,14 +95,27 @@ def lint_paths(paths: list[str], roots: dict[str, str] | None = None) -> LintRes
     Example: lint_paths(["tests/fixtures/lint/seed000/broken"]).findings[0]
     -> LintFinding(root_cause="auto-direct-routes-across-l3", severity="error", file=".../values.yaml", ...)
     """
-    from bgpdoctor.lint.checks import run_checks
+    from bgpdoctor.engine.judge import fix_snippets
+    from bgpdoctor.engine.rules import load_playbooks
+    from bgpdoctor.lint.checks import FIX_PLATFORMS, run_checks
     from bgpdoctor.lint.loader import load_paths
     from bgpdoctor.redact import redact
 
     inp = load_paths(paths, roots)
     findings, problems, network = run_checks(inp)
+    playbooks = {pb.id: pb for pb in load_playbooks()} if findings else {}
     for finding in findings:
         finding.message = redact(finding.message)
+        pb = playbooks[finding.root_cause]
+        finding.title = pb.title
+        formats = {inp.files.get(f, "") for f in [finding.file, *(o for o, _ in finding.other)]}
+        # facts hold names, addresses and numbers, never a secret; the templates' placeholders stay
+        finding.fixes = [
+            snippet.model_dump()
+            for snippet in fix_snippets(pb, finding.facts, complete_only=True)
+            if _fits(snippet.platform, formats)
+            and snippet.platform in finding.facts.get(FIX_PLATFORMS, [snippet.platform])
+        ]
     for problem in [*inp.problems, *problems]:
         problem.message = redact(problem.message)
     return LintResult(

@@ -7,7 +7,9 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, collapse_addresses
+from typing import Any
 
+from bgpdoctor.engine.vips import suggest_pool
 from bgpdoctor.kube.selectors import LabelSelector, SelectorError, calico_selector_matches
 from bgpdoctor.kube.view import CiliumClusterConfig, CiliumPeeringPolicy, KubeNode
 from bgpdoctor.lint.bird import AS_TRANS, UNKNOWN, BirdConfig, BirdProto
@@ -129,13 +131,21 @@ class ConfiguredNetwork:
         return [q for q in r.peers if q.peer_range is not None and any(a in q.peer_range for a in mine)]
 
     def add(
-        self, cause: str, sev: Severity, loc: Loc | None, msg: str, other: Iterable[Loc | None] = ()
+        self,
+        cause: str,
+        sev: Severity,
+        loc: Loc | None,
+        msg: str,
+        other: Iterable[Loc | None] = (),
+        facts: dict[str, Any] | None = None,
     ) -> None:
+        """A finding; ``facts`` are what the files say under the run's fact names (the playbook's
+        fixes are rendered with them)."""
         if cause not in root_causes():
             raise UnknownRootCause(f"lint names root cause {cause!r}, which is not a playbook")
         at = loc or Loc("?", 0)
         others = [(o.file, o.line) for o in other if o is not None and o != at]
-        f = LintFinding(cause, sev, at.file, at.line, msg, list(dict.fromkeys(others)))
+        f = LintFinding(cause, sev, at.file, at.line, msg, list(dict.fromkeys(others)), dict(facts or {}))
         key = (f.root_cause, f.file, f.line, f.message)
         if key not in self._seen:
             self._seen.add(key)
@@ -545,6 +555,83 @@ def _nat(
     return None
 
 
+def _known(facts: dict[str, Any]) -> dict[str, Any]:
+    """Only what the files state: a value they leave open stays out, so no fix renders with a guess."""
+    return {k: str(v) if isinstance(v, IPv4Address) else v for k, v in facts.items() if v is not None}
+
+
+FIX_PLATFORMS = "fix_platforms"  # a finding's facts may limit its fixes to these platforms
+
+
+def _platforms(s: Speaker) -> list[str]:
+    """The fix platforms for a speaker's own configuration."""
+    if s.kind.startswith("bird"):
+        return ["bird1"] if s.kind == "bird16" else ["bird2", "bird1"]
+    return [s.kind]
+
+
+def _host(s: Speaker) -> str:
+    """The host a fix is for: "router-home (BIRD 2)" -> "router-home"."""
+    return s.name.split(" (")[0]
+
+
+def _bird_protocol(s: Speaker, p: Peer) -> str | None:
+    return p.name if s.kind.startswith("bird") else None
+
+
+def _asn_facts(a: Speaker, pa: Peer, b: Speaker, qb: Peer) -> dict[str, Any]:
+    """a expects b under the wrong AS (asn-mismatch's facts)."""
+    return _known(
+        {
+            "asn_wrong_end": _host(a),
+            "asn_other_end": _host(b),
+            "asn_configured": pa.peer_asn,
+            "asn_actual": qb.local_asn,
+            "asn_local": pa.local_asn,
+            "asn_peer_address": pa.peer_addr,
+        }
+    ) | {
+        "asn_wrong_protocol": _bird_protocol(a, pa),  # None: the fix names a placeholder
+        FIX_PLATFORMS: _platforms(a),  # the fix goes where the wrong expectation is
+    }
+
+
+def _nat_facts(a: Speaker, iface: str | None, pa: Peer) -> dict[str, Any]:
+    return _known({"nat_culprit": _host(a), "nat_interface": iface, "listener_address": pa.peer_addr})
+
+
+def _source_facts(
+    a: Speaker, pa: Peer, b: Speaker, qb: Peer, src: IPv4Address | None, iface: str | None
+) -> dict[str, Any]:
+    """a dials b from src, where b expects qb.peer_addr (unexpected-source-address's facts)."""
+    return _known(
+        {
+            "dialer": _host(a),
+            "dialer_asn": pa.local_asn,
+            "dialer_source": src,
+            "dialer_source_interface": iface,
+            "expected_source": qb.peer_addr,
+            "listener": _host(b),
+            "listener_address": pa.peer_addr,
+            "listener_asn": qb.local_asn,
+        }
+    ) | {"listener_protocol": _bird_protocol(b, qb), "dialer_route_gateway": None}
+
+
+def _unconfigured_facts(e: Speaker, p: Peer, r: Speaker) -> dict[str, Any]:
+    """e peers with r, r has no peer for e (peer-not-configured's facts)."""
+    address = next(iter(e.addresses), None) if p.local_addr is None else p.local_addr
+    return _known(
+        {
+            "configured_end": _host(e),
+            "configured_asn": p.local_asn,
+            "unconfigured_end": _host(r),
+            "unconfigured_asn": p.peer_asn,
+            "unconfigured_peer_address": address,
+        }
+    )
+
+
 def _check_pair(w: ConfiguredNetwork, e: Speaker, p: Peer, r: Speaker, q: Peer) -> None:
     # ASNs, both directions
     for a, pa, b, qb in ((e, p, r, q), (r, q, e, p)):
@@ -554,7 +641,8 @@ def _check_pair(w: ConfiguredNetwork, e: Speaker, p: Peer, r: Speaker, q: Peer) 
         if known and pa.peer_asn != qb.local_asn and not as_trans:
             w.add("asn-mismatch", "error", pa.peer_asn_loc or pa.loc,
                   f"{a.name} peers with {b.name} ({pa.peer_addr}) as AS {pa.peer_asn}, but {b.name} is AS "
-                  f"{qb.local_asn} ({_where(qb.local_asn_loc)})", [qb.local_asn_loc, qb.loc])  # fmt: skip
+                  f"{qb.local_asn} ({_where(qb.local_asn_loc)})", [qb.local_asn_loc, qb.loc],
+                  _asn_facts(a, pa, b, qb))  # fmt: skip
     # addresses each side really uses
     for a, pa, b, qb in ((e, p, r, q), (r, q, e, p)):
         src, iface = source_toward(w, a, pa)
@@ -564,7 +652,8 @@ def _check_pair(w: ConfiguredNetwork, e: Speaker, p: Peer, r: Speaker, q: Peer) 
                   f"{a.name} masquerades traffic leaving {iface}: its BGP packets to {pa.peer_addr} "
                   f"leave from "
                   f"{src} but arrive from {nat[0]}, while {b.name} expects {qb.peer_addr} "
-                  f"({_where(qb.loc)})", [pa.local_addr_loc or pa.loc, qb.loc])  # fmt: skip
+                  f"({_where(qb.loc)})", [pa.local_addr_loc or pa.loc, qb.loc],
+                  _nat_facts(a, iface, pa))  # fmt: skip
         elif src is not None and qb.peer_addr is not None and qb.peer_addr != src:
             how = (
                 "its source address"
@@ -573,7 +662,8 @@ def _check_pair(w: ConfiguredNetwork, e: Speaker, p: Peer, r: Speaker, q: Peer) 
             )
             w.add("unexpected-source-address", "error", qb.loc,
                   f"{b.name} expects {a.name} at {qb.peer_addr}, but {a.name} connects from {src} ({how}, "
-                  f"{_where(pa.local_addr_loc or pa.loc)})", [pa.local_addr_loc or pa.loc])  # fmt: skip
+                  f"{_where(pa.local_addr_loc or pa.loc)})", [pa.local_addr_loc or pa.loc],
+                  _source_facts(a, pa, b, qb, src, iface))  # fmt: skip
     # multihop for eBGP peers without a shared subnet
     if p.peer_asn is not None and p.local_asn is not None and p.peer_asn != p.local_asn:
         for a, pa, b in ((e, p, r), (r, q, e)):
@@ -624,9 +714,12 @@ def _check_pair(w: ConfiguredNetwork, e: Speaker, p: Peer, r: Speaker, q: Peer) 
     # MD5 on both ends or on neither
     if p.password != q.password:
         has, hp, lacks, lp = (e, p, r, q) if p.password else (r, q, e, p)
+        md5 = {"md5_rejecting_host": _host(has), "md5_other_host": _host(lacks)}
+        if lp.peer_addr is not None:
+            md5["md5_neighbor_address"] = str(lp.peer_addr)
         w.add("md5-mismatch", "error", lp.loc,
               f"TCP MD5 password set on {has.name} ({_where(hp.password_loc)}), missing on {lacks.name}",
-              [hp.password_loc])  # fmt: skip
+              [hp.password_loc], md5)  # fmt: skip
 
 
 def infer_addresses(w: ConfiguredNetwork) -> None:
@@ -741,7 +834,7 @@ def check_sessions(w: ConfiguredNetwork) -> None:
                 w.add("peer-not-configured", "error", p.loc,
                       f"{e.name} peers with {r.name} at {p.peer_addr}, but {r.name} has no peer for "
                       f"{e.name} ({', '.join(map(str, e.addresses)) or 'no known address'}){extra}{wait}",
-                      [r.loc])  # fmt: skip
+                      [r.loc], _unconfigured_facts(e, p, r))  # fmt: skip
                 w.sessions_checked += 1
                 continue
             # pair the ends that really meet: score by how many directions agree on the address
@@ -799,7 +892,8 @@ def check_bird(w: ConfiguredNetwork) -> None:
                 w.add("bird-ebgp-no-policy", "error", p.loc,
                       f"eBGP protocol {p.name} has no channel: BIRD 2 gives it an ipv4 channel "
                       f"that imports and "
-                      "exports nothing (RFC 8212); add `ipv4 { import ...; export ...; };`")  # fmt: skip
+                      "exports nothing (RFC 8212); add `ipv4 { import ...; export ...; };`",
+                      facts={"host": _host(sp)})  # fmt: skip
             for c in chans.values():
                 missing = [x for x, m in (("import", c.import_mode), ("export", c.export_mode)) if m is None]
                 if missing:
@@ -807,7 +901,7 @@ def check_bird(w: ConfiguredNetwork) -> None:
                           f"eBGP protocol {p.name}, channel {c.name}: no explicit "
                           f"{' and '.join(missing)} "
                           f"policy; BIRD 2 refuses this (RFC 8212: EBGP requires explicit policies)",
-                          [p.loc])  # fmt: skip
+                          [p.loc], {"host": _host(sp)})  # fmt: skip
         if not bgps:
             continue
         kernels = [p for p in cfg.protocols if p.ptype == "kernel"]
@@ -822,6 +916,7 @@ def check_bird(w: ConfiguredNetwork) -> None:
                 "warning",
                 cfg.router_id_loc or sp.loc,
                 f"{sp.name} has BGP sessions but no `protocol kernel`: learned routes never reach the FIB",
+                facts={"host": _host(sp)},
             )
         for kp in kernels:
             kch = [c for k, c in kp.channels.items() if k in ("", "ipv4")]
@@ -834,7 +929,8 @@ def check_bird(w: ConfiguredNetwork) -> None:
                 w.add("bird-kernel-export-none", "error", at,
                       f"protocol kernel {kp.name} has {how}: BGP routes stay in BIRD and never "
                       f"reach the kernel "
-                      "FIB; use `export where source = RTS_BGP;` (or export all)", [kp.loc])  # fmt: skip
+                      "FIB; use `export where source = RTS_BGP;` (or export all)", [kp.loc],
+                      {"host": _host(sp)})  # fmt: skip
 
 
 def check_ibgp_reflection(w: ConfiguredNetwork, k: K8sInputs) -> None:
@@ -1002,8 +1098,17 @@ def check_lb_pools(w: ConfiguredNetwork, k: K8sInputs) -> None:
                           f"LB pool {pool.name} block {block.text()} overlaps node {name}'s subnet "
                           f"{subnet}{how}: "
                           "on-link hosts ARP for the VIPs instead of routing them via BGP; use a "
-                          "separate range", [aloc])  # fmt: skip
+                          "separate range", [aloc],
+                          {"lb_pool_name": pool.name, "lb_pool_cidr": block.text(),
+                           "lb_pool_overlaps": [str(subnet)],
+                           "lb_pool_suggested": suggest_pool(str(nets[0]), [str(subnet)])})  # fmt: skip
                     break
+
+
+def _pod_supernet(k: K8sInputs) -> dict[str, Any]:
+    """The cluster's pod CIDR when the manifests state exactly one (the fixes' cluster_pod_cidr)."""
+    pods = list(collapse_addresses(n for n, _ in k.pod_cidrs))
+    return {"cluster_pod_cidr": str(pods[0])} if len(pods) == 1 else {}
 
 
 def check_auto_direct(w: ConfiguredNetwork, k: K8sInputs) -> None:
@@ -1017,7 +1122,7 @@ def check_auto_direct(w: ConfiguredNetwork, k: K8sInputs) -> None:
                   f"autoDirectNodeRoutes is on but the nodes are on different subnets ({desc})"
                   f"{' (assumed /24)' if assumed else ''}: remote nodes' routes need a gateway that is not "
                   "directly reachable; turn it off and route pod CIDRs over BGP",
-                  [src_loc(ns[0].source, "name") for ns in groups.values()])  # fmt: skip
+                  [src_loc(ns[0].source, "name") for ns in groups.values()], _pod_supernet(k))  # fmt: skip
         elif not k.nodes:
             gws = {_l2_key(w, p.peer_addr)[0] for cc in k.bgp_configs() for p in _cilium_peers(k, cc, None)
                    if p.peer_addr is not None and p.multihop is None}  # fmt: skip

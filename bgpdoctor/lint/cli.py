@@ -44,7 +44,8 @@ def summary_line(result: object) -> str:
 
 def render_text(result: object, verbose: bool = False) -> str:
     """Text report: one `FILE:LINE: [root-cause] message` line per finding, problems first, then
-    the summary line. Everything from the files is shown on one line with control characters removed.
+    the summary line. Under a finding, the playbook's fixes the files complete: their titles, and
+    with ``verbose`` their text. Everything from the files is shown on one line with control characters removed.
     Notes (what was read without being judged) are counted in the summary, listed only when verbose.
 
     Example: "bird.conf:7: [asn-mismatch] error: router-mine peers with ... "
@@ -62,6 +63,10 @@ def render_text(result: object, verbose: bool = False) -> str:
     for f in result.findings:
         also = f" (see also {', '.join(f'{a}:{b}' for a, b in f.other)})" if f.other else ""
         lines.append(one_line(f"{f.file}:{f.line}: [{f.root_cause}] {f.severity}: {f.message}{also}"))
+        for fix in f.fixes:
+            lines.append("  " + one_line(f"fix ({fix['platform']}): {fix['title']}"))
+            if verbose:
+                lines += [f"      {one_line(text)}" for text in fix["text"].splitlines()]
     summary = summary_line(result)
     notes = _plural(result.summary()["notes"], "note")
     if not verbose and result.summary()["notes"]:
@@ -88,7 +93,9 @@ def render_text(result: object, verbose: bool = False) -> str:
     metavar="PREFIX=DIR",
     help="Read BIRD includes under an absolute PREFIX (e.g. /etc/bird) from DIR.",
 )
-@click.option("-v", "--verbose", is_flag=True, help="List the notes (what was read but not judged).")
+@click.option(
+    "-v", "--verbose", is_flag=True, help="List the notes (what was read but not judged) and the fixes' text."
+)
 def lint(paths: tuple[str, ...], output: str, roots: tuple[str, ...] = (), verbose: bool = False) -> None:
     """Lint Kubernetes manifests, BIRD and GoBGP configs and OpenWrt UCI files offline.
 

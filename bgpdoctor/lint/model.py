@@ -56,6 +56,10 @@ class LintFinding:
     line: int
     message: str
     other: list[tuple[str, int]] = field(default_factory=list)
+    # what the files say, named as the run's facts, so the playbook's fixes render with them
+    facts: dict[str, Any] = field(default_factory=dict)
+    title: str = ""  # the playbook's title
+    fixes: list[dict[str, Any]] = field(default_factory=list)  # the playbook's fixes the facts complete
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -65,6 +69,8 @@ class LintFinding:
             "line": self.line,
             "message": self.message,
             "other": [{"file": f, "line": n} for f, n in self.other],
+            "title": self.title,
+            "fixes": self.fixes,
         }
 
 

@@ -16,6 +16,19 @@ _PLACE = {
     "required": ["file", "line"],
     "properties": {"file": {"type": "string"}, "line": {"type": "integer", "minimum": 0}},
 }
+_FIX = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["platform", "title", "host", "text", "fragment", "target"],
+    "properties": {
+        "platform": {"type": "string"},
+        "title": {"type": "string"},
+        "host": {"type": ["string", "null"]},
+        "text": {"type": "string"},
+        "fragment": {"type": "string"},
+        "target": {"type": ["string", "null"]},
+    },
+}
 _COUNTS = {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}}
 
 
@@ -41,7 +54,16 @@ def lint_json_schema() -> dict[str, Any]:
                 "items": {
                     "type": "object",
                     "additionalProperties": False,
-                    "required": ["root_cause", "severity", "file", "line", "message", "other"],
+                    "required": [
+                        "root_cause",
+                        "severity",
+                        "file",
+                        "line",
+                        "message",
+                        "other",
+                        "title",
+                        "fixes",
+                    ],
                     "properties": {
                         "root_cause": {
                             "description": "The id of a playbook (bgpdoctor explain <id>).",
@@ -55,6 +77,13 @@ def lint_json_schema() -> dict[str, Any]:
                             "description": "Other places the finding involves.",
                             "type": "array",
                             "items": _PLACE,
+                        },
+                        "title": {"description": "The playbook's title.", "type": "string"},
+                        "fixes": {
+                            "description": "The playbook's fixes rendered with what the files state; a fix "
+                            "that needs a value only a live run has is left out.",
+                            "type": "array",
+                            "items": _FIX,
                         },
                     },
                 },

@@ -169,7 +169,7 @@ def test_json_output_shape() -> None:
     assert data["exit_code"] == 1
     assert data["summary"]["sessions_checked"] == 4
     f = data["findings"][0]
-    assert set(f) == {"root_cause", "severity", "file", "line", "message", "other"}
+    assert set(f) == {"root_cause", "severity", "file", "line", "message", "other", "title", "fixes"}
     assert f["severity"] in ("error", "warning")
     assert all(set(o) == {"file", "line"} for x in data["findings"] for o in x["other"])
 
@@ -178,6 +178,33 @@ def test_md5_password_is_never_printed() -> None:
     r = CliRunner().invoke(lint, [str(FIX / "cases" / "asn-md5")])
     assert "s3cr3t-md5" not in r.output
     assert "set on" in r.output and "missing on" in r.output
+    verbose = CliRunner().invoke(lint, ["-v", "-o", "json", str(FIX / "cases" / "asn-md5")])
+    assert "s3cr3t-md5" not in verbose.output and "$BGP_MD5_PASSWORD" in verbose.output
+
+
+def test_a_finding_carries_its_playbooks_fix_with_the_files_values() -> None:
+    """The same playbook as a live run explains a lint finding: its title, and the fixes rendered
+    with what the files say, only for the platform where the mistake is."""
+    r = CliRunner().invoke(lint, ["-o", "json", str(FIX / "cases" / "asn-md5")])
+    asn = next(f for f in json.loads(r.output)["findings"] if f["root_cause"] == "asn-mismatch")
+    assert asn["title"] == "One end expects a different AS than the other end has"
+    # sakamoto (Cilium) expects the router as AS 65000; the router's bird.conf says 64513
+    assert [fix["platform"] for fix in asn["fixes"]] == ["cilium"]  # not BIRD: the router is right
+    text = asn["fixes"][0]["text"]
+    assert "peerASN: 64513" in text and "peerAddress: 192.168.6.1" in text and "localASN: 64514" in text
+    shown = CliRunner().invoke(lint, [str(FIX / "cases" / "asn-md5")]).output
+    assert "  fix (cilium): Or, when the wrong expectation is in Cilium: peerASN 64513" in shown
+
+
+@pytest.mark.parametrize("case", ["seed000", "seed001", "seed002", "seed003", "cases", "repos", "bird16"])
+def test_a_fix_is_shown_only_when_the_files_give_every_value_it_needs(case: str) -> None:
+    """A value only a live run knows (a hop count, an nft chain) leaves its fix out: never a
+    placeholder, never "undefined", never a fix for a daemon no file of the finding configures."""
+    data = lint_paths([str(FIX / case)]).to_dict()
+    for finding in data["findings"]:
+        for fix in finding["fixes"]:
+            assert "undefined" not in fix["text"] + fix["title"] and not fix["text"].startswith("["), fix
+            assert fix["platform"] != "frr", fix  # no fixture holds an frr.conf
 
 
 def _bird_roots() -> list[Path]:
