@@ -13,6 +13,7 @@ from bgpdoctor.engine.vips import suggest_pool
 from bgpdoctor.kube.selectors import LabelSelector, SelectorError, calico_selector_matches
 from bgpdoctor.kube.view import CiliumClusterConfig, CiliumPeeringPolicy, KubeNode
 from bgpdoctor.lint.bird import AS_TRANS, UNKNOWN, BirdConfig, BirdProto
+from bgpdoctor.lint.frr import FrrConfig, ebgp_without_policy
 from bgpdoctor.lint.k8s import CiliumBgpConfig, K8sInputs, node_ips, node_subnets, src_at, src_loc
 from bgpdoctor.lint.loader import Inputs
 from bgpdoctor.lint.model import (
@@ -381,6 +382,7 @@ def build_network(inp: Inputs) -> ConfiguredNetwork:
         w.bird[id(sp)] = cfg
         w.speakers.append(sp)
     w.speakers += inp.gobgps
+    w.speakers += [c.speaker for c in inp.frrs]
     _cilium_speakers(w, k)
     _calico_speakers(w, k)
     return w
@@ -933,6 +935,37 @@ def check_bird(w: ConfiguredNetwork) -> None:
                       {"host": _host(sp)})  # fmt: skip
 
 
+def check_frr(w: ConfiguredNetwork, configs: list[FrrConfig]) -> None:
+    """RFC 8212 on FRR: an eBGP neighbor without an inbound or outbound filter gets or sends nothing."""
+    for cfg in configs:
+        lacking = ebgp_without_policy(cfg)
+        if not lacking:
+            continue
+        host = _host(cfg.speaker)
+        facts = {
+            "host": host,
+            "frr_bgp_as": cfg.asn,
+            "ebgp_policy_neighbors": [n.name for n, _ in lacking],
+            "ebgp_policy_missing_in": [n.name for n, missing in lacking if "in" in missing],
+            "ebgp_policy_missing_out": [n.name for n, missing in lacking if "out" in missing],
+            FIX_PLATFORMS: ["frr"],
+        }
+        for n, missing in lacking:
+            w.add(
+                "bird-ebgp-no-policy",
+                "error",
+                cfg.neighbors[n.name].remote_as_loc or n.loc,
+                f"eBGP neighbor {n.name} on {host} has no {' and no '.join(missing)} policy "
+                "(route-map, prefix-list, filter-list or distribute-list): with RFC 8212 on "
+                f"({cfg.requires_policy_why}), FRR "
+                + " and ".join(
+                    {"in": "accepts nothing from it", "out": "sends it nothing"}[d] for d in missing
+                ),
+                list(n.policy.values()),
+                facts,
+            )
+
+
 def check_ibgp_reflection(w: ConfiguredNetwork, k: K8sInputs) -> None:
     for sp in w.speakers:
         if id(sp) not in w.bird:
@@ -1185,6 +1218,7 @@ def run_checks(inp: Inputs) -> tuple[list[LintFinding], list[InputProblem], Conf
     w = build_network(inp)
     check_sessions(w)
     check_bird(w)
+    check_frr(w, inp.frrs)
     check_ibgp_reflection(w, inp.k8s)
     check_cilium(w, inp.k8s)
     check_lb_pools(w, inp.k8s)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from bgpdoctor.errors import UsageError
 from bgpdoctor.lint import uci
 from bgpdoctor.lint.bird import BirdConfig, Roots, looks_like_bird, parse_bird, resolve_include
+from bgpdoctor.lint.frr import FrrConfig, looks_like_frr, parse_frr
 from bgpdoctor.lint.gobgp import looks_like_gobgp, parse_gobgp
 from bgpdoctor.lint.k8s import CILIUM_VALUE_KEYS, HOST_CONFIG_HINT, K8sInputs, read_document
 from bgpdoctor.lint.model import InputProblem, Loc, Speaker
@@ -143,6 +144,7 @@ class Inputs:
     networks: list[uci.UciNetwork] = field(default_factory=list)
     firewalls: list[uci.UciFirewall] = field(default_factory=list)
     gobgps: list[Speaker] = field(default_factory=list)
+    frrs: list[FrrConfig] = field(default_factory=list)
     k8s: K8sInputs = field(default_factory=K8sInputs)
     problems: list[InputProblem] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)  # path -> what it was read as
@@ -150,7 +152,8 @@ class Inputs:
     unparsed: list[str] = field(default_factory=list)
 
     def usable(self) -> bool:
-        return bool(self.birds or self.networks or self.firewalls or self.gobgps or not self.k8s.empty())
+        routers = self.birds or self.networks or self.firewalls or self.gobgps or self.frrs
+        return bool(routers or not self.k8s.empty())
 
 
 def not_config(name: str, text: str = "") -> bool:
@@ -170,7 +173,7 @@ def not_config(name: str, text: str = "") -> bool:
 
 
 def sniff(text: str, name: str = "") -> str | None:
-    """What a file is: yaml, bird, uci-network, uci-firewall, uci-other, gobgp, or None.
+    """What a file is: yaml, bird, uci-network, uci-firewall, uci-other, gobgp, frr, or None.
 
     The content decides; a name only marks documentation, code and scripts (not_config) and
     `.toml` files that are not gobgpd's.
@@ -183,6 +186,8 @@ def sniff(text: str, name: str = "") -> str | None:
         return f"uci-{kind}"
     if looks_like_gobgp(text):
         return "gobgp"
+    if looks_like_frr(text):
+        return "frr"
     if name.lower().endswith(".toml"):
         return None
     if looks_like_bird(text):
@@ -335,6 +340,15 @@ def _parse(path: str, text: str, kind: str, inputs: Inputs, roots: Roots | None 
         if sp is not None:
             inputs.gobgps.append(sp)
             inputs.files[path] = "gobgp"
+        else:
+            inputs.unparsed.append(path)
+    elif kind == "frr":
+        probs = []
+        frr_cfg = parse_frr(text, path, probs)
+        inputs.problems += [InputProblem(loc.file, loc.line, msg) for loc, msg in probs]
+        if frr_cfg is not None:
+            inputs.frrs.append(frr_cfg)
+            inputs.files[path] = "frr"
         else:
             inputs.unparsed.append(path)
     elif kind == "uci-other":
