@@ -185,3 +185,25 @@ def test_any_text_is_read_or_refused_with_a_problem_never_a_crash(text: str) -> 
     problems: list[tuple[object, str]] = []
     cfg = parse_frr(text, "frr.conf", problems)  # type: ignore[arg-type]
     assert cfg is not None or problems
+
+
+def test_frr_dialing_from_its_interface_address_instead_of_the_vip_the_node_expects(tmp_path: Path) -> None:
+    """Corpus case 10 (pfSense FRR with a CARP VIP, kube-router#991): the node peers with the VIP,
+    FRR connects from its interface address; FRR's `update-source` is the fix, and it clears it."""
+    conf = router(
+        " neighbor 192.168.6.80 remote-as 64514\n address-family ipv4 unicast\n"
+        "  neighbor 192.168.6.80 route-map ALL in\n  neighbor 192.168.6.80 route-map ALL out\n"
+        " exit-address-family\n"
+    ).replace(" ip address 192.168.6.1/24\n", " ip address 192.168.6.1/24\n ip address 192.168.6.254/32\n")
+    node = NODE.replace('neighbor-address = "192.168.6.1"', 'neighbor-address = "192.168.6.254"')
+    data = lint_pair(tmp_path, conf, node)
+    assert causes(data) == ["unexpected-source-address"]
+    finding = data["findings"][0]  # type: ignore[index]
+    assert "connects from 192.168.6.1" in finding["message"]
+    fix = next(f for f in finding["fixes"] if f["platform"] == "frr")
+    assert "neighbor 192.168.6.80 update-source 192.168.6.254" in fix["text"]
+    fixed = conf.replace(
+        " neighbor 192.168.6.80 remote-as 64514\n",
+        " neighbor 192.168.6.80 remote-as 64514\n neighbor 192.168.6.80 update-source 192.168.6.254\n",
+    )
+    assert causes(lint_pair(tmp_path, fixed, node)) == []
