@@ -95,15 +95,17 @@ def lint_paths(paths: list[str], roots: dict[str, str] | None = None) -> LintRes
     Example: lint_paths(["tests/fixtures/lint/seed000/broken"]).findings[0]
     -> LintFinding(root_cause="auto-direct-routes-across-l3", severity="error", file=".../values.yaml", ...)
     """
-    from bgpdoctor.engine.judge import fix_snippets
-    from bgpdoctor.engine.rules import load_playbooks
     from bgpdoctor.lint.checks import FIX_PLATFORMS, run_checks
     from bgpdoctor.lint.loader import load_paths
     from bgpdoctor.redact import redact
 
     inp = load_paths(paths, roots)
     findings, problems, network = run_checks(inp)
-    playbooks = {pb.id: pb for pb in load_playbooks()} if findings else {}
+    if findings:  # the judge's renderer and the playbooks load only when there is something to explain
+        from bgpdoctor.engine.judge import fix_snippets
+        from bgpdoctor.engine.rules import load_playbooks
+
+        playbooks = {pb.id: pb for pb in load_playbooks()}
     for finding in findings:
         finding.message = redact(finding.message)
         pb = playbooks[finding.root_cause]

@@ -86,17 +86,18 @@ def test_alias_bomb_fails_in_under_a_second_with_file_line(reader: str, tmp_path
         f"""
         import time
         {call}
-        start = time.monotonic()
+        start = time.process_time()
         try:
             f({str(path)!r})
         except Exception as exc:
             print(type(exc).__name__, exc)
-        print("took", time.monotonic() - start)
+        print("took", time.process_time() - start)
         """.replace("\n        ", "\n")
     )
     out = child.stdout
     assert "aliases expand to more than" in out, child.stderr[-2000:]
     assert f"{path}:" in out or "bomb.yaml', line=" in out
+    # CPU seconds, not wall time (a loaded CI machine): expanding the aliases would take hours
     assert float(out.rsplit("took", 1)[1]) < 1.0
 
 
@@ -155,12 +156,12 @@ def test_huge_inventory_fails_fast_on_its_size(tmp_path: Path) -> None:
         f"""
         import time
         from bgpdoctor.inventory import load_inventory
-        start = time.monotonic()
+        start = time.process_time()
         try:
             load_inventory({str(path)!r})
         except Exception as exc:
             print(type(exc).__name__, exc)
-        print("took", time.monotonic() - start)
+        print("took", time.process_time() - start)
         """.replace("\n        ", "\n")
     )
     assert f"InventoryError {path}: file is over the 16.0 MiB limit" in child.stdout, child.stderr[-2000:]
