@@ -176,9 +176,20 @@ def _net(prefix: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
         return None
 
 
+def _equally_good(r: bird.BirdRoute, best: bird.BirdRoute) -> bool:
+    """What BIRD's `merge paths` needs to merge two BGP paths: the same local preference, AS path
+    length, origin and MED (an attribute missing on both counts as the same)."""
+    return (
+        r.local_pref == best.local_pref
+        and len((r.as_path or "").split()) == len((best.as_path or "").split())
+        and r.origin == best.origin
+        and r.med == best.med
+    )
+
+
 def ecmp_facts(world: World, s: Subject, name: str) -> None:
-    """Prefixes with several equally good BGP paths (same AS path length, different next hops)
-    of which the kernel FIB carries fewer next hops.
+    """Prefixes with several equally good BGP paths (same local preference, AS path length, origin
+    and MED; different next hops) of which the kernel FIB carries fewer next hops.
 
     Adds ecmp_single_path (["10.0.6.1/32"]) and ecmp_paths ("10.0.6.1/32: 10.0.4.109, 10.0.4.110").
     Nothing is added when `bird.bgp_routes` was not collected (older recordings).
@@ -197,8 +208,7 @@ def ecmp_facts(world: World, s: Subject, name: str) -> None:
         best = next((r for r in rs if r.primary), None)
         if best is None or len(rs) < 2:
             continue
-        length = len((best.as_path or "").split())
-        equal = sorted({r.gateway for r in rs if len((r.as_path or "").split()) == length and r.gateway})
+        equal = sorted({r.gateway for r in rs if _equally_good(r, best) and r.gateway})
         kernel = fib.get(_net(prefix))
         if len(equal) < 2 or kernel is None:
             continue

@@ -100,6 +100,9 @@ class BirdRoute:
     since: str | None = None
     from_address: str | None = None
     sync_error: bool = False  # BIRD 1.6 marks a primary route the kernel refused with "!" not "*"
+    local_pref: int | None = None  # BGP.local_pref
+    med: int | None = None  # BGP.med
+    origin: str | None = None  # BGP.origin: IGP, EGP or Incomplete
 
 
 @dataclass
@@ -351,7 +354,17 @@ def parse_show_route(text: str) -> list[BirdRoute]:
             current.as_path = value.strip()
         elif key == "BGP.next_hop":
             current.bgp_next_hop = value.split()[0] if value.strip() else None
+        elif key == "BGP.local_pref":
+            current.local_pref = _int_or_none(value)
+        elif key == "BGP.med":
+            current.med = _int_or_none(value)
+        elif key == "BGP.origin":
+            current.origin = value.strip() or None
     return routes
+
+
+def _int_or_none(text: str) -> int | None:
+    return int(text.strip()) if text.strip().isdigit() else None
 
 
 def parse_show_status(text: str) -> BirdStatus:

@@ -217,6 +217,9 @@ def _bird_routes(text: str) -> list[dict[str, Any]]:
                 "interface": None,
                 "bgp_next_hop": None,
                 "as_path": None,
+                "local_pref": None,
+                "med": None,
+                "origin": None,
             }
             if what[:1] == ["via"]:  # BIRD 1.6 puts the next hop on the route line
                 route.update(kind="unicast", gateway=what[1], interface=what[3])
@@ -237,6 +240,10 @@ def _bird_routes(text: str) -> list[dict[str, Any]]:
             routes[-1]["bgp_next_hop"] = words[1]
         elif words[0] == "BGP.as_path:":
             routes[-1]["as_path"] = " ".join(words[1:])
+        elif words[0] in ("BGP.local_pref:", "BGP.med:"):
+            routes[-1][words[0][4:-1]] = int(words[1])
+        elif words[0] == "BGP.origin:":
+            routes[-1]["origin"] = words[1]
     return routes
 
 
