@@ -1,6 +1,6 @@
 """Benchmark: `bgpdoctor replay` time and peak memory against the number of nodes in a recording.
 
-Usage: python3 benchmarks/offline_scale.py [N ...] [--src DIR] [--keep DIR] [--profile N]
+Usage: python3 benchmarks/offline_scale.py [N ...] [--src DIR] [--keep DIR] [--profile N] [--before DIR]
        python3 benchmarks/offline_scale.py --pairs [N ...] [--before-max N]
 Builds a synthetic recording of N nodes from captures/runs/healthy.json: its two-site lab
 (router-mine, router-home, metrics-server and the other seed sites) with the two Cilium nodes cloned
@@ -9,7 +9,9 @@ clone on each router it peers with, the routers' `show protocols`, routes, socke
 match, a pod ping and MTU sweep for every pod path the engine probes, as a live run records them).
 Each size is replayed in a fresh interpreter; the table shows wall time, peak RSS, the number of
 results and the ratios to the previous size (linear: ratio ~ size ratio; quadratic: its square).
---src DIR imports bgpdoctor from DIR (e.g. an export of an older commit) for a before/after table.
+--src DIR imports bgpdoctor from DIR (e.g. an export of an older commit) for a before/after table;
+--before DIR replays each recording with DIR's bgpdoctor and then this tree's, back to back, so a
+shared machine's load weighs on both alike (`git archive HEAD | tar -x -C DIR` exports a commit).
 --profile N prints the top cProfile entries of one replay of N nodes instead of the table.
 --pairs prints, for each size, the pod paths probed before (every ordered pair of nodes in a
 routing domain) and now (the covering set of engine/active.py node_pairs), the seconds the
@@ -332,6 +334,39 @@ def pairs_table(sizes: list[int], before_max: int, after_max: int, folder: Path,
             path.unlink()
 
 
+def _recording(n: int, folder: Path) -> Path:
+    """The recording of n nodes, written into folder (one kept there from an earlier run is reused)."""
+    path = folder / f"nodes-{n}.json"
+    if path.exists():
+        return path
+    rec = synthetic_recording(n)
+    probed, _seconds = _probed(rec)
+    _decode(rec)
+    _record_pairs(rec, probed)
+    _encode(rec)
+    path.write_text(json.dumps(rec), encoding="utf-8")
+    return path
+
+
+def before_after_table(sizes: list[int], before: str, after: str, folder: Path, keep: bool) -> None:
+    """Each recording replayed by two trees back to back (same machine load), with the ratios."""
+    print(f"before: bgpdoctor from {before}; after: from {after}")
+    print(
+        f"{'nodes':>6} {'wall s before':>13} {'after':>7} {'x':>5}  {'peak MiB before':>15} {'after':>6}"
+        f" {'x':>5}  {'results before':>14} {'after':>7}"
+    )
+    for n in sizes:
+        path = _recording(n, folder)
+        old, new = _measure(path, before), _measure(path, after)
+        print(
+            f"{n:>6} {old[0]:>13.2f} {new[0]:>7.2f} {old[0] / new[0]:>5.1f}  {old[1]:>15.0f} {new[1]:>6.0f}"
+            f" {old[1] / new[1]:>5.1f}  {old[3]:>14} {new[3]:>7}",
+            flush=True,
+        )
+        if not keep:
+            path.unlink()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sizes", nargs="*", type=int, default=[])
@@ -339,6 +374,10 @@ def main() -> int:
     parser.add_argument("--keep", help="write the recordings into this folder and keep them")
     parser.add_argument("--profile", type=int, help="cProfile one replay of this many nodes")
     parser.add_argument("--pairs", action="store_true", help="pod paths and replay, old pair rule vs now")
+    parser.add_argument(
+        "--before",
+        help="also replay each recording with bgpdoctor from this directory, right before this tree",
+    )
     parser.add_argument("--before-max", type=int, default=200, help="largest size replayed, old rule")
     parser.add_argument("--after-max", type=int, default=500, help="largest size replayed, new rule")
     args = parser.parse_args()
@@ -377,6 +416,11 @@ def main() -> int:
 
         pstats.Stats(str(prof)).sort_stats("cumulative").print_stats(45)
         pstats.Stats(str(prof)).sort_stats("tottime").print_stats(25)
+        return 0
+    if args.before:
+        before_after_table(
+            args.sizes or [200, 500, 1000, 2000, 5000], args.before, args.src, folder, bool(args.keep)
+        )
         return 0
     print(f"bgpdoctor from {args.src}")
     print(

@@ -2,12 +2,18 @@
 
 Usage (root): python3 benchmarks/run_times.py [--default-timers] [FAULT ...]
        python3 benchmarks/run_times.py --node-scope [--rounds N] [FAULT ...]
+       python3 benchmarks/run_times.py --slowest-host [--rounds N] [--src DIR]
 Prints one line per case; brings its own lab up (prefix bdb-, or $BGPDOCTOR_LAB_PREFIX with
 $BGPDOCTOR_LAB_MGMT_NET when both are set) and down again.
 --node-scope compares, per case (default: healthy and mtu-blackhole), the whole run, `--node` with
 the scope and pod pairs of before issue 12 (every router, one node of every site, every ordered
 pair; patched into this tree) and `--node` now: hosts visited, wall time (median of --rounds
 interleaved rounds, default 3) and the top diagnosis.
+--slowest-host compares, on the healthy lab, the whole run with each host run alone (an inventory
+of that host only, its peers kept by address): median wall times of --rounds interleaved rounds,
+the ratio whole / slowest host (goal: 1.3), and where the whole run's time went (progress lines
+stamped: start-up, collection, probes (pings, then MTU sweeps), judging and the report). --src runs another
+tree's bgpdoctor as the "before" column in the same rounds.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 # the node a user would name for each fault (the faults of the seed-002/003 sites live there)
 FOCUS = {
@@ -57,6 +64,20 @@ def main() -> int:
 
     # a killed benchmark still takes its lab down (SystemExit runs the finally below)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if "--slowest-host" in args:
+        rounds = int(args[args.index("--rounds") + 1]) if "--rounds" in args else 3
+        sources = {"now": str(Path(__file__).resolve().parents[1])}
+        if "--src" in args:
+            sources = {"before": args[args.index("--src") + 1], **sources}
+        try:
+            up = cli("lab", "up")
+            if up.returncode != 0:
+                print(f"lab up failed: {up.stderr.strip().splitlines()[-1:]}")
+                return 1
+            slowest_host_table(env, run_dir, sources, rounds)
+        finally:
+            cli("lab", "down")
+        return 0
     if "--node-scope" in args:
         rounds = int(args[args.index("--rounds") + 1]) if "--rounds" in args else 3
         cases = [a for a in faults if not a.isdigit()] or ["healthy", "mtu-blackhole"]
@@ -180,6 +201,87 @@ def node_scope_table(
                 f"{case:16} {name:14} {hosts:>5} {wall:>7.2f} {wall / whole:>7.2f}  {code:>4}  {top}",
                 flush=True,
             )
+
+
+def _one_host_inventory(inventory: dict[str, object], name: str) -> dict[str, object]:
+    """The lab's inventory with one host: its peers stay, by address (the others are not there)."""
+    import copy
+
+    one = copy.deepcopy(inventory)
+    hosts = one["hosts"]
+    assert isinstance(hosts, dict)
+    one["hosts"] = {name: hosts[name]}
+    for peer in hosts[name].get("peers", []):
+        peer.pop("host", None)
+    vantage = one.get("vantage")
+    if isinstance(vantage, dict) and vantage.get("metrics_server") != name:
+        one.pop("vantage")
+    return one
+
+
+def _stamped_run(argv: list[str], env: dict[str, str], cwd: str) -> tuple[float, dict[str, float]]:
+    """Wall time of one run, and the seconds from its start at which each phase began."""
+    t = time.monotonic()
+    proc = subprocess.Popen(
+        argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    marks: dict[str, float] = {"start": 0.0}
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        for key, words in (
+            ("collect", "collecting facts"),
+            ("active", "running active probes"),
+            ("sweep", "path MTU sweep"),
+            ("judge", "recording written"),
+        ):
+            if words in line and key not in marks:
+                marks[key] = time.monotonic() - t
+    proc.wait()
+    return time.monotonic() - t, marks
+
+
+def slowest_host_table(env: dict[str, str], run_dir: str, sources: dict[str, str], rounds: int) -> None:
+    import yaml
+
+    inventory = f"{run_dir}/inventory.yaml"
+    with open(inventory) as f:
+        lab = yaml.safe_load(f)
+    singles = {}
+    for name in lab["hosts"]:
+        singles[name] = f"{run_dir}/one-{name}.yaml"
+        with open(singles[name], "w") as f:
+            yaml.safe_dump(_one_host_inventory(lab, name), f)
+    walls: dict[tuple[str, str], list[float]] = {}
+    phases: dict[str, list[dict[str, float]]] = {s: [] for s in sources}
+    for _ in range(rounds):
+        for source, tree in sources.items():
+            run_env = {**env, "PYTHONPATH": tree}
+            base = [sys.executable, "-m", "bgpdoctor", "run", "-o", "json", "-i"]
+            record = ["--record", f"{run_dir}/whole.json"]  # its progress line: probing is over
+            wall, marks = _stamped_run([*base, inventory, *record], run_env, tree)
+            walls.setdefault((source, "whole"), []).append(wall)
+            phases[source].append({**marks, "end": wall})
+            for name, path in singles.items():
+                wall, _marks = _stamped_run([*base, path, "-q"], run_env, tree)
+                walls.setdefault((source, name), []).append(wall)
+    print(f"whole healthy lab vs each host alone, median of {rounds} interleaved rounds (wall s)")
+    print(f"{'tree':8} {'whole':>6} {'slowest host':>22} {'x slowest':>9}  whole: start/collect/probes/judge")
+    for source in sources:
+        whole = statistics.median(walls[(source, "whole")])
+        host, alone = max(
+            ((n, statistics.median(walls[(source, n)])) for n in singles), key=lambda item: item[1]
+        )
+        runs = phases[source]
+
+        def span(a: str, b: str, runs: list[dict[str, float]] = runs) -> float:
+            return statistics.median(r.get(b, r["end"]) - r.get(a, r["end"]) for r in runs)
+
+        print(
+            f"{source:8} {whole:>6.2f} {host:>15} {alone:>6.2f} {whole / alone:>9.2f}  "
+            f"{span('start', 'collect'):.2f} / {span('collect', 'active'):.2f} / "
+            f"{span('active', 'judge'):.2f} / {span('judge', 'end'):.2f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -2,19 +2,22 @@
 
 Usage (root):
     python3 benchmarks/scenario_accuracy.py --seeds 30 [--start 0] [--faults-per-seed 2 | --all-faults]
-        [--no-pair] [--rename] [--json out.json] [--reports DIR]
+        [--no-pair] [--rename] [--frr] [--json out.json] [--reports DIR]
     python3 benchmarks/scenario_accuracy.py --from-json out.json   # the table of a saved run again
 
 For each seed: build the scenario (bgpdoctor/lab/scenario.py), run bgpdoctor on it healthy, with
 each chosen fault, and with two independent faults; tear it down. `--rename` runs every seed a
 second time with every name, address, ASN and interface name redrawn and compares the root causes.
 Prints the accuracy table and every miss with its seed, its fault and what bgpdoctor said.
-Progress goes to stderr.
+Progress goes to stderr. `--frr` takes only seeds with an FRR router (the first N from --start)
+and puts each fault that can go on a router on an FRR one. BGPDOCTOR_SCENARIO_PREFIX=bdf- keeps
+the namespaces apart from the CI sample's "bds-".
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import sys
@@ -141,6 +144,7 @@ def main() -> int:
     ap.add_argument("--fault", action="append", default=[], help="only this fault (repeatable)")
     ap.add_argument("--no-pair", action="store_true", help="skip the two-fault case")
     ap.add_argument("--rename", action="store_true", help="also run each seed with names redrawn")
+    ap.add_argument("--frr", action="store_true", help="only seeds with FRR routers, faults on FRR")
     ap.add_argument("--keep-files", action="store_true", help="keep run directories (logs, configs)")
     ap.add_argument("--json", type=Path, help="write every outcome here")
     ap.add_argument("--reports", type=Path, help="save every bgpdoctor JSON report in this folder")
@@ -153,7 +157,14 @@ def main() -> int:
     runs: list[SeedRun] = []
     renamed: dict[int, SeedRun] = {}
     t0 = time.monotonic()
-    for seed in range(args.start, args.start + args.seeds):
+    if args.frr:
+        with_frr = (
+            s for s in itertools.count(args.start) if any(h.is_frr for h in generate(s).hosts.values())
+        )
+        seeds = list(itertools.islice(with_frr, args.seeds))
+    else:
+        seeds = list(range(args.start, args.start + args.seeds))
+    for seed in seeds:
         sc = generate(seed)
         if args.fault:
             faults = [f for f in args.fault if f in applicable_faults(sc)]
@@ -170,6 +181,7 @@ def main() -> int:
                 pair=not args.no_pair,
                 names_seed=names,
                 keep_files=args.keep_files,
+                on_frr=args.frr,
                 report_dir=args.reports,
             )
             if names is None:

@@ -286,7 +286,7 @@ def run(
         from bgpdoctor.kube.discover import discover_cluster
 
         discovery = discover_cluster(kube_context, kubeconfig, ssh_config)
-        cluster = [ClusterFinding.of(f) for f in discovery.findings]
+        cluster = [ClusterFinding.of(f) for f in discovery.findings + discovery.speaker_checks]
         cluster_raw = dataclasses.asdict(discovery.raw) if discovery.raw is not None else None
         found = sum(not c.pending for c in cluster)  # router checks are judged with the hosts' facts
         for note in [
@@ -722,22 +722,17 @@ def _named_slots(template: str) -> str:
 @_extra_playbooks
 def explain(item_id: str, extra_checks: tuple[str, ...], extra_playbooks: tuple[str, ...]) -> None:
     """Explain a check or a root cause by its id."""
-    from bgpdoctor.engine.rules import load_checks, load_playbooks
+    from bgpdoctor.engine.definition_files import explained_definition
 
-    for c in load_checks(list(extra_checks)):
-        if c.id == item_id:
-            click.echo(f"check {c.id} ({c.subject}): {c.title}\n\n{c.description.strip()}\n")
-            click.echo(f"fact: {c.fact}; root causes: {', '.join(c.root_causes) or '-'}\nsource: {c.source}")
-            return
-    for p in load_playbooks(list(extra_playbooks)):
-        if p.id == item_id:
-            click.echo(f"root cause {p.id}: {p.title}\n\n{p.explanation.strip()}\n")
-            if p.next_steps:
-                steps = [_named_slots(s) for s in p.next_steps]
-                click.echo("next steps (<slots> are filled with your values in a report):")
-                click.echo("\n".join(f"  - {s}" for s in steps))
-            click.echo(f"fix platforms: {', '.join(f.platform for f in p.fixes)}\nsource: {p.source}")
-            return
-    raise UsageError(
-        f"no check or root cause with id '{item_id}' (see `bgpdoctor checks list`, `bgpdoctor causes`)"
-    )
+    kind, d = explained_definition(item_id, list(extra_checks), list(extra_playbooks))
+    if kind == "checks":
+        click.echo(f"check {d['id']} ({d['subject']}): {d['title']}\n\n{d['description'].strip()}\n")
+        causes = ", ".join(d["root_causes"]) or "-"
+        click.echo(f"fact: {d['fact']}; root causes: {causes}\nsource: {d['source']}")
+        return
+    click.echo(f"root cause {d['id']}: {d['title']}\n\n{d['explanation'].strip()}\n")
+    if d["next_steps"]:
+        steps = [_named_slots(s) for s in d["next_steps"]]
+        click.echo("next steps (<slots> are filled with your values in a report):")
+        click.echo("\n".join(f"  - {s}" for s in steps))
+    click.echo(f"fix platforms: {', '.join(f['platform'] for f in d['fixes'])}\nsource: {d['source']}")

@@ -233,9 +233,10 @@ def _describe(err: Any, loc: Loc) -> tuple[Loc, str]:
         return loc[:-1], f"missing required field '{loc[-1]}'"
     if msg.startswith("Value error, "):
         return loc, msg[len("Value error, ") :]
-    if kind.startswith("ip_v4") or kind.startswith("ip_any"):
+    if kind.startswith(("ip_v4", "ip_v6", "ip_any")):
         what = "network" if "network" in kind else "address"
-        return loc, f"{_short(err['input'])} is not a valid IPv4 {what}"
+        family = "IPv6" if ":" in str(err["input"]) else "IPv4"  # what the value looks like
+        return loc, f"{_short(err['input'])} is not a valid {family} {what}"
     if msg.startswith("Input "):
         return loc, f"{_short(err['input'])} {msg[len('Input ') :]}"
     return loc, msg
@@ -323,7 +324,9 @@ def load_inventory(path: str | Path) -> Inventory:
                 continue  # already reported as a control character
             where, message = _describe(err, loc)
             label = _dotted(where) or "top level"
-            found.append((_line_for(doc, loc), f"{label}: {message}"))
+            entry = (_line_for(doc, loc), f"{label}: {message}")
+            if entry not in found:  # an IPv4-or-IPv6 field fails once per family
+                found.append(entry)
     if found:
         found.sort(key=lambda p: p[0] or 0)
         raise InventoryProblems(shown, found) from None
@@ -354,12 +357,12 @@ def _anchor_paths(inv: Inventory, base: Path) -> Inventory:
     return inv
 
 
-def _sessions(inv: Inventory) -> set[frozenset[str]]:
-    found: set[frozenset[str]] = set()
+def _sessions(inv: Inventory) -> set[tuple[frozenset[str], int, bool]]:
+    found: set[tuple[frozenset[str], int, bool]] = set()
     for name, host in inv.hosts.items():
         for peer in host.peers:
             other = peer.host if peer.host is not None else f"@{peer.address}"
-            found.add(frozenset((name, other)))
+            found.add((frozenset((name, other)), peer.family, peer.link_local))  # dual stack: one per family
     return found
 
 

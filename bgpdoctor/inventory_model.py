@@ -7,7 +7,7 @@ bgpdoctor.inventory.load_inventory(), which reports errors as FILE:LINE: message
 from __future__ import annotations
 
 import re
-from ipaddress import IPv4Address, IPv4Network, ip_address
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -24,6 +24,8 @@ _HOP = re.compile(
     r"(?:ssh://)?(?:(?P<user>[^@]+)@)?(?:\[(?P<v6>[^\]]+)\]|(?P<host>[^:]+))(?::(?P<port>\d{1,5}))?"
 )
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_IFNAME = re.compile(r"[A-Za-z0-9_.@-]{1,15}")
+LINK_LOCAL = IPv6Network("fe80::/10")
 
 
 def is_host_or_ip(value: str) -> bool:
@@ -80,7 +82,29 @@ def _printable(value: str) -> str:
     return value
 
 
+def _unscoped(value: IPv4Address | IPv6Address) -> IPv4Address | IPv6Address:
+    if isinstance(value, IPv6Address) and value.scope_id is not None:
+        bare = str(value).split("%", 1)[0]
+        raise ValueError(
+            f"'{value}': give the interface of a link-local address in its own field "
+            f"(address: {bare}, interface: {value.scope_id})"
+        )
+    return value
+
+
+def _interface_name(value: str) -> str:
+    if _IFNAME.fullmatch(value) is None:
+        raise ValueError(
+            f"{value!r} is not an interface name (1 to 15 letters, digits, '-', '_', '.' or '@')"
+        )
+    return value
+
+
 HostAddress = Annotated[str, AfterValidator(_host_or_ip)]
+# IPv4 or IPv6 (no zone: a link-local peer names its interface in `interface:`)
+IpAddress = Annotated[IPv4Address | IPv6Address, AfterValidator(_unscoped)]
+IpNetwork = IPv4Network | IPv6Network
+InterfaceName = Annotated[str, AfterValidator(_interface_name)]
 HostName = Annotated[str, AfterValidator(_host_name)]
 Name = Annotated[str, AfterValidator(_printable)]
 # What answers BGP questions on the host: BIRD 2 (birdc), BIRD 1.6 as Calico embeds it (birdcl),
@@ -171,7 +195,9 @@ class Peer(Strict):
     """A BGP neighbor as configured on this host, and what the operator intends for the session."""
 
     host: Name | None = None  # the inventory host at the other end, if it is in the inventory
-    address: IPv4Address  # the neighbor address configured on this end
+    address: IpAddress  # the neighbor address configured on this end (IPv4 or IPv6)
+    # the interface a link-local (fe80::/10) neighbor is reached on; required for one, refused otherwise
+    interface: InterfaceName | None = None
     asn: int = Field(ge=1, le=4294967295)
     passive: bool | None = None  # this end only waits for the other to connect
     multihop: int | None = Field(default=None, ge=1, le=255)
@@ -191,6 +217,28 @@ class Peer(Strict):
                 raise ValueError("md5: a reference, {env: VAR} or {file: PATH}, never the password itself")
         return data
 
+    @model_validator(mode="after")
+    def _link_local_interface(self) -> Peer:
+        link_local = isinstance(self.address, IPv6Address) and self.address in LINK_LOCAL
+        if link_local and self.interface is None:
+            raise ValueError(
+                f"address {self.address} is link-local: name the interface it is reached on (interface: eth0)"
+            )
+        if not link_local and self.interface is not None:
+            raise ValueError(
+                f"interface: only a link-local (fe80::/10) neighbor needs one, not {self.address}"
+            )
+        return self
+
+    @property
+    def family(self) -> Literal[4, 6]:
+        """4 or 6: the address family the session runs over."""
+        return 6 if isinstance(self.address, IPv6Address) else 4
+
+    @property
+    def link_local(self) -> bool:
+        return isinstance(self.address, IPv6Address) and self.address in LINK_LOCAL
+
 
 class Host(Strict):
     role: Role
@@ -199,10 +247,10 @@ class Host(Strict):
     connect: Connect
     asn: int | None = Field(default=None, ge=1, le=4294967295)
     router_id: IPv4Address | None = None
-    addresses: list[IPv4Address] = Field(default_factory=list)  # addresses the host owns
-    pod_cidrs: list[IPv4Network] = Field(default_factory=list)
-    pod_probe_ip: IPv4Address | None = None  # an address inside the pod CIDR to ping to/from
-    internal_ip: IPv4Address | None = None  # the kubelet address (Node InternalIP)
+    addresses: list[IpAddress] = Field(default_factory=list)  # addresses the host owns (IPv4, IPv6)
+    pod_cidrs: list[IpNetwork] = Field(default_factory=list)  # IPv4, IPv6 or both (dual stack)
+    pod_probe_ip: IpAddress | None = None  # an address inside the pod CIDR to ping to/from
+    internal_ip: IpAddress | None = None  # the kubelet address (Node InternalIP)
     listens: bool | None = None  # expected to accept BGP on TCP 179 (Cilium: false)
     peers: list[Peer] = Field(default_factory=list)
     control_socket: str | None = None  # birdc/birdcl -s path, when not the default

@@ -10,6 +10,7 @@ Example: driver_for("bird1").commands(host)["bird.protocols"] -> "birdcl -r show
 from __future__ import annotations
 
 from dataclasses import dataclass
+from ipaddress import ip_address
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -76,9 +77,26 @@ def match_neighbor(neighbors: list[NeighborState], peer: Peer) -> NeighborState 
     """The neighbor the inventory's peer entry means: same address, or the same protocol name."""
     address = str(peer.address)
     return next(
-        (n for n in neighbors if n.address == address or (peer.name is not None and n.name == peer.name)),
+        (
+            n
+            for n in neighbors
+            if _same_address(n.address, address) or (peer.name is not None and n.name == peer.name)
+        ),
         None,
     )
+
+
+def _same_address(reported: str | None, address: str) -> bool:
+    return reported is not None and canonical_address(reported) == canonical_address(address)
+
+
+def canonical_address(text: str) -> str:
+    """An address as the inventory writes it: 'fe80::1%eth0' (BIRD, GoBGP) -> 'fe80::1',
+    'FD00:0::1' -> 'fd00::1'; anything else as it is."""
+    try:
+        return str(ip_address(text.split("%", 1)[0]))
+    except ValueError:
+        return text
 
 
 def is_appliance(speaker: str) -> bool:

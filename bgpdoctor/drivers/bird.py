@@ -65,6 +65,7 @@ class BirdDriver:
             # every BGP path with its attributes (AS path, next hop), not only the best one
             "bird.bgp_routes": f"{client} -r show route all where source = RTS_BGP",
             "bird.status": f"{client} -r show status",
+            "bird.bfd": f"{client} -r show bfd sessions",
             # parses the configuration file on disk without applying it
             "bird.config_check": f"{client} configure check",
         }

@@ -13,32 +13,19 @@ import functools
 import json
 from typing import Any
 
-
-@functools.lru_cache(maxsize=64)
-def _bird_blocks(text: str) -> tuple[str | None, dict[str, str]]:
-    """Every protocol's block of one `show protocols all`, cut once (a router's sessions all ask)."""
-    lines = text.splitlines()
-    header = next((line for line in lines if line.lower().split()[:2] == ["name", "proto"]), None)
-    blocks: dict[str, list[str]] = {}
-    current: list[str] | None = None
-    for line in lines:
-        if current is not None and line.strip() and line[:1].isspace():
-            current.append(line)
-            continue
-        current = None
-        words = line.split(None, 1)
-        if words and line[:1].strip() and line is not header and words[0] not in blocks:
-            current = blocks[words[0]] = [line]
-    return header, {name: "\n".join(block) for name, block in blocks.items()}
+from bgpdoctor.parsers.birdblocks import protocol_blocks
 
 
 def bird_block(text: str, name: str) -> str | None:
-    """The header line (`Name Proto Table State Since Info`) and the protocol's own block, verbatim."""
-    header, blocks = _bird_blocks(text)
-    block = blocks.get(name)
+    """The header line (`Name Proto Table State Since Info`) and the protocol's own block, verbatim
+    up to its first blank line."""
+    cut = protocol_blocks(text)
+    block = cut.block(name=name)
     if block is None:
         return None
-    return f"{header}\n{block}" if header else block
+    end = next((at for at, line in enumerate(block) if not line.strip()), len(block))
+    quoted = "\n".join(block[:end])
+    return f"{cut.header}\n{quoted}" if cut.header else quoted
 
 
 @functools.lru_cache(maxsize=64)
@@ -49,20 +36,21 @@ def _json(text: str) -> Any:
         return None
 
 
-@functools.lru_cache(maxsize=64)
-def _gobgp_by_address(text: str) -> dict[str, Any]:
+@functools.lru_cache(maxsize=8192)
+def _gobgp_entries(text: str) -> dict[str, str]:
+    """Each neighbor's entry of one `gobgp -j neighbor`, as quoted; made once per node and output
+    (a node's sessions, and the session status after the diagnosis, all quote it)."""
     data = _json(text)
     found: dict[str, Any] = {}
     for entry in data if isinstance(data, list) else []:
         conf = entry.get("conf") if isinstance(entry, dict) else None
         if isinstance(conf, dict) and isinstance(conf.get("neighbor_address"), str):
             found.setdefault(conf["neighbor_address"], entry)
-    return found
+    return {address: json.dumps([entry], indent=1) for address, entry in found.items()}
 
 
 def gobgp_entry(text: str, address: str) -> str | None:
-    entry = _gobgp_by_address(text).get(address)
-    return None if entry is None else json.dumps([entry], indent=1)
+    return _gobgp_entries(text).get(address)
 
 
 def frr_entry(text: str, key: str) -> str | None:

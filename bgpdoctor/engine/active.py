@@ -255,7 +255,10 @@ def run_active(
             )
             out.peer_pings[f"{host}->{address}"] = (parse_ping(text), cmd, text)
 
-        def sweep(pair: NodePair) -> None:
+        def sweep(pair: NodePair, candidates: list[int], pings_first: list[Future[None]]) -> None:
+            # this source's pings first: their probes do not interleave, and they measure the round trip
+            wait(pings_first)
+            rtt_ms = _rtt(out, pair)
             facts = world.facts[pair.source]
             start = _start_mtu(world, pair.source, pair.dst_ip)
 
@@ -264,7 +267,9 @@ def run_active(
                 text, status, _ = _run(facts, fact, command, settings.ping_wait + settings.command_timeout)
                 return text, status
 
-            out.sweeps[pair.key] = run_sweep(run, pair.src_ip or None, pair.dst_ip, start, settings.ping_wait)
+            out.sweeps[pair.key] = run_sweep(
+                run, pair.src_ip or None, pair.dst_ip, start, settings.ping_wait, candidates, rtt_ms
+            )
 
         def kubelet(vantage: str, node: str, address: str, port: int) -> None:
             cmd = kubelet_command(address, port, min(5.0, settings.command_timeout))
@@ -274,11 +279,14 @@ def run_active(
         for name in sorted(capture_hosts):
             progress(f"{name}: capturing BGP SYNs for {settings.capture_seconds:g}s")
             jobs[f"capture {name}"] = pool.submit(capture, name)
+        pings_from: dict[str, list[Future[None]]] = {}
         for pair in pairs:
             if pair.source in usable and not pair.segment:
                 jobs[f"ping {pair.key}"] = pool.submit(ping, pair)
+                pings_from.setdefault(pair.source, []).append(jobs[f"ping {pair.key}"])
         for host, address in dict.fromkeys(peer_pings):
             jobs[f"peer-ping {host}->{address}"] = pool.submit(peer_ping, host, address)
+            pings_from.setdefault(host, []).append(jobs[f"peer-ping {host}->{address}"])
         if pinging := sum(k.startswith(("ping ", "peer-ping ")) for k in jobs):
             progress(f"pinging {pinging} paths and peers")
         vantage = inv.vantage.metrics_server
@@ -289,15 +297,17 @@ def run_active(
                     jobs[f"kubelet {name}"] = pool.submit(
                         kubelet, vantage, name, str(node.internal_ip), inv.vantage.kubelet_port
                     )
-        # sweeps run after the pings of the same source so their probes do not interleave; a ping
-        # that failed is reported with the others below, it must not stop the run here
-        wait([job for key, job in jobs.items() if key.startswith("ping ")])
+        # each sweep starts once its source's pings are done (a ping that failed is reported with
+        # the others below, it must not stop the run), not after every host's: no phase waits for
+        # the slowest ping. The pings were submitted first, so a waiting sweep never blocks them.
         if settings.mtu_sweep:
             if sweeping := sum(p.source in usable for p in pairs):
                 progress(f"path MTU sweep on {sweeping} paths")
             for pair in pairs:
                 if pair.source in usable:
-                    jobs[f"mtu {pair.key}"] = pool.submit(sweep, pair)
+                    jobs[f"mtu {pair.key}"] = pool.submit(
+                        sweep, pair, path_mtus(world, pair), pings_from.get(pair.source, [])
+                    )
         for key, job in jobs.items():
             try:
                 job.result()
@@ -318,6 +328,30 @@ def session_transit(world: World, session: Session) -> list[str]:
         path = world.trace(end.host, end.source_address or address, address, f"{address}/32", other.host)
         hosts += [h for h in path.transit if h not in hosts and h not in session.hosts]
     return hosts
+
+
+def path_mtus(world: World, pair: NodePair) -> list[int]:
+    """The MTUs of the interfaces a DF probe and its echo reply cross, as the hosts' FIBs route
+    them, and of the routes they take: the sweep tries these first (a black hole sits at one).
+
+    Example: [1380, 1420, 1500]
+    """
+    mtus: set[int] = set()
+    forth = world.trace(pair.source, pair.src_ip, pair.dst_ip, pair.dst_cidr, pair.destination)
+    back = world.trace(pair.destination, pair.dst_ip, pair.src_ip, f"{pair.src_ip}/32", pair.source)
+    for path, towards in ((forth, pair.dst_ip), (back, pair.src_ip)):
+        for hop in path.hops:
+            by_name = {a.ifname: a.mtu for a in world.addresses(hop.host) if a.mtu}
+            mtus.update(by_name[name] for name in (hop.iif, hop.oif) if name in by_name)
+            if hop.oif is not None and (route := world.lookup(hop.host, towards)) is not None and route.mtu:
+                mtus.add(route.mtu)
+    return sorted(mtus)
+
+
+def _rtt(out: ActiveResults, pair: NodePair) -> float | None:
+    """The round trip the pings before the sweep measured on this path (None: not measured)."""
+    ping = out.pings.get(pair.key) or out.peer_pings.get(f"{pair.source}->{pair.dst_ip}")
+    return ping[0].rtt_avg_ms if ping is not None else None
 
 
 def _start_mtu(world: World, host: str, dst_ip: str) -> int:

@@ -63,6 +63,18 @@ def _parse(fact: str, text: str) -> list[NeighborCapabilities]:
     return PARSERS[fact](text)
 
 
+@functools.lru_cache(maxsize=64)
+def _index(fact: str, text: str) -> tuple[dict[str | None, int], dict[str, int]]:
+    """Position of the first neighbor with each address, and with each name."""
+    by_address: dict[str | None, int] = {}
+    by_name: dict[str, int] = {}
+    for at, n in enumerate(_parse(fact, text)):
+        by_address.setdefault(n.address, at)
+        if n.name is not None:
+            by_name.setdefault(n.name, at)
+    return by_address, by_name
+
+
 @dataclass
 class EndView:
     """One end, what its daemon says of the neighbor, and why that could not be read."""
@@ -94,10 +106,18 @@ def _read(world: World, end: SessionEnd) -> EndView:
     except (BgpDoctorError, ValueError) as exc:
         found.problem = Unknown("parse-error", f"{end.host}: capabilities in `{result.command}`: {exc}"[:300])
         return found
+    by_address, by_name = _index(driver.session_fact, result.stdout)
     address, name = str(end.peer.address), end.peer.name
-    found.view = next(
-        (n for n in neighbors if n.address == address or (name is not None and n.name == name)), None
+    # the first neighbor with the peer's address or name (a router's N sessions each scanned all N)
+    at = min(
+        (
+            i
+            for i in (by_address.get(address), by_name.get(name) if name is not None else None)
+            if i is not None
+        ),
+        default=None,
     )
+    found.view = neighbors[at] if at is not None else None
     return found
 
 

@@ -11,12 +11,12 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bgpdoctor.engine.lb_services import SERVICE_CAUSES, service_subjects
+from bgpdoctor.engine.cluster_intent import INTENT_CAUSES, intent_subjects
+from bgpdoctor.engine.lb_services import SERVICE_CAUSES, cluster_evidence, service_subjects
 from bgpdoctor.engine.subjects import Subject
 from bgpdoctor.engine.vips import suggest_pool
 from bgpdoctor.engine.world import World
-from bgpdoctor.inventory_model import Inventory
-from bgpdoctor.report.model import Evidence
+from bgpdoctor.inventory_model import Inventory, IpNetwork
 
 
 @dataclass
@@ -40,7 +40,7 @@ class ClusterFinding:
     @property
     def pending(self) -> bool:
         """A router check (engine/lb_services.py): the routers' routes decide, it is no finding yet."""
-        return self.evidence.get("verify") == "router-rib"
+        return self.evidence.get("verify") in ("router-rib", "daemon-neighbors")
 
 
 def _jsonable(value: Any) -> Any:
@@ -74,18 +74,12 @@ def cluster_subjects(
         if f.root_cause in SERVICE_CAUSES:
             subjects += service_subjects(f, context, world)
             continue
+        if f.root_cause in INTENT_CAUSES:
+            subjects += intent_subjects(f, context, world)
+            continue
         ev = f.evidence or {}
         s = Subject("cluster", f.subject, [], [])
-        s.add(
-            "ok",
-            False,
-            Evidence(
-                host=f"cluster {context or '(current context)'}",
-                command=f"kubernetes API: {f.subject}",
-                output=f.message,
-                note=f"root cause {f.root_cause}",
-            ),
-        )
+        s.add("ok", False, cluster_evidence(f, context))
         s.add("root_cause", f.root_cause)
         s.add("message", f.message)
         node = f.subject.removeprefix("node/") if f.subject.startswith("node/") else None
@@ -95,7 +89,7 @@ def cluster_subjects(
         if f.root_cause == "node-not-selected" and node:
             s.add("unselected_nodes", [node])
             s.add("node_selectors", "; ".join(f"{k}: {v}" for k, v in ev.get("node_selectors", {}).items()))
-            label = _selector_label(ev.get("node_selectors", {}))
+            label = ev.get("selector_label") or _selector_label(ev.get("node_selectors", {}))
             if label:
                 s.add("selector_label", label)
         elif f.root_cause == "auto-direct-routes-across-l3":
@@ -127,6 +121,12 @@ def _supernet(inv: Inventory) -> str:
     if not cidrs:
         return "the pod CIDR"
     net = cidrs[0]
-    while not all(c.subnet_of(net) for c in cidrs):
+    same = [c for c in cidrs if c.version == net.version]  # a dual-stack cluster: its first family
+
+    def inside(c: IpNetwork) -> bool:
+        first, last = int(net.network_address), int(net.broadcast_address)
+        return first <= int(c.network_address) and int(c.broadcast_address) <= last
+
+    while not all(inside(c) for c in same):
         net = net.supernet()
     return str(net)

@@ -98,13 +98,15 @@ KERNEL_MD5_COMMAND = (
     'zcat /proc/config.gz | grep -E "$o"; elif [ -r "$c" ]; then echo "source $c"; grep -E "$o" "$c"; '
     'else echo "source none"; fi; true'
 )
-# What the speaker logged about TCP MD5 (its journal, OpenWrt's logread, common log files and the
-# container logs of MetalLB, Cilium and Calico): the last 20 matching lines of the last 5000 of each.
+# What the speaker logged about TCP MD5 and unbindable source addresses (its journal, OpenWrt's
+# logread, common log files and the container logs of MetalLB, Cilium and Calico): the last 20
+# matching lines of the last 5000 of each.
 SPEAKER_LOG_COMMAND = (
     "{ journalctl -q --no-pager -n 5000 2>/dev/null; logread 2>/dev/null | tail -n 5000; "
     "tail -q -n 5000 /var/log/bird.log /var/log/bird/*.log /var/log/frr/*.log /var/log/gobgpd.log "
     "/var/log/containers/*speaker*.log /var/log/containers/cilium-*.log "
-    "/var/log/containers/calico-node*.log 2>/dev/null; } | grep -i -E 'md5|protocol not available' "
+    "/var/log/containers/calico-node*.log 2>/dev/null; } "
+    "| grep -i -E 'md5|protocol not available|bind: cannot assign requested address' "
     "| tail -n 20; true"
 )
 
@@ -172,6 +174,8 @@ def fact_commands(host: Host) -> dict[str, str]:
         "sysctl": SYSCTL_COMMAND,
         "ss.listen": "ss -Htlnp 'sport = :179'",
         "ss.bgp": "ss -Htnp 'sport = :179 or dport = :179'",
+        # TCP info of the BGP connections: a session Established on a dead connection (engine/liveness.py)
+        "ss.bgp_tcp": "ss -Htni 'sport = :179 or dport = :179'",
         "netstat": NETSTAT_COMMAND,
     }
     commands.update(speaker_commands(host))
@@ -186,8 +190,11 @@ def fact_commands(host: Host) -> dict[str, str]:
     if host.role in ("router", "node"):
         # WireGuard peers and what they may carry; hosts without wg just report the command missing
         commands["wg.allowed"] = "command -v wg >/dev/null 2>&1 && wg show all allowed-ips || true"
+    from bgpdoctor.engine import ipv6
+
     for peer in host.peers:
-        commands[f"route.get.{peer.address}"] = f"ip -j route get {peer.address}"
+        commands[f"route.get.{peer.address}"] = ipv6.route_get_command(peer)
+    commands.update(ipv6.commands(host))
     return commands
 
 

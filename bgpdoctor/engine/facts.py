@@ -48,6 +48,52 @@ FACTS: tuple[Fact, ...] = (
         "str: why an unreachable host could not be read, e.g. 'auth', 'timeout', 'unreachable'",
     ),
     Fact("ip_forward", HOST, "int: net.ipv4.ip_forward from `sysctl`, e.g. 1"),
+    # a LoadBalancer VIP routed back and forth (engine/loops.py), on routers
+    Fact(
+        "vip_routing_loop",
+        HOST,
+        "bool: a VIP of the inventory, traced from this router, comes back to a host",
+    ),
+    Fact("vip_loop_vip", HOST, "str: that VIP, e.g. '10.62.0.1'"),
+    Fact("vip_loop_node", HOST, "str: the node that announces it, e.g. 'bda-n1'"),
+    Fact("vip_loop_hosts", HOST, "list[str]: the hosts of the loop, e.g. ['bda-ra', 'bda-n1']"),
+    Fact("vip_loop_path", HOST, "str: the trace, e.g. 'bda-ra(->eth0) -> bda-n1(eth0>eth0) -> bda-ra'"),
+    # IPv6 and dual stack (engine/ipv6.py)
+    Fact("ipv6_in_use", HOST, "bool: the inventory gives the host an IPv6 peer, address or pod CIDR"),
+    Fact("ipv6_forward", HOST, "int: net.ipv6.conf.all.forwarding, e.g. 1"),
+    Fact(
+        "ipv6_unusable_next_hops",
+        HOST,
+        "list[str]: IPv6 routes received with a next hop of :: or fe80::/10, e.g. ['fd00:90::/64 via ::']",
+    ),
+    Fact("ipv6_next_hop_receiver", HOST, "str: the host that received them, e.g. 'node1'"),
+    Fact("ipv6_next_hop_senders", HOST, "list[str]: the neighbors they came from, e.g. ['fe80::1']"),
+    Fact(
+        "ipv6_ipv4_next_hops",
+        HOST,
+        "list[str]: IPv6 routes received with an IPv4 (or IPv4-mapped) next hop, "
+        "e.g. ['fd00:42::/64 via 10.0.0.1']",
+    ),
+    Fact("session_family", SESSION, "int: the address family the session runs over, 4 or 6"),
+    Fact("link_local", SESSION, "bool: an end peers with a link-local (fe80::/10) address"),
+    Fact(
+        "ndp_ok",
+        SESSION,
+        "bool: neither end of a down IPv6 session has the other's address FAILED or INCOMPLETE "
+        "in `ip -6 neigh`",
+    ),
+    Fact("ndp_failed_host", SESSION, "str: the end whose Neighbor Solicitations go unanswered, e.g. 'node1'"),
+    Fact("ndp_failed_address", SESSION, "str: the address it cannot resolve, e.g. 'fe80::1'"),
+    Fact("ndp_failed_interface", SESSION, "str: the interface of that entry, e.g. 'eth0'"),
+    Fact("ndp_state", SESSION, "str: the entry's state, 'FAILED' or 'INCOMPLETE'"),
+    Fact("icmpv6_drop_host", SESSION, "str: the end whose nft rule drops Neighbor Discovery, e.g. 'node1'"),
+    Fact(
+        "icmpv6_drop_rule",
+        SESSION,
+        "str: that rule, e.g. 'icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } drop'",
+    ),
+    Fact("icmpv6_drop_table", SESSION, "str: its family and table, e.g. 'inet hostfw'"),
+    Fact("icmpv6_drop_chain", SESSION, "str: its chain, e.g. 'input'"),
     # the kernel's drop reasons while probing (engine/drops.py, `run --trace-drops`)
     Fact(
         "drop_reason_names",
@@ -345,6 +391,94 @@ FACTS: tuple[Fact, ...] = (
     Fact("afi_fix_asn", SESSION, "int: the culprit's AS, e.g. 65202"),
     Fact("as4_negotiated", SESSION, "bool: both ends sent the 4-byte AS capability (RFC 6793)"),
     Fact("as4_missing_on", SESSION, "str: the end that did not send it, e.g. 'bird1'"),
+    # is the session really alive (engine/liveness.py)
+    Fact(
+        "bfd_one_sided",
+        SESSION,
+        "bool: one end runs BFD towards the other, which does not (GoBGP never does), or the peer "
+        "outside the inventory never answers it",
+    ),
+    Fact("bfd_end", SESSION, "str: the end that expects BFD, e.g. 'bird1'"),
+    Fact("bfd_state", SESSION, "str: its BFD session's state, e.g. 'down'"),
+    Fact("bfd_expects", SESSION, "str: how it expects BFD, e.g. 'BIRD 2 runs a BFD session to 10.0.0.1 ...'"),
+    Fact("bfd_neighbor", SESSION, "str: the expecting end's neighbor address, e.g. '10.0.0.1'"),
+    Fact("bfd_protocol", SESSION, "str: its BIRD protocol ('' elsewhere), e.g. 'frr1'"),
+    Fact("bfd_asn", SESSION, "int: the expecting end's AS, e.g. 65002"),
+    Fact("bfd_other", SESSION, "str: the end without BFD (a host, or the outside peer's address)"),
+    Fact("bfd_missing", SESSION, "str: what it lacks, e.g. 'FRR has no `neighbor 10.0.0.2 bfd`'"),
+    Fact("bfd_other_daemon", SESSION, "str: the other end's speaker kind, e.g. 'frr'"),
+    Fact("bfd_other_neighbor", SESSION, "str: the other end's neighbor address, e.g. '10.0.0.2'"),
+    Fact("bfd_other_protocol", SESSION, "str: the other end's BIRD protocol ('' elsewhere), e.g. 'bird1'"),
+    Fact("bfd_other_asn", SESSION, "int: the other end's AS, e.g. 65001"),
+    Fact(
+        "session_stale",
+        SESSION,
+        "bool: an end shows the session Established while its TCP connection gets no answer "
+        "(`ss -ti`: the retransmission timer backed off twice or more)",
+    ),
+    Fact("stale_end", SESSION, "str: the end holding the dead connection, e.g. 'bird1'"),
+    Fact("stale_socket", SESSION, "str: the connection and its retransmission state in one sentence"),
+    Fact("stale_hold_time_s", SESSION, "int: the negotiated hold time at that end, e.g. 240"),
+    Fact("stale_neighbor", SESSION, "str: that end's neighbor address, e.g. '10.0.0.1'"),
+    Fact("stale_protocol", SESSION, "str: its BIRD protocol ('' elsewhere), e.g. 'frr1'"),
+    Fact("stale_asn", SESSION, "int: that end's AS, e.g. 65002"),
+    Fact(
+        "session_flapping",
+        SESSION,
+        "bool: FRR counts 3 or more drops of the session (connectionsDropped), its state under 10 min old",
+    ),
+    Fact("flap_end", SESSION, "str: the end that counts them, e.g. 'frr1'"),
+    Fact("flap_count", SESSION, "int: FRR's connectionsDropped, e.g. 7"),
+    Fact("flap_reason", SESSION, "str: FRR's lastResetDueTo, e.g. 'BFD down received'"),
+    Fact("flap_problem", SESSION, "str: the resets in one sentence with FRR's counters"),
+    Fact("liveness_problem", SESSION, "str: the liveness fault in one sentence with the real names"),
+    Fact("liveness_culprit", SESSION, "str: the end it is read from, e.g. 'bird1'"),
+    Fact("liveness_fix_host", SESSION, "str: the end the fix goes to, e.g. 'frr1'"),
+    Fact("liveness_fix_bfd", SESSION, "str: 'on' (run BFD there too) or 'off' (the peer cannot run it)"),
+    Fact("liveness_fix_daemon", SESSION, "str: that end's speaker kind, e.g. 'frr'"),
+    Fact("liveness_fix_neighbor", SESSION, "str: that end's neighbor address, e.g. '10.0.0.2'"),
+    Fact("liveness_fix_protocol", SESSION, "str: its BIRD protocol ('' elsewhere), e.g. 'frr1'"),
+    Fact("liveness_fix_asn", SESSION, "int: that end's AS, e.g. 65001"),
+    Fact(
+        "ttl_security_mismatch",
+        SESSION,
+        "bool: the session is down and an end's kernel drops segments below the minimum TTL its BGP "
+        "socket requires (TcpExt TCPMinTTLDrop: GTSM, RFC 5082)",
+    ),
+    Fact("ttl_enforcing_end", SESSION, "str: the end that requires TTL 255, e.g. 'bird1'"),
+    Fact("ttl_sender", SESSION, "str: the end that sends a lower TTL, e.g. 'frr1'"),
+    Fact("ttl_drops", SESSION, "int: TCPMinTTLDrop on the enforcing end, e.g. 40"),
+    Fact("ttl_seen", SESSION, "int: the lowest TTL of the SYNs captured at the enforcing end, e.g. 1"),
+    Fact("ttl_problem", SESSION, "str: the GTSM mismatch in one sentence with the real names"),
+    Fact("ttl_neighbor", SESSION, "str: the enforcing end's neighbor address, e.g. '10.0.0.1'"),
+    Fact("ttl_protocol", SESSION, "str: its BIRD protocol ('' elsewhere), e.g. 'frr1'"),
+    Fact("ttl_sender_neighbor", SESSION, "str: the sender's neighbor address, e.g. '10.0.0.2'"),
+    Fact("ttl_sender_protocol", SESSION, "str: the sender's BIRD protocol ('' elsewhere), e.g. 'bird1'"),
+    Fact("ttl_sender_asn", SESSION, "int: the sender's AS, e.g. 65001"),
+    Fact(
+        "recursive_peer_route",
+        SESSION,
+        "bool: the kernel reaches the peer address through a route BIRD learned over this same session",
+    ),
+    Fact("recursive_end", SESSION, "str: the end that depends on the route, e.g. 'bird1'"),
+    Fact("recursive_prefix", SESSION, "str: the learned prefix covering the peer, e.g. '10.0.0.1/32'"),
+    Fact("recursive_peer_address", SESSION, "str: the peer address it covers, e.g. '10.0.0.1'"),
+    Fact(
+        "recursive_route", SESSION, "str: the kernel's route to it, e.g. '10.0.0.1 via 10.9.0.9 proto bird'"
+    ),
+    Fact("recursive_protocol", SESSION, "str: the BIRD protocol it came from, e.g. 'frr1'"),
+    Fact("recursive_sender", SESSION, "str: the end that announces it, e.g. 'frr1'"),
+    Fact("recursive_sender_neighbor", SESSION, "str: the sender's neighbor address, e.g. '10.0.0.2'"),
+    Fact("recursive_sender_asn", SESSION, "int: the sender's AS, e.g. 65001"),
+    Fact("recursive_problem", SESSION, "str: the dependency in one sentence with the real names"),
+    Fact(
+        "source_bind_failed",
+        SESSION,
+        "bool: a BIRD end that is not Established logs `Socket error: bind: Cannot assign requested "
+        "address` for the session's protocol (its source address is on none of its interfaces)",
+    ),
+    Fact("source_bind_end", SESSION, "str: the end that cannot bind, e.g. 'node1'"),
+    Fact("source_bind_problem", SESSION, "str: the failure in one sentence with the log line"),
     # the speakers' own state (engine/speaker_state.py)
     Fact(
         "admin_shutdown",
@@ -726,6 +860,52 @@ FACTS: tuple[Fact, ...] = (
     Fact("tunnel_interface", PATH, "str: that WireGuard interface, e.g. 'wg0'"),
     Fact("tunnel_peer_key", PATH, "str: the public key of its first peer"),
     Fact("tunnel_allowed_ips", PATH, "str: that peer's allowed-ips, e.g. '10.0.0.0/24,10.42.1.0/24'"),
+    # forward vs return path and stateful drops on one of them (engine/asymmetry.py)
+    Fact("return_hops", PATH, "str: the reply's hops, e.g. 'n2(->eth1) -> rb(eth1>eth0) -> n1(eth0>-)'"),
+    Fact("path_symmetric", PATH, "bool: the reply crosses the same hosts as the request"),
+    Fact("one_way_hosts", PATH, "list[str]: hosts that see only the request or only the reply, e.g. ['ra']"),
+    Fact(
+        "asymmetric_stateful_drop",
+        PATH,
+        "bool: a host that sees only one direction drops by conntrack state (INVALID, established only)",
+    ),
+    Fact("stateful_drop_host", PATH, "str: that host, e.g. 'ra'"),
+    Fact("stateful_drop_table", PATH, "str: its rule's nftables family and table, e.g. 'ip filter'"),
+    Fact("stateful_drop_chain", PATH, "str: the rule's chain, e.g. 'KUBE-FORWARD'"),
+    Fact("stateful_drop_rule", PATH, "str: the rule, e.g. 'ct state invalid drop (12 packets)'"),
+    Fact("stateful_drop_kind", PATH, "str: 'invalid-drop' or 'established-only'"),
+    Fact(
+        "stateful_drop_sees",
+        PATH,
+        "str: the one direction the host routes, e.g. 'only 10.61.2.1 -> 10.61.1.1'",
+    ),
+    Fact("return_fix_host", PATH, "str: the host where the reply leaves the request's way, e.g. 'n2'"),
+    Fact("return_fix_prefix", PATH, "str: the source's prefix to route back, e.g. '10.61.1.0/24'"),
+    Fact(
+        "return_fix_gateway", PATH, "str: the gateway that takes the request's way back, e.g. '10.213.31.2'"
+    ),
+    Fact("return_fix_wrong_gateway", PATH, "str: the gateway the reply takes now, e.g. '10.213.33.2'"),
+    Fact("snat_host", PATH, "str: the host whose masquerade brings replies back through it, e.g. 'ra'"),
+    Fact("snat_interface", PATH, "str: its interface towards the destination, e.g. 'eth1'"),
+    Fact("snat_address", PATH, "str: its address there, e.g. '10.213.32.1'"),
+    # a policy rule sending pod traffic into a tunnel (engine/hijack.py)
+    Fact(
+        "policy_hijacked",
+        PATH,
+        "bool: a policy rule sends the packet into a tunnel the main table would not use",
+    ),
+    Fact("policy_hijack_host", PATH, "str: the host where it happens, e.g. 'yuuko-k8s'"),
+    Fact("policy_hijack_table", PATH, "str: the table its rule looks up, e.g. '52'"),
+    Fact("policy_hijack_interface", PATH, "str: the tunnel interface, e.g. 'tailscale0'"),
+    Fact("policy_hijack_route", PATH, "str: the route used, e.g. '10.42.0.0/16 dev tailscale0 table 52'"),
+    Fact(
+        "policy_hijack_main_route",
+        PATH,
+        "str: the main table's route, e.g. 'default via 192.168.0.1 dev eth0'",
+    ),
+    Fact("policy_hijack_rule", PATH, "str: the rule, e.g. '5270: from all lookup 52'"),
+    Fact("policy_hijack_priority", PATH, "int: its priority, e.g. 5270"),
+    Fact("policy_hijack_tailscale", PATH, "bool: it is Tailscale's table 52 and tailscale0"),
     Fact(
         "pod_route_learned", PATH, "bool: BIRD on the source node learned the destination's pod CIDR over BGP"
     ),
@@ -870,6 +1050,54 @@ FACTS: tuple[Fact, ...] = (
         "str: the Service's /32 in the routers' BGP routes, "
         "e.g. '10.0.6.1 on tor via 10.0.4.109, 10.0.4.110'",
     ),
+    # the cluster's intent against itself and the daemons (engine/cluster_intent.py)
+    Fact(
+        "speaker_config_stale",
+        CLUSTER,
+        "bool: the node's daemon runs other neighbors or ASNs than the cluster configures",
+    ),
+    Fact(
+        "stale_neighbors",
+        CLUSTER,
+        "list[str]: each difference, e.g. ['10.0.4.1 runs with AS 64513, the cluster says AS 64600 (...)']",
+    ),
+    Fact("node_speaker", CLUSTER, "str: the node's BGP daemon as the cluster sets it up, 'gobgp' or 'bird1'"),
+    Fact("agent_namespace", CLUSTER, "str: the namespace of the node's CNI agent, e.g. 'kube-system'"),
+    Fact("restart_agent", CLUSTER, "str: the command that restarts the node's CNI agent pod"),
+    Fact(
+        "mesh_with_reflectors",
+        CLUSTER,
+        "bool: Calico's node-to-node mesh is on while route reflectors are configured",
+    ),
+    Fact("rr_nodes", CLUSTER, "list[str]: nodes with a routeReflectorClusterID, e.g. ['rr-1']"),
+    Fact("rr_cluster_ids", CLUSTER, "list[str]: their routeReflectorClusterIDs, e.g. ['244.0.0.1']"),
+    Fact("rr_peers", CLUSTER, "list[str]: BGPPeers that peer nodes by peerSelector, e.g. ['peer-to-rrs']"),
+    Fact("calico_mesh", CLUSTER, "str: how the mesh setting is stated, e.g. 'nodeToNodeMeshEnabled: true'"),
+    Fact("calico_asn", CLUSTER, "int: the cluster's Calico AS number (default 64512)"),
+    Fact(
+        "lb_controller_conflict",
+        CLUSTER,
+        "bool: more than one LoadBalancer controller claims the Service",
+    ),
+    Fact(
+        "lb_controllers",
+        CLUSTER,
+        "list[str]: the controllers claiming it, e.g. ['K3s servicelb (DaemonSet kube-system/svclb-web-1)']",
+    ),
+    Fact("local_peer_address", CLUSTER, "str: where two speakers of one node meet, e.g. '192.168.10.1'"),
+    Fact("speaker_collision", CLUSTER, "bool: two speakers on the node peer with the same address"),
+    Fact(
+        "colliding_speakers",
+        CLUSTER,
+        "list[str]: the two, e.g. ['MetalLB BGPPeer tor', 'Calico BGPPeer/tor']",
+    ),
+    Fact("metallb_peer", CLUSTER, "str: the MetalLB BGPPeer of the collision, e.g. 'tor'"),
+    Fact(
+        "readiness_gated_on_peer",
+        CLUSTER,
+        "bool: a Calico BGPPeer to the node itself (127.0.0.1, its own address) gates calico-node readiness",
+    ),
+    Fact("calico_bgp_peer", CLUSTER, "str: that BGPPeer's name, e.g. 'metallb-local'"),
 )
 
 BY_NAME: dict[str, Fact] = {f.name: f for f in FACTS}

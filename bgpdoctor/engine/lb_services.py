@@ -120,7 +120,8 @@ def _service_facts(s: Subject, f: ClusterFinding) -> None:
     s.add("speaker_nodes", [str(n) for n in ev.get("speaker_nodes", [])])
 
 
-def _cluster_evidence(f: ClusterFinding, context: str | None) -> Evidence:
+def cluster_evidence(f: ClusterFinding, context: str | None) -> Evidence:
+    """The API finding itself as evidence (the cluster, the object, the message)."""
     return Evidence(
         host=f"cluster {context or '(current context)'}",
         command=f"kubernetes API: {f.subject}",
@@ -144,15 +145,15 @@ def service_subjects(f: ClusterFinding, context: str | None, world: World | None
         unknown = ev.get("unknown")
         if isinstance(unknown, dict):
             why = Unknown("permission-denied", str(unknown.get("reason")))
-            s.unknown("ok", why, _cluster_evidence(f, context))
+            s.unknown("ok", why, cluster_evidence(f, context))
             s.unknown("etp_gap", why)
             return [s]
-        s.add("ok", False, _cluster_evidence(f, context))
+        s.add("ok", False, cluster_evidence(f, context))
         if f.root_cause == "etp-local-no-endpoints":
-            s.add("etp_gap", str(ev.get("gap", "")), _cluster_evidence(f, context))
+            s.add("etp_gap", str(ev.get("gap", "")), cluster_evidence(f, context))
             s.add("advertising_without_endpoint", [])
         else:
-            s.add("lb_advert_missing", str(ev.get("missing", "")), _cluster_evidence(f, context))
+            s.add("lb_advert_missing", str(ev.get("missing", "")), cluster_evidence(f, context))
         s.hosts = [str(n) for n in ev.get("endpoint_nodes", [])]
         return [s]
     if world is None:

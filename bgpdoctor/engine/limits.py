@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bgpdoctor.drivers import driver_for
+from bgpdoctor.parsers.birdblocks import protocol_blocks
 
 if TYPE_CHECKING:
     from bgpdoctor.engine.subjects import Subject
@@ -48,15 +49,12 @@ def _raw(world: World, end: SessionEnd) -> str:
 
 
 def _bird_block(text: str, end: SessionEnd) -> str:
-    """The `show protocols all` block of the protocol `end` configures for the other end."""
-    address = str(end.peer.address) if end.peer else None
-    for block in re.split(r"\n(?=\S)", text):
-        first = block.split(None, 1)[0] if block.strip() else ""
-        if (end.peer and end.peer.name and first == end.peer.name) or (
-            address and re.search(rf"Neighbor address:\s*{re.escape(address)}\s*$", block, re.M)
-        ):
-            return block
-    return ""
+    """The `show protocols all` block of the protocol `end` configures for the other end (by its
+    protocol name or its neighbor address, whichever BIRD prints first)."""
+    block = protocol_blocks(text).block(
+        name=end.peer.name if end.peer else None, address=str(end.peer.address) if end.peer else None
+    )
+    return "\n".join(block) if block is not None else ""
 
 
 def dig(value: Any, *keys: str) -> Any:

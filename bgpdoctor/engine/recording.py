@@ -21,12 +21,13 @@ from bgpdoctor.engine.active import ActiveResults
 from bgpdoctor.engine.cluster import ClusterFinding
 from bgpdoctor.engine.collect import HostFacts, clean_result
 from bgpdoctor.engine.run import Collected
+from bgpdoctor.engine.world import without_cycle_collection
 from bgpdoctor.errors import HostError, UsageError
 from bgpdoctor.inventory_model import Inventory
 from bgpdoctor.parsers.ping import parse_ping
 from bgpdoctor.probes.droptrace import traces_from_outputs
 from bgpdoctor.probes.kubelet import parse_kubelet_probe
-from bgpdoctor.probes.mtu import sweep
+from bgpdoctor.probes.mtu import SweepBudget, sweep
 from bgpdoctor.redact import redact
 from bgpdoctor.report.safe_text import one_line
 from bgpdoctor.transport.base import CommandResult
@@ -79,7 +80,12 @@ def recording_json(inv: Inventory, inventory_path: str, nodes: list[str], collec
             "pings": {k: {"command": cmd, "raw": raw} for k, (_r, cmd, raw) in a.pings.items()},
             "peer_pings": {k: {"command": cmd, "raw": raw} for k, (_r, cmd, raw) in a.peer_pings.items()},
             "sweeps": {
-                k: {"start": s.start, "probes": [{"size": p.size, "raw": p.raw} for p in s.probes]}
+                k: {
+                    "start": s.start,
+                    "probes": [{"size": p.size, "raw": p.raw} for p in s.probes],
+                    "candidates": s.candidates,
+                    "budgeted": s.budgeted,
+                }
                 for k, s in a.sweeps.items()
             },
             "kubelets": {
@@ -137,6 +143,8 @@ class _Probe(_Record):
 class _Sweep(_Record):
     start: int
     probes: list[_Probe]
+    candidates: list[int] = []  # the path's interface MTUs the live search tried first
+    budgeted: bool = False  # older recordings: searched without a budget
 
 
 class _Kubelet(_Record):
@@ -261,6 +269,7 @@ class _MissingProbe(Exception):
     pass
 
 
+@without_cycle_collection
 def load_recording(path: Path) -> tuple[Inventory, str, list[str], Collected]:
     """Read and check a recording; any malformed part is a UsageError naming the file.
 
@@ -339,7 +348,8 @@ def load_recording(path: Path) -> tuple[Inventory, str, list[str], Collected]:
             return parse_ping(raw.split("\n", 1)[1] if raw.startswith("$ ") else raw), raw
 
         try:
-            active.sweeps[key] = sweep(send, s.start)
+            budget = SweepBudget.for_range(s.start) if s.budgeted else None
+            active.sweeps[key] = sweep(send, s.start, s.candidates, budget)
         except _MissingProbe as exc:
             raise bad(
                 f"active.sweeps.{key}: the MTU search needs a probe of {exc} bytes, none recorded"

@@ -9,8 +9,7 @@ catalogue (engine/facts.py) for its subject kind: see engine/factrefs.py.
 from __future__ import annotations
 
 import functools
-import importlib.resources
-import os
+import json
 import re
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -19,6 +18,15 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from bgpdoctor import safe_yaml
+from bgpdoctor.engine.definition_files import (  # noqa: F401 (re-exported: where definitions live)
+    builtin_data_dir,
+    cached_entries,
+    data_dirs,
+    definition_files,
+    project_root,
+    read_small,
+    store_entries,
+)
 from bgpdoctor.engine.factrefs import check_fact_names, definition_error
 from bgpdoctor.engine.facts import SubjectKind
 from bgpdoctor.errors import UsageError
@@ -162,74 +170,52 @@ def subject_kinds(pb: PlaybookDef) -> list[str]:
     return list(pb.subject) if isinstance(pb.subject, list) else [pb.subject]
 
 
-def project_root() -> Path:
-    return Path(__file__).resolve().parents[2]
-
-
-def builtin_data_dir(kind: str) -> tuple[Traversable | None, list[str]]:
-    """The built-in folder of `kind` ("checks" or "playbooks"), and every place looked at.
-
-    A checkout or an editable install reads the repository's top-level folder; an installed wheel
-    (venv, --user, --target, --prefix, pipx) reads the copy shipped as package data,
-    bgpdoctor/data/<kind> (see setup.py).
-    """
-    searched: list[str] = []
-    root = project_root()
-    checkout = root / kind
-    if (root / "pyproject.toml").is_file() and checkout.is_dir():
-        return checkout, [str(checkout)]
-    searched.append(f"{checkout} (no checkout)")
-    shipped = importlib.resources.files("bgpdoctor") / "data" / kind
-    if shipped.is_dir():
-        return shipped, [*searched, str(shipped)]
-    return None, [*searched, f"{shipped} (missing)"]
-
-
-def data_dirs(kind: str, extra: list[str] | None = None) -> list[Traversable]:
-    """Built-in data folder plus user folders (BGPDOCTOR_CHECKS / BGPDOCTOR_PLAYBOOKS, --checks)."""
-    builtin, _searched = builtin_data_dir(kind)
-    return [*([builtin] if builtin is not None else []), *_user_dirs(kind, extra)]
-
-
-def _user_dirs(kind: str, extra: list[str] | None) -> list[Path]:
-    env = os.environ.get(f"BGPDOCTOR_{kind.upper()}", "")
-    return [Path(p) for p in [*env.split(os.pathsep), *(extra or [])] if p]
-
-
 def _load(kind: str, model: type[BaseModel], extra: list[str] | None) -> list[Any]:
-    builtin, searched = builtin_data_dir(kind)
-    folders: list[Traversable] = [builtin] if builtin is not None else []
-    for user_folder in _user_dirs(kind, extra):
-        if not user_folder.is_dir():
-            raise UsageError(f"{user_folder}: no such folder of {kind}")
-        folders.append(user_folder)
-        searched.append(str(user_folder))
+    files, searched = definition_files(kind, extra)
     items: dict[str, Any] = {}
-    for folder in folders:
-        files = sorted((f for f in folder.iterdir() if f.name.endswith(".yaml")), key=lambda f: f.name)
-        for path in files:
-            try:
-                # bounded: a user's folder is input like any other
-                docs = (
-                    safe_yaml.load_file(path)
-                    if isinstance(path, Path)
-                    else safe_yaml.load(path.read_bytes(), str(path))
-                )
-            except (OSError, UnicodeDecodeError) as exc:
-                raise UsageError(f"{path}: cannot read: {exc}") from exc
-            entries = docs.get(kind, []) if isinstance(docs, dict) and kind in docs else [docs]
-            for entry in entries:
-                try:
-                    item = model.model_validate({**entry, "source": str(path)})
-                except (ValidationError, TypeError) as exc:
-                    raise UsageError(
-                        f"{path}: invalid {kind[:-1]} definition: {definition_error(exc)}"
-                    ) from exc
-                check_fact_names(item, path)
-                items[item.id] = item  # type: ignore[attr-defined]
+    for path in files:
+        for item in load_definition_file(kind, path, model):
+            items[item.id] = item
     if not items:
         raise UsageError(f"no {kind[:-1]} definitions found; searched: {', '.join(searched)}")
     return list(items.values())
+
+
+def load_definition_file(kind: str, path: Traversable, model: type[BaseModel] | None = None) -> list[Any]:
+    """Every definition of one YAML file of `kind` ("checks" or "playbooks"), validated: the model's
+    fields and every fact it names (engine/factrefs.py). Raises UsageError naming the file."""
+    model = model or (CheckDef if kind == "checks" else PlaybookDef)
+    data = read_small(path)
+    # validated before from these very bytes by this very code: the same models again, without
+    # parsing the YAML and every template once more (most of a run's start-up)
+    if (cached := cached_entries(kind, path, data)) is not None:
+        return [model.model_validate(entry) for entry in cached]
+    try:
+        # bounded: a user's folder is input like any other
+        docs = (
+            safe_yaml.load(data, str(path))
+            if data is not None
+            else safe_yaml.load_file(path)
+            if isinstance(path, Path)
+            else safe_yaml.load(path.read_bytes(), str(path))
+        )
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read: {exc}") from exc
+    entries = docs.get(kind, []) if isinstance(docs, dict) and kind in docs else [docs]
+    items: list[Any] = []
+    for entry in entries:
+        try:
+            item = model.model_validate({**entry, "source": str(path)})
+        except (ValidationError, TypeError) as exc:
+            raise UsageError(f"{path}: invalid {kind[:-1]} definition: {definition_error(exc)}") from exc
+        check_fact_names(item, path)
+        items.append(item)
+    dumps = [item.model_dump(mode="json") for item in items]
+    if all(
+        model.model_validate(json.loads(json.dumps(d))) == item for d, item in zip(dumps, items, strict=True)
+    ):
+        store_entries(kind, path, data, dumps)  # only what comes back exactly from JSON
+    return items
 
 
 def load_checks(extra: list[str] | None = None) -> list[CheckDef]:

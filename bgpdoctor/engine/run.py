@@ -29,7 +29,7 @@ from bgpdoctor.engine.rules import check_references, load_checks, load_playbooks
 from bgpdoctor.engine.sessions import expected_sessions
 from bgpdoctor.engine.subjects import host_subjects, kubelet_subjects, path_subjects, session_subjects
 from bgpdoctor.engine.vips import inventory_pool_subjects
-from bgpdoctor.engine.world import World
+from bgpdoctor.engine.world import World, without_cycle_collection
 from bgpdoctor.inventory_model import Inventory
 from bgpdoctor.report.model import HostReport, Report, Summary, Timing
 from bgpdoctor.transport.base import Connection
@@ -62,6 +62,8 @@ class Collected:
     context: str | None = None
     # the API objects those findings were drawn from (kube.view.RawCluster as a dict, redacted)
     cluster_raw: dict[str, Any] | None = None
+    # the parsed view `evaluate` built over these facts: the session status reads it again, not anew
+    world: Any = field(default=None, repr=False, compare=False)
 
 
 def exit_code_for(findings: int, errors: int, reachable: int, unknown: int = 0) -> int:
@@ -165,13 +167,14 @@ def narrow(inv: Inventory, collected: Collected, nodes: list[str]) -> Collected:
     return replace(collected, scope=scope, facts={n: collected.facts[n] for n in scope})
 
 
+@without_cycle_collection
 def evaluate(inv: Inventory, inventory_path: str, collected: Collected, options: RunOptions) -> Report:
     """Judge checks and reach diagnoses from collected facts; no host is contacted."""
     checks = load_checks(options.extra_checks)
     playbooks = load_playbooks(options.extra_playbooks)
     check_references(checks, playbooks)
     scope, facts, active = collected.scope, collected.facts, collected.active
-    world = World(inv, facts)
+    world = collected.world = World(inv, facts)
     sessions = expected_sessions(world, scope)
     pairs = node_pairs(world, scope, options.nodes) + segment_pairs(world, sessions)
     subjects = (

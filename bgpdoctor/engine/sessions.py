@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bgpdoctor.drivers import driver_for, match_neighbor
+from bgpdoctor.drivers import driver_for
+from bgpdoctor.engine.ipv6 import listening_for
 from bgpdoctor.engine.world import Session, SessionEnd, World
 from bgpdoctor.inventory_model import Peer
 
@@ -17,7 +18,7 @@ def expected_sessions(world: World, scope: list[str]) -> list[Session]:
     """
     inv = world.inv
     sessions: list[Session] = []
-    seen: set[frozenset[str]] = set()
+    seen: set[tuple[frozenset[str], str]] = set()
     for name in scope:
         host = inv.hosts[name]
         for peer in host.peers:
@@ -27,13 +28,21 @@ def expected_sessions(world: World, scope: list[str]) -> list[Session]:
             if other is None:
                 sessions.append(Session(end_view(world, name, peer), None))
                 continue
-            key = frozenset((name, other))
+            # a dual-stack pair runs one session per family (and one more over link-local addresses)
+            key = (frozenset((name, other)), session_kind(peer))
             if key in seen:
                 continue
             seen.add(key)
-            back = next((p for p in inv.hosts[other].peers if p.host == name), None)
+            back = next(
+                (p for p in inv.hosts[other].peers if p.host == name and session_kind(p) == key[1]), None
+            )
             sessions.append(Session(end_view(world, name, peer), end_view(world, other, back)))
     return sessions
+
+
+def session_kind(peer: Peer) -> str:
+    """'' for IPv4, 'ipv6' or 'ipv6-ll' (link-local): what tells a dual-stack pair's sessions apart."""
+    return "" if peer.family == 4 else ("ipv6-ll" if peer.link_local else "ipv6")
 
 
 def end_view(world: World, host_name: str, peer: Peer | None) -> SessionEnd:
@@ -43,7 +52,7 @@ def end_view(world: World, host_name: str, peer: Peer | None) -> SessionEnd:
     if host_name not in world.facts:
         return end
     end.router_id = world.router_id(host_name)
-    end.listens = world.listening_179(host_name)
+    end.listens = listening_for(world, host_name, peer)  # an IPv6 session needs an IPv6 socket
     if (ev := world.evidence(host_name, "ss.listen", "listening sockets on TCP 179")) is not None:
         end.evidence.append(ev)
     if peer is None:
@@ -55,7 +64,7 @@ def end_view(world: World, host_name: str, peer: Peer | None) -> SessionEnd:
         neighbors = world.neighbors(host_name)
         match = None
         if neighbors is not None:
-            match = match_neighbor(neighbors, peer)
+            match = world.neighbor_for(host_name, peer)
             if match is None:
                 end.state = "missing"
             else:

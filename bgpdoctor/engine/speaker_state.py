@@ -344,6 +344,10 @@ def _sender_paths(
 
 def _receiver_prefixes(world: World, receiver: SessionEnd) -> set[str] | None:
     """Every prefix the receiving end holds: its daemon's table and the kernel FIB, or None unread."""
+    return world.memo(("receiver_prefixes", receiver.host), lambda: _held_prefixes(world, receiver))
+
+
+def _held_prefixes(world: World, receiver: SessionEnd) -> set[str] | None:
     speaker = world.inv.hosts[receiver.host].speaker
     found: set[str] | None = None
     tables: list[list[str] | None] = [

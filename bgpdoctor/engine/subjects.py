@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bgpdoctor.drivers import driver_for, is_appliance
+from bgpdoctor.engine import asymmetry, hijack, ipv6, loops, routing, speaker_state, vips
 from bgpdoctor.engine import drops as kernel_drops
-from bgpdoctor.engine import routing, speaker_state, vips
 from bgpdoctor.engine.active import ActiveResults, NodePair
 from bgpdoctor.engine.sessions import established
 from bgpdoctor.engine.speaker_state import reserved_range
@@ -30,7 +30,6 @@ from bgpdoctor.engine.world import (
     Unknown,
     World,
     effective_rp_filter,
-    parse_proc_sysctl,
 )
 from bgpdoctor.parsers import ParseError, bird, gobgp, iproute, nft, ss
 from bgpdoctor.parsers.netstat import parse_proc_netstat
@@ -185,12 +184,17 @@ def _host_subject(world: World, name: str, active: ActiveResults | None = None) 
     linux = not is_appliance(host.speaker)
     if linux:
         _ip_forward(world, s, name)
+        ipv6.host_facts(world, s, name)
+    if linux and host.role == "router":
+        loops.vip_loop_facts(world, s, name)
     if host.speaker == "gobgp" and host.pod_cidrs:
         with s.deriving("advertises_pod_cidrs"):
             rib = world.known(name, "gobgp.rib", gobgp.parse_rib)
             prefixes = {p.prefix for p in rib}
+            v6_prefixes, v6_rib = ipv6.gobgp_ipv6_prefixes(world, name, [str(c) for c in host.pod_cidrs])
+            prefixes |= v6_prefixes
             missing = [str(c) for c in host.pod_cidrs if str(c) not in prefixes]
-            s.add("advertises_pod_cidrs", not missing, world.evidence(name, "gobgp.rib"))
+            s.add("advertises_pod_cidrs", not missing, world.evidence(name, "gobgp.rib"), v6_rib)
             s.add("unadvertised_pod_cidrs", missing)
             s.add("pod_cidr", ", ".join(str(c) for c in host.pod_cidrs))
     if host.speaker != "none" and linux:
@@ -224,13 +228,8 @@ def _host_subject(world: World, name: str, active: ActiveResults | None = None) 
 
 def _ip_forward(world: World, s: Subject, name: str) -> None:
     with s.deriving("ip_forward"):
-        values = world.known(name, "sysctl", parse_proc_sysctl)
-        forward = values.get("net.ipv4.ip_forward", "")
-        if not (forward.isascii() and forward.isdigit()):
-            raise FactUnknown(
-                Unknown("parse-error", f"no net.ipv4.ip_forward in the sysctl output of {name}")
-            )
-        s.add("ip_forward", int(forward), world.evidence(name, "sysctl"))
+        forward = world.sysctl_int(name, "sysctl", "net.ipv4.ip_forward")
+        s.add("ip_forward", forward, world.evidence(name, "sysctl"))
 
 
 # -- FRR: what only its neighbor JSON says (facts of bgpdoctor/drivers/frr.py) ---------------
@@ -463,6 +462,7 @@ def _rib_vs_fib(world: World, s: Subject, name: str) -> None:
         if world.inv.pod_cidr:
             pod_cidrs |= {r.prefix for r in routes if _inside(r.prefix, str(world.inv.pod_cidr))}
         fib = {r.dst for r in fib_routes}
+        fib |= ipv6.ipv6_fib(world, name, {r.prefix for r in routes if r.prefix in pod_cidrs})
         selected = sorted(
             {r.prefix for r in routes if r.primary and r.kind == "unicast" and r.prefix in pod_cidrs}
         )
@@ -582,6 +582,7 @@ def _session_subject(
     hold_time_facts(world, s, session)
     capability_facts(world, s, session)
     speaker_state.session_facts(world, s, session)
+    ipv6.session_facts(world, s, session, up)
     waiting = [e.host for e in session.ends if e.error_wait]
     # BIRD's error back-off (60 s, up to 300 s by default) after a fault that is gone: the
     # session is down because BIRD waits, not because something is still broken.
@@ -673,6 +674,9 @@ def _session_subject(
             )
             if culprit and culprit != "unknown":
                 s.add("nat_culprit", culprit)
+    from bgpdoctor.engine import liveness
+
+    liveness.session_facts(world, s, session)  # after the SYN captures: GTSM reads their TTL
     s.related = sorted(set(session.hosts) | set(transit))
     kernel_drops.subject_proof(world, s, active)
     return s
@@ -978,6 +982,7 @@ def _path_subject(world: World, pair: NodePair, active: ActiveResults) -> Subjec
     else:
         s.add("rp_filter_ok", True)
     _tunnel_facts(world, s, path, pair)
+    hijack.hijack_facts(world, s, path)
     if not pair.segment:
         routing.reflection_facts(world, s, pair.source, pair.dst_cidr)
     _forwarding_facts(world, s, path)
@@ -1002,6 +1007,7 @@ def _path_subject(world: World, pair: NodePair, active: ActiveResults) -> Subjec
         s.unknown("mtu_blackhole", Unknown("failed", f"MTU sweep failed: {active.errors[f'mtu {pair.key}']}"))
     if not path.complete or (ping and ping[0].received == 0):
         _firewall_facts(world, s, path, pair)
+    asymmetry.path_facts(world, s, path, return_path, pair)
     kernel_drops.subject_proof(world, s, active)
     return s
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from bgpdoctor.drivers import driver_for, match_neighbor
+from bgpdoctor.drivers import driver_for
 from bgpdoctor.engine.limits import dig
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ def _hold_of(world: World, end: SessionEnd) -> int | None:
     speaker = world.inv.hosts[end.host].speaker if end.host in world.inv.hosts else ""
     driver = driver_for(speaker)
     neighbors = world.neighbors(end.host) if driver is not None else None
-    state = match_neighbor(neighbors, end.peer) if neighbors and end.peer else None
+    state = world.neighbor_for(end.host, end.peer) if neighbors and end.peer else None
     if state is not None and state.hold_time_s:
         return state.hold_time_s
     n = _gobgp_neighbor(world, end) if speaker == "gobgp" else None

@@ -9,6 +9,7 @@ announcement by MetalLB or Cilium makes the design work).
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 from typing import TYPE_CHECKING
 
@@ -110,27 +111,61 @@ def suggest_pool(block: str, taken: list[str]) -> str:
     return "a range outside the node subnets"
 
 
+class _Intervals:
+    """Whether an address lies in any of some networks: merged address ranges per IP version, bisected."""
+
+    def __init__(self, networks: list[IPNetwork]) -> None:
+        self._ranges: dict[int, tuple[list[int], list[int]]] = {}
+        for version in (4, 6):
+            spans = sorted(
+                (int(n.network_address), int(n.broadcast_address)) for n in networks if n.version == version
+            )
+            merged: list[list[int]] = []
+            for first, last in spans:
+                if merged and first <= merged[-1][1] + 1:
+                    merged[-1][1] = max(merged[-1][1], last)
+                else:
+                    merged.append([first, last])
+            self._ranges[version] = ([m[0] for m in merged], [m[1] for m in merged])
+
+    def holds(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+        starts, ends = self._ranges[address.version]
+        at = bisect.bisect_right(starts, int(address)) - 1
+        return at >= 0 and int(address) <= ends[at]
+
+
 def inventory_pool_subjects(inv: Inventory) -> list[Subject]:
     """The inventory's `lb_pools` against its site subnets and node addresses: one cluster-kind
     subject per pool that overlaps one, unless the pool says `l2: true` (ARP answered on the LAN)."""
     from bgpdoctor.engine.subjects import Subject
 
-    subnets: dict[str, str] = {}  # network -> whose
+    subnets: dict[str, str] = {}  # network -> whose, in the order a finding lists them
     for site_name, site in inv.sites.items():
         for net in site.subnets:
             subnets[str(net)] = f"site {site_name}"
+    site_networks = [ipaddress.ip_network(n) for n in subnets]
+    outside = _Intervals(site_networks)
+    # node addresses outside every site subnet, each once: sorted per IP version for a range lookup
+    points: dict[int, list[tuple[int, str]]] = {4: [], 6: []}
     for host_name, host in inv.hosts.items():
         if host.role == "node":
             for address in [*host.addresses, *([host.internal_ip] if host.internal_ip else [])]:
-                if not any(address in ipaddress.ip_network(n) for n in subnets):
-                    subnets[f"{address}/32"] = f"node {host_name}"
+                key = f"{address}/32"
+                if key not in subnets and not outside.holds(address):
+                    subnets[key] = f"node {host_name}"
+                    points[address.version].append((int(address), key))
+    order = {key: i for i, key in enumerate(subnets)}
+    for sorted_points in points.values():
+        sorted_points.sort()
     out = []
     for name, pool in sorted(inv.lb_pools.items()):
-        overlaps = [
-            f"{net} ({whose})"
-            for net, whose in subnets.items()
-            if pool.cidr.overlaps(ipaddress.ip_network(net))
-        ]
+        first, last = int(pool.cidr.network_address), int(pool.cidr.broadcast_address)
+        hits = [str(n) for n in site_networks if pool.cidr.overlaps(n)]
+        candidates = points[pool.cidr.version]
+        start = bisect.bisect_left(candidates, (first, ""))
+        stop = bisect.bisect_right(candidates, (last, "\uffff"))
+        hits += [key for _, key in candidates[start:stop]]
+        overlaps = [f"{net} ({subnets[net]})" for net in sorted(set(hits), key=order.__getitem__)]
         s = Subject("cluster", f"inventory lb_pools.{name}", [], [])
         evidence = Evidence(
             host="inventory",

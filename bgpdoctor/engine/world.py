@@ -5,10 +5,12 @@ Pure code over the raw outputs in HostFacts; parse failures become recorded erro
 
 from __future__ import annotations
 
+import functools
+import gc
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
 from bgpdoctor.engine.collect import HostFacts
 from bgpdoctor.engine.policy import PolicyAnswer, policy_lookup
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from bgpdoctor.drivers import NeighborState
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 UnknownKind = Literal[
     "timeout",
@@ -50,6 +53,24 @@ class Unknown:
 
     def __str__(self) -> str:
         return self.detail
+
+
+def without_cycle_collection(fn: Callable[P, T]) -> Callable[P, T]:
+    """Run `fn` with Python's cycle collector paused. Reading thousands of hosts holds millions of
+    objects, and every collection rescans them all: at 5,000 nodes that was a third of a replay.
+    Reference counting still frees nearly everything; cycles are collected once it is back on."""
+
+    @functools.wraps(fn)
+    def paused(*args: P.args, **kwargs: P.kwargs) -> T:
+        if not gc.isenabled():
+            return fn(*args, **kwargs)
+        gc.disable()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            gc.enable()
+
+    return paused
 
 
 class FactUnknown(BgpDoctorError):
@@ -141,7 +162,12 @@ class Session:
     @property
     def label(self) -> str:
         other = self.b.host if self.b else str(self.a.peer.address if self.a.peer else "?")
-        return f"{self.a.host}<->{other}"
+        peer = self.a.peer or (self.b.peer if self.b else None)
+        # the IPv6 session of a dual-stack pair: "r1<->n1/ipv6" (link-local: "r1<->n1/ipv6-ll")
+        kind = "" if peer is None or peer.family == 4 or self.b is None else "/ipv6"
+        if kind and peer is not None and peer.link_local:
+            kind += "-ll"
+        return f"{self.a.host}<->{other}{kind}"
 
     @property
     def ends(self) -> list[SessionEnd]:
@@ -193,10 +219,12 @@ class World:
         self.last_read: tuple[str, str] | None = None  # the output parsed last (names a failed derivation)
         self._cache: dict[tuple[str, str], Any] = {}
         self._route_tables: dict[str, RouteTable] = {}
-        self._route_entries: dict[str, list[tuple[str, str]]] = {}
+        self._route_entries: dict[str, dict[str, list[tuple[int, str]]]] = {}  # dst -> (position, entry)
         self._owners: dict[str, str] | None = None
         self._evidence_text: dict[tuple[str, str], str] = {}  # one copy per output, however often cited
         self._neighbors: dict[str, list[NeighborState] | None] = {}
+        self._neighbor_index: dict[str, tuple[dict[str, int], dict[str, int]]] = {}
+        self._memo: dict[tuple[str, ...], Any] = {}
 
     # -- parsing with memo and error capture --------------------------------------------------
     def parsed(self, host: str, fact: str, parser: Callable[[str], T]) -> T | None:
@@ -216,6 +244,16 @@ class World:
                 self.parse_errors[key] = f"{type(exc).__name__}: {exc}"[:300]
         self._cache[key] = value
         return value
+
+    def memo(self, key: tuple[str, ...], compute: Callable[[], T]) -> T:
+        """A value derived from a host's facts, computed once per run (a router's N sessions each
+        asking for a view of its N routes made the run quadratic). Callers must not mutate it.
+
+        Example: world.memo(("receiver_prefixes", "router-mine"), lambda: {...})
+        """
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]  # type: ignore[no-any-return]
 
     def evidence(self, host: str, fact: str, note: str | None = None) -> Evidence | None:
         facts = self.facts.get(host)
@@ -248,10 +286,13 @@ class World:
         whole = self.evidence(host, "ip.route", note)
         if whole is None or not prefixes:
             return whole
-        entries = self._route_entries.get(host)
-        if entries is None:
-            entries = self._route_entries[host] = _route_entries(self.facts[host].outputs["ip.route"].stdout)
-        picked = [raw for dst, raw in entries if dst in prefixes]
+        by_dst = self._route_entries.get(host)
+        if by_dst is None:
+            by_dst = self._route_entries[host] = {}
+            for at, (dst, raw) in enumerate(_route_entries(self.facts[host].outputs["ip.route"].stdout)):
+                by_dst.setdefault(dst, []).append((at, raw))
+        # in the table's order: a path asks for one or two of a router's N routes, N times
+        picked = [raw for _, raw in sorted(e for dst in set(prefixes) for e in by_dst.get(dst, []))]
         if not picked:
             return whole
         return whole.model_copy(
@@ -303,6 +344,16 @@ class World:
             )
         return value
 
+    def sysctl_int(self, host: str, fact: str, key: str) -> int:
+        """One numeric sysctl from a collected `sysctl` output, or FactUnknown saying why not.
+
+        Example: world.sysctl_int("router-home", "sysctl", "net.ipv4.ip_forward") -> 1
+        """
+        value = self.known(host, fact, parse_proc_sysctl).get(key, "")
+        if not (value.isascii() and value.isdigit()):
+            raise FactUnknown(Unknown("parse-error", f"no {key} in the {fact} output of {host}"))
+        return int(value)
+
     # -- per-host views ------------------------------------------------------------------------
     def routes(self, host: str) -> list[iproute.Route]:
         return self.parsed(host, "ip.route", iproute.parse_routes) or []
@@ -341,6 +392,31 @@ class World:
             driver = driver_for(self.inv.hosts[host].speaker)
             self._neighbors[host] = driver.neighbors(self, host) if driver is not None else None
         return self._neighbors[host]
+
+    def neighbor_for(self, host: str, peer: Peer) -> NeighborState | None:
+        """drivers.match_neighbor over the host's neighbors (the first with the peer's address or
+        protocol name), indexed once per host: a router's N sessions each scanned its N neighbors."""
+        from bgpdoctor.drivers import canonical_address
+
+        neighbors = self.neighbors(host)
+        if neighbors is None:
+            return None
+        index = self._neighbor_index.get(host)
+        if index is None:
+            by_address: dict[str, int] = {}
+            by_name: dict[str, int] = {}
+            for at, n in enumerate(neighbors):
+                if n.address is not None:
+                    by_address.setdefault(canonical_address(n.address), at)  # fe80::1%eth0 -> fe80::1
+                if n.name is not None:
+                    by_name.setdefault(n.name, at)
+            index = self._neighbor_index[host] = (by_address, by_name)
+        found = [
+            index[0].get(canonical_address(str(peer.address))),
+            index[1].get(peer.name) if peer.name is not None else None,
+        ]
+        first = min((at for at in found if at is not None), default=None)
+        return None if first is None else neighbors[first]
 
     def router_id(self, host: str) -> str | None:
         """The router id the speaker really uses (BIRD `show status`, `gobgp -j global`)."""

@@ -53,6 +53,8 @@ class Discovery:
     context: str | None = None
     server: str = ""
     findings: list[Any] = field(default_factory=list)
+    # per node, the neighbors its daemon should run: judged on the daemon's table (engine/cluster_intent.py)
+    speaker_checks: list[Any] = field(default_factory=list)
     raw: RawCluster | None = None  # the API objects as read (redacted): a recording keeps them
 
 
@@ -309,11 +311,12 @@ def discover_cluster(
     services = service_state(raw)
     discovery = inventory_from_view(view, ssh_config, agents=agents, kubeconfig=kubeconfig, services=services)
     discovery.findings += router_checks(view, services)  # judged on the routers' routes, not findings yet
+    intent = intent_findings(view, raw)
+    discovery.findings += [f for f in intent if f.root_cause != "stale-speaker-config"]
+    discovery.speaker_checks = [f for f in intent if f.root_cause == "stale-speaker-config"]
     bgp_off = calico_bgp_disabled(raw)
     if bgp_off:
         disable_calico_bgp(discovery, bgp_off)
-    else:
-        discovery.findings += intent_findings(view, raw)
     discovery.notes = raw.problems + discovery.notes
     discovery.raw = raw
     return discovery
@@ -325,9 +328,14 @@ def cluster_findings(raw: RawCluster) -> list[Any]:
     `discover_cluster` reaches the same list; `replay` calls this on a recording's objects, so a
     recorded run is judged by the current code, not by the findings of the version that recorded it.
     """
+    from bgpdoctor.kube.cluster_intent import calico_bgp_disabled, intent_findings, without_calico_bgp
+
     view = build_view(raw)
     services = service_state(raw)
-    return kube_findings(view, services=services) + router_checks(view, services)
+    found = (
+        kube_findings(view, services=services) + router_checks(view, services) + intent_findings(view, raw)
+    )
+    return without_calico_bgp(found) if calico_bgp_disabled(raw) else found
 
 
 def inventory_from_cluster(

@@ -53,6 +53,17 @@ class FrrInstance:
             raise LabError(f"vtysh -c {command!r} in {self.ns} failed: {cp.stderr.strip()[-200:]}")
         return cp.stdout
 
+    def configure(self, lines: list[str], timeout: float = 15.0) -> None:
+        """Apply configuration lines to the running daemons (`configure terminal` then each line, as
+        typed at the vtysh prompt); LabError when vtysh rejects one."""
+        args = [arg for line in ["configure terminal", *lines] for arg in ("-c", line)]
+        cp = ns_run(
+            self.ns, ["vtysh", "--vty_socket", str(self.run_dir), *args], check=False, timeout=timeout
+        )
+        said = (cp.stdout + cp.stderr).strip()
+        if cp.returncode != 0 or "%" in said:
+            raise LabError(f"vtysh configure in {self.ns} failed: {said[-300:]}")
+
     def alive(self) -> bool:
         return bool(self.procs) and all(proc_alive(p) for p in self.procs)
 
@@ -83,6 +94,7 @@ def _start_daemon(
     ns: str, host: str, run_dir: Path, daemon: str, config: str, extra: list[str]
 ) -> ProcRecord:
     conf = run_dir / f"{daemon}.conf"
+    (run_dir / f"{daemon}.vty").unlink(missing_ok=True)  # a restart waits for the new socket
     conf.write_text(config)
     conf.chmod(0o644)
     _hand_to_frr(conf)
@@ -136,6 +148,18 @@ def start_frr(
         instance.stop()
         raise
     return instance
+
+
+def restart_bgpd(instance: FrrInstance, bgpd_conf: str, bgp_listen: list[str] | None = None) -> None:
+    """Stop the instance's bgpd (by its recorded PID) and start it again with a new configuration,
+    zebra left running: an edited frr.conf taking effect. Example: restart_bgpd(frr, NEW_CONF)"""
+    for rec in [p for p in instance.procs if p.name == "bgpd"]:
+        kill_proc(rec)
+        instance.procs.remove(rec)
+    listen = [arg for address in bgp_listen or [] for arg in ("-l", address)]
+    instance.procs.append(
+        _start_daemon(instance.ns, instance.host, instance.run_dir, "bgpd", bgpd_conf, listen)
+    )
 
 
 def check_config(text: str, daemon: str = "bgpd") -> tuple[bool, str]:

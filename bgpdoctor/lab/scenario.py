@@ -1,8 +1,8 @@
 """Generated lab scenarios: topologies of other shapes, names, addresses and AS numbers from a seed.
 
 The seed lab (bgpdoctor/lab/topology.py) has one shape and fixed names. A scenario is drawn at
-random: 2-3 sites, each a router running BIRD 2 or BIRD 1.6 with 1-2 nodes (GoBGP configured like
-Cilium, or BIRD 1.6 configured like calico-node), the routers joined by veths, through an L2
+random: 2-3 sites, each a router running BIRD 2, BIRD 1.6 or FRR with 1-2 nodes (GoBGP configured
+like Cilium, or BIRD 1.6 configured like calico-node), the routers joined by veths, through an L2
 switch namespace or through a transit router. Two random streams keep shape and naming apart:
 
     generate(7)                 # shape from seed 7, names and addresses from seed 7
@@ -21,17 +21,23 @@ import ipaddress
 import itertools
 import os
 import random
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from bgpdoctor.errors import LabError
 from bgpdoctor.lab.topology import BIRD16, HOSTS, NAMESPACES
 
-Speaker = Literal["bird2", "bird1", "gobgp"]
+Speaker = Literal["bird2", "bird1", "gobgp", "frr"]
 Backbone = Literal["direct", "switch", "transit"]
 
 DEFAULT_BASE_DIR = "/var/lib/bgpdoctor/scenarios"
-NS_PREFIX = "bds-"  # never the seed lab's "bdl-" nor its tests' "bdr-"/"bdt-"
+# never the seed lab's "bdl-" nor its tests' "bdr-"/"bdt-"; BGPDOCTOR_SCENARIO_PREFIX gives a run
+# its own (e.g. "bdf-"), so a benchmark never collides with the CI sample's namespaces
+NS_PREFIX = "bds-"
+FRR_SHARE = 0.3  # the chance that a router (site or transit) runs FRR instead of its BIRD
 KERNEL_PROTO_FAULT = 99  # `ip route ... proto 99`: routes a fault added, flushed when healing
 FAULTS = (
     "ip-forward-disabled",
@@ -42,7 +48,29 @@ FAULTS = (
     "node-not-listening",
     "mtu-blackhole",
     "lb-pool-in-node-subnet",
+    "bird-ebgp-no-policy",
 )
+# Which faults an FRR router takes, and why the others do not (plan_fault follows this).
+FRR_FAULTS: dict[str, str] = {
+    "ip-forward-disabled": "applies: a kernel sysctl, whatever the daemon",
+    "rp-filter-strict": "applies: a kernel sysctl and route, whatever the daemon",
+    "firewall-blocks-pod-cidr": "applies: nft on the router",
+    "bgp-port-filtered": "applies: nft on the router of a GoBGP node",
+    "asn-mismatch": "applies: a wrong `neighbor ... remote-as` on the FRR end",
+    "node-not-listening": (
+        "applies: the FRR router loses `neighbor ... passive` towards a GoBGP node; bgpdoctor misses"
+        " it today, as FRR keeps no 'Connection refused' (lastResetDueTo 'Waiting for peer OPEN')"
+    ),
+    "mtu-blackhole": "applies: the router's backbone interface, whatever the daemon",
+    "bird-ebgp-no-policy": "FRR only: RFC 8212, one eBGP neighbor without its route-maps",
+    "lb-pool-in-node-subnet": (
+        "not on FRR: the VIP learned from a node is read from BIRD's `show route` "
+        "(engine/vips.py reads bird.bgp_routes only); planned where the node's router is BIRD"
+    ),
+}
+# Faults of the seed lab the generator does not place on any router yet, FRR or BIRD:
+# peer-not-configured, md5-mismatch (no MD5 in generated sessions), ibgp-no-route-reflection
+# (every generated session is eBGP: each router and node draws its own AS).
 
 # Networks the seed lab and its tests use, never drawn here (a diagnosis must not lean on them).
 SEED_LAB_NETWORKS = tuple(
@@ -109,6 +137,10 @@ class HostSpec:
     @property
     def is_bird(self) -> bool:
         return self.speaker in ("bird2", "bird1")
+
+    @property
+    def is_frr(self) -> bool:
+        return self.speaker == "frr"
 
     def addr_on(self, ifname: str) -> Addr:
         return next(a for a in self.addrs if a.ifname == ifname)
@@ -212,6 +244,10 @@ class Scenario:
 
     def bird_socket(self, key: str) -> Path:
         return self.host_dir(key) / "bird.ctl"
+
+    def frr_dir(self, key: str) -> Path:
+        """FRR's run dir: its configs, pid files, zserv socket and vty sockets (`vtysh --vty_socket`)."""
+        return self.host_dir(key) / "frr"
 
     @property
     def routers(self) -> list[str]:
@@ -379,6 +415,17 @@ class _Shape:
     nodes_learn: bool  # routers send the nodes what they know (BIRD nodes install it)
 
 
+def _frr_routers(seed: int, sites: list[_SiteShape], transit: Speaker) -> Speaker:
+    """Some routers run FRR: drawn from a stream of their own after the rest of the shape, so a seed
+    whose routers all stay BIRD keeps the shape it had before FRR was drawn at all. The stream's
+    salt (6) is one that leaves the BIRD-only seeds of the CI sample (2, 33, 246) as they were."""
+    rng = random.Random(f"bgpdoctor-scenario-frr-6-{seed}")
+    for site in sites:
+        if rng.random() < FRR_SHARE:
+            site.router = "frr"
+    return "frr" if rng.random() < FRR_SHARE else transit
+
+
 def _shape(seed: int) -> _Shape:
     rng = random.Random(f"bgpdoctor-scenario-shape-{seed}")
     n_sites = rng.choice((2, 3))
@@ -396,12 +443,25 @@ def _shape(seed: int) -> _Shape:
     node_asn: Literal["shared", "per-site", "per-node"] = (
         "per-node" if nodes_learn else rng.choice(("shared", "shared", "per-site"))
     )
+    transit = _frr_routers(seed, sites, transit)
     return _Shape(backbone, sites, transit, backbone_mtu, mtu_fault, node_asn, nodes_learn)
+
+
+def ns_prefix() -> str:
+    """The namespaces' common prefix: BGPDOCTOR_SCENARIO_PREFIX (letters, digits and '-', ending in
+    '-', never the seed lab's "bdl-") or "bds-". Example: ns_prefix() -> "bds-" """
+    value = os.environ.get("BGPDOCTOR_SCENARIO_PREFIX") or NS_PREFIX
+    if not re.fullmatch(r"[a-z][a-z0-9]{1,5}-", value) or value in ("bdl-", "bdr-", "bdt-"):
+        raise LabError(
+            f"BGPDOCTOR_SCENARIO_PREFIX={value!r}: want 2-6 letters or digits and '-', like 'bdf-'"
+        )
+    return value
 
 
 def scenario_prefix(seed: int, names_seed: int) -> str:
     """Example: scenario_prefix(7, 7) -> "bds-7-"; scenario_prefix(7, 99) -> "bds-7n99-" """
-    return f"{NS_PREFIX}{seed}-" if seed == names_seed else f"{NS_PREFIX}{seed}n{names_seed}-"
+    base = ns_prefix()
+    return f"{base}{seed}-" if seed == names_seed else f"{base}{seed}n{names_seed}-"
 
 
 def generate(
@@ -474,7 +534,7 @@ def generate(
                     End(
                         nkey, ips[0], node.addrs[0].ip, router.asn or 0, None if gobgp else d.symbol(), False
                     ),
-                    End(rkey, node.addrs[0].ip, ips[0], node.asn or 0, d.symbol(), gobgp),
+                    End(rkey, node.addrs[0].ip, ips[0], node.asn or 0, _proto(d, router), gobgp),
                 )
             )
     uplinks = _backbone(d, shape.backbone, hosts, veths, bridges, sessions, shape.transit, shape.backbone_mtu)
@@ -504,6 +564,13 @@ def generate(
         backbone_mtu=shape.backbone_mtu,
         nodes_learn=shape.nodes_learn,
     )
+
+
+def _proto(d: _Names, h: HostSpec) -> str | None:
+    """The BIRD protocol name of a session end; None on FRR (drawn all the same, so the names of a
+    scenario do not depend on which routers run FRR)."""
+    name = d.symbol()
+    return None if h.is_frr else name
 
 
 def _backbone(
@@ -537,8 +604,8 @@ def _backbone(
         sessions.append(
             SessionSpec(
                 "backbone",
-                End(a, y.ip, x.ip, hb.asn or 0, d.symbol(), False),
-                End(b, x.ip, y.ip, ha.asn or 0, d.symbol(), False),
+                End(a, y.ip, x.ip, hb.asn or 0, _proto(d, ha), False),
+                End(b, x.ip, y.ip, ha.asn or 0, _proto(d, hb), False),
             )
         )
 
@@ -614,9 +681,12 @@ def _site_of(sc: Scenario, router: str) -> int | None:
     return sc.hosts[router].site
 
 
-def plan_fault(sc: Scenario, name: str, avoid: set[str] | frozenset[str] = frozenset()) -> FaultPlan | None:
+def plan_fault(
+    sc: Scenario, name: str, avoid: set[str] | frozenset[str] = frozenset(), on_frr: bool = False
+) -> FaultPlan | None:
     """Plan `name` on this scenario, away from the hosts in `avoid`; None when the shape has no
-    place for it (e.g. node-not-listening without a GoBGP node)."""
+    place for it (e.g. node-not-listening without a GoBGP node). `on_frr` puts a fault that can go
+    on a router on an FRR one when the shape has one there (else where it would go anyway)."""
     rng = random.Random(f"bgpdoctor-scenario-fault-{sc.seed}-{name}-{sorted(avoid)}")
     names = random.Random(f"bgpdoctor-scenario-fault-names-{sc.names_seed}-{name}")
     table = (f"{names.choice(_WORDS)}_{names.randint(1, 99)}", f"{names.choice(_WORDS)}{names.randint(1, 9)}")
@@ -625,8 +695,16 @@ def plan_fault(sc: Scenario, name: str, avoid: set[str] | frozenset[str] = froze
     def other_site(site: int) -> int:
         return rng.choice([s for s in range(n_sites) if s != site])
 
+    def frr_first(options: list[Any], *hosts_of: Callable[[Any], str]) -> list[Any]:
+        """The options whose host (each of `hosts_of` tried) runs FRR, when on_frr and any do."""
+        mine = [o for o in options if any(sc.hosts[h(o)].is_frr for h in hosts_of)]
+        return mine if on_frr and mine else options
+
     if name in ("ip-forward-disabled", "firewall-blocks-pod-cidr"):
-        if name == "ip-forward-disabled" and "t" in sc.hosts and "t" not in avoid:
+        frr = [r for r in sc.routers if sc.hosts[r].is_frr and r not in avoid]
+        if on_frr and frr:
+            candidates = frr
+        elif name == "ip-forward-disabled" and "t" in sc.hosts and "t" not in avoid:
             candidates = ["t"]
         elif name == "ip-forward-disabled" and sc.backbone == "direct" and n_sites == 3 and "r1" not in avoid:
             candidates = ["r1"]  # the middle of the chain: transit for sites 0 <-> 2
@@ -643,6 +721,7 @@ def plan_fault(sc: Scenario, name: str, avoid: set[str] | frozenset[str] = froze
         return FaultPlan(name, router, router, pair=pair, tables=table)
     if name == "rp-filter-strict":
         options = [(a, b) for a, b in (("r0", "r1"), ("r1", "r0")) if b not in avoid and a not in avoid]
+        options = frr_first(options, lambda o: o[1])
         if not options:
             return None
         source, receiver = rng.choice(options)
@@ -655,6 +734,7 @@ def plan_fault(sc: Scenario, name: str, avoid: set[str] | frozenset[str] = froze
             for i, s in enumerate(sc.sessions)
             if s.kind == "node" and sc.hosts[s.a.host].speaker == "gobgp" and not set(s.hosts) & avoid
         ]
+        found = frr_first(found, lambda i: sc.sessions[i].b.host)
         if not found:
             return None
         i = rng.choice(found)
@@ -663,13 +743,16 @@ def plan_fault(sc: Scenario, name: str, avoid: set[str] | frozenset[str] = froze
         return FaultPlan(name, router, culprit, session=i, tables=table)
     if name == "asn-mismatch":
         found = [i for i, s in enumerate(sc.sessions) if not set(s.hosts) & avoid]
+        found = frr_first(found, lambda i: sc.sessions[i].a.host, lambda i: sc.sessions[i].b.host)
         if not found:
             return None
         i = rng.choice(found)
-        wrong_end = rng.choice(sc.sessions[i].hosts)
+        ends = frr_first(list(sc.sessions[i].hosts), lambda h: h)
+        wrong_end = rng.choice(ends)
         return FaultPlan(name, wrong_end, wrong_end, session=i, value=_unused_asn(sc, names))
     if name == "mtu-blackhole":
         found = [i for i, u in enumerate(sc.uplinks) if u.router not in avoid and u.far[0] not in avoid]
+        found = frr_first(found, lambda i: sc.uplinks[i].router)
         if not found:
             return None
         i = rng.choice(found)
@@ -696,6 +779,19 @@ def plan_fault(sc: Scenario, name: str, avoid: set[str] | frozenset[str] = froze
         i = rng.choice(found)
         node, router = sc.sessions[i].hosts
         return FaultPlan(name, node, node, session=i, value=int(_free_address(sc, node)))
+    if name == "bird-ebgp-no-policy":
+        # RFC 8212 on FRR: one eBGP neighbor of an FRR router loses its route-maps (BIRD 2 refuses
+        # such a config outright, and BIRD 1.6 has no RFC 8212)
+        ends = [
+            (i, end.host)
+            for i, s in enumerate(sc.sessions)
+            for end in (s.a, s.b)
+            if sc.hosts[end.host].is_frr and not set(s.hosts) & avoid
+        ]
+        if not ends:
+            return None
+        i, router = rng.choice(ends)
+        return FaultPlan(name, router, router, session=i)
     raise ValueError(f"unknown scenario fault {name!r} (known: {', '.join(FAULTS)})")
 
 
@@ -772,6 +868,8 @@ def build_inventory(sc: Scenario) -> dict[str, Any]:
         }
         if h.is_bird:
             entry["control_socket"] = str(sc.bird_socket(key))
+        elif h.is_frr:
+            entry["control_socket"] = str(sc.frr_dir(key))
         if h.role == "node":
             entry["pod_cidrs"] = [h.pod_cidr]
             entry["pod_probe_ip"] = h.pod_ip

@@ -1,4 +1,4 @@
-"""Daemon configurations of a generated scenario: BIRD 2 and BIRD 1.6 routers, calico-node-like
+"""Daemon configurations of a generated scenario: BIRD 2, BIRD 1.6 and FRR routers, calico-node-like
 BIRD 1.6 nodes, Cilium-like GoBGP nodes. Pure functions: scenario and knobs in, text out.
 
 Faults that live in a daemon's configuration are Knobs; healing is writing the configs again with
@@ -25,6 +25,7 @@ class Knobs:
     wrong_asn: dict[tuple[int, str], int] = field(default_factory=dict)  # (session, host) -> AS
     router_dials: frozenset[int] = frozenset()  # node sessions whose router end is not passive
     node_waits: frozenset[int] = frozenset()  # node sessions whose GoBGP end is passive-mode
+    no_policy: frozenset[tuple[int, str]] = frozenset()  # (session, FRR host) without route-maps
 
 
 def _peer_asn(sc: Scenario, knobs: Knobs, index: int, end: End) -> int:
@@ -80,6 +81,80 @@ def bird_config(sc: Scenario, key: str, knobs: Knobs) -> str:
             body += ["import all;", f"export {export};"] + ([nhs.strip()] if nhs else [])
         out.append(f"protocol bgp {end.proto} {{\n  " + "\n  ".join(body) + "\n}")
     return "\n".join(out) + "\n"
+
+
+def frr_config(sc: Scenario, key: str, knobs: Knobs) -> str:
+    """frr.conf (bgpd's part) of an FRR router, doing what the BIRD routers do: import everything,
+    export BGP routes only (nothing to the nodes when they do not learn), next-hop-self towards the
+    backbone, passive towards GoBGP nodes. Every eBGP neighbor has a route-map in and out, so RFC
+    8212 (`bgp ebgp-requires-policy`, FRR's default) is satisfied; Knobs.no_policy takes them away.
+
+    Example: frr_config(sc, "r1", Knobs()) -> '! pom-drift: FRR router ...\nrouter bgp 64877\n ...'
+    """
+    h = sc.hosts[key]
+    out = [
+        f"! {h.name}: FRR router of generated scenario {sc.seed}/{sc.names_seed}",
+        f"hostname {h.name}",
+        "log stdout informational",
+        "route-map BDS-ALL permit 10",
+        "exit",
+        "route-map BDS-NONE deny 10",
+        "exit",
+        f"router bgp {h.asn}",
+        f" bgp router-id {h.router_id}",
+        " timers bgp 3 9",
+    ]
+    family: list[str] = []
+    for i, s in enumerate(sc.sessions):
+        if key not in s.hosts:
+            continue
+        end, other = s.end(key), s.other(key)
+        to_node = s.kind == "node"
+        n = end.neighbor
+        out += [
+            f" neighbor {n} remote-as {_peer_asn(sc, knobs, i, end)}",
+            f" neighbor {n} description {sc.name(other.host)}",
+            f" neighbor {n} timers connect 5",
+        ]
+        if _passive(knobs, i, s, end):
+            out.append(f" neighbor {n} passive")
+        if not to_node:
+            out.append(f" neighbor {n} update-source {end.local}")
+            family.append(f"  neighbor {n} next-hop-self")
+        if (i, key) not in knobs.no_policy:
+            export = "BDS-NONE" if to_node and not sc.nodes_learn else "BDS-ALL"
+            family += [f"  neighbor {n} route-map BDS-ALL in", f"  neighbor {n} route-map {export} out"]
+    out += [" address-family ipv4 unicast", *family, " exit-address-family", "exit"]
+    return "\n".join(out) + "\n"
+
+
+def frr_changes(old: str, new: str) -> list[str]:
+    """vtysh configuration lines that turn the running `old` frr_config into `new`: each neighbor
+    whose lines differ is removed and added again (only its session resets, as `birdc configure`
+    restarts only a changed protocol). Example: frr_changes(healthy, broken) -> ["router bgp 64838",
+    "no neighbor 192.168.253.119", " neighbor 192.168.253.119 remote-as 65060", ...]"""
+
+    def blocks(text: str) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for line in text.splitlines():
+            words = line.split()
+            if len(words) >= 3 and words[0] == "neighbor":
+                out.setdefault(words[1], []).append(line)
+        return out
+
+    before, after = blocks(old), blocks(new)
+    header = next(line for line in new.splitlines() if line.startswith("router bgp "))
+    lines: list[str] = []
+    for neighbor in sorted(set(before) | set(after)):
+        if before.get(neighbor) == after.get(neighbor):
+            continue
+        lines.append(f"no neighbor {neighbor}")
+        mine = after.get(neighbor, [])
+        lines += [line.strip() for line in mine if not line.startswith("  ")]
+        family = [line.strip() for line in mine if line.startswith("  ")]
+        if family:
+            lines += ["address-family ipv4 unicast", *family, "exit-address-family"]
+    return [header, *lines, "exit"] if lines else []
 
 
 def _calico_node(sc: Scenario, key: str, knobs: Knobs) -> str:
@@ -168,10 +243,13 @@ def knobs_for(plans: Iterable[FaultPlan]) -> Knobs:
     wrong: dict[tuple[int, str], int] = {}
     dials: set[int] = set()
     waits: set[int] = set()
+    no_policy: set[tuple[int, str]] = set()
     for p in plans:
         if p.name == "asn-mismatch" and p.session is not None:
             wrong[(p.session, p.target)] = p.value
         elif p.name == "node-not-listening" and p.session is not None:
             dials.add(p.session)
             waits.add(p.session)
-    return Knobs(wrong, frozenset(dials), frozenset(waits))
+        elif p.name == "bird-ebgp-no-policy" and p.session is not None:
+            no_policy.add((p.session, p.target))
+    return Knobs(wrong, frozenset(dials), frozenset(waits), frozenset(no_policy))

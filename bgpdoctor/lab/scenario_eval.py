@@ -191,9 +191,11 @@ def run_seed(
     capture_seconds: float = CAPTURE_SECONDS,
     keep_files: bool = False,
     report_dir: Path | None = None,
+    on_frr: bool = False,
 ) -> SeedRun:
     """Bring scenario `seed` up, run the healthy case, each fault in `faults` (default: two chosen
-    from the seed), and an independent pair; always tear it down.
+    from the seed; on an FRR router where the fault's role allows it with `on_frr`), and an
+    independent pair; always tear it down.
 
     Example: run_seed(3).outcomes -> [Outcome(faults=(), verdict="ok"), Outcome(faults=
     ("mtu-blackhole",), ...), ..., Outcome(faults=("asn-mismatch", "firewall-blocks-pod-cidr"), ...)]
@@ -206,7 +208,7 @@ def run_seed(
     t0 = time.monotonic()
     cases: list[list[FaultPlan]] = [[]]
     for name in faults_for_seed(sc, 2) if faults is None else faults:
-        plan = plan_fault(sc, name)
+        plan = plan_fault(sc, name, on_frr=on_frr)
         if plan is not None:
             cases.append([plan])
     two = independent_pair(sc) if pair else None

@@ -32,9 +32,17 @@ from typing import Any
 from bgpdoctor.errors import LabError
 from bgpdoctor.lab import health
 from bgpdoctor.lab.configs import gobgpd_argv
+from bgpdoctor.lab.frr import FRR_DAEMON_DIR, FrrInstance, restart_bgpd, start_frr
 from bgpdoctor.lab.procs import _log, config_hash, kill_proc, ns_run, proc_alive, run, start_in_ns
 from bgpdoctor.lab.scenario import KERNEL_PROTO_FAULT, FaultPlan, Scenario, birdcl_wrapper, render_inventory
-from bgpdoctor.lab.scenario_configs import Knobs, bird_config, gobgp_config, knobs_for
+from bgpdoctor.lab.scenario_configs import (
+    Knobs,
+    bird_config,
+    frr_changes,
+    frr_config,
+    gobgp_config,
+    knobs_for,
+)
 from bgpdoctor.lab.state import ProcRecord
 from bgpdoctor.lab.topology import BIRD16, BIRDC16, LabSettings
 
@@ -125,12 +133,15 @@ def _mtus(sc: Scenario, key: str) -> list[str]:
 
 
 # -- up / down ----------------------------------------------------------------------------------
-def _require_root_and_tools() -> None:
+def _require_root_and_tools(sc: Scenario) -> None:
     if os.geteuid() != 0:
         raise LabError("scenarios need root (network namespaces, veths, nft)")
     missing = [t for t in TOOLS if shutil.which(t) is None]
     if not os.path.exists(BIRD16):
         missing.append(BIRD16)
+    if any(h.is_frr for h in sc.hosts.values()):
+        missing += [t for t in ("vtysh",) if shutil.which(t) is None]
+        missing += [str(FRR_DAEMON_DIR / d) for d in ("zebra", "bgpd") if not (FRR_DAEMON_DIR / d).exists()]
     if missing:
         raise LabError(f"missing tools: {', '.join(missing)} (run scripts/install-deps.sh)")
 
@@ -181,7 +192,7 @@ def _build_links(sc: Scenario) -> None:
 
 
 class _Daemons:
-    """Start and reload BIRD and gobgpd of a scenario, recording every process in the state."""
+    """Start and reload BIRD, FRR and gobgpd of a scenario, recording every process in the state."""
 
     def __init__(self, sc: Scenario, st: ScenarioState) -> None:
         self.sc, self.st = sc, st
@@ -236,9 +247,43 @@ class _Daemons:
         if cp.returncode != 0:
             raise LabError(f"gobgp global rib add on {h.name} failed: {cp.stderr.strip()}")
 
+    def frr(self, key: str, knobs: Knobs) -> None:
+        """zebra + bgpd; a changed configuration is applied through vtysh, neighbor by neighbor (a
+        dead bgpd is started again with it, zebra left running)."""
+        sc, h = self.sc, self.sc.hosts[key]
+        text = frr_config(sc, key, knobs)
+        zebra, bgpd = self.st.procs.get(f"{key}/zebra"), self.st.procs.get(f"{key}/bgpd")
+        if bgpd is not None and proc_alive(bgpd) and bgpd.config_hash == config_hash(text):
+            return
+        for d in (sc.run_dir, sc.host_dir(key)):  # the daemons run as user frr
+            d.chmod(0o755)
+        running = sc.frr_dir(key) / "bgpd.conf"
+        if zebra is not None and bgpd is not None and proc_alive(zebra) and proc_alive(bgpd):
+            instance = FrrInstance(sc.ns(key), h.name, sc.frr_dir(key), [zebra, bgpd])
+            instance.configure(frr_changes(running.read_text(), text))
+            running.write_text(text)
+        elif zebra is not None and bgpd is not None and proc_alive(zebra):
+            instance = FrrInstance(sc.ns(key), h.name, sc.frr_dir(key), [zebra, bgpd])
+            del self.st.procs[f"{key}/bgpd"]
+            self.st.save(sc.state_path)
+            restart_bgpd(instance, text)
+        else:
+            for name in ("bgpd", "zebra"):
+                rec = self.st.procs.pop(f"{key}/{name}", None)
+                if rec is not None:
+                    kill_proc(rec)
+            self.st.save(sc.state_path)
+            instance = start_frr(sc.ns(key), h.name, sc.frr_dir(key), bgpd_conf=text)
+            self.st.procs[f"{key}/zebra"] = instance.procs[0]
+        instance.procs[-1].config_hash = config_hash(text)
+        self.st.procs[f"{key}/bgpd"] = instance.procs[-1]
+        self.st.save(sc.state_path)
+
     def all(self, knobs: Knobs) -> None:
         for key, h in self.sc.hosts.items():
-            if h.is_bird:
+            if h.is_frr:
+                self.frr(key, knobs)
+            elif h.is_bird:
                 self.bird(key, knobs)
             elif h.speaker == "gobgp":
                 self.gobgp(key, knobs)
@@ -251,7 +296,7 @@ def up(sc: Scenario, wait: bool = True, timeout: float = 90.0) -> float:
     not become healthy within `timeout`. Example: up(generate(7)) -> 11.4
     """
     t0 = time.monotonic()
-    _require_root_and_tools()
+    _require_root_and_tools(sc)
     sc.run_dir.mkdir(parents=True, exist_ok=True)
     st = ScenarioState.load(sc.state_path)
     if st.namespaces:
@@ -304,7 +349,7 @@ def down(sc: Scenario, keep_files: bool = False) -> list[str]:
             done.append(f"deleted netns {ns}")
         st.namespaces.remove(ns)
         st.save(sc.state_path)
-    if not keep_files and sc.run_dir.name.startswith("bds-"):
+    if not keep_files and sc.run_dir.name == sc.prefix.rstrip("-"):
         shutil.rmtree(sc.run_dir, ignore_errors=True)
     return done
 
@@ -358,7 +403,22 @@ def bird_states(sc: Scenario, key: str) -> dict[str, str]:
     return out
 
 
+def frr_neighbors(sc: Scenario, key: str) -> dict[str, dict[str, Any]]:
+    """FRR's `show bgp neighbors json`: neighbor address -> its object ({} when bgpd does not answer).
+
+    Example: {"10.77.4.20": {"bgpState": "Established", "lastNotificationReason": ..., ...}}
+    """
+    instance = FrrInstance(sc.ns(key), sc.name(key), sc.frr_dir(key))
+    try:
+        data = json.loads(instance.vtysh("show bgp neighbors json", timeout=10) or "{}")
+    except (LabError, json.JSONDecodeError, subprocess.TimeoutExpired):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(v, dict)} if isinstance(data, dict) else {}
+
+
 def _end_up(sc: Scenario, key: str, proto: str | None, neighbor: str) -> bool:
+    if sc.hosts[key].is_frr:
+        return frr_neighbors(sc, key).get(neighbor, {}).get("bgpState") == "Established"
     if sc.hosts[key].is_bird:
         return bird_states(sc, key).get(proto or "", "").startswith("Established")
     return health.gobgp_states(lab_settings(sc), sc.name(key)).get(neighbor) == "ESTABLISHED"
@@ -453,6 +513,10 @@ def apply_faults(sc: Scenario, plans: list[FaultPlan]) -> None:
         if p.name == "rp-filter-strict":
             mark = _counter(sc, p.target, "TcpExt", "IPReversePathFilter")
             st.marks[f"{p.target}:IPReversePathFilter"] = mark
+        if p.name == "asn-mismatch" and p.session is not None:
+            for key in sc.sessions[p.session].hosts:
+                if sc.hosts[key].is_frr:  # where FRR's log stood before the fault
+                    st.marks[f"{key}:bgpd.log"] = _size(sc.frr_dir(key) / "bgpd.log")
     st.faults = [p.name for p in plans]
     st.save(sc.state_path)
     knobs = knobs_for(plans)
@@ -514,7 +578,7 @@ def _apply_runtime(sc: Scenario, p: FaultPlan) -> None:
         st = ScenarioState.load(sc.state_path)
         st.marks[f"{p.target}:vip"] = p.value
         st.save(sc.state_path)
-    elif p.name not in ("asn-mismatch", "node-not-listening"):  # those two are Knobs
+    elif p.name not in ("asn-mismatch", "node-not-listening", "bird-ebgp-no-policy"):  # Knobs
         raise LabError(f"unknown scenario fault {p.name}")
 
 
@@ -536,6 +600,8 @@ def symptom_missing(sc: Scenario, p: FaultPlan, alone: bool = True) -> str | Non
         vip = f"{IPv4Address(p.value)}/32"
         shown = birdc(sc, learner, "show", "route", "for", vip).stdout
         return None if vip in shown else f"{sc.name(learner)} has no BGP route for {vip} yet"
+    if p.name == "bird-ebgp-no-policy":
+        return _no_policy_missing(sc, p)
     if p.session is not None:
         s = sc.sessions[p.session]
         for end in (s.a, s.b):  # both ends: a dead peer is seen only when its hold timer expires
@@ -544,7 +610,12 @@ def symptom_missing(sc: Scenario, p: FaultPlan, alone: bool = True) -> str | Non
         birds = [e for e in (s.a, s.b) if sc.hosts[e.host].is_bird]
         if p.name == "asn-mismatch":
             infos = [bird_states(sc, e.host).get(e.proto or "", "") for e in birds]
-            return None if any("Bad peer AS" in i for i in infos) else "no BIRD end says 'Bad peer AS' yet"
+            infos += [
+                _frr_open_failure(sc, e.host, e.neighbor) for e in (s.a, s.b) if sc.hosts[e.host].is_frr
+            ]
+            return None if any("bad peer as" in i.lower() for i in infos) else "no end says 'Bad peer AS' yet"
+        if p.name == "node-not-listening" and sc.hosts[s.b.host].is_frr:
+            return None  # FRR keeps no trace of a refused connect: both ends down is the symptom
         if p.name == "node-not-listening":
             router = birds[0]
             out = birdc(sc, router.host, "show", "protocols", "all", router.proto or "").stdout
@@ -571,6 +642,44 @@ def symptom_missing(sc: Scenario, p: FaultPlan, alone: bool = True) -> str | Non
         now = _counter(sc, p.target, "TcpExt", "IPReversePathFilter")
         if now <= ScenarioState.load(sc.state_path).marks.get(f"{p.target}:IPReversePathFilter", 0):
             return f"{sc.name(p.target)} IPReversePathFilter did not grow"
+    return None
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _frr_open_failure(sc: Scenario, key: str, neighbor: str) -> str:
+    """Why FRR refused the neighbor's OPEN: its NOTIFICATION when FRR dialled, else (an incoming
+    connection, whose failure FRR does not keep in the neighbor's state) its log line since the
+    fault. Example: "Bad Peer AS (log: OPEN receipt failed for peer: 10.77.4.20)" """
+    seen = str(frr_neighbors(sc, key).get(neighbor, {}).get("lastNotificationReason"))
+    if "bad peer as" in seen.lower():
+        return seen
+    since = ScenarioState.load(sc.state_path).marks.get(f"{key}:bgpd.log", 0)
+    try:
+        with (sc.frr_dir(key) / "bgpd.log").open("rb") as log:
+            log.seek(since)
+            text = log.read().decode(errors="replace")
+    except OSError:
+        return seen
+    failed = f"OPEN receipt failed for peer: {neighbor}"
+    return f"Bad Peer AS (log: {failed})" if failed in text else seen
+
+
+def _no_policy_missing(sc: Scenario, p: FaultPlan) -> str | None:
+    """FRR has the session Established again, with RFC 8212's "(Policy)" on it."""
+    assert p.session is not None
+    neighbor = sc.sessions[p.session].end(p.target).neighbor
+    seen = frr_neighbors(sc, p.target).get(neighbor, {})
+    if seen.get("bgpState") != "Established":
+        return f"{sc.name(p.target)}: the session to {neighbor} is not Established again yet"
+    family = seen.get("addressFamilyInfo", {}).get("ipv4Unicast", {})
+    if not (family.get("inboundEbgpRequiresPolicy") and family.get("outboundEbgpRequiresPolicy")):
+        return f"{sc.name(p.target)}: no (Policy) on {neighbor} yet"
     return None
 
 

@@ -419,6 +419,8 @@ def _apply_bgp_stmt(p: BirdProto, s: Stmt, defines: dict[str, tuple[str, Loc]]) 
         p.settings["password"] = ("set", s.loc)  # the value itself is never kept
     elif key == "rr" and len(w) >= 2 and w[1].text == "client":
         p.settings["rr_client"] = ("1" if _switch(w, 2) else "0", s.loc)
+    elif key == "ttl" and len(w) >= 2 and w[1].text == "security":
+        p.settings["ttl_security"] = ("1" if _switch(w, 2) else "0", s.loc)
     elif key == "enable" and len(w) >= 2 and w[1].text == "as4":
         p.settings["as4"] = ("1" if _switch(w, 2) else "0", s.loc)
     bird1 = key in BIRD1_BGP_OPTIONS or (key == "igp" and len(w) > 1 and w[1].text == "table")

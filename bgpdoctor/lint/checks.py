@@ -13,6 +13,7 @@ from bgpdoctor.engine.vips import suggest_pool
 from bgpdoctor.kube.selectors import LabelSelector, SelectorError, calico_selector_matches
 from bgpdoctor.kube.view import CiliumClusterConfig, CiliumPeeringPolicy, KubeNode
 from bgpdoctor.lint.bird import AS_TRANS, UNKNOWN, BirdConfig, BirdProto
+from bgpdoctor.lint.cluster_intent import check_calico_mesh_reflectors
 from bgpdoctor.lint.frr import FrrConfig, ebgp_without_policy
 from bgpdoctor.lint.k8s import CiliumBgpConfig, K8sInputs, node_ips, node_subnets, src_at, src_loc
 from bgpdoctor.lint.loader import Inputs
@@ -302,8 +303,17 @@ def _bird_peer(p: BirdProto) -> Peer:
         passive_loc=st["passive"][1] if "passive" in st else None,
         password="password" in st, password_loc=st["password"][1] if "password" in st else None,
         rr_client=st.get("rr_client", ("0", p.loc))[0] == "1", extra_locs=[p.loc], unpaired=unpaired,
+        ttl_security_hops=_bird_gtsm_hops(st), ttl_security_loc=st.get("ttl_security", ("", None))[1],
         unpaired_detail=detail, peer_range=peer_range, as4=st.get("as4", ("1", p.loc))[0] == "1",
     )  # fmt: skip
+
+
+def _bird_gtsm_hops(st: dict[str, tuple[str, Loc]]) -> int | None:
+    """BIRD's `ttl security on` accepts TTL 255 from a direct peer, 256 - N with `multihop N`."""
+    if st.get("ttl_security", ("0", None))[0] != "1":
+        return None
+    mh = st.get("multihop")
+    return (_int(mh[0]) or 64) if mh else 1
 
 
 class _Firewalls:
@@ -514,6 +524,8 @@ def _calico_speakers(w: ConfiguredNetwork, k: K8sInputs) -> None:
                     peer_asn=bp.asn or sp.asn, peer_asn_loc=src_loc(bp.source, "asn"), local_asn=sp.asn,
                     local_asn_loc=calico_asn[1] if calico_asn else None, multihop=255,
                     password=bp.has_password, password_loc=src_at(bp.source, "password"),
+                    ttl_security_hops=bp.ttl_security or None,
+                    ttl_security_loc=src_at(bp.source, "ttl_security") or src_loc(bp.source),
                 )
             )  # fmt: skip
         w.speakers.append(sp)
@@ -689,6 +701,7 @@ def _check_pair(w: ConfiguredNetwork, e: Speaker, p: Peer, r: Speaker, q: Peer) 
                   f"{a.name} -> {b.name} ({pa.peer_addr}) is eBGP between different subnets{assumed}, "
                   f"but {a.name} sends TTL 1 / wants a directly connected peer: set {fix}",
                   pa.extra_locs)  # fmt: skip
+    _check_gtsm(w, e, p, r, q)
     # who connects, who listens
     e_ok = not p.passive and r.listens
     r_ok = not q.passive and e.listens
@@ -722,6 +735,42 @@ def _check_pair(w: ConfiguredNetwork, e: Speaker, p: Peer, r: Speaker, q: Peer) 
         w.add("md5-mismatch", "error", lp.loc,
               f"TCP MD5 password set on {has.name} ({_where(hp.password_loc)}), missing on {lacks.name}",
               [hp.password_loc], md5)  # fmt: skip
+
+
+def _sent_ttl(p: Peer) -> int:
+    """The TTL this end's BGP packets leave with: 255 under GTSM, the multihop TTL, else eBGP's 1."""
+    if p.ttl_security_hops is not None:
+        return 255
+    return p.multihop if p.multihop is not None else 1
+
+
+def _check_gtsm(w: ConfiguredNetwork, e: Speaker, p: Peer, r: Speaker, q: Peer) -> None:
+    """One end requires TTL >= 256 - hops (GTSM), the other sends less: its kernel drops every segment."""
+    if p.peer_asn is None or p.local_asn is None or p.peer_asn == p.local_asn:
+        return  # iBGP leaves with TTL 255 on every speaker lint reads
+    for a, pa, b, qb in ((e, p, r, q), (r, q, e, p)):
+        if pa.ttl_security_hops is None:
+            continue
+        needed, sent = 256 - pa.ttl_security_hops, _sent_ttl(qb)
+        if sent >= needed:
+            continue
+        problem = (
+            f"{a.name} requires TTL >= {needed} from {b.name} (GTSM, {_where(pa.ttl_security_loc)}), "
+            f"but {b.name} sends TTL {sent}"
+        )
+        w.add("ttl-security-gtsm", "error", pa.ttl_security_loc or pa.loc,
+              f"{problem}: {a.name}'s kernel drops every segment and the session never comes up",
+              [qb.loc, qb.multihop_loc],
+              _known({
+                  "ttl_security_mismatch": True,
+                  "ttl_enforcing_end": _host(a),
+                  "ttl_sender": _host(b),
+                  "ttl_problem": problem,
+                  "ttl_sender_neighbor": qb.peer_addr,
+                  "ttl_sender_asn": qb.local_asn,
+                  "ttl_sender_protocol": _bird_protocol(b, qb),
+                  FIX_PLATFORMS: _platforms(b),
+              }))  # fmt: skip
 
 
 def infer_addresses(w: ConfiguredNetwork) -> None:
@@ -1220,6 +1269,7 @@ def run_checks(inp: Inputs) -> tuple[list[LintFinding], list[InputProblem], Conf
     check_bird(w)
     check_frr(w, inp.frrs)
     check_ibgp_reflection(w, inp.k8s)
+    check_calico_mesh_reflectors(w, inp.k8s)
     check_cilium(w, inp.k8s)
     check_lb_pools(w, inp.k8s)
     check_auto_direct(w, inp.k8s)

@@ -45,7 +45,8 @@ def summary_line(result: object) -> str:
 def render_text(result: object, verbose: bool = False) -> str:
     """Text report: one `FILE:LINE: [root-cause] message` line per finding, problems first, then
     the summary line. Under a finding, the playbook's fixes the files complete: their titles, and
-    with ``verbose`` their text. Everything from the files is shown on one line with control characters removed.
+    with ``verbose`` their text. Everything from the files is shown on one line with control
+    characters removed.
     Notes (what was read without being judged) are counted in the summary, listed only when verbose.
 
     Example: "bird.conf:7: [asn-mismatch] error: router-mine peers with ... "

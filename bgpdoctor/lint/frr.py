@@ -53,6 +53,8 @@ class FrrNeighbor:
     interface: bool = False  # `neighbor eth0 interface ...`: unnumbered
     policy: dict[str, Loc] = field(default_factory=dict)  # "in"/"out" -> where a filter is applied
     rr_client_loc: Loc | None = None
+    ttl_security_hops: int | None = None
+    ttl_security_loc: Loc | None = None
     activated: bool | None = None  # `neighbor X activate` / `no neighbor X activate` for ipv4 unicast
 
 
@@ -81,7 +83,7 @@ class FrrConfig:
         merged = FrrNeighbor(**{k: getattr(n, k) for k in n.__dataclass_fields__})
         for attr in ("remote_as", "remote_as_loc", "local_as", "update_source", "update_source_loc",
                      "multihop", "multihop_loc", "passive_loc", "password_loc", "rr_client_loc",
-                     "activated"):  # fmt: skip
+                     "ttl_security_hops", "ttl_security_loc", "activated"):  # fmt: skip
             if getattr(merged, attr) is None:
                 setattr(merged, attr, getattr(g, attr))
         merged.policy = {**g.policy, **n.policy}
@@ -229,7 +231,7 @@ def _neighbor_line(
         n.multihop = int(words[1]) if len(words) > 1 and words[1].isdigit() else 255
         n.multihop_loc = here
     elif key == "ttl-security" and len(words) > 2 and words[2].isdigit():
-        n.multihop, n.multihop_loc = int(words[2]), here
+        n.ttl_security_hops, n.ttl_security_loc = int(words[2]), here
     elif key == "passive":
         n.passive_loc = here
     elif key == "password":
@@ -301,6 +303,8 @@ def _peer(cfg: FrrConfig, n: FrrNeighbor) -> Peer:
         password=n.password_loc is not None,
         password_loc=n.password_loc,
         rr_client=n.rr_client_loc is not None,
+        ttl_security_hops=n.ttl_security_hops,
+        ttl_security_loc=n.ttl_security_loc,
         unpaired=unpaired,
         unpaired_detail=detail,
     )

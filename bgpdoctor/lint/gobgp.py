@@ -155,6 +155,8 @@ def _neighbor(
         )
     mh = _table(nb, "ebgp-multihop", "config")
     ttl = _int(mh.get("multihop-ttl"))
+    gtsm = _table(nb, "ttl-security", "config")
+    ttl_min = _int(gtsm.get("ttl-min")) or 255
     description = c.get("description")
     return Peer(
         name=str(description) if isinstance(description, str) and description else str(raw or iface),
@@ -167,6 +169,8 @@ def _neighbor(
         multihop=(ttl if ttl is not None else 255) if mh.get("enabled") is True else None,
         multihop_loc=find(r"^\s*\[neighbors\.ebgp-multihop\.config\]"),
         passive=transport.get("passive-mode") is True,
+        ttl_security_hops=256 - ttl_min if gtsm.get("enabled") is True else None,
+        ttl_security_loc=find(r"^\s*\[neighbors\.ttl-security\.config\]"),
         passive_loc=find(r"^\s*passive-mode\s*="),
         password=bool(c.get("auth-password")),
         password_loc=find(r"^\s*auth-password\s*="),

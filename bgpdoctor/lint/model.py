@@ -110,6 +110,9 @@ class Peer:
     password: bool = False
     password_loc: Loc | None = None
     rr_client: bool = False
+    # GTSM (RFC 5082): the hops this end allows, so it needs TTL >= 256 - hops; None: no TTL check
+    ttl_security_hops: int | None = None
+    ttl_security_loc: Loc | None = None
     extra_locs: list[Loc] = field(default_factory=list)
     peer_range: IPv4Network | None = None  # BIRD `neighbor range`: any peer inside may connect
     as4: bool = True  # False: `enable as4 off`, a 4-byte local ASN is sent as AS_TRANS (23456)

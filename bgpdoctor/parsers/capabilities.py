@@ -35,7 +35,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from bgpdoctor.parsers import ParseError, json_int, json_list, json_object, json_str, load_json
+from bgpdoctor.parsers import ParseError, birdblocks, json_int, json_list, json_object, json_str, load_json
 from bgpdoctor.parsers.bird import _is_header, _lines
 
 BIRD_FAMILIES = {
@@ -271,24 +271,10 @@ def parse_bird_protocols(text: str) -> list[NeighborCapabilities]:
     if not any(_is_header(x) for x in lines) and not any("No protocols match" in x for x in lines):
         raise ParseError("bird", "no 'Name Proto Table State Since Info' header")
     out: list[NeighborCapabilities] = []
-    name: str | None = None
-    block: list[str] = []
-
-    def flush() -> None:
-        if name is not None:
-            found = _bird_block(name, block)
-            if found is not None:
-                out.append(found)
-
-    for line in lines:
-        if not line.strip() or _is_header(line):
-            continue
-        if line[0] not in " \t":
-            flush()
-            name, block = line.split()[0], []
-        else:
-            block.append(line.replace("\t", "    "))
-    flush()
+    for name, block in birdblocks.cut(lines):
+        found = _bird_block(name, [line.replace("\t", "    ") for line in block[1:] if line.strip()])
+        if found is not None:
+            out.append(found)
     return out
 
 

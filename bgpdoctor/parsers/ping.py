@@ -34,9 +34,10 @@ _STATS_RE = re.compile(
     r"(?:, \+(?P<dup>\d+) duplicates)?(?:, \+(?P<err>\d+) errors)?, (?P<loss>[\d.]+)% packet loss"
 )
 _RTT_RE = re.compile(r"^(?:rtt|round-trip) min/avg/max(?:/mdev)? = [\d.]+/(?P<avg>[\d.]+)/")
-_LOCAL_MTU_RE = re.compile(r"local error: message too long, mtu[= ](?P<mtu>\d+)", re.IGNORECASE)
+_LOCAL_MTU_RE = re.compile(r"local error: message too long, mtu[=:]? ?(?P<mtu>\d+)", re.IGNORECASE)
 _FROM_RE = re.compile(r"^From (?P<src>\S+)(?: \([^)]*\))?:? icmp_seq=\d+ (?P<msg>.*)$")
-_FRAG_RE = re.compile(r"Frag needed and DF set \(mtu = (?P<mtu>\d+)\)")
+# IPv4's ICMP frag-needed, or ICMPv6 Packet Too Big (`ping -6`: "Packet too big: mtu=1400")
+_FRAG_RE = re.compile(r"(?:Frag needed and DF set \(mtu = |Packet too big: mtu=)(?P<mtu>\d+)")
 _DROPPED_ON_SEND = "sendmsg: No buffer space available"
 _ERROR_RE = re.compile(r"^ping: (?!local error)(?P<msg>.*)$")
 

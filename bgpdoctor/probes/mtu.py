@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from bgpdoctor.parsers.ping import PingResult, parse_ping
 
 IP_ICMP_HEADERS = 28  # 20 bytes IPv4 + 8 bytes ICMP: ping -s takes the payload size
+IP6_ICMP6_HEADERS = 48  # 40 bytes IPv6 + 8 bytes ICMPv6
 MIN_SIZE = 576  # every IPv4 path must carry this
 
 
@@ -47,8 +48,10 @@ class SweepResult:
 
 def ping_command(src_ip: str | None, dst_ip: str, size: int, wait: float) -> str:
     source = f" -I {shlex.quote(src_ip)}" if src_ip else ""
-    payload = size - IP_ICMP_HEADERS
-    return f"ping -n -M do -c 1 -W {wait:g} -s {payload}{source} {shlex.quote(dst_ip)}"
+    v6 = ":" in dst_ip  # IPv6: 40 + 8 bytes of headers, and ping must be told the family
+    payload = size - (IP6_ICMP6_HEADERS if v6 else IP_ICMP_HEADERS)
+    family = " -6" if v6 else ""
+    return f"ping{family} -n -M do -c 1 -W {wait:g} -s {payload}{source} {shlex.quote(dst_ip)}"
 
 
 @dataclass(frozen=True)
@@ -189,16 +192,22 @@ def run_sweep(
 ) -> SweepResult:
     """Sweep over a host connection; `run(command)` returns (output, exit status).
 
-    It waits `probe_wait(rtt_ms, wait)` per probe. Given the path's interface MTUs (`candidates`)
+    It waits `probe_wait(rtt_ms, wait)` per probe; without `rtt_ms`, the first reply's round trip
+    sets the wait of the probes after it. Given the path's interface MTUs (`candidates`)
     the search is budgeted (SweepBudget.for_range): the candidates pin the black hole in a few
     probes. Without them a budget would stop at bounds instead of the exact path MTU the fixes are
     written with, so the search runs to the end.
     """
     timeout = probe_wait(rtt_ms, wait)
+    measured = rtt_ms is not None and rtt_ms > 0
 
     def send(size: int) -> tuple[PingResult, str]:
+        nonlocal timeout, measured
         command = ping_command(src_ip, dst_ip, size, timeout)
         text, _status = run(command)
-        return parse_ping(text), f"$ {command}\n{text.rstrip()}"
+        parsed = parse_ping(text)
+        if not measured and parsed.outcome == "reply" and parsed.rtt_avg_ms:
+            timeout, measured = probe_wait(parsed.rtt_avg_ms, wait), True
+        return parsed, f"$ {command}\n{text.rstrip()}"
 
     return sweep(send, start, candidates, SweepBudget.for_range(start) if candidates else None)

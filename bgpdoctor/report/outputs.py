@@ -44,7 +44,9 @@ def run_outputs(
         quiet=quiet,
     )
     try:
-        out.status = status_of_facts(inv, collected.facts, collected.scope, collected.started)
+        out.status = status_of_facts(
+            inv, collected.facts, collected.scope, collected.started, collected.world
+        )
     except Exception as exc:  # the diagnosis is worth more than its heading line
         out.status_problem = f"{type(exc).__name__}: {exc}"
     return out

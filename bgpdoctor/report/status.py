@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from bgpdoctor.drivers import driver_for, match_neighbor
+from bgpdoctor.drivers import driver_for
 from bgpdoctor.engine.collect import HostFacts
 from bgpdoctor.engine.world import Session, SessionEnd, World
 from bgpdoctor.inventory_model import Inventory
@@ -82,7 +82,7 @@ def end_status(world: World, end: SessionEnd, now: datetime) -> EndStatus:
             out.unknown = problem.detail if problem else f"{driver.session_fact} on {end.host} gave nothing"
         return out
     neighbors = world.neighbors(end.host) if driver is not None else None
-    match = match_neighbor(neighbors, end.peer) if neighbors is not None and end.peer is not None else None
+    match = world.neighbor_for(end.host, end.peer) if neighbors is not None and end.peer is not None else None
     if match is None:
         return out
     out.since = match.since
@@ -187,12 +187,14 @@ def render_status_json(report: StatusReport) -> str:
 
 
 def status_of_facts(
-    inv: Inventory, facts: dict[str, HostFacts], scope: list[str], taken: datetime
+    inv: Inventory, facts: dict[str, HostFacts], scope: list[str], taken: datetime, world: World | None = None
 ) -> StatusReport:
-    """The status `bgpdoctor status` prints, from facts a run (or a recording) already holds."""
+    """The status `bgpdoctor status` prints, from facts a run (or a recording) already holds; `world`:
+    the run's parsed view of those very facts, when it has one (parsing them again doubled a replay)."""
     from bgpdoctor.engine.sessions import expected_sessions
 
-    world = World(inv, facts)
+    if world is None or world.inv is not inv or world.facts is not facts:
+        world = World(inv, facts)
     return build_status(world, expected_sessions(world, scope), scope, taken)
 
 

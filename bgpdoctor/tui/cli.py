@@ -109,7 +109,7 @@ def _live_source(
         from bgpdoctor.kube.discover import discover_cluster
 
         discovery = discover_cluster(kube_context, kubeconfig, ssh_config)
-        cluster = [ClusterFinding.of(f) for f in discovery.findings]
+        cluster = [ClusterFinding.of(f) for f in discovery.findings + discovery.speaker_checks]
         if inventory_path is None:
             inv = discovery.inventory
             where = f"discovered from context {discovery.context or '(current)'}"

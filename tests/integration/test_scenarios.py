@@ -12,8 +12,8 @@ role). The second group (`-m lab`, root) builds a fixed small sample for real an
 - the same scenario with every name, address, ASN and interface name redrawn gives the same
   root causes.
 
-The sample is four scenario runs (about 5 minutes on 2 cores); benchmarks/scenario_accuracy.py
-runs as many seeds as you like.
+The sample is five scenario runs (about 5 minutes on 2 cores; F, the FRR one, adds under a minute);
+benchmarks/scenario_accuracy.py runs as many seeds as you like.
 """
 
 from __future__ import annotations
@@ -171,12 +171,143 @@ def test_every_fault_is_placed_by_role() -> None:
                 vip = ipaddress.IPv4Address(p.value)
                 held = {ipaddress.IPv4Interface(a.cidr).ip for h in sc.hosts.values() for a in h.addrs}
                 assert vip in lan and vip not in held
+            if f == "bird-ebgp-no-policy":
+                assert p.session is not None and p.target in sc.sessions[p.session].hosts
+                assert p.target == p.culprit and sc.hosts[p.target].is_frr, (seed, f)
             if f == "asn-mismatch":
                 assert p.session is not None and p.target in sc.sessions[p.session].hosts
                 assert p.value not in {h.asn for h in sc.hosts.values()}
         pair = independent_pair(sc)
         assert pair is not None and pair[0].name != pair[1].name
         assert not pair[0].hosts & pair[1].hosts, seed
+
+
+def test_some_routers_run_frr_and_the_bird_only_sample_seeds_keep_their_shapes() -> None:
+    with_frr = [seed for seed in SEEDS if any(h.is_frr for h in generate(seed).hosts.values())]
+    assert 10 <= len(with_frr) <= 30, with_frr
+    assert any("t" in sc.hosts and sc.hosts["t"].is_frr for sc in map(generate, SEEDS))
+    for seed in SEEDS:
+        assert all(not h.is_frr for h in generate(seed).hosts.values() if h.role == "node")
+    for key, (seed, names, _, _) in SAMPLE.items():
+        frr = [h.name for h in generate(seed, names).hosts.values() if h.is_frr]
+        assert bool(frr) == (key == "F"), (key, frr)
+
+
+def test_frr_routers_get_a_policy_on_every_neighbor_and_do_what_the_bird_routers_do() -> None:
+    from bgpdoctor.lab.scenario_configs import Knobs, frr_config, knobs_for
+
+    for seed in SEEDS:
+        sc = generate(seed)
+        for key in [k for k in sc.routers if sc.hosts[k].is_frr]:
+            text = frr_config(sc, key, Knobs())
+            assert f"router bgp {sc.hosts[key].asn}\n" in text
+            for s in sc.sessions_of(key):
+                n = s.end(key).neighbor
+                assert f" neighbor {n} remote-as {s.end(key).peer_asn}\n" in text
+                assert f"  neighbor {n} route-map BDS-ALL in\n" in text
+                export = "BDS-NONE" if s.kind == "node" and not sc.nodes_learn else "BDS-ALL"
+                assert f"  neighbor {n} route-map {export} out\n" in text
+                assert (f"  neighbor {n} next-hop-self\n" in text) == (s.kind == "backbone")
+                gobgp_node = s.kind == "node" and sc.hosts[s.a.host].speaker == "gobgp"
+                assert (f" neighbor {n} passive\n" in text) == gobgp_node, (seed, key, n)
+        plan = plan_fault(sc, "bird-ebgp-no-policy")
+        assert (plan is not None) == any(sc.hosts[k].is_frr for k in sc.routers), seed
+        if plan is not None:
+            assert plan.session is not None
+            n = sc.sessions[plan.session].end(plan.target).neighbor
+            broken = frr_config(sc, plan.target, knobs_for([plan]))
+            assert f"neighbor {n} route-map" not in broken and f" neighbor {n} remote-as" in broken
+            assert (
+                broken.count("route-map BDS-")
+                == frr_config(sc, plan.target, Knobs()).count("route-map BDS-") - 2
+            )
+
+
+def test_every_fault_says_whether_it_applies_to_frr_and_goes_there_when_asked() -> None:
+    from bgpdoctor.lab.scenario import FRR_FAULTS
+
+    assert set(FRR_FAULTS) == set(FAULTS)
+    for seed in SEEDS:
+        sc = generate(seed)
+        if not any(sc.hosts[k].is_frr for k in sc.routers):
+            continue
+        for f in ("ip-forward-disabled", "firewall-blocks-pod-cidr", "mtu-blackhole", "asn-mismatch"):
+            p = plan_fault(sc, f, on_frr=True)
+            if f == "mtu-blackhole" and not any(sc.hosts[k].is_frr for k in sc.site_routers):
+                continue  # an uplink is a site router's, never the transit's
+            assert p is not None and sc.hosts[p.target].is_frr, (seed, f)
+        for f in ("bgp-port-filtered", "node-not-listening"):
+            p = plan_fault(sc, f, on_frr=True)
+            frr_behind_gobgp = any(
+                s.kind == "node" and sc.hosts[s.a.host].speaker == "gobgp" and sc.hosts[s.b.host].is_frr
+                for s in sc.sessions
+            )
+            if frr_behind_gobgp:
+                assert p is not None and sc.hosts[p.target].is_frr, (seed, f)
+        lb = plan_fault(sc, "lb-pool-in-node-subnet", on_frr=True)
+        assert lb is None or sc.hosts[sc.sessions[lb.session or 0].b.host].is_bird
+
+
+def test_a_fault_on_frr_reconfigures_only_its_own_neighbor() -> None:
+    from bgpdoctor.lab.scenario_configs import Knobs, frr_changes, frr_config, knobs_for
+
+    sc = generate(SEED_F)
+    healthy = frr_config(sc, "r0", Knobs())
+    assert frr_changes(healthy, healthy) == []
+    for f in ("asn-mismatch", "node-not-listening", "bird-ebgp-no-policy"):
+        p = plan_fault(sc, f, on_frr=True)
+        assert p is not None and p.session is not None and sc.hosts[p.target].is_frr
+        neighbor = sc.sessions[p.session].end("r0").neighbor
+        broken = frr_config(sc, "r0", knobs_for([p]))
+        for forth, text in ((frr_changes(healthy, broken), broken), (frr_changes(broken, healthy), healthy)):
+            assert forth[0] == f"router bgp {sc.hosts['r0'].asn}" and forth[-1] == "exit", forth
+            assert [line for line in forth if line.startswith("no ")] == [f"no neighbor {neighbor}"]
+            mine = [
+                line.strip() for line in text.splitlines() if line.strip().startswith(f"neighbor {neighbor} ")
+            ]
+            assert [line for line in forth if line.startswith("neighbor ")] == mine
+
+
+@pytest.mark.skipif(not Path("/usr/lib/frr/bgpd").exists(), reason="FRR is not installed")
+def test_frr_configs_pass_frrs_own_checker() -> None:
+    from bgpdoctor.lab.frr import check_config
+    from bgpdoctor.lab.scenario_configs import Knobs, frr_config, knobs_for
+
+    for seed in (3, 15, 19):  # an FRR transit, an FRR site router with a GoBGP node, two FRR sites
+        sc = generate(seed)
+        for key in [k for k in sc.routers if sc.hosts[k].is_frr]:
+            ok, said = check_config(frr_config(sc, key, Knobs()))
+            assert ok, (seed, key, said)
+        plan = plan_fault(sc, "bird-ebgp-no-policy")
+        assert plan is not None
+        ok, said = check_config(frr_config(sc, plan.target, knobs_for([plan])))
+        assert ok, (seed, said)
+
+
+def test_the_inventory_names_frr_by_its_vty_socket_directory() -> None:
+    sc = generate(SEED_F)
+    data = build_inventory(sc)["hosts"]
+    for key in sc.routers:
+        h = sc.hosts[key]
+        entry = data[h.name]
+        assert entry["speaker"] == h.speaker
+        if h.is_frr:
+            assert entry["control_socket"] == str(sc.frr_dir(key))
+            assert all("name" not in peer for peer in entry["peers"])
+
+
+def test_a_namespace_prefix_of_its_own_moves_every_namespace_and_the_run_dir(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bgpdoctor.errors import LabError
+
+    monkeypatch.setenv("BGPDOCTOR_SCENARIO_PREFIX", "bdf-")
+    sc = generate(SEED_F)
+    assert all(ns.startswith("bdf-15-") for ns in sc.namespaces) and sc.run_dir.name == "bdf-15"
+    for wrong in ("bdl-", "bds", "BDF-", "x-", "toolongprefix-"):
+        monkeypatch.setenv("BGPDOCTOR_SCENARIO_PREFIX", wrong)
+        with pytest.raises(LabError, match="BGPDOCTOR_SCENARIO_PREFIX"):
+            generate(SEED_F)
 
 
 def test_every_fault_is_a_root_cause_of_the_playbooks() -> None:
@@ -197,8 +328,9 @@ def test_node_not_listening_is_only_planned_where_a_gobgp_node_exists() -> None:
 # GoBGP nodes. C: two sites over a transit router, a BIRD 1.6 router with a GoBGP node, a BIRD 2
 # router with two calico-like BIRD 1.6 nodes that learn routes. K: the smallest shape that showed
 # two engine misses (calico-like BIRD 1.6 nodes routing by default route; asn-mismatch against BIRD
-# 1.6), kept as regression cases.
-SEED_A, RENAMED_A, SEED_C, SEED_K = 2, 100002, 33, 246
+# 1.6), kept as regression cases. F: the smallest shape with an FRR router (FRR towards a GoBGP
+# node and a BIRD 2 router over a veth), healthy and with FRR's RFC 8212 default deny.
+SEED_A, RENAMED_A, SEED_C, SEED_K, SEED_F = 2, 100002, 33, 246, 15
 SAMPLE: dict[str, tuple[int, int | None, tuple[str, ...], bool]] = {
     "A": (
         SEED_A,
@@ -214,6 +346,7 @@ SAMPLE: dict[str, tuple[int, int | None, tuple[str, ...], bool]] = {
     ),
     "C": (SEED_C, None, ("ip-forward-disabled", "rp-filter-strict"), True),
     "K": (SEED_K, None, ("asn-mismatch",), False),
+    "F": (SEED_F, None, ("bird-ebgp-no-policy",), False),
 }
 # (key, faults) -> why the engine is known to miss it; empty since the misses of K and A's firewall
 # hidden behind node-not-listening were fixed. A new miss goes here as a strict xfail, so fixing it

@@ -23,7 +23,7 @@ import pytest
 from click.testing import CliRunner
 
 from bgpdoctor.cli import main
-from bgpdoctor.engine import rules
+from bgpdoctor.engine import definition_files, rules
 
 REPO = Path(__file__).resolve().parents[2]
 RECORDING = REPO / "captures" / "runs" / "mtu-blackhole.json"
@@ -136,7 +136,7 @@ def test_no_checks_found_is_a_usage_error_naming_the_places(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """What a broken install used to do silently: 0 checks, "no findings", exit 0."""
-    monkeypatch.setattr(rules, "project_root", lambda: tmp_path)  # not a checkout, nothing shipped
+    monkeypatch.setattr(definition_files, "project_root", lambda: tmp_path)  # not a checkout, nothing shipped
     result = CliRunner().invoke(main, ["replay", str(RECORDING)])
     assert result.exit_code == 2, result.output
     shipped = Path(rules.__file__).resolve().parents[1] / "data" / "checks"

@@ -207,3 +207,52 @@ def test_frr_dialing_from_its_interface_address_instead_of_the_vip_the_node_expe
         " neighbor 192.168.6.80 remote-as 64514\n neighbor 192.168.6.80 update-source 192.168.6.254\n",
     )
     assert causes(lint_pair(tmp_path, fixed, node)) == []
+
+
+POLICY = (
+    " address-family ipv4 unicast\n  neighbor 192.168.6.80 route-map ALL in\n"
+    "  neighbor 192.168.6.80 route-map ALL out\n exit-address-family\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("node_extra", "expected"),
+    [
+        ("", ["ttl-security-gtsm"]),  # eBGP at TTL 1 meets a router that wants 255
+        ("  [neighbors.ttl-security.config]\n    enabled = true\n    ttl-min = 255\n", []),
+        ("  [neighbors.ebgp-multihop.config]\n    enabled = true\n    multihop-ttl = 255\n", []),
+        (
+            "  [neighbors.ebgp-multihop.config]\n    enabled = true\n    multihop-ttl = 64\n",
+            ["ttl-security-gtsm"],
+        ),
+    ],
+    ids=["ttl-1", "gtsm-both", "multihop-255", "multihop-64"],
+)
+def test_gtsm_at_one_end_needs_ttl_255_from_the_other(
+    tmp_path: Path, node_extra: str, expected: list[str]
+) -> None:
+    """Corpus case 90 (metallb#3038): the router enforces TTL 255, the speaker sends TTL 1."""
+    conf = router(
+        " neighbor 192.168.6.80 remote-as 64514\n neighbor 192.168.6.80 ttl-security hops 1\n" + POLICY
+    )
+    data = lint_pair(tmp_path, conf, NODE + node_extra)
+    assert causes(data) == expected
+    if expected:
+        finding = data["findings"][0]  # type: ignore[index]
+        assert "r1 (FRR) requires TTL >= 255 from node (GoBGP)" in finding["message"]
+        assert [f["platform"] for f in finding["fixes"]] == ["gobgp"]  # the fix goes to the sender
+
+
+def test_bird_ttl_security_on_is_read_as_gtsm(tmp_path: Path) -> None:
+    bird = (
+        "router id 192.168.6.1;\nprotocol device {}\nprotocol kernel { ipv4 { export all; }; }\n"
+        "protocol bgp node {\n  local 192.168.6.1 as 64513;\n  neighbor 192.168.6.80 as 64514;\n"
+        "  ttl security on;\n  ipv4 { import all; export all; };\n}\n"
+    )
+    (tmp_path / "r1").mkdir()
+    (tmp_path / "node").mkdir()
+    (tmp_path / "r1" / "bird.conf").write_text(bird)
+    (tmp_path / "node" / "gobgpd.toml").write_text(NODE)
+    data = lint_paths([str(tmp_path)]).to_dict()
+    assert causes(data) == ["ttl-security-gtsm"]
+    assert data["findings"][0]["line"] == 7  # type: ignore[index]

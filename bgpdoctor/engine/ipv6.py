@@ -1,0 +1,256 @@
+"""IPv6 and dual stack: what an IPv6 session or host needs beyond what IPv4 ones are judged on.
+
+The commands a host with IPv6 in its inventory entry is asked (IPv6 forwarding, the IPv6 neighbour
+cache, the IPv6 routes its GoBGP received), which listening sockets accept an IPv6 session, and the
+facts of the `ipv6-link-local` cause: link-local peering whose Neighbor Discovery fails (a FAILED or
+INCOMPLETE entry for the peer's fe80:: address, an nft rule dropping ICMPv6 ND), and IPv6 routes a
+receiver got with a next hop it cannot use (`::` or a link-local address without its interface).
+
+Example: commands(host) -> {"sysctl.ipv6": "grep -H . /proc/sys/net/ipv6/conf/all/forwarding",
+"ip6.neigh": "ip -6 -j neigh show"} for a host with an IPv6 peer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from ipaddress import IPv6Address, IPv6Network, ip_address
+from typing import TYPE_CHECKING
+
+from bgpdoctor.engine.world import Unknown
+from bgpdoctor.inventory_model import Host, Peer
+from bgpdoctor.parsers import gobgp, iproute, nft
+from bgpdoctor.report.model import Evidence
+
+if TYPE_CHECKING:
+    from bgpdoctor.engine.subjects import Subject
+    from bgpdoctor.engine.world import Session, World
+
+SYSCTL6_COMMAND = "grep -H . /proc/sys/net/ipv6/conf/all/forwarding"
+NEIGH6_COMMAND = "ip -6 -j neigh show"
+ROUTE6_COMMAND = "ip -6 -j route show table main"
+LINK_LOCAL = IPv6Network("fe80::/10")
+# a neighbour cache entry in one of these states: nobody answered the Neighbor Solicitation
+NDP_FAILED_STATES = ("FAILED", "INCOMPLETE")
+ND_TYPES = ("nd-neighbor-solicit", "nd-neighbor-advert", "nd-router-solicit", "nd-router-advert")
+
+
+def uses_ipv6(host: Host) -> bool:
+    """The inventory gives the host an IPv6 peer, address or pod CIDR."""
+    return (
+        any(p.family == 6 for p in host.peers)
+        or any(a.version == 6 for a in host.addresses)
+        or any(c.version == 6 for c in host.pod_cidrs)
+    )
+
+
+def commands(host: Host) -> dict[str, str]:
+    """The IPv6 commands run on a host whose inventory entry has IPv6 (not on others: a kernel
+    without IPv6 has no /proc/sys/net/ipv6, and asking it would only add a failed command), and
+    GoBGP's IPv6 table on every GoBGP host."""
+    out = (
+        {"sysctl.ipv6": SYSCTL6_COMMAND, "ip6.neigh": NEIGH6_COMMAND, "ip6.route": ROUTE6_COMMAND}
+        if uses_ipv6(host)
+        else {}
+    )
+    # GoBGP's IPv6 table on every GoBGP host: IPv6 carried over an IPv4 session shows only there
+    if host.speaker == "gobgp" and host.connect.pod is None:
+        from bgpdoctor.drivers.gobgp import GOBGP
+
+        rib = GOBGP.commands(host).get("gobgp.rib")
+        if rib is not None and rib.endswith("-a ipv4"):
+            out["gobgp.rib6"] = rib.removesuffix("ipv4") + "ipv6"
+    return out
+
+
+def route_get_command(peer: Peer) -> str:
+    """`ip -j route get ADDR`, with `oif IFACE` for a link-local neighbor (its address alone names
+    no link). Example: route_get_command(fe80::2 on eth0) -> "ip -j route get fe80::2 oif eth0"."""
+    oif = f" oif {peer.interface}" if peer.interface else ""
+    return f"ip -j route get {peer.address}{oif}"
+
+
+def listening_for(world: World, host: str, peer: Peer | None) -> bool | None:
+    """Does the host accept a BGP connection of the peer's family on TCP 179? A socket on 0.0.0.0
+    takes no IPv6 connection: an IPv6 session needs `[::]:179`, `*:179` or an IPv6 address."""
+    if peer is None or peer.family == 4:
+        return world.listening_179(host)
+    sockets = world.listeners_179(host)
+    if sockets is None:
+        return None
+    return any(s.local_address == "*" or ":" in s.local_address for s in sockets)
+
+
+def ipv6_fib(world: World, name: str, prefixes: Iterable[str]) -> set[str]:
+    """The destinations of the host's IPv6 main table when `prefixes` holds an IPv6 one (`ip -j
+    route` lists IPv4 only); FactUnknown when that table cannot be read, empty when not needed."""
+    if not any(":" in p for p in prefixes):
+        return set()
+    return {r.dst for r in world.known(name, "ip6.route", iproute.parse_routes)}
+
+
+def gobgp_ipv6_prefixes(world: World, name: str, cidrs: Iterable[str]) -> tuple[set[str], Evidence | None]:
+    """The IPv6 prefixes in GoBGP's table when `cidrs` holds an IPv6 one (`-a ipv4` has none)."""
+    if not any(":" in c for c in cidrs):
+        return set(), None
+    return {p.prefix for p in world.known(name, "gobgp.rib6", gobgp.parse_rib)}, world.evidence(
+        name, "gobgp.rib6"
+    )
+
+
+# -- host facts ----------------------------------------------------------------------------------
+
+
+def host_facts(world: World, s: Subject, name: str) -> None:
+    """`ipv6_forward` on a host whose inventory entry has IPv6; the IPv6 routes GoBGP received with
+    a next hop it cannot use."""
+    if uses_ipv6(world.inv.hosts[name]):
+        s.add("ipv6_in_use", True)
+        _forwarding(world, s, name)
+    if world.collected(name, "gobgp.rib6"):
+        _next_hops(world, s, name)
+
+
+def _forwarding(world: World, s: Subject, name: str) -> None:
+    with s.deriving("ipv6_forward"):
+        forward = world.sysctl_int(name, "sysctl.ipv6", "net.ipv6.conf.all.forwarding")
+        s.add("ipv6_forward", forward, world.evidence(name, "sysctl.ipv6"))
+
+
+def _next_hops(world: World, s: Subject, name: str) -> None:
+    with s.deriving("ipv6_unusable_next_hops", "ipv6_ipv4_next_hops"):
+        paths = world.known(name, "gobgp.rib6", gobgp.parse_rib)
+        bad = [p for p in paths if p.neighbor_ip and _unusable_next_hop(p.next_hop)]
+        s.add("ipv6_unusable_next_hops", [f"{p.prefix} via {p.next_hop}" for p in bad])
+        raw = world.evidence(name, "gobgp.rib6")
+        if bad and raw is not None:
+            excerpt = Evidence(
+                host=name,
+                command=raw.command,
+                output="\n".join(f"{p.prefix} next hop {p.next_hop} from {p.neighbor_ip}" for p in bad),
+                note="excerpt: IPv6 routes whose next hop this daemon cannot use",
+            )
+            s.add("ipv6_next_hop_receiver", name, excerpt, raw)
+            s.add("ipv6_next_hop_senders", sorted({p.neighbor_ip or "" for p in bad}))
+        # an IPv6 route carried over an IPv4 session arrives with the session's IPv4 address as
+        # next hop (sent IPv4-mapped, ::ffff:a.b.c.d): no IPv6 next hop to forward to
+        mapped = [p for p in paths if p.neighbor_ip and _ipv4_next_hop(p.next_hop)]
+        s.add("ipv6_ipv4_next_hops", [f"{p.prefix} via {p.next_hop}" for p in mapped], raw)
+
+
+def _ipv4_next_hop(next_hop: str | None) -> bool:
+    try:
+        address = ip_address(str(next_hop))
+    except ValueError:
+        return False
+    return address.version == 4 or (isinstance(address, IPv6Address) and address.ipv4_mapped is not None)
+
+
+def _unusable_next_hop(next_hop: str | None) -> bool:
+    """`::` (no global next hop was sent) or a link-local one: GoBGP has no interface to reach it by,
+    so it cannot hand the route to a FIB (what Cisco IOS refuses outright)."""
+    try:
+        address = ip_address(str(next_hop).split("%", 1)[0])
+    except ValueError:
+        return False
+    return isinstance(address, IPv6Address) and (address.is_unspecified or address in LINK_LOCAL)
+
+
+# -- session facts -------------------------------------------------------------------------------
+
+
+def session_facts(world: World, s: Subject, session: Session, up: bool) -> None:
+    """The session's family; on an IPv6 session, Neighbor Discovery between the two ends."""
+    peers = [e.peer for e in session.ends if e.peer is not None]
+    if not peers:
+        return
+    family = peers[0].family
+    s.add("session_family", family)
+    if family != 6:
+        return
+    s.add("link_local", any(p.link_local for p in peers))
+    if up:
+        s.add("ndp_ok", True)
+        return
+    with s.deriving("ndp_ok"):
+        failed = _ndp_failure(world, session)
+        s.add("ndp_ok", failed is None)
+    if s.facts.get("ndp_ok") is False and failed is not None:
+        host, entry = failed
+        s.add(
+            "ndp_failed_host",
+            host,
+            Evidence(
+                host=host,
+                command=NEIGH6_COMMAND,
+                output=f"{entry.address} dev {entry.dev} {' '.join(entry.states)}",
+                note="excerpt: nobody answers Neighbor Solicitations for the peer",
+            ),
+            world.evidence(host, "ip6.neigh"),
+        )
+        s.add("ndp_failed_address", entry.address)
+        s.add("ndp_failed_interface", entry.dev or "")
+        s.add("ndp_state", entry.states[0] if entry.states else "")
+        _icmpv6_drop(world, s, [e.host for e in session.ends])
+
+
+def _ndp_failure(world: World, session: Session) -> tuple[str, iproute.Neighbour] | None:
+    """The first end whose neighbour cache has the other end's address (the neighbor address it
+    dials) FAILED or INCOMPLETE; FactUnknown when an end's cache cannot be read."""
+    for end in session.ends:
+        if end.peer is None or end.peer.family != 6:
+            continue
+        entries = world.known(end.host, "ip6.neigh", iproute.parse_neighbours)
+        want = str(end.peer.address)
+        for entry in entries:
+            same_link = end.peer.interface is None or entry.dev == end.peer.interface
+            failed = any(state in NDP_FAILED_STATES for state in entry.states)
+            if entry.address.split("%", 1)[0] == want and same_link and failed:
+                return end.host, entry
+    return None
+
+
+def _icmpv6_drop(world: World, s: Subject, hosts: list[str]) -> None:
+    """An nft rule on either end that drops Neighbor Discovery (or all ICMPv6)."""
+    unread = []
+    for host in hosts:
+        ruleset = world.ruleset(host) if host in world.facts else None
+        if ruleset is None:
+            if world.collected(host, "nft.ruleset"):
+                unread.append(host)
+            continue
+        for rule in ruleset.rules:
+            if _drops_nd(rule):
+                raw = world.evidence(host, "nft.ruleset")
+                counter = f" (counter packets {rule.counter_packets})" if rule.counter_packets else ""
+                line = f"{rule.family} {rule.table} {rule.chain}: {rule.matches}{counter}"
+                excerpt = (
+                    Evidence(
+                        host=host,
+                        command=raw.command,
+                        output=line,
+                        note="excerpt: the rule that drops Neighbor Discovery",
+                    )
+                    if raw is not None
+                    else None
+                )
+                s.add("icmpv6_drop_host", host, excerpt, raw)
+                s.add("icmpv6_drop_rule", rule.matches)
+                s.add("icmpv6_drop_table", f"{rule.family} {rule.table}")
+                s.add("icmpv6_drop_chain", rule.chain)
+                return
+    if unread:
+        s.unknown(
+            "icmpv6_drop_host",
+            Unknown("not-collected", f"the nft ruleset of {', '.join(unread)} could not be read"),
+        )
+
+
+def _drops_nd(rule: nft.Rule) -> bool:
+    if (rule.verdict or "") not in ("drop", "reject"):
+        return False
+    text = rule.matches
+    if "icmpv6" not in text and "ipv6-icmp" not in text:
+        return False
+    if "type" not in text:
+        return True  # all of ICMPv6
+    return any(kind in text for kind in ND_TYPES)
