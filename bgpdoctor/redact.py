@@ -4,7 +4,8 @@ This module is the one place that knows how secrets look: BIRD `password "x";`, 
 `"auth_password": "x"` (``gobgp -j neighbor``) and `auth-password = "x"` (gobgpd.toml), FRR
 `neighbor X password Y`, RouterOS `tcp-md5-key=x`, OpenWrt UCI `option password 'x'`, Kubernetes
 Secret ``data``/``stringData`` (YAML and JSON), service-account tokens (JWTs), bearer tokens,
-credentials in URLs and PEM private keys. The value is replaced by REDACTED; the key and the
+credentials in URLs, PEM private keys, and `ss -i` output into which iproute2 wrote TCP MD5 keys
+(withheld whole: the keys are not framed). The value is replaced by REDACTED; the key and the
 structure stay, so the evidence still shows that a password is set, and JSON stays JSON.
 
 Every rule is local to a line (a PEM block stops at anything that is not base64 and a YAML block at
@@ -22,6 +23,9 @@ import re
 from typing import Any
 
 REDACTED = "<redacted>"
+# `ss -i` with CAP_NET_ADMIN writes TCP MD5 keys anywhere in its output (past its own buffer, so
+# not even on their own line): such an output is withheld whole
+SS_KEYS_WITHHELD = f"{REDACTED} (ss -i printed TCP MD5 keys into this output: none of it is kept)\n"
 
 # Names whose value is a secret. The bare `name value` form (FRR, UCI) only knows the password
 # words; `token` and friends need ':' or '=' (netstat's header has words like MPJoinNoTokenFound).
@@ -281,6 +285,8 @@ def redact(text: str) -> str:
         text = _json_secret_data(text)
     if _YAML_BLOCK_ANYWHERE.search(text) or ("Secret" in text and _SECRET_KIND_YAML.search(text)):
         text = _yaml_blocks(text)
+    if "md5keys:" in text:
+        return SS_KEYS_WITHHELD
     return _line_forms(text)
 
 

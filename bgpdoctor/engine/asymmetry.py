@@ -278,6 +278,8 @@ def path_facts(world: World, s: Subject, forward: Path, back: Path, pair: NodePa
     when one is found, stateful_drop_host/_table/_chain/_rule/_kind/_sees and the values the
     fixes are rendered with (return_fix_*, snat_*).
     """
+    if pair.segment:
+        return  # a BGP session's own path: its state says whether the BGP flow gets through
     s.add("return_hops", _hops_text(back))
     if forward.unknown is not None or back.unknown is not None:
         why = forward.unknown or back.unknown

@@ -88,6 +88,14 @@ def clean_result(result: CommandResult, max_output: int) -> CommandResult:
 # TCP MD5 and other kernel counters; read directly so nstat's history file is never written.
 NETSTAT_COMMAND = "cat /proc/net/netstat"
 
+# `ss -i` run with CAP_NET_ADMIN prints every socket's TCP MD5 key, unframed, somewhere in its
+# output (iproute2 writes it past its own buffer). Without that capability the kernel sends no keys
+# and the TCP info is the same, so root drops it for this one command (setpriv, util-linux).
+SS_TCP_INFO_COMMAND = (
+    "if [ \"$(id -u)\" = 0 ] && command -v setpriv >/dev/null 2>&1; "
+    "then setpriv --bounding-set=-net_admin ss -Htni 'sport = :179 or dport = :179'; "
+    "else ss -Htni 'sport = :179 or dport = :179'; fi"
+)
 SYSCTL_COMMAND = "grep -H . /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv4/conf/*/rp_filter"
 
 # Is the kernel built with TCP MD5 signatures? Read-only, a few lines; `source none` when no
@@ -175,7 +183,7 @@ def fact_commands(host: Host) -> dict[str, str]:
         "ss.listen": "ss -Htlnp 'sport = :179'",
         "ss.bgp": "ss -Htnp 'sport = :179 or dport = :179'",
         # TCP info of the BGP connections: a session Established on a dead connection (engine/liveness.py)
-        "ss.bgp_tcp": "ss -Htni 'sport = :179 or dport = :179'",
+        "ss.bgp_tcp": SS_TCP_INFO_COMMAND,
         "netstat": NETSTAT_COMMAND,
     }
     commands.update(speaker_commands(host))

@@ -83,7 +83,7 @@ def run_report(run_dir: Path, report: Path, nodes: list[str]) -> tuple[int, dict
         str(report),
         *[arg for node in nodes for arg in ("--node", node)],
     )
-    assert proc.returncode in (0, 1), proc.stderr[-3000:]
+    assert proc.returncode in (0, 1, 3), proc.stderr[-3000:]
     return proc.returncode, json.loads(proc.stdout)
 
 
@@ -126,4 +126,9 @@ def test_fix_repairs_the_lab(lab: Path, fault: str, tmp_path: Path) -> None:
     code, after = run_report(lab, tmp_path / "after.json", nodes)
     failed = [f"{r['check']}@{r['host']}: {r['reason']}" for r in after["results"] if r["status"] == "fail"]
     assert after["diagnoses"] == [] and failed == [], (applied.stdout, after["diagnoses"], failed)
-    assert code == 0
+    unknown = [(r["check"], r["reason"]) for r in after["results"] if r["status"] == "unknown"]
+    # a limitation, said as unknown: the hosts behind a WireGuard tunnel are not traced, so whether
+    # a reply crosses the same ones (path-stateful-asymmetry) is not known across it
+    tunnel = [u for u in unknown if u[0] == "path-stateful-asymmetry" and "without a gateway" in u[1]]
+    assert unknown == tunnel, unknown
+    assert code == (3 if tunnel else 0)

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from bgpdoctor.drivers import driver_for
 from bgpdoctor.engine.active import ActiveResults
-from bgpdoctor.engine.collect import NETSTAT_COMMAND, fact_commands
+from bgpdoctor.engine.collect import NETSTAT_COMMAND, SS_TCP_INFO_COMMAND, fact_commands
 from bgpdoctor.engine.run import Collected, RunOptions, evaluate
 from bgpdoctor.inventory_model import Inventory
 from bgpdoctor.parsers import ParseError
@@ -245,7 +245,9 @@ def test_bfd_and_tcp_info_are_collected_read_only() -> None:
     inv = Inventory.model_validate({"hosts": {"bird1": {**BIRD1, "connect": {"netns": "bdv"}}}})
     commands = fact_commands(inv.hosts["bird1"])
     assert commands["bird.bfd"] == "birdc -r show bfd sessions"
-    assert commands["ss.bgp_tcp"] == "ss -Htni 'sport = :179 or dport = :179'"
+    # root reads it without CAP_NET_ADMIN, so ss has no TCP MD5 key to print (test_ss_md5_keys.py)
+    assert commands["ss.bgp_tcp"] == SS_TCP_INFO_COMMAND
+    assert "setpriv --bounding-set=-net_admin ss -Htni" in SS_TCP_INFO_COMMAND
     assert commands["netstat"] == NETSTAT_COMMAND
     assert driver_for("bird1") is not None and "bird.bfd" in driver_for("bird1").commands(inv.hosts["bird1"])  # type: ignore[union-attr]
 

@@ -257,3 +257,29 @@ def test_hostile_output_costs_linear_time(name: str) -> None:
     redact(text * 4)
     big = time.monotonic() - start
     assert big < 12 * small + 0.5, f"{name}: {small:.2f}s for 1x, {big:.2f}s for 4x"
+
+
+SS_OUTPUTS = Path(__file__).resolve().parents[2] / "captures" / "outputs" / "ss"
+SS_LEAK = (
+    Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "redact" / "ss_tcp_info_md5_as_root.txt"
+)
+
+
+def test_ss_tcp_info_that_printed_md5_keys_is_withheld_whole() -> None:
+    """`ss -i` as root writes each socket's TCP MD5 key unframed into its output (see ss-md5-README.md
+    next to the capture): no line rule can cut it out, so the whole output is withheld."""
+    raw = SS_LEAK.read_text()
+    assert "lab-md5-secret" in raw and "md5keys:" in raw  # the capture holds the leak
+    cleaned = redact(raw)
+    assert "lab-md5-secret" not in cleaned and "ESTAB" not in cleaned
+    assert cleaned.startswith(REDACTED) and redact(cleaned) == cleaned
+    assert b"lab-md5-secret" not in redact_bytes(raw.encode())
+
+
+def test_ss_tcp_info_read_without_net_admin_is_kept_and_parsed() -> None:
+    from bgpdoctor.parsers.liveness import parse_tcp_info
+
+    raw = (SS_OUTPUTS / "ss_tcp_info_md5_without_net_admin.txt").read_text()
+    assert redact(raw) == raw
+    sockets = parse_tcp_info(raw)
+    assert len(sockets) == 2 and {s.local_port for s in sockets} >= {179}
