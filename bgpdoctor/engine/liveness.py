@@ -29,7 +29,6 @@ import re
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from bgpdoctor.drivers import match_neighbor
 from bgpdoctor.engine.world import Unknown
 from bgpdoctor.parsers import ParseError
 from bgpdoctor.parsers.liveness import (
@@ -247,8 +246,7 @@ def stale_facts(world: World, s: Subject, session: Session) -> None:
         if not stale:
             continue
         t = stale[0]
-        neighbors = world.neighbors(end.host) or []
-        match = match_neighbor(neighbors, end.peer) if end.peer is not None else None
+        match = world.neighbor_for(end.host, end.peer) if end.peer is not None else None
         hold = match.hold_time_s if match is not None else None
         waited = f", last ACK {t.last_ack_ms / 1000:.1f} s ago" if t.last_ack_ms is not None else ""
         unacked = f", {t.unacked} segment(s) unacknowledged" if t.unacked else ""
@@ -295,8 +293,7 @@ def flap_facts(world: World, s: Subject, session: Session) -> None:
         if entry is None or entry.dropped is None:
             continue
         judged = True
-        neighbors = world.neighbors(end.host) or []
-        match = match_neighbor(neighbors, end.peer) if end.peer is not None else None
+        match = world.neighbor_for(end.host, end.peer) if end.peer is not None else None
         age = match.up_for_s if match is not None else None
         if entry.dropped < FLAP_DROPS or age is None or age >= FLAP_RECENT_S:
             continue
