@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -353,7 +352,7 @@ def test_a_fault_no_traced_kernel_drops_is_diagnosed_without_proof(lab: Path, fa
 def test_the_tui_on_the_live_lab_shows_the_diagnosis(lab: Path) -> None:
     """The real program in a real terminal against the live lab: it collects, probes, and the root
     cause appears on the findings screen."""
-    from tests.integration.test_tui_tmux import _tmux, _wait_for
+    from tests.integration.test_tui_tmux import _tmux, _wait_for, kill_session
 
     inject(lab, "node-not-listening")
     session = f"bgpdoctor-tui-lab-{uuid.uuid4().hex[:8]}"
@@ -366,4 +365,4 @@ def test_the_tui_on_the_live_lab_shows_the_diagnosis(lab: Path) -> None:
         _tmux("send-keys", "-t", session, "3")
         _wait_for(session, lambda s: "node-not-listening" in s, seconds=20)
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, check=False)
+        kill_session(session)

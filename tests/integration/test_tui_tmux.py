@@ -3,6 +3,8 @@ send-keys, the screen read with capture-pane. Needs tmux, not the lab (it replay
 
 from __future__ import annotations
 
+import atexit
+import os
 import re
 import shutil
 import subprocess
@@ -20,8 +22,32 @@ RECORDING = REPO / "captures" / "runs" / "mtu-blackhole.json"
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
 
 
+# A private server that outlives its sessions: with the default socket, a new-session issued while
+# the server exits after the last kill-session fails with exit 1 (seen once in CI).
+SOCKET = f"bgpdoctor-tests-{os.getpid()}"
+_server_started = False
+
+
+def _run_tmux(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["tmux", "-L", SOCKET, "-f", "/dev/null", *args], capture_output=True, text=True, timeout=10
+    )
+
+
 def _tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=True, timeout=10).stdout
+    global _server_started
+    if not _server_started:
+        _run_tmux("start-server", ";", "set-option", "-g", "exit-empty", "off")
+        atexit.register(_run_tmux, "kill-server")
+        _server_started = True
+    done = _run_tmux(*args)
+    if done.returncode != 0:
+        raise AssertionError(f"tmux {' '.join(args)} exited {done.returncode}: {done.stderr.strip()}")
+    return done.stdout
+
+
+def kill_session(name: str) -> None:
+    _run_tmux("kill-session", "-t", name)
 
 
 def _start(session: str, env: dict[str, str] | None = None) -> None:
@@ -47,7 +73,7 @@ def _wait_for(
 def session() -> Iterator[str]:
     name = f"bgpdoctor-tui-{uuid.uuid4().hex[:8]}"
     yield name
-    subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True, check=False)
+    kill_session(name)
 
 
 def test_replay_in_a_real_terminal_shows_the_diagnosis(session: str) -> None:
@@ -78,4 +104,4 @@ def test_no_color_leaves_only_greys_on_the_terminal(session: str) -> None:
         screen = _wait_for(coloured, lambda s: "1 finding(s)" in s, escapes=True)
         assert any(not r == g == b for r, g, b in _colours(screen))
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", coloured], capture_output=True, check=False)
+        kill_session(coloured)
