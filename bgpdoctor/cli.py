@@ -391,6 +391,11 @@ def replay(
     focus = list(nodes) or recorded_nodes
     options = RunOptions(nodes=focus, extra_checks=list(extra_checks), extra_playbooks=list(extra_playbooks))
     report = evaluate(inv, inventory_path, collected, options)
+    import gc
+
+    # what is left to do (status, rendering) adds little; a cycle collection over the millions of
+    # objects a large recording keeps would rescan them all, seconds each time
+    gc.freeze()
     _write_pcaps(report, inv, collected, pcap_dir, quiet)
     from bgpdoctor.report.outputs import run_outputs
 
@@ -606,7 +611,14 @@ def _finish(
     except Exception as exc:
         failures.append(exc)
     try:
-        click.echo(_rendered(report, output, verbose, extras))
+        if output == "json":  # streamed: thousands of nodes make hundreds of MiB of it
+            from bgpdoctor.report.outputs import json_chunks
+
+            for chunk in json_chunks(report):
+                click.echo(chunk, nl=False)
+            click.echo("")
+        else:
+            click.echo(_rendered(report, output, verbose, extras))
     except Exception as exc:
         failures.append(exc)
     if failures:

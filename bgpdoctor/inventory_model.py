@@ -204,6 +204,9 @@ class Peer(Strict):
     name: Name | None = None  # protocol name in BIRD (e.g. yuuko_k8s), for matching output
     route_reflector_client: bool | None = None  # this end reflects iBGP routes to the peer (`rr client`)
     next_hop_self: bool | None = None  # this end rewrites the next hop of what it sends to the peer
+    # a restart of this end's speaker (a Cilium agent, calico/node) must not withdraw its routes at the
+    # peer: graceful restart, this end in restart mode and the peer helping
+    graceful_restart: bool | None = None
     md5: SecretRef | None = None  # the session is meant to use TCP MD5; the password by reference only
 
     @model_validator(mode="before")

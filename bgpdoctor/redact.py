@@ -83,6 +83,11 @@ _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{6,8192}\.eyJ[A-Za-z0-9_-]{6,16384}\.[A-Za
 _URL_CREDENTIALS = re.compile(
     r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]{0,31}://[^/\s:@]{1,256}:)(?P<word>[^/\s@]{1,1024})(?=@)"
 )
+# Tailscale's private keys (`tailscale debug prefs` prints them in Persist under names no form
+# knows) and its auth/API keys are recognisable by their own prefixes, whatever holds them
+_TAILSCALE_SECRET = re.compile(
+    r"\b(?:privkey|nlpriv):[0-9a-fA-F]{16,512}|\btskey-[A-Za-z0-9]{1,32}-[A-Za-z0-9_-]{6,512}"
+)
 _PEM_KIND = r"-----BEGIN (?P<kind>[A-Z0-9 ]{0,40}PRIVATE KEY)-----(?!" + REDACTED + ")"
 _PEM_BLOCK = re.compile(_PEM_KIND + r"(?:(?!-----BEGIN )[^@\"]){0,65536}?-----END (?P=kind)-----")
 # a block without its END (cut output): header and base64 lines, never the line after them
@@ -277,6 +282,8 @@ def redact(text: str) -> str:
         text = _PEM_OPEN.sub(_pem_open, _PEM_BLOCK.sub(_pem_block, text))
     if "eyJ" in text:
         text = _JWT.sub(REDACTED, text)
+    if "privkey:" in text or "nlpriv:" in text or "tskey-" in text:
+        text = _TAILSCALE_SECRET.sub(REDACTED, text)
     if "earer" in text:
         text = _BEARER.sub(lambda m: _replace(m, "word"), text)
     if "://" in text:

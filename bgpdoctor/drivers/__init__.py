@@ -9,6 +9,7 @@ Example: driver_for("bird1").commands(host)["bird.protocols"] -> "birdcl -r show
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from ipaddress import ip_address
 from typing import TYPE_CHECKING, Protocol
@@ -90,6 +91,7 @@ def _same_address(reported: str | None, address: str) -> bool:
     return reported is not None and canonical_address(reported) == canonical_address(address)
 
 
+@functools.lru_cache(maxsize=65536)  # each address is asked for by every session and status row naming it
 def canonical_address(text: str) -> str:
     """An address as the inventory writes it: 'fe80::1%eth0' (BIRD, GoBGP) -> 'fe80::1',
     'FD00:0::1' -> 'fd00::1'; anything else as it is."""
@@ -106,12 +108,14 @@ def is_appliance(speaker: str) -> bool:
 
 def driver_for(speaker: str) -> Driver | None:
     """The driver of a speaker kind; None for "none" (a host without a BGP daemon)."""
+    return _drivers().get(speaker)
+
+
+@functools.cache  # asked for each host, session and path: thousands of times in a large run
+def _drivers() -> dict[str, Driver]:
     from bgpdoctor.drivers.appliance import FORTIGATE, HUAWEI, ROUTEROS
     from bgpdoctor.drivers.bird import BIRD1, BIRD2
     from bgpdoctor.drivers.frr import FRR
     from bgpdoctor.drivers.gobgp import GOBGP
 
-    drivers: dict[str, Driver] = {
-        d.speaker: d for d in (BIRD2, BIRD1, GOBGP, FRR, ROUTEROS, FORTIGATE, HUAWEI)
-    }
-    return drivers.get(speaker)
+    return {d.speaker: d for d in (BIRD2, BIRD1, GOBGP, FRR, ROUTEROS, FORTIGATE, HUAWEI)}

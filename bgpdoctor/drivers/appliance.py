@@ -6,7 +6,8 @@ bgpdoctor/parsers/ (routeros.py, fortigate.py, huawei.py) onto the one session s
 router cannot tell bgpdoctor (its FIB, sysctls, firewall) stays unknown: a path through it is not
 judged from guesses.
 
-Example: driver_for("routeros").commands(host) -> {"routeros.sessions": "/routing/bgp/session print detail"}
+Example: driver_for("routeros").commands(host) -> {"routeros.sessions": "/routing/bgp/session print detail",
+"routeros.routes": "/ip/route print detail where bgp"}
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bgpdoctor.drivers import NeighborState
+from bgpdoctor.drivers import NeighborState, canonical_address
 from bgpdoctor.parsers import fortigate, huawei, routeros
-from bgpdoctor.parsers.routers import RouterSession
+from bgpdoctor.parsers.routers import RouterRoute, RouterSession
 
 if TYPE_CHECKING:
     from bgpdoctor.engine.world import World
@@ -58,6 +59,9 @@ class ApplianceDriver:
     router_id_pattern: str  # read from the status output; None when it does not match
     appliance: bool = True  # no POSIX shell: one exec per command, no Linux facts
     extra: dict[str, str] = field(default_factory=dict)
+    daemon: str = ""  # the router's name in sentences, e.g. "RouterOS"
+    route_fact: str | None = None  # the router's BGP routes with their active (installed) flag
+    parse_routes: Callable[[str], list[RouterRoute]] | None = None
 
     def commands(self, host: Host) -> dict[str, str]:
         commands = {self.session_fact: self.session_command}
@@ -71,6 +75,35 @@ class ApplianceDriver:
 
     def excerpt(self, text: str, neighbor: NeighborState) -> str | None:
         return None  # vendor session lists are short and their entries have no fixed frame
+
+    def sessions(self, world: World, name: str) -> list[RouterSession] | None:
+        """The router's sessions as its parser reads them (None: not collected or unreadable)."""
+        return world.parsed(name, self.session_fact, self.parse_sessions)
+
+    def bfd(self, world: World, name: str, address: str | None) -> tuple[str | None, bool]:
+        """(BFD state, readable) of the router's session to `address`: state None when the session
+        has no BFD (RouterOS prints `use-bfd=yes` only when it is set), "down" when the router says
+        its BFD session is down, "up" while BGP is Established without that note."""
+        sessions = self.sessions(world, name)
+        if sessions is None:
+            return None, False
+        wanted = canonical_address(address) if address else None
+        found = next((s for s in sessions if canonical_address(s.address) == wanted), None)
+        if found is None or not found.bfd:
+            return None, True
+        if found.bfd_state is not None:
+            return found.bfd_state, True
+        return ("up" if found.state == "established" else "down"), True
+
+    def bgp_routes(self, world: World, name: str) -> list[RouterRoute] | None:
+        """The router's BGP routes of its main table, every path with its active flag (None: the
+        router's routes are not read, or could not be)."""
+        if self.route_fact is None or self.parse_routes is None:
+            return None
+        routes = world.parsed(name, self.route_fact, self.parse_routes)
+        if routes is None:
+            return None
+        return [r for r in routes if r.protocol == "bgp" and r.table in (None, "main")]
 
     def router_id(self, world: World, name: str) -> str | None:
         facts = world.facts.get(name)
@@ -89,6 +122,11 @@ ROUTEROS = ApplianceDriver(
     status_fact="routeros.sessions",
     status_command="/routing/bgp/session print detail",
     router_id_pattern=r"local\.address=\S+ \.as=\d+ \.id=(\S+)",
+    # RouterOS v7 installs one BGP path per prefix and shows the others without the A flag
+    extra={"routeros.routes": "/ip/route print detail where bgp"},
+    daemon="RouterOS",
+    route_fact="routeros.routes",
+    parse_routes=routeros.parse_ip_routes,
 )
 FORTIGATE = ApplianceDriver(
     speaker="fortigate",
@@ -98,6 +136,7 @@ FORTIGATE = ApplianceDriver(
     status_fact="fortigate.summary",
     status_command="get router info bgp summary",
     router_id_pattern=r"BGP router identifier (\S+?),",
+    daemon="FortiGate",
 )
 HUAWEI = ApplianceDriver(
     speaker="huawei",
@@ -107,4 +146,5 @@ HUAWEI = ApplianceDriver(
     status_fact="huawei.summary",
     status_command="display bgp peer",
     router_id_pattern=r"BGP [Ll]ocal router ID\s*:\s*(\S+)",
+    daemon="Huawei VRP",
 )

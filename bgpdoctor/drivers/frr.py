@@ -104,6 +104,10 @@ class FrrDriver:
             "frr.neighbors": f"{vtysh} 'show bgp neighbors json'",
             "frr.summary": f"{vtysh} 'show bgp summary json'",
             "frr.ip_route": f"{vtysh} 'show ip route json'",
+            # every path with its AS path and next hop: the sender's side of an AS-path loop, and
+            # IPv6 routes that arrived over an IPv4 session with an IPv4-mapped next hop
+            "frr.bgp_ipv4": f"{vtysh} 'show bgp ipv4 unicast json'",
+            "frr.bgp_ipv6": f"{vtysh} 'show bgp ipv6 unicast json'",
         }
 
     def neighbors(self, world: World, name: str) -> list[NeighborState] | None:

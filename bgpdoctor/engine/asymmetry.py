@@ -47,7 +47,8 @@ class StatefulDrop:
     handle: int | None = None
 
 
-def _hops_text(path: Path) -> str:
+def hops_text(path: Path) -> str:
+    """Example: "n2(->eth1) -> rb(eth1>eth0) -> n1(eth0>-)"."""
     tables = [f" table {h.table}" if h.table else "" for h in path.hops]
     return " -> ".join(
         f"{h.host}({h.iif or '-'}>{h.oif or '-'}{t})" for h, t in zip(path.hops, tables, strict=True)
@@ -280,7 +281,7 @@ def path_facts(world: World, s: Subject, forward: Path, back: Path, pair: NodePa
     """
     if pair.segment:
         return  # a BGP session's own path: its state says whether the BGP flow gets through
-    s.add("return_hops", _hops_text(back))
+    s.add("return_hops", hops_text(back))
     if forward.unknown is not None or back.unknown is not None:
         why = forward.unknown or back.unknown
         s.unknown("path_symmetric", why)

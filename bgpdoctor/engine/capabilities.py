@@ -15,10 +15,15 @@ graceful-restart-misbehaviour, from the evidence each variant leaves:
 - `stale-routes-kept`: an end keeps a down neighbor's routes as stale, waiting for it to restart;
 - `cease-cancels-gr`: a speaker that announced graceful restart stopped with a Cease 6/3 (GoBGP's
   stop, as Cilium's agent does), which cancels it without RFC 8538's N-bit: the helper flushed its
-  routes (cilium#31346).
+  routes (cilium#31346);
+- `restart-mode-missing`: the inventory says an end's restarts must keep its routes (the peer's
+  `graceful_restart: true`) and that end is not in restart mode: graceful restart off on both ends,
+  or a helper only; every agent restart blackholes its pods (cilium#24256).
 afi-capability-mismatch: a family one end sends and the other does not (it is not negotiated:
-IPv6 over an IPv4 session configured on one end only), and the 4-byte AS capability missing on one
-end (a warning alone; the cause once a 4-byte AS is involved or a peer rejects an AS_PATH, 3/11).
+IPv6 over an IPv4 session configured on one end only), the extended next hop capability (RFC 8950)
+one end announces for a family on an IPv6 session and the other does not (cilium#29951), and the
+4-byte AS capability missing on one end (a warning alone; the cause once a 4-byte AS is involved or
+a peer rejects an AS_PATH, 3/11).
 
 Example: FRR with `bgp graceful-restart` against BIRD 2 with `graceful restart off` gives
 gr_ok=False, gr_variant="not-negotiated", gr_culprit="bird1", gr_restarting_end="frr1".
@@ -27,6 +32,7 @@ gr_ok=False, gr_variant="not-negotiated", gr_culprit="bird1", gr_restarting_end=
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -58,12 +64,13 @@ AS_PATH_REJECTED = ("as path", "as_path", "3/11")
 TWO_BYTE_AS_MAX = 65535
 
 
-@functools.lru_cache(maxsize=64)
+# a node's output is read by each of its sessions, one per router, thousands of sessions apart
+@functools.lru_cache(maxsize=16384)
 def _parse(fact: str, text: str) -> list[NeighborCapabilities]:
     return PARSERS[fact](text)
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=16384)
 def _index(fact: str, text: str) -> tuple[dict[str | None, int], dict[str, int]]:
     """Position of the first neighbor with each address, and with each name."""
     by_address: dict[str | None, int] = {}
@@ -267,6 +274,32 @@ def capability_facts(world: World, s: Subject, session: Session) -> None:
                         not_run,
                     )
                 )
+    if both_known:
+        for me, other in ((a, b), (b, a)):
+            mine, theirs = sent[id(me)], sent[id(other)]
+            assert mine is not None and theirs is not None
+            meant = me.end is not None and me.end.peer is not None and me.end.peer.graceful_restart
+            if not meant or mine.gr_restart_mode or (mine.graceful_restart and mine.gr_restart_mode is None):
+                continue  # not asked for, in restart mode (its helper is judged above), or not shown
+            if not mine.graceful_restart and not theirs.graceful_restart:
+                lacks = "neither end sends the graceful-restart capability"
+            elif mine.graceful_restart:
+                lacks = f"{me.label} announces graceful restart as a helper only, not in restart mode"
+            else:
+                lacks = f"{me.label} sends no graceful-restart capability"
+            gr.append(
+                (
+                    "restart-mode-missing",
+                    f"the inventory says restarts of {me.label}'s speaker keep its routes at {other.label} "
+                    f"(graceful_restart: true), but {lacks}: every restart of {me.label} (an agent "
+                    "restart, an upgrade) withdraws its routes until the session is back",
+                    me,
+                    other,
+                    [],
+                )
+            )
+            s.add("gr_restarting_end", me.label)
+            s.add("gr_helper_missing", not theirs.graceful_restart)
     ends_words = "; ".join(
         f"{v.label}: {_families(adv)}, {_gr_words(adv)}{'' if adv.as4 else ', no 4-byte AS'}"
         for v in views
@@ -300,6 +333,35 @@ def capability_facts(world: World, s: Subject, session: Session) -> None:
     elif problem is not None:
         s.unknown("gr_ok", problem)
     _afi_facts(world, s, session, a, b, sent, both_known, problem)
+
+
+MALFORMED_AS_PATH = re.compile(r"(?i)malformed as.?path")
+
+
+def _malformed_as_paths(world: World, session: Session) -> list[tuple[str, str]]:
+    """(host, line) of each end's speaker log line that found an AS_PATH of this session malformed:
+    BIRD `PROTOCOL: Malformed AS_PATH attribute - segment framing error`, FRR `Malformed AS path
+    from ADDRESS` (RFC 7606: the route is withdrawn, the session stays up)."""
+    found: list[tuple[str, str]] = []
+    for end in session.ends:
+        log = world.facts[end.host].outputs.get("speaker.log") if end.host in world.facts else None
+        if log is None or not log.ok or end.peer is None:
+            continue
+        name, address = end.peer.name, str(end.peer.address)
+        for line in log.stdout.splitlines():
+            if not MALFORMED_AS_PATH.search(line):
+                continue
+            ours = (name is not None and f"{name}:" in line.split()) or re.search(
+                rf"(?<![\w.:]){re.escape(address)}(?![\w.:])", line
+            )
+            if ours:
+                found.append((end.host, line.strip()))
+    return found
+
+
+def _over_ipv6(session: Session) -> bool:
+    """Does the session's TCP connection run over IPv6 (the peer address one end configures)?"""
+    return any(e.peer is not None and e.peer.address.version == 6 for e in session.ends)
 
 
 def _afi_facts(
@@ -336,6 +398,30 @@ def _afi_facts(
                     missing,
                 )
             )
+    if _over_ipv6(session):
+        for me, other in ((a, b), (b, a)):
+            mine, theirs = sent[id(me)], sent[id(other)]
+            assert mine is not None and theirs is not None
+            # families `me` may send with an IPv6 next hop that `other` runs but takes only with IPv4 ones
+            lacking_enh = [
+                f
+                for f in mine.extended_nexthop
+                if f in theirs.families and f in mine.families and f not in theirs.extended_nexthop
+            ]
+            if lacking_enh and theirs.families_shown and mine.families_shown:
+                words = ", ".join(lacking_enh)
+                found.append(
+                    (
+                        "extended-nexthop-missing",
+                        f"{me.label} announces the extended next hop capability (RFC 8950) for {words} on "
+                        f"this IPv6 session and {other.label} does not: {words} routes with an IPv6 next "
+                        f"hop cannot cross it (BIRD withholds or refuses them; a peer without IPv4 "
+                        "addresses on the link has no other next hop to give)",
+                        other,
+                        me,
+                        lacking_enh,
+                    )
+                )
     lacking = [v for v in (a, b) if not (adv := sent[id(v)]) or not adv.as4]
     s.add("as4_negotiated", not lacking)
     if lacking:
@@ -344,13 +430,15 @@ def _afi_facts(
         s.add("as4_missing_on", without.label)
         asns = [x for e in session.ends for x in (e.asn, e.local_as_runtime, e.peer_as_runtime) if x]
         errors = " ".join((e.last_error or "").lower() for e in session.ends)
-        if any(x > TWO_BYTE_AS_MAX for x in asns) or any(w in errors for w in AS_PATH_REJECTED):
+        logged = _malformed_as_paths(world, session)
+        if any(x > TWO_BYTE_AS_MAX for x in asns) or any(w in errors for w in AS_PATH_REJECTED) or logged:
+            seen = f"; {logged[-1][0]} logged `{logged[-1][1]}`" if logged else ""
             found.append(
                 (
                     "as4-missing",
                     f"{without.label} does not send the 4-byte AS capability, so the session runs "
                     "without it while a 4-byte AS is in use or an AS_PATH was rejected (NOTIFICATION "
-                    "3/11): AS numbers above 65535 reach it only as AS_TRANS 23456",
+                    f"3/11{seen}): AS numbers above 65535 reach it only as AS_TRANS 23456",
                     without,
                     other,
                     [],

@@ -40,7 +40,7 @@ class ClusterFinding:
     @property
     def pending(self) -> bool:
         """A router check (engine/lb_services.py): the routers' routes decide, it is no finding yet."""
-        return self.evidence.get("verify") in ("router-rib", "daemon-neighbors")
+        return self.evidence.get("verify") in ("router-rib", "daemon-neighbors", "speaker-rib")
 
 
 def _jsonable(value: Any) -> Any:

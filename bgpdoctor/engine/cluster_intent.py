@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import TYPE_CHECKING, Any
 
 from bgpdoctor.engine.lb_services import cluster_evidence
@@ -29,6 +30,9 @@ INTENT_CAUSES = (
     "duplicate-lb-controller",
     "speaker-collision",
     "readiness-gated-on-peer",
+    "cilium-no-bind-capability",
+    "unallocated-prefix-advertised",
+    "max-prefix-exceeded",
 )
 DAEMON_TABLES = {"bird1": "bird.protocols", "bird2": "bird.protocols", "gobgp": "gobgp.neighbors"}
 RESTART = {
@@ -152,14 +156,77 @@ def _stale_subject(f: ClusterFinding, world: World | None) -> Subject | None:
 
 def intent_subjects(f: ClusterFinding, context: str | None, world: World | None) -> list[Subject]:
     """The subject of one record of bgpdoctor.kube.cluster_intent; [] when nothing can be said."""
+    if f.root_cause == "stale-speaker-config" and f.evidence.get("speaker") == "metallb":
+        return [_metallb_stale_subject(f, context)]
     if f.root_cause == "stale-speaker-config":
         s = _stale_subject(f, world)
         return [s] if s is not None else []
+    if f.root_cause == "max-prefix-exceeded":
+        return [_metallb_prefix_subject(f, context)]
     if f.root_cause == "mesh-vs-rr-transition":
         return [_mesh_subject(f, context)]
     if f.root_cause == "duplicate-lb-controller":
         return [_lb_subject(f, context)]
+    if f.root_cause == "cilium-no-bind-capability":
+        return [_bind_subject(f, context, world)]
+    if f.root_cause == "unallocated-prefix-advertised":
+        s = _prefix_subject(f, context, world)
+        return [s] if s is not None else []
     return [_local_peer_subject(f, context)]
+
+
+def _bind_subject(f: ClusterFinding, context: str | None, world: World | None) -> Subject:
+    """cilium-no-bind-capability: the agent may not bind a port below 1024 it is given. The run's
+    own listeners decide where they were read: a node seen listening on 179 binds it after all
+    (its host lets unprivileged processes bind low ports, as Docker and kind do)."""
+    ev = f.evidence
+    node = str(ev.get("node"))
+    ports = [p for p in ev.get("ports", []) if isinstance(p, dict)]
+    s = Subject("cluster", f"{f.subject} (cilium-no-bind-capability)", [node], [node])
+    s.add("root_cause", f.root_cause)
+    s.add("host", node)
+    s.add("cilium_low_ports", [f"{p.get('owner')} {p.get('field')} {p.get('port')}" for p in ports])
+    s.add("cilium_port_patch", "\n".join(dict.fromkeys(str(p.get("patch")) for p in ports)))
+    why = _unknown_of(ev)
+    if why is not None:
+        s.add("message", f.message)
+        s.unknown("ok", why, cluster_evidence(f, context))
+        s.unknown("cilium_no_bind_capability", why)
+        return s
+    added = [str(c) for c in ev.get("capabilities_add", [])]
+    namespace, _, name = str(ev.get("daemonset")).partition("/")
+    s.add("cilium_agent_daemonset", str(ev.get("daemonset")))
+    s.add("cilium_agent_capabilities", [*added, "NET_BIND_SERVICE"])
+    path = f"/spec/template/spec/containers/{ev.get('container_index', 0)}/securityContext/capabilities/add"
+    op = (
+        f'{{"op":"add","path":"{path}/-","value":"NET_BIND_SERVICE"}}'
+        if added
+        else f'{{"op":"add","path":"{path}","value":["NET_BIND_SERVICE"]}}'
+    )
+    s.add("cilium_daemonset_patch", f"kubectl -n {namespace} patch daemonset {name} --type json -p '[{op}]'")
+    listen_179 = bool(ports) and all(p.get("use") == "listen" and p.get("port") == 179 for p in ports)
+    listening = world.listening_179(node) if world is not None and node in world.facts else None
+    config_ev = cluster_evidence(f, context)
+    if listen_179 and listening is True and world is not None:
+        live = world.evidence(node, "ss.listen", "listening sockets on TCP 179")
+        s.add("ok", True, config_ev, *([live] if live else []))
+        s.add("cilium_no_bind_capability", False, config_ev, *([live] if live else []))
+        s.add(
+            "message",
+            f"{node} listens on TCP 179 although its agent lacks NET_BIND_SERVICE: its host lets "
+            "unprivileged processes bind low ports (net.ipv4.ip_unprivileged_port_start)",
+        )
+        return s
+    proof = [config_ev]
+    message = f.message
+    if listening is False and world is not None:
+        if live := world.evidence(node, "ss.listen", "listening sockets on TCP 179: none"):
+            proof.append(live)
+        message += f"; nothing listens on TCP 179 on {node}"
+    s.add("message", message)
+    s.add("ok", False, *proof)
+    s.add("cilium_no_bind_capability", True, *proof)
+    return s
 
 
 def _local_peer_subject(f: ClusterFinding, context: str | None) -> Subject:
@@ -180,4 +247,146 @@ def _local_peer_subject(f: ClusterFinding, context: str | None) -> Subject:
     else:
         s.add("readiness_gated_on_peer", True, cluster_evidence(f, context))
         s.add("calico_bgp_peer", str(ev.get("bgp_peer")))
+    return s
+
+
+def _within(prefix: str, allowed: list[str], host_routes: bool = False) -> bool:
+    try:
+        net = ipaddress.IPv4Network(prefix, strict=False)
+    except ValueError:
+        return True  # not IPv4: judged elsewhere
+    if host_routes and net.prefixlen == 32:
+        return True  # a Service IP the cluster advertises (ClusterIP, ExternalIP)
+    for text in allowed:
+        first, _, last = text.partition("-")
+        try:
+            nets = (
+                list(
+                    ipaddress.summarize_address_range(
+                        ipaddress.IPv4Address(first), ipaddress.IPv4Address(last)
+                    )
+                )
+                if last
+                else [ipaddress.IPv4Network(first, strict=False)]
+            )
+        except ValueError:
+            continue
+        if any(net.subnet_of(n) for n in nets):
+            return True
+    return False
+
+
+def _prefix_subject(f: ClusterFinding, context: str | None, world: World | None) -> Subject | None:
+    """unallocated-prefix-advertised: the prefixes the node's GoBGP originates (no neighbor: its own)
+    against its IPAM allocation, the LoadBalancer pools and the Service IPs. A node the run did not
+    read makes no subject; a RIB that could not be read makes the fact unknown."""
+    ev = f.evidence
+    node = str(ev.get("node"))
+    if world is None or node not in world.facts or node not in world.inv.hosts:
+        return None
+    if world.inv.hosts[node].speaker != "gobgp":
+        return None
+    allocations = [str(c) for c in ev.get("allocations", [])]
+    s = Subject("cluster", f"node/{node} announced prefixes", [node], [node])
+    s.add("root_cause", f.root_cause)
+    s.add("host", node)
+    s.add("pod_cidr", ", ".join(allocations))
+    s.add("pod_cidr_source", str(ev.get("allocation_source")))
+    s.add("ipam_mode", str(ev.get("ipam_mode")))
+    labels = dict(ev.get("advertisement_labels") or {}) or {"advertise": "bgp"}
+    key, value = next(iter(labels.items()))
+    s.add("advertisement_label_key", str(key))
+    s.add("advertisement_label_value", str(value))
+    rib = world.gobgp_rib(node)
+    if rib is None:
+        why = world.command_problem(node, "gobgp.rib") or Unknown(
+            "parse-error", f"{node}'s GoBGP RIB (gobgp.rib) could not be read"
+        )
+        s.unknown("ok", why)
+        s.unknown("advertises_unallocated_prefix", why)
+        return s
+    own = sorted({p.prefix for p in rib if p.neighbor_ip is None and ":" not in p.prefix})
+    allowed = [str(a) for a in ev.get("allowed", [])]
+    host_routes = bool(ev.get("host_routes_allowed"))
+    unallocated = [p for p in own if not _within(p, allowed, host_routes)]
+    proof = [
+        x
+        for x in (
+            world.evidence(node, "gobgp.rib", "the prefixes the node's GoBGP originates"),
+            cluster_evidence(f, context),
+        )
+        if x is not None
+    ]
+    s.add("ok", not unallocated, *proof)
+    s.add("advertises_unallocated_prefix", bool(unallocated), *proof)
+    s.add("unallocated_prefixes", unallocated)
+    stray = [str(c) for c in ev.get("ciliumnode_stray_podcidrs", [])]
+    where = f"{ev.get('allocation_source')}, IPAM {ev.get('ipam_mode')}"
+    if unallocated:
+        message = (
+            f"{node} announces {', '.join(unallocated)}, which no IPAM allocation ({', '.join(allocations)} "
+            f"from {where}), LoadBalancer pool or Service IP holds"
+        )
+        spec = [str(c) for c in ev.get("node_spec_pod_cidrs", []) if str(c) in unallocated]
+        if spec:
+            message += f"; {', '.join(spec)} is the Node's spec.podCIDR, which this IPAM does not use"
+        if stray:
+            message += f"; the agent wrote {', '.join(stray)} into its CiliumNode's spec.ipam.podCIDRs"
+    else:
+        message = f"{node} announces only prefixes it owns ({', '.join(own) or 'none'})"
+    s.add("message", message)
+    return s
+
+
+def _metallb_log_evidence(f: ClusterFinding, lines: list[str], note: str) -> Evidence:
+    pod = str(f.evidence.get("speaker_pod") or "the speaker pod")
+    return Evidence(
+        host="cluster",
+        command=f"kubernetes API: pods/log {pod} -c speaker",
+        output="\n".join(lines) or "no line about the session",
+        note=note,
+    )
+
+
+def _metallb_prefix_subject(f: ClusterFinding, context: str | None) -> Subject:
+    """max-prefix-exceeded seen by MetalLB's native speaker: the peer's NOTIFICATION Cease 6/1 in
+    the speaker's log, the enforcing end being the peer (often a provider's router outside the run)."""
+    ev = f.evidence
+    node = str(ev.get("node"))
+    s = Subject("cluster", f"node/{node} MetalLB session to {ev.get('peer_address')}", [node], [node])
+    log = _metallb_log_evidence(f, [str(x) for x in ev.get("log_lines", [])], "the speaker's session log")
+    s.add("root_cause", f.root_cause)
+    s.add("message", f.message)
+    s.add("host", node)
+    s.add("ok", False, log, cluster_evidence(f, context))
+    s.add("max_prefix_hit", True, log)
+    s.add("max_prefix_end", str(ev.get("peer_address")))
+    s.add("max_prefix_sender", node)
+    s.add("max_prefix_reported_by", f"{node} (MetalLB speaker log)")
+    s.add("max_prefix_daemon", "unknown")
+    s.add("max_prefix_sender_address", str(ev.get("node_address") or node))
+    if ev.get("peer_asn"):
+        s.add("max_prefix_end_asn", int(ev["peer_asn"]))
+    return s
+
+
+def _metallb_stale_subject(f: ClusterFinding, context: str | None) -> Subject:
+    """stale-speaker-config for MetalLB's speaker: its log and ServiceBGPStatus against its BGPPeers."""
+    ev = f.evidence
+    node = str(ev.get("node"))
+    pod = str(ev.get("speaker_pod") or "")
+    namespace = pod.partition("/")[0] or "metallb-system"
+    s = Subject("cluster", f"node/{node} MetalLB speaker config", [node], [node])
+    s.add("root_cause", f.root_cause)
+    s.add("message", f.message)
+    s.add("host", node)
+    s.add("node_speaker", "metallb")
+    s.add("agent_namespace", namespace)
+    s.add(
+        "restart_agent",
+        f"kubectl -n {namespace} delete pod -l component=speaker --field-selector spec.nodeName={node}",
+    )
+    s.add("stale_neighbors", [str(x) for x in ev.get("stale", [])])
+    s.add("ok", False, cluster_evidence(f, context))
+    s.add("speaker_config_stale", True, cluster_evidence(f, context))
     return s

@@ -92,7 +92,7 @@ NETSTAT_COMMAND = "cat /proc/net/netstat"
 # output (iproute2 writes it past its own buffer). Without that capability the kernel sends no keys
 # and the TCP info is the same, so root drops it for this one command (setpriv, util-linux).
 SS_TCP_INFO_COMMAND = (
-    "if [ \"$(id -u)\" = 0 ] && command -v setpriv >/dev/null 2>&1; "
+    'if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1; '
     "then setpriv --bounding-set=-net_admin ss -Htni 'sport = :179 or dport = :179'; "
     "else ss -Htni 'sport = :179 or dport = :179'; fi"
 )
@@ -100,21 +100,34 @@ SYSCTL_COMMAND = "grep -H . /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv4/con
 
 # Is the kernel built with TCP MD5 signatures? Read-only, a few lines; `source none` when no
 # configuration is readable (parsers/kernelconf.py).
+# the BGP flow's conntrack entries (engine/conntrack_flows.py): conntrack(8), else the kernel's
+# table; no conntrack module loaded means no entry (empty), a table that cannot be read is missing
+CONNTRACK_BGP_COMMAND = (
+    "if command -v conntrack >/dev/null 2>&1; then conntrack -L -p tcp --dport 179; "
+    "elif [ -r /proc/net/nf_conntrack ]; then grep -F 'dport=179 ' /proc/net/nf_conntrack; [ $? -le 1 ]; "
+    "elif [ ! -e /proc/sys/net/netfilter/nf_conntrack_count ]; then true; "
+    "else echo 'conntrack: command not found and no /proc/net/nf_conntrack' >&2; exit 127; fi"
+)
 KERNEL_MD5_COMMAND = (
     'echo "release $(uname -r)"; c="/boot/config-$(uname -r)"; o="^(# )?CONFIG_TCP_MD5SIG[= ]"; '
     'if [ -r /proc/config.gz ] && zcat /proc/config.gz >/dev/null 2>&1; then echo "source /proc/config.gz"; '
     'zcat /proc/config.gz | grep -E "$o"; elif [ -r "$c" ]; then echo "source $c"; grep -E "$o" "$c"; '
     'else echo "source none"; fi; true'
 )
-# What the speaker logged about TCP MD5 and unbindable source addresses (its journal, OpenWrt's
-# logread, common log files and the container logs of MetalLB, Cilium and Calico): the last 20
-# matching lines of the last 5000 of each.
+# What the speaker logged about TCP MD5, unbindable source addresses, RFC 8212 denials, AS_PATHs it
+# found malformed and neighbor settings removed (FRR `log commands`: `(config-router)# no neighbor`),
+# from its journal, OpenWrt's logread, common log files, those BIRD's configuration names, and the
+# container logs of MetalLB, Cilium and Calico: the last 20 matching lines of the last 5000 of each.
 SPEAKER_LOG_COMMAND = (
     "{ journalctl -q --no-pager -n 5000 2>/dev/null; logread 2>/dev/null | tail -n 5000; "
     "tail -q -n 5000 /var/log/bird.log /var/log/bird/*.log /var/log/frr/*.log /var/log/gobgpd.log "
+    # the files BIRD's own configuration logs to (`log "FILE" all;`)
+    '$(sed -n \'s/^[[:space:]]*log[[:space:]]*"\\([^"]*\\)".*/\\1/p\' /etc/bird/bird.conf /etc/bird.conf '
+    "/etc/bird/bird6.conf 2>/dev/null) "
     "/var/log/containers/*speaker*.log /var/log/containers/cilium-*.log "
     "/var/log/containers/calico-node*.log 2>/dev/null; } "
-    "| grep -i -E 'md5|protocol not available|bind: cannot assign requested address' "
+    "| grep -i -E 'md5|protocol not available|bind: cannot assign requested address"
+    "|denied due to: .*policy missing|malformed as.?path|\\)# no neighbor ' "
     "| tail -n 20; true"
 )
 
@@ -192,12 +205,17 @@ def fact_commands(host: Host) -> dict[str, str]:
         commands["speaker.log"] = SPEAKER_LOG_COMMAND
     if host.role in ("router", "node"):
         commands["nft.ruleset"] = "nft -j list ruleset"
+        commands["conntrack.bgp"] = CONNTRACK_BGP_COMMAND  # engine/conntrack_flows.py
     if host.role == "router":
         # who answered ARP on the router's LANs (a LoadBalancer VIP inside a LAN needs an answer)
         commands["ip.neigh"] = "ip -j neigh show"
     if host.role in ("router", "node"):
         # WireGuard peers and what they may carry; hosts without wg just report the command missing
         commands["wg.allowed"] = "command -v wg >/dev/null 2>&1 && wg show all allowed-ips || true"
+        from bgpdoctor.engine import cni_drops, tunnels
+
+        commands.update(tunnels.commands())  # WireGuard endpoints, Tailscale status and prefs
+        commands.update(cni_drops.commands(host))  # Cilium's drops, where BGP runs over loopback
     from bgpdoctor.engine import ipv6
 
     for peer in host.peers:

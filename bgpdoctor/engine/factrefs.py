@@ -116,6 +116,7 @@ def referenced_facts(item: CheckDef | PlaybookDef, source: object = "") -> list[
     else:
         refs += [(f, "match") for f in _condition_facts(item.match)]
         refs += [(f, "evidence_facts") for f in item.evidence_facts]
+        refs += [(f, f"fix {fix.platform} when") for fix in item.fixes for f in _condition_facts(fix.when)]
     env = Environment()
     for where, template in templates(item):
         try:

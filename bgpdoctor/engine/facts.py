@@ -32,6 +32,7 @@ SESSION: tuple[SubjectKind, ...] = ("session",)
 PATH: tuple[SubjectKind, ...] = ("path",)
 KUBELET: tuple[SubjectKind, ...] = ("kubelet",)
 CLUSTER: tuple[SubjectKind, ...] = ("cluster",)
+SESSION_CLUSTER: tuple[SubjectKind, ...] = ("session", "cluster")  # MetalLB's sessions: cluster subjects
 
 FACTS: tuple[Fact, ...] = (
     # host: one per host in scope (engine/subjects.py _host_subject, engine/routing.py)
@@ -63,11 +64,16 @@ FACTS: tuple[Fact, ...] = (
     Fact("ipv6_forward", HOST, "int: net.ipv6.conf.all.forwarding, e.g. 1"),
     Fact(
         "ipv6_unusable_next_hops",
-        HOST,
-        "list[str]: IPv6 routes received with a next hop of :: or fe80::/10, e.g. ['fd00:90::/64 via ::']",
+        ("host", "session"),
+        "list[str]: IPv6 routes received with a next hop of :: or fe80::/10, e.g. ['fd00:90::/64 via ::'] "
+        "(on a session: what its BIRD or FRR receiver shows of those it dropped)",
     ),
-    Fact("ipv6_next_hop_receiver", HOST, "str: the host that received them, e.g. 'node1'"),
-    Fact("ipv6_next_hop_senders", HOST, "list[str]: the neighbors they came from, e.g. ['fe80::1']"),
+    Fact("ipv6_next_hop_receiver", ("host", "session"), "str: the host that received them, e.g. 'node1'"),
+    Fact(
+        "ipv6_next_hop_senders",
+        ("host", "session"),
+        "list[str]: the neighbors they came from, e.g. ['fe80::1']",
+    ),
     Fact(
         "ipv6_ipv4_next_hops",
         HOST,
@@ -75,6 +81,22 @@ FACTS: tuple[Fact, ...] = (
         "e.g. ['fd00:42::/64 via 10.0.0.1']",
     ),
     Fact("session_family", SESSION, "int: the address family the session runs over, 4 or 6"),
+    Fact(
+        "ipv6_over_ipv4_unusable",
+        SESSION,
+        "bool: IPv6 routes arrive over this IPv4 session with an IPv4(-mapped) next hop that the "
+        "receiver (BIRD 2, FRR) cannot use",
+    ),
+    Fact("ipv6_over_ipv4_receiver", SESSION, "str: the end that cannot use them, e.g. 'frr1'"),
+    Fact("ipv6_over_ipv4_sender", SESSION, "str: the end that sends them, e.g. 'node1'"),
+    Fact("ipv6_over_ipv4_neighbor", SESSION, "str: the sender's address at the receiver, e.g. '10.0.0.2'"),
+    Fact(
+        "ipv6_over_ipv4_routes",
+        SESSION,
+        "list[str]: what the receiver shows of them, e.g. ['fd00:77::/64 via ::ffff:ad5:4e02']",
+    ),
+    Fact("ipv6_over_ipv4_problem", SESSION, "str: the finding in one sentence, with both ends"),
+    Fact("ipv6_over_ipv4_asn", SESSION, "int: the receiver's AS, for its fix, e.g. 65001"),
     Fact("link_local", SESSION, "bool: an end peers with a link-local (fe80::/10) address"),
     Fact(
         "ndp_ok",
@@ -187,6 +209,11 @@ FACTS: tuple[Fact, ...] = (
         HOST,
         "list[str]: neighbors sent nothing for lack of an outbound policy, e.g. ['10.213.1.1']",
     ),
+    Fact(
+        "ebgp_policy_ibgp",
+        HOST,
+        "list[str]: iBGP neighbors among them (FRR 7.2 applied RFC 8212 to iBGP, frr#5565), e.g. []",
+    ),
     Fact("frr_bgp_as", HOST, "int: the AS of FRR's `router bgp` (`show bgp summary json`), e.g. 65001"),
     Fact(
         "max_prefix_exceeded",
@@ -245,6 +272,13 @@ FACTS: tuple[Fact, ...] = (
         HOST,
         "str: those prefixes with their equal next hops, e.g. '10.0.6.1/32: 10.0.4.109, 10.0.4.110'",
     ),
+    Fact("ecmp_daemon", HOST, "str: the router that installs one path when not BIRD, e.g. 'RouterOS'"),
+    Fact(
+        "ecmp_design",
+        HOST,
+        "str: why that router installs a single path by design, e.g. 'RouterOS v7 installs one best "
+        "BGP path ...'",
+    ),
     Fact(
         "shadowed_bgp_routes",
         HOST,
@@ -276,24 +310,34 @@ FACTS: tuple[Fact, ...] = (
     ),
     Fact("backoff_host", SESSION, "str: the end waiting in error back-off, e.g. 'gateway'"),
     # engine/limits.py: a prefix limit hit (NOTIFICATION Cease 6/1)
-    Fact("max_prefix_hit", SESSION, "bool: one end tore the session down because its prefix limit was hit"),
+    Fact(
+        "max_prefix_hit",
+        SESSION_CLUSTER,
+        "bool: one end tore the session down because its prefix limit was hit",
+    ),
     Fact(
         "max_prefix_end",
-        SESSION,
+        SESSION_CLUSTER,
         "str: the end whose limit was hit (or the outside peer's address), e.g. 'router'",
     ),
     Fact(
-        "max_prefix_sender", SESSION, "str: the end that announced more prefixes than the limit, e.g. 'node1'"
+        "max_prefix_sender",
+        SESSION_CLUSTER,
+        "str: the end that announced more prefixes than the limit, e.g. 'node1'",
     ),
-    Fact("max_prefix_reported_by", SESSION, "str: the end whose daemon output shows the hit, e.g. 'router'"),
+    Fact(
+        "max_prefix_reported_by",
+        SESSION_CLUSTER,
+        "str: the end whose daemon output shows the hit, e.g. 'router'",
+    ),
     Fact(
         "max_prefix_daemon",
-        SESSION,
+        SESSION_CLUSTER,
         "str: the enforcing end's speaker, e.g. 'bird2', 'gobgp', 'frr', 'unknown'",
     ),
     Fact(
         "max_prefix_sender_address",
-        SESSION,
+        SESSION_CLUSTER,
         "str: the sender's address as the enforcing end configures it, e.g. '10.251.0.1'",
     ),
     Fact(
@@ -302,7 +346,11 @@ FACTS: tuple[Fact, ...] = (
         "str: the enforcing end's protocol name for the sender ('' for GoBGP), e.g. 'peer_a'",
     ),
     Fact("max_prefix_limit", SESSION, "int: the limit that was hit, when the daemon prints it, e.g. 3"),
-    Fact("max_prefix_end_asn", SESSION, "int: the AS of the enforcing end (its `router bgp`), e.g. 65102"),
+    Fact(
+        "max_prefix_end_asn",
+        SESSION_CLUSTER,
+        "int: the AS of the enforcing end (its `router bgp`), e.g. 65102",
+    ),
     # engine/timers.py: dead-session detection tuned too tight
     Fact(
         "hold_time_s",
@@ -354,6 +402,11 @@ FACTS: tuple[Fact, ...] = (
     Fact("gr_culprit", SESSION, "str: the end to change (or the dead peer), e.g. 'bird1'"),
     Fact("gr_other_end", SESSION, "str: the other end, e.g. 'frr1'"),
     Fact("gr_restarting_end", SESSION, "str: the end in restart mode the other does not help, e.g. 'frr1'"),
+    Fact(
+        "gr_helper_missing",
+        SESSION,
+        "bool: the end whose restarts should keep its routes gets no graceful-restart capability back",
+    ),
     Fact(
         "gr_families_not_run",
         SESSION,
@@ -431,6 +484,13 @@ FACTS: tuple[Fact, ...] = (
     Fact("flap_count", SESSION, "int: FRR's connectionsDropped, e.g. 7"),
     Fact("flap_reason", SESSION, "str: FRR's lastResetDueTo, e.g. 'BFD down received'"),
     Fact("flap_problem", SESSION, "str: the resets in one sentence with FRR's counters"),
+    Fact(
+        "session_reset_by_config",
+        SESSION,
+        "bool: a session that keeps resetting, and FRR's log (`log commands`) shows settings of that "
+        "neighbor removed (`(config-router)# no neighbor ADDRESS bfd`), as a configuration reload does",
+    ),
+    Fact("flap_config_changes", SESSION, "list[str]: those log lines, the last three"),
     Fact("liveness_problem", SESSION, "str: the liveness fault in one sentence with the real names"),
     Fact("liveness_culprit", SESSION, "str: the end it is read from, e.g. 'bird1'"),
     Fact("liveness_fix_host", SESSION, "str: the end the fix goes to, e.g. 'frr1'"),
@@ -479,6 +539,20 @@ FACTS: tuple[Fact, ...] = (
     ),
     Fact("source_bind_end", SESSION, "str: the end that cannot bind, e.g. 'node1'"),
     Fact("source_bind_problem", SESSION, "str: the failure in one sentence with the log line"),
+    Fact(
+        "mesh_rr_overlap",
+        SESSION,
+        "bool: a BIRD end runs Calico's `Mesh_*` protocol and another BGP protocol (a BGPPeer, a route "
+        "reflector) to the same neighbor address",
+    ),
+    Fact("mesh_rr_host", SESSION, "str: that BIRD end, e.g. 'node1'"),
+    Fact("mesh_rr_neighbor", SESSION, "str: the neighbor address both protocols use, e.g. '10.0.0.2'"),
+    Fact(
+        "mesh_rr_protocols",
+        SESSION,
+        "list[str]: each protocol with its state, e.g. ['Mesh_10_0_0_2 Established', 'Node_10_0_0_2 Idle']",
+    ),
+    Fact("mesh_rr_problem", SESSION, "str: the overlap in one sentence with the protocols' names"),
     # the speakers' own state (engine/speaker_state.py)
     Fact(
         "admin_shutdown",
@@ -569,6 +643,18 @@ FACTS: tuple[Fact, ...] = (
     Fact("learned_routes_design", HOST, "str: why they are not installed, e.g. 'GoBGP (...) never installs'"),
     Fact("learned_routes_via", HOST, "str: the FIB routes that reach them, e.g. '0.0.0.0/0 via 10.0.0.1'"),
     Fact("learned_routes_next_hop", HOST, "str: the first unreachable one's BGP next hop, e.g. '10.0.0.1'"),
+    Fact(
+        "learned_defaults_not_installed",
+        HOST,
+        "list[str]: default routes received from two or more neighbors whose next hop the kernel's "
+        "default does not use, e.g. ['0.0.0.0/0 via 10.0.1.1 (from 10.0.1.1)']",
+    ),
+    Fact("learned_defaults_kernel", HOST, "str: the next hops of the kernel's default, e.g. '10.0.0.1'"),
+    Fact(
+        "learned_defaults_next_hops",
+        HOST,
+        "list[str]: every next hop of the default routes received, e.g. ['10.0.0.1', '10.0.1.1']",
+    ),
     Fact("dialer", SESSION, "str: the end that connects (sends the SYN), e.g. 'gateway'"),
     Fact("listener", SESSION, "str: the end that should accept the connection, e.g. 'yuuko-k8s'"),
     Fact("listener_address", SESSION, "str: the address the dialer connects to, e.g. '192.168.6.21'"),
@@ -777,6 +863,28 @@ FACTS: tuple[Fact, ...] = (
     Fact("port_filter_rule", SESSION, "str: that rule, e.g. 'ip saddr 192.168.0.81 tcp dport 179 drop'"),
     Fact("port_filter_table", SESSION, "str: its nftables family and table, e.g. 'inet bdl_fault'"),
     Fact("port_filter_chain", SESSION, "str: its chain, e.g. 'input'"),
+    # the BGP flow's conntrack entries while the session is down (engine/conntrack_flows.py)
+    Fact(
+        "bgp_conntrack_stale",
+        SESSION,
+        "bool: an end or a router between them holds a conntrack entry of the 179 flow that no longer"
+        " matches it (translated towards another port or address, or ESTABLISHED with no socket behind it)",
+    ),
+    Fact("stale_conntrack_host", SESSION, "str: the host holding that entry, e.g. 'router'"),
+    Fact(
+        "stale_conntrack_entry",
+        SESSION,
+        "str: the entry, e.g. 'ESTABLISHED 10.0.0.2:41000 -> 10.0.0.1:179, reply from 10.0.0.1:7890'",
+    ),
+    Fact(
+        "stale_conntrack_why",
+        SESSION,
+        "str: why it does not match, e.g. 'translated: the reply comes from ...'",
+    ),
+    Fact("stale_conntrack_src", SESSION, "str: the entry's original source address, e.g. '10.0.0.2'"),
+    Fact("stale_conntrack_dst", SESSION, "str: its original destination address, e.g. '10.0.0.1'"),
+    Fact("stale_conntrack_sport", SESSION, "int: its original source port, e.g. 41000"),
+    Fact("stale_conntrack_dport", SESSION, "int: its original destination port, e.g. 179"),
     # path: pod to pod between two nodes, or one BGP session's segment (engine/subjects.py _path_subject)
     Fact("segment", PATH, "bool: the path is a BGP session's segment (end to end), not pod to pod"),
     Fact(
@@ -852,6 +960,16 @@ FACTS: tuple[Fact, ...] = (
     Fact("firewall_chain", PATH, "str: the chain, e.g. 'forward'"),
     Fact("firewall_in", PATH, "str: the interface the packet arrives on there, e.g. 'eth0'"),
     Fact("firewall_out", PATH, "str: the interface it leaves by, e.g. 'wg0'"),
+    # a host's own input path dropping untracked traffic (engine/untracked.py)
+    Fact("firewall_untracked", PATH, "bool: the drop is of an untracked packet on the host's input path"),
+    Fact("firewall_notrack_rule", PATH, "str: the rule that untracks it, e.g. 'ip saddr 10.0.0.0/8 notrack'"),
+    Fact("firewall_notrack_table", PATH, "str: that rule's family and table, e.g. 'inet raw'"),
+    Fact("firewall_notrack_chain", PATH, "str: its chain, e.g. 'prerouting'"),
+    Fact(
+        "firewall_untracked_packet",
+        PATH,
+        "str: the packet dropped, e.g. '10.42.3.1 -> 10.42.0.1 (the reply) on eth0'",
+    ),
     Fact(
         "tunnel_drops",
         PATH,
@@ -860,6 +978,53 @@ FACTS: tuple[Fact, ...] = (
     Fact("tunnel_interface", PATH, "str: that WireGuard interface, e.g. 'wg0'"),
     Fact("tunnel_peer_key", PATH, "str: the public key of its first peer"),
     Fact("tunnel_allowed_ips", PATH, "str: that peer's allowed-ips, e.g. '10.0.0.0/24,10.42.1.0/24'"),
+    # overlays read from their own state (engine/tunnels.py)
+    Fact("tunnel_tailscale", PATH, "bool: the tunnel that drops it is Tailscale's (tailscale0)"),
+    Fact(
+        "tunnel_carries_pod_cidr",
+        PATH,
+        "bool: every WireGuard or Tailscale tunnel the path crosses carries the destination pod address",
+    ),
+    Fact(
+        "tunnel_route_state",
+        PATH,
+        "str: why Tailscale does not carry the pod CIDR: 'not-advertised', 'not-approved', "
+        "'not-accepted' or 'not-carried' (the advertising node's prefs unread)",
+    ),
+    Fact("tunnel_route_router", PATH, "str: the node that must advertise it (or whose route is unused)"),
+    Fact(
+        "tunnel_advertise_routes",
+        PATH,
+        "str: its advertised routes with the pod CIDR added, e.g. '192.168.31.0/24,10.42.1.0/24'",
+    ),
+    Fact(
+        "tunnel_over_cni",
+        HOST,
+        "bool: a WireGuard or Tailscale peer endpoint in use is on the pod network (pod CIDR, CNI device)",
+    ),
+    Fact("tunnel_loop_kind", HOST, "str: 'wireguard' or 'tailscale'"),
+    Fact("tunnel_loop_interface", HOST, "str: the tunnel interface, e.g. 'tailscale0'"),
+    Fact("tunnel_loop_peer", HOST, "str: the peer (Tailscale host name or WireGuard public key)"),
+    Fact("tunnel_loop_endpoint", HOST, "str: the endpoint in use, e.g. '10.244.55.193:41641'"),
+    Fact("tunnel_loop_range", HOST, "str: why it is the pod network, e.g. '10.244.0.0/16 (the pod CIDR)'"),
+    Fact(
+        "cni_drops_local_bgp",
+        HOST,
+        "bool: Cilium's datapath drops BGP (port 179) to or from a loopback or own address",
+    ),
+    Fact("cni_drop_reason", HOST, "str: Cilium's drop reason, e.g. 'Invalid packet'"),
+    Fact("cni_drop_flow", HOST, "str: the first such drop, e.g. '[::1]:39677 -> [::1]:179 tcp SYN'"),
+    Fact("cni_drop_count", HOST, "int: how many such drops the monitor showed, e.g. 3"),
+    Fact("cni_lo_extra_addresses", HOST, "list[str]: lo's addresses besides loopback, e.g. ['10.9.0.1/32']"),
+    Fact("tunnel_loop_block", HOST, "str: the range to keep its packets out of, e.g. '10.244.0.0/16'"),
+    Fact("tunnel_loop_port", HOST, "int: the endpoint's UDP port, e.g. 41641"),
+    Fact("tunnel_loop_peer_host", HOST, "str: the inventory host that holds the endpoint, e.g. 'node-b'"),
+    Fact("tunnel_loop_underlay", HOST, "str: that host's inventory address, e.g. '192.168.3.22'"),
+    Fact(
+        "tunnel_cni_candidates",
+        HOST,
+        "list[str]: Tailscale endpoints on the pod network not in use, e.g. ['node-b 10.244.55.193:41641']",
+    ),
     # forward vs return path and stateful drops on one of them (engine/asymmetry.py)
     Fact("return_hops", PATH, "str: the reply's hops, e.g. 'n2(->eth1) -> rb(eth1>eth0) -> n1(eth0>-)'"),
     Fact("path_symmetric", PATH, "bool: the reply crosses the same hosts as the request"),
@@ -888,6 +1053,16 @@ FACTS: tuple[Fact, ...] = (
     Fact("snat_host", PATH, "str: the host whose masquerade brings replies back through it, e.g. 'ra'"),
     Fact("snat_interface", PATH, "str: its interface towards the destination, e.g. 'eth1'"),
     Fact("snat_address", PATH, "str: its address there, e.g. '10.213.32.1'"),
+    # paths of test clients (engine/client_paths.py)
+    Fact("client_kind", PATH, "str: a test client's path: 'pod' (client to pod or back) or 'vip'"),
+    Fact("answering_host", PATH, "str: the host that answers a client's request, e.g. 'n1'"),
+    Fact("request_interface", PATH, "str: the interface the request arrives on there, e.g. 'eth1'"),
+    Fact("reply_interface", PATH, "str: the interface its reply leaves by, e.g. 'eth0'"),
+    Fact(
+        "reply_same_interface",
+        PATH,
+        "bool: the answering host replies by the interface the request came in on",
+    ),
     # a policy rule sending pod traffic into a tunnel (engine/hijack.py)
     Fact(
         "policy_hijacked",
@@ -1098,6 +1273,36 @@ FACTS: tuple[Fact, ...] = (
         "bool: a Calico BGPPeer to the node itself (127.0.0.1, its own address) gates calico-node readiness",
     ),
     Fact("calico_bgp_peer", CLUSTER, "str: that BGPPeer's name, e.g. 'metallb-local'"),
+    # the Cilium agent's DaemonSet against the ports it must bind (bgpdoctor/kube/cilium_agent.py)
+    Fact(
+        "cilium_no_bind_capability",
+        CLUSTER,
+        "bool: the node's Cilium must bind a port below 1024 and its agent lacks CAP_NET_BIND_SERVICE",
+    ),
+    Fact(
+        "cilium_low_ports",
+        CLUSTER,
+        "list[str]: those ports, where set, e.g. ['CiliumBGPClusterConfig/bgp instance c localPort 179']",
+    ),
+    Fact("cilium_agent_daemonset", CLUSTER, "str: the agent's DaemonSet, e.g. 'kube-system/cilium'"),
+    Fact(
+        "cilium_agent_capabilities",
+        CLUSTER,
+        "list[str]: the agent container's added capabilities plus NET_BIND_SERVICE, e.g. ['CHOWN', ...]",
+    ),
+    Fact("cilium_daemonset_patch", CLUSTER, "str: the kubectl patch adding NET_BIND_SERVICE to the agent"),
+    Fact("cilium_port_patch", CLUSTER, "str: kubectl patches moving those ports to 1790 (or dropping them)"),
+    # what a Cilium node originates against its IPAM allocation (bgpdoctor/kube/ipam.py)
+    Fact(
+        "advertises_unallocated_prefix",
+        CLUSTER,
+        "bool: the node's GoBGP originates a prefix in no IPAM allocation, LoadBalancer pool or Service IP",
+    ),
+    Fact("unallocated_prefixes", CLUSTER, "list[str]: those prefixes, e.g. ['10.187.0.0/16']"),
+    Fact("pod_cidr_source", CLUSTER, "str: where the node's pod CIDRs come from, e.g. 'Node spec.podCIDRs'"),
+    Fact("ipam_mode", CLUSTER, "str: Cilium's IPAM mode (cilium-config ipam), e.g. 'multi-pool'"),
+    Fact("advertisement_label_key", CLUSTER, "str: a label selecting advertisements, e.g. 'advertise'"),
+    Fact("advertisement_label_value", CLUSTER, "str: its value, e.g. 'bgp'"),
 )
 
 BY_NAME: dict[str, Fact] = {f.name: f for f in FACTS}

@@ -64,6 +64,8 @@ def fix_snippets(pb: PlaybookDef, facts: dict[str, Any], complete_only: bool = F
     or, with ``complete_only`` (lint, which knows only what the files say), the fix is left out."""
     rendered = []
     for f in pb.fixes:
+        if not all(holds(c, facts) for c in f.when):
+            continue
         where = f"{pb.id} fix {f.platform}"
         text = _text if not complete_only else render
         try:
@@ -87,34 +89,81 @@ def judge(checks: list[CheckDef], subjects: list[Subject]) -> list[CheckResult]:
     for x in subjects:
         by_kind.setdefault(x.kind, []).append(x)
     results = []
+    texts: dict[str, str] = {}  # one copy of each verdict text: thousands of subjects repeat a few
     for check in checks:
         judged = by_kind.get(check.subject, [])
         if judged:  # the expectation validated once per check, not once per verdict
             expect = Condition(fact=check.fact, op=check.expect.op, value=check.expect.value)
-            results += [judge_one(check, s, expect) for s in judged]
+            results += [judge_one(check, s, expect, texts) for s in judged]
     return results
 
 
-def judge_one(check: CheckDef, s: Subject, expect_condition: Condition | None = None) -> CheckResult:
+# every field of a CheckResult: the verdicts below are built from values the engine made, so they skip
+# validation (a third of a large replay) and share one field set (assigning explained_by adds nothing
+# to it); a subject's verdicts share its host list and each fact's evidence list, never copied
+# (90 verdicts per node), so results are read, never mutated in place, once judged
+_SHARED_FIELDS_SET = set(CheckResult.model_fields)
+_NO_EVIDENCE: list[Evidence] = []
+
+
+class _FieldLayout:
+    """Its instances' attribute dicts share one key table: a copy of one holds only the values (a
+    third of the size of a dict of its own, for 90 verdicts per node)."""
+
+
+def _shared_key_dict(names: list[str]) -> dict[str, Any]:
+    layout = _FieldLayout()
+    for name in names:
+        setattr(layout, name, None)
+    return layout.__dict__
+
+
+_RESULT_FIELDS = _shared_key_dict(list(CheckResult.model_fields))
+
+
+def _check_result(**values: Any) -> CheckResult:
+    """A CheckResult as CheckResult(**values) makes it (every field given), without validating."""
+    made = CheckResult.__new__(CheckResult)
+    fields = _RESULT_FIELDS.copy()
+    fields.update(values)
+    object.__setattr__(made, "__dict__", fields)
+    object.__setattr__(made, "__pydantic_fields_set__", _SHARED_FIELDS_SET)
+    object.__setattr__(made, "__pydantic_extra__", None)
+    object.__setattr__(made, "__pydantic_private__", None)
+    return made
+
+
+def _expected(check: CheckDef) -> str:
+    expect = check.expect
+    return f"{expect.op} {expect.value!r}" if expect.value is not None else expect.op
+
+
+def judge_one(
+    check: CheckDef,
+    s: Subject,
+    expect_condition: Condition | None = None,
+    texts: dict[str, str] | None = None,
+) -> CheckResult:
+    shared = texts if texts is not None else {}
+
     def result(
         status: Status, reason: str, actual: Any = None, expected: Any = None, kind: str | None = None
     ) -> CheckResult:
-        evidence = list(s.evidence.get(check.fact, []))
-        return CheckResult(
+        return _check_result(
             check=check.id,
             title=check.title,
             host=s.label,
             hosts=s.hosts,
             status=status,
             actual=actual,
-            expected=expected,
-            reason=reason,
-            evidence=evidence,
+            expected=expected if expected is None else shared.setdefault(expected, expected),
+            reason=shared.setdefault(reason, reason),
+            evidence=s.evidence.get(check.fact, _NO_EVIDENCE),
+            explained_by=None,
             unknown_kind=kind,
         )
 
-    expect = check.expect
-    expected = f"{expect.op} {expect.value!r}" if expect.value is not None else expect.op
+    expected = _expected(check)
     for cond in check.when:
         ok = holds(cond, s.facts)
         if ok is None and (problem := s.problem(unknown_fact(cond, s.facts))) is not None:
@@ -125,7 +174,9 @@ def judge_one(check: CheckDef, s: Subject, expect_condition: Condition | None = 
                 f"not applicable ({cond.text} is {'unknown' if ok is None else 'false'})",
             )
     actual = s.facts.get(check.fact)
-    verdict = holds(expect_condition or Condition(fact=check.fact, op=expect.op, value=expect.value), s.facts)
+    verdict = holds(
+        expect_condition or Condition(fact=check.fact, op=check.expect.op, value=check.expect.value), s.facts
+    )
     if verdict is None:
         problem = s.problem(check.fact)
         if problem is not None and problem.kind == "internal-error":
@@ -140,6 +191,12 @@ def judge_one(check: CheckDef, s: Subject, expect_condition: Condition | None = 
 
 def _matches(pb: PlaybookDef, s: Subject) -> bool:
     return all(holds(c, s.facts) for c in pb.match)
+
+
+def matches(pb: PlaybookDef, s: Subject) -> bool:
+    """The playbook applies to s's kind and every match condition holds (an unknown fact holds
+    nothing): how a live run and `lint` both decide that a root cause is there."""
+    return s.kind in subject_kinds(pb) and _matches(pb, s)
 
 
 def _why_not(pb: PlaybookDef, s: Subject) -> str:
@@ -186,9 +243,13 @@ def diagnose(
     # every subject a (cause, culprit) matches, in order: when the first one's failures turn out to be
     # symptoms of a higher-ranked cause, the next one may still stand on failures of its own
     found: dict[tuple[str, str], tuple[PlaybookDef, list[Subject], str]] = {}
+    of_kinds: dict[tuple[str, ...], list[Subject]] = {}  # in the subjects' order
     for pb in sorted(playbooks, key=lambda p: (p.priority, p.id)):
-        for s in subjects:
-            if s.kind not in subject_kinds(pb) or not _matches(pb, s):
+        kinds = tuple(subject_kinds(pb))
+        if kinds not in of_kinds:
+            of_kinds[kinds] = [x for x in subjects if x.kind in kinds]
+        for s in of_kinds[kinds]:
+            if not _matches(pb, s):
                 continue
             culprit = _text(pb.culprit, s.facts, pb.id)
             found.setdefault((pb.id, culprit), (pb, [], culprit))[1].append(s)

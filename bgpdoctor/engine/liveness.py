@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from bgpdoctor.engine.world import Unknown
 from bgpdoctor.parsers import ParseError
+from bgpdoctor.parsers.bird import BirdProtocol
 from bgpdoctor.parsers.liveness import (
     NO_BFD,
     BirdBfd,
@@ -128,6 +129,11 @@ def _bfd(world: World, end: SessionEnd) -> tuple[str | None, Unknown | None]:
             return None, world.command_problem(end.host, "frr.neighbors")
         entry = _frr(world, end)
         return (entry.bfd_state if entry else None), None
+    if speaker == "routeros":  # the session's `use-bfd` and its "BFD session down" note
+        from bgpdoctor.drivers.appliance import ROUTEROS
+
+        state, read = ROUTEROS.bfd(world, end.host, address)
+        return (state, None) if read else (None, world.command_problem(end.host, ROUTEROS.session_fact))
     return None, NOT_ASKED  # BFD is not read from this speaker (a vendor router, Cilium's agent)
 
 
@@ -135,6 +141,8 @@ def _bfd_how(world: World, end: SessionEnd, state: str) -> str:
     speaker = world.inv.hosts[end.host].speaker
     if speaker.startswith("bird"):
         return f"{_daemon(world, end.host)} runs a BFD session to {_peer(end)} (`bfd on`), state {state}"
+    if speaker == "routeros":
+        return f"RouterOS has `use-bfd=yes` for its session to {_peer(end)}, BFD state {state}"
     return f"FRR has `neighbor {_peer(end)} bfd`, BFD state {state}"
 
 
@@ -145,6 +153,8 @@ def _bfd_missing(world: World, end: SessionEnd) -> str:
     if speaker.startswith("bird"):
         name = end.peer.name if end.peer and end.peer.name else "its protocol"
         return f"{_daemon(world, end.host)} runs no BFD session to {_peer(end)} (no `bfd on` in {name})"
+    if speaker == "routeros":
+        return f"RouterOS has no `use-bfd=yes` for its session to {_peer(end)}"
     return f"FRR has no `neighbor {_peer(end)} bfd`"
 
 
@@ -216,6 +226,8 @@ def _bfd_evidence(world: World, ends: list[SessionEnd]) -> list[Evidence | None]
             out.append(world.evidence(end.host, BIRD_BFD_FACT))
         elif speaker == "frr":
             out.append(world.evidence(end.host, "frr.neighbors"))
+        elif speaker == "routeros":
+            out.append(world.evidence(end.host, "routeros.sessions"))
     return out
 
 
@@ -307,9 +319,45 @@ def flap_facts(world: World, s: Subject, session: Session) -> None:
         s.add("flap_count", entry.dropped)
         s.add("flap_reason", entry.last_reset or "")
         s.add("flap_problem", said)
+        _reset_by_config(world, s, end, entry.address, said)
         return
     if judged:
         s.add("session_flapping", False)
+
+
+def _reset_by_config(world: World, s: Subject, end: SessionEnd, address: str, said: str) -> None:
+    """session_reset_by_config: FRR's log (`log commands`) shows settings of this neighbor removed,
+    `(config-router)# no neighbor ADDRESS bfd`, as a configuration reload does before it adds them
+    back: each removal resets the session (metallb PR#2454, frr-k8s PR#169)."""
+    log = world.facts[end.host].outputs.get("speaker.log") if end.host in world.facts else None
+    if log is None or not log.ok:
+        s.unknown(
+            "session_reset_by_config",
+            world.command_problem(end.host, "speaker.log")
+            or Unknown("not-collected", f"{end.host}: the daemon's log was not read"),
+        )
+        return
+    removal = re.compile(rf"\)# no neighbor {re.escape(address)}(?![\w.:])")
+    lines = [ln.strip() for ln in log.stdout.splitlines() if removal.search(ln)]
+    if not lines:
+        s.add("session_reset_by_config", False)
+        return
+    s.add(
+        "session_reset_by_config",
+        True,
+        _excerpt(world, end.host, "speaker.log", lines[-3:], "configuration commands in FRR's log"),
+        world.evidence(end.host, "frr.neighbors"),
+    )
+    s.add("flap_config_changes", lines[-3:])
+    _fix(s, world, end, "on")
+    command = lines[-1].split("# ", 1)[-1]
+    _problem(
+        s,
+        end.host,
+        f"{said}; FRR's log shows its configuration removing settings of that neighbor ({len(lines)} "
+        f"time(s), the last `{command}`): a configuration reload that removes and re-adds them resets "
+        "the session each time",
+    )
 
 
 # -- GTSM at one end ---------------------------------------------------------------------------------
@@ -472,11 +520,15 @@ BIND_FAILED = re.compile(
 
 def source_bind_facts(world: World, s: Subject, session: Session) -> None:
     """source_bind_failed: a BIRD end that is not Established logs that it cannot bind the source
-    address of its protocol towards the other end (the address is on none of its interfaces).
+    address of its protocol towards the other end (the address is on none of its interfaces); an
+    Established BIRD end bound it.
     BIRD's own state shows only `Socket: Connection closed`; its log says why (calico#9549)."""
     for end in session.ends:
         speaker = world.inv.hosts[end.host].speaker
-        if not speaker.startswith("bird") or end.state == "established" or end.peer is None:
+        if not speaker.startswith("bird") or end.peer is None:
+            continue
+        if end.state == "established":
+            s.add("source_bind_failed", False)  # its connection is up: the bind worked
             continue
         log = world.facts[end.host].outputs.get("speaker.log") if end.host in world.facts else None
         if log is None or not log.ok:
@@ -504,6 +556,61 @@ def source_bind_facts(world: World, s: Subject, session: Session) -> None:
         return
 
 
+# -- Calico's mesh and a BGPPeer to the same neighbor ----------------------------------------------
+
+MESH_PREFIX = "Mesh_"  # Calico's node-to-node mesh protocols; BGPPeers are Node_* and Global_*
+
+
+def _protocol_words(p: BirdProtocol) -> str:
+    error = f", {p.last_error}" if p.last_error else ""
+    return f"{p.name} {p.bgp_state or p.state}{error}"
+
+
+def mesh_overlap_facts(world: World, s: Subject, session: Session) -> None:
+    """mesh_rr_overlap: a BIRD end runs Calico's `Mesh_*` protocol and another BGP protocol (a BGPPeer:
+    a route reflector) to the same neighbor address. Only one TCP session per address pair can be
+    up: BIRD 1.6 keeps the second protocol Idle while the mesh one is Established (no error shown),
+    a collision is resolved with Cease 6/7; turning the mesh off then drops the routes until the
+    reflector session comes up (calico#3819)."""
+    judged, problem = False, None
+    for end in session.ends:
+        if not world.inv.hosts[end.host].speaker.startswith("bird") or end.peer is None:
+            continue
+        protocols = world.bird_protocols(end.host)
+        if protocols is None:
+            problem = problem or world.command_problem(end.host, "bird.protocols")
+            continue
+        judged = True
+        address = str(end.peer.address)
+        same = [p for p in protocols if p.proto == "BGP" and p.neighbor_address == address]
+        mesh = [p for p in same if p.name.startswith(MESH_PREFIX)]
+        others = [p for p in same if not p.name.startswith(MESH_PREFIX)]
+        if not mesh or not others:
+            continue
+        lines = [_protocol_words(p) for p in (*mesh, *others)]
+        s.add(
+            "mesh_rr_overlap",
+            True,
+            _excerpt(world, end.host, "bird.protocols", lines, "protocols to the same neighbor"),
+        )
+        s.add("mesh_rr_host", end.host)
+        s.add("mesh_rr_neighbor", address)
+        s.add("mesh_rr_protocols", lines)
+        waiting = [p.name for p in (*mesh, *others) if (p.bgp_state or "").lower() != "established"]
+        s.add(
+            "mesh_rr_problem",
+            f"BIRD on {end.host} runs the mesh protocol {mesh[0].name} and {others[0].name} to the same "
+            f"neighbor {address} ({'; '.join(lines)}): only one session per address pair can be up, so "
+            f"{', '.join(waiting) or others[0].name} waits behind the other, and turning the mesh off "
+            "drops the routes of that neighbor until the reflector session comes up",
+        )
+        return
+    if judged:
+        s.add("mesh_rr_overlap", False)
+    elif problem is not None:
+        s.unknown("mesh_rr_overlap", problem)
+
+
 def _problem(s: Subject, host: str, text: str) -> None:
     if "liveness_problem" not in s.facts:
         s.add("liveness_problem", text)
@@ -520,7 +627,9 @@ def session_facts(world: World, s: Subject, session: Session) -> None:
         bfd_facts(world, s, session)
     with s.deriving("session_stale"):
         stale_facts(world, s, session)
-    with s.deriving("session_flapping"):
+    with s.deriving("session_flapping", "session_reset_by_config"):
         flap_facts(world, s, session)
     with s.deriving("source_bind_failed"):
         source_bind_facts(world, s, session)
+    with s.deriving("mesh_rr_overlap"):
+        mesh_overlap_facts(world, s, session)

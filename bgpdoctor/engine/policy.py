@@ -1,4 +1,5 @@
-"""Policy routing: which table the kernel consults for a packet, rule by rule (`ip rule`).
+"""Policy routing: which table the kernel consults for a packet, rule by rule (`ip rule`); and the
+routing policy FRR says it lacks (RFC 8212), read from its log (`policy_denials`).
 
 Hosts running Tailscale (rules 5210-5270, table 52), wg-quick (`not fwmark 51820 lookup 51820`,
 `lookup main suppress_prefixlength 0`) or a VRF do not route by the main table alone. A trace
@@ -13,7 +14,8 @@ would change it.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 
 from bgpdoctor.engine.routing import RouteTable
 from bgpdoctor.parsers.iproute import Route
@@ -151,3 +153,47 @@ def _route_text(route: Route) -> str:
         return route.type
     via = f" via {route.gateway}" if route.gateway else ""
     return f"table {route.table}: {route.dst}{via}{f' dev {route.dev}' if route.dev else ''}"
+
+
+# FRR (`debug bgp updates in`): `10.213.172.2(Unknown) rcvd UPDATE about 10.90.72.0/24 IPv4 unicast --
+# DENIED due to: inbound policy missing`; FRR 7.2 printed the bare address, and did so for iBGP
+# neighbors too (FRRouting/frr#5565)
+_DENIED = re.compile(
+    r"(?P<neighbor>[0-9A-Fa-f:.]+)(?:\([^)]*\))? rcvd UPDATE about \S+.*?-- DENIED due to: "
+    r"(?P<direction>inbound|outbound) policy missing"
+)
+
+
+@dataclass
+class PolicyDenials:
+    """Neighbors whose updates FRR logged as discarded for a missing policy (RFC 8212), per
+    direction, with the log lines that say so.
+
+    Example: PolicyDenials(inbound={"10.213.172.2"}, outbound=set(), lines=[("10.213.172.2",
+    "2026/12/06 08:38:57 BGP: [RZMGQ-A03CG] 10.213.172.2(Unknown) rcvd UPDATE about ... DENIED due
+    to: inbound policy missing")])
+    """
+
+    inbound: set[str] = field(default_factory=set)
+    outbound: set[str] = field(default_factory=set)
+    lines: list[tuple[str, str]] = field(default_factory=list)  # (neighbor, the log line)
+
+    @property
+    def neighbors(self) -> set[str]:
+        return self.inbound | self.outbound
+
+
+def policy_denials(log: str) -> PolicyDenials:
+    """The `DENIED due to: inbound|outbound policy missing` lines of FRR's log (the speaker-log fact)."""
+    found = PolicyDenials()
+    for line in log.splitlines():
+        m = _DENIED.search(line)
+        if m is None:
+            continue
+        try:
+            neighbor = str(ipaddress.ip_address(m.group("neighbor")))
+        except ValueError:
+            continue
+        (found.inbound if m.group("direction") == "inbound" else found.outbound).add(neighbor)
+        found.lines.append((neighbor, line.strip()))
+    return found

@@ -138,6 +138,7 @@ class FixDef(Data):
     title: str
     host: str | None = None
     template: str
+    when: list[Condition] = Field(default_factory=list)  # the fix applies only where these hold
     # what the snippet is, for validation with the real tool: a whole config ("config"), lines that
     # go inside a `protocol bgp` ("bgp-protocol") or inside its ipv4 channel ("bgp-channel")
     fragment: Literal["config", "bgp-protocol", "bgp-channel"] = "config"

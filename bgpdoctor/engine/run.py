@@ -7,6 +7,7 @@ recording, so an offline diagnosis of a ticket goes through the same code as a l
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -201,10 +202,8 @@ def evaluate(inv: Inventory, inventory_path: str, collected: Collected, options:
                 commands_run=len(facts[n].outputs),
             )
         )
-    count = {
-        s: sum(1 for r in results if r.status == s)
-        for s in ("pass", "fail", "warn", "error", "skip", "unknown")
-    }
+    statuses = Counter(r.status for r in results)
+    count = {s: statuses[s] for s in ("pass", "fail", "warn", "error", "skip", "unknown")}
     unexplained = sum(1 for r in results if r.status == "fail" and r.explained_by is None)
     findings = len(diagnoses) + unexplained
     reachable = sum(1 for h in hosts if h.reachable)

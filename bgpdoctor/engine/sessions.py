@@ -14,8 +14,13 @@ def expected_sessions(world: World, scope: list[str]) -> list[Session]:
     """Pair every configured peer with the other end's configuration for it.
 
     A peer whose host is in the inventory but has no peer entry back gives a session whose other
-    end has `peer=None` (one end has no neighbor at all).
+    end has `peer=None` (one end has no neighbor at all). Made once per world and scope (the
+    diagnosis and the session status both ask); callers must not change what it returns.
     """
+    return world.memo(("expected_sessions", *scope), lambda: _paired(world, scope))
+
+
+def _paired(world: World, scope: list[str]) -> list[Session]:
     inv = world.inv
     sessions: list[Session] = []
     seen: set[tuple[frozenset[str], str]] = set()

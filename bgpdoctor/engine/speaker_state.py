@@ -14,7 +14,8 @@ Read from the real daemons' outputs (captures/outputs/speaker_state, README ther
 - TCP MD5: BIRD logs `Socket error: Kernel does not support TCP MD5 signatures` and keeps the
   protocol down with `Last error: Error: Kernel MD5 auth failed`; Go speakers (MetalLB, Cilium)
   log `setsockopt: protocol not available`; the kernel configuration says CONFIG_TCP_MD5SIG;
-- AS-path loop: the sender's BIRD `show route all` (`BGP.as_path: 65002`) or GoBGP `global rib` holds
+- AS-path loop: the sender's BIRD `show route all` (`BGP.as_path: 65002`), GoBGP `global rib` or FRR
+  `show bgp ipv4 unicast json` (`"path": "65002"`) holds
   the receiver's AS for a prefix the receiver lacks; BIRD counts the drop as `Import withdraws ...
   ignored`.
 
@@ -31,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from bgpdoctor.drivers import NeighborState, driver_for
 from bgpdoctor.engine.world import Unknown
-from bgpdoctor.parsers import iproute
+from bgpdoctor.parsers import frr, iproute
 from bgpdoctor.parsers.kernelconf import parse_kernel_md5
 from bgpdoctor.report.model import Evidence
 
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from bgpdoctor.engine.subjects import Subject
     from bgpdoctor.engine.world import Session, SessionEnd, World
 
+FRR_BGP_IPV4 = "frr.bgp_ipv4"  # `show bgp ipv4 unicast json`: every path with its AS path
 DAEMON_NAMES = {"bird2": "BIRD 2", "bird1": "BIRD 1.6", "gobgp": "GoBGP", "frr": "FRR"}
 RESERVED_ROUTER_IDS = (
     (ipaddress.ip_network("0.0.0.0/8"), '0.0.0.0/8 ("this network", not a host address)'),
@@ -315,7 +317,8 @@ def _sender_paths(
     world: World, sender: SessionEnd, receiver_address: str | None
 ) -> list[tuple[str, str]] | None:
     """(prefix, AS path) of the best BGP paths `sender` holds, except those learned from the receiver;
-    None when its daemon's table does not show AS paths (FRR's is not collected)."""
+    None when its daemon's table is not read (FRR's `show bgp ipv4 unicast json`: not in older
+    recordings)."""
     speaker = world.inv.hosts[sender.host].speaker
     from_receiver = sender.peer.name if sender.peer and sender.peer.name else None
     if speaker.startswith("bird") and from_receiver is None:
@@ -339,6 +342,15 @@ def _sender_paths(
         if paths is None:
             return None
         return [(p.prefix, p.as_path) for p in paths if p.best and p.neighbor_ip != receiver_address]
+    if speaker == "frr":
+        frr_paths = world.parsed(sender.host, FRR_BGP_IPV4, frr.parse_bgp_routes)
+        if frr_paths is None:
+            return None
+        return [
+            (r.prefix, r.as_path)
+            for r in frr_paths
+            if r.selected and r.as_path is not None and r.peer != receiver_address
+        ]
     return None
 
 
@@ -386,6 +398,7 @@ def as_path_loop_facts(world: World, s: Subject, session: Session) -> None:
     if session.b is None or not all(e.state == "established" for e in session.ends):
         return
     judged = False
+    unread: Unknown | None = None
     for sender, receiver in ((session.a, session.b), (session.b, session.a)):
         receiver_as = receiver.local_as_runtime or receiver.asn
         sender_as = sender.local_as_runtime or sender.asn
@@ -398,6 +411,9 @@ def as_path_loop_facts(world: World, s: Subject, session: Session) -> None:
         receiver_address = str(sender.peer.address) if sender.peer else None
         paths = _sender_paths(world, sender, receiver_address)
         held = _receiver_prefixes(world, receiver)
+        table = _sender_table(world, sender.host)
+        if paths is None and table is not None and world.collected(sender.host, table):
+            unread = unread or world.command_problem(sender.host, table)  # asked, not readable
         if paths is None or held is None:
             continue
         judged = True
@@ -411,7 +427,7 @@ def as_path_loop_facts(world: World, s: Subject, session: Session) -> None:
         ]
         if not missing:
             continue
-        fact = "bird.bgp_routes" if world.inv.hosts[sender.host].speaker.startswith("bird") else "gobgp.rib"
+        fact = _sender_table(world, sender.host) or "bird.bgp_routes"
         lines = [f"{prefix}: AS path {path}" for prefix, path in missing]
         withdraws = None
         if world.inv.hosts[receiver.host].speaker.startswith("bird"):
@@ -438,8 +454,18 @@ def as_path_loop_facts(world: World, s: Subject, session: Session) -> None:
         if withdraws is not None:
             s.add("as_path_loop_withdraws", withdraws)
         return
-    if judged:
+    if unread is not None:
+        s.unknown("as_path_loop", unread)  # one direction could not be judged: not "no loop"
+    elif judged:
         s.add("as_path_loop", False)
+
+
+def _sender_table(world: World, host: str) -> str | None:
+    """The fact holding the BGP paths with AS paths of a sender's daemon."""
+    speaker = world.inv.hosts[host].speaker
+    if speaker.startswith("bird"):
+        return "bird.bgp_routes"
+    return {"frr": FRR_BGP_IPV4, "gobgp": "gobgp.rib"}.get(speaker)
 
 
 # -- received routes the speaker never installs --------------------------------------------------------
@@ -459,6 +485,7 @@ def learned_routes_facts(world: World, s: Subject, name: str) -> None:
         fact = "gobgp.rib" if paths is None else "ip.route"
         if world.collected(name, fact):
             s.unknown("learned_routes_unreachable", world.command_problem(name, fact))
+            s.unknown("learned_defaults_not_installed", world.command_problem(name, fact))
         return  # Cilium's agent is read through cilium-dbg, which shows no RIB: not asked
     fib = {r.dst for r in routes}
     learned = sorted(
@@ -493,15 +520,109 @@ def learned_routes_facts(world: World, s: Subject, name: str) -> None:
         s.add("learned_routes_via", ", ".join(sorted(via)))
     if unreachable:
         s.add("learned_routes_next_hop", unreachable[0][1])
+    _second_defaults(world, s, name, paths, routes)
+
+
+DEFAULTS = ("0.0.0.0/0", "::/0")
+
+
+def _second_defaults(
+    world: World, s: Subject, name: str, paths: list[Any], routes: list[iproute.Route]
+) -> None:
+    """learned_defaults_not_installed: a node dual-homed over BGP receives a default route from two
+    or more neighbors, and the kernel's default uses fewer of their next hops (kube-router#901):
+    the first default reaches everything, so nothing looks unreachable, but the second uplink is
+    never used and losing the first one cuts the node off. A single default whose next hop is the
+    kernel's is the design (the node reaches its router), not a finding."""
+    received: dict[str, set[str]] = {}
+    for p in paths:
+        if p.prefix == "0.0.0.0/0" and p.neighbor_ip not in NOT_A_NEIGHBOR and p.next_hop:
+            received.setdefault(str(p.neighbor_ip), set()).add(p.next_hop)
+    if len(received) < 2:
+        s.add("learned_defaults_not_installed", [])
+        return
+    kernel = [r for r in routes if r.dst == "0.0.0.0/0" and r.table == "main"]
+    installed = {g for r in kernel for g in [r.gateway, *(hop for hop, _dev in r.nexthops)] if g}
+    missing = sorted(
+        f"0.0.0.0/0 via {hop} (from {neighbor})"
+        for neighbor, hops in received.items()
+        for hop in hops
+        if hop not in installed
+    )
+    s.add(
+        "learned_defaults_not_installed",
+        missing,
+        world.evidence(name, "gobgp.rib", "the default routes received from each neighbor"),
+        world.evidence(name, "ip.route", "the kernel's default route"),
+    )
+    if missing:
+        s.add("learned_defaults_kernel", ", ".join(sorted(installed)) or "none")
+        s.add("learned_defaults_next_hops", sorted({hop for hops in received.values() for hop in hops}))
+
+
+# -- a vendor router that installs one of several BGP paths --------------------------------------------
+
+ROUTER_SINGLE_PATH = {
+    "RouterOS": (
+        "RouterOS v7 installs one best BGP path per prefix and shows the others without the A "
+        "(active) flag; its BGP does not do multipath"
+    ),
+}
+
+
+def router_ecmp_facts(world: World, s: Subject, name: str) -> None:
+    """ecmp_single_path on a vendor router whose BGP routes are read (RouterOS `/ip/route print
+    detail where bgp`): prefixes learned from several next hops at the same distance of which fewer
+    are active (installed) than were received, i.e. one node of several takes all the traffic."""
+    from bgpdoctor.drivers.appliance import ApplianceDriver
+
+    driver = driver_for(world.inv.hosts[name].speaker)
+    if not isinstance(driver, ApplianceDriver) or driver.route_fact is None:
+        return
+    if not world.collected(name, driver.route_fact):
+        return  # a recording made before the router's routes were read
+    routes = driver.bgp_routes(world, name)
+    if routes is None:
+        s.unknown("ecmp_single_path", world.command_problem(name, driver.route_fact))
+        return
+    by_prefix: dict[str, list[Any]] = {}
+    for r in routes:
+        if r.next_hop:
+            by_prefix.setdefault(r.prefix, []).append(r)
+    single: list[str] = []
+    shown: list[str] = []
+    for prefix, paths in sorted(by_prefix.items()):
+        active = [r for r in paths if r.installed]
+        if not active:
+            continue  # no path installed at all is not a multipath question
+        distance = active[0].distance
+        equal = sorted({str(r.next_hop) for r in paths if r.distance == distance})
+        installed = sorted({str(r.next_hop) for r in active})
+        if len(equal) >= 2 and len(installed) < len(equal):
+            single.append(prefix)
+            shown.append(f"{prefix}: {', '.join(equal)} (installed: {', '.join(installed)})")
+    s.add(
+        "ecmp_single_path",
+        single,
+        world.evidence(name, driver.route_fact, "every BGP path the router holds; A = active (installed)"),
+    )
+    s.add("ecmp_daemon", driver.daemon)
+    if shown:
+        s.add("ecmp_paths", "; ".join(shown))
+        design = ROUTER_SINGLE_PATH.get(driver.daemon)
+        if design is not None:
+            s.add("ecmp_design", design)
 
 
 def host_facts(world: World, s: Subject, name: str) -> None:
     """Every host fact of this module (a host with a BGP speaker)."""
+    with s.deriving("ecmp_single_path"):
+        router_ecmp_facts(world, s, name)
     with s.deriving("router_id_invalid"):
         router_id_facts(world, s, name)
     with s.deriving("md5_kernel_unsupported"):
         md5_kernel_facts(world, s, name)
-    with s.deriving("learned_routes_unreachable"):
+    with s.deriving("learned_routes_unreachable", "learned_defaults_not_installed"):
         learned_routes_facts(world, s, name)
 
 

@@ -16,7 +16,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bgpdoctor.drivers import driver_for, is_appliance
-from bgpdoctor.engine import asymmetry, hijack, ipv6, loops, routing, speaker_state, vips
+from bgpdoctor.engine import (
+    asymmetry,
+    client_paths,
+    cni_drops,
+    conntrack_flows,
+    hijack,
+    ipv6,
+    loops,
+    routing,
+    speaker_state,
+    tunnels,
+    untracked,
+    vips,
+)
 from bgpdoctor.engine import drops as kernel_drops
 from bgpdoctor.engine.active import ActiveResults, NodePair
 from bgpdoctor.engine.sessions import established
@@ -185,6 +198,8 @@ def _host_subject(world: World, name: str, active: ActiveResults | None = None) 
     if linux:
         _ip_forward(world, s, name)
         ipv6.host_facts(world, s, name)
+        tunnels.host_facts(world, s, name)
+        cni_drops.host_facts(world, s, name)
     if linux and host.role == "router":
         loops.vip_loop_facts(world, s, name)
     if host.speaker == "gobgp" and host.pod_cidrs:
@@ -239,11 +254,14 @@ def _frr_facts(world: World, s: Subject, name: str) -> None:
     """RFC 8212 (an eBGP neighbor without policy: FRR discards what it would receive or send) and
     neighbors stopped by their maximum-prefix limit, from `show bgp neighbors json`."""
     from bgpdoctor.drivers.frr import parse_neighbors, parse_summary
+    from bgpdoctor.engine.policy import policy_denials
 
     with s.deriving("ebgp_policy_missing", "max_prefix_exceeded"):
         neighbors = [n.session for n in world.known(name, "frr.neighbors", parse_neighbors)]
         raw = world.evidence(name, "frr.neighbors")
-        missing = [n for n in neighbors if n.policy_missing]
+        log = world.facts[name].outputs.get("speaker.log") if name in world.facts else None
+        denied = policy_denials(log.stdout if log is not None and log.ok else "")  # FRR's log says so
+        missing = [n for n in neighbors if n.policy_missing or n.address in denied.neighbors]
         lines = [
             f"{n.address}: {where} updates discarded due to missing policy ({key}EbgpRequiresPolicy)"
             for n in missing
@@ -258,12 +276,29 @@ def _frr_facts(world: World, s: Subject, name: str) -> None:
             if raw and lines
             else None
         )
-        s.add("ebgp_policy_missing", bool(missing), excerpt, raw)
+        logged = [line for n, line in denied.lines if n in {m.address for m in missing}][-3:]
+        logged_excerpt = (
+            Evidence(host=name, command=log.command, output="\n".join(logged), note="excerpt: FRR's log")
+            if log is not None and logged
+            else None
+        )
+        s.add("ebgp_policy_missing", bool(missing), excerpt, logged_excerpt, raw)
         if missing:
             s.add("ebgp_policy_daemon", "FRR")
             s.add("ebgp_policy_neighbors", [n.address for n in missing])
-            s.add("ebgp_policy_missing_in", [n.address for n in missing if n.inbound_policy_missing])
-            s.add("ebgp_policy_missing_out", [n.address for n in missing if n.outbound_policy_missing])
+            inbound, outbound = denied.inbound, denied.outbound
+            s.add(
+                "ebgp_policy_missing_in",
+                [n.address for n in missing if n.inbound_policy_missing or n.address in inbound],
+            )
+            s.add(
+                "ebgp_policy_missing_out",
+                [n.address for n in missing if n.outbound_policy_missing or n.address in outbound],
+            )
+            s.add(
+                "ebgp_policy_ibgp",
+                [n.address for n in missing if n.remote_as is not None and n.remote_as == n.local_as],
+            )
             summary = world.parsed(name, "frr.summary", parse_summary)
             router_as = (summary.local_as if summary else None) or world.inv.hosts[name].asn
             if router_as is not None:
@@ -583,6 +618,7 @@ def _session_subject(
     capability_facts(world, s, session)
     speaker_state.session_facts(world, s, session)
     ipv6.session_facts(world, s, session, up)
+    conntrack_flows.session_facts(world, s, session)
     waiting = [e.host for e in session.ends if e.error_wait]
     # BIRD's error back-off (60 s, up to 300 s by default) after a fault that is gone: the
     # session is down because BIRD waits, not because something is still broken.
@@ -912,7 +948,7 @@ def path_subjects(world: World, pairs: list[NodePair], active: ActiveResults) ->
             lambda pair=pair: _path_subject(world, pair, active),
         )
         for pair in pairs
-    ]
+    ] + client_paths.client_subjects(world)
 
 
 def _hop_unknown(world: World, host: str, *facts: str) -> Unknown | None:
@@ -983,6 +1019,7 @@ def _path_subject(world: World, pair: NodePair, active: ActiveResults) -> Subjec
         s.add("rp_filter_ok", True)
     _tunnel_facts(world, s, path, pair)
     hijack.hijack_facts(world, s, path)
+    tunnels.path_facts(world, s, path, pair)
     if not pair.segment:
         routing.reflection_facts(world, s, pair.source, pair.dst_cidr)
     _forwarding_facts(world, s, path)
@@ -1007,6 +1044,7 @@ def _path_subject(world: World, pair: NodePair, active: ActiveResults) -> Subjec
         s.unknown("mtu_blackhole", Unknown("failed", f"MTU sweep failed: {active.errors[f'mtu {pair.key}']}"))
     if not path.complete or (ping and ping[0].received == 0):
         _firewall_facts(world, s, path, pair)
+        untracked.input_drop_facts(world, s, path, return_path, pair)
     asymmetry.path_facts(world, s, path, return_path, pair)
     kernel_drops.subject_proof(world, s, active)
     return s

@@ -222,6 +222,8 @@ class World:
         self._route_entries: dict[str, dict[str, list[tuple[int, str]]]] = {}  # dst -> (position, entry)
         self._owners: dict[str, str] | None = None
         self._evidence_text: dict[tuple[str, str], str] = {}  # one copy per output, however often cited
+        self._evidence: dict[tuple[str, str, str | None], Evidence] = {}
+        self._route_quotes: dict[tuple[str, frozenset[str], str | None], Evidence] = {}
         self._neighbors: dict[str, list[NeighborState] | None] = {}
         self._neighbor_index: dict[str, tuple[dict[str, int], dict[str, int]]] = {}
         self._memo: dict[tuple[str, ...], Any] = {}
@@ -268,13 +270,16 @@ class World:
             if result.truncated:
                 output += "\n" + result.truncation_note
             output = self._evidence_text[(host, fact)] = output.rstrip()
-        return Evidence(
-            host=host,
-            command=result.command,
-            output=output,
-            exit_status=result.exit_status,
-            note=note,
-        )
+        quoted = self._evidence.get((host, fact, note))
+        if quoted is None:  # one object per output and note, however many verdicts cite it
+            quoted = self._evidence[(host, fact, note)] = Evidence(
+                host=host,
+                command=result.command,
+                output=output,
+                exit_status=result.exit_status,
+                note=note,
+            )
+        return quoted
 
     def route_excerpt(self, host: str, prefixes: list[str], note: str | None = None) -> Evidence | None:
         """The host's main-table entries for these prefixes, as `ip -j route` printed them; the whole
@@ -291,13 +296,18 @@ class World:
             by_dst = self._route_entries[host] = {}
             for at, (dst, raw) in enumerate(_route_entries(self.facts[host].outputs["ip.route"].stdout)):
                 by_dst.setdefault(dst, []).append((at, raw))
+        key = (host, frozenset(prefixes), note)
+        if key in self._route_quotes:  # every path through a router quotes the same few of its routes
+            return self._route_quotes[key]
         # in the table's order: a path asks for one or two of a router's N routes, N times
-        picked = [raw for _, raw in sorted(e for dst in set(prefixes) for e in by_dst.get(dst, []))]
-        if not picked:
-            return whole
-        return whole.model_copy(
-            update={"output": "[" + ",".join(picked) + "]", "note": note or "the route used"}
-        )
+        picked = [raw for _, raw in sorted(e for dst in key[1] for e in by_dst.get(dst, []))]
+        quoted = whole
+        if picked:
+            quoted = whole.model_copy(
+                update={"output": "[" + ",".join(picked) + "]", "note": note or "the route used"}
+            )
+        self._route_quotes[key] = quoted
+        return quoted
 
     def command_problem(self, host: str, fact: str) -> Unknown | None:
         """Why a fact is unusable (unreachable, command missing, timed out, failed, unparsed), or None."""

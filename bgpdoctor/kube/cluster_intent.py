@@ -35,8 +35,11 @@ import ipaddress
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from bgpdoctor.kube.cilium_agent import bind_capability_findings
 from bgpdoctor.kube.config import KubeClient
 from bgpdoctor.kube.derive import KubeFinding, node_bgp
+from bgpdoctor.kube.ipam import announcement_checks
+from bgpdoctor.kube.metallb import metallb_findings
 from bgpdoctor.kube.selectors import SelectorError, calico_selector_matches
 from bgpdoctor.kube.services import service_state
 from bgpdoctor.kube.view import CalicoPeer, ClusterView, KubeNode, RawCluster
@@ -62,6 +65,8 @@ INTENT_CAUSES = (
     "duplicate-lb-controller",
     "speaker-collision",
     "readiness-gated-on-peer",
+    "cilium-no-bind-capability",
+    "unallocated-prefix-advertised",
 )
 DAEMONSETS = "apps/daemonsets"
 DEPLOYMENTS = "apps/deployments"
@@ -104,7 +109,7 @@ def _pruned(obj: Obj) -> dict[str, Any]:
             "template": {
                 "spec": {
                     "containers": [
-                        {"name": c.get("name"), "image": c.get("image")}
+                        {"name": c.get("name"), "image": c.get("image"), **_security(c)}
                         for c in containers
                         if isinstance(c, Mapping)
                     ]
@@ -115,6 +120,20 @@ def _pruned(obj: Obj) -> dict[str, Any]:
     if isinstance(network, Mapping) and "bgp" in network:
         out["spec"] = {"calicoNetwork": {"bgp": network.get("bgp")}}
     return out
+
+
+def _security(container: Obj) -> dict[str, Any]:
+    """A container's privileged flag and capabilities, the rest of its securityContext left out."""
+    ctx = container.get("securityContext")
+    if not isinstance(ctx, Mapping):
+        return {}
+    kept: dict[str, Any] = {}
+    if ctx.get("privileged") is not None:
+        kept["privileged"] = ctx.get("privileged")
+    caps = ctx.get("capabilities")
+    if isinstance(caps, Mapping):
+        kept["capabilities"] = {k: caps[k] for k in ("add", "drop") if isinstance(caps.get(k), list)}
+    return {"securityContext": kept} if kept else {}
 
 
 def read_intent_objects(
@@ -194,7 +213,8 @@ def without_calico_bgp(findings: list[Any]) -> list[Any]:
     return [
         f
         for f in findings
-        if f.root_cause not in CALICO_BGP_FINDINGS and (f.evidence or {}).get("announcer") != "calico"
+        if (f.root_cause not in CALICO_BGP_FINDINGS or (f.evidence or {}).get("speaker") == "metallb")
+        and (f.evidence or {}).get("announcer") != "calico"
     ]
 
 
@@ -606,5 +626,8 @@ def intent_findings(view: ClusterView, raw: RawCluster) -> list[KubeFinding]:
         *_kubelet_addresses(view),
         *_colliding_speakers(view, raw),
         *_readiness_on_local_peer(view),
+        *bind_capability_findings(view, raw),
+        *announcement_checks(view, raw),
+        *metallb_findings(view, raw),
         *_speaker_checks(view),
     ]

@@ -296,6 +296,7 @@ def discover_cluster(
         read_intent_objects,
     )
     from bgpdoctor.kube.config import DEFAULT_TIMEOUT, open_client
+    from bgpdoctor.kube.metallb import read_speaker_logs
     from bgpdoctor.kube.podexec import agent_pods
     from bgpdoctor.kube.reader import read_cluster
 
@@ -304,6 +305,7 @@ def discover_cluster(
         raw = read_cluster(kc, progress)
         read_service_objects(kc, raw, progress)
         read_intent_objects(kc, raw, progress)
+        read_speaker_logs(kc, raw, progress)
         agents = agent_pods(kc)
     finally:
         kc.close()
@@ -312,8 +314,10 @@ def discover_cluster(
     discovery = inventory_from_view(view, ssh_config, agents=agents, kubeconfig=kubeconfig, services=services)
     discovery.findings += router_checks(view, services)  # judged on the routers' routes, not findings yet
     intent = intent_findings(view, raw)
-    discovery.findings += [f for f in intent if f.root_cause != "stale-speaker-config"]
-    discovery.speaker_checks = [f for f in intent if f.root_cause == "stale-speaker-config"]
+    # what each node's daemon runs decides these: records to judge, not findings
+    daemon_checks = [f for f in intent if f.evidence.get("verify") in ("daemon-neighbors", "speaker-rib")]
+    discovery.findings += [f for f in intent if f not in daemon_checks]
+    discovery.speaker_checks = daemon_checks
     bgp_off = calico_bgp_disabled(raw)
     if bgp_off:
         disable_calico_bgp(discovery, bgp_off)

@@ -334,12 +334,17 @@ class PodConnection:
     def run(self, command: str, timeout: float = 10.0, max_output: int = DEFAULT_MAX_OUTPUT) -> CommandResult:
         """Run ``sh -c command`` in the pod; without a shell in the image, ``shlex.split(command)``.
 
+        The speaker-log command (alone or in a batch) also gets the agent container's own log, read
+        through the API (pods/log): inside the pod, the node's /var/log/containers is not there.
+
         The exec API delivers the whole output; more than `max_output` bytes is cut afterwards
         (``truncated=True``, exit_status None).
 
         Example: PodConnection("sakamoto", pod, KubePodExec(kc)).run("ip -j addr") ->
         CommandResult(command="ip -j addr", exit_status=0, stdout_bytes=b'[{"ifindex":1,...}]')
         """
+        asked = command
+        command = self._with_agent_log(command, timeout)
         argv = self._direct(command)
         if self.shell or argv is None:
             result = self.execer.exec(self.pod, ["sh", "-c", command], timeout)
@@ -355,11 +360,31 @@ class PodConnection:
                 result = self.execer.exec(self.pod, argv, timeout)
         else:
             result = self.execer.exec(self.pod, argv, timeout)
-        result.command = command
+        result.command = asked
         if len(result.stdout_bytes) > max_output or len(result.stderr) > max_output:
             result.stdout_bytes, result.stderr = result.stdout_bytes[:max_output], result.stderr[:max_output]
             result.truncated, result.exit_status = True, None
         return result
+
+    def _with_agent_log(self, command: str, timeout: float) -> str:
+        """The command with the speaker-log command extended by the agent's log lines (printed
+        before what the pod's own files give); a log the API refuses is said on stderr."""
+        from bgpdoctor.engine.collect import SPEAKER_LOG_COMMAND
+
+        quoted = shlex.quote(SPEAKER_LOG_COMMAND)
+        kc = self.client or getattr(self.execer, "kc", None)
+        if (command != SPEAKER_LOG_COMMAND and quoted not in command) or not isinstance(kc, KubeClient):
+            return command
+        lines, problem = agent_log_lines(kc, self.pod, timeout)
+        where = f"pods/log {self.pod.namespace}/{self.pod.name} -c {self.pod.container}"
+        said = " ".join(shlex.quote(f"{where}: {line}") for line in lines)
+        extended = (f"printf '%s\\n' {said}; " if lines else "") + (
+            f"echo {shlex.quote(f'{where}: {problem}')} >&2; " if problem else ""
+        )
+        if not extended:
+            return command
+        extended += SPEAKER_LOG_COMMAND
+        return extended if command == SPEAKER_LOG_COMMAND else command.replace(quoted, shlex.quote(extended))
 
     @staticmethod
     def _direct(command: str) -> list[str] | None:
@@ -446,3 +471,39 @@ def _pod_for(name: str, kc: KubeClient, target: PodTarget, cni: str | None) -> A
     if target.container:
         pod = AgentPod(pod.namespace, pod.name, target.container, pod.node, pod.cni)
     return pod
+
+
+# the lines of a speaker's log bgpdoctor reads (the same as engine/collect.py's SPEAKER_LOG_COMMAND greps)
+LOG_LINES = re.compile(
+    r"md5|protocol not available|bind: cannot assign requested address|denied due to: .*policy missing",
+    re.IGNORECASE,
+)
+LOG_TAIL = 5000
+
+
+def agent_log_lines(kc: KubeClient, pod: AgentPod, timeout: float = 10.0) -> tuple[list[str], str | None]:
+    """The last 20 lines of the agent container's log (its last 5000) that speak of TCP MD5,
+    unbindable addresses or RFC 8212 denials, redacted; or ([], why) when the API refuses.
+
+    Example: agent_log_lines(kc, pod) -> (['time="..." level=error msg="failed to set md5"
+    Err="protocol not available" subsys=bgp-control-plane'], None)
+    """
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        resp: Any = client.CoreV1Api(kc.api).read_namespaced_pod_log(
+            pod.name,
+            pod.namespace,
+            container=pod.container or None,
+            tail_lines=LOG_TAIL,
+            _preload_content=False,
+            _request_timeout=(timeout, timeout),
+        )
+        text = bytes(resp.data or b"").decode("utf-8", "replace")
+    except ApiException as exc:
+        words = {401: "unauthorized", 403: "forbidden", 404: "not found"}.get(exc.status or 0, "refused")
+        return [], redact(f"the agent's log could not be read: {words} (HTTP {exc.status})")
+    except Exception as exc:  # a transport failure: the log stays unknown, the run goes on
+        return [], redact(f"the agent's log could not be read: {type(exc).__name__}: {exc}")
+    return [redact(line.strip()) for line in text.splitlines() if LOG_LINES.search(line)][-20:], None

@@ -42,6 +42,8 @@ CUSTOM_RESOURCES: dict[str, tuple[tuple[str, str], ...]] = {
     "ciliumbgpnodeconfigoverrides": (("cilium.io", "v2"), ("cilium.io", "v2alpha1")),
     "ciliumloadbalancerippools": (("cilium.io", "v2"), ("cilium.io", "v2alpha1")),
     "ciliumbgppeeringpolicies": (("cilium.io", "v2alpha1"),),
+    # the operator's per-node IPAM allocation (cluster-pool, multi-pool): the pod CIDRs BGP announces
+    "ciliumnodes": (("cilium.io", "v2"),),
     "bgppeers": (("projectcalico.org", "v3"), ("crd.projectcalico.org", "v1")),
     "bgpconfigurations": (("projectcalico.org", "v3"), ("crd.projectcalico.org", "v1")),
     "ippools": (("projectcalico.org", "v3"), ("crd.projectcalico.org", "v1")),

@@ -55,6 +55,8 @@ METALLB_RESOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
     "metallb.io/bgpadvertisements": ("bgpadvertisements", ("v1beta1",)),
     "metallb.io/l2advertisements": ("l2advertisements", ("v1beta1",)),
     "metallb.io/bgppeers": ("bgppeers", ("v1beta2", "v1beta1")),
+    # MetalLB >= 0.15: the peers each node's speaker is configured to advertise a Service to
+    "metallb.io/servicebgpstatuses": ("servicebgpstatuses", ("v1beta1",)),
 }
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 CILIUM_BGP_CLASS = "io.cilium/bgp-control-plane"
@@ -185,6 +187,8 @@ class MetalLbPeer:
     name: str
     address: str | None
     node_selectors: list[LabelSelector]
+    asn: int | None = None  # peerASN
+    my_asn: int | None = None  # myASN
 
 
 @dataclass
@@ -305,6 +309,10 @@ def ready_endpoints(slices: Sequence[Obj]) -> tuple[dict[str, dict[str, int]], d
     return per_node, unattributed
 
 
+def _asn(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
 def _metallb(raw: RawCluster) -> MetalLbView | None:
     if not any(raw.resources.get(key) for key in METALLB_RESOURCES):
         return None
@@ -344,6 +352,8 @@ def _metallb(raw: RawCluster) -> MetalLbView | None:
                 name=str(_meta(o).get("name", "")),
                 address=_spec(o).get("peerAddress"),
                 node_selectors=_selectors(_spec(o).get("nodeSelectors")),
+                asn=_asn(_spec(o).get("peerASN")),
+                my_asn=_asn(_spec(o).get("myASN")),
             )
             for o in objs.get("metallb.io/bgppeers", [])
         ],

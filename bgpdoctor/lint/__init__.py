@@ -87,25 +87,28 @@ def _fits(platform: str, formats: set[str]) -> bool:
     return platform not in _PLATFORM_FORMATS or bool(_PLATFORM_FORMATS[platform] & formats)
 
 
-def lint_paths(paths: list[str], roots: dict[str, str] | None = None) -> LintResult:
+def lint_paths(
+    paths: list[str], roots: dict[str, str] | None = None, extra_playbooks: list[str] | None = None
+) -> LintResult:
     """Read every path (directories recursively) and run all checks. roots maps absolute BIRD
-    include prefixes to local directories (`--root /etc/bird=DIR`).
+    include prefixes to local directories (`--root /etc/bird=DIR`); extra_playbooks are folders of
+    playbooks read after the installed ones (one with an installed id replaces it, as in `run`):
+    lint's conclusions are their `match` conditions, judged as a live run judges them.
 
     Messages never carry a secret: every one goes through bgpdoctor.redact.
     Example: lint_paths(["tests/fixtures/lint/seed000/broken"]).findings[0]
     -> LintFinding(root_cause="auto-direct-routes-across-l3", severity="error", file=".../values.yaml", ...)
     """
+    from bgpdoctor.engine.judge import fix_snippets
+    from bgpdoctor.engine.rules import load_playbooks
     from bgpdoctor.lint.checks import FIX_PLATFORMS, run_checks
     from bgpdoctor.lint.loader import load_paths
     from bgpdoctor.redact import redact
 
+    catalogue = load_playbooks(extra_playbooks)
     inp = load_paths(paths, roots)
-    findings, problems, network = run_checks(inp)
-    if findings:  # the judge's renderer and the playbooks load only when there is something to explain
-        from bgpdoctor.engine.judge import fix_snippets
-        from bgpdoctor.engine.rules import load_playbooks
-
-        playbooks = {pb.id: pb for pb in load_playbooks()}
+    findings, problems, network = run_checks(inp, catalogue)
+    playbooks = {pb.id: pb for pb in catalogue}
     for finding in findings:
         finding.message = redact(finding.message)
         pb = playbooks[finding.root_cause]

@@ -1,5 +1,12 @@
 """The checks: every BGP session from both ends (like Batfish's session compatibility), then the
-per-platform mistakes (RFC 8212, kernel export, advertisements, selectors, LB pools, firewall)."""
+per-platform mistakes (RFC 8212, kernel export, advertisements, selectors, LB pools, firewall).
+
+Where the files tell a fact a playbook matches on (asn_mismatch, md5_rejecting_host,
+unconfigured_end, refused_by_non_listener, ttl_security_mismatch, ebgp_policy_missing,
+lb_pool_overlaps, auto_direct_routes_across_l3, mesh_with_reflectors, unselected_nodes), the
+finding is the judge's conclusion on a subject carrying it (ConfiguredNetwork.conclude,
+bgpdoctor.lint.judging). The rest stay decided here: their playbooks match on what only a live run
+observes (established, routes in the FIB, probes) or mean something else than lint can tell."""
 
 from __future__ import annotations
 
@@ -9,12 +16,15 @@ from dataclasses import dataclass, field, replace
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, collapse_addresses
 from typing import Any
 
+from bgpdoctor.engine.rules import PlaybookDef, load_playbooks, subject_kinds
+from bgpdoctor.engine.subjects import Subject
 from bgpdoctor.engine.vips import suggest_pool
 from bgpdoctor.kube.selectors import LabelSelector, SelectorError, calico_selector_matches
 from bgpdoctor.kube.view import CiliumClusterConfig, CiliumPeeringPolicy, KubeNode
 from bgpdoctor.lint.bird import AS_TRANS, UNKNOWN, BirdConfig, BirdProto
 from bgpdoctor.lint.cluster_intent import check_calico_mesh_reflectors
 from bgpdoctor.lint.frr import FrrConfig, ebgp_without_policy
+from bgpdoctor.lint.judging import Saying, conclude, lint_subject
 from bgpdoctor.lint.k8s import CiliumBgpConfig, K8sInputs, node_ips, node_subnets, src_at, src_loc
 from bgpdoctor.lint.loader import Inputs
 from bgpdoctor.lint.model import (
@@ -25,7 +35,6 @@ from bgpdoctor.lint.model import (
     Severity,
     Speaker,
     UnknownRootCause,
-    root_causes,
 )
 from bgpdoctor.lint.uci import UciFirewall, UciNetwork
 
@@ -57,6 +66,27 @@ class ConfiguredNetwork:
     _subnets: dict[int, dict[IPv4Network, int]] | None = None  # prefixlen -> subnet -> first position
     _seen: set[tuple[str, str, int, str]] = field(default_factory=set)
     _peer_index: dict[int, dict[IPv4Address, list[tuple[int, Peer]]]] = field(default_factory=dict)
+    # the root causes; empty: the installed playbooks, read on first use
+    playbooks: list[PlaybookDef] = field(default_factory=list)
+    _by_kind: dict[str, list[PlaybookDef]] | None = None  # subject kind -> playbooks, judge's order
+    _ids: set[str] = field(default_factory=set)
+
+    def catalogue(self) -> dict[str, list[PlaybookDef]]:
+        if self._by_kind is None:
+            self.playbooks = self.playbooks or load_playbooks()
+            self._by_kind = {}
+            self._ids = {pb.id for pb in self.playbooks}
+            for pb in sorted(self.playbooks, key=lambda pb: (pb.priority, pb.id)):
+                for kind in subject_kinds(pb):
+                    self._by_kind.setdefault(kind, []).append(pb)
+        return self._by_kind
+
+    def conclude(self, subject: Subject, at: Loc | None, said: dict[str, Saying]) -> None:
+        """A finding for every playbook whose `match` holds on what the files say (the subject),
+        worded by lint where it knows the cause (said), else by the playbook's summary at `at`."""
+        for c in conclude(self.catalogue().get(subject.kind, []), subject, at, said):
+            s = c.saying
+            self.add(c.root_cause, s.severity, s.loc, s.message, s.other, s.facts)
 
     def owner(self, addr: IPv4Address | None) -> Speaker | None:
         """The speaker that owns addr; None when no config or more than one claims it (ambiguous:
@@ -143,7 +173,8 @@ class ConfiguredNetwork:
     ) -> None:
         """A finding; ``facts`` are what the files say under the run's fact names (the playbook's
         fixes are rendered with them)."""
-        if cause not in root_causes():
+        self.catalogue()
+        if cause not in self._ids:
             raise UnknownRootCause(f"lint names root cause {cause!r}, which is not a playbook")
         at = loc or Loc("?", 0)
         others = [(o.file, o.line) for o in other if o is not None and o != at]
@@ -355,8 +386,8 @@ def _ancestors(path: str) -> list[str]:
         d = parent
 
 
-def build_network(inp: Inputs) -> ConfiguredNetwork:
-    w = ConfiguredNetwork()
+def build_network(inp: Inputs, playbooks: list[PlaybookDef] | None = None) -> ConfiguredNetwork:
+    w = ConfiguredNetwork(playbooks=list(playbooks or []))
     k = inp.k8s
     networks: dict[IPv4Address, int] = {}
     for n, uci_net in enumerate(inp.networks):
@@ -646,17 +677,26 @@ def _unconfigured_facts(e: Speaker, p: Peer, r: Speaker) -> dict[str, Any]:
     )
 
 
+def _session(a: Speaker, b: Speaker, facts: dict[str, Any]) -> Subject:
+    """A session as a's configuration and b's state it: the run's session facts lint can tell."""
+    return lint_subject("session", f"{a.name} -> {b.name}", [_host(a), _host(b)], facts)
+
+
 def _check_pair(w: ConfiguredNetwork, e: Speaker, p: Peer, r: Speaker, q: Peer) -> None:
     # ASNs, both directions
     for a, pa, b, qb in ((e, p, r, q), (r, q, e, p)):
         # a 4-byte ASN without the AS4 capability (`enable as4 off` on either end) is AS_TRANS
         as_trans = pa.peer_asn == AS_TRANS and (qb.local_asn or 0) > 0xFFFF and not (pa.as4 and qb.as4)
         known = pa.peer_asn is not None and qb.local_asn is not None
-        if known and pa.peer_asn != qb.local_asn and not as_trans:
-            w.add("asn-mismatch", "error", pa.peer_asn_loc or pa.loc,
-                  f"{a.name} peers with {b.name} ({pa.peer_addr}) as AS {pa.peer_asn}, but {b.name} is AS "
-                  f"{qb.local_asn} ({_where(qb.local_asn_loc)})", [qb.local_asn_loc, qb.loc],
-                  _asn_facts(a, pa, b, qb))  # fmt: skip
+        asn_at = pa.peer_asn_loc or pa.loc
+        facts = _asn_facts(a, pa, b, qb)
+        said = {
+            "asn-mismatch": Saying("error", asn_at,
+                f"{a.name} peers with {b.name} ({pa.peer_addr}) as AS {pa.peer_asn}, but {b.name} is AS "
+                f"{qb.local_asn} ({_where(qb.local_asn_loc)})", [qb.local_asn_loc, qb.loc], facts)
+        } if known else {}  # fmt: skip
+        mismatch = pa.peer_asn != qb.local_asn and not as_trans if known else None
+        w.conclude(_session(a, b, {"asn_mismatch": mismatch} | (facts if mismatch else {})), asn_at, said)
     # addresses each side really uses
     for a, pa, b, qb in ((e, p, r, q), (r, q, e, p)):
         src, iface = source_toward(w, a, pa)
@@ -713,9 +753,19 @@ def _check_pair(w: ConfiguredNetwork, e: Speaker, p: Peer, r: Speaker, q: Peer) 
             if not a.listens:
                 why.append(f"{a.name} never listens on 179")
         at = next((pa.passive_loc for pa in (p, q) if pa.passive and pa.passive_loc), None)
-        w.add("node-not-listening", "error", at or q.loc,
+        unopened = Saying("error", at or q.loc,
               f"neither end opens the session {e.name} <-> {r.name}: " + "; ".join(why),
               [p.loc, q.loc, e.listens_loc, r.listens_loc])  # fmt: skip
+        # an end that dials reaches only a non-listener, and the other end never dials a listener:
+        # its connections are refused and the session stays down, as a live run sees it
+        dialing = [(a, pa, b) for a, pa, b in ((e, p, r), (r, q, e)) if not pa.passive]
+        if dialing:
+            a, pa, b = dialing[0]
+            facts = {"refused_by_non_listener": True, "dialer": _host(a), "listener": _host(b),
+                     "listener_address": pa.peer_addr and str(pa.peer_addr)}  # fmt: skip
+            w.conclude(_session(a, b, facts), unopened.loc, {"node-not-listening": unopened})
+        else:  # both ends wait: nothing is refused, so the live fact does not say it; kept here
+            w.add("node-not-listening", unopened.severity, unopened.loc, unopened.message, unopened.other)
     else:
         # BIRD's default: it dials a node that never listens, gets "Connection refused", while the
         # node dials out and the session comes up. A live run finds nothing wrong there; neither does lint.
@@ -726,15 +776,16 @@ def _check_pair(w: ConfiguredNetwork, e: Speaker, p: Peer, r: Speaker, q: Peer) 
                     f"session is opened by {b.name} (`passive on` stops the refused attempts)"
                 )
                 w.problems.append(InputProblem(pa.loc.file, pa.loc.line, note, "note"))
-    # MD5 on both ends or on neither
+    # MD5 on one end only: that end's kernel rejects every unsigned segment (the live run sees its
+    # MD5 counters rise); on both or neither, the files cannot tell (the secrets may differ)
     if p.password != q.password:
         has, hp, lacks, lp = (e, p, r, q) if p.password else (r, q, e, p)
         md5 = {"md5_rejecting_host": _host(has), "md5_other_host": _host(lacks)}
         if lp.peer_addr is not None:
             md5["md5_neighbor_address"] = str(lp.peer_addr)
-        w.add("md5-mismatch", "error", lp.loc,
+        w.conclude(_session(has, lacks, md5), lp.loc, {"md5-mismatch": Saying("error", lp.loc,
               f"TCP MD5 password set on {has.name} ({_where(hp.password_loc)}), missing on {lacks.name}",
-              [hp.password_loc], md5)  # fmt: skip
+              [hp.password_loc], md5)})  # fmt: skip
 
 
 def _sent_ttl(p: Peer) -> int:
@@ -746,31 +797,33 @@ def _sent_ttl(p: Peer) -> int:
 
 def _check_gtsm(w: ConfiguredNetwork, e: Speaker, p: Peer, r: Speaker, q: Peer) -> None:
     """One end requires TTL >= 256 - hops (GTSM), the other sends less: its kernel drops every segment."""
-    if p.peer_asn is None or p.local_asn is None or p.peer_asn == p.local_asn:
-        return  # iBGP leaves with TTL 255 on every speaker lint reads
+    if p.peer_asn is None or p.local_asn is None:
+        return
     for a, pa, b, qb in ((e, p, r, q), (r, q, e, p)):
-        if pa.ttl_security_hops is None:
+        at = pa.ttl_security_loc or pa.loc
+        # iBGP leaves with TTL 255 on every speaker lint reads; without GTSM no TTL is dropped
+        if pa.ttl_security_hops is None or p.peer_asn == p.local_asn:
+            w.conclude(_session(a, b, {"ttl_security_mismatch": False}), at, {})
             continue
         needed, sent = 256 - pa.ttl_security_hops, _sent_ttl(qb)
-        if sent >= needed:
-            continue
         problem = (
             f"{a.name} requires TTL >= {needed} from {b.name} (GTSM, {_where(pa.ttl_security_loc)}), "
             f"but {b.name} sends TTL {sent}"
         )
-        w.add("ttl-security-gtsm", "error", pa.ttl_security_loc or pa.loc,
+        facts = _known({
+            "ttl_security_mismatch": True,
+            "ttl_enforcing_end": _host(a),
+            "ttl_sender": _host(b),
+            "ttl_problem": problem,
+            "ttl_sender_neighbor": qb.peer_addr,
+            "ttl_sender_asn": qb.local_asn,
+            "ttl_sender_protocol": _bird_protocol(b, qb),
+            FIX_PLATFORMS: _platforms(b),
+        })  # fmt: skip
+        stated = facts if sent < needed else {"ttl_security_mismatch": False}
+        w.conclude(_session(a, b, stated), at, {"ttl-security-gtsm": Saying("error", at,
               f"{problem}: {a.name}'s kernel drops every segment and the session never comes up",
-              [qb.loc, qb.multihop_loc],
-              _known({
-                  "ttl_security_mismatch": True,
-                  "ttl_enforcing_end": _host(a),
-                  "ttl_sender": _host(b),
-                  "ttl_problem": problem,
-                  "ttl_sender_neighbor": qb.peer_addr,
-                  "ttl_sender_asn": qb.local_asn,
-                  "ttl_sender_protocol": _bird_protocol(b, qb),
-                  FIX_PLATFORMS: _platforms(b),
-              }))  # fmt: skip
+              [qb.loc, qb.multihop_loc], facts)})  # fmt: skip
 
 
 def infer_addresses(w: ConfiguredNetwork) -> None:
@@ -848,10 +901,13 @@ def check_sessions(w: ConfiguredNetwork) -> None:
             if r is None or r is e:
                 if p.peer_addr in w.unselected and e.kind.startswith("bird"):
                     n = w.unselected[p.peer_addr]
-                    w.add("node-not-selected", "error", p.loc,
+                    unselected = lint_subject(
+                        "cluster", f"node/{n.name}", [n.name], {"unselected_nodes": [n.name]}
+                    )
+                    w.conclude(unselected, p.loc, {"node-not-selected": Saying("error", p.loc,
                           f"{e.name} peers with node {n.name} ({p.peer_addr}), but no CiliumBGPClusterConfig "
                           f"selects it (labels: {n.labels or '{}'})",
-                          [src_loc(n.source, "name")])  # fmt: skip
+                          [src_loc(n.source, "name")])})  # fmt: skip
                     w.sessions_checked += 1
                 elif p.unpaired:
                     w.unchecked[p.unpaired] = w.unchecked.get(p.unpaired, 0) + 1
@@ -882,10 +938,11 @@ def check_sessions(w: ConfiguredNetwork) -> None:
                 ]
                 extra = f" (its unmatched neighbors: {', '.join(hint)})" if hint else ""
                 wait = " and it is passive: nobody opens the session" if p.passive else ""
-                w.add("peer-not-configured", "error", p.loc,
+                facts = _unconfigured_facts(e, p, r)
+                w.conclude(_session(e, r, facts), p.loc, {"peer-not-configured": Saying("error", p.loc,
                       f"{e.name} peers with {r.name} at {p.peer_addr}, but {r.name} has no peer for "
                       f"{e.name} ({', '.join(map(str, e.addresses)) or 'no known address'}){extra}{wait}",
-                      [r.loc], _unconfigured_facts(e, p, r))  # fmt: skip
+                      [r.loc], facts)})  # fmt: skip
                 w.sessions_checked += 1
                 continue
             # pair the ends that really meet: score by how many directions agree on the address
@@ -921,6 +978,14 @@ def _ebgp(p: BirdProto, peer: Peer) -> bool:
     return not internal or p.settings.get("neighbor_as", ("", p.loc))[0] == "external"
 
 
+def _host_subject(sp: Speaker, ebgp_policy_missing: bool) -> Subject:
+    """A BGP speaker's eBGP session (BIRD protocol or channel, FRR neighbor) as the run's host facts:
+    whether it lacks an explicit import or export policy (RFC 8212)."""
+    return lint_subject(
+        "host", _host(sp), [_host(sp)], {"host": _host(sp), "ebgp_policy_missing": ebgp_policy_missing}
+    )
+
+
 def check_bird(w: ConfiguredNetwork) -> None:
     for sp in w.speakers:
         cfg = w.bird.get(id(sp))
@@ -937,22 +1002,24 @@ def check_bird(w: ConfiguredNetwork) -> None:
                 "RFC 8212 policies (BIRD 1.x imports all and exports nothing by default)"
             )
             w.problems.append(InputProblem(cfg.file, ebgp[0].loc.line, msg, "note"))
+        host = {"host": _host(sp)}
         for p in ebgp if cfg.version == "2" else []:
             chans = {k: c for k, c in p.channels.items() if k}
             if not chans:
-                w.add("bird-ebgp-no-policy", "error", p.loc,
+                said = Saying("error", p.loc,
                       f"eBGP protocol {p.name} has no channel: BIRD 2 gives it an ipv4 channel "
                       f"that imports and "
                       "exports nothing (RFC 8212); add `ipv4 { import ...; export ...; };`",
-                      facts={"host": _host(sp)})  # fmt: skip
+                      facts=host)  # fmt: skip
+                w.conclude(_host_subject(sp, True), p.loc, {"bird-ebgp-no-policy": said})
             for c in chans.values():
                 missing = [x for x, m in (("import", c.import_mode), ("export", c.export_mode)) if m is None]
-                if missing:
-                    w.add("bird-ebgp-no-policy", "error", c.loc,
-                          f"eBGP protocol {p.name}, channel {c.name}: no explicit "
-                          f"{' and '.join(missing)} "
-                          f"policy; BIRD 2 refuses this (RFC 8212: EBGP requires explicit policies)",
-                          [p.loc], {"host": _host(sp)})  # fmt: skip
+                said = Saying("error", c.loc,
+                      f"eBGP protocol {p.name}, channel {c.name}: no explicit "
+                      f"{' and '.join(missing)} "
+                      f"policy; BIRD 2 refuses this (RFC 8212: EBGP requires explicit policies)",
+                      [p.loc], host)  # fmt: skip
+                w.conclude(_host_subject(sp, bool(missing)), c.loc, {"bird-ebgp-no-policy": said})
         if not bgps:
             continue
         kernels = [p for p in cfg.protocols if p.ptype == "kernel"]
@@ -1000,10 +1067,10 @@ def check_frr(w: ConfiguredNetwork, configs: list[FrrConfig]) -> None:
             FIX_PLATFORMS: ["frr"],
         }
         for n, missing in lacking:
-            w.add(
-                "bird-ebgp-no-policy",
+            at = cfg.neighbors[n.name].remote_as_loc or n.loc
+            said = Saying(
                 "error",
-                cfg.neighbors[n.name].remote_as_loc or n.loc,
+                at,
                 f"eBGP neighbor {n.name} on {host} has no {' and no '.join(missing)} policy "
                 "(route-map, prefix-list, filter-list or distribute-list): with RFC 8212 on "
                 f"({cfg.requires_policy_why}), FRR "
@@ -1013,6 +1080,7 @@ def check_frr(w: ConfiguredNetwork, configs: list[FrrConfig]) -> None:
                 list(n.policy.values()),
                 facts,
             )
+            w.conclude(_host_subject(cfg.speaker, True), at, {"bird-ebgp-no-policy": said})
 
 
 def check_ibgp_reflection(w: ConfiguredNetwork, k: K8sInputs) -> None:
@@ -1172,18 +1240,22 @@ def check_lb_pools(w: ConfiguredNetwork, k: K8sInputs) -> None:
     for pool in k.lb_pools:
         for block in pool.blocks:
             nets = block.networks()
+            at = src_loc(block.source)
             for name, a, stated, aloc in hosts:
                 subnet, assumed = (stated, False) if stated is not None else _l2_key(w, a)
-                if any(x.overlaps(subnet) for x in nets):
-                    how = " (assumed /24)" if assumed else ""
-                    w.add("lb-pool-in-node-subnet", "error", src_loc(block.source),
+                overlaps = any(x.overlaps(subnet) for x in nets)
+                facts = {"lb_pool_name": pool.name, "lb_pool_cidr": block.text(),
+                         "lb_pool_overlaps": [str(subnet)] if overlaps else []}  # fmt: skip
+                if overlaps:
+                    facts["lb_pool_suggested"] = suggest_pool(str(nets[0]), [str(subnet)])
+                how = " (assumed /24)" if assumed else ""
+                w.conclude(lint_subject("cluster", f"pool/{pool.name}", [], facts), at,
+                           {"lb-pool-in-node-subnet": Saying("error", at,
                           f"LB pool {pool.name} block {block.text()} overlaps node {name}'s subnet "
                           f"{subnet}{how}: "
                           "on-link hosts ARP for the VIPs instead of routing them via BGP; use a "
-                          "separate range", [aloc],
-                          {"lb_pool_name": pool.name, "lb_pool_cidr": block.text(),
-                           "lb_pool_overlaps": [str(subnet)],
-                           "lb_pool_suggested": suggest_pool(str(nets[0]), [str(subnet)])})  # fmt: skip
+                          "separate range", [aloc], facts)})  # fmt: skip
+                if overlaps:
                     break
 
 
@@ -1198,20 +1270,27 @@ def check_auto_direct(w: ConfiguredNetwork, k: K8sInputs) -> None:
         if not on:
             continue
         groups, assumed = _node_subnets(w, k)
-        if len(groups) > 1:
+        if k.nodes:
+            ordered = sorted(groups.values(), key=len, reverse=True)
+            facts = {"auto_direct_routes_across_l3": len(groups) > 1,
+                     "local_nodes": [n.name for n in ordered[0]] if ordered else [],
+                     "remote_nodes": [n.name for g in ordered[1:] for n in g]}  # fmt: skip
             desc = "; ".join(f"{net}: {', '.join(x.name for x in ns)}" for net, ns in groups.items())
-            w.add("auto-direct-routes-across-l3", "error", loc,
+            said = Saying("error", loc,
                   f"autoDirectNodeRoutes is on but the nodes are on different subnets ({desc})"
                   f"{' (assumed /24)' if assumed else ''}: remote nodes' routes need a gateway that is not "
                   "directly reachable; turn it off and route pod CIDRs over BGP",
                   [src_loc(ns[0].source, "name") for ns in groups.values()], _pod_supernet(k))  # fmt: skip
-        elif not k.nodes:
+        else:
+            # no Node objects: the nodes share one L2 only if their directly connected BGP peers do
             gws = {_l2_key(w, p.peer_addr)[0] for cc in k.bgp_configs() for p in _cilium_peers(k, cc, None)
                    if p.peer_addr is not None and p.multihop is None}  # fmt: skip
-            if len(gws) > 1:
-                w.add("auto-direct-routes-across-l3", "error", loc,
+            facts = {"auto_direct_routes_across_l3": True if len(gws) > 1 else None}
+            said = Saying("error", loc,
                       "autoDirectNodeRoutes is on but the BGP peers sit on different subnets "
                       f"({', '.join(map(str, sorted(gws)))}), so the nodes are not on one L2")  # fmt: skip
+        cluster = lint_subject("cluster", "cilium-config", [], facts)
+        w.conclude(cluster, loc, {"auto-direct-routes-across-l3": said})
 
 
 def check_firewalls(w: ConfiguredNetwork, k: K8sInputs) -> None:
@@ -1258,13 +1337,16 @@ def check_firewalls(w: ConfiguredNetwork, k: K8sInputs) -> None:
                       f"(add a rule: src '{a}', dest '{b}', dest_ip <pod CIDR>, target ACCEPT)")  # fmt: skip
 
 
-def run_checks(inp: Inputs) -> tuple[list[LintFinding], list[InputProblem], ConfiguredNetwork]:
-    """All checks over everything read; the ConfiguredNetwork counts the sessions checked and not.
+def run_checks(
+    inp: Inputs, playbooks: list[PlaybookDef] | None = None
+) -> tuple[list[LintFinding], list[InputProblem], ConfiguredNetwork]:
+    """All checks over everything read, judged by the playbooks (default: the installed ones); the
+    ConfiguredNetwork counts the sessions checked and not.
 
     Example: run_checks(load_paths(["x/"]))
     -> ([LintFinding(...)], [], ConfiguredNetwork(sessions_checked=2, ...))
     """
-    w = build_network(inp)
+    w = build_network(inp, playbooks)
     check_sessions(w)
     check_bird(w)
     check_frr(w, inp.frrs)

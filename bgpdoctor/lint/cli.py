@@ -95,9 +95,22 @@ def render_text(result: object, verbose: bool = False) -> str:
     help="Read BIRD includes under an absolute PREFIX (e.g. /etc/bird) from DIR.",
 )
 @click.option(
+    "--playbooks",
+    "extra_playbooks",
+    multiple=True,
+    type=click.Path(file_okay=False),
+    help="Extra folder of playbooks (root causes): lint judges with them, as `run` does.",
+)
+@click.option(
     "-v", "--verbose", is_flag=True, help="List the notes (what was read but not judged) and the fixes' text."
 )
-def lint(paths: tuple[str, ...], output: str, roots: tuple[str, ...] = (), verbose: bool = False) -> None:
+def lint(
+    paths: tuple[str, ...],
+    output: str,
+    roots: tuple[str, ...] = (),
+    extra_playbooks: tuple[str, ...] = (),
+    verbose: bool = False,
+) -> None:
     """Lint Kubernetes manifests, BIRD and GoBGP configs and OpenWrt UCI files offline.
 
     Exit codes: 0 sessions checked and nothing found, 1 findings, 2 a file could not be read or
@@ -106,7 +119,7 @@ def lint(paths: tuple[str, ...], output: str, roots: tuple[str, ...] = (), verbo
     from bgpdoctor.lint import lint_paths
     from bgpdoctor.lint.loader import parse_roots
 
-    result = lint_paths(list(paths), parse_roots(roots))
+    result = lint_paths(list(paths), parse_roots(roots), list(extra_playbooks))
     if output == "json":
         click.echo(json.dumps(result.to_dict(), indent=2))
     elif output == "sarif":

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bgpdoctor.kube.cluster_intent import route_reflectors
+from bgpdoctor.lint.judging import Saying, lint_subject
 from bgpdoctor.lint.k8s import K8sInputs, src_loc
 
 if TYPE_CHECKING:
@@ -16,13 +17,15 @@ if TYPE_CHECKING:
 def check_calico_mesh_reflectors(w: ConfiguredNetwork, k: K8sInputs) -> None:
     """A BGPConfiguration that leaves the mesh on (true, or the default one not stating it) while
     the files configure route reflectors. Files that state no BGPConfiguration say nothing about
-    the mesh (the cluster may hold one): no finding."""
+    the mesh (the cluster may hold one): mesh_with_reflectors stays unknown."""
     reflectors, rr_peers = route_reflectors(k.nodes, k.calico_peers)
     if not reflectors and not rr_peers:
         return
     mesh = k.calico_mesh()
     default = next((c for c in reversed(k.calico_configs) if c.name == "default"), None)
     if mesh is not None and not mesh[0]:
+        off = lint_subject("cluster", "bgpconfiguration/default", [], {"mesh_with_reflectors": False})
+        w.conclude(off, mesh[1], {})
         return
     if mesh is None and default is None:
         return
@@ -37,6 +40,7 @@ def check_calico_mesh_reflectors(w: ConfiguredNetwork, k: K8sInputs) -> None:
         parts.append(f"BGPPeers {', '.join(p.name for p in rr_peers)} peer nodes by peerSelector")
     asn = k.calico_asn()
     facts: dict[str, object] = {
+        "mesh_with_reflectors": True,
         "calico_mesh": stated,
         "rr_nodes": sorted(reflectors),
         "rr_cluster_ids": sorted(set(reflectors.values())),
@@ -45,12 +49,13 @@ def check_calico_mesh_reflectors(w: ConfiguredNetwork, k: K8sInputs) -> None:
     }
     others = [src_loc(p.source) for p in rr_peers]
     others += [src_loc(n.source) for n in k.nodes if n.name in reflectors]
-    w.add(
-        "mesh-vs-rr-transition",
+    said = Saying(
         "error",
         where,
         f"Calico's node-to-node mesh is on ({stated}) while {' and '.join(parts)}: every node runs mesh and "
         "reflector sessions to the same addresses; set nodeToNodeMeshEnabled: false",
         others,
-        facts,
+        {name: value for name, value in facts.items() if name != "mesh_with_reflectors"},
     )
+    subject = lint_subject("cluster", "bgpconfiguration/default", sorted(reflectors), facts)
+    w.conclude(subject, where, {"mesh-vs-rr-transition": said})

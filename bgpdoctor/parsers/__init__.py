@@ -79,7 +79,8 @@ def load_json(text: str, parser: str, what: str = "output", max_depth: int = MAX
     Example: load_json('[{"dst":"default"}]', "iproute") -> [{"dst": "default"}];
     load_json('[{"mtu":1e309}]', "iproute") raises ParseError("iproute", "output: not JSON (...)").
     """
-    if _json_depth(text, max_depth) > max_depth:
+    # no deeper than its opening brackets: most outputs have too few to need the scan
+    if text.count("[") + text.count("{") > max_depth and _json_depth(text, max_depth) > max_depth:
         raise ParseError(parser, f"{what}: JSON nested more than {max_depth} levels deep")
     try:
         return json.loads(text, parse_float=_finite_float, parse_constant=_no_constant)

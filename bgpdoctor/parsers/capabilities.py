@@ -512,6 +512,16 @@ def _frr_neighbor(address: str, raw: Any) -> NeighborCapabilities:
                     _add(remote.families, frr_family(family))
         if name == "hostname" and isinstance(value, dict):
             sent, got = "advHostName" in value, "rcvHostName" in value
+        if name == "extended-nexthop":
+            # FRR announces it for IPv4 unicast only; the peer's families under its (misspelt) key
+            if sent:
+                local.extended_nexthop = ["ipv4-unicast"]
+            caps_obj = json_object(raw_caps, "frr", "neighborCapabilities")
+            by_peer = caps_obj.get(
+                "extendedNexthopFamililesByPeer", caps_obj.get("extendedNexthopFamiliesByPeer")
+            )
+            if got and isinstance(by_peer, dict):
+                remote.extended_nexthop = [frr_family(k) for k in by_peer]
         for side, present in ((local, sent), (remote, got)):
             if present:
                 _add(side.names, name)

@@ -33,11 +33,15 @@ from __future__ import annotations
 import re
 
 from bgpdoctor.parsers import ParseError, to_int
-from bgpdoctor.parsers.routers import RouterSession, capability_name, duration_seconds
+from bgpdoctor.parsers.routers import RouterRoute, RouterSession, capability_name, duration_seconds
 
 P = "routeros"
 # one whitespace run between the parts: adjacent optional runs backtrack cubically on blank lines
 _ENTRY = re.compile(r"^[ \t]*(?:(?P<num>\d+)[ \t]+)?(?:(?P<flags>[A-Z]+)[ \t]+)?name=")
+# "0 E ;;; BFD session down": an entry whose comment comes first, its name= on the next line
+_COMMENTED = re.compile(
+    r"^[ \t]*(?:(?P<num>\d+)[ \t]+)?(?:(?P<flags>[A-Z]+)[ \t]+)?;;;[ \t]*(?P<comment>.*)$"
+)
 _TOKEN = re.compile(r'(?P<key>[.\w-][\w.-]*)=(?P<value>"(?:[^"\\\n]|\\.)*"|\S*)|(?P<word>\S+)')
 _TIME = re.compile(r"^\d{1,2}:\d{2}:\d{2}$")
 _AFI = {"ip": "ipv4-unicast", "ipv6": "ipv6-unicast", "vpnv4": "vpnv4-unicast", "evpn": "l2vpn-evpn"}
@@ -140,18 +144,29 @@ def _both(local: list[str] | None, remote: list[str] | None) -> list[str]:
     return [item for item in remote if item in local]
 
 
-def _session(flags: str, body: str) -> RouterSession:
+def _bare(address: str | None) -> str | None:
+    """``111.111.11.12@vrf1`` / ``10.0.0.1%ether1`` / ``10.0.0.1/32`` -> ``111.111.11.12``."""
+    return re.split(r"[/@%]", address, maxsplit=1)[0] or None if address else None
+
+
+def _yes_no(value: str, key: str) -> bool:
+    if value not in ("yes", "no"):
+        raise ParseError(P, f"{key}: expected yes or no, got {value[:40]!r}")
+    return value == "yes"
+
+
+def _session(flags: str, body: str, comment: str = "") -> RouterSession:
     values, words = _tokens(body)
     address = values.get("remote.address")
     if not address:
         raise ParseError(P, f"session without remote.address: {body[:80]!r}")
     established = "E" in flags or "established" in words
     session = RouterSession(
-        address=address.split("/", 1)[0],
+        address=re.split(r"[/@%]", address, maxsplit=1)[0],
         state="established" if established else "idle",
         remote_as=_int(values, "remote.as"),
         local_as=_int(values, "local.as"),
-        local_address=values.get("local.address") or None,
+        local_address=_bare(values.get("local.address")),
         remote_router_id=values.get("remote.id") or None,
         prefixes_received=_int(values, "prefix-count"),
         description=values.get("name") or None,
@@ -161,7 +176,9 @@ def _session(flags: str, body: str) -> RouterSession:
     if established:
         if "uptime" in values:
             session.uptime_seconds = duration_seconds(values["uptime"], P)
-        if "hold-time" in values:
+        if values.get("hold-time") == "infinity":
+            session.hold_time = 0  # RouterOS's word for a hold time of 0: no keepalives (RFC 4271 4.2)
+        elif "hold-time" in values:
             session.hold_time = duration_seconds(values["hold-time"], P)
         if "keepalive-time" in values:
             session.keepalive = duration_seconds(values["keepalive-time"], P)
@@ -169,6 +186,10 @@ def _session(flags: str, body: str) -> RouterSession:
         session.capabilities = [capability_name(c) for c in caps]
         afis = _both(_list(values, "local.afi"), _list(values, "remote.afi"))
         session.families = [_AFI.get(a, a) for a in afis]
+    if "use-bfd" in values:
+        session.bfd = _yes_no(values["use-bfd"], "use-bfd")
+    if "bfd session down" in comment.lower():
+        session.bfd_state = "down"
     for key, sent in (("input.last-notification", False), ("output.last-notification", True)):
         if key in values:
             session.last_notification = notification_text(values[key])
@@ -180,17 +201,160 @@ def _session(flags: str, body: str) -> RouterSession:
 def parse_bgp_sessions(text: str) -> list[RouterSession]:
     """Parse ``/routing/bgp/session print`` or ``print detail`` (prompt and ``Flags:`` lines are
     skipped). Example: see the module docstring."""
-    entries: list[tuple[str, list[str]]] = []
+    entries: list[tuple[str, str, list[str]]] = []
     for line in text.splitlines():
-        if m := _ENTRY.match(line):
-            entries.append((m.group("flags") or "", [line[m.end() - len("name=") :]]))
+        if m := _COMMENTED.match(line):
+            entries.append((m.group("flags") or "", m.group("comment"), []))
+        elif (m := _ENTRY.match(line)) and entries and not entries[-1][2] and not m.group("num"):
+            entries[-1][2].append(line[m.end() - len("name=") :])  # the commented entry's name
+        elif m:
+            entries.append((m.group("flags") or "", "", [line[m.end() - len("name=") :]]))
         elif entries and line[:1].isspace() and line.strip():
-            entries[-1][1].append(line)
+            entries[-1][2].append(line)
         elif line.strip().startswith(
             ("failure:", "syntax error", "bad command name", "expected end of command")
         ):
             raise ParseError(P, line.strip()[:120])
-    return [_session(flags, "\n".join(body)) for flags, body in entries]
+    return [_session(flags, "\n".join(body), comment) for flags, comment, body in entries]
 
 
-__all__ = ["NOTIFICATION_CODES", "notification_text", "parse_bgp_sessions"]
+# -- /ip/route print [detail] -------------------------------------------------------------------------
+
+# RouterOS v7's own legend, used when the output has none; the output's `Flags:` lines override it
+# (7.1 printed "C - CONNECT, S - STATIC" in upper case, later releases "c - connect, s - static")
+ROUTE_FLAGS = {
+    "D": "dynamic", "X": "disabled", "I": "inactive", "A": "active", "c": "connect", "s": "static",
+    "r": "rip", "b": "bgp", "o": "ospf", "i": "is-is", "d": "dhcp", "v": "vpn", "m": "modem",
+    "y": "bgp-mpls-vpn", "H": "hw-offloaded", "+": "ecmp",
+}  # fmt: skip
+_PROTOCOLS = {
+    "connect": "connected", "static": "static", "rip": "rip", "bgp": "bgp", "ospf": "ospf",
+    "is-is": "isis", "dhcp": "dhcp", "vpn": "vpn", "modem": "modem", "bgp-mpls-vpn": "bgp",
+}  # fmt: skip
+_LEGEND_ITEM = re.compile(r"(?:^|[;,])\s*(?P<flag>[A-Za-z+])\s+-\s+(?P<word>[A-Za-z][A-Za-z-]*)")
+_PREFIX = r"[0-9A-Fa-f:.]+(?:%[\w.@-]+)?/\d{1,3}"
+_ROUTE_FLAGS = r"[A-Za-z+](?:[A-Za-z+ ]{0,6}[A-Za-z+])?"
+_DETAIL_ENTRY = re.compile(rf"^\s*(?:(?P<num>\d+)\s+)?(?:(?P<flags>{_ROUTE_FLAGS})\s+)?dst-address=")
+_TERSE_ENTRY = re.compile(
+    rf"^\s*(?:(?P<num>\d+)\s+)?(?:(?P<flags>{_ROUTE_FLAGS})\s+)?(?P<dst>{_PREFIX})(?:\s+(?P<rest>.*))?$"
+)
+_ERRORS = ("failure:", "syntax error", "bad command name", "expected end of command", "no such item")
+
+
+def _legend(line: str) -> dict[str, str]:
+    """``Flags: D - DYNAMIC; I - INACTIVE, A - ACTIVE`` -> {"D": "dynamic", "I": "inactive", ...}."""
+    return {m.group("flag"): m.group("word").lower() for m in _LEGEND_ITEM.finditer(line)}
+
+
+def _is_legend(line: str) -> bool:
+    """A `Flags:` line or its continuation (``H - hw-offloaded; + - ecmp``)."""
+    text = line.strip()
+    return text.startswith("Flags:") or bool(
+        re.fullmatch(r"(?:[A-Za-z+]\s+-\s+[A-Za-z][\w-]*[;,]?\s*)+>?", text)
+    )
+
+
+def _gateway(gateway: str | None) -> tuple[str | None, str | None]:
+    """``10.0.0.1%ether1`` -> ("10.0.0.1", "ether1"); ``ether1`` -> (None, "ether1")."""
+    if not gateway:
+        return None, None
+    address, _, interface = gateway.partition("%")
+    if re.fullmatch(r"[0-9.]+|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*", address):
+        return address, (interface.split("@", 1)[0] or None)
+    return None, gateway.split("@", 1)[0]
+
+
+def _route(flags: str, legend: dict[str, str], dst: str, gateway: str | None, distance: int | None,
+           table: str | None, as_path: str | None) -> RouterRoute:  # fmt: skip
+    meanings = {legend.get(f, ROUTE_FLAGS.get(f, "")) for f in flags.replace(" ", "")}
+    protocol = next((_PROTOCOLS[m] for m in sorted(meanings) if m in _PROTOCOLS), "unknown")
+    next_hop, interface = _gateway(gateway)
+    active = "active" in meanings
+    return RouterRoute(
+        prefix=dst.split("%", 1)[0] if "%" in dst else dst,
+        next_hop=next_hop,
+        protocol=protocol,
+        interface=interface,
+        selected=active,
+        installed=active and "disabled" not in meanings,
+        as_path=as_path,
+        distance=distance,
+        table=table,
+    )
+
+
+def parse_ip_routes(text: str) -> list[RouterRoute]:
+    """Parse RouterOS v7 ``/ip/route print``, ``print terse`` or ``print detail`` (also
+    ``/ipv6/route``): one RouterRoute per entry, ``selected`` and ``installed`` from the ``A``
+    (active) flag, the protocol from the protocol flag (``b`` bgp), the next hop from ``gateway``.
+
+    An ECMP route is one entry per gateway, each flagged ``+``; a BGP path that lost the best-path
+    selection is an entry without ``A`` (``D b``). Example: the line ``  DAb 10.100.0.0/24
+    10.90.0.2  20`` -> RouterRoute(prefix="10.100.0.0/24", next_hop="10.90.0.2", protocol="bgp",
+    selected=True, installed=True, distance=20).
+    """
+    legend: dict[str, str] = {}
+    columns: list[str] = ["GATEWAY", "DISTANCE"]
+    details: list[tuple[str, list[str]]] = []
+    routes: list[RouterRoute] = []
+    for raw in text.splitlines():
+        line = re.sub(r"\s*\[[^\]\n]*@[^\]\n]*\][^\n]*$", "", raw)  # a prompt glued to the last line
+        stripped = line.strip()
+        if not stripped or stripped.startswith(";;;") or stripped.startswith("#"):
+            continue
+        if stripped.lower().startswith(_ERRORS):
+            raise ParseError(P, stripped[:120])
+        if _is_legend(stripped):
+            legend.update(_legend(stripped.removeprefix("Flags:")))
+            continue
+        if stripped.startswith("Columns:"):
+            columns = [c.strip().upper() for c in stripped.removeprefix("Columns:").split(",")][1:]
+            continue
+        if m := _DETAIL_ENTRY.match(line):
+            details.append((m.group("flags") or "", [line[m.end() - len("dst-address=") :]]))
+        elif details and line[:1].isspace() and "=" in line:
+            details[-1][1].append(line)
+        elif (m := _TERSE_ENTRY.match(line)) and not details:
+            routes.append(_terse(m, legend, columns))
+        elif "=" not in line and not details and "/" not in line:
+            continue  # the column header without `#`, a prompt line
+        else:
+            raise ParseError(P, f"not a route entry: {stripped[:80]!r}")
+    for flags, body in details:
+        values, _words = _tokens("\n".join(body))
+        routes.append(
+            _route(
+                flags,
+                legend,
+                values.get("dst-address", ""),
+                values.get("gateway") or values.get("immediate-gw"),
+                _int(values, "distance"),
+                values.get("routing-table"),
+                values.get("bgp.as-path"),
+            )
+        )
+    return routes
+
+
+def _terse(m: re.Match[str], legend: dict[str, str], columns: list[str]) -> RouterRoute:
+    rest = (m.group("rest") or "").split()
+    by_column: dict[str, str] = {}
+    if len(rest) == len(columns):
+        by_column = dict(zip(columns, rest, strict=True))
+    elif rest and rest[-1].isdigit() and columns[-1:] in (["DISTANCE"], ["D"]):
+        by_column = {"DISTANCE": rest[-1]}  # no gateway (a blackhole, a route being resolved)
+        if len(rest) > 1:
+            by_column["GATEWAY"] = rest[0]
+    distance = by_column.get("DISTANCE") or by_column.get("D")
+    return _route(
+        m.group("flags") or "",
+        legend,
+        m.group("dst"),
+        by_column.get("GATEWAY"),
+        to_int(distance, P, "distance") if distance is not None else None,
+        by_column.get("ROUTING-TABLE"),
+        None,
+    )
+
+
+__all__ = ["NOTIFICATION_CODES", "ROUTE_FLAGS", "notification_text", "parse_bgp_sessions", "parse_ip_routes"]

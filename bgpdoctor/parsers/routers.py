@@ -82,6 +82,8 @@ class RouterSession:
     max_prefix_exceeded: bool | None = None  # the session was stopped by a maximum-prefix limit
     admin_down: bool = False
     description: str | None = None
+    bfd: bool | None = None  # BFD configured for the session (RouterOS `use-bfd`; None: not shown)
+    bfd_state: str | None = None  # "down" when the router says its BFD session is down
 
 
 @dataclass
@@ -98,6 +100,7 @@ class RouterRoute:
     peer: str | None = None  # the neighbor it was learned from
     distance: int | None = None
     metric: int | None = None
+    table: str | None = None  # the routing table (None: the output does not say, the main one)
 
 
 def fsm_state(text: str, parser: str) -> str:

@@ -35,7 +35,11 @@ hosts proves them):
   bgp-port-filtered, or, when the file does not say whether the host is their destination, a TTL
   that ran out here;
 - SYNs never answered (no SYN-ACK, no RST) -> a filter on the path: bgp-filtered-unseen or
-  bgp-port-filtered.
+  bgp-port-filtered;
+- after a completed handshake, BGP segments with a bad TCP checksum, sent again and never
+  acknowledged: a device on the path damages them (calico#4059) -> bgp-filtered-unseen (or
+  bgp-port-filtered). A bad checksum alone is not one: a host that offloads checksums to its NIC
+  captures its own segments before the NIC fills the checksum in, and the peer acknowledges them.
 """
 
 from __future__ import annotations
@@ -126,6 +130,18 @@ class NotificationMessage:
 
 
 @dataclass
+class Corrupted:
+    """BGP segments one way of a connection whose handshake completed, captured whole with a bad TCP
+    checksum, sent again and never acknowledged by the other end: the receiver's TCP discarded them."""
+
+    src: str
+    dst: str
+    segments: int  # distinct data segments with a bad checksum
+    sent: int  # copies of them on the wire, retransmissions included
+    messages: list[str]  # the BGP messages they carry, e.g. ["open"]
+
+
+@dataclass
 class Finding:
     root_cause: str  # a playbook id
     reason: str
@@ -142,6 +158,7 @@ class Analysis:
     opens: list[OpenMessage] = field(default_factory=list)
     notifications: list[NotificationMessage] = field(default_factory=list)
     ttl_expired: list[Expired] = field(default_factory=list)
+    corrupted: list[Corrupted] = field(default_factory=list)
     messages: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_MESSAGE_TYPES.values(), 0))
     findings: list[Finding] = field(default_factory=list)
 
@@ -276,6 +293,8 @@ def analyze_pcap(
     remote: set[str] = set()  # addresses in packets this host forwards: never its own
     local: set[str] = set(addresses or ())  # addresses this host sends from (not forwarding)
     last_hop: list[tuple[tuple[Any, ...], str, str, str]] = []  # arrived with TTL <= 1
+    carried: dict[tuple[str, int, str, int], list[_Data]] = {}  # data segments of each way of a connection
+    acks: dict[tuple[str, int, str, int], list[int]] = {}  # the ACK numbers each way sent
     try:
         reader = RawPcapReader(str(path))  # pcap or pcapng; packets as bytes
     except (Scapy_Exception, EOFError, ValueError, struct.error) as exc:
@@ -324,6 +343,12 @@ def analyze_pcap(
                 answered = syns.get((dst, dport, src, sport, (segment.ack - 1) & 0xFFFFFFFF))
                 if answered is not None and answered.answer is None:
                     answered.answer = "syn-ack" if flags & 0x02 else "rst"
+            way = (src, sport, dst, dport)
+            if flags & 0x10:
+                acks.setdefault(way, []).append(segment.ack)
+            if segment.checksum_ok is not None:
+                kinds = [_MESSAGE_TYPES.get(k, f"type {k}") for k, _m in _bgp_messages(payload)]
+                carried.setdefault(way, []).append(_Data(seq, len(payload), segment.checksum_ok, kinds))
             for kind, message in _bgp_messages(payload):
                 name = _MESSAGE_TYPES.get(kind)
                 if name is None:
@@ -344,6 +369,7 @@ def analyze_pcap(
     finally:
         reader.close()
     analysis.attempts = _attempts(syns.values())
+    analysis.corrupted = _corrupted(carried, acks, syns)
     if addresses is not None:
         remote = {a for a in remote | {x for _i, _s, x, _k in last_hop} if a not in addresses}
     analysis.ttl_expired = _expired(last_hop, forwarded, remote - local)
@@ -362,6 +388,50 @@ def _add_once(found: list[Any], message: OpenMessage | NotificationMessage | Non
             known.count += 1
             return
     found.append(message)
+
+
+@dataclass
+class _Data:
+    seq: int
+    length: int
+    checksum_ok: bool
+    messages: list[str]
+
+
+def _covers(ack: int, end: int) -> bool:
+    """Does an ACK number acknowledge every byte before `end` (sequence numbers wrap at 2**32)?"""
+    return (ack - end) & 0xFFFFFFFF < 0x80000000
+
+
+def _corrupted(
+    data: dict[tuple[str, int, str, int], list[_Data]],
+    acks: dict[tuple[str, int, str, int], list[int]],
+    syns: dict[tuple[str, int, str, int, int], _Syn],
+) -> list[Corrupted]:
+    """Ways of a connection whose handshake completed where data segments with a bad TCP checksum
+    were sent again and none was ever acknowledged (see Corrupted)."""
+    shaken = {
+        way
+        for syn in syns.values()
+        if syn.answer == "syn-ack"
+        for way in (syn.key[:4], (syn.key[2], syn.key[3], syn.key[0], syn.key[1]))
+    }
+    found: list[Corrupted] = []
+    for way, segments in data.items():
+        bad = [d for d in segments if not d.checksum_ok]
+        if not bad or way not in shaken:
+            continue
+        copies: dict[tuple[int, int], int] = {}
+        for d in bad:
+            copies[(d.seq, d.length)] = copies.get((d.seq, d.length), 0) + 1
+        back = acks.get((way[2], way[3], way[0], way[1]), [])
+        ends = [(seq + length) & 0xFFFFFFFF for seq, length in copies]
+        acknowledged = any(_covers(ack, end) for end in ends for ack in back)
+        if acknowledged or max(copies.values()) < 2:
+            continue  # the peer took them (a checksum offloaded to the NIC), or nothing says it did not
+        messages = list(dict.fromkeys(m for d in bad for m in d.messages))
+        found.append(Corrupted(way[0], way[2], len(copies), len(bad), messages))
+    return sorted(found, key=lambda c: (c.src, c.dst))
 
 
 def _kind(flags: int) -> str:
@@ -440,6 +510,17 @@ def _findings(analysis: Analysis) -> list[Finding]:
                 f"{e.packets} packet(s) ({', '.join(e.kinds)}) from {e.src} to {e.dst} arrived here with "
                 f"TTL 1 and were not forwarded, while this host forwards other packets to {e.dst}: the "
                 "TTL ran out on this hop, the sender's peer is further away than its TTL allows",
+            )
+        )
+    for c in analysis.corrupted:
+        carrying = f" ({', '.join(m.upper() for m in c.messages)})" if c.messages else ""
+        found.append(
+            Finding(
+                "bgp-filtered-unseen",
+                f"the TCP handshake between {c.src} and {c.dst} completed, but {c.sent} BGP segment(s)"
+                f"{carrying} from {c.src} arrived with a bad TCP checksum, were sent again and never "
+                f"acknowledged by {c.dst}: a device on the path damages BGP's segments",
+                ["bgp-port-filtered"],
             )
         )
     expired = {(e.src, e.dst) for e in analysis.ttl_expired}
@@ -559,6 +640,11 @@ def render_text(analysis: Analysis) -> str:
         )
     for e in a.ttl_expired:
         lines.append(f"  TTL ran out here: {e.packets} {'/'.join(e.kinds)} from {e.src} to {e.dst}")
+    for c in a.corrupted:
+        lines.append(
+            f"  bad TCP checksum, never acknowledged: {c.sent} segment(s) from {c.src} to {c.dst}"
+            + (f" ({', '.join(c.messages)})" if c.messages else "")
+        )
     for n in a.notifications:
         again = f" (x{n.count})" if n.count > 1 else ""
         lines.append(f"  NOTIFICATION {n.src} -> {n.dst}: {n.code}/{n.subcode} {n.error}: {n.detail}{again}")

@@ -33,6 +33,8 @@ class Segment:
     options: bytes
     payload: bytes
     incoming: bool | None  # None: the link type does not say (Ethernet, raw IP)
+    # the TCP checksum verified, for a segment carrying data that was captured whole; None otherwise
+    checksum_ok: bool | None = None
 
 
 def network_offset(linktype: int, packet: bytes) -> int | None:
@@ -51,6 +53,25 @@ def _incoming(linktype: int, packet: bytes) -> bool | None:
     if linktype == SLL2 and len(packet) >= 11:
         return packet[10] != _OUTGOING
     return None
+
+
+def _ones_complement_sum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\x00"
+    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return total
+
+
+def tcp_checksum_ok(src: str, dst: str, tcp: bytes) -> bool:
+    """Does the TCP checksum of this whole segment (header and data) match its IP addresses?"""
+    source, destination = ipaddress.ip_address(src).packed, ipaddress.ip_address(dst).packed
+    if len(source) == 4:
+        pseudo = source + destination + struct.pack("!BBH", 0, 6, len(tcp))
+    else:
+        pseudo = source + destination + struct.pack("!I3xB", len(tcp), 6)
+    return _ones_complement_sum(pseudo + tcp) == 0xFFFF
 
 
 def tcp_segment(linktype: int, packet: bytes) -> Segment | None:
@@ -85,6 +106,8 @@ def tcp_segment(linktype: int, packet: bytes) -> Segment | None:
     offset = (tcp[12] >> 4) * 4
     if offset < 20:
         return None
+    whole = len(packet) >= end  # not cut by the capture's snap length
+    checksum_ok = tcp_checksum_ok(src, dst, tcp) if whole and len(tcp) > offset else None
     return Segment(
         src,
         dst,
@@ -98,4 +121,5 @@ def tcp_segment(linktype: int, packet: bytes) -> Segment | None:
         tcp[20:offset],
         tcp[offset:],
         _incoming(linktype, packet),
+        checksum_ok,
     )

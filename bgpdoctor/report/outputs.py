@@ -8,11 +8,14 @@ of the same facts (`bgpdoctor status`), computed once here.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bgpdoctor.report.model import Report
+from pydantic import TypeAdapter
+
+from bgpdoctor.report.model import CheckResult, Report
 from bgpdoctor.report.status import StatusReport, status_of_facts
 
 if TYPE_CHECKING:
@@ -49,6 +52,8 @@ def run_outputs(
         )
     except Exception as exc:  # the diagnosis is worth more than its heading line
         out.status_problem = f"{type(exc).__name__}: {exc}"
+    # nothing reads the run's parsed view after this: rendering a large report needs its memory
+    collected.world = None
     return out
 
 
@@ -80,6 +85,30 @@ def render(report: Report, form: str, verbose: bool = False, extras: RunOutputs 
     if extras.status is None and extras.status_problem:
         text = f"BGP: the sessions could not be summarised ({one_line(extras.status_problem)})\n{text}"
     return text
+
+
+_RESULTS = TypeAdapter(list[CheckResult])
+_NO_RESULTS = '\n  "results": [],\n'
+RESULTS_PER_CHUNK = 200  # a few hundred KiB of JSON, copied a few times on its way out
+
+
+def json_chunks(report: Report) -> Iterator[str]:
+    """`render(report, "json")` in pieces, the same text once joined: a report of thousands of
+    nodes is hundreds of MiB of JSON, and holding it whole (and its encoded copy) doubled a replay's
+    memory. The results are dumped a few hundred at a time, indented one level deeper.
+    """
+    if not report.results:
+        yield report.model_dump_json(indent=2)
+        return
+    frame = report.model_copy(update={"results": []}).model_dump_json(indent=2)
+    head, _, tail = frame.partition(_NO_RESULTS)
+    yield head + '\n  "results": [\n'
+    for start in range(0, len(report.results), RESULTS_PER_CHUNK):
+        batch = _RESULTS.dump_json(report.results[start : start + RESULTS_PER_CHUNK], indent=2)
+        # "[\n  {...},\n  {...}\n]" -> the items at the report's depth, "    {...}"
+        items = batch[2:-2].replace(b"\n", b"\n  ").decode()
+        yield ("  " if start == 0 else ",\n  ") + items
+    yield "\n  ],\n" + tail
 
 
 def write_prometheus(path: Path, report: Report | None, status: StatusReport | None) -> None:

@@ -569,3 +569,65 @@ def calico_seed002(
 
 def deep(objs: list[Obj]) -> list[Obj]:
     return copy.deepcopy(objs)
+
+
+# Cilium's chart (install/kubernetes/cilium/values.yaml, securityContext.capabilities.ciliumAgent):
+# what the cilium-agent container adds back after dropping ALL; NET_BIND_SERVICE is not in it.
+CILIUM_AGENT_CAPABILITIES = [
+    "CHOWN",
+    "KILL",
+    "NET_ADMIN",
+    "NET_RAW",
+    "IPC_LOCK",
+    "SYS_MODULE",
+    "SYS_ADMIN",
+    "SYS_RESOURCE",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "SETGID",
+    "SETUID",
+]
+
+
+def cilium_daemonset(
+    add: list[str] | None = None, drop: list[str] | None = None, privileged: bool | None = None
+) -> Obj:
+    """The agent DaemonSet as Cilium's Helm chart renders it (the parts bgpdoctor reads, and a few more)."""
+    security: Obj = {
+        "seLinuxOptions": {"level": "s0", "type": "spc_t"},
+        "capabilities": {
+            "add": list(CILIUM_AGENT_CAPABILITIES if add is None else add),
+            "drop": list(["ALL"] if drop is None else drop),
+        },
+    }
+    if privileged is not None:
+        security["privileged"] = privileged
+    labels = {
+        "k8s-app": "cilium",
+        "app.kubernetes.io/name": "cilium-agent",
+        "app.kubernetes.io/part-of": "cilium",
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": "cilium", "namespace": "kube-system", "labels": labels, "uid": "uid-cilium-ds"},
+        "spec": {
+            "selector": {"matchLabels": {"k8s-app": "cilium"}},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "hostNetwork": True,
+                    "serviceAccountName": "cilium",
+                    "containers": [
+                        {
+                            "name": "cilium-agent",
+                            "image": "quay.io/cilium/cilium:v1.16.1",
+                            "command": ["cilium-agent"],
+                            "args": ["--config-dir=/tmp/cilium/config-map"],
+                            "securityContext": security,
+                        }
+                    ],
+                },
+            },
+        },
+    }

@@ -16,6 +16,10 @@ and run ``runner + command`` here; stdout and stderr stream as binary frames on 
 and channel 3 carries the Status the API server sends at the end (``Success``, or ``Failure`` with
 ``details.causes[{reason: ExitCode, message: "N"}]``). A pod without a runner is refused with 403;
 ``exec_status = 400/403`` refuses every exec; an exec into a pod that does not exist is a 404.
+
+Logs: ``api.pod_logs[(namespace, pod, container)] = "line\\n..."`` answers
+``pods/POD/log?container=C&tailLines=N`` as text/plain (the last N lines), as the API server does;
+a pod or container without a log is a 404.
 """
 
 from __future__ import annotations
@@ -71,6 +75,7 @@ class FakeApiServer:
         self.exec_status: int | None = None  # 400/403: refuse every exec with this code
         self.exec_runners: dict[tuple[str, str], list[str]] = {}  # (namespace, pod) -> argv prefix
         self.exec_log: list[list[str]] = []  # the command of every exec that ran
+        self.pod_logs: dict[tuple[str, str, str], str] = {}  # (namespace, pod, container) -> log text
         self.exec_pids: list[int] = []  # every process an exec started (killed on client close)
         self.requests: list[str] = []
         self.tls_dir = tls_dir
@@ -315,6 +320,9 @@ class _Handler(BaseHTTPRequestHandler):
             code, body = 401, status(401, "Unauthorized", "Unauthorized")
         elif any(url.path.startswith(p) for p in self.api.forbidden):
             code, body = 403, status(403, "Forbidden", f'forbidden: cannot get path "{url.path}"')
+        elif (log := self._pod_log(url.path, parse_qs(url.query))) is not None:
+            self._send(log[0], log[1], "text/plain" if log[0] == 200 else "application/json")
+            return
         elif (ws := self._exec_target(url.path)) is not None and ws[1] == "":
             code, body = 404, status(404, "NotFound", f'pods "{url.path.split("/")[-2]}" not found')
         elif ws is not None and ws[2] is not None:
@@ -334,6 +342,36 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = _answer
     do_POST = _answer
+
+    def _send(self, code: int, data: bytes, content_type: str) -> None:
+        try:
+            self.send_response(code)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+            pass
+
+    def _pod_log(self, path: str, query: dict[str, list[str]]) -> tuple[int, bytes] | None:
+        """(status, body) for ``GET .../pods/POD/log``, None for any other path."""
+        parts = [p for p in path.split("/") if p]
+        if (
+            len(parts) != 7
+            or parts[:3] != ["api", "v1", "namespaces"]
+            or parts[4] != "pods"
+            or parts[6] != "log"
+        ):
+            return None
+        ns, pod = parts[3], parts[5]
+        container = (query.get("container") or [""])[0]
+        text = self.api.pod_logs.get((ns, pod, container))
+        if text is None:
+            body = status(404, "NotFound", f'pods "{pod}" not found')
+            return 404, json.dumps(body).encode()
+        lines = text.splitlines(keepends=True)
+        tail = int((query.get("tailLines") or ["0"])[0] or 0)
+        return 200, "".join(lines[-tail:] if tail else lines).encode()
 
     # --- websocket exec --------------------------------------------------------------------
 

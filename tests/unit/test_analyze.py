@@ -14,6 +14,7 @@ import struct
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -429,3 +430,102 @@ def test_pcapng_and_ipv6_on_ethernet_are_read(tmp_path: Path) -> None:
         ("fd00::1", "fd00::2", 1, False),
     ]
     assert [f.root_cause for f in a.findings] == ["node-not-listening", "node-not-listening"]
+
+
+# --- a middlebox that lets the handshake through and damages BGP's segments (calico#4059) ---------
+
+
+def _session_with_damaged_opens(opens_acked: bool = False, cut_to: int | None = None) -> list[bytes]:
+    """A handshake 10.0.0.1 -> 10.0.0.2:179 that completes, then each end's OPEN three times (an
+    RTO apart) with a bad TCP checksum, the one-byte-off damage an old router does; the receiver
+    acknowledges them only when `opens_acked` (a checksum left to the NIC: healthy)."""
+    from scapy.contrib.bgp import BGPHeader, BGPOpen
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether
+
+    def open_of(asn: int, router_id: str) -> bytes:
+        return bytes(BGPHeader(type=1) / BGPOpen(my_as=asn, hold_time=240, bgp_id=router_id))
+
+    def a(ip_id: int = 1) -> Any:
+        return Ether() / IP(src="10.0.0.1", dst="10.0.0.2", id=ip_id)
+
+    def b(ip_id: int = 1) -> Any:
+        return Ether() / IP(src="10.0.0.2", dst="10.0.0.1", id=ip_id)
+
+    open_a, open_b = open_of(64512, "10.0.0.1"), open_of(64513, "10.0.0.2")
+    packets = [
+        a() / TCP(sport=40000, dport=179, flags="S", seq=1000),
+        b() / TCP(sport=179, dport=40000, flags="SA", seq=5000, ack=1001),
+        a() / TCP(sport=40000, dport=179, flags="A", seq=1001, ack=5001),
+    ]
+    for attempt in range(3):
+        tcp_a = TCP(sport=40000, dport=179, flags="PA", seq=1001, ack=5001, chksum=0xBAD0)
+        tcp_b = TCP(sport=179, dport=40000, flags="PA", seq=5001, ack=1001, chksum=0xBAD1)
+        packets += [a(10 + attempt) / tcp_a / open_a, b(20 + attempt) / tcp_b / open_b]
+    if opens_acked:
+        acked = TCP(sport=179, dport=40000, flags="A", seq=5001, ack=1001 + len(open_a))
+        packets = [*packets[:4], b() / acked]
+    records = [bytes(p) for p in packets]
+    return [r[:cut_to] if cut_to and len(r) > 60 else r for r in records]
+
+
+def test_bgp_segments_damaged_after_a_completed_handshake_are_a_filter_on_the_path(tmp_path: Path) -> None:
+    path = tmp_path / "calico-4059.pcap"
+    path.write_bytes(_pcap_with(_session_with_damaged_opens()))
+    a = analyze_pcap(path)
+    [attempt] = a.attempts
+    assert (attempt.syns, attempt.syn_acks, attempt.unanswered) == (1, 1, 0)  # the handshake completed
+    assert [(c.src, c.dst, c.segments, c.sent, c.messages) for c in a.corrupted] == [
+        ("10.0.0.1", "10.0.0.2", 1, 3, ["open"]),
+        ("10.0.0.2", "10.0.0.1", 1, 3, ["open"]),
+    ]
+    assert [(f.root_cause, f.alternatives) for f in a.findings] == [
+        ("bgp-filtered-unseen", ["bgp-port-filtered"]),
+        ("bgp-filtered-unseen", ["bgp-port-filtered"]),
+    ]
+    assert a.findings[0].reason == (
+        "the TCP handshake between 10.0.0.1 and 10.0.0.2 completed, but 3 BGP segment(s) (OPEN) from "
+        "10.0.0.1 arrived with a bad TCP checksum, were sent again and never acknowledged by 10.0.0.2: "
+        "a device on the path damages BGP's segments"
+    )
+    text = pcap_analyze.render_text(a)
+    assert "bad TCP checksum, never acknowledged: 3 segment(s) from 10.0.0.1 to 10.0.0.2 (open)" in text
+    done = CliRunner().invoke(main, ["analyze", str(path), "-o", "json"])
+    assert [f["root_cause"] for f in json.loads(done.stdout)[0]["findings"]] == ["bgp-filtered-unseen"] * 2
+
+
+def test_a_bad_checksum_the_peer_acknowledges_is_checksum_offload_not_a_fault(tmp_path: Path) -> None:
+    # captured on the sender before its NIC filled the checksum in: the peer got the OPEN whole
+    path = tmp_path / "offload.pcap"
+    path.write_bytes(_pcap_with(_session_with_damaged_opens(opens_acked=True)))
+    a = analyze_pcap(path)
+    assert (a.corrupted, a.findings) == ([], [])
+
+
+def test_checksums_of_segments_cut_by_the_snap_length_are_not_judged(tmp_path: Path) -> None:
+    path = tmp_path / "snaplen.pcap"
+    path.write_bytes(_pcap_with(_session_with_damaged_opens(cut_to=80)))
+    a = analyze_pcap(path)
+    assert a.messages["open"] == 6  # counted, as a cut message is, and not called damaged
+    assert (a.corrupted, a.findings) == ([], [])
+
+
+def test_damaged_segments_without_the_handshake_in_the_capture_are_not_judged(tmp_path: Path) -> None:
+    path = tmp_path / "midstream.pcap"
+    path.write_bytes(_pcap_with(_session_with_damaged_opens()[3:]))
+    assert analyze_pcap(path).findings == []
+
+
+def test_the_tcp_checksum_is_verified_as_the_kernel_computes_it() -> None:
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.inet6 import IPv6
+
+    from bgpdoctor.pcap.wire import tcp_checksum_ok
+
+    for ip in (IP(src="10.0.0.1", dst="10.0.0.2"), IPv6(src="fd00::1", dst="fd00::2")):
+        built = ip / TCP(sport=1, dport=179, flags="PA") / (b"\xff" * 19)
+        good = bytes(type(ip)(bytes(built))[TCP])
+        src, dst = str(ip.src), str(ip.dst)
+        assert tcp_checksum_ok(src, dst, good)
+        assert not tcp_checksum_ok(src, dst, good[:-1] + b"\xfe")
+        assert not tcp_checksum_ok(dst, src[:-1] + "3", good)

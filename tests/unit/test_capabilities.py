@@ -462,6 +462,8 @@ def test_fix_snippets_of_every_variant_pass_the_daemons_own_checkers(tmp_path: P
             {"frr1": {"frr.neighbors": "stale_frr_neighbors.txt"}, "bird1": {"bird.protocols": DOWN}},
         ),
         _cease("cease"),
+        _enh("frr_without"),
+        _groff(True),
     ]
     seen = set()
     for report in reports:
@@ -474,10 +476,191 @@ def test_fix_snippets_of_every_variant_pass_the_daemons_own_checkers(tmp_path: P
                     _check_frr(fix.text)
                 elif fix.platform == "gobgp":
                     _check_gobgp(fix.text, tmp_path)
-    assert len(seen) == 6
+    assert len(seen) == 7  # the six above and Cilium's CiliumBGPPeerConfig
 
 
 def test_capture_commands_are_recorded() -> None:
     commands = json.loads(raw("commands.json"))
     for path in OUTPUTS.glob("*.txt"):
         assert path.stem in commands, path.name
+
+
+# -- the extended next hop capability (RFC 8950) on an IPv6 session (cilium#29951) ---------------
+
+ENH_HOST: dict[str, Any] = {"role": "router", "connect": {"netns": "bdm"}}
+ENH_FRR_PEERS = [{"host": "bird1", "address": "fd00:213:173::2", "asn": 65002}]
+ENH_BIRD_PEERS = [{"host": "frr1", "address": "fd00:213:173::1", "asn": 65001, "name": "frr1"}]
+
+
+def _statuses(report: Report, check: str) -> dict[str, str]:
+    return {r.host: r.status for r in report.results if r.check == check}
+
+
+def _enh(scenario: str, frr_file: str | CommandResult | None = None) -> Report:
+    return _report(
+        {
+            "frr1": {**ENH_HOST, "speaker": "frr", "asn": 65001, "peers": ENH_FRR_PEERS},
+            "bird1": {**ENH_HOST, "speaker": "bird2", "asn": 65002, "peers": ENH_BIRD_PEERS},
+        },
+        {
+            "frr1": {"frr.neighbors": frr_file or f"enh_{scenario}_frr_neighbors.txt"},
+            "bird1": {"bird.protocols": f"enh_{scenario}_bird_protocols_all.txt"},
+        },
+    )
+
+
+def test_extended_next_hop_is_read_from_frr_and_bird_alike() -> None:
+    # enh_frr_without_frr_neighbors.txt: "extendedNexthop":"received",
+    # "extendedNexthopFamililesByPeer":{"ipv4Unicast":"recieved"}; BIRD: `Extended next hop /
+    # IPv6 nexthop: ipv4` under Local capabilities only
+    [frr] = parse_frr_neighbors(raw("enh_frr_without_frr_neighbors.txt"))
+    assert frr.local is not None and frr.remote is not None
+    assert (frr.local.extended_nexthop, frr.remote.extended_nexthop) == ([], ["ipv4-unicast"])
+    [bird] = parse_bird_protocols(raw("enh_frr_without_bird_protocols_all.txt"))
+    assert bird.local is not None and bird.remote is not None
+    assert (bird.local.extended_nexthop, bird.remote.extended_nexthop) == (["ipv4-unicast"], [])
+    [frr_with] = parse_frr_neighbors(raw("enh_frr_with_frr_neighbors.txt"))
+    assert frr_with.local is not None and frr_with.local.extended_nexthop == ["ipv4-unicast"]
+
+
+def test_extended_next_hop_announced_by_one_end_of_an_ipv6_session_is_an_afi_capability_mismatch() -> None:
+    report = _enh("frr_without")
+    [found] = [d for d in report.diagnoses if d.root_cause == "afi-capability-mismatch"]
+    assert found.hosts == ["frr1"]
+    assert found.summary == (
+        "bird1 announces the extended next hop capability (RFC 8950) for ipv4-unicast on this IPv6 "
+        "session and frr1 does not: ipv4-unicast routes with an IPv6 next hop cannot cross it (BIRD "
+        "withholds or refuses them; a peer without IPv4 addresses on the link has no other next hop to give)."
+    )
+    assert _statuses(report, "bgp-families-negotiated") == {"frr1<->bird1/ipv6": "fail"}
+    frr_fix = next(f.text for f in found.fixes if f.platform == "frr")
+    assert "neighbor fd00:213:173::2 capability extended-nexthop" in frr_fix
+    assert "router bgp 65001" in frr_fix
+
+
+def test_extended_next_hop_on_both_ends_passes_and_an_unreadable_end_decides_nothing() -> None:
+    report = _enh("frr_with")
+    assert "afi-capability-mismatch" not in [d.root_cause for d in report.diagnoses]
+    assert _statuses(report, "bgp-families-negotiated") == {"frr1<->bird1/ipv6": "pass"}
+    failed = CommandResult("vtysh -c 'show bgp neighbors json'", 1, b"", "vtysh: permission denied")
+    report = _enh("frr_without", frr_file=failed)
+    assert "afi-capability-mismatch" not in [d.root_cause for d in report.diagnoses]
+    assert _statuses(report, "bgp-families-negotiated") == {"frr1<->bird1/ipv6": "unknown"}
+
+
+# -- graceful restart off on both ends while restarts must keep routes (cilium#24256) --------------
+
+
+def _groff(intent: bool | None, frr_file: str | CommandResult = "groff_both_frr_neighbors.txt") -> Report:
+    """Real FRR 8.4 (`bgp graceful-restart-disable`) and BIRD 2 (`graceful restart off`); bird1 is
+    the node whose speaker restarts, `intent` its peer's graceful_restart in the inventory."""
+    node_peer: dict[str, Any] = {"host": "frr1", "address": "10.213.175.1", "asn": 65001, "name": "frr1"}
+    if intent is not None:
+        node_peer["graceful_restart"] = intent
+    return _report(
+        {
+            "frr1": _host("frr", 65001, [{"host": "bird1", "address": "10.213.175.2", "asn": 65002}]),
+            "bird1": _host("bird2", 65002, [node_peer], "node"),
+        },
+        {
+            "frr1": {"frr.neighbors": frr_file},
+            "bird1": {
+                "bird.protocols": "groff_both_bird_protocols_all.txt",
+                "bird.status": "groff_both_bird_status.txt",
+            },
+        },
+    )
+
+
+def test_graceful_restart_off_on_both_ends_is_named_when_restarts_must_keep_routes() -> None:
+    report = _groff(True)
+    [found] = [d for d in report.diagnoses if d.root_cause == "graceful-restart-misbehaviour"]
+    assert found.hosts == ["bird1"]
+    assert found.summary.startswith(
+        "the inventory says restarts of bird1's speaker keep its routes at frr1 (graceful_restart: true), "
+        "but neither end sends the graceful-restart capability: every restart of bird1 (an agent restart, "
+        "an upgrade) withdraws its routes until the session is back"
+    )
+    assert "graceful restart on;" in next(f.text for f in found.fixes if f.platform == "bird2")
+    assert "enabled: true" in next(f.text for f in found.fixes if f.platform == "cilium")
+    assert [r.status for r in report.results if r.check == "bgp-graceful-restart-consistent"] == ["fail"]
+
+
+def test_graceful_restart_off_on_both_ends_without_the_expectation_is_a_choice() -> None:
+    for intent in (None, False):
+        report = _groff(intent)
+        assert not ours(report)
+        assert [r.status for r in report.results if r.check == "bgp-graceful-restart-consistent"] == ["pass"]
+
+
+def test_a_helper_only_end_that_must_keep_its_routes_is_named_and_restart_mode_passes() -> None:
+    # healthy_*: FRR helper, BIRD 2 default `Graceful restart` (aware): nobody is in restart mode
+    bird_peer = {**BIRD_PEERS[0], "graceful_restart": True}
+    hosts = {"frr1": _host("frr", 65201, FRR_PEERS), "bird1": _host("bird2", 65202, [bird_peer], "node")}
+    report = _report(
+        hosts,
+        {
+            "frr1": {"frr.neighbors": "healthy_frr_neighbors.txt"},
+            "bird1": {"bird.protocols": "healthy_bird_protocols_all.txt"},
+        },
+    )
+    [found] = ours(report)
+    assert "but bird1 announces graceful restart as a helper only, not in restart mode" in found.summary
+    # gr_both_*: BIRD 2 `graceful restart on` (restart mode) and FRR in restart mode: kept
+    report = _report(
+        hosts,
+        {
+            "frr1": {"frr.neighbors": "gr_both_frr_neighbors.txt"},
+            "bird1": {"bird.protocols": "gr_both_bird_protocols_all.txt"},
+        },
+    )
+    assert not ours(report)
+
+
+def test_an_unreadable_end_leaves_the_restart_expectation_unknown() -> None:
+    failed = CommandResult("vtysh -c 'show bgp neighbors json'", 1, b"", "vtysh: connection refused")
+    report = _groff(True, frr_file=failed)
+    assert not ours(report)
+    assert [r.status for r in report.results if r.check == "bgp-graceful-restart-consistent"] == ["unknown"]
+
+
+# -- a 4-byte AS_PATH sent to a peer without the 4-byte AS capability (metallb#497) ----------------
+
+
+def _as4_rejected(log: str | CommandResult | None) -> Report:
+    """Real BIRD 2 (`enable as4 off`, protocol metallb1) and a speaker outside the inventory that
+    sent a 4-byte AS_PATH without the capability; `log` the speaker-log output (None: not collected)."""
+    peer = {"address": "10.213.176.1", "asn": 65001, "name": "metallb1"}
+    outputs: dict[str, str | CommandResult] = {"bird.protocols": "as4_rejected_bird_protocols_all.txt"}
+    if log is not None:
+        outputs["speaker.log"] = (
+            log
+            if isinstance(log, CommandResult)
+            else CommandResult("grep ...", 0, (OUTPUTS / log).read_bytes())
+        )
+    return _report({"bird1": _host("bird2", 65002, [peer])}, {"bird1": outputs})
+
+
+def test_a_malformed_as_path_logged_on_a_session_without_as4_is_the_cause() -> None:
+    report = _as4_rejected("as4_rejected_speaker_log.txt")
+    [found] = [d for d in report.diagnoses if d.root_cause == "afi-capability-mismatch"]
+    assert found.summary == (
+        "bird1 does not send the 4-byte AS capability, so the session runs without it while a 4-byte AS is "
+        "in use or an AS_PATH was rejected (NOTIFICATION 3/11; bird1 logged `2026-12-06 08:50:51.175 <RMT> "
+        "metallb1: Malformed AS_PATH attribute - segment framing error (4) at 6`): AS numbers above 65535 "
+        "reach it only as AS_TRANS 23456."
+    )
+    assert "enable as4 on;" in next(f.text for f in found.fixes if f.platform == "bird2")
+    assert {r.check: r.status for r in report.results if r.check in CHECKS}[
+        "bgp-families-negotiated"
+    ] == "fail"
+
+
+def test_as4_off_without_a_rejection_stays_a_warning_and_a_missing_log_concludes_nothing() -> None:
+    quiet = CommandResult("grep ...", 0, b"")
+    other = CommandResult("grep ...", 0, b"2026-12-06 08:50:51 <RMT> other9: Malformed AS_PATH attribute\n")
+    for log in (None, quiet, other, CommandResult("grep ...", 1, b"", "permission denied")):
+        report = _as4_rejected(log)
+        assert "afi-capability-mismatch" not in [d.root_cause for d in report.diagnoses]
+        found = {r.check: r.status for r in report.results if r.check in CHECKS}
+        assert (found["bgp-families-negotiated"], found["bgp-as4-negotiated"]) == ("pass", "warn")

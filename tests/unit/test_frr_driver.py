@@ -88,6 +88,8 @@ def test_commands_ask_vtysh_for_json_on_the_inventorys_vty_socket_dir() -> None:
         "frr.neighbors": "vtysh --vty_socket '/run/bdv-f1 frr' -c 'show bgp neighbors json'",
         "frr.summary": "vtysh --vty_socket '/run/bdv-f1 frr' -c 'show bgp summary json'",
         "frr.ip_route": "vtysh --vty_socket '/run/bdv-f1 frr' -c 'show ip route json'",
+        "frr.bgp_ipv4": "vtysh --vty_socket '/run/bdv-f1 frr' -c 'show bgp ipv4 unicast json'",
+        "frr.bgp_ipv6": "vtysh --vty_socket '/run/bdv-f1 frr' -c 'show bgp ipv6 unicast json'",
     }
     assert FRR.commands(inv.hosts["f2"])["frr.neighbors"] == "vtysh -c 'show bgp neighbors json'"
 

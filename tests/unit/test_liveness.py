@@ -575,3 +575,92 @@ def test_a_peer_outside_the_inventory_that_never_answers_bfd() -> None:
         "10.213.61.1 never answers BFD (BFD down while BGP is Established)",
     )
     assert "bfd off;" in _fix(_diagnosis(report, "session-liveness"), "bird2")
+
+
+# -- mesh-vs-rr-transition: Calico's mesh and a reflector BGPPeer to one neighbor (calico#3819) -----
+
+
+def _calico_node(peer_name: str) -> dict[str, Any]:
+    return {
+        "role": "node",
+        "speaker": "bird1",
+        "asn": 64512,
+        "addresses": ["10.213.174.1"],
+        "peers": [{"address": "10.213.174.2", "asn": 64512, "name": peer_name}],
+    }
+
+
+def test_mesh_and_reflector_protocols_to_one_neighbor_are_the_mesh_to_rr_transition() -> None:
+    # real BIRD 1.6.8: Mesh_10_213_174_2 Established, Node_10_213_174_2 `start Idle` with no error
+    state = (OUTPUTS / "bird16_mesh_and_rr_show_protocols_all.txt").read_text()
+    assert "Node_10_213_174_2 BGP      master   start" in state and "Last error" not in state
+    report = _report(
+        {"node1": {"bird.protocols": "bird16_mesh_and_rr_show_protocols_all.txt"}},
+        {"node1": _calico_node("Mesh_10_213_174_2")},
+    )
+    top = _diagnosis(report, "mesh-vs-rr-transition")
+    assert top.hosts == ["node1"]
+    assert top.summary == (
+        "BIRD on node1 runs the mesh protocol Mesh_10_213_174_2 and Node_10_213_174_2 to the same neighbor "
+        "10.213.174.2 (Mesh_10_213_174_2 Established; Node_10_213_174_2 Idle): only one session per "
+        "address pair can be up, so Node_10_213_174_2 waits behind the other, and turning the mesh off "
+        "drops the routes of that neighbor until the reflector session comes up (calico#3819)."
+    )
+    assert _status(report, "bgp-mesh-and-reflector-apart") == {"node1<->10.213.174.2": "fail"}
+    assert "nodeToNodeMeshEnabled: false" in _fix(top, "calico")
+
+
+def test_a_mesh_protocol_alone_is_clean_and_unread_protocols_judge_nothing() -> None:
+    alone = _report(
+        {"node1": {"bird.protocols": "bird16_source_address_missing_show_protocols_all.txt"}},
+        {
+            "node1": {
+                **_calico_node("frr1"),
+                "peers": [{"address": "10.213.63.1", "asn": 65001, "name": "frr1"}],
+            }
+        },
+    )
+    assert _status(alone, "bgp-mesh-and-reflector-apart") == {"node1<->10.213.63.1": "pass"}
+    unread = _report(
+        {"node1": {"bird.protocols": "fail:birdcl: unable to connect to server control socket"}},
+        {"node1": _calico_node("Mesh_10_213_174_2")},
+    )
+    assert "mesh-vs-rr-transition" not in [d.root_cause for d in unread.diagnoses]
+    assert _status(unread, "bgp-mesh-and-reflector-apart") == {"node1<->10.213.174.2": "unknown"}
+
+
+# -- session-liveness: resets caused by configuration reloads (metallb PR#2454) ---------------------
+
+
+def _reloaded(log: str | None) -> Report:
+    frr = {**FRR1, "addresses": ["10.213.175.1"], "peers": [{"address": "10.213.175.2", "asn": 65002}]}
+    outputs = {"frr.neighbors": "frr_bfd_reload_neighbors.json"}
+    if log is not None:
+        outputs["speaker.log"] = log
+    return _report({"frr1": outputs}, {"frr1": frr})
+
+
+def test_resets_that_follow_logged_neighbor_removals_are_named_as_config_reloads() -> None:
+    report = _reloaded("frr_bfd_reload_speaker_log.txt")
+    top = _diagnosis(report, "session-liveness")
+    assert top.hosts == ["frr1"]
+    assert top.summary == (
+        "FRR on frr1 counts 3 drops of the session to 10.213.175.2 (4 established), the last 3 s ago: BGP "
+        "Notification received; FRR's log shows its configuration removing settings of that neighbor "
+        "(3 time(s), the last `no neighbor 10.213.175.2 bfd`): a configuration reload that removes and "
+        "re-adds them resets the session each time. Each reset withdraws the peer's routes until the "
+        "session is back."
+    )
+    assert _status(report, "bgp-resets-not-from-config") == {"frr1<->10.213.175.2": "fail"}
+    assert _check(report, "bgp-session-stable").status == "warn"
+    assert "neighbor 10.213.175.2 bfd" in _fix(top, "frr")
+
+
+def test_resets_without_logged_removals_stay_a_warning_and_an_unread_log_is_unknown() -> None:
+    report = _reloaded("../rfc8212/frr84_ibgp_speaker_log.txt")  # bgpd's log with nothing matching
+    assert "session-liveness" not in [d.root_cause for d in report.diagnoses]
+    assert _status(report, "bgp-resets-not-from-config") == {"frr1<->10.213.175.2": "pass"}
+    assert _check(report, "bgp-session-stable").status == "warn"
+    unread = _reloaded("fail:journalctl: permission denied")
+    assert "session-liveness" not in [d.root_cause for d in unread.diagnoses]
+    assert _status(unread, "bgp-resets-not-from-config") == {"frr1<->10.213.175.2": "unknown"}

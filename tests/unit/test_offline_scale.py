@@ -338,3 +338,98 @@ def test_the_cycle_collector_is_back_on_after_an_evaluation_fails() -> None:
     with pytest.raises(ValueError):
         failing()
     assert gc.isenabled()
+
+
+RUNS = __import__("pathlib").Path(__file__).resolve().parents[2] / "captures" / "runs"
+
+
+def _replayed(name: str) -> tuple[Any, Any, Any]:
+    from bgpdoctor.engine.recording import load_recording
+    from bgpdoctor.engine.run import RunOptions, evaluate
+
+    inv, inventory_path, nodes, collected = load_recording(RUNS / f"{name}.json")
+    report = evaluate(inv, inventory_path, collected, RunOptions(nodes=nodes))
+    return inv, collected, report
+
+
+@pytest.mark.parametrize("run", ["healthy", "nat-rewrites-bgp-source"])
+@pytest.mark.parametrize("per_chunk", [1, 7, 200])
+def test_the_streamed_json_report_is_the_report_dumped_whole(
+    run: str, per_chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bgpdoctor.report import outputs
+
+    _inv, _collected, report = _replayed(run)
+    monkeypatch.setattr(outputs, "RESULTS_PER_CHUNK", per_chunk)
+    chunks = list(outputs.json_chunks(report))
+    assert "".join(chunks) == report.model_dump_json(indent=2)
+    assert len(chunks) > len(report.results) // per_chunk  # never the whole report at once
+    empty = report.model_copy(update={"results": []})
+    assert "".join(outputs.json_chunks(empty)) == empty.model_dump_json(indent=2)
+
+
+def test_the_verdicts_are_the_results_validation_would_make() -> None:
+    from bgpdoctor.report.model import CheckResult
+
+    _inv, _collected, report = _replayed("nat-rewrites-bgp-source")
+    assert {r.status for r in report.results} >= {"pass", "fail", "skip"}
+    for r in report.results:
+        validated = CheckResult.model_validate(r.model_dump())
+        assert r == validated
+        assert r.model_dump_json() == validated.model_dump_json()
+    explained = next(r for r in report.results if r.explained_by is not None)
+    other = next(r for r in report.results if r.explained_by is None)
+    assert other.model_fields_set == explained.model_fields_set  # a shared set that assignment left alone
+
+
+def test_a_result_holds_its_fields_in_a_shared_key_table() -> None:
+    import sys
+
+    from bgpdoctor.report.model import CheckResult
+
+    _inv, _collected, report = _replayed("healthy")
+    fields = {name: getattr(report.results[0], name) for name in CheckResult.model_fields}
+    assert sys.getsizeof(report.results[0].__dict__) < sys.getsizeof(dict(fields))
+
+
+def test_the_session_status_reads_the_sessions_the_diagnosis_paired(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bgpdoctor.engine import sessions
+    from bgpdoctor.report.outputs import run_outputs
+
+    inv, collected, _report = _replayed("healthy")
+    paired: list[int] = []
+    original = sessions._paired
+    monkeypatch.setattr(sessions, "_paired", lambda w, s: paired.append(1) or original(w, s))
+    status = run_outputs(inv, collected).status
+    assert status is not None and status.sessions and not paired
+    collected.world = None  # without the run's view the status pairs them itself
+    assert run_outputs(inv, collected).status == status and paired == [1]
+
+
+def test_each_output_is_quoted_by_one_evidence_object() -> None:
+    _inv, collected, report = _replayed("healthy")
+    world = collected.world
+    host = "router-mine"
+    assert world.evidence(host, "ip.route") is world.evidence(host, "ip.route")
+    assert world.evidence(host, "ip.route", "a note") is not world.evidence(host, "ip.route")
+    assert world.evidence(host, "ip.route", "a note").note == "a note"
+    quoted = world.route_excerpt(host, ["0.0.0.0/0", "default"])
+    assert quoted is world.route_excerpt(host, ["default", "0.0.0.0/0"])
+    cited = [e for r in report.results for e in r.evidence]
+    assert len({id(e) for e in cited}) < len(cited)
+
+
+def test_the_benchmark_measures_the_replays_peak_not_its_own() -> None:
+    """Linux starts a spawned process's peak RSS at its parent's; the benchmark held the previous
+    replay's whole report, so later replays read as the benchmark's size."""
+    import sys
+
+    sys.path.insert(0, str(RUNS.parents[1] / "benchmarks"))
+    import offline_scale
+
+    held = b"x" * (200 * 2**20)  # the benchmark's own memory, written so that it is resident
+    _wall, peak_mib, status, results, unknown = offline_scale._measure(
+        RUNS / "healthy.json", str(RUNS.parents[1])
+    )
+    assert len(held) and status == 0 and results > 100 and unknown == 0
+    assert peak_mib < 150

@@ -408,6 +408,7 @@ TARGETS = [
     ),
     _target(huawei.parse_bgp_peer_verbose, _vendor("huawei/*verbose*.txt")),
     _target(routeros.parse_bgp_sessions, _vendor("routeros/*session*.txt")),
+    _target(routeros.parse_ip_routes, _vendor("routeros/ip_route*.txt")),
     _target(iproute.parse_routes, _files("ip/*route.txt", "ip/*table_all.txt", "ip/lab_*.txt")),
     _target(iproute.parse_addresses, _files("ip/*addr.txt") + recorded("ip.addr")),
     _target(iproute.parse_route_get, _files("ip/*route_get*.txt") + recorded("route.get")),

@@ -172,11 +172,26 @@ def test_lint_reads_the_same_models_as_the_live_cluster(case: str) -> None:
     assert lint.nodes or lint.calico_peers or lint.cluster_configs
 
 
+def _is_saying(node: ast.expr) -> bool:
+    return isinstance(node, ast.Call) and getattr(node.func, "id", "") == "Saying"
+
+
 def _named_root_causes() -> list[tuple[str, int, str]]:
-    """Every root-cause id lint's code passes to ConfiguredNetwork.add (the first argument)."""
+    """Every root-cause id lint's code names: the first argument of ConfiguredNetwork.add, and the
+    keys of the words lint has for a playbook that matches (`{"asn-mismatch": Saying(...)}`)."""
     found = []
     for path in sorted(LINT_SOURCES.glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
+            said = []
+            if isinstance(node, ast.Dict):
+                said += [k for k, v in zip(node.keys, node.values, strict=True) if _is_saying(v)]
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "conclude":
+                said += [k for arg in node.args if isinstance(arg, ast.Dict) for k in arg.keys]
+            for key in said:
+                assert isinstance(key, ast.Constant), (
+                    f"{path.name}:{node.lineno}: root cause is not a literal"
+                )
+                found.append((path.name, node.lineno, str(key.value)))
             if (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Attribute)
@@ -184,6 +199,8 @@ def _named_root_causes() -> list[tuple[str, int, str]]:
                 and len(node.args) >= 4
             ):
                 first = node.args[0]
+                if isinstance(first, ast.Attribute) and first.attr == "root_cause":
+                    continue  # a conclusion of the judge, named by its playbook
                 assert isinstance(first, ast.Constant), (
                     f"{path.name}:{node.lineno}: root cause is not a literal"
                 )

@@ -1,0 +1,122 @@
+"""A conntrack entry of the BGP flow that no longer matches the session (a stale or translated
+entry on a router), read on each end and each router between them while the session is down.
+
+After a router reboot its firewall may come up in a race with a proxy or NAT rule that captured
+port 179 (OpenWrt fw4 with Mihomo or Tailscale): the entry it created keeps translating the flow
+to another address or port, or stays ESTABLISHED for a connection neither end still has; the
+session stays down until the entry goes (`conntrack -D`, or `notrack` for port 179).
+
+Pure code over World; `session_facts` adds its facts to a session subject.
+Example facts: bgp_conntrack_stale=True, stale_conntrack_host="bdx-r",
+stale_conntrack_entry="ESTABLISHED 10.215.0.1:58916 -> 10.215.0.2:179, reply from 10.215.0.2:1179 [ASSURED]",
+stale_conntrack_why="translated: the reply comes from 10.215.0.2:1179, not 10.215.0.2:179".
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bgpdoctor.engine.sessions import established
+from bgpdoctor.engine.world import Unknown
+from bgpdoctor.parsers import conntrack, ss
+
+if TYPE_CHECKING:
+    from bgpdoctor.engine.subjects import Subject
+    from bgpdoctor.engine.world import Session, World
+
+FACT = "conntrack.bgp"
+
+
+def _addresses(session: Session) -> set[str]:
+    """The two addresses the session runs between, as its ends configure each other."""
+    found = {str(e.peer.address) for e in session.ends if e.peer is not None}
+    found |= {e.source_address for e in session.ends if e.source_address}
+    return found
+
+
+def _sockets(world: World, session: Session) -> set[tuple[str, int, str, int]] | None:
+    """(local address, port, peer address, port) of every BGP socket on either end; None when an
+    end's sockets could not be read."""
+    found: set[tuple[str, int, str, int]] = set()
+    for end in session.ends:
+        sockets = world.parsed(end.host, "ss.bgp", ss.parse_ss)
+        if sockets is None:
+            return None
+        found |= {
+            (x.local_address, x.local_port, x.peer_address, x.peer_port)
+            for x in sockets
+            if x.peer_port is not None
+        }
+    return found
+
+
+def stale_reason(entry: conntrack.Entry, sockets: set[tuple[str, int, str, int]] | None) -> str | None:
+    """Why this entry of the BGP flow does not match the session, or None.
+
+    Translated towards the destination (DNAT, a redirect to a proxy): the request never reaches
+    the peer's port 179. ESTABLISHED for a connection neither end has a socket of: left over.
+    A source translation is not judged here (a NAT between BGP peers is its own cause).
+    """
+    o, r = entry.original, entry.reply
+    if (r.src, r.sport) != (o.dst, o.dport):
+        return f"translated: the reply comes from {r.src}:{r.sport}, not {o.dst}:{o.dport}"
+    seen = sockets is not None and (
+        (o.src, o.sport, o.dst, o.dport) in sockets or (o.dst, o.dport, o.src, o.sport) in sockets
+    )
+    if entry.state == "ESTABLISHED" and not entry.unreplied and sockets is not None and not seen:
+        return "ESTABLISHED in conntrack, but neither end has this connection"
+    return None
+
+
+def session_facts(world: World, s: Subject, session: Session) -> None:
+    """Adds bgp_conntrack_stale (bool; unknown when a host's conntrack table could not be read)
+    and, for the first stale entry, stale_conntrack_host/_entry/_why/_src/_dst/_sport/_dport.
+    Judged only while the session is down; hosts where the table was not collected (an older
+    recording, an appliance) are left out."""
+    if session.b is None or all(established(e) for e in session.ends):
+        return
+    addresses = _addresses(session)
+    if len(addresses) < 2:
+        return
+    from bgpdoctor.engine.active import session_transit
+
+    hosts = [*session.hosts, *session_transit(world, session)]
+    sockets = _sockets(world, session)
+    unread: Unknown | None = None
+    read_any = False
+    for host in hosts:
+        if not world.collected(host, FACT):
+            continue
+        entries = world.parsed(host, FACT, conntrack.parse_entries)
+        if entries is None:
+            unread = unread or world.command_problem(host, FACT) or Unknown("parse-error", f"no {FACT}")
+            continue
+        read_any = True
+        for entry in entries:
+            o = entry.original
+            if (
+                {o.src, o.dst} != {o.src, o.dst} & addresses
+                or o.src == o.dst
+                or 179 not in (o.sport, o.dport)
+            ):
+                continue
+            why = stale_reason(entry, sockets)
+            if why is None:
+                continue
+            s.add("bgp_conntrack_stale", True, world.evidence(host, FACT, entry.text))
+            s.add("stale_conntrack_host", host)
+            s.add("stale_conntrack_entry", entry.text)
+            s.add("stale_conntrack_why", why)
+            s.add("stale_conntrack_src", o.src)
+            s.add("stale_conntrack_dst", o.dst)
+            s.add("stale_conntrack_sport", o.sport)
+            s.add("stale_conntrack_dport", o.dport)
+            return
+    if unread is not None:
+        s.unknown("bgp_conntrack_stale", unread)
+    elif read_any:
+        s.add(
+            "bgp_conntrack_stale",
+            False,
+            *(world.evidence(h, FACT) for h in hosts if world.collected(h, FACT)),
+        )

@@ -1,0 +1,176 @@
+"""lint concludes through the playbooks' `match` conditions, judged as a live run judges them
+(issue 9, "Judge lint and run alike"): editing or adding a playbook changes lint too."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from bgpdoctor.lint import lint_paths
+from bgpdoctor.lint.cli import lint
+
+FIX = Path(__file__).resolve().parents[2] / "fixtures" / "lint"
+PLAYBOOKS = Path(__file__).resolve().parents[3] / "playbooks"
+ASN_CASE = FIX / "cases" / "asn-md5"
+
+
+def _playbook_copy(tmp_path: Path, cause: str, **changes: object) -> Path:
+    """A folder holding one installed playbook with some of its fields replaced."""
+    folder = tmp_path / "playbooks"
+    folder.mkdir(exist_ok=True)
+    data = yaml.safe_load((PLAYBOOKS / f"{cause}.yaml").read_text())
+    data.update(changes)
+    (folder / f"{data['id']}.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    return folder
+
+
+def _found(case: Path, playbooks: Path | None = None) -> set[tuple[str, str, int]]:
+    res = lint_paths([str(case)], extra_playbooks=[str(playbooks)] if playbooks else None)
+    return {(f.root_cause, os.path.relpath(f.file, case), f.line) for f in res.findings}
+
+
+def test_an_edited_match_condition_changes_lints_finding(tmp_path: Path) -> None:
+    assert ("asn-mismatch", "networks.yaml", 11) in _found(ASN_CASE)
+    assert not any(cause == "asn-mismatch" for cause, _, _ in _found(FIX / "lab" / "healthy"))
+
+    inverted = _playbook_copy(
+        tmp_path, "asn-mismatch", match=[{"fact": "asn_mismatch", "op": "eq", "value": False}]
+    )
+
+    # the wrong expectation is no longer a finding; the direction whose ASNs agree now is
+    assert _found(ASN_CASE, inverted) == {
+        ("md5-mismatch", "networks.yaml", 10),
+        ("asn-mismatch", "router/bird.conf", 11),
+    }
+    # every end of the healthy lab's sessions agrees on the ASNs: with the inverted condition each is one
+    healthy = [f for f in _found(FIX / "lab" / "healthy", inverted) if f[0] == "asn-mismatch"]
+    assert len(healthy) == 8
+
+
+def test_a_live_only_condition_keeps_a_playbook_from_matching_in_lint(tmp_path: Path) -> None:
+    """Whether a session is up cannot be read from files: unknown, never false, so a playbook that
+    also needs `established: false` no longer matches what lint reads."""
+    needs_live = _playbook_copy(
+        tmp_path,
+        "asn-mismatch",
+        match=[
+            {"fact": "asn_mismatch", "op": "eq", "value": True},
+            {"fact": "established", "op": "eq", "value": False},
+        ],
+    )
+    found = _found(ASN_CASE, needs_live)
+    assert not any(cause == "asn-mismatch" for cause, _, _ in found)
+    assert ("md5-mismatch", "networks.yaml", 10) in found
+
+
+def test_an_added_playbook_is_a_lint_finding_in_its_own_words(tmp_path: Path) -> None:
+    extra = _playbook_copy(
+        tmp_path,
+        "md5-mismatch",
+        id="md5-site-policy",
+        title="MD5 is required on one end only",
+        priority=1,
+        summary="{{ md5_rejecting_host }} signs its BGP segments and {{ md5_other_host }} does not.",
+    )
+    res = lint_paths([str(ASN_CASE)], extra_playbooks=[str(extra)])
+    added = [f for f in res.findings if f.root_cause == "md5-site-policy"]
+    assert len(added) == 1
+    assert added[0].title == "MD5 is required on one end only"
+    assert " signs its BGP segments and " in added[0].message
+    assert (added[0].file, added[0].line) == (str(ASN_CASE / "networks.yaml"), 10)
+    assert any(f.root_cause == "md5-mismatch" for f in res.findings)  # the installed one still holds
+
+
+def test_lint_cli_takes_playbooks_like_run(tmp_path: Path) -> None:
+    never = _playbook_copy(
+        tmp_path, "asn-mismatch", match=[{"fact": "asn_mismatch", "op": "eq", "value": "never"}]
+    )
+    plain = CliRunner().invoke(lint, ["-o", "json", str(ASN_CASE)])
+    edited = CliRunner().invoke(lint, ["-o", "json", "--playbooks", str(never), str(ASN_CASE)])
+    causes = [[f["root_cause"] for f in json.loads(r.output)["findings"]] for r in (plain, edited)]
+    assert "asn-mismatch" in causes[0]
+    assert "asn-mismatch" not in causes[1]
+    assert "md5-mismatch" in causes[1]
+
+
+GOBGP_NODE = """[global.config]
+  as = 64514
+  router-id = "192.168.6.80"
+  port = -1
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "192.168.6.1"
+    peer-as = 64513
+"""
+BIRD_GTSM = (
+    "router id 192.168.6.1;\nprotocol device {}\nprotocol kernel { ipv4 { export all; }; }\n"
+    "protocol bgp node {\n  local 192.168.6.1 as 64513;\n  neighbor 192.168.6.80 as 64514;\n"
+    "  ttl security on;\n  ipv4 { import all; export all; };\n}\n"
+)
+
+
+def _gtsm(tmp_path: Path) -> Path:
+    """BIRD enforces TTL 255 (`ttl security on`), the GoBGP node sends eBGP's TTL 1."""
+    case = tmp_path / "gtsm"
+    (case / "r1").mkdir(parents=True)
+    (case / "node").mkdir()
+    (case / "r1" / "bird.conf").write_text(BIRD_GTSM)
+    (case / "node" / "gobgpd.toml").write_text(GOBGP_NODE)
+    return case
+
+
+def _unselected(tmp_path: Path) -> Path:
+    """seed001 with yuuko-k8s selected by no CiliumBGPClusterConfig while router-home peers with it."""
+    case = tmp_path / "unselected"
+    case.mkdir()
+    for src in (FIX / "seed001" / "broken").rglob("*"):
+        if src.is_file():
+            dst = case / src.relative_to(FIX / "seed001" / "broken")
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            dst.write_bytes(src.read_bytes())
+    networks = (case / "networks.yaml").read_text()
+    networks = networks.replace("node-type: remote # yuuko carries this label", "node-type: faraway")
+    (case / "networks.yaml").write_text(
+        networks.replace("node-role: remote\n", "node-role: remote\n        node-type: remote\n")
+    )
+    return case
+
+
+# every cause lint concludes through the judge, the fact its playbook matches, and a set where lint
+# finds it; the others (nat-rewrites-bgp-source, unexpected-source-address, ebgp-multihop-missing,
+# firewall-blocks-pod-cidr, bird-kernel-export-none, ibgp-no-route-reflection,
+# podcidr-not-advertised, node-not-selected for a selector matching no node, node-not-listening when
+# both ends wait) match on facts only a live run observes, or on a different meaning
+JUDGED = [
+    ("asn-mismatch", "asn_mismatch", "cases/asn-md5"),
+    ("md5-mismatch", "md5_rejecting_host", "cases/asn-md5"),
+    ("peer-not-configured", "unconfigured_end", "seed001/broken"),
+    ("node-not-listening", "refused_by_non_listener", "lab/node-not-listening"),
+    ("bird-ebgp-no-policy", "ebgp_policy_missing", "seed001/broken"),
+    ("bird-ebgp-no-policy", "ebgp_policy_missing", "frr/broken"),
+    ("lb-pool-in-node-subnet", "lb_pool_overlaps", "seed003/broken"),
+    ("auto-direct-routes-across-l3", "auto_direct_routes_across_l3", "seed000/broken"),
+    ("mesh-vs-rr-transition", "mesh_with_reflectors", "cases/mesh-vs-rr"),
+    ("ttl-security-gtsm", "ttl_security_mismatch", _gtsm),
+    ("node-not-selected", "unselected_nodes", _unselected),
+]
+
+# lint's own: the node-not-selected warning for a selector that matches no node
+WARNINGS = {"node-not-selected": {("node-not-selected", "networks.yaml", 29)}}
+
+
+@pytest.mark.parametrize(("cause", "fact", "case"), JUDGED, ids=lambda x: x if isinstance(x, str) else "")
+def test_each_judged_cause_follows_its_playbook(
+    tmp_path: Path, cause: str, fact: str, case: str | Callable[[Path], Path]
+) -> None:
+    where = FIX / case if isinstance(case, str) else case(tmp_path)
+    own = WARNINGS.get(cause, set())
+    assert [f for f in _found(where) if f[0] == cause and f not in own]
+    never = _playbook_copy(tmp_path, cause, match=[{"fact": fact, "op": "eq", "value": "never"}])
+    assert [f for f in _found(where, never) if f[0] == cause and f not in own] == []
