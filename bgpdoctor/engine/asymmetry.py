@@ -23,7 +23,7 @@ from bgpdoctor.parsers import nft
 
 if TYPE_CHECKING:
     from bgpdoctor.engine.active import NodePair
-    from bgpdoctor.engine.subjects import Subject
+    from bgpdoctor.engine.subject import Subject
     from bgpdoctor.engine.world import World
 
 TRANSIT_HOOKS = ("prerouting", "forward")

@@ -51,7 +51,7 @@ from bgpdoctor.parsers.capabilities import (
 )
 
 if TYPE_CHECKING:
-    from bgpdoctor.engine.subjects import Subject
+    from bgpdoctor.engine.subject import Subject
     from bgpdoctor.engine.world import Session, SessionEnd, World
 
 # the fact holding each driver's neighbors -> the parser of the capabilities in the same output

@@ -28,7 +28,7 @@ from bgpdoctor.engine.active import NodePair
 from bgpdoctor.engine.world import Hop, Path
 
 if TYPE_CHECKING:
-    from bgpdoctor.engine.subjects import Subject
+    from bgpdoctor.engine.subject import Subject
     from bgpdoctor.engine.world import World
 
 
@@ -113,7 +113,7 @@ def _vip_request(world: World, pair: ClientPair) -> Path:
 
 
 def client_subject(world: World, pair: ClientPair) -> Subject:
-    from bgpdoctor.engine.subjects import Subject
+    from bgpdoctor.engine.subject import Subject
 
     forward = _vip_request(world, pair) if pair.kind == "vip" else world.trace(
         pair.source, pair.src_ip, pair.dst_ip, pair.dst_cidr, pair.destination

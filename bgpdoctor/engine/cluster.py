@@ -13,7 +13,7 @@ from typing import Any
 
 from bgpdoctor.engine.cluster_intent import INTENT_CAUSES, intent_subjects
 from bgpdoctor.engine.lb_services import SERVICE_CAUSES, cluster_evidence, service_subjects
-from bgpdoctor.engine.subjects import Subject
+from bgpdoctor.engine.subject import Subject
 from bgpdoctor.engine.vips import suggest_pool
 from bgpdoctor.engine.world import World
 from bgpdoctor.inventory_model import Inventory, IpNetwork

@@ -17,7 +17,7 @@ import ipaddress
 from typing import TYPE_CHECKING, Any
 
 from bgpdoctor.engine.lb_services import cluster_evidence
-from bgpdoctor.engine.subjects import Subject
+from bgpdoctor.engine.subject import Subject
 from bgpdoctor.engine.world import Unknown, World
 from bgpdoctor.report.model import Evidence
 

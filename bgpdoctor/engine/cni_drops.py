@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from bgpdoctor.parsers import ciliummonitor
 
 if TYPE_CHECKING:
-    from bgpdoctor.engine.subjects import Subject
+    from bgpdoctor.engine.subject import Subject
     from bgpdoctor.engine.world import World
     from bgpdoctor.inventory_model import Host
 

@@ -21,7 +21,7 @@ from bgpdoctor.engine.world import Unknown
 from bgpdoctor.parsers import conntrack, ss
 
 if TYPE_CHECKING:
-    from bgpdoctor.engine.subjects import Subject
+    from bgpdoctor.engine.subject import Subject
     from bgpdoctor.engine.world import Session, World
 
 FACT = "conntrack.bgp"

@@ -22,7 +22,7 @@ from bgpdoctor.report.model import Evidence
 
 if TYPE_CHECKING:
     from bgpdoctor.engine.active import ActiveResults
-    from bgpdoctor.engine.subjects import Subject
+    from bgpdoctor.engine.subject import Subject
 
 
 def _netfilter_rule(trace: DropTrace) -> str | None:

@@ -1,6 +1,6 @@
 """The catalogue of facts: every name a check or playbook may read, on which subject kinds it exists.
 
-The engine (engine/subjects.py, engine/routing.py, engine/cluster.py) adds these facts to subjects;
+The engine (engine/subjects.py and the fact modules it calls, engine/cluster.py) adds these facts to subjects;
 checks/ and playbooks/ read them. A name a check or playbook uses must be listed here for its
 subject kind, so a misspelled fact is a load error instead of a check that silently never applies.
 tests/unit/test_facts.py scans the engine's source so that this table cannot drift from it.
@@ -190,7 +190,7 @@ FACTS: tuple[Fact, ...] = (
     ),
     Fact("bird_config_file", HOST, "str: the file BIRD's error names, e.g. '/etc/bird/bird.conf'"),
     Fact("bird_config_line", HOST, "int: the line BIRD's error names, e.g. 12"),
-    # FRR (engine/subjects.py _frr_facts, from `vtysh -c 'show bgp neighbors json'`)
+    # FRR (engine/host_facts.py frr_facts, from `vtysh -c 'show bgp neighbors json'`)
     Fact(
         "ebgp_policy_missing",
         HOST,

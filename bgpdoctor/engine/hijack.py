@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from bgpdoctor.parsers import iproute
 
 if TYPE_CHECKING:
-    from bgpdoctor.engine.subjects import Subject
+    from bgpdoctor.engine.subject import Subject
     from bgpdoctor.engine.world import Path, World
 
 TUNNEL_PREFIXES = ("tailscale", "wg", "zt")

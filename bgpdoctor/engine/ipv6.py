@@ -23,7 +23,7 @@ from bgpdoctor.parsers import frr, gobgp, iproute, nft
 from bgpdoctor.report.model import Evidence
 
 if TYPE_CHECKING:
-    from bgpdoctor.engine.subjects import Subject
+    from bgpdoctor.engine.subject import Subject
     from bgpdoctor.engine.world import Session, SessionEnd, World
 
 SYSCTL6_COMMAND = "grep -H . /proc/sys/net/ipv6/conf/all/forwarding"

@@ -17,7 +17,7 @@ from bgpdoctor.engine.rules import (
     subject_kinds,
     unknown_fact,
 )
-from bgpdoctor.engine.subjects import Subject
+from bgpdoctor.engine.subject import Subject
 from bgpdoctor.errors import BgpDoctorError
 from bgpdoctor.report.model import CheckResult, Diagnosis, Evidence, FixSnippet, Status
 

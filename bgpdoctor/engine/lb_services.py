@@ -18,7 +18,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bgpdoctor.engine.subjects import Subject
+from bgpdoctor.engine.subject import Subject
 from bgpdoctor.engine.world import Unknown, World
 from bgpdoctor.parsers import bird, frr
 from bgpdoctor.report.model import Evidence

@@ -24,7 +24,7 @@ from bgpdoctor.drivers import driver_for
 from bgpdoctor.parsers.birdblocks import protocol_blocks
 
 if TYPE_CHECKING:
-    from bgpdoctor.engine.subjects import Subject
+    from bgpdoctor.engine.subject import Subject
     from bgpdoctor.engine.world import Session, SessionEnd, World
 
 LIMITED_HERE = ("route limit exceeded", "cease/maximum number of prefixes reached")

@@ -44,7 +44,7 @@ from bgpdoctor.parsers.netstat import parse_proc_netstat
 from bgpdoctor.report.model import Evidence
 
 if TYPE_CHECKING:
-    from bgpdoctor.engine.subjects import Subject
+    from bgpdoctor.engine.subject import Subject
     from bgpdoctor.engine.world import Session, SessionEnd, World
 
 DAEMON_NAMES = {"bird2": "BIRD 2", "bird1": "BIRD 1.6", "gobgp": "GoBGP", "frr": "FRR"}

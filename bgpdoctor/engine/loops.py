@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from bgpdoctor.engine.world import Path, Unknown
 
 if TYPE_CHECKING:
-    from bgpdoctor.engine.subjects import Subject
+    from bgpdoctor.engine.subject import Subject
     from bgpdoctor.engine.world import World
 
 LOOP = "routing loop"

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from bgpdoctor.parsers import bird, iproute
 
 if TYPE_CHECKING:
-    from bgpdoctor.engine.subjects import Subject
+    from bgpdoctor.engine.subject import Subject
     from bgpdoctor.engine.world import World
 
 BIRD_SPEAKERS = ("bird2", "bird1")

@@ -32,7 +32,7 @@ from bgpdoctor.engine.subjects import host_subjects, kubelet_subjects, path_subj
 from bgpdoctor.engine.vips import inventory_pool_subjects
 from bgpdoctor.engine.world import World, without_cycle_collection
 from bgpdoctor.inventory_model import Inventory
-from bgpdoctor.report.model import HostReport, Report, Summary, Timing
+from bgpdoctor.report.model import Diagnosis, HostReport, Report, Summary, Timing
 from bgpdoctor.transport.base import Connection
 
 MAX_SCOPE_ROUNDS = 4  # a --node scope grows along its paths at most this many times
@@ -168,6 +168,17 @@ def narrow(inv: Inventory, collected: Collected, nodes: list[str]) -> Collected:
     return replace(collected, scope=scope, facts={n: collected.facts[n] for n in scope})
 
 
+# fixes in a vendor router's syntax are shown when the inventory has such a router: a network of
+# BIRD and Cilium gains nothing from RouterOS, FortiOS and VRP commands under every diagnosis
+VENDOR_PLATFORMS = frozenset({"routeros", "fortigate", "huawei"})
+
+
+def _drop_fixes_for_absent_routers(diagnoses: list[Diagnosis], inv: Inventory) -> None:
+    present = {host.speaker for host in inv.hosts.values()}
+    for d in diagnoses:
+        d.fixes = [f for f in d.fixes if f.platform not in VENDOR_PLATFORMS or f.platform in present]
+
+
 @without_cycle_collection
 def evaluate(inv: Inventory, inventory_path: str, collected: Collected, options: RunOptions) -> Report:
     """Judge checks and reach diagnoses from collected facts; no host is contacted."""
@@ -188,6 +199,7 @@ def evaluate(inv: Inventory, inventory_path: str, collected: Collected, options:
     )
     results = judge(checks, subjects)
     diagnoses = diagnose(playbooks, subjects, results, checks)
+    _drop_fixes_for_absent_routers(diagnoses, inv)
     hosts = []
     for n in scope:
         error = facts[n].error

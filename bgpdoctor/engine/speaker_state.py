@@ -37,7 +37,7 @@ from bgpdoctor.parsers.kernelconf import parse_kernel_md5
 from bgpdoctor.report.model import Evidence
 
 if TYPE_CHECKING:
-    from bgpdoctor.engine.subjects import Subject
+    from bgpdoctor.engine.subject import Subject
     from bgpdoctor.engine.world import Session, SessionEnd, World
 
 FRR_BGP_IPV4 = "frr.bgp_ipv4"  # `show bgp ipv4 unicast json`: every path with its AS path

@@ -22,7 +22,7 @@ from bgpdoctor.drivers import driver_for
 from bgpdoctor.engine.limits import dig
 
 if TYPE_CHECKING:
-    from bgpdoctor.engine.subjects import Subject
+    from bgpdoctor.engine.subject import Subject
     from bgpdoctor.engine.world import Session, SessionEnd, World
 
 AGGRESSIVE_HOLD_S = 9

@@ -33,7 +33,7 @@ from bgpdoctor.parsers import tailscale, wireguard
 
 if TYPE_CHECKING:
     from bgpdoctor.engine.active import NodePair
-    from bgpdoctor.engine.subjects import Subject
+    from bgpdoctor.engine.subject import Subject
     from bgpdoctor.engine.world import Path, World
     from bgpdoctor.report.model import Evidence
 
@@ -216,13 +216,30 @@ def _contains(prefixes: list[str], address: str) -> bool:
     return False
 
 
+def wireguard_path_facts(world: World, s: Subject, path: Path, pair: NodePair) -> None:
+    """A hop that sends the pod traffic into a WireGuard interface whose peers may not carry it."""
+    dst = ipaddress.ip_address(pair.dst_ip)
+    for hop in path.hops:
+        peers = world.wireguard(hop.host).get(hop.oif or "")
+        if not peers:
+            continue
+        carried = any(dst in ipaddress.ip_network(c, strict=False) for _key, cidrs in peers for c in cidrs)
+        if not carried:
+            key, cidrs = peers[0]
+            s.add("tunnel_drops", hop.host, world.evidence(hop.host, "wg.allowed", "WireGuard allowed-ips"))
+            s.add("tunnel_interface", hop.oif)
+            s.add("tunnel_peer_key", key)  # a public key: safe to show
+            s.add("tunnel_allowed_ips", ",".join(cidrs))
+            return
+
+
 def path_facts(world: World, s: Subject, path: Path, pair: NodePair) -> None:
     """The Tailscale variant of tunnel_drops: the first hop that routes the pod address into
     tailscale0 while no peer's AllowedIPs carry it (or only a subnet route this host does not
     accept). Adds tunnel_drops, tunnel_interface, tunnel_tailscale, tunnel_route_state
     ('not-advertised', 'not-approved', 'not-accepted' or 'not-carried' when the advertising side's
     prefs are unread), tunnel_route_router and tunnel_advertise_routes. A WireGuard finding already
-    made (engine/subjects.py) stays. Then tunnel_carries_pod_cidr: False when a tunnel drops it,
+    made (wireguard_path_facts) stays. Then tunnel_carries_pod_cidr: False when a tunnel drops it,
     True when the path crosses a WireGuard or Tailscale tunnel that carries it, unknown when a
     tunnel hop's state could not be read; absent on a path without tunnels."""
     crossed = False

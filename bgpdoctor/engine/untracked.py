@@ -27,7 +27,7 @@ from bgpdoctor.parsers import nft
 
 if TYPE_CHECKING:
     from bgpdoctor.engine.active import NodePair
-    from bgpdoctor.engine.subjects import Subject
+    from bgpdoctor.engine.subject import Subject
     from bgpdoctor.engine.world import Path, World
 
 CONNTRACK_PRIORITY = -200  # a rule of a chain hooked before conntrack decides whether it tracks

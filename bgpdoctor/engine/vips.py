@@ -19,7 +19,7 @@ from bgpdoctor.parsers import bird, iproute
 from bgpdoctor.report.model import Evidence
 
 if TYPE_CHECKING:
-    from bgpdoctor.engine.subjects import Subject
+    from bgpdoctor.engine.subject import Subject
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -137,7 +137,7 @@ class _Intervals:
 def inventory_pool_subjects(inv: Inventory) -> list[Subject]:
     """The inventory's `lb_pools` against its site subnets and node addresses: one cluster-kind
     subject per pool that overlaps one, unless the pool says `l2: true` (ARP answered on the LAN)."""
-    from bgpdoctor.engine.subjects import Subject
+    from bgpdoctor.engine.subject import Subject
 
     subnets: dict[str, str] = {}  # network -> whose, in the order a finding lists them
     for site_name, site in inv.sites.items():

@@ -79,6 +79,10 @@ _PLATFORM_FORMATS = {
     "cilium": {"yaml"},
     "calico": {"yaml"},
     "metallb": {"yaml"},
+    # lint reads no vendor router's configuration: their fixes belong to live runs only
+    "routeros": set(),
+    "fortigate": set(),
+    "huawei": set(),
 }
 
 

@@ -17,7 +17,7 @@ from ipaddress import IPv4Address, IPv4Interface, IPv4Network, collapse_addresse
 from typing import Any
 
 from bgpdoctor.engine.rules import PlaybookDef, load_playbooks, subject_kinds
-from bgpdoctor.engine.subjects import Subject
+from bgpdoctor.engine.subject import Subject
 from bgpdoctor.engine.vips import suggest_pool
 from bgpdoctor.kube.selectors import LabelSelector, SelectorError, calico_selector_matches
 from bgpdoctor.kube.view import CiliumClusterConfig, CiliumPeeringPolicy, KubeNode

@@ -17,7 +17,7 @@ from typing import Any
 
 from bgpdoctor.engine.judge import TemplateValueError, matches, render
 from bgpdoctor.engine.rules import PlaybookDef
-from bgpdoctor.engine.subjects import Subject
+from bgpdoctor.engine.subject import Subject
 from bgpdoctor.lint.model import Loc, Severity
 
 

@@ -13,7 +13,7 @@ import pytest
 from bgpdoctor.engine.active import ActiveResults, ProbeSettings, _drop_tracing
 from bgpdoctor.engine.drops import host_drop_facts
 from bgpdoctor.engine.recording import load_recording
-from bgpdoctor.engine.subjects import Subject
+from bgpdoctor.engine.subject import Subject
 from bgpdoctor.engine.world import Unknown
 from bgpdoctor.parsers.droptrace import DropEvent
 from bgpdoctor.probes import droptrace as dt

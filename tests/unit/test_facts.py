@@ -26,7 +26,7 @@ from bgpdoctor.engine.rules import (
     load_playbooks,
     subject_kinds,
 )
-from bgpdoctor.engine.subjects import Subject
+from bgpdoctor.engine.subject import Subject
 from bgpdoctor.engine.world import Unknown
 from bgpdoctor.errors import UsageError
 

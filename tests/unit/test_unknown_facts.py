@@ -189,7 +189,7 @@ def test_refusal_without_a_readable_listener_is_not_node_not_listening(tmp_path:
 def test_ruled_out_says_when_a_cause_could_not_be_ruled_out() -> None:
     from bgpdoctor.engine.judge import _why_not
     from bgpdoctor.engine.rules import load_playbooks
-    from bgpdoctor.engine.subjects import Subject
+    from bgpdoctor.engine.subject import Subject
     from bgpdoctor.engine.world import Unknown
 
     playbook = next(p for p in load_playbooks() if p.id == "node-not-listening")

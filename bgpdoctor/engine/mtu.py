@@ -1,0 +1,102 @@
+"""Path MTU from the DF ping sweep of a path: the MTU measured, a black hole (large packets lost
+without "fragmentation needed"), the interface where the MTU drops (or two ends of one layer 2
+with different MTUs), and the nftables rule that drops ICMP "fragmentation needed".
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from bgpdoctor.engine.firewall import nft_excerpt, rule_line
+from bgpdoctor.engine.world import Unknown
+from bgpdoctor.report.model import Evidence
+
+if TYPE_CHECKING:
+    from bgpdoctor.engine.active import NodePair
+    from bgpdoctor.engine.subject import Subject
+    from bgpdoctor.engine.world import Path, World
+
+
+def sweep_facts(world: World, s: Subject, path: Path, pair: NodePair, sweep: Any) -> None:
+    """What the DF ping sweep from `pair.source` measured; where the MTU drops when it found a black hole."""
+    raw = "\n".join(p.raw for p in sweep.probes)
+    ev = Evidence(
+        host=pair.source,
+        command=f"ping -M do sweep ({len(sweep.probes)} probes)",
+        output=raw,
+        note="binary search of the largest DF packet that gets a reply",
+    )
+    s.add("mtu_probes", len(sweep.probes), ev)
+    s.add("mtu_start", sweep.start)
+    if sweep.path_mtu is None:
+        # not even the smallest probe came back: the sweep could not measure anything
+        outcome = sweep.probes[-1].outcome if sweep.probes else "no probe sent"
+        s.unknown(
+            "mtu_blackhole",
+            Unknown(
+                "not-collected",
+                f"no DF ping from {pair.source} reached {pair.dst_ip} (last probe: {outcome}), "
+                "so the path MTU could not be measured",
+            ),
+            ev,
+        )
+        s.unknown("path_mtu", s.problems["mtu_blackhole"])
+        return
+    s.add("path_mtu", sweep.path_mtu)
+    s.add("mtu_blackhole", sweep.blackhole)
+    if sweep.silent_above:
+        s.add("mtu_silent_above", sweep.silent_above)
+    if sweep.frag_needed_from:
+        s.add("frag_needed_from", sweep.frag_needed_from)
+    if sweep.blackhole and sweep.path_mtu:
+        bottleneck = _mtu_bottleneck(world, path, sweep.path_mtu)
+        if bottleneck:
+            s.add("mtu_bottleneck_host", bottleneck[0], world.evidence(bottleneck[0], "ip.addr"))
+            s.add("mtu_bottleneck_iface", bottleneck[1])
+        else:
+            _mtu_l2_mismatch(world, s, path, sweep.path_mtu)
+        _pmtu_filter(world, s, [h.host for h in path.hops], bottleneck[0] if bottleneck else None)
+
+
+def _iface_mtu(world: World, host: str, ifname: str | None) -> int | None:
+    return next((a.mtu for a in world.addresses(host) if a.ifname == ifname and a.mtu), None)
+
+
+def _mtu_bottleneck(world: World, path: Path, path_mtu: int) -> tuple[str, str] | None:
+    """The first hop whose outgoing interface MTU is the path MTU (where frag-needed should come from)."""
+    for hop in path.hops:
+        if hop.oif and _iface_mtu(world, hop.host, hop.oif) == path_mtu:
+            return hop.host, hop.oif
+    return None
+
+
+def _mtu_l2_mismatch(world: World, s: Subject, path: Path, path_mtu: int) -> None:
+    """A sender whose interface MTU is above what the next hop's interface takes, on one layer 2
+    (overlay members with different MTUs): the frame is dropped without any ICMP."""
+    for prev, hop in zip(path.hops, path.hops[1:], strict=False):
+        sent, taken = _iface_mtu(world, prev.host, prev.oif), _iface_mtu(world, hop.host, hop.iif)
+        if sent and taken == path_mtu and sent > taken:
+            s.add("mtu_bottleneck_host", prev.host, world.evidence(prev.host, "ip.addr"))
+            s.add("mtu_bottleneck_iface", prev.oif)
+            s.add("mtu_sender_mtu", sent)
+            s.add("mtu_receiver", hop.host, world.evidence(hop.host, "ip.addr"))
+            s.add("mtu_receiver_iface", hop.iif)
+            return
+
+
+def _pmtu_filter(world: World, s: Subject, hosts: list[str], first: str | None) -> None:
+    """The rule on the path that drops ICMP "fragmentation needed" (a small MTU becomes a black hole)."""
+    for host in sorted(set(hosts), key=lambda h: h != first):
+        ruleset = world.ruleset(host)
+        for rule in ruleset.rules if ruleset else []:
+            if "frag-needed" in rule.matches and (rule.verdict or "") in ("drop", "reject"):
+                s.add(
+                    "pmtu_filter_rule",
+                    rule.matches,
+                    nft_excerpt(world, host, [rule_line(rule)], "the rule that drops frag-needed"),
+                    world.evidence(host, "nft.ruleset"),
+                )
+                s.add("pmtu_filter_host", host)
+                s.add("pmtu_filter_table", f"{rule.family} {rule.table}")
+                s.add("pmtu_filter_chain", rule.chain)
+                return
