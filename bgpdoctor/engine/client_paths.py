@@ -155,18 +155,3 @@ def _interface_facts(world: World, s: Subject, forward: Path, back: Path) -> Non
         arrived == leaves,
         world.route_excerpt(first.host, [first.route or ""], f"the route {first.host} replies by"),
     )
-
-
-def client_subjects(world: World) -> list[Subject]:
-    from bgpdoctor.engine.subjects import _isolated
-
-    return [
-        _isolated(
-            world,
-            "path",
-            pair.key,
-            [pair.source, pair.destination],
-            lambda pair=pair: client_subject(world, pair),
-        )
-        for pair in client_pairs(world)
-    ]

@@ -98,8 +98,6 @@ SS_TCP_INFO_COMMAND = (
 )
 SYSCTL_COMMAND = "grep -H . /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv4/conf/*/rp_filter"
 
-# Is the kernel built with TCP MD5 signatures? Read-only, a few lines; `source none` when no
-# configuration is readable (parsers/kernelconf.py).
 # the BGP flow's conntrack entries (engine/conntrack_flows.py): conntrack(8), else the kernel's
 # table; no conntrack module loaded means no entry (empty), a table that cannot be read is missing
 CONNTRACK_BGP_COMMAND = (
@@ -108,6 +106,8 @@ CONNTRACK_BGP_COMMAND = (
     "elif [ ! -e /proc/sys/net/netfilter/nf_conntrack_count ]; then true; "
     "else echo 'conntrack: command not found and no /proc/net/nf_conntrack' >&2; exit 127; fi"
 )
+# Is the kernel built with TCP MD5 signatures? Read-only, a few lines; `source none` when no
+# configuration is readable (parsers/kernelconf.py).
 KERNEL_MD5_COMMAND = (
     'echo "release $(uname -r)"; c="/boot/config-$(uname -r)"; o="^(# )?CONFIG_TCP_MD5SIG[= ]"; '
     'if [ -r /proc/config.gz ] && zcat /proc/config.gz >/dev/null 2>&1; then echo "source /proc/config.gz"; '

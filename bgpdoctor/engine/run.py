@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bgpdoctor import __version__
+from bgpdoctor.drivers import is_appliance
 from bgpdoctor.engine.active import (
     ActiveResults,
     ProbeSettings,
@@ -168,15 +169,12 @@ def narrow(inv: Inventory, collected: Collected, nodes: list[str]) -> Collected:
     return replace(collected, scope=scope, facts={n: collected.facts[n] for n in scope})
 
 
-# fixes in a vendor router's syntax are shown when the inventory has such a router: a network of
-# BIRD and Cilium gains nothing from RouterOS, FortiOS and VRP commands under every diagnosis
-VENDOR_PLATFORMS = frozenset({"routeros", "fortigate", "huawei"})
-
-
 def _drop_fixes_for_absent_routers(diagnoses: list[Diagnosis], inv: Inventory) -> None:
+    """Fixes in a vendor router's syntax are shown when the inventory has such a router: a network of
+    BIRD and Cilium gains nothing from RouterOS, FortiOS and VRP commands under every diagnosis."""
     present = {host.speaker for host in inv.hosts.values()}
     for d in diagnoses:
-        d.fixes = [f for f in d.fixes if f.platform not in VENDOR_PLATFORMS or f.platform in present]
+        d.fixes = [f for f in d.fixes if f.platform in present or not is_appliance(f.platform)]
 
 
 @without_cycle_collection

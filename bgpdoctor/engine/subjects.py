@@ -204,16 +204,18 @@ def _compatibility_facts(world: World, s: Subject, session: Session, up: bool, a
 
 
 def path_subjects(world: World, pairs: list[NodePair], active: ActiveResults) -> list[Subject]:
-    return [
-        _isolated(
-            world,
-            "path",
-            pair.key,
-            [pair.source, pair.destination],
-            lambda pair=pair: _path_subject(world, pair, active),
-        )
+    """Pod to pod paths, then the test clients' paths (engine/client_paths.py)."""
+    nodes = [
+        _isolated(world, "path", pair.key, [pair.source, pair.destination],
+                  lambda pair=pair: _path_subject(world, pair, active))
         for pair in pairs
-    ] + client_paths.client_subjects(world)
+    ]  # fmt: skip
+    clients = [
+        _isolated(world, "path", pair.key, [pair.source, pair.destination],
+                  lambda pair=pair: client_paths.client_subject(world, pair))
+        for pair in client_paths.client_pairs(world)
+    ]  # fmt: skip
+    return nodes + clients
 
 
 def _path_subject(world: World, pair: NodePair, active: ActiveResults) -> Subject:

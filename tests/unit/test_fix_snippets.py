@@ -45,7 +45,7 @@ def _recorded_facts() -> dict[str, dict[str, str]]:
         inv, ipath, nodes, collected = load_recording(path)
         # every platform's fix, rendered with a real run's facts: the lab has no vendor router, so a
         # run would leave their fixes out
-        with mock.patch("bgpdoctor.engine.run.VENDOR_PLATFORMS", frozenset()):
+        with mock.patch("bgpdoctor.engine.run.is_appliance", lambda _platform: False):
             diagnoses = evaluate(inv, ipath, collected, RunOptions(nodes=nodes)).diagnoses
         for d in diagnoses:
             out.setdefault(d.root_cause, {}).update({f.platform + ":" + f.title: f.text for f in d.fixes})
