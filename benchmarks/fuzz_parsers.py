@@ -472,6 +472,7 @@ FACT_TARGETS = {
     "ss.listen": "ss.parse_ss",
     "sysctl": "world.parse_proc_sysctl",
     "wg.allowed": "world.parse_wg_allowed_ips",
+    "wg.dump": "wireguard.parse_dump",
     "netstat": "netstat.parse_proc_netstat",
     "netstat.after": "netstat.parse_proc_netstat",
     "capture.syn": "pcap.syn_sources",
@@ -609,7 +610,7 @@ def collect_seeds() -> dict[str, list[Any]]:
         str(REFERENCE / "bird.conf"),
         str(REFERENCE / "gobgpd.toml"),
     ]
-    kinds = {"bird": "lint.bird", "gobgp": "lint.gobgp", "yaml": "lint.yaml"}
+    kinds = {"bird": "lint.bird", "gobgp": "lint.gobgp", "frr": "lint.frr", "yaml": "lint.yaml"}
     for name in sorted(config_files):
         path = Path(name)
         if not path.is_file():
@@ -640,6 +641,7 @@ def _targets(scratch: str) -> list[Target]:
     from bgpdoctor.kube import ciliumdbg
     from bgpdoctor.lint import uci
     from bgpdoctor.lint.bird import parse_bird
+    from bgpdoctor.lint.frr import parse_frr
     from bgpdoctor.lint.gobgp import parse_gobgp
     from bgpdoctor.lint.loader import Inputs, _read_yaml
     from bgpdoctor.parsers import (
@@ -656,6 +658,7 @@ def _targets(scratch: str) -> list[Target]:
         routeros,
         ss,
         sysctl,
+        wireguard,
     )
     from bgpdoctor.probes import kubelet, mtu
 
@@ -709,6 +712,9 @@ def _targets(scratch: str) -> list[Target]:
     def lint_gobgp(text: str) -> Any:
         return parse_gobgp(text, "gobgpd.toml", [])
 
+    def lint_frr(text: str) -> Any:
+        return parse_frr(text, "frr.conf", [])
+
     def lint_uci(text: str) -> Any:
         sections, _ = uci.parse_uci(text, "network")
         uci.network_from(sections, "network", [])
@@ -758,9 +764,11 @@ def _targets(scratch: str) -> list[Target]:
         plain(ciliumdbg.parse_bgp_peers_json),
         plain(ciliumdbg.parse_bgp_peers_text),
         plain(world.parse_wg_allowed_ips),
+        plain(wireguard.parse_dump),
         *with_hints,
         Target("lint.bird", lint_bird, reader=True),
         Target("lint.gobgp", lint_gobgp, reader=True),
+        Target("lint.frr", lint_frr, reader=True),
         Target("lint.uci", lint_uci, reader=True),
         Target("lint.yaml", lint_yaml, reader=True),
         Target("inventory.load_inventory", inventory, reader=True),

@@ -12,8 +12,9 @@ interleaved rounds, default 3) and the top diagnosis.
 --slowest-host compares, on the healthy lab, the whole run with each host run alone (an inventory
 of that host only, its peers kept by address): median wall times of --rounds interleaved rounds,
 the ratio whole / slowest host (goal: 1.3), and where the whole run's time went (progress lines
-stamped: start-up, collection, probes (pings, then MTU sweeps), judging and the report). --src runs another
-tree's bgpdoctor as the "before" column in the same rounds.
+stamped: start-up, collection, probes (pings, then MTU sweeps), judging and the report; since a
+host's own probes start once it is collected, "collect" holds those, "probes" what is left after
+the last host). --src runs another tree's bgpdoctor as the "before" column in the same rounds.
 """
 
 from __future__ import annotations

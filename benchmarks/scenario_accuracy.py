@@ -2,7 +2,7 @@
 
 Usage (root):
     python3 benchmarks/scenario_accuracy.py --seeds 30 [--start 0] [--faults-per-seed 2 | --all-faults]
-        [--no-pair] [--rename] [--frr] [--json out.json] [--reports DIR]
+        [--no-pair] [--rename] [--frr] [--json out.json] [--reports DIR] [--record DIR]
     python3 benchmarks/scenario_accuracy.py --from-json out.json   # the table of a saved run again
 
 For each seed: build the scenario (bgpdoctor/lab/scenario.py), run bgpdoctor on it healthy, with
@@ -148,6 +148,7 @@ def main() -> int:
     ap.add_argument("--keep-files", action="store_true", help="keep run directories (logs, configs)")
     ap.add_argument("--json", type=Path, help="write every outcome here")
     ap.add_argument("--reports", type=Path, help="save every bgpdoctor JSON report in this folder")
+    ap.add_argument("--record", type=Path, help="save every run's recording (for `bgpdoctor replay`) here")
     ap.add_argument("--from-json", type=Path, help="print the table of a saved --json run, run nothing")
     args = ap.parse_args()
     if args.from_json:
@@ -183,6 +184,7 @@ def main() -> int:
                 keep_files=args.keep_files,
                 on_frr=args.frr,
                 report_dir=args.reports,
+                record_dir=args.record,
             )
             if names is None:
                 runs.append(r)

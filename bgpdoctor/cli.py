@@ -614,8 +614,8 @@ def _finish(
         if output == "json":  # streamed: thousands of nodes make hundreds of MiB of it
             from bgpdoctor.report.outputs import json_chunks
 
-            for chunk in json_chunks(report):
-                click.echo(chunk, nl=False)
+            for chunk in json_chunks(report):  # JSON escapes control characters: no ANSI to strip
+                click.echo(chunk, nl=False, color=True)
             click.echo("")
         else:
             click.echo(_rendered(report, output, verbose, extras))

@@ -260,7 +260,7 @@ class Host(Strict):
     # false: the host is not meant to route (a route server, a reflector off the data path), so
     # net.ipv4.ip_forward = 0 is correct there; default: routers and nodes forward
     forwards: bool | None = None
-    lb_vips: list[IPv4Address] = Field(default_factory=list)  # LoadBalancer VIPs this node announces
+    lb_vips: list[IpAddress] = Field(default_factory=list)  # LoadBalancer VIPs this node announces
     gobgp_api: str | None = None  # host:port of gobgpd's API, when not the default
 
 
@@ -268,11 +268,11 @@ class Site(Strict):
     """A site and its subnets: `lan` for one, `lans` for several (both may be given)."""
 
     description: str | None = None
-    lan: IPv4Network | None = None
-    lans: list[IPv4Network] = Field(default_factory=list)
+    lan: IpNetwork | None = None
+    lans: list[IpNetwork] = Field(default_factory=list)  # a dual-stack site lists its IPv6 subnets here
 
     @property
-    def subnets(self) -> list[IPv4Network]:
+    def subnets(self) -> list[IpNetwork]:
         return ([self.lan] if self.lan else []) + [n for n in self.lans if n != self.lan]
 
 
@@ -283,7 +283,7 @@ class LbPool(Strict):
     pool inside a site subnet is by design. Example: {"cidr": "10.0.6.0/24"}
     """
 
-    cidr: IPv4Network
+    cidr: IpNetwork
     l2: bool = False
 
 
@@ -294,7 +294,7 @@ class Switch(Strict):
     """
 
     description: str | None = None
-    segments: list[IPv4Network] = Field(min_length=1)  # the subnets whose frames it carries
+    segments: list[IpNetwork] = Field(min_length=1)  # the subnets whose frames it carries (either family)
 
 
 class Vantage(Strict):

@@ -88,6 +88,21 @@ _URL_CREDENTIALS = re.compile(
 _TAILSCALE_SECRET = re.compile(
     r"\b(?:privkey|nlpriv):[0-9a-fA-F]{16,512}|\btskey-[A-Za-z0-9]{1,32}-[A-Za-z0-9_-]{6,512}"
 )
+# `wg show [all|IFACE] dump`: the interface line's private key (after the interface name, which
+# `wg show IFACE dump` leaves out) and each peer line's preshared key. Only lines of the dump's
+# exact shape: 5 (4) fields ending in a port and a fwmark, 9 (8) ending in handshake, bytes and
+# keepalive. Public keys are evidence and stay.
+_WG_KEY = r"[A-Za-z0-9+/]{42,43}="
+_WG_INTERFACE_LINE = re.compile(
+    rf"^(?P<head>(?:[^\t\n]{{1,15}}\t)?)(?P<secret>{_WG_KEY})\t(?P<tail>(?:{_WG_KEY}|\(none\))\t\d{{1,5}}"
+    rf"\t(?:off|0x[0-9a-fA-F]{{1,8}}|\d{{1,10}}))$",
+    re.M,
+)
+_WG_PEER_LINE = re.compile(
+    rf"^(?P<head>(?:[^\t\n]{{1,15}}\t)?{_WG_KEY}\t)(?P<secret>{_WG_KEY})\t(?P<tail>[^\t\n]{{1,300}}\t"
+    rf"[^\t\n]{{1,65536}}\t\d{{1,20}}\t\d{{1,20}}\t\d{{1,20}}\t(?:off|\d{{1,5}}))$",
+    re.M,
+)
 _PEM_KIND = r"-----BEGIN (?P<kind>[A-Z0-9 ]{0,40}PRIVATE KEY)-----(?!" + REDACTED + ")"
 _PEM_BLOCK = re.compile(_PEM_KIND + r"(?:(?!-----BEGIN )[^@\"]){0,65536}?-----END (?P=kind)-----")
 # a block without its END (cut output): header and base64 lines, never the line after them
@@ -263,6 +278,10 @@ def _json_secret_data(text: str) -> str:
     return _SECRET_DATA_JSON.sub(body, text)
 
 
+def _wg_secret(m: re.Match[str]) -> str:
+    return f"{m.group('head')}{REDACTED}\t{m.group('tail')}"
+
+
 def _pem_block(m: re.Match[str]) -> str:
     return f"-----BEGIN {m.group('kind')}-----{REDACTED}-----END {m.group('kind')}-----"
 
@@ -284,6 +303,8 @@ def redact(text: str) -> str:
         text = _JWT.sub(REDACTED, text)
     if "privkey:" in text or "nlpriv:" in text or "tskey-" in text:
         text = _TAILSCALE_SECRET.sub(REDACTED, text)
+    if "=\t" in text:
+        text = _WG_PEER_LINE.sub(_wg_secret, _WG_INTERFACE_LINE.sub(_wg_secret, text))
     if "earer" in text:
         text = _BEARER.sub(lambda m: _replace(m, "word"), text)
     if "://" in text:

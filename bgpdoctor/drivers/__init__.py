@@ -1,8 +1,10 @@
 """One driver per BGP daemon: the commands that ask it, and its answers read onto one shape.
 
 The engine never branches on the daemon's name: it asks `driver_for(host.speaker)` for the commands
-to run (engine/collect.py), for each neighbor's state (engine/sessions.py, report/status.py) and for
-the router id. A new daemon (FRR, a vendor router) is one module here and one entry in DRIVERS.
+to run (engine/collect.py), for each neighbor's state (engine/sessions.py, report/status.py), the
+router id, and what only some daemons can say (BFD, configured timers, prefix limits, the RIB; see
+`Driver`). A new daemon (a vendor router) is one module here and one entry in `_drivers()`;
+`DriverBase` answers "this daemon does not say" for whatever it does not override.
 
 Example: driver_for("bird1").commands(host)["bird.protocols"] -> "birdcl -r show protocols all"
 """
@@ -10,6 +12,7 @@ Example: driver_for("bird1").commands(host)["bird.protocols"] -> "birdcl -r show
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from ipaddress import ip_address
 from typing import TYPE_CHECKING, Protocol
@@ -17,6 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from bgpdoctor.engine.world import World
     from bgpdoctor.inventory_model import Host, Peer
+    from bgpdoctor.parsers.gobgp import GobgpPath
 
 
 @dataclass
@@ -48,10 +52,113 @@ class NeighborState:
     hold_time_s: int | None = None  # negotiated hold time (None while not established)
 
 
+@dataclass(frozen=True)
+class BfdReading:
+    """One end's BFD towards a neighbor, as its daemon says it.
+
+    Example: BfdReading(state="down") (a BFD session, down); BfdReading() (no BFD session towards
+    that neighbor, or a daemon without BFD); BfdReading(asked=False) (BFD is not read from this
+    daemon, or not in this recording); BfdReading(unread="bird.bfd", detail="...") (asked, unreadable).
+    """
+
+    state: str | None = None
+    asked: bool = True
+    unread: str | None = None  # the fact asked whose answer could not be read
+    detail: str | None = None  # why, when that fact's own problem does not say
+
+
+@dataclass(frozen=True)
+class SessionResets:
+    """How often the daemon saw one session drop. Example: SessionResets(address="10.213.4.2",
+    dropped=5, established=6, last_reset="BGP Notification received")"""
+
+    address: str
+    dropped: int | None
+    established: int | None
+    last_reset: str | None
+
+
+@dataclass(frozen=True)
+class LearnedPath:
+    """A best BGP path one end learned from one neighbor. Example: LearnedPath("10.213.61.1/32",
+    "frr1", "10.213.61.1/32 unicast [frr1 from 10.213.61.1] via 10.213.61.1")"""
+
+    prefix: str
+    protocol: str
+    shown: str  # the path as quoted in evidence
+
+
+@dataclass(frozen=True)
+class ProtocolLine:
+    """One of the daemon's BGP protocols towards an address, as quoted. Example:
+    ProtocolLine("Mesh_10_0_0_2", "Mesh_10_0_0_2 Established", True)"""
+
+    name: str
+    shown: str
+    established: bool
+
+
+@dataclass(frozen=True)
+class CniAgent:
+    """The Kubernetes agent that runs a daemon on each node, as `discover` and the cluster checks know it.
+
+    Example: CALICO.restart.format(ns="calico-system", node="n1") -> "kubectl -n calico-system delete
+    pod -l k8s-app=calico-node --field-selector spec.nodeName=n1"
+    """
+
+    cni: str  # "Calico"
+    namespace: str  # where its pods run
+    restart: str  # the command that restarts the agent on one node ({ns}, {node})
+    control_socket: str | None = None  # the daemon's control socket on the node
+    names_protocols: bool = False  # the agent names each neighbor's protocol (see protocol_name)
+
+    def protocol_name(self, address: str | None, source: str, name: str) -> str | None:
+        """The daemon's name of a neighbor's protocol: Calico renders BIRD protocols as Mesh_<ip>
+        (the node-to-node mesh, `name`), Node_<ip> (a node-scoped BGPPeer), Global_<ip>."""
+        if not self.names_protocols or address is None:
+            return None
+        if source == "node-to-node mesh":
+            return name
+        return f"Node_{address.replace('.', '_')}"
+
+
+CALICO = CniAgent(
+    "Calico",
+    "calico-system",
+    "kubectl -n {ns} delete pod -l k8s-app=calico-node --field-selector spec.nodeName={node}",
+    control_socket="/var/run/calico/bird.ctl",
+    names_protocols=True,
+)
+CILIUM = CniAgent(
+    "Cilium",
+    "kube-system",
+    "kubectl -n {ns} delete pod -l k8s-app=cilium --field-selector spec.nodeName={node}",
+)
+
+
 class Driver(Protocol):
+    """What the engine may ask a daemon. A question the daemon cannot answer returns None (or
+    `BfdReading(asked=False)`), never a guess; `DriverBase` holds those answers."""
+
     @property
     def speaker(self) -> str:
         """The inventory's `speaker` value this driver answers for."""
+
+    @property
+    def daemon(self) -> str:
+        """The daemon's name in sentences, e.g. "BIRD 2"."""
+
+    @property
+    def appliance(self) -> bool:
+        """A router whose login is its vendor's CLI, not a shell: no Linux facts are asked."""
+
+    @property
+    def agent(self) -> CniAgent | None:
+        """The Kubernetes agent that runs this daemon on a node (Calico's BIRD, Cilium's GoBGP)."""
+
+    @property
+    def process(self) -> str | None:
+        """The daemon's process name on a Linux host ("bird", "gobgpd", "bgpd")."""
 
     @property
     def session_fact(self) -> str:
@@ -60,6 +167,39 @@ class Driver(Protocol):
     @property
     def status_fact(self) -> str:
         """The fact holding the router id."""
+
+    @property
+    def rib_fact(self) -> str | None:
+        """The fact holding the daemon's BGP paths with their AS paths (None: not read)."""
+
+    @property
+    def bfd_fact(self) -> str | None:
+        """The fact that shows the daemon's BFD sessions (None: no BFD, or not read)."""
+
+    @property
+    def runs_bfd(self) -> bool:
+        """The daemon can run BFD (GoBGP cannot)."""
+
+    @property
+    def installs_routes(self) -> bool:
+        """The daemon installs what it receives in the kernel (Cilium's and MetalLB's GoBGP never do)."""
+
+    @property
+    def shows_md5_refusal(self) -> bool:
+        """A session whose TCP MD5 the kernel refused stays down with that error in its state."""
+
+    @property
+    def shows_connection_refused(self) -> bool:
+        """A dialing session whose SYNs are answered with a RST says "Connection refused" in its state
+        (BIRD does; GoBGP and FRR keep dialling without saying why)."""
+
+    @property
+    def bind_failure(self) -> re.Pattern[str] | None:
+        """The daemon's log line for a source address it cannot bind (group `protocol`)."""
+
+    @property
+    def mesh_prefix(self) -> str | None:
+        """The name prefix of Calico's node-to-node mesh protocols in this daemon."""
 
     def commands(self, host: Host) -> dict[str, str]:
         """Every read-only command this daemon is asked on `host`, keyed by fact name."""
@@ -72,6 +212,148 @@ class Driver(Protocol):
 
     def excerpt(self, text: str, neighbor: NeighborState) -> str | None:
         """The neighbor's own entry in the session fact's output (None: quote the output whole)."""
+
+    def bfd(self, world: World, name: str, address: str | None) -> BfdReading:
+        """This daemon's BFD session towards `address`."""
+
+    def bfd_expects(self, address: str | None, state: str) -> str:
+        """How the daemon says it runs BFD towards `address`."""
+
+    def bfd_missing(self, address: str | None, protocol: str | None) -> str:
+        """How the daemon says it runs no BFD towards `address`."""
+
+    def configured_hold_s(self, world: World, name: str, address: str) -> int | None:
+        """The hold time configured for the neighbor, where the daemon prints it while down."""
+
+    def restarts_seen(self, world: World, name: str, address: str) -> str | None:
+        """The daemon's own count saying the session came up again, as a sentence."""
+
+    def limit_hit(self, world: World, name: str, peer: Peer | None) -> int | None:
+        """The prefix limit of the neighbor, as printed when the daemon's last error says it was hit."""
+
+    def limit_state(self, world: World, name: str, address: str) -> tuple[bool, int | None]:
+        """(the neighbor is held down by its prefix limit, the limit), from the daemon's state."""
+
+    def disabled(self, state: str | None, last_error: str | None) -> bool:
+        """A neighbor shown only as `down` that an operator disabled (not stopped by an error)."""
+
+    def md5_configured(self, world: World, name: str) -> bool | None:
+        """A TCP MD5 password on any neighbor as the daemon shows it (None: unreadable)."""
+
+    def best_paths(
+        self, world: World, name: str, protocol: str | None, address: str | None
+    ) -> list[tuple[str, str]] | None:
+        """(prefix, AS path) of the best BGP paths, except those learned from `protocol`/`address`;
+        None when the daemon's table is not read."""
+
+    def table_prefixes(self, world: World, name: str) -> list[str] | None:
+        """Every prefix in the daemon's own table (None: not read)."""
+
+    def ignored_withdraws(self, world: World, name: str, peer: Peer | None) -> str | None:
+        """The daemon's count of withdraws from the neighbor it ignored, as a sentence."""
+
+    def received_paths(self, world: World, name: str) -> list[GobgpPath] | None:
+        """Every path in the daemon's RIB with the neighbor it came from, for a daemon that does not
+        install them (None: not read, or the daemon installs what it receives)."""
+
+    def resets(self, world: World, name: str, address: str) -> SessionResets | None:
+        """How often the session to `address` dropped (None: the daemon does not count)."""
+
+    def config_removals(self, log: str, address: str) -> list[str]:
+        """Lines of the daemon's log that remove settings of the neighbor `address`."""
+
+    def learned_from(
+        self, world: World, name: str, protocol: str | None, address: str
+    ) -> list[LearnedPath] | None:
+        """The best paths learned from that neighbor (None: the daemon's table is not read)."""
+
+    def multihop(self, world: World, name: str, peer: Peer) -> bool | None:
+        """The session follows the kernel's routes (multihop), as the daemon shows it (None: not shown)."""
+
+    def protocols_to(self, world: World, name: str, address: str) -> list[ProtocolLine] | None:
+        """Every BGP protocol of the daemon towards `address` (None: unreadable)."""
+
+
+class DriverBase:
+    """The answers of a daemon that does not say: drivers inherit it and override what they read."""
+
+    daemon: str  # each driver names its daemon
+    appliance: bool = False
+    agent: CniAgent | None = None
+    process: str | None = None
+    rib_fact: str | None = None
+    bfd_fact: str | None = None
+    runs_bfd: bool = True
+    installs_routes: bool = True
+    shows_md5_refusal: bool = False
+    shows_connection_refused: bool = False
+    bind_failure: re.Pattern[str] | None = None
+    mesh_prefix: str | None = None
+
+    def bfd(self, world: World, name: str, address: str | None) -> BfdReading:
+        return BfdReading(asked=False)
+
+    def bfd_expects(self, address: str | None, state: str) -> str:
+        return f"{self.daemon} runs a BFD session to {address}, state {state}"
+
+    def bfd_missing(self, address: str | None, protocol: str | None) -> str:
+        return f"{self.daemon} runs no BFD session to {address}"
+
+    def configured_hold_s(self, world: World, name: str, address: str) -> int | None:
+        return None
+
+    def restarts_seen(self, world: World, name: str, address: str) -> str | None:
+        return None
+
+    def limit_hit(self, world: World, name: str, peer: Peer | None) -> int | None:
+        return None
+
+    def limit_state(self, world: World, name: str, address: str) -> tuple[bool, int | None]:
+        return False, None
+
+    def disabled(self, state: str | None, last_error: str | None) -> bool:
+        return False
+
+    def md5_configured(self, world: World, name: str) -> bool | None:
+        return False  # the inventory declares every session meant to use TCP MD5
+
+    def best_paths(
+        self, world: World, name: str, protocol: str | None, address: str | None
+    ) -> list[tuple[str, str]] | None:
+        return None
+
+    def table_prefixes(self, world: World, name: str) -> list[str] | None:
+        return None
+
+    def ignored_withdraws(self, world: World, name: str, peer: Peer | None) -> str | None:
+        return None
+
+    def received_paths(self, world: World, name: str) -> list[GobgpPath] | None:
+        return None
+
+    def resets(self, world: World, name: str, address: str) -> SessionResets | None:
+        return None
+
+    def config_removals(self, log: str, address: str) -> list[str]:
+        return []
+
+    def learned_from(
+        self, world: World, name: str, protocol: str | None, address: str
+    ) -> list[LearnedPath] | None:
+        return None
+
+    def multihop(self, world: World, name: str, peer: Peer) -> bool | None:
+        return None
+
+    def protocols_to(self, world: World, name: str, address: str) -> list[ProtocolLine] | None:
+        return None
+
+
+def raw_output(world: World, name: str, fact: str) -> str:
+    """A fact's stdout as collected, "" when it was not (a failed command's output included)."""
+    facts = world.facts.get(name)
+    result = facts.outputs.get(fact) if facts else None
+    return result.stdout if result is not None else ""
 
 
 def match_neighbor(neighbors: list[NeighborState], peer: Peer) -> NeighborState | None:
@@ -103,7 +385,14 @@ def canonical_address(text: str) -> str:
 
 def is_appliance(speaker: str) -> bool:
     """A router whose login is its vendor's CLI (RouterOS, FortiGate, Huawei VRP), not a shell."""
-    return bool(getattr(driver_for(speaker), "appliance", False))
+    driver = driver_for(speaker)
+    return driver is not None and driver.appliance
+
+
+def agent_for(speaker: str) -> CniAgent | None:
+    """The Kubernetes agent of a speaker kind; None for a daemon no agent runs (or "none")."""
+    driver = driver_for(speaker)
+    return driver.agent if driver is not None else None
 
 
 def driver_for(speaker: str) -> Driver | None:

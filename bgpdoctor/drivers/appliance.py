@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bgpdoctor.drivers import NeighborState, canonical_address
+from bgpdoctor.drivers import BfdReading, DriverBase, NeighborState, canonical_address
 from bgpdoctor.parsers import fortigate, huawei, routeros
 from bgpdoctor.parsers.routers import RouterRoute, RouterSession
 
@@ -47,7 +47,7 @@ def neighbor_state(s: RouterSession) -> NeighborState:
 
 
 @dataclass(frozen=True)
-class ApplianceDriver:
+class ApplianceDriver(DriverBase):
     """One vendor router: its read-only commands and the parser of its session list."""
 
     speaker: str
@@ -62,6 +62,8 @@ class ApplianceDriver:
     daemon: str = ""  # the router's name in sentences, e.g. "RouterOS"
     route_fact: str | None = None  # the router's BGP routes with their active (installed) flag
     parse_routes: Callable[[str], list[RouterRoute]] | None = None
+    bfd_fact: str | None = None  # the session list, where it shows each session's BFD
+    bfd_setting: str = ""  # the session's setting that turns BFD on, e.g. "use-bfd=yes"
 
     def commands(self, host: Host) -> dict[str, str]:
         commands = {self.session_fact: self.session_command}
@@ -80,20 +82,28 @@ class ApplianceDriver:
         """The router's sessions as its parser reads them (None: not collected or unreadable)."""
         return world.parsed(name, self.session_fact, self.parse_sessions)
 
-    def bfd(self, world: World, name: str, address: str | None) -> tuple[str | None, bool]:
-        """(BFD state, readable) of the router's session to `address`: state None when the session
-        has no BFD (RouterOS prints `use-bfd=yes` only when it is set), "down" when the router says
-        its BFD session is down, "up" while BGP is Established without that note."""
+    def bfd(self, world: World, name: str, address: str | None) -> BfdReading:
+        """The BFD state of the router's session to `address`: none when the session has no BFD
+        (RouterOS prints `use-bfd=yes` only when it is set), "down" when the router says its BFD
+        session is down, "up" while BGP is Established without that note."""
+        if self.bfd_fact is None:
+            return BfdReading(asked=False)
         sessions = self.sessions(world, name)
         if sessions is None:
-            return None, False
+            return BfdReading(unread=self.session_fact)
         wanted = canonical_address(address) if address else None
         found = next((s for s in sessions if canonical_address(s.address) == wanted), None)
         if found is None or not found.bfd:
-            return None, True
+            return BfdReading()
         if found.bfd_state is not None:
-            return found.bfd_state, True
-        return ("up" if found.state == "established" else "down"), True
+            return BfdReading(state=found.bfd_state)
+        return BfdReading(state="up" if found.state == "established" else "down")
+
+    def bfd_expects(self, address: str | None, state: str) -> str:
+        return f"{self.daemon} has `{self.bfd_setting}` for its session to {address}, BFD state {state}"
+
+    def bfd_missing(self, address: str | None, protocol: str | None) -> str:
+        return f"{self.daemon} has no `{self.bfd_setting}` for its session to {address}"
 
     def bgp_routes(self, world: World, name: str) -> list[RouterRoute] | None:
         """The router's BGP routes of its main table, every path with its active flag (None: the
@@ -127,6 +137,8 @@ ROUTEROS = ApplianceDriver(
     daemon="RouterOS",
     route_fact="routeros.routes",
     parse_routes=routeros.parse_ip_routes,
+    bfd_fact="routeros.sessions",  # the session's `use-bfd` and its "BFD session down" note
+    bfd_setting="use-bfd=yes",
 )
 FORTIGATE = ApplianceDriver(
     speaker="fortigate",

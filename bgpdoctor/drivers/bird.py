@@ -8,13 +8,31 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from bgpdoctor.drivers import NeighborState
+from bgpdoctor.drivers import (
+    CALICO,
+    BfdReading,
+    DriverBase,
+    LearnedPath,
+    NeighborState,
+    ProtocolLine,
+    raw_output,
+)
 from bgpdoctor.drivers.excerpt import bird_block
 from bgpdoctor.parsers import bird
+from bgpdoctor.parsers.birdblocks import protocol_blocks
+from bgpdoctor.parsers.liveness import NO_BFD, BirdBfd, parse_bird_bfd
 
 if TYPE_CHECKING:
     from bgpdoctor.engine.world import World
-    from bgpdoctor.inventory_model import Host
+    from bgpdoctor.inventory_model import Host, Peer
+
+# BIRD stops a protocol by itself only with one of these last errors; `down` without them is disabled
+BIRD_OWN_STOPS = ("automatic shutdown", "error:", "kernel md5")
+LIMIT_HIT = re.compile(r"^\s*(Import|Receive) limit:\s*(\d+)\s*\[HIT\]", re.M)
+WITHDRAWS = re.compile(r"^\s*Import withdraws:\s+(\d+)\s+\d+\s+---\s+(\d+)\s+\d+\s*$", re.M)
+BIND_FAILED = re.compile(
+    r"(?i)(?:^|\s)(?P<protocol>[\w.-]+): Socket error: bind: Cannot assign requested address"
+)
 
 
 def hold_seconds(hold_timer: str | None) -> int | None:
@@ -48,12 +66,35 @@ def state_of(p: bird.BirdProtocol) -> str:
     return (p.bgp_state or (p.info.split()[0] if p.info else "down")).lower()
 
 
+def protocol_block(text: str, peer: Peer | None) -> str:
+    """The `show protocols all` block of the protocol configured for `peer` (by its protocol name or
+    its neighbor address, whichever BIRD prints first); "" when there is none."""
+    block = protocol_blocks(text).block(
+        name=peer.name if peer else None, address=str(peer.address) if peer else None
+    )
+    return "\n".join(block) if block is not None else ""
+
+
+def _protocol_words(p: bird.BirdProtocol) -> str:
+    error = f", {p.last_error}" if p.last_error else ""
+    return f"{p.name} {p.bgp_state or p.state}{error}"
+
+
 @dataclass(frozen=True)
-class BirdDriver:
+class BirdDriver(DriverBase):
     speaker: str
     client: str
+    daemon: str
     session_fact: str = "bird.protocols"
     status_fact: str = "bird.status"
+    process = "bird"
+    agent = CALICO  # a BIRD speaker on a Kubernetes node is Calico's
+    rib_fact = "bird.bgp_routes"  # every BGP path with its AS path, best or not
+    bfd_fact = "bird.bfd"
+    shows_connection_refused = True  # "Socket: Connection refused" in the protocol's state
+    shows_md5_refusal = True  # BIRD keeps a protocol whose password the kernel refused down with that error
+    bind_failure = BIND_FAILED
+    mesh_prefix = "Mesh_"  # Calico's node-to-node mesh protocols; BGPPeers are Node_* and Global_*
 
     def commands(self, host: Host) -> dict[str, str]:
         sock = f" -s {shlex.quote(host.control_socket)}" if host.control_socket else ""
@@ -112,6 +153,133 @@ class BirdDriver:
         status = world.parsed(name, "bird.status", bird.parse_show_status)
         return status.router_id if status else None
 
+    def bfd(self, world: World, name: str, address: str | None) -> BfdReading:
+        if not world.collected(name, self.bfd_fact):
+            return BfdReading(asked=False)  # a recording made before BFD was read
+        bfd = world.parsed(name, self.bfd_fact, parse_bird_bfd)
+        result = world.facts[name].outputs.get(self.bfd_fact) if name in world.facts else None
+        if bfd is None and result is not None and NO_BFD in f"{result.stdout}\n{result.stderr}".lower():
+            bfd = BirdBfd(running=False)  # birdc exits non-zero when no BFD protocol runs
+        if bfd is None:
+            why = f"{name}: `show bfd sessions` gave nothing readable"
+            return BfdReading(unread=self.bfd_fact, detail=why)
+        return BfdReading(state=next((b.state for b in bfd.sessions if b.address == address), None))
 
-BIRD2 = BirdDriver("bird2", "birdc")
-BIRD1 = BirdDriver("bird1", "birdcl")
+    def bfd_expects(self, address: str | None, state: str) -> str:
+        return f"{self.daemon} runs a BFD session to {address} (`bfd on`), state {state}"
+
+    def bfd_missing(self, address: str | None, protocol: str | None) -> str:
+        return f"{self.daemon} runs no BFD session to {address} (no `bfd on` in {protocol or 'its protocol'})"
+
+    def limit_hit(self, world: World, name: str, peer: Peer | None) -> int | None:
+        found = LIMIT_HIT.search(protocol_block(raw_output(world, name, self.session_fact), peer))
+        return int(found.group(2)) if found else None
+
+    def disabled(self, state: str | None, last_error: str | None) -> bool:
+        error = (last_error or "").lower()
+        return state == "down" and not any(w in error for w in BIRD_OWN_STOPS)
+
+    def best_paths(
+        self, world: World, name: str, protocol: str | None, address: str | None
+    ) -> list[tuple[str, str]] | None:
+        if protocol is None:
+            # the inventory does not name BIRD's protocol towards the receiver: find it by address, or
+            # leave the paths unread (the receiver's own routes would look like any other)
+            towards = [n for n in world.neighbors(name) or [] if n.address == address]
+            protocol = towards[0].name if towards else None
+            if protocol is None:
+                return None
+        routes = world.bird_bgp_routes(name)
+        if routes is None:
+            return None
+        return [
+            (r.prefix, r.as_path)
+            for r in routes
+            if r.primary and r.as_path is not None and (protocol is None or r.protocol != protocol)
+        ]
+
+    def table_prefixes(self, world: World, name: str) -> list[str] | None:
+        return [r.prefix for r in world.bird_routes(name) or []]
+
+    def ignored_withdraws(self, world: World, name: str, peer: Peer | None) -> str | None:
+        counters = WITHDRAWS.search(protocol_block(raw_output(world, name, self.session_fact), peer))
+        if counters is None or int(counters.group(2)) <= 0:
+            return None
+        return f"Import withdraws: received {counters.group(1)}, ignored {counters.group(2)}"
+
+    def learned_from(
+        self, world: World, name: str, protocol: str | None, address: str
+    ) -> list[LearnedPath] | None:
+        routes = world.bird_bgp_routes(name)
+        if routes is None:
+            return None
+        by_address, by_protocol = world.memo(("bird learned from", name), lambda: _primary_index(routes))
+        at = sorted(
+            {*by_address.get(address, ()), *(by_protocol.get(protocol, ()) if protocol is not None else ())}
+        )
+        return [
+            LearnedPath(
+                r.prefix,
+                r.protocol,
+                f"{r.prefix} {r.kind} [{r.protocol} from {r.from_address or address}] via {r.gateway or '?'}",
+            )
+            for r in (routes[i] for i in at)
+        ]
+
+    def multihop(self, world: World, name: str, peer: Peer) -> bool | None:
+        """`Session: external multihop AS4` while up (iBGP is multihop by BIRD's default)."""
+        protocols = world.bird_protocols(name) or []
+        by_name, by_address, _bgp = world.memo(("bird protocols", name), lambda: _protocol_index(protocols))
+        at = min(
+            (
+                i
+                for i in (by_name.get(peer.name) if peer.name else None, by_address.get(str(peer.address)))
+                if i is not None
+            ),
+            default=None,
+        )
+        mine = protocols[at] if at is not None else None
+        if mine is None or not mine.session:
+            return None
+        return "multihop" in mine.session or "internal" in mine.session
+
+    def protocols_to(self, world: World, name: str, address: str) -> list[ProtocolLine] | None:
+        protocols = world.bird_protocols(name)
+        if protocols is None:
+            return None
+        _by_name, _by_address, bgp = world.memo(("bird protocols", name), lambda: _protocol_index(protocols))
+        return [
+            ProtocolLine(p.name, _protocol_words(p), (p.bgp_state or "").lower() == "established")
+            for p in bgp.get(address, [])
+        ]
+
+
+def _protocol_index(
+    protocols: list[bird.BirdProtocol],
+) -> tuple[dict[str, int], dict[str | None, int], dict[str | None, list[bird.BirdProtocol]]]:
+    """Each name's and neighbor address's first protocol, and the BGP protocols by neighbor address:
+    a router's N sessions each scanned its N protocols."""
+    by_name: dict[str, int] = {}
+    by_address: dict[str | None, int] = {}
+    bgp: dict[str | None, list[bird.BirdProtocol]] = {}
+    for at, p in enumerate(protocols):
+        by_name.setdefault(p.name, at)
+        by_address.setdefault(p.neighbor_address, at)
+        if p.proto == "BGP":
+            bgp.setdefault(p.neighbor_address, []).append(p)
+    return by_name, by_address, bgp
+
+
+def _primary_index(routes: list[bird.BirdRoute]) -> tuple[dict[str | None, list[int]], dict[str, list[int]]]:
+    """Positions of the primary paths by the neighbor address and the protocol they came from."""
+    by_address: dict[str | None, list[int]] = {}
+    by_protocol: dict[str, list[int]] = {}
+    for at, r in enumerate(routes):
+        if r.primary:
+            by_address.setdefault(r.from_address, []).append(at)
+            by_protocol.setdefault(r.protocol, []).append(at)
+    return by_address, by_protocol
+
+
+BIRD2 = BirdDriver("bird2", "birdc", "BIRD 2")
+BIRD1 = BirdDriver("bird1", "birdcl", "BIRD 1.6")

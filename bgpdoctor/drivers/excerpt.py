@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import functools
 import json
+import math
+from collections.abc import Callable
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from bgpdoctor.parsers.birdblocks import protocol_blocks
@@ -46,7 +49,54 @@ def _gobgp_entries(text: str) -> dict[str, str]:
         conf = entry.get("conf") if isinstance(entry, dict) else None
         if isinstance(conf, dict) and isinstance(conf.get("neighbor_address"), str):
             found.setdefault(conf["neighbor_address"], entry)
-    return {address: json.dumps([entry], indent=1) for address, entry in found.items()}
+    return {address: indented([entry]) for address, entry in found.items()}
+
+
+def indented(value: Any) -> str:
+    """`json.dumps(value, indent=1)` of decoded JSON, the same text: the standard encoder is pure
+    Python once indenting, and quoting one entry per node was a tenth of a large replay."""
+    parts: list[str] = []
+    _indent(value, "\n", parts.append)
+    return "".join(parts)
+
+
+def _indent(value: Any, newline: str, out: Callable[[str], None]) -> None:
+    kind = type(value)
+    if kind is str:
+        out(encode_basestring_ascii(value))
+    elif kind is dict:
+        if not value:
+            out("{}")
+            return
+        inner = newline + " "
+        before = "{" + inner
+        for key, item in value.items():
+            out(before + encode_basestring_ascii(key) + ": ")
+            _indent(item, inner, out)
+            before = "," + inner
+        out(newline + "}")
+    elif kind is list:
+        if not value:
+            out("[]")
+            return
+        inner = newline + " "
+        before = "[" + inner
+        for item in value:
+            out(before)
+            _indent(item, inner, out)
+            before = "," + inner
+        out(newline + "]")
+    elif value is None or value is True or value is False:
+        out(_SCALARS[value])
+    elif kind is int:
+        out(int.__repr__(value))
+    elif kind is float and math.isfinite(value):
+        out(float.__repr__(value))
+    else:
+        out(json.dumps(value, indent=1))
+
+
+_SCALARS: dict[Any, str] = {True: "true", False: "false", None: "null"}
 
 
 def gobgp_entry(text: str, address: str) -> str | None:

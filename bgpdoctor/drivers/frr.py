@@ -9,14 +9,16 @@ Example: FRR.commands(host)["frr.neighbors"] -> "vtysh -c 'show bgp neighbors js
 from __future__ import annotations
 
 import ipaddress
+import re
 import shlex
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bgpdoctor.drivers import NeighborState
+from bgpdoctor.drivers import BfdReading, DriverBase, NeighborState, SessionResets
 from bgpdoctor.drivers.excerpt import frr_entry
 from bgpdoctor.parsers import ParseError, json_int, json_object, json_str, load_json
 from bgpdoctor.parsers import frr as frr_parser
+from bgpdoctor.parsers.liveness import FrrLiveness, parse_frr_liveness
 from bgpdoctor.parsers.routers import RouterSession
 
 if TYPE_CHECKING:
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     from bgpdoctor.inventory_model import Host
 
 P = "frr"
+BGP_IPV4 = "frr.bgp_ipv4"  # `show bgp ipv4 unicast json`: every path with its AS path
 
 
 @dataclass
@@ -91,10 +94,14 @@ def _is_address(text: str) -> bool:
 
 
 @dataclass(frozen=True)
-class FrrDriver:
+class FrrDriver(DriverBase):
     speaker: str = "frr"
     session_fact: str = "frr.neighbors"
     status_fact: str = "frr.summary"
+    daemon: str = "FRR"
+    process = "bgpd"
+    rib_fact = BGP_IPV4
+    bfd_fact = "frr.neighbors"  # `peerBfdInfo`, only with `neighbor X bfd`
 
     def commands(self, host: Host) -> dict[str, str]:
         vty = f" --vty_socket {shlex.quote(host.control_socket)}" if host.control_socket else ""
@@ -106,7 +113,7 @@ class FrrDriver:
             "frr.ip_route": f"{vtysh} 'show ip route json'",
             # every path with its AS path and next hop: the sender's side of an AS-path loop, and
             # IPv6 routes that arrived over an IPv4 session with an IPv4-mapped next hop
-            "frr.bgp_ipv4": f"{vtysh} 'show bgp ipv4 unicast json'",
+            BGP_IPV4: f"{vtysh} 'show bgp ipv4 unicast json'",
             "frr.bgp_ipv6": f"{vtysh} 'show bgp ipv6 unicast json'",
         }
 
@@ -142,6 +149,55 @@ class FrrDriver:
     def router_id(self, world: World, name: str) -> str | None:
         summary = world.parsed(name, self.status_fact, parse_summary)
         return summary.router_id if summary else None
+
+    def _liveness(self, world: World, name: str) -> dict[str, FrrLiveness] | None:
+        """The neighbors' BFD and reset counters: a second reading of the session fact, made once per
+        run and host (World.parsed memoises one parser per fact, and `neighbors` has it)."""
+
+        def read() -> dict[str, FrrLiveness] | None:
+            result = world.facts[name].outputs.get(self.session_fact) if name in world.facts else None
+            try:
+                ok = result is not None and result.ok and not result.truncated
+                return parse_frr_liveness(result.stdout) if ok and result is not None else None
+            except ParseError:
+                return None
+
+        return world.memo(("frr.liveness", name), read)
+
+    def bfd(self, world: World, name: str, address: str | None) -> BfdReading:
+        found = self._liveness(world, name)
+        if found is None:
+            return BfdReading(unread=self.session_fact)
+        entry = found.get(address) if address is not None else None
+        return BfdReading(state=entry.bfd_state if entry else None)
+
+    def bfd_expects(self, address: str | None, state: str) -> str:
+        return f"FRR has `neighbor {address} bfd`, BFD state {state}"
+
+    def bfd_missing(self, address: str | None, protocol: str | None) -> str:
+        return f"FRR has no `neighbor {address} bfd`"
+
+    def resets(self, world: World, name: str, address: str) -> SessionResets | None:
+        """`connectionsDropped`, `connectionsEstablished` and `lastResetDueTo`."""
+        entry = (self._liveness(world, name) or {}).get(address)
+        if entry is None:
+            return None
+        return SessionResets(entry.address, entry.dropped, entry.established, entry.last_reset)
+
+    def config_removals(self, log: str, address: str) -> list[str]:
+        """`log commands` lines such as `(config-router)# no neighbor ADDRESS bfd`."""
+        removal = re.compile(rf"\)# no neighbor {re.escape(address)}(?![\w.:])")
+        return [ln.strip() for ln in log.splitlines() if removal.search(ln)]
+
+    def best_paths(
+        self, world: World, name: str, protocol: str | None, address: str | None
+    ) -> list[tuple[str, str]] | None:
+        paths = world.parsed(name, BGP_IPV4, frr_parser.parse_bgp_routes)
+        if paths is None:
+            return None
+        return [
+            (r.prefix, r.as_path) for r in paths if r.selected and r.as_path is not None and r.peer != address
+        ]
 
 
 FRR = FrrDriver()

@@ -4,25 +4,41 @@
 - pod-to-pod pings and the DF-ping MTU sweep along a set of node pairs covering every site pair;
 - TCP + TLS to every kubelet from the metrics-server vantage point.
 All raw outputs are stored in the hosts' HostFacts, so they become evidence like phase-1 facts.
+
+The probes a host's own facts already determine (its pod pings, the first DF probe of each of its
+sweeps, the kubelet probes from the vantage host) start as soon as that host is collected, while
+the other hosts still are (ProbeRunner); the probe phase takes their results over, so a run lasts
+about as long as its slowest host's collection and probes, not the sum of the phases.
 """
 
 from __future__ import annotations
 
+import contextlib
 import shlex
+import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from bgpdoctor.engine.collect import NETSTAT_COMMAND, HostFacts
-from bgpdoctor.engine.sessions import established
+from bgpdoctor.engine.collect import NETSTAT_COMMAND, HostFacts, clean_result
+from bgpdoctor.engine.sessions import established, expected_sessions
 from bgpdoctor.engine.world import Session, World
+from bgpdoctor.errors import HostError
 from bgpdoctor.inventory_model import Inventory
 from bgpdoctor.parsers.ping import PingResult, parse_ping
 from bgpdoctor.probes.capture import syn_capture_command
 from bgpdoctor.probes.droptrace import DropTrace, DropTracing, Flow
 from bgpdoctor.probes.kubelet import KubeletProbe, kubelet_command, parse_kubelet_probe
-from bgpdoctor.probes.mtu import SweepResult, run_sweep
+from bgpdoctor.probes.mtu import SweepResult, ping_command, probe_wait, run_sweep
+from bgpdoctor.redact import redact
+from bgpdoctor.transport.base import CommandResult
+
+# probes (and the jobs waiting on them) in flight at once: each mostly waits on a host or a timer
+PROBE_WORKERS = 64
+# commands at once on one host: each is an SSH session, and sshd allows 10 per connection by
+# default (MaxSessions); one more would fail to open and cost the host its connection
+PROBES_PER_HOST = 8
 
 
 @dataclass
@@ -47,11 +63,12 @@ class NodePair:
     dst_ip: str
     dst_cidr: str
     segment: bool = False  # the path between the two ends of a BGP session, probed for its MTU
+    ipv6: bool = False  # the IPv6 pod path of two dual-stack nodes, beside their IPv4 one (engine/ipv6.py)
 
     @property
     def key(self) -> str:
         """Example: "sakamoto->yuuko-k8s", or "router-home->router-mine bgp 192.168.191.12" for a segment."""
-        base = f"{self.source}->{self.destination}"
+        base = f"{self.source}->{self.destination}" + ("/ipv6" if self.ipv6 else "")
         return f"{base} bgp {self.dst_ip}" if self.segment else base
 
 
@@ -123,7 +140,9 @@ def node_pairs(world: World, scope: list[str], focus: list[str]) -> list[NodePai
         ]
     else:
         ordered = _covering_pairs(world, nodes, domain)
-    return [_node_pair(world, a, b) for a, b in ordered]
+    from bgpdoctor.engine import ipv6
+
+    return [_node_pair(world, a, b) for a, b in ordered] + ipv6.pod_pairs(world, ordered)
 
 
 def _node_pair(world: World, source: str, destination: str) -> NodePair:
@@ -187,16 +206,275 @@ def segment_pairs(world: World, sessions: list[Session]) -> list[NodePair]:
             if other is None or end.peer is None or end.host not in world.facts:
                 continue
             address = str(end.peer.address)
-            if ":" in address:
-                continue  # the sweep is IPv4 (ping -M do with IPv4 header sizes)
+            if end.peer.link_local:
+                continue  # ping would need the interface (fe80::1%eth0) and -I takes only one of them
             if not end.source_address:
                 continue  # no `ip route get` towards the peer: no source to probe from, nothing to claim
-            pairs.append(NodePair(end.host, other.host, end.source_address, address, f"{address}/32", True))
+            host_route = f"{address}/{128 if ':' in address else 32}"
+            pairs.append(NodePair(end.host, other.host, end.source_address, address, host_route, True))
     return pairs
 
 
-def _run(facts: HostFacts, key: str, command: str, timeout: float) -> tuple[str, int | None, bytes]:
-    result = facts.run(key, command, timeout)
+def peer_ping_command(address: str, settings: ProbeSettings) -> str:
+    """Example: "ping -n -c 2 -i 0.3 -W 1 192.168.191.12" """
+    return f"ping -n -c 2 -i 0.3 -W {settings.ping_wait:g} {shlex.quote(address)}"
+
+
+def ping_pair_command(pair: NodePair, settings: ProbeSettings) -> str:
+    """Example: "ping -n -c 2 -i 0.3 -W 1 -I 10.42.3.1 10.42.0.1" """
+    return (
+        f"ping -n -c 2 -i 0.3 -W {settings.ping_wait:g} -I {shlex.quote(pair.src_ip)} "
+        f"{shlex.quote(pair.dst_ip)}"
+    )
+
+
+_Outcome = CommandResult | HostError | None
+# the sweep follows a router's or the kernel's MTU hint this many times before it searches
+HINTS_FOLLOWED = 4
+
+
+class ProbeRunner:
+    """Runs the probe commands; starts a host's probes early, right after its collection.
+
+    `host_collected` (collect_all's `on_host`) starts what the host's own facts and the inventory
+    already fix: the pings of the pod paths every run probes (the covering set, before the FIBs add
+    paths through routers), its pings to the peers of its sessions that are not up, the kubelet
+    probes when it is the vantage point, and the first stage of the MTU sweep of its pod paths and
+    session segments (after the ping that sets its waits: the first DF probe, then the sizes its
+    answers name), each command exactly as the probe phase sends it. `run` hands such a result over
+    when the probe phase sends the same command from the same host, and runs the command otherwise;
+    an early result nobody asks for is dropped (it is no evidence). Nothing starts early while
+    kernel drops are traced (the tracers start with the probe phase), nor with `early=False`.
+    """
+
+    def __init__(
+        self,
+        inv: Inventory,
+        scope: list[str],
+        nodes: list[str],
+        settings: ProbeSettings,
+        early: bool = True,
+    ) -> None:
+        self.inv = inv
+        self.scope = scope
+        self.settings = settings
+        self.early = early and not settings.drop_trace
+        self._pool = ThreadPoolExecutor(max_workers=PROBE_WORKERS, thread_name_prefix="probe")
+        self._lock = threading.Lock()
+        self._started: dict[tuple[str, str], Future[_Outcome]] = {}
+        self._claimed: set[tuple[str, str]] = set()  # run by the probe phase itself
+        self._slots: dict[str, threading.BoundedSemaphore] = {}
+        self._pod_pairs: list[NodePair] = []
+        if self.early:
+            try:  # the pod paths whatever the FIBs say (node_pairs adds paths through routers)
+                self._pod_pairs = node_pairs(World(inv, {}), scope, nodes)
+            except Exception:  # a guess that cannot be made costs time, not correctness
+                self._pod_pairs = []
+
+    def host_collected(self, facts: HostFacts) -> None:
+        """Start the probes `facts`' host sends that the probe phase will ask for; never raises."""
+        if not self.early or not facts.reachable:
+            return
+        try:
+            commands, sweeps = self._early_probes(facts)
+        except Exception:  # a guess that cannot be made costs time, not correctness
+            return
+        for command, timeout in commands.items():
+            if (announced := self._announce(facts.name, command)) is not None:
+                self._submit(announced, facts, command, timeout, None)
+        for pair, start, ping in sweeps:
+            first, timeout = ping or (
+                ping_command(pair.src_ip or None, pair.dst_ip, start, self.settings.ping_wait),
+                self.probe_timeout,
+            )
+            if (announced := self._announce(facts.name, first)) is not None:
+                follow = _SweepStage(pair, start, self.settings, pinged=ping is None)
+                self._submit(announced, facts, first, timeout, follow)
+
+    def _submit(
+        self,
+        announced: Future[_Outcome],
+        facts: HostFacts,
+        command: str,
+        timeout: float,
+        follow: _SweepStage | None,
+    ) -> None:
+        """Start a chain; `announced` is settled whatever becomes of it (the probe phase waits)."""
+
+        def settle(task: Future[None]) -> None:
+            if not announced.done():
+                error = None if task.cancelled() else task.exception()
+                with contextlib.suppress(InvalidStateError):
+                    announced.set_exception(error or RuntimeError("early probe dropped"))
+
+        try:
+            task = self._pool.submit(self._chain, facts, command, timeout, announced, follow)
+        except RuntimeError:  # the pool is closed: the probe phase runs the command itself
+            with self._lock:
+                self._started.pop((facts.name, command), None)
+            return
+        task.add_done_callback(settle)
+
+    @property
+    def probe_timeout(self) -> float:
+        return self.settings.ping_wait + self.settings.command_timeout
+
+    def _early_probes(
+        self, facts: HostFacts
+    ) -> tuple[dict[str, float], list[tuple[NodePair, int, tuple[str, float] | None]]]:
+        """The host's early probes: commands with their timeouts, and its sweeps (pair, first size,
+        the ping whose round trip sets the sweep's waits)."""
+        settings, name = self.settings, facts.name
+        world = World(self.inv, {name: facts})
+        commands: dict[str, float] = {}
+        sweeps: list[tuple[NodePair, int, tuple[str, float] | None]] = []
+        own = [p for p in self._pod_pairs if p.source == name]
+        sessions = expected_sessions(world, self.scope)
+        down = {  # its ends of sessions not up: the probe phase pings their peers
+            str(e.peer.address)
+            for s in sessions
+            if s.b is not None and settings.capture
+            for e in s.ends
+            if e.host == name and e.peer is not None and not established(e)
+        }
+        for address in sorted(down):
+            commands[peer_ping_command(address, settings)] = settings.command_timeout
+        for pair in own:
+            commands[ping_pair_command(pair, settings)] = settings.command_timeout
+        if settings.mtu_sweep:
+            segments = [p for p in segment_pairs(world, sessions) if p.source == name]
+            for pair in own + segments:
+                if pair.segment:
+                    ping = peer_ping_command(pair.dst_ip, settings) if pair.dst_ip in down else None
+                else:
+                    ping = ping_pair_command(pair, settings)
+                commands.pop(ping or "", None)  # the sweep's chain sends it
+                step = (ping, settings.command_timeout) if ping else None
+                sweeps.append((pair, _start_mtu(world, name, pair.dst_ip), step))
+        if name == self.inv.vantage.metrics_server:
+            for node in self.scope:
+                host = self.inv.hosts[node]
+                if host.role == "node" and host.internal_ip:
+                    command = _kubelet_probe(str(host.internal_ip), self.inv.vantage.kubelet_port, settings)
+                    commands[command] = settings.command_timeout
+        return commands, sweeps
+
+    def _announce(self, host: str, command: str) -> Future[_Outcome] | None:
+        """A future the probe phase will find for `command` on `host`; None when it is taken."""
+        with self._lock:
+            if (host, command) in self._started or (host, command) in self._claimed:
+                return None
+            announced: Future[_Outcome] = Future()
+            self._started[(host, command)] = announced
+            return announced
+
+    def _chain(
+        self,
+        facts: HostFacts,
+        command: str,
+        timeout: float,
+        announced: Future[_Outcome],
+        follow: _SweepStage | None,
+    ) -> None:
+        """Run `command`, then each command `follow` derives from the answer before; each is
+        announced before the answer it follows is handed over, so the probe phase, which waits for
+        that answer, finds the next one already under way."""
+        waiting, ran = announced, False
+        outcome: _Outcome = None
+        try:
+            while True:
+                with self._slot(facts.name):
+                    outcome = _raw(facts, command, timeout)
+                ran = True
+                if follow is None or not isinstance(outcome, CommandResult):
+                    return
+                cleaned = clean_result(outcome, facts.max_output)
+                following = follow.next(cleaned.stdout + cleaned.stderr)
+                if following is None or (mine := self._announce(facts.name, following)) is None:
+                    return
+                waiting.set_result(outcome)
+                waiting, ran, command, timeout = mine, False, following, self.probe_timeout
+        except Exception as exc:  # the probe phase meets it as that probe's error
+            if not ran:
+                waiting.set_exception(exc)
+        finally:
+            if not waiting.done():
+                waiting.set_result(outcome)
+
+    def run(self, facts: HostFacts, fact: str, command: str, timeout: float) -> CommandResult | None:
+        """As HostFacts.run: the bounded, redacted result kept under `fact`, None when the host is
+        unusable; taken from the early probe of the same command when there was one."""
+        with self._lock:
+            started = self._started.pop((facts.name, command), None)
+            if started is None:
+                self._claimed.add((facts.name, command))
+        if started is None:
+            with self._slot(facts.name):
+                return facts.run(fact, command, timeout)
+        outcome = started.result()
+        if isinstance(outcome, HostError):
+            facts.error = HostError(outcome.host, outcome.kind, redact(outcome.message))
+            return None
+        if outcome is None:
+            return None
+        result = facts.outputs[fact] = clean_result(outcome, facts.max_output)
+        return result
+
+    def _slot(self, host: str) -> threading.BoundedSemaphore:
+        with self._lock:
+            return self._slots.setdefault(host, threading.BoundedSemaphore(PROBES_PER_HOST))
+
+    def close(self) -> None:
+        """Drop the early probes nobody asked for (those already running end within their timeouts)."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _SweepStage:
+    """The DF probes a sweep (probes.mtu.run_sweep) sends before it searches: after the ping that
+    measures the round trip (when there is one: `pinged=False`), the source's own MTU, then the
+    sizes the answers name, each waiting as run_sweep waits."""
+
+    def __init__(self, pair: NodePair, start: int, settings: ProbeSettings, pinged: bool) -> None:
+        self.pair, self.size, self.default = pair, start, settings.ping_wait
+        self.wait = settings.ping_wait
+        self.pinged = pinged  # the round trip is measured, or never will be: answers are DF probes'
+        self.sent = 1 if pinged else 0  # DF probes
+
+    def next(self, answer: str) -> str | None:
+        """The command after the one that printed `answer`; None once the search would begin."""
+        parsed = parse_ping(answer)
+        if not self.pinged:
+            self.pinged = True
+            self.wait = probe_wait(parsed.rtt_avg_ms, self.default)
+        else:
+            hint = parsed.local_error_mtu or parsed.frag_needed_mtu
+            if parsed.outcome not in ("local-too-big", "frag-needed") or not hint or hint >= self.size:
+                return None
+            self.size = hint
+        self.sent += 1
+        if self.sent > HINTS_FOLLOWED:
+            return None
+        return ping_command(self.pair.src_ip or None, self.pair.dst_ip, self.size, self.wait)
+
+
+def _raw(facts: HostFacts, command: str, timeout: float) -> _Outcome:
+    """An early probe's result, kept aside: a lost connection counts once the probe is used."""
+    if facts.connection is None:
+        return None
+    try:
+        return facts.connection.run(command, timeout=timeout, max_output=facts.max_output)
+    except HostError as exc:
+        return exc
+
+
+def _kubelet_probe(address: str, port: int, settings: ProbeSettings) -> str:
+    return kubelet_command(address, port, min(5.0, settings.command_timeout))
+
+
+def _run(
+    runner: ProbeRunner, facts: HostFacts, key: str, command: str, timeout: float
+) -> tuple[str, int | None, bytes]:
+    result = runner.run(facts, key, command, timeout)
     if result is None:
         return (f"[host unusable: {facts.error}]", None, b"")
     return (result.stdout + result.stderr, result.exit_status, result.stdout_bytes)
@@ -208,7 +486,16 @@ def run_active(
     pairs: list[NodePair],
     settings: ProbeSettings,
     progress: Callable[[str], None],
+    runner: ProbeRunner | None = None,
 ) -> ActiveResults:
+    """Run every probe at once (a sweep's second probe after its source's pings); `runner` holds
+    the probes started while the hosts were collected (None: every probe starts here)."""
+    if runner is None:
+        own = ProbeRunner(world.inv, list(world.facts), [], settings, early=False)
+        try:
+            return run_active(world, sessions, pairs, settings, progress, own)
+        finally:
+            own.close()
     out = ActiveResults()
     inv = world.inv
     usable = {n for n, f in world.facts.items() if f.reachable}
@@ -226,32 +513,35 @@ def run_active(
     flows = probe_flows(world, sessions, pairs, settings) if settings.drop_trace else []
     with (
         _drop_tracing(world, sorted(usable), flows, settings, out, progress),
-        ThreadPoolExecutor(max_workers=8) as pool,
+        ThreadPoolExecutor(max_workers=PROBE_WORKERS) as pool,
     ):
 
         def capture(host: str) -> None:
             cmd = syn_capture_command(settings.capture_seconds)
-            _text, status, data = _run(world.facts[host], "capture.syn", cmd, settings.capture_seconds + 10)
+            _text, status, data = _run(
+                runner, world.facts[host], "capture.syn", cmd, settings.capture_seconds + 10
+            )
             if status == 127 or (status not in (0, 124) and not data):
                 out.capture_errors[host] = f"tcpdump failed (exit {status})"
             out.captures[host] = data
             # kernel counters again: TCP MD5 rejections that rose while the speakers kept trying
-            _run(world.facts[host], "netstat.after", NETSTAT_COMMAND, settings.command_timeout)
+            _run(runner, world.facts[host], "netstat.after", NETSTAT_COMMAND, settings.command_timeout)
 
         def ping(pair: NodePair) -> None:
-            cmd = (
-                f"ping -n -c 2 -i 0.3 -W {settings.ping_wait:g} -I {shlex.quote(pair.src_ip)} "
-                f"{shlex.quote(pair.dst_ip)}"
-            )
+            cmd = ping_pair_command(pair, settings)
             text, _status, _data = _run(
-                world.facts[pair.source], f"ping.{pair.destination}", cmd, settings.command_timeout
+                runner,
+                world.facts[pair.source],
+                f"ping.{pair.destination}" + (f"@{pair.dst_ip}" if pair.ipv6 else ""),
+                cmd,
+                settings.command_timeout,
             )
             out.pings[pair.key] = (parse_ping(text), cmd, text)
 
         def peer_ping(host: str, address: str) -> None:
-            cmd = f"ping -n -c 2 -i 0.3 -W {settings.ping_wait:g} {shlex.quote(address)}"
+            cmd = peer_ping_command(address, settings)
             text, _status, _data = _run(
-                world.facts[host], f"ping.peer.{address}", cmd, settings.command_timeout
+                runner, world.facts[host], f"ping.peer.{address}", cmd, settings.command_timeout
             )
             out.peer_pings[f"{host}->{address}"] = (parse_ping(text), cmd, text)
 
@@ -261,10 +551,10 @@ def run_active(
             rtt_ms = _rtt(out, pair)
             facts = world.facts[pair.source]
             start = _start_mtu(world, pair.source, pair.dst_ip)
+            fact = f"mtu.{pair.destination}" + (f"@{pair.dst_ip}" if pair.segment or pair.ipv6 else "")
 
             def run(command: str) -> tuple[str, int | None]:
-                fact = f"mtu.{pair.destination}" + (f"@{pair.dst_ip}" if pair.segment else "")
-                text, status, _ = _run(facts, fact, command, settings.ping_wait + settings.command_timeout)
+                text, status, _ = _run(runner, facts, fact, command, runner.probe_timeout)
                 return text, status
 
             out.sweeps[pair.key] = run_sweep(
@@ -272,8 +562,10 @@ def run_active(
             )
 
         def kubelet(vantage: str, node: str, address: str, port: int) -> None:
-            cmd = kubelet_command(address, port, min(5.0, settings.command_timeout))
-            text, _status, _ = _run(world.facts[vantage], f"kubelet.{node}", cmd, settings.command_timeout)
+            cmd = _kubelet_probe(address, port, settings)
+            text, _status, _ = _run(
+                runner, world.facts[vantage], f"kubelet.{node}", cmd, settings.command_timeout
+            )
             out.kubelets[node] = (parse_kubelet_probe(text, f"{address}:{port}"), cmd, text)
 
         for name in sorted(capture_hosts):
@@ -404,7 +696,8 @@ def _drop_tracing(
         return
 
     def run(host: str, fact: str, command: str, timeout: float) -> str:
-        return _run(world.facts[host], fact, command, timeout)[2].decode("utf-8", "replace")
+        result = world.facts[host].run(fact, command, timeout)  # never early: see ProbeRunner
+        return result.stdout if result is not None else ""
 
     tracing = DropTracing(run, flows, settings.drop_trace_seconds, settings.drop_trace_events)
     progress(f"tracing kernel drops of probe packets on {len(hosts)} hosts")

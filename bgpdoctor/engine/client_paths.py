@@ -40,7 +40,7 @@ class ClientPair(NodePair):
 
     @property
     def key(self) -> str:
-        base = f"{self.source}->{self.destination}"
+        base = f"{self.source}->{self.destination}" + ("/ipv6" if self.ipv6 else "")
         return f"{base} vip {self.dst_ip}" if self.kind == "vip" else base
 
 
@@ -56,6 +56,13 @@ def client_address(world: World, name: str) -> str | None:
         return listed[0]
     seen = [a.address for a in world.addresses(name) if ":" not in a.address and a.ifname != "lo"]
     return seen[0] if seen else None
+
+
+def client_address6(world: World, name: str) -> str | None:
+    """The client's global IPv6 address: the first the inventory gives, else the first collected one."""
+    listed = [str(a) for a in world.inv.hosts[name].addresses if a.version == 6 and not a.is_link_local]
+    seen = [a.address for a in world.addresses(name) if ":" in a.address and a.ifname != "lo"]
+    return next((a for a in listed + seen if not a.lower().startswith("fe80:")), None)
 
 
 def clients(world: World) -> list[tuple[str, str]]:
@@ -95,6 +102,26 @@ def client_pairs(world: World) -> list[ClientPair]:
             pairs.append(ClientPair(node, client, pod, address, f"{address}/32"))
         for vip, node in vips:
             pairs.append(ClientPair(client, node, address, vip, f"{vip}/32", kind="vip"))
+    return pairs + _ipv6_pairs(world, [n for n, _h in nodes])
+
+
+def _ipv6_pairs(world: World, nodes: list[str]) -> list[ClientPair]:
+    """Both ways between each client's IPv6 address and each dual-stack node's IPv6 pod address."""
+    from bgpdoctor.engine.ipv6 import pod_address6
+
+    pairs: list[ClientPair] = []
+    for client, _address in clients(world):
+        address6 = client_address6(world, client)
+        if address6 is None:
+            continue
+        for node in nodes:
+            pod = pod_address6(world, node)
+            if pod is None:
+                continue
+            cidrs = world.inv.hosts[node].pod_cidrs
+            cidr = next((str(c) for c in cidrs if ipaddress.ip_address(pod) in c), f"{pod}/128")
+            pairs.append(ClientPair(client, node, address6, pod, cidr, ipv6=True))
+            pairs.append(ClientPair(node, client, pod, address6, f"{address6}/128", ipv6=True))
     return pairs
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 from typing import TYPE_CHECKING, Any
 
+from bgpdoctor.drivers import CILIUM, agent_for, driver_for
 from bgpdoctor.engine.lb_services import cluster_evidence
 from bgpdoctor.engine.subject import Subject
 from bgpdoctor.engine.world import Unknown, World
@@ -34,11 +35,6 @@ INTENT_CAUSES = (
     "unallocated-prefix-advertised",
     "max-prefix-exceeded",
 )
-DAEMON_TABLES = {"bird1": "bird.protocols", "bird2": "bird.protocols", "gobgp": "gobgp.neighbors"}
-RESTART = {
-    "bird1": "kubectl -n {ns} delete pod -l k8s-app=calico-node --field-selector spec.nodeName={node}",
-    "gobgp": "kubectl -n {ns} delete pod -l k8s-app=cilium --field-selector spec.nodeName={node}",
-}
 
 
 def _unknown_of(ev: dict[str, Any]) -> Unknown | None:
@@ -97,16 +93,17 @@ def _stale_subject(f: ClusterFinding, world: World | None) -> Subject | None:
     speaker = str(ev.get("speaker"))
     if world is None or node not in world.facts or node not in world.inv.hosts:
         return None
-    table_fact = DAEMON_TABLES.get(world.inv.hosts[node].speaker)
-    if table_fact is None:
-        return None
+    driver = driver_for(world.inv.hosts[node].speaker)
+    if driver is None or driver.agent is None:
+        return None  # the cluster configures only the daemons its agents run
+    table_fact = driver.session_fact
     s = Subject("cluster", f"node/{node} speaker config", [node], [node])
     s.add("root_cause", f.root_cause)
     s.add("host", node)
     s.add("node_speaker", speaker)
-    namespace = "calico-system" if speaker == "bird1" else "kube-system"
-    s.add("agent_namespace", namespace)
-    s.add("restart_agent", RESTART.get(speaker, RESTART["gobgp"]).format(ns=namespace, node=node))
+    agent = agent_for(speaker) or CILIUM
+    s.add("agent_namespace", agent.namespace)
+    s.add("restart_agent", agent.restart.format(ns=agent.namespace, node=node))
     running = world.neighbors(node)
     if running is None:
         why = world.command_problem(node, table_fact) or Unknown(
@@ -125,8 +122,9 @@ def _stale_subject(f: ClusterFinding, world: World | None) -> Subject | None:
             stale.append(f"{address} (AS {asn}, from {where}) is configured but not running")
         elif asn is not None and got.peer_as is not None and got.peer_as != asn:
             stale.append(f"{address} runs with AS {got.peer_as}, the cluster says AS {asn} ({where})")
-    if ev.get("calico_mesh") is False:
-        mesh = sorted(n.name for n in running if n.name and n.name.startswith("Mesh_"))
+    mesh_prefix = driver.mesh_prefix
+    if ev.get("calico_mesh") is False and mesh_prefix is not None:
+        mesh = sorted(n.name for n in running if n.name and n.name.startswith(mesh_prefix))
         if mesh:
             stale.append(
                 f"BIRD still runs the node-to-node mesh ({', '.join(mesh)}) although the BGPConfiguration "
@@ -284,8 +282,10 @@ def _prefix_subject(f: ClusterFinding, context: str | None, world: World | None)
     node = str(ev.get("node"))
     if world is None or node not in world.facts or node not in world.inv.hosts:
         return None
-    if world.inv.hosts[node].speaker != "gobgp":
-        return None
+    driver = driver_for(world.inv.hosts[node].speaker)
+    if driver is None or driver.agent is not CILIUM or driver.rib_fact is None:
+        return None  # the prefixes Cilium's agent originates
+    rib_fact = driver.rib_fact
     allocations = [str(c) for c in ev.get("allocations", [])]
     s = Subject("cluster", f"node/{node} announced prefixes", [node], [node])
     s.add("root_cause", f.root_cause)
@@ -297,10 +297,10 @@ def _prefix_subject(f: ClusterFinding, context: str | None, world: World | None)
     key, value = next(iter(labels.items()))
     s.add("advertisement_label_key", str(key))
     s.add("advertisement_label_value", str(value))
-    rib = world.gobgp_rib(node)
+    rib = driver.received_paths(world, node)
     if rib is None:
-        why = world.command_problem(node, "gobgp.rib") or Unknown(
-            "parse-error", f"{node}'s GoBGP RIB (gobgp.rib) could not be read"
+        why = world.command_problem(node, rib_fact) or Unknown(
+            "parse-error", f"{node}'s {driver.daemon} RIB ({rib_fact}) could not be read"
         )
         s.unknown("ok", why)
         s.unknown("advertises_unallocated_prefix", why)
@@ -312,7 +312,7 @@ def _prefix_subject(f: ClusterFinding, context: str | None, world: World | None)
     proof = [
         x
         for x in (
-            world.evidence(node, "gobgp.rib", "the prefixes the node's GoBGP originates"),
+            world.evidence(node, rib_fact, f"the prefixes the node's {driver.daemon} originates"),
             cluster_evidence(f, context),
         )
         if x is not None

@@ -74,11 +74,15 @@ def clean_result(result: CommandResult, max_output: int) -> CommandResult:
     out, err, truncated = result.stdout_bytes, result.stderr, result.truncated
     if len(out) > max_output or len(err) > max_output:
         out, err, truncated = out[:max_output], err[:max_output], True
+    clean_out = out if out[:4] in _PCAP_MAGIC else redact_bytes(out)
+    clean_err = redact(err)
+    if not truncated and clean_out is result.stdout_bytes and clean_err == result.stderr:
+        return result  # nothing cut, nothing secret: a replay of thousands of hosts copied each output
     return dataclasses.replace(
         result,
         exit_status=None if truncated else result.exit_status,
-        stdout_bytes=out if out[:4] in _PCAP_MAGIC else redact_bytes(out),
-        stderr=redact(err),
+        stdout_bytes=clean_out,
+        stderr=clean_err,
         truncated=truncated,
     )
 
@@ -210,11 +214,10 @@ def fact_commands(host: Host) -> dict[str, str]:
         # who answered ARP on the router's LANs (a LoadBalancer VIP inside a LAN needs an answer)
         commands["ip.neigh"] = "ip -j neigh show"
     if host.role in ("router", "node"):
-        # WireGuard peers and what they may carry; hosts without wg just report the command missing
-        commands["wg.allowed"] = "command -v wg >/dev/null 2>&1 && wg show all allowed-ips || true"
         from bgpdoctor.engine import cni_drops, tunnels
 
-        commands.update(tunnels.commands())  # WireGuard endpoints, Tailscale status and prefs
+        # one `wg show all dump` (WireGuard peers' endpoints and AllowedIPs), Tailscale status and prefs
+        commands.update(tunnels.commands())
         commands.update(cni_drops.commands(host))  # Cilium's drops, where BGP runs over loopback
     from bgpdoctor.engine import ipv6
 
@@ -387,6 +390,7 @@ def collect_all(
     workers: int = 64,
     max_output: int | None = None,
     on_event: OnEvent = ignore_event,
+    on_host: Callable[[HostFacts], None] | None = None,
 ) -> dict[str, HostFacts]:
     """Collect phase-1 facts from all hosts concurrently (bounded), never raising for one host.
 
@@ -395,10 +399,17 @@ def collect_all(
 
     `max_output`: bytes kept per command (default $BGPDOCTOR_MAX_OUTPUT or 8 MiB); a bad
     $BGPDOCTOR_MAX_OUTPUT is a UsageError before any host is contacted.
+    `on_host` sees each host's facts as soon as they are in, while the others are still being
+    collected (engine.active.ProbeRunner starts that host's probes there); it must not raise.
     """
     limit = max_output if max_output is not None else max_output_setting()
+
+    def collect_one(name: str) -> HostFacts:
+        facts = collect_host(name, inv, connect, timeout, progress, limit, on_event)
+        if on_host is not None:
+            on_host(facts)
+        return facts
+
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(names)))) as pool:
-        futures = {
-            n: pool.submit(collect_host, n, inv, connect, timeout, progress, limit, on_event) for n in names
-        }
+        futures = {n: pool.submit(collect_one, n) for n in names}
         return {n: f.result() for n, f in futures.items()}

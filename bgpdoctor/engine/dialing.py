@@ -7,22 +7,33 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bgpdoctor.drivers import driver_for
 from bgpdoctor.engine.firewall import nat_facts
-from bgpdoctor.engine.syn_capture import syn_facts
+from bgpdoctor.engine.syn_capture import refused_on_wire, syn_facts
+from bgpdoctor.engine.world import Unknown
 
 if TYPE_CHECKING:
     from bgpdoctor.engine.active import ActiveResults
     from bgpdoctor.engine.subject import Subject
     from bgpdoctor.engine.world import Session, SessionEnd, World
+    from bgpdoctor.report.model import Evidence
 
 DIALING_STATES = ("active", "connect", "opensent", "openconfirm")
 
 
-def _dialer_and_listener(session: Session) -> tuple[SessionEnd | None, SessionEnd | None]:
-    """Which end connects (sends the SYN) and which one should accept it."""
+def _said_refused(end: SessionEnd) -> bool:
+    return bool(end.last_error and "refused" in end.last_error.lower())
+
+
+def _dialer_and_listener(
+    session: Session, refused_on_wire: frozenset[str] = frozenset()
+) -> tuple[SessionEnd | None, SessionEnd | None]:
+    """Which end connects (sends the SYN) and which one should accept it. An end whose connection
+    was refused (its daemon says so, or a capture shows its SYNs answered with a RST) is the dialer,
+    whatever the configuration claims."""
     ends = session.ends
     for end in ends:
-        if end.last_error and "refused" in end.last_error.lower():
+        if _said_refused(end) or end.host in refused_on_wire:
             return end, next((e for e in ends if e is not end), None)
     dialers = [e for e in ends if e.passive is False or (e.passive is None and e.state in DIALING_STATES)]
     listeners = [e for e in ends if e.passive]
@@ -35,12 +46,29 @@ def _dialer_and_listener(session: Session) -> tuple[SessionEnd | None, SessionEn
     return None, None
 
 
+def _refusal_unseen(world: World, dialer: SessionEnd) -> Unknown | None:
+    host = world.inv.hosts.get(dialer.host)
+    driver = driver_for(host.speaker) if host is not None else None
+    if driver is None or driver.shows_connection_refused:
+        return None  # its state would have said "refused": not refused
+    return Unknown(
+        "not-collected",
+        f"{driver.daemon} on {dialer.host} does not say when its connection is refused, and no SYN"
+        f" capture shows {dialer.host} dialing",
+    )
+
+
 def dial_facts(
     world: World, s: Subject, session: Session, up: bool, active: ActiveResults, dialers_of: dict[str, int]
 ) -> list[str]:
     """The dialer's and listener's facts; returns the transit hosts between them."""
     transit: list[str] = []
-    dialer, listener = _dialer_and_listener(session)
+    wire: dict[str, tuple[bool | None, list[Evidence]]] = {}
+    if not up:
+        for end in session.ends:
+            other = next((e for e in session.ends if e is not end), None)
+            wire[end.host] = refused_on_wire(world, end, other, active)
+    dialer, listener = _dialer_and_listener(session, frozenset(h for h, (r, _) in wire.items() if r))
     if dialer is not None and listener is not None and dialer.peer is not None:
         s.add("dialer", dialer.host)
         s.add("listener", listener.host)
@@ -53,13 +81,23 @@ def dial_facts(
         s.add("listener_listens", listener.listens, *listener.evidence[:1])
         s.add("dialer_asn", dialer.asn)
         s.add("listener_asn", listener.asn)
-        refused = bool(dialer.last_error and "refused" in dialer.last_error.lower())
+        refused_rst, rst_evidence = wire.get(dialer.host, (None, []))
+        refused = _said_refused(dialer) or bool(refused_rst)
+        # nothing listens, and neither the dialer's daemon nor a capture could show a refusal
+        unseen = (
+            _refusal_unseen(world, dialer)
+            if (not up) and not refused and refused_rst is None and listener.listens is False
+            else None
+        )
         if (not up) and refused and listener.listens is None:
             s.unknown("refused_by_non_listener", world.command_problem(listener.host, "ss.listen"))
+        elif unseen is not None:
+            s.unknown("refused_by_non_listener", unseen)
         else:
             s.add(
                 "refused_by_non_listener",
                 (not up) and refused and listener.listens is False,
+                *rst_evidence,
                 *dialer.evidence,
                 *listener.evidence,
             )

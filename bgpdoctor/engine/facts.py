@@ -946,6 +946,12 @@ FACTS: tuple[Fact, ...] = (
     Fact("mtu_receiver", PATH, "str: the host whose interface takes less, e.g. 'router-b'"),
     Fact("mtu_receiver_iface", PATH, "str: its interface, e.g. 'vxlan0'"),
     Fact(
+        "mtu_odd_hosts",
+        PATH,
+        "str: of the two ends, the one whose MTU differs from the segment's other members, both "
+        "when none tells, e.g. 'router-b' or 'router-a, router-b'",
+    ),
+    Fact(
         "pmtu_filter_host", PATH, "str: the host whose rule drops ICMP 'fragmentation needed', e.g. 'gateway'"
     ),
     Fact("pmtu_filter_rule", PATH, "str: that rule, e.g. 'icmp code frag-needed drop'"),

@@ -1,12 +1,13 @@
-"""Does each hop of a path pass the packet on: IPv4 forwarding on every transit hop, and the
-reverse-path filter (rp_filter) at every hop that receives it, judged against the route back.
+"""Does each hop of a path pass the packet on: forwarding of the path's family on every transit hop
+(net.ipv4.ip_forward, net.ipv6.conf.all.forwarding), and the reverse-path filter (rp_filter) at
+every hop that receives an IPv4 packet, judged against the route back. IPv6 has no rp_filter.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bgpdoctor.engine.world import Unknown, effective_rp_filter
+from bgpdoctor.engine.world import Unknown, effective_rp_filter, parse_proc_sysctl
 from bgpdoctor.parsers import iproute
 
 if TYPE_CHECKING:
@@ -24,7 +25,9 @@ def _hop_unknown(world: World, host: str, *facts: str) -> Unknown | None:
 
 def rp_filter_facts(world: World, s: Subject, path: Path, pair: NodePair) -> None:
     """rp_filter at every hop that receives the packet (transit and destination), judged against
-    the route each has back to the source."""
+    the route each has back to the source. An IPv6 path is not judged: the sysctl is IPv4's alone."""
+    if ":" in path.dst_ip:
+        return
     drops = []
     rp_unknown: Unknown | None = None
     for hop in path.hops[1:]:
@@ -57,20 +60,27 @@ def rp_filter_facts(world: World, s: Subject, path: Path, pair: NodePair) -> Non
 
 
 def transit_forwarding_facts(world: World, s: Subject, path: Path) -> None:
-    """IPv4 forwarding on every transit hop (known only where its sysctls could be read)."""
+    """Forwarding of the path's family on every transit hop (known only where its sysctls could be
+    read): net.ipv4.ip_forward says nothing about IPv6, which needs net.ipv6.conf.all.forwarding."""
     off, unread = [], None
+    fact, key = (
+        ("sysctl.ipv6", "net.ipv6.conf.all.forwarding")
+        if ":" in path.dst_ip
+        else ("sysctl", "net.ipv4.ip_forward")
+    )
     for hop in path.hops[1:-1]:
-        value = world.sysctl(hop.host).get("net.ipv4.ip_forward")
+        value = (world.parsed(hop.host, fact, parse_proc_sysctl) or {}).get(key)
         if value is None:
             unread = (
                 unread
-                or _hop_unknown(world, hop.host, "sysctl")
-                or Unknown("parse-error", f"no net.ipv4.ip_forward in the sysctl output of {hop.host}")
+                or _hop_unknown(world, hop.host, fact)
+                or Unknown("parse-error", f"no {key} in the {fact} output of {hop.host}")
             )
         elif value == "0":
             off.append(hop.host)
     if off:
-        s.add("forwarding_ok", False)
+        quoted = [world.evidence(host, fact) for host in off] if fact == "sysctl.ipv6" else []
+        s.add("forwarding_ok", False, *quoted)
     elif unread is not None or path.unknown is not None:
         s.unknown("forwarding_ok", unread or path.unknown)
     else:

@@ -6,6 +6,7 @@ advertises). Each function adds facts to a host subject built in engine/subjects
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from typing import TYPE_CHECKING
@@ -196,7 +197,12 @@ def rib_vs_fib(world: World, s: Subject, name: str) -> None:
     with s.deriving("bird_routes_in_fib", "unreachable_bgp_routes"):
         routes = world.known(name, "bird.routes", bird.parse_show_route)
         fib_routes = world.known(name, "ip.route", iproute.parse_routes)
-        pod_cidrs = {str(c) for h in world.inv.hosts.values() for c in h.pod_cidrs}
+        pod_cidrs = set(
+            world.memo(
+                ("inventory pod cidrs",),
+                lambda: {str(c) for h in world.inv.hosts.values() for c in h.pod_cidrs},
+            )
+        )
         if world.inv.pod_cidr:
             pod_cidrs |= {r.prefix for r in routes if _inside(r.prefix, str(world.inv.pod_cidr))}
         fib = {r.dst for r in fib_routes}
@@ -231,6 +237,7 @@ def rib_vs_fib(world: World, s: Subject, name: str) -> None:
         vips.vip_facts(world, s, name)
 
 
+@functools.lru_cache(maxsize=65536)  # each router's table repeats the other routers' prefixes
 def _inside(prefix: str, cidr: str) -> bool:
     try:
         return ipaddress.ip_network(prefix, strict=False).subnet_of(ipaddress.ip_network(cidr))  # type: ignore[arg-type]

@@ -20,15 +20,22 @@ from typing import TYPE_CHECKING
 from bgpdoctor.engine.world import Unknown
 from bgpdoctor.inventory_model import Host, Peer
 from bgpdoctor.parsers import frr, gobgp, iproute, nft
+from bgpdoctor.parsers.iprule import RULE_TABLES_COMMAND
 from bgpdoctor.report.model import Evidence
 
 if TYPE_CHECKING:
+    from bgpdoctor.engine.active import NodePair
     from bgpdoctor.engine.subject import Subject
     from bgpdoctor.engine.world import Session, SessionEnd, World
 
 SYSCTL6_COMMAND = "grep -H . /proc/sys/net/ipv6/conf/all/forwarding"
 NEIGH6_COMMAND = "ip -6 -j neigh show"
 ROUTE6_COMMAND = "ip -6 -j route show table main"
+RULE6_COMMAND = "ip -6 -j rule show"
+# the IPv6 tables the IPv6 rules look up, read the way the IPv4 ones are (parsers/iprule.py)
+RULE6_TABLES_COMMAND = RULE_TABLES_COMMAND.replace("ip rule show", "ip -6 rule show").replace(
+    "ip -j route show", "ip -6 -j route show"
+)
 LINK_LOCAL = IPv6Network("fe80::/10")
 # a neighbour cache entry in one of these states: nobody answered the Neighbor Solicitation
 NDP_FAILED_STATES = ("FAILED", "INCOMPLETE")
@@ -49,7 +56,13 @@ def commands(host: Host) -> dict[str, str]:
     without IPv6 has no /proc/sys/net/ipv6, and asking it would only add a failed command), and
     GoBGP's IPv6 table on every GoBGP host."""
     out = (
-        {"sysctl.ipv6": SYSCTL6_COMMAND, "ip6.neigh": NEIGH6_COMMAND, "ip6.route": ROUTE6_COMMAND}
+        {
+            "sysctl.ipv6": SYSCTL6_COMMAND,
+            "ip6.neigh": NEIGH6_COMMAND,
+            "ip6.route": ROUTE6_COMMAND,
+            "ip6.rule": RULE6_COMMAND,  # IPv6 has its own rules and tables
+            "ip6.route.rules": RULE6_TABLES_COMMAND,
+        }
         if uses_ipv6(host)
         else {}
     )
@@ -86,7 +99,7 @@ def ipv6_fib(world: World, name: str, prefixes: Iterable[str]) -> set[str]:
     route` lists IPv4 only); FactUnknown when that table cannot be read, empty when not needed."""
     if not any(":" in p for p in prefixes):
         return set()
-    return {r.dst for r in world.known(name, "ip6.route", iproute.parse_routes)}
+    return {r.dst for r in world.known(name, "ip6.route", iproute.parse_routes6)}
 
 
 def gobgp_ipv6_prefixes(world: World, name: str, cidrs: Iterable[str]) -> tuple[set[str], Evidence | None]:
@@ -96,6 +109,52 @@ def gobgp_ipv6_prefixes(world: World, name: str, cidrs: Iterable[str]) -> tuple[
     return {p.prefix for p in world.known(name, "gobgp.rib6", gobgp.parse_rib)}, world.evidence(
         name, "gobgp.rib6"
     )
+
+
+# -- IPv6 pod paths ------------------------------------------------------------------------------
+
+
+def pod_address6(world: World, name: str) -> str | None:
+    """The node's IPv6 pod address: its inventory `pod_probe_ip` when that is IPv6, else the first
+    address it holds inside one of its IPv6 pod CIDRs (Cilium's cilium_host holds one per family).
+
+    Example: pod_address6(world, "n1") -> "fd00:42:1::1"
+    """
+    host = world.inv.hosts[name]
+    if host.pod_probe_ip is not None and host.pod_probe_ip.version == 6:
+        return str(host.pod_probe_ip)
+    cidrs = [c for c in host.pod_cidrs if isinstance(c, IPv6Network)]
+    for a in world.addresses(name) if cidrs else []:
+        try:
+            address = IPv6Address(a.address)
+        except ValueError:
+            continue
+        if any(address in c for c in cidrs):
+            return a.address
+    return None
+
+
+def pod_pairs(world: World, ordered: list[tuple[str, str]]) -> list[NodePair]:
+    """The IPv6 pod paths of the node pairs whose pod probe addresses are IPv4 (dual stack): the
+    same pairs, between the nodes' IPv6 pod addresses. Nodes probed over IPv6 already (an IPv6
+    `pod_probe_ip`) or without an IPv6 pod address get none.
+    """
+    from bgpdoctor.engine.active import NodePair
+
+    pairs: list[NodePair] = []
+    for a, b in ordered:
+        probes = [world.inv.hosts[n].pod_probe_ip for n in (a, b)]
+        if any(p is None or p.version == 6 for p in probes):
+            continue
+        src, dst = pod_address6(world, a), pod_address6(world, b)
+        if src is None or dst is None:
+            continue
+        cidr = next(
+            (str(c) for c in world.inv.hosts[b].pod_cidrs if c.version == 6 and ip_address(dst) in c),
+            f"{dst}/128",
+        )
+        pairs.append(NodePair(a, b, src, dst, cidr, ipv6=True))
+    return pairs
 
 
 # -- host facts ----------------------------------------------------------------------------------

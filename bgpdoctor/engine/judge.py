@@ -92,9 +92,11 @@ def judge(checks: list[CheckDef], subjects: list[Subject]) -> list[CheckResult]:
     texts: dict[str, str] = {}  # one copy of each verdict text: thousands of subjects repeat a few
     for check in checks:
         judged = by_kind.get(check.subject, [])
-        if judged:  # the expectation validated once per check, not once per verdict
+        if judged:  # the expectation, its text and the check's fields made once per check, not per verdict
             expect = Condition(fact=check.fact, op=check.expect.op, value=check.expect.value)
-            results += [judge_one(check, s, expect, texts) for s in judged]
+            expected = texts.setdefault(_expected(check), _expected(check))
+            fields = _check_fields(check)
+            results += [judge_one(check, s, expect, texts, expected, fields) for s in judged]
     return results
 
 
@@ -121,12 +123,36 @@ def _shared_key_dict(names: list[str]) -> dict[str, Any]:
 _RESULT_FIELDS = _shared_key_dict(list(CheckResult.model_fields))
 
 
-def _check_result(**values: Any) -> CheckResult:
-    """A CheckResult as CheckResult(**values) makes it (every field given), without validating."""
-    made = CheckResult.__new__(CheckResult)
+def _check_fields(check: CheckDef) -> dict[str, Any]:
+    """The fields every verdict of one check shares (a copy per verdict keeps the shared key table)."""
     fields = _RESULT_FIELDS.copy()
-    fields.update(values)
-    object.__setattr__(made, "__dict__", fields)
+    fields.update(check=check.id, title=check.title, explained_by=None)
+    return fields
+
+
+def _check_result(
+    fields: dict[str, Any],
+    s: Subject,
+    fact: str,
+    status: Status,
+    reason: str,
+    actual: Any,
+    expected: str | None,
+    kind: str | None,
+) -> CheckResult:
+    """A CheckResult as CheckResult(**fields, host=s.label, ...) makes it (every field given), without
+    validating; `fields` are its check's (_check_fields), copied."""
+    made = CheckResult.__new__(CheckResult)
+    values = fields.copy()
+    values["host"] = s.label
+    values["hosts"] = s.hosts
+    values["status"] = status
+    values["actual"] = actual
+    values["expected"] = expected
+    values["reason"] = reason
+    values["evidence"] = s.evidence.get(fact, _NO_EVIDENCE)
+    values["unknown_kind"] = kind
+    object.__setattr__(made, "__dict__", values)
     object.__setattr__(made, "__pydantic_fields_set__", _SHARED_FIELDS_SET)
     object.__setattr__(made, "__pydantic_extra__", None)
     object.__setattr__(made, "__pydantic_private__", None)
@@ -143,50 +169,49 @@ def judge_one(
     s: Subject,
     expect_condition: Condition | None = None,
     texts: dict[str, str] | None = None,
+    expected_text: str | None = None,
+    check_fields: dict[str, Any] | None = None,
 ) -> CheckResult:
     shared = texts if texts is not None else {}
+    text = (
+        expected_text if expected_text is not None else shared.setdefault(_expected(check), _expected(check))
+    )
+    expect = expect_condition or Condition(fact=check.fact, op=check.expect.op, value=check.expect.value)
+    status, reason, actual, expected, kind = _verdict(check, s, expect, text)
+    fields = check_fields if check_fields is not None else _check_fields(check)
+    return _check_result(
+        fields, s, check.fact, status, shared.setdefault(reason, reason), actual, expected, kind
+    )
 
-    def result(
-        status: Status, reason: str, actual: Any = None, expected: Any = None, kind: str | None = None
-    ) -> CheckResult:
-        return _check_result(
-            check=check.id,
-            title=check.title,
-            host=s.label,
-            hosts=s.hosts,
-            status=status,
-            actual=actual,
-            expected=expected if expected is None else shared.setdefault(expected, expected),
-            reason=shared.setdefault(reason, reason),
-            evidence=s.evidence.get(check.fact, _NO_EVIDENCE),
-            explained_by=None,
-            unknown_kind=kind,
-        )
 
-    expected = _expected(check)
+def _verdict(
+    check: CheckDef, s: Subject, expect: Condition, expected: str
+) -> tuple[Status, str, Any, str | None, str | None]:
+    """status, reason, actual value, expected text and unknown kind of one check on one subject."""
     for cond in check.when:
         ok = holds(cond, s.facts)
         if ok is None and (problem := s.problem(unknown_fact(cond, s.facts))) is not None:
-            return result("unknown", f"could not check: {problem}", None, expected, problem.kind)
+            return "unknown", f"could not check: {problem}", None, expected, problem.kind
         if not ok:
-            return result(
+            return (
                 "skip",
                 f"not applicable ({cond.text} is {'unknown' if ok is None else 'false'})",
+                None,
+                None,
+                None,
             )
     actual = s.facts.get(check.fact)
-    verdict = holds(
-        expect_condition or Condition(fact=check.fact, op=check.expect.op, value=check.expect.value), s.facts
-    )
+    verdict = holds(expect, s.facts)
     if verdict is None:
         problem = s.problem(check.fact)
         if problem is not None and problem.kind == "internal-error":
-            return result("error", f"could not check: {problem}", None, expected, problem.kind)
+            return "error", f"could not check: {problem}", None, expected, problem.kind
         if problem is not None:
-            return result("unknown", f"could not check: {problem}", None, expected, problem.kind)
-        return result("skip", f"does not apply to {s.label}", None, expected)
+            return "unknown", f"could not check: {problem}", None, expected, problem.kind
+        return "skip", f"does not apply to {s.label}", None, expected, None
     if verdict:
-        return result("pass", _text(check.reason_pass, s.facts, check.id), actual, expected)
-    return result(check.on_miss, _text(check.reason_fail, s.facts, check.id), actual, expected)
+        return "pass", _text(check.reason_pass, s.facts, check.id), actual, expected, None
+    return check.on_miss, _text(check.reason_fail, s.facts, check.id), actual, expected, None
 
 
 def _matches(pb: PlaybookDef, s: Subject) -> bool:
@@ -266,7 +291,8 @@ def diagnose(
         standing = [x for x in matched if not _all_explained(failures, x)]
         if not standing:
             continue  # every failure it rests on is a symptom of a higher-ranked cause
-        s = standing[0]
+        # the summary speaks for the subject with the strongest evidence: the kernel's own drop reason
+        s = next((x for x in standing if x.facts.get("kernel_proof")), standing[0])
         culprits = [c.strip() for c in culprit.split(",") if c.strip()]
         related = set(s.related) | set(culprits)
         anchors = [set(x.hosts) if x.kind == "session" else set(culprits or x.hosts) for x in matched]

@@ -15,13 +15,12 @@ facts max_prefix_hit=True, max_prefix_end="router", max_prefix_limit=3.
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from bgpdoctor.drivers import driver_for
-from bgpdoctor.parsers.birdblocks import protocol_blocks
+from bgpdoctor.drivers import Driver, driver_for, raw_output
+from bgpdoctor.drivers.bird import protocol_block
+from bgpdoctor.drivers.gobgp import limit_hit_of
 
 if TYPE_CHECKING:
     from bgpdoctor.engine.subject import Subject
@@ -29,8 +28,6 @@ if TYPE_CHECKING:
 
 LIMITED_HERE = ("route limit exceeded", "cease/maximum number of prefixes reached")
 LIMITED_THERE = "maximum number of prefixes reached"
-GOBGP_PREFIX_LIMIT_STATES = (2, "ADMIN_STATE_PFX_CT", "PFX_CT")
-_BIRD_LIMIT = re.compile(r"^\s*(Import|Receive) limit:\s*(\d+)\s*\[HIT\]", re.M)
 
 
 @dataclass
@@ -41,44 +38,22 @@ class LimitHit:
     limit: int | None = None
 
 
+def _driver(world: World, end: SessionEnd) -> Driver | None:
+    return driver_for(world.inv.hosts[end.host].speaker) if end.host in world.inv.hosts else None
+
+
 def _raw(world: World, end: SessionEnd) -> str:
-    driver = driver_for(world.inv.hosts[end.host].speaker) if end.host in world.inv.hosts else None
-    facts = world.facts.get(end.host)
-    result = facts.outputs.get(driver.session_fact) if facts and driver else None
-    return result.stdout if result is not None else ""
+    """The end's session fact as collected (engine/ipv6.py quotes BIRD blocks of it)."""
+    driver = _driver(world, end)
+    return raw_output(world, end.host, driver.session_fact) if driver is not None else ""
 
 
 def _bird_block(text: str, end: SessionEnd) -> str:
-    """The `show protocols all` block of the protocol `end` configures for the other end (by its
-    protocol name or its neighbor address, whichever BIRD prints first)."""
-    block = protocol_blocks(text).block(
-        name=end.peer.name if end.peer else None, address=str(end.peer.address) if end.peer else None
-    )
-    return "\n".join(block) if block is not None else ""
+    """bgpdoctor.drivers.bird.protocol_block of the protocol `end` configures for the other end."""
+    return protocol_block(text, end.peer)
 
 
-def dig(value: Any, *keys: str) -> Any:
-    """value[k1][k2]... or None where a level is missing or not an object (odd JSON stays harmless)."""
-    for key in keys:
-        value = value.get(key) if isinstance(value, dict) else None
-    return value
-
-
-def _gobgp_limit_hit(text: str, address: str) -> tuple[bool, int | None]:
-    try:
-        data: Any = json.loads(text)
-    except ValueError:
-        return False, None
-    for n in data if isinstance(data, list) else [data]:
-        if address not in (dig(n, "state", "neighbor_address"), dig(n, "conf", "neighbor_address")):
-            continue
-        families = dig(n, "afi_safis")
-        limits = [
-            dig(a, "prefix_limits", "max_prefixes") for a in (families if isinstance(families, list) else [])
-        ]
-        limit = next((x for x in limits if isinstance(x, int) and x > 0), None)
-        return dig(n, "state", "admin_state") in GOBGP_PREFIX_LIMIT_STATES, limit
-    return False, None
+_gobgp_limit_hit = limit_hit_of  # the name tests/unit/test_prefix_limit_and_hold_timer.py imports
 
 
 def _other(session: Session, end: SessionEnd) -> str:
@@ -92,15 +67,12 @@ def limit_hit(world: World, session: Session) -> LimitHit | None:
     """The first end that shows a prefix limit hit, from its own side or from its peer's NOTIFICATION."""
     for end in session.ends:
         error = (end.last_error or "").lower()
-        speaker = world.inv.hosts[end.host].speaker if end.host in world.inv.hosts else ""
+        driver = _driver(world, end)
         if any(w in error for w in LIMITED_HERE) and "received" not in error:
-            limit = None
-            if speaker.startswith("bird"):
-                found = _BIRD_LIMIT.search(_bird_block(_raw(world, end), end))
-                limit = int(found.group(2)) if found else None
+            limit = driver.limit_hit(world, end.host, end.peer) if driver is not None else None
             return LimitHit(end.host, _other(session, end), end.host, limit)
-        if speaker == "gobgp" and end.peer is not None:
-            hit, limit = _gobgp_limit_hit(_raw(world, end), str(end.peer.address))
+        if driver is not None and end.peer is not None:
+            hit, limit = driver.limit_state(world, end.host, str(end.peer.address))
             if hit:
                 return LimitHit(end.host, _other(session, end), end.host, limit)
         if LIMITED_THERE in error and "received" in error:
@@ -117,9 +89,7 @@ def max_prefix_facts(world: World, s: Subject, session: Session) -> None:
             s.add("max_prefix_hit", False)
         else:
             blind = next(e for e in session.ends if e.state in (None, "unknown"))
-            driver = (
-                driver_for(world.inv.hosts[blind.host].speaker) if blind.host in world.inv.hosts else None
-            )
+            driver = _driver(world, blind)
             s.unknown(
                 "max_prefix_hit", world.command_problem(blind.host, driver.session_fact) if driver else None
             )

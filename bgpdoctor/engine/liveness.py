@@ -25,21 +25,11 @@ bfd_end="bird1", bfd_other="frr1".
 from __future__ import annotations
 
 import ipaddress
-import re
-import weakref
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from bgpdoctor.drivers import Driver, driver_for
 from bgpdoctor.engine.world import Unknown
-from bgpdoctor.parsers import ParseError
-from bgpdoctor.parsers.bird import BirdProtocol
-from bgpdoctor.parsers.liveness import (
-    NO_BFD,
-    BirdBfd,
-    FrrLiveness,
-    parse_bird_bfd,
-    parse_frr_liveness,
-    parse_tcp_info,
-)
+from bgpdoctor.parsers.liveness import parse_tcp_info
 from bgpdoctor.parsers.netstat import parse_proc_netstat
 from bgpdoctor.report.model import Evidence
 
@@ -47,9 +37,7 @@ if TYPE_CHECKING:
     from bgpdoctor.engine.subject import Subject
     from bgpdoctor.engine.world import Session, SessionEnd, World
 
-DAEMON_NAMES = {"bird2": "BIRD 2", "bird1": "BIRD 1.6", "gobgp": "GoBGP", "frr": "FRR"}
 TCP_INFO_FACT = "ss.bgp_tcp"
-BIRD_BFD_FACT = "bird.bfd"
 # two retransmission timeouts in a row without an answer: the peer is gone, not slow
 STALE_BACKOFF = 2
 FLAP_DROPS = 3  # FRR's connectionsDropped from this many on, while the current state is young
@@ -59,9 +47,13 @@ BGP_ROUTE_PROTOCOLS = ("bird", "bgp")
 NOT_ASKED = Unknown("not-collected", "BFD was not read from this end")
 
 
+def _driver(world: World, host: str) -> Driver | None:
+    return driver_for(world.inv.hosts[host].speaker)
+
+
 def _daemon(world: World, host: str) -> str:
-    speaker = world.inv.hosts[host].speaker
-    return DAEMON_NAMES.get(speaker, speaker)
+    driver = _driver(world, host)
+    return driver.daemon if driver is not None else world.inv.hosts[host].speaker
 
 
 def _peer(end: SessionEnd) -> str | None:
@@ -75,87 +67,38 @@ def _excerpt(world: World, host: str, fact: str, lines: list[str], note: str) ->
     return Evidence(host=host, command=raw.command, output="\n".join(lines), note=f"excerpt: {note}")
 
 
-# World.parsed() memoises by fact, and the driver reads frr.neighbors with its own parser: this
-# module's second reading of it is memoised here, once per run and host
-_FRR_READ: weakref.WeakKeyDictionary[Any, dict[str, dict[str, FrrLiveness] | None]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _frr_all(world: World, host: str) -> dict[str, FrrLiveness] | None:
-    memo = _FRR_READ.setdefault(world, {})
-    if host not in memo:
-        result = world.facts[host].outputs.get("frr.neighbors") if host in world.facts else None
-        try:
-            ok = result is not None and result.ok and not result.truncated
-            memo[host] = parse_frr_liveness(result.stdout) if ok and result is not None else None
-        except ParseError:
-            memo[host] = None
-    return memo[host]
-
-
-def _frr(world: World, end: SessionEnd) -> FrrLiveness | None:
-    found = _frr_all(world, end.host)
-    address = _peer(end)
-    return found.get(address) if found is not None and address is not None else None
-
-
 # -- BFD at one end only ------------------------------------------------------------------------------
 
 
 def _bfd(world: World, end: SessionEnd) -> tuple[str | None, Unknown | None]:
     """This end's BFD session towards its peer: ("up"/"down"/"init"/..., None), (None, None) when it
     runs no BFD for it, (None, why) when that cannot be read."""
-    speaker = world.inv.hosts[end.host].speaker
-    address = _peer(end)
-    if speaker == "gobgp":
-        return None, None  # GoBGP has no BFD
-    if speaker.startswith("bird"):
-        if not world.collected(end.host, BIRD_BFD_FACT):
-            return None, NOT_ASKED  # a recording made before BFD was read
-        bfd = world.parsed(end.host, BIRD_BFD_FACT, parse_bird_bfd)
-        result = world.facts[end.host].outputs.get(BIRD_BFD_FACT) if end.host in world.facts else None
-        if bfd is None and result is not None and NO_BFD in f"{result.stdout}\n{result.stderr}".lower():
-            bfd = BirdBfd(running=False)  # birdc exits non-zero when no BFD protocol runs
-        if bfd is None:
-            why = world.command_problem(end.host, BIRD_BFD_FACT) or Unknown(
-                "parse-error", f"{end.host}: `show bfd sessions` gave nothing readable"
-            )
-            return None, why
-        state = next((b.state for b in bfd.sessions if b.address == address), None)
-        return state, None
-    if speaker == "frr":
-        if _frr_all(world, end.host) is None:
-            return None, world.command_problem(end.host, "frr.neighbors")
-        entry = _frr(world, end)
-        return (entry.bfd_state if entry else None), None
-    if speaker == "routeros":  # the session's `use-bfd` and its "BFD session down" note
-        from bgpdoctor.drivers.appliance import ROUTEROS
-
-        state, read = ROUTEROS.bfd(world, end.host, address)
-        return (state, None) if read else (None, world.command_problem(end.host, ROUTEROS.session_fact))
-    return None, NOT_ASKED  # BFD is not read from this speaker (a vendor router, Cilium's agent)
+    driver = _driver(world, end.host)
+    if driver is None:
+        return None, NOT_ASKED
+    reading = driver.bfd(world, end.host, _peer(end))
+    if not reading.asked:
+        return None, NOT_ASKED  # not read from this daemon (Cilium's agent, a vendor router), or not yet
+    if reading.unread is not None:
+        why = world.command_problem(end.host, reading.unread)
+        if why is None and reading.detail is not None:
+            why = Unknown("parse-error", reading.detail)
+        return None, why
+    return reading.state, None
 
 
 def _bfd_how(world: World, end: SessionEnd, state: str) -> str:
-    speaker = world.inv.hosts[end.host].speaker
-    if speaker.startswith("bird"):
-        return f"{_daemon(world, end.host)} runs a BFD session to {_peer(end)} (`bfd on`), state {state}"
-    if speaker == "routeros":
-        return f"RouterOS has `use-bfd=yes` for its session to {_peer(end)}, BFD state {state}"
-    return f"FRR has `neighbor {_peer(end)} bfd`, BFD state {state}"
+    driver = _driver(world, end.host)
+    if driver is None:
+        return f"{end.host} runs a BFD session to {_peer(end)}, state {state}"
+    return driver.bfd_expects(_peer(end), state)
 
 
 def _bfd_missing(world: World, end: SessionEnd) -> str:
-    speaker = world.inv.hosts[end.host].speaker
-    if speaker == "gobgp":
-        return "GoBGP has no BFD"
-    if speaker.startswith("bird"):
-        name = end.peer.name if end.peer and end.peer.name else "its protocol"
-        return f"{_daemon(world, end.host)} runs no BFD session to {_peer(end)} (no `bfd on` in {name})"
-    if speaker == "routeros":
-        return f"RouterOS has no `use-bfd=yes` for its session to {_peer(end)}"
-    return f"FRR has no `neighbor {_peer(end)} bfd`"
+    driver = _driver(world, end.host)
+    if driver is None:
+        return f"{end.host} runs no BFD session to {_peer(end)}"
+    return driver.bfd_missing(_peer(end), end.peer.name if end.peer else None)
 
 
 def bfd_facts(world: World, s: Subject, session: Session) -> None:
@@ -211,7 +154,8 @@ def bfd_facts(world: World, s: Subject, session: Session) -> None:
     if asn:
         s.add("bfd_asn", asn)
     other_end = others[0][0] if others else None
-    if other_end is not None and world.inv.hosts[other_end.host].speaker != "gobgp":
+    other_driver = _driver(world, other_end.host) if other_end is not None else None
+    if other_end is not None and (other_driver is None or other_driver.runs_bfd):
         _fix(s, world, other_end, "on")  # the end that can run BFD too
     else:
         _fix(s, world, end, "off")  # GoBGP or an outside peer never answers BFD
@@ -221,13 +165,9 @@ def bfd_facts(world: World, s: Subject, session: Session) -> None:
 def _bfd_evidence(world: World, ends: list[SessionEnd]) -> list[Evidence | None]:
     out: list[Evidence | None] = []
     for end in ends:
-        speaker = world.inv.hosts[end.host].speaker
-        if speaker.startswith("bird"):
-            out.append(world.evidence(end.host, BIRD_BFD_FACT))
-        elif speaker == "frr":
-            out.append(world.evidence(end.host, "frr.neighbors"))
-        elif speaker == "routeros":
-            out.append(world.evidence(end.host, "routeros.sessions"))
+        driver = _driver(world, end.host)
+        if driver is not None and driver.bfd_fact is not None:
+            out.append(world.evidence(end.host, driver.bfd_fact))
     return out
 
 
@@ -295,13 +235,15 @@ def stale_facts(world: World, s: Subject, session: Session) -> None:
 
 
 def flap_facts(world: World, s: Subject, session: Session) -> None:
-    """session_flapping: FRR counts FLAP_DROPS or more drops of this session and its current state is
-    younger than FLAP_RECENT_S."""
+    """session_flapping: the daemon (FRR) counts FLAP_DROPS or more drops of this session and its
+    current state is younger than FLAP_RECENT_S."""
     judged = False
     for end in session.ends:
-        if world.inv.hosts[end.host].speaker != "frr":
+        driver = _driver(world, end.host)
+        address = _peer(end)
+        if driver is None or address is None:
             continue
-        entry = _frr(world, end)
+        entry = driver.resets(world, end.host, address)
         if entry is None or entry.dropped is None:
             continue
         judged = True
@@ -310,22 +252,24 @@ def flap_facts(world: World, s: Subject, session: Session) -> None:
         if entry.dropped < FLAP_DROPS or age is None or age >= FLAP_RECENT_S:
             continue
         said = (
-            f"FRR on {end.host} counts {entry.dropped} drops of the session to {entry.address} "
-            f"({entry.established or 0} established), the last {age} s ago: "
+            f"{driver.daemon} on {end.host} counts {entry.dropped} drops of the session to "
+            f"{entry.address} ({entry.established or 0} established), the last {age} s ago: "
             f"{entry.last_reset or 'no reason given'}"
         )
-        s.add("session_flapping", True, world.evidence(end.host, "frr.neighbors"))
+        s.add("session_flapping", True, world.evidence(end.host, driver.session_fact))
         s.add("flap_end", end.host)
         s.add("flap_count", entry.dropped)
         s.add("flap_reason", entry.last_reset or "")
         s.add("flap_problem", said)
-        _reset_by_config(world, s, end, entry.address, said)
+        _reset_by_config(world, s, end, driver, entry.address, said)
         return
     if judged:
         s.add("session_flapping", False)
 
 
-def _reset_by_config(world: World, s: Subject, end: SessionEnd, address: str, said: str) -> None:
+def _reset_by_config(
+    world: World, s: Subject, end: SessionEnd, driver: Driver, address: str, said: str
+) -> None:
     """session_reset_by_config: FRR's log (`log commands`) shows settings of this neighbor removed,
     `(config-router)# no neighbor ADDRESS bfd`, as a configuration reload does before it adds them
     back: each removal resets the session (metallb PR#2454, frr-k8s PR#169)."""
@@ -337,16 +281,17 @@ def _reset_by_config(world: World, s: Subject, end: SessionEnd, address: str, sa
             or Unknown("not-collected", f"{end.host}: the daemon's log was not read"),
         )
         return
-    removal = re.compile(rf"\)# no neighbor {re.escape(address)}(?![\w.:])")
-    lines = [ln.strip() for ln in log.stdout.splitlines() if removal.search(ln)]
+    lines = driver.config_removals(log.stdout, address)
     if not lines:
         s.add("session_reset_by_config", False)
         return
     s.add(
         "session_reset_by_config",
         True,
-        _excerpt(world, end.host, "speaker.log", lines[-3:], "configuration commands in FRR's log"),
-        world.evidence(end.host, "frr.neighbors"),
+        _excerpt(
+            world, end.host, "speaker.log", lines[-3:], f"configuration commands in {driver.daemon}'s log"
+        ),
+        world.evidence(end.host, driver.session_fact),
     )
     s.add("flap_config_changes", lines[-3:])
     _fix(s, world, end, "on")
@@ -354,9 +299,9 @@ def _reset_by_config(world: World, s: Subject, end: SessionEnd, address: str, sa
     _problem(
         s,
         end.host,
-        f"{said}; FRR's log shows its configuration removing settings of that neighbor ({len(lines)} "
-        f"time(s), the last `{command}`): a configuration reload that removes and re-adds them resets "
-        "the session each time",
+        f"{said}; {driver.daemon}'s log shows its configuration removing settings of that neighbor "
+        f"({len(lines)} time(s), the last `{command}`): a configuration reload that removes and re-adds "
+        "them resets the session each time",
     )
 
 
@@ -424,56 +369,47 @@ def _host_route(prefix: str) -> str:
         return prefix
 
 
-def _routed(world: World, end: SessionEnd) -> bool:
-    """Does this BIRD end's BGP socket follow the kernel's routes? A direct eBGP session does not
-    (BIRD sends to the neighbor on its interface, whatever the table says); a multihop one does:
-    BIRD's `Session: external multihop AS4` while up, else iBGP (multihop by BIRD's default) or the
-    inventory's `multihop`."""
-    protocols = world.bird_protocols(end.host) or []
-    name = end.peer.name if end.peer is not None else None
-    address = _peer(end)
-    mine = next((p for p in protocols if (name and p.name == name) or p.neighbor_address == address), None)
-    if mine is not None and mine.session:
-        return "multihop" in mine.session or "internal" in mine.session
+def _routed(world: World, driver: Driver, end: SessionEnd) -> bool:
+    """Does this end's BGP socket follow the kernel's routes? A direct eBGP session does not (BIRD
+    sends to the neighbor on its interface, whatever the table says); a multihop one does: as the
+    daemon shows it (BIRD's `Session: external multihop AS4` while up), else iBGP (multihop by
+    BIRD's default) or the inventory's `multihop`."""
+    shown = driver.multihop(world, end.host, end.peer) if end.peer is not None else None
+    if shown is not None:
+        return shown
     local, remote = end.local_as_runtime or end.asn, end.peer.asn if end.peer is not None else None
     return (local is not None and local == remote) or bool(end.peer and end.peer.multihop)
 
 
 def recursive_facts(world: World, s: Subject, session: Session) -> None:
-    """recursive_peer_route: the kernel reaches the peer address through a route the BIRD end learned
-    over this same session."""
+    """recursive_peer_route: the kernel reaches the peer address through a route the end's daemon
+    (BIRD) learned over this same session."""
     judged = False
     for end in session.ends:
         address = _peer(end)
-        if address is None or not world.inv.hosts[end.host].speaker.startswith("bird"):
+        driver = _driver(world, end.host)
+        if address is None or driver is None or driver.rib_fact is None:
             continue
-        routes = world.bird_bgp_routes(end.host)
+        name = end.peer.name if end.peer is not None else None
+        routes = driver.learned_from(world, end.host, name, address)
         if routes is None or not world.collected(end.host, "ip.route"):
             continue
         judged = True
-        if not _routed(world, end):
+        if not _routed(world, driver, end):
             continue  # a direct session reaches its neighbor on the interface, whatever the route
         route = world.lookup(end.host, address)
         if route is None or route.protocol not in BGP_ROUTE_PROTOCOLS:
             continue
         dst = _host_route(route.dst)
-        name = end.peer.name if end.peer is not None else None
-        learned = [
-            r
-            for r in routes
-            if r.primary
-            and _host_route(r.prefix) == dst
-            and (r.from_address == address or (name is not None and r.protocol == name))
-        ]
+        learned = [r for r in routes if _host_route(r.prefix) == dst]
         if not learned:
             continue
         r = learned[0]
         via = f"via {route.gateway}" if route.gateway else f"dev {route.dev}"
-        line = f"{r.prefix} {r.kind} [{r.protocol} from {r.from_address or address}] via {r.gateway or '?'}"
         s.add(
             "recursive_peer_route",
             True,
-            _excerpt(world, end.host, "bird.bgp_routes", [line], "the route covering the peer"),
+            _excerpt(world, end.host, driver.rib_fact, [r.shown], "the route covering the peer"),
             world.route_excerpt(end.host, [route.dst], "the kernel's route to the peer"),
         )
         s.add("recursive_end", end.host)
@@ -513,10 +449,6 @@ def _fix(s: Subject, world: World, end: SessionEnd, bfd: str) -> None:
 
 # -- a source address the speaker cannot bind ---------------------------------------------------------
 
-BIND_FAILED = re.compile(
-    r"(?i)(?:^|\s)(?P<protocol>[\w.-]+): Socket error: bind: Cannot assign requested address"
-)
-
 
 def source_bind_facts(world: World, s: Subject, session: Session) -> None:
     """source_bind_failed: a BIRD end that is not Established logs that it cannot bind the source
@@ -524,8 +456,9 @@ def source_bind_facts(world: World, s: Subject, session: Session) -> None:
     Established BIRD end bound it.
     BIRD's own state shows only `Socket: Connection closed`; its log says why (calico#9549)."""
     for end in session.ends:
-        speaker = world.inv.hosts[end.host].speaker
-        if not speaker.startswith("bird") or end.peer is None:
+        driver = _driver(world, end.host)
+        bind_failed = driver.bind_failure if driver is not None else None
+        if bind_failed is None or end.peer is None:
             continue
         if end.state == "established":
             s.add("source_bind_failed", False)  # its connection is up: the bind worked
@@ -537,7 +470,7 @@ def source_bind_facts(world: World, s: Subject, session: Session) -> None:
         lines = [
             ln.strip()
             for ln in log.stdout.splitlines()
-            if (m := BIND_FAILED.search(ln)) and (name is None or m.group("protocol") == name)
+            if (m := bind_failed.search(ln)) and (name is None or m.group("protocol") == name)
         ]
         if not lines:
             s.add("source_bind_failed", False)
@@ -558,13 +491,6 @@ def source_bind_facts(world: World, s: Subject, session: Session) -> None:
 
 # -- Calico's mesh and a BGPPeer to the same neighbor ----------------------------------------------
 
-MESH_PREFIX = "Mesh_"  # Calico's node-to-node mesh protocols; BGPPeers are Node_* and Global_*
-
-
-def _protocol_words(p: BirdProtocol) -> str:
-    error = f", {p.last_error}" if p.last_error else ""
-    return f"{p.name} {p.bgp_state or p.state}{error}"
-
 
 def mesh_overlap_facts(world: World, s: Subject, session: Session) -> None:
     """mesh_rr_overlap: a BIRD end runs Calico's `Mesh_*` protocol and another BGP protocol (a BGPPeer:
@@ -574,29 +500,30 @@ def mesh_overlap_facts(world: World, s: Subject, session: Session) -> None:
     reflector session comes up (calico#3819)."""
     judged, problem = False, None
     for end in session.ends:
-        if not world.inv.hosts[end.host].speaker.startswith("bird") or end.peer is None:
+        driver = _driver(world, end.host)
+        mesh_prefix = driver.mesh_prefix if driver is not None else None
+        if driver is None or mesh_prefix is None or end.peer is None:
             continue
-        protocols = world.bird_protocols(end.host)
-        if protocols is None:
-            problem = problem or world.command_problem(end.host, "bird.protocols")
+        address = str(end.peer.address)
+        same = driver.protocols_to(world, end.host, address)
+        if same is None:
+            problem = problem or world.command_problem(end.host, driver.session_fact)
             continue
         judged = True
-        address = str(end.peer.address)
-        same = [p for p in protocols if p.proto == "BGP" and p.neighbor_address == address]
-        mesh = [p for p in same if p.name.startswith(MESH_PREFIX)]
-        others = [p for p in same if not p.name.startswith(MESH_PREFIX)]
+        mesh = [p for p in same if p.name.startswith(mesh_prefix)]
+        others = [p for p in same if not p.name.startswith(mesh_prefix)]
         if not mesh or not others:
             continue
-        lines = [_protocol_words(p) for p in (*mesh, *others)]
+        lines = [p.shown for p in (*mesh, *others)]
         s.add(
             "mesh_rr_overlap",
             True,
-            _excerpt(world, end.host, "bird.protocols", lines, "protocols to the same neighbor"),
+            _excerpt(world, end.host, driver.session_fact, lines, "protocols to the same neighbor"),
         )
         s.add("mesh_rr_host", end.host)
         s.add("mesh_rr_neighbor", address)
         s.add("mesh_rr_protocols", lines)
-        waiting = [p.name for p in (*mesh, *others) if (p.bgp_state or "").lower() != "established"]
+        waiting = [p.name for p in (*mesh, *others) if not p.established]
         s.add(
             "mesh_rr_problem",
             f"BIRD on {end.host} runs the mesh protocol {mesh[0].name} and {others[0].name} to the same "

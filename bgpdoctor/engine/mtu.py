@@ -1,10 +1,12 @@
 """Path MTU from the DF ping sweep of a path: the MTU measured, a black hole (large packets lost
 without "fragmentation needed"), the interface where the MTU drops (or two ends of one layer 2
-with different MTUs), and the nftables rule that drops ICMP "fragmentation needed".
+with different MTUs), and the nftables rule that drops ICMP "fragmentation needed" (on an IPv6
+path `ping -6 -M do` and ICMPv6 "packet too big").
 """
 
 from __future__ import annotations
 
+import ipaddress
 from typing import TYPE_CHECKING, Any
 
 from bgpdoctor.engine.firewall import nft_excerpt, rule_line
@@ -22,7 +24,7 @@ def sweep_facts(world: World, s: Subject, path: Path, pair: NodePair, sweep: Any
     raw = "\n".join(p.raw for p in sweep.probes)
     ev = Evidence(
         host=pair.source,
-        command=f"ping -M do sweep ({len(sweep.probes)} probes)",
+        command=f"ping{' -6' if ':' in pair.dst_ip else ''} -M do sweep ({len(sweep.probes)} probes)",
         output=raw,
         note="binary search of the largest DF packet that gets a reply",
     )
@@ -55,7 +57,9 @@ def sweep_facts(world: World, s: Subject, path: Path, pair: NodePair, sweep: Any
             s.add("mtu_bottleneck_iface", bottleneck[1])
         else:
             _mtu_l2_mismatch(world, s, path, sweep.path_mtu)
-        _pmtu_filter(world, s, [h.host for h in path.hops], bottleneck[0] if bottleneck else None)
+        _pmtu_filter(
+            world, s, [h.host for h in path.hops], bottleneck[0] if bottleneck else None, ":" in pair.dst_ip
+        )
 
 
 def _iface_mtu(world: World, host: str, ifname: str | None) -> int | None:
@@ -81,15 +85,53 @@ def _mtu_l2_mismatch(world: World, s: Subject, path: Path, path_mtu: int) -> Non
             s.add("mtu_sender_mtu", sent)
             s.add("mtu_receiver", hop.host, world.evidence(hop.host, "ip.addr"))
             s.add("mtu_receiver_iface", hop.iif)
+            s.add("mtu_odd_hosts", ", ".join(_odd_mtu_ends(world, prev.host, sent, hop.host, hop.iif, taken)))
             return
 
 
-def _pmtu_filter(world: World, s: Subject, hosts: list[str], first: str | None) -> None:
-    """The rule on the path that drops ICMP "fragmentation needed" (a small MTU becomes a black hole)."""
+def _network(address: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    try:
+        return ipaddress.ip_interface(f"{address.address}/{address.prefixlen}").network
+    except ValueError:
+        return None
+
+
+def _holds(net: ipaddress.IPv4Network | ipaddress.IPv6Network, address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address) in net
+    except ValueError:
+        return False
+
+
+def _odd_mtu_ends(
+    world: World, sender: str, sent: int, receiver: str, iif: str | None, taken: int
+) -> list[str]:
+    """The end of a layer 2 with two MTUs whose MTU differs from the segment's other members (the
+    hosts holding an address in the receiver's subnet); both ends when nothing else tells."""
+    nets = [net for a in world.addresses(receiver) if a.ifname == iif and (net := _network(a))]
+    like_sender = like_receiver = 0
+    for host in world.facts:
+        if host in (sender, receiver):
+            continue
+        for a in world.addresses(host):
+            if a.mtu and any(_holds(net, a.address) for net in nets):
+                like_sender += a.mtu == sent
+                like_receiver += a.mtu == taken
+    if like_sender > like_receiver:
+        return [receiver]
+    if like_receiver > like_sender:
+        return [sender]
+    return [sender, receiver]
+
+
+def _pmtu_filter(world: World, s: Subject, hosts: list[str], first: str | None, ipv6: bool = False) -> None:
+    """The rule on the path that drops ICMP "fragmentation needed", or on an IPv6 path ICMPv6
+    "packet too big" (a small MTU becomes a black hole)."""
+    signal = "packet-too-big" if ipv6 else "frag-needed"
     for host in sorted(set(hosts), key=lambda h: h != first):
         ruleset = world.ruleset(host)
         for rule in ruleset.rules if ruleset else []:
-            if "frag-needed" in rule.matches and (rule.verdict or "") in ("drop", "reject"):
+            if signal in rule.matches and (rule.verdict or "") in ("drop", "reject"):
                 s.add(
                     "pmtu_filter_rule",
                     rule.matches,

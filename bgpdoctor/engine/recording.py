@@ -207,15 +207,17 @@ MAX_DEPTH = 100  # a recording's JSON is a few levels deep; an inventory or clus
 
 
 def _too_deep(data: Any) -> bool:
+    """Some value lies deeper than MAX_DEPTH (the top level is depth 1); only containers are
+    walked: a recording is mostly strings, thousands of hosts' outputs."""
     stack = [(data, 1)]
     while stack:
         value, depth = stack.pop()
         if depth > MAX_DEPTH:
             return True
-        if isinstance(value, dict):
-            stack += [(v, depth + 1) for v in value.values()]
-        elif isinstance(value, list):
-            stack += [(v, depth + 1) for v in value]
+        inside = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        if inside and depth == MAX_DEPTH:  # its values are one level deeper
+            return True
+        stack += [(v, depth + 1) for v in inside if isinstance(v, dict | list)]
     return False
 
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import ipaddress
 from typing import TYPE_CHECKING
 
-from bgpdoctor.parsers import bird, iproute
+from bgpdoctor.parsers import bird, frr, iproute
+from bgpdoctor.parsers.routers import RouterRoute
 
 if TYPE_CHECKING:
     from bgpdoctor.engine.subject import Subject
@@ -226,6 +227,72 @@ def ecmp_facts(world: World, s: Subject, name: str) -> None:
         s.add("ecmp_paths", "; ".join(shown))
 
 
+def _frr_equally_good(r: RouterRoute, best: RouterRoute) -> bool:
+    """What FRR's multipath needs of two eBGP paths (without `as-path multipath-relax`): the same
+    neighbor AS, AS path length and MED (local preference and origin are not in the JSON read)."""
+    path, best_path = (r.as_path or "").split(), (best.as_path or "").split()
+    return len(path) == len(best_path) and path[:1] == best_path[:1] and r.metric == best.metric
+
+
+def frr_ecmp_facts(world: World, s: Subject, name: str) -> None:
+    """ecmp_single_path on FRR: prefixes whose equally good BGP paths (`show bgp ipv4 unicast
+    json`) have more distinct next hops than zebra installed (`show ip route json`, FIB flag):
+    `maximum-paths` lower than the number of nodes that announce a prefix.
+
+    Adds ecmp_single_path, ecmp_paths, ecmp_daemon ("FRR") and frr_bgp_as (for the fix); nothing
+    when either table was not collected (older recordings).
+    """
+    if not (world.collected(name, "frr.bgp_ipv4") and world.collected(name, "frr.ip_route")):
+        return
+    paths = world.known(name, "frr.bgp_ipv4", frr.parse_bgp_routes)
+    rib = world.known(name, "frr.ip_route", frr.parse_ip_route)
+    by_prefix: dict[str, list[RouterRoute]] = {}
+    for r in paths:
+        if r.next_hop:
+            by_prefix.setdefault(r.prefix, []).append(r)
+    single: list[str] = []
+    shown: list[str] = []
+    for prefix, rs in sorted(by_prefix.items()):
+        best = next((r for r in rs if r.selected), None)
+        if best is None or len(rs) < 2:
+            continue
+        equal = sorted({str(r.next_hop) for r in rs if _frr_equally_good(r, best)})
+        installed = sorted(
+            {
+                str(r.next_hop)
+                for r in rib
+                if r.prefix == prefix and r.protocol == "bgp" and r.installed and r.next_hop
+            }
+        )
+        if len(equal) >= 2 and installed and len(installed) < len(equal):
+            single.append(prefix)
+            shown.append(f"{prefix}: {', '.join(equal)} (installed: {', '.join(installed)})")
+    s.add(
+        "ecmp_single_path",
+        single,
+        world.evidence(name, "frr.bgp_ipv4", "every BGP path FRR holds"),
+        world.evidence(name, "frr.ip_route", "zebra's routes; installed = in the kernel FIB"),
+    )
+    s.add("ecmp_daemon", "FRR")
+    if shown:
+        s.add("ecmp_paths", "; ".join(shown))
+        asn = world.inv.hosts[name].asn
+        if asn is not None and "frr_bgp_as" not in s.facts:
+            s.add("frr_bgp_as", asn)
+
+
+def router_bgp_paths(world: World, name: str) -> tuple[str, list[tuple[str, str | None]]] | None:
+    """(fact, [(prefix, next hop)]) of every BGP path a router holds, from BIRD's `show route` or
+    FRR's BGP table; None when neither was collected; FactUnknown (World.known) when it cannot be read."""
+    if world.collected(name, "bird.bgp_routes"):
+        routes = world.known(name, "bird.bgp_routes", bird.parse_show_route)
+        return "bird.bgp_routes", [(r.prefix, r.bgp_next_hop or r.gateway) for r in routes]
+    if world.collected(name, "frr.bgp_ipv4"):
+        frr_routes = world.known(name, "frr.bgp_ipv4", frr.parse_bgp_routes)
+        return "frr.bgp_ipv4", [(r.prefix, r.next_hop) for r in frr_routes]
+    return None
+
+
 def shadow_facts(world: World, s: Subject, name: str) -> None:
     """BGP prefixes the kernel does not forward along BGP: a connected route on the host is equal
     to or more specific than the BGP prefix, while the BGP next hop lies outside that subnet.
@@ -234,9 +301,15 @@ def shadow_facts(world: World, s: Subject, name: str) -> None:
     shadow_interface ("vlanif6") and shadow_address ("10.0.6.254/24").
     A router that learns its own LAN back from a peer (next hop inside the LAN) is not flagged.
     """
-    if not world.collected(name, "bird.bgp_routes"):
+    held = router_bgp_paths(world, name)
+    if held is None:
         return
-    paths = world.known(name, "bird.bgp_routes", bird.parse_show_route)
+    source, paths = held
+    note = (
+        "BGP paths and their next hops"
+        if source == "bird.bgp_routes"
+        else "BGP paths FRR holds and their next hops"
+    )
     connected = [
         (net, r)
         for r in world.known(name, "ip.route", iproute.parse_routes)
@@ -244,20 +317,19 @@ def shadow_facts(world: World, s: Subject, name: str) -> None:
     ]
     shadowed: list[str] = []
     where: list[str] = []
-    for r in paths:
-        net = _net(r.prefix)
-        hop = r.bgp_next_hop or r.gateway
-        if net is None or not hop or r.prefix in shadowed:
+    for prefix, hop in paths:
+        net = _net(prefix)
+        if net is None or not hop or prefix in shadowed:
             continue
         for cnet, route in connected:
             if cnet.version == net.version and cnet.subnet_of(net) and ipaddress.ip_address(hop) not in cnet:  # type: ignore[arg-type]
-                shadowed.append(r.prefix)
+                shadowed.append(prefix)
                 where.append(f"{route.dst} dev {route.dev}")
                 break
     s.add(
         "shadowed_bgp_routes",
         shadowed,
-        world.evidence(name, "bird.bgp_routes", "BGP paths and their next hops"),
+        world.evidence(name, source, note),
         world.evidence(name, "ip.route", "connected routes (proto kernel scope link)"),
     )
     if where:

@@ -17,6 +17,7 @@ from bgpdoctor import __version__
 from bgpdoctor.drivers import is_appliance
 from bgpdoctor.engine.active import (
     ActiveResults,
+    ProbeRunner,
     ProbeSettings,
     node_pairs,
     run_active,
@@ -91,9 +92,12 @@ def collect(
     started = datetime.now(UTC)
     t0 = time.monotonic()
     progress(f"collecting facts from {len(scope)} hosts")
+    # each host's own probes start once it is collected, beside the others' collection
+    runner = ProbeRunner(inv, scope, options.nodes, options.probes)
     facts = collect_all(
-        scope, inv, connect, options.command_timeout, progress, options.workers, options.max_output, on_event
-    )
+        scope, inv, connect, options.command_timeout, progress, options.workers, options.max_output, on_event,
+        on_host=runner.host_collected,
+    )  # fmt: skip
     # a --node scope is predicted from the inventory; the FIBs may route through hosts it left out
     for _ in range(MAX_SCOPE_ROUNDS if options.nodes else 0):
         missing = [n for n in path_hosts(World(inv, facts), scope, options.nodes) if n not in facts]
@@ -116,8 +120,9 @@ def collect(
         pod_pairs = node_pairs(world, scope, options.nodes)
         pairs = pod_pairs + segment_pairs(world, sessions)
         progress(f"{len(sessions)} BGP sessions, {len(pod_pairs)} pod paths; running active probes")
-        active = run_active(world, sessions, pairs, options.probes, progress)
+        active = run_active(world, sessions, pairs, options.probes, progress, runner)
     finally:
+        runner.close()
         for f in facts.values():
             if f.connection is not None:
                 f.connection.close()

@@ -26,13 +26,12 @@ admin_shutdown=True, admin_shutdown_end="bird1", admin_shutdown_by="BIRD 2 proto
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 from typing import TYPE_CHECKING, Any
 
-from bgpdoctor.drivers import NeighborState, driver_for
+from bgpdoctor.drivers import Driver, NeighborState, driver_for
 from bgpdoctor.engine.world import Unknown
-from bgpdoctor.parsers import frr, iproute
+from bgpdoctor.parsers import iproute
 from bgpdoctor.parsers.kernelconf import parse_kernel_md5
 from bgpdoctor.report.model import Evidence
 
@@ -40,16 +39,12 @@ if TYPE_CHECKING:
     from bgpdoctor.engine.subject import Subject
     from bgpdoctor.engine.world import Session, SessionEnd, World
 
-FRR_BGP_IPV4 = "frr.bgp_ipv4"  # `show bgp ipv4 unicast json`: every path with its AS path
-DAEMON_NAMES = {"bird2": "BIRD 2", "bird1": "BIRD 1.6", "gobgp": "GoBGP", "frr": "FRR"}
 RESERVED_ROUTER_IDS = (
     (ipaddress.ip_network("0.0.0.0/8"), '0.0.0.0/8 ("this network", not a host address)'),
     (ipaddress.ip_network("224.0.0.0/4"), "224.0.0.0/4 (multicast)"),
     (ipaddress.ip_network("240.0.0.0/4"), "240.0.0.0/4 (reserved)"),
 )
 ADMIN_SHUTDOWN = "administrative shutdown"  # NOTIFICATION Cease, subcode 2 (RFC 4486)
-# BIRD stops a protocol by itself only with one of these last errors; `down` without them is disabled
-BIRD_OWN_STOPS = ("automatic shutdown", "error:", "kernel md5")
 ROUTER_ID_REFUSED = re.compile(r"(?i)bad bgp identifier|wrong router identifier|bad bgp id\b")
 MD5_UNSUPPORTED = re.compile(
     r"(?i)kernel does not support tcp md5|kernel md5 auth failed|setsockopt: protocol not available"
@@ -76,9 +71,22 @@ def _excerpt(world: World, host: str, fact: str, lines: list[str], note: str) ->
     return Evidence(host=host, command=raw.command, output="\n".join(lines), note=f"excerpt: {note}")
 
 
+def _driver(world: World, name: str) -> Driver | None:
+    return driver_for(world.inv.hosts[name].speaker)
+
+
+def _daemon(world: World, name: str, unnamed: str | None = None) -> str:
+    """The daemon's name in sentences, e.g. "BIRD 2"; a vendor router is named by its speaker key
+    (or `unnamed`) in these facts."""
+    speaker = world.inv.hosts[name].speaker
+    driver = driver_for(speaker)
+    if driver is None or driver.appliance:
+        return unnamed or speaker
+    return driver.daemon
+
+
 def _neighbors(world: World, name: str) -> list[NeighborState] | None:
-    driver = driver_for(world.inv.hosts[name].speaker)
-    return world.neighbors(name) if driver is not None else None
+    return world.neighbors(name) if _driver(world, name) is not None else None
 
 
 # -- a session shut down by an administrator ------------------------------------------------------
@@ -86,13 +94,13 @@ def _neighbors(world: World, name: str) -> list[NeighborState] | None:
 
 def _shut_here(world: World, end: SessionEnd) -> str | None:
     """How this end's own state says it is administratively down, or None."""
-    speaker = world.inv.hosts[end.host].speaker
-    daemon = DAEMON_NAMES.get(speaker, speaker)
+    driver = _driver(world, end.host)
+    daemon = _daemon(world, end.host)
     neighbor = str(end.peer.address) if end.peer else "?"
     error = (end.last_error or "").lower()
     if end.state == "admin-down":
         return f"{daemon} neighbor {neighbor} is administratively shut down"
-    if end.state == "down" and speaker.startswith("bird") and not any(w in error for w in BIRD_OWN_STOPS):
+    if driver is not None and driver.disabled(end.state, end.last_error):
         name = end.peer.name if end.peer and end.peer.name else neighbor
         return f"{daemon} protocol {name} is disabled"
     if ADMIN_SHUTDOWN in error and "send" in error:
@@ -134,18 +142,17 @@ def admin_shutdown_facts(world: World, s: Subject, session: Session) -> None:
     if unknown is None:
         s.add("admin_shutdown", False)
         return
-    driver = driver_for(world.inv.hosts[unknown.host].speaker)
+    driver = _driver(world, unknown.host)
     s.unknown("admin_shutdown", world.command_problem(unknown.host, driver.session_fact) if driver else None)
 
 
 def _shut(
     world: World, s: Subject, end: SessionEnd, other: SessionEnd | None, how: str, evidence: list[Evidence]
 ) -> None:
-    speaker = world.inv.hosts[end.host].speaker
     s.add("admin_shutdown", True, *evidence, *(other.evidence if other else []))
     s.add("admin_shutdown_end", end.host)
     s.add("admin_shutdown_by", how)
-    s.add("admin_shutdown_daemon", DAEMON_NAMES.get(speaker, speaker))
+    s.add("admin_shutdown_daemon", _daemon(world, end.host))
     if end.peer is not None:
         s.add("admin_shutdown_neighbor", str(end.peer.address))
         s.add("admin_shutdown_protocol", end.peer.name or "")
@@ -219,7 +226,7 @@ def router_id_facts(world: World, s: Subject, name: str) -> None:
     if reserved is None:
         return
     s.add("router_id_range", reserved)
-    s.add("router_id_daemon", DAEMON_NAMES.get(host.speaker, host.speaker))
+    s.add("router_id_daemon", _daemon(world, name))
     own = _neighbors(world, name) or []
     refused = _refusals(world, name, own)
     s.add("router_id_refused", bool(refused))
@@ -237,32 +244,19 @@ def router_id_facts(world: World, s: Subject, name: str) -> None:
 
 
 def _md5_configured(world: World, name: str) -> bool | None:
-    """A TCP MD5 password on any neighbor: the inventory's `md5`, or GoBGP's (redacted) auth_password;
-    None when GoBGP's answer cannot be read."""
+    """A TCP MD5 password on any neighbor: the inventory's `md5`, or the daemon's own (GoBGP's redacted
+    auth_password); None when the daemon's answer cannot be read."""
     host = world.inv.hosts[name]
     if any(p.md5 is not None for p in host.peers):
         return True
-    if host.speaker == "gobgp":
-        result = world.facts[name].outputs.get("gobgp.neighbors")
-        try:
-            data: Any = json.loads(result.stdout) if result is not None else None
-        except ValueError:
-            return None
-        if isinstance(data, list):
-            return any(
-                isinstance(n, dict)
-                and isinstance(n.get("conf"), dict)
-                and bool(n["conf"].get("auth_password"))
-                for n in data
-            )
-        return None
-    return False  # the inventory declares every session meant to use TCP MD5
+    driver = _driver(world, name)
+    return driver.md5_configured(world, name) if driver is not None else False
 
 
 def md5_kernel_facts(world: World, s: Subject, name: str) -> None:
     """md5_kernel_unsupported: the speaker says the kernel refused TCP MD5, or the kernel lacks it
     while a password is configured."""
-    driver = driver_for(world.inv.hosts[name].speaker)
+    driver = _driver(world, name)
     if driver is None:
         return
     said = [
@@ -285,19 +279,19 @@ def md5_kernel_facts(world: World, s: Subject, name: str) -> None:
             world.evidence(name, "kernel.md5sig"),
         )
         s.add("md5_kernel_said", (said + logged)[-1])
-        s.add("md5_kernel_daemon", DAEMON_NAMES.get(world.inv.hosts[name].speaker, "the speaker"))
+        s.add("md5_kernel_daemon", _daemon(world, name, "the speaker"))
         return
     configured = _md5_configured(world, name)
     if kernel is not None and kernel.enabled is True:
         s.add("md5_kernel_unsupported", False, world.evidence(name, "kernel.md5sig"))
-    elif world.inv.hosts[name].speaker.startswith("bird") and _neighbors(world, name) is not None:
+    elif driver.shows_md5_refusal and _neighbors(world, name) is not None:
         # BIRD keeps a protocol whose password the kernel refused down with that error: none is
         s.add("md5_kernel_unsupported", False, world.evidence(name, driver.session_fact))
     elif kernel is not None and kernel.enabled is False and configured is not None:
         s.add("md5_kernel_unsupported", configured, world.evidence(name, "kernel.md5sig"))
         if configured:
             s.add("md5_kernel_said", f"{kernel.line or 'no CONFIG_TCP_MD5SIG'} in {kernel.source}")
-            s.add("md5_kernel_daemon", DAEMON_NAMES.get(world.inv.hosts[name].speaker, "the speaker"))
+            s.add("md5_kernel_daemon", _daemon(world, name, "the speaker"))
     elif configured is False:
         s.add("md5_kernel_unsupported", False)
     else:
@@ -319,39 +313,11 @@ def _sender_paths(
     """(prefix, AS path) of the best BGP paths `sender` holds, except those learned from the receiver;
     None when its daemon's table is not read (FRR's `show bgp ipv4 unicast json`: not in older
     recordings)."""
-    speaker = world.inv.hosts[sender.host].speaker
+    driver = _driver(world, sender.host)
+    if driver is None:
+        return None
     from_receiver = sender.peer.name if sender.peer and sender.peer.name else None
-    if speaker.startswith("bird") and from_receiver is None:
-        # the inventory does not name BIRD's protocol towards the receiver: find it by address, or
-        # leave the loop unjudged (the receiver's own routes would look like looped ones)
-        towards = [n for n in world.neighbors(sender.host) or [] if n.address == receiver_address]
-        from_receiver = towards[0].name if towards else None
-        if from_receiver is None:
-            return None
-    if speaker.startswith("bird"):
-        routes = world.bird_bgp_routes(sender.host)
-        if routes is None:
-            return None
-        return [
-            (r.prefix, r.as_path)
-            for r in routes
-            if r.primary and r.as_path is not None and (from_receiver is None or r.protocol != from_receiver)
-        ]
-    if speaker == "gobgp":
-        paths = world.gobgp_rib(sender.host)
-        if paths is None:
-            return None
-        return [(p.prefix, p.as_path) for p in paths if p.best and p.neighbor_ip != receiver_address]
-    if speaker == "frr":
-        frr_paths = world.parsed(sender.host, FRR_BGP_IPV4, frr.parse_bgp_routes)
-        if frr_paths is None:
-            return None
-        return [
-            (r.prefix, r.as_path)
-            for r in frr_paths
-            if r.selected and r.as_path is not None and r.peer != receiver_address
-        ]
-    return None
+    return driver.best_paths(world, sender.host, from_receiver, receiver_address)
 
 
 def _receiver_prefixes(world: World, receiver: SessionEnd) -> set[str] | None:
@@ -360,14 +326,13 @@ def _receiver_prefixes(world: World, receiver: SessionEnd) -> set[str] | None:
 
 
 def _held_prefixes(world: World, receiver: SessionEnd) -> set[str] | None:
-    speaker = world.inv.hosts[receiver.host].speaker
+    driver = _driver(world, receiver.host)
     found: set[str] | None = None
     tables: list[list[str] | None] = [
         [r.dst for r in routes]
         if (routes := world.parsed(receiver.host, "ip.route", iproute.parse_routes)) is not None
         else None,
-        [r.prefix for r in world.bird_routes(receiver.host) or []] if speaker.startswith("bird") else None,
-        [p.prefix for p in world.gobgp_rib(receiver.host) or []] if speaker == "gobgp" else None,
+        driver.table_prefixes(world, receiver.host) if driver is not None else None,
     ]
     for table in tables:
         if table is not None:
@@ -385,16 +350,11 @@ def _covered(world: World, host: str, prefix: str) -> bool:
     return route is not None and route.type not in ("unreachable", "blackhole", "prohibit")
 
 
-_WITHDRAWS = re.compile(r"^\s*Import withdraws:\s+(\d+)\s+\d+\s+---\s+(\d+)\s+\d+\s*$", re.M)
-
-
 def as_path_loop_facts(world: World, s: Subject, session: Session) -> None:
     """as_path_loop: an eBGP peer sends routes whose AS path holds the receiver's own AS (same-AS
     nodes behind a ToR without as-override / allowas-in); the receiver drops them as loops and lacks
     the prefix. Judged only on Established sessions whose sender's table shows AS paths, towards a
     receiver that installs what it learns (BIRD, FRR)."""
-    from bgpdoctor.engine.limits import _bird_block, _raw
-
     if session.b is None or not all(e.state == "established" for e in session.ends):
         return
     judged = False
@@ -404,17 +364,17 @@ def as_path_loop_facts(world: World, s: Subject, session: Session) -> None:
         sender_as = sender.local_as_runtime or sender.asn
         if receiver_as is None or sender_as is None or receiver_as == sender_as:
             continue
-        if world.inv.hosts[receiver.host].speaker == "gobgp":
-            # Cilium's and MetalLB's GoBGP never install what they receive (the node routes through
-            # its router by design): a route it drops as a loop is not missed
-            continue
+        receiver_driver = _driver(world, receiver.host)
+        if receiver_driver is not None and not receiver_driver.installs_routes:
+            continue  # a speaker that never installs what it receives misses no route it drops as a loop
         receiver_address = str(sender.peer.address) if sender.peer else None
         paths = _sender_paths(world, sender, receiver_address)
         held = _receiver_prefixes(world, receiver)
-        table = _sender_table(world, sender.host)
+        sender_driver = _driver(world, sender.host)
+        table = sender_driver.rib_fact if sender_driver is not None else None
         if paths is None and table is not None and world.collected(sender.host, table):
             unread = unread or world.command_problem(sender.host, table)  # asked, not readable
-        if paths is None or held is None:
+        if paths is None or held is None or table is None:
             continue
         judged = True
         looped = sorted({(prefix, path) for prefix, path in paths if str(receiver_as) in path.split()})
@@ -427,17 +387,16 @@ def as_path_loop_facts(world: World, s: Subject, session: Session) -> None:
         ]
         if not missing:
             continue
-        fact = _sender_table(world, sender.host) or "bird.bgp_routes"
         lines = [f"{prefix}: AS path {path}" for prefix, path in missing]
-        withdraws = None
-        if world.inv.hosts[receiver.host].speaker.startswith("bird"):
-            counters = _WITHDRAWS.search(_bird_block(_raw(world, receiver), receiver))
-            if counters is not None and int(counters.group(2)) > 0:
-                withdraws = f"Import withdraws: received {counters.group(1)}, ignored {counters.group(2)}"
+        withdraws = (
+            receiver_driver.ignored_withdraws(world, receiver.host, receiver.peer)
+            if receiver_driver is not None
+            else None
+        )
         s.add(
             "as_path_loop",
             True,
-            _excerpt(world, sender.host, fact, lines, f"paths holding AS {receiver_as}"),
+            _excerpt(world, sender.host, table, lines, f"paths holding AS {receiver_as}"),
             *receiver.evidence,
         )
         s.add("as_path_loop_end", receiver.host)
@@ -460,14 +419,6 @@ def as_path_loop_facts(world: World, s: Subject, session: Session) -> None:
         s.add("as_path_loop", False)
 
 
-def _sender_table(world: World, host: str) -> str | None:
-    """The fact holding the BGP paths with AS paths of a sender's daemon."""
-    speaker = world.inv.hosts[host].speaker
-    if speaker.startswith("bird"):
-        return "bird.bgp_routes"
-    return {"frr": FRR_BGP_IPV4, "gobgp": "gobgp.rib"}.get(speaker)
-
-
 # -- received routes the speaker never installs --------------------------------------------------------
 
 NOT_A_NEIGHBOR = (None, "", "<nil>", "0.0.0.0", "::")
@@ -475,14 +426,17 @@ GOBGP_DESIGN = "GoBGP (Cilium's agent, MetalLB, a bare gobgpd) never installs re
 
 
 def learned_routes_facts(world: World, s: Subject, name: str) -> None:
-    """Prefixes a GoBGP speaker received that the kernel FIB does not carry, and which of them the
-    FIB does not reach another way (a default route through the router is the design's answer)."""
-    if world.inv.hosts[name].speaker != "gobgp":
+    """Prefixes a speaker that never installs what it receives (GoBGP) received that the kernel FIB
+    does not carry, and which of them the FIB does not reach another way (a default route through
+    the router is the design's answer)."""
+    driver = _driver(world, name)
+    if driver is None or driver.installs_routes or driver.rib_fact is None:
         return
-    paths = world.gobgp_rib(name)
+    rib_fact = driver.rib_fact
+    paths = driver.received_paths(world, name)
     routes = world.parsed(name, "ip.route", iproute.parse_routes)
     if paths is None or routes is None:
-        fact = "gobgp.rib" if paths is None else "ip.route"
+        fact = rib_fact if paths is None else "ip.route"
         if world.collected(name, fact):
             s.unknown("learned_routes_unreachable", world.command_problem(name, fact))
             s.unknown("learned_defaults_not_installed", world.command_problem(name, fact))
@@ -498,7 +452,7 @@ def learned_routes_facts(world: World, s: Subject, name: str) -> None:
     s.add(
         "learned_routes_not_installed",
         [prefix for prefix, _hop in learned],
-        world.evidence(name, "gobgp.rib"),
+        world.evidence(name, rib_fact),
     )
     unreachable: list[tuple[str, str]] = []
     via: set[str] = set()
@@ -520,14 +474,14 @@ def learned_routes_facts(world: World, s: Subject, name: str) -> None:
         s.add("learned_routes_via", ", ".join(sorted(via)))
     if unreachable:
         s.add("learned_routes_next_hop", unreachable[0][1])
-    _second_defaults(world, s, name, paths, routes)
+    _second_defaults(world, s, name, rib_fact, paths, routes)
 
 
 DEFAULTS = ("0.0.0.0/0", "::/0")
 
 
 def _second_defaults(
-    world: World, s: Subject, name: str, paths: list[Any], routes: list[iproute.Route]
+    world: World, s: Subject, name: str, rib_fact: str, paths: list[Any], routes: list[iproute.Route]
 ) -> None:
     """learned_defaults_not_installed: a node dual-homed over BGP receives a default route from two
     or more neighbors, and the kernel's default uses fewer of their next hops (kube-router#901):
@@ -552,7 +506,7 @@ def _second_defaults(
     s.add(
         "learned_defaults_not_installed",
         missing,
-        world.evidence(name, "gobgp.rib", "the default routes received from each neighbor"),
+        world.evidence(name, rib_fact, "the default routes received from each neighbor"),
         world.evidence(name, "ip.route", "the kernel's default route"),
     )
     if missing:

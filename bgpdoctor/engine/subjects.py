@@ -32,12 +32,13 @@ from bgpdoctor.engine import (
     speaker_state,
     tunnels,
     untracked,
+    vips,
 )
 from bgpdoctor.engine import drops as kernel_drops
 from bgpdoctor.engine.active import ActiveResults, NodePair
 from bgpdoctor.engine.sessions import established
 from bgpdoctor.engine.subject import Subject
-from bgpdoctor.engine.world import Hop, Path, Session, Unknown, World
+from bgpdoctor.engine.world import Hop, Path, Session, Unknown, World, route_fact
 from bgpdoctor.probes.kubelet import KubeletProbe
 from bgpdoctor.report.model import Evidence
 
@@ -108,6 +109,12 @@ def _host_subject(world: World, name: str, active: ActiveResults | None = None) 
         host_facts.bird_config_check(world, s, name)
     if host.speaker == "frr":
         host_facts.frr_facts(world, s, name)
+        with s.deriving("ecmp_single_path"):
+            routing.frr_ecmp_facts(world, s, name)
+        with s.deriving("shadowed_bgp_routes"):
+            routing.shadow_facts(world, s, name)
+        with s.deriving("lb_pool_overlaps"):
+            vips.vip_facts(world, s, name)
     if host.speaker != "none":
         host_facts.speaker_answers(world, s, name)
         speaker_state.host_facts(world, s, name)
@@ -289,7 +296,7 @@ def _route_evidence(world: World, path: Path) -> list[Evidence | None]:
         if hop.oif and hop.route:
             quoted.append(world.route_excerpt(hop.host, [hop.route], f"the route {hop.host} uses"))
         elif not (path.complete and i == len(path.hops) - 1):
-            quoted.append(world.evidence(hop.host, "ip.route"))
+            quoted.append(world.evidence(hop.host, route_fact(path.dst_ip)))
     return quoted
 
 

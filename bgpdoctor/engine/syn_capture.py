@@ -25,9 +25,14 @@ if TYPE_CHECKING:
 
 
 @functools.lru_cache(maxsize=64)
-def _decoded(data: bytes, syn_ack: bool = False) -> tuple[Any, ...]:
+def _decoded(data: bytes, syn_ack: bool = False, rst: bool = False) -> tuple[Any, ...]:
     """One host's capture decoded once, however many sessions and path hops read it."""
-    return tuple(syn_sources(data, syn_ack=syn_ack))
+    return tuple(syn_sources(data, syn_ack=syn_ack, rst=rst))
+
+
+def _capture_command(world: World, host: str) -> str:
+    result = world.facts[host].outputs.get("capture.syn") if host in world.facts else None
+    return result.command if result else "tcpdump"
 
 
 def _pcap_evidence(world: World, host: str, data: bytes, syns: list[Any]) -> Evidence:
@@ -35,12 +40,10 @@ def _pcap_evidence(world: World, host: str, data: bytes, syns: list[Any]) -> Evi
         f"{s.src}:{s.sport} -> {s.dst}:{s.dport} ttl={s.ttl}" + (f" on {s.iface}" if s.iface else "")
         for s in syns
     ]
-    result = world.facts[host].outputs.get("capture.syn")
-    command = result.command if result else "tcpdump"
     text = "\n".join(lines) if lines else "(no BGP SYN seen during the capture)"
     return Evidence(
         host=host,
-        command=command,
+        command=_capture_command(world, host),
         output=f"{len(data)} bytes of pcap decoded:\n{text}",
         note="TCP SYNs to/from port 179, decoded with scapy",
     )
@@ -61,6 +64,53 @@ def _decode(world: World, s: Subject, host: str, role: str, active: ActiveResult
     for fact in (f"syn_{role}_sources", "syn_source_matches"):
         s.unknown(fact, why)
     return None
+
+
+def refused_on_wire(
+    world: World, end: SessionEnd, other: SessionEnd | None, active: ActiveResults
+) -> tuple[bool | None, list[Evidence]]:
+    """Whether the captures show `end`'s SYNs to its peer address answered with a RST (sequence 0,
+    the kernel's answer when nothing listens): "Connection refused" on the wire, for daemons like
+    FRR that keep dialling without saying why it fails.
+
+    (True, evidence) when a RST answered a SYN in the capture of either end; (False, []) when a
+    capture shows the SYNs and no such RST; (None, []) when no capture shows a SYN of `end`.
+    Example: refused_on_wire(world, router_end, node_end, active) -> (True, [Evidence(...)])
+    """
+    if end.peer is None:
+        return None, []
+    dialed = str(end.peer.address)
+    verdict: bool | None = None
+    evidence: list[Evidence] = []
+    for host in dict.fromkeys(h for h in (end.host, other.host if other else None) if h):
+        data = active.captures.get(host)
+        if data is None or host in active.capture_errors:
+            continue
+        try:
+            syns = [x for x in _decoded(data) if x.dst == dialed]
+            rsts = list(_decoded(data, rst=True))
+        except ParseError:
+            continue
+        if not syns:
+            continue
+        attempts = {(x.src, x.sport) for x in syns}
+        answers = [x for x in rsts if x.src == dialed and (x.dst, x.dport) in attempts]
+        if not answers:
+            verdict = bool(verdict)
+            continue
+        verdict = True
+        # a capture on `-i any` can hold one packet twice (a bridge port and its mirror)
+        lines = dict.fromkeys(f"{x.src}:{x.sport} -> {x.dst}:{x.dport} RST+ACK seq 0" for x in answers)
+        refused = len({x.dport for x in answers})
+        evidence.append(
+            Evidence(
+                host=host,
+                command=_capture_command(world, host),
+                output=f"{len(data)} bytes of pcap decoded:\n" + "\n".join(lines),
+                note=f"{refused} of {len(attempts)} SYNs to {dialed}:179 answered with a TCP reset",
+            )
+        )
+    return verdict, evidence
 
 
 def syn_facts(

@@ -8,18 +8,17 @@ seen expiring makes it a cause.
 - BIRD 2 prints the negotiated hold only while Established (`Hold timer: 1.735/3`) and clears
   `Last error: BGP Error: Hold timer expired` once the session is back;
 - GoBGP keeps `timers.config.hold_time` and counts OPENs received since gobgpd started
-  (`messages.received.open` 2: the session came up twice).
+  (`messages.received.open` 2: the session came up twice); its driver reads both
+  (bgpdoctor.drivers.gobgp).
 
 Example: BIRD `Hold timer: 1.735/3` on one end gives hold_time_s=3, hold_time_aggressive=True.
 """
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bgpdoctor.drivers import driver_for
-from bgpdoctor.engine.limits import dig
 
 if TYPE_CHECKING:
     from bgpdoctor.engine.subject import Subject
@@ -28,47 +27,24 @@ if TYPE_CHECKING:
 AGGRESSIVE_HOLD_S = 9
 
 
-def _gobgp_neighbor(world: World, end: SessionEnd) -> dict[str, Any] | None:
-    facts = world.facts.get(end.host)
-    result = facts.outputs.get("gobgp.neighbors") if facts else None
-    if result is None or end.peer is None:
-        return None
-    try:
-        data: Any = json.loads(result.stdout)
-    except ValueError:
-        return None
-    address = str(end.peer.address)
-    for n in data if isinstance(data, list) else [data]:
-        if isinstance(n, dict) and address in (
-            dig(n, "state", "neighbor_address"),
-            dig(n, "conf", "neighbor_address"),
-        ):
-            return n
-    return None
-
-
 def _hold_of(world: World, end: SessionEnd) -> int | None:
-    """The negotiated hold time this end reports, else the one GoBGP is configured with."""
+    """The negotiated hold time this end reports, else the one its daemon is configured with (GoBGP)."""
     speaker = world.inv.hosts[end.host].speaker if end.host in world.inv.hosts else ""
     driver = driver_for(speaker)
-    neighbors = world.neighbors(end.host) if driver is not None else None
-    state = world.neighbor_for(end.host, end.peer) if neighbors and end.peer else None
+    if driver is None or end.peer is None:
+        return None
+    state = world.neighbor_for(end.host, end.peer) if world.neighbors(end.host) else None
     if state is not None and state.hold_time_s:
         return state.hold_time_s
-    n = _gobgp_neighbor(world, end) if speaker == "gobgp" else None
-    configured = dig(n, "timers", "config", "hold_time")
-    return configured if isinstance(configured, int) and configured > 0 else None
+    return driver.configured_hold_s(world, end.host, str(end.peer.address))
 
 
 def _expiry_seen(world: World, end: SessionEnd) -> str | None:
     if "hold timer expired" in (end.last_error or "").lower():
         return f"{end.host}: {end.last_error}"
-    speaker = world.inv.hosts[end.host].speaker if end.host in world.inv.hosts else ""
-    n = _gobgp_neighbor(world, end) if speaker == "gobgp" else None
-    opens = dig(n, "state", "messages", "received", "open")
-    if isinstance(opens, int) and opens > 1:
-        return f"{end.host}: GoBGP received {opens} OPENs since it started (the session came up again)"
-    return None
+    driver = driver_for(world.inv.hosts[end.host].speaker) if end.host in world.inv.hosts else None
+    seen = driver.restarts_seen(world, end.host, str(end.peer.address)) if driver and end.peer else None
+    return f"{end.host}: {seen}" if seen is not None else None
 
 
 def hold_time_facts(world: World, s: Subject, session: Session) -> None:

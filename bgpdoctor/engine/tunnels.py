@@ -13,6 +13,11 @@ Two causes read it:
   is advertised (then it awaits approval) or not (k3s' `tailscale set --advertise-routes=$SUBNET`
   replaced the list, Bpazy/blog#320); the source's RouteAll says whether it accepts routes.
 
+WireGuard is read once per host, from `wg show all dump` (`wg.dump`: each peer's endpoint and
+AllowedIPs; the private and preshared keys it prints are redacted where collected). Recordings made
+before hold `wg show all endpoints` (`wg.endpoints`) and `wg show all allowed-ips` (`wg.allowed`)
+instead; those are read when the dump is absent.
+
 A missing `wg` or `tailscale` binary is "not used" (the commands print nothing); a failing one
 makes the facts unknown. Outputs of recordings made before these commands existed are not
 collected at all: nothing is said then.
@@ -37,7 +42,9 @@ if TYPE_CHECKING:
     from bgpdoctor.engine.world import Path, World
     from bgpdoctor.report.model import Evidence
 
-WG_ENDPOINTS = "wg.endpoints"
+WG_DUMP = "wg.dump"
+WG_ENDPOINTS = "wg.endpoints"  # older recordings
+WG_ALLOWED = "wg.allowed"  # older recordings
 TS_STATUS = "tailscale.status"
 TS_PREFS = "tailscale.prefs"
 TS_INTERFACE = "tailscale0"
@@ -61,13 +68,14 @@ CNI_DEVICES = (
 
 
 def commands() -> dict[str, str]:
-    """The read-only commands (fact -> command) run on routers and nodes; none prints a secret.
+    """The read-only commands (fact -> command) run on routers and nodes.
 
-    `wg show all endpoints` prints public keys only; `tailscale debug prefs` may print the node's
-    private keys in `Persist`, which collection redacts (bgpdoctor.redact) before anything is kept.
+    `wg show all dump` prints each interface's private key and each peer's preshared key, and
+    `tailscale debug prefs` the node's private keys in `Persist`: collection redacts them
+    (bgpdoctor.redact) before anything is kept.
     """
     return {
-        WG_ENDPOINTS: "command -v wg >/dev/null 2>&1 || exit 0; wg show all endpoints",
+        WG_DUMP: "command -v wg >/dev/null 2>&1 || exit 0; wg show all dump",
         TS_STATUS: "command -v tailscale >/dev/null 2>&1 || exit 0; tailscale status --json",
         TS_PREFS: "command -v tailscale >/dev/null 2>&1 || exit 0; tailscale debug prefs",
     }
@@ -129,13 +137,26 @@ def _inside_cni(world: World, host: str, endpoint: str) -> tuple[str, str] | Non
     return None
 
 
+def wireguard_fact(world: World, host: str, older: str) -> str:
+    """The fact WireGuard's state is read from: the dump, or in an older recording `older`."""
+    return WG_DUMP if world.collected(host, WG_DUMP) or not world.collected(host, older) else older
+
+
+def _wg_endpoints(world: World, host: str) -> list[wireguard.WgEndpoint] | None:
+    if wireguard_fact(world, host, WG_ENDPOINTS) == WG_DUMP:
+        dump = world.parsed(host, WG_DUMP, wireguard.parse_dump)
+        return dump.endpoints() if dump is not None else None
+    return world.parsed(host, WG_ENDPOINTS, wireguard.parse_endpoints)
+
+
 def _wireguard_loops(world: World, host: str, found: list[LoopEndpoint]) -> tuple[bool, Unknown | None]:
     """(WireGuard in use on the host, why its endpoints are unknown)."""
-    if not world.collected(host, WG_ENDPOINTS):
+    fact = wireguard_fact(world, host, WG_ENDPOINTS)
+    if not world.collected(host, fact):
         return False, None
-    peers = world.parsed(host, WG_ENDPOINTS, wireguard.parse_endpoints)
+    peers = _wg_endpoints(world, host)
     if peers is None:
-        return False, world.command_problem(host, WG_ENDPOINTS)
+        return False, world.command_problem(host, fact)
     for p in peers:
         inside = _inside_cni(world, host, p.endpoint) if p.endpoint else None
         if inside is not None and p.endpoint is not None:
@@ -171,7 +192,7 @@ def host_facts(world: World, s: Subject, name: str) -> None:
     ts_used, ts_unknown = _tailscale_loops(world, name, found, candidates)
     if found:
         loop = found[0]
-        fact = TS_STATUS if loop.kind == "tailscale" else WG_ENDPOINTS
+        fact = TS_STATUS if loop.kind == "tailscale" else wireguard_fact(world, name, WG_ENDPOINTS)
         note = "peers and the endpoint each uses (CurAddr)" if loop.kind == "tailscale" else "peer endpoints"
         s.add("tunnel_over_cni", True, world.evidence(name, fact, note), world.evidence(name, "ip.route"))
         s.add("tunnel_loop_kind", loop.kind)
@@ -198,7 +219,7 @@ def host_facts(world: World, s: Subject, name: str) -> None:
         s.add(
             "tunnel_over_cni",
             False,
-            world.evidence(name, WG_ENDPOINTS) if wg_used else None,
+            world.evidence(name, wireguard_fact(world, name, WG_ENDPOINTS)) if wg_used else None,
             world.evidence(name, TS_STATUS) if ts_used else None,
         )
         s.add("tunnel_cni_candidates", candidates)
@@ -226,7 +247,8 @@ def wireguard_path_facts(world: World, s: Subject, path: Path, pair: NodePair) -
         carried = any(dst in ipaddress.ip_network(c, strict=False) for _key, cidrs in peers for c in cidrs)
         if not carried:
             key, cidrs = peers[0]
-            s.add("tunnel_drops", hop.host, world.evidence(hop.host, "wg.allowed", "WireGuard allowed-ips"))
+            fact = wireguard_fact(world, hop.host, WG_ALLOWED)
+            s.add("tunnel_drops", hop.host, world.evidence(hop.host, fact, "WireGuard allowed-ips"))
             s.add("tunnel_interface", hop.oif)
             s.add("tunnel_peer_key", key)  # a public key: safe to show
             s.add("tunnel_allowed_ips", ",".join(cidrs))

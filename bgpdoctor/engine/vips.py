@@ -13,9 +13,10 @@ import bisect
 import ipaddress
 from typing import TYPE_CHECKING
 
+from bgpdoctor.engine.routing import router_bgp_paths
 from bgpdoctor.engine.world import World
 from bgpdoctor.inventory_model import Inventory
-from bgpdoctor.parsers import bird, iproute
+from bgpdoctor.parsers import iproute
 from bgpdoctor.report.model import Evidence
 
 if TYPE_CHECKING:
@@ -38,12 +39,20 @@ def vip_facts(world: World, s: Subject, name: str) -> None:
     lb_vip_arp ("192.168.0.240: FAILED") when the neighbour table was read, and lb_vip_answered (True
     when someone answers ARP for every such VIP: an L2 announcement, so no finding).
 
-    Nothing is added when `bird.bgp_routes` was not collected; addresses of inventory hosts and the
-    cluster's pod range never count as VIPs.
+    BGP paths are BIRD's (`bird.bgp_routes`) or FRR's (`frr.bgp_ipv4`); nothing is added when neither
+    was collected. Addresses of inventory hosts and the cluster's pod range never count as VIPs.
     """
-    if world.inv.hosts[name].role != "router" or not world.collected(name, "bird.bgp_routes"):
+    if world.inv.hosts[name].role != "router":
         return
-    paths = world.known(name, "bird.bgp_routes", bird.parse_show_route)
+    held = router_bgp_paths(world, name)
+    if held is None:
+        return
+    source, paths = held
+    note = (
+        "BGP host routes and their next hops"
+        if source == "bird.bgp_routes"
+        else "BGP host routes FRR holds and their next hops"
+    )
     connected = [
         (net, r.dev)
         for r in world.known(name, "ip.route", iproute.parse_routes)
@@ -54,9 +63,8 @@ def vip_facts(world: World, s: Subject, name: str) -> None:
     own |= {str(a) for h in world.inv.hosts.values() for a in [*h.addresses, h.internal_ip] if a}
     pod_range = _network(str(world.inv.pod_cidr)) if world.inv.pod_cidr else None
     vips: dict[str, tuple[str, str | None, str]] = {}  # vip -> (subnet, dev, next hop)
-    for r in paths:
-        net = _network(r.prefix)
-        hop = r.bgp_next_hop or r.gateway
+    for prefix, hop in paths:
+        net = _network(prefix)
         if net is None or not hop or net.num_addresses != 1 or str(net.network_address) in own:
             continue
         if pod_range is not None and net.version == pod_range.version and net.subnet_of(pod_range):  # type: ignore[arg-type]
@@ -71,7 +79,7 @@ def vip_facts(world: World, s: Subject, name: str) -> None:
                 vips.setdefault(str(net.network_address), (str(cnet), dev, hop))
                 break
     evidence = (
-        world.evidence(name, "bird.bgp_routes", "BGP host routes and their next hops"),
+        world.evidence(name, source, note),
         world.evidence(name, "ip.route", "connected routes (proto kernel scope link)"),
     )
     if not vips:

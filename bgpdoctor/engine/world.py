@@ -81,17 +81,42 @@ class FactUnknown(BgpDoctorError):
         self.unknown = unknown
 
 
-def _route_entries(text: str) -> list[tuple[str, str]]:
+def _route_entries(text: str, ipv6: bool = False) -> list[tuple[str, str]]:
     """(normalised destination, the entry as compact JSON) per route of `ip -j route`; [] if unreadable."""
     import json
 
     from bgpdoctor.parsers import ParseError
 
     try:
-        routes, raw = iproute.parse_routes(text), json.loads(text)
+        routes, raw = iproute.parse_routes(text, ipv6), json.loads(text)
     except (ParseError, ValueError):
         return []
     return [(r.dst, json.dumps(entry, separators=(",", ":"))) for r, entry in zip(routes, raw, strict=True)]
+
+
+def route_fact(address: str) -> str:
+    """The fact holding the main table that routes `address`: `ip -j route` lists IPv4 only.
+
+    Example: route_fact("fd00:42::1") -> "ip6.route"; route_fact("10.42.0.1") -> "ip.route"
+    """
+    return "ip6.route" if ":" in address else "ip.route"
+
+
+def _rule_tables6(text: str) -> dict[str, list[iproute.Route]]:
+    """The IPv6 tables the IPv6 rules look up (`ip -6 -j route show table T`), defaults as ::/0."""
+    tables = iprule.parse_rule_tables(text)
+    for routes in tables.values():
+        for r in routes:
+            r.dst = "::/0" if r.dst == "0.0.0.0/0" else r.dst
+    return tables
+
+
+@functools.lru_cache(maxsize=65536)  # every hop of every trace asks
+def _is_link_local(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address.split("%", 1)[0]).is_link_local
+    except ValueError:
+        return False
 
 
 def parse_proc_sysctl(text: str) -> dict[str, str]:
@@ -219,7 +244,8 @@ class World:
         self.last_read: tuple[str, str] | None = None  # the output parsed last (names a failed derivation)
         self._cache: dict[tuple[str, str], Any] = {}
         self._route_tables: dict[str, RouteTable] = {}
-        self._route_entries: dict[str, dict[str, list[tuple[int, str]]]] = {}  # dst -> (position, entry)
+        # (host, route fact) -> dst -> [(position, entry)]
+        self._route_entries: dict[tuple[str, str], dict[str, list[tuple[int, str]]]] = {}
         self._owners: dict[str, str] | None = None
         self._evidence_text: dict[tuple[str, str], str] = {}  # one copy per output, however often cited
         self._evidence: dict[tuple[str, str, str | None], Evidence] = {}
@@ -288,13 +314,15 @@ class World:
         A path quotes the route each hop used: quoting each router's whole table in every path made
         reports grow with nodes x routes. Example: route_excerpt("router-mine", ["10.42.3.0/24"]).
         """
-        whole = self.evidence(host, "ip.route", note)
+        fact = "ip6.route" if any(":" in p for p in prefixes) else "ip.route"
+        whole = self.evidence(host, fact, note)
         if whole is None or not prefixes:
             return whole
-        by_dst = self._route_entries.get(host)
+        by_dst = self._route_entries.get((host, fact))
         if by_dst is None:
-            by_dst = self._route_entries[host] = {}
-            for at, (dst, raw) in enumerate(_route_entries(self.facts[host].outputs["ip.route"].stdout)):
+            by_dst = self._route_entries[(host, fact)] = {}
+            text = self.facts[host].outputs[fact].stdout
+            for at, (dst, raw) in enumerate(_route_entries(text, fact == "ip6.route")):
                 by_dst.setdefault(dst, []).append((at, raw))
         key = (host, frozenset(prefixes), note)
         if key in self._route_quotes:  # every path through a router quotes the same few of its routes
@@ -368,6 +396,9 @@ class World:
     def routes(self, host: str) -> list[iproute.Route]:
         return self.parsed(host, "ip.route", iproute.parse_routes) or []
 
+    def routes6(self, host: str) -> list[iproute.Route]:
+        return self.parsed(host, "ip6.route", iproute.parse_routes6) or []
+
     def addresses(self, host: str) -> list[iproute.Address]:
         return self.parsed(host, "ip.addr", iproute.parse_addresses) or []
 
@@ -384,7 +415,12 @@ class World:
         return self.parsed(host, "bird.protocols", bird.parse_show_protocols_all)
 
     def wireguard(self, host: str) -> dict[str, list[tuple[str, list[str]]]]:
-        return self.parsed(host, "wg.allowed", parse_wg_allowed_ips) or {}
+        if self.collected(host, "wg.dump"):  # one `wg show all dump` gives allowed-ips and endpoints
+            from bgpdoctor.parsers.wireguard import parse_dump
+
+            dump = self.parsed(host, "wg.dump", parse_dump)
+            return dump.allowed_ips() if dump is not None else {}
+        return self.parsed(host, "wg.allowed", parse_wg_allowed_ips) or {}  # recordings made before
 
     def netstat(self, host: str, fact: str = "netstat") -> dict[str, int]:
         return self.parsed(host, fact, parse_proc_netstat) or {}
@@ -478,19 +514,36 @@ class World:
                 net = ipaddress.ip_network(f"{a.address}/{a.prefixlen}", strict=False)
             except ValueError:
                 continue
-            if ip in net and net.prefixlen < 32:
+            if ip in net and net.prefixlen < net.max_prefixlen:  # a subnet, not a host's own /32 or /128
                 return a.ifname
         return None
 
-    def lookup(self, host: str, address: str) -> iproute.Route | None:
-        """Longest-prefix match in the host's main table (what the kernel would pick)."""
+    def _main_table(self, host: str, address: str) -> RouteTable:
+        """The host's main table of the address's family, indexed once."""
+        if ":" in address:
+            key = f"{host}\x00ip6"  # the IPv6 table beside the IPv4 one
+            table6 = self._route_tables.get(key)
+            if table6 is None:
+                table6 = self._route_tables[key] = RouteTable(self.routes6(host))
+            return table6
         table = self._route_tables.get(host)
         if table is None:
             table = self._route_tables[host] = RouteTable(self.routes(host))
-        return table.lookup(address)
+        return table
+
+    def lookup(self, host: str, address: str) -> iproute.Route | None:
+        """Longest-prefix match in the host's main table (what the kernel would pick)."""
+        return self._main_table(host, address).lookup(address)
 
     def policy_route(self, host: str, dst: str, src: str | None, iif: str | None) -> PolicyAnswer:
         """The route the host's policy rules (`ip rule`) pick for a packet; see engine/policy.py."""
+        if ":" in dst:
+            rules6 = self.parsed(host, "ip6.rule", iprule.parse_rules)
+            tables6 = {
+                name: RouteTable(routes)
+                for name, routes in (self.parsed(host, "ip6.route.rules", _rule_tables6) or {}).items()
+            }
+            return policy_lookup(rules6, tables6, self._main_table(host, dst), dst, src, iif)
         rules = self.parsed(host, "ip.rule", iprule.parse_rules)
         main = self._route_tables.get(host)
         if main is None:
@@ -521,14 +574,19 @@ class World:
         current: str | None = source
         iif: str | None = None
         seen: set[str] = set()
+        table: tuple[str, Callable[[str], list[iproute.Route]]] = (
+            ("ip6.route", iproute.parse_routes6) if ":" in dst_ip else ("ip.route", iproute.parse_routes)
+        )
         while current is not None:
             if current in seen:
                 return stop("routing loop")
             seen.add(current)
             if current not in self.facts or not self.facts[current].reachable:
                 hops.append(Hop(current, iif, None, None, None))
-                return stop(f"no facts from {current}", unknown=self.command_problem(current, "ip.route"))
-            for fact, parser in (("ip.addr", iproute.parse_addresses), ("ip.route", iproute.parse_routes)):
+                return stop(
+                    f"no facts from {current}", unknown=self.command_problem(current, route_fact(dst_ip))
+                )
+            for fact, parser in (("ip.addr", iproute.parse_addresses), table):
                 if self.parsed(current, fact, parser) is None:
                     hops.append(Hop(current, iif, None, None, None))
                     problem = self.command_problem(current, fact) or Unknown("parse-error", f"no {fact}")
@@ -549,9 +607,58 @@ class World:
             by_rule = route.table if answer.rule is not None else None
             hops.append(Hop(current, iif, oif, gateway, route.dst, by_rule))
             next_address = gateway or dst_ip
+            if _is_link_local(next_address):
+                found = self._link_local_next_hop(current, oif, next_address)
+                if isinstance(found, Unknown):
+                    return stop(f"next hop {next_address} of {current} unknown", unknown=found)
+                if found is None:
+                    return stop(f"next hop {next_address} of {current} is not an inventory host")
+                current, iif = found
+                continue
             nxt = self.owner_of(next_address)
             if nxt is None:
                 return stop(f"next hop {next_address} of {current} is not an inventory host")
             iif = self.interface_holding(nxt, next_address)
             current = nxt
         return stop("empty")
+
+    def _link_local_holders(self) -> dict[str, list[tuple[str, str, str | None]]]:
+        """Every link-local address collected: [(host, interface, the link's hardware address)]."""
+        holders: dict[str, list[tuple[str, str, str | None]]] = {}
+        for name in self.facts:
+            for a in self.addresses(name):
+                if _is_link_local(a.address):
+                    holders.setdefault(a.address, []).append((name, a.ifname, a.lladdr))
+        return holders
+
+    def _link_local_next_hop(
+        self, host: str, oif: str | None, address: str
+    ) -> tuple[str, str] | Unknown | None:
+        """The host and interface holding a link-local next hop (fe80::/10 repeats on every link):
+        the one whose link has the hardware address `host`'s neighbour table gives for it on `oif`,
+        else the only other host holding it; None when no inventory host holds it.
+
+        Example: ("bfh-b", "eth0") for fe80::ff:febf:201 via rb on the router
+        """
+        holders = self.memo(("link-local holders",), self._link_local_holders)
+        bare = address.split("%", 1)[0]
+        candidates = [c for c in holders.get(bare, []) if c[0] != host]
+        neighbours = self.parsed(host, "ip6.neigh", iproute.parse_neighbours) or []
+        mac = next(
+            (n.lladdr for n in neighbours if n.address == bare and n.dev == oif and n.lladdr is not None),
+            None,
+        )
+        if mac is not None:
+            answering = [c for c in candidates if (c[2] or "").lower() == mac.lower()]
+            if len(answering) == 1:
+                return answering[0][0], answering[0][1]
+        if len({(c[0], c[1]) for c in candidates}) == 1:
+            return candidates[0][0], candidates[0][1]
+        if candidates:
+            holding = ", ".join(sorted({c[0] for c in candidates}))
+            return Unknown(
+                "ambiguous",
+                f"{address}, the next hop of {host} via {oif}, is held by {holding}, and {host}'s "
+                "neighbour table does not say which one answers there",
+            )
+        return None

@@ -35,6 +35,7 @@ import ipaddress
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from bgpdoctor.drivers import CALICO, agent_for
 from bgpdoctor.kube.cilium_agent import bind_capability_findings
 from bgpdoctor.kube.config import KubeClient
 from bgpdoctor.kube.derive import KubeFinding, node_bgp
@@ -226,7 +227,7 @@ def disable_calico_bgp(discovery: Discovery, why: str) -> None:
     for name in discovery.routers:
         inv.hosts.pop(name, None)
     for host in inv.hosts.values():
-        if host.role == "node" and host.speaker in ("bird1", "bird2"):
+        if host.role == "node" and agent_for(host.speaker) is CALICO:
             host.speaker = "none"
             host.peers = []
     discovery.routers = []
@@ -411,8 +412,8 @@ def _speaker_checks(view: ClusterView) -> list[KubeFinding]:
     mesh = view.calico.mesh_enabled if view.calico is not None else None
     out = []
     for nb in node_bgp(view):
-        if nb.speaker == "none":
-            continue
+        if agent_for(nb.speaker) is None:
+            continue  # no speaker on the node
         peers = [
             {"address": p.address, "asn": p.asn, "name": p.name, "source": p.source}
             for p in nb.peers
@@ -530,7 +531,8 @@ def _colliding_speakers(view: ClusterView, raw: RawCluster) -> list[KubeFinding]
     out = []
     for nb in node_bgp(view):
         node = view.node(nb.node)
-        if node is None or nb.speaker == "none":
+        agent = agent_for(nb.speaker)
+        if node is None or agent is None:
             continue
         cni_peers = {p.address: p for p in nb.peers if p.address}
         for mp in metallb.peers:
@@ -539,7 +541,7 @@ def _colliding_speakers(view: ClusterView, raw: RawCluster) -> list[KubeFinding]
             if mp.node_selectors and not any(s.matches(node.labels) for s in mp.node_selectors):
                 continue
             other = cni_peers[mp.address]
-            cni = "Calico" if nb.speaker.startswith("bird") else "Cilium"
+            cni = agent.cni
             pools = [str(n) for p in metallb.pools for a in p.addresses for n in _networks(a)]
             out.append(
                 KubeFinding(

@@ -18,11 +18,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
-from bgpdoctor.inventory_model import Connect, Host, Inventory, Peer, PodTarget, SshTarget
+from bgpdoctor.drivers import agent_for
+from bgpdoctor.inventory_model import Connect, Host, Inventory, Peer, PodTarget, Speaker, SshTarget
 from bgpdoctor.kube.derive import DerivedPeer, NodeBgp, kube_findings, node_bgp
 from bgpdoctor.kube.services import ServiceState, read_service_objects, router_checks, service_state
 from bgpdoctor.kube.view import ClusterView, RawCluster, build_view
@@ -100,15 +101,6 @@ def _router_name(address: str, names: set[str], taken: set[str]) -> str:
     return "router-" + address.replace(".", "-")
 
 
-def _bird_name(p: DerivedPeer) -> str | None:
-    # Calico renders BIRD protocols as Mesh_<ip>, Node_<ip> (node-scoped BGPPeer), Global_<ip>.
-    if p.address is None:
-        return None
-    if p.source == "node-to-node mesh":
-        return p.name
-    return f"Node_{p.address.replace('.', '_')}"
-
-
 def inventory_from_view(
     view: ClusterView,
     ssh_config: str | None = None,
@@ -160,6 +152,7 @@ def inventory_from_view(
 
     hosts: dict[str, Host] = {}
     for nb in bgp:
+        agent = agent_for(nb.speaker)  # the CNI agent that runs the node's daemon (None: no speaker)
         peers: list[Peer] = []
         for p in nb.peers:
             if not _is_v4(p.address):
@@ -179,7 +172,7 @@ def inventory_from_view(
                     address=ipaddress.IPv4Address(p.address),
                     asn=p.asn,
                     multihop=p.multihop,
-                    name=_bird_name(p) if nb.speaker == "bird1" else None,
+                    name=agent.protocol_name(p.address, p.source, p.name) if agent is not None else None,
                 )
             )
         if nb.internal_ip is None:
@@ -188,7 +181,8 @@ def inventory_from_view(
             notes.append(f"node {nb.node}: {problem}")
         hosts[nb.node] = Host(
             role="node",
-            speaker="bird1" if nb.speaker == "bird1" else "gobgp" if nb.speaker == "gobgp" else "none",
+            # a speaker kind an agent runs is a driver's, so an inventory speaker
+            speaker=cast(Speaker, nb.speaker) if agent is not None else "none",
             connect=connect_for(nb.node, nb.internal_ip),
             asn=nb.asn,
             router_id=ipaddress.IPv4Address(nb.router_id) if _is_v4(nb.router_id) else None,
@@ -197,7 +191,7 @@ def inventory_from_view(
             internal_ip=ipaddress.IPv4Address(nb.internal_ip) if _is_v4(nb.internal_ip) else None,
             listens=nb.listens,
             peers=peers,
-            control_socket="/var/run/calico/bird.ctl" if nb.speaker == "bird1" else None,
+            control_socket=agent.control_socket if agent is not None else None,
         )
 
     for address, name in router_of.items():

@@ -28,10 +28,11 @@ from bgpdoctor.lab.configs import (
     lb_gobgp_toml,
     router_fw,
     sshd_config,
-    tor_bird_conf,
+    tor_frr_conf,
     wds_bird_conf,
 )
 from bgpdoctor.lab.faults import (
+    DUAL_STACK_FAULTS,
     FAULT_PROC_PREFIX,
     FAULTS,
     RESTART_ON_HEAL,
@@ -42,6 +43,7 @@ from bgpdoctor.lab.faults import (
     md5_secret,
     remove_runtime_artefacts,
 )
+from bgpdoctor.lab.frr import FRR_DAEMON_DIR, FrrInstance, lab_frr_dir, restart_bgpd, start_frr
 from bgpdoctor.lab.inventory import render_inventory
 from bgpdoctor.lab.procs import _log, config_hash, kill_proc, ns_run, proc_alive, run, start_in_ns
 from bgpdoctor.lab.state import LabState, load_state, save_state
@@ -53,7 +55,9 @@ from bgpdoctor.lab.topology import (
     LB_ROUTERS,
     NAMESPACES,
     NODE,
+    NODE6,
     NODES,
+    POD_CIDR6,
     ROUTERS,
     WDS_NODES,
     WDS_ROUTERS,
@@ -76,6 +80,7 @@ TOOLS = (
     "ss",
     "sysctl",
     "ping",
+    "vtysh",
 )
 
 
@@ -96,8 +101,11 @@ class LabInfo:
 
 
 def list_faults() -> list[Fault]:
-    """All faults, in registry order. Example: [Fault(name="node-not-listening", ...), ...]"""
-    return list(FAULTS.values())
+    """All faults, in registry order, the dual-stack ones last.
+
+    Example: [Fault(name="node-not-listening", ...), ..., Fault(name="ipv6-forward-disabled", ...)]
+    """
+    return [*FAULTS.values(), *DUAL_STACK_FAULTS.values()]
 
 
 def _require_root_and_tools() -> None:
@@ -108,6 +116,7 @@ def _require_root_and_tools() -> None:
         missing.append("sshd")
     if not os.path.exists(BIRD16):
         missing.append(f"{BIRD16} (Calico's BIRD 1.6)")
+    missing += [str(FRR_DAEMON_DIR / d) for d in ("zebra", "bgpd") if not (FRR_DAEMON_DIR / d).exists()]
     if missing:
         raise LabError(f"missing tools: {', '.join(missing)} (run scripts/install-deps.sh)")
 
@@ -117,7 +126,7 @@ def _open(run_dir: str | os.PathLike[str] | None) -> tuple[LabSettings, LabState
     st = load_state(s.state_path)
     if st is not None:
         # the lab in this directory keeps the names it was created with
-        s = replace(s, prefix=st.prefix, mgmt_net=IPv4Network(st.mgmt_net))
+        s = replace(s, prefix=st.prefix, mgmt_net=IPv4Network(st.mgmt_net), dual_stack=st.dual_stack)
     return s, st
 
 
@@ -223,8 +232,6 @@ class _Daemons:
             return wds_bird_conf(self.s, router, knobs, self.st.default_timers)
         if router in WDS_NODES:
             return calico_bird_conf(self.s, router, self.st.default_timers)
-        if router in LB_ROUTERS:
-            return tor_bird_conf(self.s, knobs, self.st.default_timers)
         md5 = md5_secret(self.s) if knobs.home_yuuko_md5 else ""
         return bird_conf(self.s, router, knobs, self.st.default_timers, md5=md5)
 
@@ -259,12 +266,39 @@ class _Daemons:
         self._start(key, router, "bird", bird_argv(s, router, binary), d / "bird.out", h)
         health.wait_bird_socket(s, router, d / "bird.out")
 
+    def frr(self, router: str, knobs: Knobs) -> None:
+        """zebra + bgpd of the FRR router; a changed bgpd config (a fault's knobs, a heal after a fix)
+        restarts bgpd with it, zebra left running. Its files: lab_frr_dir(ns)."""
+        text = tor_frr_conf(knobs, self.st.default_timers)
+        h = config_hash(text)
+        zebra, bgpd = self.st.procs.get(f"{router}/zebra"), self.st.procs.get(f"{router}/bgpd")
+        if bgpd is not None and proc_alive(bgpd) and bgpd.config_hash == h:
+            return
+        if f"{router}/bird" in self.st.procs:  # a lab made while tor still ran BIRD
+            self._stop(f"{router}/bird")
+        ns, run_dir = self.s.ns(router), lab_frr_dir(self.s.ns(router))
+        if zebra is not None and bgpd is not None and proc_alive(zebra):
+            _log(f"{router}: restarting bgpd with its new configuration")
+            instance = FrrInstance(ns, router, run_dir, [zebra, bgpd])
+            del self.st.procs[f"{router}/bgpd"]
+            self.save()
+            restart_bgpd(instance, text)
+        else:
+            for key in (f"{router}/bgpd", f"{router}/zebra"):
+                self._stop(key)
+            _log(f"starting FRR (zebra, bgpd) on {router}")
+            instance = start_frr(ns, router, run_dir, bgpd_conf=text)
+            self.st.procs[f"{router}/zebra"] = instance.procs[0]
+        instance.procs[-1].config_hash = h
+        self.st.procs[f"{router}/bgpd"] = instance.procs[-1]
+        self.save()
+
     def gobgp(self, node: str, knobs: Knobs) -> None:
         s, d, key = self.s, self.s.host_dir(node), f"{node}/gobgpd"
         if node in LB_NODES:
             text = lb_gobgp_toml(node, self.st.default_timers)
         else:
-            text = gobgp_toml(node, knobs, self.st.default_timers)
+            text = gobgp_toml(node, knobs, self.st.default_timers, dual_stack=self.s.dual_stack)
         h = config_hash(text)
         rec = self.st.procs.get(key)
         if rec is None or not proc_alive(rec) or rec.config_hash != h:
@@ -285,6 +319,12 @@ class _Daemons:
         # Cilium injects the PodCIDR through the API; only add it when missing (no needless UPDATE)
         if cidr not in health.gobgp(s, node, "global", "rib", "-a", "ipv4", cidr).stdout:
             cp = health.gobgp(s, node, "global", "rib", "add", "-a", "ipv4", cidr, "origin", "igp")
+            if cp.returncode != 0:
+                raise LabError(f"gobgp global rib add on {node} failed: {cp.stderr.strip()}")
+        cidr6 = NODE6[node].pod_cidr
+        have6 = health.gobgp(s, node, "global", "rib", "-a", "ipv6", cidr6).stdout if s.dual_stack else cidr6
+        if cidr6 not in have6:
+            cp = health.gobgp(s, node, "global", "rib", "add", "-a", "ipv6", cidr6, "origin", "igp")
             if cp.returncode != 0:
                 raise LabError(f"gobgp global rib add on {node} failed: {cp.stderr.strip()}")
 
@@ -346,9 +386,10 @@ class _Daemons:
 def _apply_fw(s: LabSettings, force: bool) -> None:
     for router in ROUTERS:
         cur = ns_run(s.ns(router), ["nft", "list", "chain", "inet", FW_TABLE, "pod_cidr"], check=False)
-        if force or cur.returncode != 0 or cur.stdout.count("10.42.0.0/16") != 2:
+        v6_wrong = (POD_CIDR6 in cur.stdout) != s.dual_stack
+        if force or cur.returncode != 0 or cur.stdout.count("10.42.0.0/16") != 2 or v6_wrong:
             p = s.host_dir(router) / "fw.nft"
-            p.write_text(router_fw())
+            p.write_text(router_fw(s.dual_stack))
             ns_run(s.ns(router), ["nft", "-f", str(p)])
 
 
@@ -395,6 +436,7 @@ def lab_up(
     faults: Iterable[str] = (),
     default_timers: bool = False,
     wait: bool = True,
+    dual_stack: bool = False,
 ) -> LabInfo:
     """Build (or repair) the lab, heal it to baseline, apply faults, wait, write the inventory.
 
@@ -404,7 +446,11 @@ def lab_up(
     t0 = time.monotonic()
     _require_root_and_tools()
     wanted = [get_fault(f).name for f in dict.fromkeys(faults)]
+    needs_v6 = [f for f in wanted if f in DUAL_STACK_FAULTS]
+    if needs_v6 and not dual_stack:
+        raise LabError(f"fault {needs_v6[0]} needs the dual-stack lab (lab up --dual-stack)")
     s, st = _open(run_dir)
+    s = replace(s, dual_stack=dual_stack)
     if st is None:
         st = LabState(prefix=s.prefix, mgmt_net=str(s.mgmt_net))
     s.run_dir.mkdir(parents=True, exist_ok=True)
@@ -438,18 +484,29 @@ def lab_up(
     else:
         _check_mgmt_free(s)
     st.default_timers = default_timers
+    st.dual_stack = dual_stack
     save()
-    from bgpdoctor.lab.netlink import apply_sysctls, create_namespaces, ensure_topology, offloads_off
+    from bgpdoctor.lab.netlink import (
+        apply_sysctls,
+        create_namespaces,
+        ensure_dual_stack,
+        ensure_topology,
+        offloads_off,
+    )
 
     create_namespaces(s, st, save)
     created = ensure_topology(s, st, save)
     apply_sysctls(s)
+    if dual_stack:
+        ensure_dual_stack(s)
     offloads_off(s, created)
     _apply_fw(s, force=bool(prev_faults))
     _ensure_files(s)
     dm = _Daemons(s, st, save)
     for router in bird_hosts():
         dm.bird(router, Knobs())
+    for router in LB_ROUTERS:
+        dm.frr(router, Knobs())
     for node in (*NODES, *LB_NODES):
         dm.gobgp(node, Knobs())
     for host in HOSTS:
@@ -470,7 +527,7 @@ def lab_up(
     if wanted:
         if wait:
             _wait_healthy(s, st, timeout)
-        fl = [FAULTS[n] for n in wanted]
+        fl = [get_fault(n) for n in wanted]
         ctx = FaultContext(s, st=st, save=save)
         mark_before_knobs(ctx, wanted)
         knobs: dict[str, bool] = {}
@@ -480,8 +537,10 @@ def lab_up(
         save()
         if knobs:
             k = Knobs(**knobs)
-            for router in (*ROUTERS, *WDS_ROUTERS, *LB_ROUTERS):
+            for router in (*ROUTERS, *WDS_ROUTERS):
                 dm.bird(router, k)
+            for router in LB_ROUTERS:
+                dm.frr(router, k)
             for node in (*NODES, *LB_NODES):
                 dm.gobgp(node, k)
         for f in fl:
@@ -544,6 +603,8 @@ def lab_down(run_dir: str | os.PathLike[str] | None = None) -> list[str]:
         save_state(s.state_path, st)
     s.state_path.unlink(missing_ok=True)
     s.inventory_path.unlink(missing_ok=True)
+    for router in LB_ROUTERS:  # FRR's files live outside the run dir
+        shutil.rmtree(lab_frr_dir(s.ns(router)).parent, ignore_errors=True)
     for d in done:
         _log(d)
     return done
@@ -593,6 +654,9 @@ def lab_status(run_dir: str | os.PathLike[str] | None = None) -> str:
         for router in bird_hosts():
             for name, info in health.bird_bgp_states(s, router).items():
                 lines.append(f"{router} BGP {name}: {info}")
+        for router in LB_ROUTERS:
+            for addr, state in health.frr_states(s, router).items():
+                lines.append(f"{router} FRR {addr}: {state}")
         for node in (*NODES, *LB_NODES):
             for addr, state in health.gobgp_states(s, node).items():
                 lines.append(f"{node} GoBGP {addr}: {state}")

@@ -30,9 +30,9 @@ def _guard(fn: Callable[[], Any]) -> Any:
 
 
 def _fault_names() -> list[str]:
-    from bgpdoctor.lab.faults import FAULTS
+    from bgpdoctor.lab.faults import DUAL_STACK_FAULTS, FAULTS
 
-    return list(FAULTS)
+    return [*FAULTS, *DUAL_STACK_FAULTS]
 
 
 @click.group("lab")
@@ -50,12 +50,23 @@ def lab() -> None:
 )
 @click.option("--default-timers", is_flag=True, help="Leave BIRD and GoBGP at their default timers.")
 @click.option("--no-wait", is_flag=True, help="Do not wait for convergence / fault symptoms.")
+@click.option(
+    "--dual-stack",
+    is_flag=True,
+    help="Give the seed-001 site IPv6 too (ULA LANs and overlay, IPv6 pod CIDRs and BGP sessions).",
+)
 @_dir_option
-def up_cmd(faults: tuple[str, ...], default_timers: bool, no_wait: bool, run_dir: str | None) -> None:
+def up_cmd(
+    faults: tuple[str, ...], default_timers: bool, no_wait: bool, dual_stack: bool, run_dir: str | None
+) -> None:
     """Build or repair the lab; print the inventory path last."""
     from bgpdoctor.lab.api import lab_up
 
-    info = _guard(lambda: lab_up(run_dir, faults=faults, default_timers=default_timers, wait=not no_wait))
+    info = _guard(
+        lambda: lab_up(
+            run_dir, faults=faults, default_timers=default_timers, wait=not no_wait, dual_stack=dual_stack
+        )
+    )
     for p in info.problems:
         click.echo(f"expected with faults: {p}", err=True)
     click.echo(f"inventory: {info.inventory_path}")
@@ -110,7 +121,7 @@ def exec_cmd(run_dir: str | None, host: str, argv: tuple[str, ...]) -> None:
 @click.option("--root-cause", default=None, help="Diagnosis whose fix to apply (default: the top one).")
 @click.option(
     "--platform",
-    type=click.Choice(["bird2", "gobgp", "nftables", "sysctl", "linux"]),
+    type=click.Choice(["bird2", "frr", "gobgp", "nftables", "sysctl", "linux"]),
     default=None,
     help="Which of its fix snippets (default: the first the lab can apply).",
 )

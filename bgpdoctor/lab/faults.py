@@ -30,13 +30,16 @@ from bgpdoctor.lab.netlink import add_tor_vlan6, add_yuuko_zt, route, set_mtu
 from bgpdoctor.lab.procs import kill_proc, ns_run, proc_alive, start_in_ns
 from bgpdoctor.lab.state import LabState
 from bgpdoctor.lab.topology import (
+    LB_NODE_IP,
     LB_NODES,
     LB_POOL,
     LB_VIP,
     MS_POD_IP,
     NODE,
+    NODE6,
     POD,
     ROUTER,
+    ROUTER6,
     ROUTERS,
     SWITCH,
     TOR_VLAN6,
@@ -99,6 +102,12 @@ class Fault:
     apply: Callable[[FaultContext], None]
     condition: Callable[[FaultContext], str | None]  # None once the symptom shows, else what is missing
     knobs: dict[str, bool] = field(default_factory=dict)
+    cause: str = ""  # the root cause bgpdoctor must name, when it is not the fault's name
+
+    @property
+    def root_cause(self) -> str:
+        """The playbook id bgpdoctor must name. Example: "bird-ebgp-no-policy" """
+        return self.cause or self.name
 
 
 def _nft(s: LabSettings, host: str, text: str) -> None:
@@ -625,17 +634,12 @@ def _nhs_cond(ctx: FaultContext) -> str | None:
 
 
 # -- ecmp-single-path (seed 003) ----------------------------------------------------------------
-def _bird_paths(ctx: FaultContext, prefix: str) -> int:
-    out = health.birdc(ctx.s, "tor", "show", "route", "for", prefix, "all").stdout
-    return out.count("BGP.as_path:")
-
-
 def _ecmp_cond(ctx: FaultContext) -> str | None:
     routes = health.kernel_routes(ctx.s, "tor", LB_VIP)
     if not routes or routes[0].get("nexthops") or not routes[0].get("gateway"):
         return f"tor still has an ECMP route (or none) for {LB_VIP}"
-    if _bird_paths(ctx, LB_VIP) < len(LB_NODES):
-        return f"tor BIRD does not hold {len(LB_NODES)} paths for {LB_VIP}"
+    if health.frr_paths(ctx.s, "tor", f"{LB_VIP}/32") < len(LB_NODES):
+        return f"tor FRR does not hold {len(LB_NODES)} paths for {LB_VIP}"
     return None
 
 
@@ -648,8 +652,23 @@ def _shadow_cond(ctx: FaultContext) -> str | None:
     got = ns_run(ctx.s.ns("tor"), ["ip", "route", "get", LB_VIP], check=False).stdout
     if f"dev {TOR_VLAN6[0]}" not in got:
         return f"tor does not send {LB_VIP} out of {TOR_VLAN6[0]} yet"
-    if _bird_paths(ctx, LB_POOL) < len(LB_NODES):
-        return f"tor BIRD does not hold {len(LB_NODES)} BGP paths for {LB_POOL}"
+    if health.frr_paths(ctx.s, "tor", LB_POOL) < len(LB_NODES):
+        return f"tor FRR does not hold {len(LB_NODES)} BGP paths for {LB_POOL}"
+    return None
+
+
+# -- frr-ebgp-requires-policy (seed 003, FRR only) -----------------------------------------------
+def _frr_policy_cond(ctx: FaultContext) -> str | None:
+    neighbors = health.frr_json(ctx.s, "tor", "show bgp neighbors json")
+    for node in LB_NODES:
+        nb = neighbors.get(LB_NODE_IP[node])
+        if not isinstance(nb, dict) or nb.get("bgpState") != "Established":
+            return f"tor's session with {node} is not Established"
+        family = nb.get("addressFamilyInfo", {}).get("ipv4Unicast", {})
+        if not family.get("inboundEbgpRequiresPolicy"):
+            return f"tor's FRR does not report {node}'s inbound policy missing yet"
+    if health.frr_paths(ctx.s, "tor", f"{LB_VIP}/32"):
+        return f"tor's FRR still holds {LB_VIP}"
     return None
 
 
@@ -810,8 +829,8 @@ FAULTS: dict[str, Fault] = {
         ),
         Fault(
             "ecmp-single-path",
-            "tor's kernel protocol has `merge paths off`: both nodes announce the VIP 10.0.6.1/32, the "
-            "kernel gets one next hop",
+            "tor's FRR has `maximum-paths 1` (ipv4 unicast): both nodes announce the VIP 10.0.6.1/32, "
+            "the kernel gets one next hop",
             _noop,
             _ecmp_cond,
             {"tor_merge_paths": False},
@@ -824,15 +843,137 @@ FAULTS: dict[str, Fault] = {
             _shadow_cond,
             {"lb_aggregate": True},
         ),
+        Fault(
+            "frr-ebgp-requires-policy",
+            "tor's FRR (`bgp ebgp-requires-policy`, its default) has no route-map in or out for the "
+            "nodes: the sessions are Established, the VIP 10.0.6.1/32 is discarded (RFC 8212)",
+            _noop,
+            _frr_policy_cond,
+            {"tor_ebgp_policy": False},
+            cause="bird-ebgp-no-policy",
+        ),
+    )
+}
+
+
+# -- dual stack (`lab up --dual-stack` only): the IPv6 form of causes the IPv4 faults make -------
+ND_DROP_RULE = (
+    'icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } counter drop comment "fault: hostFirewall"'
+)
+
+
+def _pod6_ping_fails(ctx: FaultContext) -> bool:
+    a, b = NODE6["yuuko-k8s"], NODE6["sakamoto"]
+    return health.ping(ctx.s, "yuuko-k8s", b.pod_ip, src=a.pod_ip).returncode != 0
+
+
+def _fwd6_apply(ctx: FaultContext) -> None:
+    ns_run(ctx.s.ns("router-home"), ["sysctl", "-q", "-w", "net.ipv6.conf.all.forwarding=0"])
+
+
+def _fwd6_cond(ctx: FaultContext) -> str | None:
+    if not _pod6_ping_fails(ctx):
+        return f"IPv6 pod ping {NODE6['yuuko-k8s'].pod_ip} -> {NODE6['sakamoto'].pod_ip} still works"
+    return None
+
+
+def _nnl6_cond(ctx: FaultContext) -> str | None:
+    out = health.birdc(ctx.s, "router-home", "show", "protocols", "all", "yuuko_k8s_v6").stdout
+    if "Connection refused" not in out:
+        return "router-home yuuko_k8s_v6: no 'Connection refused' yet"
+    # gobgpd restarted with the IPv6 neighbor passive: its IPv4 session must be back before a run
+    router = ROUTER["router-home"].lan_ip
+    if health.gobgp_states(ctx.s, "yuuko-k8s").get(router) != "ESTABLISHED":
+        return f"yuuko-k8s -> {router} (IPv4) not Established again yet"
+    return None
+
+
+def _nd_apply(ctx: FaultContext) -> None:
+    # end the IPv6 session while its reset still reaches router-home (GoBGP waits 3 s to redial),
+    # as after a reboot with the firewall loaded: no half-open session or conntrack entry left
+    router = ROUTER6["router-home"].lan_ip
+    ns_run(ctx.s.ns("yuuko-k8s"), ["ss", "-K", "-tn", f"dst [{router}] and dport = :179"], check=False)
+    _fault_table(ctx.s, "yuuko-k8s", "input", ND_DROP_RULE)
+    # forget the link-layer addresses now rather than when the entries go stale
+    ns_run(ctx.s.ns("yuuko-k8s"), ["ip", "-6", "neigh", "flush", "dev", "eth0"], check=False)
+    ns_run(ctx.s.ns("router-home"), ["ip", "-6", "neigh", "flush", "dev", "br-lan"], check=False)
+
+
+def _nd_cond(ctx: FaultContext) -> str | None:
+    router = ROUTER6["router-home"].lan_ip
+    if health.gobgp_states(ctx.s, "yuuko-k8s").get(router) == "ESTABLISHED":
+        return f"yuuko-k8s -> {router} still Established"
+    neigh = ns_run(ctx.s.ns("yuuko-k8s"), ["ip", "-6", "neigh", "show", router], check=False).stdout
+    if not any(state in neigh for state in ("FAILED", "INCOMPLETE")):
+        return f"yuuko-k8s's neighbour entry for {router} is not FAILED/INCOMPLETE: {neigh.strip()!r}"
+    return None
+
+
+def _mtu6_apply(ctx: FaultContext) -> None:
+    set_mtu(ctx.s, "router-mine", "zt0", MTU_FAULT)
+    set_mtu(ctx.s, SWITCH, "p-rmine", MTU_FAULT)
+    _fault_table(
+        ctx.s,
+        "router-mine",
+        "output",
+        'icmpv6 type packet-too-big counter drop comment "fault: ICMPv6 filtered"',
+    )
+    for host in ("sakamoto", "router-mine", "router-home", "yuuko-k8s"):
+        ns_run(ctx.s.ns(host), ["ip", "-6", "route", "flush", "cache"], check=False)
+
+
+def _mtu6_cond(ctx: FaultContext) -> str | None:
+    src, dst = NODE6["sakamoto"].pod_ip, NODE6["yuuko-k8s"].pod_ip
+    if health.ping(ctx.s, "sakamoto", dst, src=src, size=MTU_FAULT - 48, df=True).returncode != 0:
+        return f"{MTU_FAULT}-byte IPv6 packets do not pass"
+    if health.ping(ctx.s, "sakamoto", dst, src=src, size=1392 - 20, df=True).returncode == 0:
+        return "1420-byte IPv6 packets still pass"
+    return None
+
+
+# name -> fault; each names in its description the root cause it makes (its id)
+DUAL_STACK_FAULTS: dict[str, Fault] = {
+    f.name: f
+    for f in (
+        Fault(
+            "ipv6-forward-disabled",
+            "ip-forward-disabled in IPv6: net.ipv6.conf.all.forwarding=0 on router-home (IPv4 still "
+            "forwards); --dual-stack only",
+            _fwd6_apply,
+            _fwd6_cond,
+        ),
+        Fault(
+            "ipv6-node-not-listening",
+            "node-not-listening on the IPv6 session: router-home connects actively to yuuko-k8s's "
+            f"{NODE6['yuuko-k8s'].lan_ip}, whose GoBGP never listens and waits too; --dual-stack only",
+            _noop,
+            _nnl6_cond,
+            {"home_yuuko6_passive": False, "yuuko_home6_passive": True},
+        ),
+        Fault(
+            "ipv6-mtu-blackhole",
+            "mtu-blackhole in IPv6: router-mine zt0 MTU 1380 and its ICMPv6 Packet Too Big dropped (IPv4's "
+            "frag-needed passes): IPv6 packets above 1380 bytes into the overlay vanish; --dual-stack only",
+            _mtu6_apply,
+            _mtu6_cond,
+        ),
+        Fault(
+            "ipv6-nd-dropped",
+            "ipv6-link-local: yuuko-k8s's host firewall drops ICMPv6 Neighbor Discovery, its IPv6 session "
+            "to router-home cannot connect (IPv4 untouched); --dual-stack only",
+            _nd_apply,
+            _nd_cond,
+        ),
     )
 }
 
 
 def get_fault(name: str) -> Fault:
     try:
-        return FAULTS[name]
+        return FAULTS.get(name) or DUAL_STACK_FAULTS[name]
     except KeyError:
-        raise LabError(f"unknown fault {name!r} (known: {', '.join(FAULTS)})") from None
+        known = ", ".join([*FAULTS, *DUAL_STACK_FAULTS])
+        raise LabError(f"unknown fault {name!r} (known: {known})") from None
 
 
 def mark_before_knobs(ctx: FaultContext, names: list[str]) -> None:

@@ -1,7 +1,8 @@
 """Apply a report's fix snippet to the lab the way a user would paste it: the fix round trip.
 
 Only the lab is ever changed, and only through what the snippet says: BIRD blocks and fragments are
-merged into the host's bird.conf and loaded with `birdc configure`; GoBGP TOML is merged into the
+merged into the host's bird.conf and loaded with `birdc configure`; FRR snippets are typed into
+vtysh's `configure terminal` on the running daemons; GoBGP TOML is merged into the
 node's gobgpd.toml and the daemon restarted (the pod CIDR re-announced, as Cilium would); `nft`,
 `sysctl -w`, `ip`, `wg` and `gobgp` lines run in the host's namespace. Two things are translated
 because the lab has no systemd and keeps configs in its run directory: `systemctl`/`service`/
@@ -24,11 +25,13 @@ from typing import Any
 from bgpdoctor.errors import LabError
 from bgpdoctor.lab import health
 from bgpdoctor.lab.configs import bird_argv, gobgpd_argv
+from bgpdoctor.lab.frr import FrrInstance, lab_frr_dir
 from bgpdoctor.lab.procs import config_hash, kill_proc, ns_run, proc_alive, start_in_ns
 from bgpdoctor.lab.state import LabState, save_state
 from bgpdoctor.lab.topology import (
     HOSTS,
     LB_NODES,
+    LB_ROUTERS,
     NODES,
     LabSettings,
     bird16_host,
@@ -36,7 +39,7 @@ from bgpdoctor.lab.topology import (
     bird_hosts,
 )
 
-LAB_PLATFORMS = ("bird2", "bird1", "gobgp", "nftables", "sysctl", "linux")
+LAB_PLATFORMS = ("bird2", "bird1", "frr", "gobgp", "nftables", "sysctl", "linux")
 GOBGP_HOSTS = (*NODES, *LB_NODES)
 SECRET_PLACEHOLDER = "$BGP_MD5_PASSWORD"
 _NS_COMMANDS = {"nft", "ip", "wg", "sysctl", "ss"}
@@ -485,6 +488,28 @@ def _apply_gobgp(s: LabSettings, st: LabState, host: str, fix: Mapping[str, Any]
     _restart_gobgp(s, st, host, steps)
 
 
+def frr_lines(snippet: str) -> list[str]:
+    """The lines of an FRR snippet as typed at the vtysh prompt: `!` comments and blank lines dropped.
+
+    Example: frr_lines("! note\nrouter bgp 65000\n address-family ipv4 unicast\n  maximum-paths 64\n")
+    -> ["router bgp 65000", "address-family ipv4 unicast", "maximum-paths 64"]
+    """
+    return [ln.strip() for ln in snippet.splitlines() if ln.strip() and not ln.strip().startswith("!")]
+
+
+def _apply_frr(s: LabSettings, st: LabState, host: str, fix: Mapping[str, Any], steps: list[str]) -> None:
+    zebra, bgpd = st.procs.get(f"{host}/zebra"), st.procs.get(f"{host}/bgpd")
+    if host not in LB_ROUTERS or zebra is None or bgpd is None or not proc_alive(bgpd):
+        raise LabError(f"{host} does not run FRR in the lab")
+    lines = frr_lines(str(fix["text"]))
+    if not lines:
+        raise LabError("the FRR snippet has no configuration line")
+    FrrInstance(s.ns(host), host, lab_frr_dir(s.ns(host)), [zebra, bgpd]).configure(lines)
+    steps.append(f"vtysh configure terminal on {host}: {len(lines)} line(s)")
+    bgpd.config_hash = "fix:" + config_hash(*lines)  # `lab up` must restart it with the baseline
+    save_state(s.state_path, st)
+
+
 def apply_fix(run_dir: str | Path | None, fix: Mapping[str, Any]) -> Applied:
     """Apply one fix snippet of a report (a `diagnoses[].fixes[]` entry) to the lab host it names.
 
@@ -501,6 +526,8 @@ def apply_fix(run_dir: str | Path | None, fix: Mapping[str, Any]) -> Applied:
     done = Applied(host, platform)
     if platform in ("bird2", "bird1"):
         _apply_bird(s, st, host, fix, done.steps)
+    elif platform == "frr":
+        _apply_frr(s, st, host, fix, done.steps)
     elif platform == "gobgp":
         _apply_gobgp(s, st, host, fix, done.steps)
     else:

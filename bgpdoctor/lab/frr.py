@@ -26,6 +26,17 @@ from bgpdoctor.lab.state import ProcRecord
 FRR_DAEMON_DIR = Path("/usr/lib/frr")
 FRR_USER = "frr"
 DEFAULT_ZEBRA_CONF = "hostname zebra\nlog stdout informational\n"
+# the main lab's FRR files live outside its run dir, whose parents may be closed to user frr
+# (pytest's 0700 temporary dirs): one directory per namespace, removed by `lab down`
+FRR_LAB_ROOT = Path("/run/bgpdoctor-lab")
+
+
+def lab_frr_dir(ns: str) -> Path:
+    """The run dir (configs, pid files, zserv and vty sockets) of the main lab's FRR in namespace ns.
+
+    Example: lab_frr_dir("bdl-tor") -> Path("/run/bgpdoctor-lab/bdl-tor/frr")
+    """
+    return FRR_LAB_ROOT / ns / "frr"
 
 
 @dataclass

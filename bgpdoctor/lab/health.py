@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from bgpdoctor.errors import LabError
 from bgpdoctor.lab.procs import ns_run, proc_alive
@@ -17,7 +18,9 @@ from bgpdoctor.lab.topology import (
     LB_NODES,
     LB_VIP,
     MS_POD_IP,
+    MS_POD_IP6,
     NODE,
+    NODE6,
     NODES,
     POD,
     ROUTERS,
@@ -62,6 +65,51 @@ def bird_bgp_states(s: LabSettings, router: str) -> dict[str, str]:
         if len(f) >= 5 and f[1] == "BGP":
             out[f[0]] = f[5].strip() if len(f) > 5 else f[3]
     return out
+
+
+def vtysh(s: LabSettings, router: str, command: str) -> subprocess.CompletedProcess[str]:
+    """One vtysh command on the FRR router's own vty sockets.
+
+    Example: vtysh(s, "tor", "show bgp summary json").stdout -> '{"ipv4Unicast":{"routerId":...'
+    """
+    from bgpdoctor.lab.frr import lab_frr_dir
+
+    argv = ["vtysh", "--vty_socket", str(lab_frr_dir(s.ns(router))), "-c", command]
+    return ns_run(s.ns(router), argv, check=False, timeout=10)
+
+
+def frr_json(s: LabSettings, router: str, command: str) -> dict[str, Any]:
+    """A vtysh `... json` command's object; {} when bgpd does not answer or prints no object."""
+    try:
+        data = json.loads(vtysh(s, router, command).stdout or "{}")
+    except (json.JSONDecodeError, subprocess.TimeoutExpired):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def frr_states(s: LabSettings, router: str) -> dict[str, str]:
+    """Neighbor address -> bgpState of FRR's `show bgp neighbors json`. Example: {"10.0.4.109":
+    "Established", "10.0.4.110": "Active"}"""
+    return {
+        addr: str(nb.get("bgpState", "?"))
+        for addr, nb in frr_json(s, router, "show bgp neighbors json").items()
+        if isinstance(nb, dict)
+    }
+
+
+def frr_paths(s: LabSettings, router: str, prefix: str) -> int:
+    """How many BGP paths FRR holds for a prefix (`show bgp ipv4 unicast PREFIX json`)."""
+    paths = frr_json(s, router, f"show bgp ipv4 unicast {prefix} json").get("paths")
+    return len(paths) if isinstance(paths, list) else 0
+
+
+def frr_session_problems(s: LabSettings, router: str) -> list[str]:
+    """FRR neighbors that are not Established. Example: ["tor: FRR neighbor 10.0.4.109 is 'Active'"]"""
+    states = frr_states(s, router)
+    problems = [] if states else [f"{router}: vtysh show bgp neighbors gave no neighbors"]
+    return problems + [
+        f"{router}: FRR neighbor {a} is {st!r}" for a, st in states.items() if st != "Established"
+    ]
 
 
 def gobgp(s: LabSettings, node: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -247,6 +295,8 @@ def health_problems(s: LabSettings, st: LabState) -> list[str]:
             problems.append(
                 f"kubelet {NODE[node].lan_ip}:{KUBELET_PORT} unreachable from {POD} ({MS_POD_IP})"
             )
+    if s.dual_stack:
+        problems += dual_stack_problems(s)
     return problems + wds_problems(s) + lb_problems(s)
 
 
@@ -255,7 +305,7 @@ def lb_problems(s: LabSettings) -> list[str]:
 
     Example: ["tor: 10.0.6.1 has 1 next hop(s) in the kernel, not 2"]
     """
-    problems = bird_session_problems(s, "tor")
+    problems = frr_session_problems(s, "tor")
     for node in LB_NODES:
         problems += gobgp_session_problems(s, node)
     best = forwarding_route(s, "tor", LB_VIP)
@@ -290,4 +340,33 @@ def wds_problems(s: LabSettings) -> list[str]:
     for node in WDS_NODES:
         if ping(s, "cn-ns", WDS_NODE[node].pod_ip).returncode != 0:
             problems.append(f"ping {WDS_NODE[node].pod_ip} from cn-ns fails")
+    return problems
+
+
+def kernel_prefixes6(s: LabSettings, host: str) -> set[str]:
+    """IPv6 unicast destinations in the main table. Example: {"fd00:10:42:3::/64", ...}"""
+    from pyroute2 import IPRoute
+
+    with IPRoute(netns=s.ns(host)) as ipr:
+        return {f"{r.get('dst') or '::'}/{r['dst_len']}" for r in ipr.get_routes(family=10, table=254)}
+
+
+def dual_stack_problems(s: LabSettings) -> list[str]:
+    """Deviations of the seed-001 site's IPv6 half (its sessions are in bird/gobgp_session_problems):
+    the IPv6 pod CIDRs in the routers' kernels, pod to pod and pod to metrics-server over IPv6.
+
+    Example: ["router-home: kernel has no route to fd00:10:42::/64",
+              "ping fd00:10:42:3::1 -> fd00:10:42::1 from yuuko-k8s fails"]
+    """
+    problems: list[str] = []
+    for router in ROUTERS:
+        pfx = kernel_prefixes6(s, router)
+        missing = [NODE6[n].pod_cidr for n in NODES if NODE6[n].pod_cidr not in pfx]
+        problems += [f"{router}: kernel has no route to {cidr}" for cidr in missing]
+    for a, b in (("sakamoto", "yuuko-k8s"), ("yuuko-k8s", "sakamoto")):
+        src, dst = NODE6[a].pod_ip, NODE6[b].pod_ip
+        if ping(s, a, dst, src=src).returncode != 0:
+            problems.append(f"ping {src} -> {dst} from {a} fails")
+    if ping(s, POD, NODE6["yuuko-k8s"].pod_ip).returncode != 0:
+        problems.append(f"ping {NODE6['yuuko-k8s'].pod_ip} from {POD} ({MS_POD_IP6}) fails")
     return problems

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bgpdoctor.lab.configs import TOR_PROTO, WDS_CN_PROTO, WDS_GW_PROTO, calico_proto
+from bgpdoctor.lab.configs import WDS_CN_PROTO, WDS_GW_PROTO, calico_proto
+from bgpdoctor.lab.frr import lab_frr_dir
 from bgpdoctor.lab.topology import (
+    DUAL_STACK_HOSTS,
     KUBELET_PORT,
     LB_LAN,
     LB_NODE_ASN,
@@ -14,10 +16,13 @@ from bgpdoctor.lab.topology import (
     LB_NODES,
     MS_NODE,
     NODE,
+    NODE6,
     NODE_ASN,
     POD,
     POD_CIDR,
+    POD_CIDR6,
     ROUTER,
+    ROUTER6,
     TOR_ASN,
     TOR_IP,
     WDS_ASN,
@@ -27,8 +32,10 @@ from bgpdoctor.lab.topology import (
     WDS_NODES,
     WDS_TRANSIT,
     ZT_NET,
+    ZT_NET6,
     LabSettings,
     host_addresses,
+    host_addresses6,
 )
 
 HEADER = """\
@@ -42,8 +49,9 @@ HEADER = """\
 # metrics-server is a pod namespace on sakamoto (10.42.0.10), the vantage point for kubelet checks.
 # Seed 002, a separate Calico site (AS 64512, iBGP): kubemaster and kubenode-wds1 (BIRD 1.6) peer
 # with the route reflector gateway (BIRD 2), which peers on with cn-ns (BIRD 2) over iepl0.
-# Seed 003: tor (BIRD 2 as a switch, AS 65000) peers with master-01 and node-01 (GoBGP like Cilium,
-# AS 65001), which both announce the LoadBalancer VIP 10.0.6.1/32 (pool 10.0.6.0/24).
+# Seed 003: tor (FRR as a switch, AS 65000) peers with master-01 and node-01 (GoBGP like Cilium,
+# AS 65001), which both announce the LoadBalancer VIP 10.0.6.1/32 (pool 10.0.6.0/24); tor's
+# control_socket is FRR's vty socket directory (`vtysh --vty_socket DIR`).
 # Every host runs sshd on its management address ({mgmt}), reached through the root bridge
 # {bridge}; `lab.interface_prefix` makes bgpdoctor refuse any lab target routed elsewhere.
 # Host keys are pinned in defaults.ssh.known_hosts (generated per lab; no accept-new needed).
@@ -150,7 +158,9 @@ def build_inventory(s: LabSettings, passive_home: bool = True, multihop_yuuko: b
     hosts[POD] = {"role": "vantage", "site": NODE[MS_NODE].site, "connect": ssh(POD), "addresses": addrs(POD)}
     hosts.update(_wds_hosts(s, ssh, addrs))
     hosts.update(_lb_hosts(s, ssh, addrs))
-    return {
+    if s.dual_stack:
+        _add_ipv6(hosts)
+    inventory: dict[str, Any] = {
         "version": 1,
         "lab": {"interface_prefix": s.prefix},
         "defaults": {
@@ -181,6 +191,11 @@ def build_inventory(s: LabSettings, passive_home: bool = True, multihop_yuuko: b
         "vantage": {"metrics_server": POD, "kubelet_port": KUBELET_PORT},
         "pod_cidr": POD_CIDR,
     }
+    if s.dual_stack:  # the two sites' IPv6 LANs, and the overlay carries both families
+        inventory["sites"]["mine"]["lans"] = [ROUTER6["router-mine"].lan]
+        inventory["sites"]["home"]["lans"] = [ROUTER6["router-home"].lan]
+        inventory["switches"]["zt"]["segments"].append(ZT_NET6)
+    return inventory
 
 
 def _wds_hosts(
@@ -239,7 +254,7 @@ def _wds_hosts(
 def _lb_hosts(
     s: LabSettings, ssh: Callable[[str], dict[str, Any]], addrs: Callable[[str], list[str]]
 ) -> dict[str, Any]:
-    """Seed 003: tor (BIRD 2 as the switch, AS 65000) and two Cilium-like GoBGP nodes (AS 65001).
+    """Seed 003: tor (FRR as the switch, AS 65000) and two Cilium-like GoBGP nodes (AS 65001).
 
     The nodes announce LoadBalancer VIPs, not pod CIDRs: no pod_cidrs, no pod paths, no kubelet.
     """
@@ -247,13 +262,13 @@ def _lb_hosts(
         "tor": {
             "role": "router",
             "site": "lb",
-            "speaker": "bird2",
+            "speaker": "frr",
             "connect": ssh("tor"),
             "asn": TOR_ASN,
             "router_id": TOR_IP,
             "addresses": addrs("tor"),
-            "control_socket": str(s.bird_socket("tor")),
-            "peers": [_peer(n, LB_NODE_IP[n], LB_NODE_ASN, TOR_PROTO[n], passive=True) for n in LB_NODES],
+            "control_socket": str(lab_frr_dir(s.ns("tor"))),
+            "peers": [_peer(n, LB_NODE_IP[n], LB_NODE_ASN, passive=True) for n in LB_NODES],
         }
     }
     for node in LB_NODES:
@@ -277,4 +292,34 @@ def render_inventory(s: LabSettings) -> str:
     import yaml
 
     head = HEADER.format(state=s.state_path, mgmt=s.mgmt_net, bridge=s.mgmt_bridge)
+    if s.dual_stack:
+        head += DUAL_STACK_NOTE
     return head + yaml.safe_dump(build_inventory(s), sort_keys=False, default_flow_style=False, width=110)
+
+
+DUAL_STACK_NOTE = f"""\
+# Dual stack (lab up --dual-stack): the seed-001 site runs IPv6 too. ULA plan: 192.168.c.0/24 ->
+# fd00:192:168:c::/64 (host .h -> ::h), pods {POD_CIDR6} with one /64 per node; each node and router
+# pair has a second, IPv6 BGP session (BIRD protocols *_v6), announcing the IPv6 pod CIDRs.
+"""
+
+
+def _add_ipv6(hosts: dict[str, Any]) -> None:
+    """Dual stack: the seed-001 hosts' IPv6 addresses, pod CIDRs and IPv6 peers, as a user adds
+    them to an IPv4 inventory (one peer entry per session; the BIRD protocol names)."""
+    mine, home = ROUTER["router-mine"], ROUTER["router-home"]
+    mine6, home6 = ROUTER6["router-mine"], ROUTER6["router-home"]
+    sak6, yuu6 = NODE6["sakamoto"], NODE6["yuuko-k8s"]
+    for host in DUAL_STACK_HOSTS:
+        hosts[host]["addresses"] += [str(a) for a in host_addresses6(host)]
+    hosts["router-mine"]["peers"] += [
+        _peer("sakamoto", sak6.lan_ip, NODE_ASN, "sakamoto_v6", passive=True),
+        _peer("router-home", home6.zt_ip, home.asn, "router_home_v6", passive=False),
+    ]
+    hosts["router-home"]["peers"] += [
+        _peer("yuuko-k8s", yuu6.lan_ip, NODE_ASN, "yuuko_k8s_v6", passive=True),
+        _peer("router-mine", mine6.zt_ip, mine.asn, "router_mine_v6", passive=False),
+    ]
+    for node, router in (("sakamoto", "router-mine"), ("yuuko-k8s", "router-home")):
+        hosts[node]["pod_cidrs"].append(NODE6[node].pod_cidr)
+        hosts[node]["peers"].append(_peer(router, ROUTER6[router].lan_ip, ROUTER[router].asn, passive=False))

@@ -14,6 +14,7 @@ from bgpdoctor.errors import LabError
 from bgpdoctor.lab.procs import ns_run, run
 from bgpdoctor.lab.state import LabState
 from bgpdoctor.lab.topology import (
+    DUAL_STACK_HOSTS,
     LB_LAN,
     LB_NODE_IP,
     LB_NODES,
@@ -23,11 +24,14 @@ from bgpdoctor.lab.topology import (
     MGMT_ID,
     MS_NODE,
     MS_POD_IP,
+    MS_POD_IP6,
     NAMESPACES,
     NODE,
+    NODE6,
     NODES,
     POD,
     ROUTER,
+    ROUTER6,
     ROUTERS,
     SWITCH,
     TOR_IP,
@@ -311,11 +315,20 @@ def apply_sysctls(s: LabSettings) -> None:
     """Explicit sysctls in every namespace (gotcha 1: never inherit the host's values)."""
     for host in NAMESPACES:
         fwd = 1 if host in (*ROUTERS, *NODES, *WDS_ROUTERS, *WDS_NODES, *LB_ROUTERS, *LB_NODES) else 0
+        v6 = s.dual_stack and host in DUAL_STACK_HOSTS
         args = [
-            "net.ipv6.conf.all.disable_ipv6=1",
-            "net.ipv6.conf.default.disable_ipv6=1",
+            f"net.ipv6.conf.all.disable_ipv6={0 if v6 else 1}",
+            f"net.ipv6.conf.default.disable_ipv6={0 if v6 else 1}",
             f"net.ipv4.ip_forward={fwd}",
         ]
+        if v6:
+            # no router advertisements or autoconfiguration: the ULA plan is static, as on the site
+            args += [f"net.ipv6.conf.all.forwarding={fwd}", "net.ipv6.conf.mgmt0.disable_ipv6=1"]
+            args += [
+                f"net.ipv6.conf.{sc}.{key}=0"
+                for sc in ("all", "default")
+                for key in ("accept_ra", "autoconf")
+            ]
         for scope in ("all", "default", *links_of(s, host)):
             args += [
                 f"net.ipv4.conf.{scope}.rp_filter=0",
@@ -394,3 +407,30 @@ def route(s: LabSettings, host: str, cmd: str, dst: str, gateway: str, dev: str,
                 return False
             raise
     return True
+
+
+def _ip(s: LabSettings, host: str, *args: str) -> None:
+    ns_run(s.ns(host), ["ip", *args])
+
+
+def ensure_dual_stack(s: LabSettings) -> None:
+    """Dual stack: the seed-001 site's ULA addresses and static IPv6 routes (idempotent; after
+    apply_sysctls enabled IPv6 there). No DAD: the plan has no duplicates and sessions start at once."""
+    for router, other in (("router-mine", "router-home"), ("router-home", "router-mine")):
+        r6 = ROUTER6[router]
+        _ip(s, router, "addr", "replace", f"{r6.lan_ip}/64", "dev", "br-lan", "nodad")
+        _ip(s, router, "addr", "replace", f"{r6.zt_ip}/64", "dev", "zt0", "nodad")
+        # the ZeroTier managed route of the other site's IPv6 LAN
+        o6 = ROUTER6[other]
+        _ip(s, router, "-6", "route", "replace", o6.lan, "via", o6.zt_ip, "dev", "zt0", "proto", "static")
+    for node in NODES:
+        n6 = NODE6[node]
+        _ip(s, node, "addr", "replace", f"{n6.lan_ip}/64", "dev", "eth0", "nodad")
+        _ip(s, node, "addr", "replace", f"{n6.pod_ip}/128", "dev", "cilium_host", "nodad")
+        _ip(s, node, "-6", "route", "replace", "default", "via", n6.gateway, "dev", "eth0")
+    pod_gw = NODE6[MS_NODE].pod_ip
+    _ip(s, MS_NODE, "addr", "replace", f"{pod_gw}/128", "dev", "lxc-ms", "nodad")
+    _ip(s, MS_NODE, "-6", "route", "replace", f"{MS_POD_IP6}/128", "dev", "lxc-ms")
+    _ip(s, POD, "addr", "replace", f"{MS_POD_IP6}/128", "dev", "eth0", "nodad")
+    _ip(s, POD, "-6", "route", "replace", f"{pod_gw}/128", "dev", "eth0")
+    _ip(s, POD, "-6", "route", "replace", "default", "via", pod_gw, "dev", "eth0", "onlink")

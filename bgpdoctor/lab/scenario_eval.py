@@ -81,8 +81,11 @@ class Outcome:
         return f"exit {self.exit_code}: {diag}{extra}{unk}"
 
 
-def run_bgpdoctor(sc: Scenario, capture_seconds: float = CAPTURE_SECONDS) -> tuple[int, dict[str, Any]]:
-    """`bgpdoctor run -i <inventory> -o json` in a subprocess; BIRD 1.6's client first on PATH."""
+def run_bgpdoctor(
+    sc: Scenario, capture_seconds: float = CAPTURE_SECONDS, record: Path | None = None
+) -> tuple[int, dict[str, Any]]:
+    """`bgpdoctor run -i <inventory> -o json` in a subprocess; BIRD 1.6's client first on PATH.
+    With `record`, the run's raw facts are also written there (`--record`, for `replay`)."""
     env = {
         **os.environ,
         "PATH": f"{sc.bin_dir}:{os.environ.get('PATH', '/usr/sbin:/usr/bin:/sbin:/bin')}",
@@ -90,6 +93,8 @@ def run_bgpdoctor(sc: Scenario, capture_seconds: float = CAPTURE_SECONDS) -> tup
     }
     argv = [sys.executable, "-m", "bgpdoctor", "run", "-i", str(sc.inventory_path), "-o", "json"]
     argv += ["--capture-seconds", f"{capture_seconds:g}"]
+    if record is not None:
+        argv += ["--record", str(record)]
     cp = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600, check=False)
     try:
         report = json.loads(cp.stdout)
@@ -134,6 +139,7 @@ def diagnose(
     plans: list[FaultPlan],
     capture_seconds: float = CAPTURE_SECONDS,
     report_dir: Path | None = None,
+    record_dir: Path | None = None,
 ) -> Outcome:
     """Break the (healthy, running) scenario with `plans`, run bgpdoctor, judge, heal.
 
@@ -154,7 +160,11 @@ def diagnose(
             wait_symptoms(sc, plans)
         outcome.setup_seconds = round(time.monotonic() - t0, 2)
         t1 = time.monotonic()
-        code, report = run_bgpdoctor(sc, capture_seconds)
+        record = None
+        if record_dir is not None:
+            record_dir.mkdir(parents=True, exist_ok=True)
+            record = record_dir / f"{sc.prefix}{'+'.join(outcome.faults) or 'healthy'}.json"
+        code, report = run_bgpdoctor(sc, capture_seconds, record)
         read_report(outcome, code, report)
         outcome.seconds = round(time.monotonic() - t1, 2)
         if report_dir is not None:
@@ -192,6 +202,7 @@ def run_seed(
     keep_files: bool = False,
     report_dir: Path | None = None,
     on_frr: bool = False,
+    record_dir: Path | None = None,
 ) -> SeedRun:
     """Bring scenario `seed` up, run the healthy case, each fault in `faults` (default: two chosen
     from the seed; on an FRR router where the fault's role allows it with `on_frr`), and an
@@ -218,7 +229,7 @@ def run_seed(
         with running(sc, keep_files=keep_files):
             result.up_seconds = up_seconds(sc)
             for plans in cases:
-                result.outcomes.append(diagnose(sc, plans, capture_seconds, report_dir))
+                result.outcomes.append(diagnose(sc, plans, capture_seconds, report_dir, record_dir))
     except LabError as exc:
         result.error = str(exc)
     result.total_seconds = round(time.monotonic() - t0, 2)

@@ -38,6 +38,7 @@ class LabState:
     procs: dict[str, ProcRecord] = field(default_factory=dict)
     faults: list[str] = field(default_factory=list)
     default_timers: bool = False
+    dual_stack: bool = False  # lab up --dual-stack
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -53,6 +54,7 @@ class LabState:
             procs=procs,
             faults=list(data.get("faults", [])),
             default_timers=bool(data.get("default_timers", False)),
+            dual_stack=bool(data.get("dual_stack", False)),
         )
 
 

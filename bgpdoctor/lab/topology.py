@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address
 from pathlib import Path
 
 DEFAULT_RUN_DIR = "/var/lib/bgpdoctor/lab"
@@ -23,7 +23,7 @@ SWITCH = "zt"
 # seed 002: Calico (BIRD 1.6) nodes behind a BIRD 2 route reflector "gateway", iBGP on to "cn-ns"
 WDS_ROUTERS = ("gateway", "cn-ns")
 WDS_NODES = ("kubemaster", "kubenode-wds1")
-# seed 003: a switch-like BGP peer "tor" (BIRD 2) and two Cilium-like GoBGP nodes announcing LB VIPs
+# seed 003: a switch-like BGP peer "tor" (FRR) and two Cilium-like GoBGP nodes announcing LB VIPs
 LB_ROUTERS = ("tor",)
 LB_NODES = ("master-01", "node-01")
 HOSTS = (*ROUTERS, *NODES, POD, *WDS_ROUTERS, *WDS_NODES, *LB_ROUTERS, *LB_NODES)  # sshd + mgmt0
@@ -141,7 +141,7 @@ def bird_binary(host: str) -> str:
 
 def bird_hosts() -> tuple[str, ...]:
     """Every host that runs a BIRD daemon (its control socket is <run>/<host>/bird.ctl)."""
-    return (*ROUTERS, *WDS_ROUTERS, *WDS_NODES, *LB_ROUTERS)
+    return (*ROUTERS, *WDS_ROUTERS, *WDS_NODES)  # tor (LB_ROUTERS) runs FRR
 
 
 @dataclass(frozen=True)
@@ -155,6 +155,7 @@ class LabSettings:
     run_dir: Path
     prefix: str = DEFAULT_PREFIX
     mgmt_net: IPv4Network = field(default_factory=lambda: IPv4Network(DEFAULT_MGMT_NET))
+    dual_stack: bool = False  # `lab up --dual-stack`: the seed-001 site runs IPv6 as well
 
     def ns(self, host: str) -> str:
         return f"{self.prefix}{host}"
@@ -231,3 +232,51 @@ def host_addresses(host: str) -> list[IPv4Address]:
     if host in LB_NODE_IP:
         return [IPv4Address(LB_NODE_IP[host])]  # the VIP is on every node: owned by none
     return [IPv4Address(MS_POD_IP)]
+
+
+# -- dual stack (`lab up --dual-stack`): the seed-001 site gets IPv6 as well --------------------
+# ULA plan: each IPv4 /24 a.b.c.0 of the site becomes fd00:a:b:c::/64 (its decimal digits kept as
+# the groups) and host .h becomes ::h; the pod range 10.42.0.0/16 becomes fd00:10:42::/48 with one
+# /64 per node, the node's /24 10.42.n.0 -> fd00:10:42:n::/64.
+DUAL_STACK_HOSTS = (*ROUTERS, *NODES, POD)
+POD_CIDR6 = "fd00:10:42::/48"
+ULA_SITES6 = "fd00:192:168::/48"  # the LANs and the overlay: 192.168.0.0/16 of the IPv4 plan
+ZT_NET6 = "fd00:192:168:191::/64"
+
+
+@dataclass(frozen=True)
+class RouterSpec6:
+    lan_ip: str
+    lan: str
+    zt_ip: str
+
+
+@dataclass(frozen=True)
+class NodeSpec6:
+    lan_ip: str
+    gateway: str
+    pod_cidr: str
+    pod_ip: str  # cilium_host
+
+
+ROUTER6 = {
+    "router-mine": RouterSpec6("fd00:192:168:6::1", "fd00:192:168:6::/64", "fd00:192:168:191::12"),
+    "router-home": RouterSpec6("fd00:192:168::1", "fd00:192:168::/64", "fd00:192:168:191::10"),
+}
+NODE6 = {
+    "sakamoto": NodeSpec6("fd00:192:168:6::80", "fd00:192:168:6::1", "fd00:10:42::/64", "fd00:10:42::1"),
+    "yuuko-k8s": NodeSpec6("fd00:192:168::81", "fd00:192:168::1", "fd00:10:42:3::/64", "fd00:10:42:3::1"),
+}
+MS_POD_IP6 = "fd00:10:42::10"
+
+
+def host_addresses6(host: str) -> list[IPv6Address]:
+    """IPv6 data-plane addresses of a dual-stack host; [] for the hosts that stay IPv4 only.
+
+    Example: host_addresses6("sakamoto") -> [IPv6Address("fd00:192:168:6::80"), IPv6Address("fd00:10:42::1")]
+    """
+    if host in ROUTER6:
+        return [IPv6Address(ROUTER6[host].lan_ip), IPv6Address(ROUTER6[host].zt_ip)]
+    if host in NODE6:
+        return [IPv6Address(NODE6[host].lan_ip), IPv6Address(NODE6[host].pod_ip)]
+    return [IPv6Address(MS_POD_IP6)] if host == POD else []

@@ -49,6 +49,8 @@ class Address:
     mtu: int | None
     state: str | None
     family: str = "inet"
+    # the link's hardware address: which host holds a link-local next hop (not part of equality)
+    lladdr: str | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -95,11 +97,11 @@ def _table(value: Any) -> str:
     return _str(value, "table") or "main"
 
 
-def _normalise_dst(entry: dict[str, Any]) -> str:
+def _normalise_dst(entry: dict[str, Any], ipv6: bool = False) -> str:
     dst = entry.get("dst")
     if not isinstance(dst, str) or not dst:
         raise ParseError("iproute", f"route without dst: {entry!r}")
-    v6 = ":" in dst or ":" in str(entry.get("gateway", "")) or ":" in str(entry.get("prefsrc", ""))
+    v6 = ipv6 or ":" in dst or ":" in str(entry.get("gateway", "")) or ":" in str(entry.get("prefsrc", ""))
     if dst == "default":
         return "::/0" if v6 else "0.0.0.0/0"
     if "/" not in dst:
@@ -107,8 +109,8 @@ def _normalise_dst(entry: dict[str, Any]) -> str:
     return dst
 
 
-def parse_routes(json_text: str) -> list[Route]:
-    """Parse ``ip -j route show [table all]`` (also ``ip -6 -j route``).
+def parse_routes(json_text: str, ipv6: bool = False) -> list[Route]:
+    """Parse ``ip -j route show [table all]`` (also ``ip -6 -j route``, better read by parse_routes6).
 
     Example: [Route(dst="203.0.113.0/24", gateway=None, dev=None, protocol="bird", scope=None,
     type="blackhole", metric=32, prefsrc=None, mtu=None, nexthops=[], table="main")]
@@ -122,7 +124,7 @@ def parse_routes(json_text: str) -> list[Route]:
         ]
         routes.append(
             Route(
-                dst=_normalise_dst(entry),
+                dst=_normalise_dst(entry, ipv6),
                 gateway=_str(entry.get("gateway"), "gateway"),
                 dev=_str(entry.get("dev"), "dev"),
                 protocol=_str(entry.get("protocol"), "protocol"),
@@ -136,6 +138,15 @@ def parse_routes(json_text: str) -> list[Route]:
             )
         )
     return routes
+
+
+def parse_routes6(json_text: str) -> list[Route]:
+    """Parse ``ip -6 -j route show``: every route is IPv6, so a gatewayless ``default dev wg0``
+    is ``::/0`` (its JSON names no address that would tell the family).
+
+    Example: {"dst":"default","dev":"rb","metric":2000} -> Route(dst="::/0", dev="rb", metric=2000)
+    """
+    return parse_routes(json_text, ipv6=True)
 
 
 def parse_addresses(json_text: str) -> list[Address]:
@@ -164,6 +175,7 @@ def parse_addresses(json_text: str) -> list[Address]:
                     mtu=_int(link.get("mtu"), "mtu"),
                     state=_str(link.get("operstate"), "operstate"),
                     family=_str(info.get("family"), "family") or "inet",
+                    lladdr=hardware if isinstance(hardware := link.get("address"), str) else None,
                 )
             )
     return out

@@ -1,4 +1,4 @@
-"""Decode BGP connection attempts (pure TCP SYNs) from a classic pcap.
+"""Decode BGP connection attempts (pure TCP SYNs) and their answers from a classic pcap.
 
 Input: the bytes of ``tcpdump -w FILE 'tcp port 179'``, on a plain interface (Ethernet) or on
 ``-i any`` (Linux cooked capture SLL or SLL2; SLL2 carries the interface index, not its name).
@@ -21,7 +21,8 @@ from bgpdoctor.parsers import ParseError
 
 @dataclass
 class Syn:
-    """One SYN without ACK: who tried to open a session to whom, with which TTL."""
+    """One SYN without ACK: who tried to open a session to whom, with which TTL (in the other
+    modes of `syn_sources`, a SYN-ACK or a RST refusing a SYN, read onto the same fields)."""
 
     src: str
     sport: int
@@ -34,9 +35,17 @@ class Syn:
 
 
 def syn_sources(
-    pcap_bytes: bytes, port: int = 179, ifnames: dict[int, str] | None = None, syn_ack: bool = False
+    pcap_bytes: bytes,
+    port: int = 179,
+    ifnames: dict[int, str] | None = None,
+    syn_ack: bool = False,
+    rst: bool = False,
 ) -> list[Syn]:
     """All pure SYNs (or, with ``syn_ack``, all SYN-ACKs) to or from ``port`` in a pcap, in capture order.
+
+    With ``rst``, the refusals instead: RST+ACKs with sequence number 0, what a kernel answers to a
+    SYN for a port nobody listens on (a RST that ends an open connection carries its own sequence
+    number). The refused SYN is the one whose source port is the RST's ``dport``.
 
     SLL2 only records the interface index of the capturing namespace; pass ``ifnames`` (index ->
     name, e.g. from ``ip -j link`` of the same host) to fill ``iface``. tcpdump itself resolves the
@@ -64,7 +73,10 @@ def syn_sources(
                 continue
             tcp = pkt[TCP]
             flags = int(tcp.flags)
-            if flags & 0x12 != (0x12 if syn_ack else 0x02):  # SYN set; ACK clear (or set for SYN-ACKs)
+            if rst:
+                if flags & 0x16 != 0x14 or int(tcp.seq) != 0:  # RST and ACK set, SYN clear, seq 0
+                    continue
+            elif flags & 0x12 != (0x12 if syn_ack else 0x02):  # SYN set; ACK clear (or set for SYN-ACKs)
                 continue
             if port not in (int(tcp.sport), int(tcp.dport)):
                 continue

@@ -1,9 +1,10 @@
 """Fix round trip: for every lab fault, the fix bgpdoctor prints really repairs the lab.
 
 Each case injects the fault, runs `bgpdoctor run` as a user would, pastes the report's fix snippet
-into the lab with `bgpdoctor lab apply-fix` (BIRD/GoBGP configs merged and reloaded, nft/sysctl/ip/
-wg lines run on the host the fix names), waits for the lab's own health checks (every BGP session
-Established, pods reachable) and runs `bgpdoctor run` again: exit 0, no diagnosis, no failed check.
+into the lab with `bgpdoctor lab apply-fix` (BIRD/GoBGP configs merged and reloaded, FRR lines typed
+into vtysh, nft/sysctl/ip/wg lines run on the host the fix names), waits for the lab's own health
+checks (every BGP session Established, pods reachable) and runs `bgpdoctor run` again: exit 0, no
+diagnosis, no failed check.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from bgpdoctor.lab.faults import get_fault
 from tests.integration.labcli import LabCli, running_lab
 
 pytestmark = [pytest.mark.lab, pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")]
@@ -50,8 +52,9 @@ ROUND_TRIP: dict[str, str | tuple[str, ...]] = {
     "tunnel-drops-pod-cidr": "linux",
     "ibgp-no-route-reflection": "bird2",
     "bgp-next-hop-unreachable": "bird2",
-    "ecmp-single-path": "bird2",
+    "ecmp-single-path": "frr",  # tor runs FRR: `maximum-paths` typed into vtysh
     "connected-route-shadows-bgp": "linux",
+    "frr-ebgp-requires-policy": "frr",  # RFC 8212: route-maps in and out for the nodes
 }
 # the nodes a user would name for the faults of the seed-002/003 sites (default: yuuko-k8s)
 FOCUS: dict[str, list[str]] = {
@@ -59,6 +62,7 @@ FOCUS: dict[str, list[str]] = {
     "bgp-next-hop-unreachable": ["kubemaster"],
     "ecmp-single-path": ["master-01"],
     "connected-route-shadows-bgp": ["master-01"],
+    "frr-ebgp-requires-policy": ["master-01"],
 }
 
 
@@ -113,7 +117,7 @@ def test_fix_repairs_the_lab(lab: Path, fault: str, tmp_path: Path) -> None:
     nodes = FOCUS.get(fault, ["yuuko-k8s"])
     code, before = run_report(lab, report, nodes)
     assert code == 1 and before["diagnoses"], "the fault is not diagnosed"
-    assert before["diagnoses"][0]["root_cause"] == fault
+    assert before["diagnoses"][0]["root_cause"] == get_fault(fault).root_cause
 
     platforms = ROUND_TRIP[fault]
     for platform in (platforms,) if isinstance(platforms, str) else platforms:

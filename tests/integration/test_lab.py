@@ -81,6 +81,23 @@ def birdc(lab: Lab, router: str, *args: str) -> str:
     return sh(lab, router, "birdc", "-s", sock(lab, router), *args).stdout
 
 
+def vtysh_json(lab: Lab, command: str) -> dict[str, Any]:
+    """A `... json` command of tor's FRR, through its vty socket directory."""
+    from bgpdoctor.lab.frr import lab_frr_dir
+
+    vty = str(lab_frr_dir(lab.lab_settings().ns("tor")))
+    out = sh(lab, "tor", "vtysh", "--vty_socket", vty, "-c", command).stdout
+    data = json.loads(out or "{}")
+    assert isinstance(data, dict), out
+    return data
+
+
+def tor_paths(lab: Lab, prefix: str) -> list[dict[str, Any]]:
+    paths = vtysh_json(lab, f"show bgp ipv4 unicast {prefix} json").get("paths", [])
+    assert isinstance(paths, list)
+    return paths
+
+
 def bgp_lines(lab: Lab, router: str) -> dict[str, str]:
     return {ln.split()[0]: ln for ln in birdc(lab, router, "show", "protocols").splitlines() if " BGP " in ln}
 
@@ -180,10 +197,17 @@ def test_seed_002_and_003_sites(lab: Lab) -> None:
         "status",
     )
     assert "BIRD 1.6" in status.stdout, status.stdout
-    # the switch installs the VIP both nodes announce as one ECMP route
+    # the switch (FRR, its default maximum-paths) installs the VIP both nodes announce as one ECMP route
     vip = sh(lab, "tor", "ip", "route", "show", "10.0.6.1").stdout
-    assert "nexthop via 10.0.4.109" in vip and "nexthop via 10.0.4.110" in vip, vip
+    assert "nexthop via 10.0.4.109" in vip and "nexthop via 10.0.4.110" in vip and "proto bgp" in vip, vip
     assert ping(lab, "tor", "10.0.6.1").returncode == 0
+    neighbors = vtysh_json(lab, "show bgp neighbors json")
+    assert {a: n["bgpState"] for a, n in neighbors.items()} == {
+        "10.0.4.109": "Established",
+        "10.0.4.110": "Established",
+    }
+    families = [n["addressFamilyInfo"]["ipv4Unicast"] for n in neighbors.values()]
+    assert not any("inboundEbgpRequiresPolicy" in f or "outboundEbgpRequiresPolicy" in f for f in families)
 
 
 def test_inventory_validates(lab: Lab) -> None:
@@ -227,14 +251,18 @@ def test_ssh_login_with_pinned_host_keys(lab: Lab) -> None:
         )
         try:
             cmd = "ip netns identify $$"
-            if host.control_socket:
+            if host.control_socket and host.speaker == "frr":
+                cmd += f"; vtysh --vty_socket {host.control_socket} -c 'show bgp summary'"
+            elif host.control_socket:
                 cmd += f"; birdc -s {host.control_socket} show status; birdc show protocols"
             _, out, _ = c.exec_command(cmd, timeout=10)
             text = out.read().decode()
         finally:
             c.close()
         assert text.splitlines()[0] == PREFIX + name
-        if host.control_socket:
+        if host.control_socket and host.speaker == "frr":
+            assert "BGP router identifier 10.0.4.250, local AS number 65000" in text, text
+        elif host.control_socket:
             assert "Daemon is up and running" in text and "router id" in text.lower()
             assert "Established" in text  # the birdc wrapper on the session PATH picked the socket
 
@@ -290,7 +318,8 @@ def test_cli_lists_faults() -> None:
     )
     names = [ln.split()[0] for ln in cp.stdout.splitlines()]
     assert names == [f.name for f in list_faults()]
-    assert len(names) == 25
+    assert len(names) == len(list_faults())
+    assert "frr-ebgp-requires-policy" in names
 
 
 # ---- faults: raw symptoms --------------------------------------------------------------------
@@ -545,20 +574,36 @@ def test_fault_bgp_next_hop_unreachable(lab: Lab) -> None:
 
 def test_fault_ecmp_single_path(lab: Lab) -> None:
     up_fault(lab, "ecmp-single-path")
-    assert birdc(lab, "tor", "show", "route", "for", "10.0.6.1", "all").count("BGP.as_path: 65001") == 2
+    paths = tor_paths(lab, "10.0.6.1/32")
+    assert [p["aspath"]["string"] for p in paths] == ["65001", "65001"], paths
+    assert [bool(p.get("multipath")) for p in paths].count(True) == 0, paths  # maximum-paths 1
     vip = sh(lab, "tor", "ip", "route", "show", "10.0.6.1").stdout
-    assert "nexthop" not in vip and "proto bird" in vip, vip
+    assert "nexthop" not in vip and "proto bgp" in vip, vip
 
 
 def test_fault_connected_route_shadows_bgp(lab: Lab) -> None:
     up_fault(lab, "connected-route-shadows-bgp")
     assert "dev vlanif6" in sh(lab, "tor", "ip", "route", "get", "10.0.6.1").stdout
-    assert birdc(lab, "tor", "show", "route", "for", "10.0.6.1", "all").count("BGP.as_path: 65001") == 2
+    assert [p["aspath"]["string"] for p in tor_paths(lab, "10.0.6.0/24")] == ["65001", "65001"]
     assert "100% packet loss" in ping(lab, "tor", "10.0.6.1").stdout
+
+
+def test_fault_frr_ebgp_requires_policy(lab: Lab) -> None:
+    """RFC 8212 on FRR: the sessions come up, yet the VIP both nodes announce is discarded."""
+    up_fault(lab, "frr-ebgp-requires-policy")
+    neighbors = vtysh_json(lab, "show bgp neighbors json")
+    for address in ("10.0.4.109", "10.0.4.110"):
+        assert neighbors[address]["bgpState"] == "Established"
+        family = neighbors[address]["addressFamilyInfo"]["ipv4Unicast"]
+        assert family["inboundEbgpRequiresPolicy"] == "Inbound updates discarded due to missing policy"
+        assert family["outboundEbgpRequiresPolicy"] == "Outbound updates discarded due to missing policy"
+    assert tor_paths(lab, "10.0.6.1/32") == []
+    assert sh(lab, "tor", "ip", "route", "show", "10.0.6.1").stdout.strip() == ""
 
 
 def test_up_heals_to_baseline(lab: Lab) -> None:
     from bgpdoctor.lab import lab_health, lab_up
+    from bgpdoctor.lab.frr import lab_frr_dir
     from bgpdoctor.lab.state import load_state
 
     info = lab_up(lab.run_dir)
@@ -570,6 +615,18 @@ def test_up_heals_to_baseline(lab: Lab) -> None:
     assert (
         subprocess.run(["bird", "-p", "-c", str(lab.run_dir / "router-home" / "bird.conf")]).returncode == 0
     )
+    assert (
+        "maximum-paths"
+        not in sh(
+            lab,
+            "tor",
+            "vtysh",
+            "--vty_socket",
+            str(lab_frr_dir(lab.lab_settings().ns("tor"))),
+            "-c",
+            "show running-config",
+        ).stdout
+    )
 
 
 # ---- teardown (keep last) --------------------------------------------------------------------
@@ -577,6 +634,7 @@ def test_down_leaves_nothing(lab: Lab) -> None:
     from pyroute2 import IPRoute, netns
 
     from bgpdoctor.lab import lab_down
+    from bgpdoctor.lab.frr import lab_frr_dir
     from bgpdoctor.lab.procs import proc_alive
     from bgpdoctor.lab.state import load_state
 
@@ -589,6 +647,7 @@ def test_down_leaves_nothing(lab: Lab) -> None:
     with IPRoute() as ipr:
         assert not [lk.get("ifname") for lk in ipr.get_links() if str(lk.get("ifname")).startswith(PREFIX)]
     assert not [k for k, rec in st.procs.items() if proc_alive(rec)]
+    assert not lab_frr_dir(f"{PREFIX}tor").parent.exists()  # FRR's files (outside the run dir) are gone
     assert lab_down(lab.run_dir) == []  # idempotent
 
 

@@ -107,6 +107,7 @@ FOCUS: dict[str, list[str]] = {
     "bgp-next-hop-unreachable": ["kubemaster"],
     "ecmp-single-path": ["master-01"],
     "connected-route-shadows-bgp": ["master-01"],
+    "frr-ebgp-requires-policy": ["master-01"],
 }
 
 # fault -> (top root cause, a check that must fail on a subject, values the fixes must carry)
@@ -195,11 +196,21 @@ FAULTS: dict[str, tuple[str, str, list[str]]] = {
         "bgp-next-hop-resolvable@cn-ns",
         ["next hop self", "protocol bgp k3s_backbone_cn_v4 on gateway"],
     ),
-    "ecmp-single-path": ("ecmp-single-path", "bgp-ecmp-installed@tor", ["merge paths on"]),
+    "ecmp-single-path": (
+        "ecmp-single-path",
+        "bgp-ecmp-installed@tor",
+        ["router bgp 65000", "maximum-paths 64"],
+    ),
     "connected-route-shadows-bgp": (
         "connected-route-shadows-bgp",
         "bgp-route-not-shadowed@tor",
         ["ip addr del 10.0.6.254/24 dev vlanif6", "10.0.6.0/24"],
+    ),
+    # tor runs FRR: RFC 8212 discards the VIP of both nodes, sessions up
+    "frr-ebgp-requires-policy": (
+        "bird-ebgp-no-policy",
+        "ebgp-policy-present@tor",
+        ["router bgp 65000", "neighbor 10.0.4.109 route-map BGPDOCTOR-IN in"],
     ),
 }
 
@@ -358,7 +369,7 @@ def test_the_tui_on_the_live_lab_shows_the_diagnosis(lab: Path) -> None:
     session = f"bgpdoctor-tui-lab-{uuid.uuid4().hex[:8]}"
     env = [f"-e{k}={v}" for k, v in bgpdoctor.env(lab.parent).items() if k.startswith("BGPDOCTOR_")]
     # the pane stays after an early exit, so a failure shows what the program printed
-    command = f"{sys.executable} -m bgpdoctor tui -i {lab} --no-mtu; echo exited $?; sleep 60"
+    command = f"{sys.executable} -m bgpdoctor tui -i {lab} --no-mtu; echo exited $?; sleep 600"
     _tmux("new-session", "-d", "-s", session, "-x", "100", "-y", "30", "-c", str(lab.parent), *env, command)
     try:
         _wait_for(session, lambda s: "finding(s)" in s, seconds=120)

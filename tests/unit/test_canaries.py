@@ -121,7 +121,7 @@ PLANTS: list[tuple[str, str, str, Plant]] = [
     ),
     (
         "router-home",
-        "wg.allowed",
+        "sysctl",
         "uci-option-password",
         lambda c, o, e: (f"config bgp 'peer'\n\toption password '{c}'\n" + o, e),
     ),

@@ -315,3 +315,36 @@ def test_icmp_errors_about_a_ping_are_traced_from_any_hop() -> None:
     assert f"|| $dst == {source})" in program
     tcp = dt.bpftrace_program([dt.Flow("10.42.0.1", "10.42.3.1", 6, 179)], None, True, 100)
     assert f"|| $dst == {source})" not in tcp
+
+
+def test_a_cause_seen_on_two_sessions_is_summarised_by_the_one_the_kernel_proved() -> None:
+    # node-not-listening on both routers' sessions to one node: only router-home dialled while its
+    # drops were traced; the summary speaks for that session and quotes the kernel, whichever comes
+    # first in the run's order
+    from bgpdoctor.engine.judge import diagnose
+    from bgpdoctor.engine.rules import PlaybookDef
+
+    playbook = PlaybookDef.model_validate(
+        {
+            "id": "node-not-listening",
+            "title": "t",
+            "subject": "session",
+            "match": [{"fact": "refused_by_non_listener", "op": "eq", "value": True}],
+            "culprit": "{{ listener }}",
+            "summary": "{{ dialer }} is refused by {{ listener }}.",
+            "explanation": "e",
+        }
+    )
+    sessions = []
+    for router in ("router-mine", "router-home"):
+        s = Subject("session", f"{router}<->yuuko-k8s", [router, "yuuko-k8s"], [router, "yuuko-k8s"])
+        s.add("refused_by_non_listener", True)
+        s.add("dialer", router)
+        s.add("listener", "yuuko-k8s")
+        sessions.append(s)
+    sessions[1].add("kernel_proof", "the kernel on yuuko-k8s dropped 3 SYNs (NO_SOCKET)")
+    [found] = diagnose([playbook], sessions, [], [])
+    assert found.summary == (
+        "router-home is refused by yuuko-k8s. Proof: the kernel on yuuko-k8s dropped 3 SYNs (NO_SOCKET)."
+    )
+    assert found.hosts == ["yuuko-k8s"]

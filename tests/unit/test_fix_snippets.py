@@ -256,3 +256,20 @@ def test_fix_snippet_parses(pb_id: str, fix: FixDef, _: str, tmp_path: Path) -> 
         assert VENDOR_CHECKS[fix.platform](text) == [], text
     else:
         pytest.fail(f"{pb_id}: no validator for platform {fix.platform}")
+
+
+@pytest.mark.parametrize("dst_ip", ["fd00:10:42:3::1", "10.42.3.1"])
+def test_the_mtu_firewall_fixes_speak_the_paths_own_icmp_and_pass_nft(dst_ip: str, tmp_path: Path) -> None:
+    playbook = next(p for p in load_playbooks() if p.id == "mtu-blackhole")
+    facts = {"dst_ip": dst_ip, "path_mtu": 1380, "source": "router-mine"}
+    facts["mtu_bottleneck_host"] = "router-mine"
+    texts = [render(f.template, facts, "mtu-blackhole") for f in playbook.fixes if f.platform == "nftables"]
+    joined = "\n".join(texts)
+    if ":" in dst_ip:
+        assert "icmpv6 type packet-too-big accept" in joined and "frag-needed" not in joined
+        assert "meta nfproto ipv6 tcp flags syn tcp option maxseg size set 1320" in joined
+    else:
+        assert "icmp code frag-needed accept" in joined and "icmpv6" not in joined
+        assert "meta nfproto ipv4 tcp flags syn tcp option maxseg size set 1340" in joined
+    for text in texts:
+        _check_nft(text, tmp_path)

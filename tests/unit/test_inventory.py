@@ -261,3 +261,28 @@ def test_operator_intent_is_read(tmp_path: Path) -> None:
         "BGP_MD5_SAKAMOTO",
     )
     assert [str(v) for v in inv.hosts["sakamoto"].lb_vips] == ["10.0.6.1"]
+
+
+def test_a_dual_stack_network_is_described_in_both_families(tmp_path: Path) -> None:
+    # the dual-stack lab's own shape: a site with an IPv6 LAN beside the IPv4 one, an overlay
+    # carrying both, an IPv6 LoadBalancer pool and VIP; before, each was refused as "not IPv4"
+    path = tmp_path / "inventory.yaml"
+    path.write_text(
+        "sites:\n"
+        "  home: {lan: 192.168.0.0/24, lans: ['fd00:192:168::/64']}\n"
+        "switches:\n"
+        "  zt: {segments: [192.168.191.0/24, 'fd00:192:168:191::/64']}\n"
+        "lb_pools:\n"
+        "  v6: {cidr: 'fd00:10:96::/112'}\n"
+        "hosts:\n"
+        "  yuuko-k8s:\n"
+        "    role: node\n"
+        "    site: home\n"
+        "    connect: {local: true}\n"
+        "    lb_vips: [10.0.6.1, 'fd00:10:96::1']\n"
+    )
+    inv = load_inventory(path)
+    assert [str(n) for n in inv.sites["home"].subnets] == ["192.168.0.0/24", "fd00:192:168::/64"]
+    assert [n.version for n in inv.switches["zt"].segments] == [4, 6]
+    assert str(inv.lb_pools["v6"].cidr) == "fd00:10:96::/112"
+    assert [str(v) for v in inv.hosts["yuuko-k8s"].lb_vips] == ["10.0.6.1", "fd00:10:96::1"]

@@ -29,8 +29,8 @@ def test_bgp_line_counts_sessions_by_state_and_names_the_down_ones() -> None:
     status = replayed("node-not-listening").extras.status
     assert status is not None
     assert bgp_summary_line(status) == (
-        "BGP: 4 sessions, 2 Established, 1 Active, 1 Passive (router-mine<->yuuko-k8s: router-mine "
-        "passive, yuuko-k8s active; router-home<->yuuko-k8s: router-home active, yuuko-k8s active)"
+        "BGP: 4 sessions, 3 Established, 1 Active (router-home<->yuuko-k8s: router-home active, "
+        "yuuko-k8s active)"
     )
     healthy = replayed("healthy").extras.status
     assert healthy is not None
