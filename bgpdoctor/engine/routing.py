@@ -282,14 +282,15 @@ def frr_ecmp_facts(world: World, s: Subject, name: str) -> None:
 
 
 def router_bgp_paths(world: World, name: str) -> tuple[str, list[tuple[str, str | None]]] | None:
-    """(fact, [(prefix, next hop)]) of every BGP path a router holds, from BIRD's `show route` or
+    """(fact, [(prefix, next hop)]) of every BGP path a router learned, from BIRD's `show route` or
     FRR's BGP table; None when neither was collected; FactUnknown (World.known) when it cannot be read."""
     if world.collected(name, "bird.bgp_routes"):
         routes = world.known(name, "bird.bgp_routes", bird.parse_show_route)
         return "bird.bgp_routes", [(r.prefix, r.bgp_next_hop or r.gateway) for r in routes]
     if world.collected(name, "frr.bgp_ipv4"):
         frr_routes = world.known(name, "frr.bgp_ipv4", frr.parse_bgp_routes)
-        return "frr.bgp_ipv4", [(r.prefix, r.next_hop) for r in frr_routes]
+        # FRR's table holds its own networks too (peerId "(unspec)", next hop 0.0.0.0): not learned
+        return "frr.bgp_ipv4", [(r.prefix, r.next_hop) for r in frr_routes if r.peer is not None]
     return None
 
 

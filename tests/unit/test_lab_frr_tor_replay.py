@@ -96,3 +96,38 @@ def test_a_vip_inside_the_node_lan_on_frr_is_lb_pool_in_node_subnet() -> None:
     assert status == "fail", reason
     lb = next(d for d in report.diagnoses if d.root_cause == "lb-pool-in-node-subnet")
     assert "10.0.4.200/32" in lb.summary and "10.0.4.0/24" in lb.summary, lb.summary
+
+
+def test_a_network_frr_originates_itself_is_not_shadowed_by_its_own_lan(tmp_path: Path) -> None:
+    # `network 10.0.4.0/24` on tor: FRR lists its own path (peerId "(unspec)", next hop 0.0.0.0)
+    # beside the learned ones; it is no BGP route the connected LAN steals (seen live on a healthy
+    # FRR+BIRD pair in tests/integration/test_capabilities_run.py)
+    import base64
+    import json
+
+    data = json.loads((RECORDINGS / "lab_frr_tor_healthy.json").read_text())
+    output = data["hosts"]["tor"]["outputs"]["frr.bgp_ipv4"]
+    table = json.loads(base64.b64decode(output["stdout_b64"]))
+    table["routes"]["10.0.4.0/24"] = [
+        {
+            "valid": True,
+            "bestpath": True,
+            "pathFrom": "external",
+            "prefix": "10.0.4.0",
+            "prefixLen": 24,
+            "network": "10.0.4.0/24",
+            "metric": 0,
+            "weight": 32768,
+            "peerId": "(unspec)",
+            "path": "",
+            "origin": "IGP",
+            "nexthops": [{"ip": "0.0.0.0", "hostname": "tor", "afi": "ipv4", "used": True}],
+        }
+    ]
+    output["stdout_b64"] = base64.b64encode(json.dumps(table).encode()).decode()
+    path = tmp_path / "recording.json"
+    path.write_text(json.dumps(data))
+    inv, inv_path, nodes, collected = load_recording(path)
+    report = evaluate(inv, inv_path, collected, RunOptions(nodes=nodes))
+    assert report.diagnoses == []
+    assert _status(report, "bgp-route-not-shadowed")[0] == "pass"
