@@ -256,17 +256,22 @@ def _rp_cond(ctx: FaultContext) -> str | None:
 
 
 # -- mtu-blackhole --------------------------------------------------------------------------
-def _mtu_apply(ctx: FaultContext) -> None:
+def _overlay_mtu_blackhole(ctx: FaultContext, ip: list[str], drop_rule: str) -> None:
+    """router-mine's zt0 (and its switch port) at MTU_FAULT, its too-big ICMP (`drop_rule`) dropped,
+    and the learned path MTUs of the family (`ip` or `ip -6`) forgotten on the seed-001 hosts."""
     set_mtu(ctx.s, "router-mine", "zt0", MTU_FAULT)
     set_mtu(ctx.s, SWITCH, "p-rmine", MTU_FAULT)
-    _fault_table(
-        ctx.s,
-        "router-mine",
-        "output",
+    _fault_table(ctx.s, "router-mine", "output", drop_rule)
+    for host in ("sakamoto", "router-mine", "router-home", "yuuko-k8s"):
+        ns_run(ctx.s.ns(host), [*ip, "route", "flush", "cache"], check=False)
+
+
+def _mtu_apply(ctx: FaultContext) -> None:
+    _overlay_mtu_blackhole(
+        ctx,
+        ["ip"],
         'icmp type destination-unreachable icmp code frag-needed counter drop comment "fault: pmtu"',
     )
-    for host in ("sakamoto", "router-mine", "router-home", "yuuko-k8s"):
-        ns_run(ctx.s.ns(host), ["ip", "route", "flush", "cache"], check=False)
 
 
 def _mtu_cond(ctx: FaultContext) -> str | None:
@@ -910,16 +915,9 @@ def _nd_cond(ctx: FaultContext) -> str | None:
 
 
 def _mtu6_apply(ctx: FaultContext) -> None:
-    set_mtu(ctx.s, "router-mine", "zt0", MTU_FAULT)
-    set_mtu(ctx.s, SWITCH, "p-rmine", MTU_FAULT)
-    _fault_table(
-        ctx.s,
-        "router-mine",
-        "output",
-        'icmpv6 type packet-too-big counter drop comment "fault: ICMPv6 filtered"',
+    _overlay_mtu_blackhole(
+        ctx, ["ip", "-6"], 'icmpv6 type packet-too-big counter drop comment "fault: ICMPv6 filtered"'
     )
-    for host in ("sakamoto", "router-mine", "router-home", "yuuko-k8s"):
-        ns_run(ctx.s.ns(host), ["ip", "-6", "route", "flush", "cache"], check=False)
 
 
 def _mtu6_cond(ctx: FaultContext) -> str | None:
