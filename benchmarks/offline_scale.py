@@ -19,6 +19,7 @@ selection takes, and replays the same recording with both rules in this tree (th
 in), so only the pair rule differs; replays are skipped above --before-max (default 200) and
 --after-max (default 500) nodes (the old rule's N² paths take minutes there).
 Default sizes: 100 500 1000 (--pairs: 100 200 1000 2000 5000).
+Recordings carry the redaction mark a live run's recording has (its outputs redacted when recorded).
 Peak memory is the replay's whole process, JSON report written to a pipe included (it is streamed).
 """
 
@@ -198,6 +199,24 @@ def synthetic_recording(n: int) -> dict[str, Any]:
     return rec
 
 
+def _as_recorded(rec: dict[str, Any]) -> dict[str, Any]:
+    """The recording with its outputs redacted and marked so, as `bgpdoctor run --record` writes it
+    (engine/recording.py: a replay then does not redact them again)."""
+    sys.path.insert(0, str(REPO))
+    from bgpdoctor.engine.recording import outputs_digest, redaction_rules
+    from bgpdoctor.redact import redact, redact_bytes
+
+    outputs = []
+    for name, host in rec["hosts"].items():
+        for fact, r in host["outputs"].items():
+            stdout = redact_bytes(base64.b64decode(r["stdout_b64"]))
+            r["stdout_b64"], r["stderr"] = base64.b64encode(stdout).decode(), redact(r["stderr"])
+            outputs.append((name, fact, stdout, r["stderr"]))
+    rules = redaction_rules()
+    rec["redaction"] = {"rules": rules, "digest": outputs_digest(outputs)} if rules else None
+    return rec
+
+
 def _probed(rec: dict[str, Any]) -> tuple[list[tuple[str, str]], float]:
     """The pod paths this tree's engine probes in the recording (engine/active.py node_pairs), and
     the seconds their selection takes once the hosts' addresses and routes are parsed (the
@@ -346,7 +365,7 @@ def pairs_table(sizes: list[int], before_max: int, after_max: int, folder: Path,
         _record_pairs(rec, probed)
         _encode(rec)
         path = folder / f"nodes-{n}.json"
-        path.write_text(json.dumps(rec), encoding="utf-8")
+        path.write_text(json.dumps(_as_recorded(rec)), encoding="utf-8")
         before_count = _all_pairs_count(rec)
         after = _measure(path, str(REPO)) if n <= after_max else nan
         before = _measure(path, str(REPO), old_rule=True) if n <= before_max else nan
@@ -370,7 +389,7 @@ def _recording(n: int, folder: Path) -> Path:
     _decode(rec)
     _record_pairs(rec, probed)
     _encode(rec)
-    path.write_text(json.dumps(rec), encoding="utf-8")
+    path.write_text(json.dumps(_as_recorded(rec)), encoding="utf-8")
     return path
 
 
@@ -418,7 +437,7 @@ def main() -> int:
         return 0
     if args.profile:
         path = folder / f"nodes-{args.profile}.json"
-        path.write_text(json.dumps(synthetic_recording(args.profile)), encoding="utf-8")
+        path.write_text(json.dumps(_as_recorded(synthetic_recording(args.profile))), encoding="utf-8")
         prof = folder / "replay.prof"
         subprocess.run(
             [
@@ -462,7 +481,7 @@ def main() -> int:
         _record_pairs(rec, probed)
         _encode(rec)
         path = folder / f"nodes-{n}.json"
-        path.write_text(json.dumps(rec), encoding="utf-8")
+        path.write_text(json.dumps(_as_recorded(rec)), encoding="utf-8")
         wall, rss, code, results, _unknown = _measure(path, args.src)
         ratios = f"{wall / previous[1]:>7.2f} {rss / previous[2]:>6.2f}" if previous else f"{'-':>7} {'-':>6}"
         size = path.stat().st_size / 2**20

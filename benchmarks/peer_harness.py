@@ -1,6 +1,6 @@
 """Benchmark: collecting one fleet with bgpdoctor, plain OpenSSH and Ansible ad hoc, side by side.
 
-Usage (root): python3 benchmarks/peer_harness.py [N ...] [--rounds 5] [--no-ansible]
+Usage (root): python3 benchmarks/peer_harness.py [N ...] [--rounds 5] [--no-ansible] [--src DIR]
 
 Brings up a fleet of N hosts, each a network namespace running its own sshd with its own ed25519
 host key, on a bridge this script creates (bph-br, 172.31.232.0/22; nothing leaves it). Then, in
@@ -10,7 +10,11 @@ host by:
 - Ansible ad hoc: `ansible all -m shell -a 'commands' -f N` with pipelining, host keys checked,
   in its own venv (installed on first use with pip into /var/tmp/bgpdoctor-bench/ansible);
 - bgpdoctor: `bgpdoctor run --no-mtu --no-capture -q -o json` on an inventory of the fleet.
-The commands are bgpdoctor's own phase-1 commands for such a host (engine.collect.fact_commands).
+The commands are bgpdoctor's own phase-1 commands for such a host, as its batch runs them
+(engine.collect.batch_commands: one `ss` for two facts), each in a subshell for plain OpenSSH and
+Ansible. --src DIR adds another tree's bgpdoctor ("bgpdoctor before") to the same rounds.
+With $BGPDOCTOR_LAB_PREFIX and $BGPDOCTOR_LAB_MGMT_NET set, the fleet is named "<prefix>ph-..." and
+addressed in that net instead (it must not be in use: take that lab down first).
 Cold connections each time: no ControlMaster, host keys verified against a known_hosts file.
 
 Printed per N: median wall time, client CPU (this process's children) and host CPU per host (what
@@ -37,9 +41,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-PREFIX = "bph-"
+_OWN_NET = os.environ.get("BGPDOCTOR_LAB_PREFIX") and os.environ.get("BGPDOCTOR_LAB_MGMT_NET")
+PREFIX = f"{os.environ['BGPDOCTOR_LAB_PREFIX']}ph-" if _OWN_NET else "bph-"
 BRIDGE = f"{PREFIX}br"
-NET = ipaddress.IPv4Network("172.31.232.0/22")
+NET = ipaddress.IPv4Network(os.environ["BGPDOCTOR_LAB_MGMT_NET"] if _OWN_NET else "172.31.232.0/22")
 ANSIBLE_VENV = Path("/var/tmp/bgpdoctor-bench/ansible")
 KEX = "curve25519-sha256@libssh.org"
 
@@ -192,11 +197,13 @@ def teardown() -> None:
 def commands_script() -> str:
     """bgpdoctor's phase-1 commands for a node without a BGP daemon, run one after the other."""
     sys.path.insert(0, str(REPO))
-    from bgpdoctor.engine.collect import fact_commands
+    from bgpdoctor.engine.collect import batch_commands, fact_commands
     from bgpdoctor.inventory_model import Host
 
     host = Host.model_validate({"role": "node", "speaker": "none", "connect": {"local": True}})
-    return "; ".join(f"echo '## {fact}'; {cmd}" for fact, cmd in fact_commands(host).items())
+    commands = batch_commands(fact_commands(host))
+    # a subshell each: `command -v wg ... || exit 0` must not end the script
+    return "; ".join(f"echo '## {fact}'; ( {cmd} )" for fact, cmd in commands.items())
 
 
 def ensure_ansible() -> Path:
@@ -207,7 +214,9 @@ def ensure_ansible() -> Path:
     return ansible
 
 
-def runners(fleet: Fleet, script: str, ansible: Path | None) -> dict[str, Callable[[], str]]:
+def runners(
+    fleet: Fleet, script: str, ansible: Path | None, before: str | None = None
+) -> dict[str, Callable[[], str]]:
     folder = fleet.folder
     out = folder / "out"
     out.mkdir(exist_ok=True)
@@ -226,13 +235,15 @@ def runners(fleet: Fleet, script: str, ansible: Path | None) -> dict[str, Callab
             f'-m shell -a "$(cat {script_file})" > {out}/ansible.txt'
         )
 
-    def bgpdoctor() -> str:
+    def bgpdoctor(tree: Path = REPO, name: str = "bgpdoctor") -> str:
         return (
-            f"{sys.executable} -m bgpdoctor run -i {folder}/inventory.yaml --no-mtu --no-capture -q -o json "
-            f"> {out}/bgpdoctor.json; rc=$?; [ $rc -ne 2 ] && [ $rc -ne 4 ]"
+            f"cd {tree} && PYTHONPATH={tree} {sys.executable} -m bgpdoctor run -i {folder}/inventory.yaml "
+            f"--no-mtu --no-capture -q -o json > {out}/{name}.json; rc=$?; [ $rc -ne 2 ] && [ $rc -ne 4 ]"
         )
 
     tools: dict[str, Callable[[], str]] = {"plain ssh": plain, "bgpdoctor": bgpdoctor}
+    if before is not None:
+        tools["bd before"] = lambda: bgpdoctor(Path(before), "bgpdoctor-before")
     if ansible is not None:
         tools["ansible"] = ansible_adhoc
     return tools
@@ -282,14 +293,16 @@ def check_outputs(fleet: Fleet) -> None:
             raise SystemExit(f"ansible: {ok} of {fleet.n} hosts answered")
 
 
-def bench(n: int, rounds: int, ansible: Path | None, keep: bool = False) -> dict[str, list[Sample]]:
+def bench(
+    n: int, rounds: int, ansible: Path | None, keep: bool = False, before: str | None = None
+) -> dict[str, list[Sample]]:
     folder = Path(tempfile.mkdtemp(prefix="bgpdoctor-fleet-"))
     fleet = Fleet(n, folder)
     try:
         t0 = time.perf_counter()
         fleet.up()
         print(f"N={n}: fleet up in {time.perf_counter() - t0:.1f} s ({folder})", file=sys.stderr)
-        tools = runners(fleet, commands_script(), ansible)
+        tools = runners(fleet, commands_script(), ansible, before)
         samples: dict[str, list[Sample]] = {name: [] for name in tools}
         order = list(tools)
         for r in range(rounds):
@@ -316,6 +329,7 @@ def main() -> int:
     parser.add_argument("--no-ansible", action="store_true")
     parser.add_argument("--down", action="store_true", help="only tear down a fleet left behind")
     parser.add_argument("--keep", action="store_true", help="leave the last fleet up (for profiling)")
+    parser.add_argument("--src", help="another tree whose bgpdoctor runs in the same rounds (before)")
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("needs root (network namespaces)")
@@ -325,7 +339,7 @@ def main() -> int:
     ansible = None if args.no_ansible else ensure_ansible()
     print(f"{'N':>4} {'tool':10} {'wall s':>7} {'client CPU s':>12} {'host CPU ms/host':>16}")
     for n in args.sizes:
-        samples = bench(n, args.rounds, ansible, keep=args.keep and n == args.sizes[-1])
+        samples = bench(n, args.rounds, ansible, keep=args.keep and n == args.sizes[-1], before=args.src)
         figures = {
             name: (
                 median([s.wall for s in got]),
@@ -339,6 +353,8 @@ def main() -> int:
         bd, plain = figures["bgpdoctor"], figures["plain ssh"]
         line = f"{n:>4} ratios: bgpdoctor/plain wall {bd[0] / plain[0]:.2f} (goal <= 1.2), "
         line += f"host CPU per host {bd[2] / plain[2]:.2f} (goal <= 2)"
+        if "bd before" in figures:
+            line += f", before: host CPU per host {figures['bd before'][2] / plain[2]:.2f}"
         if "ansible" in figures:
             line += f", ansible/bgpdoctor wall {figures['ansible'][0] / bd[0]:.2f} (goal >= 5 at N=100)"
         print(line, flush=True)

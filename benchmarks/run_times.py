@@ -14,7 +14,12 @@ of that host only, its peers kept by address): median wall times of --rounds int
 the ratio whole / slowest host (goal: 1.3), and where the whole run's time went (progress lines
 stamped: start-up, collection, probes (pings, then MTU sweeps), judging and the report; since a
 host's own probes start once it is collected, "collect" holds those, "probes" what is left after
-the last host). --src runs another tree's bgpdoctor as the "before" column in the same rounds.
+the last host), and the CPU the lab's hosts spent on the whole run (their sshd and everything it ran:
+collection and probes), per host. A second table runs each host's collection batch in its
+namespace (no SSH) against the same commands run plainly, one after the other in one `sh`: host
+CPU per host, median of the rounds (goal: batch <= 2x plain). --src runs another tree's bgpdoctor
+as the "before" rows in the same rounds. With $BGPDOCTOR_LAB_DIR (and the prefix and net) the
+lab is built there instead of in a temporary directory.
 """
 
 from __future__ import annotations
@@ -43,8 +48,9 @@ def main() -> int:
     args = sys.argv[1:]
     timers = ["--default-timers"] if "--default-timers" in args else []
     faults = [a for a in args if not a.startswith("--")]
-    run_dir = tempfile.mkdtemp(prefix="bgpdoctor-bench-")
     own_lab = os.environ.get("BGPDOCTOR_LAB_PREFIX") and os.environ.get("BGPDOCTOR_LAB_MGMT_NET")
+    given_dir = os.environ.get("BGPDOCTOR_LAB_DIR") if own_lab else None
+    run_dir = given_dir or tempfile.mkdtemp(prefix="bgpdoctor-bench-")
     env = {
         **os.environ,
         "BGPDOCTOR_LAB_PREFIX": os.environ["BGPDOCTOR_LAB_PREFIX"] if own_lab else "bdb-",
@@ -76,6 +82,7 @@ def main() -> int:
                 print(f"lab up failed: {up.stderr.strip().splitlines()[-1:]}")
                 return 1
             slowest_host_table(env, run_dir, sources, rounds)
+            host_cpu_table(env["BGPDOCTOR_LAB_PREFIX"], run_dir, sources, rounds)
         finally:
             cli("lab", "down")
         return 0
@@ -254,19 +261,28 @@ def slowest_host_table(env: dict[str, str], run_dir: str, sources: dict[str, str
             yaml.safe_dump(_one_host_inventory(lab, name), f)
     walls: dict[tuple[str, str], list[float]] = {}
     phases: dict[str, list[dict[str, float]]] = {s: [] for s in sources}
+    host_cpu: dict[str, list[float]] = {s: [] for s in sources}
     for _ in range(rounds):
         for source, tree in sources.items():
             run_env = {**env, "PYTHONPATH": tree}
             base = [sys.executable, "-m", "bgpdoctor", "run", "-o", "json", "-i"]
             record = ["--record", f"{run_dir}/whole.json"]  # its progress line: probing is over
+            cpu_before = _lab_sshd_cpu(run_dir, list(lab["hosts"]))
             wall, marks = _stamped_run([*base, inventory, *record], run_env, tree)
+            time.sleep(0.3)  # let each sshd reap its sessions, so their CPU is counted
+            host_cpu[source].append(
+                (_lab_sshd_cpu(run_dir, list(lab["hosts"])) - cpu_before) / len(lab["hosts"])
+            )
             walls.setdefault((source, "whole"), []).append(wall)
             phases[source].append({**marks, "end": wall})
             for name, path in singles.items():
                 wall, _marks = _stamped_run([*base, path, "-q"], run_env, tree)
                 walls.setdefault((source, name), []).append(wall)
     print(f"whole healthy lab vs each host alone, median of {rounds} interleaved rounds (wall s)")
-    print(f"{'tree':8} {'whole':>6} {'slowest host':>22} {'x slowest':>9}  whole: start/collect/probes/judge")
+    print(
+        f"{'tree':8} {'whole':>6} {'slowest host':>22} {'x slowest':>9}  whole: start/collect/probes/judge"
+        "  host CPU ms/host"
+    )
     for source in sources:
         whole = statistics.median(walls[(source, "whole")])
         host, alone = max(
@@ -280,9 +296,81 @@ def slowest_host_table(env: dict[str, str], run_dir: str, sources: dict[str, str
         print(
             f"{source:8} {whole:>6.2f} {host:>15} {alone:>6.2f} {whole / alone:>9.2f}  "
             f"{span('start', 'collect'):.2f} / {span('collect', 'active'):.2f} / "
-            f"{span('active', 'judge'):.2f} / {span('judge', 'end'):.2f}",
+            f"{span('active', 'judge'):.2f} / {span('judge', 'end'):.2f}"
+            f"  {statistics.median(host_cpu[source]) * 1000:16.1f}",
             flush=True,
         )
+
+
+def _lab_sshd_cpu(run_dir: str, hosts: list[str]) -> float:
+    """CPU seconds the lab hosts' sshd daemons used so far, with every session and command they
+    reaped (utime, stime, cutime, cstime)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for name in hosts:
+        try:
+            pid = int(Path(run_dir, name, "sshd.pid").read_text(encoding="utf-8"))
+            fields = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
+        except (OSError, ValueError):
+            continue
+        total += sum(int(f) for f in fields[11:15]) / tick
+    return total
+
+
+# Run in each tree: every lab host's phase-1 commands, framed as that tree's collection sends them
+# and plainly (the current tree's commands, one after the other in one sh), inside the host's
+# namespace; prints "host batch_ms plain_ms" (children's CPU, less that of an empty `sh -c true`).
+HOST_CPU_PROBE = """
+import os, statistics, subprocess, sys
+tree, inventory, prefix, plain_file = sys.argv[1:5]
+sys.path.insert(0, tree)
+from bgpdoctor.engine import collect
+from bgpdoctor.inventory import load_inventory
+
+def cpu_ms(script):
+    proc = subprocess.Popen(["ip", "netns", "exec", ns, "sh", "-c", script],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    proc.stdout.read()
+    usage = os.wait4(proc.pid, 0)[2]
+    return (usage.ru_utime + usage.ru_stime) * 1000
+
+plain = dict(line.rstrip("\\n").split("\\t", 1) for line in open(plain_file))
+for name, host in load_inventory(inventory).hosts.items():
+    ns = prefix + name
+    commands = collect.fact_commands(host)
+    commands = collect.batch_commands(commands) if hasattr(collect, "batch_commands") else commands
+    batch = collect.batch_script(commands, "@@bgpdoctor-0123456789ab", 10)
+    empty = cpu_ms("true")
+    print(name, cpu_ms(batch) - empty, cpu_ms(plain[name]) - empty, flush=True)
+"""
+
+
+def host_cpu_table(prefix: str, run_dir: str, sources: dict[str, str], rounds: int) -> None:
+    """Each tree's collection batch against the plain commands, on every host's namespace."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from bgpdoctor.engine.collect import batch_commands, fact_commands
+    from bgpdoctor.inventory import load_inventory
+
+    inventory = f"{run_dir}/inventory.yaml"
+    plain_file = f"{run_dir}/plain-commands.tsv"
+    with open(plain_file, "w", encoding="utf-8") as f:
+        for name, host in load_inventory(inventory).hosts.items():
+            commands = batch_commands(fact_commands(host)).values()
+            script = "; ".join(f"( {c} )" for c in commands).replace("\n", " ")
+            f.write(f"{name}\t{script}\n")
+    batch: dict[str, list[float]] = {s: [] for s in sources}
+    plain: dict[str, list[float]] = {s: [] for s in sources}
+    for _ in range(rounds):
+        for source, tree in sources.items():
+            argv = [sys.executable, "-c", HOST_CPU_PROBE, tree, inventory, prefix, plain_file]
+            lines = subprocess.run(argv, capture_output=True, text=True, check=True).stdout.splitlines()
+            batch[source].append(statistics.mean(float(x.split()[1]) for x in lines))
+            plain[source].append(statistics.mean(float(x.split()[2]) for x in lines))
+    print(f"collection on the host, CPU ms per host (mean of the hosts, median of {rounds} rounds)")
+    print(f"{'tree':8} {'batch':>7} {'plain':>7} {'x plain':>7}")
+    for source in sources:
+        b, p = statistics.median(batch[source]), statistics.median(plain[source])
+        print(f"{source:8} {b:7.1f} {p:7.1f} {b / p:7.2f}", flush=True)
 
 
 if __name__ == "__main__":

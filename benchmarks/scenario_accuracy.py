@@ -11,7 +11,9 @@ second time with every name, address, ASN and interface name redrawn and compare
 Prints the accuracy table and every miss with its seed, its fault and what bgpdoctor said.
 Progress goes to stderr. `--frr` takes only seeds with an FRR router (the first N from --start)
 and puts each fault that can go on a router on an FRR one. BGPDOCTOR_SCENARIO_PREFIX=bdf- keeps
-the namespaces apart from the CI sample's "bds-".
+the namespaces apart from the CI sample's "bds-". Seeds from 1000 on (`--start 1000`) also draw the
+later shapes: sites with two subnets, site routers reflecting for their nodes over iBGP (and the
+ibgp-no-route-reflection fault), GoBGP nodes announcing LoadBalancer VIPs (docs/scenarios.md).
 """
 
 from __future__ import annotations

@@ -612,9 +612,9 @@ def _finish(
         failures.append(exc)
     try:
         if output == "json":  # streamed: thousands of nodes make hundreds of MiB of it
-            from bgpdoctor.report.outputs import json_chunks
+            from bgpdoctor.report.outputs import json_for_stdout
 
-            for chunk in json_chunks(report):  # JSON escapes control characters: no ANSI to strip
+            for chunk in json_for_stdout(report):  # JSON escapes control characters: no ANSI to strip
                 click.echo(chunk, nl=False, color=True)
             click.echo("")
         else:

@@ -10,7 +10,15 @@ import re
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 Role = Literal["router", "node", "vantage"]
 
@@ -328,5 +336,44 @@ class Inventory(Strict):
     hosts: dict[HostName, Host]
     switches: dict[HostName, Switch] = Field(default_factory=dict)
     vantage: Vantage = Field(default_factory=Vantage)
-    pod_cidr: IPv4Network | None = None  # the cluster-wide pod range (e.g. 10.42.0.0/16)
+    # the cluster-wide pod range: one network (10.42.0.0/16), or one per family on a dual-stack
+    # cluster ([10.42.0.0/16, "fd00:10:42::/48"])
+    pod_cidr: list[IpNetwork] | None = None
     lb_pools: dict[Name, LbPool] = Field(default_factory=dict)
+
+    @field_validator("pod_cidr", mode="before")
+    @classmethod
+    def _one_network_is_a_list_of_one(cls, value: object) -> object:
+        return [value] if isinstance(value, str | IPv4Network | IPv6Network) else value
+
+    @field_validator("pod_cidr")
+    @classmethod
+    def _one_per_family(cls, networks: list[IpNetwork] | None) -> list[IpNetwork] | None:
+        for version in (4, 6):
+            same = [str(n) for n in networks or [] if n.version == version]
+            if len(same) > 1:
+                raise ValueError(
+                    f"one IPv{version} network at most, one per family on a dual-stack cluster"
+                    f" (got {', '.join(same)})"
+                )
+        return networks or None
+
+    @field_serializer("pod_cidr")
+    def _dump_one_network_as_written(self, networks: list[IpNetwork] | None) -> str | list[str] | None:
+        # an IPv4-only inventory keeps its single-string form, in recordings too
+        if networks is None:
+            return None
+        return str(networks[0]) if len(networks) == 1 else [str(n) for n in networks]
+
+    @property
+    def cluster_pod_cidrs(self) -> list[IpNetwork]:
+        """Every cluster-wide pod range: one, or one per family. Example: [IPv4Network('10.42.0.0/16')]"""
+        return list(self.pod_cidr or [])
+
+    def cluster_pod_cidr_of(self, address: str) -> IpNetwork | None:
+        """The cluster-wide pod range of the family of `address` (an address or a network).
+
+        Example: cluster_pod_cidr_of("fd00:10:42:3::1") -> IPv6Network('fd00:10:42::/48')
+        """
+        version = 6 if ":" in address else 4
+        return next((n for n in self.pod_cidr or [] if n.version == version), None)

@@ -6,6 +6,9 @@ router id, and what only some daemons can say (BFD, configured timers, prefix li
 `Driver`). A new daemon (a vendor router) is one module here and one entry in `_drivers()`;
 `DriverBase` answers "this daemon does not say" for whatever it does not override.
 
+Every driver reads its daemon's neighbors onto one shape, NeighborState (defined beside the router
+parsers, which produce it directly, and re-exported here).
+
 Example: driver_for("bird1").commands(host)["bird.protocols"] -> "birdcl -r show protocols all"
 """
 
@@ -13,43 +16,18 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from ipaddress import ip_address
+from ipaddress import IPv6Address, ip_address
 from typing import TYPE_CHECKING, Protocol
 
+from bgpdoctor.parsers.routers import NeighborState as NeighborState  # the one observed shape
+
 if TYPE_CHECKING:
+    from bgpdoctor.engine.subject import Subject
     from bgpdoctor.engine.world import World
     from bgpdoctor.inventory_model import Host, Peer
     from bgpdoctor.parsers.gobgp import GobgpPath
-
-
-@dataclass
-class NeighborState:
-    """One BGP neighbor as its daemon reports it, in the daemon-independent shape.
-
-    `state` is lower case: established, active, connect, idle, opensent, openconfirm, passive,
-    down (the protocol is disabled) or admin-down. A field the daemon does not report is None.
-    Example: NeighborState(address="192.168.0.81", name="yuuko_k8s", state="active",
-    last_error="Socket: Connection refused", local_as=65001, peer_as=65010)
-    """
-
-    address: str | None
-    name: str | None
-    state: str
-    last_error: str | None = None
-    error_wait: bool = False  # BIRD holds the protocol back after an error before it retries
-    local_as: int | None = None  # the AS this end announces (None: the daemon does not print it)
-    peer_as: int | None = None  # the AS this end expects from the neighbor
-    passive: bool | None = None
-    multihop_ttl: int | None = None  # None with multihop_shown: multihop is off
-    multihop_shown: bool = False  # the daemon reports multihop even while the session is down
-    since: str | None = None  # when the state began, as the daemon prints it
-    up_for_s: int | None = None  # seconds in this state, when the daemon's own clock tells
-    since_epoch: int | None = None  # when the state began, Unix seconds
-    received: int | None = None
-    accepted: int | None = None
-    advertised: int | None = None
-    hold_time_s: int | None = None  # negotiated hold time (None while not established)
 
 
 @dataclass(frozen=True)
@@ -198,6 +176,11 @@ class Driver(Protocol):
         """The daemon's log line for a source address it cannot bind (group `protocol`)."""
 
     @property
+    def reads_protocol_routes(self) -> bool:
+        """Each route in its table names the protocol (session) it came from, with that protocol's
+        import and export filters readable: what tracing a route through iBGP reflection needs."""
+
+    @property
     def mesh_prefix(self) -> str | None:
         """The name prefix of Calico's node-to-node mesh protocols in this daemon."""
 
@@ -273,6 +256,33 @@ class Driver(Protocol):
     def protocols_to(self, world: World, name: str, address: str) -> list[ProtocolLine] | None:
         """Every BGP protocol of the daemon towards `address` (None: unreadable)."""
 
+    def host_facts(self, world: World, s: Subject, name: str) -> None:
+        """Add what only this daemon's own outputs say about its host (BIRD: its selected routes
+        against the kernel FIB and `configure check`; FRR: RFC 8212 and maximum-prefix stops, ECMP,
+        shadowed routes, VIPs; GoBGP: the pod CIDRs its RIB advertises)."""
+
+    def ipv6_sent(self, world: World, name: str, peer: Peer | None, receiver_as: str) -> bool | None:
+        """Does the daemon hold IPv6 routes it would send over its session to `peer` (its own, or
+        learned elsewhere, without `receiver_as` in their AS path)? None: its table is not read."""
+
+    def ipv6_sent_without_global_next_hop(self, world: World, name: str, peer: Peer | None) -> int | None:
+        """How many IPv6 routes it exported to `peer` with no global next hop (`BGP Next hop: ::`,
+        only a link-local one goes out); None when the daemon does not show it."""
+
+    def ipv6_mapped_refused(
+        self, world: World, name: str, peer: Peer, sender_sends: Callable[[], bool | None]
+    ) -> tuple[list[str], str] | None:
+        """IPv6 routes from `peer` over an IPv4 session (next hop IPv4-mapped) this daemon could
+        not use, with the fact that shows it; None when it cannot be judged here. `sender_sends`
+        asks the other end whether it sends IPv6 routes at all."""
+
+    def ipv6_link_local_refused(
+        self, world: World, name: str, peer: Peer, sender: str, sent_without: int | None
+    ) -> tuple[list[str], str] | None:
+        """IPv6 routes from `peer` this daemon dropped for a link-local-only next hop, with the
+        fact that shows it; None when it cannot be judged. `sent_without`: how many the sender
+        exported so (None: the sender does not say)."""
+
 
 class DriverBase:
     """The answers of a daemon that does not say: drivers inherit it and override what they read."""
@@ -289,6 +299,7 @@ class DriverBase:
     shows_connection_refused: bool = False
     bind_failure: re.Pattern[str] | None = None
     mesh_prefix: str | None = None
+    reads_protocol_routes: bool = False
 
     def bfd(self, world: World, name: str, address: str | None) -> BfdReading:
         return BfdReading(asked=False)
@@ -347,6 +358,34 @@ class DriverBase:
 
     def protocols_to(self, world: World, name: str, address: str) -> list[ProtocolLine] | None:
         return None
+
+    def host_facts(self, world: World, s: Subject, name: str) -> None:
+        return None
+
+    def ipv6_sent(self, world: World, name: str, peer: Peer | None, receiver_as: str) -> bool | None:
+        return None
+
+    def ipv6_sent_without_global_next_hop(self, world: World, name: str, peer: Peer | None) -> int | None:
+        return None
+
+    def ipv6_mapped_refused(
+        self, world: World, name: str, peer: Peer, sender_sends: Callable[[], bool | None]
+    ) -> tuple[list[str], str] | None:
+        return None
+
+    def ipv6_link_local_refused(
+        self, world: World, name: str, peer: Peer, sender: str, sent_without: int | None
+    ) -> tuple[list[str], str] | None:
+        return None
+
+
+def ipv4_next_hop(next_hop: str | None) -> bool:
+    """An IPv4 next hop, or one sent IPv4-mapped (::ffff:a.b.c.d): no IPv6 next hop to forward to."""
+    try:
+        address = ip_address(str(next_hop))
+    except ValueError:
+        return False
+    return address.version == 4 or (isinstance(address, IPv6Address) and address.ipv4_mapped is not None)
 
 
 def raw_output(world: World, name: str, fact: str) -> str:

@@ -19,31 +19,11 @@ from typing import TYPE_CHECKING
 
 from bgpdoctor.drivers import BfdReading, DriverBase, NeighborState, canonical_address
 from bgpdoctor.parsers import fortigate, huawei, routeros
-from bgpdoctor.parsers.routers import RouterRoute, RouterSession
+from bgpdoctor.parsers.routers import RouterRoute
 
 if TYPE_CHECKING:
     from bgpdoctor.engine.world import World
     from bgpdoctor.inventory_model import Host
-
-
-def neighbor_state(s: RouterSession) -> NeighborState:
-    """A vendor's session in the daemon-independent shape (None where the router does not say)."""
-    down_reason = None
-    if s.state != "established":
-        down_reason = ": ".join(x for x in (s.last_error, s.last_notification) if x) or None
-    return NeighborState(
-        address=s.address,
-        name=s.description,
-        state="admin-down" if s.admin_down else s.state,
-        last_error=down_reason,
-        local_as=s.local_as,
-        peer_as=s.remote_as,
-        up_for_s=s.uptime_seconds if s.state == "established" else None,
-        received=s.prefixes_received,
-        accepted=s.prefixes_accepted,
-        advertised=s.prefixes_advertised,
-        hold_time_s=s.hold_time,
-    )
 
 
 @dataclass(frozen=True)
@@ -53,7 +33,7 @@ class ApplianceDriver(DriverBase):
     speaker: str
     session_fact: str
     session_command: str
-    parse_sessions: Callable[[str], list[RouterSession]]
+    parse_sessions: Callable[[str], list[NeighborState]]
     status_fact: str
     status_command: str
     router_id_pattern: str  # read from the status output; None when it does not match
@@ -72,15 +52,10 @@ class ApplianceDriver(DriverBase):
         return {**commands, **self.extra}
 
     def neighbors(self, world: World, name: str) -> list[NeighborState] | None:
-        sessions = world.parsed(name, self.session_fact, self.parse_sessions)
-        return None if sessions is None else [neighbor_state(s) for s in sessions]
+        return world.parsed(name, self.session_fact, self.parse_sessions)
 
     def excerpt(self, text: str, neighbor: NeighborState) -> str | None:
         return None  # vendor session lists are short and their entries have no fixed frame
-
-    def sessions(self, world: World, name: str) -> list[RouterSession] | None:
-        """The router's sessions as its parser reads them (None: not collected or unreadable)."""
-        return world.parsed(name, self.session_fact, self.parse_sessions)
 
     def bfd(self, world: World, name: str, address: str | None) -> BfdReading:
         """The BFD state of the router's session to `address`: none when the session has no BFD
@@ -88,11 +63,11 @@ class ApplianceDriver(DriverBase):
         session is down, "up" while BGP is Established without that note."""
         if self.bfd_fact is None:
             return BfdReading(asked=False)
-        sessions = self.sessions(world, name)
+        sessions = self.neighbors(world, name)
         if sessions is None:
             return BfdReading(unread=self.session_fact)
         wanted = canonical_address(address) if address else None
-        found = next((s for s in sessions if canonical_address(s.address) == wanted), None)
+        found = next((s for s in sessions if s.address and canonical_address(s.address) == wanted), None)
         if found is None or not found.bfd:
             return BfdReading()
         if found.bfd_state is not None:

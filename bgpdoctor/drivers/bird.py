@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -23,6 +24,7 @@ from bgpdoctor.parsers.birdblocks import protocol_blocks
 from bgpdoctor.parsers.liveness import NO_BFD, BirdBfd, parse_bird_bfd
 
 if TYPE_CHECKING:
+    from bgpdoctor.engine.subject import Subject
     from bgpdoctor.engine.world import World
     from bgpdoctor.inventory_model import Host, Peer
 
@@ -94,6 +96,7 @@ class BirdDriver(DriverBase):
     shows_connection_refused = True  # "Socket: Connection refused" in the protocol's state
     shows_md5_refusal = True  # BIRD keeps a protocol whose password the kernel refused down with that error
     bind_failure = BIND_FAILED
+    reads_protocol_routes = True  # `show route all` names each route's protocol
     mesh_prefix = "Mesh_"  # Calico's node-to-node mesh protocols; BGPPeers are Node_* and Global_*
 
     def commands(self, host: Host) -> dict[str, str]:
@@ -252,6 +255,81 @@ class BirdDriver(DriverBase):
             ProtocolLine(p.name, _protocol_words(p), (p.bgp_state or "").lower() == "established")
             for p in bgp.get(address, [])
         ]
+
+    def host_facts(self, world: World, s: Subject, name: str) -> None:
+        from bgpdoctor.engine import host_facts
+
+        host_facts.rib_vs_fib(world, s, name)
+        host_facts.bird_config_check(world, s, name)
+
+    def _ipv6_channel(self, world: World, name: str, peer: Peer | None) -> str | None:
+        return ipv6_channel(protocol_block(raw_output(world, name, self.session_fact), peer))
+
+    def ipv6_sent(self, world: World, name: str, peer: Peer | None, receiver_as: str) -> bool | None:
+        """Its ipv6 channel on the IPv4 session exports routes with `BGP Next hop: ::` (no IPv6
+        address to put there)."""
+        exported = self.ipv6_sent_without_global_next_hop(world, name, peer)
+        return None if exported is None else exported > 0
+
+    def ipv6_sent_without_global_next_hop(self, world: World, name: str, peer: Peer | None) -> int | None:
+        channel = self._ipv6_channel(world, name, peer)
+        hop = _NEXT_HOP.search(channel or "")
+        exported = _EXPORTS.search(channel or "")
+        if hop is None or exported is None:
+            return None
+        return int(exported.group(1)) if hop.group("hop") == "::" else 0
+
+    def _ignored_ipv6(self, world: World, name: str, peer: Peer) -> list[str] | None:
+        """BIRD 2 treats an IPv6 UPDATE whose next hop it cannot use as a withdraw and ignores it
+        (RFC 7606): its ipv6 channel counts them as ignored withdraws and imports nothing. None
+        when the protocol's block or its ipv6 channel is not there to read."""
+        channel = self._ipv6_channel(world, name, peer)
+        if channel is None:
+            return None
+        withdraws = WITHDRAWS.search(channel)
+        updates = _UPDATES.search(channel)
+        ignored = int(withdraws.group(2)) if withdraws else 0
+        accepted = int(updates.group(2)) if updates else 0
+        if ignored == 0 or accepted > 0:
+            return []
+        return [
+            f"{ignored} IPv6 update(s) ignored by the ipv6 channel, none imported "
+            f"(`Import withdraws: ... {ignored}`)"
+        ]
+
+    def ipv6_mapped_refused(
+        self, world: World, name: str, peer: Peer, sender_sends: Callable[[], bool | None]
+    ) -> tuple[list[str], str] | None:
+        """BIRD counts loops and withdraws of unknown prefixes as ignored too: judged only when the
+        sender shows it sends IPv6 routes of its own over this IPv4 session."""
+        sends = sender_sends()
+        if sends is None:
+            return None
+        refused = self._ignored_ipv6(world, name, peer) if sends else []
+        return None if refused is None else (refused, self.session_fact)
+
+    def ipv6_link_local_refused(
+        self, world: World, name: str, peer: Peer, sender: str, sent_without: int | None
+    ) -> tuple[list[str], str] | None:
+        if sent_without is None:  # only with the sender's word for it: loops count as ignored too
+            return None
+        refused = self._ignored_ipv6(world, name, peer) if sent_without else []
+        return None if refused is None else (refused, self.session_fact)
+
+
+# a BIRD channel's import counters: received, rejected, filtered, ignored, accepted
+_CHANNEL = re.compile(r"^\s*Channel (?P<name>\S+)\s*$", re.M)
+_UPDATES = re.compile(r"^\s*Import updates:\s+(\d+)\s+\d+\s+\d+\s+\d+\s+(\d+)\s*$", re.M)
+_NEXT_HOP = re.compile(r"^\s*BGP Next hop:\s+(?P<hop>\S+)", re.M)
+_EXPORTS = re.compile(r"^\s*Export updates:\s+\d+\s+\d+\s+\d+\s+---\s+(\d+)\s*$", re.M)
+
+
+def ipv6_channel(block: str) -> str | None:
+    """The `Channel ipv6` part of a BIRD protocol's `show protocols all` block."""
+    parts = _CHANNEL.split(block)
+    names = parts[1::2]
+    bodies = parts[2::2]
+    return next((body for name, body in zip(names, bodies, strict=True) if name == "ipv6"), None)
 
 
 def _protocol_index(

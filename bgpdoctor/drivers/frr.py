@@ -8,37 +8,26 @@ Example: FRR.commands(host)["frr.neighbors"] -> "vtysh -c 'show bgp neighbors js
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bgpdoctor.drivers import BfdReading, DriverBase, NeighborState, SessionResets
+from bgpdoctor.drivers import BfdReading, DriverBase, NeighborState, SessionResets, ipv4_next_hop
 from bgpdoctor.drivers.excerpt import frr_entry
 from bgpdoctor.parsers import ParseError, json_int, json_object, json_str, load_json
 from bgpdoctor.parsers import frr as frr_parser
 from bgpdoctor.parsers.liveness import FrrLiveness, parse_frr_liveness
-from bgpdoctor.parsers.routers import RouterSession
 
 if TYPE_CHECKING:
+    from bgpdoctor.engine.subject import Subject
     from bgpdoctor.engine.world import World
-    from bgpdoctor.inventory_model import Host
+    from bgpdoctor.inventory_model import Host, Peer
 
 P = "frr"
 BGP_IPV4 = "frr.bgp_ipv4"  # `show bgp ipv4 unicast json`: every path with its AS path
-
-
-@dataclass
-class FrrNeighbor:
-    """A neighbor of `show bgp neighbors json`: the normalised session plus what only FRR says.
-
-    Example: FrrNeighbor(session=RouterSession(address="10.213.4.2", state="idle", ...),
-    reset_seconds=14)
-    """
-
-    session: RouterSession
-    reset_seconds: int | None  # seconds since the session last went down or was reset
+BGP_IPV6 = "frr.bgp_ipv6"  # `show bgp ipv6 unicast json`
 
 
 @dataclass
@@ -49,16 +38,10 @@ class FrrSummary:
     local_as: int | None
 
 
-def parse_neighbors(text: str) -> list[FrrNeighbor]:
-    """`show bgp neighbors json` -> one FrrNeighbor per neighbor (the one parser of this fact)."""
-    sessions = frr_parser.parse_bgp_neighbors(text)
-    raw = json_object(load_json(text, P, "neighbors"), P, "neighbors") if text.strip() else {}
-    out = []
-    for session in sessions:
-        peer = json_object(raw.get(session.address), P, f"neighbor {session.address}")
-        msecs = json_int(peer.get("lastResetTimerMsecs"), P, "lastResetTimerMsecs")
-        out.append(FrrNeighbor(session, None if msecs is None else msecs // 1000))
-    return out
+def parse_neighbors(text: str) -> list[NeighborState]:
+    """`show bgp neighbors json` -> one NeighborState per neighbor (the one parser of this fact:
+    World.parsed memoises one parser per fact, and the engine's FRR facts read it too)."""
+    return frr_parser.parse_bgp_neighbors(text)
 
 
 def parse_summary(text: str) -> FrrSummary:
@@ -71,26 +54,6 @@ def parse_summary(text: str) -> FrrSummary:
         if router_id is not None:
             return FrrSummary(router_id, json_int(summary.get("as"), P, "as"))
     raise ParseError(P, "summary: no routerId: not a bgp summary (no BGP instance?)")
-
-
-def last_error(session: RouterSession) -> str | None:
-    """Why a session that is not Established last went down, NOTIFICATION included.
-
-    Example: "BGP Notification send: OPEN Message Error/Bad Peer AS"
-    """
-    if session.state == "established":
-        return None
-    if session.last_notification and session.last_error:
-        return f"{session.last_error}: {session.last_notification}"
-    return session.last_error or session.last_notification
-
-
-def _is_address(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 @dataclass(frozen=True)
@@ -114,33 +77,11 @@ class FrrDriver(DriverBase):
             # every path with its AS path and next hop: the sender's side of an AS-path loop, and
             # IPv6 routes that arrived over an IPv4 session with an IPv4-mapped next hop
             BGP_IPV4: f"{vtysh} 'show bgp ipv4 unicast json'",
-            "frr.bgp_ipv6": f"{vtysh} 'show bgp ipv6 unicast json'",
+            BGP_IPV6: f"{vtysh} 'show bgp ipv6 unicast json'",
         }
 
     def neighbors(self, world: World, name: str) -> list[NeighborState] | None:
-        found = world.parsed(name, self.session_fact, parse_neighbors)
-        if found is None:
-            return None
-        out = []
-        for n in found:
-            s = n.session
-            interface = not _is_address(s.address)  # an unnumbered neighbor is keyed by its interface
-            out.append(
-                NeighborState(
-                    address=None if interface else s.address,
-                    name=s.address if interface else None,
-                    state="admin-down" if s.admin_down else s.state,
-                    last_error=last_error(s),
-                    local_as=s.local_as,
-                    peer_as=s.remote_as,
-                    # FRR counts the time since the last reset while down, the uptime while up
-                    up_for_s=s.uptime_seconds if s.state == "established" else n.reset_seconds,
-                    accepted=s.prefixes_accepted,
-                    advertised=s.prefixes_advertised,
-                    hold_time_s=s.hold_time,
-                )
-            )
-        return out
+        return world.parsed(name, self.session_fact, parse_neighbors)
 
     def excerpt(self, text: str, neighbor: NeighborState) -> str | None:
         key = neighbor.address or neighbor.name  # an unnumbered neighbor is keyed by its interface
@@ -198,6 +139,54 @@ class FrrDriver(DriverBase):
         return [
             (r.prefix, r.as_path) for r in paths if r.selected and r.as_path is not None and r.peer != address
         ]
+
+    def host_facts(self, world: World, s: Subject, name: str) -> None:
+        from bgpdoctor.engine import host_facts, routing, vips
+
+        host_facts.frr_facts(world, s, name)
+        with s.deriving("ecmp_single_path"):
+            routing.frr_ecmp_facts(world, s, name)
+        with s.deriving("shadowed_bgp_routes"):
+            routing.shadow_facts(world, s, name)
+        with s.deriving("lb_pool_overlaps"):
+            vips.vip_facts(world, s, name)
+
+    def ipv6_sent(self, world: World, name: str, peer: Peer | None, receiver_as: str) -> bool | None:
+        """`show bgp ipv6 unicast json`: a selected path not learned from the receiver, without its AS."""
+        if not world.collected(name, BGP_IPV6):
+            return None
+        receiver_address = str(peer.address) if peer else None
+        routes = world.known(name, BGP_IPV6, frr_parser.parse_bgp_routes)
+        return any(
+            r.selected and r.peer != receiver_address and receiver_as not in (r.as_path or "").split()
+            for r in routes
+        )
+
+    def ipv6_mapped_refused(
+        self, world: World, name: str, peer: Peer, sender_sends: Callable[[], bool | None]
+    ) -> tuple[list[str], str] | None:
+        """FRR keeps such a path in its BGP table (next hop ::ffff:a.b.c.d) and zebra fails to
+        install it (`"failed": true` in `show ipv6 route json`)."""
+        if not world.collected(name, BGP_IPV6):
+            return None  # a recording made before FRR's IPv6 table was read
+        neighbor = str(peer.address)
+        routes = world.known(name, BGP_IPV6, frr_parser.parse_bgp_routes)
+        return [
+            f"{r.prefix} via {r.next_hop}" for r in routes if r.peer == neighbor and ipv4_next_hop(r.next_hop)
+        ], BGP_IPV6
+
+    def ipv6_link_local_refused(
+        self, world: World, name: str, peer: Peer, sender: str, sent_without: int | None
+    ) -> tuple[list[str], str] | None:
+        """FRR keeps none of them in `show bgp ipv6 unicast json` while the sender exported them."""
+        if sent_without is None or not world.collected(name, BGP_IPV6):
+            return None
+        neighbor = str(peer.address)
+        routes = world.known(name, BGP_IPV6, frr_parser.parse_bgp_routes)
+        from_sender = [r for r in routes if r.peer == neighbor]
+        if sent_without and not from_sender:
+            return [f"{sent_without} IPv6 route(s) {sender} exported, none in FRR's table"], BGP_IPV6
+        return [], BGP_IPV6
 
 
 FRR = FrrDriver()

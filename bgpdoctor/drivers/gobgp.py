@@ -12,12 +12,14 @@ from bgpdoctor.drivers.excerpt import gobgp_entry
 from bgpdoctor.parsers import gobgp
 
 if TYPE_CHECKING:
+    from bgpdoctor.engine.subject import Subject
     from bgpdoctor.engine.world import World
-    from bgpdoctor.inventory_model import Host
+    from bgpdoctor.inventory_model import Host, Peer
 
 
 # `"admin_state": 2`: GoBGP holds the neighbor down because its prefix limit was hit (`Idle(PfxCt)`)
 PREFIX_LIMIT_STATES = (2, "ADMIN_STATE_PFX_CT", "PFX_CT")
+RIB6 = "gobgp.rib6"  # `gobgp -j global rib -a ipv6`
 
 
 def dig(value: Any, *keys: str) -> Any:
@@ -82,11 +84,14 @@ class GobgpDriver(DriverBase):
         if host.gobgp_api:
             address, _, port = host.gobgp_api.rpartition(":")
             api = f" -u {shlex.quote(address)} -p {shlex.quote(port)}"
-        return {
+        commands = {
             "gobgp.neighbors": f"gobgp{api} -j neighbor",
             "gobgp.global": f"gobgp{api} -j global",
             "gobgp.rib": f"gobgp{api} -j global rib -a ipv4",
         }
+        if host.connect.pod is None:  # on every GoBGP host: IPv6 over an IPv4 session shows only there
+            commands[RIB6] = f"gobgp{api} -j global rib -a ipv6"
+        return commands
 
     def neighbors(self, world: World, name: str) -> list[NeighborState] | None:
         found = world.gobgp_neighbors(name)
@@ -173,6 +178,23 @@ class GobgpDriver(DriverBase):
 
     def received_paths(self, world: World, name: str) -> list[gobgp.GobgpPath] | None:
         return world.gobgp_rib(name)
+
+    def host_facts(self, world: World, s: Subject, name: str) -> None:
+        if world.inv.hosts[name].pod_cidrs:
+            from bgpdoctor.engine import host_facts
+
+            host_facts.gobgp_pod_cidr_facts(world, s, name)
+
+    def ipv6_sent(self, world: World, name: str, peer: Peer | None, receiver_as: str) -> bool | None:
+        """`global rib -a ipv6`: a best path not learned from the receiver, without its AS."""
+        if not world.collected(name, RIB6):
+            return None
+        receiver_address = str(peer.address) if peer else None
+        paths = world.known(name, RIB6, gobgp.parse_rib)
+        return any(
+            p.best and p.neighbor_ip != receiver_address and receiver_as not in p.as_path.split()
+            for p in paths
+        )
 
 
 GOBGP = GobgpDriver()

@@ -143,7 +143,12 @@ def _fix_target(fix: EndView) -> tuple[str | None, str | None, int | None]:
     end = fix.end
     if end is None or end.peer is None:
         return None, None, None
-    return str(end.peer.address), end.peer.name or "", end.local_as_runtime or end.asn
+    return str(end.peer.address), end.peer.name or "", end.local_as
+
+
+def _observed_asns(end: SessionEnd) -> tuple[int | None, ...]:
+    """The AS the end's daemon announces and the one it expects, as it reports them."""
+    return (end.observed.local_as, end.observed.peer_as) if end.observed is not None else ()
 
 
 def _evidence(s: Subject, fact: str, *views: EndView) -> None:
@@ -428,8 +433,8 @@ def _afi_facts(
         without = lacking[0]
         other = b if without is a else a
         s.add("as4_missing_on", without.label)
-        asns = [x for e in session.ends for x in (e.asn, e.local_as_runtime, e.peer_as_runtime) if x]
-        errors = " ".join((e.last_error or "").lower() for e in session.ends)
+        asns = [x for e in session.ends for x in (e.asn, *_observed_asns(e)) if x]
+        errors = " ".join((e.observed.last_error or "").lower() for e in session.ends if e.observed)
         logged = _malformed_as_paths(world, session)
         if any(x > TWO_BYTE_AS_MAX for x in asns) or any(w in errors for w in AS_PATH_REJECTED) or logged:
             seen = f"; {logged[-1][0]} logged `{logged[-1][1]}`" if logged else ""

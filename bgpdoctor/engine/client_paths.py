@@ -46,7 +46,7 @@ class ClientPair(NodePair):
 
 def _pod_networks(world: World) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     nets = [c for h in world.inv.hosts.values() for c in h.pod_cidrs]
-    return nets + ([world.inv.pod_cidr] if world.inv.pod_cidr else [])
+    return nets + world.inv.cluster_pod_cidrs
 
 
 def client_address(world: World, name: str) -> str | None:

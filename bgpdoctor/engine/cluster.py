@@ -1,18 +1,23 @@
-"""Configuration findings read from the Kubernetes API (bgpdoctor.kube) as `cluster` subjects.
+"""The cluster's configuration (bgpdoctor.kube) as `cluster` subjects, judged by the playbooks.
 
-`bgpdoctor run --context C` reads the cluster once; each finding becomes a subject whose facts the
-`cluster-config` check and the config-only playbooks (auto-direct-routes-across-l3,
-node-not-selected, lb-pool-in-node-subnet, podcidr-not-advertised) match on.
+`bgpdoctor run --context C` reads the cluster once. bgpdoctor.kube.derive states facts on the
+subjects whose configuration departs from a working design (a node, a LoadBalancer pool,
+cilium-config); the playbooks decide which root cause they show, through the same judge as a live
+run's facts (engine/judge.py ``matches``): a subject no playbook matches is no finding, and the
+`cluster-config` check names the cause the first matching playbook gives. The service and intent
+records (engine/lb_services.py, engine/cluster_intent.py) carry their own subjects; older
+recordings' findings are read by engine/cluster_legacy.py.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bgpdoctor.engine.cluster_intent import INTENT_CAUSES, intent_subjects
+from bgpdoctor.engine.cluster_legacy import legacy_facts
 from bgpdoctor.engine.lb_services import SERVICE_CAUSES, cluster_evidence, service_subjects
+from bgpdoctor.engine.rules import PlaybookDef, load_playbooks
 from bgpdoctor.engine.subject import Subject
 from bgpdoctor.engine.vips import suggest_pool
 from bgpdoctor.engine.world import World
@@ -21,21 +26,44 @@ from bgpdoctor.inventory_model import Inventory, IpNetwork
 
 @dataclass
 class ClusterFinding:
-    """A configuration finding from the cluster, as recorded (same fields as kube's KubeFinding)."""
+    """A record from the cluster, as recorded: `facts` (bgpdoctor.kube.derive.KubeFacts) for the
+    playbooks to judge, `root_cause` the cause they gave ("" until judged); a service or intent
+    record, or an older recording's finding, has a `root_cause` and no `facts`."""
 
     root_cause: str
     subject: str
     message: str
     evidence: dict[str, Any] = field(default_factory=dict)
+    facts: dict[str, Any] | None = None
+    hosts: list[str] = field(default_factory=list)
+    related: list[str] = field(default_factory=list)
+    family: str = ""
 
     @classmethod
     def of(cls, finding: Any) -> ClusterFinding:
+        facts = getattr(finding, "facts", None)
         return cls(
-            finding.root_cause, finding.subject, finding.message, _jsonable(dict(finding.evidence or {}))
+            getattr(finding, "root_cause", ""),
+            finding.subject,
+            finding.message,
+            _jsonable(dict(finding.evidence or {})),
+            _jsonable(dict(facts)) if facts is not None else None,
+            list(getattr(finding, "hosts", [])),
+            list(getattr(finding, "related", [])),
+            str(getattr(finding, "family", "")),
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """As recordings hold it: the cause today's playbooks give, the subject, message, evidence."""
+        cause = self.root_cause
+        if self.facts is not None and not cause:
+            cause = _judged(_fact_subject(self, None), load_playbooks()) or ""
+        return {
+            "root_cause": cause,
+            "subject": self.subject,
+            "message": self.message,
+            "evidence": self.evidence,
+        }
 
     @property
     def pending(self) -> bool:
@@ -53,65 +81,98 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-_LABEL = re.compile(r"([\w./-]+)=([\w.-]+)|([\w./-]+) in \(([\w.-]+)")
+def _fact_subject(f: ClusterFinding, inv: Inventory | None) -> Subject:
+    """The record's facts, and those the inventory adds (pod CIDRs, a free pool range); `ok` and
+    `root_cause` wait for the judge."""
+    s = Subject("cluster", f.subject, list(f.hosts), list(f.related))
+    _add_facts(s, f, inv)
+    return s
 
 
-def _selector_label(selectors: dict[str, str]) -> str | None:
-    """A label that one of the selectors would match, e.g. "node-type=remote"."""
-    for text in selectors.values():
-        for part in text.split(","):
-            m = _LABEL.fullmatch(part.strip())
-            if m:
-                return f"{m.group(1)}={m.group(2)}" if m.group(1) else f"{m.group(3)}={m.group(4)}"
-    return None
+def _add_facts(s: Subject, f: ClusterFinding, inv: Inventory | None) -> None:
+    s.add("ok", False)
+    s.add("root_cause", "")
+    s.add("message", f.message)
+    facts = dict(f.facts or {})
+    for name in (
+        "unselected_nodes",
+        "node_selectors",
+        "selector_label",
+        "host",
+        "bgp_peer_count",
+        "selected_by",
+        "advertises_pod_cidrs",
+        "auto_direct_routes_across_l3",
+        "local_nodes",
+        "remote_nodes",
+        "lb_pool_name",
+        "lb_pool_cidr",
+        "lb_pool_overlaps",
+    ):
+        if name in facts:
+            s.add(name, facts.pop(name))
+    if facts:  # a fact the catalogue (engine/facts.py) and this list do not know: never dropped silently
+        raise ValueError(f"{f.subject}: cluster facts not in the catalogue: {', '.join(sorted(facts))}")
+    if "advertises_pod_cidrs" in s.facts and inv is not None:
+        host = inv.hosts.get(str(s.facts.get("host")))
+        cidrs = [str(c) for c in host.pod_cidrs] if host else []
+        s.add("unadvertised_pod_cidrs", cidrs or ["(the node's pod CIDR)"])
+        s.add("pod_cidr", ", ".join(cidrs) or "(the node's pod CIDR)")
+    if "lb_pool_cidr" in s.facts:
+        block = str(s.facts["lb_pool_cidr"]).split("-")[0]  # a range ("10.0.4.200-10.0.4.250") by its start
+        s.add("lb_pool_suggested", suggest_pool(block, list(s.facts["lb_pool_overlaps"])))
+    if "remote_nodes" in s.facts and inv is not None:
+        ipv4_cidr = inv.cluster_pod_cidr_of("0.0.0.0")  # the fix sets ipv4NativeRoutingCIDR
+        s.add("cluster_pod_cidr", str(ipv4_cidr) if ipv4_cidr else _supernet(inv))
+
+
+def _judged(s: Subject, playbooks: list[PlaybookDef]) -> str | None:
+    """The root cause the subject shows: the first playbook, by priority, that matches it."""
+    from bgpdoctor.engine.judge import matches
+
+    return next((pb.id for pb in sorted(playbooks, key=lambda p: (p.priority, p.id)) if matches(pb, s)), None)
+
+
+def _judged_subject(
+    f: ClusterFinding, inv: Inventory, context: str | None, playbooks: list[PlaybookDef]
+) -> Subject | None:
+    s = Subject("cluster", f.subject, list(f.hosts), list(f.related))
+    _add_facts(s, f, inv)
+    cause = _judged(s, playbooks)
+    if cause is None:
+        return None  # a state no playbook calls a mistake
+    s.add("ok", False, cluster_evidence(replace(f, root_cause=cause), context))
+    s.add("root_cause", cause)
+    return s
 
 
 def cluster_subjects(
-    findings: list[ClusterFinding], inv: Inventory, context: str | None, world: World | None = None
+    findings: list[ClusterFinding],
+    inv: Inventory,
+    context: str | None,
+    world: World | None = None,
+    playbooks: list[PlaybookDef] | None = None,
 ) -> list[Subject]:
+    """One or more subjects per record; `playbooks` (default: the built-in ones) judge the facts."""
+    judges = playbooks if playbooks is not None else load_playbooks()
     subjects = []
     for f in findings:
-        if f.root_cause in SERVICE_CAUSES:
+        if f.facts is None and f.root_cause in SERVICE_CAUSES:
             subjects += service_subjects(f, context, world)
             continue
-        if f.root_cause in INTENT_CAUSES:
+        if f.facts is None and f.root_cause in INTENT_CAUSES:
             subjects += intent_subjects(f, context, world)
             continue
-        ev = f.evidence or {}
-        s = Subject("cluster", f.subject, [], [])
+        record = f if f.facts is not None else legacy_facts(f)
+        if record is not None:
+            s = _judged_subject(record, inv, context, judges)
+            subjects += [s] if s is not None else []
+            continue
+        node = f.subject.removeprefix("node/") if f.subject.startswith("node/") else None
+        s = Subject("cluster", f.subject, [node] if node else [], [node] if node else [])
         s.add("ok", False, cluster_evidence(f, context))
         s.add("root_cause", f.root_cause)
         s.add("message", f.message)
-        node = f.subject.removeprefix("node/") if f.subject.startswith("node/") else None
-        if node:
-            s.hosts = [node]
-            s.related = [node]
-        if f.root_cause == "node-not-selected" and node:
-            s.add("unselected_nodes", [node])
-            s.add("node_selectors", "; ".join(f"{k}: {v}" for k, v in ev.get("node_selectors", {}).items()))
-            label = ev.get("selector_label") or _selector_label(ev.get("node_selectors", {}))
-            if label:
-                s.add("selector_label", label)
-        elif f.root_cause == "auto-direct-routes-across-l3":
-            groups: dict[str, list[str]] = ev.get("subnets", {})
-            ordered = sorted(groups.values(), key=len, reverse=True)
-            s.add("auto_direct_routes_across_l3", True)
-            s.add("local_nodes", ordered[0] if ordered else [])
-            s.add("remote_nodes", [n for g in ordered[1:] for n in g])
-            s.add("cluster_pod_cidr", str(inv.pod_cidr) if inv.pod_cidr else _supernet(inv))
-            s.hosts = [n for g in ordered for n in g]
-        elif f.root_cause == "lb-pool-in-node-subnet":
-            s.add("lb_pool_name", ev.get("pool", f.subject))
-            s.add("lb_pool_cidr", str(ev.get("block")))
-            s.add("lb_pool_overlaps", [str(ev.get("subnet"))])
-            s.add("lb_pool_suggested", suggest_pool(str(ev.get("block")), [str(ev.get("subnet"))]))
-        elif f.root_cause == "podcidr-not-advertised" and node:
-            host = inv.hosts.get(node)
-            cidrs = [str(c) for c in host.pod_cidrs] if host else []
-            s.add("host", node)
-            s.add("advertises_pod_cidrs", False)
-            s.add("unadvertised_pod_cidrs", cidrs or ["(the node's pod CIDR)"])
-            s.add("pod_cidr", ", ".join(cidrs) or "(the node's pod CIDR)")
         subjects.append(s)
     return subjects
 
@@ -130,3 +191,20 @@ def _supernet(inv: Inventory) -> str:
     while not all(inside(c) for c in same):
         net = net.supernet()
     return str(net)
+
+
+def cause_of(finding: Any, playbooks: list[PlaybookDef] | None = None) -> str | None:
+    """The root cause of a record of bgpdoctor.kube: the first playbook its facts match (None: no
+    finding), or the id a service or intent record carries, e.g. "node-not-selected"."""
+    if getattr(finding, "facts", None) is None:
+        return str(finding.root_cause)
+    judges = playbooks if playbooks is not None else load_playbooks()
+    return _judged(_fact_subject(ClusterFinding.of(finding), None), judges)
+
+
+def finding_notes(findings: list[Any], playbooks: list[PlaybookDef] | None = None) -> list[str]:
+    """One line per finding, "cause: message" (a fact record no playbook matches is no finding).
+    Example: ["node-not-selected: node yuuko-k8s is selected by no Cilium BGP config (...)"]"""
+    judges = playbooks if playbooks is not None else load_playbooks()
+    causes = [(cause_of(f, judges), f.message) for f in findings]
+    return [f"{cause}: {message}" for cause, message in causes if cause is not None]

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from bgpdoctor.drivers import is_appliance
+from bgpdoctor.drivers import driver_for, is_appliance
 from bgpdoctor.engine.progress import HostEvent, OnEvent, ignore_event
 from bgpdoctor.errors import HostError, UsageError
 from bgpdoctor.inventory_model import Host, Inventory
@@ -102,6 +102,25 @@ SS_TCP_INFO_COMMAND = (
 )
 SYSCTL_COMMAND = "grep -H . /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv4/conf/*/rp_filter"
 
+# The sockets of TCP 179, read once (`ss -p` walks every process's file descriptors) for two facts,
+# each the lines its own `ss` would print: `ss -l` shows the states LISTEN and UNCONN (CLOSE), plain
+# `ss` all but those, TIME-WAIT and SYN-RECV (iproute2's SS_CONN). Each fact's command is that
+# cut, runnable on its own (per-command runs, a user checking the evidence).
+SS_SOCKETS_179 = "ss -Htanp 'sport = :179 or dport = :179'"
+SS_LISTEN_STATES = frozenset({"LISTEN", "UNCONN"})
+SS_NOT_CONNECTED_STATES = frozenset({"LISTEN", "UNCONN", "TIME-WAIT", "SYN-RECV"})
+SS_LISTEN_COMMAND = f'{SS_SOCKETS_179} | awk \'$1 == "LISTEN" || $1 == "UNCONN"\''
+SS_BGP_COMMAND = (
+    f'{SS_SOCKETS_179} | awk \'$1 != "LISTEN" && $1 != "UNCONN" && $1 != "TIME-WAIT" && $1 != "SYN-RECV"\''
+)
+SS_VIEWS_COMMANDS = (SS_LISTEN_COMMAND, SS_BGP_COMMAND)
+# the facts the batch reads with one command: fact -> (its command, the shared command, which
+# lines of the shared output are the fact's: their first word in the set, or not in it)
+SHARED_READS: dict[str, tuple[str, str, frozenset[str], bool]] = {
+    "ss.listen": (SS_LISTEN_COMMAND, SS_SOCKETS_179, SS_LISTEN_STATES, True),
+    "ss.bgp": (SS_BGP_COMMAND, SS_SOCKETS_179, SS_NOT_CONNECTED_STATES, False),
+}
+
 # the BGP flow's conntrack entries (engine/conntrack_flows.py): conntrack(8), else the kernel's
 # table; no conntrack module loaded means no entry (empty), a table that cannot be read is missing
 CONNTRACK_BGP_COMMAND = (
@@ -181,8 +200,6 @@ def speaker_commands(host: Host) -> dict[str, str]:
 
     Example: {"bird.protocols": "birdc -s /run/bird.ctl -r show protocols all", ...}
     """
-    from bgpdoctor.drivers import driver_for
-
     driver = driver_for(host.speaker)
     return driver.commands(host) if driver is not None else {}
 
@@ -197,14 +214,14 @@ def fact_commands(host: Host) -> dict[str, str]:
         "ip.rule": "ip -j rule show",
         "ip.route.rules": RULE_TABLES_COMMAND,
         "sysctl": SYSCTL_COMMAND,
-        "ss.listen": "ss -Htlnp 'sport = :179'",
-        "ss.bgp": "ss -Htnp 'sport = :179 or dport = :179'",
+        "ss.listen": SS_LISTEN_COMMAND,
+        "ss.bgp": SS_BGP_COMMAND,
         # TCP info of the BGP connections: a session Established on a dead connection (engine/liveness.py)
         "ss.bgp_tcp": SS_TCP_INFO_COMMAND,
         "netstat": NETSTAT_COMMAND,
     }
     commands.update(speaker_commands(host))
-    if host.speaker != "none":
+    if driver_for(host.speaker) is not None:  # a host with a BGP daemon
         commands["kernel.md5sig"] = KERNEL_MD5_COMMAND
         commands["speaker.log"] = SPEAKER_LOG_COMMAND
     if host.role in ("router", "node"):
@@ -227,90 +244,396 @@ def fact_commands(host: Host) -> dict[str, str]:
     return commands
 
 
+# Shell builtins and keywords: a command starting with one is never handed to `timeout` (an
+# executable) and never run without a subshell (`exit` would end the batch).
+_SHELL_WORDS = frozenset(
+    {
+        "!",
+        "{",
+        "}",
+        "[",
+        "[[",
+        ".",
+        ":",
+        "alias",
+        "break",
+        "case",
+        "cd",
+        "command",
+        "continue",
+        "do",
+        "done",
+        "elif",
+        "else",
+        "esac",
+        "eval",
+        "exec",
+        "exit",
+        "export",
+        "fi",
+        "for",
+        "getopts",
+        "hash",
+        "if",
+        "local",
+        "read",
+        "readonly",
+        "return",
+        "set",
+        "shift",
+        "source",
+        "test",
+        "then",
+        "times",
+        "trap",
+        "type",
+        "ulimit",
+        "umask",
+        "unalias",
+        "unset",
+        "until",
+        "wait",
+        "while",
+    }
+)
+# `ip` objects and `nft` verbs that only read the kernel's tables (never `monitor`, which waits)
+_IP_READS = frozenset({"addr", "address", "route", "rule", "neigh", "neighbor", "neighbour", "link"})
+_KERNEL_FILES = ("/proc/net/", "/proc/sys/net/")
+# compound commands known to read only the kernel (ip, ss, sed, sort, grep over /proc/sys)
+_KERNEL_READ_COMMANDS = frozenset(
+    {RULE_TABLES_COMMAND, SYSCTL_COMMAND, SS_TCP_INFO_COMMAND, *SS_VIEWS_COMMANDS}
+)
+_GUARDED = re.compile(r"command -v (?P<tool>[\w.+-]+) >/dev/null 2>&1 \|\| exit 0; (?P<rest>.+)", re.DOTALL)
+
+
+def simple_argv(command: str) -> list[str] | None:
+    """The words of a command that is one program with its arguments and nothing else for the
+    shell to do (no operator, variable, glob or builtin), else None.
+
+    Example: simple_argv("vtysh -c 'show bgp summary json'") -> ["vtysh", "-c", "show bgp summary json"];
+    simple_argv("ip rule show | sort") -> None
+    """
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return None
+    if not words or shlex.join(words) != command or words[0] in _SHELL_WORDS or "=" in words[0]:
+        return None
+    return words
+
+
+def reads_kernel_only(command: str) -> bool:
+    """True for a command that only reads the kernel's own tables (netlink, /proc/net,
+    /proc/sys/net): it cannot wait on a daemon, a lock it can be killed out of or a peer, so the
+    batch runs it without `timeout` (a process stuck in the kernel ignores SIGKILL anyway).
+
+    Example: reads_kernel_only("ip -j route get 10.0.0.1") -> True; reads_kernel_only("birdc show
+    status") -> False; reads_kernel_only("ip monitor") -> False
+    """
+    if command in _KERNEL_READ_COMMANDS:
+        return True
+    words = simple_argv(command)
+    if words is None:
+        return False
+    program, args = words[0], words[1:]
+    if program == "ip":
+        objects = [a for a in args if not a.startswith("-")]
+        return bool(objects) and objects[0] in _IP_READS and "monitor" not in args and "netns" not in args
+    if program == "ss":
+        return not {"-K", "--kill", "-E", "--events", "-D", "--diag", "-F", "--filter"} & set(args)
+    if program == "nft":
+        return args[-2:] == ["list", "ruleset"] and all(a.startswith("-") for a in args[:-2])
+    if program in ("cat", "grep"):
+        files = [a for a in args if a.startswith("/")]
+        return bool(files) and all(f.startswith(_KERNEL_FILES) for f in files)
+    return False
+
+
+def _fact_lines(fact: str, command: str) -> str:
+    """The batch lines of one fact: its command between the BEGIN line (on stdout and stderr) and
+    the END line with its exit status."""
+    name = shlex.quote(fact)
+    guard = _GUARDED.fullmatch(command)
+    if guard is not None:
+        # the tool's absence is told by the batch's own shell, not by a `timeout` and a `sh` started for it
+        run = _run_line(guard.group("rest"))
+        run = (
+            f"if command -v {shlex.quote(guard.group('tool'))} >/dev/null 2>&1; then {run}; else (exit 0); fi"
+        )
+    else:
+        run = _run_line(command)
+    return f"bd_b {name}; {run}; bd_e {name} $?"
+
+
+def _run_line(command: str) -> str:
+    words = simple_argv(command)
+    if reads_kernel_only(command):
+        return command if words is not None else f"( eval {shlex.quote(command)} )"
+    if words is not None:
+        return f"$T {command}"
+    return f"$T sh -c {shlex.quote(command)}"
+
+
+def _frame_size(marker: str, commands: dict[str, str]) -> int:
+    """Bytes of framing on one stream: a BEGIN and an END line per fact, and DONE."""
+    return sum(2 * len(marker) + 2 * len(fact) + 32 for fact in commands) + len(marker) + 16
+
+
 def batch_script(
     commands: dict[str, str], marker: str, timeout: float, max_output: int = DEFAULT_MAX_OUTPUT
 ) -> str:
     """One POSIX sh script that runs every fact command and frames its output.
 
     One SSH session per host instead of one per command: sshd forks a session per exec, which
-    costs more than the commands themselves on small routers. stdout stays raw; stderr lines
-    come back prefixed with `<marker> ERR `, the exit status after `<marker> END <fact>`.
-    Works with dash and busybox ash. Each command runs under `timeout -k 2 N` when the host has it
-    (SIGKILL 2 s after SIGTERM, so a command that ignores SIGTERM cannot hold the host), and its
-    stdout and stderr pass `head -c max_output+1` when the host has it, so the host never sends
-    more than split_batch() keeps.
+    costs more than the commands themselves on small routers. Works with dash and busybox ash.
+    On stdout, each fact's raw output stands between `<marker> BEGIN <fact>` and
+    `<marker> END <fact> <exit status>`; on stderr, its stderr follows its own `<marker> BEGIN
+    <fact>` line, and `<marker> DONE` ends the stream. No command reads stdin.
+
+    The host does as little as it can per fact: a command that reads only the kernel's tables
+    (reads_kernel_only) runs as it is, every other under `timeout -k 2 N` when the host has it
+    (SIGKILL 2 s after SIGTERM, so a command that ignores SIGTERM cannot hold the host), directly
+    when it is one program with its arguments, else through `sh -c`. All facts share one `head -c`
+    per stream (when the host has it), bounded to max_output+1 bytes plus the framing: the host
+    never sends more than that, and each fact is either whole, or longer than max_output
+    (truncated), or cut by the facts before it, which collect_host() then runs again.
     """
     seconds = max(1, int(timeout))
-    limit = max_output + 1  # one byte more than kept, so split_batch() can tell the output was cut
+    limit = max_output + 1 + _frame_size(marker, commands)
+    mark = shlex.quote(marker)
     lines = [
-        "exec 4>&1",
         "T=''",
         "if command -v timeout >/dev/null 2>&1; then",
         f"  if timeout -k 1 5 true >/dev/null 2>&1; then T='timeout -k {KILL_AFTER_S} {seconds}'",
         f"  elif timeout 5 true >/dev/null 2>&1; then T='timeout {seconds}'",
         f"  elif timeout -t 5 true >/dev/null 2>&1; then T='timeout -t {seconds}'; fi",  # old busybox
         "fi",
-        f"if [ \"$(printf abc | head -c 2 2>/dev/null)\" = ab ]; then H='head -c {limit}'; else H=cat; fi",
-        "bd_run() {",
-        f"  printf '%s BEGIN %s\\n' '{marker}' \"$1\"",
-        # the command's stdout -> head -> fd 4; its stderr -> head -> sed ERR -> fd 4; its exit status
-        # -> fd 5 -> rc. The command itself gets neither fd 4 nor fd 5, so a process it leaves
-        # behind cannot hold the session open.
-        f'  rc=$( {{ {{ {{ $T sh -c "$2" 4>&- 5>&-; echo $? >&5; }} | $H >&4; }} 2>&1 | $H | '
-        f"sed 's/^/{marker} ERR /' >&4; }} 5>&1 )",
-        f"  printf '\\n%s END %s %s\\n' '{marker}' \"$1\" \"$rc\"",
-        "}",
+        f"if head -c 1 </dev/null >/dev/null 2>&1; then H='head -c {limit}'; else H=cat; fi",
+        f"bd_b() {{ printf '%s BEGIN %s\\n' {mark} \"$1\"; printf '\\n%s BEGIN %s\\n' {mark} \"$1\" >&2; }}",
+        f'bd_e() {{ printf \'\\n%s END %s %s\\n\' {mark} "$1" "$2"; }}',
+        # the facts' stdout -> fd 3 -> one head -> stdout; their stderr -> the other head -> stderr.
+        # The commands hold neither the session's stdout nor its stderr: a process one leaves behind
+        # keeps only the heads' pipes.
+        "{ {",
+        *(_fact_lines(fact, command) for fact, command in commands.items()),
+        f"printf '\\n%s DONE\\n' {mark} >&2",
+        "} 2>&1 >&3 3>&- </dev/null | $H >&2 3>&-; } 3>&1 | $H",
     ]
-    lines += [f"bd_run {shlex.quote(fact)} {shlex.quote(command)}" for fact, command in commands.items()]
     return "\n".join(lines) + "\n"
+
+
+_GUARD_LINE = re.compile(
+    r"if command -v (?P<tool>\S+) >/dev/null 2>&1; then (?P<run>.+); else \(exit 0\); fi", re.DOTALL
+)
+
+
+def batch_facts(script: str) -> dict[str, str]:
+    """The facts and their commands in a script of batch_script(), for a host that is a fake
+    (tests, replays): the inverse of its fact lines.
+
+    Example: batch_facts(batch_script({"a": "echo hi"}, "@@M", 5)) -> {"a": "echo hi"}
+    """
+    facts: dict[str, str] = {}
+    for line in script.splitlines():
+        if not line.startswith("bd_b "):
+            continue
+        head, _, rest = line.partition("; ")
+        run = rest.rsplit("; bd_e ", 1)[0]
+        guard = _GUARD_LINE.fullmatch(run)
+        command = _command_of(guard.group("run") if guard else run)
+        if guard:
+            command = f"command -v {shlex.split(guard.group('tool'))[0]} >/dev/null 2>&1 || exit 0; {command}"
+        facts[shlex.split(head)[1]] = command
+    return facts
+
+
+def _command_of(run: str) -> str:
+    if run.startswith("( eval ") and run.endswith(" )"):
+        return shlex.split(run[7:-2])[0]
+    if run.startswith("$T sh -c "):
+        return shlex.split(run[9:])[0]
+    return run.removeprefix("$T ")
+
+
+def frame_batch(script: str, answer: Callable[[str, str], CommandResult | None]) -> CommandResult:
+    """What a host sends for a script of batch_script(), when each fact's command gives
+    answer(fact, command): a fake host (tests, replays of recordings). The facts one shared command
+    reads (SHARED_READS) are each answered with their own command, their outputs joined as the
+    shared command prints them; a fact answered None is left out (collect_host runs it alone).
+    """
+    marker = shlex.split(script.split("bd_e() { printf '\\n%s END %s %s\\n' ", 1)[1])[0]
+    out, err = bytearray(), []
+    for fact, command in batch_facts(script).items():
+        views = [(f, own) for f, (own, shared, _s, _k) in SHARED_READS.items() if shared == command]
+        answers = [answer(f, own) for f, own in views] if views else [answer(fact, command)]
+        if not answers or any(r is None for r in answers):
+            continue
+        results = [r for r in answers if r is not None]
+        status = results[0].exit_status if results[0].exit_status is not None else 1
+        out += f"{marker} BEGIN {fact}\n".encode() + b"".join(r.stdout_bytes for r in results)
+        out += f"\n{marker} END {fact} {status}\n".encode()
+        err.append(f"\n{marker} BEGIN {fact}\n" + "".join(r.stderr for r in results))
+    return CommandResult(script, 0, bytes(out), "".join(err) + f"\n{marker} DONE\n")
 
 
 # what `timeout` reports: 124 after SIGTERM, 137 (128+SIGKILL) when -k had to kill
 _TIMEOUT_STATUSES = (124, 137)
 
 
+def _stdout_blocks(output: bytes, mark: bytes, keep: int) -> dict[str, tuple[bytes, str | None]]:
+    """fact -> (its stdout, up to `keep` bytes; its END status text, or None when the stream ends
+    inside it)."""
+    blocks: dict[str, tuple[bytes, str | None]] = {}
+    current: str | None = None
+    out = bytearray()
+    for line in io.BytesIO(output):  # lines end at b"\n" only (splitlines also cuts at b"\r")
+        if line.startswith(mark + b" BEGIN "):
+            if current is not None:
+                blocks[current] = (bytes(out), None)
+            current, out = line[len(mark) + 7 :].decode("utf-8", "replace").strip(), bytearray()
+        elif line.startswith(mark + b" END ") and current is not None:
+            body = bytes(out[:-1] if out.endswith(b"\n") else out)  # drop the newline END added
+            blocks[current] = (body, line.decode("utf-8", "replace").split()[-1])
+            current = None
+        elif current is not None and len(out) <= keep:
+            out += line
+    if current is not None:
+        blocks[current] = (bytes(out), None)
+    return blocks
+
+
+def _stderr_blocks(stderr: str, mark: str, keep: int) -> dict[str, tuple[str, bool]]:
+    """fact -> (its stderr, up to about `keep` characters; whether the next marker followed it,
+    i.e. it is whole)."""
+    blocks: dict[str, tuple[str, bool]] = {}
+    current: str | None = None
+    parts: list[str] = []
+    size = 0
+    for line in io.StringIO(stderr):  # newline="\n": lines end at "\n" only
+        if line.startswith((mark + " BEGIN ", mark + " DONE")):
+            if current is not None:
+                text = "".join(parts)
+                blocks[current] = (text[:-1] if text.endswith("\n") else text, True)
+            current = line[len(mark) + 7 :].strip() if line.startswith(mark + " BEGIN ") else None
+            parts, size = [], 0
+        elif current is not None and size <= keep:
+            parts.append(line)
+            size += len(line)
+    if current is not None:
+        blocks[current] = ("".join(parts), False)
+    return blocks
+
+
 def split_batch(
-    output: bytes, marker: str, commands: dict[str, str], max_output: int = DEFAULT_MAX_OUTPUT
+    output: bytes,
+    marker: str,
+    commands: dict[str, str],
+    max_output: int = DEFAULT_MAX_OUTPUT,
+    stderr: str | None = None,
 ) -> dict[str, CommandResult]:
     """Cut the framed output of batch_script() back into one CommandResult per fact.
 
-    A fact whose stdout or stderr is longer than `max_output` is cut there and marked truncated.
-    Example: b"M BEGIN a\\nhello\\n\\nM END a 0\\n" -> {"a": CommandResult("...", 0, b"hello\\n")}
+    `output` and `stderr` are the batch's two streams. A fact is in the result when both its
+    streams are whole, or when one of them is longer than `max_output` (then cut there and marked
+    truncated); a fact whose streams the bound cut short is left out, to be run again. Without
+    `stderr` (None) the facts' stderr is not known and each counts as empty.
+    Example: b"M BEGIN a\\nhello\\n\\nM END a 0\\n", "\\nM BEGIN a\\nwarn\\n\\nM DONE\\n"
+    -> {"a": CommandResult("...", 0, b"hello\\n", "warn\\n")}
     """
     results: dict[str, CommandResult] = {}
-    mark = marker.encode()
-    current: str | None = None
-    out = bytearray()
-    err: list[str] = []
-    err_size = 0
-    for line in io.BytesIO(output):  # lines end at b"\n" only (splitlines also cuts at b"\r")
-        if line.startswith(mark + b" BEGIN "):
-            current, out, err, err_size = line[len(mark) + 7 :].decode().strip(), bytearray(), [], 0
-        elif line.startswith(mark + b" ERR ") and current is not None:
-            if err_size <= max_output:
-                text = line[len(mark) + 5 :].decode("utf-8", "replace")
-                err.append(text)
-                err_size += len(text)
-        elif line.startswith(mark + b" END ") and current is not None:
-            status_text = line.decode().split()[-1]
-            status = int(status_text) if status_text.lstrip("-").isdigit() else None
-            body = bytes(out[:-1] if out.endswith(b"\n") else out)  # drop the newline END added
-            stderr = "".join(err)
-            truncated = len(body) > max_output or len(stderr) > max_output
-            own_timeout = "timeout" in commands.get(current, "")
-            timed_out = status in _TIMEOUT_STATUSES and not own_timeout and not truncated
-            results[current] = CommandResult(
-                commands.get(current, current),
-                None if timed_out or truncated else status,
-                body[:max_output],
-                stderr[:max_output],
-                timed_out=timed_out,
-                truncated=truncated,
-            )
-            current = None
-        elif current is not None and len(out) <= max_output + 1:
-            out += line
+    outs = _stdout_blocks(output, marker.encode(), max_output + 1)
+    errs = _stderr_blocks(stderr, marker, max_output + 1) if stderr is not None else {}
+    for fact, (body, status_text) in outs.items():
+        if fact not in commands:
+            continue
+        err, err_whole = errs.get(fact, ("", stderr is None))
+        truncated = len(body) > max_output or len(err) > max_output
+        if not truncated and (status_text is None or not err_whole):
+            continue
+        status = int(status_text) if status_text and status_text.lstrip("-").isdigit() else None
+        command = commands[fact]
+        under_timeout = not reads_kernel_only(command) and "timeout" not in command
+        timed_out = status in _TIMEOUT_STATUSES and under_timeout and not truncated
+        results[fact] = CommandResult(
+            command,
+            None if timed_out or truncated else status,
+            body[:max_output],
+            err[:max_output],
+            timed_out=timed_out,
+            truncated=truncated,
+        )
     return results
+
+
+def batch_commands(commands: dict[str, str]) -> dict[str, str]:
+    """The commands a batch runs for these facts: those of SHARED_READS that read the same output
+    run once, under the name of the first.
+
+    Example: {"ss.listen": SS_LISTEN_COMMAND, "ss.bgp": SS_BGP_COMMAND}
+    -> {"ss.listen": "ss -Htanp 'sport = :179 or dport = :179'"}
+    """
+    batch: dict[str, str] = {}
+    shared_as: dict[str, str] = {}
+    for fact, command in commands.items():
+        shared = SHARED_READS.get(fact)
+        if shared is None or shared[0] != command:
+            batch[fact] = command
+        elif shared[1] not in shared_as:
+            shared_as[shared[1]] = fact
+            batch[fact] = shared[1]
+    return batch
+
+
+def _shared_facts(commands: dict[str, str], results: dict[str, CommandResult]) -> dict[str, CommandResult]:
+    """`results` of batch_commands(commands) as the facts of `commands`: each fact of a shared read
+    gets its lines of the shared output, with the shared exit status and stderr."""
+    found = dict(results)
+    for fact, (own, shared, states, keep) in SHARED_READS.items():
+        if commands.get(fact) != own:
+            continue
+        found.pop(fact, None)
+        raw = next((r for r in results.values() if r.command == shared), None)
+        if raw is not None:
+            lines = raw.stdout_bytes.splitlines(keepends=True)
+            mine = b"".join(x for x in lines if (_first_word(x) in states) == keep)
+            found[fact] = dataclasses.replace(raw, command=own, stdout_bytes=mine)
+    return found
+
+
+def _first_word(line: bytes) -> str:
+    words = line.split(maxsplit=1)
+    return words[0].decode("ascii", "replace") if words else ""
+
+
+def _run_batches(
+    facts: HostFacts, commands: dict[str, str], marker: str, timeout: float, limit: int
+) -> CommandResult | None:
+    """Run the facts' commands as framed batches and keep what comes back whole in facts.outputs;
+    the facts a batch's shared bound cut short go in the next batch, as long as each brings some.
+
+    Returns the last batch's own result (None when the host could not be used).
+    """
+    pending = batch_commands(commands)
+    got: dict[str, CommandResult] = {}
+    batch = None
+    while pending:
+        # each command may run for timeout + KILL_AFTER_S; the raw batch is never stored, only the
+        # facts split_batch() cuts out of it, each cleaned (bounded, redacted) on its own
+        batch = facts.run_raw(
+            batch_script(pending, marker, timeout, limit),
+            (timeout + KILL_AFTER_S) * len(pending) + 5,
+            (limit + 4096) * 2 * len(pending) + 65536,
+        )
+        if batch is None:
+            break
+        new = split_batch(batch.stdout_bytes, marker, pending, limit, batch.stderr)
+        got.update(new)
+        pending = {f: c for f, c in pending.items() if f not in new}
+        if not new or batch.timed_out or batch.truncated:
+            break
+    for fact, result in _shared_facts(commands, got).items():
+        facts.outputs[fact] = clean_result(result, limit)
+    return batch
 
 
 def collect_host(
@@ -347,19 +670,10 @@ def collect_host(
     started = time.monotonic()
     commands = fact_commands(facts.host)
     marker = f"@@bgpdoctor-{secrets.token_hex(6)}"
-    # each command may run for timeout + KILL_AFTER_S; the raw batch is never stored, only the
-    # facts split_batch() cuts out of it, each cleaned (bounded, redacted) on its own
     appliance = is_appliance(facts.host.speaker)
     batch = None
     if not appliance:  # a vendor CLI would only choke on a sh script
-        batch = facts.run_raw(
-            batch_script(commands, marker, timeout, limit),
-            (timeout + KILL_AFTER_S) * len(commands) + 5,
-            (limit + 4096) * 2 * len(commands) + 65536,
-        )
-    if batch is not None:
-        for fact, result in split_batch(batch.stdout_bytes, marker, commands, limit).items():
-            facts.outputs[fact] = clean_result(result, limit)
+        batch = _run_batches(facts, commands, marker, timeout, limit)
     missing = [f for f in commands if f not in facts.outputs]
     if batch is not None and batch.timed_out and missing:
         for fact in missing:

@@ -23,7 +23,7 @@ MD5_COUNTERS = ("TcpExtTCPMD5NotFound", "TcpExtTCPMD5Unexpected", "TcpExtTCPMD5F
 
 def compatibility_facts(world: World, s: Subject, session: Session, up: bool, active: ActiveResults) -> None:
     """What each end expects of the other against what the other really is (ASN, router id, config)."""
-    errors = " ".join((e.last_error or "").lower() for e in session.ends)
+    errors = " ".join((e.observed.last_error or "").lower() for e in session.ends if e.observed)
     b = session.b
     if b is None:
         return
@@ -32,7 +32,7 @@ def compatibility_facts(world: World, s: Subject, session: Session, up: bool, ac
     for end, other in ((a, b), (b, a)):
         # BIRD 1.6 does not print the AS it announces; once a NOTIFICATION says "Bad peer AS" the
         # inventory's AS for that end stands in for it, and the evidence says so
-        announced, stated = other.local_as_runtime, None
+        announced, stated = other.observed.local_as if other.observed else None, None
         if announced is None and refused_as and other.asn:
             announced = other.asn
             stated = Evidence(
@@ -41,18 +41,19 @@ def compatibility_facts(world: World, s: Subject, session: Session, up: bool, ac
                 output=f"asn: {other.asn}",
                 note="the daemon does not print the AS it announces; the inventory's AS stands in",
             )
-        if end.peer_as_runtime and announced and end.peer_as_runtime != announced:
+        expected = end.observed.peer_as if end.observed else None
+        if expected and announced and expected != announced:
             s.add("asn_mismatch", True, *end.evidence, *other.evidence, stated)
             s.add("asn_wrong_end", end.host)
             s.add("asn_other_end", other.host)
-            s.add("asn_configured", end.peer_as_runtime)
+            s.add("asn_configured", expected)
             s.add("asn_actual", announced)
             s.add("asn_wrong_protocol", end.peer.name if end.peer and end.peer.name else "")
             s.add("asn_peer_address", str(end.peer.address) if end.peer else "")
-            s.add("asn_local", end.local_as_runtime or end.asn)
+            s.add("asn_local", end.local_as)
             break
     else:
-        if all(e.peer_as_runtime and e.local_as_runtime for e in (a, b)):
+        if all(e.observed and e.observed.peer_as and e.observed.local_as for e in (a, b)):
             s.add("asn_mismatch", False)
     if refused_as and not s.facts.get("asn_mismatch"):
         s.add("asn_mismatch_reported", True)
@@ -77,7 +78,7 @@ def compatibility_facts(world: World, s: Subject, session: Session, up: bool, ac
         node_end = next((e for e in (a, b) if world.inv.hosts[e.host].role == "node"), b)
         s.add("router_id_fix_host", node_end.host)
         s.add("router_id_fix_value", str(world.inv.hosts[node_end.host].internal_ip or node_end.router_id))
-        s.add("router_id_fix_asn", node_end.local_as_runtime or node_end.asn)
+        s.add("router_id_fix_asn", node_end.local_as)
     missing = [e for e in (a, b) if e.state == "missing" or e.peer is None]
     s.add("both_configured", not missing)
     if missing and len(missing) == 1:

@@ -22,7 +22,8 @@ DIALING_STATES = ("active", "connect", "opensent", "openconfirm")
 
 
 def _said_refused(end: SessionEnd) -> bool:
-    return bool(end.last_error and "refused" in end.last_error.lower())
+    error = end.observed.last_error if end.observed else None
+    return bool(error and "refused" in error.lower())
 
 
 def _dialer_and_listener(
@@ -80,6 +81,8 @@ def dial_facts(
         s.add("dialer_protocol", dialer.peer.name or "")
         s.add("listener_listens", listener.listens, *listener.evidence[:1])
         s.add("dialer_asn", dialer.asn)
+        if (dialer_host := world.inv.hosts.get(dialer.host)) is not None:
+            s.add("dialer_speaker", dialer_host.speaker)  # picks the fix in the dialer's own syntax
         s.add("listener_asn", listener.asn)
         refused_rst, rst_evidence = wire.get(dialer.host, (None, []))
         refused = _said_refused(dialer) or bool(refused_rst)

@@ -225,7 +225,8 @@ FACTS: tuple[Fact, ...] = (
     Fact(
         "bird_routes_in_fib",
         HOST,
-        "bool: every pod CIDR route BIRD selected (primary, unicast) is in the kernel FIB",
+        "bool: every pod CIDR route BIRD selected (primary, unicast) is in the kernel FIB (`lint`: False "
+        "where BIRD's config exports no BGP route to the kernel)",
     ),
     Fact(
         "bird_routes_missing_in_fib",
@@ -303,7 +304,12 @@ FACTS: tuple[Fact, ...] = (
         SESSION,
         "str: each end's last error, e.g. 'gateway: Received: Bad peer AS' ('none' when none)",
     ),
-    Fact("established", SESSION, "bool: both ends are Established (False as soon as one end is seen down)"),
+    Fact(
+        "established",
+        SESSION,
+        "bool: both ends are Established (False as soon as one end is seen down; `lint`: False where the "
+        "configuration files state a fault that keeps the session down, unknown otherwise)",
+    ),
     Fact("both_configured", SESSION, "bool: each end has the other configured as a peer"),
     Fact(
         "in_error_backoff", SESSION, "bool: the session is down while an end waits out BIRD's error back-off"
@@ -680,6 +686,7 @@ FACTS: tuple[Fact, ...] = (
     ),
     Fact("listener_listens", SESSION, "bool: the listener has a socket listening on TCP 179 (`ss -ltn`)"),
     Fact("dialer_asn", SESSION, "int: the dialer's ASN (inventory), e.g. 64512"),
+    Fact("dialer_speaker", SESSION, "str: the dialer's speaker kind (inventory), e.g. 'frr'"),
     Fact("listener_asn", SESSION, "int: the listener's ASN (inventory), e.g. 64513"),
     Fact(
         "refused_by_non_listener",
@@ -1128,7 +1135,12 @@ FACTS: tuple[Fact, ...] = (
     Fact("kubelet_filter_chain", KUBELET, "str: its chain, e.g. 'input'"),
     # cluster: a configuration finding read from the Kubernetes API (engine/cluster.py)
     Fact("ok", CLUSTER, "bool: always False: each cluster subject is a finding"),
-    Fact("root_cause", CLUSTER, "str: the root cause the finding points to, e.g. 'node-not-selected'"),
+    Fact(
+        "root_cause",
+        CLUSTER,
+        "str: the root cause the finding points to: the first playbook (by priority) its facts match, "
+        "e.g. 'node-not-selected'",
+    ),
     Fact(
         "message",
         CLUSTER,
@@ -1144,6 +1156,16 @@ FACTS: tuple[Fact, ...] = (
     ),
     Fact("local_nodes", CLUSTER, "list[str]: the nodes of the largest subnet, e.g. ['sakamoto', 'nano']"),
     Fact("remote_nodes", CLUSTER, "list[str]: the nodes in other subnets, e.g. ['yuuko-k8s']"),
+    Fact(
+        "bgp_peer_count",
+        CLUSTER,
+        "int: the BGP peers the cluster configures for a node some BGP configuration selects, e.g. 0",
+    ),
+    Fact(
+        "selected_by",
+        CLUSTER,
+        "list[str]: the BGP configurations that select the node, e.g. ['CiliumBGPClusterConfig/bgp-local']",
+    ),
     # LoadBalancer pool: from the cluster's pool objects, or from a router's BGP host routes (engine/vips.py)
     Fact(
         "lb_pool_name",

@@ -86,7 +86,7 @@ def port_filter(world: World, s: Subject, hosts: list[str]) -> list[str]:
 
 def forward_drop_facts(world: World, s: Subject, path: Path, pair: NodePair) -> None:
     """Routers on the path whose forward hook drops by default and accept nothing for the pod CIDR."""
-    cluster = world.inv.pod_cidr
+    cluster = world.inv.cluster_pod_cidr_of(pair.dst_ip)
     cidrs = [str(cluster)] if cluster else []
     cidrs += [pair.dst_cidr]
     for hop in path.hops[1:-1]:

@@ -11,7 +11,7 @@ import ipaddress
 import re
 from typing import TYPE_CHECKING
 
-from bgpdoctor.drivers import driver_for
+from bgpdoctor.drivers import NeighborState, driver_for
 from bgpdoctor.engine import ipv6, routing, vips
 from bgpdoctor.engine.world import Unknown
 from bgpdoctor.parsers import bird, gobgp, iproute, ss
@@ -20,8 +20,6 @@ from bgpdoctor.report.model import Evidence
 if TYPE_CHECKING:
     from bgpdoctor.engine.subject import Subject
     from bgpdoctor.engine.world import World
-
-SPEAKER_PROCESS = {"bird2": "bird", "bird1": "bird", "gobgp": "gobgpd", "frr": "bgpd"}
 
 
 def speaker_fact(world: World, name: str) -> str:
@@ -71,7 +69,8 @@ def port_179_facts(world: World, s: Subject, name: str) -> None:
     with s.deriving("port_179_conflict"):
         listeners = [x for x in world.known(name, "ss.listen", ss.parse_ss) if x.local_port == 179]
         owners = sorted({x.process or "?" for x in listeners})
-        own = SPEAKER_PROCESS.get(host.speaker)
+        driver = driver_for(host.speaker)
+        own = driver.process if driver is not None else None
         foreign = [o for o in owners if o not in (own, "?")]
         # two owners, or TCP 179 held by another program than this host's BGP speaker
         s.add("port_179_conflict", len(owners) > 1 or bool(foreign), world.evidence(name, "ss.listen"))
@@ -95,13 +94,13 @@ def frr_facts(world: World, s: Subject, name: str) -> None:
     from bgpdoctor.engine.policy import policy_denials
 
     with s.deriving("ebgp_policy_missing", "max_prefix_exceeded"):
-        neighbors = [n.session for n in world.known(name, "frr.neighbors", parse_neighbors)]
+        neighbors = world.known(name, "frr.neighbors", parse_neighbors)
         raw = world.evidence(name, "frr.neighbors")
         log = world.facts[name].outputs.get("speaker.log") if name in world.facts else None
         denied = policy_denials(log.stdout if log is not None and log.ok else "")  # FRR's log says so
-        missing = [n for n in neighbors if n.policy_missing or n.address in denied.neighbors]
+        missing = [n for n in neighbors if n.policy_missing or _key(n) in denied.neighbors]
         lines = [
-            f"{n.address}: {where} updates discarded due to missing policy ({key}EbgpRequiresPolicy)"
+            f"{_key(n)}: {where} updates discarded due to missing policy ({key}EbgpRequiresPolicy)"
             for n in missing
             for where, key, flag in (
                 ("inbound", "inbound", n.inbound_policy_missing),
@@ -114,7 +113,7 @@ def frr_facts(world: World, s: Subject, name: str) -> None:
             if raw and lines
             else None
         )
-        logged = [line for n, line in denied.lines if n in {m.address for m in missing}][-3:]
+        logged = [line for n, line in denied.lines if n in {_key(m) for m in missing}][-3:]
         logged_excerpt = (
             Evidence(host=name, command=log.command, output="\n".join(logged), note="excerpt: FRR's log")
             if log is not None and logged
@@ -123,28 +122,33 @@ def frr_facts(world: World, s: Subject, name: str) -> None:
         s.add("ebgp_policy_missing", bool(missing), excerpt, logged_excerpt, raw)
         if missing:
             s.add("ebgp_policy_daemon", "FRR")
-            s.add("ebgp_policy_neighbors", [n.address for n in missing])
+            s.add("ebgp_policy_neighbors", [_key(n) for n in missing])
             inbound, outbound = denied.inbound, denied.outbound
             s.add(
                 "ebgp_policy_missing_in",
-                [n.address for n in missing if n.inbound_policy_missing or n.address in inbound],
+                [_key(n) for n in missing if n.inbound_policy_missing or _key(n) in inbound],
             )
             s.add(
                 "ebgp_policy_missing_out",
-                [n.address for n in missing if n.outbound_policy_missing or n.address in outbound],
+                [_key(n) for n in missing if n.outbound_policy_missing or _key(n) in outbound],
             )
             s.add(
                 "ebgp_policy_ibgp",
-                [n.address for n in missing if n.remote_as is not None and n.remote_as == n.local_as],
+                [_key(n) for n in missing if n.peer_as is not None and n.peer_as == n.local_as],
             )
             summary = world.parsed(name, "frr.summary", parse_summary)
             router_as = (summary.local_as if summary else None) or world.inv.hosts[name].asn
             if router_as is not None:
                 s.add("frr_bgp_as", router_as, world.evidence(name, "frr.summary"))
-        stopped = [n.address for n in neighbors if n.max_prefix_exceeded]
+        stopped = [_key(n) for n in neighbors if n.max_prefix_exceeded]
         s.add("max_prefix_exceeded", bool(stopped), raw)
         if stopped:
             s.add("max_prefix_neighbors", stopped)
+
+
+def _key(n: NeighborState) -> str | None:
+    """FRR keys an unnumbered neighbor by its interface."""
+    return n.address or n.name
 
 
 def speaker_answers(world: World, s: Subject, name: str) -> None:
@@ -203,8 +207,8 @@ def rib_vs_fib(world: World, s: Subject, name: str) -> None:
                 lambda: {str(c) for h in world.inv.hosts.values() for c in h.pod_cidrs},
             )
         )
-        if world.inv.pod_cidr:
-            pod_cidrs |= {r.prefix for r in routes if _inside(r.prefix, str(world.inv.pod_cidr))}
+        for cluster_cidr in world.inv.cluster_pod_cidrs:
+            pod_cidrs |= {r.prefix for r in routes if _inside(r.prefix, str(cluster_cidr))}
         fib = {r.dst for r in fib_routes}
         fib |= ipv6.ipv6_fib(world, name, {r.prefix for r in routes if r.prefix in pod_cidrs})
         selected = sorted(

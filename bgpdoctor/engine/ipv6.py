@@ -12,14 +12,14 @@ Example: commands(host) -> {"sysctl.ipv6": "grep -H . /proc/sys/net/ipv6/conf/al
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from ipaddress import IPv6Address, IPv6Network, ip_address
 from typing import TYPE_CHECKING
 
+from bgpdoctor.drivers import driver_for, ipv4_next_hop
 from bgpdoctor.engine.world import Unknown
 from bgpdoctor.inventory_model import Host, Peer
-from bgpdoctor.parsers import frr, gobgp, iproute, nft
+from bgpdoctor.parsers import gobgp, iproute, nft
 from bgpdoctor.parsers.iprule import RULE_TABLES_COMMAND
 from bgpdoctor.report.model import Evidence
 
@@ -53,9 +53,9 @@ def uses_ipv6(host: Host) -> bool:
 
 def commands(host: Host) -> dict[str, str]:
     """The IPv6 commands run on a host whose inventory entry has IPv6 (not on others: a kernel
-    without IPv6 has no /proc/sys/net/ipv6, and asking it would only add a failed command), and
-    GoBGP's IPv6 table on every GoBGP host."""
-    out = (
+    without IPv6 has no /proc/sys/net/ipv6, and asking it would only add a failed command); a
+    daemon's own IPv6 table is among its driver's commands (GoBGP's on every GoBGP host)."""
+    return (
         {
             "sysctl.ipv6": SYSCTL6_COMMAND,
             "ip6.neigh": NEIGH6_COMMAND,
@@ -66,14 +66,6 @@ def commands(host: Host) -> dict[str, str]:
         if uses_ipv6(host)
         else {}
     )
-    # GoBGP's IPv6 table on every GoBGP host: IPv6 carried over an IPv4 session shows only there
-    if host.speaker == "gobgp" and host.connect.pod is None:
-        from bgpdoctor.drivers.gobgp import GOBGP
-
-        rib = GOBGP.commands(host).get("gobgp.rib")
-        if rib is not None and rib.endswith("-a ipv4"):
-            out["gobgp.rib6"] = rib.removesuffix("ipv4") + "ipv6"
-    return out
 
 
 def route_get_command(peer: Peer) -> str:
@@ -193,16 +185,8 @@ def _next_hops(world: World, s: Subject, name: str) -> None:
             s.add("ipv6_next_hop_senders", sorted({p.neighbor_ip or "" for p in bad}))
         # an IPv6 route carried over an IPv4 session arrives with the session's IPv4 address as
         # next hop (sent IPv4-mapped, ::ffff:a.b.c.d): no IPv6 next hop to forward to
-        mapped = [p for p in paths if p.neighbor_ip and _ipv4_next_hop(p.next_hop)]
+        mapped = [p for p in paths if p.neighbor_ip and ipv4_next_hop(p.next_hop)]
         s.add("ipv6_ipv4_next_hops", [f"{p.prefix} via {p.next_hop}" for p in mapped], raw)
-
-
-def _ipv4_next_hop(next_hop: str | None) -> bool:
-    try:
-        address = ip_address(str(next_hop))
-    except ValueError:
-        return False
-    return address.version == 4 or (isinstance(address, IPv6Address) and address.ipv4_mapped is not None)
 
 
 def _unusable_next_hop(next_hop: str | None) -> bool:
@@ -217,110 +201,48 @@ def _unusable_next_hop(next_hop: str | None) -> bool:
 
 # -- IPv6 carried over an IPv4 session ------------------------------------------------------------
 
-FRR_BGP_IPV6 = "frr.bgp_ipv6"  # `show bgp ipv6 unicast json`
-# a BIRD channel's import counters: received, rejected, filtered, ignored, accepted
-_BIRD_CHANNEL = re.compile(r"^\s*Channel (?P<name>\S+)\s*$", re.M)
-_BIRD_UPDATES = re.compile(r"^\s*Import updates:\s+(\d+)\s+\d+\s+\d+\s+\d+\s+(\d+)\s*$", re.M)
-_BIRD_WITHDRAWS = re.compile(r"^\s*Import withdraws:\s+(\d+)\s+\d+\s+---\s+(\d+)\s+\d+\s*$", re.M)
-
-
-def _bird_ipv6_channel(block: str) -> str | None:
-    """The `Channel ipv6` part of a BIRD protocol's `show protocols all` block."""
-    parts = _BIRD_CHANNEL.split(block)
-    names = parts[1::2]
-    bodies = parts[2::2]
-    return next((body for name, body in zip(names, bodies, strict=True) if name == "ipv6"), None)
-
-
-def _refused_by_bird(world: World, end: SessionEnd) -> list[str] | None:
-    """BIRD 2 treats an IPv6 UPDATE whose next hop is IPv4-mapped as a withdraw and ignores it
-    (RFC 7606): its ipv6 channel on the IPv4 session counts them as ignored withdraws and imports
-    nothing. None when the protocol's block or its ipv6 channel is not there to read."""
-    from bgpdoctor.engine.limits import _bird_block, _raw
-
-    channel = _bird_ipv6_channel(_bird_block(_raw(world, end), end))
-    if channel is None:
-        return None
-    withdraws = _BIRD_WITHDRAWS.search(channel)
-    updates = _BIRD_UPDATES.search(channel)
-    ignored = int(withdraws.group(2)) if withdraws else 0
-    accepted = int(updates.group(2)) if updates else 0
-    if ignored == 0 or accepted > 0:
-        return []
-    return [
-        f"{ignored} IPv6 update(s) ignored by the ipv6 channel, none imported "
-        f"(`Import withdraws: ... {ignored}`)"
-    ]
-
-
-def _refused_by_frr(world: World, end: SessionEnd, neighbor: str) -> list[str] | None:
-    """FRR keeps such a path in its BGP table (next hop ::ffff:a.b.c.d) and zebra fails to install
-    it (`"failed": true` in `show ipv6 route json`). None when its IPv6 table was not read."""
-    if not world.collected(end.host, FRR_BGP_IPV6):
-        return None  # a recording made before FRR's IPv6 table was read
-    routes = world.known(end.host, FRR_BGP_IPV6, frr.parse_bgp_routes)
-    return [
-        f"{r.prefix} via {r.next_hop}" for r in routes if r.peer == neighbor and _ipv4_next_hop(r.next_hop)
-    ]
-
 
 def _sends_ipv6(world: World, sender: SessionEnd, receiver: SessionEnd) -> bool | None:
-    """Does the sender hold IPv6 routes it would send the receiver (its own, or learned elsewhere,
-    without the receiver's AS in their path)? None when its table is not read: GoBGP's
-    `global rib -a ipv6`, FRR's `show bgp ipv6 unicast json`; a BIRD sender's ipv6 channel on the
-    IPv4 session exports routes with `BGP Next hop: ::` (no IPv6 address to put there)."""
-    speaker = world.inv.hosts[sender.host].speaker
-    receiver_as = str(receiver.local_as_runtime or receiver.asn or "")
-    receiver_address = str(sender.peer.address) if sender.peer else None
-    if speaker == "gobgp" and world.collected(sender.host, "gobgp.rib6"):
-        paths = world.known(sender.host, "gobgp.rib6", gobgp.parse_rib)
-        return any(
-            p.best and p.neighbor_ip != receiver_address and receiver_as not in p.as_path.split()
-            for p in paths
-        )
-    if speaker == "frr" and world.collected(sender.host, FRR_BGP_IPV6):
-        routes = world.known(sender.host, FRR_BGP_IPV6, frr.parse_bgp_routes)
-        return any(
-            r.selected and r.peer != receiver_address and receiver_as not in (r.as_path or "").split()
-            for r in routes
-        )
-    if speaker.startswith("bird"):
-        exported = _sends_no_global_next_hop(world, sender)
-        return None if exported is None else exported > 0
-    return None
+    """Does the sender hold IPv6 routes it would send the receiver? Its driver's answer (None when
+    its table is not read)."""
+    driver = driver_for(world.inv.hosts[sender.host].speaker)
+    if driver is None:
+        return None
+    return driver.ipv6_sent(world, sender.host, sender.peer, str(receiver.local_as or ""))
+
+
+def _sent_without_global_next_hop(world: World, sender: SessionEnd) -> int | None:
+    driver = driver_for(world.inv.hosts[sender.host].speaker)
+    return driver.ipv6_sent_without_global_next_hop(world, sender.host, sender.peer) if driver else None
 
 
 def ipv6_over_ipv4_facts(world: World, s: Subject, session: Session) -> None:
     """ipv6_over_ipv4_unusable: IPv6 routes arrive over this IPv4 session with the sender's IPv4
     address (IPv4-mapped, ::ffff:a.b.c.d) as next hop, and the receiver (BIRD 2, FRR) cannot use
     them: BIRD drops them, FRR holds them but cannot install them (cilium#31911, cilium#37831).
-    Judged at each end that is BIRD or FRR; GoBGP never installs what it receives (its own warning
-    is `bgp-ipv6-next-hop-family`)."""
+    Judged at each end whose driver can tell; GoBGP never installs what it receives (its own
+    warning is `bgp-ipv6-next-hop-family`)."""
     judged = False
     for receiver in session.ends:
         if receiver.peer is None:
             continue
         neighbor = str(receiver.peer.address)
-        speaker = world.inv.hosts[receiver.host].speaker
+        driver = driver_for(world.inv.hosts[receiver.host].speaker)
         other = next((e for e in session.ends if e is not receiver), None)
-        if speaker.startswith("bird"):
-            # BIRD counts loops and withdraws of unknown prefixes as ignored too: judged only when
-            # the sender shows it sends IPv6 routes of its own over this IPv4 session
-            sends = _sends_ipv6(world, other, receiver) if other is not None else None
-            if sends is None:
-                continue
-            refused, fact = (_refused_by_bird(world, receiver) if sends else []), "bird.protocols"
-        elif speaker == "frr":
-            refused, fact = _refused_by_frr(world, receiver, neighbor), FRR_BGP_IPV6
-        else:
+
+        def sender_sends(other: SessionEnd | None = other, receiver: SessionEnd = receiver) -> bool | None:
+            return _sends_ipv6(world, other, receiver) if other is not None else None
+
+        if driver is None:
             continue
-        if refused is None:
+        found = driver.ipv6_mapped_refused(world, receiver.host, receiver.peer, sender_sends)
+        if found is None:
             continue
         judged = True
+        refused, fact = found
         if not refused:
             continue
         sender = other.host if other is not None else neighbor
-        daemon = {"frr": "FRR"}.get(speaker, "BIRD 2")
         raw = world.evidence(receiver.host, fact)
         excerpt = _excerpt(raw, refused, f"excerpt: IPv6 routes from {neighbor} with an IPv4 next hop")
         s.add("ipv6_over_ipv4_unusable", True, excerpt, raw)
@@ -328,14 +250,14 @@ def ipv6_over_ipv4_facts(world: World, s: Subject, session: Session) -> None:
         s.add("ipv6_over_ipv4_sender", sender)
         s.add("ipv6_over_ipv4_neighbor", neighbor)
         s.add("ipv6_over_ipv4_routes", refused)
-        asn = receiver.local_as_runtime or receiver.asn
+        asn = receiver.local_as
         if asn:
             s.add("ipv6_over_ipv4_asn", asn)
         s.add(
             "ipv6_over_ipv4_problem",
             f"{sender} sends IPv6 routes over the IPv4 session to {receiver.host} with its IPv4 address as "
-            f"next hop, and {daemon} on {receiver.host} cannot use them ({'; '.join(refused)}): IPv4 works, "
-            "IPv6 does not",
+            f"next hop, and {driver.daemon} on {receiver.host} cannot use them ({'; '.join(refused)}): "
+            "IPv4 works, IPv6 does not",
         )
         return
     if judged:
@@ -343,25 +265,6 @@ def ipv6_over_ipv4_facts(world: World, s: Subject, session: Session) -> None:
 
 
 # -- IPv6 routes sent without a global next hop, BIRD 2 or FRR receiving ---------------------------
-
-_BIRD_NEXT_HOP = re.compile(r"^\s*BGP Next hop:\s+(?P<hop>\S+)", re.M)
-_BIRD_EXPORTS = re.compile(r"^\s*Export updates:\s+\d+\s+\d+\s+\d+\s+---\s+(\d+)\s*$", re.M)
-
-
-def _sends_no_global_next_hop(world: World, sender: SessionEnd) -> int | None:
-    """How many IPv6 routes a BIRD sender exported on this session while its ipv6 channel has no
-    global next hop (`BGP Next hop: ::`, only its link-local one goes out); None when the sender is
-    not BIRD or its channel does not say."""
-    from bgpdoctor.engine.limits import _bird_block, _raw
-
-    if not world.inv.hosts[sender.host].speaker.startswith("bird"):
-        return None
-    channel = _bird_ipv6_channel(_bird_block(_raw(world, sender), sender))
-    hop = _BIRD_NEXT_HOP.search(channel or "")
-    exported = _BIRD_EXPORTS.search(channel or "")
-    if hop is None or exported is None:
-        return None
-    return int(exported.group(1)) if hop.group("hop") == "::" else 0
 
 
 def no_global_next_hop_facts(world: World, s: Subject, session: Session) -> None:
@@ -376,27 +279,17 @@ def no_global_next_hop_facts(world: World, s: Subject, session: Session) -> None
         if receiver.peer is None:
             continue
         neighbor = str(receiver.peer.address)
-        speaker = world.inv.hosts[receiver.host].speaker
-        sent_without = _sends_no_global_next_hop(world, sender)
-        refused: list[str] | None = None
-        fact = "bird.protocols"
-        if speaker.startswith("bird"):
-            # only with the sender's word for it: BIRD counts loops as ignored withdraws too
-            if sent_without is None:
-                continue
-            refused = _refused_by_bird(world, receiver) if sent_without else []
-        elif speaker == "frr" and sent_without is not None and world.collected(receiver.host, FRR_BGP_IPV6):
-            fact = FRR_BGP_IPV6
-            routes = world.known(receiver.host, FRR_BGP_IPV6, frr.parse_bgp_routes)
-            from_sender = [r for r in routes if r.peer == neighbor]
-            refused = (
-                [f"{sent_without} IPv6 route(s) {sender.host} exported, none in FRR's table"]
-                if sent_without and not from_sender
-                else []
-            )
-        if refused is None:
+        driver = driver_for(world.inv.hosts[receiver.host].speaker)
+        sent_without = _sent_without_global_next_hop(world, sender)
+        found = (
+            driver.ipv6_link_local_refused(world, receiver.host, receiver.peer, sender.host, sent_without)
+            if driver is not None
+            else None
+        )
+        if found is None:
             continue
         judged = True
+        refused, fact = found
         if not refused:
             continue
         if sent_without:

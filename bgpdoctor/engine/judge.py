@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from typing import Any
 
 from jinja2 import TemplateError
@@ -12,6 +13,7 @@ from bgpdoctor.engine.rules import (
     CheckDef,
     Condition,
     PlaybookDef,
+    compiled,
     compiled_template,
     holds,
     subject_kinds,
@@ -27,13 +29,16 @@ class TemplateValueError(BgpDoctorError):
 
 
 @functools.lru_cache(maxsize=2048)
-def _plain(template: str) -> list[str] | None:
-    """A template that only substitutes names ("{{ a }}: {{ a_state }}") as [text, name, text, ...];
-    None for anything else (filters, blocks, a brace in the text): Jinja renders those."""
+def _plain(template: str) -> tuple[str, tuple[str, ...]] | None:
+    """A template that only substitutes names ("{{ a }}: {{ a_state }}") as a str.format pattern
+    ("{0!s}: {1!s}") and the names; None for anything else (filters, blocks, a brace in the text):
+    Jinja renders those."""
     parts = _PLAIN_NAME.split(template)
     if any(c in text for text in parts[::2] for c in "{}\r") or _JINJA_LITERALS & set(parts[1::2]):
         return None
-    return parts
+    names = tuple(parts[1::2])
+    pattern = "".join(p if at % 2 == 0 else f"{{{at // 2}!s}}" for at, p in enumerate(parts))
+    return pattern, names
 
 
 _PLAIN_NAME = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
@@ -43,9 +48,13 @@ _JINJA_LITERALS = {"true", "false", "none", "True", "False", "None"}
 def render(template: str, values: dict[str, Any], where: str) -> str:
     # Jinja's render costs ~30 us in context set-up; a run renders one text per verdict (many
     # thousands) from a few hundred templates, nearly all plain substitutions rendered as str() here
-    parts = _plain(template)
-    if parts is not None and all(name in values for name in parts[1::2]):
-        return "".join(str(values[p]) if at % 2 else p for at, p in enumerate(parts)).strip()
+    plain = _plain(template)
+    if plain is not None:
+        pattern, names = plain
+        try:
+            return pattern.format(*[values[name] for name in names]).strip()
+        except KeyError:
+            pass  # Jinja names the missing value
     try:
         return compiled_template(template).render(**values).strip()
     except TemplateError as exc:
@@ -88,130 +97,104 @@ def judge(checks: list[CheckDef], subjects: list[Subject]) -> list[CheckResult]:
     by_kind: dict[str, list[Subject]] = {}
     for x in subjects:
         by_kind.setdefault(x.kind, []).append(x)
-    results = []
+    results: list[CheckResult] = []
     texts: dict[str, str] = {}  # one copy of each verdict text: thousands of subjects repeat a few
     for check in checks:
         judged = by_kind.get(check.subject, [])
-        if judged:  # the expectation, its text and the check's fields made once per check, not per verdict
-            expect = Condition(fact=check.fact, op=check.expect.op, value=check.expect.value)
-            expected = texts.setdefault(_expected(check), _expected(check))
-            fields = _check_fields(check)
-            results += [judge_one(check, s, expect, texts, expected, fields) for s in judged]
+        if judged:
+            results += map(_Judging(check, texts).result, judged)
     return results
 
 
-# every field of a CheckResult: the verdicts below are built from values the engine made, so they skip
-# validation (a third of a large replay) and share one field set (assigning explained_by adds nothing
-# to it); a subject's verdicts share its host list and each fact's evidence list, never copied
-# (90 verdicts per node), so results are read, never mutated in place, once judged
-_SHARED_FIELDS_SET = set(CheckResult.model_fields)
+def judge_one(check: CheckDef, s: Subject) -> CheckResult:
+    return _Judging(check, {}).result(s)
+
+
 _NO_EVIDENCE: list[Evidence] = []
+_new_result = object.__new__
 
 
-class _FieldLayout:
-    """Its instances' attribute dicts share one key table: a copy of one holds only the values (a
-    third of the size of a dict of its own, for 90 verdicts per node)."""
+def _renderer(template: str, where: str) -> Callable[[dict[str, Any]], str]:
+    """`_text(template, facts, where)` as a function of the facts, its template read once."""
+    plain = _plain(template)
+    if plain is None:
+        return lambda facts: _text(template, facts, where)
+    fill, names = plain[0].format, plain[1]
+
+    def filled(facts: dict[str, Any]) -> str:
+        try:
+            values = [facts[name] for name in names]
+        except KeyError:
+            return _text(template, facts, where)  # Jinja names the missing value
+        return fill(*values).strip()
+
+    return filled
 
 
-def _shared_key_dict(names: list[str]) -> dict[str, Any]:
-    layout = _FieldLayout()
-    for name in names:
-        setattr(layout, name, None)
-    return layout.__dict__
+class _Judging:
+    """One check made ready once for all its subjects: its conditions compiled, its texts made.
+    Its verdicts skip validation (every value is the engine's own) and share each subject's host
+    list and each fact's evidence list, never copied (100 verdicts per node): results are read,
+    never mutated in place, once judged."""
+
+    def __init__(self, check: CheckDef, texts: dict[str, str]) -> None:
+        self.check, self.id, self.title, self.fact = check, check.id, check.title, check.fact
+        self.texts = texts
+        self.when = [
+            (c, compiled(c), f"not applicable ({c.text} is unknown)", f"not applicable ({c.text} is false)")
+            for c in check.when
+        ]
+        self.expect = compiled(Condition(fact=check.fact, op=check.expect.op, value=check.expect.value))
+        expect = check.expect
+        text = f"{expect.op} {expect.value!r}" if expect.value is not None else expect.op
+        self.expected = texts.setdefault(text, text)
+        self.reason_pass = _renderer(check.reason_pass, check.id)
+        self.reason_fail = _renderer(check.reason_fail, check.id)
+
+    def result(self, s: Subject) -> CheckResult:
+        status, reason, actual, expected, kind = self.verdict(s)
+        made: CheckResult = _new_result(CheckResult)
+        made.check = self.id
+        made.title = self.title
+        made.host = s.label
+        made.hosts = s.hosts
+        made.status = status
+        made.actual = actual
+        made.expected = expected
+        made.reason = self.texts.setdefault(reason, reason)
+        made.evidence = s.evidence.get(self.fact, _NO_EVIDENCE)
+        made.explained_by = None
+        made.unknown_kind = kind
+        return made
+
+    def verdict(self, s: Subject) -> tuple[Status, str, Any, str | None, str | None]:
+        """status, reason, actual value, expected text and unknown kind of the check on s."""
+        facts, expected = s.facts, self.expected
+        for cond, test, if_unknown, if_false in self.when:
+            ok = test(facts)
+            if ok:
+                continue
+            if ok is None:
+                if (problem := s.problem(unknown_fact(cond, facts))) is not None:
+                    return "unknown", f"could not check: {problem}", None, expected, problem.kind
+                return "skip", if_unknown, None, None, None
+            return "skip", if_false, None, None, None
+        verdict = self.expect(facts)
+        if verdict is None:
+            problem = s.problem(self.fact)
+            if problem is not None and problem.kind == "internal-error":
+                return "error", f"could not check: {problem}", None, expected, problem.kind
+            if problem is not None:
+                return "unknown", f"could not check: {problem}", None, expected, problem.kind
+            return "skip", f"does not apply to {s.label}", None, expected, None
+        actual = facts.get(self.fact)
+        if verdict:
+            return "pass", self.reason_pass(facts), actual, expected, None
+        return self.check.on_miss, self.reason_fail(facts), actual, expected, None
 
 
-_RESULT_FIELDS = _shared_key_dict(list(CheckResult.model_fields))
-
-
-def _check_fields(check: CheckDef) -> dict[str, Any]:
-    """The fields every verdict of one check shares (a copy per verdict keeps the shared key table)."""
-    fields = _RESULT_FIELDS.copy()
-    fields.update(check=check.id, title=check.title, explained_by=None)
-    return fields
-
-
-def _check_result(
-    fields: dict[str, Any],
-    s: Subject,
-    fact: str,
-    status: Status,
-    reason: str,
-    actual: Any,
-    expected: str | None,
-    kind: str | None,
-) -> CheckResult:
-    """A CheckResult as CheckResult(**fields, host=s.label, ...) makes it (every field given), without
-    validating; `fields` are its check's (_check_fields), copied."""
-    made = CheckResult.__new__(CheckResult)
-    values = fields.copy()
-    values["host"] = s.label
-    values["hosts"] = s.hosts
-    values["status"] = status
-    values["actual"] = actual
-    values["expected"] = expected
-    values["reason"] = reason
-    values["evidence"] = s.evidence.get(fact, _NO_EVIDENCE)
-    values["unknown_kind"] = kind
-    object.__setattr__(made, "__dict__", values)
-    object.__setattr__(made, "__pydantic_fields_set__", _SHARED_FIELDS_SET)
-    object.__setattr__(made, "__pydantic_extra__", None)
-    object.__setattr__(made, "__pydantic_private__", None)
-    return made
-
-
-def _expected(check: CheckDef) -> str:
-    expect = check.expect
-    return f"{expect.op} {expect.value!r}" if expect.value is not None else expect.op
-
-
-def judge_one(
-    check: CheckDef,
-    s: Subject,
-    expect_condition: Condition | None = None,
-    texts: dict[str, str] | None = None,
-    expected_text: str | None = None,
-    check_fields: dict[str, Any] | None = None,
-) -> CheckResult:
-    shared = texts if texts is not None else {}
-    text = (
-        expected_text if expected_text is not None else shared.setdefault(_expected(check), _expected(check))
-    )
-    expect = expect_condition or Condition(fact=check.fact, op=check.expect.op, value=check.expect.value)
-    status, reason, actual, expected, kind = _verdict(check, s, expect, text)
-    fields = check_fields if check_fields is not None else _check_fields(check)
-    return _check_result(
-        fields, s, check.fact, status, shared.setdefault(reason, reason), actual, expected, kind
-    )
-
-
-def _verdict(
-    check: CheckDef, s: Subject, expect: Condition, expected: str
-) -> tuple[Status, str, Any, str | None, str | None]:
-    """status, reason, actual value, expected text and unknown kind of one check on one subject."""
-    for cond in check.when:
-        ok = holds(cond, s.facts)
-        if ok is None and (problem := s.problem(unknown_fact(cond, s.facts))) is not None:
-            return "unknown", f"could not check: {problem}", None, expected, problem.kind
-        if not ok:
-            return (
-                "skip",
-                f"not applicable ({cond.text} is {'unknown' if ok is None else 'false'})",
-                None,
-                None,
-                None,
-            )
-    actual = s.facts.get(check.fact)
-    verdict = holds(expect, s.facts)
-    if verdict is None:
-        problem = s.problem(check.fact)
-        if problem is not None and problem.kind == "internal-error":
-            return "error", f"could not check: {problem}", None, expected, problem.kind
-        if problem is not None:
-            return "unknown", f"could not check: {problem}", None, expected, problem.kind
-        return "skip", f"does not apply to {s.label}", None, expected, None
-    if verdict:
-        return "pass", _text(check.reason_pass, s.facts, check.id), actual, expected, None
-    return check.on_miss, _text(check.reason_fail, s.facts, check.id), actual, expected, None
+def _always(facts: dict[str, Any]) -> bool:
+    return True
 
 
 def _matches(pb: PlaybookDef, s: Subject) -> bool:
@@ -241,8 +224,8 @@ def _with_proof(summary: str, s: Subject) -> str:
     return f"{summary} Proof: {proof}." if proof else summary
 
 
-def _all_explained(failures: list[CheckResult], s: Subject) -> bool:
-    own = [r for r in failures if r.host == s.label]
+def _all_explained(failures_of: dict[str, list[CheckResult]], s: Subject) -> bool:
+    own = failures_of.get(s.label, [])
     return bool(own) and all(r.explained_by is not None for r in own)
 
 
@@ -261,6 +244,16 @@ def _affects(anchors: list[set[str]], related: set[str], other: set[str]) -> boo
     return bool(related & other)
 
 
+def _related(r: CheckResult, by_label: dict[str, Subject], known: dict[str, set[str]]) -> set[str]:
+    """The hosts whose faults can explain a failure: its subject's hosts and transit hosts."""
+    if r.host not in known:
+        x = by_label.get(r.host)
+        if x is None:
+            return set(r.hosts)
+        known[r.host] = set(x.related) | set(x.hosts)
+    return known[r.host]
+
+
 def diagnose(
     playbooks: list[PlaybookDef], subjects: list[Subject], results: list[CheckResult], checks: list[CheckDef]
 ) -> list[Diagnosis]:
@@ -273,22 +266,28 @@ def diagnose(
         kinds = tuple(subject_kinds(pb))
         if kinds not in of_kinds:
             of_kinds[kinds] = [x for x in subjects if x.kind in kinds]
+        first, *rest = [compiled(c) for c in pb.match] or [_always]
         for s in of_kinds[kinds]:
-            if not _matches(pb, s):
+            # most subjects fail the first condition: tested without a generator's set-up
+            if not first(facts := s.facts) or (rest and not all(test(facts) for test in rest)):
                 continue
             culprit = _text(pb.culprit, s.facts, pb.id)
             found.setdefault((pb.id, culprit), (pb, [], culprit))[1].append(s)
     check_causes = {c.id: c.root_causes for c in checks}
     others = {p.id: p for p in playbooks}
-    related_by_label = {x.label: set(x.related) | set(x.hosts) for x in subjects}
+    by_label = {x.label: x for x in subjects}
+    related_by_label: dict[str, set[str]] = {}
     # a configuration finding from the cluster is only ever explained by its own diagnosis
     cluster_labels = {x.label for x in subjects if x.kind == "cluster"}
     # errors are grouped too: a session that cannot be judged because its speaker is down is a symptom
     failures = [r for r in results if r.status in ("fail", "warn", "error")]
+    failures_of: dict[str, list[CheckResult]] = {}
+    for r in failures:
+        failures_of.setdefault(r.host, []).append(r)
     diagnoses: list[Diagnosis] = []
     ordered = sorted(found.values(), key=lambda t: (t[0].priority, t[0].id, t[2]))
     for pb, matched, culprit in ordered:
-        standing = [x for x in matched if not _all_explained(failures, x)]
+        standing = [x for x in matched if not _all_explained(failures_of, x)]
         if not standing:
             continue  # every failure it rests on is a symptom of a higher-ranked cause
         # the summary speaks for the subject with the strongest evidence: the kernel's own drop reason
@@ -296,7 +295,7 @@ def diagnose(
         culprits = [c.strip() for c in culprit.split(",") if c.strip()]
         related = set(s.related) | set(culprits)
         anchors = [set(x.hosts) if x.kind == "session" else set(culprits or x.hosts) for x in matched]
-        own = [r for r in failures if r.host == s.label]
+        own = list(failures_of.get(s.label, []))
         rank = len(diagnoses) + 1
         proven = [f"{r.check}@{r.host}" for r in own]
         symptoms = []
@@ -306,10 +305,7 @@ def diagnose(
             if (
                 r.explained_by is None
                 and r.check in pb.explains
-                and (
-                    r.host == s.label
-                    or _affects(anchors, related, related_by_label.get(r.host, set(r.hosts)))
-                )
+                and (r.host == s.label or _affects(anchors, related, _related(r, by_label, related_by_label)))
             ):
                 r.explained_by = pb.id
                 symptoms.append(f"{r.check}@{r.host}")

@@ -66,7 +66,7 @@ def _other(session: Session, end: SessionEnd) -> str:
 def limit_hit(world: World, session: Session) -> LimitHit | None:
     """The first end that shows a prefix limit hit, from its own side or from its peer's NOTIFICATION."""
     for end in session.ends:
-        error = (end.last_error or "").lower()
+        error = ((end.observed.last_error if end.observed else None) or "").lower()
         driver = _driver(world, end)
         if any(w in error for w in LIMITED_HERE) and "received" not in error:
             limit = driver.limit_hit(world, end.host, end.peer) if driver is not None else None
@@ -106,7 +106,7 @@ def max_prefix_facts(world: World, s: Subject, session: Session) -> None:
         # the sender's address and protocol name as the enforcing end configured them
         s.add("max_prefix_sender_address", str(limiting.peer.address))
         s.add("max_prefix_protocol", limiting.peer.name or "")
-    if limiting is not None and (limiting.local_as_runtime or limiting.asn):
-        s.add("max_prefix_end_asn", limiting.local_as_runtime or limiting.asn)
+    if limiting is not None and limiting.local_as:
+        s.add("max_prefix_end_asn", limiting.local_as)
     if hit.limit is not None:
         s.add("max_prefix_limit", hit.limit)

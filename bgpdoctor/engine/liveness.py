@@ -144,13 +144,13 @@ def bfd_facts(world: World, s: Subject, session: Session) -> None:
         if other.peer is not None:
             s.add("bfd_other_neighbor", str(other.peer.address))
             s.add("bfd_other_protocol", other.peer.name or "")
-        asn = other.local_as_runtime or other.asn
+        asn = other.local_as
         if asn:
             s.add("bfd_other_asn", asn)
     else:
         s.add("bfd_other", _peer(end) or "the peer")
         s.add("bfd_missing", f"{_peer(end)} never answers BFD (BFD {state} while BGP is Established)")
-    asn = end.local_as_runtime or end.asn
+    asn = end.local_as
     if asn:
         s.add("bfd_asn", asn)
     other_end = others[0][0] if others else None
@@ -220,7 +220,7 @@ def stale_facts(world: World, s: Subject, session: Session) -> None:
         if end.peer is not None:
             s.add("stale_neighbor", address)
             s.add("stale_protocol", end.peer.name or "")
-        asn = end.local_as_runtime or end.asn
+        asn = end.local_as
         if asn:
             s.add("stale_asn", asn)
         _fix(s, world, end, "on")
@@ -343,7 +343,7 @@ def ttl_facts(world: World, s: Subject, session: Session) -> None:
         if other is not None and other.peer is not None:
             s.add("ttl_sender_neighbor", str(other.peer.address))
             s.add("ttl_sender_protocol", other.peer.name or "")
-            asn = other.local_as_runtime or other.asn
+            asn = other.local_as
             if asn:
                 s.add("ttl_sender_asn", asn)
         seen = f" (its SYNs arrive with TTL {seen_ttl})" if isinstance(seen_ttl, int) else ""
@@ -377,7 +377,7 @@ def _routed(world: World, driver: Driver, end: SessionEnd) -> bool:
     shown = driver.multihop(world, end.host, end.peer) if end.peer is not None else None
     if shown is not None:
         return shown
-    local, remote = end.local_as_runtime or end.asn, end.peer.asn if end.peer is not None else None
+    local, remote = end.local_as, end.peer.asn if end.peer is not None else None
     return (local is not None and local == remote) or bool(end.peer and end.peer.multihop)
 
 
@@ -421,7 +421,7 @@ def recursive_facts(world: World, s: Subject, session: Session) -> None:
         s.add("recursive_sender", other.host if other is not None else address)
         if other is not None and other.peer is not None:
             s.add("recursive_sender_neighbor", str(other.peer.address))
-        asn = (other.local_as_runtime or other.asn) if other is not None else None
+        asn = other.local_as if other is not None else None
         if asn:
             s.add("recursive_sender_asn", asn)
         s.add(
@@ -442,7 +442,7 @@ def _fix(s: Subject, world: World, end: SessionEnd, bfd: str) -> None:
     if end.peer is not None:
         s.add("liveness_fix_neighbor", str(end.peer.address))
         s.add("liveness_fix_protocol", end.peer.name or "")
-    asn = end.local_as_runtime or end.asn
+    asn = end.local_as
     if asn:
         s.add("liveness_fix_asn", asn)
 

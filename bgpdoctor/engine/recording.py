@@ -9,14 +9,17 @@ test-suite can replay runs recorded in the lab without root.
 from __future__ import annotations
 
 import base64
+import functools
+import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
+from bgpdoctor import redact as redaction
 from bgpdoctor.engine.active import ActiveResults
 from bgpdoctor.engine.cluster import ClusterFinding
 from bgpdoctor.engine.collect import HostFacts, clean_result
@@ -46,6 +49,29 @@ def _result(r: CommandResult) -> dict[str, Any]:
     }
 
 
+@functools.cache
+def redaction_rules() -> str | None:
+    """A fingerprint of the redaction rules (bgpdoctor/redact.py); None when its source is not there."""
+    try:
+        return hashlib.sha256(Path(redaction.__file__).read_bytes()).hexdigest()[:32]
+    except (OSError, TypeError):
+        return None
+
+
+def outputs_digest(outputs: Iterable[tuple[str, str, bytes, str]]) -> str:
+    """SHA-256 over every (host, fact, stdout, stderr) of a recording, each part length-prefixed."""
+    digest = hashlib.sha256()
+    for host, fact, stdout, stderr in outputs:
+        err = stderr.encode("utf-8", "surrogateescape")
+        digest.update(
+            f"{len(host)}:{host}{len(fact)}:{fact}{len(stdout)}:".encode("utf-8", "surrogateescape")
+        )
+        digest.update(stdout)
+        digest.update(b"%d:" % len(err))
+        digest.update(err)
+    return digest.hexdigest()
+
+
 def save_recording(
     path: Path, inv: Inventory, inventory_path: str, nodes: list[str], collected: Collected
 ) -> None:
@@ -71,6 +97,7 @@ def recording_json(inv: Inventory, inventory_path: str, nodes: list[str], collec
             }
             for name, f in collected.facts.items()
         },
+        "redaction": _redaction_mark(collected),
         "context": collected.context,
         "cluster": [f.to_dict() for f in collected.cluster],
         "cluster_raw": collected.cluster_raw,
@@ -97,6 +124,23 @@ def recording_json(inv: Inventory, inventory_path: str, nodes: list[str], collec
     return json.dumps(data, indent=1) + "\n"
 
 
+def _redaction_mark(collected: Collected) -> dict[str, str] | None:
+    """What says the outputs were redacted when recorded, by these rules: replaying skips redacting
+    them again while the rules and every output are unchanged (a hand-edited output is redacted)."""
+    rules = redaction_rules()
+    if rules is None:
+        return None
+    for f in collected.facts.values():  # checked, not assumed: an output that skipped clean_result
+        if any(not r.truncated and clean_result(r, f.max_output) is not r for r in f.outputs.values()):
+            return None
+    digest = outputs_digest(
+        (name, fact, r.stdout_bytes, r.stderr)
+        for name, f in collected.facts.items()
+        for fact, r in f.outputs.items()
+    )
+    return {"rules": rules, "digest": digest}
+
+
 class _Record(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True)
 
@@ -117,6 +161,11 @@ class _Output(_Record):
     stderr: str
     timed_out: bool
     truncated: bool = False  # recordings before the output bound have no such field
+
+
+class _Redaction(_Record):
+    rules: str
+    digest: str
 
 
 class _HostError(_Record):
@@ -192,6 +241,7 @@ class _Recording(_Record):
     wall_seconds: float
     hosts: dict[str, _Host]
     context: str | None = None
+    redaction: _Redaction | None = None  # recordings before 2026-12 have none: redacted on replay
     cluster: list[_ClusterFinding] = Field(default_factory=list)
     cluster_raw: _RawCluster | None = None  # recordings before 2026-12 hold only the findings
     active: _Active
@@ -302,19 +352,26 @@ def load_recording(path: Path) -> tuple[Inventory, str, list[str], Collected]:
     problem = _cross_references(rec, inv)
     if problem:
         raise bad(problem)
+    redacted = _redacted_by_these_rules(rec)
     facts: dict[str, HostFacts] = {}
     for name, h in rec.hosts.items():
         f = HostFacts(name=name, host=inv.hosts[name], contacted=h.contacted)
         if h.error:
             f.error = HostError(name, h.error.kind, redact(h.error.message))
         for fact, r in h.outputs.items():
-            # a recording written before redaction may hold secrets: clean it as a live run would
-            f.outputs[fact] = clean_result(
-                CommandResult(
-                    r.command, r.exit_status, r.stdout, r.stderr, timed_out=r.timed_out, truncated=r.truncated
-                ),
-                f.max_output,
+            result = CommandResult(
+                r.command, r.exit_status, r.stdout, r.stderr, timed_out=r.timed_out, truncated=r.truncated
             )
+            if (
+                redacted
+                and not r.truncated
+                and len(r.stdout) <= f.max_output
+                and len(r.stderr) <= f.max_output
+            ):
+                f.outputs[fact] = result  # what clean_result gives: redacting is idempotent
+            else:
+                # written before redaction, or edited since: clean it as a live run would
+                f.outputs[fact] = clean_result(result, f.max_output)
         facts[name] = f
     a = rec.active
     active = ActiveResults(
@@ -376,6 +433,17 @@ def load_recording(path: Path) -> tuple[Inventory, str, list[str], Collected]:
         rec.cluster_raw.model_dump() if rec.cluster_raw is not None else None,
     )
     return inv, rec.inventory_path, rec.nodes, collected
+
+
+def _redacted_by_these_rules(rec: _Recording) -> bool:
+    """The recording says its outputs were redacted by today's rules, and none changed since."""
+    mark, rules = rec.redaction, redaction_rules()
+    if mark is None or rules is None or mark.rules != rules:
+        return False
+    outputs = (
+        (name, fact, r.stdout, r.stderr) for name, h in rec.hosts.items() for fact, r in h.outputs.items()
+    )
+    return outputs_digest(outputs) == mark.digest
 
 
 def _cluster_findings(rec: _Recording, bad: Callable[[str], UsageError]) -> list[ClusterFinding]:

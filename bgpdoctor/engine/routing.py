@@ -9,17 +9,17 @@ Pure functions over World; they add facts to the subjects built in engine/subjec
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from typing import TYPE_CHECKING
 
+from bgpdoctor.drivers import driver_for
 from bgpdoctor.parsers import bird, frr, iproute
 from bgpdoctor.parsers.routers import RouterRoute
 
 if TYPE_CHECKING:
     from bgpdoctor.engine.subject import Subject
     from bgpdoctor.engine.world import World
-
-BIRD_SPEAKERS = ("bird2", "bird1")
 
 
 def covers(prefix: str, cidr: str) -> bool:
@@ -86,6 +86,12 @@ def next_hop_sender(world: World, s: Subject, name: str, unreachable: list[str])
         return
 
 
+def _traces_reflection(speaker: str) -> bool:
+    """Whether the speaker's tables show which session each route came from (BIRD's do)."""
+    driver = driver_for(speaker)
+    return driver is not None and driver.reads_protocol_routes
+
+
 def reflection_facts(world: World, s: Subject, source: str, dst_cidr: str) -> None:
     """Did BIRD on the source node learn dst_cidr over BGP? If not, who holds it without reflecting it.
 
@@ -95,7 +101,7 @@ def reflection_facts(world: World, s: Subject, source: str, dst_cidr: str) -> No
     towards the source) and ibgp_learned_from ("k3s_wds1_v4", where the reflector has the route from).
     """
     host = world.inv.hosts[source]
-    if host.speaker not in BIRD_SPEAKERS:
+    if not _traces_reflection(host.speaker):
         return
     routes = world.bird_routes(source)
     protocols = world.bird_protocols(source)
@@ -114,7 +120,7 @@ def reflection_facts(world: World, s: Subject, source: str, dst_cidr: str) -> No
         return
     for peer in host.peers:
         x = peer.host
-        if x is None or x not in world.facts or world.inv.hosts[x].speaker not in BIRD_SPEAKERS:
+        if x is None or x not in world.facts or not _traces_reflection(world.inv.hosts[x].speaker):
             continue
         toward = _protocol_towards(world, x, source)
         if toward is None or not _plain_ibgp(toward):
@@ -148,6 +154,14 @@ def reflection_facts(world: World, s: Subject, source: str, dst_cidr: str) -> No
             return
 
 
+def _announces_nothing(world: World, host: str, node: str) -> bool:
+    """`host` (FRR, GoBGP: no export filter to read) has its session with `node` Established and
+    announces it no route, as FRR does behind a route-map that denies everything."""
+    entry = next((p for p in world.inv.hosts[host].peers if p.host == node), None)
+    state = world.neighbor_for(host, entry) if entry is not None else None
+    return state is not None and state.state == "established" and state.advertised == 0
+
+
 def _routes_by_default(
     world: World, node: str, protocols: list[bird.BirdProtocol], routes: list[bird.BirdRoute]
 ) -> bool:
@@ -162,14 +176,19 @@ def _routes_by_default(
     if not peers:
         return False
     for peer in peers:
-        if peer not in world.facts or world.inv.hosts[peer].speaker not in BIRD_SPEAKERS:
+        if peer not in world.facts:
             return False
+        if not _traces_reflection(world.inv.hosts[peer].speaker):
+            if not _announces_nothing(world, peer, node):
+                return False
+            continue
         toward = _protocol_towards(world, peer, node)
         if toward is None or toward.export_filter != "REJECT":
             return False
     return True
 
 
+@functools.lru_cache(maxsize=65536)  # a router's N routes, read by several facts and routers
 def _net(prefix: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
     try:
         return ipaddress.ip_network(prefix, strict=False)
@@ -366,20 +385,29 @@ class RouteTable:
             if held is None or (r.metric or 0) < (held.metric or 0):
                 best[key] = r
         self._routes = best
-        self._lengths = {
-            version: sorted({length for v, length, _ in best if v == version}, reverse=True)
-            for version in (4, 6)
+        # per family, longest first: (prefix length, its netmask as an integer)
+        self._masks = {
+            version: [
+                (length, ((1 << length) - 1) << (bits - length) if length else 0)
+                for length in sorted({length for v, length, _ in best if v == version}, reverse=True)
+            ]
+            for version, bits in ((4, 32), (6, 128))
         }
 
     def lookup(self, address: str) -> iproute.Route | None:
-        ip = ipaddress.ip_address(address)
-        value, bits = int(ip), ip.max_prefixlen
-        for length in self._lengths[ip.version]:
-            mask = ((1 << length) - 1) << (bits - length) if length else 0
-            route = self._routes.get((ip.version, length, value & mask))
+        version, value = _address_value(address)
+        for length, mask in self._masks[version]:
+            route = self._routes.get((version, length, value & mask))
             if route is not None:
                 return route
         return None
+
+
+@functools.lru_cache(maxsize=65536)  # every hop of every path looks up the same few addresses
+def _address_value(address: str) -> tuple[int, int]:
+    """(IP version, the address as an integer); ValueError when it is not an address."""
+    ip = ipaddress.ip_address(address)
+    return ip.version, int(ip)
 
 
 def address_owners(

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import functools
 import json
+import operator
 import re
+from collections.abc import Callable
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -277,6 +279,69 @@ def holds(cond: Condition, facts: dict[str, Any]) -> bool | None:
             items = actual if isinstance(actual, list | tuple | set | frozenset) else [actual]
             return any(cond.pattern.search(x if isinstance(x, str) else str(x)) for x in items)
     return None
+
+
+Test = Callable[[dict[str, Any]], bool | None]
+
+
+def compiled(cond: Condition) -> Test:
+    """`holds(cond, facts)` as a function of the facts alone, its operator chosen once: a run tests
+    the same few hundred conditions on hundreds of thousands of subjects."""
+    if cond.any_of:
+        tests = [compiled(c) for c in cond.any_of]
+
+        def any_of(facts: dict[str, Any]) -> bool | None:
+            verdicts = [t(facts) for t in tests]
+            if any(v is True for v in verdicts):
+                return True
+            return False if all(v is False for v in verdicts) else None
+
+        return any_of
+    fact, v, op = cond.fact, cond.value, cond.op
+    if op in ("in", "not_in"):
+        choices = v or []
+        inside = op == "in"
+        return lambda facts: None if (a := facts.get(fact)) is None else (a in choices) is inside
+    if op in ("true", "not_empty", "false", "empty"):
+        truthy = op in ("true", "not_empty")
+        return lambda facts: None if (a := facts.get(fact)) is None else bool(a) is truthy
+    if op == "contains":
+        needle = str(v)
+
+        def contains(facts: dict[str, Any]) -> bool | None:
+            a = facts.get(fact)
+            if a is None:
+                return None
+            if isinstance(a, str):
+                return needle in a
+            return v in a if isinstance(a, list | tuple | set | frozenset) else False
+
+        return contains
+    if op == "regex":
+        search = cond.pattern.search
+
+        def regex(facts: dict[str, Any]) -> bool | None:
+            a = facts.get(fact)
+            if a is None:
+                return None
+            items = a if isinstance(a, list | tuple | set | frozenset) else [a]
+            return any(search(x if isinstance(x, str) else str(x)) for x in items)
+
+        return regex
+    compare = _COMPARE.get(op)
+    if compare is None:
+        return lambda facts: None
+    return lambda facts: None if (a := facts.get(fact)) is None else bool(compare(a, v))
+
+
+_COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "gt": operator.gt,
+    "gte": operator.ge,
+    "lt": operator.lt,
+    "lte": operator.le,
+}
 
 
 def unknown_fact(cond: Condition, facts: dict[str, Any]) -> str:

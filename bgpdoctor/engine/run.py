@@ -197,9 +197,10 @@ def evaluate(inv: Inventory, inventory_path: str, collected: Collected, options:
         + session_subjects(world, sessions, active)
         + path_subjects(world, pairs, active)
         + kubelet_subjects(world, active)
-        + cluster_subjects(collected.cluster, inv, collected.context, world)
+        + cluster_subjects(collected.cluster, inv, collected.context, world, playbooks)
         + inventory_pool_subjects(inv)
     )
+    world.forget_traces()  # the subjects keep what they need of the paths; the peak comes later
     results = judge(checks, subjects)
     diagnoses = diagnose(playbooks, subjects, results, checks)
     _drop_fixes_for_absent_routers(diagnoses, inv)

@@ -7,8 +7,6 @@ from bgpdoctor.engine.ipv6 import listening_for
 from bgpdoctor.engine.world import Session, SessionEnd, World
 from bgpdoctor.inventory_model import Peer
 
-GOBGP_TO_BIRD = {"opensent": "opensent", "openconfirm": "openconfirm"}
-
 
 def expected_sessions(world: World, scope: list[str]) -> list[Session]:
     """Pair every configured peer with the other end's configuration for it.
@@ -24,11 +22,14 @@ def _paired(world: World, scope: list[str]) -> list[Session]:
     inv = world.inv
     sessions: list[Session] = []
     seen: set[tuple[frozenset[str], str]] = set()
+    # a router lists every node: scanning the scope list and its peers per session was quadratic
+    in_scope = set(scope)
+    peers_back: dict[str, dict[tuple[str | None, str], Peer]] = {}
     for name in scope:
         host = inv.hosts[name]
         for peer in host.peers:
             other = peer.host
-            if other is not None and other not in scope:
+            if other is not None and other not in in_scope:
                 continue
             if other is None:
                 sessions.append(Session(end_view(world, name, peer), None))
@@ -38,9 +39,11 @@ def _paired(world: World, scope: list[str]) -> list[Session]:
             if key in seen:
                 continue
             seen.add(key)
-            back = next(
-                (p for p in inv.hosts[other].peers if p.host == name and session_kind(p) == key[1]), None
-            )
+            if other not in peers_back:
+                index = peers_back[other] = {}
+                for p in inv.hosts[other].peers:
+                    index.setdefault((p.host, session_kind(p)), p)  # the first one, as listed
+            back = peers_back[other].get((name, key[1]))
             sessions.append(Session(end_view(world, name, peer), end_view(world, other, back)))
     return sessions
 
@@ -51,7 +54,7 @@ def session_kind(peer: Peer) -> str:
 
 
 def end_view(world: World, host_name: str, peer: Peer | None) -> SessionEnd:
-    """What one end says about the session: runtime state, last error, listening, source."""
+    """What one end says about the session: its daemon's entry for the other end, listening, source."""
     host = world.inv.hosts[host_name]
     end = SessionEnd(host=host_name, peer=peer, asn=host.asn)
     if host_name not in world.facts:
@@ -61,27 +64,15 @@ def end_view(world: World, host_name: str, peer: Peer | None) -> SessionEnd:
     if (ev := world.evidence(host_name, "ss.listen", "listening sockets on TCP 179")) is not None:
         end.evidence.append(ev)
     if peer is None:
-        end.state = "missing"
+        end.missing = True
         return end
     address = str(peer.address)
     driver = driver_for(host.speaker)
     if driver is not None:
-        neighbors = world.neighbors(host_name)
         match = None
-        if neighbors is not None:
-            match = world.neighbor_for(host_name, peer)
-            if match is None:
-                end.state = "missing"
-            else:
-                end.state = match.state
-                end.last_error = match.last_error
-                end.error_wait = match.error_wait
-                end.local_as_runtime = match.local_as
-                end.peer_as_runtime = match.peer_as
-                end.neighbor_address_runtime = match.address
-                end.passive = match.passive if match.passive is not None else peer.passive
-                # BIRD shows multihop only while the session is up: the inventory says it otherwise
-                end.multihop_ttl = match.multihop_ttl if match.multihop_shown else peer.multihop
+        if world.neighbors(host_name) is not None:
+            match = end.observed = world.neighbor_for(host_name, peer)
+            end.missing = match is None
         if (ev := world.evidence(host_name, driver.session_fact)) is not None:
             # the neighbor's own entry: a router's whole list, quoted by each of its sessions, grew
             # reports with the square of its peers; a neighbor it does not list keeps the whole list

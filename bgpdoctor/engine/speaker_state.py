@@ -97,10 +97,11 @@ def _shut_here(world: World, end: SessionEnd) -> str | None:
     driver = _driver(world, end.host)
     daemon = _daemon(world, end.host)
     neighbor = str(end.peer.address) if end.peer else "?"
-    error = (end.last_error or "").lower()
+    last_error = _last_error(end)
+    error = (last_error or "").lower()
     if end.state == "admin-down":
         return f"{daemon} neighbor {neighbor} is administratively shut down"
-    if driver is not None and driver.disabled(end.state, end.last_error):
+    if driver is not None and driver.disabled(end.state, last_error):
         name = end.peer.name if end.peer and end.peer.name else neighbor
         return f"{daemon} protocol {name} is disabled"
     if ADMIN_SHUTDOWN in error and "send" in error:
@@ -108,9 +109,13 @@ def _shut_here(world: World, end: SessionEnd) -> str | None:
     return None
 
 
+def _last_error(end: SessionEnd) -> str | None:
+    return end.observed.last_error if end.observed is not None else None
+
+
 def _told_there(end: SessionEnd) -> bool:
     """This end received NOTIFICATION 6/2: the other end was shut down."""
-    error = (end.last_error or "").lower()
+    error = (_last_error(end) or "").lower()
     return ADMIN_SHUTDOWN in error and "send" not in error
 
 
@@ -133,7 +138,7 @@ def admin_shutdown_facts(world: World, s: Subject, session: Session) -> None:
                 s.add("admin_shutdown_by", f"{peer} sent NOTIFICATION Cease/Administrative Shutdown (6/2)")
                 s.add("admin_shutdown_daemon", "the peer")
                 s.add("admin_shutdown_seen_by", end.host)
-                s.add("admin_shutdown_symptom", f"{end.host}: {end.state} (last error: {end.last_error})")
+                s.add("admin_shutdown_symptom", f"{end.host}: {end.state} (last error: {_last_error(end)})")
                 return
             how = f"{end.host} received NOTIFICATION Cease/Administrative Shutdown (6/2) from it"
             _shut(world, s, other, end, how, end.evidence)
@@ -156,11 +161,11 @@ def _shut(
     if end.peer is not None:
         s.add("admin_shutdown_neighbor", str(end.peer.address))
         s.add("admin_shutdown_protocol", end.peer.name or "")
-    if end.local_as_runtime or end.asn:
-        s.add("admin_shutdown_asn", end.local_as_runtime or end.asn)
+    if end.local_as:
+        s.add("admin_shutdown_asn", end.local_as)
     if other is not None:
         s.add("admin_shutdown_seen_by", other.host)
-        error = f" (last error: {other.last_error})" if other.last_error else ""
+        error = f" (last error: {_last_error(other)})" if _last_error(other) else ""
         s.add("admin_shutdown_symptom", f"{other.host}: {other.state or 'unknown'}{error}")
 
 
@@ -360,8 +365,8 @@ def as_path_loop_facts(world: World, s: Subject, session: Session) -> None:
     judged = False
     unread: Unknown | None = None
     for sender, receiver in ((session.a, session.b), (session.b, session.a)):
-        receiver_as = receiver.local_as_runtime or receiver.asn
-        sender_as = sender.local_as_runtime or sender.asn
+        receiver_as = receiver.local_as
+        sender_as = sender.local_as
         if receiver_as is None or sender_as is None or receiver_as == sender_as:
             continue
         receiver_driver = _driver(world, receiver.host)

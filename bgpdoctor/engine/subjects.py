@@ -13,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from bgpdoctor.drivers import is_appliance
+from bgpdoctor.drivers import driver_for
 from bgpdoctor.engine import (
     asymmetry,
     client_paths,
@@ -32,7 +32,6 @@ from bgpdoctor.engine import (
     speaker_state,
     tunnels,
     untracked,
-    vips,
 )
 from bgpdoctor.engine import drops as kernel_drops
 from bgpdoctor.engine.active import ActiveResults, NodePair
@@ -91,8 +90,9 @@ def _host_subject(world: World, name: str, active: ActiveResults | None = None) 
         s.blanket = why
         s.add("host_error_kind", err.kind if err else "unknown")
         return s
+    driver = driver_for(host.speaker)  # None: the host runs no BGP daemon
     # a vendor CLI has no sysctl, ss or nft: those facts do not apply to it, they are not unknown
-    linux = not is_appliance(host.speaker)
+    linux = driver is None or not driver.appliance
     if linux:
         host_facts.ip_forward_facts(world, s, name)
         ipv6.host_facts(world, s, name)
@@ -100,22 +100,10 @@ def _host_subject(world: World, name: str, active: ActiveResults | None = None) 
         cni_drops.host_facts(world, s, name)
     if linux and host.role == "router":
         loops.vip_loop_facts(world, s, name)
-    if host.speaker == "gobgp" and host.pod_cidrs:
-        host_facts.gobgp_pod_cidr_facts(world, s, name)
-    if host.speaker != "none" and linux:
+    if driver is not None and linux:
         host_facts.port_179_facts(world, s, name)
-    if host.speaker in ("bird2", "bird1"):
-        host_facts.rib_vs_fib(world, s, name)
-        host_facts.bird_config_check(world, s, name)
-    if host.speaker == "frr":
-        host_facts.frr_facts(world, s, name)
-        with s.deriving("ecmp_single_path"):
-            routing.frr_ecmp_facts(world, s, name)
-        with s.deriving("shadowed_bgp_routes"):
-            routing.shadow_facts(world, s, name)
-        with s.deriving("lb_pool_overlaps"):
-            vips.vip_facts(world, s, name)
-    if host.speaker != "none":
+    if driver is not None:
+        driver.host_facts(world, s, name)  # what only this daemon's own outputs say
         host_facts.speaker_answers(world, s, name)
         speaker_state.host_facts(world, s, name)
     if active is not None:
@@ -157,7 +145,9 @@ def _session_subject(
     s.add("b", b.host if b else str(a.peer.address if a.peer else "?"))
     s.add("a_state", a.state or "unknown", *a.evidence[:1])
     s.add("b_state", (b.state or "unknown") if b else "not in inventory")
-    errors = [f"{e.host}: {e.last_error}" for e in session.ends if e.last_error]
+    errors = [
+        f"{e.host}: {e.observed.last_error}" for e in session.ends if e.observed and e.observed.last_error
+    ]
     s.add("last_errors", "; ".join(errors) if errors else "none")
     ends_known = all(e.state not in (None, "unknown") for e in session.ends)
     up = all(established(e) for e in session.ends)
@@ -189,7 +179,7 @@ def _session_subject(
     speaker_state.session_facts(world, s, session)
     ipv6.session_facts(world, s, session, up)
     conntrack_flows.session_facts(world, s, session)
-    waiting = [e.host for e in session.ends if e.error_wait]
+    waiting = [e.host for e in session.ends if e.observed and e.observed.error_wait]
     # BIRD's error back-off (60 s, up to 300 s by default) after a fault that is gone: the
     # session is down because BIRD waits, not because something is still broken.
     s.add("in_error_backoff", bool(waiting) and not up)
@@ -239,7 +229,8 @@ def _path_subject(world: World, pair: NodePair, active: ActiveResults) -> Subjec
     s.add("segment", pair.segment)
     s.add("source", pair.source)
     s.add("destination", pair.destination)
-    s.add("cluster_pod_cidr", str(world.inv.pod_cidr) if world.inv.pod_cidr else pair.dst_cidr)
+    cluster_cidr = world.inv.cluster_pod_cidr_of(pair.dst_ip)  # the path's own family on a dual-stack cluster
+    s.add("cluster_pod_cidr", str(cluster_cidr) if cluster_cidr else pair.dst_cidr)
     s.add("src_ip", pair.src_ip)
     s.add("dst_ip", pair.dst_ip)
     s.add("dst_cidr", pair.dst_cidr)
@@ -362,7 +353,8 @@ def _kubelet_subject(
     s.add("tls", probe.tls or "not tried")
     s.add("probe_error", probe.error or "")
     s.add("source", source or "unknown")
-    s.add("cluster_pod_cidr", str(world.inv.pod_cidr) if world.inv.pod_cidr else f"{source}/32")
+    cluster_cidr = world.inv.cluster_pod_cidr_of(address)
+    s.add("cluster_pod_cidr", str(cluster_cidr) if cluster_cidr else f"{source}/32")
     if probe.tcp != "ok":
         firewall.kubelet_filter(world, s, node, world.inv.vantage.kubelet_port)
     host = world.inv.hosts[node]

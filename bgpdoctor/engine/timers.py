@@ -40,8 +40,9 @@ def _hold_of(world: World, end: SessionEnd) -> int | None:
 
 
 def _expiry_seen(world: World, end: SessionEnd) -> str | None:
-    if "hold timer expired" in (end.last_error or "").lower():
-        return f"{end.host}: {end.last_error}"
+    error = end.observed.last_error if end.observed else None
+    if "hold timer expired" in (error or "").lower():
+        return f"{end.host}: {error}"
     driver = driver_for(world.inv.hosts[end.host].speaker) if end.host in world.inv.hosts else None
     seen = driver.restarts_seen(world, end.host, str(end.peer.address)) if driver and end.peer else None
     return f"{end.host}: {seen}" if seen is not None else None
@@ -63,8 +64,8 @@ def hold_time_facts(world: World, s: Subject, session: Session) -> None:
     if fix_end.peer is not None:
         s.add("hold_fix_neighbor", str(fix_end.peer.address))
         s.add("hold_fix_protocol", fix_end.peer.name or "")
-    if fix_end.local_as_runtime or fix_end.asn:
-        s.add("hold_fix_asn", fix_end.local_as_runtime or fix_end.asn)
+    if fix_end.local_as:
+        s.add("hold_fix_asn", fix_end.local_as)
     seen = [x for e in session.ends if (x := _expiry_seen(world, e)) is not None]
     s.add("hold_expiry_seen", bool(seen))
     if seen:

@@ -97,8 +97,7 @@ class LoopEndpoint:
 
 def _cluster_ranges(world: World) -> list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str]]:
     ranges: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str]] = []
-    if world.inv.pod_cidr is not None:
-        ranges.append((world.inv.pod_cidr, "the cluster's pod CIDR"))
+    ranges += [(net, "the cluster's pod CIDR") for net in world.inv.cluster_pod_cidrs]
     for name, host in sorted(world.inv.hosts.items()):
         ranges += [(net, f"the pod CIDR of {name}") for net in host.pod_cidrs]
     return ranges

@@ -10,6 +10,7 @@ announcement by MetalLB or Cilium makes the design work).
 from __future__ import annotations
 
 import bisect
+import functools
 import ipaddress
 from typing import TYPE_CHECKING
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+@functools.lru_cache(maxsize=65536)  # every router's BGP paths repeat the same prefixes
 def _network(text: str) -> IPNetwork | None:
     try:
         return ipaddress.ip_network(text, strict=False)
@@ -61,13 +63,13 @@ def vip_facts(world: World, s: Subject, name: str) -> None:
     ]
     own = {a.address for host in world.facts for a in world.addresses(host)}
     own |= {str(a) for h in world.inv.hosts.values() for a in [*h.addresses, h.internal_ip] if a}
-    pod_range = _network(str(world.inv.pod_cidr)) if world.inv.pod_cidr else None
+    pod_ranges = world.inv.cluster_pod_cidrs
     vips: dict[str, tuple[str, str | None, str]] = {}  # vip -> (subnet, dev, next hop)
     for prefix, hop in paths:
         net = _network(prefix)
         if net is None or not hop or net.num_addresses != 1 or str(net.network_address) in own:
             continue
-        if pod_range is not None and net.version == pod_range.version and net.subnet_of(pod_range):  # type: ignore[arg-type]
+        if any(net.version == r.version and net.subnet_of(r) for r in pod_ranges):  # type: ignore[arg-type]
             continue
         for cnet, dev in connected:
             if (

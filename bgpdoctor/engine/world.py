@@ -81,14 +81,18 @@ class FactUnknown(BgpDoctorError):
         self.unknown = unknown
 
 
-def _route_entries(text: str, ipv6: bool = False) -> list[tuple[str, str]]:
-    """(normalised destination, the entry as compact JSON) per route of `ip -j route`; [] if unreadable."""
+def _route_entries(
+    text: str, ipv6: bool = False, parsed: list[iproute.Route] | None = None
+) -> list[tuple[str, str]]:
+    """(normalised destination, the entry as compact JSON) per route of `ip -j route`; [] if unreadable.
+    `parsed`: the routes World.parsed already read from `text` (not parsed again)."""
     import json
 
     from bgpdoctor.parsers import ParseError
 
     try:
-        routes, raw = iproute.parse_routes(text, ipv6), json.loads(text)
+        routes = parsed if parsed is not None else iproute.parse_routes(text, ipv6)
+        raw = json.loads(text)
     except (ParseError, ValueError):
         return []
     return [(r.dst, json.dumps(entry, separators=(",", ":"))) for r, entry in zip(routes, raw, strict=True)]
@@ -161,22 +165,49 @@ def effective_rp_filter(values: dict[str, str], interface: str) -> int | None:
 
 @dataclass
 class SessionEnd:
+    """One end of an expected session: the inventory's intent (`peer`, `asn`), what its daemon
+    reports for the other end (`observed`, the driver's NeighborState) and the kernel's facts.
+
+    Example: SessionEnd("router-mine", peer, asn=65001, observed=NeighborState(address="10.0.0.2",
+    state="active", last_error="Socket: Connection refused"), listens=True)
+    """
+
     host: str
     peer: Peer | None  # this end's configuration for the other end (None: not configured)
-    state: str | None = None  # established, active, connect, idle, passive, opensent, ..., missing
-    last_error: str | None = None
+    asn: int | None = None  # the inventory's AS of the host
+    observed: NeighborState | None = None  # the daemon's entry for the other end (None: none, or unread)
+    missing: bool = False  # the daemon was read and has no neighbor for the other end
     listens: bool | None = None
-    passive: bool | None = None
-    multihop_ttl: int | None = None
-    neighbor_address_runtime: str | None = None
     source_address: str | None = None  # source the kernel picks towards the peer
     route_gateway: str | None = None  # None: the peer is on a directly connected subnet
-    asn: int | None = None
-    error_wait: bool = False  # BIRD holds the protocol back after an error before it retries
-    local_as_runtime: int | None = None  # the AS this end announces in its OPEN
-    peer_as_runtime: int | None = None  # the AS this end expects from the other end
     router_id: str | None = None
     evidence: list[Evidence] = field(default_factory=list)
+
+    @property
+    def state(self) -> str | None:
+        """established, active, connect, idle, passive, opensent, ..., missing; None: unknown."""
+        if self.observed is not None:
+            return self.observed.state
+        return "missing" if self.missing else None
+
+    @property
+    def passive(self) -> bool | None:
+        """Waits for the other end to dial: as the daemon shows it, else as the inventory says."""
+        if self.observed is None or self.observed.passive is not None:
+            return self.observed.passive if self.observed is not None else None
+        return self.peer.passive if self.peer is not None else None
+
+    @property
+    def multihop_ttl(self) -> int | None:
+        """BIRD shows multihop only while the session is up: the inventory says it otherwise."""
+        if self.observed is None or self.observed.multihop_shown:
+            return self.observed.multihop_ttl if self.observed is not None else None
+        return self.peer.multihop if self.peer is not None else None
+
+    @property
+    def local_as(self) -> int | None:
+        """The AS this end announces in its OPEN: the daemon's, else the inventory's."""
+        return (self.observed.local_as if self.observed is not None else None) or self.asn
 
 
 @dataclass
@@ -253,6 +284,7 @@ class World:
         self._neighbors: dict[str, list[NeighborState] | None] = {}
         self._neighbor_index: dict[str, tuple[dict[str, int], dict[str, int]]] = {}
         self._memo: dict[tuple[str, ...], Any] = {}
+        self._traces: dict[tuple[str, str, str, str, str], tuple[Path, tuple[str, str] | None]] = {}
 
     # -- parsing with memo and error capture --------------------------------------------------
     def parsed(self, host: str, fact: str, parser: Callable[[str], T]) -> T | None:
@@ -322,7 +354,8 @@ class World:
         if by_dst is None:
             by_dst = self._route_entries[(host, fact)] = {}
             text = self.facts[host].outputs[fact].stdout
-            for at, (dst, raw) in enumerate(_route_entries(text, fact == "ip6.route")):
+            parsed = self._cache.get((host, fact))  # the trace through this host read its table
+            for at, (dst, raw) in enumerate(_route_entries(text, fact == "ip6.route", parsed)):
                 by_dst.setdefault(dst, []).append((at, raw))
         key = (host, frozenset(prefixes), note)
         if key in self._route_quotes:  # every path through a router quotes the same few of its routes
@@ -565,7 +598,20 @@ class World:
 
     # -- paths ---------------------------------------------------------------------------------
     def trace(self, source: str, src_ip: str, dst_ip: str, dst_cidr: str, destination: str) -> Path:
-        """Follow the kernel FIBs hop by hop from `source` towards `dst_ip`."""
+        """Follow the kernel FIBs hop by hop from `source` towards `dst_ip`; traced once per run
+        (choosing the pod paths, their subjects and the sessions ask again). Callers must not change it."""
+        key = (source, src_ip, dst_ip, dst_cidr, destination)
+        known = self._traces.get(key)
+        if known is None:
+            known = self._traces[key] = (self._traced(*key), self.last_read)
+        self.last_read = known[1]  # as if traced again: a failed derivation names the same output
+        return known[0]
+
+    def forget_traces(self) -> None:
+        """Let the traced paths go (a later trace is traced again)."""
+        self._traces.clear()
+
+    def _traced(self, source: str, src_ip: str, dst_ip: str, dst_cidr: str, destination: str) -> Path:
         hops: list[Hop] = []
 
         def stop(reason: str | None, complete: bool = False, unknown: Unknown | None = None) -> Path:

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from bgpdoctor.drivers import CALICO, agent_for
 from bgpdoctor.kube.cilium_agent import bind_capability_findings
 from bgpdoctor.kube.config import KubeClient
-from bgpdoctor.kube.derive import KubeFinding, node_bgp
+from bgpdoctor.kube.derive import NODE_BGP, KubeFacts, KubeFinding, node_bgp
 from bgpdoctor.kube.ipam import announcement_checks
 from bgpdoctor.kube.metallb import metallb_findings
 from bgpdoctor.kube.selectors import SelectorError, calico_selector_matches
@@ -81,9 +81,6 @@ OVERLAY = ipaddress.IPv4Network("100.64.0.0/10")  # CGNAT space: Tailscale, othe
 Obj = Mapping[str, Any]
 # what the cluster says about BGP on Calico's nodes; moot when Calico runs no BGP at all
 CALICO_BGP_FINDINGS = (
-    "node-not-selected",
-    "node-without-peers",
-    "podcidr-not-advertised",
     "mesh-vs-rr-transition",
     "stale-speaker-config",
     "speaker-collision",
@@ -214,7 +211,11 @@ def without_calico_bgp(findings: list[Any]) -> list[Any]:
     return [
         f
         for f in findings
-        if (f.root_cause not in CALICO_BGP_FINDINGS or (f.evidence or {}).get("speaker") == "metallb")
+        if getattr(f, "family", "") != NODE_BGP
+        and (
+            getattr(f, "root_cause", "") not in CALICO_BGP_FINDINGS
+            or (f.evidence or {}).get("speaker") == "metallb"
+        )
         and (f.evidence or {}).get("announcer") != "calico"
     ]
 
@@ -439,7 +440,7 @@ def _speaker_checks(view: ClusterView) -> list[KubeFinding]:
     return out
 
 
-def _metallb_excluded(view: ClusterView, raw: RawCluster) -> list[KubeFinding]:
+def _metallb_excluded(view: ClusterView, raw: RawCluster) -> list[KubeFacts]:
     """MetalLB's speaker skips nodes labelled exclude-from-external-load-balancers (metallb PR#2280):
     a finding when that leaves none of the nodes its BGPPeers select (Talos control planes,
     cozystack#4043). Some labelled nodes among others are the label's purpose."""
@@ -455,17 +456,21 @@ def _metallb_excluded(view: ClusterView, raw: RawCluster) -> list[KubeFinding]:
     ]
     if not peered or not all(EXCLUDE_LB_LABEL in n.labels for n in peered):
         return []
+    selector = {"MetalLB speaker": f"!{EXCLUDE_LB_LABEL}"}
     return [
-        KubeFinding(
-            "node-not-selected",
+        KubeFacts(
             f"node/{n.name}",
             f"node {n.name} carries {EXCLUDE_LB_LABEL}, so MetalLB's speaker announces nothing from it, "
             "and no node MetalLB peers from is left: no LoadBalancer IP is announced",
             {
-                "labels": n.labels,
-                "node_selectors": {"MetalLB speaker": f"!{EXCLUDE_LB_LABEL}"},
+                "unselected_nodes": [n.name],
+                "node_selectors": "; ".join(f"{k}: {v}" for k, v in selector.items()),
                 "selector_label": f"{EXCLUDE_LB_LABEL}-",
             },
+            {"labels": n.labels, "node_selectors": selector, "selector_label": f"{EXCLUDE_LB_LABEL}-"},
+            hosts=[n.name],
+            related=[n.name],
+            family=NODE_BGP,
         )
         for n in peered
     ]
@@ -616,7 +621,7 @@ def _calico_selects(selector: str, labels: Mapping[str, str]) -> bool:
         return False
 
 
-def intent_findings(view: ClusterView, raw: RawCluster) -> list[KubeFinding]:
+def intent_findings(view: ClusterView, raw: RawCluster) -> list[KubeFacts | KubeFinding]:
     """mesh-vs-rr-transition and duplicate-lb-controller findings, MetalLB nodes all excluded from
     load balancers (node-not-selected), nodes registered with the wrong address while
     metrics-server fails (kubelet-unreachable), then the stale-speaker-config records for the

@@ -2,16 +2,18 @@
 
 ``node_bgp(view)`` answers, per node: which BGP config selects it, its ASN, its peers (address,
 ASN, multihop, which ClusterConfig/BGPPeer they come from, what is advertised to them, the session
-state the cluster reports), its pod CIDRs. ``kube_findings(view)`` names the configuration-level
-root causes a later check or playbook consumes: node-not-selected, node-without-peers,
-podcidr-not-advertised, lb-advert-not-configured and etp-local-no-endpoints (bgpdoctor.kube.services,
-from ``services``, else from the view alone), lb-pool-in-node-subnet, auto-direct-routes-across-l3 and
-kubelet-unreachable.
+state the cluster reports), its pod CIDRs. ``kube_findings(view)`` states, as facts named in
+bgpdoctor.engine.facts, what departs from a working design: a node no BGP configuration selects, one
+selected without peers, one whose pod CIDR no peer is sent (native routing only), a LoadBalancer pool
+inside a node subnet, autoDirectNodeRoutes across subnets. It names no root cause: the playbooks
+judge these facts (bgpdoctor.engine.cluster), as they judge a live run's. The service records
+(bgpdoctor.kube.services) and the metrics APIService follow.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,8 +23,10 @@ from bgpdoctor.kube.services import ServiceState, service_findings, state_from_v
 from bgpdoctor.kube.view import CalicoView, CiliumPeerConfig, CiliumView, ClusterView, KubeNode, LbPool
 
 __all__ = [
+    "NODE_BGP",
     "AdvertisementFact",
     "DerivedPeer",
+    "KubeFacts",
     "KubeFinding",
     "LbPoolOverlap",
     "NodeBgp",
@@ -31,11 +35,13 @@ __all__ = [
     "lb_pool_overlaps",
     "node_bgp",
     "node_subnets",
+    "selector_label",
 ]
 
 CALICO_ASN_ANNOTATION = "projectcalico.org/ASNumber"
 CALICO_IPV4_ANNOTATION = "projectcalico.org/IPv4Address"
 ASSUMED_PREFIXLEN = 24
+NODE_BGP = "node-bgp"  # the family of a node's BGP records (dropped when Calico runs no BGP)
 
 
 @dataclass
@@ -47,6 +53,26 @@ class KubeFinding:
     subject: str
     message: str
     evidence: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class KubeFacts:
+    """Facts the cluster's configuration states about one subject (a node, a pool, cilium-config),
+    named as in bgpdoctor.engine.facts; the playbooks decide what they mean.
+
+    Example: KubeFacts(subject="node/yuuko-k8s", message="node yuuko-k8s is selected by no ...",
+    facts={"unselected_nodes": ["yuuko-k8s"], "node_selectors": "bgp-remote: node-type=remote",
+    "selector_label": "node-type=remote"}, evidence={"labels": {...}, "node_selectors": {...}},
+    hosts=["yuuko-k8s"], related=["yuuko-k8s"], family="node-bgp")
+    """
+
+    subject: str
+    message: str
+    facts: dict[str, Any]
+    evidence: dict[str, Any] = field(default_factory=dict)
+    hosts: list[str] = field(default_factory=list)
+    related: list[str] = field(default_factory=list)
+    family: str = ""
 
 
 @dataclass
@@ -479,155 +505,185 @@ def _subject(node: str) -> str:
     return f"node/{node}"
 
 
+_LABEL = re.compile(r"([\w./-]+)=([\w.-]+)|([\w./-]+) in \(([\w.-]+)")
+
+
+def selector_label(selectors: Mapping[str, str]) -> str | None:
+    """A label that one of the selectors would match, e.g. "node-type=remote"."""
+    for text in selectors.values():
+        for part in text.split(","):
+            m = _LABEL.fullmatch(part.strip())
+            if m:
+                return f"{m.group(1)}={m.group(2)}" if m.group(1) else f"{m.group(3)}={m.group(4)}"
+    return None
+
+
+def _unselected(node: str, selectors: dict[str, str], message: str, evidence: dict[str, Any]) -> KubeFacts:
+    facts: dict[str, Any] = {
+        "unselected_nodes": [node],
+        "node_selectors": "; ".join(f"{k}: {v}" for k, v in selectors.items()),
+    }
+    if label := selector_label(selectors):
+        facts["selector_label"] = label
+    return KubeFacts(_subject(node), message, facts, evidence, hosts=[node], related=[node], family=NODE_BGP)
+
+
+def _node_facts(view: ClusterView, nb: NodeBgp, bgp_in_use: bool, tunnel: bool) -> KubeFacts | None:
+    """What the cluster's BGP configuration says of one node, when it departs from a working design."""
+    cilium, calico = view.cilium, view.calico
+    node = view.node(nb.node)
+    labels = node.labels if node else {}
+    if cilium is not None and bgp_in_use and not nb.selected_by:
+        configs = {
+            cc.name: cc.node_selector.describe() if cc.node_selector else "<all>"
+            for cc in cilium.cluster_configs
+        }
+        configs.update(
+            {
+                f"policy:{p.name}": p.node_selector.describe() if p.node_selector else "<all>"
+                for p in cilium.peering_policies
+            }
+        )
+        why = "no CiliumBGPClusterConfig exists" if not configs else "no nodeSelector matches its labels"
+        return _unselected(
+            nb.node,
+            configs,
+            f"node {nb.node} is selected by no Cilium BGP config ({why}), "
+            "so it runs no BGP and its pod CIDR is never announced",
+            {"labels": labels, "node_selectors": configs},
+        )
+    if calico is not None and not nb.peers and any(p.node or p.node_selector for p in calico.peers):
+        return _unselected(
+            nb.node,
+            {},
+            f"node {nb.node} has no BGP peer: the node-to-node mesh is off "
+            "and no BGPPeer's node or nodeSelector selects it",
+            {
+                "labels": labels,
+                "bgp_peers": {p.name: p.node_selector or f"node == {p.node}" for p in calico.peers},
+            },
+        )
+    if not ((cilium is not None and bgp_in_use) or calico is not None):
+        return None
+    if not nb.peers:
+        return KubeFacts(
+            _subject(nb.node),
+            f"node {nb.node} is selected ({', '.join(nb.selected_by) or 'mesh off'}) but has no BGP peers",
+            {"host": nb.node, "bgp_peer_count": 0, "selected_by": list(nb.selected_by)},
+            {"selected_by": nb.selected_by},
+            hosts=[nb.node],
+            related=[nb.node],
+            family=NODE_BGP,
+        )
+    # a tunnel carries the pod CIDRs: whether they must be announced follows from the routing design
+    if nb.advertises_pod_cidr is not False or tunnel:
+        return None
+    evidence: dict[str, Any] = {
+        "pod_cidrs": nb.pod_cidrs,
+        "peers": [
+            {
+                "name": p.name,
+                "address": p.address,
+                "peer_config": p.peer_config,
+                "advertises": p.advertises,
+                "problems": p.problems,
+            }
+            for p in nb.peers
+        ],
+    }
+    if cilium is not None:
+        evidence["podcidr_advertisements"] = [
+            a.name for a in cilium.advertisements if any(i.type == "PodCIDR" for i in a.items)
+        ]
+        msg = (
+            f"no peer of node {nb.node} is sent a PodCIDR advertisement (no "
+            "CiliumBGPAdvertisement of type PodCIDR is selected by the peers' "
+            "CiliumBGPPeerConfig families)"
+        )
+    else:
+        msg = f"every Calico IPPool has disableBGPExport, so node {nb.node}'s pod blocks are never announced"
+    return KubeFacts(
+        _subject(nb.node),
+        msg,
+        {"host": nb.node, "advertises_pod_cidrs": False},
+        evidence,
+        hosts=[nb.node],
+        related=[nb.node],
+        family=NODE_BGP,
+    )
+
+
+def _direct_routes_facts(view: ClusterView, known_subnets: Mapping[str, str] | None) -> KubeFacts | None:
+    cilium = view.cilium
+    if cilium is None or cilium.config is None or not cilium.config.auto_direct_node_routes:
+        return None
+    if cilium.config.routing_mode == "tunnel":
+        return None
+    groups: dict[str, list[str]] = {}
+    assumed = False
+    for name, (net, was_assumed) in sorted(node_subnets(view, known_subnets).items()):
+        groups.setdefault(str(net), []).append(name)
+        assumed = assumed or was_assumed
+    if len(groups) < 2:
+        return None
+    ordered = sorted(groups.values(), key=len, reverse=True)
+    return KubeFacts(
+        "configmap/kube-system/cilium-config",
+        f"auto-direct-node-routes is true but the nodes sit in {len(groups)} different "
+        "subnets; direct routes only work between nodes on one L2 segment, so pods on "
+        "other subnets are unreachable",
+        {
+            "auto_direct_routes_across_l3": True,
+            "local_nodes": ordered[0],
+            "remote_nodes": [n for g in ordered[1:] for n in g],
+        },
+        {"routing_mode": cilium.config.routing_mode, "subnets": groups, "subnets_assumed": assumed},
+        hosts=[n for g in ordered for n in g],
+    )
+
+
 def kube_findings(
     view: ClusterView,
     known_subnets: Mapping[str, str] | None = None,
     services: ServiceState | None = None,
-) -> list[KubeFinding]:
-    """Configuration-level findings of the cluster, most basic first.
+) -> list[KubeFacts | KubeFinding]:
+    """What the cluster's configuration states, most basic first: facts on nodes, pools and the
+    cilium-config (the playbooks name the root cause), then the service records.
 
-    Example: [KubeFinding(root_cause="auto-direct-routes-across-l3",
-    subject="configmap/kube-system/cilium-config",
-    message="auto-direct-node-routes is true but the nodes sit in 2 subnets ...", evidence={...})]
+    Example: [KubeFacts(subject="configmap/kube-system/cilium-config",
+    message="auto-direct-node-routes is true but the nodes sit in 2 subnets ...",
+    facts={"auto_direct_routes_across_l3": True, "local_nodes": [...], "remote_nodes": [...]}, ...)]
     """
-    findings: list[KubeFinding] = []
-    nodes = node_bgp(view)
+    findings: list[KubeFacts | KubeFinding] = []
     cilium = view.cilium
     bgp_in_use = False
     if cilium is not None:
         bgp_in_use = bool(cilium.cluster_configs or cilium.peering_policies) or bool(
             cilium.config and cilium.config.bgp_control_plane
         )
-    calico = view.calico
     tunnel = bool(cilium and cilium.config and cilium.config.routing_mode == "tunnel")
-
-    for nb in nodes:
-        node = view.node(nb.node)
-        labels = node.labels if node else {}
-        if cilium is not None and bgp_in_use and not nb.selected_by:
-            configs = {
-                cc.name: cc.node_selector.describe() if cc.node_selector else "<all>"
-                for cc in cilium.cluster_configs
-            }
-            configs.update(
-                {
-                    f"policy:{p.name}": p.node_selector.describe() if p.node_selector else "<all>"
-                    for p in cilium.peering_policies
-                }
-            )
-            why = "no CiliumBGPClusterConfig exists" if not configs else "no nodeSelector matches its labels"
-            findings.append(
-                KubeFinding(
-                    "node-not-selected",
-                    _subject(nb.node),
-                    f"node {nb.node} is selected by no Cilium BGP config ({why}), "
-                    "so it runs no BGP and its pod CIDR is never announced",
-                    {"labels": labels, "node_selectors": configs},
-                )
-            )
-            continue
-        if calico is not None and not nb.peers:
-            scoped = [p.name for p in calico.peers if p.node or p.node_selector]
-            if scoped:
-                findings.append(
-                    KubeFinding(
-                        "node-not-selected",
-                        _subject(nb.node),
-                        f"node {nb.node} has no BGP peer: the node-to-node mesh is off "
-                        "and no BGPPeer's node or nodeSelector selects it",
-                        {
-                            "labels": labels,
-                            "bgp_peers": {
-                                p.name: p.node_selector or f"node == {p.node}" for p in calico.peers
-                            },
-                        },
-                    )
-                )
-                continue
-        if (cilium is not None and bgp_in_use) or calico is not None:
-            if not nb.peers:
-                findings.append(
-                    KubeFinding(
-                        "node-without-peers",
-                        _subject(nb.node),
-                        f"node {nb.node} is selected ({', '.join(nb.selected_by) or 'mesh off'}) "
-                        "but has no BGP peers",
-                        {"selected_by": nb.selected_by},
-                    )
-                )
-                continue
-            if nb.advertises_pod_cidr is False and not tunnel:
-                evidence: dict[str, Any] = {
-                    "pod_cidrs": nb.pod_cidrs,
-                    "peers": [
-                        {
-                            "name": p.name,
-                            "address": p.address,
-                            "peer_config": p.peer_config,
-                            "advertises": p.advertises,
-                            "problems": p.problems,
-                        }
-                        for p in nb.peers
-                    ],
-                }
-                if cilium is not None:
-                    evidence["podcidr_advertisements"] = [
-                        a.name for a in cilium.advertisements if any(i.type == "PodCIDR" for i in a.items)
-                    ]
-                    msg = (
-                        f"no peer of node {nb.node} is sent a PodCIDR advertisement (no "
-                        "CiliumBGPAdvertisement of type PodCIDR is selected by the peers' "
-                        "CiliumBGPPeerConfig families)"
-                    )
-                else:
-                    msg = (
-                        f"every Calico IPPool has disableBGPExport, so node {nb.node}'s pod blocks "
-                        "are never announced"
-                    )
-                findings.append(KubeFinding("podcidr-not-advertised", _subject(nb.node), msg, evidence))
+    for nb in node_bgp(view):
+        if (record := _node_facts(view, nb, bgp_in_use, tunnel)) is not None:
+            findings.append(record)
 
     for sf in service_findings(view, services if services is not None else state_from_view(view)):
         findings.append(KubeFinding(sf.root_cause, sf.subject, sf.message, sf.evidence))
 
     for ov in lb_pool_overlaps(view, known_subnets):
         findings.append(
-            KubeFinding(
-                "lb-pool-in-node-subnet",
+            KubeFacts(
                 ov.pool.lower(),
                 f"LoadBalancer pool {ov.pool} block {ov.block} lies inside the node subnet {ov.subnet}"
                 f"{' (assumed /24 around the InternalIPs)' if ov.subnet_assumed else ''}: the upstream "
                 "router already has that subnet as connected and will ARP for the VIPs instead of "
                 "using the BGP routes",
+                {"lb_pool_name": ov.pool, "lb_pool_cidr": ov.block, "lb_pool_overlaps": [ov.subnet]},
                 vars(ov),
             )
         )
 
-    if (
-        cilium is not None
-        and cilium.config is not None
-        and cilium.config.auto_direct_node_routes
-        and not tunnel
-    ):
-        groups: dict[str, list[str]] = {}
-        assumed = False
-        for name, (net, was_assumed) in sorted(node_subnets(view, known_subnets).items()):
-            groups.setdefault(str(net), []).append(name)
-            assumed = assumed or was_assumed
-        if len(groups) > 1:
-            findings.append(
-                KubeFinding(
-                    "auto-direct-routes-across-l3",
-                    "configmap/kube-system/cilium-config",
-                    f"auto-direct-node-routes is true but the nodes sit in {len(groups)} different "
-                    "subnets; direct routes only work between nodes on one L2 segment, so pods on "
-                    "other subnets are unreachable",
-                    {
-                        "routing_mode": cilium.config.routing_mode,
-                        "subnets": groups,
-                        "subnets_assumed": assumed,
-                    },
-                )
-            )
+    if (record := _direct_routes_facts(view, known_subnets)) is not None:
+        findings.append(record)
 
     if view.metrics is not None and view.metrics.available is False:
         findings.append(

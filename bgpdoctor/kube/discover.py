@@ -230,9 +230,11 @@ def inventory_from_view(
         cfg = view.cilium.config
         pod_cidr = cfg.native_routing_cidr or (cfg.cluster_pool_cidrs[0] if cfg.cluster_pool_cidrs else None)
     findings = kube_findings(view, services=services)
-    notes += [f"{f.root_cause}: {f.message}" for f in findings]
+    from bgpdoctor.engine.cluster import finding_notes
+
+    notes += finding_notes(findings)
     inventory = Inventory(
-        hosts=hosts, pod_cidr=ipaddress.IPv4Network(pod_cidr, strict=False) if pod_cidr else None
+        hosts=hosts, pod_cidr=[ipaddress.IPv4Network(pod_cidr, strict=False)] if pod_cidr else None
     )
     return Discovery(
         inventory=inventory,

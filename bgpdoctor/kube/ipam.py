@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bgpdoctor.drivers import CILIUM, agent_for
 from bgpdoctor.kube.derive import KubeFinding, node_bgp
 from bgpdoctor.kube.view import ClusterView, RawCluster, cilium_allocations
 
@@ -61,7 +62,8 @@ def announcement_checks(view: ClusterView, raw: RawCluster) -> list[KubeFinding]
     out = []
     for nb in node_bgp(view):
         node = view.node(nb.node)
-        if node is None or nb.speaker != "gobgp" or not nb.peers or not node.pod_cidrs:
+        # the node's BGP runs in the Cilium agent, whose IPAM allocated these pod CIDRs
+        if node is None or agent_for(nb.speaker) is not CILIUM or not nb.peers or not node.pod_cidrs:
             continue
         evidence: dict[str, Any] = {
             "verify": "speaker-rib",

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from bgpdoctor.drivers import agent_for
 from bgpdoctor.errors import BgpDoctorError, HostError
 from bgpdoctor.kube.config import KubeClient
 from bgpdoctor.redact import redact, redact_bytes
@@ -49,7 +50,6 @@ _AGENTS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "calico": ("k8s-app=calico-node", ("calico-system", "kube-system"), "calico-node"),
 }
 _STATUS = re.compile(r"(\d{3})")
-_SPEAKER_CNI = {"gobgp": "cilium", "bird1": "calico"}
 # what container runtimes say when argv[0] is not in the image (runc, crun) and what sh says
 _NO_SHELL = re.compile(r"executable file not found|no such file or directory|not found", re.IGNORECASE)
 
@@ -415,7 +415,8 @@ def open_pod_connection(name: str, target: PodTarget, speaker: str = "none") -> 
     """
     from bgpdoctor.kube.config import DEFAULT_TIMEOUT, open_client
 
-    cni = target.cni or _SPEAKER_CNI.get(speaker)
+    agent = agent_for(speaker)
+    cni = target.cni or (agent.cni.lower() if agent is not None else None)
     timeout = target.timeout or DEFAULT_TIMEOUT
     try:
         kc = open_client(target.context, target.kubeconfig, timeout)

@@ -195,6 +195,7 @@ def build_inventory(s: LabSettings, passive_home: bool = True, multihop_yuuko: b
         inventory["sites"]["mine"]["lans"] = [ROUTER6["router-mine"].lan]
         inventory["sites"]["home"]["lans"] = [ROUTER6["router-home"].lan]
         inventory["switches"]["zt"]["segments"].append(ZT_NET6)
+        inventory["pod_cidr"] = [POD_CIDR, POD_CIDR6]  # the cluster's pod range in each family
     return inventory
 
 

@@ -3,7 +3,9 @@
 The seed lab (bgpdoctor/lab/topology.py) has one shape and fixed names. A scenario is drawn at
 random: 2-3 sites, each a router running BIRD 2, BIRD 1.6 or FRR with 1-2 nodes (GoBGP configured
 like Cilium, or BIRD 1.6 configured like calico-node), the routers joined by veths, through an L2
-switch namespace or through a transit router. Two random streams keep shape and naming apart:
+switch namespace or through a transit router. From seed 1000 on (EXTENDED_FROM) a site may also
+have two subnets, its router may reflect for its nodes over iBGP, and the GoBGP nodes may announce
+LoadBalancer VIPs. Two random streams keep shape and naming apart:
 
     generate(7)                 # shape from seed 7, names and addresses from seed 7
     generate(7, names_seed=99)  # the same network, every name, address, ASN and ifname redrawn
@@ -37,6 +39,10 @@ DEFAULT_BASE_DIR = "/var/lib/bgpdoctor/scenarios"
 # never the seed lab's "bdl-" nor its tests' "bdr-"/"bdt-"; BGPDOCTOR_SCENARIO_PREFIX gives a run
 # its own (e.g. "bdf-"), so a benchmark never collides with the CI sample's namespaces
 NS_PREFIX = "bds-"
+# seeds from here on also draw the shapes added later (sites with two subnets, site routers reflecting
+# for their nodes over iBGP, LoadBalancer VIPs); every seed below keeps the scenario it always
+# generated (benchmarks, recorded runs and the CI sample refer to them)
+EXTENDED_FROM = 1000
 FRR_SHARE = 0.3  # the chance that a router (site or transit) runs FRR instead of its BIRD
 KERNEL_PROTO_FAULT = 99  # `ip route ... proto 99`: routes a fault added, flushed when healing
 FAULTS = (
@@ -49,7 +55,9 @@ FAULTS = (
     "mtu-blackhole",
     "lb-pool-in-node-subnet",
     "bird-ebgp-no-policy",
+    "ibgp-no-route-reflection",  # last: placed only on the later shapes (a site router reflecting)
 )
+CLASSIC_FAULTS = FAULTS[:9]  # what faults_for_seed rotates through below EXTENDED_FROM, as it always did
 # Which faults an FRR router takes, and why the others do not (plan_fault follows this).
 FRR_FAULTS: dict[str, str] = {
     "ip-forward-disabled": "applies: a kernel sysctl, whatever the daemon",
@@ -67,10 +75,13 @@ FRR_FAULTS: dict[str, str] = {
         "not on FRR: the VIP learned from a node is read from BIRD's `show route` "
         "(engine/vips.py reads bird.bgp_routes only); planned where the node's router is BIRD"
     ),
+    "ibgp-no-route-reflection": (
+        "not on FRR: a reflecting site router is always BIRD (engine/routing.py reads iBGP and"
+        " `route-reflector` from BIRD's `show protocols all` only)"
+    ),
 }
 # Faults of the seed lab the generator does not place on any router yet, FRR or BIRD:
-# peer-not-configured, md5-mismatch (no MD5 in generated sessions), ibgp-no-route-reflection
-# (every generated session is eBGP: each router and node draws its own AS).
+# peer-not-configured, md5-mismatch (no MD5 in generated sessions).
 
 # Networks the seed lab and its tests use, never drawn here (a diagnosis must not lean on them).
 SEED_LAB_NETWORKS = tuple(
@@ -131,6 +142,7 @@ class HostSpec:
     pod_cidr: str | None = None
     pod_ip: str | None = None
     pod_ifs: tuple[str, str] | None = None  # (interface holding pod_ip, its veth peer)
+    lb_vips: list[str] = field(default_factory=list)  # LoadBalancer VIPs a GoBGP node announces (on its lo)
     gateway: Addr | None = None  # a node's default route: via gateway.ip out of gateway.ifname
     mtu: dict[str, int] = field(default_factory=dict)  # interfaces that are not 1500
 
@@ -176,6 +188,7 @@ class End:
     peer_asn: int
     proto: str | None
     passive: bool
+    reflects: bool = False  # a route reflector's end towards its client (`rr client`)
 
 
 @dataclass(frozen=True)
@@ -232,6 +245,16 @@ class Scenario:
     cluster_pod_cidr: str
     backbone_mtu: int
     nodes_learn: bool  # routers export what they know to the nodes (else nodes use their default route)
+    more_lans: dict[int, list[str]] = field(default_factory=dict)  # site -> its subnets after site_lans[site]
+    lb_pools: dict[str, str] = field(default_factory=dict)  # LoadBalancer pool name -> CIDR
+
+    def site_subnets(self, site: int) -> list[str]:
+        """Every subnet of a site. Example: ["192.168.77.0/24", "10.31.8.0/26"]"""
+        return [self.site_lans[site], *self.more_lans.get(site, [])]
+
+    @property
+    def all_site_subnets(self) -> list[str]:
+        return [net for i in range(len(self.sites)) for net in self.site_subnets(i)]
 
     def ns(self, key: str) -> str:
         return self.prefix + self.hosts[key].name
@@ -270,6 +293,10 @@ class Scenario:
     def sessions_of(self, key: str) -> list[SessionSpec]:
         return [s for s in self.sessions if key in s.hosts]
 
+    def reflects(self, key: str) -> bool:
+        """`key` is a route reflector for its nodes."""
+        return any(s.end(key).reflects for s in self.sessions_of(key))
+
     @property
     def inventory_path(self) -> Path:
         return self.run_dir / "inventory.yaml"
@@ -296,7 +323,13 @@ class Scenario:
         for i in range(len(self.sites)):
             r = self.hosts[self.router_of(i)]
             nodes = ", ".join(f"{self.hosts[n].speaker} node {self.hosts[n].name}" for n in self.nodes_of(i))
-            parts.append(f"site {self.sites[i]}: {r.speaker} router {r.name} + {nodes}")
+            subnets = f" ({len(self.site_subnets(i))} subnets)" if i in self.more_lans else ""
+            if self.reflects(r.key):
+                subnets += " (route reflector, iBGP)"
+            parts.append(f"site {self.sites[i]}: {r.speaker} router {r.name}{subnets} + {nodes}")
+        for pool, cidr in self.lb_pools.items():
+            announcing = [h.name for h in self.hosts.values() if h.lb_vips]
+            parts.append(f"LoadBalancer pool {pool} {cidr}: VIPs announced by {', '.join(announcing)}")
         return "; ".join(parts)
 
 
@@ -400,6 +433,16 @@ class _SiteShape:
     router: Speaker
     nodes: list[Speaker]
     lan_bridge: bool
+    # two subnets: the router's second LAN (the last node's) is a bridge (True) or a plain veth (False)
+    second_lan: bool | None = None
+    reflector: bool = False  # the nodes share the router's AS; it reflects between them over iBGP
+
+    def lan_groups(self) -> list[tuple[list[int], bool]]:
+        """The site's LANs: the indexes of the nodes on each, and whether it is a bridge."""
+        every = list(range(len(self.nodes)))
+        if self.second_lan is None:
+            return [(every, self.lan_bridge)]
+        return [(every[:-1], self.lan_bridge), (every[-1:], self.second_lan)]
 
 
 @dataclass
@@ -413,6 +456,7 @@ class _Shape:
     mtu_fault: int
     node_asn: Literal["shared", "per-site", "per-node"]
     nodes_learn: bool  # routers send the nodes what they know (BIRD nodes install it)
+    lb_vips: bool = False  # GoBGP nodes announce a LoadBalancer VIP each, from a pool off every LAN
 
 
 def _frr_routers(seed: int, sites: list[_SiteShape], transit: Speaker) -> Speaker:
@@ -424,6 +468,20 @@ def _frr_routers(seed: int, sites: list[_SiteShape], transit: Speaker) -> Speake
         if rng.random() < FRR_SHARE:
             site.router = "frr"
     return "frr" if rng.random() < FRR_SHARE else transit
+
+
+def _extended_sites(seed: int, sites: list[_SiteShape]) -> None:
+    """The site shapes added after the first ones, from a stream of their own and only on seeds from
+    EXTENDED_FROM on, so every seed below keeps exactly the scenario it always had: a site with two
+    subnets (the router has a second LAN interface; the site's last node, added when it had one,
+    sits on it); a BIRD site router that is a route reflector for its nodes over iBGP."""
+    rng = random.Random(f"bgpdoctor-scenario-extended-{seed}")
+    for site in sites:
+        if rng.random() < 0.5:
+            if len(site.nodes) == 1:
+                site.nodes.append(rng.choice(("gobgp", "gobgp", "bird1")))
+            site.second_lan = rng.random() < 0.5
+        site.reflector = rng.random() < 0.4 and site.router in ("bird2", "bird1")
 
 
 def _shape(seed: int) -> _Shape:
@@ -444,7 +502,10 @@ def _shape(seed: int) -> _Shape:
         "per-node" if nodes_learn else rng.choice(("shared", "shared", "per-site"))
     )
     transit = _frr_routers(seed, sites, transit)
-    return _Shape(backbone, sites, transit, backbone_mtu, mtu_fault, node_asn, nodes_learn)
+    if seed >= EXTENDED_FROM:
+        _extended_sites(seed, sites)
+    lb_vips = seed >= EXTENDED_FROM and random.Random(f"bgpdoctor-scenario-lb-vips-{seed}").random() < 0.5
+    return _Shape(backbone, sites, transit, backbone_mtu, mtu_fault, node_asn, nodes_learn, lb_vips)
 
 
 def ns_prefix() -> str:
@@ -488,55 +549,76 @@ def generate(
     node_asn_shared = d.asn()
     sites = [d.rng.choice(_WORDS) + str(i) for i in range(len(shape.sites))]
     site_lans: list[str] = []
+    more_lans: dict[int, list[str]] = {}
     for i, site in enumerate(shape.sites):
         rkey = f"r{i}"
         router = HostSpec(rkey, d.host(), "router", site.router, site=i, asn=d.asn())
         hosts[rkey] = router
         site_asn = node_asn_shared if shape.node_asn == "shared" else d.asn()
-        lan = d.network(d.rng.choice((24, 24, 25, 26, 27)))
-        site_lans.append(str(lan))
-        ips = d.hosts_in(lan, len(site.nodes) + 1)
-        if site.lan_bridge:
-            lan_if = d.ifname(rkey)
-            bridges.append(Bridge(rkey, lan_if, ()))
-        else:
-            lan_if = ""
-        ports: list[str] = []
-        for j, speaker in enumerate(site.nodes):
-            nkey = f"n{i}.{j}"
-            node_asn = d.asn() if shape.node_asn == "per-node" else site_asn
-            node = HostSpec(nkey, d.host(), "node", speaker, site=i, asn=node_asn)
-            hosts[nkey] = node
-            port = d.ifname(rkey)
-            eth = d.ifname(nkey)
-            veths.append(Veth(rkey, port, nkey, eth))
-            if site.lan_bridge:
-                ports.append(port)
+        for g, (members, bridged) in enumerate(site.lan_groups()):
+            lan = d.network(d.rng.choice((24, 24, 25, 26, 27)))
+            if g == 0:
+                site_lans.append(str(lan))
             else:
-                lan_if = port
-            node.addrs.append(Addr(eth, f"{ips[j + 1]}/{lan.prefixlen}"))
-            node.router_id = ips[j + 1]
-            pod = d.network(24 if speaker == "gobgp" else 26, cluster)
-            node.pod_cidr = str(pod)
-            node.pod_ip = d.hosts_in(pod, 1)[0]
-            node.pod_ifs = (d.ifname(nkey), d.ifname(nkey))
-            node.addrs.append(Addr(node.pod_ifs[0], f"{node.pod_ip}/32"))
-        if site.lan_bridge:
-            bridges[-1] = Bridge(rkey, lan_if, tuple(ports))
-        router.addrs.append(Addr(lan_if, f"{ips[0]}/{lan.prefixlen}"))
-        for nkey in (f"n{i}.{j}" for j in range(len(site.nodes))):
-            hosts[nkey].gateway = Addr(hosts[nkey].addrs[0].ifname, ips[0])
-            node = hosts[nkey]
-            gobgp = node.speaker == "gobgp"
-            sessions.append(
-                SessionSpec(
-                    "node",
-                    End(
-                        nkey, ips[0], node.addrs[0].ip, router.asn or 0, None if gobgp else d.symbol(), False
-                    ),
-                    End(rkey, node.addrs[0].ip, ips[0], node.asn or 0, _proto(d, router), gobgp),
+                more_lans.setdefault(i, []).append(str(lan))
+            ips = d.hosts_in(lan, len(members) + 1)
+            if bridged:
+                lan_if = d.ifname(rkey)
+                bridges.append(Bridge(rkey, lan_if, ()))
+            else:
+                lan_if = ""
+            ports: list[str] = []
+            for slot, j in enumerate(members):
+                speaker = site.nodes[j]
+                nkey = f"n{i}.{j}"
+                node_asn = d.asn() if shape.node_asn == "per-node" else site_asn
+                if site.reflector and router.asn is not None:
+                    node_asn = router.asn
+                node = HostSpec(nkey, d.host(), "node", speaker, site=i, asn=node_asn)
+                hosts[nkey] = node
+                port = d.ifname(rkey)
+                eth = d.ifname(nkey)
+                veths.append(Veth(rkey, port, nkey, eth))
+                if bridged:
+                    ports.append(port)
+                else:
+                    lan_if = port
+                node.addrs.append(Addr(eth, f"{ips[slot + 1]}/{lan.prefixlen}"))
+                node.router_id = ips[slot + 1]
+                pod = d.network(24 if speaker == "gobgp" else 26, cluster)
+                node.pod_cidr = str(pod)
+                node.pod_ip = d.hosts_in(pod, 1)[0]
+                node.pod_ifs = (d.ifname(nkey), d.ifname(nkey))
+                node.addrs.append(Addr(node.pod_ifs[0], f"{node.pod_ip}/32"))
+            if bridged:
+                bridges[-1] = Bridge(rkey, lan_if, tuple(ports))
+            router.addrs.append(Addr(lan_if, f"{ips[0]}/{lan.prefixlen}"))
+            for nkey in (f"n{i}.{j}" for j in members):
+                hosts[nkey].gateway = Addr(hosts[nkey].addrs[0].ifname, ips[0])
+                node = hosts[nkey]
+                gobgp = node.speaker == "gobgp"
+                sessions.append(
+                    SessionSpec(
+                        "node",
+                        End(
+                            nkey,
+                            ips[0],
+                            node.addrs[0].ip,
+                            router.asn or 0,
+                            None if gobgp else d.symbol(),
+                            False,
+                        ),
+                        End(
+                            rkey,
+                            node.addrs[0].ip,
+                            ips[0],
+                            node.asn or 0,
+                            _proto(d, router),
+                            gobgp,
+                            reflects=site.reflector,
+                        ),
+                    )
                 )
-            )
     uplinks = _backbone(d, shape.backbone, hosts, veths, bridges, sessions, shape.transit, shape.backbone_mtu)
     for h in hosts.values():  # a router id is a LAN address, or an address of no interface at all
         if h.role == "router":
@@ -546,6 +628,13 @@ def generate(
     backup = Veth("r0", d.ifname("r0"), "r1", d.ifname("r1"))
     hosts["r0"].addrs.append(Addr(backup.a_if, f"{bk_ips[0]}/30"))
     hosts["r1"].addrs.append(Addr(backup.b_if, f"{bk_ips[1]}/30"))
+    lb_pools: dict[str, str] = {}
+    announcing = [h for h in hosts.values() if h.speaker == "gobgp"]
+    if shape.lb_vips and announcing:
+        pool = d.network(d.rng.choice((26, 27, 28)))
+        lb_pools[d.symbol().replace("_", "-")] = str(pool)
+        for h, vip in zip(announcing, d.hosts_in(pool, len(announcing)), strict=True):
+            h.lb_vips.append(vip)
     return Scenario(
         seed=seed,
         names_seed=names_seed,
@@ -563,6 +652,8 @@ def generate(
         cluster_pod_cidr=str(cluster),
         backbone_mtu=shape.backbone_mtu,
         nodes_learn=shape.nodes_learn,
+        more_lans=more_lans,
+        lb_pools=lb_pools,
     )
 
 
@@ -716,6 +807,8 @@ def plan_fault(
         site = _site_of(sc, router)
         if site is None or (router == "r1" and sc.backbone == "direct" and n_sites == 3):
             pair = _node_pair_across(sc, 0, n_sites - 1)
+        elif site in sc.more_lans:  # the router between the site's own two subnets
+            pair = (sc.nodes_of(site)[0], sc.nodes_of(site)[-1])
         else:
             pair = _node_pair_across(sc, other_site(site), site)
         return FaultPlan(name, router, router, pair=pair, tables=table)
@@ -792,6 +885,24 @@ def plan_fault(
             return None
         i, router = rng.choice(ends)
         return FaultPlan(name, router, router, session=i)
+    if name == "ibgp-no-route-reflection":
+        # a reflecting site router stops reflecting (`rr client` off on every node session): a BIRD
+        # node of its site no longer learns the other nodes' pod CIDRs (its default route still
+        # carries the traffic)
+        reflecting = []
+        for r in sc.site_routers:
+            site = sc.hosts[r].site
+            assert site is not None
+            nodes = sc.nodes_of(site)
+            if not sc.reflects(r) or len(nodes) < 2 or {r, *nodes} & avoid:
+                continue
+            reflecting += [
+                (r, n, m) for n in nodes if sc.hosts[n].speaker == "bird1" for m in nodes if m != n
+            ]
+        if not reflecting:
+            return None
+        router, source, dest = rng.choice(reflecting)
+        return FaultPlan(name, router, router, pair=(source, dest))
     raise ValueError(f"unknown scenario fault {name!r} (known: {', '.join(FAULTS)})")
 
 
@@ -841,8 +952,9 @@ def faults_for_seed(sc: Scenario, count: int) -> list[str]:
     """`count` applicable faults, rotating through FAULTS with the seed so a run over many seeds
     covers every fault about equally. Example: faults_for_seed(generate(3), 2) -> ["asn-mismatch", ...]"""
     usable = applicable_faults(sc)
-    start = (sc.seed * count) % len(FAULTS)
-    ordered = [FAULTS[(start + i) % len(FAULTS)] for i in range(len(FAULTS))]
+    pool = FAULTS if sc.seed >= EXTENDED_FROM else CLASSIC_FAULTS
+    start = (sc.seed * count) % len(pool)
+    ordered = [pool[(start + i) % len(pool)] for i in range(len(pool))]
     return [f for f in ordered if f in usable][:count]
 
 
@@ -877,6 +989,8 @@ def build_inventory(sc: Scenario) -> dict[str, Any]:
             entry["listens"] = h.speaker != "gobgp"
             if h.speaker == "gobgp":
                 entry["gobgp_api"] = "127.0.0.1:50051"
+            if h.lb_vips:
+                entry["lb_vips"] = list(h.lb_vips)
         peers = []
         for s in sc.sessions_of(key):
             mine, other = s.end(key), s.other(key)
@@ -888,16 +1002,23 @@ def build_inventory(sc: Scenario) -> dict[str, Any]:
             if mine.proto:
                 peer["name"] = mine.proto
             peer["passive"] = mine.passive
+            if mine.reflects:
+                peer["route_reflector_client"] = True
+                peer["next_hop_self"] = True
             peers.append(peer)
         entry["peers"] = peers
         hosts[h.name] = entry
-    sites: dict[str, Any] = {
-        name: {"description": f"generated site {i}", "lan": sc.site_lans[i]}
-        for i, name in enumerate(sc.sites)
-    }
+    sites: dict[str, Any] = {}
+    for i, name in enumerate(sc.sites):
+        sites[name] = {"description": f"generated site {i}", "lan": sc.site_lans[i]}
+        if i in sc.more_lans:
+            sites[name]["lans"] = list(sc.more_lans[i])
     if "t" in sc.hosts:
         sites["transit"] = {"description": "the transit router between the sites"}
-    return {"version": 1, "sites": sites, "hosts": hosts, "pod_cidr": sc.cluster_pod_cidr}
+    out: dict[str, Any] = {"version": 1, "sites": sites, "hosts": hosts, "pod_cidr": sc.cluster_pod_cidr}
+    if sc.lb_pools:
+        out["lb_pools"] = {name: {"cidr": cidr} for name, cidr in sc.lb_pools.items()}
+    return out
 
 
 def render_inventory(sc: Scenario) -> str:

@@ -26,6 +26,7 @@ class Knobs:
     router_dials: frozenset[int] = frozenset()  # node sessions whose router end is not passive
     node_waits: frozenset[int] = frozenset()  # node sessions whose GoBGP end is passive-mode
     no_policy: frozenset[tuple[int, str]] = frozenset()  # (session, FRR host) without route-maps
+    no_reflection: frozenset[str] = frozenset()  # reflecting routers without `rr client`
 
 
 def _peer_asn(sc: Scenario, knobs: Knobs, index: int, end: End) -> int:
@@ -64,14 +65,21 @@ def bird_config(sc: Scenario, key: str, knobs: Knobs) -> str:
             continue
         end, other = s.end(key), s.other(key)
         to_node = s.kind == "node"
-        export = "none" if to_node and not sc.nodes_learn else "where source = RTS_BGP"
-        nhs = "" if to_node else " next hop self;"
+        # a reflector sends its clients everything, next hop itself (a backbone next hop is not on
+        # their LAN); its iBGP sessions are direct, so next hops resolve without an IGP
+        export = "none" if to_node and not sc.nodes_learn and not end.reflects else "where source = RTS_BGP"
+        nhs = "" if to_node and not end.reflects else " next hop self;"
         local = f"local {end.local} as {h.asn};" if not to_node else f"local as {h.asn};"
         body = [
             f'description "{sc.name(other.host)}";',
             local,
             f"neighbor {end.neighbor} as {_peer_asn(sc, knobs, i, end)};",
         ]
+        if end.reflects:
+            body.append("direct;")
+            # BIRD refuses `rr client` towards an external AS (asn-mismatch on the session)
+            if key not in knobs.no_reflection and _peer_asn(sc, knobs, i, end) == h.asn:
+                body.append("rr client;")
         if _passive(knobs, i, s, end):
             body.append("passive on;")
         body.append(BIRD_TIMERS)
@@ -164,6 +172,7 @@ def _calico_node(sc: Scenario, key: str, knobs: Knobs) -> str:
     i, s = next((i, s) for i, s in enumerate(sc.sessions) if key in s.hosts)
     end = s.end(key)
     export = f"export_{end.proto}"
+    ibgp = "\n  direct;" if s.other(key).reflects else ""  # iBGP to its reflector, on the same LAN
     return f"""# {h.name}: calico-node-like BIRD 1.6 of generated scenario {sc.seed}/{sc.names_seed}
 router id {h.router_id};
 log "{sc.host_dir(key)}/bird.log" all;
@@ -191,7 +200,7 @@ protocol device {{
 protocol bgp {end.proto} {{
   description "{sc.name(s.other(key).host)}";
   local as {h.asn};
-  neighbor {end.neighbor} as {_peer_asn(sc, knobs, i, end)};
+  neighbor {end.neighbor} as {_peer_asn(sc, knobs, i, end)};{ibgp}
   source address {end.local};
   import all;
   export filter {export};
@@ -244,6 +253,7 @@ def knobs_for(plans: Iterable[FaultPlan]) -> Knobs:
     dials: set[int] = set()
     waits: set[int] = set()
     no_policy: set[tuple[int, str]] = set()
+    no_reflection: set[str] = set()
     for p in plans:
         if p.name == "asn-mismatch" and p.session is not None:
             wrong[(p.session, p.target)] = p.value
@@ -252,4 +262,6 @@ def knobs_for(plans: Iterable[FaultPlan]) -> Knobs:
             waits.add(p.session)
         elif p.name == "bird-ebgp-no-policy" and p.session is not None:
             no_policy.add((p.session, p.target))
-    return Knobs(wrong, frozenset(dials), frozenset(waits), frozenset(no_policy))
+        elif p.name == "ibgp-no-route-reflection":
+            no_reflection.add(p.target)
+    return Knobs(wrong, frozenset(dials), frozenset(waits), frozenset(no_policy), frozenset(no_reflection))

@@ -180,6 +180,7 @@ def _build_links(sc: Scenario) -> None:
         lines += [f"link set dev {i} up" for i in ("lo", *_ifnames(sc, key))]
         if h.gateway is not None:
             lines.append(f"route add default via {h.gateway.ip} dev {h.gateway.ifname}")
+        lines += [f"addr add {vip}/32 dev lo" for vip in h.lb_vips]  # Cilium answers its VIPs itself
         _batch(sc, key, lines)
         _sysctls(sc, key)
         bridges = {b.name for b in sc.bridges}
@@ -246,6 +247,12 @@ class _Daemons:
         cp = health.gobgp(self.s, h.name, *add)
         if cp.returncode != 0:
             raise LabError(f"gobgp global rib add on {h.name} failed: {cp.stderr.strip()}")
+        for vip in h.lb_vips:  # Cilium's BGP control plane announces a LoadBalancer Service's VIP
+            cp = health.gobgp(
+                self.s, h.name, "global", "rib", "add", "-a", "ipv4", f"{vip}/32", "origin", "igp"
+            )
+            if cp.returncode != 0:
+                raise LabError(f"gobgp global rib add {vip}/32 on {h.name} failed: {cp.stderr.strip()}")
 
     def frr(self, key: str, knobs: Knobs) -> None:
         """zebra + bgpd; a changed configuration is applied through vtysh, neighbor by neighbor (a
@@ -356,7 +363,12 @@ def down(sc: Scenario, keep_files: bool = False) -> list[str]:
 
 @contextmanager
 def running(sc: Scenario, keep_files: bool = False) -> Iterator[Scenario]:
-    """up() on entry, down() on exit: also after an error, Ctrl-C, SIGTERM or interpreter exit."""
+    """up() on entry, down() on exit: also after an error, Ctrl-C, SIGTERM or interpreter exit.
+
+    A scenario that is already up (another run of the same seed and prefix) is refused before
+    anything is registered: tearing it down would pull it from under that run."""
+    if ScenarioState.load(sc.state_path).namespaces:
+        raise LabError(f"scenario {sc.prefix} is already up ({sc.state_path}); run down() first")
     downed = False
     owner = os.getpid()
 
@@ -457,6 +469,7 @@ def problems(sc: Scenario) -> list[str]:
         if not session_up(sc, i):
             out.append(f"session {sc.name(s.a.host)} <-> {sc.name(s.b.host)} not Established")
     cidrs = {str(sc.hosts[n].pod_cidr) for n in sc.nodes}
+    cidrs |= {vip for n in sc.nodes for vip in sc.hosts[n].lb_vips}  # `ip -j route` prints a /32 bare
     for r in sc.routers:
         missing = cidrs - kernel_prefixes(sc, r)
         if missing:
@@ -468,7 +481,13 @@ def problems(sc: Scenario) -> list[str]:
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(lambda p: pod_ping(sc, *p), pairs))
     failed = [p for p, ok in zip(pairs, results, strict=True) if not ok]
-    return [f"ping {sc.name(a)} -> {sc.name(b)} (pods) fails" for a, b in failed]
+    out = [f"ping {sc.name(a)} -> {sc.name(b)} (pods) fails" for a, b in failed]
+    for n in nodes:  # each VIP from a pod of another node
+        for vip in sc.hosts[n].lb_vips:
+            client = sc.hosts[next(m for m in nodes if m != n)]
+            if health.ping(lab_settings(sc), client.name, vip, src=client.pod_ip, count=2).returncode != 0:
+                out.append(f"ping {client.name} -> VIP {vip} of {sc.name(n)} fails")
+    return out
 
 
 def wait_until(check: Callable[[], str | None], timeout: float, what: str) -> float:
@@ -540,7 +559,7 @@ def _apply_runtime(sc: Scenario, p: FaultPlan) -> None:
             _ip(sc, p.target, "route", "replace", str(half), *via)
         ns_run(sc.ns(p.target), ["sysctl", "-q", "-w", "net.ipv4.conf.all.rp_filter=1"])
     elif p.name == "firewall-blocks-pod-cidr":
-        lans = ", ".join(sc.site_lans)
+        lans = ", ".join(sc.all_site_subnets)
         rules = [
             "type filter hook forward priority filter; policy drop;",
             "ct state established,related counter accept",
@@ -578,7 +597,12 @@ def _apply_runtime(sc: Scenario, p: FaultPlan) -> None:
         st = ScenarioState.load(sc.state_path)
         st.marks[f"{p.target}:vip"] = p.value
         st.save(sc.state_path)
-    elif p.name not in ("asn-mismatch", "node-not-listening", "bird-ebgp-no-policy"):  # Knobs
+    elif p.name not in (
+        "asn-mismatch",
+        "node-not-listening",
+        "bird-ebgp-no-policy",
+        "ibgp-no-route-reflection",
+    ):
         raise LabError(f"unknown scenario fault {p.name}")
 
 
@@ -602,6 +626,8 @@ def symptom_missing(sc: Scenario, p: FaultPlan, alone: bool = True) -> str | Non
         return None if vip in shown else f"{sc.name(learner)} has no BGP route for {vip} yet"
     if p.name == "bird-ebgp-no-policy":
         return _no_policy_missing(sc, p)
+    if p.name == "ibgp-no-route-reflection":
+        return _not_reflected_missing(sc, p)
     if p.session is not None:
         s = sc.sessions[p.session]
         for end in (s.a, s.b):  # both ends: a dead peer is seen only when its hold timer expires
@@ -680,6 +706,20 @@ def _no_policy_missing(sc: Scenario, p: FaultPlan) -> str | None:
     family = seen.get("addressFamilyInfo", {}).get("ipv4Unicast", {})
     if not (family.get("inboundEbgpRequiresPolicy") and family.get("outboundEbgpRequiresPolicy")):
         return f"{sc.name(p.target)}: no (Policy) on {neighbor} yet"
+    return None
+
+
+def _not_reflected_missing(sc: Scenario, p: FaultPlan) -> str | None:
+    """The reflector's node sessions are Established again (BIRD restarted them) and the source node
+    has no route for the other node's pod CIDR."""
+    assert p.pair is not None
+    source, dest = p.pair
+    for i, s in enumerate(sc.sessions):
+        if p.target in s.hosts and s.kind == "node" and not session_up(sc, i):
+            return f"the session {sc.name(s.a.host)} <-> {sc.name(s.b.host)} is not Established again yet"
+    cidr = str(sc.hosts[dest].pod_cidr)
+    if cidr in birdc(sc, source, "show", "route", "for", cidr).stdout:
+        return f"{sc.name(source)} still has a route for {cidr}"
     return None
 
 

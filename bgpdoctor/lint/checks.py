@@ -3,10 +3,17 @@ per-platform mistakes (RFC 8212, kernel export, advertisements, selectors, LB po
 
 Where the files tell a fact a playbook matches on (asn_mismatch, md5_rejecting_host,
 unconfigured_end, refused_by_non_listener, ttl_security_mismatch, ebgp_policy_missing,
-lb_pool_overlaps, auto_direct_routes_across_l3, mesh_with_reflectors, unselected_nodes), the
-finding is the judge's conclusion on a subject carrying it (ConfiguredNetwork.conclude,
-bgpdoctor.lint.judging). The rest stay decided here: their playbooks match on what only a live run
-observes (established, routes in the FIB, probes) or mean something else than lint can tell."""
+lb_pool_overlaps, auto_direct_routes_across_l3, mesh_with_reflectors, unselected_nodes,
+nat_culprit, source_matches, multihop_ok, bird_routes_in_fib, ibgp_not_reflected), the finding is
+the judge's conclusion on a subject carrying it (ConfiguredNetwork.conclude,
+bgpdoctor.lint.judging). A fact is stated only with the value a live run would observe on these
+files, where the files decide it: a session they keep down is `established: false` (KEPT_DOWN),
+a kernel protocol exporting nothing is `bird_routes_in_fib: false`; what they leave open stays
+unknown. Three findings stay decided here, as no live fact says the same thing:
+firewall-blocks-pod-cidr (its playbook concludes by elimination over probes, routes, rp_filter and
+forwarding, none of which the files tell), node-not-listening when both ends are passive (nothing
+is refused: a live run states refused_by_non_listener false there), and the podcidr-not-advertised
+and node-not-selected warnings of the Cilium and Calico checks."""
 
 from __future__ import annotations
 
@@ -641,6 +648,17 @@ def _asn_facts(a: Speaker, pa: Peer, b: Speaker, qb: Peer) -> dict[str, Any]:
     }
 
 
+# A session the files keep from coming up (a masquerade or source the other end rejects, TTL 1 across
+# subnets) is stated as a live run would observe it: down. The fault's own fact says why, so the
+# playbooks decide as on a live run; a session whose state the files leave open stays unknown.
+KEPT_DOWN: dict[str, Any] = {"established": False}
+
+
+def _ends(a: Speaker, pa: Peer, b: Speaker) -> dict[str, Any]:
+    """a dials b at pa.peer_addr."""
+    return _known({"dialer": _host(a), "listener": _host(b), "listener_address": pa.peer_addr})
+
+
 def _nat_facts(a: Speaker, iface: str | None, pa: Peer) -> dict[str, Any]:
     return _known({"nat_culprit": _host(a), "nat_interface": iface, "listener_address": pa.peer_addr})
 
@@ -702,22 +720,26 @@ def _check_pair(w: ConfiguredNetwork, e: Speaker, p: Peer, r: Speaker, q: Peer) 
         src, iface = source_toward(w, a, pa)
         nat = _nat(w, a, pa, src)
         if nat is not None and qb.peer_addr == src:
-            w.add("nat-rewrites-bgp-source", "error", nat[1],
+            facts = _nat_facts(a, iface, pa)
+            rewritten = Saying("error", nat[1],
                   f"{a.name} masquerades traffic leaving {iface}: its BGP packets to {pa.peer_addr} "
                   f"leave from "
                   f"{src} but arrive from {nat[0]}, while {b.name} expects {qb.peer_addr} "
-                  f"({_where(qb.loc)})", [pa.local_addr_loc or pa.loc, qb.loc],
-                  _nat_facts(a, iface, pa))  # fmt: skip
+                  f"({_where(qb.loc)})", [pa.local_addr_loc or pa.loc, qb.loc], facts)  # fmt: skip
+            w.conclude(_session(a, b, KEPT_DOWN | facts), nat[1], {"nat-rewrites-bgp-source": rewritten})
         elif src is not None and qb.peer_addr is not None and qb.peer_addr != src:
             how = (
                 "its source address"
                 if pa.local_addr is not None
                 else f"the address of its interface toward {pa.peer_addr}"
             )
-            w.add("unexpected-source-address", "error", qb.loc,
+            facts = _source_facts(a, pa, b, qb, src, iface)
+            wrong_source = Saying("error", qb.loc,
                   f"{b.name} expects {a.name} at {qb.peer_addr}, but {a.name} connects from {src} ({how}, "
                   f"{_where(pa.local_addr_loc or pa.loc)})", [pa.local_addr_loc or pa.loc],
-                  _source_facts(a, pa, b, qb, src, iface))  # fmt: skip
+                  facts)  # fmt: skip
+            stated = KEPT_DOWN | {"source_matches": False} | facts
+            w.conclude(_session(a, b, stated), qb.loc, {"unexpected-source-address": wrong_source})
     # multihop for eBGP peers without a shared subnet
     if p.peer_asn is not None and p.local_asn is not None and p.peer_asn != p.local_asn:
         for a, pa, b in ((e, p, r), (r, q, e)):
@@ -737,10 +759,13 @@ def _check_pair(w: ConfiguredNetwork, e: Speaker, p: Peer, r: Speaker, q: Peer) 
             fix = {"Cilium": "ebgpMultihop in its CiliumBGPPeerConfig", "GoBGP": "ebgp-multihop"}.get(
                 _kind(a), "multihop"
             )
-            w.add("ebgp-multihop-missing", "error", pa.multihop_loc or pa.loc,
+            ttl_at = pa.multihop_loc or pa.loc
+            one_hop = Saying("error", ttl_at,
                   f"{a.name} -> {b.name} ({pa.peer_addr}) is eBGP between different subnets{assumed}, "
                   f"but {a.name} sends TTL 1 / wants a directly connected peer: set {fix}",
                   pa.extra_locs)  # fmt: skip
+            stated = KEPT_DOWN | {"ebgp": True, "peer_hops_away": True, "multihop_ok": False}
+            w.conclude(_session(a, b, stated | _ends(a, pa, b)), ttl_at, {"ebgp-multihop-missing": one_hop})
     _check_gtsm(w, e, p, r, q)
     # who connects, who listens
     e_ok = not p.passive and r.listens
@@ -986,6 +1011,12 @@ def _host_subject(sp: Speaker, ebgp_policy_missing: bool) -> Subject:
     )
 
 
+def _fib_subject(sp: Speaker) -> Subject:
+    """A BIRD router whose config exports no BGP route to the kernel, as a live run sees it once it
+    has learned routes: they are in BIRD's table and not in the FIB."""
+    return lint_subject("host", _host(sp), [_host(sp)], {"host": _host(sp), "bird_routes_in_fib": False})
+
+
 def check_bird(w: ConfiguredNetwork) -> None:
     for sp in w.speakers:
         cfg = w.bird.get(id(sp))
@@ -1029,13 +1060,11 @@ def check_bird(w: ConfiguredNetwork) -> None:
                 f"{sp.name}: {why}, read as a fragment of a larger config: not judged for a missing "
                 "kernel protocol", "note"))  # fmt: skip
         elif not kernels:
-            w.add(
-                "bird-kernel-export-none",
-                "warning",
-                cfg.router_id_loc or sp.loc,
-                f"{sp.name} has BGP sessions but no `protocol kernel`: learned routes never reach the FIB",
-                facts={"host": _host(sp)},
-            )
+            at = cfg.router_id_loc or sp.loc
+            said = Saying("warning", at,
+                  f"{sp.name} has BGP sessions but no `protocol kernel`: learned routes never reach the FIB",
+                  facts=host)  # fmt: skip
+            w.conclude(_fib_subject(sp), at, {"bird-kernel-export-none": said})
         for kp in kernels:
             kch = [c for k, c in kp.channels.items() if k in ("", "ipv4")]
             if not kch and kp.channels:
@@ -1044,11 +1073,12 @@ def check_bird(w: ConfiguredNetwork) -> None:
             if mode in (None, "none"):
                 at = kch[0].export_loc if kch and kch[0].export_loc else kp.loc
                 how = "export none" if mode == "none" else "no export (default: none)"
-                w.add("bird-kernel-export-none", "error", at,
+                said = Saying("error", at,
                       f"protocol kernel {kp.name} has {how}: BGP routes stay in BIRD and never "
                       f"reach the kernel "
                       "FIB; use `export where source = RTS_BGP;` (or export all)", [kp.loc],
-                      {"host": _host(sp)})  # fmt: skip
+                      host)  # fmt: skip
+                w.conclude(_fib_subject(sp), at, {"bird-kernel-export-none": said})
 
 
 def check_frr(w: ConfiguredNetwork, configs: list[FrrConfig]) -> None:
@@ -1096,10 +1126,17 @@ def check_ibgp_reflection(w: ConfiguredNetwork, k: K8sInputs) -> None:
         mesh_off = mesh is not None and not mesh[0]
         if other or (mesh_off and len(node_ibgp) > 1):
             via = f"iBGP peer {other[0].name} ({other[0].peer_addr})" if other else "the other nodes"
-            w.add("ibgp-no-route-reflection", "error", node_ibgp[0].loc,
+            clients = [p.name for p in node_ibgp]
+            said = Saying("error", node_ibgp[0].loc,
                   f"{sp.name}: routes learned from {via} are never passed on to iBGP node peers "
-                  f"({', '.join(p.name for p in node_ibgp)}): set `rr client;` on the node sessions",
+                  f"({', '.join(clients)}): set `rr client;` on the node sessions",
                   [p.loc for p in node_ibgp[1:]] + [p.loc for p in other])  # fmt: skip
+            # what a live run sees on the path from a node peer to a route learned over iBGP
+            held = {"ibgp_not_reflected": _host(sp), "ibgp_client_protocol": clients[0],
+                    "ibgp_client_protocols": clients,
+                    "ibgp_learned_from": other[0].name if other else None}  # fmt: skip
+            path = lint_subject("path", f"{sp.name}: {via} -> {clients[0]}", [_host(sp)], held)
+            w.conclude(path, node_ibgp[0].loc, {"ibgp-no-route-reflection": said})
 
 
 def _node_subnets(w: ConfiguredNetwork, k: K8sInputs) -> tuple[dict[IPv4Network, list[KubeNode]], bool]:

@@ -1,10 +1,13 @@
 """Lint's conclusions come from the playbooks, as a live run's do.
 
-Lint states what the files say as a subject (a session, host or cluster) carrying facts under the
-names a live run gives them (bgpdoctor.engine.facts), and the one judge
-(bgpdoctor.engine.judge.matches) decides which playbooks' `match` conditions hold. A fact the
-files cannot tell (whether a session is up, what routes the kernel holds) is left out: unknown,
-never false, so a playbook that needs it does not match in lint. Editing or adding a playbook
+Lint states what the files say as a subject (a session, host, path or cluster) carrying facts under
+the names a live run gives them (bgpdoctor.engine.facts), and the one judge
+(bgpdoctor.engine.judge.matches) decides which playbooks' `match` conditions hold. A fact is
+stated with the value a live run would observe on these files, and only where the files decide it:
+a session they keep down (its source rewritten, TTL 1 across subnets) is `established: false`, a
+kernel protocol exporting nothing is `bird_routes_in_fib: false`. A fact the files leave open
+(whether a healthy session is up, what a ping returns) is left out: unknown, never false, so a
+playbook that needs it does not match in lint. Editing or adding a playbook
 changes lint as it changes live runs; lint words the causes it knows (Saying), and a playbook it
 has no words for is reported with the playbook's own summary.
 """

@@ -72,6 +72,9 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+_DECODER = json.JSONDecoder(parse_float=_finite_float, parse_constant=_no_constant)
+
+
 def load_json(text: str, parser: str, what: str = "output", max_depth: int = MAX_JSON_DEPTH) -> Any:
     """Parse JSON output, or raise ParseError: not JSON, nested deeper than ``max_depth``, NaN or a
     number out of range (``1e309``, an integer of thousands of digits).
@@ -83,6 +86,8 @@ def load_json(text: str, parser: str, what: str = "output", max_depth: int = MAX
     if text.count("[") + text.count("{") > max_depth and _json_depth(text, max_depth) > max_depth:
         raise ParseError(parser, f"{what}: JSON nested more than {max_depth} levels deep")
     try:
+        if type(text) is str and not text.startswith("\ufeff"):  # what json.loads refuses itself
+            return _DECODER.decode(text)  # json.loads with these hooks built a decoder per call
         return json.loads(text, parse_float=_finite_float, parse_constant=_no_constant)
     except (ValueError, RecursionError) as exc:
         reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)

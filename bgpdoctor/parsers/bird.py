@@ -52,6 +52,12 @@ _ROUTE_RE = re.compile(
     r"(?:\s+from\s+(?P<src>\S+))?\]\s*(?P<flag>[*!])?\s*\((?P<pref>[^)]*)\)"
     r"(?:\s*\[(?P<origin>[^\]]*)\])?\s*$"
 )
+_GREETING_RE = re.compile(r"^BIRD \S+ ready\.$")
+_CLIENT_ERROR_RE = re.compile(r"^(syntax error|Unknown command|Access denied)")
+# the first letters of the lines above and of "Access restricted" and "Unable to connect..."
+_SPECIAL_STARTS = ("B", "A", "U", "s")
+_HEADER_RE = re.compile(r"^(Name|name)\s+(Proto|proto)\s+(Table|table)\s+(State|state)")
+_TABLE_RE = re.compile(r"^Table (\S+):$")
 _NEXTHOP_RE = re.compile(r"^\s+via\s+(?P<gw>\S+)(?:\s+on\s+(?P<iface>\S+))?|^\s+dev\s+(?P<dev>\S+)")
 
 
@@ -142,12 +148,13 @@ def _lines(text: str, parser: str = "bird") -> list[str]:
                 line = line[5:]
             elif line.startswith(" "):  # raw control-socket protocol: one space marks continuation
                 line = line[1:]
-        if re.match(r"^BIRD \S+ ready\.$", line) or line == "Access restricted":
-            continue  # greeting, and the notice of `birdc -r` (restricted to show commands)
-        if line.startswith(("Unable to connect to server control socket", "Unable to connect to server")):
-            raise ParseError(parser, line.strip())
-        if re.match(r"^(syntax error|Unknown command|Access denied)", line):
-            raise ParseError(parser, line.strip())
+        if line.startswith(_SPECIAL_STARTS):  # one test for every line, the patterns for a few
+            if _GREETING_RE.match(line) or line == "Access restricted":
+                continue  # greeting, and the notice of `birdc -r` (restricted to show commands)
+            if line.startswith(("Unable to connect to server control socket", "Unable to connect to server")):
+                raise ParseError(parser, line.strip())
+            if _CLIENT_ERROR_RE.match(line):
+                raise ParseError(parser, line.strip())
         out.append(line)
     return out
 
@@ -177,7 +184,7 @@ def _split_row(line: str) -> BirdProtocol | None:
 
 
 def _is_header(line: str) -> bool:
-    return bool(re.match(r"^(Name|name)\s+(Proto|proto)\s+(Table|table)\s+(State|state)", line))
+    return line[:1] in ("N", "n") and _HEADER_RE.match(line) is not None
 
 
 def _int(value: str, what: str) -> int:
@@ -328,12 +335,12 @@ def parse_show_route(text: str) -> list[BirdRoute]:
         s = line.strip()
         if s in ("Network not found", "No protocols match"):
             continue
-        t = re.match(r"^Table (\S+):$", s)
+        t = _TABLE_RE.match(s) if s.startswith("Table ") else None
         if t:
             table = t.group(1)
             continue
-        m = _ROUTE_RE.match(line)
-        if m and not line.startswith("\t"):
+        m = None if line.startswith("\t") else _ROUTE_RE.match(line)  # a tab: the route's details
+        if m:
             if m.group("prefix"):
                 prefix = m.group("prefix")
             if prefix is None:

@@ -1,5 +1,5 @@
 """Parsers for FortiGate (FortiOS) ``get router info bgp summary`` and ``get router info bgp
-neighbors``, normalised onto :class:`bgpdoctor.parsers.routers.RouterSession`.
+neighbors``, normalised onto :class:`bgpdoctor.parsers.routers.NeighborState`.
 
 FortiOS's BGP daemon descends from the same code as Quagga/FRR, so the text looks like FRR's::
 
@@ -11,8 +11,8 @@ A number in the last column means Established with that many accepted prefixes; 
 state. ``neighbors`` gives one block per ``BGP neighbor is A, remote AS N, local AS M, ... link``
 with timers, capabilities, per-family counts and the last reset and NOTIFICATION::
 
-    RouterSession(address="10.105.1.254", state="established", remote_as=65400, local_as=65400,
-                  hold_time=3, keepalive=1, prefixes_accepted=423, prefixes_advertised=3,
+    NeighborState(address="10.105.1.254", state="established", peer_as=65400, local_as=65400,
+                  hold_time_s=3, keepalive_s=1, accepted=423, advertised=3,
                   last_notification="Hold Timer Expired/Unspecified Error Subcode",
                   notification_sent=True, families=["ipv4-unicast", "ipv6-unicast"], ...)
 
@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 
 from bgpdoctor.parsers import ParseError, to_int
-from bgpdoctor.parsers.routers import RouterSession, capability_name, duration_seconds, fsm_state
+from bgpdoctor.parsers.routers import NeighborState, capability_name, duration_seconds, fsm_state, settled
 
 P = "fortigate"
 _HEADER = re.compile(r"^Neighbor\s+V\s+AS\s+MsgRcvd\s+MsgSent\s+TblVer\s+InQ\s+OutQ\s+Up/Down\s+State/PfxRcd")
@@ -51,11 +51,11 @@ def _state(word: str, note: str | None) -> tuple[str, bool]:
     return state, bool(note and "admin" in note.lower())
 
 
-def parse_bgp_summary(text: str) -> list[RouterSession]:
+def parse_bgp_summary(text: str) -> list[NeighborState]:
     """Parse ``get router info bgp summary``.
 
-    Example: [RouterSession(address="10.205.35.95", state="established", remote_as=65302,
-    local_as=65302, uptime_seconds=2970000, prefixes_accepted=1, ...)]
+    Example: [NeighborState(address="10.205.35.95", state="established", peer_as=65302,
+    local_as=65302, up_for_s=2970000, accepted=1, ...)]
     """
     if not text.strip():
         return []
@@ -65,7 +65,7 @@ def parse_bgp_summary(text: str) -> list[RouterSession]:
     start = next((i for i, line in enumerate(lines) if _HEADER.match(line.strip())), None)
     if start is None:
         raise ParseError(P, "no 'Neighbor V AS MsgRcvd ... State/PfxRcd' header: not a bgp summary")
-    sessions: list[RouterSession] = []
+    sessions: list[NeighborState] = []
     for line in lines[start + 1 :]:
         words = line.split()
         if not words:
@@ -74,21 +74,19 @@ def parse_bgp_summary(text: str) -> list[RouterSession]:
             break
         if len(words) < 10:
             raise ParseError(P, f"summary row with {len(words)} columns: {line[:80]!r}")
-        address, remote_as, up_down, last = words[0], words[2], words[8], words[9:]
-        session = RouterSession(
-            address=address, state="idle", remote_as=_int(remote_as, "AS"), local_as=local_as
-        )
+        address, peer_as, up_down, last = words[0], words[2], words[8], words[9:]
+        session = NeighborState(address=address, state="idle", peer_as=_int(peer_as, "AS"), local_as=local_as)
         if len(last) == 1 and last[0].isascii() and last[0].isdigit():
             session.state = "established"
-            session.prefixes_accepted = _int(last[0], "State/PfxRcd")
-            session.uptime_seconds = duration_seconds(up_down, P)
+            session.accepted = _int(last[0], "State/PfxRcd")
+            session.up_for_s = duration_seconds(up_down, P)
         else:
             session.state, session.admin_down = _state(last[0], " ".join(last[1:]))
         sessions.append(session)
-    return sessions
+    return settled(sessions, True)
 
 
-def _capability(session: RouterSession, name: str, how: str) -> None:
+def _capability(session: NeighborState, name: str, how: str) -> None:
     if "advertised and received" not in how:
         return
     family = re.fullmatch(r"Address family (\S+) (\S+)", name.strip())
@@ -103,7 +101,7 @@ def _add(total: int | None, value: int) -> int:
     return value if total is None else total + value
 
 
-def _apply_line(session: RouterSession, line: str, in_capabilities: bool) -> bool:
+def _apply_line(session: NeighborState, line: str, in_capabilities: bool) -> bool:
     """Read one detail line into session; returns whether the capability list continues."""
     if in_capabilities and (m := _CAPABILITY.match(line)):
         _capability(session, m.group("name"), m.group("how"))
@@ -113,20 +111,18 @@ def _apply_line(session: RouterSession, line: str, in_capabilities: bool) -> boo
     if m := _STATE.match(line):
         session.state, session.admin_down = _state(m.group("state"), m.group("note"))
         if m.group("up") and session.state == "established":
-            session.uptime_seconds = duration_seconds(m.group("up"), P)
+            session.up_for_s = duration_seconds(m.group("up"), P)
     elif m := _CONFIGURED.match(line):
-        session.configured_hold_time = _int(m.group(1), "configured hold time")
+        session.configured_hold_s = _int(m.group(1), "configured hold time")
     elif m := _TIMERS.search(line):
-        session.hold_time = _int(m.group(1), "hold time")
-        session.keepalive = _int(m.group(2), "keepalive interval")
+        session.hold_time_s = _int(m.group(1), "hold time")
+        session.keepalive_s = _int(m.group(2), "keepalive interval")
     elif (m := _REMOTE_ID.search(line)) and "BGP version" in line:
         session.remote_router_id = None if m.group(1) == "0.0.0.0" else m.group(1)
     elif m := _ACCEPTED.match(line):
-        session.prefixes_accepted = _add(session.prefixes_accepted, _int(m.group(1), "accepted prefixes"))
+        session.accepted = _add(session.accepted, _int(m.group(1), "accepted prefixes"))
     elif m := _ANNOUNCED.match(line):
-        session.prefixes_advertised = _add(
-            session.prefixes_advertised, _int(m.group(1), "announced prefixes")
-        )
+        session.advertised = _add(session.advertised, _int(m.group(1), "announced prefixes"))
     elif m := _LOCAL_HOST.match(line):
         session.local_address = m.group(1)
     elif m := _LAST_RESET.match(line):
@@ -138,22 +134,22 @@ def _apply_line(session: RouterSession, line: str, in_capabilities: bool) -> boo
     return False
 
 
-def parse_bgp_neighbors(text: str) -> list[RouterSession]:
+def parse_bgp_neighbors(text: str) -> list[NeighborState]:
     """Parse ``get router info bgp neighbors [ADDR]``.
 
-    Example: [RouterSession(address="10.105.2.254", state="established", uptime_seconds=45712,
-    hold_time=3, configured_hold_time=3, last_error=None,
+    Example: [NeighborState(address="10.105.2.254", state="established", up_for_s=45712,
+    hold_time_s=3, configured_hold_s=3, last_error=None,
     last_notification="Hold Timer Expired/Unspecified Error Subcode", notification_sent=True, ...)]
     """
-    sessions: list[RouterSession] = []
-    session: RouterSession | None = None
+    sessions: list[NeighborState] = []
+    session: NeighborState | None = None
     in_capabilities = False
     for line in text.splitlines():
         if m := _BLOCK.match(line):
-            session = RouterSession(
+            session = NeighborState(
                 address=m.group("addr"),
                 state="idle",
-                remote_as=_int(m.group("ras"), "remote AS"),
+                peer_as=_int(m.group("ras"), "remote AS"),
                 local_as=_int(m.group("las"), "local AS") if m.group("las") else None,
             )
             sessions.append(session)
@@ -165,13 +161,11 @@ def parse_bgp_neighbors(text: str) -> list[RouterSession]:
         raise ParseError(P, "no 'BGP neighbor is' block: not bgp neighbors output")
     for s in sessions:
         if s.state != "established":
-            s.hold_time = s.keepalive = None
+            s.hold_time_s = s.keepalive_s = None
         reset = s.last_error
         if s.last_notification is not None and reset is not None:
             s.notification_sent = "sent" in reset.lower() or "send" in reset.lower()
-        if s.state == "established":
-            s.last_error = None
-    return sessions
+    return settled(sessions, True)
 
 
 __all__ = ["parse_bgp_neighbors", "parse_bgp_summary"]

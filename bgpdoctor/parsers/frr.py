@@ -1,12 +1,12 @@
 """Parsers for FRR 8.4 ``vtysh -c '... json'`` output, normalised onto :mod:`bgpdoctor.parsers.routers`.
 
 ``show bgp summary json`` is keyed by address family, then ``peers`` by address; ``show bgp
-neighbors [ADDR] json`` is keyed by address. Both become ``RouterSession`` lists::
+neighbors [ADDR] json`` is keyed by address. Both become ``NeighborState`` lists::
 
-    show bgp neighbors json  ->  [RouterSession(address="10.213.1.2", state="established",
-        remote_as=65002, local_as=65001, local_address="10.213.1.1", remote_router_id="10.213.0.2",
-        uptime_seconds=13, hold_time=9, configured_hold_time=9, keepalive=3, prefixes_accepted=0,
-        prefixes_advertised=2, capabilities=["4-byte-as", ...], families=["ipv4-unicast"],
+    show bgp neighbors json  ->  [NeighborState(address="10.213.1.2", state="established",
+        peer_as=65002, local_as=65001, local_address="10.213.1.1", remote_router_id="10.213.0.2",
+        up_for_s=13, hold_time_s=9, configured_hold_s=9, keepalive_s=3, accepted=0,
+        advertised=2, capabilities=["4-byte-as", ...], families=["ipv4-unicast"],
         policy_missing=False, inbound_policy_missing=False, outbound_policy_missing=False, ...)]
 
 RFC 8212 shows as ``inboundEbgpRequiresPolicy`` / ``outboundEbgpRequiresPolicy`` per address family
@@ -23,11 +23,12 @@ or ``advertisedRoutes``: prefix -> one entry) and ``show ip route json`` (prefix
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any
 
 from bgpdoctor.parsers import ParseError, json_int, json_list, json_object, json_str, load_json
-from bgpdoctor.parsers.routers import RouterRoute, RouterSession, capability_name, fsm_state
+from bgpdoctor.parsers.routers import NeighborState, RouterRoute, capability_name, fsm_state, settled
 
 P = "frr"
 _STATE_ALIASES = {"clearing": "idle", "deleted": "idle"}
@@ -97,18 +98,18 @@ def _add(total: int | None, value: int | None) -> int | None:
 # -- sessions ------------------------------------------------------------------------------------
 
 
-def parse_bgp_summary(text: str) -> list[RouterSession]:
+def parse_bgp_summary(text: str) -> list[NeighborState]:
     """Parse ``show bgp summary json`` (every address family) or ``show bgp ipv4 unicast summary
     json`` (one). A peer in several families is one session with its counts added up; the summary
     shows no capabilities, timers or notifications (``parse_bgp_neighbors`` does).
 
-    Example: [RouterSession(address="10.213.1.1", state="established", remote_as=65001,
-    local_as=65002, uptime_seconds=13, prefixes_accepted=0, prefixes_advertised=0,
+    Example: [NeighborState(address="10.213.1.1", state="established", peer_as=65001,
+    local_as=65002, up_for_s=13, accepted=0, advertised=0,
     policy_missing=True, description="f1-no-policy", ...)]
     """
     data = _load_object(text, "summary")
     families = [("", data)] if "peers" in data else [(k, _obj(v, k)) for k, v in data.items()]
-    sessions: dict[str, RouterSession] = {}
+    sessions: dict[str, NeighborState] = {}
     for family, summary in families:
         if "peers" not in summary:
             raise ParseError(P, f"summary: {family or 'output'} has no peers: not a bgp summary")
@@ -118,10 +119,10 @@ def parse_bgp_summary(text: str) -> list[RouterSession]:
             peer_state = _str(peer.get("peerState"), "peerState")
             session = sessions.get(address)
             if session is None:
-                session = sessions[address] = RouterSession(
+                session = sessions[address] = NeighborState(
                     address=address,
                     state=state,
-                    remote_as=_int(peer.get("remoteAs"), "remoteAs"),
+                    peer_as=_int(peer.get("remoteAs"), "remoteAs"),
                     local_as=_int(peer.get("localAs"), "localAs"),
                     description=_str(peer.get("desc"), "desc"),
                 )
@@ -130,14 +131,10 @@ def parse_bgp_summary(text: str) -> list[RouterSession]:
                 session.policy_missing = bool(session.policy_missing) or peer_state == "Policy"
                 session.max_prefix_exceeded = bool(session.max_prefix_exceeded) or peer_state == "PfxCt"
             if state == "established":
-                session.uptime_seconds = _seconds(peer.get("peerUptimeMsec"), "peerUptimeMsec")
-                session.prefixes_accepted = _add(
-                    session.prefixes_accepted, _int(peer.get("pfxRcd"), "pfxRcd")
-                )
-                session.prefixes_advertised = _add(
-                    session.prefixes_advertised, _int(peer.get("pfxSnt"), "pfxSnt")
-                )
-    return list(sessions.values())
+                session.up_for_s = _seconds(peer.get("peerUptimeMsec"), "peerUptimeMsec")
+                session.accepted = _add(session.accepted, _int(peer.get("pfxRcd"), "pfxRcd"))
+                session.advertised = _add(session.advertised, _int(peer.get("pfxSnt"), "pfxSnt"))
+    return settled(list(sessions.values()), False)
 
 
 def _capabilities(raw: Any) -> tuple[list[str], list[str]]:
@@ -166,25 +163,25 @@ def _capabilities(raw: Any) -> tuple[list[str], list[str]]:
     return names, families
 
 
-def _neighbor(address: str, raw: Any) -> RouterSession:
+def _neighbor(address: str, raw: Any) -> NeighborState:
     peer = _obj(raw, f"neighbor {address}")
     state, _ = _state(_str(peer.get("bgpState"), "bgpState"), f"neighbor {address}")
     established = state == "established"
-    session = RouterSession(
+    session = NeighborState(
         address=address,
         state=state,
-        remote_as=_int(peer.get("remoteAs"), "remoteAs"),
+        peer_as=_int(peer.get("remoteAs"), "remoteAs"),
         local_as=_int(peer.get("localAs"), "localAs"),
         local_address=_address(peer.get("hostLocal"), "hostLocal"),
         remote_router_id=_address(peer.get("remoteRouterId"), "remoteRouterId"),
         description=_str(peer.get("nbrDesc"), "nbrDesc"),
         admin_down=bool(_bool(peer.get("adminShutDown"), "adminShutDown")),
-        configured_hold_time=_seconds(peer.get("bgpTimerConfiguredHoldTimeMsecs"), "configured hold time"),
+        configured_hold_s=_seconds(peer.get("bgpTimerConfiguredHoldTimeMsecs"), "configured hold time"),
     )
     if established:
-        session.uptime_seconds = _seconds(peer.get("bgpTimerUpMsec"), "bgpTimerUpMsec")
-        session.hold_time = _seconds(peer.get("bgpTimerHoldTimeMsecs"), "bgpTimerHoldTimeMsecs")
-        session.keepalive = _seconds(peer.get("bgpTimerKeepAliveIntervalMsecs"), "keepalive")
+        session.up_for_s = _seconds(peer.get("bgpTimerUpMsec"), "bgpTimerUpMsec")
+        session.hold_time_s = _seconds(peer.get("bgpTimerHoldTimeMsecs"), "bgpTimerHoldTimeMsecs")
+        session.keepalive_s = _seconds(peer.get("bgpTimerKeepAliveIntervalMsecs"), "keepalive")
         session.capabilities, session.families = _capabilities(peer.get("neighborCapabilities"))
     reset = _str(peer.get("lastResetDueTo"), "lastResetDueTo")
     session.last_notification = _str(peer.get("lastNotificationReason"), "lastNotificationReason")
@@ -201,25 +198,43 @@ def _neighbor(address: str, raw: Any) -> RouterSession:
             session.inbound_policy_missing = True
         if info.get("outboundEbgpRequiresPolicy"):
             session.outbound_policy_missing = True
-        session.prefixes_accepted = _add(
-            session.prefixes_accepted, _int(info.get("acceptedPrefixCounter"), "acceptedPrefixCounter")
+        session.accepted = _add(
+            session.accepted, _int(info.get("acceptedPrefixCounter"), "acceptedPrefixCounter")
         )
-        session.prefixes_advertised = _add(
-            session.prefixes_advertised, _int(info.get("sentPrefixCounter"), "sentPrefixCounter")
+        session.advertised = _add(
+            session.advertised, _int(info.get("sentPrefixCounter"), "sentPrefixCounter")
         )
     session.policy_missing = session.inbound_policy_missing or session.outbound_policy_missing
     return session
 
 
-def parse_bgp_neighbors(text: str) -> list[RouterSession]:
+def parse_bgp_neighbors(text: str) -> list[NeighborState]:
     """Parse ``show bgp neighbors json`` or ``show bgp neighbors ADDR json``.
 
-    Example: [RouterSession(address="10.213.4.2", state="idle", remote_as=65099, local_as=65001,
+    Example: [NeighborState(address="10.213.4.2", state="idle", peer_as=65099, local_as=65001,
     last_error="BGP Notification send", last_notification="OPEN Message Error/Bad Peer AS",
     notification_sent=True, ...)]
     """
     data = _load_object(text, "neighbors")
-    return [_neighbor(address, raw) for address, raw in data.items()]
+    out = []
+    for address, raw in data.items():
+        [session] = settled([_neighbor(address, raw)], False)
+        if session.state != "established":
+            # FRR counts the time since the last reset while down
+            reset = _int(_obj(raw, f"neighbor {address}").get("lastResetTimerMsecs"), "lastResetTimerMsecs")
+            session.up_for_s = None if reset is None else reset // 1000
+        if not _is_address(address):  # an unnumbered neighbor is keyed by its interface
+            session.address, session.name = None, address
+        out.append(session)
+    return out
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 # -- routes --------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """Parsers for Huawei VRP ``display bgp peer`` and ``display bgp peer ADDR verbose``, normalised
-onto :class:`bgpdoctor.parsers.routers.RouterSession`.
+onto :class:`bgpdoctor.parsers.routers.NeighborState`.
 
 ``display bgp peer``::
 
@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 
 from bgpdoctor.parsers import ParseError, to_int
-from bgpdoctor.parsers.routers import RouterSession, capability_name, duration_seconds, fsm_state
+from bgpdoctor.parsers.routers import NeighborState, capability_name, duration_seconds, fsm_state, settled
 
 P = "huawei"
 _HEADER = re.compile(r"^Peer\s+V\s+AS\s+MsgRcvd\s+MsgSent\s+OutQ\s+Up/Down\s+State\s+PrefRcv$")
@@ -48,12 +48,12 @@ def _as_number(text: str, what: str) -> int:
     return _int(text, what)
 
 
-def parse_bgp_peer(text: str) -> list[RouterSession]:
+def parse_bgp_peer(text: str) -> list[NeighborState]:
     """Parse ``display bgp peer`` (IPv4 unicast peers table).
 
-    Example: [RouterSession(address="10.1.1.1", state="idle", remote_as=100, local_as=10,
-    uptime_seconds=None, prefixes_received=None, ...), RouterSession(address="10.2.2.2",
-    state="established", remote_as=200, local_as=10, uptime_seconds=1069, prefixes_received=0, ...)]
+    Example: [NeighborState(address="10.1.1.1", state="idle", peer_as=100, local_as=10,
+    up_for_s=None, received=None, ...), NeighborState(address="10.2.2.2",
+    state="established", peer_as=200, local_as=10, up_for_s=1069, received=0, ...)]
     """
     if not text.strip():
         return []
@@ -64,7 +64,7 @@ def parse_bgp_peer(text: str) -> list[RouterSession]:
     start = next((i for i, line in enumerate(lines) if _HEADER.match(line)), None)
     if start is None:
         raise ParseError(P, "no 'Peer V AS MsgRcvd MsgSent OutQ Up/Down State PrefRcv' header")
-    sessions: list[RouterSession] = []
+    sessions: list[NeighborState] = []
     for line in lines[start + 1 :]:
         words = line.split()
         if words and words[0].startswith("*"):  # "* - Dynamic" marks a dynamic peer
@@ -75,34 +75,34 @@ def parse_bgp_peer(text: str) -> list[RouterSession]:
             raise ParseError(P, f"peer row with {len(words)} columns: {line[:80]!r}")
         address, up_down, state_words, received = words[0], words[6], words[7:-1], words[-1]
         state = fsm_state("".join(state_words), P)
-        session = RouterSession(
-            address=address, state=state, remote_as=_as_number(words[2], "AS"), local_as=local_as
+        session = NeighborState(
+            address=address, state=state, peer_as=_as_number(words[2], "AS"), local_as=local_as
         )
         if state == "established":
-            session.uptime_seconds = duration_seconds(up_down, P)
-            session.prefixes_received = _int(received, "PrefRcv")
+            session.up_for_s = duration_seconds(up_down, P)
+            session.received = _int(received, "PrefRcv")
         sessions.append(session)
-    return sessions
+    return settled(sessions, True)
 
 
-def _apply_line(session: RouterSession, line: str) -> None:
+def _apply_line(session: NeighborState, line: str) -> None:
     if m := _STATE.match(line):
         session.state = fsm_state(m.group("state"), P)
         if session.state == "established" and m.group("for"):
-            session.uptime_seconds = duration_seconds(m.group("for"), P)
+            session.up_for_s = duration_seconds(m.group("for"), P)
     elif line.startswith("BGP version") and "Remote router ID" in line:
         router_id = line.rsplit(None, 1)[-1]
         session.remote_router_id = None if router_id == "0.0.0.0" else router_id
     elif line.startswith("Received total routes:"):
-        session.prefixes_received = _int(line.split(":", 1)[1], "received total routes")
+        session.received = _int(line.split(":", 1)[1], "received total routes")
     elif line.startswith("Advertised total routes:"):
-        session.prefixes_advertised = _int(line.split(":", 1)[1], "advertised total routes")
+        session.advertised = _int(line.split(":", 1)[1], "advertised total routes")
     elif line.startswith(("Negotiated:", "Configured:")) and (m := _HOLD.search(line)):
         if line.startswith("Configured:"):
-            session.configured_hold_time = _int(m.group(1), "configured hold time")
+            session.configured_hold_s = _int(m.group(1), "configured hold time")
         else:
-            session.hold_time = _int(m.group(1), "negotiated hold time")
-            session.keepalive = _int(m.group(2), "negotiated keepalive") if m.group(2) else None
+            session.hold_time_s = _int(m.group(1), "negotiated hold time")
+            session.keepalive_s = _int(m.group(2), "negotiated keepalive") if m.group(2) else None
     elif m := _PEER_SUPPORTS.match(line):
         name = m.group("name").removesuffix(" capability").removesuffix(" extension")
         session.capabilities.append(capability_name(name))
@@ -112,22 +112,20 @@ def _apply_line(session: RouterSession, line: str) -> None:
         session.capabilities.append("graceful-restart")
 
 
-def parse_bgp_peer_verbose(text: str) -> list[RouterSession]:
+def parse_bgp_peer_verbose(text: str) -> list[NeighborState]:
     """Parse ``display bgp peer [ADDR] verbose``.
 
-    Example: [RouterSession(address="10.2.2.9", state="established", remote_as=100,
-    remote_router_id="10.1.1.1", uptime_seconds=3473, hold_time=180, configured_hold_time=180,
-    keepalive=60, prefixes_received=0, prefixes_advertised=2,
+    Example: [NeighborState(address="10.2.2.9", state="established", peer_as=100,
+    remote_router_id="10.1.1.1", up_for_s=3473, hold_time_s=180, configured_hold_s=180,
+    keepalive_s=60, received=0, advertised=2,
     capabilities=["multiprotocol", "route-refresh", "4-byte-as"], families=["ipv4-unicast"], ...)]
     """
-    sessions: list[RouterSession] = []
+    sessions: list[NeighborState] = []
     for raw in text.splitlines():
         line = raw.strip()
         if m := _BLOCK.match(line):
             sessions.append(
-                RouterSession(
-                    address=m.group("addr"), state="idle", remote_as=_as_number(m.group("ras"), "AS")
-                )
+                NeighborState(address=m.group("addr"), state="idle", peer_as=_as_number(m.group("ras"), "AS"))
             )
         elif sessions:
             _apply_line(sessions[-1], line)
@@ -135,8 +133,8 @@ def parse_bgp_peer_verbose(text: str) -> list[RouterSession]:
         raise ParseError(P, "no 'BGP Peer is' block: not display bgp peer verbose output")
     for s in sessions:
         if s.state != "established":
-            s.hold_time = s.keepalive = None
-    return sessions
+            s.hold_time_s = s.keepalive_s = None
+    return settled(sessions, True)
 
 
 __all__ = ["parse_bgp_peer", "parse_bgp_peer_verbose"]

@@ -1,5 +1,5 @@
 """Parser for MikroTik RouterOS v7 ``/routing/bgp/session print [detail]``, normalised onto
-:class:`bgpdoctor.parsers.routers.RouterSession`.
+:class:`bgpdoctor.parsers.routers.NeighborState`.
 
 An entry starts with its number and flags (``E`` established) and continues on indented lines of
 ``key=value`` tokens; a key starting with ``.`` belongs to the group of the key before it
@@ -15,9 +15,9 @@ An entry starts with its number and flags (``E`` established) and continues on i
          input.procid=97 .limit-process-routes=500000 ebgp limit-exceeded
          hold-time=3m keepalive-time=1m uptime=4s70ms
 
-becomes ``RouterSession(address="192.168.1.2", state="established", remote_as=65532,
-local_as=65531, local_address="192.168.1.1", remote_router_id="192.168.1.1", uptime_seconds=4,
-hold_time=180, keepalive=60, capabilities=["multiprotocol", "route-refresh", "4-byte-as"],
+becomes ``NeighborState(address="192.168.1.2", state="established", peer_as=65532,
+local_as=65531, local_address="192.168.1.1", remote_router_id="192.168.1.1", up_for_s=4,
+hold_time_s=180, keepalive_s=60, capabilities=["multiprotocol", "route-refresh", "4-byte-as"],
 families=["ipv4-unicast", "ipv6-unicast"], max_prefix_exceeded=True,
 last_notification="Cease/Maximum Number of Prefixes Reached", notification_sent=True,
 description="toR2", ...)``.
@@ -33,7 +33,7 @@ from __future__ import annotations
 import re
 
 from bgpdoctor.parsers import ParseError, to_int
-from bgpdoctor.parsers.routers import RouterRoute, RouterSession, capability_name, duration_seconds
+from bgpdoctor.parsers.routers import NeighborState, RouterRoute, capability_name, duration_seconds, settled
 
 P = "routeros"
 # one whitespace run between the parts: adjacent optional runs backtrack cubically on blank lines
@@ -155,33 +155,33 @@ def _yes_no(value: str, key: str) -> bool:
     return value == "yes"
 
 
-def _session(flags: str, body: str, comment: str = "") -> RouterSession:
+def _session(flags: str, body: str, comment: str = "") -> NeighborState:
     values, words = _tokens(body)
     address = values.get("remote.address")
     if not address:
         raise ParseError(P, f"session without remote.address: {body[:80]!r}")
     established = "E" in flags or "established" in words
-    session = RouterSession(
+    session = NeighborState(
         address=re.split(r"[/@%]", address, maxsplit=1)[0],
         state="established" if established else "idle",
-        remote_as=_int(values, "remote.as"),
+        peer_as=_int(values, "remote.as"),
         local_as=_int(values, "local.as"),
         local_address=_bare(values.get("local.address")),
         remote_router_id=values.get("remote.id") or None,
-        prefixes_received=_int(values, "prefix-count"),
+        received=_int(values, "prefix-count"),
         description=values.get("name") or None,
         max_prefix_exceeded="limit-exceeded" in words,
         admin_down="X" in flags,
     )
     if established:
         if "uptime" in values:
-            session.uptime_seconds = duration_seconds(values["uptime"], P)
+            session.up_for_s = duration_seconds(values["uptime"], P)
         if values.get("hold-time") == "infinity":
-            session.hold_time = 0  # RouterOS's word for a hold time of 0: no keepalives (RFC 4271 4.2)
+            session.hold_time_s = 0  # RouterOS's word for a hold time of 0: no keepalives (RFC 4271 4.2)
         elif "hold-time" in values:
-            session.hold_time = duration_seconds(values["hold-time"], P)
+            session.hold_time_s = duration_seconds(values["hold-time"], P)
         if "keepalive-time" in values:
-            session.keepalive = duration_seconds(values["keepalive-time"], P)
+            session.keepalive_s = duration_seconds(values["keepalive-time"], P)
         caps = _both(_list(values, "local.capabilities"), _list(values, "remote.capabilities"))
         session.capabilities = [capability_name(c) for c in caps]
         afis = _both(_list(values, "local.afi"), _list(values, "remote.afi"))
@@ -198,7 +198,7 @@ def _session(flags: str, body: str, comment: str = "") -> RouterSession:
     return session
 
 
-def parse_bgp_sessions(text: str) -> list[RouterSession]:
+def parse_bgp_sessions(text: str) -> list[NeighborState]:
     """Parse ``/routing/bgp/session print`` or ``print detail`` (prompt and ``Flags:`` lines are
     skipped). Example: see the module docstring."""
     entries: list[tuple[str, str, list[str]]] = []
@@ -215,7 +215,7 @@ def parse_bgp_sessions(text: str) -> list[RouterSession]:
             ("failure:", "syntax error", "bad command name", "expected end of command")
         ):
             raise ParseError(P, line.strip()[:120])
-    return [_session(flags, "\n".join(body), comment) for flags, comment, body in entries]
+    return settled([_session(flags, "\n".join(body), comment) for flags, comment, body in entries], True)
 
 
 # -- /ip/route print [detail] -------------------------------------------------------------------------

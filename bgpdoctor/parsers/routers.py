@@ -1,13 +1,14 @@
 """The normalised session and route shape every router parser returns (FRR, RouterOS, FortiGate,
-Huawei VRP), so the engine reads one model whatever the daemon.
+Huawei VRP), so the engine reads one model whatever the daemon; BIRD's and GoBGP's drivers read
+their own outputs onto the same NeighborState.
 
 ``None`` always means "this output does not say" (unknown), never zero or false::
 
-    RouterSession(address="10.213.4.2", state="idle", remote_as=65099, local_as=65001,
-                  local_address="10.213.4.1", remote_router_id=None, uptime_seconds=None,
-                  hold_time=None, configured_hold_time=9, keepalive=None,
-                  prefixes_received=None, prefixes_accepted=0, prefixes_advertised=None,
-                  last_error="BGP Notification send",
+    NeighborState(address="10.213.4.2", state="idle", peer_as=65099, local_as=65001,
+                  local_address="10.213.4.1", remote_router_id=None, up_for_s=14,
+                  hold_time_s=None, configured_hold_s=9, keepalive_s=None,
+                  received=None, accepted=0, advertised=None,
+                  last_error="BGP Notification send: OPEN Message Error/Bad Peer AS",
                   last_notification="OPEN Message Error/Bad Peer AS", notification_sent=True,
                   capabilities=[], families=[], policy_missing=False,
                   inbound_policy_missing=False, outbound_policy_missing=False,
@@ -55,25 +56,41 @@ CAPABILITY_NAMES: dict[str, str] = {  # vendor spelling (lower case) -> the one 
 
 
 @dataclass
-class RouterSession:
-    """One BGP neighbor as a router reports it; ``state`` is one of FSM_STATES (lower case)."""
+class NeighborState:
+    """One BGP neighbor as its daemon reports it, in the one daemon-independent shape every driver
+    and router parser produces (re-exported as bgpdoctor.drivers.NeighborState).
 
-    address: str
+    `state` is lower case: one of FSM_STATES, passive, down (BIRD: the protocol is disabled or
+    stopped) or admin-down. `last_error` says why a neighbor that is not Established went down, as
+    the daemon words it (a NOTIFICATION after a colon); None while Established. A field the daemon
+    does not report is None, never zero or false.
+    Example: NeighborState(address="192.168.0.81", name="yuuko_k8s", state="active",
+    last_error="Socket: Connection refused", local_as=65001, peer_as=65010)
+    """
+
+    address: str | None
     state: str
-    remote_as: int | None = None
-    local_as: int | None = None
+    name: str | None = None  # BIRD's protocol, FRR's unnumbered interface, a router's description
+    last_error: str | None = None
+    error_wait: bool = False  # BIRD holds the protocol back after an error before it retries
+    local_as: int | None = None  # the AS this end announces (None: the daemon does not print it)
+    peer_as: int | None = None  # the AS this end expects from the neighbor
+    passive: bool | None = None
+    multihop_ttl: int | None = None  # None with multihop_shown: multihop is off
+    multihop_shown: bool = False  # the daemon reports multihop even while the session is down
+    since: str | None = None  # when the state began, as the daemon prints it
+    up_for_s: int | None = None  # seconds in this state, when the daemon's own clock tells
+    since_epoch: int | None = None  # when the state began, Unix seconds
+    received: int | None = None  # prefixes before inbound policy
+    accepted: int | None = None  # prefixes after inbound policy
+    advertised: int | None = None
+    hold_time_s: int | None = None  # negotiated hold time (None while not established)
+    configured_hold_s: int | None = None
+    keepalive_s: int | None = None  # negotiated keepalive interval
     local_address: str | None = None
     remote_router_id: str | None = None
-    uptime_seconds: int | None = None  # time in Established (None: not established or not shown)
-    hold_time: int | None = None  # negotiated, seconds (None before an OPEN exchange)
-    configured_hold_time: int | None = None
-    keepalive: int | None = None  # negotiated keepalive interval, seconds
-    prefixes_received: int | None = None  # before inbound policy
-    prefixes_accepted: int | None = None  # after inbound policy
-    prefixes_advertised: int | None = None
-    last_error: str | None = None  # why the session last went down / was reset, as the router words it
     last_notification: str | None = None  # e.g. "OPEN Message Error/Bad Peer AS"
-    notification_sent: bool | None = None  # True: this router sent it, False: received it
+    notification_sent: bool | None = None  # True: this end sent it, False: received it
     capabilities: list[str] = field(default_factory=list)  # negotiated (both sides), CAPABILITY_NAMES
     families: list[str] = field(default_factory=list)  # negotiated address families, "ipv4-unicast"
     policy_missing: bool | None = None  # RFC 8212: an eBGP peer without policy in or out
@@ -101,6 +118,24 @@ class RouterRoute:
     distance: int | None = None
     metric: int | None = None
     table: str | None = None  # the routing table (None: the output does not say, the main one)
+
+
+def settled(sessions: list[NeighborState], named: bool) -> list[NeighborState]:
+    """A router parser's sessions in the shape's terms, once parsed: `last_error` joins the router's
+    reason and its NOTIFICATION and is None while Established (a reset then is history), an
+    uptime counts only while Established, an administratively shut neighbor is `admin-down`;
+    `named`: the router's description names the neighbor (vendor routers)."""
+    for s in sessions:
+        if s.state == "established":
+            s.last_error = None
+        else:
+            s.last_error = ": ".join(x for x in (s.last_error, s.last_notification) if x) or None
+            s.up_for_s = None
+        if s.admin_down:
+            s.state = "admin-down"
+        if named:
+            s.name = s.description
+    return sessions
 
 
 def fsm_state(text: str, parser: str) -> str:
@@ -142,9 +177,10 @@ def duration_seconds(text: str, parser: str) -> int:
 __all__ = [
     "CAPABILITY_NAMES",
     "FSM_STATES",
+    "NeighborState",
     "RouterRoute",
-    "RouterSession",
     "capability_name",
     "duration_seconds",
     "fsm_state",
+    "settled",
 ]

@@ -6,8 +6,11 @@ diagnoses (root causes from playbooks/) the run reached, with fix snippets rende
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from typing import Any, Literal
 
+import pydantic.dataclasses
 from pydantic import BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = "1.1"
@@ -29,8 +32,25 @@ class Evidence(Model):
     exit_status: int | None = None
     note: str | None = None
 
+    # a large run quotes ~20 outputs per node: one set of the fields given per combination of them,
+    # shared, not one each (a set of five names is larger than the model's own fields)
+    def model_post_init(self, context: Any, /) -> None:
+        given = self.__pydantic_fields_set__
+        object.__setattr__(self, "__pydantic_fields_set__", _FIELDS_GIVEN.setdefault(frozenset(given), given))
 
-class CheckResult(Model):
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, "__pydantic_fields_set__", set(self.__pydantic_fields_set__))  # unshared
+        super().__setattr__(name, value)
+
+
+_FIELDS_GIVEN: dict[frozenset[str], set[str]] = {}
+
+
+# a run judges ~100 checks per node: slots, not a model's attribute dict and field set per result
+# (a third of the memory of a replay of thousands of nodes); serialized, validated and described
+# by its JSON Schema exactly as a model with these fields
+@pydantic.dataclasses.dataclass(slots=True, kw_only=True, config=ConfigDict(extra="forbid"))
+class CheckResult:
     """One check judged on one subject (a host, a BGP session, a path or a kubelet)."""
 
     check: str
@@ -41,11 +61,18 @@ class CheckResult(Model):
     actual: Any = None
     expected: Any = None
     reason: str
-    evidence: list[Evidence] = Field(default_factory=list)
+    evidence: list[Evidence] = dataclasses.field(default_factory=list)
     explained_by: str | None = None  # id of the diagnosis this failure is a symptom of
     # status unknown: why the facts could not be had (timeout, command-missing, permission-denied,
     # failed, parse-error, unreachable, not-collected, truncated, internal-error, ambiguous)
     unknown_kind: str | None = None
+
+    def model_copy(self, *, update: dict[str, Any] | None = None) -> CheckResult:
+        """A shallow copy with `update`'s fields replaced, not validated, as a model's."""
+        copied = copy.copy(self)
+        for name, value in (update or {}).items():
+            setattr(copied, name, value)
+        return copied
 
 
 class FixSnippet(Model):

@@ -70,7 +70,7 @@ def end_status(world: World, end: SessionEnd, now: datetime) -> EndStatus:
         speaker=speaker,
         peer_address=str(end.peer.address) if end.peer else None,
         state=end.state,
-        last_error=end.last_error,
+        last_error=end.observed.last_error if end.observed else None,
         passive=end.passive,
     )
     driver = driver_for(speaker)
@@ -81,8 +81,7 @@ def end_status(world: World, end: SessionEnd, now: datetime) -> EndStatus:
             problem = world.command_problem(end.host, driver.session_fact)
             out.unknown = problem.detail if problem else f"{driver.session_fact} on {end.host} gave nothing"
         return out
-    neighbors = world.neighbors(end.host) if driver is not None else None
-    match = world.neighbor_for(end.host, end.peer) if neighbors is not None and end.peer is not None else None
+    match = end.observed
     if match is None:
         return out
     out.since = match.since

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import pytest
 import yaml
@@ -85,6 +85,14 @@ def namespaces(*names: str) -> Iterator[None]:
     finally:
         for ns in created:
             subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True)
+
+
+def ns_names(prefix: str, *hosts: str) -> dict[str, str]:
+    """Each host's namespace, PREFIX-HOST-PID: {"r": "bfh-r-4242"}. BGPDOCTOR_TEST_NS_PREFIX (e.g.
+    "bfc-") goes in front of every name, so a run that must keep to a prefix of its own does
+    ("bfc-bfh-r-4242"); the module's own prefix stays in the name and keeps modules apart."""
+    own = os.environ.get("BGPDOCTOR_TEST_NS_PREFIX", "")
+    return {host: f"{own}{prefix}-{host}-{tag()}" for host in hosts}
 
 
 def veth(ns_a: str, ip_a: str, ns_b: str, ip_b: str, dev_a: str = "eth0", dev_b: str = "eth0") -> None:
@@ -159,6 +167,27 @@ class Lab:
         argv = ["gobgpd", "-t", "toml", "-f", str(self.run_dir / "gobgpd.toml"), *args]
         self.procs.append(start_in_ns(ns, host, "gobgpd", argv, self.run_dir / "gobgpd.log"))
         return self.procs[-1]
+
+
+L = TypeVar("L", bound=Lab)
+
+
+@contextlib.contextmanager
+def speaker_lab(
+    lab: type[L], prefix: str, *hosts: str, ipv6_forwarding: bool = False
+) -> Iterator[tuple[L, dict[str, str]]]:
+    """A run dir, one namespace per host (:func:`ns_names`) and the `lab` (Lab or a subclass) that
+    stops their daemons: (lab, host -> namespace). Everything is removed afterwards, whatever happened.
+
+    Example: with speaker_lab(Lab, "bfh", "a", "r") as (lab, ns): veth(ns["a"], "10.0.0.1", ns["r"], ...)
+    """
+    names = ns_names(prefix, *hosts)
+    own = os.environ.get("BGPDOCTOR_TEST_NS_PREFIX", "")
+    with run_dir(f"{own}{prefix}") as rd, namespaces(*names.values()), lab(rd) as started:
+        if ipv6_forwarding:
+            for ns in names.values():
+                sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
+        yield started, names
 
 
 @dataclass(kw_only=True)

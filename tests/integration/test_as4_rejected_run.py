@@ -28,13 +28,12 @@ if str(ROOT) not in sys.path:
 from bgpdoctor.lab.procs import ns_run, start_in_ns  # noqa: E402
 from tests.integration.speakers import (  # noqa: E402
     Lab,
-    namespaces,
     needs_bird2,
     needs_root,
+    ns_names,
     poll,
     run,
-    run_dir,
-    tag,
+    speaker_lab,
     veth,
 )
 from tests.integration.test_source_bind_run import etc_bird  # noqa: E402
@@ -61,8 +60,8 @@ protocol bgp metallb1 {{
 
 @pytest.fixture
 def lab() -> Iterator[tuple[Lab, str, str]]:
-    speaker_ns, bird_ns = f"bdm-s-{tag()}", f"bdm-b-{tag()}"
-    with run_dir("bdm-as4") as rd, namespaces(speaker_ns, bird_ns), Lab(rd) as lab:
+    with speaker_lab(Lab, "bdm", "s", "b") as (lab, namespaces):
+        speaker_ns, bird_ns, rd = namespaces["s"], namespaces["b"], lab.run_dir
         veth(speaker_ns, SPEAKER_IP, bird_ns, BIRD_IP)
         (rd / "bird.conf").write_text(bird_conf(rd / "bird-own.log"))
         with etc_bird(bird_ns, rd / "bird.conf"):
@@ -78,7 +77,7 @@ def inventory(lab: Lab, path: Path) -> Path:
         "asn": 65002,
         "router_id": BIRD_IP,
         "addresses": [BIRD_IP],
-        "connect": {"netns": f"bdm-b-{tag()}"},
+        "connect": {"netns": ns_names("bdm", "b")["b"]},
         "control_socket": str(lab.run_dir / "bird.ctl"),
         "peers": [{"address": SPEAKER_IP, "asn": 65001, "name": "metallb1"}],
     }

@@ -32,19 +32,18 @@ from bgpdoctor.lab.procs import ns_run, start_in_ns  # noqa: E402
 from tests.integration.speakers import (  # noqa: E402
     Lab,
     bgpdoctor,
-    namespaces,
     needs_bird2,
     needs_gobgpd,
     needs_root,
+    ns_names,
     poll,
-    run_dir,
     sh,
-    tag,
+    speaker_lab,
 )
 
 pytestmark = [needs_root, needs_bird2, needs_gobgpd]
 
-A_NS, R_NS, B_NS = f"bfh-a-{tag()}", f"bfh-r-{tag()}", f"bfh-b-{tag()}"
+A_NS, R_NS, B_NS = ns_names("bfh", "a", "r", "b").values()
 R_AS = 65100
 NODES = {  # name: (namespace, index, AS, router-side interface)
     "a": (A_NS, 1, 65101, "ra"),
@@ -173,9 +172,7 @@ def _gobgp_up(ns: str) -> bool:
 
 @pytest.fixture(scope="module")
 def trio() -> Iterator[Trio]:
-    with run_dir("bfh") as rd, namespaces(A_NS, R_NS, B_NS), Trio(rd) as lab:
-        for ns in (A_NS, R_NS, B_NS):
-            sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
+    with speaker_lab(Trio, "bfh", "a", "r", "b", ipv6_forwarding=True) as (lab, _namespaces):
         for name, (ns, n, _asn, dev) in NODES.items():
             _wire(name, ns, n, dev)
         assert poll(

@@ -12,7 +12,8 @@ role). The second group (`-m lab`, root) builds a fixed small sample for real an
 - the same scenario with every name, address, ASN and interface name redrawn gives the same
   root causes.
 
-The sample is five scenario runs (about 5 minutes on 2 cores; F, the FRR one, adds under a minute);
+The sample is six scenario runs (about 6 minutes on 2 cores; F, the FRR one, and R, the later
+shapes, add under a minute each);
 benchmarks/scenario_accuracy.py runs as many seeds as you like.
 """
 
@@ -329,8 +330,11 @@ def test_node_not_listening_is_only_planned_where_a_gobgp_node_exists() -> None:
 # router with two calico-like BIRD 1.6 nodes that learn routes. K: the smallest shape that showed
 # two engine misses (calico-like BIRD 1.6 nodes routing by default route; asn-mismatch against BIRD
 # 1.6), kept as regression cases. F: the smallest shape with an FRR router (FRR towards a GoBGP
-# node and a BIRD 2 router over a veth), healthy and with FRR's RFC 8212 default deny.
-SEED_A, RENAMED_A, SEED_C, SEED_K, SEED_F = 2, 100002, 33, 246, 15
+# node and a BIRD 2 router over a veth), healthy and with FRR's RFC 8212 default deny. R: the later
+# shapes (seeds >= 1000): a BIRD 1.6 router reflecting over iBGP for two calico-like nodes on two
+# subnets, a BIRD 2 router with two subnets, GoBGP nodes announcing LoadBalancer VIPs; healthy and
+# with the reflector's `rr client` gone.
+SEED_A, RENAMED_A, SEED_C, SEED_K, SEED_F, SEED_R = 2, 100002, 33, 246, 15, 1009
 SAMPLE: dict[str, tuple[int, int | None, tuple[str, ...], bool]] = {
     "A": (
         SEED_A,
@@ -347,6 +351,7 @@ SAMPLE: dict[str, tuple[int, int | None, tuple[str, ...], bool]] = {
     "C": (SEED_C, None, ("ip-forward-disabled", "rp-filter-strict"), True),
     "K": (SEED_K, None, ("asn-mismatch",), False),
     "F": (SEED_F, None, ("bird-ebgp-no-policy",), False),
+    "R": (SEED_R, None, ("ibgp-no-route-reflection",), False),
 }
 # (key, faults) -> why the engine is known to miss it; empty since the misses of K and A's firewall
 # hidden behind node-not-listening were fixed. A new miss goes here as a strict xfail, so fixing it

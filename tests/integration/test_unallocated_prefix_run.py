@@ -25,7 +25,7 @@ from bgpdoctor.inventory_model import Inventory
 from bgpdoctor.kube.discover import Discovery
 from bgpdoctor.report.model import Report
 from bgpdoctor.transport.factory import open_connection
-from tests.integration.speakers import Lab, namespaces, needs_gobgpd, needs_root, poll, run_dir, tag
+from tests.integration.speakers import Lab, needs_gobgpd, needs_root, poll, speaker_lab
 from tests.unit.kube.test_cluster_intent import TAKEN, of
 from tests.unit.kube.test_ipam_announcements import cilium_node, discover, seed001_ipam
 
@@ -50,8 +50,8 @@ def gobgp_conf() -> str:
 
 @pytest.fixture
 def gobgp_node() -> Iterator[tuple[str, Lab]]:
-    ns = f"bfw-g-{tag()}"
-    with run_dir("bfw-gobgp") as rd, namespaces(ns), Lab(rd) as lab:
+    with speaker_lab(Lab, "bfw", "g") as (lab, namespaces):
+        ns = namespaces["g"]
         lab.start_gobgp(ns, NODE, gobgp_conf(), "--api-hosts", API)
         assert poll(lambda: _gobgp(ns, "global").returncode == 0, TIMEOUT), "gobgpd did not answer"
         yield ns, lab

@@ -264,7 +264,7 @@ def test_routeros_session_print_reads_use_bfd_and_the_bfd_session_down_note() ->
         "111.111.11.12",
         "ovpn_test1-1",
     )
-    assert (session.bfd, session.bfd_state, session.hold_time, session.prefixes_received) == (
+    assert (session.bfd, session.bfd_state, session.hold_time_s, session.received) == (
         True,
         "down",
         0,

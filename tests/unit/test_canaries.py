@@ -17,7 +17,6 @@ import binascii
 import json
 import re
 import secrets
-import shlex
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +27,7 @@ import yaml
 from click.testing import CliRunner
 
 from bgpdoctor.cli import main
-from bgpdoctor.engine.collect import collect_all
+from bgpdoctor.engine.collect import collect_all, frame_batch
 from bgpdoctor.errors import HostError
 from bgpdoctor.inventory_model import Inventory
 from bgpdoctor.redact import REDACTED
@@ -220,20 +219,9 @@ class FakeHost:
         if self.host == host and command == self.rec.fact_command(host, fact):
             canary = self.rec.canaries[point]
             raise HostError(self.host, "unreachable", f"SSH connection lost: password={canary}")
-        if "bd_run() {" not in command:
+        if "bd_b() {" not in command:
             return self.answer(command)
-        marker = re.search(r"'(@@bgpdoctor-[0-9a-f]+)'", command)
-        assert marker is not None
-        framed = bytearray()
-        for line in command.splitlines():
-            if line.startswith("bd_run "):
-                _, fact, cmd = shlex.split(line)
-                r = self.answer(cmd, fact)
-                framed += f"{marker.group(1)} BEGIN {fact}\n".encode()
-                for err_line in r.stderr.splitlines():
-                    framed += f"{marker.group(1)} ERR {err_line}\n".encode()
-                framed += r.stdout_bytes + f"\n{marker.group(1)} END {fact} {r.exit_status}\n".encode()
-        return CommandResult(command, 0, bytes(framed))
+        return frame_batch(command, lambda fact, cmd: self.answer(cmd, fact))
 
     def close(self) -> None:
         """Nothing to close."""

@@ -15,17 +15,22 @@ import pytest
 from bgpdoctor.engine.collect import (
     KILL_AFTER_S,
     MAX_OUTPUT_ENV,
+    SS_BGP_COMMAND,
+    SS_LISTEN_COMMAND,
+    SYSCTL_COMMAND,
     HostFacts,
     batch_script,
     collect_all,
     collect_host,
     max_output_setting,
+    reads_kernel_only,
     split_batch,
 )
 from bgpdoctor.engine.recording import load_recording
 from bgpdoctor.engine.world import World
 from bgpdoctor.errors import HostError, UsageError
 from bgpdoctor.inventory_model import Inventory
+from bgpdoctor.parsers import ss
 from bgpdoctor.redact import REDACTED
 from bgpdoctor.transport.local import LocalConnection
 
@@ -36,6 +41,11 @@ COMMANDS = {
     "missing": "surely-not-a-command-bgpdoctor",
     "slow": "sleep 3",
     "quotes": "echo \"it's $((1+1))\" 'x'",
+    "glued": "printf 'out-without-newline'; printf 'err-without-newline' >&2",
+    "exits": "echo before; exit 4; echo after",
+    "reads-stdin": "cat",
+    "guarded": "command -v not-a-tool-bgpdoctor >/dev/null 2>&1 || exit 0; not-a-tool-bgpdoctor",
+    "kernel": "cat /proc/net/netstat",
 }
 
 
@@ -43,8 +53,8 @@ COMMANDS = {
 def test_batch_round_trip(shell: str) -> None:
     argv = [shell, "sh", "-c"] if shell == "busybox" else [shell, "-c"]
     script = batch_script(COMMANDS, "@@bgpdoctor-test", timeout=1)
-    out = subprocess.run([*argv, script], capture_output=True, timeout=20, check=False).stdout
-    results = split_batch(out, "@@bgpdoctor-test", COMMANDS)
+    done = subprocess.run([*argv, script], capture_output=True, timeout=20, check=False)
+    results = split_batch(done.stdout, "@@bgpdoctor-test", COMMANDS, stderr=done.stderr.decode())
     assert list(results) == list(COMMANDS)
     assert (results["ok"].exit_status, results["ok"].stdout, results["ok"].stderr) == (
         0,
@@ -57,14 +67,22 @@ def test_batch_round_trip(shell: str) -> None:
     assert results["slow"].timed_out and results["slow"].exit_status is None
     assert results["quotes"].stdout == "it's 2 x\n"
     assert results["quotes"].command == COMMANDS["quotes"]
+    glued = results["glued"]
+    assert (glued.stdout, glued.stderr) == ("out-without-newline", "err-without-newline")
+    assert (results["exits"].exit_status, results["exits"].stdout) == (4, "before\n")
+    assert (results["reads-stdin"].exit_status, results["reads-stdin"].stdout) == (0, "")
+    assert (results["guarded"].exit_status, results["guarded"].stdout) == (0, "")
+    assert results["kernel"].exit_status == 0 and "TcpExt:" in results["kernel"].stdout
 
 
 def test_truncated_output_keeps_finished_commands() -> None:
     script = batch_script({"a": "echo one", "b": "echo two"}, "@@M", timeout=5)
-    out = subprocess.run(["sh", "-c", script], capture_output=True, check=False).stdout
-    cut = out[: out.index(b"@@M BEGIN b")]
-    results = split_batch(cut, "@@M", {"a": "echo one", "b": "echo two"})
+    done = subprocess.run(["sh", "-c", script], capture_output=True, check=False)
+    cut = done.stdout[: done.stdout.index(b"@@M BEGIN b") + 14]
+    results = split_batch(cut, "@@M", {"a": "echo one", "b": "echo two"}, stderr=done.stderr.decode())
     assert list(results) == ["a"] and results["a"].stdout == "one\n"
+    cut_stderr = done.stderr.decode()[: done.stderr.decode().index("@@M BEGIN b") + 14]
+    assert list(split_batch(done.stdout, "@@M", {"a": "x", "b": "y"}, stderr=cut_stderr)) == ["a"]
 
 
 # --- bounds, timeout -k, redaction at collection ----------------------------------------------
@@ -127,8 +145,9 @@ def test_split_batch_cuts_what_a_host_without_head_sends() -> None:
 
 
 def test_a_carriage_return_in_stderr_stays_in_stderr() -> None:
-    framed = b"@@M BEGIN a\n@@M ERR progress 10%\rprogress 100%\nout\n\n@@M END a 0\n"
-    result = split_batch(framed, "@@M", {"a": "x"})["a"]
+    framed = b"@@M BEGIN a\nout\n\n@@M END a 0\n"
+    stderr = "\n@@M BEGIN a\nprogress 10%\rprogress 100%\n\n@@M DONE\n"
+    result = split_batch(framed, "@@M", {"a": "x"}, stderr=stderr)["a"]
     assert (result.stdout, result.stderr) == ("out\n", "progress 10%\rprogress 100%\n")
 
 
@@ -187,3 +206,129 @@ def test_evidence_of_a_truncated_output_says_so() -> None:
     )
     evidence = World(_inventory(), {"me": facts}).evidence("me", "huge")
     assert evidence is not None and evidence.output.endswith("\n[output truncated at 2 MiB]")
+
+
+# --- what the host does per fact (issue 12: host CPU) -------------------------------------------
+
+
+def test_kernel_reads_run_as_they_are_and_daemon_clients_under_timeout() -> None:
+    commands = {
+        "ip.addr": "ip -j addr show",
+        "netstat": "cat /proc/net/netstat",
+        "sysctl": SYSCTL_COMMAND,
+        "bird.status": "birdc -s /run/bird.ctl -r show status",
+        "frr": "vtysh -c 'show bgp summary json'",
+        "log": "journalctl -n 5 | tail -n 1",
+        "wg.dump": "command -v wg >/dev/null 2>&1 || exit 0; wg show all dump",
+        "watch": "ip monitor",
+        "file": "cat /var/log/bird.log",
+    }
+    script = batch_script(commands, "@@M", timeout=5)
+    line = {fact: next(x for x in script.splitlines() if f"bd_b {fact};" in x) for fact in commands}
+    assert "; ip -j addr show;" in line["ip.addr"] and "$T" not in line["ip.addr"]
+    assert "$T" not in line["netstat"] + line["sysctl"]
+    assert "$T birdc -s /run/bird.ctl -r show status;" in line["bird.status"], "no sh -c for one program"
+    assert "$T vtysh -c 'show bgp summary json';" in line["frr"]
+    assert "$T sh -c 'journalctl -n 5 | tail -n 1'" in line["log"]
+    assert "then $T wg show all dump;" in line["wg.dump"], "the batch's shell looks for the tool"
+    assert "$T ip monitor" in line["watch"] and "$T cat /var/log/bird.log" in line["file"]
+    assert "sed" not in script, "stderr needs no sed per fact: it has its own stream"
+
+
+@pytest.mark.parametrize(
+    ("command", "kernel"),
+    [
+        ("ip -6 -j route show table main", True),
+        ("ip -j route get fe80::2 oif eth0", True),
+        ("ss -Htanp 'sport = :179 or dport = :179'", True),
+        ("nft -j list ruleset", True),
+        ("grep -H . /proc/sys/net/ipv6/conf/all/forwarding", True),
+        ("ip netns exec x birdc show status", False),
+        ("ip -batch /tmp/x", False),
+        ("ss -E", False),
+        ("nft monitor", False),
+        ("cat /proc/kmsg", False),
+        ("cat /proc/net/netstat; sleep 100", False),
+        ("gobgp neighbor", False),
+    ],
+)
+def test_which_commands_read_only_the_kernel(command: str, kernel: bool) -> None:
+    assert reads_kernel_only(command) is kernel
+
+
+def test_the_host_sends_at_most_the_bound_on_each_stream() -> None:
+    commands = {
+        "huge": "head -c 5000000 /dev/zero | tr '\\0' x",
+        "noisy": "head -c 5000000 /dev/zero | tr '\\0' e >&2",
+        "ok": "echo ok",
+    }
+    script = batch_script(commands, "@@M", timeout=10, max_output=100_000)
+    done = subprocess.run(["sh", "-c", script], capture_output=True, timeout=60, check=False)
+    framing = 1024
+    assert len(done.stdout) <= 100_001 + framing and len(done.stderr) <= 100_001 + framing
+    results = split_batch(done.stdout, "@@M", commands, 100_000, done.stderr.decode())
+    assert results["huge"].truncated and results["huge"].stdout_bytes == b"x" * 100_000
+    assert "ok" not in results, "cut short by the facts before it: run again, never read as empty"
+
+
+def test_facts_cut_short_by_the_shared_bound_come_in_the_next_batch() -> None:
+    commands = {
+        "a": "head -c 60000 /dev/zero | tr '\\0' a",
+        "b": "head -c 60000 /dev/zero | tr '\\0' b; head -c 20000 /dev/zero | tr '\\0' w >&2",
+        "c": "echo c; exit 3",
+    }
+    facts = _collect(commands, timeout=10, max_output=100_000)
+    a, b, c = (facts.outputs[f] for f in "abc")
+    assert (a.stdout_bytes, a.truncated, a.exit_status) == (b"a" * 60000, False, 0)
+    assert (b.stdout_bytes, b.stderr, b.truncated, b.exit_status) == (b"b" * 60000, "w" * 20000, False, 0)
+    assert (c.stdout, c.exit_status) == ("c\n", 3)
+
+
+SS_TABLE = """\
+LISTEN    0 8    0.0.0.0:179        0.0.0.0:*     users:(("bird",pid=6709,fd=8))
+UNCONN    0 0    10.0.5.2:179       0.0.0.0:*     users:(("bird",pid=6709,fd=12))
+ESTAB     0 0    10.0.5.2:179       10.0.4.1:57423 users:(("bird",pid=6709,fd=9))
+SYN-SENT  0 1    10.0.5.2:40001     10.0.6.1:179  users:(("bird",pid=6709,fd=10))
+TIME-WAIT 0 0    10.0.5.2:40000     10.0.6.1:179
+SYN-RECV  0 0    10.0.5.2:179       10.0.7.1:51000
+"""
+
+
+def test_one_ss_gives_the_listening_and_the_connected_sockets(tmp_path: Path) -> None:
+    """`ss -p` walks every process's descriptors: the batch runs it once for both facts, and each
+    fact gets the lines `ss -l` and plain `ss` would have printed, as its own command prints them."""
+    calls = tmp_path / "calls"
+    fake = tmp_path / "ss"
+    fake.write_text(f"#!/bin/sh\necho \"$*\" >> {calls}\ncat <<'EOT'\n{SS_TABLE}EOT\n")
+    fake.chmod(0o755)
+    commands = {"ss.listen": SS_LISTEN_COMMAND, "ss.bgp": SS_BGP_COMMAND, "ok": "echo ok"}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+        facts = _collect(commands, timeout=10)
+        alone = {
+            f: subprocess.run(["sh", "-c", c], capture_output=True, text=True, check=True).stdout
+            for f, c in commands.items()
+        }
+    assert calls.read_text().count("-Htanp") == 3, "once in the batch, once per command run alone"
+    listen, bgp = facts.outputs["ss.listen"], facts.outputs["ss.bgp"]
+    assert [s.split()[0] for s in listen.stdout.splitlines()] == ["LISTEN", "UNCONN"]
+    assert [s.split()[0] for s in bgp.stdout.splitlines()] == ["ESTAB", "SYN-SENT"]
+    assert (listen.stdout, bgp.stdout) == (alone["ss.listen"], alone["ss.bgp"])
+    assert (listen.command, bgp.command, listen.exit_status) == (SS_LISTEN_COMMAND, SS_BGP_COMMAND, 0)
+
+
+def test_recordings_of_the_two_ss_commands_still_read_the_same() -> None:
+    runs = Path(__file__).resolve().parents[2] / "captures" / "runs"
+    _inv, _path, _nodes, collected = load_recording(runs / "healthy.json")
+    world = World(_inv, collected.facts)
+    listening, connected = set(), set()
+    for name, host_facts in collected.facts.items():
+        if "ss.listen" not in host_facts.outputs:
+            continue
+        assert host_facts.outputs["ss.listen"].command == "ss -Htlnp 'sport = :179'"
+        assert host_facts.outputs["ss.bgp"].command == "ss -Htnp 'sport = :179 or dport = :179'"
+        listening |= {(name, s.state) for s in world.parsed(name, "ss.listen", ss.parse_ss) or []}
+        connected |= {(name, s.state) for s in world.parsed(name, "ss.bgp", ss.parse_ss) or []}
+        assert world.listening_179(name) is ((name, "LISTEN") in listening)
+    assert {state for _name, state in listening} == {"LISTEN"} and len(listening) >= 4
+    assert {state for _name, state in connected} == {"ESTAB"} and len(connected) >= 4

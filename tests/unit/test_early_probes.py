@@ -9,7 +9,6 @@ a black hole above 1380, sessions down in the asn-mismatch recording: peer pings
 from __future__ import annotations
 
 import re
-import shlex
 import threading
 import time
 from collections import Counter
@@ -21,7 +20,7 @@ import pytest
 from bgpdoctor.engine import active
 from bgpdoctor.engine import run as run_module
 from bgpdoctor.engine.active import ProbeSettings
-from bgpdoctor.engine.collect import HostFacts
+from bgpdoctor.engine.collect import HostFacts, frame_batch
 from bgpdoctor.engine.recording import load_recording
 from bgpdoctor.engine.run import Collected, RunOptions, collect
 from bgpdoctor.inventory_model import Inventory
@@ -47,7 +46,7 @@ class Network:
         return HostConnection(self, name)
 
     def answer(self, host: str, command: str) -> CommandResult:
-        if "bd_run " in command:
+        if "bd_b " in command:
             time.sleep(self.slow.get(host, 0.0))
             out = self._batch(host, command)
             with self.lock:
@@ -76,21 +75,9 @@ class Network:
         return CommandResult(command, 127, b"", "sh: not found\n")
 
     def _batch(self, host: str, script: str) -> CommandResult:
-        marker = re.search(r"(@@bgpdoctor-[0-9a-f]+)", script)
-        assert marker is not None
+        """The framed batch a host would send: each fact's recorded result."""
         outputs = self.recorded[host].outputs
-        framed = b""
-        for line in script.splitlines():
-            if not line.startswith("bd_run "):
-                continue
-            fact = shlex.split(line)[1]
-            result = outputs.get(fact)
-            if result is None:
-                continue  # collect_host runs it on its own (answered "not found")
-            status = result.exit_status if result.exit_status is not None else 1
-            framed += f"{marker.group(1)} BEGIN {fact}\n".encode() + result.stdout_bytes
-            framed += f"\n{marker.group(1)} END {fact} {status}\n".encode()
-        return CommandResult(script, 0, framed)
+        return frame_batch(script, lambda fact, _command: outputs.get(fact))
 
 
 class HostConnection:

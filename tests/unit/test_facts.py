@@ -120,7 +120,9 @@ def _engine_facts() -> dict[str, tuple[set[str], list[str]]]:
     adds: dict[str, list[tuple[str, str]]] = defaultdict(list)
     builds: dict[str, set[str]] = defaultdict(set)
     passes: dict[str, set[str]] = defaultdict(set)
-    for path in sorted([*(PKG / "engine").glob("*.py"), *(PKG / "kube").glob("*.py")]):
+    # drivers: what only one daemon's outputs say about its host (Driver.host_facts)
+    modules = [*(PKG / "engine").glob("*.py"), *(PKG / "kube").glob("*.py"), *(PKG / "drivers").glob("*.py")]
+    for path in sorted(modules):
         scan = _Scan(str(path.relative_to(PKG.parent)))
         scan.visit(ast.parse(path.read_text(encoding="utf-8")))
         for function, found in scan.adds.items():

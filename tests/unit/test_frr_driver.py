@@ -231,3 +231,17 @@ def test_vtysh_saying_bgpd_is_down_is_speaker_down() -> None:
         [f2] = host_subjects(World(inv, facts), ["f2"])
         assert f2.facts["speaker_answers"] is False, said
         assert f2.facts["speaker_problem"] == f"`{command}` failed on f2: {said.strip()}"
+
+
+def test_a_session_end_holds_the_daemons_own_reading_of_the_other_end() -> None:
+    """One model of a session's observed state: the end keeps its driver's NeighborState (what
+    the status and every check read), next to the inventory's intent, and copies none of it."""
+    inv = _inventory(f1_peer_of_f2="10.213.4.2")  # f1's neighbor with the wrong remote-as
+    world = World(inv, _facts(inv))
+    (session,) = expected_sessions(world, ["f1", "f2"])
+    f1 = session.a
+    assert f1.observed is world.neighbor_for("f1", inv.hosts["f1"].peers[0])
+    assert f1.observed is not None and f1.peer is not None
+    assert (f1.state, f1.observed.peer_as, f1.peer.asn) == ("idle", 65099, 65002)  # observed vs intent
+    assert f1.observed.last_error == "BGP Notification send: OPEN Message Error/Bad Peer AS"
+    assert f1.local_as == 65001  # the AS f1 announces, as FRR says it

@@ -52,6 +52,12 @@ BAD: dict[str, tuple[int | None, str]] = {
         "YAML syntax error: while parsing a flow mapping, expected ',' or '}', but got ':' "
         "(the construct starts on line 4)",
     ),
+    "pod_cidr_not_a_network": (5, "pod_cidr: 'cluster-pods' is not a valid IPv4 network"),
+    "pod_cidr_two_ipv4": (
+        1,
+        "pod_cidr: one IPv4 network at most, one per family on a dual-stack cluster"
+        " (got 10.42.0.0/16, 10.43.0.0/16)",
+    ),
     "top_list": (1, "the top level must be a mapping with 'hosts:', not a list"),
     "two_transports": (4, "hosts.sakamoto.connect: connect needs exactly one of: ssh, netns, local, pod"),
     "unknown_field": (6, "hosts.sakamoto: unknown field 'pod_cidr' (did you mean 'pod_cidrs'?)"),
@@ -286,3 +292,42 @@ def test_a_dual_stack_network_is_described_in_both_families(tmp_path: Path) -> N
     assert [n.version for n in inv.switches["zt"].segments] == [4, 6]
     assert str(inv.lb_pools["v6"].cidr) == "fd00:10:96::/112"
     assert [str(v) for v in inv.hosts["yuuko-k8s"].lb_vips] == ["10.0.6.1", "fd00:10:96::1"]
+
+
+def _with_pod_cidr(tmp_path: Path, value: str) -> Inventory:
+    path = tmp_path / "inventory.yaml"
+    path.write_text(f"pod_cidr: {value}\nhosts:\n  n1: {{role: node, connect: {{local: true}}}}\n")
+    return load_inventory(path)
+
+
+def test_a_dual_stack_cluster_states_its_pod_range_in_each_family(tmp_path: Path) -> None:
+    inv = _with_pod_cidr(tmp_path, "[10.42.0.0/16, 'fd00:10:42::/48']")
+    assert [str(n) for n in inv.cluster_pod_cidrs] == ["10.42.0.0/16", "fd00:10:42::/48"]
+    assert str(inv.cluster_pod_cidr_of("fd00:10:42:3::1")) == "fd00:10:42::/48"
+    assert str(inv.cluster_pod_cidr_of("10.42.3.1")) == "10.42.0.0/16"
+    assert inv.model_dump(mode="json")["pod_cidr"] == ["10.42.0.0/16", "fd00:10:42::/48"]
+
+
+def test_a_single_pod_range_keeps_its_form_and_has_no_other_family(tmp_path: Path) -> None:
+    inv = _with_pod_cidr(tmp_path, "10.42.0.0/16")
+    assert [str(n) for n in inv.cluster_pod_cidrs] == ["10.42.0.0/16"]
+    assert inv.cluster_pod_cidr_of("fd00:10:42:3::1") is None
+    # written back (recordings, discover) as it was read: an IPv4-only inventory is unchanged
+    assert inv.model_dump(mode="json")["pod_cidr"] == "10.42.0.0/16"
+    assert Inventory.model_validate(inv.model_dump(mode="json")) == inv
+    v6_only = _with_pod_cidr(tmp_path, "'fd00:10:42::/48'")
+    assert v6_only.cluster_pod_cidr_of("10.42.3.1") is None
+    unset = Inventory.model_validate({"hosts": {}})
+    assert unset.cluster_pod_cidrs == [] and "pod_cidr" not in unset.model_dump(
+        mode="json", exclude_none=True
+    )
+
+
+def test_two_ipv6_pod_ranges_are_refused_in_one_line(tmp_path: Path) -> None:
+    with pytest.raises(InventoryError) as info:
+        _with_pod_cidr(tmp_path, "['fd00:10:42::/48', 'fd00:10:43::/48', 10.42.0.0/16]")
+    assert info.value.line == 1 and "\n" not in str(info.value)
+    assert info.value.message == (
+        "pod_cidr: one IPv6 network at most, one per family on a dual-stack cluster"
+        " (got fd00:10:42::/48, fd00:10:43::/48)"
+    )

@@ -14,7 +14,6 @@ import base64
 import contextlib
 import json
 import re
-import shlex
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bgpdoctor.engine.active import ActiveResults
-from bgpdoctor.engine.collect import HostFacts, collect_all
+from bgpdoctor.engine.collect import HostFacts, collect_all, frame_batch
 from bgpdoctor.engine.recording import load_recording, recording_json
 from bgpdoctor.engine.run import Collected, RunOptions, evaluate
 from bgpdoctor.engine.tunnels import WG_DUMP, WG_ENDPOINTS
@@ -150,17 +149,10 @@ class _HostWithWireGuard:
         return CommandResult(command, 0, b"")
 
     def run(self, command: str, timeout: float = 10.0, max_output: int = DEFAULT_MAX_OUTPUT) -> CommandResult:
-        marker = re.search(r"'(@@bgpdoctor-[0-9a-f]+)'", command)
+        marker = re.search(r"(@@bgpdoctor-[0-9a-f]+)", command)
         if marker is None:
             return self._answer(command)
-        framed = bytearray()
-        for line in command.splitlines():
-            if line.startswith("bd_run "):
-                _, fact, cmd = shlex.split(line)
-                r = self._answer(cmd)
-                framed += f"{marker.group(1)} BEGIN {fact}\n".encode()
-                framed += r.stdout_bytes + f"\n{marker.group(1)} END {fact} {r.exit_status}\n".encode()
-        return CommandResult(command, 0, bytes(framed))
+        return frame_batch(command, lambda _fact, cmd: self._answer(cmd))
 
     def close(self) -> None:
         """Nothing to close."""

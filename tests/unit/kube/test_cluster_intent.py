@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from bgpdoctor.engine.active import ActiveResults
-from bgpdoctor.engine.cluster import ClusterFinding, cluster_subjects
+from bgpdoctor.engine.cluster import ClusterFinding, cause_of, cluster_subjects
 from bgpdoctor.engine.collect import HostFacts
 from bgpdoctor.engine.judge import judge
 from bgpdoctor.engine.rules import load_checks
@@ -209,7 +209,7 @@ def installation(bgp: str) -> Obj:
 
 
 def of(d: Discovery, cause: str) -> list[ClusterFinding]:
-    return [ClusterFinding.of(f) for f in d.findings + d.speaker_checks if f.root_cause == cause]
+    return [ClusterFinding.of(f) for f in d.findings + d.speaker_checks if cause_of(f) == cause]
 
 
 def cluster_result(f: ClusterFinding) -> tuple[str, str | None, list[Any]]:
@@ -337,7 +337,7 @@ def test_cilium_peer_running_with_the_old_asn(discover: Callable[..., Discovery]
     """cilium#33163: the peer's ASN changed in the CiliumBGPClusterConfig; GoBGP still runs the old one."""
     d = discover(*c.seed001())
     assert stale_of(d, "sakamoto").pending
-    assert not [f for f in d.findings if f.root_cause == "stale-speaker-config"]  # not a finding by itself
+    assert not [f for f in d.findings if cause_of(f) == "stale-speaker-config"]  # not a finding by itself
     outputs = {"sakamoto": {"gobgp.neighbors": gobgp_neighbors("192.168.6.1", 64600)}}
     report = _report(d.inventory, outputs, [stale_of(d, "sakamoto")])
     (result,) = [r for r in report.results if r.host == "node/sakamoto speaker config"]

@@ -76,7 +76,7 @@ def test_discover_seed001_writes_a_loadable_inventory(fake_api: Any, tmp_path: P
         home_router.connect.ssh is not None and home_router.connect.ssh.host == "192.168.0.1"
     )  # placeholder
     assert [(p.host, str(p.address)) for p in home_router.peers] == [("yuuko-k8s", "192.168.0.81")]
-    assert str(inv.pod_cidr) == "10.42.0.0/16"
+    assert [str(n) for n in inv.cluster_pod_cidrs] == ["10.42.0.0/16"]
 
 
 def test_discover_calico(fake_api: Any, kubeconfig: Any, tmp_path: Path) -> None:

@@ -217,11 +217,9 @@ def test_cilium_node_through_its_pod_gives_gobgp_session_facts(
     assert facts.outputs["gobgp.neighbors"].command == "cilium-dbg bgp peers -o json"
     world = World(inv, {"sakamoto": facts})
     (session,) = expected_sessions(world, ["sakamoto"])
-    assert (session.a.state, session.a.peer_as_runtime, session.a.local_as_runtime) == (
-        "established",
-        65000,
-        65001,
-    )
+    observed = session.a.observed
+    assert observed is not None
+    assert (observed.state, observed.peer_as, observed.local_as) == ("established", 65000, 65001)
     facts.connection.close()  # type: ignore[union-attr]
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from bgpdoctor.engine.cluster import cause_of
 from bgpdoctor.kube.config import open_client
 from bgpdoctor.kube.derive import kube_findings, node_bgp
 from bgpdoctor.kube.reader import KubeApiError, read_cluster
@@ -24,7 +25,7 @@ def read(api: FakeApiServer, kubeconfig: Callable[..., str]) -> ClusterView:
 
 
 def causes(view: ClusterView) -> list[tuple[str, str]]:
-    return sorted((f.root_cause, f.subject) for f in kube_findings(view))
+    return sorted((cause_of(f), f.subject) for f in kube_findings(view))
 
 
 def test_seed001_prefers_v2_when_v2alpha1_is_also_served(fake_api: Any, kubeconfig: Any) -> None:

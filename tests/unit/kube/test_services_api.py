@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from bgpdoctor.engine.cluster import ClusterFinding, cluster_subjects
+from bgpdoctor.engine.cluster import ClusterFinding, cause_of, cluster_subjects
 from bgpdoctor.engine.judge import judge
 from bgpdoctor.engine.rules import load_checks
 from bgpdoctor.inventory_model import Inventory
@@ -168,11 +168,11 @@ def seed003_with(*extra: Obj, nodes_selector: Obj | None = None) -> list[Obj]:
 
 
 def causes(d: Discovery) -> list[tuple[str, str]]:
-    return sorted((f.root_cause, f.subject) for f in d.findings if not ClusterFinding.of(f).pending)
+    return sorted((cause_of(f), f.subject) for f in d.findings if not ClusterFinding.of(f).pending)
 
 
 def finding(d: Discovery, cause: str) -> Any:
-    return next(f for f in d.findings if f.root_cause == cause and not ClusterFinding.of(f).pending)
+    return next(f for f in d.findings if cause_of(f) == cause and not ClusterFinding.of(f).pending)
 
 
 # --- etp-local-no-endpoints ------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bgpdoctor.engine.cluster import cause_of
 from bgpdoctor.kube.derive import advertisement_facts, kube_findings, lb_pool_overlaps, node_bgp, node_subnets
 from bgpdoctor.kube.reader import CUSTOM_RESOURCES
 from bgpdoctor.kube.view import (
@@ -66,7 +67,7 @@ def test_missing_peer_config_means_nothing_is_advertised() -> None:
     assert nodes["sakamoto"].peers[0].problems == [
         "peerConfigRef 'l3-bgp-peer-config' names no CiliumBGPPeerConfig"
     ]
-    causes = {(f.root_cause, f.subject) for f in kube_findings(build_view(raw_of(objs)))}
+    causes = {(cause_of(f), f.subject) for f in kube_findings(build_view(raw_of(objs)))}
     assert causes == {
         ("podcidr-not-advertised", "node/sakamoto"),
         ("podcidr-not-advertised", "node/yuuko-k8s"),
@@ -78,7 +79,7 @@ def test_node_with_unmatched_labels_is_not_selected() -> None:
     # drop bgp-remote: yuuko-k8s (node-type=remote) is then excluded by bgp-local's NotIn
     objs = [o for o in objs if o["metadata"]["name"] != "bgp-remote"]
     findings = kube_findings(build_view(raw_of(objs)))
-    assert [(f.root_cause, f.subject) for f in findings] == [("node-not-selected", "node/yuuko-k8s")]
+    assert [(cause_of(f), f.subject) for f in findings] == [("node-not-selected", "node/yuuko-k8s")]
     assert findings[0].evidence["node_selectors"] == {"bgp-local": "node-type notin (remote)"}
     assert findings[0].evidence["labels"]["node-type"] == "remote"
 
@@ -89,7 +90,7 @@ def test_selected_node_without_peers() -> None:
         if o["metadata"]["name"] == "bgp-remote":
             o["spec"]["bgpInstances"][0]["peers"] = []
     findings = kube_findings(build_view(raw_of(objs)))
-    assert [(f.root_cause, f.subject) for f in findings] == [("node-without-peers", "node/yuuko-k8s")]
+    assert [(cause_of(f), f.subject) for f in findings] == [("node-without-peers", "node/yuuko-k8s")]
 
 
 def test_tunnel_mode_needs_no_podcidr_advertisement() -> None:
@@ -133,7 +134,7 @@ def test_service_advertisement_without_selector_selects_nothing() -> None:
         if o["metadata"]["name"] == "lb-ips":
             del o["spec"]["advertisements"][0]["selector"]
     findings = kube_findings(build_view(raw_of(objs)))
-    assert [(f.root_cause, f.subject) for f in findings] == [
+    assert [(cause_of(f), f.subject) for f in findings] == [
         ("lb-advert-not-configured", "service/default/my-service")
     ]
 
@@ -186,7 +187,7 @@ def test_calico_seed002_peers_by_region_and_mesh() -> None:
 def test_calico_mesh_off_node_outside_every_region_is_not_selected() -> None:
     objs = c.calico_seed002(mesh=False, hkg_region="Tokyo")
     findings = kube_findings(build_view(raw_of(objs)))
-    assert [(f.root_cause, f.subject) for f in findings] == [("node-not-selected", "node/kubenode-hkg04")]
+    assert [(cause_of(f), f.subject) for f in findings] == [("node-not-selected", "node/kubenode-hkg04")]
 
 
 def test_calico_disable_bgp_export() -> None:
@@ -194,7 +195,7 @@ def test_calico_disable_bgp_export() -> None:
     for o in objs:
         if o["kind"] == "IPPool":
             o["spec"]["disableBGPExport"] = True
-    causes = [f.root_cause for f in kube_findings(build_view(raw_of(objs)))]
+    causes = [cause_of(f) for f in kube_findings(build_view(raw_of(objs)))]
     assert causes == ["podcidr-not-advertised"] * 3
 
 
@@ -206,16 +207,16 @@ def test_calico_node_subnet_comes_from_the_annotation() -> None:
 
 def test_seed000_broken_findings() -> None:
     findings = kube_findings(build_view(raw_of(c.seed000_broken())))
-    got = sorted((f.root_cause, f.subject) for f in findings)
+    got = sorted((cause_of(f), f.subject) for f in findings)
     assert got == [
         ("auto-direct-routes-across-l3", "configmap/kube-system/cilium-config"),
         ("kubelet-unreachable", "apiservice/v1beta1.metrics.k8s.io"),
         ("podcidr-not-advertised", "node/sakamoto"),
         ("podcidr-not-advertised", "node/yuuko-k8s"),
     ]
-    adr = next(f for f in findings if f.root_cause == "auto-direct-routes-across-l3")
+    adr = next(f for f in findings if cause_of(f) == "auto-direct-routes-across-l3")
     assert adr.evidence["subnets"] == {"192.168.0.0/24": ["yuuko-k8s"], "192.168.6.0/24": ["sakamoto"]}
-    kub = next(f for f in findings if f.root_cause == "kubelet-unreachable")
+    kub = next(f for f in findings if cause_of(f) == "kubelet-unreachable")
     assert kub.evidence["reason"] == "FailedDiscoveryCheck"
 
 

@@ -142,11 +142,20 @@ def _unselected(tmp_path: Path) -> Path:
     return case
 
 
+def _no_kernel(tmp_path: Path) -> Path:
+    """A whole BIRD config (it has a router id) with a BGP session and no `protocol kernel`."""
+    case = tmp_path / "no-kernel"
+    (case / "r1").mkdir(parents=True)
+    (case / "r1" / "bird.conf").write_text(
+        BIRD_GTSM.replace("protocol kernel { ipv4 { export all; }; }\n", "")
+    )
+    return case
+
+
 # every cause lint concludes through the judge, the fact its playbook matches, and a set where lint
-# finds it; the others (nat-rewrites-bgp-source, unexpected-source-address, ebgp-multihop-missing,
-# firewall-blocks-pod-cidr, bird-kernel-export-none, ibgp-no-route-reflection,
-# podcidr-not-advertised, node-not-selected for a selector matching no node, node-not-listening when
-# both ends wait) match on facts only a live run observes, or on a different meaning
+# finds it; the others (firewall-blocks-pod-cidr, podcidr-not-advertised, node-not-selected for a
+# selector matching no node, node-not-listening when both ends are passive) have no live fact that
+# says the same thing (checks.py's docstring says why)
 JUDGED = [
     ("asn-mismatch", "asn_mismatch", "cases/asn-md5"),
     ("md5-mismatch", "md5_rejecting_host", "cases/asn-md5"),
@@ -159,6 +168,13 @@ JUDGED = [
     ("mesh-vs-rr-transition", "mesh_with_reflectors", "cases/mesh-vs-rr"),
     ("ttl-security-gtsm", "ttl_security_mismatch", _gtsm),
     ("node-not-selected", "unselected_nodes", _unselected),
+    ("nat-rewrites-bgp-source", "nat_culprit", "seed000/broken"),
+    ("unexpected-source-address", "source_matches", "seed000/broken"),
+    ("ebgp-multihop-missing", "multihop_ok", "seed000/broken"),
+    ("ebgp-multihop-missing", "multihop_ok", "lab/ebgp-multihop-missing"),
+    ("bird-kernel-export-none", "bird_routes_in_fib", "seed001/broken"),
+    ("bird-kernel-export-none", "bird_routes_in_fib", _no_kernel),
+    ("ibgp-no-route-reflection", "ibgp_not_reflected", "seed002/broken"),
 ]
 
 # lint's own: the node-not-selected warning for a selector that matches no node
@@ -174,3 +190,60 @@ def test_each_judged_cause_follows_its_playbook(
     assert [f for f in _found(where) if f[0] == cause and f not in own]
     never = _playbook_copy(tmp_path, cause, match=[{"fact": fact, "op": "eq", "value": "never"}])
     assert [f for f in _found(where, never) if f[0] == cause and f not in own] == []
+
+
+# the causes whose playbooks need a session seen down, and where lint finds each in seed000
+KEPT_DOWN = {
+    "nat-rewrites-bgp-source": ("router-mine/etc/config/firewall", 21),
+    "unexpected-source-address": ("router-mine/bird.conf", 27),
+    "ebgp-multihop-missing": ("router-mine/bird.conf", 27),
+}
+
+
+@pytest.mark.parametrize("cause", sorted(KEPT_DOWN))
+def test_a_session_the_files_keep_down_is_judged_by_its_playbooks_live_condition(
+    tmp_path: Path, cause: str
+) -> None:
+    """lint states `established: false` where the files state the fault, so the playbook's own
+    live condition decides: required up, the finding is gone (through `lint --playbooks`)."""
+    case = str(FIX / "seed000" / "broken")
+    data = yaml.safe_load((PLAYBOOKS / f"{cause}.yaml").read_text())
+    up = [
+        {"fact": "established", "op": "eq", "value": True} if c.get("fact") == "established" else c
+        for c in data["match"]
+    ]
+    assert up != data["match"]
+    edited = _playbook_copy(tmp_path, cause, match=up)
+    plain = CliRunner().invoke(lint, ["-o", "json", case])
+    changed = CliRunner().invoke(lint, ["-o", "json", "--playbooks", str(edited), case])
+    found = [
+        {
+            (f["root_cause"], os.path.relpath(f["file"], case), f["line"])
+            for f in json.loads(r.output)["findings"]
+        }
+        for r in (plain, changed)
+    ]
+    assert (cause, *KEPT_DOWN[cause]) in found[0]
+    assert found[1] == found[0] - {(cause, *KEPT_DOWN[cause])}
+
+
+def test_lint_states_a_session_down_only_where_the_files_state_why(tmp_path: Path) -> None:
+    """A playbook matching any session seen down finds nothing on healthy sets, and in seed000 only
+    the session whose faults lint names."""
+    down = _playbook_copy(
+        tmp_path,
+        "nat-rewrites-bgp-source",
+        id="any-session-down",
+        priority=99,
+        summary="{{ dialer }} -> {{ listener }} stays down.",
+        match=[{"fact": "established", "op": "eq", "value": False}],
+        fixes=[],
+    )
+    for healthy in ("seed000/fixed", "lab/healthy", "frr/healthy"):
+        assert not [f for f in _found(FIX / healthy, down) if f[0] == "any-session-down"], healthy
+    broken = {
+        (file, line)
+        for cause, file, line in _found(FIX / "seed000" / "broken", down)
+        if cause == "any-session-down"
+    }
+    assert broken == set(KEPT_DOWN.values())

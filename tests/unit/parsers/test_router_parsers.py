@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bgpdoctor.parsers import ParseError, fortigate, frr, huawei, routeros
-from bgpdoctor.parsers.routers import RouterSession, duration_seconds
+from bgpdoctor.parsers.routers import NeighborState, duration_seconds
 
 REPO = Path(__file__).resolve().parents[3]
 FRR_OUT = REPO / "captures" / "outputs" / "frr"
@@ -27,7 +27,7 @@ def _vendor(name: str) -> str:
     return (VENDOR / name).read_text()
 
 
-def _by_address(sessions: list[RouterSession]) -> dict[str, RouterSession]:
+def _by_address(sessions: list[NeighborState]) -> dict[str, NeighborState]:
     return {s.address: s for s in sessions}
 
 
@@ -36,10 +36,10 @@ def _by_address(sessions: list[RouterSession]) -> dict[str, RouterSession]:
 
 def test_frr_neighbors_established_peer_has_timers_counts_and_negotiated_capabilities() -> None:
     peer = _by_address(frr.parse_bgp_neighbors(_frr("f1_neighbors")))["10.213.1.2"]
-    assert (peer.state, peer.remote_as, peer.local_as) == ("established", 65002, 65001)
+    assert (peer.state, peer.peer_as, peer.local_as) == ("established", 65002, 65001)
     assert (peer.local_address, peer.remote_router_id) == ("10.213.1.1", "10.213.0.2")
-    assert (peer.uptime_seconds, peer.hold_time, peer.keepalive, peer.configured_hold_time) == (13, 9, 3, 9)
-    assert (peer.prefixes_accepted, peer.prefixes_advertised, peer.prefixes_received) == (0, 2, None)
+    assert (peer.up_for_s, peer.hold_time_s, peer.keepalive_s, peer.configured_hold_s) == (13, 9, 3, 9)
+    assert (peer.accepted, peer.advertised, peer.received) == (0, 2, None)
     assert set(peer.capabilities) == {
         "4-byte-as",
         "extended-message",
@@ -60,7 +60,7 @@ def test_frr_neighbors_capability_only_one_side_advertised_is_not_negotiated() -
     # BIRD does not send extended-message nor add-path: FRR says "advertised" / "rxAdvertised" only
     assert "extended-message" not in bird.capabilities
     assert "add-path" not in bird.capabilities
-    assert (bird.prefixes_accepted, bird.prefixes_advertised) == (1, 2)
+    assert (bird.accepted, bird.advertised) == (1, 2)
     assert bird.remote_router_id == "10.213.0.3"
 
 
@@ -68,7 +68,8 @@ def test_frr_neighbors_refused_peer_is_active_with_nothing_negotiated() -> None:
     peer = _by_address(frr.parse_bgp_neighbors(_frr("f1_neighbors")))["10.213.3.2"]
     assert peer.state == "active"
     assert (peer.local_address, peer.remote_router_id) == (None, None)  # "Unknown", "0.0.0.0"
-    assert (peer.uptime_seconds, peer.hold_time, peer.configured_hold_time) == (None, None, 9)
+    # down for 14 s: `lastResetTimerMsecs: 14000` (FRR counts from the last reset while down)
+    assert (peer.up_for_s, peer.hold_time_s, peer.configured_hold_s) == (14, None, 9)
     assert peer.capabilities == [] and peer.families == []
     assert peer.last_error == "Waiting for peer OPEN"
     assert peer.last_notification is None
@@ -76,13 +77,18 @@ def test_frr_neighbors_refused_peer_is_active_with_nothing_negotiated() -> None:
 
 def test_frr_neighbors_bad_peer_as_shows_the_notification_and_who_sent_it() -> None:
     sender = _by_address(frr.parse_bgp_neighbors(_frr("f1_neighbors")))["10.213.4.2"]
-    assert (sender.state, sender.remote_as) == ("idle", 65099)
+    assert (sender.state, sender.peer_as) == ("idle", 65099)
     assert sender.last_notification == "OPEN Message Error/Bad Peer AS"
-    assert (sender.last_error, sender.notification_sent) == ("BGP Notification send", True)
+    # lastResetDueTo "BGP Notification send" joined with lastNotificationReason: why it is down
+    assert sender.last_error == "BGP Notification send: OPEN Message Error/Bad Peer AS"
+    assert sender.notification_sent is True
     # f2 got that NOTIFICATION while in OpenSent and answered with one of its own: its view
     other = _by_address(frr.parse_bgp_neighbors(_frr("f2_neighbors")))["10.213.4.1"]
     assert other.last_notification == "Neighbor Events Error/Receive Unexpected Message in OpenSent State"
-    assert (other.state, other.last_error, other.notification_sent) == ("idle", "BGP Notification send", True)
+    assert (other.state, other.notification_sent) == ("idle", True)
+    assert other.last_error == (
+        "BGP Notification send: Neighbor Events Error/Receive Unexpected Message in OpenSent State"
+    )
 
 
 def test_frr_neighbor_over_its_maximum_prefix_limit() -> None:
@@ -97,7 +103,8 @@ def test_frr_neighbor_over_its_maximum_prefix_limit() -> None:
 
 def test_frr_neighbor_shut_down_by_config() -> None:
     [peer] = frr.parse_bgp_neighbors(_frr("f1_neighbor_admin_down"))
-    assert (peer.address, peer.state, peer.admin_down) == ("10.213.6.2", "idle", True)
+    # "adminShutDown": true
+    assert (peer.address, peer.state, peer.admin_down) == ("10.213.6.2", "admin-down", True)
     assert peer.local_address is None  # "hostLocal": "Unknown"
 
 
@@ -106,14 +113,14 @@ def test_frr_neighbors_rfc8212_missing_policy_is_flagged_per_direction() -> None
     f1 = peers["10.213.1.1"]
     assert f1.state == "established"
     assert (f1.policy_missing, f1.inbound_policy_missing, f1.outbound_policy_missing) == (True, True, True)
-    assert (f1.prefixes_accepted, f1.prefixes_advertised) == (0, 0)
+    assert (f1.accepted, f1.advertised) == (0, 0)
     with_policy = _by_address(frr.parse_bgp_neighbors(_frr("f1_neighbors")))["10.213.1.2"]
     assert (with_policy.inbound_policy_missing, with_policy.outbound_policy_missing) == (False, False)
 
 
 def test_frr_single_neighbor_json_is_one_session() -> None:
     [peer] = frr.parse_bgp_neighbors(_frr("f1_neighbor_bird"))
-    assert (peer.address, peer.state, peer.remote_as) == ("10.213.2.2", "established", 65003)
+    assert (peer.address, peer.state, peer.peer_as) == ("10.213.2.2", "established", 65003)
 
 
 def test_frr_summary_states_and_counts() -> None:
@@ -124,11 +131,11 @@ def test_frr_summary_states_and_counts() -> None:
         "10.213.3.2": "active",
         "10.213.4.2": "idle",
         "10.213.5.2": "idle",  # "Idle (PfxCt)"
-        "10.213.6.2": "idle",  # "Idle (Admin)"
+        "10.213.6.2": "admin-down",  # "Idle (Admin)"
     }
-    assert (peers["10.213.2.2"].prefixes_accepted, peers["10.213.2.2"].prefixes_advertised) == (1, 2)
-    assert peers["10.213.2.2"].uptime_seconds == 12
-    assert peers["10.213.3.2"].uptime_seconds is None
+    assert (peers["10.213.2.2"].accepted, peers["10.213.2.2"].advertised) == (1, 2)
+    assert peers["10.213.2.2"].up_for_s == 12
+    assert peers["10.213.3.2"].up_for_s is None
     assert peers["10.213.4.2"].description == "bad-as"
     assert (peers["10.213.5.2"].max_prefix_exceeded, peers["10.213.5.2"].admin_down) == (True, False)
     assert (peers["10.213.6.2"].max_prefix_exceeded, peers["10.213.6.2"].admin_down) == (False, True)
@@ -214,26 +221,26 @@ def test_fortigate_summary() -> None:
         "169.132.250.21": "idle",
     }
     up = peers["10.205.35.95"]
-    assert (up.remote_as, up.local_as, up.prefixes_accepted) == (65302, 65302, 1)
-    assert up.uptime_seconds == 4 * 604800 + 5 * 86400 + 9 * 3600  # 04w5d09h
-    assert peers["10.204.35.84"].uptime_seconds is None  # 09w3d01h is time in Active
-    assert peers["169.132.250.17"].remote_as == 4224
+    assert (up.peer_as, up.local_as, up.accepted) == (65302, 65302, 1)
+    assert up.up_for_s == 4 * 604800 + 5 * 86400 + 9 * 3600  # 04w5d09h
+    assert peers["10.204.35.84"].up_for_s is None  # 09w3d01h is time in Active
+    assert peers["169.132.250.17"].peer_as == 4224
 
 
 def test_fortigate_neighbors() -> None:
     peers = _by_address(fortigate.parse_bgp_neighbors(_vendor("fortigate/get_router_info_bgp_neighbors.txt")))
     first = peers["10.105.1.254"]
-    assert (first.state, first.remote_as, first.local_as) == ("established", 65400, 65400)
+    assert (first.state, first.peer_as, first.local_as) == ("established", 65400, 65400)
     assert (first.remote_router_id, first.local_address) == ("10.105.3.254", "10.105.1.2")
-    assert first.uptime_seconds == 4 * 86400 + 14 * 3600 + 28 * 60  # up for 4d14h28m
-    assert (first.hold_time, first.keepalive, first.configured_hold_time) == (3, 1, 3)
-    assert (first.prefixes_accepted, first.prefixes_advertised) == (423, 3)  # IPv4 423+IPv6 0, 3+0
+    assert first.up_for_s == 4 * 86400 + 14 * 3600 + 28 * 60  # up for 4d14h28m
+    assert (first.hold_time_s, first.keepalive_s, first.configured_hold_s) == (3, 1, 3)
+    assert (first.accepted, first.advertised) == (423, 3)  # IPv4 423+IPv6 0, 3+0
     assert first.capabilities == ["route-refresh"]
     assert first.families == ["ipv4-unicast", "ipv6-unicast"]
     assert first.last_notification == "Hold Timer Expired/Unspecified Error Subcode"
     assert first.notification_sent is True
     assert first.last_error is None  # established now; the reset is history
-    assert peers["10.105.2.254"].uptime_seconds == 12 * 3600 + 41 * 60 + 52  # up for 12:41:52
+    assert peers["10.105.2.254"].up_for_s == 12 * 3600 + 41 * 60 + 52  # up for 12:41:52
 
 
 # -- Huawei --------------------------------------------------------------------------------------
@@ -246,18 +253,18 @@ def test_fortigate_neighbors() -> None:
 def test_huawei_display_bgp_peer(fixture: str, established: str) -> None:
     peers = _by_address(huawei.parse_bgp_peer(_vendor(fixture)))
     idle, up = peers["10.1.1.1"], peers[established]
-    assert (idle.state, idle.remote_as, idle.local_as, idle.uptime_seconds) == ("idle", 100, 10, None)
-    assert (up.state, up.remote_as, up.local_as) == ("established", 200, 10)
-    assert (up.uptime_seconds, up.prefixes_received) == (17 * 60 + 49, 0)
+    assert (idle.state, idle.peer_as, idle.local_as, idle.up_for_s) == ("idle", 100, 10, None)
+    assert (up.state, up.peer_as, up.local_as) == ("established", 200, 10)
+    assert (up.up_for_s, up.received) == (17 * 60 + 49, 0)
 
 
 def test_huawei_display_bgp_peer_verbose() -> None:
     [peer] = huawei.parse_bgp_peer_verbose(_vendor("huawei/display_bgp_peer_verbose.txt"))
-    assert (peer.address, peer.state, peer.remote_as) == ("10.2.2.9", "established", 100)
+    assert (peer.address, peer.state, peer.peer_as) == ("10.2.2.9", "established", 100)
     assert peer.remote_router_id == "10.1.1.1"
-    assert peer.uptime_seconds == 57 * 60 + 53  # Up for 00h57m53s
-    assert (peer.hold_time, peer.keepalive, peer.configured_hold_time) == (180, 60, 180)
-    assert (peer.prefixes_received, peer.prefixes_advertised) == (0, 2)
+    assert peer.up_for_s == 57 * 60 + 53  # Up for 00h57m53s
+    assert (peer.hold_time_s, peer.keepalive_s, peer.configured_hold_s) == (180, 60, 180)
+    assert (peer.received, peer.advertised) == (0, 2)
     assert peer.capabilities == ["multiprotocol", "route-refresh", "4-byte-as"]
     assert peer.families == ["ipv4-unicast"]
     assert peer.last_notification is None
@@ -275,9 +282,9 @@ def test_huawei_unknown_state_word_is_a_parse_error() -> None:
 def test_routeros_session_print() -> None:
     [peer] = routeros.parse_bgp_sessions(_vendor("routeros/routing_bgp_session_print.txt"))
     assert (peer.address, peer.state, peer.description) == ("192.168.1.2", "established", "toR2")
-    assert (peer.remote_as, peer.local_as) == (65532, 65531)
+    assert (peer.peer_as, peer.local_as) == (65532, 65531)
     assert (peer.local_address, peer.remote_router_id) == ("192.168.1.1", "192.168.1.1")
-    assert (peer.uptime_seconds, peer.hold_time, peer.keepalive) == (4, 180, 60)  # 4s70ms, 3m, 1m
+    assert (peer.up_for_s, peer.hold_time_s, peer.keepalive_s) == (4, 180, 60)  # 4s70ms, 3m, 1m
     # remote mp,rr,as4 and local mp,rr,gr,as4: graceful restart is local only
     assert peer.capabilities == ["multiprotocol", "route-refresh", "4-byte-as"]
     assert peer.families == ["ipv4-unicast", "ipv6-unicast"]
