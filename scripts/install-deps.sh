@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BIRD16_DIR=${BGPDOCTOR_BIRD16_DIR:-/opt/bgpdoctor/bird16}
-DEBS="bird2 frr gobgpd tmux openssh-server openssh-client nftables conntrack iproute2 iputils-ping tcpdump ethtool openssl procps wireguard-go wireguard-tools bpftrace python3 python3-pip"
+DEBS="bird2 frr gobgpd tmux openssh-server openssh-client nftables conntrack iproute2 iputils-ping tcpdump ethtool busybox openssl procps wireguard-go wireguard-tools bpftrace python3 python3-pip"
 
 missing=""
 for p in $DEBS; do

@@ -196,6 +196,9 @@ class Driver(Protocol):
     def excerpt(self, text: str, neighbor: NeighborState) -> str | None:
         """The neighbor's own entry in the session fact's output (None: quote the output whole)."""
 
+    def session_excerpt(self, world: World, name: str, text: str, neighbor: NeighborState) -> str | None:
+        """excerpt() of `text`, the session fact's evidence on `name`, reusing what World read of it."""
+
     def bfd(self, world: World, name: str, address: str | None) -> BfdReading:
         """This daemon's BFD session towards `address`."""
 
@@ -318,6 +321,12 @@ class DriverBase:
 
     def limit_hit(self, world: World, name: str, peer: Peer | None) -> int | None:
         return None
+
+    def excerpt(self, text: str, neighbor: NeighborState) -> str | None:
+        return None
+
+    def session_excerpt(self, world: World, name: str, text: str, neighbor: NeighborState) -> str | None:
+        return self.excerpt(text, neighbor)
 
     def limit_state(self, world: World, name: str, address: str) -> tuple[bool, int | None]:
         return False, None

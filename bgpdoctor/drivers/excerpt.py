@@ -43,7 +43,11 @@ def _json(text: str) -> Any:
 def _gobgp_entries(text: str) -> dict[str, str]:
     """Each neighbor's entry of one `gobgp -j neighbor`, as quoted; made once per node and output
     (a node's sessions, and the session status after the diagnosis, all quote it)."""
-    data = _json(text)
+    return gobgp_entries_of(_json(text))
+
+
+def gobgp_entries_of(data: Any) -> dict[str, str]:
+    """_gobgp_entries of the output already decoded."""
     found: dict[str, Any] = {}
     for entry in data if isinstance(data, list) else []:
         conf = entry.get("conf") if isinstance(entry, dict) else None

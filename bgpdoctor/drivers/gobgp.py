@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bgpdoctor.drivers import CILIUM, BfdReading, DriverBase, NeighborState, raw_output
-from bgpdoctor.drivers.excerpt import gobgp_entry
-from bgpdoctor.parsers import gobgp
+from bgpdoctor.drivers.excerpt import gobgp_entries_of, gobgp_entry
+from bgpdoctor.parsers import ParseError, gobgp, load_json
+from bgpdoctor.parsers.capabilities import NeighborCapabilities, gobgp_capabilities_of
 
 if TYPE_CHECKING:
     from bgpdoctor.engine.subject import Subject
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
 
 # `"admin_state": 2`: GoBGP holds the neighbor down because its prefix limit was hit (`Idle(PfxCt)`)
 PREFIX_LIMIT_STATES = (2, "ADMIN_STATE_PFX_CT", "PFX_CT")
+T = TypeVar("T")
 RIB6 = "gobgp.rib6"  # `gobgp -j global rib -a ipv6`
 
 
@@ -29,17 +32,31 @@ def dig(value: Any, *keys: str) -> Any:
     return value
 
 
-def _entries(text: str) -> list[Any] | None:
+def _plain_json(text: str) -> Any:
+    """json.loads, None when it is not JSON."""
     try:
-        data: Any = json.loads(text)
+        return json.loads(text)
     except ValueError:
+        return None
+
+
+def _listed(data: Any) -> list[Any] | None:
+    if data is None:
         return None
     return data if isinstance(data, list) else [data]
 
 
+def _entries(text: str) -> list[Any] | None:
+    return _listed(_plain_json(text))
+
+
 def neighbor_entry(text: str, address: str) -> dict[str, Any] | None:
     """The `gobgp -j neighbor` entry of one neighbor address (its state's or its configuration's)."""
-    for n in _entries(text) or []:
+    return _entry_of(_entries(text), address)
+
+
+def _entry_of(entries: list[Any] | None, address: str) -> dict[str, Any] | None:
+    for n in entries or []:
         if isinstance(n, dict) and address in (
             dig(n, "state", "neighbor_address"),
             dig(n, "conf", "neighbor_address"),
@@ -50,7 +67,11 @@ def neighbor_entry(text: str, address: str) -> dict[str, Any] | None:
 
 def limit_hit_of(text: str, address: str) -> tuple[bool, int | None]:
     """(the neighbor is held down by its prefix limit, the family's max_prefixes) in `gobgp -j neighbor`."""
-    for n in _entries(text) or []:
+    return _limit_hit(_entries(text), address)
+
+
+def _limit_hit(entries: list[Any] | None, address: str) -> tuple[bool, int | None]:
+    for n in entries or []:
         if address not in (dig(n, "state", "neighbor_address"), dig(n, "conf", "neighbor_address")):
             continue
         families = dig(n, "afi_safis")
@@ -60,6 +81,88 @@ def limit_hit_of(text: str, address: str) -> tuple[bool, int | None]:
         limit = next((x for x in limits if isinstance(x, int) and x > 0), None)
         return dig(n, "state", "admin_state") in PREFIX_LIMIT_STATES, limit
     return False, None
+
+
+@dataclass(frozen=True)
+class NeighborOutput:
+    """What every reader takes from one node's `gobgp -j neighbor`, from a single decode (each reader
+    decoded it again, seven times a node); the decoded JSON is not kept (5,000 nodes' weighed 100 MiB).
+
+    `neighbors` and `capabilities` are the parsers' answers or what they raised; `excerpts` each
+    neighbor's quoted entry (None: not JSON to the strict reader); `entries` per neighbor address
+    (configured hold, restarts seen, prefix limit state) of its first entry; `md5` any auth_password.
+    """
+
+    neighbors: list[gobgp.GobgpNeighbor] | Exception
+    capabilities: list[NeighborCapabilities] | Exception
+    excerpts: dict[str, str] | None
+    entries: dict[str, tuple[int | None, str | None, tuple[bool, int | None]]]
+    md5: bool | None
+
+    def parsed_neighbors(self) -> list[gobgp.GobgpNeighbor]:
+        if isinstance(self.neighbors, Exception):
+            raise self.neighbors
+        return self.neighbors
+
+    def parsed_capabilities(self) -> list[NeighborCapabilities]:
+        if isinstance(self.capabilities, Exception):
+            raise self.capabilities
+        return self.capabilities
+
+
+def neighbor_output(world: World, name: str) -> NeighborOutput:
+    """The node's `gobgp -j neighbor` read once per run (World.memo)."""
+    return world.memo(("gobgp_neighbor_output", name), lambda: _read_output(raw_output(world, name, FACT)))
+
+
+def _attempt(read: Callable[[], T]) -> T | Exception:
+    try:
+        return read()
+    except Exception as exc:  # raised again to the reader that asks, as it was raised before
+        return exc
+
+
+def _read_output(text: str) -> NeighborOutput:
+    strict: Any = None
+    error: ParseError | None = None
+    try:
+        strict = load_json(text, "gobgp")
+    except ParseError as exc:
+        error = exc
+    loose = strict if error is None else _plain_json(text)  # what json.loads makes of it
+    entries: dict[str, tuple[int | None, str | None, tuple[bool, int | None]]] = {}
+    listed = _listed(loose) or []
+    for n in listed:
+        if not isinstance(n, dict):
+            continue
+        for address in (dig(n, "state", "neighbor_address"), dig(n, "conf", "neighbor_address")):
+            if isinstance(address, str) and address not in entries:
+                entries[address] = (_configured_hold(n), _restarts(n), _limit_hit([n], address))
+    return NeighborOutput(
+        neighbors=error if error is not None else _attempt(lambda: gobgp.neighbors_of(strict)),
+        capabilities=error if error is not None else _attempt(lambda: gobgp_capabilities_of(strict)),
+        excerpts=gobgp_entries_of(strict) if error is None else None,
+        entries=entries,
+        md5=any(isinstance(n, dict) and bool(dig(n, "conf", "auth_password")) for n in loose)
+        if isinstance(loose, list)
+        else None,
+    )
+
+
+def _configured_hold(entry: dict[str, Any] | None) -> int | None:
+    configured = dig(entry, "timers", "config", "hold_time")
+    return configured if isinstance(configured, int) and configured > 0 else None
+
+
+def _restarts(entry: dict[str, Any] | None) -> str | None:
+    opens = dig(entry, "state", "messages", "received", "open")
+    if isinstance(opens, int) and opens > 1:
+        return f"GoBGP received {opens} OPENs since it started (the session came up again)"
+    return None
+
+
+FACT = "gobgp.neighbors"
+NO_ENTRY: tuple[int | None, str | None, tuple[bool, int | None]] = (None, None, (False, None))
 
 
 @dataclass(frozen=True)
@@ -124,6 +227,15 @@ class GobgpDriver(DriverBase):
     def excerpt(self, text: str, neighbor: NeighborState) -> str | None:
         return gobgp_entry(text, neighbor.address) if neighbor.address else None
 
+    def session_excerpt(self, world: World, name: str, text: str, neighbor: NeighborState) -> str | None:
+        """Each neighbor's entry cut once per node from the JSON World.json decoded; the evidence
+        `text` is that output (stripped) unless the command timed out or was cut."""
+        result = world.facts[name].outputs.get(self.session_fact) if name in world.facts else None
+        if not neighbor.address or result is None or result.timed_out or result.truncated:
+            return self.excerpt(text, neighbor)
+        excerpts = neighbor_output(world, name).excerpts
+        return self.excerpt(text, neighbor) if excerpts is None else excerpts.get(neighbor.address)
+
     def router_id(self, world: World, name: str) -> str | None:
         glob = world.parsed(name, "gobgp.global", gobgp.parse_global)
         return glob.router_id if glob else None
@@ -134,36 +246,22 @@ class GobgpDriver(DriverBase):
     def bfd_missing(self, address: str | None, protocol: str | None) -> str:
         return "GoBGP has no BFD"
 
-    def _entry(self, world: World, name: str, address: str) -> dict[str, Any] | None:
-        facts = world.facts.get(name)
-        result = facts.outputs.get(self.session_fact) if facts else None
-        return neighbor_entry(result.stdout, address) if result is not None else None
-
     def configured_hold_s(self, world: World, name: str, address: str) -> int | None:
         """`timers.config.hold_time`, kept while the session is down."""
-        configured = dig(self._entry(world, name, address), "timers", "config", "hold_time")
-        return configured if isinstance(configured, int) and configured > 0 else None
+        return neighbor_output(world, name).entries.get(address, NO_ENTRY)[0]
 
     def restarts_seen(self, world: World, name: str, address: str) -> str | None:
         """`messages.received.open` counts OPENs since gobgpd started: 2 means the session came up twice."""
-        opens = dig(self._entry(world, name, address), "state", "messages", "received", "open")
-        if isinstance(opens, int) and opens > 1:
-            return f"GoBGP received {opens} OPENs since it started (the session came up again)"
-        return None
+        return neighbor_output(world, name).entries.get(address, NO_ENTRY)[1]
 
     def limit_state(self, world: World, name: str, address: str) -> tuple[bool, int | None]:
-        return limit_hit_of(raw_output(world, name, self.session_fact), address)
+        return neighbor_output(world, name).entries.get(address, NO_ENTRY)[2]
 
     def md5_configured(self, world: World, name: str) -> bool | None:
         """GoBGP's (redacted) `conf.auth_password` on any neighbor."""
-        result = world.facts[name].outputs.get(self.session_fact)
-        try:
-            data: Any = json.loads(result.stdout) if result is not None else None
-        except ValueError:
+        if world.facts[name].outputs.get(self.session_fact) is None:
             return None
-        if isinstance(data, list):
-            return any(isinstance(n, dict) and bool(dig(n, "conf", "auth_password")) for n in data)
-        return None
+        return neighbor_output(world, name).md5
 
     def best_paths(
         self, world: World, name: str, protocol: str | None, address: str | None

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bgpdoctor.drivers import driver_for
+from bgpdoctor.drivers.gobgp import neighbor_output
 from bgpdoctor.engine.world import Unknown
 from bgpdoctor.errors import BgpDoctorError
 from bgpdoctor.parsers.capabilities import (
@@ -73,13 +74,28 @@ def _parse(fact: str, text: str) -> list[NeighborCapabilities]:
 @functools.lru_cache(maxsize=16384)
 def _index(fact: str, text: str) -> tuple[dict[str | None, int], dict[str, int]]:
     """Position of the first neighbor with each address, and with each name."""
+    return _positions(_parse(fact, text))
+
+
+def _positions(neighbors: list[NeighborCapabilities]) -> tuple[dict[str | None, int], dict[str, int]]:
     by_address: dict[str | None, int] = {}
     by_name: dict[str, int] = {}
-    for at, n in enumerate(_parse(fact, text)):
+    for at, n in enumerate(neighbors):
         by_address.setdefault(n.address, at)
         if n.name is not None:
             by_name.setdefault(n.name, at)
     return by_address, by_name
+
+
+def _indexed(
+    world: World, host: str, fact: str, text: str
+) -> tuple[list[NeighborCapabilities], tuple[dict[str | None, int], dict[str, int]]]:
+    """The host's neighbors' capabilities and their index; GoBGP's from the output the driver
+    read once for every reader of it."""
+    if fact != "gobgp.neighbors":
+        return _parse(fact, text), _index(fact, text)
+    neighbors = neighbor_output(world, host).parsed_capabilities()
+    return neighbors, world.memo(("capability_positions", host, fact), lambda: _positions(neighbors))
 
 
 @dataclass
@@ -109,11 +125,10 @@ def _read(world: World, end: SessionEnd) -> EndView:
     if result.command.startswith("cilium-dbg"):
         return found  # Cilium's own view prints no capabilities; the other end's may
     try:
-        neighbors = _parse(driver.session_fact, result.stdout)
+        neighbors, (by_address, by_name) = _indexed(world, end.host, driver.session_fact, result.stdout)
     except (BgpDoctorError, ValueError) as exc:
         found.problem = Unknown("parse-error", f"{end.host}: capabilities in `{result.command}`: {exc}"[:300])
         return found
-    by_address, by_name = _index(driver.session_fact, result.stdout)
     address, name = str(end.peer.address), end.peer.name
     # the first neighbor with the peer's address or name (a router's N sessions each scanned all N)
     at = min(

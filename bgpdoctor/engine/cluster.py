@@ -4,9 +4,10 @@
 subjects whose configuration departs from a working design (a node, a LoadBalancer pool,
 cilium-config); the playbooks decide which root cause they show, through the same judge as a live
 run's facts (engine/judge.py ``matches``): a subject no playbook matches is no finding, and the
-`cluster-config` check names the cause the first matching playbook gives. The service and intent
-records (engine/lb_services.py, engine/cluster_intent.py) carry their own subjects; older
-recordings' findings are read by engine/cluster_legacy.py.
+`cluster-config` check names the cause the first matching playbook gives. A Service's record
+(family "service") makes its subject in engine/lb_services.py, judged the same way; the intent
+records (engine/cluster_intent.py) carry their own subjects; older recordings' findings are read
+by engine/cluster_legacy.py.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from typing import Any
 
 from bgpdoctor.engine.cluster_intent import INTENT_CAUSES, intent_subjects
 from bgpdoctor.engine.cluster_legacy import legacy_facts
-from bgpdoctor.engine.lb_services import SERVICE_CAUSES, cluster_evidence, service_subjects
-from bgpdoctor.engine.rules import PlaybookDef, load_playbooks
+from bgpdoctor.engine.lb_services import cluster_evidence, pending_subject, service_subjects
+from bgpdoctor.engine.rules import PlaybookDef, holds, load_playbooks, subject_kinds, unknown_fact
 from bgpdoctor.engine.subject import Subject
 from bgpdoctor.engine.vips import suggest_pool
 from bgpdoctor.engine.world import World
 from bgpdoctor.inventory_model import Inventory, IpNetwork
+from bgpdoctor.kube.services import SERVICE
 
 
 @dataclass
@@ -57,7 +59,7 @@ class ClusterFinding:
         """As recordings hold it: the cause today's playbooks give, the subject, message, evidence."""
         cause = self.root_cause
         if self.facts is not None and not cause:
-            cause = _judged(_fact_subject(self, None), load_playbooks()) or ""
+            cause = cause_of(self) or ""
         return {
             "root_cause": cause,
             "subject": self.subject,
@@ -127,10 +129,20 @@ def _add_facts(s: Subject, f: ClusterFinding, inv: Inventory | None) -> None:
 
 
 def _judged(s: Subject, playbooks: list[PlaybookDef]) -> str | None:
-    """The root cause the subject shows: the first playbook, by priority, that matches it."""
+    """The root cause the subject shows: the first playbook, by priority, that matches it; on a
+    subject with unknown facts and no match, the first one those facts leave undecided."""
     from bgpdoctor.engine.judge import matches
 
-    return next((pb.id for pb in sorted(playbooks, key=lambda p: (p.priority, p.id)) if matches(pb, s)), None)
+    ranked = sorted(playbooks, key=lambda p: (p.priority, p.id))
+    if (cause := next((pb.id for pb in ranked if matches(pb, s)), None)) is not None or not s.problems:
+        return cause
+
+    def undecided(pb: PlaybookDef) -> bool:
+        verdicts = [holds(c, s.facts) for c in pb.match]
+        unknown = [unknown_fact(c, s.facts) for c, v in zip(pb.match, verdicts, strict=True) if v is None]
+        return bool(unknown) and False not in verdicts and all(f in s.problems for f in unknown)
+
+    return next((pb.id for pb in ranked if s.kind in subject_kinds(pb) and undecided(pb)), None)
 
 
 def _judged_subject(
@@ -146,6 +158,30 @@ def _judged_subject(
     return s
 
 
+def _checked(s: Subject, playbooks: list[PlaybookDef]) -> str | None:
+    """On a subject no playbook matches: the first playbook whose every fact it knows (ruled out)."""
+    ranked = sorted(playbooks, key=lambda p: (p.priority, p.id))
+    known = (pb for pb in ranked if s.kind in subject_kinds(pb) and pb.match)
+    return next((pb.id for pb in known if all(holds(c, s.facts) is not None for c in pb.match)), None)
+
+
+def _judged_intent(
+    f: ClusterFinding, context: str | None, world: World | None, playbooks: list[PlaybookDef]
+) -> list[Subject]:
+    """An intent record's subject, its root cause the one the playbooks give its facts: a failing
+    subject no playbook matches is no finding; a passing one names the cause it rules out."""
+    stated = intent_subjects(f, context, world)
+    if not stated:
+        return []
+    s = stated[0]
+    cause = _judged(s, playbooks)
+    if cause is None and s.facts.get("ok") is False:
+        return []  # a state no playbook calls a mistake
+    if cause is None:
+        cause = _checked(s, playbooks) or ""
+    return intent_subjects(replace(f, family=f.family or f.root_cause, root_cause=cause), context, world)
+
+
 def cluster_subjects(
     findings: list[ClusterFinding],
     inv: Inventory,
@@ -157,13 +193,13 @@ def cluster_subjects(
     judges = playbooks if playbooks is not None else load_playbooks()
     subjects = []
     for f in findings:
-        if f.facts is None and f.root_cause in SERVICE_CAUSES:
-            subjects += service_subjects(f, context, world)
-            continue
-        if f.facts is None and f.root_cause in INTENT_CAUSES:
-            subjects += intent_subjects(f, context, world)
-            continue
         record = f if f.facts is not None else legacy_facts(f)
+        if record is not None and record.family == SERVICE:
+            subjects += service_subjects(record, context, world, lambda s: _judged(s, judges))
+            continue
+        if f.facts is None and (f.family or f.root_cause) in INTENT_CAUSES:
+            subjects += _judged_intent(f, context, world, judges)
+            continue
         if record is not None:
             s = _judged_subject(record, inv, context, judges)
             subjects += [s] if s is not None else []
@@ -199,7 +235,13 @@ def cause_of(finding: Any, playbooks: list[PlaybookDef] | None = None) -> str | 
     if getattr(finding, "facts", None) is None:
         return str(finding.root_cause)
     judges = playbooks if playbooks is not None else load_playbooks()
-    return _judged(_fact_subject(ClusterFinding.of(finding), None), judges)
+    record = finding if isinstance(finding, ClusterFinding) else ClusterFinding.of(finding)
+    if record.family == SERVICE:
+        if record.pending:
+            return _judged(pending_subject(record), judges)  # the cause the routers' routes will decide
+        subjects = service_subjects(record, None, None, lambda s: _judged(s, judges))
+        return next((str(s.facts["root_cause"]) or None for s in subjects), None)
+    return _judged(_fact_subject(record, None), judges)
 
 
 def finding_notes(findings: list[Any], playbooks: list[PlaybookDef] | None = None) -> list[str]:

@@ -153,21 +153,25 @@ def _stale_subject(f: ClusterFinding, world: World | None) -> Subject | None:
 
 
 def intent_subjects(f: ClusterFinding, context: str | None, world: World | None) -> list[Subject]:
-    """The subject of one record of bgpdoctor.kube.cluster_intent; [] when nothing can be said."""
-    if f.root_cause == "stale-speaker-config" and f.evidence.get("speaker") == "metallb":
+    """The subject of one record of bgpdoctor.kube.cluster_intent; [] when nothing can be said.
+
+    The record's kind (`family`; an unjudged record's id) says which facts it states; its
+    `root_cause` is the one the playbooks gave those facts (engine/cluster.py judges them)."""
+    kind = f.family or f.root_cause
+    if kind == "stale-speaker-config" and f.evidence.get("speaker") == "metallb":
         return [_metallb_stale_subject(f, context)]
-    if f.root_cause == "stale-speaker-config":
+    if kind == "stale-speaker-config":
         s = _stale_subject(f, world)
         return [s] if s is not None else []
-    if f.root_cause == "max-prefix-exceeded":
+    if kind == "max-prefix-exceeded":
         return [_metallb_prefix_subject(f, context)]
-    if f.root_cause == "mesh-vs-rr-transition":
+    if kind == "mesh-vs-rr-transition":
         return [_mesh_subject(f, context)]
-    if f.root_cause == "duplicate-lb-controller":
+    if kind == "duplicate-lb-controller":
         return [_lb_subject(f, context)]
-    if f.root_cause == "cilium-no-bind-capability":
+    if kind == "cilium-no-bind-capability":
         return [_bind_subject(f, context, world)]
-    if f.root_cause == "unallocated-prefix-advertised":
+    if kind == "unallocated-prefix-advertised":
         s = _prefix_subject(f, context, world)
         return [s] if s is not None else []
     return [_local_peer_subject(f, context)]
@@ -231,13 +235,14 @@ def _local_peer_subject(f: ClusterFinding, context: str | None) -> Subject:
     """speaker-collision and readiness-gated-on-peer: two speakers of one node meet at one peer."""
     ev = f.evidence
     node = str(ev.get("node"))
-    s = Subject("cluster", f"{f.subject} ({f.root_cause})", [node], [node])
+    kind = f.family or f.root_cause
+    s = Subject("cluster", f"{f.subject} ({kind})", [node], [node])
     s.add("root_cause", f.root_cause)
     s.add("message", f.message)
     s.add("host", node)
     s.add("local_peer_address", str(ev.get("peer_address")))
     s.add("ok", False, cluster_evidence(f, context))
-    if f.root_cause == "speaker-collision":
+    if kind == "speaker-collision":
         s.add("speaker_collision", True, cluster_evidence(f, context))
         s.add("colliding_speakers", [str(x) for x in ev.get("speakers", [])])
         s.add("metallb_peer", str(ev.get("metallb_peer")))

@@ -53,6 +53,17 @@ def _pool(ev: dict[str, Any], node: str) -> dict[str, Any]:
     }
 
 
+def _lb_advert(ev: dict[str, Any], node: str) -> dict[str, Any]:
+    return {} if ev.get("verify") else {"lb_advert_missing": str(ev.get("missing", ""))}
+
+
+def _etp_gap(ev: dict[str, Any], node: str) -> dict[str, Any]:
+    if ev.get("verify") or isinstance(ev.get("unknown"), dict):
+        return {}
+    return {"etp_gap": str(ev.get("gap", "")), "advertising_without_endpoint": []}
+
+
+_SERVICE = {"lb-advert-not-configured": _lb_advert, "etp-local-no-endpoints": _etp_gap}
 _RECORDED: dict[str, Callable[[dict[str, Any], str], dict[str, Any]]] = {
     "node-not-selected": _unselected,
     "node-without-peers": _without_peers,
@@ -65,6 +76,11 @@ _ON_A_NODE = ("node-not-selected", "node-without-peers", "podcidr-not-advertised
 
 def legacy_facts(f: ClusterFinding) -> ClusterFinding | None:
     """The facts an older recording's finding states, or None when it is of another kind."""
+    from bgpdoctor.kube.services import SERVICE
+
+    if f.root_cause in _SERVICE or (not f.root_cause and (f.evidence or {}).get("verify") == "router-rib"):
+        facts = _SERVICE[f.root_cause](f.evidence or {}, "") if f.root_cause else {}
+        return replace(f, root_cause="", facts=facts, family=SERVICE)
     read = _RECORDED.get(f.root_cause)
     node = f.subject.removeprefix("node/") if f.subject.startswith("node/") else ""
     if read is None or (f.root_cause in _ON_A_NODE and not node):

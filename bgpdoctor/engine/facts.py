@@ -973,6 +973,13 @@ FACTS: tuple[Fact, ...] = (
     Fact("firewall_chain", PATH, "str: the chain, e.g. 'forward'"),
     Fact("firewall_in", PATH, "str: the interface the packet arrives on there, e.g. 'eth0'"),
     Fact("firewall_out", PATH, "str: the interface it leaves by, e.g. 'wg0'"),
+    Fact(
+        "firewall_reached",
+        PATH,
+        "bool: the packet gets as far as firewall_host's drop: every hop before it has a route, and "
+        "every hop up to it forwards and passes rp_filter (what lies further along is not judged); "
+        "for a drop on an end's own input path, the whole path delivers",
+    ),
     # a host's own input path dropping untracked traffic (engine/untracked.py)
     Fact("firewall_untracked", PATH, "bool: the drop is of an untracked packet on the host's input path"),
     Fact("firewall_notrack_rule", PATH, "str: the rule that untracks it, e.g. 'ip saddr 10.0.0.0/8 notrack'"),

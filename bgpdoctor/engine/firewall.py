@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bgpdoctor.engine import forwarding
+from bgpdoctor.engine.world import Unknown
 from bgpdoctor.parsers import nft
 from bgpdoctor.report.model import Evidence
 
@@ -85,11 +87,13 @@ def port_filter(world: World, s: Subject, hosts: list[str]) -> list[str]:
 
 
 def forward_drop_facts(world: World, s: Subject, path: Path, pair: NodePair) -> None:
-    """Routers on the path whose forward hook drops by default and accept nothing for the pod CIDR."""
+    """Routers on the path whose forward hook drops by default and accept nothing for the pod CIDR,
+    and whether the packet gets that far (firewall_reached): a fault further along, met only by what
+    this router would let through, cannot rule it out."""
     cluster = world.inv.cluster_pod_cidr_of(pair.dst_ip)
     cidrs = [str(cluster)] if cluster else []
     cidrs += [pair.dst_cidr]
-    for hop in path.hops[1:-1]:
+    for index, hop in enumerate(path.hops[1:-1], start=1):
         ruleset = world.ruleset(hop.host)
         if ruleset is None or not nft.forward_policy_drop(ruleset):
             continue
@@ -111,7 +115,33 @@ def forward_drop_facts(world: World, s: Subject, path: Path, pair: NodePair) -> 
             s.add("firewall_chain", chain.name)
             s.add("firewall_in", hop.iif or "")
             s.add("firewall_out", hop.oif or "")
+            reached = forwarding.reaches(world, path, pair, index)
+            _add_reached(s, reached)
+            if reached is True:
+                # the request dies here, so no reply exists: hosts further along cannot explain the
+                # failure (a fault there is not met first and must not absorb this cause)
+                s.related = sorted({h.host for h in path.hops[: index + 1]} | set(s.hosts))
             return
+    _add_reached(s, _reaches_the_end(s, path))
+
+
+def _reaches_the_end(s: Subject, path: Path) -> bool | Unknown:
+    """For a drop on an end's own input path (engine/untracked.py): the whole path must deliver."""
+    needed = ["route_complete", "forwarding_ok"] + ([] if ":" in path.dst_ip else ["rp_filter_ok"])
+    values = [s.facts.get(fact) for fact in needed]
+    if False in values:
+        return False
+    for fact, value in zip(needed, values, strict=True):
+        if value is None:
+            return s.problem(fact) or Unknown("not-collected", f"{fact} could not be derived")
+    return True
+
+
+def _add_reached(s: Subject, reached: bool | Unknown) -> None:
+    if isinstance(reached, Unknown):
+        s.unknown("firewall_reached", reached)
+    else:
+        s.add("firewall_reached", reached)
 
 
 def kubelet_filter(world: World, s: Subject, node: str, port: int) -> None:

@@ -3,19 +3,20 @@
 The cluster side (bgpdoctor.kube.services) says which Services announce an IP over BGP, from which
 nodes, and where their ready endpoints run. Two kinds of record arrive here:
 
-- a finding (`lb-advert-not-configured`, `etp-local-no-endpoints`) proven from the API alone; the
-  subject fails, or is unknown when the EndpointSlices could not be read;
+- facts proven from the API alone (`lb_advert_missing`, `etp_gap`); the playbooks name the cause,
+  and the facts are unknown when the EndpointSlices could not be read;
 - a router check (``evidence["verify"] == "router-rib"``): the API shows nothing wrong, and the
-  routers' routes decide. A Service's /32 whose next hop is a node without a ready endpoint
-  (externalTrafficPolicy: Local) is `etp-local-no-endpoints`; a /32 missing from every router that
-  learns routes from the announcing nodes is `lb-advert-not-configured`. Without any router whose
-  BGP routes were read, a router check makes no subject: nothing is claimed.
+  routers' routes state the facts: a Service's /32 whose next hop is a node without a ready
+  endpoint (externalTrafficPolicy: Local) is an `etp_gap`, a /32 missing from every router that
+  learns routes from the announcing nodes is `lb_advert_missing`. Without any router whose BGP
+  routes were read, a router check makes no subject: nothing is claimed.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from bgpdoctor.engine.subject import Subject
@@ -26,7 +27,6 @@ from bgpdoctor.report.model import Evidence
 if TYPE_CHECKING:
     from bgpdoctor.engine.cluster import ClusterFinding
 
-SERVICE_CAUSES = ("etp-local-no-endpoints", "lb-advert-not-configured")
 DEFAULT_ADVERT_LABELS = {"advertise": "bgp"}
 
 
@@ -94,7 +94,7 @@ def router_routes(world: World, vips: list[str]) -> RouterRoutes:
 
 def _service_facts(s: Subject, f: ClusterFinding) -> None:
     ev = f.evidence
-    s.add("root_cause", f.root_cause)
+    s.add("root_cause", "")
     s.add("message", f.message)
     s.add("lb_service", f"{ev.get('namespace')}/{ev.get('name')}")
     s.add("lb_service_namespace", str(ev.get("namespace")))
@@ -107,9 +107,11 @@ def _service_facts(s: Subject, f: ClusterFinding) -> None:
     labels = dict(ev.get("peer_advertisement_labels") or DEFAULT_ADVERT_LABELS)
     s.add("lb_advert_labels", [f"{k}={v}" for k, v in sorted(labels.items())])
     ips = [str(i) for i in ev.get("ips", [])]
-    lb_out = [
-        str(i) for i in ev.get("lb_ips_outside", ips if f.root_cause == "lb-advert-not-configured" else [])
-    ]
+    # a Service no speaker announces, or a router check of its announcement (not of its endpoints)
+    advert = "lb_advert_missing" in (f.facts or {}) or (
+        f.pending and ev.get("external_traffic_policy") != "Local"
+    )
+    lb_out = [str(i) for i in ev.get("lb_ips_outside", ips if advert else [])]
     ext_out = [str(i) for i in ev.get("external_ips_outside", [])]
     s.add(
         "calico_lb_cidrs",
@@ -135,8 +137,25 @@ def _node_of(hop: str, node_ips: dict[str, Any], world: World | None) -> str | N
     return named or (world.owner_of(hop) if world is not None else None)
 
 
-def service_subjects(f: ClusterFinding, context: str | None, world: World | None) -> list[Subject]:
-    """The subject of one Service record (see the module docstring); [] when nothing can be said."""
+def pending_subject(f: ClusterFinding) -> Subject:
+    """A router check before the routers are read: the fact it will state, unknown until then."""
+    s = Subject("cluster", f.subject, [], [])
+    why = Unknown("not-collected", "the routers' BGP routes decide")
+    if f.evidence.get("external_traffic_policy") == "Local":
+        s.unknown("etp_gap", why)
+    else:
+        s.unknown("lb_advert_missing", why)
+    return s
+
+
+Judge = Callable[[Subject], str | None]  # the root cause the playbooks give a subject (None: none)
+
+
+def service_subjects(
+    f: ClusterFinding, context: str | None, world: World | None, judge: Judge
+) -> list[Subject]:
+    """The subject of one Service record (see the module docstring), its root cause the one `judge`
+    gives; [] when nothing can be said or no playbook calls the state a mistake."""
     ev = f.evidence
     ips = [str(i) for i in ev.get("ips", [])]
     s = Subject("cluster", f.subject, [], [])
@@ -145,15 +164,26 @@ def service_subjects(f: ClusterFinding, context: str | None, world: World | None
         unknown = ev.get("unknown")
         if isinstance(unknown, dict):
             why = Unknown("permission-denied", str(unknown.get("reason")))
-            s.unknown("ok", why, cluster_evidence(f, context))
+            s.unknown("ok", why)
             s.unknown("etp_gap", why)
+            s.add("root_cause", judge(s) or "")  # the cause its unknown facts could show
+            s.unknown("ok", why, cluster_evidence(replace(f, root_cause=str(s.facts["root_cause"])), context))
             return [s]
-        s.add("ok", False, cluster_evidence(f, context))
-        if f.root_cause == "etp-local-no-endpoints":
-            s.add("etp_gap", str(ev.get("gap", "")), cluster_evidence(f, context))
-            s.add("advertising_without_endpoint", [])
-        else:
-            s.add("lb_advert_missing", str(ev.get("missing", "")), cluster_evidence(f, context))
+        stated = dict(f.facts or {})
+        for name in ("etp_gap", "advertising_without_endpoint", "lb_advert_missing"):
+            if name in stated:
+                s.add(name, stated.pop(name))
+        if stated:  # a fact this list does not know: never dropped silently
+            raise ValueError(f"{f.subject}: service facts not in the catalogue: {', '.join(sorted(stated))}")
+        cause = judge(s)
+        if cause is None:
+            return []  # a state no playbook calls a mistake
+        proof = cluster_evidence(replace(f, root_cause=cause), context)
+        s.add("root_cause", cause)
+        s.add("ok", False, proof)
+        for name in ("etp_gap", "lb_advert_missing"):
+            if name in s.facts:
+                s.add(name, s.facts[name], proof)
         s.hosts = [str(n) for n in ev.get("endpoint_nodes", [])]
         return [s]
     if world is None:
@@ -201,20 +231,18 @@ def service_subjects(f: ClusterFinding, context: str | None, world: World | None
             f"is announced from {', '.join(without)}, where no ready endpoint runs ({seen_on}): the routers "
             "send part of the traffic to nodes that drop it"
         )
-        cause = "etp-local-no-endpoints"
     elif advert_missing:
         message = f"Service {ref} is configured to be announced, but {advert_missing}"
-        cause = "lb-advert-not-configured"
     else:
         message = f"Service {ref} is announced as configured ({seen_on or 'no /32'})"
-        cause = ""
-    s.add("root_cause", cause)
     s.add("message", message)
-    s.add("ok", not cause, router_ev, *routes.evidence)
     s.add("etp_gap", gap, router_ev, *routes.evidence)
     s.add("advertising_without_endpoint", without, router_ev, *routes.evidence)
     s.add("lb_advert_missing", advert_missing, router_ev, *routes.evidence)
     s.add("vip_next_hops", seen_on)
+    cause = judge(s) or ""
+    s.add("root_cause", cause)
+    s.add("ok", not cause, router_ev, *routes.evidence)
     s.hosts = sorted({*without, *routes.read})
     s.related = sorted(ready)
     return [s]

@@ -76,7 +76,7 @@ def end_view(world: World, host_name: str, peer: Peer | None) -> SessionEnd:
         if (ev := world.evidence(host_name, driver.session_fact)) is not None:
             # the neighbor's own entry: a router's whole list, quoted by each of its sessions, grew
             # reports with the square of its peers; a neighbor it does not list keeps the whole list
-            cut = driver.excerpt(ev.output, match) if match is not None else None
+            cut = driver.session_excerpt(world, host_name, ev.output, match) if match is not None else None
             if cut and match is not None:
                 note = f"its entry for {match.name or match.address}"
                 ev = ev.model_copy(update={"output": cut, "note": note})

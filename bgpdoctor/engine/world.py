@@ -517,7 +517,9 @@ class World:
             from bgpdoctor.kube.ciliumdbg import as_gobgp_neighbors  # Cilium agent through its pod
 
             return self.parsed(host, "gobgp.neighbors", as_gobgp_neighbors)
-        return self.parsed(host, "gobgp.neighbors", gobgp.parse_neighbors)
+        from bgpdoctor.drivers.gobgp import neighbor_output  # read once for every reader of it
+
+        return self.parsed(host, "gobgp.neighbors", lambda _: neighbor_output(self, host).parsed_neighbors())
 
     def gobgp_rib(self, host: str) -> list[gobgp.GobgpPath] | None:
         return self.parsed(host, "gobgp.rib", gobgp.parse_rib)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bgpdoctor.kube.selectors import LabelSelector, SelectorError, calico_selector_matches
-from bgpdoctor.kube.services import ServiceState, service_findings, state_from_view
+from bgpdoctor.kube.services import ServiceFinding, ServiceState, service_findings, state_from_view
 from bgpdoctor.kube.view import CalicoView, CiliumPeerConfig, CiliumView, ClusterView, KubeNode, LbPool
 
 __all__ = [
@@ -646,7 +646,7 @@ def kube_findings(
     view: ClusterView,
     known_subnets: Mapping[str, str] | None = None,
     services: ServiceState | None = None,
-) -> list[KubeFacts | KubeFinding]:
+) -> list[KubeFacts | KubeFinding | ServiceFinding]:
     """What the cluster's configuration states, most basic first: facts on nodes, pools and the
     cilium-config (the playbooks name the root cause), then the service records.
 
@@ -654,7 +654,7 @@ def kube_findings(
     message="auto-direct-node-routes is true but the nodes sit in 2 subnets ...",
     facts={"auto_direct_routes_across_l3": True, "local_nodes": [...], "remote_nodes": [...]}, ...)]
     """
-    findings: list[KubeFacts | KubeFinding] = []
+    findings: list[KubeFacts | KubeFinding | ServiceFinding] = []
     cilium = view.cilium
     bgp_in_use = False
     if cilium is not None:
@@ -666,8 +666,7 @@ def kube_findings(
         if (record := _node_facts(view, nb, bgp_in_use, tunnel)) is not None:
             findings.append(record)
 
-    for sf in service_findings(view, services if services is not None else state_from_view(view)):
-        findings.append(KubeFinding(sf.root_cause, sf.subject, sf.message, sf.evidence))
+    findings += service_findings(view, services if services is not None else state_from_view(view))
 
     for ov in lb_pool_overlaps(view, known_subnets):
         findings.append(

@@ -1,14 +1,14 @@
 """LoadBalancer Services, their EndpointSlices and who announces their IPs over BGP.
 
-Two root causes are found here from the cluster API alone:
+Two states are found here from the cluster API alone (facts the playbooks judge):
 
-- ``lb-advert-not-configured``: a Service has a LoadBalancer (or external) IP, but nothing tells
+- ``lb_advert_missing``: a Service has a LoadBalancer (or external) IP, but nothing tells
   the BGP speaker to announce it: no CiliumBGPAdvertisement of type Service selects it (one without
   a ``selector`` selects nothing, cilium#33076), a CiliumBGPPeeringPolicy has no ``serviceSelector``,
   a MetalLB IPAddressPool has no BGPAdvertisement (``making 0 advertisements``, metallb#45), or
   Calico's BGPConfiguration does not list the IP in ``serviceLoadBalancerIPs`` /
   ``serviceExternalIPs`` (calico#8375).
-- ``etp-local-no-endpoints``: an ``externalTrafficPolicy: Local`` Service whose IP no node may
+- ``etp_gap``: an ``externalTrafficPolicy: Local`` Service whose IP no node may
   announce, because no node that speaks BGP for it has a ready endpoint (EndpointSlice
   ``nodeName``). Speakers withdraw such a /32, so the IP is unreachable from outside.
 
@@ -390,15 +390,23 @@ def service_state(raw: RawCluster) -> ServiceState:
 # --- judging ---------------------------------------------------------------------------------
 
 
+SERVICE = "service"  # the family of a Service's records (engine/lb_services.py makes their subjects)
+
+
 @dataclass
 class ServiceFinding:
-    """Same fields as derive.KubeFinding. Example: ServiceFinding(root_cause="lb-advert-not-configured",
-    subject="service/default/web", message="...", evidence={"announcer": "cilium", ...})"""
+    """What the cluster states about one Service, named as in bgpdoctor.engine.facts; the playbooks
+    decide what it means. `facts` is empty for a router check (``evidence["verify"]``) and for a
+    Service whose endpoints could not be read (``evidence["unknown"]``).
 
-    root_cause: str
+    Example: ServiceFinding(subject="service/default/web", message="...", evidence={"announcer":
+    "cilium", ...}, facts={"lb_advert_missing": "no CiliumBGPAdvertisement selects it"})"""
+
     subject: str
     message: str
     evidence: dict[str, Any] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
+    family: str = SERVICE
 
 
 def _in_ranges(ip: str, ranges: Sequence[str]) -> bool:
@@ -639,11 +647,12 @@ def _node_ip(view: ClusterView, name: str) -> str:
 
 
 def service_findings(view: ClusterView, state: ServiceState) -> list[ServiceFinding]:
-    """lb-advert-not-configured and etp-local-no-endpoints for every Service with an outside IP.
+    """The advertisement and endpoint facts (lb_advert_missing, etp_gap) of every Service with an
+    outside IP that departs from a working design.
 
-    Example: [ServiceFinding("etp-local-no-endpoints", "service/default/web", "Service default/web
+    Example: [ServiceFinding("service/default/web", "Service default/web
     (externalTrafficPolicy: Local, 10.0.6.1) has ready endpoints only on node-01, and no node
-    announcing it over BGP is among them ...", {...})]
+    announcing it over BGP is among them ...", {...}, {"etp_gap": "endpoints-on-non-speakers", ...})]
     """
     out: list[ServiceFinding] = []
     for svc in state.services:
@@ -662,10 +671,10 @@ def service_findings(view: ClusterView, state: ServiceState) -> list[ServiceFind
         if ann.missing:
             out.append(
                 ServiceFinding(
-                    "lb-advert-not-configured",
                     _subject(svc),
                     f"Service {svc.ref} ({', '.join(svc.ips)}) is announced by no BGP speaker: {ann.missing}",
                     {**base, "missing": ann.missing, "labels": svc.labels},
+                    {"lb_advert_missing": ann.missing},
                 )
             )
             continue
@@ -674,7 +683,6 @@ def service_findings(view: ClusterView, state: ServiceState) -> list[ServiceFind
         if state.ready_nodes is None:
             out.append(
                 ServiceFinding(
-                    "etp-local-no-endpoints",
                     _subject(svc),
                     f"Service {svc.ref} has externalTrafficPolicy: Local, but its endpoints could not be "
                     f"read: {state.endpoints_unknown}",
@@ -703,7 +711,14 @@ def service_findings(view: ClusterView, state: ServiceState) -> list[ServiceFind
                 f"{', '.join(ann.nodes)}): no node may announce the /32, so the IP is unreachable"
             )
             gap = "endpoints-on-non-speakers"
-        out.append(ServiceFinding("etp-local-no-endpoints", _subject(svc), message, {**evidence, "gap": gap}))
+        out.append(
+            ServiceFinding(
+                _subject(svc),
+                message,
+                {**evidence, "gap": gap},
+                {"etp_gap": gap, "advertising_without_endpoint": []},
+            )
+        )
     return out
 
 
@@ -714,7 +729,7 @@ def router_checks(view: ClusterView, state: ServiceState) -> list[ServiceFinding
     These are not findings: engine/lb_services.py judges them against the routers' BGP routes
     (an eTP=Local /32 with a next hop on a node without a ready endpoint; a /32 missing from every
     router that learns routes from the speakers), and drops them when no router's routes were read.
-    Example: [ServiceFinding("etp-local-no-endpoints", "service/default/web", "...", {"verify":
+    Example: [ServiceFinding("service/default/web", "...", {"verify":
     "router-rib", "ips": ["10.0.6.1"], "endpoint_nodes": ["node-01"], "speaker_nodes": [...],
     "node_ips": {"node-01": "10.0.4.110", ...}, ...})]
     """
@@ -731,7 +746,6 @@ def router_checks(view: ClusterView, state: ServiceState) -> list[ServiceFinding
             continue  # where the endpoints run is unknown: the routers' next hops cannot be judged
         out.append(
             ServiceFinding(
-                "etp-local-no-endpoints" if local else "lb-advert-not-configured",
                 _subject(svc),
                 f"Service {svc.ref} ({', '.join(svc.ips)}) is announced by {ann.announcer} from "
                 f"{', '.join(ann.nodes)}"

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -357,6 +358,20 @@ def gobgp_family(message: bytes) -> str:
     return f"{AFI.get(afi, f'afi{afi}')}-{SAFI.get(safi, f'safi{safi}')}"
 
 
+# a fleet's nodes send the same few capability messages: each is decoded once
+_family = functools.lru_cache(maxsize=1024)(gobgp_family)
+
+
+@functools.lru_cache(maxsize=4096)
+def _capability_fields(kind: str, encoded: str) -> tuple[tuple[int, int | bytes], ...]:
+    """The fields of one capability's base64 protobuf message."""
+    try:
+        body = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ParseError("gobgp", f"{kind}: value is not base64") from exc
+    return tuple(protobuf_fields(body))
+
+
 def _gobgp_caps(raw: Any, what: str) -> Advertised:
     adv = Advertised()
     for item in json_list(raw, "gobgp", what):
@@ -364,16 +379,11 @@ def _gobgp_caps(raw: Any, what: str) -> Advertised:
         kind = (json_str(cap.get("type_url"), "gobgp", "type_url") or "").rsplit(".", 1)[-1]
         name = GOBGP_CAPABILITIES.get(kind, kind)
         _add(adv.names, name)
-        encoded = json_str(cap.get("value"), "gobgp", f"{kind}.value") or ""
-        try:
-            body = base64.b64decode(encoded, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise ParseError("gobgp", f"{kind}: value is not base64") from exc
-        fields = protobuf_fields(body)
+        fields = _capability_fields(kind, json_str(cap.get("value"), "gobgp", f"{kind}.value") or "")
         if name == "multiprotocol":
             for number, value in fields:
                 if number == 1:
-                    _add(adv.families, gobgp_family(_sub(value)))
+                    _add(adv.families, _family(_sub(value)))
         elif name == "graceful-restart":
             adv.graceful_restart = True
             for number, value in fields:
@@ -382,14 +392,14 @@ def _gobgp_caps(raw: Any, what: str) -> Advertised:
                 elif number == 3:
                     family = next((v for n, v in protobuf_fields(_sub(value)) if n == 1), None)
                     if family is not None:
-                        _add(adv.gr_families, gobgp_family(_sub(family)))
+                        _add(adv.gr_families, _family(_sub(family)))
             adv.gr_restart_mode = bool(adv.gr_families)
         elif name == "extended-nexthop":
             for number, value in fields:
                 if number == 1:
                     nlri = next((v for n, v in protobuf_fields(_sub(value)) if n == 1), None)
                     if nlri is not None:
-                        _add(adv.extended_nexthop, gobgp_family(_sub(nlri)))
+                        _add(adv.extended_nexthop, _family(_sub(nlri)))
     adv.as4 = "4-byte-as" in adv.names
     if "multiprotocol" not in adv.names:
         adv.families = ["ipv4-unicast"]
@@ -406,7 +416,11 @@ def parse_gobgp_neighbors(text: str) -> list[NeighborCapabilities]:
     remote=Advertised(families=["ipv4-unicast"], graceful_restart=True, gr_families=[], ...),
     configured_families=["ipv4-unicast", "ipv6-unicast"], as4_session=True, ...)]
     """
-    data = load_json(text, "gobgp")
+    return gobgp_capabilities_of(load_json(text, "gobgp"))
+
+
+def gobgp_capabilities_of(data: Any) -> list[NeighborCapabilities]:
+    """parse_gobgp_neighbors of `gobgp -j neighbor` already decoded (World.json decodes it once)."""
     if data is None:
         return []
     out = []
@@ -575,6 +589,7 @@ __all__ = [
     "Advertised",
     "GrRecovery",
     "NeighborCapabilities",
+    "gobgp_capabilities_of",
     "parse_bird_gr_recovery",
     "parse_bird_protocols",
     "parse_frr_neighbors",

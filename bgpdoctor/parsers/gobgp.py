@@ -163,7 +163,11 @@ def parse_neighbors(text: str) -> list[GobgpNeighbor]:
     uptime_epoch=None, downtime_epoch=None, hold_time=None, received=0, accepted=0, advertised=None,
     description=None)]
     """
-    data = _load(text)
+    return neighbors_of(_load(text))
+
+
+def neighbors_of(data: Any) -> list[GobgpNeighbor]:
+    """parse_neighbors of `gobgp -j neighbor` already decoded (World.json decodes it once per run)."""
     if data is None:
         return []
     items = data if isinstance(data, list) else [data]

@@ -7,17 +7,20 @@ after `scenario_cli up SEED` and `scenario_cli fault SEED ...`).
   `pod-route-learned` failed twice on this healthy network.
 - Seed 1017, two faults on the only path between two sites: the FRR router jb-marl's forward chain
   drops the pods (firewall-blocks-pod-cidr) and ferro21 does not forward (ip-forward-disabled).
-  Each direction meets a different one first, but the firewall playbook wants forwarding on along
-  the whole path, so only ip-forward-disabled is named (a known miss, strict xfail)."""
+  Each direction meets a different one first: from ferro-34 the firewall (ferro21 is never reached),
+  from coral-64 ferro21 (the firewall is never reached). The recording has no captures or kernel
+  drop traces, so the FIB trace and the sysctls are the evidence of which is met first. Both causes
+  are named, each with the direction it stops; the firewall only where every hop up to it
+  forwards, and not where a hop up to it could not be read."""
 
 from __future__ import annotations
 
 import base64
 import gzip
 import json
+from collections.abc import Callable
 from pathlib import Path
-
-import pytest
+from typing import Any
 
 from bgpdoctor.engine.recording import load_recording
 from bgpdoctor.engine.run import RunOptions, evaluate
@@ -55,13 +58,48 @@ def test_a_node_missing_a_route_its_frr_router_does_announce_still_fails(tmp_pat
     assert _failed(report) == ["pod-route-learned@azure-80->gb-azure", "pod-route-learned@azure-80->rdb84"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FINDING: firewall-blocks-pod-cidr needs forwarding_ok on the whole path; ferro21's"
-    " ip_forward=0 further along hides jb-marl's forward-chain drop, met first from ferro-34",
-)
+SEED1017 = SCENARIOS / "seed1017_firewall_blocks_pod_cidr+ip_forward_disabled.json.gz"
+
+
+def _replay_1017(tmp_path: Path, change: Callable[[dict[str, Any]], None] | None = None) -> Report:
+    data = json.loads(gzip.decompress(SEED1017.read_bytes()))
+    if change is not None:
+        change(data)
+    path = tmp_path / "recording.json"
+    path.write_text(json.dumps(data))
+    inv, inv_path, nodes, collected = load_recording(path)
+    return evaluate(inv, inv_path, collected, RunOptions(nodes=nodes))
+
+
+def _causes(report: Report) -> dict[tuple[str, tuple[str, ...]], list[str]]:
+    return {(d.root_cause, tuple(d.hosts)): d.symptoms for d in report.diagnoses}
+
+
 def test_a_firewall_before_a_router_that_does_not_forward_is_named_too(tmp_path: Path) -> None:
-    recording = SCENARIOS / "seed1017_firewall_blocks_pod_cidr+ip_forward_disabled.json.gz"
-    causes = {(d.root_cause, tuple(d.hosts)) for d in _replay(tmp_path, recording=recording).diagnoses}
-    assert ("ip-forward-disabled", ("ferro21",)) in causes
-    assert ("firewall-blocks-pod-cidr", ("jb-marl",)) in causes
+    report = _replay_1017(tmp_path)
+    causes = _causes(report)
+    assert set(causes) == {("ip-forward-disabled", ("ferro21",)), ("firewall-blocks-pod-cidr", ("jb-marl",))}
+    # each direction is a symptom of the fault it meets first
+    assert causes["firewall-blocks-pod-cidr", ("jb-marl",)] == ["pod-ping@ferro-34->coral-64"]
+    assert "pod-ping@coral-64->ferro-34" in causes["ip-forward-disabled", ("ferro21",)]
+    firewall = next(d for d in report.diagnoses if d.root_cause == "firewall-blocks-pod-cidr")
+    assert firewall.summary.startswith("The packet reaches jb-marl (routes and forwarding up to it)")
+
+
+def test_a_firewall_after_a_router_that_does_not_forward_is_not_named(tmp_path: Path) -> None:
+    def only_coral_pings(data: dict[str, Any]) -> None:  # from coral-64 ferro21 comes before jb-marl
+        del data["active"]["pings"]["ferro-34->coral-64"]
+
+    causes = _causes(_replay_1017(tmp_path, only_coral_pings))
+    assert list(causes) == [("ip-forward-disabled", ("ferro21",))]
+    assert "pod-ping@coral-64->ferro-34" in causes["ip-forward-disabled", ("ferro21",)]
+
+
+def test_a_firewall_whose_hops_up_to_it_could_not_be_read_is_not_concluded(tmp_path: Path) -> None:
+    def jb_marl_sysctl_unreadable(data: dict[str, Any]) -> None:
+        out = data["hosts"]["jb-marl"]["outputs"]["sysctl"]
+        out["exit_status"], out["stdout_b64"], out["stderr"] = 1, "", "grep: /proc/sys: Permission denied"
+
+    report = _replay_1017(tmp_path, jb_marl_sysctl_unreadable)
+    assert [d.root_cause for d in report.diagnoses] == ["ip-forward-disabled"]
+    assert "pod-ping@ferro-34->coral-64" in report.diagnoses[0].symptoms

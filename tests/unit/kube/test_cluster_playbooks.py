@@ -18,10 +18,14 @@ from bgpdoctor.engine.facts import names_for
 from bgpdoctor.engine.judge import diagnose, judge
 from bgpdoctor.engine.rules import load_checks, load_playbooks
 from bgpdoctor.inventory_model import Inventory
+from bgpdoctor.kube.cluster_intent import intent_findings
 from bgpdoctor.kube.derive import KubeFacts, kube_findings
-from bgpdoctor.kube.view import build_view
+from bgpdoctor.kube.services import ENDPOINTSLICES, ServiceFinding, service_state
+from bgpdoctor.kube.view import RawCluster, build_view
 from tests.fakeapi import clusters as c
+from tests.unit.kube.test_cluster_intent import calico_with_reflectors
 from tests.unit.kube.test_run_context import run_args
+from tests.unit.kube.test_services_api import endpoint_slice, seed003_with, service
 from tests.unit.kube.test_view_derive import raw_of
 from tests.unit.lint.test_lint_playbooks import _playbook_copy
 
@@ -48,6 +52,18 @@ def _no_pod_cidr_advert() -> Objs:
     return [o for o in c.seed001() if o["kind"] != "CiliumBGPPeerConfig"]
 
 
+def _service_not_advertised() -> Objs:
+    objs = seed003_with(service("my-service", "10.0.6.1", policy="Cluster"))
+    for o in objs:
+        if o["metadata"]["name"] == "lb-ips":
+            del o["spec"]["advertisements"][0]["selector"]
+    return objs
+
+
+def _etp_local_without_ready_endpoint() -> Objs:
+    return seed003_with(service("web", "10.0.6.1"), endpoint_slice("web", [("10.60.1.9", "node-01", False)]))
+
+
 # each cause the cluster's configuration shows, a cluster that shows it, and a fact its playbook matches
 CASES: dict[str, tuple[Callable[[], Objs], str]] = {
     "node-not-selected": (_unselected, "unselected_nodes"),
@@ -55,14 +71,27 @@ CASES: dict[str, tuple[Callable[[], Objs], str]] = {
     "podcidr-not-advertised": (_no_pod_cidr_advert, "advertises_pod_cidrs"),
     "auto-direct-routes-across-l3": (c.seed000_broken, "auto_direct_routes_across_l3"),
     "lb-pool-in-node-subnet": (_range_pool_in_node_subnet, "lb_pool_overlaps"),
+    "lb-advert-not-configured": (_service_not_advertised, "lb_advert_missing"),
+    "etp-local-no-endpoints": (_etp_local_without_ready_endpoint, "etp_gap"),
 }
+
+
+def _records(objs: Objs) -> list[Any]:
+    """What bgpdoctor.kube states of these objects, the EndpointSlices read when there are some."""
+    slices = [o for o in objs if o["kind"] == "EndpointSlice"]
+    raw: RawCluster = raw_of([o for o in objs if o["kind"] != "EndpointSlice"])
+    if not slices:
+        return list(kube_findings(build_view(raw)))
+    raw.objects[ENDPOINTSLICES] = slices
+    raw.resources[ENDPOINTSLICES] = "discovery.k8s.io/v1"
+    return list(kube_findings(build_view(raw), services=service_state(raw)))
 
 
 def _judged(objs: Objs, extra: Path | None = None) -> tuple[set[str], set[str]]:
     """(the causes the `cluster-config` check names, the diagnoses) for the cluster's records."""
     playbooks = load_playbooks([str(extra)] if extra else None)
     checks = load_checks()
-    records = [ClusterFinding.of(f) for f in kube_findings(build_view(raw_of(objs)))]
+    records = [ClusterFinding.of(f) for f in _records(objs)]
     subjects = cluster_subjects(records, Inventory(hosts={}), "t", None, playbooks)
     results = judge(checks, subjects)
     failed = {str(s.facts["root_cause"]) for s in subjects if s.facts.get("ok") is False}
@@ -71,7 +100,7 @@ def _judged(objs: Objs, extra: Path | None = None) -> tuple[set[str], set[str]]:
 
 def test_kube_states_facts_and_names_no_cause() -> None:
     for cause, (cluster, fact) in CASES.items():
-        records = [f for f in kube_findings(build_view(raw_of(cluster()))) if isinstance(f, KubeFacts)]
+        records = [f for f in _records(cluster()) if isinstance(f, KubeFacts | ServiceFinding)]
         assert any(fact in f.facts for f in records), cause
         assert not any(hasattr(f, "root_cause") for f in records)
         # named and documented in the catalogue, like every fact a live run states
@@ -86,6 +115,32 @@ def test_an_edited_match_changes_the_cluster_finding(cause: str, tmp_path: Path)
     never = _playbook_copy(tmp_path, cause, match=[{"fact": fact, "op": "eq", "value": "never"}])
     failed, diagnosed = _judged(cluster(), never)
     assert cause not in failed and cause not in diagnosed
+
+
+def test_an_edited_match_changes_an_intent_finding(tmp_path: Path) -> None:
+    """Calico's mesh left on next to route reflectors: the record states the facts, and the
+    `cluster-config` check and the diagnoses follow the playbook, not the record's kind."""
+    objs = calico_with_reflectors(True)
+    raw = raw_of(objs)
+
+    def judged(extra: Path | None = None) -> tuple[set[str], set[str]]:
+        playbooks = load_playbooks([str(extra)] if extra else None)
+        checks = load_checks()
+        records = [ClusterFinding.of(f) for f in intent_findings(build_view(raw), raw)]
+        subjects = cluster_subjects(records, Inventory(hosts={}), "t", None, playbooks)
+        failed = {str(s.facts["root_cause"]) for s in subjects if s.facts.get("ok") is False}
+        return failed, {d.root_cause for d in diagnose(playbooks, subjects, judge(checks, subjects), checks)}
+
+    assert judged() == ({"mesh-vs-rr-transition"}, {"mesh-vs-rr-transition"})
+    never = _playbook_copy(
+        tmp_path,
+        "mesh-vs-rr-transition",
+        match=[{"fact": "mesh_with_reflectors", "op": "eq", "value": False}],
+    )
+    assert judged(never) == (set(), set())
+    (tmp_path / "mine").mkdir()
+    mine = _playbook_copy(tmp_path / "mine", "mesh-vs-rr-transition", id="my-mesh", priority=1)
+    assert judged(mine)[0] == {"my-mesh"}
 
 
 def test_a_copied_playbook_under_another_id_names_the_finding(tmp_path: Path) -> None:
