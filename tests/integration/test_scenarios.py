@@ -29,13 +29,13 @@ import pytest
 from bgpdoctor.inventory import load_inventory
 from bgpdoctor.lab.scenario import (
     FAULTS,
-    NS_PREFIX,
     SEED_LAB_NETWORKS,
     Scenario,
     applicable_faults,
     build_inventory,
     generate,
     independent_pair,
+    ns_prefix,
     plan_fault,
     render_inventory,
 )
@@ -112,7 +112,7 @@ def test_names_addresses_and_asns_are_never_the_seed_labs_and_always_valid() -> 
             if h.asn is not None:
                 assert 64512 <= h.asn <= 65534 or 4200000000 <= h.asn <= 4294967294, h.asn
         for ns in sc.namespaces:
-            assert ns.startswith(NS_PREFIX) and not ns.startswith("bdl-")
+            assert ns.startswith(ns_prefix()) and not ns.startswith("bdl-")
         for v in (*sc.veths, sc.backup):
             for name in (v.a_if, v.b_if):
                 assert IFNAME.fullmatch(name) and name not in ("lo", "all", "default"), name
