@@ -141,15 +141,12 @@ class FrrDriver(DriverBase):
         ]
 
     def host_facts(self, world: World, s: Subject, name: str) -> None:
-        from bgpdoctor.engine import host_facts, routing, vips
+        from bgpdoctor.engine import host_facts, routing
 
         host_facts.frr_facts(world, s, name)
         with s.deriving("ecmp_single_path"):
             routing.frr_ecmp_facts(world, s, name)
-        with s.deriving("shadowed_bgp_routes"):
-            routing.shadow_facts(world, s, name)
-        with s.deriving("lb_pool_overlaps"):
-            vips.vip_facts(world, s, name)
+        host_facts.routing_table_facts(world, s, name)
 
     def ipv6_sent(self, world: World, name: str, peer: Peer | None, receiver_as: str) -> bool | None:
         """`show bgp ipv6 unicast json`: a selected path not learned from the receiver, without its AS."""

@@ -107,12 +107,21 @@ SYSCTL_COMMAND = "grep -H . /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv4/con
 # `ss` all but those, TIME-WAIT and SYN-RECV (iproute2's SS_CONN). Each fact's command is that
 # cut, runnable on its own (per-command runs, a user checking the evidence).
 SS_SOCKETS_179 = "ss -Htanp 'sport = :179 or dport = :179'"
-SS_LISTEN_STATES = frozenset({"LISTEN", "UNCONN"})
-SS_NOT_CONNECTED_STATES = frozenset({"LISTEN", "UNCONN", "TIME-WAIT", "SYN-RECV"})
-SS_LISTEN_COMMAND = f'{SS_SOCKETS_179} | awk \'$1 == "LISTEN" || $1 == "UNCONN"\''
-SS_BGP_COMMAND = (
-    f'{SS_SOCKETS_179} | awk \'$1 != "LISTEN" && $1 != "UNCONN" && $1 != "TIME-WAIT" && $1 != "SYN-RECV"\''
-)
+_LISTEN_STATES = ("LISTEN", "UNCONN")
+_NOT_CONNECTED_STATES = (*_LISTEN_STATES, "TIME-WAIT", "SYN-RECV")
+SS_LISTEN_STATES = frozenset(_LISTEN_STATES)
+SS_NOT_CONNECTED_STATES = frozenset(_NOT_CONNECTED_STATES)
+
+
+def _state_cut(states: tuple[str, ...], keep: bool) -> str:
+    """The shared read cut to the lines whose first word (the state) is in `states` (keep) or not."""
+    test, join = ("==", " || ") if keep else ("!=", " && ")
+    condition = join.join(f'$1 {test} "{state}"' for state in states)
+    return f"{SS_SOCKETS_179} | awk '{condition}'"
+
+
+SS_LISTEN_COMMAND = _state_cut(_LISTEN_STATES, keep=True)
+SS_BGP_COMMAND = _state_cut(_NOT_CONNECTED_STATES, keep=False)
 SS_VIEWS_COMMANDS = (SS_LISTEN_COMMAND, SS_BGP_COMMAND)
 # the facts the batch reads with one command: fact -> (its command, the shared command, which
 # lines of the shared output are the fact's: their first word in the set, or not in it)

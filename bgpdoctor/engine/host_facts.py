@@ -235,6 +235,12 @@ def rib_vs_fib(world: World, s: Subject, name: str) -> None:
             routing.next_hop_sender(world, s, name, unreachable)
     with s.deriving("ecmp_single_path"):
         routing.ecmp_facts(world, s, name)
+    routing_table_facts(world, s, name)
+
+
+def routing_table_facts(world: World, s: Subject, name: str) -> None:
+    """What a router's own tables show, for any daemon whose tables bgpdoctor reads (BIRD, FRR):
+    BGP routes shadowed by connected ones, and LoadBalancer VIPs announced inside a connected subnet."""
     with s.deriving("shadowed_bgp_routes"):
         routing.shadow_facts(world, s, name)
     with s.deriving("lb_pool_overlaps"):
