@@ -220,7 +220,9 @@ def _cilium_node(view: ClusterView, cilium: CiliumView, node: KubeNode) -> NodeB
             continue
         selected.append(f"CiliumBGPClusterConfig/{cc.name}")
         for inst in cc.instances:
-            inst_asn = (override.local_asns.get(inst.name) if override else None) or inst.local_asn
+            override_asn = override.local_asns.get(inst.name) if override else None
+            inst_asn = override_asn or inst.local_asn
+            at_override = Loc(f"CiliumBGPNodeConfigOverride/{node.name}")
             asn = asn or inst_asn
             router_id = router_id or (override.router_ids.get(inst.name) if override else None)
             for p in inst.peers:
@@ -248,6 +250,7 @@ def _cilium_node(view: ClusterView, cilium: CiliumView, node: KubeNode) -> NodeB
                         asn=p.asn,
                         multihop=multihop,
                         name=p.name,
+                        local_asn=inst_asn,
                         md5=True if pc is not None and pc.auth_secret else None,
                         md5_ref=f"Secret/{pc.auth_secret}" if pc is not None and pc.auth_secret else None,
                         loc=at,
@@ -256,6 +259,7 @@ def _cilium_node(view: ClusterView, cilium: CiliumView, node: KubeNode) -> NodeB
                             asn=at,
                             name=at,
                             multihop=in_pc if multihop else None,
+                            local_asn=(at_override if override_asn else at) if inst_asn else None,
                             md5=in_pc if pc is not None and pc.auth_secret else None,
                             config=in_pc,
                         ),
@@ -289,8 +293,15 @@ def _cilium_node(view: ClusterView, cilium: CiliumView, node: KubeNode) -> NodeB
                     asn=n.asn,
                     multihop=multihop,
                     name=n.address,
+                    local_asn=pol.local_asn,
                     loc=at,
-                    origins=located(address=at, asn=at, name=at, multihop=at if multihop else None),
+                    origins=located(
+                        address=at,
+                        asn=at,
+                        name=at,
+                        multihop=at if multihop else None,
+                        local_asn=at if pol.local_asn else None,
+                    ),
                     advertises=adv,
                 )
             )

@@ -339,6 +339,7 @@ def _bird_peer(p: BirdProto) -> PeerIntent:
         ttl_security_hops=_bird_gtsm_hops(st), peer_range=peer_range, as4=switch("as4"),
         unpaired=unpaired, unpaired_detail=detail,
         origins=located(
+            address=nb[1] if nb else None, name=p.loc, peer_range=rng[1] if rng else None,
             asn=nas[1] if nas else None, local_asn=said("local_as"), local_address=src[1] if src else None,
             multihop=mh[1] if mh else None, passive=said("passive"), md5=said("password"),
             ttl_security_hops=said("ttl_security"), route_reflector_client=said("rr_client"),
