@@ -166,8 +166,9 @@ def effective_rp_filter(values: dict[str, str], interface: str) -> int | None:
 
 @dataclass
 class SessionEnd:
-    """One end of an expected session: the inventory's intent (`peer`, `asn`), what its daemon
-    reports for the other end (`observed`, the driver's NeighborState) and the kernel's facts.
+    """One end of an expected session: its intent (`peer`, the one session model, read from the
+    inventory's peer entry; `asn`), what its daemon reports for the other end (`observed`, the
+    driver's NeighborState) and the kernel's facts.
 
     Example: SessionEnd("router-mine", peer, asn=65001, observed=NeighborState(address="10.0.0.2",
     state="active", last_error="Socket: Connection refused"), listens=True)
