@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from bgpdoctor import safe_yaml
+from bgpdoctor import intent, safe_yaml
 from bgpdoctor.errors import InventoryError, UsageError
 from bgpdoctor.inventory_model import Inventory, SshTarget
 
@@ -337,6 +337,30 @@ def load_inventory(path: str | Path) -> Inventory:
         )
         raise InventoryProblems(shown, problems)
     return _anchor_paths(inv, Path(path).resolve().parent)
+
+
+def peer_intents(path: str | Path) -> dict[str, list[intent.PeerIntent]]:
+    """Every host's peer entries as the one session model, each field stated at its line of the file
+    (validated as load_inventory validates, with its errors).
+
+    Example: peer_intents("inv.yaml")["sakamoto"][0].origin("asn") -> Loc("inv.yaml", 23)
+    """
+    inv = load_inventory(path)
+    shown = str(path)
+    doc = _compose(safe_yaml.read_file(path, source=shown), shown)
+    out: dict[str, list[intent.PeerIntent]] = {}
+    for name, host in inv.hosts.items():
+        at_asn = doc.lines.get(("hosts", name, "asn"))
+        out[name] = [
+            peer.intent(
+                intent.Loc(shown, doc.lines.get(("hosts", name, "peers", i), 0)),
+                {str(k[-1]): line for k, line in doc.lines.items() if k[:-1] == ("hosts", name, "peers", i)},
+                local_asn=host.asn,
+                local_asn_at=intent.Loc(shown, at_asn) if at_asn else None,
+            )
+            for i, peer in enumerate(host.peers)
+        ]
+    return out
 
 
 def _anchor_paths(inv: Inventory, base: Path) -> Inventory:

@@ -7,6 +7,7 @@ bgpdoctor.inventory.load_inventory(), which reports errors as FILE:LINE: message
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
 from typing import Annotated, Literal
 
@@ -19,6 +20,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from bgpdoctor.intent import LINK_LOCAL, Loc, PeerIntent
 
 Role = Literal["router", "node", "vantage"]
 
@@ -33,7 +36,6 @@ _HOP = re.compile(
 )
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 _IFNAME = re.compile(r"[A-Za-z0-9_.@-]{1,15}")
-LINK_LOCAL = IPv6Network("fe80::/10")
 
 
 def is_host_or_ip(value: str) -> bool:
@@ -199,6 +201,9 @@ class SecretRef(Strict):
         return self
 
 
+_INVENTORY = Loc("inventory")
+
+
 class Peer(Strict):
     """A BGP neighbor as configured on this host, and what the operator intends for the session."""
 
@@ -249,6 +254,46 @@ class Peer(Strict):
     @property
     def link_local(self) -> bool:
         return isinstance(self.address, IPv6Address) and self.address in LINK_LOCAL
+
+    def intent(
+        self,
+        at: Loc = _INVENTORY,
+        lines: Mapping[str, int] | None = None,
+        local_asn: int | None = None,
+        local_asn_at: Loc | None = None,
+    ) -> PeerIntent:
+        """This entry as the one session model (bgpdoctor.intent), each key it sets stated at its
+        line: `at` is the entry (the inventory file and the entry's line, or the inventory alone),
+        `lines` the line of each of its keys, `local_asn` the host's AS (stated at `local_asn_at`).
+
+        Example: Peer(address="10.0.0.1", asn=65001).intent(Loc("inv.yaml", 12), {"asn": 14}) ->
+        PeerIntent(address=IPv4Address("10.0.0.1"), asn=65001, loc=Loc("inv.yaml", 12),
+        origins={"address": Loc("inv.yaml", 12), "asn": Loc("inv.yaml", 14)})
+        """
+        given = {key for key in self.model_fields_set if getattr(self, key) is not None}
+        where = {key: Loc(at.file, (lines or {}).get(key, at.line)) for key in given}
+        if "md5" in where:
+            where["md5_ref"] = where["md5"]
+        if local_asn is not None:
+            where["local_asn"] = local_asn_at or at
+        ref = self.md5
+        return PeerIntent(
+            loc=at,
+            address=self.address,
+            asn=self.asn,
+            local_asn=local_asn,
+            passive=self.passive,
+            multihop=self.multihop,
+            name=self.name,
+            route_reflector_client=self.route_reflector_client,
+            next_hop_self=self.next_hop_self,
+            graceful_restart=self.graceful_restart,
+            md5=True if ref is not None else None,
+            md5_ref=None if ref is None else f"env:{ref.env}" if ref.env is not None else f"file:{ref.file}",
+            interface=self.interface,
+            host=self.host,
+            origins=where,
+        )
 
 
 class Host(Strict):

@@ -26,7 +26,8 @@ from bgpdoctor.parsers.routers import NeighborState as NeighborState  # the one 
 if TYPE_CHECKING:
     from bgpdoctor.engine.subject import Subject
     from bgpdoctor.engine.world import World
-    from bgpdoctor.inventory_model import Host, Peer
+    from bgpdoctor.intent import PeerIntent
+    from bgpdoctor.inventory_model import Host
     from bgpdoctor.parsers.gobgp import GobgpPath
 
 
@@ -214,7 +215,7 @@ class Driver(Protocol):
     def restarts_seen(self, world: World, name: str, address: str) -> str | None:
         """The daemon's own count saying the session came up again, as a sentence."""
 
-    def limit_hit(self, world: World, name: str, peer: Peer | None) -> int | None:
+    def limit_hit(self, world: World, name: str, peer: PeerIntent | None) -> int | None:
         """The prefix limit of the neighbor, as printed when the daemon's last error says it was hit."""
 
     def limit_state(self, world: World, name: str, address: str) -> tuple[bool, int | None]:
@@ -235,7 +236,7 @@ class Driver(Protocol):
     def table_prefixes(self, world: World, name: str) -> list[str] | None:
         """Every prefix in the daemon's own table (None: not read)."""
 
-    def ignored_withdraws(self, world: World, name: str, peer: Peer | None) -> str | None:
+    def ignored_withdraws(self, world: World, name: str, peer: PeerIntent | None) -> str | None:
         """The daemon's count of withdraws from the neighbor it ignored, as a sentence."""
 
     def received_paths(self, world: World, name: str) -> list[GobgpPath] | None:
@@ -253,7 +254,7 @@ class Driver(Protocol):
     ) -> list[LearnedPath] | None:
         """The best paths learned from that neighbor (None: the daemon's table is not read)."""
 
-    def multihop(self, world: World, name: str, peer: Peer) -> bool | None:
+    def multihop(self, world: World, name: str, peer: PeerIntent) -> bool | None:
         """The session follows the kernel's routes (multihop), as the daemon shows it (None: not shown)."""
 
     def protocols_to(self, world: World, name: str, address: str) -> list[ProtocolLine] | None:
@@ -264,23 +265,25 @@ class Driver(Protocol):
         against the kernel FIB and `configure check`; FRR: RFC 8212 and maximum-prefix stops, ECMP,
         shadowed routes, VIPs; GoBGP: the pod CIDRs its RIB advertises)."""
 
-    def ipv6_sent(self, world: World, name: str, peer: Peer | None, receiver_as: str) -> bool | None:
+    def ipv6_sent(self, world: World, name: str, peer: PeerIntent | None, receiver_as: str) -> bool | None:
         """Does the daemon hold IPv6 routes it would send over its session to `peer` (its own, or
         learned elsewhere, without `receiver_as` in their AS path)? None: its table is not read."""
 
-    def ipv6_sent_without_global_next_hop(self, world: World, name: str, peer: Peer | None) -> int | None:
+    def ipv6_sent_without_global_next_hop(
+        self, world: World, name: str, peer: PeerIntent | None
+    ) -> int | None:
         """How many IPv6 routes it exported to `peer` with no global next hop (`BGP Next hop: ::`,
         only a link-local one goes out); None when the daemon does not show it."""
 
     def ipv6_mapped_refused(
-        self, world: World, name: str, peer: Peer, sender_sends: Callable[[], bool | None]
+        self, world: World, name: str, peer: PeerIntent, sender_sends: Callable[[], bool | None]
     ) -> tuple[list[str], str] | None:
         """IPv6 routes from `peer` over an IPv4 session (next hop IPv4-mapped) this daemon could
         not use, with the fact that shows it; None when it cannot be judged here. `sender_sends`
         asks the other end whether it sends IPv6 routes at all."""
 
     def ipv6_link_local_refused(
-        self, world: World, name: str, peer: Peer, sender: str, sent_without: int | None
+        self, world: World, name: str, peer: PeerIntent, sender: str, sent_without: int | None
     ) -> tuple[list[str], str] | None:
         """IPv6 routes from `peer` this daemon dropped for a link-local-only next hop, with the
         fact that shows it; None when it cannot be judged. `sent_without`: how many the sender
@@ -319,7 +322,7 @@ class DriverBase:
     def restarts_seen(self, world: World, name: str, address: str) -> str | None:
         return None
 
-    def limit_hit(self, world: World, name: str, peer: Peer | None) -> int | None:
+    def limit_hit(self, world: World, name: str, peer: PeerIntent | None) -> int | None:
         return None
 
     def excerpt(self, text: str, neighbor: NeighborState) -> str | None:
@@ -345,7 +348,7 @@ class DriverBase:
     def table_prefixes(self, world: World, name: str) -> list[str] | None:
         return None
 
-    def ignored_withdraws(self, world: World, name: str, peer: Peer | None) -> str | None:
+    def ignored_withdraws(self, world: World, name: str, peer: PeerIntent | None) -> str | None:
         return None
 
     def received_paths(self, world: World, name: str) -> list[GobgpPath] | None:
@@ -362,7 +365,7 @@ class DriverBase:
     ) -> list[LearnedPath] | None:
         return None
 
-    def multihop(self, world: World, name: str, peer: Peer) -> bool | None:
+    def multihop(self, world: World, name: str, peer: PeerIntent) -> bool | None:
         return None
 
     def protocols_to(self, world: World, name: str, address: str) -> list[ProtocolLine] | None:
@@ -371,19 +374,21 @@ class DriverBase:
     def host_facts(self, world: World, s: Subject, name: str) -> None:
         return None
 
-    def ipv6_sent(self, world: World, name: str, peer: Peer | None, receiver_as: str) -> bool | None:
+    def ipv6_sent(self, world: World, name: str, peer: PeerIntent | None, receiver_as: str) -> bool | None:
         return None
 
-    def ipv6_sent_without_global_next_hop(self, world: World, name: str, peer: Peer | None) -> int | None:
+    def ipv6_sent_without_global_next_hop(
+        self, world: World, name: str, peer: PeerIntent | None
+    ) -> int | None:
         return None
 
     def ipv6_mapped_refused(
-        self, world: World, name: str, peer: Peer, sender_sends: Callable[[], bool | None]
+        self, world: World, name: str, peer: PeerIntent, sender_sends: Callable[[], bool | None]
     ) -> tuple[list[str], str] | None:
         return None
 
     def ipv6_link_local_refused(
-        self, world: World, name: str, peer: Peer, sender: str, sent_without: int | None
+        self, world: World, name: str, peer: PeerIntent, sender: str, sent_without: int | None
     ) -> tuple[list[str], str] | None:
         return None
 
@@ -404,7 +409,7 @@ def raw_output(world: World, name: str, fact: str) -> str:
     return result.stdout if result is not None else ""
 
 
-def match_neighbor(neighbors: list[NeighborState], peer: Peer) -> NeighborState | None:
+def match_neighbor(neighbors: list[NeighborState], peer: PeerIntent) -> NeighborState | None:
     """The neighbor the inventory's peer entry means: same address, or the same protocol name."""
     address = str(peer.address)
     return next(

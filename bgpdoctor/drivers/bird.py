@@ -26,7 +26,8 @@ from bgpdoctor.parsers.liveness import NO_BFD, BirdBfd, parse_bird_bfd
 if TYPE_CHECKING:
     from bgpdoctor.engine.subject import Subject
     from bgpdoctor.engine.world import World
-    from bgpdoctor.inventory_model import Host, Peer
+    from bgpdoctor.intent import PeerIntent
+    from bgpdoctor.inventory_model import Host
 
 # BIRD stops a protocol by itself only with one of these last errors; `down` without them is disabled
 BIRD_OWN_STOPS = ("automatic shutdown", "error:", "kernel md5")
@@ -68,7 +69,7 @@ def state_of(p: bird.BirdProtocol) -> str:
     return (p.bgp_state or (p.info.split()[0] if p.info else "down")).lower()
 
 
-def protocol_block(text: str, peer: Peer | None) -> str:
+def protocol_block(text: str, peer: PeerIntent | None) -> str:
     """The `show protocols all` block of the protocol configured for `peer` (by its protocol name or
     its neighbor address, whichever BIRD prints first); "" when there is none."""
     block = protocol_blocks(text).block(
@@ -174,7 +175,7 @@ class BirdDriver(DriverBase):
     def bfd_missing(self, address: str | None, protocol: str | None) -> str:
         return f"{self.daemon} runs no BFD session to {address} (no `bfd on` in {protocol or 'its protocol'})"
 
-    def limit_hit(self, world: World, name: str, peer: Peer | None) -> int | None:
+    def limit_hit(self, world: World, name: str, peer: PeerIntent | None) -> int | None:
         found = LIMIT_HIT.search(protocol_block(raw_output(world, name, self.session_fact), peer))
         return int(found.group(2)) if found else None
 
@@ -204,7 +205,7 @@ class BirdDriver(DriverBase):
     def table_prefixes(self, world: World, name: str) -> list[str] | None:
         return [r.prefix for r in world.bird_routes(name) or []]
 
-    def ignored_withdraws(self, world: World, name: str, peer: Peer | None) -> str | None:
+    def ignored_withdraws(self, world: World, name: str, peer: PeerIntent | None) -> str | None:
         counters = WITHDRAWS.search(protocol_block(raw_output(world, name, self.session_fact), peer))
         if counters is None or int(counters.group(2)) <= 0:
             return None
@@ -229,7 +230,7 @@ class BirdDriver(DriverBase):
             for r in (routes[i] for i in at)
         ]
 
-    def multihop(self, world: World, name: str, peer: Peer) -> bool | None:
+    def multihop(self, world: World, name: str, peer: PeerIntent) -> bool | None:
         """`Session: external multihop AS4` while up (iBGP is multihop by BIRD's default)."""
         protocols = world.bird_protocols(name) or []
         by_name, by_address, _bgp = world.memo(("bird protocols", name), lambda: _protocol_index(protocols))
@@ -262,16 +263,18 @@ class BirdDriver(DriverBase):
         host_facts.rib_vs_fib(world, s, name)
         host_facts.bird_config_check(world, s, name)
 
-    def _ipv6_channel(self, world: World, name: str, peer: Peer | None) -> str | None:
+    def _ipv6_channel(self, world: World, name: str, peer: PeerIntent | None) -> str | None:
         return ipv6_channel(protocol_block(raw_output(world, name, self.session_fact), peer))
 
-    def ipv6_sent(self, world: World, name: str, peer: Peer | None, receiver_as: str) -> bool | None:
+    def ipv6_sent(self, world: World, name: str, peer: PeerIntent | None, receiver_as: str) -> bool | None:
         """Its ipv6 channel on the IPv4 session exports routes with `BGP Next hop: ::` (no IPv6
         address to put there)."""
         exported = self.ipv6_sent_without_global_next_hop(world, name, peer)
         return None if exported is None else exported > 0
 
-    def ipv6_sent_without_global_next_hop(self, world: World, name: str, peer: Peer | None) -> int | None:
+    def ipv6_sent_without_global_next_hop(
+        self, world: World, name: str, peer: PeerIntent | None
+    ) -> int | None:
         channel = self._ipv6_channel(world, name, peer)
         hop = _NEXT_HOP.search(channel or "")
         exported = _EXPORTS.search(channel or "")
@@ -279,7 +282,7 @@ class BirdDriver(DriverBase):
             return None
         return int(exported.group(1)) if hop.group("hop") == "::" else 0
 
-    def _ignored_ipv6(self, world: World, name: str, peer: Peer) -> list[str] | None:
+    def _ignored_ipv6(self, world: World, name: str, peer: PeerIntent) -> list[str] | None:
         """BIRD 2 treats an IPv6 UPDATE whose next hop it cannot use as a withdraw and ignores it
         (RFC 7606): its ipv6 channel counts them as ignored withdraws and imports nothing. None
         when the protocol's block or its ipv6 channel is not there to read."""
@@ -298,7 +301,7 @@ class BirdDriver(DriverBase):
         ]
 
     def ipv6_mapped_refused(
-        self, world: World, name: str, peer: Peer, sender_sends: Callable[[], bool | None]
+        self, world: World, name: str, peer: PeerIntent, sender_sends: Callable[[], bool | None]
     ) -> tuple[list[str], str] | None:
         """BIRD counts loops and withdraws of unknown prefixes as ignored too: judged only when the
         sender shows it sends IPv6 routes of its own over this IPv4 session."""
@@ -309,7 +312,7 @@ class BirdDriver(DriverBase):
         return None if refused is None else (refused, self.session_fact)
 
     def ipv6_link_local_refused(
-        self, world: World, name: str, peer: Peer, sender: str, sent_without: int | None
+        self, world: World, name: str, peer: PeerIntent, sender: str, sent_without: int | None
     ) -> tuple[list[str], str] | None:
         if sent_without is None:  # only with the sender's word for it: loops count as ignored too
             return None

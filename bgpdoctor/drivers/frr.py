@@ -23,7 +23,8 @@ from bgpdoctor.parsers.liveness import FrrLiveness, parse_frr_liveness
 if TYPE_CHECKING:
     from bgpdoctor.engine.subject import Subject
     from bgpdoctor.engine.world import World
-    from bgpdoctor.inventory_model import Host, Peer
+    from bgpdoctor.intent import PeerIntent
+    from bgpdoctor.inventory_model import Host
 
 P = "frr"
 BGP_IPV4 = "frr.bgp_ipv4"  # `show bgp ipv4 unicast json`: every path with its AS path
@@ -148,7 +149,7 @@ class FrrDriver(DriverBase):
             routing.frr_ecmp_facts(world, s, name)
         host_facts.routing_table_facts(world, s, name)
 
-    def ipv6_sent(self, world: World, name: str, peer: Peer | None, receiver_as: str) -> bool | None:
+    def ipv6_sent(self, world: World, name: str, peer: PeerIntent | None, receiver_as: str) -> bool | None:
         """`show bgp ipv6 unicast json`: a selected path not learned from the receiver, without its AS."""
         if not world.collected(name, BGP_IPV6):
             return None
@@ -160,7 +161,7 @@ class FrrDriver(DriverBase):
         )
 
     def ipv6_mapped_refused(
-        self, world: World, name: str, peer: Peer, sender_sends: Callable[[], bool | None]
+        self, world: World, name: str, peer: PeerIntent, sender_sends: Callable[[], bool | None]
     ) -> tuple[list[str], str] | None:
         """FRR keeps such a path in its BGP table (next hop ::ffff:a.b.c.d) and zebra fails to
         install it (`"failed": true` in `show ipv6 route json`)."""
@@ -173,7 +174,7 @@ class FrrDriver(DriverBase):
         ], BGP_IPV6
 
     def ipv6_link_local_refused(
-        self, world: World, name: str, peer: Peer, sender: str, sent_without: int | None
+        self, world: World, name: str, peer: PeerIntent, sender: str, sent_without: int | None
     ) -> tuple[list[str], str] | None:
         """FRR keeps none of them in `show bgp ipv6 unicast json` while the sender exported them."""
         if sent_without is None or not world.collected(name, BGP_IPV6):

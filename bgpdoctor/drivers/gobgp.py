@@ -16,7 +16,8 @@ from bgpdoctor.parsers.capabilities import NeighborCapabilities, gobgp_capabilit
 if TYPE_CHECKING:
     from bgpdoctor.engine.subject import Subject
     from bgpdoctor.engine.world import World
-    from bgpdoctor.inventory_model import Host, Peer
+    from bgpdoctor.intent import PeerIntent
+    from bgpdoctor.inventory_model import Host
 
 
 # `"admin_state": 2`: GoBGP holds the neighbor down because its prefix limit was hit (`Idle(PfxCt)`)
@@ -283,7 +284,7 @@ class GobgpDriver(DriverBase):
 
             host_facts.gobgp_pod_cidr_facts(world, s, name)
 
-    def ipv6_sent(self, world: World, name: str, peer: Peer | None, receiver_as: str) -> bool | None:
+    def ipv6_sent(self, world: World, name: str, peer: PeerIntent | None, receiver_as: str) -> bool | None:
         """`global rib -a ipv6`: a best path not learned from the receiver, without its AS."""
         if not world.collected(name, RIB6):
             return None

@@ -381,7 +381,7 @@ def _malformed_as_paths(world: World, session: Session) -> list[tuple[str, str]]
 
 def _over_ipv6(session: Session) -> bool:
     """Does the session's TCP connection run over IPv6 (the peer address one end configures)?"""
-    return any(e.peer is not None and e.peer.address.version == 6 for e in session.ends)
+    return any(e.peer is not None and e.peer.family == 6 for e in session.ends)
 
 
 def _afi_facts(

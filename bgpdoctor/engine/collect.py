@@ -248,7 +248,7 @@ def fact_commands(host: Host) -> dict[str, str]:
     from bgpdoctor.engine import ipv6
 
     for peer in host.peers:
-        commands[f"route.get.{peer.address}"] = ipv6.route_get_command(peer)
+        commands[f"route.get.{peer.address}"] = ipv6.route_get_command(peer.intent())
     commands.update(ipv6.commands(host))
     return commands
 

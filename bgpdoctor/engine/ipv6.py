@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 
 from bgpdoctor.drivers import driver_for, ipv4_next_hop
 from bgpdoctor.engine.world import Unknown
-from bgpdoctor.inventory_model import Host, Peer
+from bgpdoctor.intent import PeerIntent
+from bgpdoctor.inventory_model import Host
 from bgpdoctor.parsers import gobgp, iproute, nft
 from bgpdoctor.parsers.iprule import RULE_TABLES_COMMAND
 from bgpdoctor.report.model import Evidence
@@ -68,14 +69,14 @@ def commands(host: Host) -> dict[str, str]:
     )
 
 
-def route_get_command(peer: Peer) -> str:
+def route_get_command(peer: PeerIntent) -> str:
     """`ip -j route get ADDR`, with `oif IFACE` for a link-local neighbor (its address alone names
     no link). Example: route_get_command(fe80::2 on eth0) -> "ip -j route get fe80::2 oif eth0"."""
     oif = f" oif {peer.interface}" if peer.interface else ""
     return f"ip -j route get {peer.address}{oif}"
 
 
-def listening_for(world: World, host: str, peer: Peer | None) -> bool | None:
+def listening_for(world: World, host: str, peer: PeerIntent | None) -> bool | None:
     """Does the host accept a BGP connection of the peer's family on TCP 179? A socket on 0.0.0.0
     takes no IPv6 connection: an IPv6 session needs `[::]:179`, `*:179` or an IPv6 address."""
     if peer is None or peer.family == 4:

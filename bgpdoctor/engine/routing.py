@@ -158,7 +158,7 @@ def _announces_nothing(world: World, host: str, node: str) -> bool:
     """`host` (FRR, GoBGP: no export filter to read) has its session with `node` Established and
     announces it no route, as FRR does behind a route-map that denies everything."""
     entry = next((p for p in world.inv.hosts[host].peers if p.host == node), None)
-    state = world.neighbor_for(host, entry) if entry is not None else None
+    state = world.neighbor_for(host, entry.intent()) if entry is not None else None
     return state is not None and state.state == "established" and state.advertised == 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bgpdoctor.drivers import driver_for
 from bgpdoctor.engine.ipv6 import listening_for
 from bgpdoctor.engine.world import Session, SessionEnd, World
+from bgpdoctor.intent import PeerIntent
 from bgpdoctor.inventory_model import Peer
 
 
@@ -48,30 +49,32 @@ def _paired(world: World, scope: list[str]) -> list[Session]:
     return sessions
 
 
-def session_kind(peer: Peer) -> str:
+def session_kind(peer: Peer | PeerIntent) -> str:
     """'' for IPv4, 'ipv6' or 'ipv6-ll' (link-local): what tells a dual-stack pair's sessions apart."""
     return "" if peer.family == 4 else ("ipv6-ll" if peer.link_local else "ipv6")
 
 
 def end_view(world: World, host_name: str, peer: Peer | None) -> SessionEnd:
-    """What one end says about the session: its daemon's entry for the other end, listening, source."""
+    """What one end says about the session: the inventory's intent for it, its daemon's entry for
+    the other end, listening, source."""
     host = world.inv.hosts[host_name]
-    end = SessionEnd(host=host_name, peer=peer, asn=host.asn)
+    intent = peer.intent(local_asn=host.asn) if peer is not None else None
+    end = SessionEnd(host=host_name, peer=intent, asn=host.asn)
     if host_name not in world.facts:
         return end
     end.router_id = world.router_id(host_name)
-    end.listens = listening_for(world, host_name, peer)  # an IPv6 session needs an IPv6 socket
+    end.listens = listening_for(world, host_name, intent)  # an IPv6 session needs an IPv6 socket
     if (ev := world.evidence(host_name, "ss.listen", "listening sockets on TCP 179")) is not None:
         end.evidence.append(ev)
-    if peer is None:
+    if intent is None:
         end.missing = True
         return end
-    address = str(peer.address)
+    address = str(intent.address)
     driver = driver_for(host.speaker)
     if driver is not None:
         match = None
         if world.neighbors(host_name) is not None:
-            match = end.observed = world.neighbor_for(host_name, peer)
+            match = end.observed = world.neighbor_for(host_name, intent)
             end.missing = match is None
         if (ev := world.evidence(host_name, driver.session_fact)) is not None:
             # the neighbor's own entry: a router's whole list, quoted by each of its sessions, grew

@@ -16,7 +16,8 @@ from bgpdoctor.engine.collect import HostFacts
 from bgpdoctor.engine.policy import PolicyAnswer, policy_lookup
 from bgpdoctor.engine.routing import RouteTable, address_owners
 from bgpdoctor.errors import BgpDoctorError
-from bgpdoctor.inventory_model import Inventory, Peer
+from bgpdoctor.intent import PeerIntent
+from bgpdoctor.inventory_model import Inventory
 from bgpdoctor.parsers import bird, gobgp, iproute, iprule, nft, ss
 from bgpdoctor.parsers.netstat import parse_proc_netstat
 from bgpdoctor.report.model import Evidence
@@ -165,15 +166,16 @@ def effective_rp_filter(values: dict[str, str], interface: str) -> int | None:
 
 @dataclass
 class SessionEnd:
-    """One end of an expected session: the inventory's intent (`peer`, `asn`), what its daemon
-    reports for the other end (`observed`, the driver's NeighborState) and the kernel's facts.
+    """One end of an expected session: its intent (`peer`, the one session model, read from the
+    inventory's peer entry; `asn`), what its daemon reports for the other end (`observed`, the
+    driver's NeighborState) and the kernel's facts.
 
     Example: SessionEnd("router-mine", peer, asn=65001, observed=NeighborState(address="10.0.0.2",
     state="active", last_error="Socket: Connection refused"), listens=True)
     """
 
     host: str
-    peer: Peer | None  # this end's configuration for the other end (None: not configured)
+    peer: PeerIntent | None  # this end's configuration for the other end (None: not configured)
     asn: int | None = None  # the inventory's AS of the host
     observed: NeighborState | None = None  # the daemon's entry for the other end (None: none, or unread)
     missing: bool = False  # the daemon was read and has no neighbor for the other end
@@ -472,7 +474,7 @@ class World:
             self._neighbors[host] = driver.neighbors(self, host) if driver is not None else None
         return self._neighbors[host]
 
-    def neighbor_for(self, host: str, peer: Peer) -> NeighborState | None:
+    def neighbor_for(self, host: str, peer: PeerIntent) -> NeighborState | None:
         """drivers.match_neighbor over the host's neighbors (the first with the peer's address or
         protocol name), indexed once per host: a router's N sessions each scanned its N neighbors."""
         from bgpdoctor.drivers import canonical_address

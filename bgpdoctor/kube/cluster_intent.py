@@ -36,6 +36,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from bgpdoctor.drivers import CALICO, agent_for
+from bgpdoctor.intent import address_text
 from bgpdoctor.kube.cilium_agent import bind_capability_findings
 from bgpdoctor.kube.config import KubeClient
 from bgpdoctor.kube.derive import NODE_BGP, KubeFacts, KubeFinding, node_bgp
@@ -416,9 +417,9 @@ def _speaker_checks(view: ClusterView) -> list[KubeFinding]:
         if agent_for(nb.speaker) is None:
             continue  # no speaker on the node
         peers = [
-            {"address": p.address, "asn": p.asn, "name": p.name, "source": p.source}
+            {"address": address_text(p.address), "asn": p.asn, "name": p.name, "source": p.source}
             for p in nb.peers
-            if p.address and ":" not in p.address
+            if p.address_v4 is not None
         ]
         out.append(
             KubeFinding(
@@ -539,7 +540,7 @@ def _colliding_speakers(view: ClusterView, raw: RawCluster) -> list[KubeFinding]
         agent = agent_for(nb.speaker)
         if node is None or agent is None:
             continue
-        cni_peers = {p.address: p for p in nb.peers if p.address}
+        cni_peers = {str(p.address): p for p in nb.peers if p.address}
         for mp in metallb.peers:
             if not mp.address or mp.address not in cni_peers:
                 continue

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bgpdoctor.intent import Loc, PeerIntent, address_text, located, parse_address
 from bgpdoctor.kube.selectors import LabelSelector, SelectorError, calico_selector_matches
 from bgpdoctor.kube.services import ServiceFinding, ServiceState, service_findings, state_from_view
 from bgpdoctor.kube.view import CalicoView, CiliumPeerConfig, CiliumView, ClusterView, KubeNode, LbPool
@@ -75,25 +76,27 @@ class KubeFacts:
     family: str = ""
 
 
-@dataclass
-class DerivedPeer:
-    """One BGP neighbor of a node as the cluster configures it.
+@dataclass(kw_only=True)
+class DerivedPeer(PeerIntent):
+    """One BGP neighbor of a node as the cluster configures it: the session's intent (a PeerIntent:
+    address, asn, multihop, name, and `loc`, the object that states it) and what the cluster says of
+    it (its CiliumBGPPeerConfig, what it is sent, the state the cluster reports).
 
-    Example: DerivedPeer(address="192.168.6.1", asn=64513, multihop=None, name="router-mine",
-    source="CiliumBGPClusterConfig/bgp-local", peer_config="l3-bgp-peer-config",
+    Example: DerivedPeer(address=IPv4Address("192.168.6.1"), asn=64513, name="router-mine",
+    loc=Loc("CiliumBGPClusterConfig/bgp-local"), peer_config="l3-bgp-peer-config",
     advertises=["PodCIDR"], state="established", peer_node=None, problems=[])
     """
 
-    address: str | None
-    asn: int | None
-    multihop: int | None
-    name: str
-    source: str
     peer_config: str | None = None
     advertises: list[str] = field(default_factory=list)
     state: str | None = None
     peer_node: str | None = None
     problems: list[str] = field(default_factory=list)
+
+    @property
+    def source(self) -> str:
+        """The object that configures the session, e.g. "CiliumBGPClusterConfig/bgp-local"."""
+        return str(self.loc)
 
 
 @dataclass
@@ -217,7 +220,9 @@ def _cilium_node(view: ClusterView, cilium: CiliumView, node: KubeNode) -> NodeB
             continue
         selected.append(f"CiliumBGPClusterConfig/{cc.name}")
         for inst in cc.instances:
-            inst_asn = (override.local_asns.get(inst.name) if override else None) or inst.local_asn
+            override_asn = override.local_asns.get(inst.name) if override else None
+            inst_asn = override_asn or inst.local_asn
+            at_override = Loc(f"CiliumBGPNodeConfigOverride/{node.name}")
             asn = asn or inst_asn
             router_id = router_id or (override.router_ids.get(inst.name) if override else None)
             for p in inst.peers:
@@ -237,13 +242,27 @@ def _cilium_node(view: ClusterView, cilium: CiliumView, node: KubeNode) -> NodeB
                         None,
                     )
                 multihop = pc.ebgp_multihop if pc is not None and (pc.ebgp_multihop or 1) > 1 else None
+                at = Loc(f"CiliumBGPClusterConfig/{cc.name}")
+                in_pc = Loc(f"CiliumBGPPeerConfig/{pc.name}") if pc is not None else None
                 peers.append(
                     DerivedPeer(
-                        address=p.address,
+                        address=parse_address(p.address),
                         asn=p.asn,
                         multihop=multihop,
                         name=p.name,
-                        source=f"CiliumBGPClusterConfig/{cc.name}",
+                        local_asn=inst_asn,
+                        md5=True if pc is not None and pc.auth_secret else None,
+                        md5_ref=f"Secret/{pc.auth_secret}" if pc is not None and pc.auth_secret else None,
+                        loc=at,
+                        origins=located(
+                            address=at,
+                            asn=at,
+                            name=at,
+                            multihop=in_pc if multihop else None,
+                            local_asn=(at_override if override_asn else at) if inst_asn else None,
+                            md5=in_pc if pc is not None and pc.auth_secret else None,
+                            config=in_pc,
+                        ),
                         peer_config=p.peer_config,
                         advertises=_advertised_types(cilium, pc),
                         state=state,
@@ -266,13 +285,23 @@ def _cilium_node(view: ClusterView, cilium: CiliumView, node: KubeNode) -> NodeB
                     adv.append(t)
             if pol.service_selector is not None and "Service" not in adv:
                 adv.append("Service")
+            at = Loc(tag)
+            multihop = n.multihop if (n.multihop or 1) > 1 else None
             peers.append(
                 DerivedPeer(
-                    address=n.address,
+                    address=parse_address(n.address),
                     asn=n.asn,
-                    multihop=n.multihop if (n.multihop or 1) > 1 else None,
+                    multihop=multihop,
                     name=n.address,
-                    source=tag,
+                    local_asn=pol.local_asn,
+                    loc=at,
+                    origins=located(
+                        address=at,
+                        asn=at,
+                        name=at,
+                        multihop=at if multihop else None,
+                        local_asn=at if pol.local_asn else None,
+                    ),
                     advertises=adv,
                 )
             )
@@ -340,13 +369,14 @@ def _calico_node(view: ClusterView, calico: CalicoView, node: KubeNode) -> NodeB
         selected.append(f"BGPPeer/{bp.name}")
         if bp.peer_ip:
             address = bp.peer_ip.rsplit(":", 1)[0] if bp.peer_ip.count(":") == 1 else bp.peer_ip
+            at = Loc(f"BGPPeer/{bp.name}")
             peers.append(
                 DerivedPeer(
-                    address=address,
+                    address=parse_address(address),
                     asn=bp.asn or asn,
-                    multihop=None,
                     name=bp.name,
-                    source=f"BGPPeer/{bp.name}",
+                    loc=at,
+                    origins=located(address=at, asn=at if bp.asn else None, name=at),
                     advertises=["PodCIDR"],
                     state=state_of(address),
                     problems=problems,
@@ -356,13 +386,14 @@ def _calico_node(view: ClusterView, calico: CalicoView, node: KubeNode) -> NodeB
             for other in view.nodes:
                 if other.name != node.name and _matches(bp.peer_selector, other.labels):
                     ip = _calico_ip(other)
+                    at = Loc(f"BGPPeer/{bp.name}")
                     peers.append(
                         DerivedPeer(
-                            address=ip,
+                            address=parse_address(ip),
                             asn=_calico_asn(calico, other),
-                            multihop=None,
                             name=bp.name,
-                            source=f"BGPPeer/{bp.name}",
+                            loc=at,
+                            origins=located(name=at),
                             advertises=["PodCIDR"],
                             state=state_of(ip),
                             peer_node=other.name,
@@ -372,15 +403,14 @@ def _calico_node(view: ClusterView, calico: CalicoView, node: KubeNode) -> NodeB
         selected.append("node-to-node mesh")
         for other in view.nodes:
             ip = _calico_ip(other)
-            if other.name == node.name or ip is None or any(p.address == ip for p in peers):
+            if other.name == node.name or ip is None or any(address_text(p.address) == ip for p in peers):
                 continue
             peers.append(
                 DerivedPeer(
-                    address=ip,
+                    address=parse_address(ip),
                     asn=_calico_asn(calico, other),
-                    multihop=None,
                     name="Mesh_" + ip.replace(".", "_"),
-                    source="node-to-node mesh",
+                    loc=Loc("node-to-node mesh"),
                     advertises=["PodCIDR"],
                     state=state_of(ip),
                     peer_node=other.name,
@@ -583,7 +613,7 @@ def _node_facts(view: ClusterView, nb: NodeBgp, bgp_in_use: bool, tunnel: bool) 
         "peers": [
             {
                 "name": p.name,
-                "address": p.address,
+                "address": address_text(p.address),
                 "peer_config": p.peer_config,
                 "advertises": p.advertises,
                 "problems": p.problems,

@@ -23,6 +23,7 @@ from typing import Any, cast
 import yaml
 
 from bgpdoctor.drivers import agent_for
+from bgpdoctor.intent import address_text
 from bgpdoctor.inventory_model import Connect, Host, Inventory, Peer, PodTarget, Speaker, SshTarget
 from bgpdoctor.kube.derive import DerivedPeer, NodeBgp, kube_findings, node_bgp
 from bgpdoctor.kube.services import ServiceState, read_service_objects, router_checks, service_state
@@ -128,12 +129,13 @@ def inventory_from_view(
     router_peers: dict[str, list[tuple[NodeBgp, DerivedPeer]]] = {}
     for nb in bgp:
         for p in nb.peers:
-            if p.address and _is_v4(p.address) and p.peer_node is None and p.address not in node_by_ip:
-                router_peers.setdefault(p.address, []).append((nb, p))
+            address = address_text(p.address_v4)
+            if address and p.peer_node is None and address not in node_by_ip:
+                router_peers.setdefault(address, []).append((nb, p))
     router_of: dict[str, str] = {}
     taken = set(node_names)
     for address in sorted(router_peers, key=ipaddress.IPv4Address):
-        name = _router_name(address, {p.name for _, p in router_peers[address]}, taken)
+        name = _router_name(address, {p.name for _, p in router_peers[address] if p.name}, taken)
         taken.add(name)
         router_of[address] = name
 
@@ -155,7 +157,8 @@ def inventory_from_view(
         agent = agent_for(nb.speaker)  # the CNI agent that runs the node's daemon (None: no speaker)
         peers: list[Peer] = []
         for p in nb.peers:
-            if not _is_v4(p.address):
+            v4 = p.address_v4
+            if v4 is None:
                 notes.append(
                     f"node {nb.node}: peer {p.name} ({p.address or 'no address'}) skipped: "
                     "not an IPv4 address"
@@ -164,15 +167,14 @@ def inventory_from_view(
             if p.asn is None:
                 notes.append(f"node {nb.node}: peer {p.address} skipped: no peer ASN configured")
                 continue
-            assert p.address is not None
-            other = p.peer_node or node_by_ip.get(p.address) or router_of.get(p.address)
+            other = p.peer_node or node_by_ip.get(str(v4)) or router_of.get(str(v4))
             peers.append(
                 Peer(
                     host=other,
-                    address=ipaddress.IPv4Address(p.address),
+                    address=v4,
                     asn=p.asn,
                     multihop=p.multihop,
-                    name=agent.protocol_name(p.address, p.source, p.name) if agent is not None else None,
+                    name=agent.protocol_name(str(v4), p.source, p.name or "") if agent is not None else None,
                 )
             )
         if nb.internal_ip is None:

@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, ip_address
 
-from bgpdoctor.lint.model import Loc
+from bgpdoctor.intent import Loc
 from bgpdoctor.redact import REDACTED, redact
 
 MAX_NESTING = 64  # braces; BIRD's own grammar never goes near it

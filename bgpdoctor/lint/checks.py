@@ -26,6 +26,7 @@ from typing import Any
 from bgpdoctor.engine.rules import PlaybookDef, load_playbooks, subject_kinds
 from bgpdoctor.engine.subject import Subject
 from bgpdoctor.engine.vips import suggest_pool
+from bgpdoctor.intent import Loc, PeerIntent, located
 from bgpdoctor.kube.selectors import LabelSelector, SelectorError, calico_selector_matches
 from bgpdoctor.kube.view import CiliumClusterConfig, CiliumPeeringPolicy, KubeNode
 from bgpdoctor.lint.bird import AS_TRANS, UNKNOWN, BirdConfig, BirdProto
@@ -34,15 +35,7 @@ from bgpdoctor.lint.frr import FrrConfig, ebgp_without_policy
 from bgpdoctor.lint.judging import Saying, conclude, lint_subject
 from bgpdoctor.lint.k8s import CiliumBgpConfig, K8sInputs, node_ips, node_subnets, src_at, src_loc
 from bgpdoctor.lint.loader import Inputs
-from bgpdoctor.lint.model import (
-    InputProblem,
-    LintFinding,
-    Loc,
-    Peer,
-    Severity,
-    Speaker,
-    UnknownRootCause,
-)
+from bgpdoctor.lint.model import InputProblem, LintFinding, Severity, Speaker, UnknownRootCause
 from bgpdoctor.lint.uci import UciFirewall, UciNetwork
 
 ASSUMED_PREFIX = 24
@@ -72,7 +65,7 @@ class ConfiguredNetwork:
     ambiguous: dict[IPv4Address, list[Speaker]] = field(default_factory=dict)
     _subnets: dict[int, dict[IPv4Network, int]] | None = None  # prefixlen -> subnet -> first position
     _seen: set[tuple[str, str, int, str]] = field(default_factory=set)
-    _peer_index: dict[int, dict[IPv4Address, list[tuple[int, Peer]]]] = field(default_factory=dict)
+    _peer_index: dict[int, dict[IPv4Address, list[tuple[int, PeerIntent]]]] = field(default_factory=dict)
     # the root causes; empty: the installed playbooks, read on first use
     playbooks: list[PlaybookDef] = field(default_factory=list)
     _by_kind: dict[str, list[PlaybookDef]] | None = None  # subject kind -> playbooks, judge's order
@@ -135,13 +128,13 @@ class ConfiguredNetwork:
                 found.append((nets[n], n))
         return [n for _, n in sorted(found)]
 
-    def _peers_at(self, r: Speaker, addrs: Iterable[IPv4Address]) -> list[tuple[int, Peer]]:
+    def _peers_at(self, r: Speaker, addrs: Iterable[IPv4Address]) -> list[tuple[int, PeerIntent]]:
         index = self._peer_index.get(id(r))
         if index is None:
             index = self._peer_index[id(r)] = {}
             for i, q in enumerate(r.peers):
-                if q.peer_addr is not None:
-                    index.setdefault(q.peer_addr, []).append((i, q))
+                if q.address_v4 is not None:
+                    index.setdefault(q.address_v4, []).append((i, q))
         return sorted((iq for a in addrs for iq in index.get(a, ())), key=lambda iq: iq[0])
 
     def resolve(self, addr: IPv4Address, asker: Speaker) -> Speaker | None:
@@ -160,7 +153,7 @@ class ConfiguredNetwork:
         facing = [c for c in self.ambiguous[addr] if c is not asker and faces(c)]
         return facing[0] if len(facing) == 1 else None
 
-    def peers_toward(self, r: Speaker, e: Speaker) -> list[Peer]:
+    def peers_toward(self, r: Speaker, e: Speaker) -> list[PeerIntent]:
         """r's peers whose address e owns, in r's order; then r's dynamic peers (`neighbor range`)
         whose range holds one of e's addresses."""
         mine = [a for a in e.addresses if a not in self.ambiguous or self.resolve(a, r) is e]
@@ -238,14 +231,14 @@ def _l2_key(w: ConfiguredNetwork, a: IPv4Address) -> tuple[IPv4Network, bool]:
     return IPv4Network(f"{a}/{ASSUMED_PREFIX}", strict=False), True
 
 
-def source_toward(w: ConfiguredNetwork, s: Speaker, p: Peer) -> tuple[IPv4Address | None, str | None]:
-    """The address (and interface) s uses toward p.peer_addr: explicit, connected, routed, only one."""
-    d = p.peer_addr
+def source_toward(w: ConfiguredNetwork, s: Speaker, p: PeerIntent) -> tuple[IPv4Address | None, str | None]:
+    """The address (and interface) s uses toward p.address_v4: explicit, connected, routed, only one."""
+    d = p.address_v4
     if d is None:
         return None, None
     iface = egress_iface(w, s, d)
-    if p.local_addr is not None:
-        return p.local_addr, iface
+    if isinstance(p.local_address, IPv4Address):
+        return p.local_address, iface
     for addr in s.addresses:
         for n, name, _ in s.subnets:
             if addr in n and d in n:
@@ -312,7 +305,7 @@ def _v4(text: str | None) -> IPv4Address | None:
         return None
 
 
-def _bird_peer(p: BirdProto) -> Peer:
+def _bird_peer(p: BirdProto) -> PeerIntent:
     st = p.settings
     nb = st.get("neighbor")
     local_as = _int(st["local_as"][0]) if "local_as" in st else None
@@ -331,18 +324,27 @@ def _bird_peer(p: BirdProto) -> Peer:
             peer_range = IPv4Network(rng[0], strict=False)
         except ValueError:
             unpaired, detail = "IPv6", f"neighbor range {rng[0]}"
-    return Peer(
-        name=p.name, loc=nb[1] if nb else rng[1] if rng else p.loc, peer_addr=peer_addr,
-        peer_asn=peer_as, peer_asn_loc=nas[1] if nas else None, local_asn=local_as,
-        local_asn_loc=st["local_as"][1] if "local_as" in st else None,
-        local_addr=_v4(src[0]) if src else None, local_addr_loc=src[1] if src else None,
-        multihop=(_int(mh[0]) or 64) if mh else None, multihop_loc=mh[1] if mh else None,
-        passive=st.get("passive", ("0", p.loc))[0] == "1" or rng is not None,
-        passive_loc=st["passive"][1] if "passive" in st else None,
-        password="password" in st, password_loc=st["password"][1] if "password" in st else None,
-        rr_client=st.get("rr_client", ("0", p.loc))[0] == "1", extra_locs=[p.loc], unpaired=unpaired,
-        ttl_security_hops=_bird_gtsm_hops(st), ttl_security_loc=st.get("ttl_security", ("", None))[1],
-        unpaired_detail=detail, peer_range=peer_range, as4=st.get("as4", ("1", p.loc))[0] == "1",
+
+    def said(key: str) -> Loc | None:
+        return st[key][1] if key in st else None
+
+    def switch(key: str) -> bool | None:  # a BIRD on/off option: None when the file does not say
+        return st[key][0] == "1" if key in st else None
+
+    return PeerIntent(
+        name=p.name, loc=nb[1] if nb else rng[1] if rng else p.loc, address=peer_addr, asn=peer_as,
+        local_asn=local_as, local_address=_v4(src[0]) if src else None,
+        multihop=(_int(mh[0]) or 64) if mh else None, passive=True if rng is not None else switch("passive"),
+        md5=True if "password" in st else None, route_reflector_client=switch("rr_client"),
+        ttl_security_hops=_bird_gtsm_hops(st), peer_range=peer_range, as4=switch("as4"),
+        unpaired=unpaired, unpaired_detail=detail,
+        origins=located(
+            address=nb[1] if nb else None, name=p.loc, peer_range=rng[1] if rng else None,
+            asn=nas[1] if nas else None, local_asn=said("local_as"), local_address=src[1] if src else None,
+            multihop=mh[1] if mh else None, passive=said("passive"), md5=said("password"),
+            ttl_security_hops=said("ttl_security"), route_reflector_client=said("rr_client"),
+            as4=said("as4"), config=p.loc,
+        ),
     )  # fmt: skip
 
 
@@ -410,8 +412,8 @@ def build_network(inp: Inputs, playbooks: list[PlaybookDef] | None = None) -> Co
         for p in cfg.bgp():
             peer = _bird_peer(p)
             sp.peers.append(peer)
-            if peer.local_addr is not None:
-                sp.addresses.setdefault(peer.local_addr, peer.local_addr_loc)
+            if isinstance(peer.local_address, IPv4Address):
+                sp.addresses.setdefault(peer.local_address, peer.origin("local_address"))
         routes = w.routes.setdefault(id(sp), [])
         for proto in cfg.protocols:
             routes += [(net, via, None) for net, via, _ in proto.static_routes]
@@ -456,16 +458,15 @@ def _documents(configs: list[CiliumBgpConfig]) -> list[list[CiliumBgpConfig]]:
     return list(groups.values())
 
 
-def _cilium_peers(k: K8sInputs, c: CiliumBgpConfig, node: KubeNode | None) -> list[Peer]:
+def _cilium_peers(k: K8sInputs, c: CiliumBgpConfig, node: KubeNode | None) -> list[PeerIntent]:
     """The sessions a Cilium config gives a node, with its CiliumBGPPeerConfig and override applied."""
     if isinstance(c, CiliumPeeringPolicy):
         return [
-            Peer(
-                name=n.address or "?", loc=src_loc(n.source), peer_addr=_host_ip(n.address), peer_asn=n.asn,
-                peer_asn_loc=src_loc(n.source, "asn"), local_asn=c.local_asn,
-                local_asn_loc=src_at(c.source, "local_asn"),
-                multihop=n.multihop if n.multihop and n.multihop > 1 else None,
-                password=n.auth_secret is not None,
+            PeerIntent(
+                name=n.address or "?", loc=src_loc(n.source), address=_host_ip(n.address), asn=n.asn,
+                local_asn=c.local_asn, multihop=n.multihop if n.multihop and n.multihop > 1 else None,
+                md5=True if n.auth_secret is not None else None,
+                origins=located(asn=src_loc(n.source, "asn"), local_asn=src_at(c.source, "local_asn")),
             )
             for n in c.neighbors
         ]  # fmt: skip
@@ -481,16 +482,18 @@ def _cilium_peers(k: K8sInputs, c: CiliumBgpConfig, node: KubeNode | None) -> li
             )
             mh = pc.ebgp_multihop if pc else None
             peers.append(
-                Peer(
-                    name=cp.name or "?", loc=src_loc(cp.source), peer_addr=_host_ip(cp.address),
-                    peer_asn=cp.asn, peer_asn_loc=src_loc(cp.source, "asn"),
-                    local_asn=local_asn or inst.local_asn, local_asn_loc=src_at(inst.source, "local_asn"),
-                    local_addr=_host_ip(local_addr), local_addr_loc=local_addr_loc,
+                PeerIntent(
+                    name=cp.name or "?", loc=src_loc(cp.source), address=_host_ip(cp.address),
+                    asn=cp.asn, local_asn=local_asn or inst.local_asn, local_address=_host_ip(local_addr),
                     multihop=mh if mh and mh > 1 else None,
-                    multihop_loc=src_at(pc.source, "ebgp_multihop") if pc else None,
-                    password=pc is not None and pc.auth_secret is not None,
-                    password_loc=src_at(pc.source, "auth_secret") if pc else None,
-                    extra_locs=[src_loc(pc.source)] if pc else [],
+                    md5=True if pc is not None and pc.auth_secret is not None else None,
+                    origins=located(
+                        asn=src_loc(cp.source, "asn"), local_asn=src_at(inst.source, "local_asn"),
+                        local_address=local_addr_loc,
+                        multihop=src_at(pc.source, "ebgp_multihop") if pc else None,
+                        md5=src_at(pc.source, "auth_secret") if pc else None,
+                        config=src_loc(pc.source) if pc else None,
+                    ),
                 )
             )  # fmt: skip
     return peers
@@ -557,13 +560,15 @@ def _calico_speakers(w: ConfiguredNetwork, k: K8sInputs) -> None:
                 continue
             selected.setdefault(bp.name, []).append(n)
             sp.peers.append(
-                Peer(
-                    name=bp.name, loc=src_loc(bp.source), peer_addr=_host_ip(bp.peer_address),
-                    peer_asn=bp.asn or sp.asn, peer_asn_loc=src_loc(bp.source, "asn"), local_asn=sp.asn,
-                    local_asn_loc=calico_asn[1] if calico_asn else None, multihop=255,
-                    password=bp.has_password, password_loc=src_at(bp.source, "password"),
-                    ttl_security_hops=bp.ttl_security or None,
-                    ttl_security_loc=src_at(bp.source, "ttl_security") or src_loc(bp.source),
+                PeerIntent(
+                    name=bp.name, loc=src_loc(bp.source), address=_host_ip(bp.peer_address),
+                    asn=bp.asn or sp.asn, local_asn=sp.asn, multihop=255,
+                    md5=True if bp.has_password else None, ttl_security_hops=bp.ttl_security or None,
+                    origins=located(
+                        asn=src_loc(bp.source, "asn"), local_asn=calico_asn[1] if calico_asn else None,
+                        md5=src_at(bp.source, "password"),
+                        ttl_security_hops=src_at(bp.source, "ttl_security") or src_loc(bp.source),
+                    ),
                 )
             )  # fmt: skip
         w.speakers.append(sp)
@@ -586,14 +591,14 @@ def _where(loc: Loc | None) -> str:
 
 
 def _nat(
-    w: ConfiguredNetwork, s: Speaker, p: Peer, src: IPv4Address | None
+    w: ConfiguredNetwork, s: Speaker, p: PeerIntent, src: IPv4Address | None
 ) -> tuple[IPv4Address, Loc] | None:
     """(address after masquerade, masq line) if s's firewall rewrites src on the way to p."""
     fwnet = w.firewall.get(id(s))
-    if fwnet is None or src is None or p.peer_addr is None:
+    if fwnet is None or src is None or p.address_v4 is None:
         return None
     fw, net = fwnet
-    iface = egress_iface(w, s, p.peer_addr)
+    iface = egress_iface(w, s, p.address_v4)
     if iface is None:
         return None
     ui = next((i for i in net.interfaces if i.name == iface), None)
@@ -627,20 +632,20 @@ def _host(s: Speaker) -> str:
     return s.name.split(" (")[0]
 
 
-def _bird_protocol(s: Speaker, p: Peer) -> str | None:
+def _bird_protocol(s: Speaker, p: PeerIntent) -> str | None:
     return p.name if s.kind.startswith("bird") else None
 
 
-def _asn_facts(a: Speaker, pa: Peer, b: Speaker, qb: Peer) -> dict[str, Any]:
+def _asn_facts(a: Speaker, pa: PeerIntent, b: Speaker, qb: PeerIntent) -> dict[str, Any]:
     """a expects b under the wrong AS (asn-mismatch's facts)."""
     return _known(
         {
             "asn_wrong_end": _host(a),
             "asn_other_end": _host(b),
-            "asn_configured": pa.peer_asn,
+            "asn_configured": pa.asn,
             "asn_actual": qb.local_asn,
             "asn_local": pa.local_asn,
-            "asn_peer_address": pa.peer_addr,
+            "asn_peer_address": pa.address_v4,
         }
     ) | {
         "asn_wrong_protocol": _bird_protocol(a, pa),  # None: the fix names a placeholder
@@ -654,42 +659,42 @@ def _asn_facts(a: Speaker, pa: Peer, b: Speaker, qb: Peer) -> dict[str, Any]:
 KEPT_DOWN: dict[str, Any] = {"established": False}
 
 
-def _ends(a: Speaker, pa: Peer, b: Speaker) -> dict[str, Any]:
-    """a dials b at pa.peer_addr."""
-    return _known({"dialer": _host(a), "listener": _host(b), "listener_address": pa.peer_addr})
+def _ends(a: Speaker, pa: PeerIntent, b: Speaker) -> dict[str, Any]:
+    """a dials b at pa.address_v4."""
+    return _known({"dialer": _host(a), "listener": _host(b), "listener_address": pa.address_v4})
 
 
-def _nat_facts(a: Speaker, iface: str | None, pa: Peer) -> dict[str, Any]:
-    return _known({"nat_culprit": _host(a), "nat_interface": iface, "listener_address": pa.peer_addr})
+def _nat_facts(a: Speaker, iface: str | None, pa: PeerIntent) -> dict[str, Any]:
+    return _known({"nat_culprit": _host(a), "nat_interface": iface, "listener_address": pa.address_v4})
 
 
 def _source_facts(
-    a: Speaker, pa: Peer, b: Speaker, qb: Peer, src: IPv4Address | None, iface: str | None
+    a: Speaker, pa: PeerIntent, b: Speaker, qb: PeerIntent, src: IPv4Address | None, iface: str | None
 ) -> dict[str, Any]:
-    """a dials b from src, where b expects qb.peer_addr (unexpected-source-address's facts)."""
+    """a dials b from src, where b expects qb.address_v4 (unexpected-source-address's facts)."""
     return _known(
         {
             "dialer": _host(a),
             "dialer_asn": pa.local_asn,
             "dialer_source": src,
             "dialer_source_interface": iface,
-            "expected_source": qb.peer_addr,
+            "expected_source": qb.address_v4,
             "listener": _host(b),
-            "listener_address": pa.peer_addr,
+            "listener_address": pa.address_v4,
             "listener_asn": qb.local_asn,
         }
     ) | {"listener_protocol": _bird_protocol(b, qb), "dialer_route_gateway": None}
 
 
-def _unconfigured_facts(e: Speaker, p: Peer, r: Speaker) -> dict[str, Any]:
+def _unconfigured_facts(e: Speaker, p: PeerIntent, r: Speaker) -> dict[str, Any]:
     """e peers with r, r has no peer for e (peer-not-configured's facts)."""
-    address = next(iter(e.addresses), None) if p.local_addr is None else p.local_addr
+    address = next(iter(e.addresses), None) if p.local_address is None else p.local_address
     return _known(
         {
             "configured_end": _host(e),
             "configured_asn": p.local_asn,
             "unconfigured_end": _host(r),
-            "unconfigured_asn": p.peer_asn,
+            "unconfigured_asn": p.asn,
             "unconfigured_peer_address": address,
         }
     )
@@ -700,55 +705,59 @@ def _session(a: Speaker, b: Speaker, facts: dict[str, Any]) -> Subject:
     return lint_subject("session", f"{a.name} -> {b.name}", [_host(a), _host(b)], facts)
 
 
-def _check_pair(w: ConfiguredNetwork, e: Speaker, p: Peer, r: Speaker, q: Peer) -> None:
+def _check_pair(w: ConfiguredNetwork, e: Speaker, p: PeerIntent, r: Speaker, q: PeerIntent) -> None:
     # ASNs, both directions
     for a, pa, b, qb in ((e, p, r, q), (r, q, e, p)):
         # a 4-byte ASN without the AS4 capability (`enable as4 off` on either end) is AS_TRANS
-        as_trans = pa.peer_asn == AS_TRANS and (qb.local_asn or 0) > 0xFFFF and not (pa.as4 and qb.as4)
-        known = pa.peer_asn is not None and qb.local_asn is not None
-        asn_at = pa.peer_asn_loc or pa.loc
+        as_trans = (
+            pa.asn == AS_TRANS
+            and (qb.local_asn or 0) > 0xFFFF
+            and not (pa.as4 is not False and qb.as4 is not False)
+        )
+        known = pa.asn is not None and qb.local_asn is not None
+        asn_at = pa.origin("asn") or pa.loc
         facts = _asn_facts(a, pa, b, qb)
         said = {
             "asn-mismatch": Saying("error", asn_at,
-                f"{a.name} peers with {b.name} ({pa.peer_addr}) as AS {pa.peer_asn}, but {b.name} is AS "
-                f"{qb.local_asn} ({_where(qb.local_asn_loc)})", [qb.local_asn_loc, qb.loc], facts)
+                f"{a.name} peers with {b.name} ({pa.address_v4}) as AS {pa.asn}, but {b.name} is AS "
+                f"{qb.local_asn} ({_where(qb.origin('local_asn'))})", [qb.origin('local_asn'), qb.loc], facts)
         } if known else {}  # fmt: skip
-        mismatch = pa.peer_asn != qb.local_asn and not as_trans if known else None
+        mismatch = pa.asn != qb.local_asn and not as_trans if known else None
         w.conclude(_session(a, b, {"asn_mismatch": mismatch} | (facts if mismatch else {})), asn_at, said)
     # addresses each side really uses
     for a, pa, b, qb in ((e, p, r, q), (r, q, e, p)):
         src, iface = source_toward(w, a, pa)
         nat = _nat(w, a, pa, src)
-        if nat is not None and qb.peer_addr == src:
+        if nat is not None and qb.address_v4 == src:
             facts = _nat_facts(a, iface, pa)
             rewritten = Saying("error", nat[1],
-                  f"{a.name} masquerades traffic leaving {iface}: its BGP packets to {pa.peer_addr} "
+                  f"{a.name} masquerades traffic leaving {iface}: its BGP packets to {pa.address_v4} "
                   f"leave from "
-                  f"{src} but arrive from {nat[0]}, while {b.name} expects {qb.peer_addr} "
-                  f"({_where(qb.loc)})", [pa.local_addr_loc or pa.loc, qb.loc], facts)  # fmt: skip
+                  f"{src} but arrive from {nat[0]}, while {b.name} expects {qb.address_v4} "
+                  f"({_where(qb.loc)})", [pa.origin('local_address') or pa.loc, qb.loc], facts)  # fmt: skip
             w.conclude(_session(a, b, KEPT_DOWN | facts), nat[1], {"nat-rewrites-bgp-source": rewritten})
-        elif src is not None and qb.peer_addr is not None and qb.peer_addr != src:
+        elif src is not None and qb.address_v4 is not None and qb.address_v4 != src:
             how = (
                 "its source address"
-                if pa.local_addr is not None
-                else f"the address of its interface toward {pa.peer_addr}"
+                if pa.local_address is not None
+                else f"the address of its interface toward {pa.address_v4}"
             )
             facts = _source_facts(a, pa, b, qb, src, iface)
             wrong_source = Saying("error", qb.loc,
-                  f"{b.name} expects {a.name} at {qb.peer_addr}, but {a.name} connects from {src} ({how}, "
-                  f"{_where(pa.local_addr_loc or pa.loc)})", [pa.local_addr_loc or pa.loc],
+                  f"{b.name} expects {a.name} at {qb.address_v4}, but {a.name} connects from {src} ({how}, "
+                  f"{_where(pa.origin('local_address') or pa.loc)})", [pa.origin('local_address') or pa.loc],
                   facts)  # fmt: skip
             stated = KEPT_DOWN | {"source_matches": False} | facts
             w.conclude(_session(a, b, stated), qb.loc, {"unexpected-source-address": wrong_source})
     # multihop for eBGP peers without a shared subnet
-    if p.peer_asn is not None and p.local_asn is not None and p.peer_asn != p.local_asn:
+    if p.asn is not None and p.local_asn is not None and p.asn != p.local_asn:
         for a, pa, b in ((e, p, r), (r, q, e)):
-            if pa.peer_addr is None or (pa.multihop is not None and pa.multihop > 1) or not a.addresses:
+            if pa.address_v4 is None or (pa.multihop is not None and pa.multihop > 1) or not a.addresses:
                 continue
             # BIRD wants the neighbor on a connected subnet; a TTL-1 sender only needs the peer's router
             # to own an address on a subnet it shares
             pairs = (
-                [(x, pa.peer_addr) for x in a.addresses]
+                [(x, pa.address_v4) for x in a.addresses]
                 if a.kind.startswith("bird")
                 else [(x, y) for x in a.addresses for y in b.addresses]
             )
@@ -759,11 +768,11 @@ def _check_pair(w: ConfiguredNetwork, e: Speaker, p: Peer, r: Speaker, q: Peer) 
             fix = {"Cilium": "ebgpMultihop in its CiliumBGPPeerConfig", "GoBGP": "ebgp-multihop"}.get(
                 _kind(a), "multihop"
             )
-            ttl_at = pa.multihop_loc or pa.loc
+            ttl_at = pa.origin("multihop") or pa.loc
             one_hop = Saying("error", ttl_at,
-                  f"{a.name} -> {b.name} ({pa.peer_addr}) is eBGP between different subnets{assumed}, "
+                  f"{a.name} -> {b.name} ({pa.address_v4}) is eBGP between different subnets{assumed}, "
                   f"but {a.name} sends TTL 1 / wants a directly connected peer: set {fix}",
-                  pa.extra_locs)  # fmt: skip
+                  pa.origins_of('config'))  # fmt: skip
             stated = KEPT_DOWN | {"ebgp": True, "peer_hops_away": True, "multihop_ok": False}
             w.conclude(_session(a, b, stated | _ends(a, pa, b)), ttl_at, {"ebgp-multihop-missing": one_hop})
     _check_gtsm(w, e, p, r, q)
@@ -774,10 +783,10 @@ def _check_pair(w: ConfiguredNetwork, e: Speaker, p: Peer, r: Speaker, q: Peer) 
         why = []
         for a, pa in ((e, p), (r, q)):
             if pa.passive:
-                why.append(f"{a.name} is passive ({_where(pa.passive_loc)})")
+                why.append(f"{a.name} is passive ({_where(pa.origin('passive'))})")
             if not a.listens:
                 why.append(f"{a.name} never listens on 179")
-        at = next((pa.passive_loc for pa in (p, q) if pa.passive and pa.passive_loc), None)
+        at = next((pa.origin("passive") for pa in (p, q) if pa.passive and pa.origin("passive")), None)
         unopened = Saying("error", at or q.loc,
               f"neither end opens the session {e.name} <-> {r.name}: " + "; ".join(why),
               [p.loc, q.loc, e.listens_loc, r.listens_loc])  # fmt: skip
@@ -787,7 +796,7 @@ def _check_pair(w: ConfiguredNetwork, e: Speaker, p: Peer, r: Speaker, q: Peer) 
         if dialing:
             a, pa, b = dialing[0]
             facts = {"refused_by_non_listener": True, "dialer": _host(a), "listener": _host(b),
-                     "listener_address": pa.peer_addr and str(pa.peer_addr)}  # fmt: skip
+                     "listener_address": pa.address_v4 and str(pa.address_v4)}  # fmt: skip
             w.conclude(_session(a, b, facts), unopened.loc, {"node-not-listening": unopened})
         else:  # both ends wait: nothing is refused, so the live fact does not say it; kept here
             w.add("node-not-listening", unopened.severity, unopened.loc, unopened.message, unopened.other)
@@ -797,42 +806,43 @@ def _check_pair(w: ConfiguredNetwork, e: Speaker, p: Peer, r: Speaker, q: Peer) 
         for a, pa, b in ((e, p, r), (r, q, e)):
             if not pa.passive and not b.listens and a.kind.startswith("bird") and pa.loc is not None:
                 note = (
-                    f"{a.name} also dials {b.name} ({pa.peer_addr}), which never listens: harmless, the "
+                    f"{a.name} also dials {b.name} ({pa.address_v4}), which never listens: harmless, the "
                     f"session is opened by {b.name} (`passive on` stops the refused attempts)"
                 )
                 w.problems.append(InputProblem(pa.loc.file, pa.loc.line, note, "note"))
     # MD5 on one end only: that end's kernel rejects every unsigned segment (the live run sees its
     # MD5 counters rise); on both or neither, the files cannot tell (the secrets may differ)
-    if p.password != q.password:
-        has, hp, lacks, lp = (e, p, r, q) if p.password else (r, q, e, p)
+    if bool(p.md5) != bool(q.md5):
+        has, hp, lacks, lp = (e, p, r, q) if p.md5 else (r, q, e, p)
         md5 = {"md5_rejecting_host": _host(has), "md5_other_host": _host(lacks)}
-        if lp.peer_addr is not None:
-            md5["md5_neighbor_address"] = str(lp.peer_addr)
+        if lp.address_v4 is not None:
+            md5["md5_neighbor_address"] = str(lp.address_v4)
         w.conclude(_session(has, lacks, md5), lp.loc, {"md5-mismatch": Saying("error", lp.loc,
-              f"TCP MD5 password set on {has.name} ({_where(hp.password_loc)}), missing on {lacks.name}",
-              [hp.password_loc], md5)})  # fmt: skip
+              f"TCP MD5 password set on {has.name} ({_where(hp.origin('md5'))}), missing on {lacks.name}",
+              [hp.origin('md5')], md5)})  # fmt: skip
 
 
-def _sent_ttl(p: Peer) -> int:
+def _sent_ttl(p: PeerIntent) -> int:
     """The TTL this end's BGP packets leave with: 255 under GTSM, the multihop TTL, else eBGP's 1."""
     if p.ttl_security_hops is not None:
         return 255
     return p.multihop if p.multihop is not None else 1
 
 
-def _check_gtsm(w: ConfiguredNetwork, e: Speaker, p: Peer, r: Speaker, q: Peer) -> None:
+def _check_gtsm(w: ConfiguredNetwork, e: Speaker, p: PeerIntent, r: Speaker, q: PeerIntent) -> None:
     """One end requires TTL >= 256 - hops (GTSM), the other sends less: its kernel drops every segment."""
-    if p.peer_asn is None or p.local_asn is None:
+    if p.asn is None or p.local_asn is None:
         return
     for a, pa, b, qb in ((e, p, r, q), (r, q, e, p)):
-        at = pa.ttl_security_loc or pa.loc
+        at = pa.origin("ttl_security_hops") or pa.loc
         # iBGP leaves with TTL 255 on every speaker lint reads; without GTSM no TTL is dropped
-        if pa.ttl_security_hops is None or p.peer_asn == p.local_asn:
+        if pa.ttl_security_hops is None or p.asn == p.local_asn:
             w.conclude(_session(a, b, {"ttl_security_mismatch": False}), at, {})
             continue
         needed, sent = 256 - pa.ttl_security_hops, _sent_ttl(qb)
         problem = (
-            f"{a.name} requires TTL >= {needed} from {b.name} (GTSM, {_where(pa.ttl_security_loc)}), "
+            f"{a.name} requires TTL >= {needed} from {b.name} "
+            f"(GTSM, {_where(pa.origin('ttl_security_hops'))}), "
             f"but {b.name} sends TTL {sent}"
         )
         facts = _known({
@@ -840,7 +850,7 @@ def _check_gtsm(w: ConfiguredNetwork, e: Speaker, p: Peer, r: Speaker, q: Peer) 
             "ttl_enforcing_end": _host(a),
             "ttl_sender": _host(b),
             "ttl_problem": problem,
-            "ttl_sender_neighbor": qb.peer_addr,
+            "ttl_sender_neighbor": qb.address_v4,
             "ttl_sender_asn": qb.local_asn,
             "ttl_sender_protocol": _bird_protocol(b, qb),
             FIX_PLATFORMS: _platforms(b),
@@ -848,7 +858,7 @@ def _check_gtsm(w: ConfiguredNetwork, e: Speaker, p: Peer, r: Speaker, q: Peer) 
         stated = facts if sent < needed else {"ttl_security_mismatch": False}
         w.conclude(_session(a, b, stated), at, {"ttl-security-gtsm": Saying("error", at,
               f"{problem}: {a.name}'s kernel drops every segment and the session never comes up",
-              [qb.loc, qb.multihop_loc], facts)})  # fmt: skip
+              [qb.loc, qb.origin('multihop')], facts)})  # fmt: skip
 
 
 def infer_addresses(w: ConfiguredNetwork) -> None:
@@ -857,19 +867,19 @@ def infer_addresses(w: ConfiguredNetwork) -> None:
     Of several configs claiming the neighbor's address, only one that has such a peer counts."""
     for e in w.speakers:
         for p in e.peers:
-            if p.peer_addr is None:
+            if p.address_v4 is None:
                 continue
-            owner = w.owner(p.peer_addr)
-            claims = [owner] if owner is not None else w.ambiguous.get(p.peer_addr, [])
+            owner = w.owner(p.address_v4)
+            claims = [owner] if owner is not None else w.ambiguous.get(p.address_v4, [])
             learned: list[IPv4Address] = []
             for r in claims:
                 if r is e or w.peers_toward(r, e):
                     continue
                 for q in r.peers:
-                    if q.peer_addr is None or w.owner(q.peer_addr) is not None:
+                    if q.address_v4 is None or w.owner(q.address_v4) is not None:
                         continue
-                    if q.peer_asn == p.local_asn and same_l2(w, q.peer_addr, p.peer_addr)[0]:
-                        learned.append(q.peer_addr)
+                    if q.asn == p.local_asn and same_l2(w, q.address_v4, p.address_v4)[0]:
+                        learned.append(q.address_v4)
                         break
             if len(learned) == 1:
                 w.claim(e, learned[0])
@@ -890,7 +900,7 @@ def _note_ambiguous(w: ConfiguredNetwork) -> None:
         w.problems.append(InputProblem(at.file, at.line, msg, "note"))
 
 
-def _at_range(w: ConfiguredNetwork, e: Speaker, p: Peer, q: Peer) -> Peer:
+def _at_range(w: ConfiguredNetwork, e: Speaker, p: PeerIntent, q: PeerIntent) -> PeerIntent:
     """A dynamic peer (`neighbor range`) seen from e: the address e connects from when it lies in
     the range, else one of e's addresses in it (so a source outside the range is a finding)."""
     if q.peer_range is None:
@@ -898,12 +908,12 @@ def _at_range(w: ConfiguredNetwork, e: Speaker, p: Peer, q: Peer) -> Peer:
     src, _ = source_toward(w, e, p)
     inside = [a for a in e.addresses if a in q.peer_range]
     addr = src if src is not None and src in q.peer_range else (inside[0] if inside else None)
-    return replace(q, peer_addr=addr)
+    return replace(q, address=addr)
 
 
-def _neighbor_text(q: Peer) -> str:
-    asn = q.peer_asn if q.peer_asn is not None else "?"
-    return f"range {q.peer_range} as {asn}" if q.peer_range is not None else f"{q.peer_addr} as {asn}"
+def _neighbor_text(q: PeerIntent) -> str:
+    asn = q.asn if q.asn is not None else "?"
+    return f"range {q.peer_range} as {asn}" if q.peer_range is not None else f"{q.address_v4} as {asn}"
 
 
 def check_sessions(w: ConfiguredNetwork) -> None:
@@ -913,25 +923,25 @@ def check_sessions(w: ConfiguredNetwork) -> None:
     done: set[tuple[int, int]] = set()
     ranges_used: set[int] = set()
     for e in w.speakers:
-        by_remote: dict[int, tuple[Speaker, list[Peer]]] = {}
+        by_remote: dict[int, tuple[Speaker, list[PeerIntent]]] = {}
         for p in e.peers:
             if p.peer_range is not None:
                 continue  # a dynamic peer is paired from the other end, which connects to it
-            r = w.owner(p.peer_addr)
-            if p.peer_addr is not None and p.peer_addr in w.ambiguous:
-                r = w.resolve(p.peer_addr, e)
+            r = w.owner(p.address_v4)
+            if p.address_v4 is not None and p.address_v4 in w.ambiguous:
+                r = w.resolve(p.address_v4, e)
                 if r is None:
                     _count(w, AMBIGUOUS)
                     continue
             if r is None or r is e:
-                if p.peer_addr in w.unselected and e.kind.startswith("bird"):
-                    n = w.unselected[p.peer_addr]
+                if p.address_v4 in w.unselected and e.kind.startswith("bird"):
+                    n = w.unselected[p.address_v4]
                     unselected = lint_subject(
                         "cluster", f"node/{n.name}", [n.name], {"unselected_nodes": [n.name]}
                     )
                     w.conclude(unselected, p.loc, {"node-not-selected": Saying("error", p.loc,
-                          f"{e.name} peers with node {n.name} ({p.peer_addr}), but no CiliumBGPClusterConfig "
-                          f"selects it (labels: {n.labels or '{}'})",
+                          f"{e.name} peers with node {n.name} ({p.address_v4}), but no "
+                          f"CiliumBGPClusterConfig selects it (labels: {n.labels or '{}'})",
                           [src_loc(n.source, "name")])})  # fmt: skip
                     w.sessions_checked += 1
                 elif p.unpaired:
@@ -950,7 +960,7 @@ def check_sessions(w: ConfiguredNetwork) -> None:
                 continue
             done.add(key)
             qs = w.peers_toward(r, e)
-            if not qs and any(q.peer_addr in w.ambiguous and q.peer_addr in e.addresses for q in r.peers):
+            if not qs and any(q.address_v4 in w.ambiguous and q.address_v4 in e.addresses for q in r.peers):
                 # r's peer for e points at an address another config claims too
                 _count(w, AMBIGUOUS, len(ps))
                 continue
@@ -959,13 +969,14 @@ def check_sessions(w: ConfiguredNetwork) -> None:
                 hint = [
                     _neighbor_text(q)
                     for q in r.peers
-                    if q.peer_range is not None or (q.peer_addr is not None and w.owner(q.peer_addr) is None)
+                    if q.peer_range is not None
+                    or (q.address_v4 is not None and w.owner(q.address_v4) is None)
                 ]
                 extra = f" (its unmatched neighbors: {', '.join(hint)})" if hint else ""
                 wait = " and it is passive: nobody opens the session" if p.passive else ""
                 facts = _unconfigured_facts(e, p, r)
                 w.conclude(_session(e, r, facts), p.loc, {"peer-not-configured": Saying("error", p.loc,
-                      f"{e.name} peers with {r.name} at {p.peer_addr}, but {r.name} has no peer for "
+                      f"{e.name} peers with {r.name} at {p.address_v4}, but {r.name} has no peer for "
                       f"{e.name} ({', '.join(map(str, e.addresses)) or 'no known address'}){extra}{wait}",
                       [r.loc], facts)})  # fmt: skip
                 w.sessions_checked += 1
@@ -977,7 +988,7 @@ def check_sessions(w: ConfiguredNetwork) -> None:
                 src_e, _ = source_toward(w, e, p)
                 for qi, q in enumerate(_at_range(w, e, p, q0) for q0 in qs):
                     src_r, _ = source_toward(w, r, q)
-                    score = (p.peer_addr == src_r) + (q.peer_addr == src_e) + (p.peer_asn == q.local_asn)
+                    score = (p.address_v4 == src_r) + (q.address_v4 == src_e) + (p.asn == q.local_asn)
                     scored.append((-score, pi, qi, p, q))
             used_p: set[int] = set()
             used_q: set[int] = set()
@@ -998,8 +1009,8 @@ def check_sessions(w: ConfiguredNetwork) -> None:
 
 
 # -- platform checks --------------------------------------------------------------------------------
-def _ebgp(p: BirdProto, peer: Peer) -> bool:
-    internal = peer.peer_asn is None or peer.local_asn is None or peer.peer_asn == peer.local_asn
+def _ebgp(p: BirdProto, peer: PeerIntent) -> bool:
+    internal = peer.asn is None or peer.local_asn is None or peer.asn == peer.local_asn
     return not internal or p.settings.get("neighbor_as", ("", p.loc))[0] == "external"
 
 
@@ -1117,16 +1128,16 @@ def check_ibgp_reflection(w: ConfiguredNetwork, k: K8sInputs) -> None:
     for sp in w.speakers:
         if id(sp) not in w.bird:
             continue
-        ibgp = [p for p in sp.peers if p.peer_asn is not None and p.peer_asn == p.local_asn]
-        node_ibgp = [p for p in ibgp if (o := w.owner(p.peer_addr)) is not None and o.is_node]
+        ibgp = [p for p in sp.peers if p.asn is not None and p.asn == p.local_asn]
+        node_ibgp = [p for p in ibgp if (o := w.owner(p.address_v4)) is not None and o.is_node]
         other = [p for p in ibgp if p not in node_ibgp]
-        if not node_ibgp or any(p.rr_client for p in node_ibgp):
+        if not node_ibgp or any(p.route_reflector_client for p in node_ibgp):
             continue
         mesh = k.calico_mesh()
         mesh_off = mesh is not None and not mesh[0]
         if other or (mesh_off and len(node_ibgp) > 1):
-            via = f"iBGP peer {other[0].name} ({other[0].peer_addr})" if other else "the other nodes"
-            clients = [p.name for p in node_ibgp]
+            via = f"iBGP peer {other[0].name} ({other[0].address_v4})" if other else "the other nodes"
+            clients = [p.name or "?" for p in node_ibgp]
             said = Saying("error", node_ibgp[0].loc,
                   f"{sp.name}: routes learned from {via} are never passed on to iBGP node peers "
                   f"({', '.join(clients)}): set `rr client;` on the node sessions",
@@ -1320,8 +1331,8 @@ def check_auto_direct(w: ConfiguredNetwork, k: K8sInputs) -> None:
                   [src_loc(ns[0].source, "name") for ns in groups.values()], _pod_supernet(k))  # fmt: skip
         else:
             # no Node objects: the nodes share one L2 only if their directly connected BGP peers do
-            gws = {_l2_key(w, p.peer_addr)[0] for cc in k.bgp_configs() for p in _cilium_peers(k, cc, None)
-                   if p.peer_addr is not None and p.multihop is None}  # fmt: skip
+            gws = {_l2_key(w, p.address_v4)[0] for cc in k.bgp_configs() for p in _cilium_peers(k, cc, None)
+                   if p.address_v4 is not None and p.multihop is None}  # fmt: skip
             facts = {"auto_direct_routes_across_l3": True if len(gws) > 1 else None}
             said = Saying("error", loc,
                       "autoDirectNodeRoutes is on but the BGP peers sit on different subnets "
@@ -1341,7 +1352,7 @@ def check_firewalls(w: ConfiguredNetwork, k: K8sInputs) -> None:
         fw, net = fwnet
         zones: list[str] = []
         for p in sp.peers:
-            iface = egress_iface(w, sp, p.peer_addr) if p.peer_addr else None
+            iface = egress_iface(w, sp, p.address_v4) if p.address_v4 else None
             for z in fw.zones.values():
                 dev = next((i.device for i in net.interfaces if i.name == iface), None)
                 if iface and (iface in z.networks or (dev and dev in z.devices)) and z.name not in zones:

@@ -16,7 +16,8 @@ import re
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, ip_address, ip_interface, ip_network
 
-from bgpdoctor.lint.model import Loc, Peer, Speaker
+from bgpdoctor.intent import Loc, PeerIntent, located
+from bgpdoctor.lint.model import Speaker
 
 _ROUTER_BGP = re.compile(r"^router bgp (\d+)(?:\s+vrf\s+(\S+))?\s*$", re.M)
 _DATACENTER = re.compile(r"^frr defaults datacenter", re.M)  # that profile turns RFC 8212 off
@@ -251,8 +252,8 @@ def _neighbor_line(
         problems.append((here, f"FRR: `neighbor {name} {rest}` is missing its value"))
 
 
-def _peers(cfg: FrrConfig) -> list[Peer]:
-    peers: list[Peer] = []
+def _peers(cfg: FrrConfig) -> list[PeerIntent]:
+    peers: list[PeerIntent] = []
     for name, own in cfg.neighbors.items():
         if own.is_group:
             continue
@@ -264,15 +265,15 @@ def _peers(cfg: FrrConfig) -> list[Peer]:
         if g is None:
             continue
         peer = _peer(cfg, g)
-        peer.peer_addr, peer.peer_range, peer.loc = None, net, loc
+        peer.address, peer.peer_range, peer.loc = None, net, loc
         peer.unpaired, peer.unpaired_detail = None, ""
         peer.name = f"{group} (listen range {net})"
-        peer.passive, peer.passive_loc = True, loc  # FRR only accepts from a listen range
+        peer.set("passive", True, loc)  # FRR only accepts from a listen range
         peers.append(peer)
     return peers
 
 
-def _peer(cfg: FrrConfig, n: FrrNeighbor) -> Peer:
+def _peer(cfg: FrrConfig, n: FrrNeighbor) -> PeerIntent:
     addr = _ip(n.name)
     unpaired, detail = None, ""
     if n.interface:
@@ -286,25 +287,28 @@ def _peer(cfg: FrrConfig, n: FrrNeighbor) -> Peer:
     elif n.remote_as == "internal":
         peer_asn = local_as
     source = _ip(n.update_source) if n.update_source else None
-    return Peer(
+    return PeerIntent(
         name=n.description or n.name,
         loc=n.remote_as_loc or n.loc,
-        peer_addr=addr if isinstance(addr, IPv4Address) else None,
-        peer_asn=peer_asn,
-        peer_asn_loc=n.remote_as_loc,
+        address=addr if isinstance(addr, IPv4Address) else None,
+        asn=peer_asn,
         local_asn=local_as,
-        local_asn_loc=cfg.asn_loc,
-        local_addr=source if isinstance(source, IPv4Address) else None,
-        local_addr_loc=n.update_source_loc,
+        local_address=source if isinstance(source, IPv4Address) else None,
         multihop=n.multihop,
-        multihop_loc=n.multihop_loc,
-        passive=n.passive_loc is not None,
-        passive_loc=n.passive_loc,
-        password=n.password_loc is not None,
-        password_loc=n.password_loc,
-        rr_client=n.rr_client_loc is not None,
+        passive=True if n.passive_loc is not None else None,
+        md5=True if n.password_loc is not None else None,
+        route_reflector_client=True if n.rr_client_loc is not None else None,
         ttl_security_hops=n.ttl_security_hops,
-        ttl_security_loc=n.ttl_security_loc,
+        origins=located(
+            asn=n.remote_as_loc,
+            local_asn=cfg.asn_loc,
+            local_address=n.update_source_loc,
+            multihop=n.multihop_loc,
+            passive=n.passive_loc,
+            md5=n.password_loc,
+            route_reflector_client=n.rr_client_loc,
+            ttl_security_hops=n.ttl_security_loc,
+        ),
         unpaired=unpaired,
         unpaired_detail=detail,
     )

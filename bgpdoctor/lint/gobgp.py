@@ -14,7 +14,8 @@ import tomllib
 from ipaddress import IPv4Address, ip_address
 from typing import Any
 
-from bgpdoctor.lint.model import Loc, Peer, Speaker
+from bgpdoctor.intent import Loc, PeerIntent, located
+from bgpdoctor.lint.model import Speaker
 
 _GLOBAL = re.compile(r"^\s*\[global\.config\]|^\s*\[global\]", re.M)
 _NEIGHBORS = re.compile(r"^\s*\[\[neighbors\]\]", re.M)
@@ -113,14 +114,14 @@ def parse_gobgp(text: str, file: str, problems: list[tuple[Loc, str]]) -> Speake
         end = starts[n + 1] if n + 1 < len(starts) else len(lines)
         peer = _neighbor(nb if isinstance(nb, dict) else {}, lines, start, end, file, problems)
         if peer is not None:
-            peer.local_asn, peer.local_asn_loc = asn, asn_loc
+            peer.set("local_asn", asn, asn_loc)
             sp.peers.append(peer)
     return sp
 
 
 def _neighbor(
     nb: dict[str, Any], lines: list[str], start: int, end: int, file: str, problems: list[tuple[Loc, str]]
-) -> Peer | None:
+) -> PeerIntent | None:
     def find(pattern: str) -> Loc | None:
         line = _line_of(lines, pattern, start, end)
         return Loc(file, line) if line else None
@@ -158,22 +159,24 @@ def _neighbor(
     gtsm = _table(nb, "ttl-security", "config")
     ttl_min = _int(gtsm.get("ttl-min")) or 255
     description = c.get("description")
-    return Peer(
+    return PeerIntent(
         name=str(description) if isinstance(description, str) and description else str(raw or iface),
         loc=at,
-        peer_addr=addr if isinstance(addr, IPv4Address) else None,
-        peer_asn=_int(c.get("peer-as")),
-        peer_asn_loc=find(r"^\s*peer-as\s*="),
-        local_addr=local if isinstance(local, IPv4Address) else None,
-        local_addr_loc=find(r"^\s*local-address\s*="),
+        address=addr if isinstance(addr, IPv4Address) else None,
+        asn=_int(c.get("peer-as")),
+        local_address=local if isinstance(local, IPv4Address) else None,
         multihop=(ttl if ttl is not None else 255) if mh.get("enabled") is True else None,
-        multihop_loc=find(r"^\s*\[neighbors\.ebgp-multihop\.config\]"),
-        passive=transport.get("passive-mode") is True,
+        passive=passive if isinstance(passive := transport.get("passive-mode"), bool) else None,
         ttl_security_hops=256 - ttl_min if gtsm.get("enabled") is True else None,
-        ttl_security_loc=find(r"^\s*\[neighbors\.ttl-security\.config\]"),
-        passive_loc=find(r"^\s*passive-mode\s*="),
-        password=bool(c.get("auth-password")),
-        password_loc=find(r"^\s*auth-password\s*="),
+        md5=True if c.get("auth-password") else None,
+        origins=located(
+            asn=find(r"^\s*peer-as\s*="),
+            local_address=find(r"^\s*local-address\s*="),
+            multihop=find(r"^\s*\[neighbors\.ebgp-multihop\.config\]"),
+            ttl_security_hops=find(r"^\s*\[neighbors\.ttl-security\.config\]"),
+            passive=find(r"^\s*passive-mode\s*="),
+            md5=find(r"^\s*auth-password\s*="),
+        ),
         unpaired=unpaired,
         unpaired_detail=detail,
     )

@@ -21,7 +21,8 @@ from typing import Any
 from bgpdoctor.engine.judge import TemplateValueError, matches, render
 from bgpdoctor.engine.rules import PlaybookDef
 from bgpdoctor.engine.subject import Subject
-from bgpdoctor.lint.model import Loc, Severity
+from bgpdoctor.intent import Loc
+from bgpdoctor.lint.model import Severity
 
 
 @dataclass

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
+from bgpdoctor.intent import Loc
 from bgpdoctor.kube.view import (
     CalicoBgpConfig,
     CalicoPeer,
@@ -36,7 +37,6 @@ from bgpdoctor.kube.view import (
     parse_node,
     parse_peering_policy,
 )
-from bgpdoctor.lint.model import Loc
 from bgpdoctor.lint.yamlsrc import Y
 
 CILIUM_VALUE_KEYS = {

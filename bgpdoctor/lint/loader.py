@@ -15,12 +15,13 @@ import stat
 from dataclasses import dataclass, field
 
 from bgpdoctor.errors import UsageError
+from bgpdoctor.intent import Loc
 from bgpdoctor.lint import uci
 from bgpdoctor.lint.bird import BirdConfig, Roots, looks_like_bird, parse_bird, resolve_include
 from bgpdoctor.lint.frr import FrrConfig, looks_like_frr, parse_frr
 from bgpdoctor.lint.gobgp import looks_like_gobgp, parse_gobgp
 from bgpdoctor.lint.k8s import CILIUM_VALUE_KEYS, HOST_CONFIG_HINT, K8sInputs, read_document
-from bgpdoctor.lint.model import InputProblem, Loc, Speaker
+from bgpdoctor.lint.model import InputProblem, Speaker
 from bgpdoctor.lint.yamlsrc import compose_documents, error_line
 from bgpdoctor.safe_yaml import YamlError
 

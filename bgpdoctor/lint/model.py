@@ -1,6 +1,7 @@
 """Data the linter passes around: findings, input problems and the normalized BGP speakers.
 
-Every parsed statement keeps its Loc (file, line) so a finding can point at the offending line.
+Every parsed statement keeps its Loc (file, line) so a finding can point at the offending line; a
+speaker's sessions are bgpdoctor.intent.PeerIntent, the model the inventory and the cluster share.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from ipaddress import IPv4Address, IPv4Network
 from typing import Any, Literal
 
 from bgpdoctor.errors import BgpDoctorError
+from bgpdoctor.intent import Loc, PeerIntent
 
 Severity = Literal["error", "warning"]
 
@@ -29,17 +31,6 @@ def root_causes() -> tuple[str, ...]:
 
 class UnknownRootCause(BgpDoctorError):
     """Lint named a root cause that is not a playbook (a bug in lint, caught by its tests)."""
-
-
-@dataclass(frozen=True)
-class Loc:
-    """A place in an input file. Example: Loc(file="bird.conf", line=12)"""
-
-    file: str
-    line: int
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}"
 
 
 @dataclass
@@ -91,36 +82,6 @@ class InputProblem:
 
 
 @dataclass
-class Peer:
-    """One configured end of a BGP session, whatever the platform."""
-
-    name: str
-    loc: Loc
-    peer_addr: IPv4Address | None
-    peer_asn: int | None = None
-    peer_asn_loc: Loc | None = None
-    local_asn: int | None = None
-    local_asn_loc: Loc | None = None
-    local_addr: IPv4Address | None = None  # explicit source / local address
-    local_addr_loc: Loc | None = None
-    multihop: int | None = None  # TTL if configured (BIRD "multihop;" = 64), None if not
-    multihop_loc: Loc | None = None
-    passive: bool = False
-    passive_loc: Loc | None = None
-    password: bool = False
-    password_loc: Loc | None = None
-    rr_client: bool = False
-    # GTSM (RFC 5082): the hops this end allows, so it needs TTL >= 256 - hops; None: no TTL check
-    ttl_security_hops: int | None = None
-    ttl_security_loc: Loc | None = None
-    extra_locs: list[Loc] = field(default_factory=list)
-    peer_range: IPv4Network | None = None  # BIRD `neighbor range`: any peer inside may connect
-    as4: bool = True  # False: `enable as4 off`, a 4-byte local ASN is sent as AS_TRANS (23456)
-    unpaired: str | None = None  # why lint cannot pair it: "IPv6", "unnumbered" or "dynamic peers"
-    unpaired_detail: str = ""  # e.g. "neighbor 2001:db8::1"
-
-
-@dataclass
 class Speaker:
     """A BGP speaker (router, Kubernetes node, GoBGP daemon) and the peers it configures.
 
@@ -132,7 +93,7 @@ class Speaker:
     loc: Loc
     addresses: dict[IPv4Address, Loc | None] = field(default_factory=dict)
     subnets: list[tuple[IPv4Network, str, Loc | None]] = field(default_factory=list)  # net, iface
-    peers: list[Peer] = field(default_factory=list)
+    peers: list[PeerIntent] = field(default_factory=list)
     listens: bool = True
     listens_loc: Loc | None = None
     is_node: bool = False

@@ -7,7 +7,7 @@ import shlex
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
-from bgpdoctor.lint.model import Loc
+from bgpdoctor.intent import Loc
 from bgpdoctor.redact import redact
 
 

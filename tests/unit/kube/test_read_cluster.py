@@ -39,7 +39,7 @@ def test_seed001_prefers_v2_when_v2alpha1_is_also_served(fake_api: Any, kubeconf
         "sakamoto": ("192.168.6.80", ["10.42.0.0/24"], True),
         "yuuko-k8s": ("192.168.0.81", ["10.42.3.0/24"], True),
     }
-    peers = {nb.node: [(p.address, p.asn) for p in nb.peers] for nb in node_bgp(view)}
+    peers = {nb.node: [(str(p.address), p.asn) for p in nb.peers] for nb in node_bgp(view)}
     assert peers == {"sakamoto": [("192.168.6.1", 64513)], "yuuko-k8s": [("192.168.0.1", 64515)]}
     assert view.metrics is not None and view.metrics.available is True
     assert causes(view) == []
@@ -51,7 +51,7 @@ def test_v2alpha1_only_cluster(fake_api: Any, kubeconfig: Any) -> None:
     view = read(api, kubeconfig)
     assert view.resources["ciliumbgpclusterconfigs"] == "cilium.io/v2alpha1"
     assert view.resources["ciliumbgpnodeconfigs"] is None
-    peers = {nb.node: [(p.address, p.asn, p.advertises) for p in nb.peers] for nb in node_bgp(view)}
+    peers = {nb.node: [(str(p.address), p.asn, p.advertises) for p in nb.peers] for nb in node_bgp(view)}
     assert peers == {
         "sakamoto": [("192.168.6.1", 64513, ["PodCIDR"])],
         "yuuko-k8s": [("192.168.0.1", 64515, ["PodCIDR"])],
@@ -80,7 +80,7 @@ def test_calico_seed002_crd_v1(fake_api: Any, kubeconfig: Any) -> None:
     assert view.calico is not None and view.calico.mesh_enabled
     assert [p.cidr for p in view.calico.ippools] == ["10.42.0.0/16"]
     assert not view.calico.ippools[0].encapsulated
-    first = {nb.node: nb.peers[0].address for nb in node_bgp(view)}
+    first = {nb.node: str(nb.peers[0].address) for nb in node_bgp(view)}
     assert first == {
         "kubemaster": "192.168.100.1",
         "kubenode-wds-1": "192.168.100.1",

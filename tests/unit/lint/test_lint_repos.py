@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from bgpdoctor.intent import Loc
 from bgpdoctor.lint import LintResult, lint_paths
 from bgpdoctor.lint.bird import parse_bird
 from bgpdoctor.lint.cli import lint
 from bgpdoctor.lint.loader import parse_roots
-from bgpdoctor.lint.model import Loc
 
 REPOS = Path(__file__).resolve().parents[2] / "fixtures" / "lint" / "repos"
 DN42_ROOT = {"/etc/bird": str(REPOS / "dn42-absolute" / "router1")}

@@ -14,12 +14,12 @@ from hypothesis import strategies as st
 
 from bgpdoctor import safe_yaml
 from bgpdoctor.errors import UsageError
+from bgpdoctor.intent import Loc
 from bgpdoctor.lint import uci
 from bgpdoctor.lint.bird import parse_bird
 from bgpdoctor.lint.checks import run_checks
 from bgpdoctor.lint.gobgp import parse_gobgp
 from bgpdoctor.lint.loader import Inputs, _read_yaml, sniff
-from bgpdoctor.lint.model import Loc
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED_DIRS = [ROOT / "fixtures" / "lint", ROOT / "unit" / "lint"]
