@@ -210,7 +210,7 @@ def without_calico_bgp(findings: list[Any]) -> list[Any]:
 
 
 def disable_calico_bgp(discovery: Discovery, why: str) -> None:
-    """Calico runs no BGP by design: no node expects a speaker or peers (so `speaker-down` and the
+    """Calico runs no BGP by design: no node expects a speaker or peers (so the speaker and the
     session checks stay silent), the routers found as peer addresses go, and so do the findings
     about Calico's BGP."""
     inv = discovery.inventory
