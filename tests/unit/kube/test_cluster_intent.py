@@ -554,7 +554,8 @@ def test_node_registered_with_its_tailscale_address(discover: Callable[..., Disc
     assert f.facts["node_internal_ip"] == "100.101.102.103" and "100.64.0.0/10" in f.facts["node_ip_suspect"]
     assert cluster_subjects([f], Inventory(hosts={}), "home") == []  # no finding: no probe backs it
     (note,) = [n for n in d.notes if "k0s-2" in n]
-    assert note.startswith("unconfirmed until probed: ") and "probe its kubelet at 100.101.102.103:10250" in note
+    assert note.startswith("unconfirmed until probed: ")
+    assert "probe its kubelet at 100.101.102.103:10250" in note
     assert any(n.startswith("unconfirmed until probed: APIService v1beta1.metrics.k8s.io") for n in d.notes)
 
 
