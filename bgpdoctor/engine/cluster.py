@@ -5,9 +5,10 @@ subjects whose configuration departs from a working design (a node, a LoadBalanc
 cilium-config); the playbooks decide which root cause they show, through the same judge as a live
 run's facts (engine/judge.py ``matches``): a subject no playbook matches is no finding, and the
 `cluster-config` check names the cause the first matching playbook gives. A Service's record
-(family "service") makes its subject in engine/lb_services.py, judged the same way; the intent
-records (engine/cluster_intent.py) carry their own subjects; older recordings' findings are read
-by engine/cluster_legacy.py.
+(family "service") makes its subject in engine/lb_services.py, judged the same way; an intent
+record (a family of bgpdoctor/kube/families.py) makes its subject in engine/cluster_intent.py, with
+what the run read from the daemons, judged once; older recordings' findings are read by
+engine/cluster_legacy.py, the only place a recorded root-cause id becomes facts.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from bgpdoctor.engine.cluster_intent import INTENT_CAUSES, intent_subjects
+from bgpdoctor.engine.cluster_intent import INTENT_FAMILIES, intent_subjects, pending_intent_subject, settle
 from bgpdoctor.engine.cluster_legacy import legacy_facts
 from bgpdoctor.engine.lb_services import cluster_evidence, pending_subject, service_subjects
 from bgpdoctor.engine.rules import PlaybookDef, holds, load_playbooks, subject_kinds, unknown_fact
@@ -23,7 +24,11 @@ from bgpdoctor.engine.subject import Subject
 from bgpdoctor.engine.vips import suggest_pool
 from bgpdoctor.engine.world import World
 from bgpdoctor.inventory_model import Inventory, IpNetwork
+from bgpdoctor.kube.families import KUBELET_ADDRESS, METRICS_API
 from bgpdoctor.kube.services import SERVICE
+
+# facts of the API that only a probe confirms (is the kubelet reachable?): notes, never a cause
+PROBE_FIRST = (METRICS_API, KUBELET_ADDRESS)
 
 
 @dataclass
@@ -110,6 +115,10 @@ def _add_facts(s: Subject, f: ClusterFinding, inv: Inventory | None) -> None:
         "lb_pool_name",
         "lb_pool_cidr",
         "lb_pool_overlaps",
+        "metrics_api_available",
+        "metrics_api_reason",
+        "node_internal_ip",
+        "node_ip_suspect",
     ):
         if name in facts:
             s.add(name, facts.pop(name))
@@ -168,18 +177,19 @@ def _checked(s: Subject, playbooks: list[PlaybookDef]) -> str | None:
 def _judged_intent(
     f: ClusterFinding, context: str | None, world: World | None, playbooks: list[PlaybookDef]
 ) -> list[Subject]:
-    """An intent record's subject, its root cause the one the playbooks give its facts: a failing
-    subject no playbook matches is no finding; a passing one names the cause it rules out."""
-    stated = intent_subjects(f, context, world)
-    if not stated:
+    """An intent record's subject, built once, its root cause the one the playbooks give its facts:
+    a failing subject no playbook matches is no finding; a passing one names the cause it rules out."""
+    built = intent_subjects(f, context, world)
+    if not built:
         return []
-    s = stated[0]
+    s = built[0]
     cause = _judged(s, playbooks)
     if cause is None and s.facts.get("ok") is False:
         return []  # a state no playbook calls a mistake
     if cause is None:
         cause = _checked(s, playbooks) or ""
-    return intent_subjects(replace(f, family=f.family or f.root_cause, root_cause=cause), context, world)
+    settle(s, f, cause)
+    return [s]
 
 
 def cluster_subjects(
@@ -197,13 +207,15 @@ def cluster_subjects(
         if record is not None and record.family == SERVICE:
             subjects += service_subjects(record, context, world, lambda s: _judged(s, judges))
             continue
-        if f.facts is None and (f.family or f.root_cause) in INTENT_CAUSES:
-            subjects += _judged_intent(f, context, world, judges)
+        if record is not None and record.family in INTENT_FAMILIES:
+            subjects += _judged_intent(record, context, world, judges)
             continue
         if record is not None:
             s = _judged_subject(record, inv, context, judges)
             subjects += [s] if s is not None else []
             continue
+        if not f.root_cause:
+            continue  # recorded without a cause: a state no playbook called a mistake, or a note
         node = f.subject.removeprefix("node/") if f.subject.startswith("node/") else None
         s = Subject("cluster", f.subject, [node] if node else [], [node] if node else [])
         s.add("ok", False, cluster_evidence(f, context))
@@ -231,7 +243,7 @@ def _supernet(inv: Inventory) -> str:
 
 def cause_of(finding: Any, playbooks: list[PlaybookDef] | None = None) -> str | None:
     """The root cause of a record of bgpdoctor.kube: the first playbook its facts match (None: no
-    finding), or the id a service or intent record carries, e.g. "node-not-selected"."""
+    finding), e.g. "node-not-selected", or the id an older recording's finding carries."""
     if getattr(finding, "facts", None) is None:
         return str(finding.root_cause)
     judges = playbooks if playbooks is not None else load_playbooks()
@@ -241,12 +253,23 @@ def cause_of(finding: Any, playbooks: list[PlaybookDef] | None = None) -> str | 
             return _judged(pending_subject(record), judges)  # the cause the routers' routes will decide
         subjects = service_subjects(record, None, None, lambda s: _judged(s, judges))
         return next((str(s.facts["root_cause"]) or None for s in subjects), None)
+    if record.family in INTENT_FAMILIES:
+        pending = pending_intent_subject(record)  # the daemons decide: the cause they will decide
+        built = [pending] if pending is not None else intent_subjects(record, None, None)
+        return next((c for s in built if (c := _judged(s, judges)) is not None), None)
     return _judged(_fact_subject(record, None), judges)
 
 
 def finding_notes(findings: list[Any], playbooks: list[PlaybookDef] | None = None) -> list[str]:
-    """One line per finding, "cause: message" (a fact record no playbook matches is no finding).
+    """One line per finding, "cause: message" (a fact record no playbook matches is no finding);
+    a fact only a probe can confirm (PROBE_FIRST) no playbook matches is a line naming what to probe.
     Example: ["node-not-selected: node yuuko-k8s is selected by no Cilium BGP config (...)"]"""
     judges = playbooks if playbooks is not None else load_playbooks()
-    causes = [(cause_of(f, judges), f.message) for f in findings]
-    return [f"{cause}: {message}" for cause, message in causes if cause is not None]
+    out = []
+    for f in findings:
+        cause = cause_of(f, judges)
+        if cause is not None:
+            out.append(f"{cause}: {f.message}")
+        elif getattr(f, "family", "") in PROBE_FIRST:
+            out.append(f"unconfirmed until probed: {f.message}")
+    return out

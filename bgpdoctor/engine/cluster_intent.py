@@ -1,14 +1,21 @@
-"""The cluster's intent as `cluster` subjects (bgpdoctor.kube.cluster_intent gives the records).
+"""The cluster's intent as `cluster` subjects: the facts bgpdoctor.kube states on each record,
+with what the run read from the daemons where they decide.
 
-- ``mesh-vs-rr-transition``, ``duplicate-lb-controller``, ``speaker-collision`` and
-  ``readiness-gated-on-peer`` are proven from the API alone; a record whose objects could not be
-  read makes its facts (and the `cluster-config` check) unknown, never true or false.
-- ``stale-speaker-config`` (``evidence["verify"] == "daemon-neighbors"``): the neighbors the cluster
+A record's `family` (bgpdoctor/kube/families.py) says which facts it states; it names no root
+cause: engine/cluster.py judges the subject with the run's playbooks and sets `root_cause`.
+
+- The mesh next to route reflectors, LoadBalancer controllers claiming one Service, two speakers of
+  a node meeting at one peer, and the Cilium agent's capabilities are read from the API alone; a
+  fact whose objects could not be read is unknown (None in the record, the reason in its
+  evidence), never true or false.
+- ``configured-neighbors`` (``evidence["verify"] == "daemon-neighbors"``): the neighbors the cluster
   configures for a node (address and ASN), compared with the neighbor table the run read from the
   node's daemon. A configured neighbor the daemon does not run, one it runs with another ASN, or
   Calico ``Mesh_*`` protocols while the BGPConfiguration turned the mesh off, mean the daemon did
-  not apply its configuration. A node whose daemon was not read makes no subject; one whose
-  table could not be read makes the fact unknown.
+  not apply its configuration (``speaker_config_stale``). A node whose daemon was not read makes no
+  subject; one whose table could not be read makes the fact unknown.
+- ``originated-prefixes`` (``evidence["verify"] == "speaker-rib"``): what the node's GoBGP
+  originates against its allocation (``advertises_unallocated_prefix``).
 """
 
 from __future__ import annotations
@@ -17,24 +24,30 @@ import ipaddress
 from typing import TYPE_CHECKING, Any
 
 from bgpdoctor.drivers import CILIUM, agent_for, driver_for
+from bgpdoctor.engine.facts import BY_NAME
 from bgpdoctor.engine.lb_services import cluster_evidence
 from bgpdoctor.engine.subject import Subject
 from bgpdoctor.engine.world import Unknown, World
+from bgpdoctor.kube.families import (
+    AGENT_BIND,
+    CALICO_MESH,
+    CONFIGURED_NEIGHBORS,
+    INTENT_FAMILIES,
+    LB_CLAIMS,
+    LOCAL_PEER,
+    METALLB_SESSION,
+    METALLB_SPEAKER,
+    ORIGINATED,
+)
 from bgpdoctor.report.model import Evidence
 
 if TYPE_CHECKING:
     from bgpdoctor.engine.cluster import ClusterFinding
 
-INTENT_CAUSES = (
-    "stale-speaker-config",
-    "mesh-vs-rr-transition",
-    "duplicate-lb-controller",
-    "speaker-collision",
-    "readiness-gated-on-peer",
-    "cilium-no-bind-capability",
-    "unallocated-prefix-advertised",
-    "max-prefix-exceeded",
-)
+__all__ = ["INTENT_FAMILIES", "intent_subjects", "pending_intent_subject", "settle"]
+
+# the subject's label names the cause the playbooks give (several records share one object)
+_LABELLED_BY_CAUSE = (LOCAL_PEER, AGENT_BIND)
 
 
 def _unknown_of(ev: dict[str, Any]) -> Unknown | None:
@@ -46,51 +59,68 @@ def _unknown_of(ev: dict[str, Any]) -> Unknown | None:
     return Unknown("not-collected", str(unknown.get("reason")))
 
 
+class _Stated:
+    """The facts a record states, each taken once; one the catalogue does not know for a cluster
+    subject is an error naming it (a misspelled fact is never dropped silently)."""
+
+    def __init__(self, f: ClusterFinding) -> None:
+        self.subject = f.subject
+        self.facts = dict(f.facts or {})
+        bad = sorted(n for n in self.facts if n not in BY_NAME or "cluster" not in BY_NAME[n].kinds)
+        if bad:
+            raise ValueError(f"{f.subject}: cluster facts not in the catalogue: {', '.join(bad)}")
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.facts.get(name, default)
+
+
 def _mesh_subject(f: ClusterFinding, context: str | None) -> Subject:
-    ev = f.evidence
+    st = _Stated(f)
     s = Subject("cluster", f.subject, [], [])
-    s.add("root_cause", f.root_cause)
+    s.add("root_cause", "")
     s.add("message", f.message)
-    reflectors: dict[str, str] = dict(ev.get("reflector_nodes") or {})
-    s.add("rr_nodes", sorted(reflectors))
-    s.add("rr_cluster_ids", sorted(set(reflectors.values())))
-    s.add("rr_peers", [str(p) for p in ev.get("rr_peers", [])])
-    s.add("calico_asn", int(ev.get("calico_asn") or 64512))
-    why = _unknown_of(ev)
-    if why is not None:
-        s.unknown("ok", why, cluster_evidence(f, context))
+    s.add("rr_nodes", list(st.get("rr_nodes", [])))
+    s.add("rr_cluster_ids", list(st.get("rr_cluster_ids", [])))
+    s.add("rr_peers", list(st.get("rr_peers", [])))
+    s.add("calico_asn", int(st.get("calico_asn") or 64512))
+    proof = cluster_evidence(f, context)
+    if st.get("mesh_with_reflectors") is None:
+        why = _unknown_of(f.evidence)
+        s.unknown("ok", why, proof)
         s.unknown("mesh_with_reflectors", why)
         return s
-    s.add("ok", False, cluster_evidence(f, context))
-    s.add("mesh_with_reflectors", True, cluster_evidence(f, context))
-    s.add("calico_mesh", str(ev.get("mesh")))
-    s.hosts = sorted(reflectors)
+    s.add("ok", not st.get("mesh_with_reflectors"), proof)
+    s.add("mesh_with_reflectors", bool(st.get("mesh_with_reflectors")), proof)
+    s.add("calico_mesh", str(st.get("calico_mesh")))
+    s.hosts = list(f.hosts)
     return s
 
 
 def _lb_subject(f: ClusterFinding, context: str | None) -> Subject:
-    ev = f.evidence
+    st = _Stated(f)
     s = Subject("cluster", f"{f.subject} (LoadBalancer controllers)", [], [])
-    s.add("root_cause", f.root_cause)
+    s.add("root_cause", "")
     s.add("message", f.message)
-    s.add("lb_service", f"{ev.get('namespace')}/{ev.get('name')}")
-    s.add("lb_service_namespace", str(ev.get("namespace")))
-    s.add("lb_service_name", str(ev.get("name")))
-    s.add("lb_controllers", [str(c) for c in ev.get("controllers", [])])
-    why = _unknown_of(ev)
-    if why is not None:
-        s.unknown("ok", why, cluster_evidence(f, context))
+    s.add("lb_service", str(st.get("lb_service")))
+    s.add("lb_service_namespace", str(st.get("lb_service_namespace")))
+    s.add("lb_service_name", str(st.get("lb_service_name")))
+    s.add("lb_controllers", [str(c) for c in st.get("lb_controllers", [])])
+    proof = cluster_evidence(f, context)
+    if st.get("lb_controller_conflict") is None:
+        why = _unknown_of(f.evidence)
+        s.unknown("ok", why, proof)
         s.unknown("lb_controller_conflict", why)
         return s
-    s.add("ok", False, cluster_evidence(f, context))
-    s.add("lb_controller_conflict", True, cluster_evidence(f, context))
+    s.add("ok", not st.get("lb_controller_conflict"), proof)
+    s.add("lb_controller_conflict", bool(st.get("lb_controller_conflict")), proof)
     return s
 
 
 def _stale_subject(f: ClusterFinding, world: World | None) -> Subject | None:
     ev = f.evidence
-    node = str(ev.get("node"))
-    speaker = str(ev.get("speaker"))
+    st = _Stated(f)
+    node = str(st.get("host"))
+    speaker = str(st.get("node_speaker"))
     if world is None or node not in world.facts or node not in world.inv.hosts:
         return None
     driver = driver_for(world.inv.hosts[node].speaker)
@@ -98,7 +128,7 @@ def _stale_subject(f: ClusterFinding, world: World | None) -> Subject | None:
         return None  # the cluster configures only the daemons its agents run
     table_fact = driver.session_fact
     s = Subject("cluster", f"node/{node} speaker config", [node], [node])
-    s.add("root_cause", f.root_cause)
+    s.add("root_cause", "")
     s.add("host", node)
     s.add("node_speaker", speaker)
     agent = agent_for(speaker) or CILIUM
@@ -153,62 +183,85 @@ def _stale_subject(f: ClusterFinding, world: World | None) -> Subject | None:
 
 
 def intent_subjects(f: ClusterFinding, context: str | None, world: World | None) -> list[Subject]:
-    """The subject of one record of bgpdoctor.kube.cluster_intent; [] when nothing can be said.
-
-    The record's kind (`family`; an unjudged record's id) says which facts it states; its
-    `root_cause` is the one the playbooks gave those facts (engine/cluster.py judges them)."""
-    kind = f.family or f.root_cause
-    if kind == "stale-speaker-config" and f.evidence.get("speaker") == "metallb":
+    """The subject of one record of bgpdoctor.kube (its `family`: which facts it states); [] when
+    nothing can be said. Its `root_cause` is "" until engine/cluster.py judges it (see `settle`)."""
+    kind = f.family
+    if kind == METALLB_SPEAKER:
         return [_metallb_stale_subject(f, context)]
-    if kind == "stale-speaker-config":
+    if kind == CONFIGURED_NEIGHBORS:
         s = _stale_subject(f, world)
         return [s] if s is not None else []
-    if kind == "max-prefix-exceeded":
+    if kind == METALLB_SESSION:
         return [_metallb_prefix_subject(f, context)]
-    if kind == "mesh-vs-rr-transition":
+    if kind == CALICO_MESH:
         return [_mesh_subject(f, context)]
-    if kind == "duplicate-lb-controller":
+    if kind == LB_CLAIMS:
         return [_lb_subject(f, context)]
-    if kind == "cilium-no-bind-capability":
+    if kind == AGENT_BIND:
         return [_bind_subject(f, context, world)]
-    if kind == "unallocated-prefix-advertised":
+    if kind == ORIGINATED:
         s = _prefix_subject(f, context, world)
         return [s] if s is not None else []
-    return [_local_peer_subject(f, context)]
+    if kind == LOCAL_PEER:
+        return [_local_peer_subject(f, context)]
+    raise ValueError(f"{f.subject}: a cluster record of an unknown family {kind!r}")
+
+
+def pending_intent_subject(f: ClusterFinding) -> Subject | None:
+    """A record the daemons decide, before they are read: the fact they will state, unknown until
+    then (so the cause it can show is named, e.g. in a recording's `cluster` entries)."""
+    why = Unknown("not-collected", "the node's daemon decides")
+    if f.family == CONFIGURED_NEIGHBORS:
+        s = Subject("cluster", f.subject, list(f.hosts), list(f.hosts))
+        s.add("root_cause", "")
+        s.unknown("speaker_config_stale", why)
+        return s
+    if f.family == ORIGINATED:
+        s = Subject("cluster", f.subject, list(f.hosts), list(f.hosts))
+        s.add("root_cause", "")
+        s.unknown("advertises_unallocated_prefix", why)
+        return s
+    return None
+
+
+def settle(s: Subject, f: ClusterFinding, cause: str) -> None:
+    """The cause the playbooks gave the subject: its `root_cause`, the note of the API's evidence and,
+    where several records share one object, its label (`root_cause`, added by every builder above,
+    is given its value)."""
+    s.facts["root_cause"] = cause
+    for proofs in s.evidence.values():
+        for e in proofs:
+            if e.command == f"kubernetes API: {f.subject}" and (e.note or "").startswith("root cause"):
+                e.note = f"root cause {cause}"
+    if f.family in _LABELLED_BY_CAUSE:
+        s.label = f"{f.subject} ({cause})"
 
 
 def _bind_subject(f: ClusterFinding, context: str | None, world: World | None) -> Subject:
-    """cilium-no-bind-capability: the agent may not bind a port below 1024 it is given. The run's
+    """The agent may not bind a port below 1024 it is given (`cilium_no_bind_capability`). The run's
     own listeners decide where they were read: a node seen listening on 179 binds it after all
     (its host lets unprivileged processes bind low ports, as Docker and kind do)."""
     ev = f.evidence
-    node = str(ev.get("node"))
+    st = _Stated(f)
+    node = str(st.get("host"))
     ports = [p for p in ev.get("ports", []) if isinstance(p, dict)]
-    s = Subject("cluster", f"{f.subject} (cilium-no-bind-capability)", [node], [node])
-    s.add("root_cause", f.root_cause)
+    s = Subject("cluster", f.subject, [node], [node])
+    s.add("root_cause", "")
     s.add("host", node)
-    s.add("cilium_low_ports", [f"{p.get('owner')} {p.get('field')} {p.get('port')}" for p in ports])
-    s.add("cilium_port_patch", "\n".join(dict.fromkeys(str(p.get("patch")) for p in ports)))
-    why = _unknown_of(ev)
-    if why is not None:
+    s.add("cilium_low_ports", [str(p) for p in st.get("cilium_low_ports", [])])
+    s.add("cilium_port_patch", str(st.get("cilium_port_patch", "")))
+    config_ev = cluster_evidence(f, context)
+    if st.get("cilium_no_bind_capability") is None:
+        why = _unknown_of(ev)
         s.add("message", f.message)
-        s.unknown("ok", why, cluster_evidence(f, context))
+        s.unknown("ok", why, config_ev)
         s.unknown("cilium_no_bind_capability", why)
         return s
-    added = [str(c) for c in ev.get("capabilities_add", [])]
-    namespace, _, name = str(ev.get("daemonset")).partition("/")
-    s.add("cilium_agent_daemonset", str(ev.get("daemonset")))
-    s.add("cilium_agent_capabilities", [*added, "NET_BIND_SERVICE"])
-    path = f"/spec/template/spec/containers/{ev.get('container_index', 0)}/securityContext/capabilities/add"
-    op = (
-        f'{{"op":"add","path":"{path}/-","value":"NET_BIND_SERVICE"}}'
-        if added
-        else f'{{"op":"add","path":"{path}","value":["NET_BIND_SERVICE"]}}'
-    )
-    s.add("cilium_daemonset_patch", f"kubectl -n {namespace} patch daemonset {name} --type json -p '[{op}]'")
+    s.add("cilium_agent_daemonset", str(st.get("cilium_agent_daemonset")))
+    s.add("cilium_agent_capabilities", [str(c) for c in st.get("cilium_agent_capabilities", [])])
+    s.add("cilium_daemonset_patch", str(st.get("cilium_daemonset_patch")))
     listen_179 = bool(ports) and all(p.get("use") == "listen" and p.get("port") == 179 for p in ports)
     listening = world.listening_179(node) if world is not None and node in world.facts else None
-    config_ev = cluster_evidence(f, context)
     if listen_179 and listening is True and world is not None:
         live = world.evidence(node, "ss.listen", "listening sockets on TCP 179")
         s.add("ok", True, config_ev, *([live] if live else []))
@@ -226,30 +279,33 @@ def _bind_subject(f: ClusterFinding, context: str | None, world: World | None) -
             proof.append(live)
         message += f"; nothing listens on TCP 179 on {node}"
     s.add("message", message)
-    s.add("ok", False, *proof)
-    s.add("cilium_no_bind_capability", True, *proof)
+    stated = bool(st.get("cilium_no_bind_capability"))
+    s.add("ok", not stated, *proof)
+    s.add("cilium_no_bind_capability", stated, *proof)
     return s
 
 
 def _local_peer_subject(f: ClusterFinding, context: str | None) -> Subject:
-    """speaker-collision and readiness-gated-on-peer: two speakers of one node meet at one peer."""
-    ev = f.evidence
-    node = str(ev.get("node"))
-    kind = f.family or f.root_cause
-    s = Subject("cluster", f"{f.subject} ({kind})", [node], [node])
-    s.add("root_cause", f.root_cause)
+    """Two speakers of one node meeting at one peer: `speaker_collision` (MetalLB and the CNI's
+    speaker) or `readiness_gated_on_peer` (a Calico BGPPeer to the node itself)."""
+    st = _Stated(f)
+    node = str(st.get("host"))
+    s = Subject("cluster", f.subject, [node], [node])
+    s.add("root_cause", "")
     s.add("message", f.message)
     s.add("host", node)
-    s.add("local_peer_address", str(ev.get("peer_address")))
-    s.add("ok", False, cluster_evidence(f, context))
-    if kind == "speaker-collision":
-        s.add("speaker_collision", True, cluster_evidence(f, context))
-        s.add("colliding_speakers", [str(x) for x in ev.get("speakers", [])])
-        s.add("metallb_peer", str(ev.get("metallb_peer")))
-        s.add("calico_lb_cidrs", [str(x) for x in ev.get("lb_cidrs", [])])
+    s.add("local_peer_address", str(st.get("local_peer_address")))
+    proof = cluster_evidence(f, context)
+    if "speaker_collision" in st.facts:
+        s.add("ok", not st.get("speaker_collision"), proof)
+        s.add("speaker_collision", bool(st.get("speaker_collision")), proof)
+        s.add("colliding_speakers", [str(x) for x in st.get("colliding_speakers", [])])
+        s.add("metallb_peer", str(st.get("metallb_peer")))
+        s.add("calico_lb_cidrs", [str(x) for x in st.get("calico_lb_cidrs", [])])
     else:
-        s.add("readiness_gated_on_peer", True, cluster_evidence(f, context))
-        s.add("calico_bgp_peer", str(ev.get("bgp_peer")))
+        s.add("ok", not st.get("readiness_gated_on_peer"), proof)
+        s.add("readiness_gated_on_peer", bool(st.get("readiness_gated_on_peer")), proof)
+        s.add("calico_bgp_peer", str(st.get("calico_bgp_peer")))
     return s
 
 
@@ -280,11 +336,12 @@ def _within(prefix: str, allowed: list[str], host_routes: bool = False) -> bool:
 
 
 def _prefix_subject(f: ClusterFinding, context: str | None, world: World | None) -> Subject | None:
-    """unallocated-prefix-advertised: the prefixes the node's GoBGP originates (no neighbor: its own)
-    against its IPAM allocation, the LoadBalancer pools and the Service IPs. A node the run did not
-    read makes no subject; a RIB that could not be read makes the fact unknown."""
+    """`advertises_unallocated_prefix`: the prefixes the node's GoBGP originates (no neighbor: its
+    own) against its IPAM allocation, the LoadBalancer pools and the Service IPs. A node the run did
+    not read makes no subject; a RIB that could not be read makes the fact unknown."""
     ev = f.evidence
-    node = str(ev.get("node"))
+    st = _Stated(f)
+    node = str(st.get("host"))
     if world is None or node not in world.facts or node not in world.inv.hosts:
         return None
     driver = driver_for(world.inv.hosts[node].speaker)
@@ -293,15 +350,13 @@ def _prefix_subject(f: ClusterFinding, context: str | None, world: World | None)
     rib_fact = driver.rib_fact
     allocations = [str(c) for c in ev.get("allocations", [])]
     s = Subject("cluster", f"node/{node} announced prefixes", [node], [node])
-    s.add("root_cause", f.root_cause)
+    s.add("root_cause", "")
     s.add("host", node)
-    s.add("pod_cidr", ", ".join(allocations))
-    s.add("pod_cidr_source", str(ev.get("allocation_source")))
-    s.add("ipam_mode", str(ev.get("ipam_mode")))
-    labels = dict(ev.get("advertisement_labels") or {}) or {"advertise": "bgp"}
-    key, value = next(iter(labels.items()))
-    s.add("advertisement_label_key", str(key))
-    s.add("advertisement_label_value", str(value))
+    s.add("pod_cidr", str(st.get("pod_cidr")))
+    s.add("pod_cidr_source", str(st.get("pod_cidr_source")))
+    s.add("ipam_mode", str(st.get("ipam_mode")))
+    s.add("advertisement_label_key", str(st.get("advertisement_label_key")))
+    s.add("advertisement_label_value", str(st.get("advertisement_label_value")))
     rib = driver.received_paths(world, node)
     if rib is None:
         why = world.command_problem(node, rib_fact) or Unknown(
@@ -354,44 +409,48 @@ def _metallb_log_evidence(f: ClusterFinding, lines: list[str], note: str) -> Evi
 
 
 def _metallb_prefix_subject(f: ClusterFinding, context: str | None) -> Subject:
-    """max-prefix-exceeded seen by MetalLB's native speaker: the peer's NOTIFICATION Cease 6/1 in
-    the speaker's log, the enforcing end being the peer (often a provider's router outside the run)."""
+    """A MetalLB session as its native speaker's log tells it: the peer's NOTIFICATION Cease 6/1
+    (`max_prefix_hit`), the enforcing end being the peer (often a provider's router outside the run)."""
     ev = f.evidence
-    node = str(ev.get("node"))
-    s = Subject("cluster", f"node/{node} MetalLB session to {ev.get('peer_address')}", [node], [node])
+    st = _Stated(f)
+    node = str(st.get("host"))
+    s = Subject("cluster", f"node/{node} MetalLB session to {st.get('max_prefix_end')}", [node], [node])
+    s.add("root_cause", "")
     log = _metallb_log_evidence(f, [str(x) for x in ev.get("log_lines", [])], "the speaker's session log")
-    s.add("root_cause", f.root_cause)
     s.add("message", f.message)
     s.add("host", node)
-    s.add("ok", False, log, cluster_evidence(f, context))
-    s.add("max_prefix_hit", True, log)
-    s.add("max_prefix_end", str(ev.get("peer_address")))
-    s.add("max_prefix_sender", node)
-    s.add("max_prefix_reported_by", f"{node} (MetalLB speaker log)")
-    s.add("max_prefix_daemon", "unknown")
-    s.add("max_prefix_sender_address", str(ev.get("node_address") or node))
-    if ev.get("peer_asn"):
-        s.add("max_prefix_end_asn", int(ev["peer_asn"]))
+    hit = bool(st.get("max_prefix_hit"))
+    s.add("ok", not hit, log, cluster_evidence(f, context))
+    s.add("max_prefix_hit", hit, log)
+    s.add("max_prefix_end", str(st.get("max_prefix_end")))
+    s.add("max_prefix_sender", str(st.get("max_prefix_sender")))
+    s.add("max_prefix_reported_by", str(st.get("max_prefix_reported_by")))
+    s.add("max_prefix_daemon", str(st.get("max_prefix_daemon")))
+    s.add("max_prefix_sender_address", str(st.get("max_prefix_sender_address")))
+    if st.get("max_prefix_end_asn"):
+        s.add("max_prefix_end_asn", int(st.get("max_prefix_end_asn")))
     return s
 
 
 def _metallb_stale_subject(f: ClusterFinding, context: str | None) -> Subject:
-    """stale-speaker-config for MetalLB's speaker: its log and ServiceBGPStatus against its BGPPeers."""
+    """MetalLB's speaker: its log and ServiceBGPStatus against its BGPPeers (`speaker_config_stale`)."""
     ev = f.evidence
-    node = str(ev.get("node"))
+    st = _Stated(f)
+    node = str(st.get("host"))
     pod = str(ev.get("speaker_pod") or "")
     namespace = pod.partition("/")[0] or "metallb-system"
     s = Subject("cluster", f"node/{node} MetalLB speaker config", [node], [node])
-    s.add("root_cause", f.root_cause)
+    s.add("root_cause", "")
     s.add("message", f.message)
     s.add("host", node)
-    s.add("node_speaker", "metallb")
+    s.add("node_speaker", str(st.get("node_speaker")))
     s.add("agent_namespace", namespace)
     s.add(
         "restart_agent",
         f"kubectl -n {namespace} delete pod -l component=speaker --field-selector spec.nodeName={node}",
     )
-    s.add("stale_neighbors", [str(x) for x in ev.get("stale", [])])
-    s.add("ok", False, cluster_evidence(f, context))
-    s.add("speaker_config_stale", True, cluster_evidence(f, context))
+    s.add("stale_neighbors", [str(x) for x in st.get("stale_neighbors", [])])
+    stale = bool(st.get("speaker_config_stale"))
+    s.add("ok", not stale, cluster_evidence(f, context))
+    s.add("speaker_config_stale", stale, cluster_evidence(f, context))
     return s

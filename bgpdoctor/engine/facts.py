@@ -1308,6 +1308,17 @@ FACTS: tuple[Fact, ...] = (
         "bool: a Calico BGPPeer to the node itself (127.0.0.1, its own address) gates calico-node readiness",
     ),
     Fact("calico_bgp_peer", CLUSTER, "str: that BGPPeer's name, e.g. 'metallb-local'"),
+    # metrics-server's APIService and the nodes' registered addresses (bgpdoctor/kube/derive.py,
+    # kube/cluster_intent.py): facts about API objects; whether a kubelet answers only a probe says
+    Fact("metrics_api_available", CLUSTER, "bool: the metrics APIService reports Available"),
+    Fact("metrics_api_reason", CLUSTER, "str: why it is not, e.g. 'FailedDiscoveryCheck'"),
+    Fact("node_internal_ip", CLUSTER, "str: the InternalIP its Node object states, e.g. '100.64.1.7'"),
+    Fact(
+        "node_ip_suspect",
+        CLUSTER,
+        "str: why that InternalIP may not be where metrics-server reaches the kubelet, e.g. 'its InternalIP "
+        "100.64.1.7 is an overlay address (100.64.0.0/10, e.g. Tailscale) that node-IP autodetection picked'",
+    ),
     # the Cilium agent's DaemonSet against the ports it must bind (bgpdoctor/kube/cilium_agent.py)
     Fact(
         "cilium_no_bind_capability",

@@ -1,12 +1,14 @@
 """The Cilium agent's own limits, read from its DaemonSet: may it bind the BGP ports it is given?
 
-``cilium-no-bind-capability`` (cilium#34248, cilium#41581): a Cilium BGP instance told to listen on
+``cilium_no_bind_capability`` (cilium#34248, cilium#41581): a Cilium BGP instance told to listen on
 a port below 1024 (``localPort`` of a CiliumBGPClusterConfig instance or of a
 CiliumBGPNodeConfigOverride), or a CiliumBGPPeerConfig whose ``transport.localPort`` binds a source
 port below 1024, needs CAP_NET_BIND_SERVICE in the ``cilium-agent`` container. Cilium's chart drops
 every capability (``drop: [ALL]``) and adds back its own list, which lacks NET_BIND_SERVICE: GoBGP
 then cannot bind, the instance does not start, and the peer sees its connection refused. A
-DaemonSet that could not be read makes the finding unknown, never absent.
+DaemonSet that could not be read makes the fact unknown, never false. The records state facts; the
+playbooks name the root cause, and the run's own listeners may show the host binds the port anyway
+(engine/cluster_intent.py).
 """
 
 from __future__ import annotations
@@ -15,11 +17,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bgpdoctor.kube.derive import KubeFinding
+from bgpdoctor.kube.derive import KubeFacts
+from bgpdoctor.kube.families import AGENT_BIND
 from bgpdoctor.kube.selectors import LabelSelector
 from bgpdoctor.kube.view import CiliumView, ClusterView, KubeNode, RawCluster
 
-__all__ = ["AgentContainer", "LowPort", "agent_container", "bind_capability_findings", "low_ports"]
+__all__ = [
+    "AgentContainer",
+    "LowPort",
+    "agent_container",
+    "bind_capability_findings",
+    "bind_facts",
+    "low_ports",
+]
 
 DAEMONSETS = "apps/daemonsets"
 AGENT_CONTAINER = "cilium-agent"
@@ -167,12 +177,49 @@ def _unread(raw: RawCluster) -> str | None:
     return refused[0] if refused else "the DaemonSets (apps/v1) were not read"
 
 
-def bind_capability_findings(view: ClusterView, raw: RawCluster) -> list[KubeFinding]:
-    """Per node whose Cilium must bind a port below 1024: a finding when the agent container lacks
-    CAP_NET_BIND_SERVICE, an unknown one when its DaemonSet could not be read, none when it has it.
+def bind_facts(evidence: Mapping[str, Any]) -> dict[str, Any]:
+    """The facts a record's evidence states: the low ports and their patches, and, where the agent's
+    DaemonSet was read, `cilium_no_bind_capability` true with the patch adding the capability (None,
+    unknown, when it was not: evidence["unknown"] says why).
 
-    Example: [KubeFinding("cilium-no-bind-capability", "node/yuuko-k8s", "...", {"node": "yuuko-k8s",
-    "ports": [{"port": 179, "use": "listen", ...}], "daemonset": "kube-system/cilium", ...})]
+    Example: {"host": "yuuko-k8s", "cilium_low_ports": ["CiliumBGPClusterConfig/bgp instance c localPort
+    179"], "cilium_port_patch": "kubectl ...", "cilium_no_bind_capability": True, ...}
+    """
+    node = str(evidence.get("node"))
+    ports = [p for p in evidence.get("ports", []) if isinstance(p, Mapping)]
+    facts: dict[str, Any] = {
+        "host": node,
+        "cilium_low_ports": [f"{p.get('owner')} {p.get('field')} {p.get('port')}" for p in ports],
+        "cilium_port_patch": "\n".join(dict.fromkeys(str(p.get("patch")) for p in ports)),
+    }
+    if isinstance(evidence.get("unknown"), Mapping):
+        return {**facts, "cilium_no_bind_capability": None}
+    added = [str(c) for c in evidence.get("capabilities_add", [])]
+    namespace, _, name = str(evidence.get("daemonset")).partition("/")
+    index = evidence.get("container_index", 0)
+    path = f"/spec/template/spec/containers/{index}/securityContext/capabilities/add"
+    op = (
+        f'{{"op":"add","path":"{path}/-","value":"{BIND}"}}'
+        if added
+        else f'{{"op":"add","path":"{path}","value":["{BIND}"]}}'
+    )
+    return {
+        **facts,
+        "cilium_agent_daemonset": str(evidence.get("daemonset")),
+        "cilium_agent_capabilities": [*added, BIND],
+        "cilium_daemonset_patch": f"kubectl -n {namespace} patch daemonset {name} --type json -p '[{op}]'",
+        "cilium_no_bind_capability": True,
+    }
+
+
+def bind_capability_findings(view: ClusterView, raw: RawCluster) -> list[KubeFacts]:
+    """Per node whose Cilium must bind a port below 1024: `cilium_no_bind_capability` true when the
+    agent container lacks CAP_NET_BIND_SERVICE, unknown when its DaemonSet could not be read, no
+    record when it has it.
+
+    Example: [KubeFacts("node/yuuko-k8s", "...", {"host": "yuuko-k8s", "cilium_no_bind_capability":
+    True, ...}, {"node": "yuuko-k8s", "ports": [{"port": 179, "use": "listen", ...}], "daemonset":
+    "kube-system/cilium", ...}, family="cilium-agent-bind")]
     """
     cilium = view.cilium
     if cilium is None:
@@ -193,42 +240,48 @@ def bind_capability_findings(view: ClusterView, raw: RawCluster) -> list[KubeFin
         }
         asked = "; ".join(p.text() for p in ports)
         if agent is None:
+            evidence["unknown"] = {
+                "kind": "permission-denied" if "403" in str(why) else "not-collected",
+                "reason": why,
+            }
             out.append(
-                KubeFinding(
-                    "cilium-no-bind-capability",
+                KubeFacts(
                     f"node/{node.name}",
                     f"Cilium on node {node.name} must bind ports below 1024 ({asked}); whether its agent "
                     f"may (CAP_NET_BIND_SERVICE) is unknown: {why}",
-                    {
-                        **evidence,
-                        "unknown": {
-                            "kind": "permission-denied" if "403" in str(why) else "not-collected",
-                            "reason": why,
-                        },
-                    },
+                    bind_facts(evidence),
+                    evidence,
+                    hosts=[node.name],
+                    related=[node.name],
+                    family=AGENT_BIND,
                 )
             )
             continue
         if agent.may_bind:
             continue
+        evidence.update(
+            {
+                "daemonset": agent.daemonset,
+                "container": AGENT_CONTAINER,
+                "container_index": agent.index,
+                "capabilities_add": agent.add,
+                "capabilities_drop": agent.drop,
+                "has_add": bool(agent.add),
+            }
+        )
         out.append(
-            KubeFinding(
-                "cilium-no-bind-capability",
+            KubeFacts(
                 f"node/{node.name}",
                 f"Cilium on node {node.name} must bind ports below 1024 ({asked}), but the "
                 f"{AGENT_CONTAINER} container of DaemonSet {agent.daemonset} drops "
                 f"{', '.join(agent.drop) or 'nothing'} and adds back {', '.join(agent.add) or 'nothing'}, "
                 "without NET_BIND_SERVICE: GoBGP cannot bind, so "
                 "the BGP instance does not start and its peers are refused",
-                {
-                    **evidence,
-                    "daemonset": agent.daemonset,
-                    "container": AGENT_CONTAINER,
-                    "container_index": agent.index,
-                    "capabilities_add": agent.add,
-                    "capabilities_drop": agent.drop,
-                    "has_add": bool(agent.add),
-                },
+                bind_facts(evidence),
+                evidence,
+                hosts=[node.name],
+                related=[node.name],
+                family=AGENT_BIND,
             )
         )
     return out

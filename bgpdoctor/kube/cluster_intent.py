@@ -1,28 +1,30 @@
 """What the cluster intends its BGP speakers and LoadBalancer controllers to do, compared with itself.
 
-Findings read from the API alone:
+Facts read from the API alone (KubeFacts, named as in bgpdoctor.engine.facts; the playbooks decide
+which root cause they show, engine/cluster.py):
 
-- ``mesh-vs-rr-transition``: Calico's node-to-node mesh is on (the default BGPConfiguration says
+- ``mesh_with_reflectors``: Calico's node-to-node mesh is on (the default BGPConfiguration says
   so, or none states it) while route reflectors are configured: nodes with a
   ``projectcalico.org/RouteReflectorClusterID`` or BGPPeers that select nodes by ``peerSelector``
   (calico#1939, calico#3819). Mesh and reflector sessions then run to the same addresses.
-- ``duplicate-lb-controller``: a LoadBalancer Service without ``loadBalancerClass`` that two
+- ``lb_controller_conflict``: a LoadBalancer Service without ``loadBalancerClass`` that two
   controllers claim: K3s servicelb (its ``svclb-*`` DaemonSets), MetalLB (its controller and an
   IPAddressPool) and Cilium LB-IPAM (a CiliumLoadBalancerIPPool whose serviceSelector matches). They
   rewrite ``status.loadBalancer.ingress`` in turn (k3s#269).
-- ``speaker-collision``: MetalLB and the CNI's speaker on one node both peer with one router
-  address (metallb#114); ``readiness-gated-on-peer``: a Calico BGPPeer to 127.0.0.1 or the node's
+- ``speaker_collision``: MetalLB and the CNI's speaker on one node both peer with one router
+  address (metallb#114); ``readiness_gated_on_peer``: a Calico BGPPeer to 127.0.0.1 or the node's
   own address, which calico-node's ``-bird-ready`` waits for (calico#2620).
-- ``node-not-selected`` when every node MetalLB peers from carries
+- ``unselected_nodes`` when every node MetalLB peers from carries
   ``node.kubernetes.io/exclude-from-external-load-balancers`` (cozystack#4043), and
-  ``kubelet-unreachable`` per node while metrics-server is not Available and the node's InternalIP
-  is an overlay address (100.64.0.0/10), off the nodes' subnet, or shared with another node.
+  ``node_ip_suspect`` per node while metrics-server is not Available and the node's InternalIP
+  is an overlay address (100.64.0.0/10), off the nodes' subnet, or shared with another node: a
+  fact about the Node object, never a verdict on its kubelet (only a probe of it decides that).
 - Calico's operator turning BGP off (``Installation spec.calicoNetwork.bgp: Disabled``, calico#6697):
-  ``disable_calico_bgp`` then expects no speaker on the nodes and drops the findings about BGP.
+  ``disable_calico_bgp`` then expects no speaker on the nodes and drops the records about BGP.
 
 And one record the daemons decide (``evidence["verify"] == "daemon-neighbors"``): the peers each
-node's speaker should run, judged by engine/cluster_intent.py against the neighbor table the run
-read from the daemon (``stale-speaker-config``).
+node's speaker should run, compared by engine/cluster_intent.py with the neighbor table the run
+read from the daemon (``speaker_config_stale``).
 
 ``read_intent_objects(kc, raw)`` adds DaemonSets, Deployments and Calico's operator Installation to
 a RawCluster, pruned to names, labels, images and ``spec.calicoNetwork.bgp``; a 403 leaves the key
@@ -39,7 +41,8 @@ from bgpdoctor.drivers import CALICO, agent_for
 from bgpdoctor.intent import address_text
 from bgpdoctor.kube.cilium_agent import bind_capability_findings
 from bgpdoctor.kube.config import KubeClient
-from bgpdoctor.kube.derive import NODE_BGP, KubeFacts, KubeFinding, node_bgp
+from bgpdoctor.kube.derive import NODE_BGP, KubeFacts, node_bgp
+from bgpdoctor.kube.families import CALICO_MESH, CONFIGURED_NEIGHBORS, KUBELET_ADDRESS, LB_CLAIMS, LOCAL_PEER
 from bgpdoctor.kube.ipam import announcement_checks
 from bgpdoctor.kube.metallb import metallb_findings
 from bgpdoctor.kube.selectors import SelectorError, calico_selector_matches
@@ -48,10 +51,10 @@ from bgpdoctor.kube.view import CalicoPeer, ClusterView, KubeNode, RawCluster
 from bgpdoctor.redact import redact, redact_object
 
 __all__ = [
+    "CALICO_BGP_FAMILIES",
     "DAEMONSETS",
     "DEPLOYMENTS",
     "INSTALLATIONS",
-    "INTENT_CAUSES",
     "RR_CLUSTER_ANNOTATION",
     "calico_bgp_disabled",
     "disable_calico_bgp",
@@ -61,15 +64,6 @@ __all__ = [
     "without_calico_bgp",
 ]
 
-INTENT_CAUSES = (
-    "stale-speaker-config",
-    "mesh-vs-rr-transition",
-    "duplicate-lb-controller",
-    "speaker-collision",
-    "readiness-gated-on-peer",
-    "cilium-no-bind-capability",
-    "unallocated-prefix-advertised",
-)
 DAEMONSETS = "apps/daemonsets"
 DEPLOYMENTS = "apps/deployments"
 INSTALLATIONS = "operator.tigera.io/installations"
@@ -81,12 +75,7 @@ EXCLUDE_LB_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
 OVERLAY = ipaddress.IPv4Network("100.64.0.0/10")  # CGNAT space: Tailscale, other overlays
 Obj = Mapping[str, Any]
 # what the cluster says about BGP on Calico's nodes; moot when Calico runs no BGP at all
-CALICO_BGP_FINDINGS = (
-    "mesh-vs-rr-transition",
-    "stale-speaker-config",
-    "speaker-collision",
-    "readiness-gated-on-peer",
-)
+CALICO_BGP_FAMILIES = (CALICO_MESH, CONFIGURED_NEIGHBORS, LOCAL_PEER)
 
 if TYPE_CHECKING:
     from bgpdoctor.kube.discover import Discovery
@@ -214,7 +203,7 @@ def without_calico_bgp(findings: list[Any]) -> list[Any]:
         for f in findings
         if getattr(f, "family", "") != NODE_BGP
         and (
-            getattr(f, "root_cause", "") not in CALICO_BGP_FINDINGS
+            getattr(f, "family", "") not in CALICO_BGP_FAMILIES
             or (f.evidence or {}).get("speaker") == "metallb"
         )
         and (f.evidence or {}).get("announcer") != "calico"
@@ -222,7 +211,7 @@ def without_calico_bgp(findings: list[Any]) -> list[Any]:
 
 
 def disable_calico_bgp(discovery: Discovery, why: str) -> None:
-    """Calico runs no BGP by design: no node expects a speaker or peers (so `speaker-down` and the
+    """Calico runs no BGP by design: no node expects a speaker or peers (so the speaker and the
     session checks stay silent), the routers found as peer addresses go, and so do the findings
     about Calico's BGP."""
     inv = discovery.inventory
@@ -257,7 +246,18 @@ def route_reflectors(
     return reflectors, [p for p in peers if p.peer_selector]
 
 
-def _mesh_vs_rr(view: ClusterView) -> list[KubeFinding]:
+def _mesh_facts(reflectors: dict[str, str], rr_peers: list[str], asn: int | None) -> dict[str, Any]:
+    return {
+        "rr_nodes": sorted(reflectors),
+        "rr_cluster_ids": sorted(set(reflectors.values())),
+        "rr_peers": list(rr_peers),
+        "calico_asn": int(asn or 64512),
+    }
+
+
+def _mesh_vs_rr(view: ClusterView) -> list[KubeFacts]:
+    """The mesh switch next to route reflectors: `mesh_with_reflectors` true when both are on,
+    unknown (None, the reason in evidence["unknown"]) when the BGPConfigurations were not read."""
     calico = view.calico
     if calico is None:
         return []
@@ -271,11 +271,11 @@ def _mesh_vs_rr(view: ClusterView) -> list[KubeFinding]:
         refused = [p for p in view.problems if "bgpconfigurations" in p]
         reason = refused[0] if refused else "BGPConfigurations could not be read"
         return [
-            KubeFinding(
-                "mesh-vs-rr-transition",
+            KubeFacts(
                 subject,
                 "route reflectors are configured, but whether the node-to-node mesh is on is unknown: "
                 f"{reason}",
+                {**_mesh_facts(reflectors, rr_peers, None), "mesh_with_reflectors": None},
                 {
                     **base,
                     "unknown": {
@@ -283,6 +283,7 @@ def _mesh_vs_rr(view: ClusterView) -> list[KubeFinding]:
                         "reason": reason,
                     },
                 },
+                family=CALICO_MESH,
             )
         ]
     if not calico.mesh_enabled:
@@ -306,12 +307,18 @@ def _mesh_vs_rr(view: ClusterView) -> list[KubeFinding]:
     if rr_peers:
         what.append(f"BGPPeers {', '.join(rr_peers)} peer nodes with each other by peerSelector")
     return [
-        KubeFinding(
-            "mesh-vs-rr-transition",
+        KubeFacts(
             subject,
             f"Calico's node-to-node mesh is still on ({stated}) while {' and '.join(what)}: every node "
             "runs mesh and reflector sessions to the same addresses, which collide and reset",
+            {
+                **_mesh_facts(reflectors, rr_peers, calico.default_asn),
+                "mesh_with_reflectors": True,
+                "calico_mesh": stated,
+            },
             {**base, "mesh": stated, "calico_asn": calico.default_asn},
+            hosts=sorted(reflectors),
+            family=CALICO_MESH,
         )
     ]
 
@@ -326,7 +333,9 @@ def _meta(obj: Obj) -> Obj:
     return meta if isinstance(meta, Mapping) else {}
 
 
-def _duplicate_lb(view: ClusterView, raw: RawCluster) -> list[KubeFinding]:
+def _duplicate_lb(view: ClusterView, raw: RawCluster) -> list[KubeFacts]:
+    """Per class-less LoadBalancer Service: the controllers claiming it; `lb_controller_conflict`
+    true with two or more, unknown (None) with one while another's objects were not read."""
     services = [s for s in view.lb_services if s.load_balancer_class is None]
     if not services:
         return []
@@ -363,7 +372,7 @@ def _duplicate_lb(view: ClusterView, raw: RawCluster) -> list[KubeFinding]:
         unknown["MetalLB"] = why
     # Cilium LB-IPAM: every pool whose serviceSelector matches (no selector: every Service)
     cilium_pools = [p for p in (view.cilium.lb_pools if view.cilium else []) if not p.disabled]
-    out: list[KubeFinding] = []
+    out: list[KubeFacts] = []
     for svc in services:
         ref = f"{svc.namespace}/{svc.name}"
         claims: list[str] = []
@@ -384,33 +393,42 @@ def _duplicate_lb(view: ClusterView, raw: RawCluster) -> list[KubeFinding]:
             "controllers": claims,
             "ingress_ips": svc.ingress_ips,
         }
+        facts: dict[str, Any] = {
+            "lb_service": ref,
+            "lb_service_namespace": svc.namespace,
+            "lb_service_name": svc.name,
+            "lb_controllers": claims,
+        }
         if len(claims) >= 2:
             out.append(
-                KubeFinding(
-                    "duplicate-lb-controller",
+                KubeFacts(
                     f"service/{ref}",
                     f"Service {ref} (type LoadBalancer, no loadBalancerClass) is claimed by "
                     f"{' and '.join(claims)}: each rewrites its status.loadBalancer.ingress "
                     f"(now {', '.join(svc.ingress_ips) or 'none'}) in turn",
+                    {**facts, "lb_controller_conflict": True},
                     base,
+                    family=LB_CLAIMS,
                 )
             )
         elif claims and unknown:
             reason = "; ".join(f"{who}: {w}" for who, w in unknown.items())
             out.append(
-                KubeFinding(
-                    "duplicate-lb-controller",
+                KubeFacts(
                     f"service/{ref}",
                     f"Service {ref} is claimed by {claims[0]}; whether another controller claims it too "
                     f"is unknown: {reason}",
+                    {**facts, "lb_controller_conflict": None},
                     {**base, "unknown": {"kind": "permission-denied", "reason": reason}},
+                    family=LB_CLAIMS,
                 )
             )
     return out
 
 
-def _speaker_checks(view: ClusterView) -> list[KubeFinding]:
-    """Per node, the neighbors its speaker should run: judged on the daemon's own table."""
+def _speaker_checks(view: ClusterView) -> list[KubeFacts]:
+    """Per node, the neighbors its speaker should run (evidence "peers"): the daemon's own table
+    states whether it runs them (engine/cluster_intent.py)."""
     mesh = view.calico.mesh_enabled if view.calico is not None else None
     out = []
     for nb in node_bgp(view):
@@ -422,11 +440,11 @@ def _speaker_checks(view: ClusterView) -> list[KubeFinding]:
             if p.address_v4 is not None
         ]
         out.append(
-            KubeFinding(
-                "stale-speaker-config",
+            KubeFacts(
                 f"node/{nb.node}",
                 f"node {nb.node}: the cluster configures {len(peers)} BGP neighbors: to be compared with "
                 "the neighbors its daemon runs",
+                {"host": nb.node, "node_speaker": nb.speaker},
                 {
                     "verify": "daemon-neighbors",
                     "node": nb.node,
@@ -436,6 +454,9 @@ def _speaker_checks(view: ClusterView) -> list[KubeFinding]:
                     "calico_mesh": mesh,
                     "cni": view.cni,
                 },
+                hosts=[nb.node],
+                related=[nb.node],
+                family=CONFIGURED_NEIGHBORS,
             )
         )
     return out
@@ -484,7 +505,7 @@ def _v4(text: str | None) -> ipaddress.IPv4Address | None:
         return None
 
 
-def _kubelet_addresses(view: ClusterView) -> list[KubeFinding]:
+def _kubelet_addresses(view: ClusterView) -> list[KubeFacts]:
     """While metrics-server is not Available, the nodes whose InternalIP is not the address the
     cluster reaches them on: an overlay address (100.64.0.0/10, Tailscale: k0s#5189), an address
     outside the nodes' shared subnet while the node states one inside it, or the same address on
@@ -514,20 +535,24 @@ def _kubelet_addresses(view: ClusterView) -> list[KubeFinding]:
             )
         elif ip in others:
             why = f"its InternalIP {ip} is also another node's: the kubelet registered a NAT interface"
-        if why:
+        if why:  # a fact about the Node object; whether its kubelet answers there only a probe tells
             out.append(
-                KubeFinding(
-                    "kubelet-unreachable",
+                KubeFacts(
                     f"node/{node.name}",
-                    f"metrics-server scrapes node {node.name} at its InternalIP, but {why}; set the "
-                    "kubelet's --node-ip (K3s/k0s: node-ip) to the address on the cluster's network",
+                    f"metrics-server is not Available and node {node.name}'s {why.removeprefix('its ')}: "
+                    f"probe its kubelet at {ip}:10250 from metrics-server's vantage (`bgpdoctor run` with "
+                    "vantage.metrics_server) before setting the kubelet's --node-ip",
+                    {"host": node.name, "node_internal_ip": str(ip), "node_ip_suspect": why},
                     {"internal_ip": str(ip), "addresses": [str(a) for a in stated]},
+                    hosts=[node.name],
+                    related=[node.name],
+                    family=KUBELET_ADDRESS,
                 )
             )
     return out
 
 
-def _colliding_speakers(view: ClusterView, raw: RawCluster) -> list[KubeFinding]:
+def _colliding_speakers(view: ClusterView, raw: RawCluster) -> list[KubeFacts]:
     """MetalLB's speaker and the CNI's (Calico BIRD, Cilium GoBGP) on one node, both configured to
     peer with the same router address: both connect from the node's address to the same peer, so
     the router sees a connection collision and keeps one of them (metallb#114)."""
@@ -550,12 +575,19 @@ def _colliding_speakers(view: ClusterView, raw: RawCluster) -> list[KubeFinding]
             cni = agent.cni
             pools = [str(n) for p in metallb.pools for a in p.addresses for n in _networks(a)]
             out.append(
-                KubeFinding(
-                    "speaker-collision",
+                KubeFacts(
                     f"node/{nb.node}",
                     f"node {nb.node} runs two BGP speakers that both peer with {mp.address}: MetalLB "
                     f"(BGPPeer {mp.name}) and {cni} ({other.source}); the router sees two connections from "
                     f"{node.internal_ip or nb.node} and keeps only one (connection collision, Cease 6/7)",
+                    {
+                        "host": nb.node,
+                        "local_peer_address": mp.address,
+                        "speaker_collision": True,
+                        "colliding_speakers": [f"MetalLB BGPPeer {mp.name}", f"{cni} {other.source}"],
+                        "metallb_peer": mp.name,
+                        "calico_lb_cidrs": pools,
+                    },
                     {
                         "node": nb.node,
                         "peer_address": mp.address,
@@ -564,6 +596,9 @@ def _colliding_speakers(view: ClusterView, raw: RawCluster) -> list[KubeFinding]
                         "cni": cni.lower(),
                         "lb_cidrs": pools,
                     },
+                    hosts=[nb.node],
+                    related=[nb.node],
+                    family=LOCAL_PEER,
                 )
             )
     return out
@@ -581,7 +616,7 @@ def _networks(text: str) -> list[ipaddress.IPv4Network]:
         return []
 
 
-def _readiness_on_local_peer(view: ClusterView) -> list[KubeFinding]:
+def _readiness_on_local_peer(view: ClusterView) -> list[KubeFacts]:
     """A Calico BGPPeer to 127.0.0.1 or to the node's own address (a MetalLB speaker on the same
     node): calico-node's readiness (`-bird-ready`) waits for that session, and the local speaker
     cannot start before calico-node is ready (calico#2620)."""
@@ -602,14 +637,22 @@ def _readiness_on_local_peer(view: ClusterView) -> list[KubeFinding]:
             if not (address.is_loopback or address in own):
                 continue
             out.append(
-                KubeFinding(
-                    "readiness-gated-on-peer",
+                KubeFacts(
                     f"node/{node.name}",
                     f"Calico BGPPeer {bp.name} makes node {node.name} peer with {address}, "
                     f"{'a loopback address' if address.is_loopback else 'its own address'}: calico-node's "
                     "readiness (-bird-ready) waits for that session, and the local speaker answering it "
                     "cannot start before calico-node is ready",
+                    {
+                        "host": node.name,
+                        "local_peer_address": str(address),
+                        "readiness_gated_on_peer": True,
+                        "calico_bgp_peer": bp.name,
+                    },
                     {"node": node.name, "peer_address": str(address), "bgp_peer": bp.name},
+                    hosts=[node.name],
+                    related=[node.name],
+                    family=LOCAL_PEER,
                 )
             )
     return out
@@ -622,11 +665,12 @@ def _calico_selects(selector: str, labels: Mapping[str, str]) -> bool:
         return False
 
 
-def intent_findings(view: ClusterView, raw: RawCluster) -> list[KubeFacts | KubeFinding]:
-    """mesh-vs-rr-transition and duplicate-lb-controller findings, MetalLB nodes all excluded from
-    load balancers (node-not-selected), nodes registered with the wrong address while
-    metrics-server fails (kubelet-unreachable), then the stale-speaker-config records for the
-    daemons (see the module docstring)."""
+def intent_findings(view: ClusterView, raw: RawCluster) -> list[KubeFacts]:
+    """Facts the cluster's intent states against itself: the mesh next to route reflectors, the
+    LoadBalancer controllers of each Service, MetalLB nodes all excluded from load balancers, node
+    addresses while metrics-server fails, speakers meeting at one peer, the Cilium agent's
+    capabilities, then the records the daemons decide (see the module docstring). The playbooks
+    name the root causes (engine/cluster.py)."""
     return [
         *_mesh_vs_rr(view),
         *_duplicate_lb(view, raw),

@@ -7,7 +7,8 @@ bgpdoctor.engine.facts, what departs from a working design: a node no BGP config
 selected without peers, one whose pod CIDR no peer is sent (native routing only), a LoadBalancer pool
 inside a node subnet, autoDirectNodeRoutes across subnets. It names no root cause: the playbooks
 judge these facts (bgpdoctor.engine.cluster), as they judge a live run's. The service records
-(bgpdoctor.kube.services) and the metrics APIService follow.
+(bgpdoctor.kube.services) and the metrics APIService's availability follow (a fact no playbook
+concludes from: only a probe of a kubelet says it cannot be reached).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bgpdoctor.intent import Loc, PeerIntent, address_text, located, parse_address
+from bgpdoctor.kube.families import METRICS_API
 from bgpdoctor.kube.selectors import LabelSelector, SelectorError, calico_selector_matches
 from bgpdoctor.kube.services import ServiceFinding, ServiceState, service_findings, state_from_view
 from bgpdoctor.kube.view import CalicoView, CiliumPeerConfig, CiliumView, ClusterView, KubeNode, LbPool
@@ -28,7 +30,6 @@ __all__ = [
     "AdvertisementFact",
     "DerivedPeer",
     "KubeFacts",
-    "KubeFinding",
     "LbPoolOverlap",
     "NodeBgp",
     "advertisement_facts",
@@ -43,17 +44,6 @@ CALICO_ASN_ANNOTATION = "projectcalico.org/ASNumber"
 CALICO_IPV4_ANNOTATION = "projectcalico.org/IPv4Address"
 ASSUMED_PREFIXLEN = 24
 NODE_BGP = "node-bgp"  # the family of a node's BGP records (dropped when Calico runs no BGP)
-
-
-@dataclass
-class KubeFinding:
-    """A configuration-level finding. Example: KubeFinding(root_cause="node-not-selected",
-    subject="node/yuuko-k8s", message="...", evidence={"labels": {...}, "configs": [...]})"""
-
-    root_cause: str
-    subject: str
-    message: str
-    evidence: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -676,7 +666,7 @@ def kube_findings(
     view: ClusterView,
     known_subnets: Mapping[str, str] | None = None,
     services: ServiceState | None = None,
-) -> list[KubeFacts | KubeFinding | ServiceFinding]:
+) -> list[KubeFacts | ServiceFinding]:
     """What the cluster's configuration states, most basic first: facts on nodes, pools and the
     cilium-config (the playbooks name the root cause), then the service records.
 
@@ -684,7 +674,7 @@ def kube_findings(
     message="auto-direct-node-routes is true but the nodes sit in 2 subnets ...",
     facts={"auto_direct_routes_across_l3": True, "local_nodes": [...], "remote_nodes": [...]}, ...)]
     """
-    findings: list[KubeFacts | KubeFinding | ServiceFinding] = []
+    findings: list[KubeFacts | ServiceFinding] = []
     cilium = view.cilium
     bgp_in_use = False
     if cilium is not None:
@@ -715,13 +705,16 @@ def kube_findings(
         findings.append(record)
 
     if view.metrics is not None and view.metrics.available is False:
+        # a fact about the APIService; which kubelet metrics-server cannot reach only a probe tells
         findings.append(
-            KubeFinding(
-                "kubelet-unreachable",
+            KubeFacts(
                 f"apiservice/{view.metrics.name}",
-                f"APIService {view.metrics.name} is not Available ({view.metrics.reason}): "
-                "metrics-server cannot scrape some kubelets, so `kubectl top node` fails",
+                f"APIService {view.metrics.name} is not Available ({view.metrics.reason}): metrics-server "
+                "cannot scrape some kubelets, so `kubectl top node` fails; probe the kubelets from "
+                "metrics-server's vantage (`bgpdoctor run` with vantage.metrics_server) to find which",
+                {"metrics_api_available": False, "metrics_api_reason": str(view.metrics.reason)},
                 {"reason": view.metrics.reason, "message": view.metrics.message},
+                family=METRICS_API,
             )
         )
     return findings

@@ -312,6 +312,9 @@ def discover_cluster(
     discovery = inventory_from_view(view, ssh_config, agents=agents, kubeconfig=kubeconfig, services=services)
     discovery.findings += router_checks(view, services)  # judged on the routers' routes, not findings yet
     intent = intent_findings(view, raw)
+    from bgpdoctor.engine.cluster import PROBE_FIRST, finding_notes
+
+    discovery.notes += finding_notes([f for f in intent if getattr(f, "family", "") in PROBE_FIRST])
     # what each node's daemon runs decides these: records to judge, not findings
     daemon_checks = [f for f in intent if f.evidence.get("verify") in ("daemon-neighbors", "speaker-rib")]
     discovery.findings += [f for f in intent if f not in daemon_checks]

@@ -18,12 +18,12 @@ State, where it is visible:
   commit ae962f5d): per node and Service, ``status.peers``, the BGPPeers the speaker is configured
   to advertise the Service to.
 
-Findings: ``max-prefix-exceeded`` when a session's last word is the peer's Cease 6/1
-(kubernetes-retired/cloud-provider-equinix-metal#457: the provider's default limit of 10), and
-``stale-speaker-config`` when a node's speaker does not run a BGPPeer the cluster selects for it,
+Facts (the playbooks name the root cause): ``max_prefix_hit`` when a session's last word is the
+peer's Cease 6/1 (kubernetes-retired/cloud-provider-equinix-metal#457: the provider's default limit
+of 10), and ``speaker_config_stale`` when a node's speaker does not run a BGPPeer the cluster selects for it,
 or its ServiceBGPStatus leaves out a peer the BGPAdvertisement sends the Service to (metallb#181:
 a session re-added through node labels comes up and advertises nothing). A log or status that
-could not be read says nothing: no finding rests on it.
+could not be read says nothing: no fact rests on it.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bgpdoctor.kube.config import KubeClient
-from bgpdoctor.kube.derive import KubeFinding
+from bgpdoctor.kube.derive import KubeFacts
+from bgpdoctor.kube.families import METALLB_SESSION, METALLB_SPEAKER
 from bgpdoctor.kube.services import MetalLbPeer, MetalLbView, service_state
 from bgpdoctor.kube.view import ClusterView, KubeNode, RawCluster
 from bgpdoctor.redact import redact, redact_object
@@ -47,6 +48,8 @@ __all__ = [
     "node_peers",
     "peer_states",
     "read_speaker_logs",
+    "session_facts",
+    "speaker_facts",
 ]
 
 SPEAKER_LOGS = "metallb/speaker-logs"
@@ -243,10 +246,39 @@ def _service_peers(raw: RawCluster) -> dict[tuple[str, str], set[str]] | None:
     return out
 
 
-def metallb_findings(view: ClusterView, raw: RawCluster) -> list[KubeFinding]:
-    """max-prefix-exceeded and stale-speaker-config findings from MetalLB's speakers (see the module
-    docstring). Example: [KubeFinding("max-prefix-exceeded", "node/ny5-node-1", "...", {"node":
-    "ny5-node-1", "peer_address": "147.75.64.1", "notification": "0601", ...})]"""
+def session_facts(evidence: Mapping[str, Any]) -> dict[str, Any]:
+    """A session the peer closed for too many prefixes, as facts (its end: the peer)."""
+    node = str(evidence.get("node"))
+    facts: dict[str, Any] = {
+        "host": node,
+        "max_prefix_hit": True,
+        "max_prefix_end": str(evidence.get("peer_address")),
+        "max_prefix_sender": node,
+        "max_prefix_reported_by": f"{node} (MetalLB speaker log)",
+        "max_prefix_daemon": "unknown",
+        "max_prefix_sender_address": str(evidence.get("node_address") or node),
+    }
+    if evidence.get("peer_asn"):
+        facts["max_prefix_end_asn"] = int(evidence["peer_asn"])
+    return facts
+
+
+def speaker_facts(evidence: Mapping[str, Any]) -> dict[str, Any]:
+    """A speaker that does not run what the cluster configures, as facts."""
+    return {
+        "host": str(evidence.get("node")),
+        "node_speaker": "metallb",
+        "stale_neighbors": [str(x) for x in evidence.get("stale", [])],
+        "speaker_config_stale": True,
+    }
+
+
+def metallb_findings(view: ClusterView, raw: RawCluster) -> list[KubeFacts]:
+    """Facts from MetalLB's speakers (see the module docstring): a session closed by the peer's
+    Cease 6/1 (``max_prefix_hit``), a speaker not running what the cluster configures
+    (``speaker_config_stale``). Example: [KubeFacts("node/ny5-node-1", "...", {"max_prefix_hit": True,
+    "max_prefix_end": "147.75.64.1", ...}, {"node": "ny5-node-1", "peer_address": "147.75.64.1",
+    "notification": "0601", ...}, family="metallb-session")]"""
     state = service_state(raw)
     metallb = state.metallb
     if metallb is None or not metallb.peers:
@@ -255,7 +287,7 @@ def metallb_findings(view: ClusterView, raw: RawCluster) -> list[KubeFinding]:
     logs = {str(e.get("node")): e for e in raw.objects.get(SPEAKER_LOGS, []) if e.get("node")}
     announced = _announced(view, raw)
     statuses = _service_peers(raw)
-    out: list[KubeFinding] = []
+    out: list[KubeFacts] = []
     for node_name, peers in sorted(intent.items()):
         node = view.node(node_name)
         entry = logs.get(node_name)
@@ -266,26 +298,30 @@ def metallb_findings(view: ClusterView, raw: RawCluster) -> list[KubeFinding]:
             ips = announced.get(peer.name, [])
             ps = states.get(peer.address) if states is not None else None
             if ps is not None and ps.state != "up" and ps.notification == "0601":
+                evidence: dict[str, Any] = {
+                    "node": node_name,
+                    "node_address": node.internal_ip if node else None,
+                    "peer": peer.name,
+                    "peer_address": peer.address,
+                    "peer_asn": peer.asn,
+                    "my_asn": peer.my_asn,
+                    "announced": ips,
+                    "notification": ps.notification,
+                    "log_lines": ps.lines,
+                    "speaker_pod": entry.get("pod") if entry else None,
+                }
                 out.append(
-                    KubeFinding(
-                        "max-prefix-exceeded",
+                    KubeFacts(
                         f"node/{node_name}",
                         f"MetalLB's speaker on {node_name} got NOTIFICATION Cease / Maximum Number of "
                         f"Prefixes Reached (6/1) from BGPPeer {peer.name} ({peer.address}, AS {peer.asn}) "
                         f"and the session is down: MetalLB announces it {len(ips)} LoadBalancer IPs, "
                         "one /32 each",
-                        {
-                            "node": node_name,
-                            "node_address": node.internal_ip if node else None,
-                            "peer": peer.name,
-                            "peer_address": peer.address,
-                            "peer_asn": peer.asn,
-                            "my_asn": peer.my_asn,
-                            "announced": ips,
-                            "notification": ps.notification,
-                            "log_lines": ps.lines,
-                            "speaker_pod": entry.get("pod") if entry else None,
-                        },
+                        session_facts(evidence),
+                        evidence,
+                        hosts=[node_name],
+                        related=[node_name],
+                        family=METALLB_SESSION,
                     )
                 )
             if states is not None and states and ps is None:
@@ -304,19 +340,23 @@ def metallb_findings(view: ClusterView, raw: RawCluster) -> list[KubeFinding]:
                             f"{', '.join(sorted(listed)) or 'no peer'}"
                         )
         if stale:
+            said: dict[str, Any] = {
+                "node": node_name,
+                "speaker": "metallb",
+                "stale": stale,
+                "speaker_pod": entry.get("pod") if entry else None,
+                "peers": [{"address": p.address, "asn": p.asn, "name": p.name} for p in peers],
+            }
             out.append(
-                KubeFinding(
-                    "stale-speaker-config",
+                KubeFacts(
                     f"node/{node_name}",
                     f"MetalLB's speaker on {node_name} does not run what the cluster configures: "
                     + "; ".join(stale),
-                    {
-                        "node": node_name,
-                        "speaker": "metallb",
-                        "stale": stale,
-                        "speaker_pod": entry.get("pod") if entry else None,
-                        "peers": [{"address": p.address, "asn": p.asn, "name": p.name} for p in peers],
-                    },
+                    speaker_facts(said),
+                    said,
+                    hosts=[node_name],
+                    related=[node_name],
+                    family=METALLB_SPEAKER,
                 )
             )
     return out

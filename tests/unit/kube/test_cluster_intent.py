@@ -536,15 +536,27 @@ def test_some_nodes_excluded_from_load_balancers_is_the_labels_purpose(
 # --- the kubelet registered with the wrong address (metrics-server#1408, k0s#5189) --------------------
 
 
+def _suspect(d: Discovery) -> list[ClusterFinding]:
+    return [ClusterFinding.of(f) for f in d.findings if (f.facts or {}).get("node_ip_suspect")]
+
+
 def test_node_registered_with_its_tailscale_address(discover: Callable[..., Discovery]) -> None:
+    """The API shows a suspect address, not an unreachable kubelet: no cause is concluded without a
+    probe, and the note names the kubelet to probe."""
     d = discover(
         c.node("k0s-1", "192.168.10.11", "10.244.0.0/24"),
         c.node("k0s-2", "100.101.102.103", "10.244.1.0/24"),
         c.metrics_apiservice(False),
     )
-    (f,) = [x for x in of(d, "kubelet-unreachable") if x.subject.startswith("node/")]
-    assert f.subject == "node/k0s-2" and "100.64.0.0/10" in f.message and "--node-ip" in f.message
-    assert cluster_result(f)[0] == "fail"
+    assert of(d, "kubelet-unreachable") == []
+    (f,) = _suspect(d)
+    assert f.subject == "node/k0s-2" and f.facts is not None
+    assert f.facts["node_internal_ip"] == "100.101.102.103" and "100.64.0.0/10" in f.facts["node_ip_suspect"]
+    assert cluster_subjects([f], Inventory(hosts={}), "home") == []  # no finding: no probe backs it
+    (note,) = [n for n in d.notes if "k0s-2" in n]
+    assert note.startswith("unconfirmed until probed: ")
+    assert "probe its kubelet at 100.101.102.103:10250" in note
+    assert any(n.startswith("unconfirmed until probed: APIService v1beta1.metrics.k8s.io") for n in d.notes)
 
 
 def test_node_registered_with_the_wrong_nic(discover: Callable[..., Discovery]) -> None:
@@ -555,7 +567,8 @@ def test_node_registered_with_the_wrong_nic(discover: Callable[..., Discovery]) 
         c.node("k3s-3", "192.168.10.13", "10.244.2.0/24"),
         c.metrics_apiservice(False),
     )
-    (f,) = [x for x in of(d, "kubelet-unreachable") if x.subject.startswith("node/")]
+    assert of(d, "kubelet-unreachable") == []
+    (f,) = _suspect(d)
     assert f.subject == "node/k3s-2"
     assert "10.0.2.15 lies outside the nodes' subnet (192.168.10.0/24)" in f.message
     assert "192.168.10.12 there" in f.message
@@ -567,7 +580,7 @@ def test_node_addresses_are_not_judged_while_metrics_work(discover: Callable[...
         c.node("k0s-2", "100.101.102.103", "10.244.1.0/24"),
         c.metrics_apiservice(True),
     )
-    assert of(d, "kubelet-unreachable") == []
+    assert of(d, "kubelet-unreachable") == [] and _suspect(d) == []
 
 
 # --- two speakers of one node at one peer (metallb#114), a peer on the node itself (calico#2620) -----

@@ -207,17 +207,18 @@ def test_calico_node_subnet_comes_from_the_annotation() -> None:
 
 def test_seed000_broken_findings() -> None:
     findings = kube_findings(build_view(raw_of(c.seed000_broken())))
-    got = sorted((cause_of(f), f.subject) for f in findings)
+    got = sorted((cause, f.subject) for f in findings if (cause := cause_of(f)) is not None)
     assert got == [
         ("auto-direct-routes-across-l3", "configmap/kube-system/cilium-config"),
-        ("kubelet-unreachable", "apiservice/v1beta1.metrics.k8s.io"),
         ("podcidr-not-advertised", "node/sakamoto"),
         ("podcidr-not-advertised", "node/yuuko-k8s"),
     ]
     adr = next(f for f in findings if cause_of(f) == "auto-direct-routes-across-l3")
     assert adr.evidence["subnets"] == {"192.168.0.0/24": ["yuuko-k8s"], "192.168.6.0/24": ["sakamoto"]}
-    kub = next(f for f in findings if cause_of(f) == "kubelet-unreachable")
-    assert kub.evidence["reason"] == "FailedDiscoveryCheck"
+    # the APIService's state is a fact, no cause: only a probe of a kubelet says it is unreachable
+    (kub,) = [f for f in findings if f.subject == "apiservice/v1beta1.metrics.k8s.io"]
+    assert cause_of(kub) is None and kub.evidence["reason"] == "FailedDiscoveryCheck"
+    assert kub.facts == {"metrics_api_available": False, "metrics_api_reason": "FailedDiscoveryCheck"}
 
 
 def test_peering_policy_v1() -> None:
