@@ -143,8 +143,8 @@ CONNTRACK_BGP_COMMAND = (
 KERNEL_MD5_COMMAND = (
     'echo "release $(uname -r)"; c="/boot/config-$(uname -r)"; o="^(# )?CONFIG_TCP_MD5SIG[= ]"; '
     'if [ -r /proc/config.gz ] && k="$(zcat /proc/config.gz 2>/dev/null)"; then '
-    'echo "source /proc/config.gz"; printf "%s\\n" "$k" | grep -E "$o"; elif [ -r "$c" ]; then echo "source $c"; grep -E "$o" "$c"; '
-    'else echo "source none"; fi; true'
+    'echo "source /proc/config.gz"; printf "%s\\n" "$k" | grep -E "$o"; '
+    'elif [ -r "$c" ]; then echo "source $c"; grep -E "$o" "$c"; else echo "source none"; fi; true'
 )
 # What the speaker logged about TCP MD5, unbindable source addresses, RFC 8212 denials, AS_PATHs it
 # found malformed and neighbor settings removed (FRR `log commands`: `(config-router)# no neighbor`),
