@@ -98,7 +98,6 @@ def _add_facts(s: Subject, f: ClusterFinding, inv: Inventory | None) -> None:
     facts = dict(f.facts or {})
     for name in (
         "unselected_nodes",
-        "selects_no_node",
         "node_selectors",
         "selector_label",
         "host",

@@ -160,6 +160,12 @@ def dial_facts(
 CONNECTING_STATES = ("connect", "opensent", "openconfirm")  # a connection is being made: someone dials
 
 
+def _shown_passive(end: SessionEnd) -> bool | None:
+    """Whether the end's daemon shows it only waits (BIRD's Passive state, GoBGP's passive-mode);
+    None when its daemon does not say."""
+    return end.observed.passive if end.observed is not None else None
+
+
 def waiting_facts(
     world: World,
     s: Subject,
@@ -168,28 +174,30 @@ def waiting_facts(
     active: ActiveResults,
     wire: dict[str, tuple[bool | None, list[Evidence]]],
 ) -> None:
-    """Whether both ends only wait for the other (`neither_end_dials`): each end's passive flag,
-    as its daemon shows it (else as the inventory states it), is true, the session is down, and
-    nothing shows either end dialling (a refusal, a connection under way, a SYN in a capture).
-    Unknown when an end's passive flag is: a flag nobody states is not "active"."""
+    """Whether both ends only wait for the other (`neither_end_dials`): each end's daemon shows it
+    passive, the session is down, and nothing shows either end dialling (a refusal, a connection
+    under way, a SYN in a capture). Unknown when a daemon does not show its passive flag: a flag
+    nobody shows is not "active"."""
     ends = session.ends
     if len(ends) != 2 or any(e.peer is None for e in ends):
         return
     if up:
         s.add("neither_end_dials", False)
         return
-    flags = [e.passive for e in ends]
+    # what each daemon shows, not the inventory's intent: a router meant to be passive may dial
+    flags = [_shown_passive(e) for e in ends]
     if False in flags:
-        s.add("neither_end_dials", False, *(ev for e in ends if e.passive is False for ev in e.evidence[:1]))
+        dials = [ev for e in ends if _shown_passive(e) is False for ev in e.evidence]
+        s.add("neither_end_dials", False, *dials)
         return
     if None in flags:
-        unread = next(e for e in ends if e.passive is None)
+        unread = next(e for e in ends if _shown_passive(e) is None)
         s.unknown(
             "neither_end_dials",
             Unknown(
                 "not-collected",
                 f"whether {unread.host} only waits for {next(e.host for e in ends if e is not unread)} "
-                "(passive) is shown neither by its daemon nor by the inventory",
+                "(passive) is not shown by its daemon",
             ),
             *unread.evidence[:1],
         )
@@ -199,7 +207,7 @@ def waiting_facts(
         e for e in ends if _said_refused(e) or wire.get(e.host, (None, []))[0] or e.state in CONNECTING_STATES
     ]
     seen, capture_evidence = syns_between(world, [e.host for e in ends], addresses, active)
-    evidence = [*capture_evidence, *(ev for e in ends for ev in e.evidence[:1])]
+    evidence = [*capture_evidence, *(ev for e in ends for ev in e.evidence)]
     s.add("neither_end_dials", not dialled and not seen, *evidence)
     if dialled or seen:
         return

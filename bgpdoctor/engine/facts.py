@@ -1171,12 +1171,6 @@ FACTS: tuple[Fact, ...] = (
         "str: the finding in words, e.g. 'node yuuko-k8s is selected by no Cilium BGP config (...)'",
     ),
     Fact("unselected_nodes", CLUSTER, "list[str]: nodes no BGP policy selects, e.g. ['yuuko-k8s']"),
-    Fact(
-        "selects_no_node",
-        CLUSTER,
-        "list[str]: BGP configs whose node selector matches none of the nodes, so no node peers with "
-        "their peers, e.g. ['CiliumBGPClusterConfig bgp-remote']",
-    ),
     Fact("node_selectors", CLUSTER, "str: the policies' node selectors, e.g. 'bgp-policy: node-type=remote'"),
     Fact("selector_label", CLUSTER, "str: a label one of the selectors would match, e.g. 'node-type=remote'"),
     Fact(

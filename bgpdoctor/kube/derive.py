@@ -613,48 +613,6 @@ def _node_facts(view: ClusterView, nb: NodeBgp, bgp_in_use: bool, tunnel: bool) 
     )
 
 
-def _selecting_no_node(view: ClusterView) -> list[KubeFacts]:
-    """A BGP config (Cilium cluster config or peering policy, Calico BGPPeer) whose node selector
-    matches none of the nodes: the peers it names get a session from no node. A selector that
-    cannot be evaluated is left out (unknown, not "matches nothing").
-
-    Example: [KubeFacts(subject="ciliumbgpclusterconfig/bgp-remote", message="...",
-    facts={"selects_no_node": ["CiliumBGPClusterConfig bgp-remote"],
-    "node_selectors": "bgp-remote: node-type=remote"}, ...)]
-    """
-    if not view.nodes:
-        return []
-    idle: list[tuple[str, str, str]] = []  # (kind, name, selector)
-    if view.cilium is not None:
-        configs: list[tuple[str, str, LabelSelector | None]] = [
-            ("CiliumBGPClusterConfig", c.name, c.node_selector) for c in view.cilium.cluster_configs
-        ]
-        configs += [("CiliumBGPPeeringPolicy", p.name, p.node_selector) for p in view.cilium.peering_policies]
-        for kind, name, sel in configs:
-            try:
-                if sel is not None and not any(sel.matches(n.labels) for n in view.nodes):
-                    idle.append((kind, name, sel.describe()))
-            except SelectorError:
-                continue
-    if view.calico is not None:
-        for bp in view.calico.peers:
-            if bp.node is not None:
-                if not any(n.name == bp.node for n in view.nodes):
-                    idle.append(("BGPPeer", bp.name, f"node == {bp.node}"))
-            elif bp.node_selector and all(_matches(bp.node_selector, n.labels) is False for n in view.nodes):
-                idle.append(("BGPPeer", bp.name, bp.node_selector))
-    return [
-        KubeFacts(
-            f"{kind.lower()}/{name}",
-            f"{kind} {name}: its node selector ({selector}) matches none of the {len(view.nodes)} nodes, "
-            "so no node peers with its peers",
-            {"selects_no_node": [f"{kind} {name}"], "node_selectors": f"{name}: {selector}"},
-            {"node_selector": selector, "nodes": [n.name for n in view.nodes]},
-        )
-        for kind, name, selector in idle
-    ]
-
-
 def _direct_routes_facts(view: ClusterView, known_subnets: Mapping[str, str] | None) -> KubeFacts | None:
     cilium = view.cilium
     if cilium is None or cilium.config is None or not cilium.config.auto_direct_node_routes:
@@ -725,7 +683,6 @@ def kube_findings(
 
     if (record := _direct_routes_facts(view, known_subnets)) is not None:
         findings.append(record)
-    findings += _selecting_no_node(view)
 
     if view.metrics is not None and view.metrics.available is False:
         findings.append(

@@ -567,14 +567,22 @@ def _calico_speakers(w: ConfiguredNetwork, k: K8sInputs) -> None:
                 )
             )  # fmt: skip
         w.speakers.append(sp)
+    # with the node-to-node mesh off, a node no BGPPeer selects has no BGP at all (a live run's fact)
+    mesh = k.calico_mesh()
+    mesh_off = mesh is not None and not mesh[0]
+    peered = {n.name for ns in selected.values() for n in ns}
+    alone = sorted(n.name for n in k.nodes if n.name not in peered) if mesh_off else []
+    selectors = "; ".join(f"{bp.name}: {bp.node_selector or f'node == {bp.node}'}" for bp in k.calico_peers
+                          if bp.node_selector is not None or bp.node is not None)  # fmt: skip
     for bp in k.calico_peers:
         if bp.name not in selected and (bp.node_selector is not None or bp.node is not None):
             what = f"node {bp.node!r}" if bp.node else f"nodeSelector {bp.node_selector!r}"
             _selects_no_node(w, src_at(bp.source, "node_selector") or src_loc(bp.source),
                   f"Calico BGPPeer {bp.name}: {what} matches none of the {len(k.nodes)} nodes, so "
                   f"no node peers "
-                  f"with {_host_ip(bp.peer_address)}", [], f"BGPPeer {bp.name}",
-                  bp.node_selector or f"node == {bp.node}")  # fmt: skip
+                  f"with {_host_ip(bp.peer_address)}", [], alone, selectors,
+                  "every node has another BGPPeer" if mesh_off
+                  else "the node-to-node mesh peers every node")  # fmt: skip
 
 
 # -- session checks --------------------------------------------------------------------------------
@@ -1244,23 +1252,33 @@ def _lb_not_advertised(
 
 
 def _selects_no_node(w: ConfiguredNetwork, at: Loc | None, message: str, other: list[Loc | None],
-                     config: str, selector: str) -> None:  # fmt: skip
-    """A BGP config whose node selector matches no node (a live run's `selects_no_node`): a warning,
-    as the routers it names may be meant for nodes still to come."""
-    facts = {"selects_no_node": [config], "node_selectors": f"{config.split()[-1]}: {selector}"}
+                     unselected: list[str], selectors: str, covered: str) -> None:  # fmt: skip
+    """A BGP config whose selector matches no node, judged as a live run judges the cluster: by the
+    nodes no config selects (`unselected_nodes`); with every node covered otherwise it is a note."""
+    facts = {"unselected_nodes": unselected, "node_selectors": selectors}
     said = Saying("warning", at, message, other, facts)
-    w.conclude(lint_subject("cluster", config, [], facts), at, {"node-not-selected": said})
+    before = len(w.findings)
+    w.conclude(
+        lint_subject("cluster", message.split(":")[0], unselected, facts), at, {"node-not-selected": said}
+    )
+    if len(w.findings) == before and at is not None:
+        note = f"{message}; {covered}, so no node is left without BGP"
+        w.problems.append(InputProblem(at.file, at.line, note, "note"))
 
 
 def check_cilium(w: ConfiguredNetwork, k: K8sInputs) -> None:
     if k.nodes:
-        for cc in k.bgp_configs():
+        configs = k.bgp_configs()
+        selectors = "; ".join(f"{c.name}: {c.node_selector.describe() if c.node_selector else '<all>'}"
+                              for c in configs)  # fmt: skip
+        unselected = sorted({n.name for n in w.unselected.values()})  # nodes no Cilium config selects
+        for cc in configs:
             sel, sel_at = cc.node_selector, src_at(cc.source, "node_selector")
             if sel is not None and not any(w.selects(sel, n.labels, sel_at) for n in k.nodes):
                 _selects_no_node(w, sel_at,
                       f"{_kind_of(cc)} {cc.name}: nodeSelector ({sel.describe()}) matches none of the "
-                      f"{len(k.nodes)} nodes", [src_loc(cc.source)], f"{_kind_of(cc)} {cc.name}",
-                      sel.describe())  # fmt: skip
+                      f"{len(k.nodes)} nodes", [src_loc(cc.source)], unselected, selectors,
+                      "every node is selected by another Cilium BGP config")  # fmt: skip
     has_lb = bool(k.lb_pools) and k.l2_announcements is None
     for pol in k.peering_policies:
         if not pol.neighbors:
