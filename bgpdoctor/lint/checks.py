@@ -9,11 +9,10 @@ the judge's conclusion on a subject carrying it (ConfiguredNetwork.conclude,
 bgpdoctor.lint.judging). A fact is stated only with the value a live run would observe on these
 files, where the files decide it: a session they keep down is `established: false` (KEPT_DOWN),
 a kernel protocol exporting nothing is `bird_routes_in_fib: false`; what they leave open stays
-unknown. Three findings stay decided here, as no live fact says the same thing:
-firewall-blocks-pod-cidr (its playbook concludes by elimination over probes, routes, rp_filter and
-forwarding, none of which the files tell), node-not-listening when both ends are passive (nothing
-is refused: a live run states refused_by_non_listener false there), and the podcidr-not-advertised
-and node-not-selected warnings of the Cilium and Calico checks."""
+unknown. No finding is decided here: the firewall zones that accept no pod CIDR are a path whose
+ping the files drop (DROPPED), two passive ends are `neither_end_dials`, a design needing pod routes
+that advertises none is `advertises_pod_cidrs: false`, an unadvertised LB pool is
+`lb_advert_missing`, and a selector matching no node is judged by `unselected_nodes`."""
 
 from __future__ import annotations
 
