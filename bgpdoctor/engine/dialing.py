@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from bgpdoctor.drivers import driver_for
 from bgpdoctor.engine.firewall import nat_facts
-from bgpdoctor.engine.syn_capture import refused_on_wire, syn_facts
+from bgpdoctor.engine.syn_capture import refused_on_wire, syn_facts, syns_between
 from bgpdoctor.engine.world import Unknown
 
 if TYPE_CHECKING:
@@ -69,6 +69,7 @@ def dial_facts(
         for end in session.ends:
             other = next((e for e in session.ends if e is not end), None)
             wire[end.host] = refused_on_wire(world, end, other, active)
+    waiting_facts(world, s, session, up, active, wire)
     dialer, listener = _dialer_and_listener(session, frozenset(h for h, (r, _) in wire.items() if r))
     if dialer is not None and listener is not None and dialer.peer is not None:
         s.add("dialer", dialer.host)
@@ -154,3 +155,75 @@ def dial_facts(
             if culprit and culprit != "unknown":
                 s.add("nat_culprit", culprit)
     return transit
+
+
+CONNECTING_STATES = ("connect", "opensent", "openconfirm")  # a connection is being made: someone dials
+
+
+def _shown_passive(end: SessionEnd) -> bool | None:
+    """Whether the end's daemon shows it only waits (BIRD's Passive state, GoBGP's passive-mode);
+    None when its daemon does not say."""
+    return end.observed.passive if end.observed is not None else None
+
+
+def waiting_facts(
+    world: World,
+    s: Subject,
+    session: Session,
+    up: bool,
+    active: ActiveResults,
+    wire: dict[str, tuple[bool | None, list[Evidence]]],
+) -> None:
+    """Whether both ends only wait for the other (`neither_end_dials`): each end's daemon shows it
+    passive, the session is down, and nothing shows either end dialling (a refusal, a connection
+    under way, a SYN in a capture). Unknown when a daemon does not show its passive flag: a flag
+    nobody shows is not "active"."""
+    ends = session.ends
+    if len(ends) != 2 or any(e.peer is None for e in ends):
+        return
+    if up:
+        s.add("neither_end_dials", False)
+        return
+    # what each daemon shows, not the inventory's intent: a router meant to be passive may dial
+    flags = [_shown_passive(e) for e in ends]
+    if False in flags:
+        dials = [ev for e in ends if _shown_passive(e) is False for ev in e.evidence]
+        s.add("neither_end_dials", False, *dials)
+        return
+    if None in flags:
+        unread = next(e for e in ends if _shown_passive(e) is None)
+        s.unknown(
+            "neither_end_dials",
+            Unknown(
+                "not-collected",
+                f"whether {unread.host} only waits for {next(e.host for e in ends if e is not unread)} "
+                "(passive) is not shown by its daemon",
+            ),
+            *unread.evidence[:1],
+        )
+        return
+    addresses = {str(e.peer.address) for e in ends if e.peer is not None}
+    dialled = [
+        e for e in ends if _said_refused(e) or wire.get(e.host, (None, []))[0] or e.state in CONNECTING_STATES
+    ]
+    seen, capture_evidence = syns_between(world, [e.host for e in ends], addresses, active)
+    evidence = [*capture_evidence, *(ev for e in ends for ev in e.evidence)]
+    s.add("neither_end_dials", not dialled and not seen, *evidence)
+    if dialled or seen:
+        return
+    s.add("waiting_ends", [e.host for e in ends])
+    # the end to make dial: one whose peer listens, a router before a node
+    can = [(e, o) for e, o in ((ends[0], ends[1]), (ends[1], ends[0])) if o.listens]
+    host_of = world.inv.hosts
+    can.sort(key=lambda eo: 0 if (h := host_of.get(eo[0].host)) is not None and h.role == "router" else 1)
+    if not can:
+        return
+    end = can[0][0]
+    assert end.peer is not None
+    s.add("dial_candidate", end.host)
+    s.add("dial_candidate_protocol", end.peer.name or "")
+    s.add("dial_candidate_neighbor", str(end.peer.address))
+    s.add("dial_candidate_asn", end.local_as)
+    s.add("dial_candidate_peer_asn", end.peer.asn)
+    if (h := host_of.get(end.host)) is not None:
+        s.add("dial_candidate_speaker", h.speaker)

@@ -694,6 +694,23 @@ FACTS: tuple[Fact, ...] = (
         "bool: the session is down, the dialer's connection was refused and the listener does not listen",
     ),
     Fact(
+        "neither_end_dials",
+        SESSION,
+        "bool: the session is down and both ends only wait for the other to connect (passive), with "
+        "no sign of either dialling (no refusal, no connection under way, no SYN captured)",
+    ),
+    Fact("waiting_ends", SESSION, "list[str]: the two ends that both wait, e.g. ['router-home', 'n1']"),
+    Fact("dial_candidate", SESSION, "str: the waiting end whose peer listens (make it dial), e.g. 'r1'"),
+    Fact(
+        "dial_candidate_protocol",
+        SESSION,
+        "str: its protocol/neighbor name for the other end ('' when unnamed), e.g. 'yuuko_k8s'",
+    ),
+    Fact("dial_candidate_neighbor", SESSION, "str: the address it would dial, e.g. '192.168.0.81'"),
+    Fact("dial_candidate_asn", SESSION, "int: its own AS, e.g. 64515"),
+    Fact("dial_candidate_peer_asn", SESSION, "int: the AS it expects from the other end, e.g. 64514"),
+    Fact("dial_candidate_speaker", SESSION, "str: its speaker (inventory), e.g. 'bird2'"),
+    Fact(
         "dialer_source",
         SESSION,
         "str: the source address the dialer's kernel picks (`ip route get`), e.g. '10.0.0.1'",

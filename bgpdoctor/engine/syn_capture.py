@@ -113,6 +113,30 @@ def refused_on_wire(
     return verdict, evidence
 
 
+def syns_between(
+    world: World, hosts: list[str], addresses: set[str], active: ActiveResults
+) -> tuple[bool, list[Evidence]]:
+    """Whether a capture on one of the hosts shows a BGP SYN to one of the addresses (someone
+    dials), with the capture quoted. (False, [...]) when the captures read show none, (False, [])
+    when no capture was read.
+
+    Example: syns_between(world, ["r1", "n1"], {"10.0.0.1", "10.0.0.2"}, active) -> (False, [Evidence(...)])
+    """
+    seen = False
+    evidence: list[Evidence] = []
+    for host in dict.fromkeys(hosts):
+        data = active.captures.get(host)
+        if data is None or host in active.capture_errors:
+            continue
+        try:
+            syns = [x for x in _decoded(data) if x.dst in addresses]
+        except Exception:  # a capture cut short proves nothing either way
+            continue
+        seen = seen or bool(syns)
+        evidence.append(_pcap_evidence(world, host, data, syns))
+    return seen, evidence
+
+
 def syn_facts(
     world: World,
     s: Subject,

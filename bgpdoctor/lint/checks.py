@@ -9,11 +9,10 @@ the judge's conclusion on a subject carrying it (ConfiguredNetwork.conclude,
 bgpdoctor.lint.judging). A fact is stated only with the value a live run would observe on these
 files, where the files decide it: a session they keep down is `established: false` (KEPT_DOWN),
 a kernel protocol exporting nothing is `bird_routes_in_fib: false`; what they leave open stays
-unknown. Three findings stay decided here, as no live fact says the same thing:
-firewall-blocks-pod-cidr (its playbook concludes by elimination over probes, routes, rp_filter and
-forwarding, none of which the files tell), node-not-listening when both ends are passive (nothing
-is refused: a live run states refused_by_non_listener false there), and the podcidr-not-advertised
-and node-not-selected warnings of the Cilium and Calico checks."""
+unknown. No finding is decided here: the firewall zones that accept no pod CIDR are a path whose
+ping the files drop (DROPPED), two passive ends are `neither_end_dials`, a design needing pod routes
+that advertises none is `advertises_pod_cidrs: false`, an unadvertised LB pool is
+`lb_advert_missing`, and a selector matching no node is judged by `unselected_nodes`."""
 
 from __future__ import annotations
 
@@ -572,13 +571,22 @@ def _calico_speakers(w: ConfiguredNetwork, k: K8sInputs) -> None:
                 )
             )  # fmt: skip
         w.speakers.append(sp)
+    # with the node-to-node mesh off, a node no BGPPeer selects has no BGP at all (a live run's fact)
+    mesh = k.calico_mesh()
+    mesh_off = mesh is not None and not mesh[0]
+    peered = {n.name for ns in selected.values() for n in ns}
+    alone = sorted(n.name for n in k.nodes if n.name not in peered) if mesh_off else []
+    selectors = "; ".join(f"{bp.name}: {bp.node_selector or f'node == {bp.node}'}" for bp in k.calico_peers
+                          if bp.node_selector is not None or bp.node is not None)  # fmt: skip
     for bp in k.calico_peers:
         if bp.name not in selected and (bp.node_selector is not None or bp.node is not None):
             what = f"node {bp.node!r}" if bp.node else f"nodeSelector {bp.node_selector!r}"
-            w.add("node-not-selected", "warning", src_at(bp.source, "node_selector") or src_loc(bp.source),
+            _selects_no_node(w, src_at(bp.source, "node_selector") or src_loc(bp.source),
                   f"Calico BGPPeer {bp.name}: {what} matches none of the {len(k.nodes)} nodes, so "
                   f"no node peers "
-                  f"with {_host_ip(bp.peer_address)}")  # fmt: skip
+                  f"with {_host_ip(bp.peer_address)}", [], alone, selectors,
+                  "every node has another BGPPeer" if mesh_off
+                  else "the node-to-node mesh peers every node")  # fmt: skip
 
 
 # -- session checks --------------------------------------------------------------------------------
@@ -657,6 +665,11 @@ def _asn_facts(a: Speaker, pa: PeerIntent, b: Speaker, qb: PeerIntent) -> dict[s
 # subnets) is stated as a live run would observe it: down. The fault's own fact says why, so the
 # playbooks decide as on a live run; a session whose state the files leave open stays unknown.
 KEPT_DOWN: dict[str, Any] = {"established": False}
+
+
+# A pod's packet the files drop (a firewall zone forwarding that accepts no pod CIDR) is stated as a
+# live run would observe it: the ping across gets no answer.
+DROPPED: dict[str, Any] = {"pod_ping_ok": False}
 
 
 def _ends(a: Speaker, pa: PeerIntent, b: Speaker) -> dict[str, Any]:
@@ -798,8 +811,8 @@ def _check_pair(w: ConfiguredNetwork, e: Speaker, p: PeerIntent, r: Speaker, q: 
             facts = {"refused_by_non_listener": True, "dialer": _host(a), "listener": _host(b),
                      "listener_address": pa.address_v4 and str(pa.address_v4)}  # fmt: skip
             w.conclude(_session(a, b, facts), unopened.loc, {"node-not-listening": unopened})
-        else:  # both ends wait: nothing is refused, so the live fact does not say it; kept here
-            w.add("node-not-listening", unopened.severity, unopened.loc, unopened.message, unopened.other)
+        else:  # both ends only wait: nothing is refused and no one dials (neither-end-connects)
+            _both_wait(w, e, p, r, q)
     else:
         # BIRD's default: it dials a node that never listens, gets "Connection refused", while the
         # node dials out and the session comes up. A live run finds nothing wrong there; neither does lint.
@@ -820,6 +833,34 @@ def _check_pair(w: ConfiguredNetwork, e: Speaker, p: PeerIntent, r: Speaker, q: 
         w.conclude(_session(has, lacks, md5), lp.loc, {"md5-mismatch": Saying("error", lp.loc,
               f"TCP MD5 password set on {has.name} ({_where(hp.origin('md5'))}), missing on {lacks.name}",
               [hp.origin('md5')], md5)})  # fmt: skip
+
+
+def _both_wait(w: ConfiguredNetwork, e: Speaker, p: PeerIntent, r: Speaker, q: PeerIntent) -> None:
+    """Both ends are passive (or accept only, a `neighbor range`): as a live run sees it, the session
+    is down and neither end dials (neither_end_dials), whatever either listens on."""
+    waits = [(a, pa, pa.origin("passive") or pa.loc) for a, pa in ((e, p), (r, q))]
+    # the end to make dial: one whose peer listens and which can dial (not a range), a router first
+    can = [(a, pa, b) for a, pa, b, qb in ((e, p, r, q), (r, q, e, p))
+           if b.listens and pa.peer_range is None and qb.address_v4 is not None]  # fmt: skip
+    can.sort(key=lambda x: x[0].is_node)
+    facts: dict[str, Any] = {"neither_end_dials": True, "waiting_ends": [_host(e), _host(r)]}
+    if can:
+        a, pa, _ = can[0]
+        dialled = pa.address_v4
+        facts |= _known({
+            "dial_candidate": _host(a),
+            "dial_candidate_protocol": pa.name if a.kind.startswith("bird") else "",
+            "dial_candidate_neighbor": dialled,
+            "dial_candidate_asn": pa.local_asn,
+            "dial_candidate_peer_asn": pa.asn,
+            "dial_candidate_speaker": "bird1" if a.kind == "bird16" else "bird2" if a.kind.startswith("bird")
+            else a.kind,
+        }) | {FIX_PLATFORMS: _platforms(a)}  # fmt: skip
+    how = "; ".join(f"{a.name} only waits ({_where(at)})" for a, _, at in waits)
+    said = Saying("error", waits[0][2],
+          f"neither end opens the session {e.name} <-> {r.name}: {how}",
+          [waits[1][2], p.loc, q.loc], facts)  # fmt: skip
+    w.conclude(_session(e, r, KEPT_DOWN | facts), said.loc, {"neither-end-connects": said})
 
 
 def _sent_ttl(p: PeerIntent) -> int:
@@ -1192,22 +1233,62 @@ def _no_pod_cidr(
     """No pod CIDR advertisement: an error where the design needs one, else at most a note."""
     needed, why = pod_routes_needed(w, k)
     if needed or (needed is None and not lb_only):
-        w.add("podcidr-not-advertised", "error", at,
-              f"{what}: the routers never learn the pod CIDRs"
-              f"{f' ({why})' if needed else ''}", other)  # fmt: skip
+        why_needed = f" ({why})" if needed else ""
+        _not_advertised(w, at, f"{what}: the routers never learn the pod CIDRs{why_needed}", other)
     elif needed is None:
         msg = f"{what}: only Service addresses are advertised; {why}, so pod CIDRs are not judged"
         w.problems.append(InputProblem(at.file, at.line, msg, "note"))
 
 
+def _not_advertised(w: ConfiguredNetwork, at: Loc, message: str, other: Iterable[Loc | None] = ()) -> None:
+    """The files advertise no pod CIDR where the design needs it: a live run's cluster fact."""
+    facts = {"advertises_pod_cidrs": False}
+    said = Saying("error", at, message, other)
+    w.conclude(
+        lint_subject("cluster", message.split(":")[0], [], facts), at, {"podcidr-not-advertised": said}
+    )
+
+
+def _lb_not_advertised(
+    w: ConfiguredNetwork, at: Loc, message: str, other: Iterable[Loc | None] = (), pool: str | None = None
+) -> None:
+    """No advertisement announces the LoadBalancer IPs: a warning, as the files hold no Service that
+    needs one (a live run states the same fact per Service)."""
+    facts = _known({"lb_advert_missing": message.split(": ", 1)[1], "lb_pool_name": pool})
+    said = Saying("warning", at, message, other, facts | {FIX_PLATFORMS: ["cilium"]})
+    w.conclude(
+        lint_subject("cluster", message.split(":")[0], [], facts), at, {"lb-advert-not-configured": said}
+    )
+
+
+def _selects_no_node(w: ConfiguredNetwork, at: Loc | None, message: str, other: list[Loc | None],
+                     unselected: list[str], selectors: str, covered: str) -> None:  # fmt: skip
+    """A BGP config whose selector matches no node, judged as a live run judges the cluster: by the
+    nodes no config selects (`unselected_nodes`); with every node covered otherwise it is a note."""
+    facts = {"unselected_nodes": unselected, "node_selectors": selectors}
+    said = Saying("warning", at, message, other, facts)
+    before = len(w.findings)
+    w.conclude(
+        lint_subject("cluster", message.split(":")[0], unselected, facts), at, {"node-not-selected": said}
+    )
+    if len(w.findings) == before and at is not None:
+        note = f"{message}; {covered}, so no node is left without BGP"
+        w.problems.append(InputProblem(at.file, at.line, note, "note"))
+
+
 def check_cilium(w: ConfiguredNetwork, k: K8sInputs) -> None:
     if k.nodes:
-        for cc in k.bgp_configs():
+        configs = k.bgp_configs()
+        selectors = "; ".join(f"{c.name}: {c.node_selector.describe() if c.node_selector else '<all>'}"
+                              for c in configs)  # fmt: skip
+        unselected = sorted({n.name for n in w.unselected.values()})  # nodes no Cilium config selects
+        for cc in configs:
             sel, sel_at = cc.node_selector, src_at(cc.source, "node_selector")
             if sel is not None and not any(w.selects(sel, n.labels, sel_at) for n in k.nodes):
-                w.add("node-not-selected", "warning", sel_at,
+                _selects_no_node(w, sel_at,
                       f"{_kind_of(cc)} {cc.name}: nodeSelector ({sel.describe()}) matches none of the "
-                      f"{len(k.nodes)} nodes", [src_loc(cc.source)])  # fmt: skip
+                      f"{len(k.nodes)} nodes", [src_loc(cc.source)], unselected, selectors,
+                      "every node is selected by another Cilium BGP config")  # fmt: skip
     has_lb = bool(k.lb_pools) and k.l2_announcements is None
     for pol in k.peering_policies:
         if not pol.neighbors:
@@ -1217,12 +1298,8 @@ def check_cilium(w: ConfiguredNetwork, k: K8sInputs) -> None:
             _no_pod_cidr(w, k, src_at(pol.source, "local_asn") or src_loc(pol.source),
                          f"{pol.name}: exportPodCIDR is not true", [], lb_only)  # fmt: skip
         if has_lb and not lb_only:
-            w.add(
-                "podcidr-not-advertised",
-                "warning",
-                src_loc(pol.source),
-                f"{pol.name}: no serviceSelector, LoadBalancer IPs are never advertised",
-            )
+            never = f"{pol.name}: no serviceSelector, LoadBalancer IPs are never advertised"
+            _lb_not_advertised(w, src_loc(pol.source), never)
     for cc in k.cluster_configs:
         peers = [cp for inst in cc.instances for cp in inst.peers]
         if not peers:
@@ -1232,7 +1309,7 @@ def check_cilium(w: ConfiguredNetwork, k: K8sInputs) -> None:
         for cp in peers:
             pc = k.peer_configs.get(cp.peer_config or "")
             if cp.peer_config and pc is None:
-                w.add("podcidr-not-advertised", "error", src_loc(cp.source, "peer_config"),
+                _not_advertised(w, src_loc(cp.source, "peer_config"),
                       f"peer {cp.name or '?'} references CiliumBGPPeerConfig {cp.peer_config!r}, which is "
                       f"not in the "
                       "inputs: no families and no advertisements")  # fmt: skip
@@ -1252,7 +1329,7 @@ def check_cilium(w: ConfiguredNetwork, k: K8sInputs) -> None:
                         if it.type == "Service" and "LoadBalancerIP" in it.service_addresses:
                             lb = True
                             if it.selector is None:
-                                w.add("podcidr-not-advertised", "warning", src_loc(it.source),
+                                _lb_not_advertised(w, src_loc(it.source),
                                       f"CiliumBGPAdvertisement {ad.name}: a Service advertisement without "
                                       "selector selects no Service (cilium#33076)")  # fmt: skip
             missing_at.append(src_loc(pc.families[0].source))
@@ -1262,9 +1339,10 @@ def check_cilium(w: ConfiguredNetwork, k: K8sInputs) -> None:
                          f"{cc.name}: no CiliumBGPAdvertisement of type PodCIDR is selected by the peers' "
                          f"families ({names})", [src_loc(cc.source)], service)  # fmt: skip
         if has_lb and not lb:
-            w.add("podcidr-not-advertised", "warning", missing_at[0] if missing_at else src_loc(cc.source),
+            _lb_not_advertised(w, missing_at[0] if missing_at else src_loc(cc.source),
                   f"{cc.name}: no Service/LoadBalancerIP advertisement is selected: the LB pool "
-                  f"{k.lb_pools[0].name} is never announced", [src_loc(k.lb_pools[0].source)])  # fmt: skip
+                  f"{k.lb_pools[0].name} is never announced", [src_loc(k.lb_pools[0].source)],
+                  k.lb_pools[0].name)  # fmt: skip
 
 
 def node_addresses(
@@ -1380,9 +1458,18 @@ def check_firewalls(w: ConfiguredNetwork, k: K8sInputs) -> None:
                 what = (
                     "the forwarding covers only the zones' own networks" if fwd else "no forwarding or rule"
                 )
-                w.add("firewall-blocks-pod-cidr", "error", fwd or za.loc,
+                at = fwd or za.loc
+                # what a live run observes on a pod's packet forwarded from zone a to b: it reaches the
+                # router (routes and forwarding are not the files' business here) and is dropped there
+                facts = {"firewall_host": _host(sp), "firewall_reached": True, FIX_PLATFORMS: ["openwrt"]}
+                if len(blocked) == 1:
+                    facts["cluster_pod_cidr"] = blocked[0]
+                said = Saying("error", at,
                       f"{sp.name}: zone {a} -> {b}: {what}; nothing accepts pod CIDR {', '.join(blocked)} "
-                      f"(add a rule: src '{a}', dest '{b}', dest_ip <pod CIDR>, target ACCEPT)")  # fmt: skip
+                      f"(add a rule: src '{a}', dest '{b}', dest_ip <pod CIDR>, target ACCEPT)",
+                      facts=facts)  # fmt: skip
+                path = lint_subject("path", f"{sp.name}: {a} -> {b}", [_host(sp)], DROPPED | facts)
+                w.conclude(path, at, {"firewall-blocks-pod-cidr": said})
 
 
 def run_checks(

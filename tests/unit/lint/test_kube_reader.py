@@ -210,8 +210,26 @@ def _named_root_causes() -> list[tuple[str, int, str]]:
 
 def test_every_root_cause_lint_can_name_is_a_playbook() -> None:
     named = _named_root_causes()
-    assert len({cause for _, _, cause in named}) == 17  # + mesh-vs-rr-transition (lint/cluster_intent.py)
+    # + mesh-vs-rr-transition (lint/cluster_intent.py)
+    assert len({cause for _, _, cause in named}) == 19
     assert [n for n in named if n[2] not in root_causes()] == []
+
+
+def test_every_lint_finding_is_a_conclusion_of_the_playbooks() -> None:
+    """No root cause is written in lint's Python: ConfiguredNetwork.add is only handed the cause a
+    playbook matched (issue 9: lint is a source of facts, not a second rule engine)."""
+    direct = []
+    for path in sorted(LINT_SOURCES.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "add"
+                and len(node.args) >= 4
+                and isinstance(node.args[0], ast.Constant)
+            ):
+                direct.append(f"{path.name}:{node.lineno}: {node.args[0].value}")
+    assert direct == []
 
 
 def test_a_root_cause_that_is_not_a_playbook_is_refused() -> None:

@@ -31,15 +31,13 @@ BROKEN = {
     },
     "seed001/broken": {
         ("peer-not-configured", "networks.yaml", 16),
-        ("node-not-selected", "networks.yaml", 29),
         ("bird-ebgp-no-policy", "router-home/bird.conf", 20),
         ("peer-not-configured", "router-home/bird.conf", 25),
         ("bird-kernel-export-none", "router-mine/bird.conf", 8),
     },
-    "seed002/broken": {
-        ("node-not-selected", "calico.yaml", 20),
-        ("ibgp-no-route-reflection", "gateway/k3s/ibgp.conf", 36),
-    },
+    # a BGP config whose selector matches no node, while every node is selected otherwise (seed001's
+    # bgp-remote, seed002's route-reflector-domestic), is a note: a live run finds no unselected node
+    "seed002/broken": {("ibgp-no-route-reflection", "gateway/k3s/ibgp.conf", 36)},
     "seed003/broken": {("lb-pool-in-node-subnet", "cilium-bgp.yaml", 53)},
     "lab/node-not-listening": {("node-not-listening", "yuuko-k8s/gobgpd.toml", 13)},
     "lab/ebgp-multihop-missing": {("ebgp-multihop-missing", "yuuko-k8s/gobgpd.toml", 28)},

@@ -136,7 +136,7 @@ def test_a_listen_range_pairs_with_the_nodes_inside_it(tmp_path: Path) -> None:
     assert causes(data) == []  # the node dials, FRR accepts it from the range
     # FRR only accepts from a listen range: a passive node that never listens opens nothing
     passive = NODE + "  [neighbors.transport.config]\n    passive-mode = true\n"
-    assert causes(lint_pair(tmp_path, router(body), passive)) == ["node-not-listening"]
+    assert causes(lint_pair(tmp_path, router(body), passive)) == ["neither-end-connects"]
 
 
 def test_unnumbered_and_ipv6_neighbors_are_noted_not_paired(tmp_path: Path) -> None:

@@ -152,10 +152,38 @@ def _no_kernel(tmp_path: Path) -> Path:
     return case
 
 
-# every cause lint concludes through the judge, the fact its playbook matches, and a set where lint
-# finds it; the others (firewall-blocks-pod-cidr, podcidr-not-advertised, node-not-selected for a
-# selector matching no node, node-not-listening when both ends are passive) have no live fact that
-# says the same thing (checks.py's docstring says why)
+BIRD_PASSIVE = BIRD_GTSM.replace("  ttl security on;\n", "  passive on;\n")
+GOBGP_PASSIVE = GOBGP_NODE + "  [neighbors.transport.config]\n    passive-mode = true\n"
+
+
+def _both_passive(tmp_path: Path) -> Path:
+    """BIRD `passive on` (bird.conf:7) facing a GoBGP node with `passive-mode = true` (gobgpd.toml:11)."""
+    case = tmp_path / "both-passive"
+    (case / "r1").mkdir(parents=True)
+    (case / "node").mkdir()
+    (case / "r1" / "bird.conf").write_text(BIRD_PASSIVE)
+    (case / "node" / "gobgpd.toml").write_text(GOBGP_PASSIVE)
+    return case
+
+
+def _lb_unadvertised(tmp_path: Path) -> Path:
+    """seed003 whose Service advertisement has no selector: it selects no Service (cilium#33076)."""
+    case = tmp_path / "lb-unadvertised"
+    case.mkdir()
+    for src in (FIX / "seed003" / "broken").iterdir():
+        (case / src.name).write_bytes(src.read_bytes())
+    bgp = (case / "cilium-bgp.yaml").read_text()
+    selector = (
+        "      selector:\n        matchExpressions:\n          - key: somekey\n"
+        '            operator: NotIn\n            values: ["never-used-value"]\n'
+    )
+    assert selector in bgp
+    (case / "cilium-bgp.yaml").write_text(bgp.replace(selector, ""))
+    return case
+
+
+# every cause lint concludes (all through the judge), the fact its playbook matches, and a set
+# where lint finds it: a copied playbook whose match can never hold takes each finding away
 JUDGED = [
     ("asn-mismatch", "asn_mismatch", "cases/asn-md5"),
     ("md5-mismatch", "md5_rejecting_host", "cases/asn-md5"),
@@ -175,10 +203,12 @@ JUDGED = [
     ("bird-kernel-export-none", "bird_routes_in_fib", "seed001/broken"),
     ("bird-kernel-export-none", "bird_routes_in_fib", _no_kernel),
     ("ibgp-no-route-reflection", "ibgp_not_reflected", "seed002/broken"),
+    # once decided in lint's Python, now facts judged by the playbooks
+    ("firewall-blocks-pod-cidr", "firewall_host", "seed000/broken"),
+    ("neither-end-connects", "neither_end_dials", _both_passive),
+    ("podcidr-not-advertised", "advertises_pod_cidrs", "seed000/broken"),
+    ("lb-advert-not-configured", "lb_advert_missing", _lb_unadvertised),
 ]
-
-# lint's own: the node-not-selected warning for a selector that matches no node
-WARNINGS = {"node-not-selected": {("node-not-selected", "networks.yaml", 29)}}
 
 
 @pytest.mark.parametrize(("cause", "fact", "case"), JUDGED, ids=lambda x: x if isinstance(x, str) else "")
@@ -186,10 +216,70 @@ def test_each_judged_cause_follows_its_playbook(
     tmp_path: Path, cause: str, fact: str, case: str | Callable[[Path], Path]
 ) -> None:
     where = FIX / case if isinstance(case, str) else case(tmp_path)
-    own = WARNINGS.get(cause, set())
-    assert [f for f in _found(where) if f[0] == cause and f not in own]
+    found = _found(where)
+    assert [f for f in found if f[0] == cause]
     never = _playbook_copy(tmp_path, cause, match=[{"fact": fact, "op": "eq", "value": "never"}])
-    assert [f for f in _found(where, never) if f[0] == cause and f not in own] == []
+    # only this cause's findings go: the others stand as they were
+    assert _found(where, never) == {f for f in found if f[0] != cause}
+
+
+# the four conclusions lint's Python once wrote, where lint finds each, and its severity
+ONCE_IN_PYTHON = [
+    ("firewall-blocks-pod-cidr", "seed000/broken", ("router-mine/etc/config/firewall", 23), "error"),
+    ("neither-end-connects", _both_passive, ("r1/bird.conf", 7), "error"),
+    ("lb-advert-not-configured", _lb_unadvertised, ("cilium-bgp.yaml", 37), "warning"),
+    ("node-not-selected", _unselected, ("networks.yaml", 29), "warning"),
+]
+# a fact of each playbook's subject kind that files never state (a live run's)
+LIVE_ONLY = {
+    "path": {"fact": "route_complete", "op": "eq", "value": True},
+    "session": {"fact": "established", "op": "eq", "value": True},
+    "cluster": {"fact": "ok", "op": "eq", "value": False},
+}
+
+
+@pytest.mark.parametrize(
+    ("cause", "case", "at", "severity"), ONCE_IN_PYTHON, ids=[c[0] for c in ONCE_IN_PYTHON]
+)
+def test_an_edited_match_changes_each_finding_lints_python_once_decided(
+    tmp_path: Path, cause: str, case: str | Callable[[Path], Path], at: tuple[str, int], severity: str
+) -> None:
+    """Through `lint --playbooks`, as a user would: the playbook's match decides, in YAML only."""
+    where = str(FIX / case if isinstance(case, str) else case(tmp_path))
+    data = yaml.safe_load((PLAYBOOKS / f"{cause}.yaml").read_text())
+    # the same playbook, plus a condition the files never state
+    kind = data["subject"] if isinstance(data["subject"], str) else data["subject"][0]
+    stricter = _playbook_copy(tmp_path, cause, match=[*data["match"], LIVE_ONLY[kind]])
+    runs = [
+        CliRunner().invoke(lint, ["-o", "json", *extra, where])
+        for extra in ([], ["--playbooks", str(stricter)])
+    ]
+    found = [
+        {(f["root_cause"], os.path.relpath(f["file"], where), f["line"], f["severity"], f["title"])
+         for f in json.loads(r.output)["findings"]}
+        for r in runs
+    ]  # fmt: skip
+    assert (cause, *at, severity, data["title"]) in found[0]
+    assert found[1] == {f for f in found[0] if f[0] != cause}
+
+
+def test_both_ends_passive_is_neither_end_connects_with_both_lines_and_the_fix(tmp_path: Path) -> None:
+    """Not node-not-listening: nothing is refused, both ends wait. Each `passive` line is named, and
+    the fix makes the end whose peer listens dial: the node (`port = -1`, it never listens) dials BIRD."""
+    case = _both_passive(tmp_path)
+    res = lint_paths([str(case)])
+    assert [(f.root_cause, os.path.relpath(f.file, case), f.line) for f in res.findings] == [
+        ("neither-end-connects", "r1/bird.conf", 7)
+    ]
+    [f] = res.findings
+    assert f"{case}/r1/bird.conf:7" in f.message and f"{case}/node/gobgpd.toml:10" in f.message
+    assert (str(case / "node" / "gobgpd.toml"), 10) in f.other
+    assert [(x["platform"], x["host"], x["target"], x["text"]) for x in f.fixes] == [
+        ("gobgp", "node", "neighbor 192.168.6.1", "[neighbors.transport.config]\n  passive-mode = false")
+    ]
+    # one end dialling is fine: GoBGP without passive-mode dials BIRD, which listens
+    (case / "node" / "gobgpd.toml").write_text(GOBGP_NODE)
+    assert lint_paths([str(case)]).findings == []
 
 
 # the causes whose playbooks need a session seen down, and where lint finds each in seed000
