@@ -889,7 +889,8 @@ def plan_fault(
             (i, end.host)
             for i, s in enumerate(sc.sessions)
             for end in (s.a, s.b)
-            if sc.hosts[end.host].is_frr and not set(s.hosts) & avoid
+            # a reflector's session to its node is iBGP, which RFC 8212 leaves alone
+            if sc.hosts[end.host].is_frr and not end.reflects and not set(s.hosts) & avoid
         ]
         if not ends:
             return None

@@ -181,6 +181,8 @@ def test_an_frr_site_router_reflects_for_its_nodes_only_from_frr_reflectors_from
                 assert f"  neighbor {address} route-map BDS-ALL out\n" in text  # its clients learn
             p = plan_fault(sc, "ibgp-no-route-reflection")
             assert p is None or p.target != r  # the fault needs a BIRD reflector
+            p = plan_fault(sc, "bird-ebgp-no-policy")  # RFC 8212 is about eBGP: never a client's session
+            assert p is None or p.session is None or not sc.sessions[p.session].end(p.target).reflects
     assert 5 <= found <= 20, found
 
 
