@@ -220,11 +220,15 @@ def _path_subject(world: World, pair: NodePair, active: ActiveResults) -> Subjec
     hosts = [h.host for h in path.hops]
     # a ping needs its answer too: the hosts on the way back can cause this path's symptoms
     return_path = world.trace(pair.destination, pair.dst_ip, pair.src_ip, f"{pair.src_ip}/32", pair.source)
+    # a hop with no route to the far end learns it over BGP: the hosts on the way the route comes by
+    carriers = _route_carriers(world, path, pair.destination) | _route_carriers(
+        world, return_path, pair.source
+    )
     s = Subject(
         "path",
         pair.key,
         [pair.source, pair.destination],
-        sorted(set(hosts) | {h.host for h in return_path.hops} | {pair.source, pair.destination}),
+        sorted(set(hosts) | {h.host for h in return_path.hops} | {pair.source, pair.destination} | carriers),
     )
     s.add("segment", pair.segment)
     s.add("source", pair.source)
@@ -277,6 +281,52 @@ def _path_subject(world: World, pair: NodePair, active: ActiveResults) -> Subjec
     asymmetry.path_facts(world, s, path, return_path, pair)
     kernel_drops.subject_proof(world, s, active)
     return s
+
+
+def _route_carriers(world: World, path: Path, announcer: str) -> set[str]:
+    """The hosts a route to `announcer`'s pods would come by to the hop where `path` stopped for the
+    lack of one: every host on a shortest chain of configured BGP sessions between the two (a
+    session down on that chain, or a host on it that does not pass the route on, leaves the hop
+    without it). Nothing when the trace did not stop for a missing route.
+
+    Example: ember97 -> vetch stops (no route); vetch peers ez19, ez19 peers karst-wrem, karst-wrem
+    peers ferro-jrn: _route_carriers(world, path, "ferro-jrn") -> {"vetch", "ez19", "karst-wrem",
+    "ferro-jrn"}"""
+    if path.complete or not (path.stop_reason or "").startswith("no route to ") or not path.hops:
+        return set()
+    gap = path.hops[-1].host
+    graph = world.memo(("bgp_peer_graph",), lambda: _peer_graph(world))
+    if gap not in graph or announcer not in graph:
+        return set()
+    to_gap, to_announcer = _distances(graph, gap), _distances(graph, announcer)
+    if announcer not in to_gap:
+        return set()
+    length = to_gap[announcer]
+    return {h for h, d in to_gap.items() if h in to_announcer and d + to_announcer[h] == length}
+
+
+def _peer_graph(world: World) -> dict[str, set[str]]:
+    """Each inventory host's BGP peers that are inventory hosts, both ways (a peer listed on one end
+    is a way a route may come by, whichever end lists it)."""
+    graph: dict[str, set[str]] = {name: set() for name in world.inv.hosts}
+    for name, host in world.inv.hosts.items():
+        for peer in host.peers:
+            if peer.host is not None and peer.host in graph and peer.host != name:
+                graph[name].add(peer.host)
+                graph[peer.host].add(name)
+    return graph
+
+
+def _distances(graph: dict[str, set[str]], start: str) -> dict[str, int]:
+    """Sessions from `start` to each host it reaches (breadth first)."""
+    seen = {start: 0}
+    queue = [start]
+    for here in queue:
+        for there in sorted(graph[here]):
+            if there not in seen:
+                seen[there] = seen[here] + 1
+                queue.append(there)
+    return seen
 
 
 def _route_evidence(world: World, path: Path) -> list[Evidence | None]:

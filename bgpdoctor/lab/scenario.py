@@ -43,6 +43,9 @@ NS_PREFIX = "bds-"
 # for their nodes over iBGP, LoadBalancer VIPs); every seed below keeps the scenario it always
 # generated (benchmarks, recorded runs and the CI sample refer to them)
 EXTENDED_FROM = 1000
+# seeds from here on also draw FRR site routers reflecting for their nodes (`neighbor X
+# route-reflector-client`); seeds below keep the scenarios their benchmark runs were recorded on
+FRR_REFLECTORS_FROM = 1050
 FRR_SHARE = 0.3  # the chance that a router (site or transit) runs FRR instead of its BIRD
 KERNEL_PROTO_FAULT = 99  # `ip route ... proto 99`: routes a fault added, flushed when healing
 FAULTS = (
@@ -76,8 +79,9 @@ FRR_FAULTS: dict[str, str] = {
         "(engine/vips.py reads bird.bgp_routes only); planned where the node's router is BIRD"
     ),
     "ibgp-no-route-reflection": (
-        "not on FRR: a reflecting site router is always BIRD (engine/routing.py reads iBGP and"
-        " `route-reflector` from BIRD's `show protocols all` only)"
+        "not on FRR: the fault needs a BIRD reflector (engine/routing.py reads iBGP and"
+        " `route-reflector` from BIRD's `show protocols all` only); an FRR reflector (seeds from"
+        " FRR_REFLECTORS_FROM) never takes it"
     ),
 }
 # Faults of the seed lab the generator does not place on any router yet, FRR or BIRD:
@@ -474,7 +478,8 @@ def _extended_sites(seed: int, sites: list[_SiteShape]) -> None:
     """The site shapes added after the first ones, from a stream of their own and only on seeds from
     EXTENDED_FROM on, so every seed below keeps exactly the scenario it always had: a site with two
     subnets (the router has a second LAN interface; the site's last node, added when it had one,
-    sits on it); a BIRD site router that is a route reflector for its nodes over iBGP."""
+    sits on it); a BIRD site router that is a route reflector for its nodes over iBGP; from
+    FRR_REFLECTORS_FROM on, an FRR site router that is one too."""
     rng = random.Random(f"bgpdoctor-scenario-extended-{seed}")
     for site in sites:
         if rng.random() < 0.5:
@@ -482,6 +487,11 @@ def _extended_sites(seed: int, sites: list[_SiteShape]) -> None:
                 site.nodes.append(rng.choice(("gobgp", "gobgp", "bird1")))
             site.second_lan = rng.random() < 0.5
         site.reflector = rng.random() < 0.4 and site.router in ("bird2", "bird1")
+    if seed >= FRR_REFLECTORS_FROM:  # a stream of its own: the draws above stay as they were
+        frr = random.Random(f"bgpdoctor-scenario-frr-reflector-{seed}")
+        for site in sites:
+            if frr.random() < 0.4 and site.router == "frr":
+                site.reflector = True
 
 
 def _shape(seed: int) -> _Shape:
@@ -879,7 +889,8 @@ def plan_fault(
             (i, end.host)
             for i, s in enumerate(sc.sessions)
             for end in (s.a, s.b)
-            if sc.hosts[end.host].is_frr and not set(s.hosts) & avoid
+            # a reflector's session to its node is iBGP, which RFC 8212 leaves alone
+            if sc.hosts[end.host].is_frr and not end.reflects and not set(s.hosts) & avoid
         ]
         if not ends:
             return None
@@ -894,7 +905,7 @@ def plan_fault(
             site = sc.hosts[r].site
             assert site is not None
             nodes = sc.nodes_of(site)
-            if not sc.reflects(r) or len(nodes) < 2 or {r, *nodes} & avoid:
+            if not sc.reflects(r) or sc.hosts[r].is_frr or len(nodes) < 2 or {r, *nodes} & avoid:
                 continue
             reflecting += [
                 (r, n, m) for n in nodes if sc.hosts[n].speaker == "bird1" for m in nodes if m != n

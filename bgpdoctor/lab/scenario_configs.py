@@ -129,8 +129,13 @@ def frr_config(sc: Scenario, key: str, knobs: Knobs) -> str:
         if not to_node:
             out.append(f" neighbor {n} update-source {end.local}")
             family.append(f"  neighbor {n} next-hop-self")
+        if end.reflects and key not in knobs.no_reflection and _peer_asn(sc, knobs, i, end) == h.asn:
+            # FRR refuses a client that is not internal (asn-mismatch on the session); `force`:
+            # reflected routes too get the router as next hop (a client on the other subnet)
+            family += [f"  neighbor {n} route-reflector-client", f"  neighbor {n} next-hop-self force"]
         if (i, key) not in knobs.no_policy:
-            export = "BDS-NONE" if to_node and not sc.nodes_learn else "BDS-ALL"
+            # a reflector sends its clients everything, whatever the seed's nodes_learn
+            export = "BDS-NONE" if to_node and not sc.nodes_learn and not end.reflects else "BDS-ALL"
             family += [f"  neighbor {n} route-map BDS-ALL in", f"  neighbor {n} route-map {export} out"]
     out += [" address-family ipv4 unicast", *family, " exit-address-family", "exit"]
     return "\n".join(out) + "\n"

@@ -536,6 +536,8 @@ def apply_faults(sc: Scenario, plans: list[FaultPlan]) -> None:
             for key in sc.sessions[p.session].hosts:
                 if sc.hosts[key].is_frr:  # where FRR's log stood before the fault
                     st.marks[f"{key}:bgpd.log"] = _size(sc.frr_dir(key) / "bgpd.log")
+                if sc.hosts[key].speaker == "gobgp":  # and GoBGP's
+                    st.marks[f"{key}:gobgpd.log"] = _size(sc.host_dir(key) / "gobgpd.log")
     st.faults = [p.name for p in plans]
     st.save(sc.state_path)
     knobs = knobs_for(plans)
@@ -639,6 +641,10 @@ def symptom_missing(sc: Scenario, p: FaultPlan, alone: bool = True) -> str | Non
             infos += [
                 _frr_open_failure(sc, e.host, e.neighbor) for e in (s.a, s.b) if sc.hosts[e.host].is_frr
             ]
+            # a GoBGP end that refuses the OPEN: FRR, which dialled nothing (passive), keeps no trace
+            infos += [
+                _gobgp_open_failure(sc, e.host) for e in (s.a, s.b) if sc.hosts[e.host].speaker == "gobgp"
+            ]
             return None if any("bad peer as" in i.lower() for i in infos) else "no end says 'Bad peer AS' yet"
         if p.name == "node-not-listening" and sc.hosts[s.b.host].is_frr:
             return None  # FRR keeps no trace of a refused connect: both ends down is the symptom
@@ -694,6 +700,20 @@ def _frr_open_failure(sc: Scenario, key: str, neighbor: str) -> str:
         return seen
     failed = f"OPEN receipt failed for peer: {neighbor}"
     return f"Bad Peer AS (log: {failed})" if failed in text else seen
+
+
+def _gobgp_open_failure(sc: Scenario, key: str) -> str:
+    """The NOTIFICATION GoBGP sent since the fault when the peer's OPEN had the wrong AS: its log
+    line "sent notification" Data="as number mismatch expected ..., received ..." (GoBGP keeps no
+    error in `gobgp neighbor`). Example: "Bad peer AS (gobgpd log: as number mismatch)"; "" else."""
+    since = ScenarioState.load(sc.state_path).marks.get(f"{key}:gobgpd.log", 0)
+    try:
+        with (sc.host_dir(key) / "gobgpd.log").open("rb") as log:
+            log.seek(since)
+            text = log.read().decode(errors="replace")
+    except OSError:
+        return ""
+    return "Bad peer AS (gobgpd log: as number mismatch)" if "as number mismatch" in text else ""
 
 
 def _no_policy_missing(sc: Scenario, p: FaultPlan) -> str | None:

@@ -103,3 +103,25 @@ def test_a_firewall_whose_hops_up_to_it_could_not_be_read_is_not_concluded(tmp_p
     report = _replay_1017(tmp_path, jb_marl_sysctl_unreadable)
     assert [d.root_cause for d in report.diagnoses] == ["ip-forward-disabled"]
     assert "pod-ping@ferro-34->coral-64" in report.diagnoses[0].symptoms
+
+
+# Seed 1027, asn-mismatch on a backbone session behind a transit router: ez19 (the transit router)
+# expects the wrong AS from karst-wrem, so the pod CIDRs of site tamar1 never reach site ingot0. The
+# traces stop before the session (ember97's router vetch has no route to ferro-jrn's pods; ferro-jrn's
+# router karst-wrem none back), so neither trace reaches ez19. The down session is on the only BGP way
+# the missing routes come by: the missing routes and the failing pings are its symptoms.
+SEED1027 = SCENARIOS / "seed1027_asn_mismatch_on_transit.json.gz"
+
+
+def test_a_session_down_on_the_only_bgp_way_a_missing_route_comes_by_explains_it(tmp_path: Path) -> None:
+    report = _replay(tmp_path, recording=SEED1027)
+    [diagnosis] = report.diagnoses
+    assert (diagnosis.root_cause, diagnosis.hosts) == ("asn-mismatch", ["ez19"])
+    assert {
+        "pod-route-present@ember97->ferro-jrn",
+        "pod-route-present@ferro-jrn->ember97",
+        "pod-route-learned@ember97->ferro-jrn",
+        "pod-ping@ember97->ferro-jrn",
+        "pod-ping@ferro-jrn->ember97",
+    } <= set(diagnosis.symptoms)
+    assert [f for f in _failed(report) if f not in diagnosis.symptoms] == []

@@ -13,6 +13,7 @@ import pytest
 from bgpdoctor.inventory import load_inventory
 from bgpdoctor.lab.scenario import (
     EXTENDED_FROM,
+    FRR_REFLECTORS_FROM,
     FaultPlan,
     applicable_faults,
     build_inventory,
@@ -155,6 +156,34 @@ def test_a_reflecting_site_router_runs_ibgp_with_its_nodes_as_route_reflector_cl
             for peer in inventory[router.name]["peers"]:
                 assert ("route_reflector_client" in peer) == (peer["host"] not in backbone), (seed, peer)
     assert 15 <= found <= 60, found  # about 4 in 10 BIRD site routers
+
+
+def test_an_frr_site_router_reflects_for_its_nodes_only_from_frr_reflectors_from_on() -> None:
+    from bgpdoctor.lab.scenario_configs import Knobs, frr_config
+
+    assert not any(
+        generate(seed).hosts[r].is_frr
+        for seed in range(EXTENDED_FROM, FRR_REFLECTORS_FROM)
+        for r in _reflecting(seed)
+    )
+    found = 0
+    for seed in range(FRR_REFLECTORS_FROM, FRR_REFLECTORS_FROM + 40):
+        sc = generate(seed)
+        for r in (r for r in _reflecting(seed) if sc.hosts[r].is_frr):
+            found += 1
+            text = frr_config(sc, r, Knobs())
+            for n in sc.nodes_of(sc.hosts[r].site or 0):
+                assert sc.hosts[n].asn == sc.hosts[r].asn  # iBGP
+                address = sc.sessions_of(n)[0].end(r).neighbor
+                assert f" neighbor {address} remote-as {sc.hosts[r].asn}\n" in text
+                assert f"  neighbor {address} route-reflector-client\n" in text
+                assert f"  neighbor {address} next-hop-self force\n" in text
+                assert f"  neighbor {address} route-map BDS-ALL out\n" in text  # its clients learn
+            p = plan_fault(sc, "ibgp-no-route-reflection")
+            assert p is None or p.target != r  # the fault needs a BIRD reflector
+            p = plan_fault(sc, "bird-ebgp-no-policy")  # RFC 8212 is about eBGP: never a client's session
+            assert p is None or p.session is None or not sc.sessions[p.session].end(p.target).reflects
+    assert 5 <= found <= 20, found
 
 
 def test_ibgp_no_route_reflection_takes_rr_client_off_every_node_session_of_a_reflector() -> None:
