@@ -141,11 +141,7 @@ def render_text(report: Report, verbose: bool = False, status: StatusReport | No
                 click.style(f"   fix [{one_line(fix.platform)}]{where}: {one_line(fix.title)}", fg="cyan")
             )
             out.append(_indent(fix.text))
-    shown = [
-        r
-        for r in report.results
-        if verbose or (r.status in _FINDINGS and r.explained_by is None)
-    ]
+    shown = [r for r in report.results if verbose or (r.status in _FINDINGS and r.explained_by is None)]
     if shown:
         out.append("")
         out.append(click.style("check results:" if verbose else "other findings:", bold=True))
