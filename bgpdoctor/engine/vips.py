@@ -61,8 +61,7 @@ def vip_facts(world: World, s: Subject, name: str) -> None:
         if r.protocol == "kernel" and r.scope == "link" and not r.gateway
         if (net := _network(r.dst)) is not None
     ]
-    own = {a.address for host in world.facts for a in world.addresses(host)}
-    own |= {str(a) for h in world.inv.hosts.values() for a in [*h.addresses, h.internal_ip] if a}
+    own = world.memo(("own addresses",), lambda: _own_addresses(world))
     pod_ranges = world.inv.cluster_pod_cidrs
     vips: dict[str, tuple[str, str | None, str]] = {}  # vip -> (subnet, dev, next hop)
     for prefix, hop in paths:
@@ -197,3 +196,11 @@ def inventory_pool_subjects(inv: Inventory) -> list[Subject]:
         s.add("lb_pool_suggested", suggest_pool(taken[0], taken) if taken else str(pool.cidr))
         out.append(s)
     return out
+
+
+def _own_addresses(world: World) -> set[str]:
+    """Every address a host of the run holds or the inventory gives it: made once per run, not
+    once per router (each scanned every node's addresses)."""
+    own = {a.address for host in world.facts for a in world.addresses(host)}
+    own |= {str(a) for h in world.inv.hosts.values() for a in [*h.addresses, h.internal_ip] if a}
+    return own

@@ -107,6 +107,13 @@ def route_fact(address: str) -> str:
     return "ip6.route" if ":" in address else "ip.route"
 
 
+def _first_interface_of(addresses: list[iproute.Address]) -> dict[str, str]:
+    by_address: dict[str, str] = {}
+    for a in addresses:
+        by_address.setdefault(a.address, a.ifname)
+    return by_address
+
+
 def _rule_tables6(text: str) -> dict[str, list[iproute.Route]]:
     """The IPv6 tables the IPv6 rules look up (`ip -6 -j route show table T`), defaults as ::/0."""
     tables = iprule.parse_rule_tables(text)
@@ -576,29 +583,37 @@ class World:
         """The route the host's policy rules (`ip rule`) pick for a packet; see engine/policy.py."""
         if ":" in dst:
             rules6 = self.parsed(host, "ip6.rule", iprule.parse_rules)
-            tables6 = {
-                name: RouteTable(routes)
-                for name, routes in (self.parsed(host, "ip6.route.rules", _rule_tables6) or {}).items()
-            }
+            tables6 = self._rule_tables(host, "ip6.route.rules", _rule_tables6)
             return policy_lookup(rules6, tables6, self._main_table(host, dst), dst, src, iif)
         rules = self.parsed(host, "ip.rule", iprule.parse_rules)
         main = self._route_tables.get(host)
         if main is None:
             main = self._route_tables[host] = RouteTable(self.routes(host))
-        tables = {
-            name: RouteTable(routes)
-            for name, routes in (self.parsed(host, "ip.route.rules", iprule.parse_rule_tables) or {}).items()
-        }
+        tables = self._rule_tables(host, "ip.route.rules", iprule.parse_rule_tables)
         return policy_lookup(rules, tables, main, dst, src, iif)
 
+    def _rule_tables(
+        self, host: str, fact: str, parser: Callable[[str], dict[str, list[iproute.Route]]]
+    ) -> dict[str, RouteTable]:
+        """The host's policy-routing tables indexed once per run (every hop of every path asks)."""
+        parsed = self.parsed(host, fact, parser)  # read each time: it names the output being read
+
+        def indexed() -> dict[str, RouteTable]:
+            return {name: RouteTable(routes) for name, routes in (parsed or {}).items()}
+
+        return self.memo(("rule_tables", host, fact), indexed)
+
     def interface_holding(self, host: str, address: str) -> str | None:
-        for a in self.addresses(host):
-            if a.address == address:
-                return a.ifname
-        return None
+        return self._interfaces_by_address(host).get(address)
 
     def is_local(self, host: str, address: str) -> bool:
-        return any(a.address == address for a in self.addresses(host))
+        return address in self._interfaces_by_address(host)
+
+    def _interfaces_by_address(self, host: str) -> dict[str, str]:
+        """Each of the host's addresses and the first interface listing it, made once per run
+        (every hop of every path asks about two addresses)."""
+        listed = self.addresses(host)  # read each time: it names the output being read
+        return self.memo(("interfaces_by_address", host), lambda: _first_interface_of(listed))
 
     # -- paths ---------------------------------------------------------------------------------
     def trace(self, source: str, src_ip: str, dst_ip: str, dst_cidr: str, destination: str) -> Path:

@@ -7,6 +7,8 @@ reaches the terminal. With the session status, a one-line BGP summary heads the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import click
 
 from bgpdoctor.report.model import CheckResult, Report, Summary
@@ -22,6 +24,7 @@ _COLOURS = {
     "unknown": "blue",
 }
 UNKNOWN_SHOWN = 20  # the "could not check" section lists this many unless -v
+_FINDINGS = ("fail", "warn", "error")  # listed under "other findings" unless a diagnosis explains them
 
 
 def _indent(text: str, prefix: str = "      ", width: int = 200) -> str:
@@ -67,9 +70,15 @@ def _verdict_line(report: Report) -> str:
     )
 
 
+def _printable_shown(report: Report, shown: Callable[[CheckResult], bool]) -> Report:
+    """`printable_model` of the report with only the results a rendering can show: made printable
+    whole, the pass and skip verdicts of thousands of nodes took more time and memory than the run."""
+    return printable_model(report.model_copy(update={"results": [r for r in report.results if shown(r)]}))
+
+
 def render_quiet(report: Report, status: StatusReport | None = None) -> str:
     """`--quiet`: the BGP line, one line per root cause and per other finding, the result."""
-    report = printable_model(report)
+    report = _printable_shown(report, lambda r: r.status in ("fail", "error") and r.explained_by is None)
     out = [bgp_heading(status)] if status is not None else []
     for d in report.diagnoses:
         out.append(
@@ -84,7 +93,10 @@ def render_quiet(report: Report, status: StatusReport | None = None) -> str:
 
 
 def render_text(report: Report, verbose: bool = False, status: StatusReport | None = None) -> str:
-    report = printable_model(report)
+    report = _printable_shown(
+        report,
+        lambda r: verbose or r.status == "unknown" or (r.status in _FINDINGS and r.explained_by is None),
+    )
     out: list[str] = [bgp_heading(status)] if status is not None else []
     s = report.summary
     out.append(
@@ -129,11 +141,7 @@ def render_text(report: Report, verbose: bool = False, status: StatusReport | No
                 click.style(f"   fix [{one_line(fix.platform)}]{where}: {one_line(fix.title)}", fg="cyan")
             )
             out.append(_indent(fix.text))
-    shown = [
-        r
-        for r in report.results
-        if verbose or (r.status in ("fail", "warn", "error") and r.explained_by is None)
-    ]
+    shown = [r for r in report.results if verbose or (r.status in _FINDINGS and r.explained_by is None)]
     if shown:
         out.append("")
         out.append(click.style("check results:" if verbose else "other findings:", bold=True))
