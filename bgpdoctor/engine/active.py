@@ -22,6 +22,7 @@ from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor, wa
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from bgpdoctor.drivers import is_appliance
 from bgpdoctor.engine.collect import NETSTAT_COMMAND, HostFacts, clean_result
 from bgpdoctor.engine.sessions import established, expected_sessions
 from bgpdoctor.engine.world import Session, World
@@ -303,7 +304,10 @@ class ProbeRunner:
             if (announced := self._announce(facts.name, first)) is not None:
                 follow = _SweepStage(pair, start, self.settings, pinged=ping is None)
                 jobs.append((announced, first, timeout, follow))
-        if jobs:
+        if is_appliance(self.inv.hosts[facts.name].speaker):
+            for job in jobs:  # a vendor CLI runs no sh script: one exec per probe
+                self._submit(facts, [job])
+        elif jobs:
             self._submit(facts, jobs)
 
     def _submit(self, facts: HostFacts, jobs: list[_Job]) -> None:
