@@ -9,17 +9,18 @@ $BGPDOCTOR_LAB_MGMT_NET when both are set) and down again.
 the scope and pod pairs of before issue 12 (every router, one node of every site, every ordered
 pair; patched into this tree) and `--node` now: hosts visited, wall time (median of --rounds
 interleaved rounds, default 3) and the top diagnosis.
---slowest-host compares, on the healthy lab, the whole run with each host run alone (an inventory
-of that host only, its peers kept by address): median wall times of --rounds interleaved rounds,
-the ratio whole / slowest host (goal: 1.3), and where the whole run's time went (progress lines
-stamped: start-up, collection, probes (pings, then MTU sweeps), judging and the report; since a
-host's own probes start once it is collected, "collect" holds those, "probes" what is left after
-the last host), and the CPU the lab's hosts spent on the whole run (their sshd and everything it ran:
-collection and probes), per host. A second table runs each host's collection batch in its
-namespace (no SSH) against the same commands run plainly, one after the other in one `sh`: host
-CPU per host, median of the rounds (goal: batch <= 2x plain). --src runs another tree's bgpdoctor
-as the "before" rows in the same rounds. With $BGPDOCTOR_LAB_DIR (and the prefix and net) the
-lab is built there instead of in a temporary directory.
+--slowest-host compares, on the healthy lab, the whole run with each host run alone (an inventory of
+that host only, its peers kept by address): median wall times of --rounds interleaved rounds, the
+ratio whole / slowest host (goal: 1.3), and where the whole run's time went (progress lines stamped:
+start-up, collection, probes (pings, then MTU sweeps), judging and the report; since a host's own
+probes start once it is collected, "collect" holds those, "probes" what is left after the last
+host), and the CPU the lab's hosts spent on the whole run (their sshd and everything it ran:
+collection and probes), per host, and the commands they started (SSH execs: each starts the user's
+shell, which on this machine's lab hosts reads ~/.bashrc, ~110 ms of CPU). A second table runs each
+host's collection batch in its namespace (no SSH) against the same commands run plainly, one after
+the other in one `sh`: host CPU per host, median of the rounds (goal: batch <= 2x plain). --src runs
+another tree's bgpdoctor as the "before" rows in the same rounds. With $BGPDOCTOR_LAB_DIR (and the
+prefix and net) the lab is built there instead of in a temporary directory.
 """
 
 from __future__ import annotations
@@ -262,16 +263,21 @@ def slowest_host_table(env: dict[str, str], run_dir: str, sources: dict[str, str
     walls: dict[tuple[str, str], list[float]] = {}
     phases: dict[str, list[dict[str, float]]] = {s: [] for s in sources}
     host_cpu: dict[str, list[float]] = {s: [] for s in sources}
+    host_execs: dict[str, list[float]] = {s: [] for s in sources}
     for _ in range(rounds):
         for source, tree in sources.items():
             run_env = {**env, "PYTHONPATH": tree}
             base = [sys.executable, "-m", "bgpdoctor", "run", "-o", "json", "-i"]
             record = ["--record", f"{run_dir}/whole.json"]  # its progress line: probing is over
             cpu_before = _lab_sshd_cpu(run_dir, list(lab["hosts"]))
+            execs_before = _lab_sshd_execs(run_dir, list(lab["hosts"]))
             wall, marks = _stamped_run([*base, inventory, *record], run_env, tree)
             time.sleep(0.3)  # let each sshd reap its sessions, so their CPU is counted
             host_cpu[source].append(
                 (_lab_sshd_cpu(run_dir, list(lab["hosts"])) - cpu_before) / len(lab["hosts"])
+            )
+            host_execs[source].append(
+                (_lab_sshd_execs(run_dir, list(lab["hosts"])) - execs_before) / len(lab["hosts"])
             )
             walls.setdefault((source, "whole"), []).append(wall)
             phases[source].append({**marks, "end": wall})
@@ -281,7 +287,7 @@ def slowest_host_table(env: dict[str, str], run_dir: str, sources: dict[str, str
     print(f"whole healthy lab vs each host alone, median of {rounds} interleaved rounds (wall s)")
     print(
         f"{'tree':8} {'whole':>6} {'slowest host':>22} {'x slowest':>9}  whole: start/collect/probes/judge"
-        "  host CPU ms/host"
+        "  host CPU ms/host  SSH execs/host"
     )
     for source in sources:
         whole = statistics.median(walls[(source, "whole")])
@@ -297,9 +303,22 @@ def slowest_host_table(env: dict[str, str], run_dir: str, sources: dict[str, str
             f"{source:8} {whole:>6.2f} {host:>15} {alone:>6.2f} {whole / alone:>9.2f}  "
             f"{span('start', 'collect'):.2f} / {span('collect', 'active'):.2f} / "
             f"{span('active', 'judge'):.2f} / {span('judge', 'end'):.2f}"
-            f"  {statistics.median(host_cpu[source]) * 1000:16.1f}",
+            f"  {statistics.median(host_cpu[source]) * 1000:16.1f}"
+            f"  {statistics.median(host_execs[source]):14.1f}",
             flush=True,
         )
+
+
+def _lab_sshd_execs(run_dir: str, hosts: list[str]) -> int:
+    """Commands the lab hosts' sshd daemons started so far (each exec starts the user's shell)."""
+    total = 0
+    for name in hosts:
+        try:
+            log = Path(run_dir, name, "sshd.log").read_text(encoding="utf-8")
+            total += log.count("Starting session: command")
+        except OSError:
+            continue
+    return total
 
 
 def _lab_sshd_cpu(run_dir: str, hosts: list[str]) -> float:

@@ -14,6 +14,7 @@ about as long as its slowest host's collection and probes, not the sum of the ph
 from __future__ import annotations
 
 import contextlib
+import secrets
 import shlex
 import threading
 from collections.abc import Callable, Iterator
@@ -21,12 +22,14 @@ from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor, wa
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from bgpdoctor.drivers import is_appliance
 from bgpdoctor.engine.collect import NETSTAT_COMMAND, HostFacts, clean_result
 from bgpdoctor.engine.sessions import established, expected_sessions
 from bgpdoctor.engine.world import Session, World
 from bgpdoctor.errors import HostError
 from bgpdoctor.inventory_model import Inventory
 from bgpdoctor.parsers.ping import PingResult, parse_ping
+from bgpdoctor.probes.batch import KILL_AFTER_S, parse_probe_batch, probe_batch_script
 from bgpdoctor.probes.capture import syn_capture_command
 from bgpdoctor.probes.droptrace import DropTrace, DropTracing, Flow
 from bgpdoctor.probes.kubelet import KubeletProbe, kubelet_command, parse_kubelet_probe
@@ -229,6 +232,16 @@ def ping_pair_command(pair: NodePair, settings: ProbeSettings) -> str:
 
 
 _Outcome = CommandResult | HostError | None
+
+
+class _Rerun:
+    """An early probe's answer the probe batch did not bring back: the probe phase runs it alone."""
+
+
+RERUN = _Rerun()
+_Early = _Outcome | _Rerun
+# an early probe: the future the probe phase finds, its command, timeout and sweep stage
+_Job = tuple[Future[_Early], str, float, "_SweepStage | None"]
 # the sweep follows a router's or the kernel's MTU hint this many times before it searches
 HINTS_FOLLOWED = 4
 
@@ -261,7 +274,7 @@ class ProbeRunner:
         self.early = early and not settings.drop_trace
         self._pool = ThreadPoolExecutor(max_workers=PROBE_WORKERS, thread_name_prefix="probe")
         self._lock = threading.Lock()
-        self._started: dict[tuple[str, str], Future[_Outcome]] = {}
+        self._started: dict[tuple[str, str], Future[_Early]] = {}
         self._claimed: set[tuple[str, str]] = set()  # run by the probe phase itself
         self._slots: dict[str, threading.BoundedSemaphore] = {}
         self._pod_pairs: list[NodePair] = []
@@ -279,9 +292,10 @@ class ProbeRunner:
             commands, sweeps = self._early_probes(facts)
         except Exception:  # a guess that cannot be made costs time, not correctness
             return
+        jobs: list[_Job] = []
         for command, timeout in commands.items():
             if (announced := self._announce(facts.name, command)) is not None:
-                self._submit(announced, facts, command, timeout, None)
+                jobs.append((announced, command, timeout, None))
         for pair, start, ping in sweeps:
             first, timeout = ping or (
                 ping_command(pair.src_ip or None, pair.dst_ip, start, self.settings.ping_wait),
@@ -289,29 +303,31 @@ class ProbeRunner:
             )
             if (announced := self._announce(facts.name, first)) is not None:
                 follow = _SweepStage(pair, start, self.settings, pinged=ping is None)
-                self._submit(announced, facts, first, timeout, follow)
+                jobs.append((announced, first, timeout, follow))
+        if is_appliance(self.inv.hosts[facts.name].speaker):
+            for job in jobs:  # a vendor CLI runs no sh script: one exec per probe
+                self._submit(facts, [job])
+        elif jobs:
+            self._submit(facts, jobs)
 
-    def _submit(
-        self,
-        announced: Future[_Outcome],
-        facts: HostFacts,
-        command: str,
-        timeout: float,
-        follow: _SweepStage | None,
-    ) -> None:
-        """Start a chain; `announced` is settled whatever becomes of it (the probe phase waits)."""
+    def _submit(self, facts: HostFacts, jobs: list[_Job]) -> None:
+        """Start the host's early probes in rounds; every announced future is settled whatever
+        becomes of them (the probe phase waits for them)."""
+        announced = [job[0] for job in jobs]
 
         def settle(task: Future[None]) -> None:
-            if not announced.done():
-                error = None if task.cancelled() else task.exception()
-                with contextlib.suppress(InvalidStateError):
-                    announced.set_exception(error or RuntimeError("early probe dropped"))
+            error = None if task.cancelled() else task.exception()
+            for waiting in list(announced):
+                if not waiting.done():
+                    with contextlib.suppress(InvalidStateError):
+                        waiting.set_exception(error or RuntimeError("early probe dropped"))
 
         try:
-            task = self._pool.submit(self._chain, facts, command, timeout, announced, follow)
-        except RuntimeError:  # the pool is closed: the probe phase runs the command itself
+            task = self._pool.submit(self._chain, facts, jobs, announced)
+        except RuntimeError:  # the pool is closed: the probe phase runs the commands itself
             with self._lock:
-                self._started.pop((facts.name, command), None)
+                for _waiting, command, _timeout, _follow in jobs:
+                    self._started.pop((facts.name, command), None)
             return
         task.add_done_callback(settle)
 
@@ -359,47 +375,51 @@ class ProbeRunner:
                     commands[command] = settings.command_timeout
         return commands, sweeps
 
-    def _announce(self, host: str, command: str) -> Future[_Outcome] | None:
+    def _announce(self, host: str, command: str) -> Future[_Early] | None:
         """A future the probe phase will find for `command` on `host`; None when it is taken."""
         with self._lock:
             if (host, command) in self._started or (host, command) in self._claimed:
                 return None
-            announced: Future[_Outcome] = Future()
+            announced: Future[_Early] = Future()
             self._started[(host, command)] = announced
             return announced
 
-    def _chain(
-        self,
-        facts: HostFacts,
-        command: str,
-        timeout: float,
-        announced: Future[_Outcome],
-        follow: _SweepStage | None,
-    ) -> None:
-        """Run `command`, then each command `follow` derives from the answer before; each is
-        announced before the answer it follows is handed over, so the probe phase, which waits for
-        that answer, finds the next one already under way."""
-        waiting, ran = announced, False
-        outcome: _Outcome = None
+    def _chain(self, facts: HostFacts, jobs: list[_Job], announced: list[Future[_Early]]) -> None:
+        """Run the jobs' commands in one exec (a probe batch), then the commands their sweeps derive
+        from the answers, a round per exec, until no sweep follows a hint any more. Each next
+        command is announced before the answer it follows is handed over, so the probe phase,
+        which waits for that answer, finds the next one already under way."""
+        while jobs:
+            outcomes = self._round(facts, [(command, timeout) for _w, command, timeout, _f in jobs])
+            following: list[_Job] = []
+            for (waiting, _command, _timeout, follow), outcome in zip(jobs, outcomes, strict=True):
+                if follow is not None and isinstance(outcome, CommandResult):
+                    cleaned = clean_result(outcome, facts.max_output)
+                    command = follow.next(cleaned.stdout + cleaned.stderr)
+                    if command is not None and (mine := self._announce(facts.name, command)) is not None:
+                        announced.append(mine)
+                        following.append((mine, command, self.probe_timeout, follow))
+                waiting.set_result(outcome)
+            jobs = following
+
+    def _round(self, facts: HostFacts, commands: list[tuple[str, float]]) -> list[_Early]:
+        """One exec: the command alone, or every command side by side in a probe batch; RERUN for
+        a command whose answer the batch did not bring back (the probe phase runs it alone)."""
+        if len(commands) == 1:
+            with self._slot(facts.name):
+                return [_raw(facts, *commands[0])]
+        marker = f"@@bgpdoctor-probe-{secrets.token_hex(6)}"
+        timeout = max(t for _c, t in commands)
+        script = probe_batch_script([c for c, _t in commands], marker, timeout)
         try:
-            while True:
-                with self._slot(facts.name):
-                    outcome = _raw(facts, command, timeout)
-                ran = True
-                if follow is None or not isinstance(outcome, CommandResult):
-                    return
-                cleaned = clean_result(outcome, facts.max_output)
-                following = follow.next(cleaned.stdout + cleaned.stderr)
-                if following is None or (mine := self._announce(facts.name, following)) is None:
-                    return
-                waiting.set_result(outcome)
-                waiting, ran, command, timeout = mine, False, following, self.probe_timeout
-        except Exception as exc:  # the probe phase meets it as that probe's error
-            if not ran:
-                waiting.set_exception(exc)
-        finally:
-            if not waiting.done():
-                waiting.set_result(outcome)
+            with self._slot(facts.name):
+                answer = _raw(facts, script, timeout + KILL_AFTER_S + 5)
+        except Exception:  # the batch broke (not the host): each command is run alone
+            return [RERUN] * len(commands)
+        if not isinstance(answer, CommandResult):
+            return [answer] * len(commands)  # the host is unusable (or gone): so is each probe
+        results = parse_probe_batch(answer, marker, [c for c, _t in commands])
+        return [RERUN if r is None else r for r in results]
 
     def run(self, facts: HostFacts, fact: str, command: str, timeout: float) -> CommandResult | None:
         """As HostFacts.run: the bounded, redacted result kept under `fact`, None when the host is
@@ -412,6 +432,9 @@ class ProbeRunner:
             with self._slot(facts.name):
                 return facts.run(fact, command, timeout)
         outcome = started.result()
+        if isinstance(outcome, _Rerun):
+            with self._slot(facts.name):
+                return facts.run(fact, command, timeout)
         if isinstance(outcome, HostError):
             facts.error = HostError(outcome.host, outcome.kind, redact(outcome.message))
             return None

@@ -24,6 +24,7 @@ from bgpdoctor.engine.collect import HostFacts, frame_batch
 from bgpdoctor.engine.recording import load_recording
 from bgpdoctor.engine.run import Collected, RunOptions, collect
 from bgpdoctor.inventory_model import Inventory
+from bgpdoctor.probes.batch import frame_probe_batch, is_probe_batch
 from bgpdoctor.transport.base import CommandResult
 
 RUNS = Path(__file__).resolve().parents[2] / "captures" / "runs"
@@ -52,6 +53,8 @@ class Network:
             with self.lock:
                 self.collected[host] = time.monotonic() - self.t0
             return out
+        if is_probe_batch(command):  # a host runs the batch's probes side by side, answers them framed
+            return frame_probe_batch(command, lambda probe: self.answer(host, probe))
         with self.lock:
             self.sent.append((time.monotonic() - self.t0, host, command))
             self.running[host] += 1
