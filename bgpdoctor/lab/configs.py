@@ -580,6 +580,8 @@ table inet {FW_TABLE} {{
 
 
 def sshd_config(s: LabSettings, host: str) -> str:
+    # HOME: each lab host has its own home, as a real host does; with the machine's, bash ran root's
+    # ~/.bashrc (on this machine `pyenv init`, 111 ms of CPU) for every command: a cost of the machine
     d = s.host_dir(host)
     return f"""# {host}: sshd of the bgpdoctor lab, listening on the management address only
 ListenAddress {s.mgmt_ip(host)}
@@ -596,7 +598,7 @@ StrictModes no
 PrintMotd no
 LogLevel VERBOSE
 Subsystem sftp internal-sftp
-SetEnv PATH={s.run_dir}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+SetEnv PATH={s.run_dir}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME={d}
 """
 
 
