@@ -18,6 +18,16 @@ from typing import Any, Literal
 LINK_LOCAL = IPv6Network("fe80::/10")
 
 
+def family_of(address: object) -> Literal[4, 6]:
+    """4 or 6: the address family a session to `address` runs over."""
+    return 6 if isinstance(address, IPv6Address) else 4
+
+
+def is_link_local(address: object) -> bool:
+    """An IPv6 link-local (fe80::/10) neighbor, reached only through a named interface."""
+    return isinstance(address, IPv6Address) and address in LINK_LOCAL
+
+
 @dataclass(frozen=True)
 class Loc:
     """Where something was stated: a file and its line, or a named object (line 0: no line).
@@ -127,11 +137,11 @@ class PeerIntent:
     @property
     def family(self) -> Literal[4, 6]:
         """4 or 6: the address family the session runs over."""
-        return 6 if isinstance(self.address, IPv6Address) else 4
+        return family_of(self.address)
 
     @property
     def link_local(self) -> bool:
-        return isinstance(self.address, IPv6Address) and self.address in LINK_LOCAL
+        return is_link_local(self.address)
 
 
 INTENT_FIELDS = frozenset(f.name for f in fields(PeerIntent))

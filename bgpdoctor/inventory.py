@@ -427,7 +427,7 @@ def inventory_check_command(path: str | Path) -> int:
     return 0
 
 
-def _sessions_graph(inv: Inventory) -> dict[str, set[str]]:
+def sessions_graph(inv: Inventory) -> dict[str, set[str]]:
     """Each host's BGP neighbours in the inventory, configured at either end."""
     graph: dict[str, set[str]] = {name: set() for name in inv.hosts}
     for name, host in inv.hosts.items():
@@ -438,7 +438,7 @@ def _sessions_graph(inv: Inventory) -> dict[str, set[str]]:
     return graph
 
 
-def _peer_distances(graph: dict[str, set[str]], start: str) -> dict[str, int]:
+def peer_distances(graph: dict[str, set[str]], start: str) -> dict[str, int]:
     """Hops from `start` over configured BGP sessions; absent hosts are in another routing domain,
     which pod routes never reach."""
     distance = {start: 0}
@@ -478,14 +478,14 @@ def scope_hosts(inv: Inventory, nodes: list[str]) -> list[str]:
         )
     wanted: set[str] = set(nodes)
     focus_sites = {inv.hosts[n].site for n in nodes}
-    graph = _sessions_graph(inv)
+    graph = sessions_graph(inv)
     for n in nodes:
         neighbours = graph[n]
         wanted.update(neighbours)
         site = inv.hosts[n].site
         if not neighbours:  # no sessions: its way out is one of its site's routers
             wanted.update(r for r, h in inv.hosts.items() if h.role == "router" and site and h.site == site)
-        near = _peer_distances(graph, n)
+        near = peer_distances(graph, n)
         # a far end with a pod probe address first: it is the other end of a probed pod path
         candidates = sorted(
             (o for o, h in inv.hosts.items() if h.role == "node" and o in near and o not in nodes),
@@ -507,7 +507,7 @@ def scope_hosts(inv: Inventory, nodes: list[str]) -> list[str]:
         ]
         wanted.update(ends)
         for o in ends:
-            there = _peer_distances(graph, o)
+            there = peer_distances(graph, o)
             wanted.update(h for h, d in near.items() if h in there and d + there[h] == near[o])
     if inv.vantage.metrics_server is not None:
         wanted.add(inv.vantage.metrics_server)

@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from bgpdoctor.intent import LINK_LOCAL, Loc, PeerIntent
+from bgpdoctor.intent import Loc, PeerIntent, family_of, is_link_local
 
 Role = Literal["router", "node", "vantage"]
 
@@ -235,7 +235,7 @@ class Peer(Strict):
 
     @model_validator(mode="after")
     def _link_local_interface(self) -> Peer:
-        link_local = isinstance(self.address, IPv6Address) and self.address in LINK_LOCAL
+        link_local = is_link_local(self.address)
         if link_local and self.interface is None:
             raise ValueError(
                 f"address {self.address} is link-local: name the interface it is reached on (interface: eth0)"
@@ -249,11 +249,11 @@ class Peer(Strict):
     @property
     def family(self) -> Literal[4, 6]:
         """4 or 6: the address family the session runs over."""
-        return 6 if isinstance(self.address, IPv6Address) else 4
+        return family_of(self.address)
 
     @property
     def link_local(self) -> bool:
-        return isinstance(self.address, IPv6Address) and self.address in LINK_LOCAL
+        return is_link_local(self.address)
 
     def intent(
         self,

@@ -38,6 +38,7 @@ from bgpdoctor.engine.active import ActiveResults, NodePair
 from bgpdoctor.engine.sessions import established
 from bgpdoctor.engine.subject import Subject
 from bgpdoctor.engine.world import Hop, Path, Session, Unknown, World, route_fact
+from bgpdoctor.inventory import peer_distances, sessions_graph
 from bgpdoctor.probes.kubelet import KubeletProbe
 from bgpdoctor.report.model import Evidence
 
@@ -295,38 +296,14 @@ def _route_carriers(world: World, path: Path, announcer: str) -> set[str]:
     if path.complete or not (path.stop_reason or "").startswith("no route to ") or not path.hops:
         return set()
     gap = path.hops[-1].host
-    graph = world.memo(("bgp_peer_graph",), lambda: _peer_graph(world))
+    graph = world.memo(("bgp_peer_graph",), lambda: sessions_graph(world.inv))
     if gap not in graph or announcer not in graph:
         return set()
-    to_gap, to_announcer = _distances(graph, gap), _distances(graph, announcer)
+    to_gap, to_announcer = peer_distances(graph, gap), peer_distances(graph, announcer)
     if announcer not in to_gap:
         return set()
     length = to_gap[announcer]
     return {h for h, d in to_gap.items() if h in to_announcer and d + to_announcer[h] == length}
-
-
-def _peer_graph(world: World) -> dict[str, set[str]]:
-    """Each inventory host's BGP peers that are inventory hosts, both ways (a peer listed on one end
-    is a way a route may come by, whichever end lists it)."""
-    graph: dict[str, set[str]] = {name: set() for name in world.inv.hosts}
-    for name, host in world.inv.hosts.items():
-        for peer in host.peers:
-            if peer.host is not None and peer.host in graph and peer.host != name:
-                graph[name].add(peer.host)
-                graph[peer.host].add(name)
-    return graph
-
-
-def _distances(graph: dict[str, set[str]], start: str) -> dict[str, int]:
-    """Sessions from `start` to each host it reaches (breadth first)."""
-    seen = {start: 0}
-    queue = [start]
-    for here in queue:
-        for there in sorted(graph[here]):
-            if there not in seen:
-                seen[there] = seen[here] + 1
-                queue.append(there)
-    return seen
 
 
 def _route_evidence(world: World, path: Path) -> list[Evidence | None]:
