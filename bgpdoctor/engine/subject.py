@@ -31,10 +31,12 @@ class Subject:
 
     def add(self, fact: str, value: Any, *evidence: Evidence | None) -> None:
         self.facts[fact] = value
-        self.problems.pop(fact, None)
-        found = [e for e in evidence if e is not None]
-        if found:
-            self.evidence.setdefault(fact, []).extend(found)
+        if self.problems:  # nearly always empty: a run adds ~170 facts per node
+            self.problems.pop(fact, None)
+        if evidence:
+            found = [e for e in evidence if e is not None]
+            if found:
+                self.evidence.setdefault(fact, []).extend(found)
 
     def unknown(self, fact: str, why: Unknown | None, *evidence: Evidence | None) -> None:
         """`fact` could not be known; never a value, so no check passes or fails on it."""

@@ -74,6 +74,9 @@ def without_cycle_collection(fn: Callable[P, T]) -> Callable[P, T]:
     return paused
 
 
+_UNREAD = object()  # World.parsed has not read the output yet (None: read, and unreadable)
+
+
 class FactUnknown(BgpDoctorError):
     """A derivation needed a fact that could not be collected or read; what it would derive is unknown."""
 
@@ -299,8 +302,9 @@ class World:
     def parsed(self, host: str, fact: str, parser: Callable[[str], T]) -> T | None:
         key = (host, fact)
         self.last_read = key
-        if key in self._cache:
-            return self._cache[key]  # type: ignore[no-any-return]
+        known = self._cache.get(key, _UNREAD)
+        if known is not _UNREAD:
+            return known  # type: ignore[no-any-return]
         result = self.facts[host].outputs.get(fact) if host in self.facts else None
         value: T | None = None
         # a cut output is never read: a partial `show protocols` would make present peers "missing"
@@ -325,6 +329,9 @@ class World:
         return self._memo[key]  # type: ignore[no-any-return]
 
     def evidence(self, host: str, fact: str, note: str | None = None) -> Evidence | None:
+        quoted = self._evidence.get((host, fact, note))
+        if quoted is not None:  # one object per output and note, however many verdicts cite it
+            return quoted
         facts = self.facts.get(host)
         result = facts.outputs.get(fact) if facts else None
         if result is None:
@@ -337,15 +344,9 @@ class World:
             if result.truncated:
                 output += "\n" + result.truncation_note
             output = self._evidence_text[(host, fact)] = output.rstrip()
-        quoted = self._evidence.get((host, fact, note))
-        if quoted is None:  # one object per output and note, however many verdicts cite it
-            quoted = self._evidence[(host, fact, note)] = Evidence(
-                host=host,
-                command=result.command,
-                output=output,
-                exit_status=result.exit_status,
-                note=note,
-            )
+        quoted = self._evidence[(host, fact, note)] = Evidence(
+            host=host, command=result.command, output=output, exit_status=result.exit_status, note=note
+        )
         return quoted
 
     def route_excerpt(self, host: str, prefixes: list[str], note: str | None = None) -> Evidence | None:
