@@ -2,9 +2,59 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
+import os
+import socket
+import struct
 
 from bgpdoctor.errors import HostError
+
+# rtnetlink (linux/rtnetlink.h, linux/netlink.h): one RTM_GETROUTE request, as `ip route get` sends
+_RTM_NEWROUTE, _RTM_GETROUTE, _NLMSG_ERROR = 24, 26, 2
+_NLM_F_REQUEST = 1
+_RTA_DST, _RTA_OIF = 1, 4
+_NLMSG_HDR = struct.Struct("=IHHII")  # length, type, flags, sequence, port
+_RTMSG = struct.Struct("=BBBBBBBBI")  # family, dst_len, src_len, tos, table, protocol, scope, type, flags
+_RTA_HDR = struct.Struct("=HH")  # length, type
+
+
+def route_oif(address: str) -> int:
+    """The index of the interface the kernel routes `address` (an IP literal) out of, asked over
+    rtnetlink from this namespace (no packet is sent). Raises OSError when there is no route.
+
+    A few lines of netlink rather than pyroute2: importing pyroute2 cost every run ~110 ms of CPU,
+    and opening its IPRoute per host more, for one question per connection.
+    Example: route_oif("172.31.254.11") -> 57 (bdlab-mgmt)
+    """
+    ip = ipaddress.ip_address(address)
+    family = socket.AF_INET if ip.version == 4 else socket.AF_INET6
+    dst = ip.packed
+    body = _RTMSG.pack(family, len(dst) * 8, 0, 0, 0, 0, 0, 0, 0)
+    body += _RTA_HDR.pack(4 + len(dst), _RTA_DST) + dst
+    request = _NLMSG_HDR.pack(_NLMSG_HDR.size + len(body), _RTM_GETROUTE, _NLM_F_REQUEST, 1, 0) + body
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE) as sock:
+        sock.settimeout(5.0)
+        sock.bind((0, 0))
+        sock.sendto(request, (0, 0))
+        reply = sock.recv(65536)
+    if len(reply) < _NLMSG_HDR.size + 4:
+        raise OSError(errno.EPROTO, "short netlink reply")
+    _length, kind, _flags, _seq, _port = _NLMSG_HDR.unpack_from(reply)
+    if kind == _NLMSG_ERROR:
+        (code,) = struct.unpack_from("=i", reply, _NLMSG_HDR.size)
+        raise OSError(-code, os.strerror(-code))
+    if kind != _RTM_NEWROUTE:
+        raise OSError(errno.EPROTO, f"unexpected netlink message type {kind}")
+    offset = _NLMSG_HDR.size + _RTMSG.size
+    while offset + _RTA_HDR.size <= len(reply):
+        size, attr = _RTA_HDR.unpack_from(reply, offset)
+        if size < _RTA_HDR.size:
+            break
+        if attr == _RTA_OIF and size >= _RTA_HDR.size + 4:
+            return int(struct.unpack_from("=I", reply, offset + _RTA_HDR.size)[0])
+        offset += (size + 3) & ~3
+    raise OSError(errno.ENETUNREACH, "the route names no interface")
 
 
 def ensure_routed_via_lab(address: str, interface_prefix: str, host: str | None = None) -> None:
@@ -25,17 +75,11 @@ def ensure_routed_via_lab(address: str, interface_prefix: str, host: str | None 
             "refused-by-guard",
             f"lab guard: '{address}' is not an IP address (lab hosts must use IP literals)",
         ) from None
-    from pyroute2 import IPRoute  # lazy: heavy import
-
     try:
-        with IPRoute() as ipr:
-            routes = list(ipr.route("get", dst=str(ip)))
-            oif = routes[0].get_attr("RTA_OIF") if routes else None
-            links = list(ipr.link("get", index=oif)) if oif is not None else []
-            ifname = links[0].get_attr("IFLA_IFNAME") if links else None
-    except Exception as exc:  # netlink errors (e.g. ENETUNREACH) mean no route: refuse
+        ifname: str | None = socket.if_indextoname(route_oif(str(ip)))
+    except OSError as exc:  # no route (e.g. ENETUNREACH), or an interface gone meanwhile: refuse
         raise HostError(who, "refused-by-guard", f"lab guard: no route to {ip} ({exc})") from None
-    if not ifname or not str(ifname).startswith(interface_prefix):
+    if not ifname or not ifname.startswith(interface_prefix):
         raise HostError(
             who,
             "refused-by-guard",

@@ -22,6 +22,7 @@ import re
 import select
 import shlex
 import socket
+import sys
 import threading
 import time
 import types
@@ -235,6 +236,35 @@ def _user_once() -> str:
     return getpass.getuser()
 
 
+_import_lock = threading.Lock()
+
+
+def _import_paramiko() -> None:
+    """Import paramiko without invoke unless `Match exec` may run.
+
+    paramiko.config imports invoke (~75 ms of CPU, a fifth of a run's start-up) only to run
+    `Match exec` commands, which bgpdoctor disables unless $BGPDOCTOR_SSH_MATCH_EXEC is 1. When it
+    is 1, invoke is imported (now, or later for a paramiko imported without it).
+    """
+    if "paramiko.config" in sys.modules:
+        config = sys.modules["paramiko.config"]
+        if match_exec_allowed() and getattr(config, "invoke", None) is None:
+            with contextlib.suppress(ImportError):
+                import invoke
+
+                vars(config)["invoke"] = invoke
+        return
+    with _import_lock:
+        blocked = not match_exec_allowed() and "invoke" not in sys.modules
+        if blocked:
+            sys.modules["invoke"] = None  # type: ignore[assignment]  # `import invoke` raises ImportError
+        try:
+            import paramiko  # noqa: F401
+        finally:
+            if blocked and sys.modules.get("invoke", False) is None:
+                del sys.modules["invoke"]
+
+
 def _paramiko_getuser_once() -> None:
     """paramiko's ssh_config lookup calls getpass.getuser (a passwd lookup) for every Host block of
     every lookup: 80,000 calls for 200 hosts. The user does not change during a run."""
@@ -249,6 +279,7 @@ def _parsed_ssh_config(path: Path) -> _ParsedSshConfig:
     """`path` read, expanded and parsed once per run (per version of the file), not once per host:
     with 100 hosts the per-connection parse cost grew with the square of the fleet.
     Raises paramiko.ConfigParseError."""
+    _import_paramiko()
     import paramiko
 
     _paramiko_getuser_once()
@@ -491,6 +522,7 @@ class SshConnection:
 
     def connect(self) -> None:
         """Open the connection (and its ProxyJump hops) unless it is already open."""
+        _import_paramiko()
         with self._lock:
             if self._clients and self._active():
                 return

@@ -201,3 +201,33 @@ def test_without_match_exec_keeps_every_other_line() -> None:
     cleaned, count = without_match_exec(text)
     assert count == 2
     assert cleaned == 'Host r1\n  User a\nMatch host "!*"\n  User b\nMatch host "!*"\nMatch host r3\n'
+
+
+def test_the_lab_guard_names_the_interface_the_kernel_routes_through() -> None:
+    from bgpdoctor.transport.guard import ensure_routed_via_lab, route_oif
+
+    assert socket.if_indextoname(route_oif("127.0.0.1")) == "lo"
+    ensure_routed_via_lab("127.0.0.1", "lo")  # routed via lo: allowed for the prefix "lo"
+    with pytest.raises(HostError) as info:
+        ensure_routed_via_lab("127.0.0.1", "bdlab-")
+    assert info.value.kind == "refused-by-guard"
+    assert "127.0.0.1 is routed via lo, not a 'bdlab-' interface" in info.value.message
+
+
+def test_paramiko_is_imported_without_invoke_unless_match_exec_may_run() -> None:
+    probe = (
+        "import sys; from bgpdoctor.transport import ssh; ssh._import_paramiko(); "
+        "import paramiko.config as c; "
+        "print('invoke' in sys.modules, c.invoke is not None)"
+    )
+    env = {k: v for k, v in __import__("os").environ.items() if k != MATCH_EXEC_ENV}
+    off = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True)
+    on = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        env={**env, MATCH_EXEC_ENV: "1"},
+        check=True,
+    )
+    assert off.stdout.split() == ["False", "False"]
+    assert on.stdout.split() == ["True", "True"]
