@@ -1,8 +1,9 @@
 """Several probe commands in one SSH exec, run side by side on the host, each answer framed.
 
 Every SSH exec starts the user's shell on the host, and a shell that reads a startup file (bash
-reads ~/.bashrc when sshd starts it) can cost more CPU than the probes themselves: on the lab,
-111 ms per exec against 1-3 ms for a ping. The probes a host can send at once (its pings, the
+reads ~/.bashrc when sshd starts it) can cost more CPU than the probes themselves: a `pyenv init`
+there cost 111 ms per exec against 1-3 ms for a ping; on a slow link each exec is also a round
+trip. The probes a host can send at once (its pings, the
 first DF probe of each sweep, the kubelet probes) therefore go in one script: each command runs in
 the background under `timeout` (when the host has it), and prints its stderr, its stdout and its
 exit status as one block with a single write. A block stays under BLOCK_LIMIT so the write is
