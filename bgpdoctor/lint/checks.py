@@ -853,8 +853,7 @@ def _both_wait(w: ConfiguredNetwork, e: Speaker, p: PeerIntent, r: Speaker, q: P
             "dial_candidate_neighbor": dialled,
             "dial_candidate_asn": pa.local_asn,
             "dial_candidate_peer_asn": pa.asn,
-            "dial_candidate_speaker": "bird1" if a.kind == "bird16" else "bird2" if a.kind.startswith("bird")
-            else a.kind,
+            "dial_candidate_speaker": _platforms(a)[0],  # its own dialect: bird1, bird2, frr, gobgp
         }) | {FIX_PLATFORMS: _platforms(a)}  # fmt: skip
     how = "; ".join(f"{a.name} only waits ({_where(at)})" for a, _, at in waits)
     said = Saying("error", waits[0][2],
