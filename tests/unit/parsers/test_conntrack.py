@@ -141,3 +141,20 @@ def test_printed_entries_read_back_the_same(entries: list[Entry], proc: bool) ->
 def test_any_text_gives_entries_or_a_parse_error(text: str) -> None:
     with contextlib.suppress(ParseError):
         parse_entries(text)
+
+
+def test_the_collected_proc_cut_reads_the_same_as_the_tool() -> None:
+    """engine/collect.py's conntrack.bgp reads /proc/net/nf_conntrack through awk, keeping the lines
+    `conntrack -L -p tcp --dport 179` prints. Captured on the lab's router-mine (three BGP sessions)
+    within a second of each other: the whole table, the command's output and the tool's."""
+    whole = _read("proc-nf_conntrack-lab-router-whole.txt")
+    cut = _read("proc-nf_conntrack-awk-lab-router.txt")
+    tool = _read("conntrack-L-lab-router.txt")
+    assert len(cut) == 3
+    assert [(e.original, e.reply, e.state, e.flags) for e in cut] == [
+        (e.original, e.reply, e.state, e.flags) for e in tool
+    ]
+    # the table also holds an IGMP entry (protocol "unknown"), which the cut leaves out
+    raw = (FIXTURES / "proc-nf_conntrack-lab-router-whole.txt").read_text().splitlines()
+    assert len(raw) == 4 and " unknown " in raw[3]
+    assert [e.original for e in whole] == [e.original for e in cut]
