@@ -30,6 +30,18 @@ P = "frr"
 BGP_IPV4 = "frr.bgp_ipv4"  # `show bgp ipv4 unicast json`: every path with its AS path
 BGP_IPV6 = "frr.bgp_ipv6"  # `show bgp ipv6 unicast json`
 
+# fact -> its `show` command: only `show` commands, which vtysh runs without entering configuration
+# mode, each printing one JSON document
+SHOWS = {
+    "frr.neighbors": "show bgp neighbors json",
+    "frr.summary": "show bgp summary json",
+    "frr.ip_route": "show ip route json",
+    # every path with its AS path and next hop: the sender's side of an AS-path loop, and
+    # IPv6 routes that arrived over an IPv4 session with an IPv4-mapped next hop
+    BGP_IPV4: "show bgp ipv4 unicast json",
+    BGP_IPV6: "show bgp ipv6 unicast json",
+}
+
 
 @dataclass
 class FrrSummary:
@@ -69,17 +81,8 @@ class FrrDriver(DriverBase):
 
     def commands(self, host: Host) -> dict[str, str]:
         vty = f" --vty_socket {shlex.quote(host.control_socket)}" if host.control_socket else ""
-        vtysh = f"vtysh{vty} -c"
-        # only `show` commands: vtysh runs them without entering configuration mode
-        return {
-            "frr.neighbors": f"{vtysh} 'show bgp neighbors json'",
-            "frr.summary": f"{vtysh} 'show bgp summary json'",
-            "frr.ip_route": f"{vtysh} 'show ip route json'",
-            # every path with its AS path and next hop: the sender's side of an AS-path loop, and
-            # IPv6 routes that arrived over an IPv4 session with an IPv4-mapped next hop
-            BGP_IPV4: f"{vtysh} 'show bgp ipv4 unicast json'",
-            BGP_IPV6: f"{vtysh} 'show bgp ipv6 unicast json'",
-        }
+        # each fact's own command; the collection batch reads them with one vtysh (engine/collect.py)
+        return {fact: f"vtysh{vty} -c {shlex.quote(show)}" for fact, show in SHOWS.items()}
 
     def neighbors(self, world: World, name: str) -> list[NeighborState] | None:
         return world.parsed(name, self.session_fact, parse_neighbors)

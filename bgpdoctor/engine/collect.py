@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import os
 import re
 import secrets
@@ -486,6 +487,7 @@ def frame_batch(script: str, answer: Callable[[str, str], CommandResult | None])
     out, err = bytearray(), []
     for fact, command in batch_facts(script).items():
         views = [(f, own) for f, (own, shared, _s, _k) in SHARED_READS.items() if shared == command]
+        views = views or _vtysh_views(command)
         answers = [answer(f, own) for f, own in views] if views else [answer(fact, command)]
         if not answers or any(r is None for r in answers):
             continue
@@ -495,6 +497,21 @@ def frame_batch(script: str, answer: Callable[[str, str], CommandResult | None])
         out += f"\n{marker} END {fact} {status}\n".encode()
         err.append(f"\n{marker} BEGIN {fact}\n" + "".join(r.stderr for r in results))
     return CommandResult(script, 0, bytes(out), "".join(err) + f"\n{marker} DONE\n")
+
+
+def _vtysh_views(command: str) -> list[tuple[str, str]]:
+    """(fact, its own command) of each `-c` of a shared vtysh read (shared_reads), else []."""
+    from bgpdoctor.drivers.frr import SHOWS
+
+    words = simple_argv(command)
+    facts = {show: fact for fact, show in SHOWS.items()}
+    if words is None or words[0] != "vtysh" or "-c" not in words:
+        return []
+    cut = words.index("-c")
+    prefix, shows = shlex.join(words[:cut]), words[cut + 1 :: 2]
+    if words[cut::2] != ["-c"] * len(shows) or len(shows) < 2 or not all(x in facts for x in shows):
+        return []
+    return [(facts[x], f"{prefix} -c {shlex.quote(x)}") for x in shows]
 
 
 # what `timeout` reports: 124 after SIGTERM, 137 (128+SIGKILL) when -k had to kill
@@ -586,39 +603,122 @@ def split_batch(
     return results
 
 
+def _vtysh_prefix(fact: str, command: str) -> str | None:
+    """`vtysh [--vty_socket DIR]` when `command` is the FRR driver's own command of `fact`, else None."""
+    from bgpdoctor.drivers.frr import SHOWS
+
+    show = SHOWS.get(fact)
+    tail = f" -c {shlex.quote(show)}" if show is not None else None
+    if tail is None or not command.endswith(tail):
+        return None
+    prefix = command.removesuffix(tail)
+    words = simple_argv(prefix)
+    ok = words is not None and (
+        words == ["vtysh"] or (len(words) == 3 and words[:2] == ["vtysh", "--vty_socket"])
+    )
+    return prefix if ok else None
+
+
+def shared_reads(commands: dict[str, str]) -> list[tuple[str, list[str]]]:
+    """The reads that serve several facts with one command: (the command, its facts in order).
+
+    `ss -p` (walks every process's file descriptors) once for ss.listen and ss.bgp, each fact the
+    lines its own `ss` would print (SHARED_READS); and FRR's `show ... json` facts with one vtysh,
+    whose start (~22 ms of CPU) costs nearly all of a call: `vtysh -c A -c B` prints A's output,
+    then B's, each fact one JSON document of it (_vtysh_cut).
+    Example: {"ss.listen": SS_LISTEN_COMMAND, "ss.bgp": SS_BGP_COMMAND}
+    -> [("ss -Htanp 'sport = :179 or dport = :179'", ["ss.listen", "ss.bgp"])]
+    """
+    groups: dict[str, list[str]] = {}
+    vtysh: dict[str, list[str]] = {}
+    for fact, command in commands.items():
+        shared = SHARED_READS.get(fact)
+        if shared is not None and shared[0] == command:
+            groups.setdefault(shared[1], []).append(fact)
+            continue
+        prefix = _vtysh_prefix(fact, command)
+        if prefix is not None:
+            vtysh.setdefault(prefix, []).append(fact)
+    for prefix, facts in vtysh.items():
+        if len(facts) > 1:
+            groups[prefix + "".join(commands[f].removeprefix(prefix) for f in facts)] = facts
+    return list(groups.items())
+
+
 def batch_commands(commands: dict[str, str]) -> dict[str, str]:
-    """The commands a batch runs for these facts: those of SHARED_READS that read the same output
-    run once, under the name of the first.
+    """The commands a batch runs for these facts: the facts of a shared read (shared_reads) with
+    its one command, under the name of the first.
 
     Example: {"ss.listen": SS_LISTEN_COMMAND, "ss.bgp": SS_BGP_COMMAND}
     -> {"ss.listen": "ss -Htanp 'sport = :179 or dport = :179'"}
     """
-    batch: dict[str, str] = {}
-    shared_as: dict[str, str] = {}
-    for fact, command in commands.items():
-        shared = SHARED_READS.get(fact)
-        if shared is None or shared[0] != command:
-            batch[fact] = command
-        elif shared[1] not in shared_as:
-            shared_as[shared[1]] = fact
-            batch[fact] = shared[1]
-    return batch
+    first = {facts[0]: shared for shared, facts in shared_reads(commands)}
+    served = {f for _, facts in shared_reads(commands) for f in facts}
+    return {
+        fact: first.get(fact, command)
+        for fact, command in commands.items()
+        if fact in first or fact not in served
+    }
 
 
-def _shared_facts(commands: dict[str, str], results: dict[str, CommandResult]) -> dict[str, CommandResult]:
-    """`results` of batch_commands(commands) as the facts of `commands`: each fact of a shared read
-    gets its lines of the shared output, with the shared exit status and stderr."""
+def _vtysh_cut(raw: CommandResult, n: int) -> list[bytes] | None:
+    """The outputs of a vtysh's `n` `-c` commands, each one JSON document through the end of its
+    line: None unless vtysh said nothing on stderr, ended with 0 and printed exactly `n` documents
+    (a daemon down, an error or a cut output: each fact is read again by its own command)."""
+    if raw.exit_status != 0 or raw.timed_out or raw.truncated or raw.stderr.strip():
+        return None
+    try:
+        text = raw.stdout_bytes.decode()
+    except UnicodeDecodeError:
+        return None
+    decoder = json.JSONDecoder()
+    cuts: list[bytes] = []
+    start = 0
+    while len(cuts) < n:
+        at = start
+        while at < len(text) and text[at].isspace():
+            at += 1
+        try:
+            _, end = decoder.raw_decode(text, at)
+        except ValueError:
+            return None
+        newline = text.find("\n", end)
+        stop = len(text) if newline < 0 else newline + 1
+        if text[end:stop].strip():
+            return None
+        cuts.append(text[start:stop].encode())
+        start = stop
+    return cuts if not text[start:].strip() else None
+
+
+def _shared_facts(
+    commands: dict[str, str], results: dict[str, CommandResult]
+) -> tuple[dict[str, CommandResult], dict[str, str]]:
+    """`results` of batch_commands(commands) as the facts of `commands`, and the facts to read again
+    by their own commands (a vtysh output that could not be cut). Each fact of a shared `ss` gets its
+    lines of the shared output, with the shared exit status and stderr; each fact of a shared vtysh
+    its JSON document, with its own command."""
     found = dict(results)
-    for fact, (own, shared, states, keep) in SHARED_READS.items():
-        if commands.get(fact) != own:
+    again: dict[str, str] = {}
+    for shared, facts in shared_reads(commands):
+        raw = found.get(facts[0])
+        if raw is None or raw.command != shared:
+            continue  # not read in this batch (or read by its own command)
+        del found[facts[0]]
+        if facts[0] in SHARED_READS:  # the one `ss`
+            for fact in facts:
+                _own, _shared, states, keep = SHARED_READS[fact]
+                lines = raw.stdout_bytes.splitlines(keepends=True)
+                mine = b"".join(x for x in lines if (_first_word(x) in states) == keep)
+                found[fact] = dataclasses.replace(raw, command=commands[fact], stdout_bytes=mine)
             continue
-        found.pop(fact, None)
-        raw = next((r for r in results.values() if r.command == shared), None)
-        if raw is not None:
-            lines = raw.stdout_bytes.splitlines(keepends=True)
-            mine = b"".join(x for x in lines if (_first_word(x) in states) == keep)
-            found[fact] = dataclasses.replace(raw, command=own, stdout_bytes=mine)
-    return found
+        cuts = _vtysh_cut(raw, len(facts))
+        if cuts is None:
+            again.update({fact: commands[fact] for fact in facts})
+            continue
+        for fact, out in zip(facts, cuts, strict=True):
+            found[fact] = dataclasses.replace(raw, command=commands[fact], stdout_bytes=out)
+    return found, again
 
 
 def _first_word(line: bytes) -> str:
@@ -648,11 +748,13 @@ def _run_batches(
         if batch is None:
             break
         new = split_batch(batch.stdout_bytes, marker, pending, limit, batch.stderr)
-        got.update(new)
         pending = {f: c for f, c in pending.items() if f not in new}
+        cut, again = _shared_facts(commands, new)
+        got.update(cut)
+        pending.update(again)  # a shared read that could not be cut: its facts' own commands, next
         if not new or batch.timed_out or batch.truncated:
             break
-    for fact, result in _shared_facts(commands, got).items():
+    for fact, result in got.items():
         facts.outputs[fact] = clean_result(result, limit)
     return batch
 

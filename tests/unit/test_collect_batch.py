@@ -332,3 +332,87 @@ def test_recordings_of_the_two_ss_commands_still_read_the_same() -> None:
         assert world.listening_179(name) is ((name, "LISTEN") in listening)
     assert {state for _name, state in listening} == {"LISTEN"} and len(listening) >= 4
     assert {state for _name, state in connected} == {"ESTAB"} and len(connected) >= 4
+
+
+VTYSH_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "frr_vtysh"
+
+
+def _fake_vtysh(tmp_path: Path, down: bool = False) -> Path:
+    """A `vtysh` that prints the lab's captured output of each `-c` in turn (or, `down`, what vtysh
+    prints when bgpd is not running) and logs its arguments."""
+    calls = tmp_path / "calls"
+    fake = tmp_path / "vtysh"
+    answer = (
+        'echo "bgpd is not running"; exit 1'
+        if down
+        else f'cat "{VTYSH_FIXTURES}/$(printf %s "$1" | tr " " _).out"'
+    )
+    fake.write_text(
+        f'#!/bin/sh\necho "$*" >> {calls}\n'
+        'while [ $# -gt 0 ]; do\n  if [ "$1" = -c ]; then shift; ' + answer + "; fi\n  shift\ndone\n"
+    )
+    fake.chmod(0o755)
+    return calls
+
+
+@pytest.mark.parametrize("socket", ["", " --vty_socket /run/frr-x"])
+def test_one_vtysh_gives_every_frr_fact_as_its_own_command_prints_it(tmp_path: Path, socket: str) -> None:
+    """vtysh's start is nearly all of a call's CPU (~22 ms on the lab's router): the batch reads
+    FRR's facts with one vtysh, and each fact gets the JSON document its own command prints."""
+    from bgpdoctor.drivers.frr import SHOWS
+
+    calls = _fake_vtysh(tmp_path)
+    commands = {f: f"vtysh{socket} -c '{show}'" for f, show in SHOWS.items()} | {"ok": "echo ok"}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+        facts = _collect(commands, timeout=10)
+    assert len(calls.read_text().splitlines()) == 1, "one vtysh for the five facts"
+    for fact, show in SHOWS.items():
+        result = facts.outputs[fact]
+        assert (result.command, result.exit_status) == (commands[fact], 0)
+        assert result.stdout_bytes == (VTYSH_FIXTURES / f"{show.replace(' ', '_')}.out").read_bytes()
+    assert facts.outputs["ok"].stdout == "ok\n"
+
+
+def test_a_vtysh_that_cannot_be_cut_is_read_again_fact_by_fact(tmp_path: Path) -> None:
+    """bgpd down: vtysh's answer is no JSON document, so each fact is its own command's answer,
+    as it was before the batch read them with one vtysh (unknown stays unknown)."""
+    from bgpdoctor.drivers.frr import SHOWS
+
+    calls = _fake_vtysh(tmp_path, down=True)
+    commands = {f: f"vtysh -c '{show}'" for f, show in SHOWS.items()}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+        facts = _collect(commands, timeout=10)
+    assert len(calls.read_text().splitlines()) == 1 + len(SHOWS), "once together, then once each"
+    for fact in SHOWS:
+        result = facts.outputs[fact]
+        assert (result.command, result.stdout, result.exit_status) == (
+            commands[fact],
+            "bgpd is not running\n",
+            1,
+        )
+
+
+def test_the_real_five_show_output_cuts_into_the_five_documents() -> None:
+    """One vtysh of the lab's router, cut: each part is what that `show` prints alone (captured a
+    second apart, so only the counters and timers differ)."""
+    import re
+
+    from bgpdoctor.drivers.frr import SHOWS
+    from bgpdoctor.engine.collect import _vtysh_cut
+    from bgpdoctor.transport.base import CommandResult
+
+    whole = (VTYSH_FIXTURES / "five-shows-one-vtysh.out").read_bytes()
+    cuts = _vtysh_cut(CommandResult("vtysh ...", 0, whole, ""), len(SHOWS))
+    assert cuts is not None and b"".join(cuts) == whole
+
+    def digits(b: bytes) -> bytes:
+        return re.sub(rb"\d+", b"N", b)
+
+    for cut, show in zip(cuts, SHOWS.values(), strict=True):
+        alone = (VTYSH_FIXTURES / f"{show.replace(' ', '_')}.out").read_bytes()
+        assert digits(cut) == digits(alone)
+    assert _vtysh_cut(CommandResult("vtysh ...", 0, whole, ""), len(SHOWS) + 1) is None
+    assert _vtysh_cut(CommandResult("vtysh ...", 0, whole + b"% Unknown\n", ""), len(SHOWS)) is None
+    assert _vtysh_cut(CommandResult("vtysh ...", 0, whole, "warning\n"), len(SHOWS)) is None
