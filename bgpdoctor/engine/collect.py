@@ -148,7 +148,9 @@ CONNTRACK_BGP_COMMAND = (
 # Is the kernel built with TCP MD5 signatures? Read-only, a few lines; `source none` when no
 # configuration is readable (parsers/kernelconf.py).
 KERNEL_MD5_COMMAND = (
-    'r="$(uname -r)"; echo "release $r"; c="/boot/config-$r"; o="^(# )?CONFIG_TCP_MD5SIG[= ]"; '
+    # the release as `uname -r` prints it, read by the shell itself where /proc has it
+    'read -r r </proc/sys/kernel/osrelease 2>/dev/null || r="$(uname -r)"; '
+    'echo "release $r"; c="/boot/config-$r"; o="^(# )?CONFIG_TCP_MD5SIG[= ]"; '
     # gzip itself: Debian's zcat is a shell script that starts it
     "if [ -r /proc/config.gz ] && "
     'k="$(gzip -dc /proc/config.gz 2>/dev/null || zcat /proc/config.gz 2>/dev/null)"; then '
@@ -164,7 +166,7 @@ SPEAKER_LOG_COMMAND = (
     # (it costs ~5 ms of CPU to start)
     'j=; for d in /run/log/journal/* /var/log/journal/*; do [ -e "$d" ] && j=1; done; '
     '{ if [ -n "$j" ]; then journalctl -q --no-pager -n 5000 2>/dev/null; fi; '
-    "logread 2>/dev/null | tail -n 5000; "
+    "if command -v logread >/dev/null 2>&1; then logread 2>/dev/null | tail -n 5000; fi; "
     "tail -q -n 5000 /var/log/bird.log /var/log/bird/*.log /var/log/frr/*.log /var/log/gobgpd.log "
     # the files BIRD's own configuration logs to (`log "FILE" all;`)
     '$(sed -n \'s/^[[:space:]]*log[[:space:]]*"\\([^"]*\\)".*/\\1/p\' /etc/bird/bird.conf /etc/bird.conf '
