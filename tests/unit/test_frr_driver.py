@@ -245,3 +245,43 @@ def test_a_session_end_holds_the_daemons_own_reading_of_the_other_end() -> None:
     assert (f1.state, f1.observed.peer_as, f1.peer.asn) == ("idle", 65099, 65002)  # observed vs intent
     assert f1.observed.last_error == "BGP Notification send: OPEN Message Error/Bad Peer AS"
     assert f1.local_as == 65001  # the AS f1 announces, as FRR says it
+
+
+def test_two_frr_ends_both_passive_is_neither_end_connects_naming_both() -> None:
+    """f3 and f4 (captured with `neighbor ... passive` on both) each wait in Active: FRR shows
+    `"bgpStateIs": "passive"` on both, so the run names neither-end-connects with both ends."""
+    inv = Inventory.model_validate(
+        {
+            "hosts": {
+                "f3": {
+                    "role": "router",
+                    "speaker": "frr",
+                    "asn": 65031,
+                    "connect": {"netns": "bdv-f3"},
+                    "peers": [{"host": "f4", "address": "10.213.7.2", "asn": 65041}],
+                },
+                "f4": {
+                    "role": "router",
+                    "speaker": "frr",
+                    "asn": 65041,
+                    "connect": {"netns": "bdv-f4"},
+                    "peers": [{"host": "f3", "address": "10.213.7.1", "asn": 65031}],
+                },
+            }
+        }
+    )
+    facts: dict[str, HostFacts] = {}
+    for name in ("f3", "f4"):
+        commands = FRR.commands(inv.hosts[name])
+        text = (FIXTURES / f"{name}_neighbors.txt").read_text()
+        outputs = {"frr.neighbors": CommandResult(commands["frr.neighbors"], 0, text.encode())}
+        facts[name] = HostFacts(name, inv.hosts[name], outputs=outputs, contacted=True)
+    collected = Collected(
+        scope=["f3", "f4"], facts=facts, active=ActiveResults(), started=TAKEN, wall_seconds=1
+    )
+    report = evaluate(inv, "inventory.yaml", collected, RunOptions(nodes=[]))
+    d = _diagnosis(report, "neither-end-connects")
+    assert d is not None, [x.root_cause for x in report.diagnoses]
+    assert d.summary.startswith("f3 and f4 are both set to wait for the other to open the BGP connection")
+    assert sum('"bgpStateIs": "passive"' in e.output for e in d.evidence) == 2
+    assert _diagnosis(report, "node-not-listening") is None
