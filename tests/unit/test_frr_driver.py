@@ -4,6 +4,7 @@ namespace lab, captures/outputs/frr/) onto the neighbor shape, and the run diagn
 f1 (AS 65001) peers with f2 (AS 65002, 10.213.1.2, Established, f2 has no policy for it), a BIRD
 (10.213.2.2, Established), a closed port (10.213.3.2), f2 again with a wrong remote-as 65099
 (10.213.4.2), a BIRD stopped by maximum-prefix 1 (10.213.5.2) and a neighbor shut down (10.213.6.2).
+f3 and f4 (scripts/capture_frr_passive.py) both have `neighbor ... passive` towards each other.
 """
 
 from __future__ import annotations
