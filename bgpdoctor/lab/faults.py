@@ -165,6 +165,22 @@ def _nnl_cond(ctx: FaultContext) -> str | None:
     return None if "Connection refused" in out else "router-home yuuko_k8s shows no 'Connection refused' yet"
 
 
+# -- neither-end-connects ------------------------------------------------------------------
+def _nec_cond(ctx: FaultContext) -> str | None:
+    """Both ends wait: router-home's BIRD in Passive, yuuko-k8s's GoBGP (restarted with passive-mode)
+    not Established with it, and its session with router-mine back before a run."""
+    home, mine = ROUTER["router-home"].lan_ip, ROUTER["router-mine"].lan_ip
+    info = health.bird_bgp_states(ctx.s, "router-home").get("yuuko_k8s", "")
+    if not info.startswith("Passive"):
+        return f"router-home yuuko_k8s is {info or 'missing'!r}, not Passive yet"
+    states = health.gobgp_states(ctx.s, "yuuko-k8s")
+    if states.get(home) in (None, "ESTABLISHED"):
+        return f"yuuko-k8s -> {home} is {states.get(home) or 'missing'}, not waiting yet"
+    if states.get(mine) != "ESTABLISHED":
+        return f"yuuko-k8s -> {mine} (router-mine) not Established again yet"
+    return None
+
+
 # -- nat-rewrites-bgp-source ----------------------------------------------------------------
 def _nat_apply(ctx: FaultContext) -> None:
     _mark_log(ctx, "router-mine")
@@ -691,6 +707,14 @@ FAULTS: dict[str, Fault] = {
             _nnl_apply,
             _nnl_cond,
             {"home_yuuko_passive": False, "yuuko_home_passive": True},
+        ),
+        Fault(
+            "neither-end-connects",
+            "router-home BIRD waits for yuuko-k8s (passive on, as always) and yuuko-k8s's GoBGP now waits "
+            "too (passive-mode): nobody dials, no SYN, no error -> Passive on both ends",
+            _nnl_apply,
+            _nec_cond,
+            {"home_yuuko_passive": True, "yuuko_home_passive": True},
         ),
         Fault(
             "nat-rewrites-bgp-source",

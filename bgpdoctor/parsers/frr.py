@@ -9,6 +9,10 @@ neighbors [ADDR] json`` is keyed by address. Both become ``NeighborState`` lists
         advertised=2, capabilities=["4-byte-as", ...], families=["ipv4-unicast"],
         policy_missing=False, inbound_policy_missing=False, outbound_policy_missing=False, ...)]
 
+``neighbor X passive`` shows as ``"bgpStateIs": "passive"`` while the neighbor is in Active (it
+waits for the peer to connect); FRR prints no passive flag in any other state, so ``passive`` is
+True or False in Active and None otherwise.
+
 RFC 8212 shows as ``inboundEbgpRequiresPolicy`` / ``outboundEbgpRequiresPolicy`` per address family
 of a neighbor, and as ``"peerState": "Policy"`` in the summary. A NOTIFICATION shows as
 ``lastNotificationReason`` and ``lastResetDueTo`` ("BGP Notification send" / "received").
@@ -163,6 +167,15 @@ def _capabilities(raw: Any) -> tuple[list[str], list[str]]:
     return names, families
 
 
+def _passive(peer: dict[str, Any], state: str, address: str) -> bool | None:
+    """`neighbor X passive`: FRR says it (``"bgpStateIs": "passive"``) only while the neighbor is in
+    Active, where it waits for the peer; in any other state the flag is not shown (None)."""
+    shown = _str(peer.get("bgpStateIs"), f"neighbor {address} bgpStateIs")
+    if state != "active":
+        return None
+    return shown == "passive"
+
+
 def _neighbor(address: str, raw: Any) -> NeighborState:
     peer = _obj(raw, f"neighbor {address}")
     state, _ = _state(_str(peer.get("bgpState"), "bgpState"), f"neighbor {address}")
@@ -190,6 +203,7 @@ def _neighbor(address: str, raw: Any) -> NeighborState:
         session.notification_sent = "send" in lowered or "sent" in lowered
     if not established:
         session.last_error = reset
+    session.passive = _passive(peer, state, address)
     session.max_prefix_exceeded = bool(_bool(peer.get("prefixesConfigExceedMax"), "prefixesConfigExceedMax"))
     session.inbound_policy_missing = session.outbound_policy_missing = False
     for family, info_raw in _obj(peer.get("addressFamilyInfo"), "addressFamilyInfo").items():

@@ -117,6 +117,12 @@ FAULTS: dict[str, tuple[str, str, list[str]]] = {
         "bgp-accepting-end-listens@router-home<->yuuko-k8s",
         ["192.168.0.81", "passive on", "64514"],
     ),
+    # both ends wait: router-home's BIRD `passive on`, yuuko-k8s's GoBGP `passive-mode`
+    "neither-end-connects": (
+        "neither-end-connects",
+        "bgp-session-established@router-home<->yuuko-k8s",
+        ["passive-mode = false", "192.168.0.1"],
+    ),
     "nat-rewrites-bgp-source": (
         "nat-rewrites-bgp-source",
         "bgp-session-established@router-mine<->yuuko-k8s",
@@ -259,11 +265,37 @@ def focus(fault: str) -> list[str]:
     return [arg for node in FOCUS.get(fault, ["yuuko-k8s"]) for arg in ("--node", node)]
 
 
-@pytest.mark.parametrize("fault", [f for f in FAULTS if f not in DROP_PROOF and f not in NO_PROOF])
+# faults with a case of their own below
+OWN_CASE = {"neither-end-connects"}
+
+
+@pytest.mark.parametrize(
+    "fault", [f for f in FAULTS if f not in DROP_PROOF and f not in NO_PROOF and f not in OWN_CASE]
+)
 def test_fault_is_diagnosed(lab: Path, fault: str) -> None:
     inject(lab, fault)
     code, report, stderr = run_json(lab, *focus(fault))
     assert_diagnosed(fault, code, report, stderr)
+
+
+def test_both_ends_passive_is_neither_end_connects_not_node_not_listening(lab: Path) -> None:
+    """router-home's BIRD waits for yuuko-k8s and yuuko-k8s's GoBGP waits for router-home: the run
+    names the session's two ends from what each daemon shows (BIRD's Passive, GoBGP's passive_mode)
+    and the empty SYN captures, and does not take it for an end that does not listen."""
+    inject(lab, "neither-end-connects")
+    code, report, stderr = run_json(lab, *focus("neither-end-connects"))
+    assert_diagnosed("neither-end-connects", code, report, stderr)
+    top = report["diagnoses"][0]
+    assert top["hosts"] == ["router-home", "yuuko-k8s"]
+    assert top["summary"].startswith("router-home and yuuko-k8s are both set to wait for the other")
+    shown = {
+        (e["host"], e["command"].split()[0])
+        for e in top["evidence"]
+        if "BGP state:          Passive" in e["output"] or '"passive_mode": true' in e["output"]
+    }
+    assert shown == {("router-home", "birdc"), ("yuuko-k8s", "gobgp")}, top["evidence"]
+    assert sum("(no BGP SYN seen during the capture)" in e["output"] for e in top["evidence"]) == 2
+    assert "node-not-listening" not in [d["root_cause"] for d in report["diagnoses"]]
 
 
 def assert_diagnosed(fault: str, code: int, report: dict[str, Any], stderr: str) -> None:

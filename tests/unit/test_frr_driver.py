@@ -4,6 +4,7 @@ namespace lab, captures/outputs/frr/) onto the neighbor shape, and the run diagn
 f1 (AS 65001) peers with f2 (AS 65002, 10.213.1.2, Established, f2 has no policy for it), a BIRD
 (10.213.2.2, Established), a closed port (10.213.3.2), f2 again with a wrong remote-as 65099
 (10.213.4.2), a BIRD stopped by maximum-prefix 1 (10.213.5.2) and a neighbor shut down (10.213.6.2).
+f3 and f4 (scripts/capture_frr_passive.py) both have `neighbor ... passive` towards each other.
 """
 
 from __future__ import annotations
@@ -245,3 +246,43 @@ def test_a_session_end_holds_the_daemons_own_reading_of_the_other_end() -> None:
     assert (f1.state, f1.observed.peer_as, f1.peer.asn) == ("idle", 65099, 65002)  # observed vs intent
     assert f1.observed.last_error == "BGP Notification send: OPEN Message Error/Bad Peer AS"
     assert f1.local_as == 65001  # the AS f1 announces, as FRR says it
+
+
+def test_two_frr_ends_both_passive_is_neither_end_connects_naming_both() -> None:
+    """f3 and f4 (captured with `neighbor ... passive` on both) each wait in Active: FRR shows
+    `"bgpStateIs": "passive"` on both, so the run names neither-end-connects with both ends."""
+    inv = Inventory.model_validate(
+        {
+            "hosts": {
+                "f3": {
+                    "role": "router",
+                    "speaker": "frr",
+                    "asn": 65031,
+                    "connect": {"netns": "bdv-f3"},
+                    "peers": [{"host": "f4", "address": "10.213.7.2", "asn": 65041}],
+                },
+                "f4": {
+                    "role": "router",
+                    "speaker": "frr",
+                    "asn": 65041,
+                    "connect": {"netns": "bdv-f4"},
+                    "peers": [{"host": "f3", "address": "10.213.7.1", "asn": 65031}],
+                },
+            }
+        }
+    )
+    facts: dict[str, HostFacts] = {}
+    for name in ("f3", "f4"):
+        commands = FRR.commands(inv.hosts[name])
+        text = (FIXTURES / f"{name}_neighbors.txt").read_text()
+        outputs = {"frr.neighbors": CommandResult(commands["frr.neighbors"], 0, text.encode())}
+        facts[name] = HostFacts(name, inv.hosts[name], outputs=outputs, contacted=True)
+    collected = Collected(
+        scope=["f3", "f4"], facts=facts, active=ActiveResults(), started=TAKEN, wall_seconds=1
+    )
+    report = evaluate(inv, "inventory.yaml", collected, RunOptions(nodes=[]))
+    d = _diagnosis(report, "neither-end-connects")
+    assert d is not None, [x.root_cause for x in report.diagnoses]
+    assert d.summary.startswith("f3 and f4 are both set to wait for the other to open the BGP connection")
+    assert sum('"bgpStateIs": "passive"' in e.output for e in d.evidence) == 2
+    assert _diagnosis(report, "node-not-listening") is None

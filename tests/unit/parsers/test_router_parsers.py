@@ -1,15 +1,19 @@
 """Router parsers (FRR, FortiGate, Huawei VRP, RouterOS v7) on real outputs.
 
 Every expected value below was read off the raw fixture by hand (FRR: captured from FRR 8.4.4 in
-the bdv- namespaces by scripts/capture_frr_fixtures.py; vendors: quoted from the public sources
-in tests/fixtures/parsers/<vendor>/SOURCE.md), not produced by running the parser.
+namespaces by scripts/capture_frr_fixtures.py and scripts/capture_frr_passive.py; vendors: quoted
+from the public sources in tests/fixtures/parsers/<vendor>/SOURCE.md), not produced by running the parser.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bgpdoctor.parsers import ParseError, fortigate, frr, huawei, routeros
 from bgpdoctor.parsers.routers import NeighborState, duration_seconds
@@ -116,6 +120,56 @@ def test_frr_neighbors_rfc8212_missing_policy_is_flagged_per_direction() -> None
     assert (f1.accepted, f1.advertised) == (0, 0)
     with_policy = _by_address(frr.parse_bgp_neighbors(_frr("f1_neighbors")))["10.213.1.2"]
     assert (with_policy.inbound_policy_missing, with_policy.outbound_policy_missing) == (False, False)
+
+
+def test_frr_neighbor_passive_shows_only_while_it_waits_in_active() -> None:
+    # f3 and f4 both have `neighbor ... passive`: "bgpState": "Active", "bgpStateIs": "passive"
+    f3 = _by_address(frr.parse_bgp_neighbors(_frr("f3_neighbors")))
+    [f4] = frr.parse_bgp_neighbors(_frr("f4_neighbors"))
+    assert (f3["10.213.7.2"].state, f3["10.213.7.2"].passive) == ("active", True)
+    assert (f4.address, f4.state, f4.passive) == ("10.213.7.1", "active", True)
+    # f3 dials 10.213.8.2 (refused): Active without "bgpStateIs"
+    assert (f3["10.213.8.2"].state, f3["10.213.8.2"].passive) == ("active", False)
+    # Established or Idle: FRR prints no passive flag at all
+    f1 = _by_address(frr.parse_bgp_neighbors(_frr("f1_neighbors")))
+    assert [(a, f1[a].state, f1[a].passive) for a in ("10.213.1.2", "10.213.4.2", "10.213.3.2")] == [
+        ("10.213.1.2", "established", None),
+        ("10.213.4.2", "idle", None),
+        ("10.213.3.2", "active", False),
+    ]
+
+
+_FRR_ENTRIES = [
+    entry
+    for name in ("f1_neighbors", "f2_neighbors", "f3_neighbors", "f4_neighbors")
+    for entry in json.loads(_frr(name)).values()
+]
+_FSM = ["Idle", "Connect", "Active", "OpenSent", "OpenConfirm", "Established", "Clearing", "Deleted"]
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, database=None)
+@given(
+    entry=st.sampled_from(_FRR_ENTRIES),
+    state=st.sampled_from(_FSM),
+    shown=st.sampled_from([None, "passive", "passiveNSF"]),
+)
+def test_frr_passive_is_shown_in_active_and_unknown_in_any_other_state(
+    entry: dict[str, Any], state: str, shown: str | None
+) -> None:
+    """Any real neighbor entry, put in any FSM state with or without FRR's `bgpStateIs`: passive is
+    True/False in Active (as `bgpStateIs` says) and None (not shown) in every other state."""
+    raw = {**entry, "bgpState": state}
+    raw.pop("bgpStateIs", None)
+    if shown is not None:
+        raw["bgpStateIs"] = shown
+    [got] = frr.parse_bgp_neighbors(json.dumps({"10.213.9.9": raw}))
+    assert got.passive == ((shown == "passive") if state == "Active" else None)
+
+
+def test_frr_passive_flag_of_the_wrong_type_is_a_parse_error() -> None:
+    raw = {**json.loads(_frr("f4_neighbors"))["10.213.7.1"], "bgpStateIs": ["passive"]}
+    with pytest.raises(ParseError, match="bgpStateIs"):
+        frr.parse_bgp_neighbors(json.dumps({"10.213.7.1": raw}))
 
 
 def test_frr_single_neighbor_json_is_one_session() -> None:
