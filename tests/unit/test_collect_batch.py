@@ -17,11 +17,14 @@ from bgpdoctor.engine.collect import (
     MAX_OUTPUT_ENV,
     SS_BGP_COMMAND,
     SS_LISTEN_COMMAND,
+    SS_TCP_INFO_COMMAND,
     SYSCTL_COMMAND,
     HostFacts,
+    batch_facts,
     batch_script,
     collect_all,
     collect_host,
+    in_login_shell,
     max_output_setting,
     reads_kernel_only,
     split_batch,
@@ -301,6 +304,7 @@ def test_one_ss_gives_the_listening_and_the_connected_sockets(tmp_path: Path) ->
     fake = tmp_path / "ss"
     fake.write_text(f"#!/bin/sh\necho \"$*\" >> {calls}\ncat <<'EOT'\n{SS_TABLE}EOT\n")
     fake.chmod(0o755)
+    _fake_tool(tmp_path, "grep", 0)  # the kernel's tables show a socket on port 179
     commands = {"ss.listen": SS_LISTEN_COMMAND, "ss.bgp": SS_BGP_COMMAND, "ok": "echo ok"}
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
@@ -332,3 +336,54 @@ def test_recordings_of_the_two_ss_commands_still_read_the_same() -> None:
         assert world.listening_179(name) is ((name, "LISTEN") in listening)
     assert {state for _name, state in listening} == {"LISTEN"} and len(listening) >= 4
     assert {state for _name, state in connected} == {"ESTAB"} and len(connected) >= 4
+
+
+def _fake_tool(folder: Path, name: str, status: int) -> None:
+    tool = folder / name
+    tool.write_text(f'#!/bin/sh\necho {name} "$*" >> {folder}/calls\nexit {status}\n')
+    tool.chmod(0o755)
+
+
+@pytest.mark.parametrize(("grep_status", "ss_runs"), [(1, False), (0, True), (2, True)])
+def test_without_a_socket_on_port_179_the_batch_runs_no_ss(
+    tmp_path: Path, grep_status: int, ss_runs: bool
+) -> None:
+    """`ss -p` walks every process's descriptors: where the kernel's TCP tables (grep exits 1: read,
+    nothing found) show no socket on port 179, both ss facts are the empty output and status 0
+    that ss prints there, without running it. A table grep cannot read (2) is no answer: ss runs."""
+    _fake_tool(tmp_path, "grep", grep_status)
+    _fake_tool(tmp_path, "ss", 0)
+    commands = {"ss.listen": SS_LISTEN_COMMAND, "ss.bgp": SS_BGP_COMMAND, "ss.bgp_tcp": SS_TCP_INFO_COMMAND}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+        facts = _collect(commands, timeout=10)
+    calls = (tmp_path / "calls").read_text()
+    assert calls.count("grep -q :00B3  /proc/net/tcp /proc/net/tcp6") == 2, "one look per ss command"
+    assert ("ss -Htanp" in calls, "ss -Htni" in calls) == (ss_runs, ss_runs)
+    for fact, command in commands.items():
+        result = facts.outputs[fact]
+        assert (result.command, result.exit_status, result.stdout, result.stderr) == (command, 0, "", "")
+
+
+def test_timeout_is_looked_for_only_when_a_command_needs_it(tmp_path: Path) -> None:
+    """A host whose facts all read the kernel starts no `timeout`; the first daemon client looks
+    for it once, and every command after it runs under it."""
+    _fake_tool(tmp_path, "timeout", 0)
+    kernel = {"netstat": "cat /proc/net/netstat", "ip.addr": "ip -j addr show"}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+        _collect(kernel, timeout=10)
+        assert not (tmp_path / "calls").exists()
+        _collect({**kernel, "a": "echo a", "b": "echo b"}, timeout=10)
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert calls == ["timeout -k 1 5 true", "timeout -k 2 10 echo a", "timeout -k 2 10 echo b"]
+
+
+def test_the_batch_runs_in_sh_whatever_the_login_shell() -> None:
+    script = batch_script({"a": 'echo "it\'s" $0'}, "@@M", timeout=5)
+    command = in_login_shell(script)
+    assert command.startswith("exec sh -c ") and batch_facts(command) == batch_facts(script)
+    done = subprocess.run(["bash", "-c", command], capture_output=True, check=False)
+    assert split_batch(done.stdout, "@@M", {"a": "x"}, stderr=done.stderr.decode())["a"].stdout == "it's sh\n"
+    long_script = script + "#" * 200_000 + "\n"
+    assert in_login_shell(long_script) == long_script, "one argument holds at most 128 KiB"
