@@ -423,7 +423,8 @@ def batch_script(
     The host does as little as it can per fact: a command that reads only the kernel's tables
     (reads_kernel_only) runs as it is, every other under `timeout -k 2 N` when the host has it
     (SIGKILL 2 s after SIGTERM, so a command that ignores SIGTERM cannot hold the host), directly
-    when it is one program with its arguments, else through `sh -c`. All facts share one `head -c`
+    when it is one program with its arguments, else through `sh -c`; `timeout` is looked for when
+    the first such command runs, not at all when there is none. All facts share one `head -c`
     per stream (when the host has it), bounded to max_output+1 bytes plus the framing: the host
     never sends more than that, and each fact is either whole, or longer than max_output
     (truncated), or cut by the facts before it, which collect_host() then runs again.
