@@ -130,19 +130,6 @@ SHARED_READS: dict[str, tuple[str, str, frozenset[str], bool]] = {
     "ss.bgp": (SS_BGP_COMMAND, SS_SOCKETS_179, SS_NOT_CONNECTED_STATES, False),
 }
 
-# Whether this network namespace has a TCP socket on port 179 at all (port 179 is 00B3 in
-# /proc/net/tcp and tcp6): grep exits 1 only when it read both tables and found none. `ss -p` walks
-# every process's file descriptors (10-25 ms of CPU on a host with a few hundred processes) and
-# `ss -i` runs through setpriv; where no socket has port 179, both print nothing and exit 0, so the
-# batch answers that without running them. A match, or a table grep cannot read, runs the command.
-_NO_SOCKET_179 = "grep -q ':00B3 ' /proc/net/tcp /proc/net/tcp6 2>/dev/null; [ $? -eq 1 ] || "
-# what the batch runs for a fact's command: a form that prints the same bytes and exits the same way
-BATCH_FORMS: dict[str, str] = {
-    SS_SOCKETS_179: f"{_NO_SOCKET_179}{SS_SOCKETS_179}",
-    SS_TCP_INFO_COMMAND: f"{_NO_SOCKET_179}{{ {SS_TCP_INFO_COMMAND}; }}",
-}
-_FROM_BATCH_FORM = {form: command for command, form in BATCH_FORMS.items()}
-
 # the BGP flow's conntrack entries (engine/conntrack_flows.py): conntrack(8), else the kernel's
 # table; no conntrack module loaded means no entry (empty), a table that cannot be read is missing
 CONNTRACK_BGP_COMMAND = (
@@ -324,14 +311,7 @@ _KERNEL_FILES = ("/proc/net/", "/proc/sys/net/")
 # compound commands known to read only the kernel (ip, ss, sed, sort, grep over /proc/sys; conntrack
 # dumps the kernel's table over netlink, else grep reads /proc/net/nf_conntrack)
 _KERNEL_READ_COMMANDS = frozenset(
-    {
-        RULE_TABLES_COMMAND,
-        SYSCTL_COMMAND,
-        SS_TCP_INFO_COMMAND,
-        CONNTRACK_BGP_COMMAND,
-        *SS_VIEWS_COMMANDS,
-        *BATCH_FORMS.values(),
-    }
+    {RULE_TABLES_COMMAND, SYSCTL_COMMAND, SS_TCP_INFO_COMMAND, CONNTRACK_BGP_COMMAND, *SS_VIEWS_COMMANDS}
 )
 _GUARDED = re.compile(r"command -v (?P<tool>[\w.+-]+) >/dev/null 2>&1 \|\| exit 0; (?P<rest>.+)", re.DOTALL)
 
@@ -529,8 +509,7 @@ def frame_batch(script: str, answer: Callable[[str, str], CommandResult | None])
     script = in_login_shell_inverse(script)
     marker = shlex.split(script.split("bd_e() { printf '\\n%s END %s %s\\n' ", 1)[1])[0]
     out, err = bytearray(), []
-    for fact, form in batch_facts(script).items():
-        command = _FROM_BATCH_FORM.get(form, form)
+    for fact, command in batch_facts(script).items():
         views = [(f, own) for f, (own, shared, _s, _k) in SHARED_READS.items() if shared == command]
         answers = [answer(f, own) for f, own in views] if views else [answer(fact, command)]
         if not answers or any(r is None for r in answers):
@@ -634,38 +613,32 @@ def split_batch(
 
 def batch_commands(commands: dict[str, str]) -> dict[str, str]:
     """The commands a batch runs for these facts: those of SHARED_READS that read the same output
-    run once, under the name of the first, and a command with a cheaper form of the same output
-    (BATCH_FORMS) in that form.
+    run once, under the name of the first.
 
     Example: {"ss.listen": SS_LISTEN_COMMAND, "ss.bgp": SS_BGP_COMMAND}
-    -> {"ss.listen": BATCH_FORMS["ss -Htanp 'sport = :179 or dport = :179'"]}
+    -> {"ss.listen": "ss -Htanp 'sport = :179 or dport = :179'"}
     """
     batch: dict[str, str] = {}
     shared_as: dict[str, str] = {}
     for fact, command in commands.items():
         shared = SHARED_READS.get(fact)
         if shared is None or shared[0] != command:
-            batch[fact] = BATCH_FORMS.get(command, command)
+            batch[fact] = command
         elif shared[1] not in shared_as:
             shared_as[shared[1]] = fact
-            batch[fact] = BATCH_FORMS.get(shared[1], shared[1])
+            batch[fact] = shared[1]
     return batch
 
 
 def _shared_facts(commands: dict[str, str], results: dict[str, CommandResult]) -> dict[str, CommandResult]:
     """`results` of batch_commands(commands) as the facts of `commands`: each fact of a shared read
-    gets its lines of the shared output, with the shared exit status and stderr; a result of a
-    command's batch form (BATCH_FORMS) is told as that command's."""
-    ran = {
-        fact: dataclasses.replace(r, command=_FROM_BATCH_FORM.get(r.command, r.command))
-        for fact, r in results.items()
-    }
-    found = dict(ran)
+    gets its lines of the shared output, with the shared exit status and stderr."""
+    found = dict(results)
     for fact, (own, shared, states, keep) in SHARED_READS.items():
         if commands.get(fact) != own:
             continue
         found.pop(fact, None)
-        raw = next((r for r in ran.values() if r.command == shared), None)
+        raw = next((r for r in results.values() if r.command == shared), None)
         if raw is not None:
             lines = raw.stdout_bytes.splitlines(keepends=True)
             mine = b"".join(x for x in lines if (_first_word(x) in states) == keep)
