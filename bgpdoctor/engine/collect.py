@@ -323,9 +323,10 @@ _SHELL_WORDS = frozenset(
 # `ip` objects and `nft` verbs that only read the kernel's tables (never `monitor`, which waits)
 _IP_READS = frozenset({"addr", "address", "route", "rule", "neigh", "neighbor", "neighbour", "link"})
 _KERNEL_FILES = ("/proc/net/", "/proc/sys/net/")
-# compound commands known to read only the kernel (ip, ss, sed, sort, grep over /proc/sys)
+# compound commands known to read only the kernel (ip, ss, sed, sort, grep over /proc/sys; the BGP
+# flow's conntrack entries: awk or grep over /proc/net/nf_conntrack, else conntrack's netlink dump)
 _KERNEL_READ_COMMANDS = frozenset(
-    {RULE_TABLES_COMMAND, SYSCTL_COMMAND, SS_TCP_INFO_COMMAND, *SS_VIEWS_COMMANDS}
+    {RULE_TABLES_COMMAND, SYSCTL_COMMAND, SS_TCP_INFO_COMMAND, CONNTRACK_BGP_COMMAND, *SS_VIEWS_COMMANDS}
 )
 _GUARDED = re.compile(r"command -v (?P<tool>[\w.+-]+) >/dev/null 2>&1 \|\| exit 0; (?P<rest>.+)", re.DOTALL)
 
@@ -417,7 +418,8 @@ def batch_script(
     The host does as little as it can per fact: a command that reads only the kernel's tables
     (reads_kernel_only) runs as it is, every other under `timeout -k 2 N` when the host has it
     (SIGKILL 2 s after SIGTERM, so a command that ignores SIGTERM cannot hold the host), directly
-    when it is one program with its arguments, else through `sh -c`. All facts share one `head -c`
+    when it is one program with its arguments, else through `sh -c`; `timeout` is looked for when
+    the first such command runs, not at all when there is none. All facts share one `head -c`
     per stream (when the host has it), bounded to max_output+1 bytes plus the framing: the host
     never sends more than that, and each fact is either whole, or longer than max_output
     (truncated), or cut by the facts before it, which collect_host() then runs again.
@@ -426,12 +428,16 @@ def batch_script(
     limit = max_output + 1 + _frame_size(marker, commands)
     mark = shlex.quote(marker)
     lines = [
-        "T=''",
-        "if command -v timeout >/dev/null 2>&1; then",
-        f"  if timeout -k 1 5 true >/dev/null 2>&1; then T='timeout -k {KILL_AFTER_S} {seconds}'",
-        f"  elif timeout 5 true >/dev/null 2>&1; then T='timeout {seconds}'",
-        f"  elif timeout -t 5 true >/dev/null 2>&1; then T='timeout -t {seconds}'; fi",  # old busybox
-        "fi",
+        # `timeout` is looked for when the first command needs it (a host whose facts all read the
+        # kernel starts no `timeout` at all): $T is bd_t until then, which sets T and runs the command
+        "T=bd_t",
+        "bd_t() { T=''",
+        "  if command -v timeout >/dev/null 2>&1; then",
+        f"    if timeout -k 1 5 true >/dev/null 2>&1; then T='timeout -k {KILL_AFTER_S} {seconds}'",
+        f"    elif timeout 5 true >/dev/null 2>&1; then T='timeout {seconds}'",
+        f"    elif timeout -t 5 true >/dev/null 2>&1; then T='timeout -t {seconds}'; fi",  # old busybox
+        "  fi",
+        '  $T "$@"; }',
         f"if head -c 1 </dev/null >/dev/null 2>&1; then H='head -c {limit}'; else H=cat; fi",
         f"bd_b() {{ printf '%s BEGIN %s\\n' {mark} \"$1\"; printf '\\n%s BEGIN %s\\n' {mark} \"$1\" >&2; }}",
         f'bd_e() {{ printf \'\\n%s END %s %s\\n\' {mark} "$1" "$2"; }}',
@@ -446,6 +452,36 @@ def batch_script(
     return "\n".join(lines) + "\n"
 
 
+_IN_SH = "exec sh -c "
+_IN_SH_MAX = 96 * 1024
+
+
+def in_login_shell(script: str) -> str:
+    """What a login shell is sent to run the POSIX sh `script` in `sh`: sshd hands a command to the
+    user's login shell, often bash, whose forks cost more than sh's (dash, busybox ash), and the
+    batch's facts run no differently in either. The transports without a login shell (local,
+    netns, pod) run it through `sh -c` already, so there the `exec` costs one more exec of sh.
+    A script whose quoted form would be longer than _IN_SH_MAX goes as it is: Linux takes at most
+    128 KiB in one argument, and quoting makes the command longer than the script.
+
+    Example: in_login_shell("echo hi") -> "exec sh -c 'echo hi'"
+    """
+    command = _IN_SH + shlex.quote(script)
+    return command if len(command.encode()) <= _IN_SH_MAX else script
+
+
+def in_login_shell_inverse(command: str) -> str:
+    """The script of an in_login_shell() command (a command that is not one, as it is).
+
+    Example: in_login_shell_inverse("exec sh -c 'echo hi'") -> "echo hi"
+    """
+    if command.startswith(_IN_SH):
+        words = shlex.split(command[len(_IN_SH) :])
+        if len(words) == 1:
+            return words[0]
+    return command
+
+
 _GUARD_LINE = re.compile(
     r"if command -v (?P<tool>\S+) >/dev/null 2>&1; then (?P<run>.+); else \(exit 0\); fi", re.DOTALL
 )
@@ -458,7 +494,7 @@ def batch_facts(script: str) -> dict[str, str]:
     Example: batch_facts(batch_script({"a": "echo hi"}, "@@M", 5)) -> {"a": "echo hi"}
     """
     facts: dict[str, str] = {}
-    for line in script.splitlines():
+    for line in in_login_shell_inverse(script).splitlines():
         if not line.startswith("bd_b "):
             continue
         head, _, rest = line.partition("; ")
@@ -485,6 +521,7 @@ def frame_batch(script: str, answer: Callable[[str, str], CommandResult | None])
     reads (SHARED_READS) are each answered with their own command, their outputs joined as the
     shared command prints them; a fact answered None is left out (collect_host runs it alone).
     """
+    script = in_login_shell_inverse(script)
     marker = shlex.split(script.split("bd_e() { printf '\\n%s END %s %s\\n' ", 1)[1])[0]
     out, err = bytearray(), []
     for fact, command in batch_facts(script).items():
@@ -743,7 +780,7 @@ def _run_batches(
         # each command may run for timeout + KILL_AFTER_S; the raw batch is never stored, only the
         # facts split_batch() cuts out of it, each cleaned (bounded, redacted) on its own
         batch = facts.run_raw(
-            batch_script(pending, marker, timeout, limit),
+            in_login_shell(batch_script(pending, marker, timeout, limit)),
             (timeout + KILL_AFTER_S) * len(pending) + 5,
             (limit + 4096) * 2 * len(pending) + 65536,
         )

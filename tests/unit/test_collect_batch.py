@@ -19,9 +19,11 @@ from bgpdoctor.engine.collect import (
     SS_LISTEN_COMMAND,
     SYSCTL_COMMAND,
     HostFacts,
+    batch_facts,
     batch_script,
     collect_all,
     collect_host,
+    in_login_shell,
     max_output_setting,
     reads_kernel_only,
     split_batch,
@@ -416,3 +418,33 @@ def test_the_real_five_show_output_cuts_into_the_five_documents() -> None:
     assert _vtysh_cut(CommandResult("vtysh ...", 0, whole, ""), len(SHOWS) + 1) is None
     assert _vtysh_cut(CommandResult("vtysh ...", 0, whole + b"% Unknown\n", ""), len(SHOWS)) is None
     assert _vtysh_cut(CommandResult("vtysh ...", 0, whole, "warning\n"), len(SHOWS)) is None
+
+
+def _fake_tool(folder: Path, name: str, status: int) -> None:
+    tool = folder / name
+    tool.write_text(f'#!/bin/sh\necho {name} "$*" >> {folder}/calls\nexit {status}\n')
+    tool.chmod(0o755)
+
+
+def test_timeout_is_looked_for_only_when_a_command_needs_it(tmp_path: Path) -> None:
+    """A host whose facts all read the kernel starts no `timeout`; the first daemon client looks
+    for it once, and every command after it runs under it."""
+    _fake_tool(tmp_path, "timeout", 0)
+    kernel = {"netstat": "cat /proc/net/netstat", "ip.addr": "ip -j addr show"}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+        _collect(kernel, timeout=10)
+        assert not (tmp_path / "calls").exists()
+        _collect({**kernel, "a": "echo a", "b": "echo b"}, timeout=10)
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert calls == ["timeout -k 1 5 true", "timeout -k 2 10 echo a", "timeout -k 2 10 echo b"]
+
+
+def test_the_batch_runs_in_sh_whatever_the_login_shell() -> None:
+    script = batch_script({"a": 'echo "it\'s" $0'}, "@@M", timeout=5)
+    command = in_login_shell(script)
+    assert command.startswith("exec sh -c ") and batch_facts(command) == batch_facts(script)
+    done = subprocess.run(["bash", "-c", command], capture_output=True, check=False)
+    assert split_batch(done.stdout, "@@M", {"a": "x"}, stderr=done.stderr.decode())["a"].stdout == "it's sh\n"
+    long_script = script + "#" * 200_000 + "\n"
+    assert in_login_shell(long_script) == long_script, "one argument holds at most 128 KiB"
