@@ -1,3 +1,3 @@
-from bgpdoctor.cli import main
+from bgpdoctor.cli import program
 
-main()
+program()

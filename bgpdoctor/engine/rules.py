@@ -377,6 +377,16 @@ def compiled_template(text: str) -> jinja2.Template:
     return _template_environment().from_string(text)
 
 
+def template_names(text: str) -> set[str]:
+    """The values a template reads.
+
+    Example: template_names("{{ a | join(', ') }} on {{ host }}") -> {"a", "host"}
+    """
+    from jinja2 import meta
+
+    return meta.find_undeclared_variables(_template_environment().parse(text))
+
+
 @functools.lru_cache(maxsize=1)
 def _template_environment() -> jinja2.Environment:
     import jinja2

@@ -25,6 +25,7 @@ admin_shutdown=True, admin_shutdown_end="bird1", admin_shutdown_by="BIRD 2 proto
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from typing import TYPE_CHECKING, Any
@@ -52,6 +53,7 @@ MD5_UNSUPPORTED = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=16384)  # a router's id is judged again by each of its sessions
 def reserved_range(router_id: str | None) -> str | None:
     """The reserved block a router id falls in, or None for a usable one (or no id at all).
 

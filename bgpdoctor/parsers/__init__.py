@@ -61,6 +61,21 @@ def _json_depth(text: str, limit: int) -> int:
     return limit + 1
 
 
+def _nesting(value: Any, limit: int) -> int:
+    """How deep the lists and objects of decoded JSON nest (what `_json_depth` counts in its text),
+    counted up to limit + 1."""
+    depth, level = 0, [value] if type(value) is dict or type(value) is list else []
+    while level and depth <= limit:
+        depth += 1
+        level = [
+            inner
+            for outer in level
+            for inner in (outer.values() if type(outer) is dict else outer)
+            if type(inner) is dict or type(inner) is list
+        ]
+    return depth
+
+
 def _finite_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
@@ -82,16 +97,22 @@ def load_json(text: str, parser: str, what: str = "output", max_depth: int = MAX
     Example: load_json('[{"dst":"default"}]', "iproute") -> [{"dst": "default"}];
     load_json('[{"mtu":1e309}]', "iproute") raises ParseError("iproute", "output: not JSON (...)").
     """
-    # no deeper than its opening brackets: most outputs have too few to need the scan
-    if text.count("[") + text.count("{") > max_depth and _json_depth(text, max_depth) > max_depth:
-        raise ParseError(parser, f"{what}: JSON nested more than {max_depth} levels deep")
+    # no deeper than its opening brackets: most outputs have too few to need a look
+    may_be_deep = text.count("[") + text.count("{") > max_depth
     try:
         if type(text) is str and not text.startswith("\ufeff"):  # what json.loads refuses itself
-            return _DECODER.decode(text)  # json.loads with these hooks built a decoder per call
-        return json.loads(text, parse_float=_finite_float, parse_constant=_no_constant)
+            value = _DECODER.decode(text)  # json.loads with these hooks built a decoder per call
+        else:
+            value = json.loads(text, parse_float=_finite_float, parse_constant=_no_constant)
     except (ValueError, RecursionError) as exc:
+        if may_be_deep and _json_depth(text, max_depth) > max_depth:  # too deep, whatever else is wrong
+            raise ParseError(parser, f"{what}: JSON nested more than {max_depth} levels deep") from None
         reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
         raise ParseError(parser, f"{what}: not JSON ({reason[:80]}): {text[:80]!r}") from None
+    # measured on what was decoded: scanning the text for brackets outside strings took longer
+    if may_be_deep and _nesting(value, max_depth) > max_depth:
+        raise ParseError(parser, f"{what}: JSON nested more than {max_depth} levels deep")
+    return value
 
 
 def json_object(value: Any, parser: str, what: str) -> dict[str, Any]:
