@@ -87,7 +87,15 @@ def not_passing(report: dict[str, Any]) -> list[tuple[str, str, str, str]]:
 
 def test_healthy_frr_and_bird_established_at_both_ends(pair: Pair, tmp_path: Path) -> None:
     pair.start(frr_conf())
-    pair.wait_for("Established with BIRD's route", lambda n: n.get("bgpState") == "Established")
+    # its two routes sent too: FRR sends its updates a moment after Established, and a run that
+    # reads the counters sooner (a fast one) would see 0 advertised
+    pair.wait_for(
+        "Established with both routes sent to BIRD",
+        lambda n: (
+            n.get("bgpState") == "Established"
+            and n.get("addressFamilyInfo", {}).get("ipv4Unicast", {}).get("sentPrefixCounter") == 2
+        ),
+    )
     inventory = pair.inventory(tmp_path / "inventory.yaml")
     code, report, stderr = run(inventory)
     assert all(h["reachable"] for h in report["hosts"]), report["hosts"]
