@@ -25,14 +25,13 @@ from bgpdoctor.engine.progress import HostEvent, OnEvent, ignore_event
 from bgpdoctor.errors import HostError, UsageError
 from bgpdoctor.inventory_model import Host, Inventory
 from bgpdoctor.parsers.iprule import RULE_TABLES_COMMAND
+from bgpdoctor.probes.batch import KILL_AFTER_S, timeout_lookup
 from bgpdoctor.redact import redact, redact_bytes
 from bgpdoctor.transport.base import DEFAULT_MAX_OUTPUT, CommandResult, Connection
 
 Progress = Callable[[str], None]
 
 MAX_OUTPUT_ENV = "BGPDOCTOR_MAX_OUTPUT"
-# seconds `timeout -k` waits after SIGTERM before it sends SIGKILL
-KILL_AFTER_S = 2
 _SIZE = re.compile(r"(?P<n>\d+)\s*(?P<unit>[kmg]?)(?:i?b)?", re.IGNORECASE)
 _PCAP_MAGIC = (
     b"\xd4\xc3\xb2\xa1",
@@ -431,13 +430,9 @@ def batch_script(
         # `timeout` is looked for when the first command needs it (a host whose facts all read the
         # kernel starts no `timeout` at all): $T is bd_t until then, which sets T and runs the command
         "T=bd_t",
-        "bd_t() { T=''",
-        "  if command -v timeout >/dev/null 2>&1; then",
-        f"    if timeout -k 1 5 true >/dev/null 2>&1; then T='timeout -k {KILL_AFTER_S} {seconds}'",
-        f"    elif timeout 5 true >/dev/null 2>&1; then T='timeout {seconds}'",
-        f"    elif timeout -t 5 true >/dev/null 2>&1; then T='timeout -t {seconds}'; fi",  # old busybox
-        "  fi",
-        '  $T "$@"; }',
+        "bd_t() {",
+        *timeout_lookup(seconds),
+        '$T "$@"; }',
         f"if head -c 1 </dev/null >/dev/null 2>&1; then H='head -c {limit}'; else H=cat; fi",
         f"bd_b() {{ printf '%s BEGIN %s\\n' {mark} \"$1\"; printf '\\n%s BEGIN %s\\n' {mark} \"$1\" >&2; }}",
         f'bd_e() {{ printf \'\\n%s END %s %s\\n\' {mark} "$1" "$2"; }}',

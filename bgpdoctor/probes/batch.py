@@ -22,8 +22,24 @@ from collections.abc import Callable
 from bgpdoctor.transport.base import CommandResult
 
 BLOCK_LIMIT = 3000  # characters of one command's framed answer (stderr + stdout + status)
-KILL_AFTER_S = 2
+KILL_AFTER_S = 2  # seconds `timeout -k` waits after SIGTERM before it sends SIGKILL
 _JOBS_START = "\nbp_j() { "
+
+
+def timeout_lookup(seconds: int) -> list[str]:
+    """Shell lines that set $T to the host's `timeout` for `seconds`, with SIGKILL KILL_AFTER_S after
+    SIGTERM where it takes -k ('' on a host without `timeout`); the probe and collection batches'.
+
+    Example: timeout_lookup(5)[2] -> "  if timeout -k 1 5 true >/dev/null 2>&1; then T='timeout -k 2 5'"
+    """
+    return [
+        "T=''",
+        "if command -v timeout >/dev/null 2>&1; then",
+        f"  if timeout -k 1 5 true >/dev/null 2>&1; then T='timeout -k {KILL_AFTER_S} {seconds}'",
+        f"  elif timeout 5 true >/dev/null 2>&1; then T='timeout {seconds}'",
+        f"  elif timeout -t 5 true >/dev/null 2>&1; then T='timeout -t {seconds}'; fi",  # old busybox
+        "fi",
+    ]
 
 
 def probe_batch_script(commands: list[str], marker: str, timeout: float) -> str:
@@ -35,12 +51,7 @@ def probe_batch_script(commands: list[str], marker: str, timeout: float) -> str:
     seconds = max(1, math.ceil(timeout))
     mark = shlex.quote(marker)
     lines = [
-        "T=''",
-        "if command -v timeout >/dev/null 2>&1; then",
-        f"  if timeout -k 1 5 true >/dev/null 2>&1; then T='timeout -k {KILL_AFTER_S} {seconds}'",
-        f"  elif timeout 5 true >/dev/null 2>&1; then T='timeout {seconds}'",
-        f"  elif timeout -t 5 true >/dev/null 2>&1; then T='timeout -t {seconds}'; fi",
-        "fi",
+        *timeout_lookup(seconds),
         # stderr goes to fd 3, the block's capture, before the stdout and the status printed after it
         "bp_j() { i=$1; shift; b=$( { o=$( $T sh -c \"$1\" 2>&3 </dev/null; printf '\\n%s' $? ); "
         f"printf '\\n%s OUT\\n%s' {mark} \"$o\"; }} 3>&1 ); "
