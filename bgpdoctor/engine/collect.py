@@ -686,8 +686,9 @@ def batch_commands(commands: dict[str, str]) -> dict[str, str]:
     Example: {"ss.listen": SS_LISTEN_COMMAND, "ss.bgp": SS_BGP_COMMAND}
     -> {"ss.listen": "ss -Htanp 'sport = :179 or dport = :179'"}
     """
-    first = {facts[0]: shared for shared, facts in shared_reads(commands)}
-    served = {f for _, facts in shared_reads(commands) for f in facts}
+    reads = shared_reads(commands)
+    first = {facts[0]: shared for shared, facts in reads}
+    served = {f for _, facts in reads for f in facts}
     return {
         fact: first.get(fact, command)
         for fact, command in commands.items()
