@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from bgpdoctor.drivers import is_appliance
 from bgpdoctor.engine.collect import NETSTAT_COMMAND, HostFacts, clean_result
+from bgpdoctor.engine.liveness import session_rtt_ms
 from bgpdoctor.engine.sessions import established, expected_sessions
 from bgpdoctor.engine.world import Session, World
 from bgpdoctor.errors import HostError
@@ -296,13 +297,14 @@ class ProbeRunner:
         for command, timeout in commands.items():
             if (announced := self._announce(facts.name, command)) is not None:
                 jobs.append((announced, command, timeout, None))
-        for pair, start, ping in sweeps:
+        for pair, start, ping, rtt_ms in sweeps:
+            wait = probe_wait(rtt_ms, self.settings.ping_wait)
             first, timeout = ping or (
-                ping_command(pair.src_ip or None, pair.dst_ip, start, self.settings.ping_wait),
+                ping_command(pair.src_ip or None, pair.dst_ip, start, wait),
                 self.probe_timeout,
             )
             if (announced := self._announce(facts.name, first)) is not None:
-                follow = _SweepStage(pair, start, self.settings, pinged=ping is None)
+                follow = _SweepStage(pair, start, self.settings, pinged=ping is None, wait=wait)
                 jobs.append((announced, first, timeout, follow))
         if is_appliance(self.inv.hosts[facts.name].speaker):
             for job in jobs:  # a vendor CLI runs no sh script: one exec per probe
@@ -337,13 +339,13 @@ class ProbeRunner:
 
     def _early_probes(
         self, facts: HostFacts
-    ) -> tuple[dict[str, float], list[tuple[NodePair, int, tuple[str, float] | None]]]:
+    ) -> tuple[dict[str, float], list[tuple[NodePair, int, tuple[str, float] | None, float | None]]]:
         """The host's early probes: commands with their timeouts, and its sweeps (pair, first size,
-        the ping whose round trip sets the sweep's waits)."""
+        the ping whose round trip sets the sweep's waits, or the round trip already known)."""
         settings, name = self.settings, facts.name
         world = World(self.inv, {name: facts})
         commands: dict[str, float] = {}
-        sweeps: list[tuple[NodePair, int, tuple[str, float] | None]] = []
+        sweeps: list[tuple[NodePair, int, tuple[str, float] | None, float | None]] = []
         own = [p for p in self._pod_pairs if p.source == name]
         sessions = expected_sessions(world, self.scope)
         down = {  # its ends of sessions not up: the probe phase pings their peers
@@ -366,7 +368,8 @@ class ProbeRunner:
                     ping = ping_pair_command(pair, settings)
                 commands.pop(ping or "", None)  # the sweep's chain sends it
                 step = (ping, settings.command_timeout) if ping else None
-                sweeps.append((pair, _start_mtu(world, name, pair.dst_ip), step))
+                known = None if ping else _socket_rtt(world, pair)
+                sweeps.append((pair, _start_mtu(world, name, pair.dst_ip), step, known))
         if name == self.inv.vantage.metrics_server:
             for node in self.scope:
                 host = self.inv.hosts[node]
@@ -457,9 +460,11 @@ class _SweepStage:
     measures the round trip (when there is one: `pinged=False`), the source's own MTU, then the
     sizes the answers name, each waiting as run_sweep waits."""
 
-    def __init__(self, pair: NodePair, start: int, settings: ProbeSettings, pinged: bool) -> None:
+    def __init__(
+        self, pair: NodePair, start: int, settings: ProbeSettings, pinged: bool, wait: float
+    ) -> None:
         self.pair, self.size, self.default = pair, start, settings.ping_wait
-        self.wait = settings.ping_wait
+        self.wait = wait  # until the ping before the probes (if any) measures the round trip
         self.pinged = pinged  # the round trip is measured, or never will be: answers are DF probes'
         self.sent = 1 if pinged else 0  # DF probes
 
@@ -571,7 +576,7 @@ def run_active(
         def sweep(pair: NodePair, candidates: list[int], pings_first: list[Future[None]]) -> None:
             # this source's pings first: their probes do not interleave, and they measure the round trip
             wait(pings_first)
-            rtt_ms = _rtt(out, pair)
+            rtt_ms = _rtt(world, out, pair)
             facts = world.facts[pair.source]
             start = _start_mtu(world, pair.source, pair.dst_ip)
             fact = f"mtu.{pair.destination}" + (f"@{pair.dst_ip}" if pair.segment or pair.ipv6 else "")
@@ -663,10 +668,22 @@ def path_mtus(world: World, pair: NodePair) -> list[int]:
     return sorted(mtus)
 
 
-def _rtt(out: ActiveResults, pair: NodePair) -> float | None:
-    """The round trip the pings before the sweep measured on this path (None: not measured)."""
+def _rtt(world: World, out: ActiveResults, pair: NodePair) -> float | None:
+    """The round trip the pings before the sweep measured on this path, or for a session segment
+    without a ping, its BGP connection's (None: not measured)."""
     ping = out.pings.get(pair.key) or out.peer_pings.get(f"{pair.source}->{pair.dst_ip}")
-    return ping[0].rtt_avg_ms if ping is not None else None
+    if ping is not None:
+        return ping[0].rtt_avg_ms
+    return _socket_rtt(world, pair)
+
+
+def _socket_rtt(world: World, pair: NodePair) -> float | None:
+    """An established session's segment: the kernel's RTT of its BGP connection, so its first DF
+    probe waits a few round trips, not a second. That matters when the kernel already caches a
+    smaller path MTU: ping then fails locally ("message too long") yet waits out its whole -W."""
+    if not pair.segment:
+        return None
+    return session_rtt_ms(world, pair.source, pair.src_ip, pair.dst_ip)
 
 
 def _start_mtu(world: World, host: str, dst_ip: str) -> int:

@@ -171,6 +171,26 @@ def _bfd_evidence(world: World, ends: list[SessionEnd]) -> list[Evidence | None]
     return out
 
 
+def session_rtt_ms(world: World, host: str, local: str, peer: str) -> float | None:
+    """The round trip `host`'s kernel measured on its BGP connection from `local` to `peer` (the
+    smoothed RTT of `ss -ti`); None when it was not read, not parsed, there is no such connection
+    or it is retransmitting (its RTT is stale). Example: 2.186"""
+    if not world.collected(host, TCP_INFO_FACT):
+        return None
+    sockets = world.parsed(host, TCP_INFO_FACT, parse_tcp_info) or []
+    for t in sockets:
+        if (
+            t.state == "ESTAB"
+            and t.peer == peer
+            and t.local == local
+            and 179 in (t.local_port, t.peer_port)
+            and t.backoff == 0
+            and t.rtt_ms
+        ):
+            return t.rtt_ms
+    return None
+
+
 # -- a stale TCP connection under an Established session ---------------------------------------------
 
 

@@ -119,7 +119,10 @@ class TcpInfo:
     `backoff`: how many retransmission timeouts in a row went unanswered; `last_ack_ms`: how long ago
     the peer last acknowledged anything. Example: TcpInfo(state="ESTAB", local="10.213.61.1",
     local_port=179, peer="10.213.61.2", peer_port=50035, backoff=5, unacked=1, retrans=1,
-    retrans_total=6, last_ack_ms=11500, last_rcv_ms=12124, line="ESTAB 0 207 10.213.61.1:179 ...")
+    retrans_total=6, last_ack_ms=11500, last_rcv_ms=12124, rtt_ms=4.545,
+    line="ESTAB 0 207 10.213.61.1:179 ...")
+
+    `rtt_ms`: the kernel's smoothed round-trip time of the connection (ss's `rtt:<srtt>/<rttvar>`).
     """
 
     state: str
@@ -133,9 +136,11 @@ class TcpInfo:
     retrans_total: int = 0
     last_ack_ms: int | None = None
     last_rcv_ms: int | None = None
+    rtt_ms: float | None = None
     line: str = ""
 
 
+_SRTT_RE = re.compile(r"(?:^|\s)rtt:([0-9]{1,9}(?:\.[0-9]{1,9})?)/[0-9]")
 _INFO_INT = {"backoff": "backoff", "unacked": "unacked", "lastack": "last_ack_ms", "lastrcv": "last_rcv_ms"}
 
 
@@ -162,5 +167,7 @@ def parse_tcp_info(text: str) -> list[TcpInfo]:
                 info.retrans_total = to_int(total or now, "ss", "retrans")
             elif key in _INFO_INT and "/" not in value:
                 setattr(info, _INFO_INT[key], to_int(value, "ss", key))
+        if srtt := _SRTT_RE.search(line):
+            info.rtt_ms = float(srtt.group(1))
         info.line = f"{info.line.rstrip()}\n{line.rstrip()}"
     return out

@@ -46,12 +46,24 @@ class SweepResult:
         return self.silent_above is not None and self.path_mtu is not None
 
 
+# ping's interval between packets: with one packet, it bounds how long ping lingers after a local
+# "message too long" (the kernel already caches a smaller path MTU), which otherwise waits the whole
+# -W although no answer can come (measured: 1.00 s at -W 1, 0.2 s with this). 0.2 s is the shortest
+# interval iputils before 20210202 allows a user who is not root.
+LOCAL_ERROR_WAIT = 0.2
+
+
 def ping_command(src_ip: str | None, dst_ip: str, size: int, wait: float) -> str:
+    """Example: ping_command("10.42.3.1", "10.42.0.1", 1420, 0.2)
+    -> "ping -n -M do -c 1 -i 0.2 -W 0.2 -s 1392 -I 10.42.3.1 10.42.0.1" """
     source = f" -I {shlex.quote(src_ip)}" if src_ip else ""
     v6 = ":" in dst_ip  # IPv6: 40 + 8 bytes of headers, and ping must be told the family
     payload = size - (IP6_ICMP6_HEADERS if v6 else IP_ICMP_HEADERS)
     family = " -6" if v6 else ""
-    return f"ping{family} -n -M do -c 1 -W {wait:g} -s {payload}{source} {shlex.quote(dst_ip)}"
+    return (
+        f"ping{family} -n -M do -c 1 -i {LOCAL_ERROR_WAIT:g} -W {wait:g} -s {payload}{source} "
+        f"{shlex.quote(dst_ip)}"
+    )
 
 
 @dataclass(frozen=True)

@@ -196,6 +196,11 @@ class Recorded:
         return str(self.data["hosts"][host]["outputs"][fact]["command"])
 
 
+def _probe_path(command: str) -> str:
+    """A DF probe's command without its size and timings: "ping -n -M do -c 1 -I 10.42.0.1 10.42.3.1"."""
+    return re.sub(r" -[iWs] [0-9.]+", "", command)
+
+
 class FakeHost:
     """A Connection answering each command with the recorded raw output (a framed batch included),
     as a real host would print it: secrets and all."""
@@ -209,8 +214,8 @@ class FakeHost:
             return self.rec.by_fact[self.host][fact]
         if command in self.rec.answers[self.host]:
             return self.rec.answers[self.host][command]
-        for recorded, result in self.rec.answers[self.host].items():  # the other MTU probe sizes
-            if command.split(" -s ")[0] == recorded.split(" -s ")[0]:
+        for recorded, result in self.rec.answers[self.host].items():  # the other MTU probe sizes and waits
+            if _probe_path(command) == _probe_path(recorded):
                 return result
         return CommandResult(command, 1, b"", "fake host: nothing recorded for this command\n")
 

@@ -121,12 +121,13 @@ def _collect(
     early: bool,
     probe_time: float = 0.0,
     prepare: Callable[[Network], None] = lambda _network: None,
+    ping_wait: float = 0.2,
 ) -> tuple[Collected, Network, Inventory]:
     inv, _path, _nodes, recorded = load_recording(RUNS / recording)
     network = Network(recorded.facts, slow)
     network.probe_time = probe_time
     prepare(network)
-    options = RunOptions(probes=ProbeSettings(capture_seconds=0.1, ping_wait=0.2))
+    options = RunOptions(probes=ProbeSettings(capture_seconds=0.1, ping_wait=ping_wait))
     if not early:
         original = run_module.ProbeRunner
 
@@ -226,3 +227,60 @@ def test_a_probe_whose_connection_breaks_fails_alike_early_or_not() -> None:
 
     assert early.active.errors == late.active.errors
     assert early.active.errors["ping sakamoto->yuuko-k8s"] == "RuntimeError: channel broke"
+
+
+def _bgp_sockets(host: str, lines: str) -> Callable[[Network], None]:
+    def prepare(network: Network) -> None:
+        command = network.recorded[host].outputs["ip.addr"].command  # any: only the output is read
+        network.recorded[host].outputs["ss.bgp_tcp"] = CommandResult(command, 0, lines.encode())
+
+    return prepare
+
+
+# `ss -Htni` lines of a live BGP connection (its kernel RTT 2.186 ms) and of one backing off
+LIVE_SOCKET = (
+    "ESTAB 0      0      192.168.0.81:50789 192.168.6.1:179\n"
+    "\t bbr wscale:10,10 rto:204 rtt:2.186/4.323 ato:40 mss:1448 pmtu:1500 lastack:912 minrtt:0.005\n"
+)
+STALE_SOCKET = (
+    "ESTAB 0      207    192.168.0.81:50789 192.168.6.1:179\n"
+    "\t bbr wscale:10,10 rto:6656 backoff:5 rtt:4.545/9.044 mss:1448 lastack:11500 unacked:1\n"
+)
+
+
+@pytest.mark.parametrize("early", [True, False])
+def test_a_session_segments_first_probe_waits_its_bgp_connections_round_trips_not_a_second(
+    early: bool,
+) -> None:
+    """The kernel may already hold a smaller path MTU towards the peer: ping then fails locally at
+    once, yet waits out its whole -W. The session's own TCP connection has measured the round trip."""
+    collected, _network, _inv = _collect(
+        "healthy.json", {}, early=early, ping_wait=1.0, prepare=_bgp_sockets("yuuko-k8s", LIVE_SOCKET)
+    )
+
+    sweeps = collected.active.sweeps
+    first = sweeps["yuuko-k8s->router-mine bgp 192.168.6.1"].probes[0].raw.splitlines()[0]
+    assert first == "$ ping -n -M do -c 1 -i 0.2 -W 0.2 -s 1472 -I 192.168.0.81 192.168.6.1"
+    # a segment whose connection was not seen keeps the default wait
+    other = sweeps["yuuko-k8s->router-home bgp 192.168.0.1"].probes[0].raw.splitlines()[0]
+    assert " -W 1 " in other
+    assert collected.facts["yuuko-k8s"].outputs["mtu.router-mine@192.168.6.1"].command.startswith("ping")
+
+
+def test_a_retransmitting_connections_round_trip_is_not_trusted() -> None:
+    collected, _network, _inv = _collect(
+        "healthy.json", {}, early=True, ping_wait=1.0, prepare=_bgp_sockets("yuuko-k8s", STALE_SOCKET)
+    )
+
+    first = collected.active.sweeps["yuuko-k8s->router-mine bgp 192.168.6.1"].probes[0].raw
+    assert " -W 1 " in first.splitlines()[0]
+
+
+def test_with_a_known_round_trip_early_and_late_probes_are_the_same() -> None:
+    prepare = _bgp_sockets("yuuko-k8s", LIVE_SOCKET)
+    slow = {"router-mine": 0.3}
+    early, early_net, _inv = _collect("healthy.json", slow, True, ping_wait=1.0, prepare=prepare)
+    late, late_net, _inv = _collect("healthy.json", slow, False, ping_wait=1.0, prepare=prepare)
+
+    assert Counter((h, c) for _t, h, c in early_net.sent) == Counter((h, c) for _t, h, c in late_net.sent)
+    assert early.active.sweeps == late.active.sweeps

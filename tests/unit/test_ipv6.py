@@ -165,9 +165,9 @@ def test_ipv6_commands_are_asked_only_of_hosts_with_ipv6(tmp_path: Path) -> None
 
 def test_the_mtu_sweep_pings_ipv6_with_dash_6_and_ipv6_headers() -> None:
     assert ping_command("fd00:42:1::1", "fd00:42:2::1", 1500, 1) == (
-        "ping -6 -n -M do -c 1 -W 1 -s 1452 -I fd00:42:1::1 fd00:42:2::1"
+        "ping -6 -n -M do -c 1 -i 0.2 -W 1 -s 1452 -I fd00:42:1::1 fd00:42:2::1"
     )
-    assert ping_command(None, "10.42.2.1", 1500, 1) == "ping -n -M do -c 1 -W 1 -s 1472 10.42.2.1"
+    assert ping_command(None, "10.42.2.1", 1500, 1) == "ping -n -M do -c 1 -i 0.2 -W 1 -s 1472 10.42.2.1"
 
 
 def test_ping6_packet_too_big_and_the_local_error_are_read_as_the_mtu() -> None:

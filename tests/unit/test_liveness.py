@@ -195,6 +195,8 @@ def test_tcp_info_gives_the_retransmission_state() -> None:
     assert (frr.backoff, frr.unacked, frr.retrans, frr.retrans_total, frr.last_ack_ms) == (5, 1, 1, 6, 11500)
     [healthy] = parse_tcp_info((OUTPUTS / "bird_healthy_ss_ti.txt").read_text())
     assert (healthy.backoff, healthy.unacked, healthy.retrans) == (0, 0, 0)
+    # the smoothed round trip, not bbr's mrtt nor minrtt on the same line
+    assert (frr.rtt_ms, healthy.rtt_ms) == (4.545, 2.186)
 
 
 def test_frr_liveness_fields_are_read() -> None:
