@@ -45,21 +45,7 @@ def main() -> int:
     for ns in (a, b):
         sh("ip", "netns", "add", ns)
     try:
-        sh(
-            "ip",
-            "link",
-            "add",
-            f"bdw{tag}a",
-            "netns",
-            a,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            f"bdw{tag}b",
-            "netns",
-            b,
-        )
+        sh(*f"ip link add bdw{tag}a netns {a} type veth peer name bdw{tag}b netns {b}".split())
         for ns, dev, addr in ((a, f"bdw{tag}a", "10.78.0.1/24"), (b, f"bdw{tag}b", "10.78.0.2/24")):
             sh("ip", "-n", ns, "addr", "add", addr, "dev", dev)
             sh("ip", "-n", ns, "link", "set", dev, "up")

@@ -4,7 +4,9 @@ The engine never branches on the daemon's name: it asks `driver_for(host.speaker
 to run (engine/collect.py), for each neighbor's state (engine/sessions.py, report/status.py), the
 router id, and what only some daemons can say (BFD, configured timers, prefix limits, the RIB; see
 `Driver`). A new daemon (a vendor router) is one module here and one entry in `_drivers()`;
-`DriverBase` answers "this daemon does not say" for whatever it does not override.
+`DriverBase` answers "this daemon does not say" for whatever it does not override. A daemon whose
+client costs most of a call to start can declare a `JoinedRead`: the collection batch then reads
+several of its facts with one run of the client and cuts the output back into each fact's own.
 
 Every driver reads its daemon's neighbors onto one shape, NeighborState (defined beside the router
 parsers, which produce it directly, and re-exported here).
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from bgpdoctor.intent import PeerIntent
     from bgpdoctor.inventory_model import Host
     from bgpdoctor.parsers.gobgp import GobgpPath
+    from bgpdoctor.transport.base import CommandResult
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,27 @@ CILIUM = CniAgent(
 )
 
 
+class JoinedRead(Protocol):
+    """Several facts of one daemon read by one run of its client, whose start costs most of a call
+    (vtysh: ~22 ms of CPU). The collection batch (engine/collect.py) sends the joined command and
+    cuts its output back into each fact's own, kept under each fact's own command; what cannot be
+    cut exactly is read again fact by fact, so a fact is never guessed from a neighbour's output."""
+
+    def client(self, fact: str, command: str) -> str | None:
+        """The client part of `command` (e.g. "vtysh --vty_socket /run/frr") when it is this
+        daemon's own command of `fact`, one that joins; None for any other command."""
+
+    def join(self, client: str, commands: list[str]) -> str:
+        """One command reading what `commands` (each `client` plus its own part) read, in order."""
+
+    def views(self, command: str) -> list[tuple[str, str]]:
+        """(fact, its own command) of each fact a joined command reads; [] for any other command."""
+
+    def cut(self, raw: CommandResult, n: int) -> list[bytes] | None:
+        """The joined command's output as its `n` facts' outputs, in order; None unless it can be cut
+        exactly (each fact is then read again by its own command)."""
+
+
 class Driver(Protocol):
     """What the engine may ask a daemon. A question the daemon cannot answer returns None (or
     `BfdReading(asked=False)`), never a guess; `DriverBase` holds those answers."""
@@ -184,6 +208,10 @@ class Driver(Protocol):
     @property
     def mesh_prefix(self) -> str | None:
         """The name prefix of Calico's node-to-node mesh protocols in this daemon."""
+
+    @property
+    def joined_read(self) -> JoinedRead | None:
+        """How several of its facts are read with one run of its client; None: each alone."""
 
     def commands(self, host: Host) -> dict[str, str]:
         """Every read-only command this daemon is asked on `host`, keyed by fact name."""
@@ -306,6 +334,7 @@ class DriverBase:
     bind_failure: re.Pattern[str] | None = None
     mesh_prefix: str | None = None
     reads_protocol_routes: bool = False
+    joined_read: JoinedRead | None = None
 
     def bfd(self, world: World, name: str, address: str | None) -> BfdReading:
         return BfdReading(asked=False)
@@ -451,6 +480,12 @@ def agent_for(speaker: str) -> CniAgent | None:
 def driver_for(speaker: str) -> Driver | None:
     """The driver of a speaker kind; None for "none" (a host without a BGP daemon)."""
     return _drivers().get(speaker)
+
+
+@functools.cache
+def joined_reads() -> tuple[JoinedRead, ...]:
+    """Every driver's JoinedRead: a batch joins and cuts the facts each one knows as its own."""
+    return tuple(d.joined_read for d in _drivers().values() if d.joined_read is not None)
 
 
 @functools.cache  # asked for each host, session and path: thousands of times in a large run

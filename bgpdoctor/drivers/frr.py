@@ -8,6 +8,7 @@ Example: FRR.commands(host)["frr.neighbors"] -> "vtysh -c 'show bgp neighbors js
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from collections.abc import Callable
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from bgpdoctor.engine.world import World
     from bgpdoctor.intent import PeerIntent
     from bgpdoctor.inventory_model import Host
+    from bgpdoctor.transport.base import CommandResult
 
 P = "frr"
 BGP_IPV4 = "frr.bgp_ipv4"  # `show bgp ipv4 unicast json`: every path with its AS path
@@ -69,6 +71,79 @@ def parse_summary(text: str) -> FrrSummary:
     raise ParseError(P, "summary: no routerId: not a bgp summary (no BGP instance?)")
 
 
+class VtyshShows:
+    """FRR's `show … json` facts (SHOWS) read with one vtysh: `vtysh -c A -c B` prints A's JSON
+    document, then B's, each through the end of its line."""
+
+    def client(self, fact: str, command: str) -> str | None:
+        show = SHOWS.get(fact)
+        tail = f" -c {shlex.quote(show)}" if show is not None else None
+        if tail is None or not command.endswith(tail):
+            return None
+        client = command.removesuffix(tail)
+        words = _argv(client)
+        ok = words is not None and (
+            words == ["vtysh"] or (len(words) == 3 and words[:2] == ["vtysh", "--vty_socket"])
+        )
+        return client if ok else None
+
+    def join(self, client: str, commands: list[str]) -> str:
+        """Example: join("vtysh", ["vtysh -c 'show ip route json'", "vtysh -c 'show bgp summary json'"])
+        -> "vtysh -c 'show ip route json' -c 'show bgp summary json'" """
+        return client + "".join(c.removeprefix(client) for c in commands)
+
+    def views(self, command: str) -> list[tuple[str, str]]:
+        words = _argv(command)
+        facts = {show: fact for fact, show in SHOWS.items()}
+        if words is None or words[0] != "vtysh" or "-c" not in words:
+            return []
+        at = words.index("-c")
+        client, shows = shlex.join(words[:at]), words[at + 1 :: 2]
+        if words[at::2] != ["-c"] * len(shows) or len(shows) < 2 or not all(x in facts for x in shows):
+            return []
+        return [(facts[x], f"{client} -c {shlex.quote(x)}") for x in shows]
+
+    def cut(self, raw: CommandResult, n: int) -> list[bytes] | None:
+        """None unless vtysh said nothing on stderr, ended with 0 and printed exactly `n` documents
+        (bgpd down, an error or an output cut short)."""
+        if raw.exit_status != 0 or raw.timed_out or raw.truncated or raw.stderr.strip():
+            return None
+        try:
+            text = raw.stdout_bytes.decode()
+        except UnicodeDecodeError:
+            return None
+        decoder = json.JSONDecoder()
+        cuts: list[bytes] = []
+        start = 0
+        while len(cuts) < n:
+            at = start
+            while at < len(text) and text[at].isspace():
+                at += 1
+            try:
+                _, end = decoder.raw_decode(text, at)
+            except ValueError:
+                return None
+            newline = text.find("\n", end)
+            stop = len(text) if newline < 0 else newline + 1
+            if text[end:stop].strip():
+                return None
+            cuts.append(text[start:stop].encode())
+            start = stop
+        return cuts if not text[start:].strip() else None
+
+
+def _argv(command: str) -> list[str] | None:
+    """The words of a command with nothing for the shell to do but run it, else None."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return None
+    return words if words and shlex.join(words) == command else None
+
+
+VTYSH_SHOWS = VtyshShows()
+
+
 @dataclass(frozen=True)
 class FrrDriver(DriverBase):
     speaker: str = "frr"
@@ -78,10 +153,11 @@ class FrrDriver(DriverBase):
     process = "bgpd"
     rib_fact = BGP_IPV4
     bfd_fact = "frr.neighbors"  # `peerBfdInfo`, only with `neighbor X bfd`
+    joined_read = VTYSH_SHOWS
 
     def commands(self, host: Host) -> dict[str, str]:
         vty = f" --vty_socket {shlex.quote(host.control_socket)}" if host.control_socket else ""
-        # each fact's own command; the collection batch reads them with one vtysh (engine/collect.py)
+        # each fact's own command; the collection batch reads them with one vtysh (VTYSH_SHOWS)
         return {fact: f"vtysh{vty} -c {shlex.quote(show)}" for fact, show in SHOWS.items()}
 
     def neighbors(self, world: World, name: str) -> list[NeighborState] | None:

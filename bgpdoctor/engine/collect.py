@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import json
 import os
 import re
 import secrets
@@ -20,7 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from bgpdoctor.drivers import driver_for, is_appliance
+from bgpdoctor.drivers import JoinedRead, driver_for, is_appliance, joined_reads
 from bgpdoctor.engine.progress import HostEvent, OnEvent, ignore_event
 from bgpdoctor.errors import HostError, UsageError
 from bgpdoctor.inventory_model import Host, Inventory
@@ -521,7 +520,7 @@ def frame_batch(script: str, answer: Callable[[str, str], CommandResult | None])
     out, err = bytearray(), []
     for fact, command in batch_facts(script).items():
         views = [(f, own) for f, (own, shared, _s, _k) in SHARED_READS.items() if shared == command]
-        views = views or _vtysh_views(command)
+        views = views or next((v for r in joined_reads() if (v := r.views(command))), [])
         answers = [answer(f, own) for f, own in views] if views else [answer(fact, command)]
         if not answers or any(r is None for r in answers):
             continue
@@ -531,21 +530,6 @@ def frame_batch(script: str, answer: Callable[[str, str], CommandResult | None])
         out += f"\n{marker} END {fact} {status}\n".encode()
         err.append(f"\n{marker} BEGIN {fact}\n" + "".join(r.stderr for r in results))
     return CommandResult(script, 0, bytes(out), "".join(err) + f"\n{marker} DONE\n")
-
-
-def _vtysh_views(command: str) -> list[tuple[str, str]]:
-    """(fact, its own command) of each `-c` of a shared vtysh read (shared_reads), else []."""
-    from bgpdoctor.drivers.frr import SHOWS
-
-    words = simple_argv(command)
-    facts = {show: fact for fact, show in SHOWS.items()}
-    if words is None or words[0] != "vtysh" or "-c" not in words:
-        return []
-    cut = words.index("-c")
-    prefix, shows = shlex.join(words[:cut]), words[cut + 1 :: 2]
-    if words[cut::2] != ["-c"] * len(shows) or len(shows) < 2 or not all(x in facts for x in shows):
-        return []
-    return [(facts[x], f"{prefix} -c {shlex.quote(x)}") for x in shows]
 
 
 # what `timeout` reports: 124 after SIGTERM, 137 (128+SIGKILL) when -k had to kill
@@ -637,45 +621,29 @@ def split_batch(
     return results
 
 
-def _vtysh_prefix(fact: str, command: str) -> str | None:
-    """`vtysh [--vty_socket DIR]` when `command` is the FRR driver's own command of `fact`, else None."""
-    from bgpdoctor.drivers.frr import SHOWS
-
-    show = SHOWS.get(fact)
-    tail = f" -c {shlex.quote(show)}" if show is not None else None
-    if tail is None or not command.endswith(tail):
-        return None
-    prefix = command.removesuffix(tail)
-    words = simple_argv(prefix)
-    ok = words is not None and (
-        words == ["vtysh"] or (len(words) == 3 and words[:2] == ["vtysh", "--vty_socket"])
-    )
-    return prefix if ok else None
-
-
 def shared_reads(commands: dict[str, str]) -> list[tuple[str, list[str]]]:
     """The reads that serve several facts with one command: (the command, its facts in order).
 
     `ss -p` (walks every process's file descriptors) once for ss.listen and ss.bgp, each fact the
-    lines its own `ss` would print (SHARED_READS); and FRR's `show ... json` facts with one vtysh,
-    whose start (~22 ms of CPU) costs nearly all of a call: `vtysh -c A -c B` prints A's output,
-    then B's, each fact one JSON document of it (_vtysh_cut).
+    lines its own `ss` would print (SHARED_READS); and the facts a driver reads with one run of its
+    client (drivers.JoinedRead: FRR's `show ... json` facts with one vtysh).
     Example: {"ss.listen": SS_LISTEN_COMMAND, "ss.bgp": SS_BGP_COMMAND}
     -> [("ss -Htanp 'sport = :179 or dport = :179'", ["ss.listen", "ss.bgp"])]
     """
     groups: dict[str, list[str]] = {}
-    vtysh: dict[str, list[str]] = {}
+    joined: dict[tuple[JoinedRead, str], list[str]] = {}
     for fact, command in commands.items():
         shared = SHARED_READS.get(fact)
         if shared is not None and shared[0] == command:
             groups.setdefault(shared[1], []).append(fact)
             continue
-        prefix = _vtysh_prefix(fact, command)
-        if prefix is not None:
-            vtysh.setdefault(prefix, []).append(fact)
-    for prefix, facts in vtysh.items():
+        for reader in joined_reads():
+            if (client := reader.client(fact, command)) is not None:
+                joined.setdefault((reader, client), []).append(fact)
+                break
+    for (reader, client), facts in joined.items():
         if len(facts) > 1:
-            groups[prefix + "".join(commands[f].removeprefix(prefix) for f in facts)] = facts
+            groups[reader.join(client, [commands[f] for f in facts])] = facts
     return list(groups.items())
 
 
@@ -696,43 +664,13 @@ def batch_commands(commands: dict[str, str]) -> dict[str, str]:
     }
 
 
-def _vtysh_cut(raw: CommandResult, n: int) -> list[bytes] | None:
-    """The outputs of a vtysh's `n` `-c` commands, each one JSON document through the end of its
-    line: None unless vtysh said nothing on stderr, ended with 0 and printed exactly `n` documents
-    (a daemon down, an error or a cut output: each fact is read again by its own command)."""
-    if raw.exit_status != 0 or raw.timed_out or raw.truncated or raw.stderr.strip():
-        return None
-    try:
-        text = raw.stdout_bytes.decode()
-    except UnicodeDecodeError:
-        return None
-    decoder = json.JSONDecoder()
-    cuts: list[bytes] = []
-    start = 0
-    while len(cuts) < n:
-        at = start
-        while at < len(text) and text[at].isspace():
-            at += 1
-        try:
-            _, end = decoder.raw_decode(text, at)
-        except ValueError:
-            return None
-        newline = text.find("\n", end)
-        stop = len(text) if newline < 0 else newline + 1
-        if text[end:stop].strip():
-            return None
-        cuts.append(text[start:stop].encode())
-        start = stop
-    return cuts if not text[start:].strip() else None
-
-
 def _shared_facts(
     commands: dict[str, str], results: dict[str, CommandResult]
 ) -> tuple[dict[str, CommandResult], dict[str, str]]:
     """`results` of batch_commands(commands) as the facts of `commands`, and the facts to read again
-    by their own commands (a vtysh output that could not be cut). Each fact of a shared `ss` gets its
-    lines of the shared output, with the shared exit status and stderr; each fact of a shared vtysh
-    its JSON document, with its own command."""
+    by their own commands (a joined read that could not be cut). Each fact of a shared `ss` gets its
+    lines of the shared output, with the shared exit status and stderr; each fact of a joined read
+    its part of the output (JoinedRead.cut), with its own command."""
     found = dict(results)
     again: dict[str, str] = {}
     for shared, facts in shared_reads(commands):
@@ -747,7 +685,8 @@ def _shared_facts(
                 mine = b"".join(x for x in lines if (_first_word(x) in states) == keep)
                 found[fact] = dataclasses.replace(raw, command=commands[fact], stdout_bytes=mine)
             continue
-        cuts = _vtysh_cut(raw, len(facts))
+        reader = next((r for r in joined_reads() if r.client(facts[0], commands[facts[0]]) is not None), None)
+        cuts = reader.cut(raw, len(facts)) if reader is not None else None
         if cuts is None:
             again.update({fact: commands[fact] for fact in facts})
             continue

@@ -38,36 +38,8 @@ def path() -> Iterator[tuple[str, str]]:
     for ns in (a, r, b):
         sh("ip", "netns", "add", ns)
     try:
-        sh(
-            "ip",
-            "link",
-            "add",
-            f"bdq{tag}a",
-            "netns",
-            a,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            f"bdq{tag}r",
-            "netns",
-            r,
-        )
-        sh(
-            "ip",
-            "link",
-            "add",
-            f"bdq{tag}s",
-            "netns",
-            r,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            f"bdq{tag}b",
-            "netns",
-            b,
-        )
+        sh(*f"ip link add bdq{tag}a netns {a} type veth peer name bdq{tag}r netns {r}".split())
+        sh(*f"ip link add bdq{tag}s netns {r} type veth peer name bdq{tag}b netns {b}".split())
         for ns, dev, addr, mtu in (
             (a, f"bdq{tag}a", "10.77.1.1/24", "1500"),
             (r, f"bdq{tag}r", "10.77.1.2/24", "1500"),

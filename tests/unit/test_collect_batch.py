@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,10 +20,12 @@ from bgpdoctor.engine.collect import (
     SS_LISTEN_COMMAND,
     SYSCTL_COMMAND,
     HostFacts,
+    batch_commands,
     batch_facts,
     batch_script,
     collect_all,
     collect_host,
+    frame_batch,
     in_login_shell,
     max_output_setting,
     reads_kernel_only,
@@ -401,10 +404,10 @@ def test_the_real_five_show_output_cuts_into_the_five_documents() -> None:
     second apart, so only the counters and timers differ)."""
     import re
 
-    from bgpdoctor.drivers.frr import SHOWS
-    from bgpdoctor.engine.collect import _vtysh_cut
+    from bgpdoctor.drivers.frr import SHOWS, VTYSH_SHOWS
     from bgpdoctor.transport.base import CommandResult
 
+    _vtysh_cut = VTYSH_SHOWS.cut
     whole = (VTYSH_FIXTURES / "five-shows-one-vtysh.out").read_bytes()
     cuts = _vtysh_cut(CommandResult("vtysh ...", 0, whole, ""), len(SHOWS))
     assert cuts is not None and b"".join(cuts) == whole
@@ -418,6 +421,52 @@ def test_the_real_five_show_output_cuts_into_the_five_documents() -> None:
     assert _vtysh_cut(CommandResult("vtysh ...", 0, whole, ""), len(SHOWS) + 1) is None
     assert _vtysh_cut(CommandResult("vtysh ...", 0, whole + b"% Unknown\n", ""), len(SHOWS)) is None
     assert _vtysh_cut(CommandResult("vtysh ...", 0, whole, "warning\n"), len(SHOWS)) is None
+
+
+class _LinesCli:
+    """A JoinedRead of a made-up daemon: `linescli A B` prints `== A`, A's answer, `== B`, B's."""
+
+    def client(self, fact: str, command: str) -> str | None:
+        return "linescli" if fact.startswith("lines.") and command == f"linescli {fact[6:]}" else None
+
+    def join(self, client: str, commands: list[str]) -> str:
+        return client + "".join(c.removeprefix(client) for c in commands)
+
+    def views(self, command: str) -> list[tuple[str, str]]:
+        words = command.split()
+        return [(f"lines.{w}", f"linescli {w}") for w in words[1:]] if words[0] == "linescli" else []
+
+    def cut(self, raw: Any, n: int) -> list[bytes] | None:
+        parts = raw.stdout_bytes.split(b"== ")[1:]
+        return [p.split(b"\n", 1)[1] for p in parts] if len(parts) == n else None
+
+
+def test_a_drivers_joined_read_is_joined_and_cut_with_no_change_to_the_engine(tmp_path: Path) -> None:
+    """What a driver declares (drivers.JoinedRead) is all the batch needs: the facts are read by one
+    run of the client, and each is kept as its own command's answer."""
+    from bgpdoctor.transport.base import CommandResult as Result
+
+    calls = tmp_path / "calls"
+    tool = tmp_path / "linescli"
+    tool.write_text(f'#!/bin/sh\necho "$*" >> {calls}\nfor a; do echo "== $a"; echo "answer of $a"; done\n')
+    tool.chmod(0o755)
+    commands = {"lines.a": "linescli a", "lines.b": "linescli b", "ok": "echo ok"}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+        readers = (_LinesCli(),)
+        mp.setattr("bgpdoctor.engine.collect.joined_reads", lambda: readers)
+        facts = _collect(commands, timeout=10)
+        framed = frame_batch(
+            batch_script(batch_commands(commands), "@@m", 10, 1 << 20),
+            lambda fact, command: Result(command, 0, f"answer of {fact}\n".encode(), ""),
+        )
+    assert calls.read_text().splitlines() == ["a b"], "one run for both facts"
+    assert {f: (r.command, r.stdout) for f, r in facts.outputs.items()} == {
+        "lines.a": ("linescli a", "answer of a\n"),
+        "lines.b": ("linescli b", "answer of b\n"),
+        "ok": ("echo ok", "ok\n"),
+    }
+    assert b"answer of lines.a" in framed.stdout_bytes and b"answer of lines.b" in framed.stdout_bytes
 
 
 def _fake_tool(folder: Path, name: str, status: int) -> None:
