@@ -969,6 +969,7 @@ FACTS: tuple[Fact, ...] = (
     ),
     Fact("mtu_receiver", PATH, "str: the host whose interface takes less, e.g. 'router-b'"),
     Fact("mtu_receiver_iface", PATH, "str: its interface, e.g. 'vxlan0'"),
+    Fact("mtu_receiver_mtu", PATH, "int: that interface's MTU, e.g. 1420"),
     Fact(
         "mtu_odd_hosts",
         PATH,

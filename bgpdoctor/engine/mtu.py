@@ -74,17 +74,24 @@ def _mtu_bottleneck(world: World, path: Path, path_mtu: int) -> tuple[str, str] 
     return None
 
 
+# Linux takes a received frame up to a VLAN header over the interface's MTU (is_skb_forwardable:
+# mtu + hard_header_len + VLAN_HLEN), so a DF probe up to 4 bytes above the receiver's MTU still
+# gets through: the sweep then measures 1461 across an interface of MTU 1460
+L2_RECEIVE_SLACK = 4
+
+
 def _mtu_l2_mismatch(world: World, s: Subject, path: Path, path_mtu: int) -> None:
     """A sender whose interface MTU is above what the next hop's interface takes, on one layer 2
     (overlay members with different MTUs): the frame is dropped without any ICMP."""
     for prev, hop in zip(path.hops, path.hops[1:], strict=False):
         sent, taken = _iface_mtu(world, prev.host, prev.oif), _iface_mtu(world, hop.host, hop.iif)
-        if sent and taken == path_mtu and sent > taken:
+        if sent and taken and taken <= path_mtu <= taken + L2_RECEIVE_SLACK and sent > path_mtu:
             s.add("mtu_bottleneck_host", prev.host, world.evidence(prev.host, "ip.addr"))
             s.add("mtu_bottleneck_iface", prev.oif)
             s.add("mtu_sender_mtu", sent)
             s.add("mtu_receiver", hop.host, world.evidence(hop.host, "ip.addr"))
             s.add("mtu_receiver_iface", hop.iif)
+            s.add("mtu_receiver_mtu", taken)
             s.add("mtu_odd_hosts", ", ".join(_odd_mtu_ends(world, prev.host, sent, hop.host, hop.iif, taken)))
             return
 

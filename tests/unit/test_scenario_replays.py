@@ -125,3 +125,20 @@ def test_a_session_down_on_the_only_bgp_way_a_missing_route_comes_by_explains_it
         "pod-ping@ferro-jrn->ember97",
     } <= set(diagnosis.symptoms)
     assert [f for f in _failed(report) if f not in diagnosis.symptoms] == []
+
+
+# Seed 1071 with the names of seed 101071, mtu-blackhole: xe-7-31 on kvr8 has MTU 1460 and kvr8 drops
+# ICMP "frag needed". One way the narrow hop is kvr8's outgoing interface (the sweep measures 1460);
+# the other way it is kvr8's incoming interface behind iris's 1500, where Linux takes a frame up to
+# a VLAN header over the MTU, so 1461 gets through. Before, that direction named no narrow hop and
+# each path became its own diagnosis: three, where the same network under seed 1071's names had one.
+L2_SLACK = SCENARIOS / "seed1071_names101071_mtu_blackhole_l2_slack.json.gz"
+
+
+def test_a_probe_a_few_bytes_over_the_receivers_mtu_still_names_the_narrow_interface(tmp_path: Path) -> None:
+    report = _replay(tmp_path, recording=L2_SLACK)
+    [diagnosis] = report.diagnoses
+    assert diagnosis.root_cause == "mtu-blackhole" and "kvr8" in diagnosis.hosts
+    assert "xe-7-31 on kvr8 takes only 1460" in diagnosis.summary, diagnosis.summary
+    measured_1461 = [r for r in report.results if r.check == "path-mtu" and "1461 bytes vanish" in r.reason]
+    assert measured_1461, "the direction through kvr8's incoming interface measures 1461"
