@@ -277,11 +277,6 @@ def _affects(anchors: list[set[str]], related: set[str], other: set[str]) -> boo
     return bool(related & other)
 
 
-def _culprit_count(culprit: str) -> int:
-    """How many hosts a rendered culprit names (none counts as the widest)."""
-    return sum(1 for c in culprit.split(",") if c.strip()) or 1 << 16
-
-
 def _related(r: CheckResult, by_label: dict[str, Subject], known: dict[str, set[str]]) -> set[str]:
     """The hosts whose faults can explain a failure: its subject's hosts and transit hosts."""
     if r.host not in known:
@@ -323,13 +318,7 @@ def diagnose(
     for r in failures:
         failures_of.setdefault(r.host, []).append(r)
     diagnoses: list[Diagnosis] = []
-    # within one cause the narrowest culprit first, then the one more subjects show: it claims the
-    # symptoms it explains before a wider one does. Never the names' alphabetical order, which made
-    # the same network give "iris, kvr8" under one set of names and "jasper-2" under another.
-    ordered = sorted(
-        found.values(),
-        key=lambda t: (t[0].priority, t[0].id, _culprit_count(t[2]), -len(t[1]), t[2]),
-    )
+    ordered = sorted(found.values(), key=lambda t: (t[0].priority, t[0].id, t[2]))
     for pb, matched, culprit in ordered:
         standing = [x for x in matched if not _all_explained(failures_of, x)]
         if not standing:
