@@ -3,8 +3,9 @@ entry on a router), read on each end and each router between them while the sess
 
 After a router reboot its firewall may come up in a race with a proxy or NAT rule that captured
 port 179 (OpenWrt fw4 with Mihomo or Tailscale): the entry it created keeps translating the flow
-to another address or port, or stays ESTABLISHED for a connection neither end still has; the
-session stays down until the entry goes (`conntrack -D`, or `notrack` for port 179).
+to another address or port, or stays ESTABLISHED while an end opens that same connection again;
+the session stays down until the entry goes (`conntrack -D`, or `notrack` for port 179). An
+ESTABLISHED entry no socket has is only left over: the next attempt gets an entry of its own.
 
 Pure code over World; `session_facts` adds its facts to a session subject.
 Example facts: bgp_conntrack_stale=True, stale_conntrack_host="bdx-r",
@@ -34,37 +35,47 @@ def _addresses(session: Session) -> set[str]:
     return found
 
 
-def _sockets(world: World, session: Session) -> set[tuple[str, int, str, int]] | None:
-    """(local address, port, peer address, port) of every BGP socket on either end; None when an
-    end's sockets could not be read."""
-    found: set[tuple[str, int, str, int]] = set()
+Sockets = dict[tuple[str, int, str, int], str]  # (local, port, peer, port) -> ss state, e.g. "SYN-SENT"
+OPENING = ("SYN-SENT", "SYN-RECV")
+
+
+def _sockets(world: World, session: Session) -> Sockets | None:
+    """Every BGP socket on either end, with its state; None when an end's sockets could not be read."""
+    found: Sockets = {}
     for end in session.ends:
         sockets = world.parsed(end.host, "ss.bgp", ss.parse_ss)
         if sockets is None:
             return None
-        found |= {
-            (x.local_address, x.local_port, x.peer_address, x.peer_port)
+        found.update(
+            ((x.local_address, x.local_port, x.peer_address, x.peer_port), x.state)
             for x in sockets
             if x.peer_port is not None
-        }
+        )
     return found
 
 
-def stale_reason(entry: conntrack.Entry, sockets: set[tuple[str, int, str, int]] | None) -> str | None:
+def stale_reason(entry: conntrack.Entry, sockets: Sockets | None) -> str | None:
     """Why this entry of the BGP flow does not match the session, or None.
 
     Translated towards the destination (DNAT, a redirect to a proxy): the request never reaches
-    the peer's port 179. ESTABLISHED for a connection neither end has a socket of: left over.
+    the peer's port 179. ESTABLISHED while an end is still opening that very connection (its
+    socket in SYN-SENT or SYN-RECV): the handshake's packets meet an entry that says it is done.
+    An ESTABLISHED entry no socket has at all is left over from a connection that is gone; the next
+    attempt comes from another port and gets its own entry, so it is no cause.
     A source translation is not judged here (a NAT between BGP peers is its own cause).
     """
     o, r = entry.original, entry.reply
     if (r.src, r.sport) != (o.dst, o.dport):
         return f"translated: the reply comes from {r.src}:{r.sport}, not {o.dst}:{o.dport}"
-    seen = sockets is not None and (
-        (o.src, o.sport, o.dst, o.dport) in sockets or (o.dst, o.dport, o.src, o.sport) in sockets
-    )
-    if entry.state == "ESTABLISHED" and not entry.unreplied and sockets is not None and not seen:
-        return "ESTABLISHED in conntrack, but neither end has this connection"
+    if (r.dst, r.dport) != (o.src, o.sport):
+        return None  # translated at the source: bgp-source-address says so
+    if entry.state != "ESTABLISHED" or entry.unreplied or sockets is None:
+        return None
+    for key in ((o.src, o.sport, o.dst, o.dport), (o.dst, o.dport, o.src, o.sport)):
+        if sockets.get(key) in OPENING:
+            return (
+                f"ESTABLISHED in conntrack while {key[0]} is still opening this connection ({sockets[key]})"
+            )
     return None
 
 

@@ -234,15 +234,27 @@ def _entry(line: str) -> conntrack.Entry:
 SOCKET = ("10.214.0.12", 35421, "10.214.0.1", 179)
 
 
-def test_a_left_over_established_entry_is_stale_only_without_a_socket_behind_it() -> None:
+def test_an_established_entry_is_stale_only_while_an_end_is_still_opening_that_connection() -> None:
     established = _entry(
         "tcp      6 431998 ESTABLISHED src=10.214.0.12 dst=10.214.0.1 sport=35421 dport=179 "
         "src=10.214.0.1 dst=10.214.0.12 sport=179 dport=35421 [ASSURED] mark=0 use=1"
     )
-    assert stale_reason(established, set()) == "ESTABLISHED in conntrack, but neither end has this connection"
-    assert stale_reason(established, {SOCKET}) is None
-    # the listener's side of the same socket counts too
-    assert stale_reason(established, {("10.214.0.1", 179, "10.214.0.12", 35421)}) is None
+    assert stale_reason(established, {SOCKET: "SYN-SENT"}) == (
+        "ESTABLISHED in conntrack while 10.214.0.12 is still opening this connection (SYN-SENT)"
+    )
+    # the listener's side of the same connection counts too
+    listener = ("10.214.0.1", 179, "10.214.0.12", 35421)
+    assert stale_reason(established, {listener: "SYN-RECV"}) is not None
+    assert stale_reason(established, {SOCKET: "ESTAB"}) is None
+    # left over from a connection no end has any more: the next attempt comes from another port,
+    # so it is no cause. As /proc printed it on a generated scenario (seed 1061, renamed), 35 s
+    # after the speaker at .190 stopped listening; it was named as a cause in one run of three.
+    [left_over] = conntrack.parse_entries(
+        "ipv4     2 tcp      6 431965 ESTABLISHED src=172.17.228.186 dst=172.17.228.190 sport=50099 "
+        "dport=179 src=172.17.228.190 dst=172.17.228.186 sport=179 dport=50099 [ASSURED] mark=0 zone=0 use=2"
+    )
+    assert stale_reason(left_over, {}) is None
+    assert stale_reason(established, {}) is None
     assert stale_reason(established, None) is None  # sockets unknown: not claimed
 
 
@@ -251,9 +263,9 @@ def test_a_source_translation_or_an_unanswered_syn_is_not_called_stale() -> None
         "tcp      6 431998 ESTABLISHED src=10.214.0.12 dst=10.214.0.1 sport=35421 dport=179 "
         "src=10.214.0.1 dst=10.214.9.1 sport=179 dport=35421 [ASSURED] mark=0 use=1"
     )
-    assert stale_reason(snat, {SOCKET}) is None  # a NAT between the peers is bgp-source-address's
+    assert stale_reason(snat, {SOCKET: "SYN-SENT"}) is None  # a NAT between the peers is bgp-source-address's
     syn = _entry(
         "tcp      6 99 SYN_SENT src=10.214.0.12 dst=10.214.0.1 sport=35421 dport=179 [UNREPLIED] "
         "src=10.214.0.1 dst=10.214.0.12 sport=179 dport=35421 mark=0 use=1"
     )
-    assert stale_reason(syn, set()) is None
+    assert stale_reason(syn, {SOCKET: "SYN-SENT"}) is None
