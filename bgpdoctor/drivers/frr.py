@@ -81,7 +81,7 @@ class VtyshShows:
         if tail is None or not command.endswith(tail):
             return None
         client = command.removesuffix(tail)
-        words = _argv(client)
+        words = _simple_argv(client)
         ok = words is not None and (
             words == ["vtysh"] or (len(words) == 3 and words[:2] == ["vtysh", "--vty_socket"])
         )
@@ -93,7 +93,7 @@ class VtyshShows:
         return client + "".join(c.removeprefix(client) for c in commands)
 
     def views(self, command: str) -> list[tuple[str, str]]:
-        words = _argv(command)
+        words = _simple_argv(command)
         facts = {show: fact for fact, show in SHOWS.items()}
         if words is None or words[0] != "vtysh" or "-c" not in words:
             return []
@@ -132,13 +132,10 @@ class VtyshShows:
         return cuts if not text[start:].strip() else None
 
 
-def _argv(command: str) -> list[str] | None:
-    """The words of a command with nothing for the shell to do but run it, else None."""
-    try:
-        words = shlex.split(command)
-    except ValueError:
-        return None
-    return words if words and shlex.join(words) == command else None
+def _simple_argv(command: str) -> list[str] | None:
+    from bgpdoctor.engine.collect import simple_argv  # the batch's own reading of a plain command
+
+    return simple_argv(command)
 
 
 VTYSH_SHOWS = VtyshShows()

@@ -34,7 +34,7 @@ from bgpdoctor.probes.batch import KILL_AFTER_S, parse_probe_batch, probe_batch_
 from bgpdoctor.probes.capture import syn_capture_command
 from bgpdoctor.probes.droptrace import DropTrace, DropTracing, Flow
 from bgpdoctor.probes.kubelet import KubeletProbe, kubelet_command, parse_kubelet_probe
-from bgpdoctor.probes.mtu import SweepResult, ping_command, probe_wait, run_sweep
+from bgpdoctor.probes.mtu import USER_PING_INTERVAL, SweepResult, ping_command, probe_wait, run_sweep
 from bgpdoctor.redact import redact
 from bgpdoctor.transport.base import CommandResult
 
@@ -219,9 +219,9 @@ def segment_pairs(world: World, sessions: list[Session]) -> list[NodePair]:
     return pairs
 
 
-# two echo requests (one may be lost to ARP or a first-packet drop) this far apart: the shortest
-# interval every iputils allows a user who is not root, since a sweep waits for this ping
-PING_INTERVAL = 0.2
+# two echo requests (one may be lost to ARP or a first-packet drop) as close as any user may send
+# them, since a sweep waits for this ping
+PING_INTERVAL = USER_PING_INTERVAL
 
 
 def peer_ping_command(address: str, settings: ProbeSettings) -> str:

@@ -621,21 +621,22 @@ def split_batch(
     return results
 
 
-def shared_reads(commands: dict[str, str]) -> list[tuple[str, list[str]]]:
-    """The reads that serve several facts with one command: (the command, its facts in order).
+def shared_reads(commands: dict[str, str]) -> list[tuple[str, list[str], JoinedRead | None]]:
+    """The reads that serve several facts with one command: (the command, its facts in order, the
+    driver's JoinedRead that cuts its output; None for the shared `ss`).
 
     `ss -p` (walks every process's file descriptors) once for ss.listen and ss.bgp, each fact the
     lines its own `ss` would print (SHARED_READS); and the facts a driver reads with one run of its
     client (drivers.JoinedRead: FRR's `show ... json` facts with one vtysh).
     Example: {"ss.listen": SS_LISTEN_COMMAND, "ss.bgp": SS_BGP_COMMAND}
-    -> [("ss -Htanp 'sport = :179 or dport = :179'", ["ss.listen", "ss.bgp"])]
+    -> [("ss -Htanp 'sport = :179 or dport = :179'", ["ss.listen", "ss.bgp"], None)]
     """
-    groups: dict[str, list[str]] = {}
+    groups: dict[str, tuple[list[str], JoinedRead | None]] = {}
     joined: dict[tuple[JoinedRead, str], list[str]] = {}
     for fact, command in commands.items():
         shared = SHARED_READS.get(fact)
         if shared is not None and shared[0] == command:
-            groups.setdefault(shared[1], []).append(fact)
+            groups.setdefault(shared[1], ([], None))[0].append(fact)
             continue
         for reader in joined_reads():
             if (client := reader.client(fact, command)) is not None:
@@ -643,8 +644,8 @@ def shared_reads(commands: dict[str, str]) -> list[tuple[str, list[str]]]:
                 break
     for (reader, client), facts in joined.items():
         if len(facts) > 1:
-            groups[reader.join(client, [commands[f] for f in facts])] = facts
-    return list(groups.items())
+            groups[reader.join(client, [commands[f] for f in facts])] = (facts, reader)
+    return [(command, facts, reader) for command, (facts, reader) in groups.items()]
 
 
 def batch_commands(commands: dict[str, str]) -> dict[str, str]:
@@ -655,8 +656,8 @@ def batch_commands(commands: dict[str, str]) -> dict[str, str]:
     -> {"ss.listen": "ss -Htanp 'sport = :179 or dport = :179'"}
     """
     reads = shared_reads(commands)
-    first = {facts[0]: shared for shared, facts in reads}
-    served = {f for _, facts in reads for f in facts}
+    first = {facts[0]: shared for shared, facts, _reader in reads}
+    served = {f for _, facts, _reader in reads for f in facts}
     return {
         fact: first.get(fact, command)
         for fact, command in commands.items()
@@ -673,20 +674,19 @@ def _shared_facts(
     its part of the output (JoinedRead.cut), with its own command."""
     found = dict(results)
     again: dict[str, str] = {}
-    for shared, facts in shared_reads(commands):
+    for shared, facts, reader in shared_reads(commands):
         raw = found.get(facts[0])
         if raw is None or raw.command != shared:
             continue  # not read in this batch (or read by its own command)
         del found[facts[0]]
-        if facts[0] in SHARED_READS:  # the one `ss`
+        if reader is None:  # the one `ss`
             for fact in facts:
                 _own, _shared, states, keep = SHARED_READS[fact]
                 lines = raw.stdout_bytes.splitlines(keepends=True)
                 mine = b"".join(x for x in lines if (_first_word(x) in states) == keep)
                 found[fact] = dataclasses.replace(raw, command=commands[fact], stdout_bytes=mine)
             continue
-        reader = next((r for r in joined_reads() if r.client(facts[0], commands[facts[0]]) is not None), None)
-        cuts = reader.cut(raw, len(facts)) if reader is not None else None
+        cuts = reader.cut(raw, len(facts))
         if cuts is None:
             again.update({fact: commands[fact] for fact in facts})
             continue

@@ -46,11 +46,12 @@ class SweepResult:
         return self.silent_above is not None and self.path_mtu is not None
 
 
-# ping's interval between packets: with one packet, it bounds how long ping lingers after a local
-# "message too long" (the kernel already caches a smaller path MTU), which otherwise waits the whole
-# -W although no answer can come (measured: 1.00 s at -W 1, 0.2 s with this). 0.2 s is the shortest
-# interval iputils before 20210202 allows a user who is not root.
-LOCAL_ERROR_WAIT = 0.2
+# the shortest interval between pings iputils before 20210202 allows a user who is not root
+USER_PING_INTERVAL = 0.2
+# a DF probe's interval: with one packet, it bounds how long ping lingers after a local "message
+# too long" (the kernel already caches a smaller path MTU), which otherwise waits the whole -W
+# although no answer can come (measured: 1.00 s at -W 1, 0.2 s with this)
+LOCAL_ERROR_WAIT = USER_PING_INTERVAL
 
 
 def ping_command(src_ip: str | None, dst_ip: str, size: int, wait: float) -> str:
