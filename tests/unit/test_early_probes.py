@@ -276,6 +276,27 @@ def test_a_retransmitting_connections_round_trip_is_not_trusted() -> None:
     assert " -W 1 " in first.splitlines()[0]
 
 
+@pytest.mark.parametrize(
+    ("status", "output"),
+    [(1, "ss: netlink error\n"), (0, "not ss output at all\n"), (124, LIVE_SOCKET[:40])],
+)
+def test_a_bgp_connection_read_that_failed_or_did_not_parse_leaves_the_default_wait(
+    status: int, output: str
+) -> None:
+    """No round trip is taken from a `ss -ti` that failed, timed out or could not be read: the
+    probe waits the default, and nothing else changes."""
+
+    def prepare(network: Network) -> None:
+        command = network.recorded["yuuko-k8s"].outputs["ip.addr"].command
+        network.recorded["yuuko-k8s"].outputs["ss.bgp_tcp"] = CommandResult(command, status, output.encode())
+
+    collected, _network, _inv = _collect("healthy.json", {}, early=True, ping_wait=1.0, prepare=prepare)
+
+    first = collected.active.sweeps["yuuko-k8s->router-mine bgp 192.168.6.1"].probes[0].raw
+    assert " -W 1 " in first.splitlines()[0]
+    assert collected.active.errors == {}
+
+
 def test_with_a_known_round_trip_early_and_late_probes_are_the_same() -> None:
     prepare = _bgp_sockets("yuuko-k8s", LIVE_SOCKET)
     slow = {"router-mine": 0.3}
