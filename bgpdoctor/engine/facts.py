@@ -974,8 +974,17 @@ FACTS: tuple[Fact, ...] = (
         "mtu_odd_hosts",
         PATH,
         "str: of the two ends, the one whose MTU differs from the segment's other members, both "
-        "when none tells, e.g. 'router-b' or 'router-a, router-b'",
+        "when none tells (also for a narrow hop whose next hop on its layer 2 takes more), e.g. "
+        "'router-b' or 'router-a, router-b'",
     ),
+    Fact(
+        "mtu_segment_peer",
+        PATH,
+        "str: the next hop on the narrow interface's layer 2 when it takes larger frames (two MTUs on "
+        "one segment) and the narrow host is the odd member or nothing tells, e.g. 'router-b'",
+    ),
+    Fact("mtu_segment_peer_iface", PATH, "str: its interface on that layer 2, e.g. 'zt0'"),
+    Fact("mtu_segment_mtu", PATH, "int: that interface's MTU, larger than the path MTU, e.g. 1420"),
     Fact(
         "pmtu_filter_host", PATH, "str: the host whose rule drops ICMP 'fragmentation needed', e.g. 'gateway'"
     ),

@@ -277,6 +277,11 @@ def _affects(anchors: list[set[str]], related: set[str], other: set[str]) -> boo
     return bool(related & other)
 
 
+def _culprit_count(culprit: str) -> int:
+    """How many hosts a rendered culprit names (none counts as the widest)."""
+    return sum(1 for c in culprit.split(",") if c.strip()) or 1 << 16
+
+
 def _related(r: CheckResult, by_label: dict[str, Subject], known: dict[str, set[str]]) -> set[str]:
     """The hosts whose faults can explain a failure: its subject's hosts and transit hosts."""
     if r.host not in known:
@@ -318,13 +323,23 @@ def diagnose(
     for r in failures:
         failures_of.setdefault(r.host, []).append(r)
     diagnoses: list[Diagnosis] = []
-    ordered = sorted(found.values(), key=lambda t: (t[0].priority, t[0].id, t[2]))
+    # within one cause the narrowest culprit first, then the one more subjects show: it claims the
+    # symptoms it explains before a wider one does. Never the names' alphabetical order, which made
+    # the same network give "iris, kvr8" under one set of names and "jasper-2" under another.
+    ordered = sorted(
+        found.values(),
+        key=lambda t: (t[0].priority, t[0].id, _culprit_count(t[2]), -len(t[1]), t[2]),
+    )
     for pb, matched, culprit in ordered:
         standing = [x for x in matched if not _all_explained(failures_of, x)]
         if not standing:
             continue  # every failure it rests on is a symptom of a higher-ranked cause
-        # the summary speaks for the subject with the strongest evidence: the kernel's own drop reason
-        s = next((x for x in standing if x.facts.get("kernel_proof")), standing[0])
+        # the summary speaks for the subject with the strongest evidence: the kernel's own drop reason,
+        # then the most of the cause's evidence facts; not merely the one whose name sorts first
+        s = min(
+            standing,
+            key=lambda x: (not x.facts.get("kernel_proof"), -sum(f in x.facts for f in pb.evidence_facts)),
+        )
         culprits = [c.strip() for c in culprit.split(",") if c.strip()]
         related = set(s.related) | set(culprits)
         anchors = [set(x.hosts) if x.kind == "session" else set(culprits or x.hosts) for x in matched]

@@ -55,6 +55,7 @@ def sweep_facts(world: World, s: Subject, path: Path, pair: NodePair, sweep: Any
         if bottleneck:
             s.add("mtu_bottleneck_host", bottleneck[0], world.evidence(bottleneck[0], "ip.addr"))
             s.add("mtu_bottleneck_iface", bottleneck[1])
+            _two_mtus_behind(world, s, path, *bottleneck, sweep.path_mtu)
         else:
             _mtu_l2_mismatch(world, s, path, sweep.path_mtu)
         _pmtu_filter(
@@ -94,6 +95,28 @@ def _mtu_l2_mismatch(world: World, s: Subject, path: Path, path_mtu: int) -> Non
             s.add("mtu_receiver_mtu", taken)
             s.add("mtu_odd_hosts", ", ".join(_odd_mtu_ends(world, prev.host, sent, hop.host, hop.iif, taken)))
             return
+
+
+def _two_mtus_behind(world: World, s: Subject, path: Path, host: str, ifname: str, mtu: int) -> None:
+    """When the next hop on the narrow interface's layer 2 takes larger frames, the segment has two
+    MTUs: the frames it sends back are dropped without any ICMP as well. Named as the reverse
+    direction names them (`_odd_mtu_ends`): when the narrow host is the odd member, or nothing tells,
+    this diagnosis also carries the repair of the segment; when the other end is the odd one, that
+    is a finding of its own (the reverse path's layer-2 mismatch)."""
+    at = next((i for i, hop in enumerate(path.hops) if hop.host == host and hop.oif == ifname), None)
+    if at is None or at + 1 >= len(path.hops):
+        return
+    peer = path.hops[at + 1]
+    peer_mtu = _iface_mtu(world, peer.host, peer.iif)
+    if not peer_mtu or peer_mtu <= mtu + L2_RECEIVE_SLACK:
+        return
+    odd = _odd_mtu_ends(world, peer.host, peer_mtu, host, ifname, mtu)
+    if host not in odd:
+        return
+    s.add("mtu_segment_peer", peer.host, world.evidence(peer.host, "ip.addr"))
+    s.add("mtu_segment_peer_iface", peer.iif)
+    s.add("mtu_segment_mtu", peer_mtu)
+    s.add("mtu_odd_hosts", ", ".join(odd))
 
 
 def _network(address: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:

@@ -142,6 +142,9 @@ def test_the_member_whose_mtu_differs_from_the_segment_is_named(tmp_path: Path) 
     assert {"path-mtu@fjord->onyx32 bgp 10.121.233.154", "path-mtu@gale->onyx32 bgp 10.121.233.154"} <= set(
         mtu.symptoms
     )
+    # whichever path speaks for it, the repair of the segment is onyx32's, to the others' MTU
+    [link] = [f for f in mtu.fixes if f.platform == "linux"]
+    assert link.host == "onyx32" and link.text.splitlines()[-1] == "ip link set dev ge7-4 mtu 1500", link
 
 
 def test_two_ends_with_two_mtus_and_no_third_member_are_both_named(tmp_path: Path) -> None:

@@ -18,9 +18,12 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from bgpdoctor.engine.recording import load_recording
 from bgpdoctor.engine.run import RunOptions, evaluate
@@ -127,18 +130,67 @@ def test_a_session_down_on_the_only_bgp_way_a_missing_route_comes_by_explains_it
     assert [f for f in _failed(report) if f not in diagnosis.symptoms] == []
 
 
-# Seed 1071 with the names of seed 101071, mtu-blackhole: xe-7-31 on kvr8 has MTU 1460 and kvr8 drops
-# ICMP "frag needed". One way the narrow hop is kvr8's outgoing interface (the sweep measures 1460);
-# the other way it is kvr8's incoming interface behind iris's 1500, where Linux takes a frame up to
-# a VLAN header over the MTU, so 1461 gets through. Before, that direction named no narrow hop and
-# each path became its own diagnosis: three, where the same network under seed 1071's names had one.
-L2_SLACK = SCENARIOS / "seed1071_names101071_mtu_blackhole_l2_slack.json.gz"
+# Seed 1071, mtu-blackhole, under two sets of names (and addresses): the router's backbone interface
+# has MTU 1460 and the router drops ICMP "frag needed"; its one neighbour on that layer 2 has 1500.
+# One way the narrow hop is the router's outgoing interface (the sweep measures 1460); the other way
+# it is its incoming interface behind the neighbour's 1500, where Linux takes a frame up to a VLAN
+# header over the MTU, so 1461 gets through.
+L2_SLACK = SCENARIOS / "seed1071_names101071_mtu_blackhole_l2_slack.json.gz"  # kvr8 narrow, iris across
+SEED_NAMES = SCENARIOS / "seed1071_mtu_blackhole.json.gz"  # jasper-2 narrow, mfco27 across
 
 
 def test_a_probe_a_few_bytes_over_the_receivers_mtu_still_names_the_narrow_interface(tmp_path: Path) -> None:
+    # before, the direction that measured 1461 named no narrow hop: each path its own diagnosis, three
     report = _replay(tmp_path, recording=L2_SLACK)
     [diagnosis] = report.diagnoses
     assert diagnosis.root_cause == "mtu-blackhole" and "kvr8" in diagnosis.hosts
-    assert "xe-7-31 on kvr8 takes only 1460" in diagnosis.summary, diagnosis.summary
-    measured_1461 = [r for r in report.results if r.check == "path-mtu" and "1461 bytes vanish" in r.reason]
-    assert measured_1461, "the direction through kvr8's incoming interface measures 1461"
+    failed = {r.host: r for r in report.results if r.check == "path-mtu" and r.status == "fail"}
+    assert "packets above 1461 bytes vanish" in failed["gale61->pmb38"].reason  # into kvr8's 1460
+    assert all(r.explained_by == "mtu-blackhole" for r in failed.values()), failed
+
+
+def _flipped(tmp_path: Path, recording: Path, renamed: dict[str, str]) -> Report:
+    """The recording with hosts renamed, so that they sort the other way round."""
+    text = gzip.decompress(recording.read_bytes()).decode()
+    for old, new in renamed.items():  # whole names only: in keys, values and labels like "a->b bgp"
+        text = re.sub(rf"(?<![\w.-]){re.escape(old)}(?![\w.]|-(?!>))", new, text)
+    flipped = tmp_path / "flipped.json"
+    flipped.write_text(text)
+    inv, inv_path, nodes, collected = load_recording(flipped)
+    return evaluate(inv, inv_path, collected, RunOptions(nodes=nodes))
+
+
+@pytest.mark.parametrize(
+    ("recording", "narrow", "across", "iface", "peer_iface"),
+    [(L2_SLACK, "kvr8", "iris", "xe-7-31", "eth13"), (SEED_NAMES, "jasper-2", "mfco27", "eno13", "azure-s5")],
+)
+def test_the_same_network_gets_the_same_diagnosis_whatever_its_names(
+    tmp_path: Path, recording: Path, narrow: str, across: str, iface: str, peer_iface: str
+) -> None:
+    """Before, the culprit whose text sorted first claimed the symptoms: the segment's two ends under
+    one set of names, the narrow router alone under the other. Now both namings, and each with its
+    two hosts sorted the other way round, name the segment's two ends (no third member tells which
+    MTU is the odd one), with the narrow router's own repairs."""
+    for report, (a, b) in [
+        (_replay(tmp_path, recording=recording), (narrow, across)),
+        (
+            _flipped(tmp_path, recording, {narrow: f"zzz-{narrow}", across: f"aaa-{across}"}),
+            (f"zzz-{narrow}", f"aaa-{across}"),
+        ),
+        (
+            _flipped(tmp_path, recording, {narrow: f"aaa-{narrow}", across: f"zzz-{across}"}),
+            (f"aaa-{narrow}", f"zzz-{across}"),
+        ),
+    ]:
+        [diagnosis] = report.diagnoses
+        assert (diagnosis.root_cause, diagnosis.hosts) == ("mtu-blackhole", sorted([a, b]))
+        fixes: dict[tuple[str, str | None], str] = {}
+        for f in diagnosis.fixes:
+            fixes[f.platform, f.host] = fixes.get((f.platform, f.host), "") + f.text
+        assert "frag-needed accept" in fixes["nftables", a]
+        # which of the two MTUs is right nothing tells: the smaller one works whatever the link carries
+        link = fixes["linux", b]
+        assert link.splitlines()[-1] == f"ip link set dev {peer_iface} mtu 1460", link
+        assert f"# or, on {a} if its link carries 1500: ip link set dev {iface} mtu 1500" in link, link
+        failed = [r for r in report.results if r.check == "path-mtu" and r.status == "fail"]
+        assert len(failed) == 5 and all(r.explained_by == "mtu-blackhole" for r in failed)
