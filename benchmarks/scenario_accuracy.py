@@ -58,13 +58,15 @@ def table(runs: list[SeedRun], renamed: dict[int, SeedRun]) -> str:
         f"two faults: both found            {_pct(sum(o.ok for o in double), len(double))}",
     ]
     if renamed:
-        same = total = 0
+        same = culprits = total = 0
         for seed, other in renamed.items():
             base = next(r for r in runs if r.seed == seed)
             for a, b in zip(base.outcomes, other.outcomes, strict=False):
                 total += 1
                 same += a.root_causes == b.root_causes and a.exit_code == b.exit_code
+                culprits += base.keyed(a) == other.keyed(b)
         lines.append(f"renamed: same root causes         {_pct(same, total)}")
+        lines.append(f"renamed: same culprit hosts       {_pct(culprits, total)}")
     lines += ["", f"{'fault':28} {'runs':>5} {'top-1':>6} {'culprit':>8}"]
     for fault in FAULTS:
         mine = [o for o in single if o.faults == (fault,)]
@@ -95,6 +97,9 @@ def misses(runs: list[SeedRun], renamed: dict[int, SeedRun]) -> list[str]:
         for a, b in zip(base.outcomes, other.outcomes, strict=False):
             if a.root_causes != b.root_causes or a.exit_code != b.exit_code:
                 out.append(f"{a.label()}: renamed copy differs: {a.said()} vs {b.said()}")
+            elif base.keyed(a) != other.keyed(b):
+                keyed = f"{base.keyed(a)} vs {other.keyed(b)}"
+                out.append(f"{a.label()}: renamed copy names other hosts: {keyed}")
     return out
 
 

@@ -130,14 +130,17 @@ SHARED_READS: dict[str, tuple[str, str, frozenset[str], bool]] = {
 }
 
 # the BGP flow's conntrack entries (engine/conntrack_flows.py): the kernel's table read directly
-# when it can be (the lines `conntrack -L -p tcp --dport 179` prints: IPv4 TCP entries whose
-# original destination port is 179, in /proc's form; its netlink dump cost a lab host ~10 ms of
-# CPU, the file ~1.5 ms), else conntrack(8), else any line of the table naming port 179; no
+# when it can be (the lines `conntrack -L -p tcp --dport 179` prints: IPv4 and IPv6 TCP entries
+# whose original destination port is 179, in /proc's form; its netlink dump cost a lab host ~10 ms
+# of CPU, the file ~1.5 ms), else conntrack(8), else any line of the table naming port 179; no
 # conntrack module loaded means no entry (empty), a table that cannot be read is missing
+CONNTRACK_BGP_AWK = (
+    '($1 == "ipv4" || $1 == "ipv6") && $3 == "tcp" { for (i = 4; i <= NF; i++) if ($i ~ /^dport=/) '
+    '{ if ($i == "dport=179") print; break } }'
+)
 CONNTRACK_BGP_COMMAND = (
     "if [ -r /proc/net/nf_conntrack ] && command -v awk >/dev/null 2>&1; then "
-    'awk \'$1 == "ipv4" && $3 == "tcp" { for (i = 4; i <= NF; i++) if ($i ~ /^dport=/) '
-    '{ if ($i == "dport=179") print; break } }\' /proc/net/nf_conntrack; '
+    f"awk '{CONNTRACK_BGP_AWK}' /proc/net/nf_conntrack; "
     "elif command -v conntrack >/dev/null 2>&1; then conntrack -L -p tcp --dport 179; "
     "elif [ -r /proc/net/nf_conntrack ]; then grep -F 'dport=179 ' /proc/net/nf_conntrack; [ $? -le 1 ]; "
     "elif [ ! -e /proc/sys/net/netfilter/nf_conntrack_count ]; then true; "

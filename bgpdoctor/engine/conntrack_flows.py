@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from bgpdoctor.engine.world import Session, World
 
 FACT = "conntrack.bgp"
+# the awk filter of the table read before it kept IPv6 entries too: a recording made with it has
+# no IPv6 entry whatever the table held
+_IPV4_ONLY_READ = '$1 == "ipv4" && $3 == "tcp"'
 
 
 def _addresses(session: Session) -> set[str]:
@@ -66,7 +69,10 @@ def stale_reason(entry: conntrack.Entry, sockets: Sockets | None) -> str | None:
     """
     o, r = entry.original, entry.reply
     if (r.src, r.sport) != (o.dst, o.dport):
-        return f"translated: the reply comes from {r.src}:{r.sport}, not {o.dst}:{o.dport}"
+        return (
+            f"translated: the reply comes from {conntrack.endpoint(r.src, r.sport)}, "
+            f"not {conntrack.endpoint(o.dst, o.dport)}"
+        )
     if (r.dst, r.dport) != (o.src, o.sport):
         return None  # translated at the source: bgp-source-address says so
     if entry.state != "ESTABLISHED" or entry.unreplied or sockets is None:
@@ -93,10 +99,17 @@ def session_facts(world: World, s: Subject, session: Session) -> None:
 
     hosts = [*session.hosts, *session_transit(world, session)]
     sockets = _sockets(world, session)
+    ipv6 = any(":" in a for a in addresses)
     unread: Unknown | None = None
     read_any = False
     for host in hosts:
         if not world.collected(host, FACT):
+            continue
+        if ipv6 and _IPV4_ONLY_READ in world.facts[host].outputs[FACT].command:
+            unread = unread or Unknown(
+                "not-collected",
+                f"the conntrack table of {host} was read for IPv4 entries only (an older bgpdoctor)",
+            )
             continue
         entries = world.parsed(host, FACT, conntrack.parse_entries)
         if entries is None:

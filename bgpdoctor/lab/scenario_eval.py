@@ -191,6 +191,12 @@ class SeedRun:
     total_seconds: float = 0.0
     outcomes: list[Outcome] = field(default_factory=list)
     error: str | None = None  # the scenario could not be built or healed
+    keys: dict[str, str] = field(default_factory=dict)  # host name -> its key in the scenario ("r1")
+
+    def keyed(self, outcome: Outcome) -> list[tuple[str, list[str]]]:
+        """The outcome's diagnoses with hosts by their scenario keys: the same network under other
+        names gives the same list when the diagnosis does not depend on the names."""
+        return [(cause, sorted(self.keys.get(h, h) for h in hosts)) for cause, hosts in outcome.diagnoses]
 
 
 def run_seed(
@@ -215,7 +221,7 @@ def run_seed(
     from bgpdoctor.lab.scenario_net import running, up_seconds
 
     sc = generate(seed, names_seed)
-    result = SeedRun(seed, sc.names_seed, sc.describe())
+    result = SeedRun(seed, sc.names_seed, sc.describe(), keys={h.name: key for key, h in sc.hosts.items()})
     t0 = time.monotonic()
     cases: list[list[FaultPlan]] = [[]]
     for name in faults_for_seed(sc, 2) if faults is None else faults:

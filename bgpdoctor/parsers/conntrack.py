@@ -83,11 +83,19 @@ class Entry:
 
     @property
     def text(self) -> str:
-        """Example: "ESTABLISHED 10.215.0.1:58916 -> 10.215.0.2:179, reply from 10.215.0.2:1179 [ASSURED]"."""
+        """Example: "ESTABLISHED 10.215.0.1:58916 -> 10.215.0.2:179, reply from 10.215.0.2:1179 [ASSURED]"
+        (an IPv6 address in brackets: "[fd00::1]:58916")."""
         o, r = self.original, self.reply
         flags = "".join(f" [{f}]" for f in self.flags)
-        flow = f"{o.src}:{o.sport} -> {o.dst}:{o.dport}, reply from {r.src}:{r.sport}"
+        flow = (
+            f"{endpoint(o.src, o.sport)} -> {endpoint(o.dst, o.dport)}, reply from {endpoint(r.src, r.sport)}"
+        )
         return f"{self.state or self.protocol} {flow}{flags}"
+
+
+def endpoint(address: str, port: int) -> str:
+    """Example: endpoint("10.0.0.1", 179) -> "10.0.0.1:179"; endpoint("fd00::1", 179) -> "[fd00::1]:179"."""
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
 
 def _address(value: str, line: str) -> str:

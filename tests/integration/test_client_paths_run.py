@@ -59,6 +59,7 @@ pytestmark = [needs_root]
 
 CAUSE = "asymmetric-path-stateful-drop"
 LAN = {"r": "10.214.0.1", "c": "10.214.0.10", "n1": "10.214.0.11", "n2": "10.214.0.12"}
+LAN6 = {"r": "fd00:214::1", "n2": "fd00:214::12"}  # an IPv6 BGP session on the same layer 2
 POD = {"n1": "10.63.1.1", "n2": "10.63.2.1"}
 CIDR = {"n1": "10.63.1.0/24", "n2": "10.63.2.0/24"}
 VIP1, VIP2 = "10.64.0.1", "10.64.0.2"
@@ -133,9 +134,15 @@ class Site:
     def ping(self, client: str, src: str, dst: str) -> bool:
         return self.exec(client, "ping", "-n", "-c", "1", "-W", "2", "-I", src, dst).returncode == 0
 
-    def inventory(self, vips: dict[str, list[str]] | None = None, bgp: bool = False) -> Path:
+    def inventory(
+        self, vips: dict[str, list[str]] | None = None, bgp: bool = False, lan: dict[str, str] = LAN
+    ) -> Path:
+        """`lan`: the addresses the BGP session runs between (LAN6 for an IPv6 session)."""
         vips = vips if vips is not None else {"n1": [VIP1], "n2": [VIP2]}
         addresses: dict[str, list[str]] = {h: [LAN[h]] if h in LAN else [] for h in self.ns if h != "sw"}
+        if lan is not LAN:
+            for h in lan:
+                addresses[h].append(lan[h])
         for a, ip_a, _, b, ip_b, _ in LINKS:
             addresses[a].append(ip_a)
             addresses[b].append(ip_b)
@@ -156,7 +163,7 @@ class Site:
                     "router_id": LAN[host],
                     "control_socket": str(self.lab.run_dir / f"{host}.ctl"),
                     "peers": [
-                        {"host": f"bdx-{other}", "address": LAN[other], "asn": ASN[other], "name": "peer"}
+                        {"host": f"bdx-{other}", "address": lan[other], "asn": ASN[other], "name": "peer"}
                     ],
                 }
             hosts[f"bdx-{host}"] = entry
@@ -320,14 +327,15 @@ def test_a_vip_announced_by_a_node_without_the_endpoint(site: Site) -> None:
     assert "but the reply comes back bdx-n2(->eth0) -> " in found[0]["summary"]
 
 
-def _bird(host: str, passive: bool) -> str:
+def _bird(host: str, passive: bool, lan: dict[str, str] = LAN) -> str:
     other = "n2" if host == "r" else "r"
+    family = "ipv6" if lan is LAN6 else "ipv4"
     return (
         f"router id {LAN[host]};\nprotocol device {{ scan time 10; }}\n"
-        f"protocol bgp peer {{\n  local {LAN[host]} as {ASN[host]};\n"
-        f"  neighbor {LAN[other]} as {ASN[other]};\n"
+        f"protocol bgp peer {{\n  local {lan[host]} as {ASN[host]};\n"
+        f"  neighbor {lan[other]} as {ASN[other]};\n"
         f"  startup hold time 6;\n  connect retry time 2;\n{'  passive on;' if passive else ''}\n"
-        "  ipv4 { import none; export none; };\n}\n"
+        f"  {family} {{ import none; export none; }};\n}}\n"
     )
 
 
@@ -337,41 +345,54 @@ def _bgp_up(site: Site) -> bool:
 
 
 @needs_bird2
-def test_a_stale_conntrack_entry_of_the_179_flow_on_the_router(site: Site) -> None:
+@pytest.mark.parametrize("lan", [LAN, LAN6], ids=["ipv4", "ipv6"])
+def test_a_stale_conntrack_entry_of_the_179_flow_on_the_router(site: Site, lan: dict[str, str]) -> None:
     if shutil.which("conntrack") is None:
         pytest.skip("conntrack is not installed (scripts/install-deps.sh)")
+    ip, family, suffix = ("ip6", "AF_INET6", "-ipv6") if lan is LAN6 else ("ip", "AF_INET", "")
+    if lan is LAN6:
+        for host in LAN6:  # both route IPv6 as they route IPv4
+            sh("ip", "-n", site.ns[host], "addr", "add", f"{LAN6[host]}/64", "dev", "eth0", "nodad")
+            sh("ip", "netns", "exec", site.ns[host], "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
+    r, n2 = lan["r"], lan["n2"]
     # a proxy's redirect caught port 179 on r (fw4 with Mihomo after a reboot): a listener that
     # accepts and never speaks BGP stands for the proxy
     proxy = subprocess.Popen(
         ["ip", "netns", "exec", site.ns["r"], sys.executable, "-c",
-         f"import socket, time; s = socket.create_server(('{LAN['r']}', 1179)); c = [s.accept()]\n"
-         "time.sleep(600)"],
+         f"import socket, time; s = socket.create_server(('{r}', 1179), family=socket.{family}); "
+         "c = [s.accept()]\ntime.sleep(600)"],
     )  # fmt: skip
+    to = f"[{r}]:1179" if lan is LAN6 else f"{r}:1179"
     try:
         site.rules(
             "r",
-            "table ip bdx_proxy {\n chain pre {\n  type nat hook prerouting priority dstnat;\n"
-            f"  ip saddr {LAN['n2']} tcp dport 179 dnat to {LAN['r']}:1179\n }}\n}}\n",
+            f"table {ip} bdx_proxy {{\n chain pre {{\n  type nat hook prerouting priority dstnat;\n"
+            f"  {ip} saddr {n2} tcp dport 179 dnat to {to}\n }}\n}}\n",
         )
-        site.lab.start_bird(site.ns["r"], "bdx-r", _bird("r", passive=True), name="r")
-        site.lab.start_bird(site.ns["n2"], "bdx-n2", _bird("n2", passive=False), name="n2")
+        site.lab.start_bird(site.ns["r"], "bdx-r", _bird("r", passive=True, lan=lan), name="r")
+        site.lab.start_bird(site.ns["n2"], "bdx-n2", _bird("n2", passive=False, lan=lan), name="n2")
         entries = lambda: site.exec("r", "conntrack", "-L", "-p", "tcp", "--dport", "179").stdout  # noqa: E731
         assert poll(lambda: "sport=1179" in entries(), 30), entries()
         assert not _bgp_up(site)
-        report = _run(site, site.inventory(bgp=True), "stale-conntrack-179")
+        report = _run(site, site.inventory(bgp=True, lan=lan), f"stale-conntrack-179{suffix}")
         found = [d for d in _found(report) if d["hosts"] == ["bdx-r"]]
         assert found, [(d["root_cause"], d["summary"]) for d in report["diagnoses"]]
-        assert f"the reply comes from {LAN['r']}:1179, not {LAN['r']}:179" in found[0]["summary"]
+        at = f"[{r}]" if lan is LAN6 else r
+        assert f"the reply comes from {at}:1179, not {at}:179" in found[0]["summary"]
         stale = _results(report, "bgp-conntrack-179")
         assert next(iter(stale.values()))[0] == "fail"
         fix = next(f for f in found[0]["fixes"] if f["title"].startswith("Delete the stale entry"))
-        assert fix["text"].startswith(f"conntrack -D -p tcp --orig-src {LAN['n2']} --orig-dst {LAN['r']}")
-        # the fix works: without the redirect and the entry, the session comes up
-        sh("ip", "netns", "exec", site.ns["r"], "nft", "delete", "table", "ip", "bdx_proxy")
-        deleted = site.exec("r", *fix["text"].splitlines()[0].split())
-        assert deleted.returncode == 0, deleted.stderr
+        delete = f"conntrack -D{' -f ipv6' if lan is LAN6 else ''} -p tcp --orig-src {n2} --orig-dst {r}"
+        assert fix["text"].startswith(delete), fix["text"]
+        # the fix works: without the redirect and the entry, the session comes up; the notrack
+        # lines are valid nft for the session's family
+        sh("ip", "netns", "exec", site.ns["r"], "nft", "delete", "table", ip, "bdx_proxy")
+        for line in fix["text"].splitlines():
+            if line and not line.startswith("#"):
+                done = site.exec("r", "sh", "-c", line)
+                assert done.returncode == 0, (line, done.stderr)
         assert poll(lambda: _bgp_up(site), 60)
-        healthy = _run(site, site.inventory(bgp=True), "conntrack-179-up")
+        healthy = _run(site, site.inventory(bgp=True, lan=lan), f"conntrack-179-up{suffix}")
         assert _found(healthy) == [], healthy["diagnoses"]
         assert {s for s, _ in _results(healthy, "bgp-conntrack-179").values()} <= {"skip"}
     finally:

@@ -55,6 +55,7 @@ ROUND_TRIP: dict[str, str | tuple[str, ...]] = {
     "ecmp-single-path": "frr",  # tor runs FRR: `maximum-paths` typed into vtysh
     "connected-route-shadows-bgp": "linux",
     "frr-ebgp-requires-policy": "frr",  # RFC 8212: route-maps in and out for the nodes
+    "neither-end-connects": "gobgp",  # yuuko-k8s dials: passive-mode off in its neighbor config
 }
 # the nodes a user would name for the faults of the seed-002/003 sites (default: yuuko-k8s)
 FOCUS: dict[str, list[str]] = {

@@ -441,3 +441,5 @@ def test_redrawn_names_give_the_same_root_causes(sample: Sample) -> None:
     assert [o.faults for o in a] == [o.faults for o in b]
     for x, y in zip(a, b, strict=True):
         assert (x.root_causes, x.exit_code) == (y.root_causes, y.exit_code), (x.said(), y.said())
+        # and on the same hosts: each named by its place in the scenario, not by its name
+        assert sample.runs["A"].keyed(x) == sample.runs["A-renamed"].keyed(y), (x.said(), y.said())

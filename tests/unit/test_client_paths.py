@@ -10,8 +10,9 @@ real TCP failed on each fault before the run and worked on the healthy form:
 - vip-other-interface: r sends the VIP via r2 to n1's eth1; n1 replies by eth0's default route;
   r2 drops INVALID;
 - vip-without-endpoint: n1 announces 10.64.0.2, its endpoint answers on n2 from the VIP;
-- stale-conntrack-179: BIRD on n2 dials r, whose DNAT sends the flow to a listener on 1179;
-  conntrack-179-up: the same session Established after the fix;
+- stale-conntrack-179(-ipv6): BIRD on n2 dials r over IPv4 (IPv6), whose DNAT sends the flow to a
+  listener on 1179;
+  conntrack-179-up(-ipv6): the same session Established after the fix;
 - healthy: each pod CIDR and VIP via its own node, no rule on r.
 """
 
@@ -29,6 +30,7 @@ from typing import Any
 import pytest
 
 from bgpdoctor.engine.client_paths import client_pairs, clients
+from bgpdoctor.engine.collect import CONNTRACK_BGP_COMMAND
 from bgpdoctor.engine.conntrack_flows import stale_reason
 from bgpdoctor.engine.judge import render
 from bgpdoctor.engine.recording import load_recording
@@ -202,9 +204,43 @@ def test_an_unreadable_conntrack_table_is_unknown_and_an_uncollected_one_no_verd
     assert _results(older, "bgp-conntrack-179")["bdx-n2<->bdx-r"][0] == "pass"
 
 
-def test_an_established_session_is_not_judged_by_its_conntrack_entries() -> None:
-    report = _run("conntrack-179-up")
+def test_a_stale_entry_of_an_ipv6_session_is_named_with_the_fix_of_its_family() -> None:
+    report = _run("stale-conntrack-179-ipv6")
+    assert _causes(report) == [(CAUSE, ["bdx-r"])]
+    found = report.diagnoses[0]
+    assert "reply from [fd00:214::1]:1179 [ASSURED] (translated: the reply comes from [fd00:214::1]:1179" in (
+        found.summary
+    )
+    lines = found.fixes[0].text.splitlines()
+    assert lines[0].startswith("conntrack -D -f ipv6 -p tcp --orig-src fd00:214::12 --orig-dst fd00:214::1 ")
+    notrack = [ln for ln in lines if "notrack" in ln and " rule " in ln]
+    assert len(notrack) == 4 and all(" ip6 saddr " in ln and " ip daddr " not in ln for ln in notrack)
+
+
+def test_a_table_read_for_ipv4_entries_only_says_nothing_of_an_ipv6_session(tmp_path: Path) -> None:
+    """A recording made before the read kept IPv6 entries: its empty output is not "no stale entry"."""
+    recording = json.loads((RUNS / "stale-conntrack-179-ipv6.json").read_text())
+    for host in ("bdx-r", "bdx-n2"):
+        out = recording["hosts"][host]["outputs"]["conntrack.bgp"]
+        out["command"] = out["command"].replace('($1 == "ipv4" || $1 == "ipv6")', '$1 == "ipv4"')
+        out["stdout_b64"] = ""  # what that awk kept of a table holding only the IPv6 flow
+    older = tmp_path / "older.json"
+    older.write_text(json.dumps(recording))
+    report = _evaluate(older)
     assert CAUSE not in [d.root_cause for d in report.diagnoses]
+    status, reason = _results(report, "bgp-conntrack-179")["bdx-n2<->bdx-r/ipv6"]
+    assert status == "unknown" and "was read for IPv4 entries only" in reason, reason
+    # the same older read still judges an IPv4 session
+    ipv4_only = CONNTRACK_BGP_COMMAND.replace('($1 == "ipv4" || $1 == "ipv6")', '$1 == "ipv4"')
+    assert ipv4_only != CONNTRACK_BGP_COMMAND
+    v4 = _evaluate(_edited(tmp_path, "stale-conntrack-179", "bdx-r", "conntrack.bgp", command=ipv4_only))
+    assert _results(v4, "bgp-conntrack-179")["bdx-n2<->bdx-r"][0] == "fail"
+
+
+@pytest.mark.parametrize("name", ["conntrack-179-up", "conntrack-179-up-ipv6"])
+def test_an_established_session_is_not_judged_by_its_conntrack_entries(name: str) -> None:
+    report = _run(name)
+    assert report.diagnoses == []
     assert {s for s, _ in _results(report, "bgp-conntrack-179").values()} == {"skip"}
 
 
@@ -213,10 +249,12 @@ def test_the_notrack_fix_passes_nft_check(tmp_path: Path) -> None:
         pytest.skip("nft -c needs root and unshare")
     pb = next(p for p in load_playbooks() if p.id == CAUSE)
     fix = next(f for f in pb.fixes if "conntrack -D" in f.template)
+    ipv6 = {**pb.example, "stale_conntrack_src": "fd00:214::12", "stale_conntrack_dst": "fd00:214::1"}
     lines = [
         ln.removeprefix("nft ").replace("'", "")
-        for ln in render(fix.template, pb.example, CAUSE).splitlines()
-        if ln.startswith("nft ")
+        for facts in (pb.example, ipv6)
+        for ln in render(fix.template, facts, CAUSE).splitlines()
+        if ln.startswith("nft ") and not (facts is ipv6 and " rule " not in ln)
     ]
     script = tmp_path / "notrack.nft"
     script.write_text("\n".join(lines) + "\n")

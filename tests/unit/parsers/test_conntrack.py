@@ -10,12 +10,15 @@ below are read off the raw lines by hand.
 from __future__ import annotations
 
 import contextlib
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bgpdoctor.engine.collect import CONNTRACK_BGP_AWK
 from bgpdoctor.parsers import ParseError
 from bgpdoctor.parsers.conntrack import Entry, Tuple, parse_entries
 
@@ -158,3 +161,19 @@ def test_the_collected_proc_cut_reads_the_same_as_the_tool() -> None:
     raw = (FIXTURES / "proc-nf_conntrack-lab-router-whole.txt").read_text().splitlines()
     assert len(raw) == 4 and " unknown " in raw[3]
     assert [e.original for e in whole] == [e.original for e in cut]
+
+
+def test_the_collected_proc_cut_keeps_ipv6_entries_as_the_tool_does() -> None:
+    """The awk of engine/collect.py's conntrack.bgp run over a real dual-stack table: B held an IPv6
+    and an IPv4 connection to its port 179 and an IPv6 one to 180 (conntrack-tools 1.4.7, Linux
+    6.18, captured within a second). /proc prints IPv6 addresses in full; the parser reads them as
+    the tool prints them. The cut keeps the lines the tool lists, IPv6 included: before, it kept
+    `$1 == "ipv4"` only, and an IPv6 session's entry went unseen."""
+    if shutil.which("awk") is None:
+        pytest.skip("no awk")
+    whole = FIXTURES / "proc-nf_conntrack-dual-stack-whole.txt"
+    cut = subprocess.run(["awk", CONNTRACK_BGP_AWK, str(whole)], capture_output=True, text=True, check=True)
+    tool = _read("conntrack-L-dual-stack.txt")
+    assert [(e.original, e.reply) for e in parse_entries(cut.stdout)] == [(e.original, e.reply) for e in tool]
+    assert [e.original.src for e in tool] == ["fd00:bd6::1", "10.216.0.1"]
+    assert len(_read("proc-nf_conntrack-dual-stack-whole.txt")) == 3  # and one to port 180
