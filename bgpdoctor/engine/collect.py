@@ -405,8 +405,19 @@ def _frame_size(marker: str, commands: dict[str, str]) -> int:
     return sum(2 * len(marker) + 2 * len(fact) + 32 for fact in commands) + len(marker) + 16
 
 
+def batch_bound(marker: str, commands: dict[str, str], max_output: int = DEFAULT_MAX_OUTPUT) -> int:
+    """What the batch of `commands` may send on each stream: max_output+1 bytes of the facts' output
+    plus the framing. A fact is then either whole, or longer than max_output (truncated), or cut by
+    the facts before it, which collect_host() runs again."""
+    return max_output + 1 + _frame_size(marker, commands)
+
+
 def batch_script(
-    commands: dict[str, str], marker: str, timeout: float, max_output: int = DEFAULT_MAX_OUTPUT
+    commands: dict[str, str],
+    marker: str,
+    timeout: float,
+    max_output: int = DEFAULT_MAX_OUTPUT,
+    bound_on_host: bool = True,
 ) -> str:
     """One POSIX sh script that runs every fact command and frames its output.
 
@@ -420,13 +431,17 @@ def batch_script(
     (reads_kernel_only) runs as it is, every other under `timeout -k 2 N` when the host has it
     (SIGKILL 2 s after SIGTERM, so a command that ignores SIGTERM cannot hold the host), directly
     when it is one program with its arguments, else through `sh -c`; `timeout` is looked for when
-    the first such command runs, not at all when there is none. All facts share one `head -c`
-    per stream (when the host has it), bounded to max_output+1 bytes plus the framing: the host
-    never sends more than that, and each fact is either whole, or longer than max_output
-    (truncated), or cut by the facts before it, which collect_host() then runs again.
+    the first such command runs, not at all when there is none.
+
+    Each stream may carry batch_bound() bytes. A transport that stops reading and stops the
+    command at its max_output (SSH, local, netns: `stops_at_max_output`) is given that bound, and
+    the script starts nothing for it (`bound_on_host=False`). For one that reads the whole output
+    first (the Kubernetes exec API), the host bounds it: all facts share one `head -c` per stream
+    (when the host has it), so the host never sends more. Two more processes and their pipes per
+    batch: under load they cost a host as much CPU as a fifth of its facts.
     """
     seconds = max(1, int(timeout))
-    limit = max_output + 1 + _frame_size(marker, commands)
+    limit = batch_bound(marker, commands, max_output)
     mark = shlex.quote(marker)
     lines = [
         # `timeout` is looked for when the first command needs it (a host whose facts all read the
@@ -435,15 +450,20 @@ def batch_script(
         "bd_t() {",
         *timeout_lookup(seconds),
         '$T "$@"; }',
-        f"if head -c 1 </dev/null >/dev/null 2>&1; then H='head -c {limit}'; else H=cat; fi",
         f"bd_b() {{ printf '%s BEGIN %s\\n' {mark} \"$1\"; printf '\\n%s BEGIN %s\\n' {mark} \"$1\" >&2; }}",
         f'bd_e() {{ printf \'\\n%s END %s %s\\n\' {mark} "$1" "$2"; }}',
-        # the facts' stdout -> fd 3 -> one head -> stdout; their stderr -> the other head -> stderr.
-        # The commands hold neither the session's stdout nor its stderr: a process one leaves behind
-        # keeps only the heads' pipes.
-        "{ {",
+    ]
+    facts = [
         *(_fact_lines(fact, command) for fact, command in commands.items()),
         f"printf '\\n%s DONE\\n' {mark} >&2",
+    ]
+    if not bound_on_host:
+        return "\n".join([*lines, "{", *facts, "} </dev/null"]) + "\n"
+    lines += [
+        f"if head -c 1 </dev/null >/dev/null 2>&1; then H='head -c {limit}'; else H=cat; fi",
+        # the facts' stdout -> fd 3 -> one head -> stdout; their stderr -> the other head -> stderr
+        "{ {",
+        *facts,
         "} 2>&1 >&3 3>&- </dev/null | $H >&2 3>&-; } 3>&1 | $H",
     ]
     return "\n".join(lines) + "\n"
@@ -714,13 +734,16 @@ def _run_batches(
     pending = batch_commands(commands)
     got: dict[str, CommandResult] = {}
     batch = None
+    # the transport stops the batch at the bound itself, or the host's `head` does (batch_script)
+    on_host = not getattr(facts.connection, "stops_at_max_output", False)
     while pending:
         # each command may run for timeout + KILL_AFTER_S; the raw batch is never stored, only the
         # facts split_batch() cuts out of it, each cleaned (bounded, redacted) on its own
+        bound = batch_bound(marker, pending, limit)
         batch = facts.run_raw(
-            in_login_shell(batch_script(pending, marker, timeout, limit)),
+            in_login_shell(batch_script(pending, marker, timeout, limit, bound_on_host=on_host)),
             (timeout + KILL_AFTER_S) * len(pending) + 5,
-            (limit + 4096) * 2 * len(pending) + 65536,
+            (limit + 4096) * 2 * len(pending) + 65536 if on_host else bound,
         )
         if batch is None:
             break
@@ -729,7 +752,8 @@ def _run_batches(
         cut, again = _shared_facts(commands, new)
         got.update(cut)
         pending.update(again)  # a shared read that could not be cut: its facts' own commands, next
-        if not new or batch.timed_out or batch.truncated:
+        # a batch the transport cut at the bound is what the host's head would have sent: go on
+        if not new or batch.timed_out or (batch.truncated and on_host):
             break
     for fact, result in got.items():
         facts.outputs[fact] = clean_result(result, limit)

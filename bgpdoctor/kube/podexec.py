@@ -324,6 +324,8 @@ class PodConnection:
     ``/proc/sys`` reads there describe the node itself.
     """
 
+    stops_at_max_output = False  # the exec API delivers the whole output before it is cut
+
     def __init__(self, host: str, pod: AgentPod, execer: PodExec, client: KubeClient | None = None) -> None:
         self.host = host
         self.pod = pod

@@ -65,7 +65,9 @@ class CommandResult:
 
 
 class Connection(Protocol):
-    """An open connection to one host."""
+    """An open connection to one host. One whose run() really stops the command at max_output (not
+    only cuts what it read) says so with a class attribute `stops_at_max_output = True`: the
+    collection batch then leaves the bound to it and starts no `head` on the host."""
 
     host: str
 

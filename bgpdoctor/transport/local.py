@@ -106,6 +106,8 @@ class LocalConnection:
     Example: ``LocalConnection("me").run("uname -s").stdout`` -> ``"Linux\\n"``.
     """
 
+    stops_at_max_output = True  # kills the command at max_output (run_argv)
+
     def __init__(self, name: str) -> None:
         self.host = name
 

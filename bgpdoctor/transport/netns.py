@@ -18,6 +18,8 @@ class NetnsConnection:
     Example: ``NetnsConnection("router-mine", "bdlab-router-mine").run("ip -j -br addr").exit_status`` -> 0
     """
 
+    stops_at_max_output = True  # kills the command at max_output (run_argv)
+
     def __init__(self, name: str, netns: str) -> None:
         self.host = name
         self.netns = netns

@@ -381,6 +381,8 @@ class SshConnection:
     False).run("birdc show status").exit_status`` -> 0
     """
 
+    stops_at_max_output = True  # closes the channel at max_output (see run)
+
     def __init__(
         self,
         name: str,

@@ -37,6 +37,7 @@ from bgpdoctor.errors import HostError, UsageError
 from bgpdoctor.inventory_model import Inventory
 from bgpdoctor.parsers import ss
 from bgpdoctor.redact import REDACTED
+from bgpdoctor.transport.base import CommandResult
 from bgpdoctor.transport.local import LocalConnection
 
 COMMANDS = {
@@ -54,10 +55,12 @@ COMMANDS = {
 }
 
 
+@pytest.mark.parametrize("on_host", [True, False], ids=["head-on-host", "bound-by-transport"])
 @pytest.mark.parametrize("shell", [s for s in ("sh", "dash", "bash", "busybox") if shutil.which(s)])
-def test_batch_round_trip(shell: str) -> None:
+def test_batch_round_trip(shell: str, on_host: bool) -> None:
     argv = [shell, "sh", "-c"] if shell == "busybox" else [shell, "-c"]
-    script = batch_script(COMMANDS, "@@bgpdoctor-test", timeout=1)
+    script = batch_script(COMMANDS, "@@bgpdoctor-test", timeout=1, bound_on_host=on_host)
+    assert ("head -c" in script) is on_host
     done = subprocess.run([*argv, script], capture_output=True, timeout=20, check=False)
     results = split_batch(done.stdout, "@@bgpdoctor-test", COMMANDS, stderr=done.stderr.decode())
     assert list(results) == list(COMMANDS)
@@ -405,7 +408,6 @@ def test_the_real_five_show_output_cuts_into_the_five_documents() -> None:
     import re
 
     from bgpdoctor.drivers.frr import SHOWS, VTYSH_SHOWS
-    from bgpdoctor.transport.base import CommandResult
 
     _vtysh_cut = VTYSH_SHOWS.cut
     whole = (VTYSH_FIXTURES / "five-shows-one-vtysh.out").read_bytes()
@@ -497,3 +499,35 @@ def test_the_batch_runs_in_sh_whatever_the_login_shell() -> None:
     assert split_batch(done.stdout, "@@M", {"a": "x"}, stderr=done.stderr.decode())["a"].stdout == "it's sh\n"
     long_script = script + "#" * 200_000 + "\n"
     assert in_login_shell(long_script) == long_script, "one argument holds at most 128 KiB"
+
+
+class _ReadsWholeOutput:
+    """A transport that cuts an output only after it has read all of it (as the Kubernetes exec
+    API does): it does not stop the command at max_output."""
+
+    def __init__(self, host: str) -> None:
+        self.host = host
+        self._local = LocalConnection(host)
+
+    def run(self, command: str, timeout: float = 10.0, max_output: int = 1 << 20) -> CommandResult:
+        return self._local.run(command, timeout, 1 << 30)
+
+    def close(self) -> None:
+        self._local.close()
+
+
+def test_the_host_bounds_the_batch_only_for_a_transport_that_cannot(tmp_path: Path) -> None:
+    """SSH, local and netns stop a command at the bound themselves: the batch starts no `head` for
+    them (two processes and their pipes fewer per host). A transport that reads the whole output
+    first gets the host's `head -c`, and the bound holds either way."""
+    _fake_tool(tmp_path, "head", 0)  # records that it ran; passes nothing on
+    commands = {"a": "echo a", "huge": "yes x | tr -d '\\n' | dd bs=1k count=300 2>/dev/null", "c": "echo c"}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+        mp.setattr("bgpdoctor.engine.collect.fact_commands", lambda _host: commands)
+        local = collect_host("me", _inventory(), LocalConnection, 10, lambda _m: None, 100_000)
+        assert not (tmp_path / "calls").exists()
+        assert local.outputs["huge"].truncated and len(local.outputs["huge"].stdout_bytes) == 100_000
+        assert (local.outputs["a"].stdout, local.outputs["c"].stdout) == ("a\n", "c\n")
+        collect_host("me", _inventory(), _ReadsWholeOutput, 10, lambda _m: None, 100_000)
+    assert (tmp_path / "calls").read_text().startswith("head -c 1")
