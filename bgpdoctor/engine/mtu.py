@@ -51,27 +51,27 @@ def sweep_facts(world: World, s: Subject, path: Path, pair: NodePair, sweep: Any
     if sweep.frag_needed_from:
         s.add("frag_needed_from", sweep.frag_needed_from)
     if sweep.blackhole and sweep.path_mtu:
-        bottleneck = _mtu_bottleneck(world, path, sweep.path_mtu)
-        if bottleneck:
-            s.add("mtu_bottleneck_host", bottleneck[0], world.evidence(bottleneck[0], "ip.addr"))
-            s.add("mtu_bottleneck_iface", bottleneck[1])
-            _two_mtus_behind(world, s, path, *bottleneck, sweep.path_mtu)
+        at = _mtu_bottleneck(world, path, sweep.path_mtu)
+        narrow = path.hops[at].host if at is not None else None
+        if at is not None:
+            s.add("mtu_bottleneck_host", narrow, world.evidence(path.hops[at].host, "ip.addr"))
+            s.add("mtu_bottleneck_iface", path.hops[at].oif)
+            _two_mtus_behind(world, s, path, at, sweep.path_mtu)
         else:
             _mtu_l2_mismatch(world, s, path, sweep.path_mtu)
-        _pmtu_filter(
-            world, s, [h.host for h in path.hops], bottleneck[0] if bottleneck else None, ":" in pair.dst_ip
-        )
+        _pmtu_filter(world, s, [h.host for h in path.hops], narrow, ":" in pair.dst_ip)
 
 
 def _iface_mtu(world: World, host: str, ifname: str | None) -> int | None:
     return next((a.mtu for a in world.addresses(host) if a.ifname == ifname and a.mtu), None)
 
 
-def _mtu_bottleneck(world: World, path: Path, path_mtu: int) -> tuple[str, str] | None:
-    """The first hop whose outgoing interface MTU is the path MTU (where frag-needed should come from)."""
-    for hop in path.hops:
+def _mtu_bottleneck(world: World, path: Path, path_mtu: int) -> int | None:
+    """The index of the first hop whose outgoing interface MTU is the path MTU (where frag-needed
+    should come from)."""
+    for i, hop in enumerate(path.hops):
         if hop.oif and _iface_mtu(world, hop.host, hop.oif) == path_mtu:
-            return hop.host, hop.oif
+            return i
     return None
 
 
@@ -97,16 +97,15 @@ def _mtu_l2_mismatch(world: World, s: Subject, path: Path, path_mtu: int) -> Non
             return
 
 
-def _two_mtus_behind(world: World, s: Subject, path: Path, host: str, ifname: str, mtu: int) -> None:
+def _two_mtus_behind(world: World, s: Subject, path: Path, at: int, mtu: int) -> None:
     """When the next hop on the narrow interface's layer 2 takes larger frames, the segment has two
     MTUs: the frames it sends back are dropped without any ICMP as well. Named as the reverse
     direction names them (`_odd_mtu_ends`): when the narrow host is the odd member, or nothing tells,
     this diagnosis also carries the repair of the segment; when the other end is the odd one, that
     is a finding of its own (the reverse path's layer-2 mismatch)."""
-    at = next((i for i, hop in enumerate(path.hops) if hop.host == host and hop.oif == ifname), None)
-    if at is None or at + 1 >= len(path.hops):
+    if at + 1 >= len(path.hops):
         return
-    peer = path.hops[at + 1]
+    host, ifname, peer = path.hops[at].host, path.hops[at].oif, path.hops[at + 1]
     peer_mtu = _iface_mtu(world, peer.host, peer.iif)
     if not peer_mtu or peer_mtu <= mtu + L2_RECEIVE_SLACK:
         return
