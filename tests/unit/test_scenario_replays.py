@@ -194,3 +194,20 @@ def test_the_same_network_gets_the_same_diagnosis_whatever_its_names(
         assert f"# or, on {a} if its link carries 1500: ip link set dev {iface} mtu 1500" in link, link
         failed = [r for r in report.results if r.check == "path-mtu" and r.status == "fail"]
         assert len(failed) == 5 and all(r.explained_by == "mtu-blackhole" for r in failed)
+
+
+def test_an_unread_neighbour_interface_claims_no_second_mtu_on_the_segment(tmp_path: Path) -> None:
+    """When mfco27's `ip -j addr show` failed, its interface's MTU is unknown: no layer 2 with two
+    MTUs is claimed, and no repair of it is printed. The black hole itself was measured, and the
+    narrow hop is still named from jasper-2's own interfaces."""
+    data = json.loads(gzip.decompress(SEED_NAMES.read_bytes()))
+    out = data["hosts"]["mfco27"]["outputs"]["ip.addr"]
+    out.update(stdout_b64="", exit_status=1)
+    edited = tmp_path / "unread.json"
+    edited.write_text(json.dumps(data))
+    inv, inv_path, nodes, collected = load_recording(edited)
+    report = evaluate(inv, inv_path, collected, RunOptions(nodes=nodes))
+    mtu = [d for d in report.diagnoses if d.root_cause == "mtu-blackhole"]
+    assert mtu and all("Across that layer 2" not in d.summary for d in mtu), [d.summary for d in mtu]
+    assert any("The narrow hop is eno13 on jasper-2" in d.summary for d in mtu)
+    assert not any("to 1500" in f.title for d in mtu for f in d.fixes)
