@@ -213,6 +213,12 @@ class Driver(Protocol):
     def joined_read(self) -> JoinedRead | None:
         """How several of its facts are read with one run of its client; None: each alone."""
 
+    @property
+    def fix_syntaxes(self) -> tuple[str, ...]:
+        """The playbook fix platforms written for this daemon: its own first, then one whose lines it
+        also takes, used when a diagnosis has no fix in the first (BIRD 1.6 takes BIRD 2's lines
+        inside a `protocol bgp`: passive, hold time, password)."""
+
     def commands(self, host: Host) -> dict[str, str]:
         """Every read-only command this daemon is asked on `host`, keyed by fact name."""
 
@@ -335,6 +341,11 @@ class DriverBase:
     mesh_prefix: str | None = None
     reads_protocol_routes: bool = False
     joined_read: JoinedRead | None = None
+    speaker: str
+
+    @property
+    def fix_syntaxes(self) -> tuple[str, ...]:
+        return (self.speaker,)
 
     def bfd(self, world: World, name: str, address: str | None) -> BfdReading:
         return BfdReading(asked=False)

@@ -99,6 +99,11 @@ class BirdDriver(DriverBase):
     bind_failure = BIND_FAILED
     reads_protocol_routes = True  # `show route all` names each route's protocol
     mesh_prefix = "Mesh_"  # Calico's node-to-node mesh protocols; BGPPeers are Node_* and Global_*
+    also_takes: tuple[str, ...] = ()  # fix platforms besides its own whose lines it takes
+
+    @property
+    def fix_syntaxes(self) -> tuple[str, ...]:
+        return (self.speaker, *self.also_takes)
 
     def commands(self, host: Host) -> dict[str, str]:
         sock = f" -s {shlex.quote(host.control_socket)}" if host.control_socket else ""
@@ -363,4 +368,4 @@ def _primary_index(routes: list[bird.BirdRoute]) -> tuple[dict[str | None, list[
 
 
 BIRD2 = BirdDriver("bird2", "birdc", "BIRD 2")
-BIRD1 = BirdDriver("bird1", "birdcl", "BIRD 1.6")
+BIRD1 = BirdDriver("bird1", "birdcl", "BIRD 1.6", also_takes=("bird2",))

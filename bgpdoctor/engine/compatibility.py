@@ -125,5 +125,6 @@ def compatibility_facts(world: World, s: Subject, session: Session, up: bool, ac
             )
             other = a if host == b.host else b
             s.add("md5_other_host", other.host)
+            s.add("md5_other_asn", other.local_as)
             # the address the unsigned end has configured for the signing one (where the password goes)
             s.add("md5_neighbor_address", str(other.peer.address) if other.peer else "")

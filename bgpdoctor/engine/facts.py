@@ -811,6 +811,7 @@ FACTS: tuple[Fact, ...] = (
     Fact("md5_rejecting_host", SESSION, "str: the end whose MD5 counters rose, e.g. 'gateway'"),
     Fact("md5_counters", SESSION, "str: the counters that rose, e.g. 'TCPMD5NotFound +3'"),
     Fact("md5_other_host", SESSION, "str: the other end, e.g. 'yuuko-k8s'"),
+    Fact("md5_other_asn", SESSION, "int: the other end's own AS, e.g. 64514"),
     Fact(
         "md5_neighbor_address",
         SESSION,

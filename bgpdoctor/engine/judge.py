@@ -72,26 +72,62 @@ def _text(template: str, facts: dict[str, Any], where: str) -> str:
 def fix_snippets(pb: PlaybookDef, facts: dict[str, Any], complete_only: bool = False) -> list[FixSnippet]:
     """The playbook's fixes rendered with the facts. A value the facts lack is shown in brackets,
     or, with ``complete_only`` (lint, which knows only what the files say), the fix is left out."""
+    return [snippet for _, snippet in _rendered_fixes(pb, facts, complete_only)]
+
+
+def _rendered_fixes(
+    pb: PlaybookDef, facts: dict[str, Any], complete_only: bool = False
+) -> list[tuple[int, FixSnippet]]:
+    """Each fix that applies to these facts, with the index of its definition in the playbook."""
     rendered = []
-    for f in pb.fixes:
+    for index, f in enumerate(pb.fixes):
         if not all(holds(c, facts) for c in f.when):
             continue
         where = f"{pb.id} fix {f.platform}"
         text = _text if not complete_only else render
         try:
             rendered.append(
-                FixSnippet(
-                    platform=f.platform,
-                    title=text(f.title, facts, pb.id),
-                    host=text(f.host, facts, pb.id) if f.host else None,
-                    text=text(f.template, facts, where),
-                    fragment=f.fragment,
-                    target=(text(f.target, facts, f"{where} target") if f.target else "") or None,
+                (
+                    index,
+                    FixSnippet(
+                        platform=f.platform,
+                        title=text(f.title, facts, pb.id),
+                        host=text(f.host, facts, pb.id) if f.host else None,
+                        text=text(f.template, facts, where),
+                        fragment=f.fragment,
+                        target=(text(f.target, facts, f"{where} target") if f.target else "") or None,
+                    ),
                 )
             )
         except TemplateValueError:
             continue
     return rendered
+
+
+def _what_it_changes(fix: FixSnippet) -> tuple[str, str | None, str | None, str, tuple[str, ...]]:
+    """A fix without its comment lines: two subjects' fixes that differ only in comments are one."""
+    lines = tuple(line.rstrip() for line in fix.text.splitlines() if not line.lstrip().startswith("#"))
+    return fix.platform, fix.host, fix.target, fix.fragment, lines
+
+
+def group_fixes(pb: PlaybookDef, subjects: list[Subject]) -> list[FixSnippet]:
+    """The fixes every subject of one diagnosis needs, in the playbook's order of fixes and, within
+    one fix, the subjects' order (the first is the diagnosis's own). Two sessions of one router each
+    need their own protocol block: rendering the first subject's alone hid the second. A fix whose
+    commands (comments aside) repeat one already listed is left out, and a fix marked `once` (one
+    place is enough, e.g. an MSS clamp on any router of the path) is taken from the first subject
+    that offers it."""
+    by_definition: dict[int, list[FixSnippet]] = {}
+    seen: set[tuple[str, str | None, str | None, str, tuple[str, ...]]] = set()
+    for x in subjects:
+        for index, snippet in _rendered_fixes(pb, x.facts):
+            if pb.fixes[index].once and index in by_definition:
+                continue
+            key = _what_it_changes(snippet)
+            if key not in seen:
+                seen.add(key)
+                by_definition.setdefault(index, []).append(snippet)
+    return [snippet for index in sorted(by_definition) for snippet in by_definition[index]]
 
 
 def judge(checks: list[CheckDef], subjects: list[Subject]) -> list[CheckResult]:
@@ -368,7 +404,7 @@ def diagnose(
             for c in sorted(candidates - {pb.id})
             if c in others and s.kind in subject_kinds(others[c]) and not _matches(others[c], s)
         ]
-        fixes = fix_snippets(pb, s.facts)
+        fixes = group_fixes(pb, [s, *(x for x in standing if x is not s)])
         diagnoses.append(
             Diagnosis(
                 root_cause=pb.id,

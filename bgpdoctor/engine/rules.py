@@ -147,6 +147,9 @@ class FixDef(Data):
     # where a fragment goes, rendered like the template: "protocol bgp yuuko_k8s" (BIRD),
     # "neighbor 192.168.6.1" (GoBGP), or "FILE:LINE" (the BIRD block at that line)
     target: str | None = None
+    # one place is enough for the whole diagnosis (an MSS clamp on any router of the path): taken
+    # from one subject, where other fixes are given for every subject the diagnosis groups
+    once: bool = False
 
 
 class PlaybookDef(Data):

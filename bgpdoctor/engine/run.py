@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bgpdoctor import __version__
-from bgpdoctor.drivers import is_appliance
+from bgpdoctor.drivers import driver_for, is_appliance
 from bgpdoctor.engine.active import (
     ActiveResults,
     ProbeRunner,
@@ -34,7 +34,7 @@ from bgpdoctor.engine.subjects import host_subjects, kubelet_subjects, path_subj
 from bgpdoctor.engine.vips import inventory_pool_subjects
 from bgpdoctor.engine.world import World, without_cycle_collection
 from bgpdoctor.inventory_model import Inventory
-from bgpdoctor.report.model import Diagnosis, HostReport, Report, Summary, Timing
+from bgpdoctor.report.model import Diagnosis, FixSnippet, HostReport, Report, Summary, Timing
 from bgpdoctor.transport.base import Connection
 
 MAX_SCOPE_ROUNDS = 4  # a --node scope grows along its paths at most this many times
@@ -174,12 +174,33 @@ def narrow(inv: Inventory, collected: Collected, nodes: list[str]) -> Collected:
     return replace(collected, scope=scope, facts={n: collected.facts[n] for n in scope})
 
 
-def _drop_fixes_for_absent_routers(diagnoses: list[Diagnosis], inv: Inventory) -> None:
-    """Fixes in a vendor router's syntax are shown when the inventory has such a router: a network of
-    BIRD and Cilium gains nothing from RouterOS, FortiOS and VRP commands under every diagnosis."""
+def _fixes_for_what_runs_there(diagnoses: list[Diagnosis], inv: Inventory) -> None:
+    """Each fix in the syntax of what its host runs. A network of BIRD and Cilium gains nothing from
+    RouterOS, FortiOS and VRP commands under every diagnosis, and an FRR router nothing from a BIRD
+    block written for it ("BIRD on frr1: ..."). A host whose speaker the inventory does not name keeps
+    every alternative. BIRD 1.x takes BIRD 2's lines inside a `protocol bgp` (passive, hold time,
+    password), so a BIRD 1.x host keeps a BIRD 2 fix when the playbook gives it none of its own."""
     present = {host.speaker for host in inv.hosts.values()}
     for d in diagnoses:
-        d.fixes = [f for f in d.fixes if f.platform in present or not is_appliance(f.platform)]
+        given = {(f.host, f.platform) for f in d.fixes}
+        d.fixes = [
+            f
+            for f in d.fixes
+            if (f.platform in present or not is_appliance(f.platform)) and _in_its_hosts_syntax(f, inv, given)
+        ]
+
+
+def _in_its_hosts_syntax(fix: FixSnippet, inv: Inventory, given: set[tuple[str | None, str]]) -> bool:
+    """A fix in a daemon's syntax (`driver_for(platform)`) is for a host that runs that daemon, or
+    whose daemon takes its lines and has no fix of its own in this diagnosis."""
+    host = inv.hosts.get(fix.host) if fix.host else None
+    runs = driver_for(host.speaker) if host is not None else None
+    if runs is None or driver_for(fix.platform) is None:
+        return True  # a host that runs no named daemon, or a fix for no daemon (sysctl, Cilium, ...)
+    syntaxes = runs.fix_syntaxes
+    if fix.platform not in syntaxes:
+        return False
+    return not any((fix.host, better) in given for better in syntaxes[: syntaxes.index(fix.platform)])
 
 
 @without_cycle_collection
@@ -203,7 +224,7 @@ def evaluate(inv: Inventory, inventory_path: str, collected: Collected, options:
     world.forget_traces()  # the subjects keep what they need of the paths; the peak comes later
     results = judge(checks, subjects)
     diagnoses = diagnose(playbooks, subjects, results, checks)
-    _drop_fixes_for_absent_routers(diagnoses, inv)
+    _fixes_for_what_runs_there(diagnoses, inv)
     hosts = []
     for n in scope:
         error = facts[n].error

@@ -285,7 +285,8 @@ def _deep_merge(into: dict[str, Any], new: Mapping[str, Any]) -> None:
 
 
 def merge_gobgp(config: str, snippet: str, target: str | None) -> str:
-    """gobgpd.toml text with a TOML fix merged: `neighbors.*` keys into the target neighbor.
+    """gobgpd.toml text with a TOML fix merged: `neighbors.*` keys into the target neighbor, whole
+    `[[neighbors]]` entries as neighbors of their own.
 
     Example: merge_gobgp(toml, "[neighbors.ebgp-multihop.config]\\nenabled = true", "neighbor 192.168.6.1")
     """
@@ -295,7 +296,16 @@ def merge_gobgp(config: str, snippet: str, target: str | None) -> str:
     except tomllib.TOMLDecodeError as exc:
         raise LabError(f"GoBGP TOML does not parse: {exc}") from exc
     nb_fix = fix.pop("neighbors", None)
-    if nb_fix is not None:
+    if isinstance(nb_fix, list):
+        # whole `[[neighbors]]` entries: new neighbors, each in place of one with the same address
+        added = {nb.get("config", {}).get("neighbor-address") for nb in nb_fix}
+        kept = [
+            nb
+            for nb in data.get("neighbors", [])
+            if nb.get("config", {}).get("neighbor-address") not in added
+        ]
+        data["neighbors"] = kept + nb_fix
+    elif nb_fix is not None:
         m = re.fullmatch(r"neighbor\s+(\S+)", (target or "").strip())
         if not m:
             raise LabError("the GoBGP fix changes a neighbor but does not say which (no target)")

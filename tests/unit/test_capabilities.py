@@ -382,7 +382,9 @@ def test_a_helper_keeping_a_dead_peers_routes_names_the_dead_peer() -> None:
     assert d.hosts == ["bird1"] and d.summary.startswith(
         "frr1 keeps the routes of bird1 as stale for 116 s more, waiting for it to restart"
     )
-    assert "bgp graceful-restart restart-time 30" in next(f for f in d.fixes if f.platform == "frr").text
+    # the restart time is bird1's to announce: the fix is in BIRD's syntax, not FRR's
+    assert [(f.platform, f.host) for f in d.fixes] == [("bird2", "bird1")]
+    assert "graceful restart time 30;" in d.fixes[0].text
 
 
 def _cease(scenario: str) -> Report:
@@ -455,8 +457,9 @@ def test_fix_snippets_of_every_variant_pass_the_daemons_own_checkers(tmp_path: P
 
     from tests.unit.vendor_syntax import CHECKS as VENDOR_CHECKS
 
-    # every platform's fix: these networks have no vendor router, so a run would leave theirs out
-    with mock.patch("bgpdoctor.engine.run.is_appliance", lambda _platform: False):
+    # every platform's fix: these networks have no vendor router, and a run gives each host only its
+    # own daemon's fix
+    with mock.patch("bgpdoctor.engine.run._fixes_for_what_runs_there", lambda _diagnoses, _inv: None):
         reports = [
             frr_bird("gr_off"),
             gobgp_bird("gobgp_gr_v4v6"),

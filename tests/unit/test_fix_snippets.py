@@ -43,9 +43,9 @@ def _recorded_facts() -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = {}
     for path in sorted((ROOT / "captures" / "runs").glob("*.json")):
         inv, ipath, nodes, collected = load_recording(path)
-        # every platform's fix, rendered with a real run's facts: the lab has no vendor router, so a
-        # run would leave their fixes out
-        with mock.patch("bgpdoctor.engine.run.is_appliance", lambda _platform: False):
+        # every platform's fix, rendered with a real run's facts: the lab has no vendor router and no
+        # FRR router, so a run would leave their fixes out
+        with mock.patch("bgpdoctor.engine.run._fixes_for_what_runs_there", lambda _diagnoses, _inv: None):
             diagnoses = evaluate(inv, ipath, collected, RunOptions(nodes=nodes)).diagnoses
         for d in diagnoses:
             out.setdefault(d.root_cause, {}).update({f.platform + ":" + f.title: f.text for f in d.fixes})

@@ -133,6 +133,30 @@ def test_gobgp_global_fix_keeps_the_rest(tmp_path: Path) -> None:
     assert data["global"]["config"] == {**tomllib.loads(conf)["global"]["config"], "port": 179}
 
 
+def test_gobgp_whole_neighbor_fix_adds_a_neighbor_and_keeps_the_others(tmp_path: Path) -> None:
+    """peer-not-configured's GoBGP fix is a whole `[[neighbors]]` entry: a neighbor of its own."""
+    conf = gobgp_toml("yuuko-k8s", Knobs(), False)
+    before = {n["config"]["neighbor-address"]: n for n in tomllib.loads(conf)["neighbors"]}
+    snippet = (
+        '[[neighbors]]\n  [neighbors.config]\n    neighbor-address = "192.168.0.77"\n    peer-as = 64530\n'
+        "  [neighbors.transport.config]\n    passive-mode = true\n"
+    )
+    merged = merge_gobgp(conf, snippet, None)
+    assert gobgp_dry_run(merged, tmp_path).returncode == 0
+    after = {n["config"]["neighbor-address"]: n for n in tomllib.loads(merged)["neighbors"]}
+    assert after == {
+        **before,
+        "192.168.0.77": {
+            "config": {"neighbor-address": "192.168.0.77", "peer-as": 64530},
+            "transport": {"config": {"passive-mode": True}},
+        },
+    }
+    # the same entry again replaces the neighbor rather than adding a second one with its address
+    assert (
+        tomllib.loads(merge_gobgp(merged, snippet, None))["neighbors"] == tomllib.loads(merged)["neighbors"]
+    )
+
+
 def test_dump_toml_round_trips() -> None:
     data = {"global": {"config": {"as": 1, "router-id": "1.1.1.1"}}, "neighbors": [{"config": {"x": [1, 2]}}]}
     assert tomllib.loads(dump_toml(data)) == data

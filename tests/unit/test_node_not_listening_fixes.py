@@ -43,15 +43,17 @@ def _recorded(tmp: Path) -> tuple[Path, dict[str, Any]]:
 def _diagnosis_and_facts(path: Path) -> tuple[Diagnosis, dict[str, Any]]:
     """The run's node-not-listening diagnosis and the facts its fixes were rendered with."""
     seen: dict[str, Any] = {}
-    real_fix_snippets = judge_module.fix_snippets
+    real_rendered_fixes = judge_module._rendered_fixes
 
-    def keep_facts(pb: PlaybookDef, facts: dict[str, Any], complete_only: bool = False) -> list[FixSnippet]:
-        if pb.id == CAUSE:
+    def keep_facts(
+        pb: PlaybookDef, facts: dict[str, Any], complete_only: bool = False
+    ) -> list[tuple[int, FixSnippet]]:
+        if pb.id == CAUSE and not seen:  # the diagnosis's own subject is rendered first
             seen.update(facts)
-        return real_fix_snippets(pb, facts, complete_only)
+        return real_rendered_fixes(pb, facts, complete_only)
 
     inv, inv_path, nodes, collected = load_recording(path)
-    with mock.patch.object(judge_module, "fix_snippets", keep_facts):
+    with mock.patch.object(judge_module, "_rendered_fixes", keep_facts):
         report = evaluate(inv, inv_path, collected, RunOptions(nodes=nodes))
     [diagnosis] = [d for d in report.diagnoses if d.root_cause == CAUSE]
     return diagnosis, seen
