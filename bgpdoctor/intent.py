@@ -11,16 +11,30 @@ Imports nothing of the engine, lint or kube (and nothing heavy): every reader ca
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 LINK_LOCAL = IPv6Network("fe80::/10")
+End = TypeVar("End")
 
 
 def family_of(address: object) -> Literal[4, 6]:
     """4 or 6: the address family a session to `address` runs over."""
     return 6 if isinstance(address, IPv6Address) else 4
+
+
+def end_to_dial(able: Iterable[tuple[End, bool]]) -> End | None:
+    """Of the two ends of a session that both only wait, the one to make dial: among those that can
+    (their peer listens, they have an address to dial), given as (end, it is a router), a router
+    before a node, else the first given. The one rule of a live run (engine/dialing.py) and lint
+    (lint/checks.py), so both print the same end's fix.
+
+    Example: end_to_dial([("yuuko-k8s", False), ("router-home", True)]) -> "router-home"
+    """
+    ordered = sorted(able, key=lambda end_router: not end_router[1])
+    return ordered[0][0] if ordered else None
 
 
 def is_link_local(address: object) -> bool:

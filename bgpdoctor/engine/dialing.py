@@ -11,6 +11,7 @@ from bgpdoctor.drivers import driver_for
 from bgpdoctor.engine.firewall import nat_facts
 from bgpdoctor.engine.syn_capture import refused_on_wire, syn_facts, syns_between
 from bgpdoctor.engine.world import Unknown
+from bgpdoctor.intent import end_to_dial
 
 if TYPE_CHECKING:
     from bgpdoctor.engine.active import ActiveResults
@@ -212,14 +213,14 @@ def waiting_facts(
     if dialled or seen:
         return
     s.add("waiting_ends", [e.host for e in ends])
-    # the end to make dial: one whose peer listens, a router before a node
-    can = [(e, o) for e, o in ((ends[0], ends[1]), (ends[1], ends[0])) if o.listens]
     host_of = world.inv.hosts
-    can.sort(key=lambda eo: 0 if (h := host_of.get(eo[0].host)) is not None and h.role == "router" else 1)
-    if not can:
+    end = end_to_dial(
+        (e, (h := host_of.get(e.host)) is not None and h.role == "router")
+        for e, o in ((ends[0], ends[1]), (ends[1], ends[0]))
+        if o.listens
+    )
+    if end is None or end.peer is None:
         return
-    end = can[0][0]
-    assert end.peer is not None
     s.add("dial_candidate", end.host)
     s.add("dial_candidate_protocol", end.peer.name or "")
     s.add("dial_candidate_neighbor", str(end.peer.address))

@@ -90,6 +90,12 @@ FACTS: tuple[Fact, ...] = (
     Fact("ipv6_over_ipv4_receiver", SESSION, "str: the end that cannot use them, e.g. 'frr1'"),
     Fact("ipv6_over_ipv4_sender", SESSION, "str: the end that sends them, e.g. 'node1'"),
     Fact("ipv6_over_ipv4_neighbor", SESSION, "str: the sender's address at the receiver, e.g. '10.0.0.2'"),
+    Fact("ipv6_over_ipv4_protocol", SESSION, "str: the receiver's name of the session (BIRD), e.g. 'node1'"),
+    Fact(
+        "ipv6_over_ipv4_sender_neighbor",
+        SESSION,
+        "str: the receiver's address at the sender, e.g. '10.0.0.1'",
+    ),
     Fact(
         "ipv6_over_ipv4_routes",
         SESSION,

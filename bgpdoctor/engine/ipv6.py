@@ -250,6 +250,10 @@ def ipv6_over_ipv4_facts(world: World, s: Subject, session: Session) -> None:
         s.add("ipv6_over_ipv4_receiver", receiver.host)
         s.add("ipv6_over_ipv4_sender", sender)
         s.add("ipv6_over_ipv4_neighbor", neighbor)
+        if receiver.peer.name:
+            s.add("ipv6_over_ipv4_protocol", receiver.peer.name)  # the receiver's own name of the session
+        if other is not None and other.peer is not None:
+            s.add("ipv6_over_ipv4_sender_neighbor", str(other.peer.address))  # where the sender's fix goes
         s.add("ipv6_over_ipv4_routes", refused)
         asn = receiver.local_as
         if asn:

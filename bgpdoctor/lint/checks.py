@@ -25,7 +25,7 @@ from typing import Any
 from bgpdoctor.engine.rules import PlaybookDef, load_playbooks, subject_kinds
 from bgpdoctor.engine.subject import Subject
 from bgpdoctor.engine.vips import suggest_pool
-from bgpdoctor.intent import Loc, PeerIntent, located
+from bgpdoctor.intent import Loc, PeerIntent, end_to_dial, located
 from bgpdoctor.kube.selectors import LabelSelector, SelectorError, calico_selector_matches
 from bgpdoctor.kube.view import CiliumClusterConfig, CiliumPeeringPolicy, KubeNode
 from bgpdoctor.lint.bird import AS_TRANS, UNKNOWN, BirdConfig, BirdProto
@@ -840,12 +840,14 @@ def _both_wait(w: ConfiguredNetwork, e: Speaker, p: PeerIntent, r: Speaker, q: P
     is down and neither end dials (neither_end_dials), whatever either listens on."""
     waits = [(a, pa, pa.origin("passive") or pa.loc) for a, pa in ((e, p), (r, q))]
     # the end to make dial: one whose peer listens and which can dial (not a range), a router first
-    can = [(a, pa, b) for a, pa, b, qb in ((e, p, r, q), (r, q, e, p))
-           if b.listens and pa.peer_range is None and qb.address_v4 is not None]  # fmt: skip
-    can.sort(key=lambda x: x[0].is_node)
+    chosen = end_to_dial(
+        ((a, pa), not a.is_node)
+        for a, pa, b, qb in ((e, p, r, q), (r, q, e, p))
+        if b.listens and pa.peer_range is None and qb.address_v4 is not None
+    )
     facts: dict[str, Any] = {"neither_end_dials": True, "waiting_ends": [_host(e), _host(r)]}
-    if can:
-        a, pa, _ = can[0]
+    if chosen is not None:
+        a, pa = chosen
         dialled = pa.address_v4
         facts |= _known({
             "dial_candidate": _host(a),

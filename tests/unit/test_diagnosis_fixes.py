@@ -54,8 +54,10 @@ def test_two_receivers_of_one_sender_each_get_their_own_fix_in_their_own_syntax(
     report, _ = _replay(RECORDINGS / "ipv6_over_ipv4_receivers.json")
     d = _one(report, "afi-capability-mismatch")
     assert d.hosts == ["node1"]
-    assert _where(d) == [("bird2", "bird1"), ("frr", "frr1"), ("gobgp", "node1")]
-    bird, frr, _gobgp = d.fixes
+    assert _where(d) == [("bird2", "bird1"), ("frr", "frr1"), ("gobgp", "node1"), ("gobgp", "node1")]
+    bird, frr, *gobgp = d.fixes
+    # node1's change goes into each of its two neighbors (before: a target naming an undefined value)
+    assert [f.target for f in gobgp] == ["neighbor 10.213.77.1", "neighbor 10.213.78.1"]
     # each receiver's own neighbor address, as its session in the recording has it
     assert "neighbor is 10.213.77.2" in bird.text
     assert "no neighbor 10.213.78.2 activate" in frr.text
@@ -213,3 +215,21 @@ def test_every_bgp_playbook_with_a_bird_2_fix_offers_frr_and_gobgp_where_a_sessi
     for cause in ("asn-mismatch", "peer-not-configured", "md5-mismatch"):
         platforms = {f.platform for f in by_id[cause].fixes}
         assert {"bird2", "frr", "gobgp"} <= platforms, (cause, platforms)
+
+
+ALL_RECORDED = [
+    *sorted((ROOT / "captures" / "runs").rglob("*.json")),
+    *sorted(RECORDINGS.glob("*.json")),
+    *sorted((RECORDINGS / "scenarios").glob("*.json.gz")),
+]
+
+
+@pytest.mark.parametrize("path", ALL_RECORDED, ids=lambda p: p.name)
+def test_no_diagnosis_of_a_recorded_run_prints_a_value_it_lacks(path: Path, tmp_path: Path) -> None:
+    """Every text of every diagnosis, rendered for every subject it groups, has its values: no
+    "[... is undefined]" in a summary, a next step, or a fix's title, host, place or text."""
+    report, _ = _replay(path, tmp_path)
+    for d in report.diagnoses:
+        texts = [d.summary, *d.next_steps]
+        texts += [t for f in d.fixes for t in (f.title, f.host or "", f.target or "", f.text)]
+        assert not [t for t in texts if "is undefined" in t], (d.root_cause, texts)

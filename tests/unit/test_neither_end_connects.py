@@ -89,3 +89,14 @@ def test_a_syn_in_the_captures_means_someone_dials(tmp_path: Path) -> None:
     an end dials, so this is no neither-end-connects."""
     report = _run(tmp_path, "Passive", captures=True)
     assert "neither-end-connects" not in [d.root_cause for d in report.diagnoses]
+
+
+def test_run_and_lint_choose_the_end_to_dial_by_one_rule() -> None:
+    """A router before a node, else the first end given; none when no end can dial. engine/dialing.py
+    and lint/checks.py both ask intent.end_to_dial, so a run and lint print the same end's fix."""
+    from bgpdoctor.intent import end_to_dial
+
+    assert end_to_dial([("yuuko-k8s", False), ("router-home", True)]) == "router-home"
+    assert end_to_dial([("router-home", True), ("router-mine", True)]) == "router-home"
+    assert end_to_dial([("node-a", False), ("node-b", False)]) == "node-a"
+    assert end_to_dial([]) is None
