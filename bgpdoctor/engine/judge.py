@@ -116,11 +116,12 @@ def group_fixes(pb: PlaybookDef, subjects: list[Subject]) -> list[FixSnippet]:
     need their own protocol block: rendering the first subject's alone hid the second. A fix whose
     commands (comments aside) repeat one already listed is left out, and a fix marked `once` (one
     place is enough, e.g. an MSS clamp on any router of the path) is taken from the first subject
-    that offers it."""
+    that offers it. Only the first subject's fixes show a value its facts lack (in brackets); another
+    subject's fix is added only when all its values are known."""
     by_definition: dict[int, list[FixSnippet]] = {}
     seen: set[tuple[str, str | None, str | None, str, tuple[str, ...]]] = set()
     for x in subjects:
-        for index, snippet in _rendered_fixes(pb, x.facts):
+        for index, snippet in _rendered_fixes(pb, x.facts, complete_only=x is not subjects[0]):
             if pb.fixes[index].once and index in by_definition:
                 continue
             key = _what_it_changes(snippet)

@@ -154,6 +154,12 @@ def test_group_fixes_keeps_each_change_once_and_a_once_fix_from_the_first_subjec
     ]
     # the first subject's words stand for a change listed once
     assert fixes[0].text.startswith("# seen on a\n")
+    # a value the first subject lacks shows in brackets; another subject lacking one adds nothing
+    lacking = _subject("r<->c", culprit="r", seen="d", router="gw4")
+    texts = [f.text for f in group_fixes(pb, [lacking, *subjects]) if f.platform == "frr"]
+    assert len(texts) == 3 and "is undefined" in texts[0]
+    texts = [f.text for f in group_fixes(pb, [*subjects, lacking]) if f.platform == "frr"]
+    assert len(texts) == 2 and not [t for t in texts if "is undefined" in t]
 
 
 def _inventory(speakers: dict[str, str]) -> Inventory:
