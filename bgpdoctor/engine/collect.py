@@ -384,7 +384,7 @@ def _fact_lines(fact: str, command: str) -> str:
         # the tool's absence is told by the batch's own shell, not by a `timeout` and a `sh` started for it
         run = _run_line(guard.group("rest"))
         run = (
-            f"if command -v {shlex.quote(guard.group('tool'))} >/dev/null 2>&1; then {run}; else (exit 0); fi"
+            f"if command -v {shlex.quote(guard.group('tool'))} >/dev/null 2>&1; then {run}; else :; fi"
         )
     else:
         run = _run_line(command)
