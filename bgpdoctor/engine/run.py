@@ -6,12 +6,13 @@ recording, so an offline diagnosis of a ticket goes through the same code as a l
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bgpdoctor import __version__
 from bgpdoctor.drivers import driver_for, is_appliance
@@ -24,19 +25,22 @@ from bgpdoctor.engine.active import (
     segment_pairs,
     session_transit,
 )
-from bgpdoctor.engine.cluster import ClusterFinding, cluster_subjects
 from bgpdoctor.engine.collect import HostFacts, collect_all
-from bgpdoctor.engine.judge import diagnose, judge
 from bgpdoctor.engine.progress import HostEvent, OnEvent, ignore_event
 from bgpdoctor.engine.rules import check_references, load_checks, load_playbooks
 from bgpdoctor.engine.sessions import expected_sessions
-from bgpdoctor.engine.subjects import host_subjects, kubelet_subjects, path_subjects, session_subjects
-from bgpdoctor.engine.vips import inventory_pool_subjects
 from bgpdoctor.engine.world import World, without_cycle_collection
 from bgpdoctor.inventory_model import Inventory
 from bgpdoctor.report.model import Diagnosis, FixSnippet, HostReport, Report, Summary, Timing
 from bgpdoctor.transport.base import Connection
 
+if TYPE_CHECKING:
+    from bgpdoctor.engine.cluster import ClusterFinding
+
+# what only judging needs, imported while the hosts are being read rather than before the first
+# connection: a run of many hosts is bound by CPU, and the start is the one time the client's
+# other core is idle
+_JUDGING_MODULES = ("bgpdoctor.engine.cluster", "bgpdoctor.engine.judge", "bgpdoctor.engine.subjects")
 MAX_SCOPE_ROUNDS = 4  # a --node scope grows along its paths at most this many times
 
 
@@ -206,6 +210,11 @@ def _in_its_hosts_syntax(fix: FixSnippet, inv: Inventory, given: set[tuple[str |
 @without_cycle_collection
 def evaluate(inv: Inventory, inventory_path: str, collected: Collected, options: RunOptions) -> Report:
     """Judge checks and reach diagnoses from collected facts; no host is contacted."""
+    from bgpdoctor.engine.cluster import cluster_subjects
+    from bgpdoctor.engine.judge import diagnose, judge
+    from bgpdoctor.engine.subjects import host_subjects, kubelet_subjects, path_subjects, session_subjects
+    from bgpdoctor.engine.vips import inventory_pool_subjects
+
     checks = load_checks(options.extra_checks)
     playbooks = load_playbooks(options.extra_playbooks)
     check_references(checks, playbooks)
@@ -276,6 +285,13 @@ def evaluate(inv: Inventory, inventory_path: str, collected: Collected, options:
     )
 
 
+def _import_judging() -> None:
+    import importlib
+
+    for name in _JUDGING_MODULES:
+        importlib.import_module(name)
+
+
 def run_diagnosis(
     inv: Inventory,
     inventory_path: str,
@@ -296,6 +312,7 @@ def run_diagnosis(
     """
     # a broken user check fails before any host is contacted
     check_references(load_checks(options.extra_checks), load_playbooks(options.extra_playbooks))
+    threading.Thread(target=_import_judging, name="bgpdoctor-imports", daemon=True).start()
     collected = collect(inv, scope, connect, options, progress, on_event)
     collected.cluster = list(cluster or [])
     collected.context = context
