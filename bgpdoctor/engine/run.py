@@ -40,7 +40,12 @@ if TYPE_CHECKING:
 # what only judging needs, imported while the hosts are being read rather than before the first
 # connection: a run of many hosts is bound by CPU, and the start is the one time the client's
 # other core is idle
-_JUDGING_MODULES = ("bgpdoctor.engine.cluster", "bgpdoctor.engine.judge", "bgpdoctor.engine.subjects")
+_JUDGING_MODULES = (
+    "bgpdoctor.engine.cluster",
+    "bgpdoctor.engine.judge",
+    "bgpdoctor.engine.subjects",
+    "bgpdoctor.engine.vips",
+)
 MAX_SCOPE_ROUNDS = 4  # a --node scope grows along its paths at most this many times
 
 
@@ -288,8 +293,11 @@ def evaluate(inv: Inventory, inventory_path: str, collected: Collected, options:
 def _import_judging() -> None:
     import importlib
 
-    for name in _JUDGING_MODULES:
-        importlib.import_module(name)
+    try:
+        for name in _JUDGING_MODULES:
+            importlib.import_module(name)
+    except Exception:  # evaluate() imports them again and reports what fails there
+        return
 
 
 def run_diagnosis(
