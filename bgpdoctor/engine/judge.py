@@ -106,7 +106,8 @@ def _rendered_fixes(
 
 def _what_it_changes(fix: FixSnippet) -> tuple[str, str | None, str | None, str, tuple[str, ...]]:
     """A fix without its comment lines: two subjects' fixes that differ only in comments are one."""
-    lines = tuple(line.rstrip() for line in fix.text.splitlines() if not line.lstrip().startswith("#"))
+    comment = ("#", "!") if fix.platform == "frr" else ("#",)  # FRR's config comments with `!`
+    lines = tuple(line.rstrip() for line in fix.text.splitlines() if not line.lstrip().startswith(comment))
     return fix.platform, fix.host, fix.target, fix.fragment, lines
 
 

@@ -162,6 +162,21 @@ def test_group_fixes_keeps_each_change_once_and_a_once_fix_from_the_first_subjec
     assert len(texts) == 2 and not [t for t in texts if "is undefined" in t]
 
 
+def test_frr_comments_with_a_bang_are_comments_too() -> None:
+    pb = _playbook(
+        [
+            {
+                "platform": "frr",
+                "title": "t",
+                "host": "r",
+                "template": "! seen on {{ seen }}\nrouter bgp 1\nexit",
+            }
+        ]
+    )
+    subjects = [_subject("a", culprit="r", seen="a"), _subject("b", culprit="r", seen="b")]
+    assert [f.text for f in group_fixes(pb, subjects)] == ["! seen on a\nrouter bgp 1\nexit"]
+
+
 def _inventory(speakers: dict[str, str]) -> Inventory:
     return Inventory.model_validate(
         {
