@@ -808,6 +808,11 @@ FACTS: tuple[Fact, ...] = (
         "str: the address the unconfigured end should peer with, e.g. '192.168.6.1'",
     ),
     Fact("unconfigured_asn", SESSION, "int: the unconfigured end's AS, e.g. 64513"),
+    Fact(
+        "unconfigured_cni",
+        SESSION,
+        "str: the CNI whose agent runs the unconfigured node's speaker, 'cilium' or 'calico' (nodes only)",
+    ),
     Fact("configured_asn", SESSION, "int: the configured end's AS, e.g. 64512"),
     Fact(
         "md5_ok",

@@ -709,8 +709,9 @@ def _unconfigured_facts(e: Speaker, p: PeerIntent, r: Speaker) -> dict[str, Any]
             "unconfigured_end": _host(r),
             "unconfigured_asn": p.asn,
             "unconfigured_peer_address": address,
+            "unconfigured_cni": r.kind if r.kind in ("cilium", "calico") else None,
         }
-    )
+    ) | {FIX_PLATFORMS: _platforms(r)}  # the fix goes into the unconfigured end's own configuration
 
 
 def _session(a: Speaker, b: Speaker, facts: dict[str, Any]) -> Subject:

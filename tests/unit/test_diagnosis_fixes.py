@@ -10,6 +10,7 @@ is no fix. Replayed from recorded runs on real daemons (tests/fixtures/recording
 from __future__ import annotations
 
 import gzip
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -254,3 +255,39 @@ def test_no_diagnosis_of_a_recorded_run_prints_a_value_it_lacks(path: Path, tmp_
         texts = [d.summary, *d.next_steps]
         texts += [t for f in d.fixes for t in (f.title, f.host or "", f.target or "", f.text)]
         assert not [t for t in texts if "is undefined" in t], (d.root_cause, texts)
+
+
+def _peer_not_configured_on(role: str, tmp_path: Path) -> Diagnosis:
+    data = json.loads((ROOT / "captures" / "runs" / "peer-not-configured.json").read_text())
+    data["inventory"]["hosts"]["router-home"]["role"] = role
+    path = tmp_path / "peer-not-configured.json"
+    path.write_text(json.dumps(data))
+    report, _ = _replay(path)
+    return _one(report, "peer-not-configured")
+
+
+def test_a_node_lacking_the_peer_gets_it_in_its_cnis_objects(tmp_path: Path) -> None:
+    """The lab's run, with router-home (BIRD, lacking yuuko-k8s) declared a node: its BIRD is then
+    Calico's, and the peer it lacks is a BGPPeer for it. As the router it is, no CNI object."""
+    d = _peer_not_configured_on("node", tmp_path)
+    assert _where(d) == [("bird2", "router-home"), ("calico", "router-home")]
+    assert d.fixes[1].text.splitlines()[-3:] == [
+        "  node: router-home",
+        "  peerIP: 192.168.0.81",
+        "  asNumber: 64514",
+    ]
+    assert _where(_peer_not_configured_on("router", tmp_path)) == [("bird2", "router-home")]
+
+
+def test_lint_gives_a_cilium_node_lacking_the_peer_the_cilium_peer_not_a_bird_block() -> None:
+    """seed001's files: router-home (BIRD 2) peers with yuuko-k8s, whose Cilium config has no peer
+    for it. Before, lint offered a BIRD 2 protocol block "on yuuko-k8s"."""
+    from bgpdoctor.lint import lint_paths
+
+    result = lint_paths([str(ROOT / "tests" / "fixtures" / "lint" / "seed001" / "broken")])
+    [finding] = [
+        f for f in result.findings if f.root_cause == "peer-not-configured" and "router-home" in f.file
+    ]
+    [fix] = finding.fixes
+    assert (fix["platform"], fix["host"]) == ("cilium", "yuuko-k8s")
+    assert "peerAddress: 192.168.191.10" in fix["text"] and "peerASN: 64515" in fix["text"]
