@@ -214,6 +214,10 @@ class Driver(Protocol):
         """How several of its facts are read with one run of its client; None: each alone."""
 
     @property
+    def comment_marks(self) -> tuple[str, ...]:
+        """What a comment line of its configuration starts with (FRR's `!` as well as `#`)."""
+
+    @property
     def fix_syntaxes(self) -> tuple[str, ...]:
         """The playbook fix platforms written for this daemon: its own first, then one whose lines it
         also takes, used when a diagnosis has no fix in the first (BIRD 1.6 takes BIRD 2's lines
@@ -341,6 +345,7 @@ class DriverBase:
     mesh_prefix: str | None = None
     reads_protocol_routes: bool = False
     joined_read: JoinedRead | None = None
+    comment_marks: tuple[str, ...] = ("#",)
     speaker: str
 
     @property

@@ -151,6 +151,7 @@ class FrrDriver(DriverBase):
     rib_fact = BGP_IPV4
     bfd_fact = "frr.neighbors"  # `peerBfdInfo`, only with `neighbor X bfd`
     joined_read = VTYSH_SHOWS
+    comment_marks = ("!", "#")
 
     def commands(self, host: Host) -> dict[str, str]:
         vty = f" --vty_socket {shlex.quote(host.control_socket)}" if host.control_socket else ""

@@ -383,9 +383,7 @@ def _fact_lines(fact: str, command: str) -> str:
     if guard is not None:
         # the tool's absence is told by the batch's own shell, not by a `timeout` and a `sh` started for it
         run = _run_line(guard.group("rest"))
-        run = (
-            f"if command -v {shlex.quote(guard.group('tool'))} >/dev/null 2>&1; then {run}; else :; fi"
-        )
+        run = f"if command -v {shlex.quote(guard.group('tool'))} >/dev/null 2>&1; then {run}; else :; fi"
     else:
         run = _run_line(command)
     return f"bd_b {name}; {run}; bd_e {name} $?"

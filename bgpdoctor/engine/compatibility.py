@@ -94,11 +94,11 @@ def compatibility_facts(world: World, s: Subject, session: Session, up: bool, ac
         )
         s.add("unconfigured_asn", missing[0].asn)
         s.add("configured_asn", other.asn)
-        host = world.inv.hosts[missing[0].host]
-        driver = driver_for(host.speaker)
-        if host.role == "node" and driver is not None and driver.agent is not None:
+        lacking = world.inv.hosts[missing[0].host]
+        agent_driver = driver_for(lacking.speaker)
+        if lacking.role == "node" and agent_driver is not None and agent_driver.agent is not None:
             # a node's peers are its CNI's objects (CiliumBGPClusterConfig, BGPPeer), not a daemon's file
-            s.add("unconfigured_cni", driver.agent.cni.lower())
+            s.add("unconfigured_cni", agent_driver.agent.cni.lower())
     if not up:
         rising = []
         unread: Unknown | None = None

@@ -9,6 +9,7 @@ from typing import Any
 
 from jinja2 import TemplateError
 
+from bgpdoctor.drivers import driver_for
 from bgpdoctor.engine.rules import (
     CheckDef,
     Condition,
@@ -106,7 +107,8 @@ def _rendered_fixes(
 
 def _what_it_changes(fix: FixSnippet) -> tuple[str, str | None, str | None, str, tuple[str, ...]]:
     """A fix without its comment lines: two subjects' fixes that differ only in comments are one."""
-    comment = ("#", "!") if fix.platform == "frr" else ("#",)  # FRR's config comments with `!`
+    driver = driver_for(fix.platform)
+    comment = driver.comment_marks if driver is not None else ("#",)
     lines = tuple(line.rstrip() for line in fix.text.splitlines() if not line.lstrip().startswith(comment))
     return fix.platform, fix.host, fix.target, fix.fragment, lines
 
