@@ -219,8 +219,9 @@ def waiting_facts(
         for e, o in ((ends[0], ends[1]), (ends[1], ends[0]))
         if o.listens
     )
-    if end is None or end.peer is None:
+    if end is None:
         return
+    assert end.peer is not None  # both ends' peers were checked on entry
     s.add("dial_candidate", end.host)
     s.add("dial_candidate_protocol", end.peer.name or "")
     s.add("dial_candidate_neighbor", str(end.peer.address))

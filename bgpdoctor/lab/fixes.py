@@ -284,6 +284,10 @@ def _deep_merge(into: dict[str, Any], new: Mapping[str, Any]) -> None:
             into[k] = v
 
 
+def _neighbor_address(neighbor: Mapping[str, Any]) -> Any:
+    return neighbor.get("config", {}).get("neighbor-address")
+
+
 def merge_gobgp(config: str, snippet: str, target: str | None) -> str:
     """gobgpd.toml text with a TOML fix merged: `neighbors.*` keys into the target neighbor, whole
     `[[neighbors]]` entries as neighbors of their own.
@@ -298,22 +302,14 @@ def merge_gobgp(config: str, snippet: str, target: str | None) -> str:
     nb_fix = fix.pop("neighbors", None)
     if isinstance(nb_fix, list):
         # whole `[[neighbors]]` entries: new neighbors, each in place of one with the same address
-        added = {nb.get("config", {}).get("neighbor-address") for nb in nb_fix}
-        kept = [
-            nb
-            for nb in data.get("neighbors", [])
-            if nb.get("config", {}).get("neighbor-address") not in added
-        ]
+        added = {_neighbor_address(nb) for nb in nb_fix}
+        kept = [nb for nb in data.get("neighbors", []) if _neighbor_address(nb) not in added]
         data["neighbors"] = kept + nb_fix
     elif nb_fix is not None:
         m = re.fullmatch(r"neighbor\s+(\S+)", (target or "").strip())
         if not m:
             raise LabError("the GoBGP fix changes a neighbor but does not say which (no target)")
-        matches = [
-            nb
-            for nb in data.get("neighbors", [])
-            if nb.get("config", {}).get("neighbor-address") == m.group(1)
-        ]
+        matches = [nb for nb in data.get("neighbors", []) if _neighbor_address(nb) == m.group(1)]
         if not matches:
             raise LabError(f"no neighbor {m.group(1)} in the GoBGP configuration")
         _deep_merge(matches[0], nb_fix)
