@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from ipaddress import IPv6Address, ip_address
 from typing import TYPE_CHECKING, Protocol
@@ -491,6 +491,19 @@ def agent_for(speaker: str) -> CniAgent | None:
     """The Kubernetes agent of a speaker kind; None for a daemon no agent runs (or "none")."""
     driver = driver_for(speaker)
     return driver.agent if driver is not None else None
+
+
+def takes_fix(syntaxes: tuple[str, ...], platform: str, offered: Collection[str]) -> bool:
+    """Whether a daemon whose driver's `fix_syntaxes` are `syntaxes` takes a fix written for
+    `platform`, among the platforms `offered` for it: one of its syntaxes, and none closer to its own
+    is offered. A live run (engine/run.py) and lint (lint/__init__.py) both ask this.
+    Example: takes_fix(("bird1", "bird2"), "bird2", {"bird2"}) -> True;
+    takes_fix(("bird1", "bird2"), "bird2", {"bird1", "bird2"}) -> False;
+    takes_fix(("bird2",), "bird1", {"bird1"}) -> False.
+    """
+    if platform not in syntaxes:
+        return False
+    return not any(closer in offered for closer in syntaxes[: syntaxes.index(platform)])
 
 
 def driver_for(speaker: str) -> Driver | None:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from bgpdoctor import __version__
-from bgpdoctor.drivers import driver_for, is_appliance
+from bgpdoctor.drivers import driver_for, is_appliance, takes_fix
 from bgpdoctor.engine.active import (
     ActiveResults,
     ProbeRunner,
@@ -206,10 +206,8 @@ def _in_its_hosts_syntax(fix: FixSnippet, inv: Inventory, given: set[tuple[str |
     runs = driver_for(host.speaker) if host is not None else None
     if runs is None or driver_for(fix.platform) is None:
         return True  # a host that runs no named daemon, or a fix for no daemon (sysctl, Cilium, ...)
-    syntaxes = runs.fix_syntaxes
-    if fix.platform not in syntaxes:
-        return False
-    return not any((fix.host, better) in given for better in syntaxes[: syntaxes.index(fix.platform)])
+    offered = {platform for host, platform in given if host == fix.host}
+    return takes_fix(runs.fix_syntaxes, fix.platform, offered)
 
 
 @without_cycle_collection

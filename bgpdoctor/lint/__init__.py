@@ -72,10 +72,6 @@ class LintResult:
 
 # a fix for one of these platforms is shown only when the finding involves a file of its format
 _PLATFORM_FORMATS = {
-    "bird2": {"bird2", "bird", "bird-include"},
-    "bird1": {"bird1.6", "bird", "bird-include"},
-    "frr": {"frr"},
-    "gobgp": {"gobgp"},
     "cilium": {"yaml"},
     "calico": {"yaml"},
     "metallb": {"yaml"},
@@ -84,11 +80,30 @@ _PLATFORM_FORMATS = {
     "fortigate": set(),
     "huawei": set(),
 }
+# the daemons a configuration file of each format is for; "bird" (version unknown) may be either
+_FORMAT_DAEMONS = {
+    "bird2": ("bird2",),
+    "bird1.6": ("bird1",),
+    "bird": ("bird2", "bird1"),
+    "bird-include": ("bird2", "bird1"),
+    "frr": ("frr",),
+    "gobgp": ("gobgp",),
+}
 
 
-def _fits(platform: str, formats: set[str]) -> bool:
-    """Example: _fits("frr", {"bird2"}) -> False; _fits("nftables", {"bird2"}) -> True."""
-    return platform not in _PLATFORM_FORMATS or bool(_PLATFORM_FORMATS[platform] & formats)
+def _fits(platform: str, formats: set[str], offered: set[str]) -> bool:
+    """Whether a fix for `platform` goes into one of a finding's files (of these `formats`), among
+    the fixes `offered`: a daemon's fix in the syntax that daemon takes (drivers.takes_fix, as a
+    live run decides), anything else in a file of its format.
+    Example: _fits("frr", {"bird2"}, {"frr"}) -> False; _fits("nftables", {"bird2"}, set()) -> True;
+    _fits("bird2", {"bird1.6"}, {"bird2"}) -> True; _fits("bird2", {"bird1.6"}, {"bird1", "bird2"}) -> False.
+    """
+    from bgpdoctor.drivers import driver_for, takes_fix
+
+    if driver_for(platform) is None:
+        return platform not in _PLATFORM_FORMATS or bool(_PLATFORM_FORMATS[platform] & formats)
+    daemons = (driver_for(d) for f in formats for d in _FORMAT_DAEMONS.get(f, ()))
+    return any(d is not None and takes_fix(d.fix_syntaxes, platform, offered) for d in daemons)
 
 
 def lint_paths(
@@ -103,6 +118,7 @@ def lint_paths(
     Example: lint_paths(["tests/fixtures/lint/seed000/broken"]).findings[0]
     -> LintFinding(root_cause="auto-direct-routes-across-l3", severity="error", file=".../values.yaml", ...)
     """
+    from bgpdoctor.drivers import takes_fix
     from bgpdoctor.engine.judge import fix_snippets
     from bgpdoctor.engine.rules import load_playbooks
     from bgpdoctor.lint.checks import FIX_PLATFORMS, run_checks
@@ -119,11 +135,14 @@ def lint_paths(
         finding.title = pb.title
         formats = {inp.files.get(f, "") for f in [finding.file, *(o for o, _ in finding.other)]}
         # facts hold names, addresses and numbers, never a secret; the templates' placeholders stay
+        rendered = fix_snippets(pb, finding.facts, complete_only=True)
+        offered = {snippet.platform for snippet in rendered}
+        allowed = finding.facts.get(FIX_PLATFORMS)  # the end whose file the fix goes into
         finding.fixes = [
             snippet.model_dump()
-            for snippet in fix_snippets(pb, finding.facts, complete_only=True)
-            if _fits(snippet.platform, formats)
-            and snippet.platform in finding.facts.get(FIX_PLATFORMS, [snippet.platform])
+            for snippet in rendered
+            if _fits(snippet.platform, formats, offered)
+            and (allowed is None or takes_fix(tuple(allowed), snippet.platform, offered))
         ]
     for problem in [*inp.problems, *problems]:
         problem.message = redact(problem.message)

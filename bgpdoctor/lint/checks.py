@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, collapse_addresses
 from typing import Any
 
+from bgpdoctor.drivers import driver_for
 from bgpdoctor.engine.rules import PlaybookDef, load_playbooks, subject_kinds
 from bgpdoctor.engine.subject import Subject
 from bgpdoctor.engine.vips import suggest_pool
@@ -629,10 +630,13 @@ FIX_PLATFORMS = "fix_platforms"  # a finding's facts may limit its fixes to thes
 
 
 def _platforms(s: Speaker) -> list[str]:
-    """The fix platforms for a speaker's own configuration."""
-    if s.kind.startswith("bird"):
-        return ["bird1"] if s.kind == "bird16" else ["bird2", "bird1"]
-    return [s.kind]
+    """The fix platforms for a speaker's own configuration, closest first: its daemon's
+    `fix_syntaxes`, as a live run has them. A BIRD file whose version is unknown: BIRD 2's, then 1's.
+    Example: a BIRD 1.6 file -> ["bird1", "bird2"] (1.6 takes BIRD 2's lines when it has none of its own)."""
+    if s.kind == "bird":
+        return ["bird2", "bird1"]
+    driver = driver_for({"bird16": "bird1"}.get(s.kind, s.kind))
+    return list(driver.fix_syntaxes) if driver is not None else [s.kind]
 
 
 def _host(s: Speaker) -> str:

@@ -45,6 +45,9 @@ BROKEN = {
         ("asn-mismatch", "networks.yaml", 11),
         ("md5-mismatch", "networks.yaml", 10),
     },
+    "syntax/asn-bird2": {("asn-mismatch", "router/bird.conf", 9)},
+    "syntax/asn-bird16": {("asn-mismatch", "router/bird.conf", 10)},
+    "syntax/md5-bird16": {("md5-mismatch", "networks.yaml", 10)},
 }
 FIXED = [
     "seed000/fixed",
@@ -192,6 +195,38 @@ def test_a_finding_carries_its_playbooks_fix_with_the_files_values() -> None:
     assert "peerASN: 64513" in text and "peerAddress: 192.168.6.1" in text and "localASN: 64514" in text
     shown = CliRunner().invoke(lint, [str(FIX / "cases" / "asn-md5")]).output
     assert "  fix (cilium): Or, when the wrong expectation is in Cilium: peerASN 64513" in shown
+
+
+@pytest.mark.parametrize(
+    ("case", "platforms"),
+    [
+        ("asn-bird2", ["bird2"]),  # never BIRD 1.x's protocol-level `import all;`: BIRD 2 refuses it
+        ("asn-bird16", ["bird1"]),  # its own block, not BIRD 2's `ipv4 { ... }` beside it
+        ("md5-bird16", ["bird2", "cilium"]),  # no BIRD 1.x fix: BIRD 2's `password` line, which 1.6 takes
+    ],
+)
+def test_each_bird_file_gets_fixes_in_the_syntax_its_version_takes_as_a_live_run_decides(
+    case: str, platforms: list[str]
+) -> None:
+    """Lint asks the drivers' `fix_syntaxes` as a live run does: BIRD 1.6 takes BIRD 2's lines inside
+    a `protocol bgp` when the playbook has none of its own, and BIRD 2 takes only its own."""
+    (finding,) = lint_paths([str(FIX / "syntax" / case)]).findings
+    assert [fix["platform"] for fix in finding.fixes] == platforms
+
+
+def test_the_bird2_line_a_bird16_router_is_given_is_one_real_bird16_accepts(tmp_path: Path) -> None:
+    if not os.path.exists(BIRD16):
+        pytest.skip(f"{BIRD16} not installed")
+    (finding,) = lint_paths([str(FIX / "syntax" / "md5-bird16")]).findings
+    (bird,) = [fix for fix in finding.fixes if fix["platform"] == "bird2"]
+    lines = [line for line in bird["text"].splitlines() if not line.lstrip().startswith("#")]
+    conf = (FIX / "syntax" / "md5-bird16" / "router" / "bird.conf").read_text()
+    conf = "\n".join(line for line in conf.splitlines() if "password" not in line)
+    conf = conf.replace("  local as 64513;", "  local as 64513;\n" + "\n".join(lines))
+    (tmp_path / "bird.conf").write_text(conf)
+    real = subprocess.run([BIRD16, "-p", "-c", "bird.conf"], cwd=tmp_path, capture_output=True, text=True)
+    assert real.returncode == 0, real.stderr
+    assert 'password "$BGP_MD5_PASSWORD";' in conf
 
 
 @pytest.mark.parametrize("case", ["seed000", "seed001", "seed002", "seed003", "cases", "repos", "bird16"])
