@@ -16,13 +16,16 @@ import sys
 import tempfile
 import traceback
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from bgpdoctor import __version__
 from bgpdoctor.errors import BgpDoctorError, UsageError
 from bgpdoctor.report.safe_text import one_line, printable
+
+if TYPE_CHECKING:
+    from bgpdoctor.engine.cluster import ClusterFinding
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 no findings, 1 findings, 2 usage or inventory error, 3 could not check what matters, "
@@ -293,9 +296,8 @@ def run(
 
     Example: bgpdoctor run -i /var/lib/bgpdoctor/lab/inventory.yaml --node yuuko-k8s
     """
+    # the Kubernetes findings and the recording are imported only when asked for: the start is serial
     from bgpdoctor.engine.active import ProbeSettings
-    from bgpdoctor.engine.cluster import ClusterFinding
-    from bgpdoctor.engine.recording import recording_json
     from bgpdoctor.engine.run import Collected, RunOptions, run_diagnosis
     from bgpdoctor.inventory import load_inventory, scope_hosts
     from bgpdoctor.transport.factory import open_connection
@@ -307,6 +309,7 @@ def run(
         raise UsageError("give --inventory FILE, or --context/--kubeconfig to read the cluster")
     check_output_paths({"--report": report_path, "--record": record_path, "--prometheus": prometheus_path})
     if kube_context is not None or kubeconfig is not None:
+        from bgpdoctor.engine.cluster import ClusterFinding
         from bgpdoctor.kube.discover import discover_cluster
 
         discovery = discover_cluster(kube_context, kubeconfig, ssh_config)
@@ -349,6 +352,8 @@ def run(
 
     def record(collected: Collected) -> None:
         if record_path:
+            from bgpdoctor.engine.recording import recording_json
+
             text = recording_json(inv, str(inventory_path), list(nodes), collected)
             if save_output(Path(record_path), text, "recording"):
                 shown.message(f"recording written to {record_path}")

@@ -9,11 +9,13 @@ each probe destination; the kernel picks one too, from the same state. They must
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -36,6 +38,7 @@ SETUP = [
     "rule add pref 5230 fwmark 0x80000/0xff0000 table default",
     "rule add pref 5250 fwmark 0x80000/0xff0000 type unreachable",
     "rule add pref 5270 table 52",
+    "rule add pref 5280 iif bd-absent table 52",  # a second rule to table 52, on a [detached] interface
     "route add 10.42.0.0/16 dev tailscale0 table 52",
     "route add 100.100.100.100 dev tailscale0 table 52",
     "rule add pref 32763 table main suppress_prefixlength 0",
@@ -89,6 +92,25 @@ def kernel_route(ns: str, dst: str, src: str, iif: str | None) -> tuple[str | No
         return None, None, f"error: {done.stderr.strip()}"
     got = iproute.parse_route_get(done.stdout)
     return got.dev, got.gateway, got.type
+
+
+def test_every_table_a_rule_looks_up_is_read_once_in_the_rules_order(namespace: str, tmp_path: Path) -> None:
+    """The shell reads `ip rule show` itself (no sed, no sort on the host): each table once, the
+    first rule's place deciding its order, whatever files the command's directory holds."""
+    for name in ("d", "e", "t"):  # what `[detached]` would expand to as a glob
+        (tmp_path / name).touch()
+    done = subprocess.run(
+        ["ip", "netns", "exec", namespace, "sh", "-c", iprule.RULE_TABLES_COMMAND],
+        text=True, capture_output=True, check=True, timeout=10, cwd=tmp_path,
+    )  # fmt: skip
+    listed = [line.split()[1] for line in done.stdout.splitlines() if line.startswith("table ")]
+    looked_up = [
+        r["table"] for r in json.loads(ns_ip(namespace, "-j", "rule", "show").stdout) if "table" in r
+    ]
+    wanted = [t for t in dict.fromkeys(looked_up) if t not in ("local", "main", "default")]
+    assert listed == wanted == ["100", "101", "102", "52", "51820"]  # by rule priority
+    assert looked_up.count("52") == 2 and listed.count("52") == 1
+    assert "[detached]" in ns_ip(namespace, "rule", "show").stdout
 
 
 def test_policy_lookup_agrees_with_the_kernel(namespace: str) -> None:
