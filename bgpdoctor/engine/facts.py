@@ -268,6 +268,12 @@ FACTS: tuple[Fact, ...] = (
         HOST,
         "str: the sender's protocol towards this host, e.g. 'k3s_backbone_cn_v4'",
     ),
+    Fact("unreachable_sender_asn", HOST, "int: the sender's AS, as this host's BIRD shows it, e.g. 64512"),
+    Fact(
+        "unreachable_sender_neighbor",
+        HOST,
+        "str: this host's address on the session, the sender's `neighbor` for it, e.g. '10.255.100.2'",
+    ),
     Fact(
         "ecmp_single_path",
         HOST,

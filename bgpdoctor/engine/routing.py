@@ -56,8 +56,11 @@ def _plain_ibgp(p: bird.BirdProtocol | None) -> bool:
 def next_hop_sender(world: World, s: Subject, name: str, unreachable: list[str]) -> None:
     """The peer that sent the routes BIRD on `name` cannot resolve, and its protocol towards `name`.
 
-    Adds unreachable_sender ("gateway"), unreachable_sender_protocol ("k3s_backbone_cn_v4") and
-    unreachable_next_hops (["192.168.100.251"], when `bird.bgp_routes` was collected).
+    Adds unreachable_sender ("gateway"), unreachable_sender_protocol ("k3s_backbone_cn_v4"),
+    unreachable_next_hops (["192.168.100.251"], when `bird.bgp_routes` was collected), and what an
+    FRR sender's fix is written with, as BIRD on `name` shows the session: the sender's AS
+    (unreachable_sender_asn, 64512) and this host's address on it (unreachable_sender_neighbor,
+    "10.255.100.2": the sender's `neighbor`).
     """
     routes = [r for r in world.bird_routes(name) or [] if r.prefix in unreachable and r.kind == "unreachable"]
     hops = sorted(
@@ -78,6 +81,10 @@ def next_hop_sender(world: World, s: Subject, name: str, unreachable: list[str])
             continue
         s.add("unreachable_sender", sender, world.evidence(name, "bird.protocols"))
         s.add("unreachable_via_protocol", r.protocol)
+        if p is not None and p.neighbor_as is not None:
+            s.add("unreachable_sender_asn", p.neighbor_as)
+        if p is not None and p.source_address:
+            s.add("unreachable_sender_neighbor", p.source_address)
         toward = _protocol_towards(world, sender, name) if sender in world.facts else None
         peer = next((x for x in world.inv.hosts[sender].peers if x.host == name), None)
         proto_name = toward.name if toward else (peer.name if peer else None)

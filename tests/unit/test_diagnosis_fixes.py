@@ -239,6 +239,38 @@ def test_every_bgp_playbook_with_a_bird_2_fix_offers_frr_and_gobgp_where_a_sessi
         assert {"bird2", "frr", "gobgp"} <= platforms, (cause, platforms)
 
 
+def _as_speaker(path: Path, host: str, speaker: str, tmp_path: Path) -> Path:
+    """The same recorded run with `host` declared another daemon in the inventory."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["inventory"]["hosts"][host]["speaker"] = speaker
+    data["inventory"]["hosts"][host].pop("control_socket", None)
+    changed = tmp_path / f"{path.stem}-{host}-{speaker}.json"
+    changed.write_text(json.dumps(data), encoding="utf-8")
+    return changed
+
+
+def test_an_frr_router_passing_on_unresolvable_next_hops_gets_next_hop_self_for_its_neighbor(
+    tmp_path: Path,
+) -> None:
+    """cn-ns (BIRD) cannot resolve the next hops gateway passes on. With BIRD on gateway the fix is
+    its `next hop self`; with FRR there, FRR's own, for the neighbor that is cn-ns, in gateway's AS,
+    both as cn-ns's BIRD shows the session (before: the BIRD line only, dropped for an FRR host)."""
+    recorded = ROOT / "captures" / "runs" / "bgp-next-hop-unreachable.json"
+    report, _ = _replay(recorded)
+    assert _where(_one(report, "bgp-next-hop-unreachable")) == [("bird2", "gateway")]
+    report, _ = _replay(_as_speaker(recorded, "gateway", "frr", tmp_path))
+    d = _one(report, "bgp-next-hop-unreachable")
+    assert _where(d) == [("frr", "gateway")]
+    lines = [line.strip() for line in d.fixes[0].text.splitlines()]
+    assert lines[1:] == [
+        "router bgp 64512",
+        "address-family ipv4 unicast",
+        "neighbor 10.255.100.2 next-hop-self force",  # cn-ns's address on its session with gateway
+        "exit-address-family",
+        "exit",
+    ]
+
+
 ALL_RECORDED = [
     *sorted((ROOT / "captures" / "runs").rglob("*.json")),
     *sorted(RECORDINGS.glob("*.json")),

@@ -115,7 +115,7 @@ def test_ipv6_hosts_are_asked_for_their_ipv6_rules_and_rule_tables() -> None:
     commands = fact_commands(INVENTORY.hosts["r"])
     assert commands["ip6.rule"] == "ip -6 -j rule show"
     assert "ip -6 rule show" in commands["ip6.route.rules"]
-    assert 'ip -6 -j route show table "$t"' in commands["ip6.route.rules"]
+    assert 'ip -6 -j route show table "$bd_w"' in commands["ip6.route.rules"]
 
 
 # -- the trace -------------------------------------------------------------------------------------
