@@ -118,6 +118,20 @@ CILIUM = CniAgent(
 )
 
 
+@dataclass(frozen=True)
+class SplitHorizon:
+    """A route an iBGP speaker holds and does not pass on (see `Driver.split_horizon`).
+
+    Example: SplitHorizon(prefix="10.42.2.0/24", learned_from="10.215.0.2",
+    plain_ibgp=["10.215.0.1", "10.215.0.2"], local_as=64531)
+    """
+
+    prefix: str
+    learned_from: str  # the neighbor it came from
+    plain_ibgp: list[str]  # every iBGP neighbor that is not a route-reflector client
+    local_as: int | None
+
+
 class JoinedRead(Protocol):
     """Several facts of one daemon read by one run of its client, whose start costs most of a call
     (vtysh: ~22 ms of CPU). The collection batch (engine/collect.py) sends the joined command and
@@ -274,6 +288,12 @@ class Driver(Protocol):
     def table_prefixes(self, world: World, name: str) -> list[str] | None:
         """Every prefix in the daemon's own table (None: not read)."""
 
+    def split_horizon(self, world: World, name: str, toward: str, prefix: str | None) -> SplitHorizon | None:
+        """What the daemon on `name` keeps from its neighbor at `toward` by iBGP split horizon: a best
+        path (covering `prefix`; None: any) learned from another iBGP neighbor, where neither
+        neighbor is its route-reflector client. None: nothing, or the daemon's output cannot say
+        (BIRD's is read by protocol, in engine/routing.py)."""
+
     def ignored_withdraws(self, world: World, name: str, peer: PeerIntent | None) -> str | None:
         """The daemon's count of withdraws from the neighbor it ignored, as a sentence."""
 
@@ -391,6 +411,9 @@ class DriverBase:
         return None
 
     def table_prefixes(self, world: World, name: str) -> list[str] | None:
+        return None
+
+    def split_horizon(self, world: World, name: str, toward: str, prefix: str | None) -> SplitHorizon | None:
         return None
 
     def ignored_withdraws(self, world: World, name: str, peer: PeerIntent | None) -> str | None:

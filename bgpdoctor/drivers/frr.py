@@ -8,6 +8,7 @@ Example: FRR.commands(host)["frr.neighbors"] -> "vtysh -c 'show bgp neighbors js
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import shlex
@@ -15,7 +16,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bgpdoctor.drivers import BfdReading, DriverBase, NeighborState, SessionResets, ipv4_next_hop
+from bgpdoctor.drivers import (
+    BfdReading,
+    DriverBase,
+    NeighborState,
+    SessionResets,
+    SplitHorizon,
+    canonical_address,
+    ipv4_next_hop,
+)
 from bgpdoctor.drivers.excerpt import frr_entry
 from bgpdoctor.parsers import ParseError, json_int, json_object, json_str, load_json
 from bgpdoctor.parsers import frr as frr_parser
@@ -218,6 +227,35 @@ class FrrDriver(DriverBase):
             (r.prefix, r.as_path) for r in paths if r.selected and r.as_path is not None and r.peer != address
         ]
 
+    def split_horizon(self, world: World, name: str, toward: str, prefix: str | None) -> SplitHorizon | None:
+        """`show bgp neighbors json` (`routeReflectorClient` under ipv4Unicast, the AS of each end)
+        and the best paths of `show bgp ipv4 unicast json` with the neighbor each came from."""
+        neighbors = self.neighbors(world, name)
+        paths = world.parsed(name, self.rib_fact, frr_parser.parse_bgp_routes)
+        if neighbors is None or paths is None:
+            return None
+        plain = {
+            canonical_address(n.address): n
+            for n in neighbors
+            if n.address
+            and n.reflector_client is False
+            and n.local_as is not None
+            and n.local_as == n.peer_as
+        }
+        toward = canonical_address(toward)
+        if toward not in plain:
+            return None
+        for r in paths:
+            source = canonical_address(r.peer) if r.peer else None
+            if (
+                r.selected
+                and source in plain
+                and source != toward
+                and (prefix is None or _covers(r.prefix, prefix))
+            ):
+                return SplitHorizon(r.prefix, source, list(plain), plain[toward].local_as)
+        return None
+
     def host_facts(self, world: World, s: Subject, name: str) -> None:
         from bgpdoctor.engine import host_facts, routing
 
@@ -265,3 +303,12 @@ class FrrDriver(DriverBase):
 
 
 FRR = FrrDriver()
+
+
+def _covers(route: str, prefix: str) -> bool:
+    """Whether the route `route` covers `prefix`: _covers("10.42.0.0/16", "10.42.2.0/24") -> True."""
+    try:
+        outer, inner = ipaddress.ip_network(route, strict=False), ipaddress.ip_network(prefix, strict=False)
+    except ValueError:
+        return False
+    return outer.version == inner.version and inner.subnet_of(outer)  # type: ignore[arg-type]

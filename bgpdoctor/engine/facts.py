@@ -1166,6 +1166,15 @@ FACTS: tuple[Fact, ...] = (
         "list[str]: all its plain iBGP protocols towards nodes, e.g. ['k3s_master_v4']",
     ),
     Fact("ibgp_learned_from", PATH, "str: the protocol it has the route from, e.g. 'k3s_wds1_v4'"),
+    # the same, where the speaker's daemon names neighbors by address (FRR)
+    Fact("ibgp_learned_from_neighbor", PATH, "str: the neighbor it has the route from, e.g. '10.215.0.2'"),
+    Fact("ibgp_client_neighbor", PATH, "str: the source node's address as its neighbor, e.g. '10.215.0.1'"),
+    Fact(
+        "ibgp_client_addresses",
+        PATH,
+        "list[str]: its plain iBGP neighbors that are nodes, e.g. ['10.215.0.1', '10.215.0.2']",
+    ),
+    Fact("ibgp_reflector_asn", PATH, "int: its AS (iBGP: the nodes' too), e.g. 64531"),
     # kubelet: one per node, probed from the metrics-server vantage (engine/subjects.py _kubelet_subject)
     Fact("node", KUBELET, "str: the node whose kubelet is probed, e.g. 'yuuko-k8s'"),
     Fact("vantage", KUBELET, "str: the host the probe runs on (the metrics-server's node), e.g. 'sakamoto'"),

@@ -13,7 +13,7 @@ import functools
 import ipaddress
 from typing import TYPE_CHECKING
 
-from bgpdoctor.drivers import driver_for
+from bgpdoctor.drivers import SplitHorizon, driver_for
 from bgpdoctor.parsers import bird, frr, iproute
 from bgpdoctor.parsers.routers import RouterRoute
 
@@ -127,7 +127,11 @@ def reflection_facts(world: World, s: Subject, source: str, dst_cidr: str) -> No
         return
     for peer in host.peers:
         x = peer.host
-        if x is None or x not in world.facts or not _traces_reflection(world.inv.hosts[x].speaker):
+        if x is None or x not in world.facts:
+            continue
+        if not _traces_reflection(world.inv.hosts[x].speaker):
+            if _split_horizon_facts(world, s, x, source, dst_cidr):
+                return
             continue
         toward = _protocol_towards(world, x, source)
         if toward is None or not _plain_ibgp(toward):
@@ -161,6 +165,41 @@ def reflection_facts(world: World, s: Subject, source: str, dst_cidr: str) -> No
             return
 
 
+def _withheld(world: World, host: str, node: str, prefix: str | None) -> SplitHorizon | None:
+    """What `host` (a daemon whose driver reads split horizon, e.g. FRR) keeps from `node` by iBGP
+    split horizon; None when nothing or when it cannot say."""
+    driver = driver_for(world.inv.hosts[host].speaker)
+    entry = next((p for p in world.inv.hosts[host].peers if p.host == node), None)
+    if driver is None or entry is None:
+        return None
+    return driver.split_horizon(world, host, str(entry.address), prefix)
+
+
+def _split_horizon_facts(world: World, s: Subject, x: str, source: str, dst_cidr: str) -> bool:
+    """ibgp_not_reflected and what an FRR fix is written with, when `x` keeps dst_cidr from
+    `source` by split horizon: ibgp_learned_from_neighbor, ibgp_client_neighbor (source's address
+    there), ibgp_client_addresses (its plain iBGP neighbors that are nodes), ibgp_reflector_asn."""
+    held = _withheld(world, x, source, dst_cidr)
+    if held is None:
+        return False
+    driver = driver_for(world.inv.hosts[x].speaker)
+    assert driver is not None  # _withheld found one
+    entry = next(p for p in world.inv.hosts[x].peers if p.host == source)
+    s.add(
+        "ibgp_not_reflected",
+        x,
+        world.evidence(x, driver.session_fact, "iBGP, not a route-reflector client"),
+        world.evidence(x, driver.rib_fact or driver.session_fact, f"{held.prefix} learned over iBGP"),
+    )
+    s.add("ibgp_learned_from_neighbor", held.learned_from)
+    s.add("ibgp_client_neighbor", str(entry.address))
+    nodes = [a for a in held.plain_ibgp if (o := world.owner_of(a)) and world.inv.hosts[o].role == "node"]
+    s.add("ibgp_client_addresses", nodes or [str(entry.address)])
+    if held.local_as is not None:
+        s.add("ibgp_reflector_asn", held.local_as)
+    return True
+
+
 def _announces_nothing(world: World, host: str, node: str) -> bool:
     """`host` (FRR, GoBGP: no export filter to read) has its session with `node` Established and
     announces it no route, as FRR does behind a route-map that denies everything."""
@@ -186,7 +225,8 @@ def _routes_by_default(
         if peer not in world.facts:
             return False
         if not _traces_reflection(world.inv.hosts[peer].speaker):
-            if not _announces_nothing(world, peer, node):
+            # nothing sent by design (a route-map), not held back by split horizon
+            if not _announces_nothing(world, peer, node) or _withheld(world, peer, node, None):
                 return False
             continue
         toward = _protocol_towards(world, peer, node)

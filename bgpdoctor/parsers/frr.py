@@ -208,6 +208,8 @@ def _neighbor(address: str, raw: Any) -> NeighborState:
     session.inbound_policy_missing = session.outbound_policy_missing = False
     for family, info_raw in _obj(peer.get("addressFamilyInfo"), "addressFamilyInfo").items():
         info = _obj(info_raw, f"addressFamilyInfo.{family}")
+        if family == "ipv4Unicast":  # FRR prints the key only on a client (bgpd/bgp_vty.c)
+            session.reflector_client = bool(_bool(info.get("routeReflectorClient"), "routeReflectorClient"))
         if info.get("inboundEbgpRequiresPolicy"):
             session.inbound_policy_missing = True
         if info.get("outboundEbgpRequiresPolicy"):

@@ -101,6 +101,9 @@ class NeighborState:
     description: str | None = None
     bfd: bool | None = None  # BFD configured for the session (RouterOS `use-bfd`; None: not shown)
     bfd_state: str | None = None  # "down" when the router says its BFD session is down
+    # this end reflects the neighbor's iBGP routes to its other iBGP peers and theirs to it
+    # (FRR `route-reflector-client`); None: the daemon's output does not say
+    reflector_client: bool | None = None
 
 
 @dataclass

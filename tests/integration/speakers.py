@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import os
 import shutil
@@ -101,6 +102,15 @@ def veth(ns_a: str, ip_a: str, ns_b: str, ip_b: str, dev_a: str = "eth0", dev_b:
     for ns, dev, ip in ((ns_a, dev_a, ip_a), (ns_b, dev_b, ip_b)):
         sh("ip", "-n", ns, "addr", "add", f"{ip}/30", "dev", dev)
         sh("ip", "-n", ns, "link", "set", dev, "up")
+
+
+def lan_port(bridge_ns: str, port: str, host_ns: str, address: str) -> None:
+    """A veth pair from bridge br0 in bridge_ns (its end `port`) to eth0 in host_ns, which gets
+    address/24; both ends up. The bridge stands for a LAN switch."""
+    sh("ip", "-n", bridge_ns, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", host_ns)
+    sh("ip", "-n", bridge_ns, "link", "set", port, "master", "br0", "up")
+    sh("ip", "-n", host_ns, "addr", "add", f"{address}/24", "dev", "eth0")
+    sh("ip", "-n", host_ns, "link", "set", "eth0", "up")
 
 
 def poll(ok: Callable[[], bool], timeout: float, ignore: tuple[type[Exception], ...] = ()) -> bool:
@@ -295,3 +305,87 @@ def run(inventory: Path, timeout: float = 180) -> tuple[int, dict[str, Any], str
     assert proc.stdout, (proc.returncode, proc.stderr[-3000:])
     (inventory.parent / "report.json").write_text(proc.stdout)
     return proc.returncode, json.loads(proc.stdout), proc.stderr
+
+
+# -- an FRR router the nodes peer with over iBGP (scripts/capture_frr_reflection.py, its test) ------
+
+RR_ASN = 64531
+RR_GW = "10.215.0.254"
+RR_NODES = {"n1": ("10.215.0.1", "10.42.1.0/24"), "n2": ("10.215.0.2", "10.42.2.0/24")}
+
+
+def _rr_probe_ip(pods: str) -> str:
+    """The first address of a pod CIDR: "10.42.1.0/24" -> "10.42.1.1"."""
+    return str(ipaddress.ip_network(pods)[1])
+
+
+def _rr_node_bird(ip: str, pods: str) -> str:
+    return f"""
+router id {ip};
+protocol device {{ scan time 10; }}
+protocol direct {{ ipv4; interface "eth0"; }}
+protocol kernel {{ ipv4 {{ import none; export where source = RTS_BGP; }}; }}
+protocol static {{ ipv4; route {pods} blackhole; }}
+protocol bgp to_gw {{
+  local as {RR_ASN};
+  neighbor {RR_GW} as {RR_ASN};
+  hold time 9; connect retry time 1;
+  ipv4 {{ import all; export where source = RTS_STATIC; }};
+}}
+"""
+
+
+def _rr_gw_frr() -> str:
+    neighbors = "".join(
+        f" neighbor {ip} remote-as {RR_ASN}\n neighbor {ip} timers connect 1\n" for ip, _ in RR_NODES.values()
+    )
+    return (
+        f"hostname gw\nlog stdout informational\nrouter bgp {RR_ASN}\n bgp router-id {RR_GW}\n"
+        f" timers bgp 3 9\n{neighbors} address-family ipv4 unicast\n exit-address-family\nexit\n"
+    )
+
+
+def _rr_inventory(path: Path, ns: dict[str, str], run_dir: Path) -> Path:
+    hosts: dict[str, object] = {
+        name: {
+            "role": "node", "speaker": "bird2", "asn": RR_ASN, "router_id": ip, "addresses": [ip],
+            "pod_cidrs": [pods], "pod_probe_ip": _rr_probe_ip(pods), "connect": {"netns": ns[name]},
+            "control_socket": str(run_dir / f"{name}.ctl"),
+            "peers": [{"host": "gw", "address": RR_GW, "asn": RR_ASN, "name": "to_gw"}],
+        }
+        for name, (ip, pods) in RR_NODES.items()
+    }  # fmt: skip
+    hosts["gw"] = {
+        "role": "router", "speaker": "frr", "asn": RR_ASN, "router_id": RR_GW, "addresses": [RR_GW],
+        "connect": {"netns": ns["gw"]}, "control_socket": str(run_dir / "frr"),
+        "peers": [{"host": name, "address": ip, "asn": RR_ASN} for name, (ip, _) in RR_NODES.items()],
+    }  # fmt: skip
+    path.write_text(yaml.safe_dump({"hosts": hosts}))
+    return path
+
+
+@contextlib.contextmanager
+def reflector_lab(prefix: str) -> Iterator[tuple[Lab, dict[str, str], FrrInstance, Path]]:
+    """Two BIRD 2 nodes on one LAN (a bridge in gw's namespace) peering over iBGP with FRR on gw,
+    which is no route reflector: each node's pod CIDR reaches gw and goes no further (split
+    horizon), as with Calico nodes and a ToR once the node-to-node mesh is off. Yields (lab,
+    host -> namespace, gw's FRR, the inventory) once both sessions are Established."""
+    with speaker_lab(Lab, prefix, "n1", "n2", "gw") as (lab, ns):
+        sh("ip", "-n", ns["gw"], "link", "add", "br0", "type", "bridge")
+        sh("ip", "-n", ns["gw"], "addr", "add", f"{RR_GW}/24", "dev", "br0")
+        sh("ip", "-n", ns["gw"], "link", "set", "br0", "up")
+        for i, (name, (ip, pods)) in enumerate(RR_NODES.items(), start=1):
+            lan_port(ns["gw"], f"p{i}", ns[name], ip)
+            # the node's pod probe address, which the pod path probes are sent from and to
+            sh("ip", "-n", ns[name], "addr", "add", f"{_rr_probe_ip(pods)}/32", "dev", "lo")
+            lab.start_bird(ns[name], name, _rr_node_bird(ip, pods), name=name)
+        lab.frr = frr = start_frr(ns["gw"], "gw", lab.run_dir / "frr", bgpd_conf=_rr_gw_frr())
+
+        def established() -> bool:
+            seen = json.loads(frr.vtysh("show bgp neighbors json"))
+            return all(seen.get(ip, {}).get("bgpState") == "Established" for ip, _ in RR_NODES.values())
+
+        if not poll(established, 60, ignore=(json.JSONDecodeError,)):
+            pytest.fail("gw's sessions with the nodes did not come up in 60 s")
+        inventory = _rr_inventory(lab.run_dir / "inventory.yaml", ns, lab.run_dir)
+        yield lab, ns, frr, inventory

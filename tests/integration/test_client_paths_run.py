@@ -45,6 +45,7 @@ if str(ROOT) not in sys.path:
 from tests.integration.speakers import (  # noqa: E402
     Lab,
     bgpdoctor,
+    lan_port,
     namespaces,
     needs_bird2,
     needs_root,
@@ -185,25 +186,7 @@ def site(tmp_path: Path) -> Iterator[Site]:
         sh("ip", "-n", sw, "link", "add", "br0", "type", "bridge")
         sh("ip", "-n", sw, "link", "set", "br0", "up")
         for host, address in LAN.items():
-            port = f"p-{host}"
-            sh(
-                "ip",
-                "-n",
-                sw,
-                "link",
-                "add",
-                port,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                "eth0",
-                "netns",
-                names[host],
-            )
-            sh("ip", "-n", sw, "link", "set", port, "master", "br0", "up")
-            sh("ip", "-n", names[host], "addr", "add", f"{address}/24", "dev", "eth0")
-            sh("ip", "-n", names[host], "link", "set", "eth0", "up")
+            lan_port(sw, f"p-{host}", names[host], address)
         for a, ip_a, dev_a, b, ip_b, dev_b in LINKS:
             veth(names[a], ip_a, names[b], ip_b, dev_a, dev_b)
         for host, addresses in (("n1", [POD["n1"], VIP1]), ("n2", [POD["n2"], VIP2])):

@@ -211,11 +211,13 @@ def _check_frr(text: str) -> None:
 
     if not (FRR_DAEMON_DIR / "bgpd").exists():
         pytest.skip("FRR not installed (apt-get install frr)")
-    # a fix goes into the user's config, where its neighbors exist: declare them first
+    # a fix goes into the user's config, where its neighbors exist: declare them first (iBGP ones
+    # for a route reflector's clients, which FRR refuses on an eBGP neighbor)
     router = re.search(r"^router bgp (\d+)", text, re.M)
     neighbors = dict.fromkeys(re.findall(r"^\s*(?:no )?neighbor (\S+) ", text, re.M))
+    kind = "internal" if "route-reflector-client" in text else "external"
     base = (
-        f"router bgp {router.group(1)}\n" + "".join(f" neighbor {n} remote-as external\n" for n in neighbors)
+        f"router bgp {router.group(1)}\n" + "".join(f" neighbor {n} remote-as {kind}\n" for n in neighbors)
         if router
         else ""
     )
