@@ -17,10 +17,11 @@ import contextlib
 import secrets
 import shlex
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network, ip_address
 
 from bgpdoctor.drivers import is_appliance
 from bgpdoctor.engine.collect import NETSTAT_COMMAND, HostFacts, clean_result
@@ -133,7 +134,7 @@ def node_pairs(world: World, scope: list[str], focus: list[str]) -> list[NodePai
     Example (one node per site): [sakamoto->yuuko-k8s, yuuko-k8s->sakamoto]
     """
     inv = world.inv
-    nodes = [n for n in scope if inv.hosts[n].role == "node" and inv.hosts[n].pod_probe_ip]
+    nodes = [n for n in scope if inv.hosts[n].role == "node" and pod_address(world, n)]
     domain = routing_domains(inv)
     if focus:
         ordered = [
@@ -149,10 +150,45 @@ def node_pairs(world: World, scope: list[str], focus: list[str]) -> list[NodePai
     return [_node_pair(world, a, b) for a, b in ordered] + ipv6.pod_pairs(world, ordered)
 
 
+def pod_address(world: World, name: str) -> str | None:
+    """The address a node's pod paths are probed from and to: its inventory `pod_probe_ip`, else
+    the first IPv4 address it holds inside one of its IPv4 pod CIDRs (Cilium's cilium_host,
+    flannel's cni0, Calico's tunl0 or vxlan.calico); None: neither (its pod paths are not probed,
+    and the host check pod-probe-address says why).
+
+    Example: pod_address(world, "n1") -> "10.42.1.1"
+    """
+    host = world.inv.hosts[name]
+    if host.pod_probe_ip is not None:
+        return str(host.pod_probe_ip)
+    cidrs = [c for c in host.pod_cidrs if isinstance(c, IPv4Network)]
+    if not cidrs or name not in world.facts:
+        return None
+    return world.memo(("pod_address", name), lambda: held_inside(world, name, cidrs))
+
+
+def held_inside(world: World, name: str, cidrs: Sequence[IPv4Network | IPv6Network]) -> str | None:
+    """The first address `ip addr` shows on `name` inside one of `cidrs` (None: none)."""
+    for a in world.addresses(name):
+        try:
+            address = ip_address(a.address)
+        except ValueError:
+            continue
+        if any(address in c for c in cidrs):
+            return a.address
+    return None
+
+
+def pod_cidr_of(world: World, name: str, address: str) -> str:
+    """The node's pod CIDR that holds `address` (the address's /32 when none does)."""
+    held = ip_address(address)
+    return next((str(c) for c in world.inv.hosts[name].pod_cidrs if held in c), f"{address}/32")
+
+
 def _node_pair(world: World, source: str, destination: str) -> NodePair:
-    src, dst = world.inv.hosts[source], world.inv.hosts[destination]
-    cidr = next((str(c) for c in dst.pod_cidrs if dst.pod_probe_ip in c), f"{dst.pod_probe_ip}/32")
-    return NodePair(source, destination, str(src.pod_probe_ip), str(dst.pod_probe_ip), cidr)
+    src, dst = pod_address(world, source), pod_address(world, destination)
+    assert src is not None and dst is not None  # node_pairs keeps only nodes that have one
+    return NodePair(source, destination, src, dst, pod_cidr_of(world, destination, dst))
 
 
 def _covering_pairs(world: World, nodes: list[str], domain: dict[str, int]) -> list[tuple[str, str]]:
@@ -194,7 +230,7 @@ def _ways(world: World, node: str, far: str) -> tuple[tuple[str, ...], tuple[str
 
     Example: (("router-home", "router-mine"), ("router-mine",))
     """
-    here, there = str(world.inv.hosts[node].pod_probe_ip), str(world.inv.hosts[far].pod_probe_ip)
+    here, there = str(pod_address(world, node)), str(pod_address(world, far))
     forth = world.trace(node, here, there, f"{there}/32", far).transit
     back = world.trace(far, there, here, f"{here}/32", node).transit
     return tuple(forth), tuple(back)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bgpdoctor.engine import asymmetry
-from bgpdoctor.engine.active import NodePair
+from bgpdoctor.engine.active import NodePair, pod_address, pod_cidr_of
 from bgpdoctor.engine.world import Hop, Path
 
 if TYPE_CHECKING:
@@ -88,17 +88,16 @@ def clients(world: World) -> list[tuple[str, str]]:
 def client_pairs(world: World) -> list[ClientPair]:
     """The paths of every client: both ways to each node's pod, and to each inventory VIP."""
     pairs: list[ClientPair] = []
+    pods = {name: pod_address(world, name) for name, h in world.inv.hosts.items() if h.role == "node"}
     nodes = [
-        (name, h)
-        for name, h in world.inv.hosts.items()
-        if h.role == "node" and h.pod_probe_ip is not None and h.pod_probe_ip.version == 4
+        (name, pod)
+        for name, pod in pods.items()
+        if pod is not None and ipaddress.ip_address(pod).version == 4
     ]
     vips = [(str(v), name) for name, h in world.inv.hosts.items() for v in h.lb_vips]
     for client, address in clients(world):
-        for node, host in nodes:
-            pod = str(host.pod_probe_ip)
-            cidr = next((str(c) for c in host.pod_cidrs if host.pod_probe_ip in c), f"{pod}/32")
-            pairs.append(ClientPair(client, node, address, pod, cidr))
+        for node, pod in nodes:
+            pairs.append(ClientPair(client, node, address, pod, pod_cidr_of(world, node, pod)))
             pairs.append(ClientPair(node, client, pod, address, f"{address}/32"))
         for vip, node in vips:
             pairs.append(ClientPair(client, node, address, vip, f"{vip}/32", kind="vip"))

@@ -141,6 +141,12 @@ FACTS: tuple[Fact, ...] = (
         "str: the sentence quoting them, e.g. 'the kernel on router-home dropped 12 x IP_RPFILTER at "
         "ip_rcv_finish_core'",
     ),
+    Fact("pod_probe_expected", HOST, "bool: a node with pod CIDRs, whose pod paths are probed"),
+    Fact(
+        "pod_probe_address",
+        HOST,
+        "str: the address its pod paths are probed from: pod_probe_ip, or one it holds inside its pod CIDRs",
+    ),
     Fact(
         "forwarding_expected",
         HOST,

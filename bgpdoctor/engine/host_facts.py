@@ -49,6 +49,39 @@ def ip_forward_facts(world: World, s: Subject, name: str) -> None:
         s.add("ip_forward", forward, world.evidence(name, "sysctl"))
 
 
+def pod_probe_facts(world: World, s: Subject, name: str) -> None:
+    """pod_probe_address: where a node with pod CIDRs has its pod paths probed from (its inventory
+    `pod_probe_ip`, or an address it holds inside them). Unknown when it has neither: its pod paths
+    are then never probed, and a run must not call them healthy."""
+    from bgpdoctor.engine.active import pod_address, pod_cidr_of
+
+    host = world.inv.hosts[name]
+    s.add("pod_probe_expected", True)
+    address = pod_address(world, name)
+    if address is not None:
+        held = (
+            None if host.pod_probe_ip is not None else f"{address} inside {pod_cidr_of(world, name, address)}"
+        )
+        s.add("pod_probe_address", address, world.evidence(name, "ip.addr", held) if held else None)
+        return
+    cidrs = ", ".join(str(c) for c in host.pod_cidrs)
+    why = (
+        world.command_problem(name, "ip.addr")
+        if world.parsed(name, "ip.addr", iproute.parse_addresses) is None
+        else None
+    )
+    s.unknown(
+        "pod_probe_address",
+        why
+        or Unknown(
+            "not-collected",
+            f"{name} has no pod_probe_ip in the inventory and holds no IPv4 address inside {cidrs}: "
+            "its pod paths are not probed",
+        ),
+        world.evidence(name, "ip.addr"),
+    )
+
+
 def gobgp_pod_cidr_facts(world: World, s: Subject, name: str) -> None:
     """Are this node's pod CIDRs in GoBGP's RIB (what it advertises)?"""
     host = world.inv.hosts[name]

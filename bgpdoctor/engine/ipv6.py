@@ -116,15 +116,10 @@ def pod_address6(world: World, name: str) -> str | None:
     host = world.inv.hosts[name]
     if host.pod_probe_ip is not None and host.pod_probe_ip.version == 6:
         return str(host.pod_probe_ip)
+    from bgpdoctor.engine.active import held_inside
+
     cidrs = [c for c in host.pod_cidrs if isinstance(c, IPv6Network)]
-    for a in world.addresses(name) if cidrs else []:
-        try:
-            address = IPv6Address(a.address)
-        except ValueError:
-            continue
-        if any(address in c for c in cidrs):
-            return a.address
-    return None
+    return held_inside(world, name, cidrs) if cidrs else None
 
 
 def pod_pairs(world: World, ordered: list[tuple[str, str]]) -> list[NodePair]:
@@ -132,12 +127,12 @@ def pod_pairs(world: World, ordered: list[tuple[str, str]]) -> list[NodePair]:
     same pairs, between the nodes' IPv6 pod addresses. Nodes probed over IPv6 already (an IPv6
     `pod_probe_ip`) or without an IPv6 pod address get none.
     """
-    from bgpdoctor.engine.active import NodePair
+    from bgpdoctor.engine.active import NodePair, pod_address
 
     pairs: list[NodePair] = []
     for a, b in ordered:
-        probes = [world.inv.hosts[n].pod_probe_ip for n in (a, b)]
-        if any(p is None or p.version == 6 for p in probes):
+        probes = [pod_address(world, n) for n in (a, b)]
+        if any(p is None or ip_address(p).version == 6 for p in probes):
             continue
         src, dst = pod_address6(world, a), pod_address6(world, b)
         if src is None or dst is None:

@@ -101,6 +101,8 @@ def _host_subject(world: World, name: str, active: ActiveResults | None = None) 
         cni_drops.host_facts(world, s, name)
     if linux and host.role == "router":
         loops.vip_loop_facts(world, s, name)
+    if host.role == "node" and host.pod_cidrs:
+        host_facts.pod_probe_facts(world, s, name)
     if driver is not None and linux:
         host_facts.port_179_facts(world, s, name)
     if driver is not None:
