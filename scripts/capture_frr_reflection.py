@@ -71,7 +71,10 @@ def main() -> int:
                 key = f"rr_{state}_{fact}"
                 (OUT / f"{key}.txt").write_text(frr.vtysh(show))
                 after = " (after route-reflector-client for both nodes)" if state == "client" else ""
-                commands[key] = f"ip netns exec bfr-gw vtysh -c '{show}'{after}"
+                commands[key] = (
+                    f"ip netns exec bfr-gw-PID vtysh --vty_socket RUN_DIR -c '{show}'{after}"
+                    " [scripts/capture_frr_reflection.py]"
+                )
             record(
                 inv, "frr_reflector_not_reflecting" if state == "nonclient" else "frr_reflector_reflecting"
             )
