@@ -228,8 +228,9 @@ class FrrDriver(DriverBase):
         ]
 
     def split_horizon(self, world: World, name: str, toward: str, prefix: str | None) -> SplitHorizon | None:
-        """`show bgp neighbors json` (`routeReflectorClient` under ipv4Unicast, the AS of each end)
-        and the best paths of `show bgp ipv4 unicast json` with the neighbor each came from."""
+        """`show bgp neighbors json` (`routeReflectorClient` under ipv4Unicast, the AS of each end,
+        the state: only an Established session is withheld from) and the best paths of `show bgp
+        ipv4 unicast json` with the neighbor each came from."""
         neighbors = self.neighbors(world, name)
         paths = world.parsed(name, self.rib_fact, frr_parser.parse_bgp_routes)
         if neighbors is None or paths is None:
@@ -243,8 +244,8 @@ class FrrDriver(DriverBase):
             and n.local_as == n.peer_as
         }
         toward = canonical_address(toward)
-        if toward not in plain:
-            return None
+        if toward not in plain or plain[toward].state != "established":
+            return None  # a session that is down explains the missing route itself
         for r in paths:
             source = canonical_address(r.peer) if r.peer else None
             if (

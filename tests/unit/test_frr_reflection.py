@@ -6,11 +6,14 @@ BIRD 2 nodes and FRR on one LAN, before and after `route-reflector-client`).
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
+from bgpdoctor.drivers.frr import FRR
 from bgpdoctor.engine.recording import load_recording
 from bgpdoctor.engine.run import RunOptions, evaluate
+from bgpdoctor.engine.world import World
 from bgpdoctor.parsers import frr
 from bgpdoctor.report.model import Report
 
@@ -72,3 +75,20 @@ def test_without_the_routers_neighbor_states_nothing_is_concluded(tmp_path: Path
     report = _replay(broken)
     assert not [d for d in report.diagnoses if d.root_cause == "ibgp-no-route-reflection"]
     assert report.summary.exit_code != 0
+
+
+def test_a_session_to_the_node_that_is_down_is_not_split_horizon(tmp_path: Path) -> None:
+    """Nothing is withheld over a session that is not up: the session's own fault explains the
+    missing route, and the router is not also said to keep routes back from that node."""
+    data = json.loads((RECORDINGS / "frr_reflector_not_reflecting.json").read_text())
+    out = data["hosts"]["gw"]["outputs"]["frr.neighbors"]
+    neighbors = json.loads(base64.b64decode(out["stdout_b64"]))
+    neighbors["10.215.0.1"]["bgpState"] = "Active"  # n1's session, as FRR shows it while n1 is away
+    out["stdout_b64"] = base64.b64encode(json.dumps(neighbors).encode()).decode()
+    down = tmp_path / "n1-session-down.json"
+    down.write_text(json.dumps(data))
+    inv, _, _, collected = load_recording(down)
+    world = World(inv, collected.facts)
+    assert FRR.split_horizon(world, "gw", "10.215.0.1", None) is None
+    kept = FRR.split_horizon(world, "gw", "10.215.0.2", None)  # n2's session is still up
+    assert kept is not None and (kept.prefix, kept.learned_from) == ("10.42.1.0/24", "10.215.0.1")
