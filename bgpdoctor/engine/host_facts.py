@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
+from collections import Counter
 from typing import TYPE_CHECKING
 
 from bgpdoctor.drivers import NeighborState, driver_for
@@ -52,10 +53,13 @@ def ip_forward_facts(world: World, s: Subject, name: str) -> None:
 def pod_probe_facts(world: World, s: Subject, name: str) -> None:
     """pod_probe_address: where a node with pod CIDRs has its pod paths probed from (its inventory
     `pod_probe_ip`, or an address it holds inside them). Unknown when it has neither: its pod paths
-    are then never probed, and a run must not call them healthy."""
+    are then never probed, and a run must not call them healthy. Asked only of a node that has pod
+    paths: another such node in its routing domain, or a test client (a `vantage` host)."""
     from bgpdoctor.engine.active import pod_address, pod_cidr_of
 
     host = world.inv.hosts[name]
+    if not world.memo(("pod_path_nodes",), lambda: _nodes_with_pod_paths(world)).get(name, False):
+        return
     s.add("pod_probe_expected", True)
     address = pod_address(world, name)
     if address is not None:
@@ -80,6 +84,18 @@ def pod_probe_facts(world: World, s: Subject, name: str) -> None:
         ),
         world.evidence(name, "ip.addr"),
     )
+
+
+def _nodes_with_pod_paths(world: World) -> dict[str, bool]:
+    """Each node with pod CIDRs: whether any pod path could be probed to or from it."""
+    from bgpdoctor.engine.active import routing_domains
+
+    inv = world.inv
+    nodes = [n for n, h in inv.hosts.items() if h.role == "node" and h.pod_cidrs]
+    clients = any(h.role == "vantage" for h in inv.hosts.values())
+    domain = routing_domains(inv)
+    per_domain = Counter(domain[n] for n in nodes)
+    return {n: clients or per_domain[domain[n]] > 1 for n in nodes}
 
 
 def gobgp_pod_cidr_facts(world: World, s: Subject, name: str) -> None:

@@ -74,3 +74,15 @@ def test_a_node_with_no_address_to_probe_from_leaves_the_run_unable_to_call_it_h
     assert status == "unknown" and "n2 has no pod_probe_ip" in reason and "10.42.2.0/24" in reason
     assert _results(report, "pod-ping") == {}  # no path is probed to or from n2, and none is guessed
     assert report.diagnoses == [] and report.summary.exit_code == 3
+
+
+def test_a_node_with_no_other_node_to_reach_has_no_pod_path_to_miss(tmp_path: Path) -> None:
+    """One node with pod CIDRs and no test client: there is no pod path to probe, with or without
+    an address, so nothing is left unchecked and the healthy run still exits 0."""
+    path = _without_probe_ip("frr_reflector_reflecting", tmp_path, drop_address="10.42.1.1")
+    data = json.loads(path.read_text())
+    data["inventory"]["hosts"]["n2"]["pod_cidrs"] = []  # n2 no longer a pod-path node
+    path.write_text(json.dumps(data))
+    report = _replay(path)
+    assert _results(report, "pod-probe-address") == {}
+    assert report.summary.exit_code == 0
